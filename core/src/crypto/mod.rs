@@ -1,0 +1,41 @@
+//! Cryptography for the local store (and the server's at-rest sealing): key derivation, the
+//! versioned key envelope, sealing values with bound associated data, and blind indexes.
+//!
+//! Nothing here does I/O. Keys live in zeroizing buffers and never implement `Debug` with
+//! their bytes.
+
+pub mod blind_index;
+pub mod envelope;
+pub mod kdf;
+pub mod keys;
+pub mod seal;
+
+pub use blind_index::{IndexKey, IndexKind, Token};
+pub use envelope::KeyEnvelope;
+pub use kdf::KdfParams;
+pub use keys::{DataKey, StoreKeys};
+pub use seal::{Aad, SealKey};
+
+/// What can go wrong in this layer. Messages never include key material or plaintext.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CryptoError {
+    /// The passphrase (or extra secret) does not unwrap the data key.
+    #[error("wrong passphrase")]
+    WrongPassphrase,
+    /// The envelope says an extra secret (from the platform keystore) is needed and none was given.
+    #[error("this store needs the device's extra secret from the platform keystore")]
+    MissingExtraSecret,
+    /// A sealed value failed authentication: it was altered, truncated or moved.
+    #[error("integrity check failed: the stored value was altered, truncated or moved")]
+    Integrity,
+    /// Argon2 parameters below the safety floor or above the ceiling this build accepts.
+    #[error("key derivation parameters out of bounds: {0}")]
+    KdfOutOfBounds(&'static str),
+    /// An envelope or sealed value written by an unknown format version.
+    #[error("unsupported format version {0}")]
+    UnsupportedVersion(u8),
+    /// Bytes that are not an envelope or sealed value at all.
+    #[error("malformed {0}")]
+    Malformed(&'static str),
+}

@@ -1,0 +1,22 @@
+//! fieldcase-core: the engine a caseworker's phone runs.
+//!
+//! It records cases with no network, keeps everything it stores sealed under a key only the
+//! caseworker's passphrase can unwrap, turns every change into an operation for the outbox,
+//! and merges operations from other devices without losing anything a caseworker typed.
+//!
+//! Layers point down: [`model`] and [`merge`] are pure (no I/O); [`crypto`] is pure key and
+//! sealing code; [`store`] is the only layer that knows SQLite; [`import`] streams files into
+//! the store.
+
+pub mod crypto;
+pub mod hlc;
+pub mod ids;
+pub mod import;
+pub mod merge;
+pub mod model;
+pub mod normalize;
+pub mod store;
+
+pub use hlc::{Clock, Hlc};
+pub use ids::{AgencyCode, DeviceId, RecordId};
+pub use merge::op::{FieldChange, OpId, Operation, RecordKind};
