@@ -15,6 +15,7 @@ pub mod import;
 pub mod merge;
 pub mod model;
 pub mod normalize;
+pub mod protocol;
 pub mod store;
 
 pub use hlc::{Clock, Hlc};
