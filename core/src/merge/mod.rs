@@ -16,4 +16,4 @@
 pub mod op;
 mod plan;
 
-pub use plan::{plan, Conflict, FieldState, MergePlan, RecordState};
+pub use plan::{plan, Conflict, FieldState, MergePlan, RecordOutcome, RecordState, SkipReason};
