@@ -1,1 +1,1 @@
-//! Bulk import (todo).
+//! placeholder

@@ -45,7 +45,12 @@ pub struct RecordState {
 
 impl RecordState {
     pub fn new(kind: RecordKind) -> Self {
-        RecordState { kind, fields: BTreeMap::new(), seen: BTreeMap::new(), conflicts: Vec::new() }
+        RecordState {
+            kind,
+            fields: BTreeMap::new(),
+            seen: BTreeMap::new(),
+            conflicts: Vec::new(),
+        }
     }
 
     /// The record's present values (cleared fields left out), as the model reads them.
@@ -78,12 +83,16 @@ impl RecordState {
         seen.extend(change.seen.iter().copied());
         let seen = &*seen;
         // A conflict whose version someone has now knowingly replaced is resolved.
-        self.conflicts.retain(|c| c.field != field || !seen.contains(&c.hlc));
+        self.conflicts
+            .retain(|c| c.field != field || !seen.contains(&c.hlc));
         if seen.contains(&hlc) {
             // This write was already replaced by an edit made on top of it.
             return;
         }
-        let incoming = FieldState { value: change.value.clone(), hlc };
+        let incoming = FieldState {
+            value: change.value.clone(),
+            hlc,
+        };
         let loser = match self.fields.get_mut(field) {
             None => {
                 self.fields.insert(field.to_owned(), incoming);
@@ -95,7 +104,11 @@ impl RecordState {
         };
         let unseen_loser = loser.filter(|loser| !seen.contains(&loser.hlc));
         if let Some(loser) = unseen_loser {
-            self.add_conflict(Conflict { field: field.to_owned(), value: loser.value, hlc: loser.hlc });
+            self.add_conflict(Conflict {
+                field: field.to_owned(),
+                value: loser.value,
+                hlc: loser.hlc,
+            });
         }
         if self.seen.get(field).is_some_and(BTreeSet::is_empty) {
             self.seen.remove(field);
@@ -115,7 +128,10 @@ impl RecordState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SkipReason {
     /// The record exists with another kind (a corrupt or hostile operation).
-    KindMismatch { record: RecordKind, operation: RecordKind },
+    KindMismatch {
+        record: RecordKind,
+        operation: RecordKind,
+    },
 }
 
 /// The outcome of one record in a plan.
@@ -151,10 +167,19 @@ pub fn plan(current: &BTreeMap<RecordId, RecordState>, ops: &[Operation]) -> Mer
     let mut skipped = Vec::new();
     for op in ops {
         let state = working.entry(op.record_id).or_insert_with(|| {
-            current.get(&op.record_id).cloned().unwrap_or_else(|| RecordState::new(op.kind))
+            current
+                .get(&op.record_id)
+                .cloned()
+                .unwrap_or_else(|| RecordState::new(op.kind))
         });
         if state.kind != op.kind {
-            skipped.push((op.op_id, SkipReason::KindMismatch { record: state.kind, operation: op.kind }));
+            skipped.push((
+                op.op_id,
+                SkipReason::KindMismatch {
+                    record: state.kind,
+                    operation: op.kind,
+                },
+            ));
             continue;
         }
         for (field, change) in &op.fields {

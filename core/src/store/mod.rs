@@ -1,1 +1,61 @@
-//! The encrypted store (todo).
+//! The encrypted local store: one SQLite file per enrolled user on a phone.
+//!
+//! What it guarantees:
+//! - Everything a caseworker records is sealed with XChaCha20-Poly1305 under a random data key
+//!   before it reaches SQLite; only ids, kinds, timestamps, case status and owner agency are in
+//!   the clear. Each sealed value is bound to its table and row, so a value copied onto another
+//!   row fails to open.
+//! - The data key is wrapped by a key derived from the passphrase with Argon2id (optionally
+//!   mixed with a secret from the platform keystore). Changing the passphrase re-wraps the key
+//!   only. Locking drops (and zeroizes) every key.
+//! - Every change is one operation in the outbox, written in the same transaction as its
+//!   effect. A save that returned `Ok` survives the app being killed.
+//! - Names, phones and document numbers are searchable through keyed blind-index tokens.
+//!
+//! What it does not do: talk to a network (see `sync`), or decide what a server may accept.
+//! A `Store` is not `Sync`; callers sharing one across threads wrap it in a mutex.
+
+mod cases;
+mod codec;
+mod conflicts;
+mod connection;
+mod error;
+mod lifecycle;
+pub mod migrations;
+mod records;
+mod search;
+mod sync_state;
+
+pub use cases::{CaseRecord, ChildRecord};
+pub use conflicts::{ConflictEntry, Resolution};
+pub use connection::Durability;
+pub use error::{Result, StoreError};
+pub use lifecycle::{Identity, OpenOptions};
+pub use search::{SearchQuery, MAX_SEARCH_RESULTS};
+pub use sync_state::{ApplyReport, StoreStatus, SyncProgress};
+
+use crate::crypto::StoreKeys;
+use crate::hlc::Clock;
+use rusqlite::Connection;
+use std::path::PathBuf;
+
+/// An open store. Locked stores keep the connection but hold no key.
+pub struct Store {
+    path: PathBuf,
+    conn: Connection,
+    store_id: [u8; 16],
+    identity: Identity,
+    keys: Option<StoreKeys>,
+    clock: Clock,
+    last_seq: u64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("device", &self.identity.device)
+            .field("agency", &self.identity.agency)
+            .field("locked", &self.keys.is_none())
+            .finish_non_exhaustive()
+    }
+}

@@ -11,7 +11,11 @@ fn device(n: u8) -> DeviceId {
 }
 
 fn hlc(wall_ms: u64, dev: u8) -> Hlc {
-    Hlc { wall_ms, counter: 0, device: device(dev) }
+    Hlc {
+        wall_ms,
+        counter: 0,
+        device: device(dev),
+    }
 }
 
 fn record() -> RecordId {
@@ -20,19 +24,34 @@ fn record() -> RecordId {
 
 fn op(dev: u8, seq: u64, at: Hlc, fields: &[(&str, Value, &[Hlc])]) -> Operation {
     Operation {
-        op_id: OpId { device: device(dev), seq },
+        op_id: OpId {
+            device: device(dev),
+            seq,
+        },
         kind: RecordKind::Case,
         record_id: record(),
         hlc: at,
         fields: fields
             .iter()
-            .map(|(k, v, seen)| (k.to_string(), FieldChange { value: v.clone(), seen: seen.to_vec() }))
+            .map(|(k, v, seen)| {
+                (
+                    k.to_string(),
+                    FieldChange {
+                        value: v.clone(),
+                        seen: seen.to_vec(),
+                    },
+                )
+            })
             .collect(),
     }
 }
 
 fn merged(ops: &[Operation]) -> RecordState {
-    plan(&BTreeMap::new(), ops).records.remove(&record()).expect("record planned").after
+    plan(&BTreeMap::new(), ops)
+        .records
+        .remove(&record())
+        .expect("record planned")
+        .after
 }
 
 #[test]
@@ -59,8 +78,18 @@ fn an_edit_made_on_top_of_a_value_is_not_a_conflict() {
 #[test]
 fn a_chain_of_edits_arriving_backwards_leaves_no_conflict() {
     let a = op(1, 1, hlc(10, 1), &[("risk_level", json!("low"), &[])]);
-    let b = op(2, 1, hlc(20, 2), &[("risk_level", json!("medium"), &[hlc(10, 1)])]);
-    let c = op(3, 1, hlc(30, 3), &[("risk_level", json!("high"), &[hlc(20, 2)])]);
+    let b = op(
+        2,
+        1,
+        hlc(20, 2),
+        &[("risk_level", json!("medium"), &[hlc(10, 1)])],
+    );
+    let c = op(
+        3,
+        1,
+        hlc(30, 3),
+        &[("risk_level", json!("high"), &[hlc(20, 2)])],
+    );
     let state = merged(&[c, b, a]);
     assert_eq!(state.fields["risk_level"].value, json!("high"));
     assert!(state.conflicts.is_empty());
@@ -70,13 +99,21 @@ fn a_chain_of_edits_arriving_backwards_leaves_no_conflict() {
 fn ties_on_wall_time_are_broken_by_device_never_by_value() {
     let a = op(1, 1, hlc(10, 1), &[("sex", json!("zzz"), &[])]);
     let b = op(2, 1, hlc(10, 2), &[("sex", json!("aaa"), &[])]);
-    assert_eq!(merged(&[a.clone(), b.clone()]).fields["sex"].value, json!("aaa"));
+    assert_eq!(
+        merged(&[a.clone(), b.clone()]).fields["sex"].value,
+        json!("aaa")
+    );
     assert_eq!(merged(&[b, a]).fields["sex"].value, json!("aaa"));
 }
 
 #[test]
 fn clearing_a_field_keeps_its_version_so_older_writes_stay_out() {
-    let a = op(1, 1, hlc(10, 1), &[("phone", json!("+256 772 000000"), &[])]);
+    let a = op(
+        1,
+        1,
+        hlc(10, 1),
+        &[("phone", json!("+256 772 000000"), &[])],
+    );
     let clear = op(1, 2, hlc(20, 1), &[("phone", Value::Null, &[hlc(10, 1)])]);
     let state = merged(&[clear, a]);
     assert!(state.values().get("phone").is_none());
@@ -87,8 +124,16 @@ fn clearing_a_field_keeps_its_version_so_older_writes_stay_out() {
 fn restoring_a_conflict_resolves_it_everywhere() {
     let a = op(1, 1, hlc(10, 1), &[("sex", json!("female"), &[])]);
     let b = op(2, 1, hlc(20, 2), &[("sex", json!("unknown"), &[])]);
-    let restore = op(3, 1, hlc(30, 3), &[("sex", json!("female"), &[hlc(20, 2), hlc(10, 1)])]);
-    for ops in [vec![a.clone(), b.clone(), restore.clone()], vec![restore, b, a]] {
+    let restore = op(
+        3,
+        1,
+        hlc(30, 3),
+        &[("sex", json!("female"), &[hlc(20, 2), hlc(10, 1)])],
+    );
+    for ops in [
+        vec![a.clone(), b.clone(), restore.clone()],
+        vec![restore, b, a],
+    ] {
         let state = merged(&ops);
         assert_eq!(state.fields["sex"].value, json!("female"));
         assert!(state.conflicts.is_empty(), "{:?}", state.conflicts);
@@ -99,8 +144,11 @@ fn restoring_a_conflict_resolves_it_everywhere() {
 fn a_batch_already_applied_plans_nothing() {
     let a = op(1, 1, hlc(10, 1), &[("sex", json!("female"), &[])]);
     let first = plan(&BTreeMap::new(), std::slice::from_ref(&a));
-    let current: BTreeMap<_, _> =
-        first.records.into_iter().map(|(id, outcome)| (id, outcome.after)).collect();
+    let current: BTreeMap<_, _> = first
+        .records
+        .into_iter()
+        .map(|(id, outcome)| (id, outcome.after))
+        .collect();
     assert!(plan(&current, &[a]).records.is_empty());
 }
 
@@ -136,9 +184,17 @@ impl SimDevice {
     /// An edit as the store makes it: the new value, having seen the value shown.
     fn edit(&mut self, record: RecordId, field: &str, value: Value, now: u64) -> Operation {
         self.seq += 1;
-        let seen = self.view.get(&record).and_then(|r| r.version_of(field)).into_iter().collect();
+        let seen = self
+            .view
+            .get(&record)
+            .and_then(|r| r.version_of(field))
+            .into_iter()
+            .collect();
         let op = Operation {
-            op_id: OpId { device: self.clock.device(), seq: self.seq },
+            op_id: OpId {
+                device: self.clock.device(),
+                seq: self.seq,
+            },
             kind: RecordKind::Case,
             record_id: record,
             hlc: self.clock.tick(now),
@@ -151,8 +207,17 @@ impl SimDevice {
 
 #[derive(Clone, Debug)]
 enum Step {
-    Edit { device: usize, record: u8, field: u8, value: u16, clock_skew: u64 },
-    Sync { from: usize, to: usize },
+    Edit {
+        device: usize,
+        record: u8,
+        field: u8,
+        value: u16,
+        clock_skew: u64,
+    },
+    Sync {
+        from: usize,
+        to: usize,
+    },
 }
 
 fn step(devices: usize) -> impl Strategy<Value = Step> {
@@ -167,17 +232,32 @@ fn step(devices: usize) -> impl Strategy<Value = Step> {
 /// Runs a scenario of edits and partial syncs; returns every operation made.
 fn simulate(devices: usize, steps: &[Step]) -> Vec<Operation> {
     let mut sims: Vec<SimDevice> = (0..devices)
-        .map(|i| SimDevice { clock: Clock::new(device(i as u8 + 1)), view: BTreeMap::new(), seq: 0 })
+        .map(|i| SimDevice {
+            clock: Clock::new(device(i as u8 + 1)),
+            view: BTreeMap::new(),
+            seq: 0,
+        })
         .collect();
     let mut made: Vec<Vec<Operation>> = vec![Vec::new(); devices];
     let mut now = 1_000u64;
     for step in steps {
         now += 1;
         match *step {
-            Step::Edit { device, record, field, value, clock_skew } => {
+            Step::Edit {
+                device,
+                record,
+                field,
+                value,
+                clock_skew,
+            } => {
                 let id = RecordId::from_bytes([record; 16]);
                 // Skewed wall clocks: some devices run behind.
-                let op = sims[device].edit(id, &format!("f{field}"), json!(value), now.saturating_sub(clock_skew));
+                let op = sims[device].edit(
+                    id,
+                    &format!("f{field}"),
+                    json!(value),
+                    now.saturating_sub(clock_skew),
+                );
                 made[device].push(op);
             }
             Step::Sync { from, to } => {
@@ -190,7 +270,11 @@ fn simulate(devices: usize, steps: &[Step]) -> Vec<Operation> {
 }
 
 fn merge_all(ops: &[Operation]) -> BTreeMap<RecordId, RecordState> {
-    plan(&BTreeMap::new(), ops).records.into_iter().map(|(id, o)| (id, o.after)).collect()
+    plan(&BTreeMap::new(), ops)
+        .records
+        .into_iter()
+        .map(|(id, o)| (id, o.after))
+        .collect()
 }
 
 /// Applies ops one batch at a time, as a replica syncing in pages would.

@@ -1,0 +1,58 @@
+//! Opening the SQLite connection with the pragmas every store uses, in one place.
+//!
+//! WAL is set before the first transaction so readers never block the writer and a crash
+//! mid-write leaves the last committed state intact. `secure_delete` overwrites freed pages so
+//! a deleted value (a wiped key envelope, an outbox entry) does not linger in free pages.
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
+use std::time::Duration;
+
+/// How hard a commit pushes to the disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: every commit is fsynced; survives power loss. The default, because
+    /// a phone's battery dies and nothing a caseworker typed may be lost.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: survives the app being killed, may lose the last commits on
+    /// power loss. For bulk work that can be redone (benchmarks, re-runnable imports).
+    Normal,
+}
+
+/// How long a statement waits for another connection's lock before failing with "busy".
+/// Long enough to ride out a checkpoint, short enough that a stuck UI shows an error.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// WAL size kept after a checkpoint; larger WALs are truncated back to this.
+pub const JOURNAL_SIZE_LIMIT_BYTES: i64 = 4 * 1024 * 1024;
+
+/// Opens (creating when `create` is set) a database file with the store's pragmas.
+pub fn open(path: &Path, create: bool, durability: Durability) -> rusqlite::Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags)?;
+    set_pragmas(&conn, durability)?;
+    Ok(conn)
+}
+
+/// Sets the pragmas. Called once per connection, before any transaction.
+pub fn set_pragmas(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // journal_mode answers with a row, so it is read rather than executed.
+    let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    let synchronous = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {synchronous};
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA secure_delete = ON;
+         PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT_BYTES};"
+    ))?;
+    Ok(())
+}

@@ -1,0 +1,281 @@
+//! Creating, opening, locking, unlocking, re-keying and wiping a store.
+
+use super::connection::{self, Durability};
+use super::error::{Result, StoreError};
+use super::{migrations, Store};
+use crate::crypto::{DataKey, KdfParams, KeyEnvelope};
+use crate::hlc::{Clock, Hlc};
+use crate::ids::{AgencyCode, DeviceId};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Who writes through this store: the device, its agency and the user it is enrolled for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub device: DeviceId,
+    pub agency: AgencyCode,
+    pub user: String,
+}
+
+/// Settings for creating or opening a store.
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    /// Argon2id cost for a new store (or a passphrase change). Existing stores use the cost
+    /// recorded in their envelope.
+    pub kdf: KdfParams,
+    pub durability: Durability,
+}
+
+/// The counters a device must never reuse, persisted with every change.
+#[derive(Serialize, Deserialize)]
+struct DeviceState {
+    last_seq: u64,
+    clock: Option<Hlc>,
+}
+
+const META_STORE_ID: &str = "store_id";
+const META_ENVELOPE: &str = "envelope";
+const META_IDENTITY: &str = "identity";
+const META_DEVICE_STATE: &str = "device_state";
+
+impl Store {
+    /// Creates a new store at `path` and returns it unlocked.
+    ///
+    /// The file appears only once it is complete: it is built under a temporary name and
+    /// renamed, so a crash during creation never leaves a half-made store at `path`.
+    pub fn create(
+        path: &Path,
+        passphrase: &str,
+        extra_secret: Option<&[u8]>,
+        identity: Identity,
+        options: &OpenOptions,
+    ) -> Result<Store> {
+        if path.exists() {
+            return Err(StoreError::AlreadyExists);
+        }
+        options.kdf.check()?;
+        let building = path.with_extension("creating");
+        remove_database_files(&building)?;
+        let store_id: [u8; 16] = rand::random();
+        let dek = DataKey::generate();
+        let envelope = KeyEnvelope::wrap(
+            &dek,
+            passphrase.as_bytes(),
+            extra_secret,
+            options.kdf,
+            &store_id,
+        )?;
+        {
+            let mut conn = connection::open(&building, true, options.durability)?;
+            migrations::migrate(&mut conn)?;
+            let tx = conn.transaction()?;
+            let identity_json = serde_json::to_vec(&identity).expect("identity serializes");
+            let state = serde_json::to_vec(&DeviceState {
+                last_seq: 0,
+                clock: None,
+            })
+            .expect("serializes");
+            let mut insert = tx.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
+            insert.execute(params![META_STORE_ID, &store_id[..]])?;
+            insert.execute(params![META_ENVELOPE, envelope.to_bytes()])?;
+            insert.execute(params![META_IDENTITY, identity_json])?;
+            insert.execute(params![META_DEVICE_STATE, state])?;
+            drop(insert);
+            tx.commit()?;
+            checkpoint_and_close(conn)?;
+        }
+        std::fs::rename(&building, path)?;
+        remove_database_files(&building)?;
+        Store::open(path, passphrase, extra_secret, options)
+    }
+
+    /// Opens an existing store and unlocks it. A wrong passphrase reads nothing and changes
+    /// nothing in the file.
+    pub fn open(
+        path: &Path,
+        passphrase: &str,
+        extra_secret: Option<&[u8]>,
+        options: &OpenOptions,
+    ) -> Result<Store> {
+        if !path.is_file() {
+            return Err(StoreError::NotFound);
+        }
+        let mut conn = connection::open(path, false, options.durability)?;
+        let store_id = read_store_id(&conn)?;
+        let envelope = read_envelope(&conn)?;
+        let keys = envelope
+            .unwrap_key(passphrase.as_bytes(), extra_secret, &store_id)?
+            .derive_store_keys();
+        migrations::migrate(&mut conn)?;
+        let identity: Identity = read_meta_json(&conn, META_IDENTITY)?;
+        let state: DeviceState = read_meta_json(&conn, META_DEVICE_STATE)?;
+        Ok(Store {
+            path: path.to_owned(),
+            conn,
+            store_id,
+            clock: Clock::resume(identity.device, state.clock),
+            identity,
+            keys: Some(keys),
+            last_seq: state.last_seq,
+        })
+    }
+
+    /// Drops every key (zeroized on drop). Reads and writes fail with `Locked` until
+    /// [`Store::unlock`].
+    pub fn lock(&mut self) {
+        self.keys = None;
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.keys.is_none()
+    }
+
+    /// Unwraps the data key again. A wrong passphrase leaves the store locked.
+    pub fn unlock(&mut self, passphrase: &str, extra_secret: Option<&[u8]>) -> Result<()> {
+        let envelope = read_envelope(&self.conn)?;
+        let dek = envelope.unwrap_key(passphrase.as_bytes(), extra_secret, &self.store_id)?;
+        self.keys = Some(dek.derive_store_keys());
+        Ok(())
+    }
+
+    /// Re-wraps the data key under a new passphrase (and extra secret). The data itself is
+    /// untouched, so this takes one key derivation, not a re-encryption.
+    pub fn change_passphrase(
+        &mut self,
+        old: &str,
+        old_extra_secret: Option<&[u8]>,
+        new: &str,
+        new_extra_secret: Option<&[u8]>,
+        kdf: KdfParams,
+    ) -> Result<()> {
+        kdf.check()?;
+        let envelope = read_envelope(&self.conn)?;
+        let dek = envelope.unwrap_key(old.as_bytes(), old_extra_secret, &self.store_id)?;
+        let rewrapped =
+            KeyEnvelope::wrap(&dek, new.as_bytes(), new_extra_secret, kdf, &self.store_id)?;
+        self.conn.execute(
+            "UPDATE meta SET value = ?1 WHERE key = ?2",
+            params![rewrapped.to_bytes(), META_ENVELOPE],
+        )?;
+        self.keys = Some(dek.derive_store_keys());
+        Ok(())
+    }
+
+    /// Destroys the store: the wrapped key is overwritten first (so no copy of the file can
+    /// be opened), then every file of the database is removed.
+    pub fn wipe(self) -> Result<()> {
+        let Store { path, conn, .. } = self;
+        // secure_delete is on, so the deleted envelope's bytes are zeroed in the page.
+        let overwrite = conn
+            .execute("DELETE FROM meta WHERE key = ?1", [META_ENVELOPE])
+            .map_err(StoreError::from)
+            .and_then(|_| checkpoint_and_close(conn));
+        // Whatever happened above, the files go.
+        remove_database_files(&path)?;
+        overwrite.or(Ok(()))
+    }
+
+    /// Removes a store that cannot be opened (forgotten passphrase, remote wipe of a locked
+    /// phone). Overwrites the main file before unlinking it.
+    pub fn wipe_path(path: &Path) -> Result<()> {
+        if let Ok(metadata) = std::fs::metadata(path) {
+            let zeros = vec![0u8; metadata.len().min(64 * 1024 * 1024) as usize];
+            std::fs::write(path, zeros)?;
+        }
+        remove_database_files(path)
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Checkpoints the WAL into the main file and closes the store.
+    pub fn close(self) -> Result<()> {
+        checkpoint_and_close(self.conn)
+    }
+
+    /// Runs SQLite's full integrity check; `Ok(())` when the file is sound.
+    pub fn integrity_check(&self) -> Result<()> {
+        let verdict: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if verdict == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt)
+        }
+    }
+
+    pub(super) fn keys(&self) -> Result<&crate::crypto::StoreKeys> {
+        self.keys.as_ref().ok_or(StoreError::Locked)
+    }
+
+    /// Persists the device's sequence and clock inside the caller's transaction.
+    pub(super) fn save_device_state(conn: &Connection, last_seq: u64, clock: &Clock) -> Result<()> {
+        let state = DeviceState {
+            last_seq,
+            clock: Some(clock.current()),
+        };
+        conn.prepare_cached("UPDATE meta SET value = ?1 WHERE key = ?2")?
+            .execute(params![
+                serde_json::to_vec(&state).expect("serializes"),
+                META_DEVICE_STATE
+            ])?;
+        Ok(())
+    }
+}
+
+fn read_store_id(conn: &Connection) -> Result<[u8; 16]> {
+    let bytes: Vec<u8> = read_meta(conn, META_STORE_ID)?;
+    bytes.try_into().map_err(|_| StoreError::NotAStore)
+}
+
+fn read_envelope(conn: &Connection) -> Result<KeyEnvelope> {
+    let bytes = read_meta(conn, META_ENVELOPE)?;
+    KeyEnvelope::from_bytes(&bytes).map_err(|_| StoreError::NotAStore)
+}
+
+fn read_meta(conn: &Connection, key: &str) -> Result<Vec<u8>> {
+    let found = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+            row.get::<_, Vec<u8>>(0)
+        })
+        .optional();
+    match found {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) => Err(StoreError::NotAStore),
+        // A database without our tables is not a store (or is damaged).
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::Unknown => {
+            Err(StoreError::NotAStore)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn read_meta_json<T: serde::de::DeserializeOwned>(conn: &Connection, key: &str) -> Result<T> {
+    serde_json::from_slice(&read_meta(conn, key)?).map_err(|_| StoreError::NotAStore)
+}
+
+fn checkpoint_and_close(conn: Connection) -> Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    conn.close().map_err(|(_, e)| e.into())
+}
+
+/// Removes a database and its WAL, shared-memory and rollback-journal files, if present.
+fn remove_database_files(path: &Path) -> Result<()> {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut file = PathBuf::from(path).into_os_string();
+        file.push(suffix);
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! Schema migrations: numbered v→v+1 steps, each run in its own transaction.
+//!
+//! `PRAGMA user_version` holds the version. A store newer than this build refuses to open
+//! rather than guess. The test at the bottom migrates a version-1 snapshot to the latest and
+//! compares it with a fresh database, so a step that forgets something shows up as a diff.
+
+use rusqlite::{Connection, Transaction};
+
+/// The schema version this build writes.
+pub const LATEST_VERSION: u32 = 2;
+
+/// Version 1: metadata, sealed records, blind index and outbox.
+const V1: &str = "
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+
+-- Only ids, kinds, timestamps, status and owner agency are in the clear; everything else is in
+-- the sealed `state`.
+CREATE TABLE records (
+    id           BLOB PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    case_id      BLOB,
+    owner_agency TEXT NOT NULL,
+    status       TEXT,
+    created_ms   INTEGER NOT NULL,
+    updated_ms   INTEGER NOT NULL,
+    state        BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX records_by_kind ON records (kind, updated_ms);
+CREATE INDEX records_by_case ON records (case_id) WHERE case_id IS NOT NULL;
+
+-- Keyed blind-index tokens: HMACs of normalized names, phones and document numbers.
+CREATE TABLE search_index (
+    token     BLOB NOT NULL,
+    record_id BLOB NOT NULL,
+    PRIMARY KEY (token, record_id)
+) WITHOUT ROWID;
+CREATE INDEX search_index_by_record ON search_index (record_id);
+
+-- Operations not yet acknowledged by the server, sealed.
+CREATE TABLE outbox (
+    seq       INTEGER PRIMARY KEY,
+    record_id BLOB NOT NULL,
+    op        BLOB NOT NULL
+);
+";
+
+/// Version 2: sync state, operations the server refused, and a clear conflict count so a
+/// supervisor's conflict list does not decrypt every record.
+const V2: &str = "
+ALTER TABLE records ADD COLUMN conflicts INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX records_with_conflicts ON records (conflicts) WHERE conflicts > 0;
+
+CREATE TABLE sync_state (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    cursor        TEXT,
+    acked_through INTEGER NOT NULL DEFAULT 0,
+    last_sync_ms  INTEGER,
+    last_error    TEXT
+);
+INSERT INTO sync_state (id) VALUES (1);
+
+-- Refused by the server: kept for a person to review, never resent, never dropped.
+CREATE TABLE rejected_ops (
+    seq    INTEGER PRIMARY KEY,
+    reason TEXT NOT NULL,
+    op     BLOB NOT NULL
+);
+";
+
+/// The steps, in order: `STEPS[n]` takes a store from version `n` to `n + 1`.
+const STEPS: [&str; LATEST_VERSION as usize] = [V1, V2];
+
+/// What can stop a migration.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error("the store was written by a newer fieldcase (schema version {found}, this build knows {LATEST_VERSION}); update the app")]
+    TooNew { found: u32 },
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// The schema version of an open database.
+pub fn version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+}
+
+/// Brings the schema to [`LATEST_VERSION`], one step per transaction.
+pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {
+    migrate_to(conn, LATEST_VERSION)
+}
+
+fn migrate_to(conn: &mut Connection, target: u32) -> Result<(), MigrationError> {
+    let found = version(conn)?;
+    if found > LATEST_VERSION {
+        return Err(MigrationError::TooNew { found });
+    }
+    for step in found..target {
+        let tx = conn.transaction()?;
+        apply_step(&tx, step)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn apply_step(tx: &Transaction<'_>, from: u32) -> rusqlite::Result<()> {
+    tx.execute_batch(STEPS[from as usize])?;
+    tx.pragma_update(None, "user_version", from + 1)
+}
+
+/// The full schema DDL of the latest version, for the plaintext benchmark baseline.
+pub fn latest_schema_sql() -> String {
+    STEPS.concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(conn: &Connection) -> Vec<(String, String)> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name",
+            )
+            .unwrap();
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn an_old_store_migrates_to_the_same_schema_as_a_fresh_one() {
+        let mut old = Connection::open_in_memory().unwrap();
+        migrate_to(&mut old, 1).unwrap();
+        old.execute(
+            "INSERT INTO outbox (seq, record_id, op) VALUES (1, x'00', x'01')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut old).unwrap();
+
+        let mut fresh = Connection::open_in_memory().unwrap();
+        migrate(&mut fresh).unwrap();
+
+        assert_eq!(schema(&old), schema(&fresh));
+        assert_eq!(version(&old).unwrap(), LATEST_VERSION);
+        let kept: i64 = old
+            .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 1, "migration must keep data");
+    }
+
+    #[test]
+    fn a_newer_store_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", LATEST_VERSION + 1)
+            .unwrap();
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(MigrationError::TooNew { .. })
+        ));
+    }
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), LATEST_VERSION);
+    }
+}

@@ -1,0 +1,306 @@
+//! Reading and writing sealed records, the outbox and the blind index — the one place where
+//! record state meets SQLite.
+//!
+//! Every local change goes through [`Store::stage_local_change`] inside a transaction: load
+//! the current state, build one operation carrying the changed fields (each naming the version
+//! it replaces), merge it with the same pure rule remote operations use, validate the result,
+//! then write record, index tokens and outbox entry together.
+
+use super::codec;
+use super::error::{Result, StoreError};
+use super::search::index_tokens;
+use super::Store;
+use crate::crypto::{Aad, StoreKeys};
+use crate::hlc::{Clock, Hlc};
+use crate::ids::{AgencyCode, RecordId};
+use crate::merge::op::{FieldChange, OpId, Operation, RecordKind};
+use crate::merge::{plan, RecordState};
+use crate::model::Fields;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::BTreeMap;
+
+/// A record as stored: clear columns plus the unsealed merge state.
+#[derive(Clone, Debug)]
+pub(crate) struct StoredRecord {
+    pub id: RecordId,
+    pub case_id: Option<RecordId>,
+    pub owner_agency: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub state: RecordState,
+}
+
+/// The sequence and clock a batch of local changes advances; committed to the store's
+/// in-memory copy only after the transaction commits.
+pub(crate) struct Counters {
+    pub last_seq: u64,
+    pub clock: Clock,
+}
+
+pub(crate) fn record_aad(id: &RecordId) -> Aad<'_> {
+    Aad {
+        table: "records",
+        record: id.as_bytes(),
+        part: "state",
+    }
+}
+
+pub(crate) fn outbox_aad(seq: &[u8; 8]) -> Aad<'_> {
+    Aad {
+        table: "outbox",
+        record: seq,
+        part: "op",
+    }
+}
+
+impl Store {
+    pub(crate) fn counters(&self) -> Counters {
+        Counters {
+            last_seq: self.last_seq,
+            clock: self.clock.clone(),
+        }
+    }
+
+    pub(crate) fn commit_counters(&mut self, counters: Counters) {
+        self.last_seq = counters.last_seq;
+        self.clock = counters.clock;
+    }
+
+    /// Loads and unseals one record.
+    pub(crate) fn load_record(
+        conn: &Connection,
+        keys: &StoreKeys,
+        id: &RecordId,
+    ) -> Result<Option<StoredRecord>> {
+        let row = conn
+            .prepare_cached(
+                "SELECT case_id, owner_agency, created_ms, updated_ms, state FROM records WHERE id = ?1",
+            )?
+            .query_row([&id.as_bytes()[..]], |row| {
+                Ok((
+                    row.get::<_, Option<Vec<u8>>>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, Vec<u8>>(4)?,
+                ))
+            })
+            .optional()?;
+        let Some((case_id, owner_agency, created_ms, updated_ms, sealed)) = row else {
+            return Ok(None);
+        };
+        let integrity = || StoreError::Integrity {
+            table: "records",
+            record: id.to_string(),
+        };
+        let plain = keys
+            .seal
+            .open(record_aad(id), &sealed)
+            .map_err(|_| integrity())?;
+        let state = codec::decode(&plain).ok_or_else(integrity)?;
+        let case_id = case_id
+            .map(|b| b.try_into().map(RecordId::from_bytes))
+            .transpose()
+            .map_err(|_| integrity())?;
+        Ok(Some(StoredRecord {
+            id: *id,
+            case_id,
+            owner_agency,
+            created_ms,
+            updated_ms,
+            state,
+        }))
+    }
+
+    /// Seals and writes one record's new state, refreshing its index tokens when the fields
+    /// they come from changed.
+    pub(crate) fn write_record(
+        conn: &Connection,
+        keys: &StoreKeys,
+        id: &RecordId,
+        case_id: Option<&RecordId>,
+        owner_agency: &str,
+        before: Option<&RecordState>,
+        after: &RecordState,
+    ) -> Result<()> {
+        let sealed = keys.seal.seal(record_aad(id), &codec::encode(after));
+        let ms = |h: Option<crate::hlc::Hlc>| h.map_or(0, |h| h.wall_ms as i64);
+        let status = (after.kind == RecordKind::Case).then(|| {
+            after
+                .fields
+                .get("status")
+                .and_then(|s| s.value.as_str())
+                .unwrap_or("open")
+                .to_owned()
+        });
+        conn.prepare_cached(
+            "INSERT INTO records (id, kind, case_id, owner_agency, status, created_ms, updated_ms, conflicts, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_ms = excluded.updated_ms,
+                 conflicts = excluded.conflicts, state = excluded.state",
+        )?
+        .execute(params![
+            &id.as_bytes()[..],
+            after.kind.as_str(),
+            case_id.map(|c| &c.as_bytes()[..]),
+            owner_agency,
+            status,
+            ms(after.first_written()),
+            ms(after.last_changed()),
+            after.conflicts.len() as i64,
+            sealed,
+        ])?;
+        if after.kind == RecordKind::Case {
+            let old_tokens = before
+                .map(|b| index_tokens(keys, &b.values()))
+                .unwrap_or_default();
+            let new_tokens = index_tokens(keys, &after.values());
+            if old_tokens != new_tokens {
+                let mut delete = conn.prepare_cached(
+                    "DELETE FROM search_index WHERE token = ?1 AND record_id = ?2",
+                )?;
+                for token in old_tokens.difference(&new_tokens) {
+                    delete.execute(params![&token[..], &id.as_bytes()[..]])?;
+                }
+                let mut insert = conn.prepare_cached(
+                    "INSERT OR IGNORE INTO search_index (token, record_id) VALUES (?1, ?2)",
+                )?;
+                for token in new_tokens.difference(&old_tokens) {
+                    insert.execute(params![&token[..], &id.as_bytes()[..]])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stages one local change inside `conn`'s open transaction and returns its operation,
+    /// or `None` when nothing actually changes. `validate` sees the merged values.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn stage_local_change(
+        conn: &Connection,
+        keys: &StoreKeys,
+        counters: &mut Counters,
+        agency: &AgencyCode,
+        kind: RecordKind,
+        id: RecordId,
+        case_id: Option<RecordId>,
+        changes: Fields,
+        resolving: Option<(&str, Hlc)>,
+        validate: &dyn Fn(&Fields) -> Result<()>,
+    ) -> Result<Option<Operation>> {
+        let current = Self::load_record(conn, keys, &id)?;
+        if let Some(existing) = &current {
+            if existing.state.kind != kind {
+                return Err(StoreError::NoSuchRecord { kind, id });
+            }
+            if kind.is_append_only() {
+                return Err(StoreError::AppendOnly { kind });
+            }
+        }
+        let current_state = current.as_ref().map(|r| &r.state);
+        let resolves = |key: &str| {
+            resolving
+                .filter(|(field, _)| *field == key)
+                .map(|(_, hlc)| hlc)
+        };
+        let fields: BTreeMap<String, FieldChange> = changes
+            .into_iter()
+            .filter(|(key, value)| {
+                // A resolution is written even when the value stays, to settle the conflict.
+                let unchanged = current_state
+                    .and_then(|s| s.fields.get(key))
+                    .map(|f| &f.value)
+                    == Some(value);
+                let never_set =
+                    value.is_null() && current_state.is_none_or(|s| !s.fields.contains_key(key));
+                resolves(key).is_some() || !(unchanged || never_set)
+            })
+            .map(|(key, value)| {
+                let shown = current_state.and_then(|s| s.version_of(&key));
+                let seen = shown.into_iter().chain(resolves(&key)).collect();
+                (key, FieldChange { value, seen })
+            })
+            .collect();
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let op = Operation {
+            op_id: OpId {
+                device: counters.clock.device(),
+                seq: counters.last_seq + 1,
+            },
+            kind,
+            record_id: id,
+            hlc: counters.clock.tick_now(),
+            fields,
+        };
+        let before: BTreeMap<_, _> = current.iter().map(|r| (r.id, r.state.clone())).collect();
+        let mut merged = plan(&before, std::slice::from_ref(&op));
+        let Some(outcome) = merged.records.remove(&id) else {
+            return Ok(None);
+        };
+        validate(&outcome.after.values())?;
+        let owner = current
+            .as_ref()
+            .map_or(agency.as_str(), |r| r.owner_agency.as_str());
+        let case_id = current.as_ref().and_then(|r| r.case_id).or(case_id);
+        Self::write_record(
+            conn,
+            keys,
+            &id,
+            case_id.as_ref(),
+            owner,
+            current_state,
+            &outcome.after,
+        )?;
+        Self::append_outbox(conn, keys, &op)?;
+        counters.last_seq = op.op_id.seq;
+        Ok(Some(op))
+    }
+
+    fn append_outbox(conn: &Connection, keys: &StoreKeys, op: &Operation) -> Result<()> {
+        let seq = op.op_id.seq.to_be_bytes();
+        let plain = serde_json::to_vec(op).expect("operations serialize");
+        let sealed = keys.seal.seal(outbox_aad(&seq), &plain);
+        conn.prepare_cached("INSERT INTO outbox (seq, record_id, op) VALUES (?1, ?2, ?3)")?
+            .execute(params![
+                op.op_id.seq as i64,
+                &op.record_id.as_bytes()[..],
+                sealed
+            ])?;
+        Ok(())
+    }
+
+    /// One local change in its own transaction: the path every interactive save takes.
+    pub(crate) fn save_local_change(
+        &mut self,
+        kind: RecordKind,
+        id: RecordId,
+        case_id: Option<RecordId>,
+        changes: Fields,
+        resolving: Option<(&str, Hlc)>,
+        validate: &dyn Fn(&Fields) -> Result<()>,
+    ) -> Result<Option<Operation>> {
+        let mut counters = self.counters();
+        let keys = self.keys.as_ref().ok_or(StoreError::Locked)?;
+        let tx = self.conn.transaction()?;
+        let op = Self::stage_local_change(
+            &tx,
+            keys,
+            &mut counters,
+            &self.identity.agency,
+            kind,
+            id,
+            case_id,
+            changes,
+            resolving,
+            validate,
+        )?;
+        if op.is_some() {
+            Self::save_device_state(&tx, counters.last_seq, &counters.clock)?;
+            tx.commit()?;
+            self.commit_counters(counters);
+        }
+        Ok(op)
+    }
+}

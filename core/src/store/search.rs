@@ -1,0 +1,123 @@
+//! Search by name, phone and document number through keyed blind-index tokens.
+//!
+//! The index holds only HMACs of normalized values under a key derived from the data key, so
+//! the database file reveals neither the values nor which records share one to anyone without
+//! the key. Normalization ([`crate::normalize`]) folds case, diacritics, scripts and common
+//! transliteration differences, so "Mohammed" finds "Muhammad".
+
+use super::cases::CaseRecord;
+use super::error::Result;
+use super::Store;
+use crate::crypto::{IndexKind, StoreKeys, Token};
+use crate::ids::RecordId;
+use crate::model::Fields;
+use crate::normalize;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// What to look for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SearchQuery {
+    /// Any part of a name: every word must match a name of the case.
+    Name(String),
+    Phone(String),
+    Document(String),
+}
+
+/// Most results one search returns; a caseworker refines a query rather than scroll.
+pub const MAX_SEARCH_RESULTS: usize = 50;
+
+/// The index tokens of a case's identifying values.
+pub(crate) fn index_tokens(keys: &StoreKeys, values: &Fields) -> BTreeSet<Token> {
+    let mut tokens = BTreeSet::new();
+    let mut add_names = |text: &str| {
+        for token in normalize::name_tokens(text) {
+            tokens.insert(keys.index.token(IndexKind::Name, &token));
+        }
+    };
+    for key in ["given_name", "family_name"] {
+        if let Some(text) = values.get(key).and_then(Value::as_str) {
+            add_names(text);
+        }
+    }
+    if let Some(Value::Array(others)) = values.get("other_names") {
+        others
+            .iter()
+            .filter_map(Value::as_str)
+            .for_each(&mut add_names);
+    }
+    if let Some(phone) = values
+        .get("phone")
+        .and_then(Value::as_str)
+        .and_then(normalize::phone)
+    {
+        tokens.insert(keys.index.token(IndexKind::Phone, &phone));
+    }
+    if let Some(Value::Array(documents)) = values.get("document_numbers") {
+        for number in documents
+            .iter()
+            .filter_map(|d| d.get("number"))
+            .filter_map(Value::as_str)
+        {
+            if let Some(number) = normalize::document_number(number) {
+                tokens.insert(keys.index.token(IndexKind::Document, &number));
+            }
+        }
+    }
+    tokens
+}
+
+fn query_tokens(keys: &StoreKeys, query: &SearchQuery) -> Vec<Token> {
+    match query {
+        SearchQuery::Name(text) => normalize::name_tokens(text)
+            .iter()
+            .map(|t| keys.index.token(IndexKind::Name, t))
+            .collect(),
+        SearchQuery::Phone(raw) => normalize::phone(raw)
+            .map(|p| keys.index.token(IndexKind::Phone, &p))
+            .into_iter()
+            .collect(),
+        SearchQuery::Document(raw) => normalize::document_number(raw)
+            .map(|d| keys.index.token(IndexKind::Document, &d))
+            .into_iter()
+            .collect(),
+    }
+}
+
+impl Store {
+    /// Cases matching every token of the query, newest first, at most
+    /// [`MAX_SEARCH_RESULTS`]. A query that normalizes to nothing matches nothing.
+    pub fn search(&self, query: &SearchQuery) -> Result<Vec<CaseRecord>> {
+        let keys = self.keys()?;
+        let tokens = query_tokens(keys, query);
+        let mut matches: Option<BTreeSet<RecordId>> = None;
+        let mut lookup = self
+            .conn
+            .prepare_cached("SELECT record_id FROM search_index WHERE token = ?1")?;
+        for token in &tokens {
+            let ids: BTreeSet<RecordId> = lookup
+                .query_map([&token[..]], |row| row.get::<_, Vec<u8>>(0))?
+                .filter_map(|id| {
+                    id.ok()
+                        .and_then(|b| b.try_into().ok())
+                        .map(RecordId::from_bytes)
+                })
+                .collect();
+            let narrowed = match matches {
+                None => ids,
+                Some(so_far) => so_far.intersection(&ids).copied().collect(),
+            };
+            if narrowed.is_empty() {
+                return Ok(Vec::new());
+            }
+            matches = Some(narrowed);
+        }
+        // UUIDv7 ids sort by creation time; newest first.
+        let ids = matches.unwrap_or_default();
+        ids.iter()
+            .rev()
+            .take(MAX_SEARCH_RESULTS)
+            .map(|id| self.get_case(id))
+            .collect()
+    }
+}

@@ -1,0 +1,273 @@
+//! The store's side of sync: the outbox, acknowledgements, refused operations, the pull
+//! cursor, and applying pages of remote operations atomically.
+//!
+//! A pulled page and its cursor are written in one transaction, so a crash or a dropped
+//! connection loses at most the page in flight and never skips one. Acknowledged operations
+//! leave the outbox in one statement; refused ones move to `rejected_ops`, sealed, and stay
+//! there for a person to review — they are never resent and never silently dropped.
+
+use super::error::{Result, StoreError};
+use super::records::{outbox_aad, StoredRecord};
+use super::Store;
+use crate::crypto::Aad;
+use crate::ids::RecordId;
+use crate::merge::op::{OpId, Operation};
+use crate::merge::plan;
+use rusqlite::{params, OptionalExtension};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// What a sync shows the user. `synced` is only true when nothing is waiting to be sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreStatus {
+    pub pending_ops: u64,
+    pub rejected_ops: u64,
+    pub conflicts: u64,
+    pub cases: u64,
+    pub last_sync_ms: Option<i64>,
+    /// The last sync failure, in plain language, if the last attempt failed.
+    pub last_error: Option<String>,
+    pub synced: bool,
+}
+
+/// Progress of a running sync, for a progress bar. `fraction` never exceeds 1.0.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SyncProgress {
+    pub pushed: u64,
+    pub to_push: u64,
+    pub pulled: u64,
+    /// Whether the server said more is waiting.
+    pub more_to_pull: bool,
+}
+
+impl SyncProgress {
+    pub fn fraction(&self) -> f64 {
+        let push = if self.to_push == 0 {
+            1.0
+        } else {
+            (self.pushed as f64 / self.to_push as f64).min(1.0)
+        };
+        if self.more_to_pull {
+            // Pull size is unknown until the server stops saying "more": stay below done.
+            (push * 0.5).min(0.99)
+        } else {
+            push
+        }
+    }
+}
+
+/// What applying one page of remote operations did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    pub records_changed: usize,
+    pub new_conflicts: usize,
+    pub skipped_ops: usize,
+}
+
+fn rejected_aad(seq: &[u8; 8]) -> Aad<'_> {
+    Aad {
+        table: "rejected_ops",
+        record: seq,
+        part: "op",
+    }
+}
+
+impl Store {
+    /// Up to `limit` unacknowledged operations, in sequence order.
+    pub fn pending_ops(&self, limit: usize) -> Result<Vec<Operation>> {
+        let keys = self.keys()?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, op FROM outbox ORDER BY seq LIMIT ?1")?;
+        let rows: Vec<(i64, Vec<u8>)> = stmt
+            .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        rows.into_iter()
+            .map(|(seq, sealed)| {
+                let seq_bytes = (seq as u64).to_be_bytes();
+                let integrity = || StoreError::Integrity {
+                    table: "outbox",
+                    record: seq.to_string(),
+                };
+                let plain = keys
+                    .seal
+                    .open(outbox_aad(&seq_bytes), &sealed)
+                    .map_err(|_| integrity())?;
+                serde_json::from_slice(&plain).map_err(|_| integrity())
+            })
+            .collect()
+    }
+
+    /// Records what the server processed: everything up to `acked_through` leaves the outbox;
+    /// the refused ones among them are kept aside with their reason.
+    pub fn acknowledge(&mut self, acked_through: u64, rejected: &[(OpId, String)]) -> Result<()> {
+        let keys = self.keys.as_ref().ok_or(StoreError::Locked)?;
+        let tx = self.conn.transaction()?;
+        for (op_id, reason) in rejected.iter().filter(|(id, _)| id.seq <= acked_through) {
+            let seq = op_id.seq.to_be_bytes();
+            let sealed: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT op FROM outbox WHERE seq = ?1",
+                    [op_id.seq as i64],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(sealed) = sealed else { continue };
+            let plain =
+                keys.seal
+                    .open(outbox_aad(&seq), &sealed)
+                    .map_err(|_| StoreError::Integrity {
+                        table: "outbox",
+                        record: op_id.seq.to_string(),
+                    })?;
+            tx.execute(
+                "INSERT OR REPLACE INTO rejected_ops (seq, reason, op) VALUES (?1, ?2, ?3)",
+                params![
+                    op_id.seq as i64,
+                    reason,
+                    keys.seal.seal(rejected_aad(&seq), &plain)
+                ],
+            )?;
+        }
+        tx.execute("DELETE FROM outbox WHERE seq <= ?1", [acked_through as i64])?;
+        tx.execute(
+            "UPDATE sync_state SET acked_through = max(acked_through, ?1)",
+            [acked_through as i64],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Operations the server refused, with its reasons.
+    pub fn rejected_ops(&self) -> Result<Vec<(Operation, String)>> {
+        let keys = self.keys()?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, reason, op FROM rejected_ops ORDER BY seq")?;
+        let rows: Vec<(i64, String, Vec<u8>)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        rows.into_iter()
+            .map(|(seq, reason, sealed)| {
+                let seq_bytes = (seq as u64).to_be_bytes();
+                let integrity = || StoreError::Integrity {
+                    table: "rejected_ops",
+                    record: seq.to_string(),
+                };
+                let plain = keys
+                    .seal
+                    .open(rejected_aad(&seq_bytes), &sealed)
+                    .map_err(|_| integrity())?;
+                Ok((
+                    serde_json::from_slice(&plain).map_err(|_| integrity())?,
+                    reason,
+                ))
+            })
+            .collect()
+    }
+
+    /// The pull cursor, `None` before the first pull or after a reset.
+    pub fn cursor(&self) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT cursor FROM sync_state", [], |r| r.get(0))?)
+    }
+
+    /// Forgets the pull cursor so the next sync pulls everything again. Local records and
+    /// unsynced work are kept; re-applying known operations changes nothing.
+    pub fn reset_cursor(&mut self) -> Result<()> {
+        self.conn
+            .execute("UPDATE sync_state SET cursor = NULL", [])?;
+        Ok(())
+    }
+
+    /// Applies one page of remote operations and stores `next_cursor`, in one transaction.
+    pub fn apply_remote(&mut self, ops: &[Operation], next_cursor: &str) -> Result<ApplyReport> {
+        let mut counters = self.counters();
+        let keys = self.keys.as_ref().ok_or(StoreError::Locked)?;
+        let tx = self.conn.transaction()?;
+        let mut current: BTreeMap<RecordId, StoredRecord> = BTreeMap::new();
+        for op in ops {
+            counters.clock.observe(op.hlc);
+            if !current.contains_key(&op.record_id) {
+                if let Some(record) = Self::load_record(&tx, keys, &op.record_id)? {
+                    current.insert(op.record_id, record);
+                }
+            }
+        }
+        let states = current
+            .iter()
+            .map(|(id, r)| (*id, r.state.clone()))
+            .collect();
+        let merged = plan(&states, ops);
+        let mut report = ApplyReport {
+            skipped_ops: merged.skipped.len(),
+            ..Default::default()
+        };
+        for (id, outcome) in &merged.records {
+            let existing = current.get(id);
+            let case_id = existing.and_then(|r| r.case_id).or_else(|| {
+                outcome
+                    .after
+                    .values()
+                    .get("case_id")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse().ok())
+            });
+            // Everything a device is sent belongs to, or is shared with, its agency.
+            let owner = existing.map_or(self.identity.agency.as_str(), |r| r.owner_agency.as_str());
+            Self::write_record(
+                &tx,
+                keys,
+                id,
+                case_id.as_ref(),
+                owner,
+                outcome.before.as_ref(),
+                &outcome.after,
+            )?;
+            report.records_changed += 1;
+            report.new_conflicts += outcome.new_conflicts();
+        }
+        tx.execute("UPDATE sync_state SET cursor = ?1", [next_cursor])?;
+        Self::save_device_state(&tx, counters.last_seq, &counters.clock)?;
+        tx.commit()?;
+        self.commit_counters(counters);
+        Ok(report)
+    }
+
+    /// Notes the outcome of a sync attempt for [`Store::status`].
+    pub fn record_sync_outcome(&mut self, now_ms: i64, error: Option<&str>) -> Result<()> {
+        match error {
+            None => self.conn.execute(
+                "UPDATE sync_state SET last_sync_ms = ?1, last_error = NULL",
+                [now_ms],
+            )?,
+            Some(message) => self
+                .conn
+                .execute("UPDATE sync_state SET last_error = ?1", [message])?,
+        };
+        Ok(())
+    }
+
+    /// Pending work, conflicts and the last sync, without unlocking anything.
+    pub fn status(&self) -> Result<StoreStatus> {
+        let count = |sql: &str| -> Result<u64> {
+            Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+        };
+        let pending_ops = count("SELECT count(*) FROM outbox")?;
+        let (last_sync_ms, last_error): (Option<i64>, Option<String>) =
+            self.conn
+                .query_row("SELECT last_sync_ms, last_error FROM sync_state", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+        Ok(StoreStatus {
+            pending_ops,
+            rejected_ops: count("SELECT count(*) FROM rejected_ops")?,
+            conflicts: count("SELECT coalesce(sum(conflicts), 0) FROM records")?,
+            cases: count("SELECT count(*) FROM records WHERE kind = 'case'")?,
+            last_sync_ms,
+            synced: pending_ops == 0 && last_sync_ms.is_some() && last_error.is_none(),
+            last_error,
+        })
+    }
+}
