@@ -11,12 +11,14 @@
 pub mod crypto;
 pub mod hlc;
 pub mod ids;
-pub mod import;
+
 pub mod merge;
 pub mod model;
 pub mod normalize;
 pub mod protocol;
 pub mod store;
+
+pub use store::import;
 
 pub use hlc::{Clock, Hlc};
 pub use ids::{AgencyCode, DeviceId, RecordId};

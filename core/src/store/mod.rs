@@ -20,6 +20,7 @@ mod codec;
 mod conflicts;
 mod connection;
 mod error;
+pub mod import;
 mod lifecycle;
 pub mod migrations;
 mod records;
