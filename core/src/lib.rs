@@ -17,6 +17,7 @@ pub mod model;
 pub mod normalize;
 pub mod protocol;
 pub mod store;
+pub mod sync;
 
 pub use store::import;
 

@@ -13,6 +13,8 @@ pub enum StoreError {
     WrongPassphrase,
     #[error("this store needs the extra secret kept in the platform keystore")]
     MissingExtraSecret,
+    #[error("this store has been wiped")]
+    Wiped,
     #[error("the store is locked; unlock it with the passphrase first")]
     Locked,
     #[error("no store exists at this path")]

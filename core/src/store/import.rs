@@ -247,7 +247,7 @@ impl Store {
             return Ok(());
         }
         let mut counters = self.counters();
-        let keys = self.keys.as_ref().ok_or(StoreError::Locked)?;
+        let keys = super::lifecycle::unlocked_keys(&self.keys, self.wiped)?;
         let tx = self.conn.transaction()?;
         let mut imported = 0;
         let mut present = 0;

@@ -3,7 +3,7 @@
 use super::connection::{self, Durability};
 use super::error::{Result, StoreError};
 use super::{migrations, Store};
-use crate::crypto::{DataKey, KdfParams, KeyEnvelope};
+use crate::crypto::{DataKey, KdfParams, KeyEnvelope, StoreKeys};
 use crate::hlc::{Clock, Hlc};
 use crate::ids::{AgencyCode, DeviceId};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -38,6 +38,22 @@ const META_STORE_ID: &str = "store_id";
 const META_ENVELOPE: &str = "envelope";
 const META_IDENTITY: &str = "identity";
 const META_DEVICE_STATE: &str = "device_state";
+const META_SERVER: &str = "server";
+
+/// The enrolled server and the device credential, sealed together in `meta`.
+#[derive(Serialize, Deserialize)]
+struct ServerRecord {
+    base_url: String,
+    credential: String,
+}
+
+fn server_aad() -> crate::crypto::Aad<'static> {
+    crate::crypto::Aad {
+        table: "meta",
+        record: META_SERVER.as_bytes(),
+        part: "v1",
+    }
+}
 
 impl Store {
     /// Creates a new store at `path` and returns it unlocked.
@@ -118,6 +134,7 @@ impl Store {
             identity,
             keys: Some(keys),
             last_seq: state.last_seq,
+            wiped: false,
         })
     }
 
@@ -163,17 +180,74 @@ impl Store {
     }
 
     /// Destroys the store: the wrapped key is overwritten first (so no copy of the file can
-    /// be opened), then every file of the database is removed.
-    pub fn wipe(self) -> Result<()> {
-        let Store { path, conn, .. } = self;
+    /// be opened), then every file of the database is removed. The `Store` stays as an empty
+    /// husk whose every call fails with `Wiped`, so a wipe can happen from behind a shared
+    /// reference (a sync told the device was revoked).
+    pub fn wipe(&mut self) -> Result<()> {
+        if self.wiped {
+            return Ok(());
+        }
+        self.keys = None;
+        self.wiped = true;
+        let conn = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
         // secure_delete is on, so the deleted envelope's bytes are zeroed in the page.
         let overwrite = conn
-            .execute("DELETE FROM meta WHERE key = ?1", [META_ENVELOPE])
+            .execute(
+                "DELETE FROM meta WHERE key IN (?1, ?2)",
+                [META_ENVELOPE, META_SERVER],
+            )
             .map_err(StoreError::from)
             .and_then(|_| checkpoint_and_close(conn));
         // Whatever happened above, the files go.
-        remove_database_files(&path)?;
+        remove_database_files(&self.path)?;
         overwrite.or(Ok(()))
+    }
+
+    pub fn is_wiped(&self) -> bool {
+        self.wiped
+    }
+
+    /// Remembers the server this device is enrolled with and its credential (sealed).
+    pub fn set_server(&mut self, base_url: &str, credential: &str) -> Result<()> {
+        let keys = self.keys()?;
+        let record = ServerRecord {
+            base_url: base_url.to_owned(),
+            credential: credential.to_owned(),
+        };
+        let plain = zeroize::Zeroizing::new(serde_json::to_vec(&record).expect("serializes"));
+        let sealed = keys.seal.seal(server_aad(), &plain);
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![META_SERVER, sealed],
+        )?;
+        Ok(())
+    }
+
+    /// The enrolled server's URL and this device's credential, if enrolled.
+    pub fn server(&self) -> Result<Option<(String, String)>> {
+        let keys = self.keys()?;
+        let sealed: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [META_SERVER],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        let integrity = || StoreError::Integrity {
+            table: "meta",
+            record: META_SERVER.to_owned(),
+        };
+        let plain = zeroize::Zeroizing::new(
+            keys.seal
+                .open(server_aad(), &sealed)
+                .map_err(|_| integrity())?,
+        );
+        let record: ServerRecord = serde_json::from_slice(&plain).map_err(|_| integrity())?;
+        Ok(Some((record.base_url, record.credential)))
     }
 
     /// Removes a store that cannot be opened (forgotten passphrase, remote wipe of a locked
@@ -211,8 +285,8 @@ impl Store {
         }
     }
 
-    pub(super) fn keys(&self) -> Result<&crate::crypto::StoreKeys> {
-        self.keys.as_ref().ok_or(StoreError::Locked)
+    pub(super) fn keys(&self) -> Result<&StoreKeys> {
+        unlocked_keys(&self.keys, self.wiped)
     }
 
     /// Persists the device's sequence and clock inside the caller's transaction.
@@ -227,6 +301,16 @@ impl Store {
                 META_DEVICE_STATE
             ])?;
         Ok(())
+    }
+}
+
+/// The keys of an unlocked, unwiped store. A free function so callers can borrow the keys
+/// and the connection separately.
+pub(super) fn unlocked_keys(keys: &Option<StoreKeys>, wiped: bool) -> Result<&StoreKeys> {
+    match (keys, wiped) {
+        (_, true) => Err(StoreError::Wiped),
+        (Some(keys), false) => Ok(keys),
+        (None, false) => Err(StoreError::Locked),
     }
 }
 

@@ -49,6 +49,8 @@ pub struct Store {
     keys: Option<StoreKeys>,
     clock: Clock,
     last_seq: u64,
+    /// Set once the store has been wiped; every call then fails with `Wiped`.
+    wiped: bool,
 }
 
 impl std::fmt::Debug for Store {

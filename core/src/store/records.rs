@@ -282,7 +282,7 @@ impl Store {
         validate: &dyn Fn(&Fields) -> Result<()>,
     ) -> Result<Option<Operation>> {
         let mut counters = self.counters();
-        let keys = self.keys.as_ref().ok_or(StoreError::Locked)?;
+        let keys = super::lifecycle::unlocked_keys(&self.keys, self.wiped)?;
         let tx = self.conn.transaction()?;
         let op = Self::stage_local_change(
             &tx,

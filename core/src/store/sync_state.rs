@@ -101,7 +101,7 @@ impl Store {
     /// Records what the server processed: everything up to `acked_through` leaves the outbox;
     /// the refused ones among them are kept aside with their reason.
     pub fn acknowledge(&mut self, acked_through: u64, rejected: &[(OpId, String)]) -> Result<()> {
-        let keys = self.keys.as_ref().ok_or(StoreError::Locked)?;
+        let keys = super::lifecycle::unlocked_keys(&self.keys, self.wiped)?;
         let tx = self.conn.transaction()?;
         for (op_id, reason) in rejected.iter().filter(|(id, _)| id.seq <= acked_through) {
             let seq = op_id.seq.to_be_bytes();
@@ -184,7 +184,7 @@ impl Store {
     /// Applies one page of remote operations and stores `next_cursor`, in one transaction.
     pub fn apply_remote(&mut self, ops: &[Operation], next_cursor: &str) -> Result<ApplyReport> {
         let mut counters = self.counters();
-        let keys = self.keys.as_ref().ok_or(StoreError::Locked)?;
+        let keys = super::lifecycle::unlocked_keys(&self.keys, self.wiped)?;
         let tx = self.conn.transaction()?;
         let mut current: BTreeMap<RecordId, StoredRecord> = BTreeMap::new();
         for op in ops {
@@ -251,6 +251,9 @@ impl Store {
 
     /// Pending work, conflicts and the last sync, without unlocking anything.
     pub fn status(&self) -> Result<StoreStatus> {
+        if self.wiped {
+            return Err(StoreError::Wiped);
+        }
         let count = |sql: &str| -> Result<u64> {
             Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
         };

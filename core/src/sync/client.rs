@@ -1,0 +1,294 @@
+//! One sync run against the server, and enrollment.
+
+use crate::protocol::{
+    self, Cursor, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, SyncRequest, SyncResponse,
+    DEFAULT_PULL_LIMIT, MAX_PUSH_OPS, PROTOCOL_VERSION,
+};
+use crate::store::{Store, StoreError, SyncProgress};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How long one request may take before it counts as failed. 2G links move a 100 KB page in
+/// a few seconds; a minute leaves room for the worst cell edge without hanging forever.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long to wait for a TCP/TLS connection to the server.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Most requests one sync run makes before returning, so a run always ends; a backlog
+/// bigger than this continues in the next run.
+pub const MAX_REQUESTS_PER_RUN: usize = 10_000;
+
+/// Why a sync failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    #[error("cannot reach the server: {0}")]
+    Network(String),
+    #[error("the server is having trouble ({status}); will retry")]
+    Server { status: u16 },
+    #[error("the server is busy; will retry")]
+    RateLimited,
+    #[error("the server refused this device's credential; enroll the device again")]
+    Unauthorized,
+    #[error("this device was revoked by an administrator; its local data has been wiped")]
+    Revoked,
+    #[error("the server refused the request ({code:?}): {message}")]
+    Refused { code: ErrorCode, message: String },
+    #[error("the server's reply could not be read: {0}")]
+    BadReply(String),
+    #[error("the server made no progress on the pending changes; will retry")]
+    Stalled,
+    #[error("this store is not enrolled with a server")]
+    NotEnrolled,
+    #[error("sync cancelled")]
+    Cancelled,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// Worth retrying later without anyone doing anything.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SyncError::Network(_)
+                | SyncError::Server { .. }
+                | SyncError::RateLimited
+                | SyncError::Stalled
+        ) || matches!(self, SyncError::Store(StoreError::Busy))
+    }
+}
+
+/// What a completed sync did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncOutcome {
+    pub requests: usize,
+    pub pushed: u64,
+    pub rejected: u64,
+    pub pulled: u64,
+    pub new_conflicts: usize,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+/// An HTTP client bound to one server and one device credential.
+#[derive(Clone)]
+pub struct SyncClient {
+    http: reqwest::Client,
+    base_url: String,
+    credential: String,
+    pull_limit: u32,
+}
+
+impl std::fmt::Debug for SyncClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncClient")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn http_client() -> Result<reqwest::Client, SyncError> {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .build()
+        .map_err(|e| SyncError::Network(e.to_string()))
+}
+
+fn network_error(error: reqwest::Error) -> SyncError {
+    // reqwest's messages name the URL and the failure, never a body.
+    SyncError::Network(error.without_url().to_string())
+}
+
+async fn error_from_response(response: reqwest::Response) -> SyncError {
+    let status = response.status().as_u16();
+    let body: Option<ErrorBody> = response.json().await.ok();
+    match (status, body) {
+        (
+            _,
+            Some(ErrorBody {
+                error: ErrorCode::DeviceRevoked,
+                ..
+            }),
+        ) => SyncError::Revoked,
+        (401, _) => SyncError::Unauthorized,
+        (429, _) => SyncError::RateLimited,
+        (500..=599, _) => SyncError::Server { status },
+        (_, Some(body)) => SyncError::Refused {
+            code: body.error,
+            message: body.message,
+        },
+        (_, None) => SyncError::BadReply(format!("HTTP {status} without an error body")),
+    }
+}
+
+impl SyncClient {
+    /// A client for the server and credential stored in `store` at enrollment.
+    pub fn for_store(store: &Store) -> Result<SyncClient, SyncError> {
+        let (base_url, credential) = store.server()?.ok_or(SyncError::NotEnrolled)?;
+        SyncClient::new(&base_url, credential)
+    }
+
+    pub fn new(base_url: &str, credential: String) -> Result<SyncClient, SyncError> {
+        Ok(SyncClient {
+            http: http_client()?,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            credential,
+            pull_limit: DEFAULT_PULL_LIMIT,
+        })
+    }
+
+    /// Asks for pull pages of this many operations (the server caps it).
+    pub fn with_pull_limit(mut self, limit: u32) -> Self {
+        self.pull_limit = limit;
+        self
+    }
+
+    /// One request: push `request`, return the reply and the bytes on the wire.
+    async fn exchange(&self, request: &SyncRequest) -> Result<(SyncResponse, u64, u64), SyncError> {
+        let body = protocol::encode_body(request);
+        let sent = body.len() as u64;
+        let response = self
+            .http
+            .post(format!("{}/v1/sync", self.base_url))
+            .bearer_auth(&self.credential)
+            .header(reqwest::header::CONTENT_TYPE, protocol::CONTENT_TYPE)
+            .body(body)
+            .send()
+            .await
+            .map_err(network_error)?;
+        if !response.status().is_success() {
+            return Err(error_from_response(response).await);
+        }
+        let bytes = response.bytes().await.map_err(network_error)?;
+        let reply =
+            protocol::decode_body(&bytes).map_err(|e| SyncError::BadReply(e.to_string()))?;
+        Ok((reply, sent, bytes.len() as u64))
+    }
+}
+
+/// Exchanges a one-time enrollment code for a device credential.
+pub async fn enroll(
+    base_url: &str,
+    code: &str,
+    device_label: &str,
+) -> Result<EnrollResponse, SyncError> {
+    let http = http_client()?;
+    let response = http
+        .post(format!("{}/v1/enroll", base_url.trim_end_matches('/')))
+        .json(&EnrollRequest {
+            code: code.trim().to_owned(),
+            device_label: device_label.to_owned(),
+        })
+        .send()
+        .await
+        .map_err(network_error)?;
+    if !response.status().is_success() {
+        return Err(error_from_response(response).await);
+    }
+    response
+        .json()
+        .await
+        .map_err(|e| SyncError::BadReply(e.without_url().to_string()))
+}
+
+fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    // A panic while holding the lock cannot leave the store half-written (SQLite
+    // transactions roll back), so a poisoned lock is safe to keep using.
+    store
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Pushes everything pending and pulls everything new, request by request, until the
+/// server has nothing more. Each reply is applied with its cursor in one transaction.
+pub async fn sync_once(
+    store: &Mutex<Store>,
+    client: &SyncClient,
+    progress: &(dyn Fn(&SyncProgress) + Send + Sync),
+) -> Result<SyncOutcome, SyncError> {
+    let result = run(store, client, progress).await;
+    let mut guard = lock(store);
+    if guard.is_wiped() {
+        return result;
+    }
+    let now = crate::hlc::now_ms() as i64;
+    let note = match &result {
+        Ok(_) => guard.record_sync_outcome(now, None),
+        Err(error) => guard.record_sync_outcome(now, Some(&error.to_string())),
+    };
+    drop(guard);
+    note?;
+    result
+}
+
+async fn run(
+    store: &Mutex<Store>,
+    client: &SyncClient,
+    progress: &(dyn Fn(&SyncProgress) + Send + Sync),
+) -> Result<SyncOutcome, SyncError> {
+    let mut outcome = SyncOutcome::default();
+    let mut shown = SyncProgress {
+        to_push: lock(store).status()?.pending_ops,
+        ..Default::default()
+    };
+    progress(&shown);
+    for _ in 0..MAX_REQUESTS_PER_RUN {
+        let request = {
+            let guard = lock(store);
+            SyncRequest {
+                protocol: PROTOCOL_VERSION,
+                ops: guard.pending_ops(MAX_PUSH_OPS)?,
+                cursor: guard.cursor()?.map(Cursor),
+                pull_limit: Some(client.pull_limit),
+            }
+        };
+        let pushed_now = request.ops.len() as u64;
+        let first_pending = request.ops.first().map(|op| op.op_id.seq);
+        let reply = client.exchange(&request).await;
+        let (reply, sent, received) = match reply {
+            Err(SyncError::Revoked) => {
+                lock(store).wipe()?;
+                return Err(SyncError::Revoked);
+            }
+            other => other?,
+        };
+        outcome.requests += 1;
+        outcome.bytes_sent += sent;
+        outcome.bytes_received += received;
+        let rejected: Vec<_> = reply
+            .rejections
+            .iter()
+            .map(|r| (r.op_id, format!("{:?}", r.reason)))
+            .collect();
+        let remaining = {
+            let mut guard = lock(store);
+            guard.acknowledge(reply.acked_through, &rejected)?;
+            let report = guard.apply_remote(&reply.ops, &reply.next_cursor.0)?;
+            outcome.new_conflicts += report.new_conflicts;
+            guard.status()?.pending_ops
+        };
+        let acked_now = first_pending
+            .map_or(0, |first| (reply.acked_through + 1).saturating_sub(first))
+            .min(pushed_now);
+        outcome.pushed += acked_now;
+        outcome.rejected += rejected.len() as u64;
+        outcome.pulled += reply.ops.len() as u64;
+        shown.pushed += acked_now;
+        shown.to_push = shown.to_push.max(shown.pushed + remaining);
+        shown.pulled = outcome.pulled;
+        shown.more_to_pull = reply.more;
+        progress(&shown);
+        if pushed_now > 0 && acked_now == 0 && reply.ops.is_empty() && !reply.more {
+            // The server took none of what we sent and has nothing for us: retrying at once
+            // would loop. Let the retry policy decide when to try again.
+            return Err(SyncError::Stalled);
+        }
+        if !reply.more && remaining == 0 {
+            return Ok(outcome);
+        }
+    }
+    Ok(outcome)
+}

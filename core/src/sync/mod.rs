@@ -1,0 +1,17 @@
+//! The device's sync client: enrollment, and pushing the outbox / pulling pages over HTTP.
+//!
+//! A sync is a loop of single requests ([`crate::protocol`]): each carries up to
+//! [`crate::protocol::MAX_PUSH_OPS`] pending operations and the pull cursor; each reply is
+//! applied to the store in one transaction together with its cursor. The loop ends when the
+//! server has nothing more and the outbox is empty. The store is locked only between network
+//! calls, never across one, so the app stays responsive while a slow link crawls.
+//!
+//! Failures are classified ([`SyncError::is_transient`]): transient ones (network, timeouts,
+//! 5xx, 429) are retried with exponential backoff by [`sync_with_retry`]; permanent ones stop
+//! and say what to do. A "device revoked" answer wipes the store, as the agency asked.
+
+mod client;
+mod retry;
+
+pub use client::{enroll, sync_once, SyncClient, SyncError, SyncOutcome};
+pub use retry::{sync_with_retry, RetryPolicy};
