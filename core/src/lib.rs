@@ -16,6 +16,7 @@ pub mod merge;
 pub mod model;
 pub mod normalize;
 pub mod protocol;
+pub mod sample;
 pub mod store;
 pub mod sync;
 
