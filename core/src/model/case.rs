@@ -14,7 +14,7 @@ use super::consent::{AssistanceConsent, Consent, DataSharing};
 use super::country::Country;
 use super::date::{AgeRange, Date, PartialDate};
 use super::document::Document;
-use super::json::{flatten_json, nest_fields};
+use super::json::{self, nest_fields};
 use super::keys::*;
 use super::read::{self, MAX_ATTACHMENT_REF_CHARS, MAX_DOCUMENTS, MAX_OTHER_NAMES};
 use super::validate::{shown_key, Collector, Reason, ValidationErrors};
@@ -115,9 +115,7 @@ impl Case {
     /// Dates after `today` (plus a day for time zones) are in the future.
     pub fn from_fields_as_of(fields: &Fields, today: Date) -> Result<Case, ValidationErrors> {
         let mut c = Collector::default();
-        let case = Case::read(&mut c, fields, today);
-        let failed = c.failed_keys();
-        case_rules::check(&case, &|key| failed.contains(key), &mut c);
+        let case = Case::read_checked(&mut c, fields, today);
         c.finish(case)
     }
 
@@ -207,7 +205,10 @@ impl Case {
 
     /// [`Case::from_json`] with a given today.
     pub fn from_json_as_of(value: &Value, today: Date) -> Result<Case, ValidationErrors> {
-        Case::from_fields_as_of(&flatten_json(value)?, today)
+        let mut c = Collector::default();
+        let fields = json::flatten(&mut c, value);
+        let case = Case::read_checked(&mut c, &fields, today);
+        c.finish(case)
     }
 
     /// The nested JSON form; reads back to an equal case.
@@ -246,6 +247,15 @@ impl Case {
     /// The age at `intake_date`, which is the age reports use.
     pub fn age_at_intake(&self) -> Option<AgeRange> {
         self.intake_date.and_then(|on| self.age_on(on))
+    }
+
+    /// Reads every field, then checks the rules between them (skipping rules whose inputs
+    /// failed to read), recording every fault.
+    fn read_checked(c: &mut Collector, fields: &Fields, today: Date) -> Case {
+        let case = Case::read(c, fields, today);
+        let failed = c.failed_keys();
+        case_rules::check(&case, &|key| failed.contains(key), c);
+        case
     }
 
     /// Reads every field present, recording each fault; a faulty field is left absent.

@@ -25,24 +25,30 @@ const ANSWERS: &str = "answers";
 /// Other unknown keys pass through for the record to refuse.
 pub fn flatten_json(value: &Value) -> Result<Fields, ValidationErrors> {
     let mut c = Collector::default();
+    let fields = flatten(&mut c, value);
+    c.finish(fields)
+}
+
+/// [`flatten_json`], recording errors in `c` and returning what could be flattened.
+pub(crate) fn flatten(c: &mut Collector, value: &Value) -> Fields {
     let mut fields = Fields::new();
     let Some(object) = value.as_object() else {
         c.push("record", Reason::WrongType { expected: AN_OBJECT });
-        return c.finish(fields);
+        return fields;
     };
     for (key, value) in object {
         match key.as_str() {
-            CONSENT => flatten_part(&mut c, &mut fields, CONSENT, value, |part| {
+            CONSENT => flatten_part(c, &mut fields, CONSENT, value, |part| {
                 CONSENT_PARTS.contains(&part)
             }),
-            ANSWERS => flatten_part(&mut c, &mut fields, ANSWERS, value, |_| true),
+            ANSWERS => flatten_part(c, &mut fields, ANSWERS, value, |_| true),
             _ if key.contains('.') => c.push(shown_key(key), Reason::UnknownKey),
             _ => {
                 fields.insert(key.clone(), value.clone());
             }
         }
     }
-    c.finish(fields)
+    fields
 }
 
 /// Moves the parts of the object `value` under `name` to flat keys `name.part`.

@@ -50,6 +50,11 @@ pub const MAX_USER_ID_CHARS: usize = 128;
 /// Most agencies listed in `consent.data_sharing`: more than any referral network has.
 pub const MAX_AGENCIES: usize = 100;
 
+/// Most items in a set of codes. A set holds each code at most once, and no code list is
+/// this long; the bound only keeps a runaway list cheap to refuse, while shorter lists get an
+/// error naming each repeated item.
+pub const MAX_CODE_SET_ITEMS: usize = 64;
+
 /// Oldest age accepted, in years (`age_estimate`, and the age a date of birth gives at intake):
 /// no one alive is older, so a larger age is a typing error.
 pub const MAX_AGE_YEARS: u32 = 120;
@@ -305,7 +310,7 @@ pub(crate) fn set<T: Ord + Clone>(
 
 /// A set of codes (at most one of each code).
 pub(crate) fn code_set<C: Code>(c: &mut Collector, key: &str, value: &Value) -> Option<BTreeSet<C>> {
-    set(c, key, value, C::ALL.len(), |c, path, v| c.take(path, code::<C>(v)))
+    set(c, key, value, MAX_CODE_SET_ITEMS, |c, path, v| c.take(path, code::<C>(v)))
 }
 
 #[cfg(test)]
