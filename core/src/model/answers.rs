@@ -76,8 +76,13 @@ impl fmt::Display for FieldId {
 
 /// Checks one answer's value: any JSON at most [`MAX_ANSWER_BYTES`] long as compact JSON.
 pub(crate) fn answer(value: &Value) -> Result<Value, Reason> {
-    let too_large = Reason::TooLarge { max_bytes: MAX_ANSWER_BYTES };
-    let mut counter = ByteCounter { bytes: 0, limit: MAX_ANSWER_BYTES };
+    let too_large = Reason::TooLarge {
+        max_bytes: MAX_ANSWER_BYTES,
+    };
+    let mut counter = ByteCounter {
+        bytes: 0,
+        limit: MAX_ANSWER_BYTES,
+    };
     match serde_json::to_writer(&mut counter, value) {
         Ok(()) => Ok(value.clone()),
         Err(_) => Err(too_large),
@@ -111,10 +116,25 @@ mod tests {
 
     #[test]
     fn field_ids_have_the_documented_form() {
-        for ok in ["a", "household_size", "q12", &format!("a{}", "b".repeat(63))] {
+        for ok in [
+            "a",
+            "household_size",
+            "q12",
+            &format!("a{}", "b".repeat(63)),
+        ] {
             assert_eq!(FieldId::parse(ok).unwrap().as_str(), ok);
         }
-        for bad in ["", "1a", "_a", "A", "a-b", "a.b", "a b", "é", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "1a",
+            "_a",
+            "A",
+            "a-b",
+            "a.b",
+            "a b",
+            "é",
+            &"a".repeat(65),
+        ] {
             assert_eq!(FieldId::parse(bad), Err(Reason::InvalidFieldId), "{bad:?}");
         }
         assert_eq!(FieldId::parse("q1").unwrap().key(), "answers.q1");
@@ -125,15 +145,30 @@ mod tests {
 
     #[test]
     fn answers_are_any_json_up_to_the_size_bound() {
-        for ok in [json!(3), json!("yes"), json!([1, "a", null]), json!({"a": {"b": true}})] {
+        for ok in [
+            json!(3),
+            json!("yes"),
+            json!([1, "a", null]),
+            json!({"a": {"b": true}}),
+        ] {
             assert_eq!(answer(&ok), Ok(ok.clone()));
         }
         // A string of n bytes serializes to n + 2 bytes (the quotes).
         let exactly = json!("x".repeat(MAX_ANSWER_BYTES - 2));
         assert!(answer(&exactly).is_ok());
         let over = json!("x".repeat(MAX_ANSWER_BYTES - 1));
-        assert_eq!(answer(&over), Err(Reason::TooLarge { max_bytes: MAX_ANSWER_BYTES }));
+        assert_eq!(
+            answer(&over),
+            Err(Reason::TooLarge {
+                max_bytes: MAX_ANSWER_BYTES
+            })
+        );
         let nested = json!([["x".repeat(MAX_ANSWER_BYTES)]]);
-        assert_eq!(answer(&nested), Err(Reason::TooLarge { max_bytes: MAX_ANSWER_BYTES }));
+        assert_eq!(
+            answer(&nested),
+            Err(Reason::TooLarge {
+                max_bytes: MAX_ANSWER_BYTES
+            })
+        );
     }
 }

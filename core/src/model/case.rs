@@ -70,8 +70,11 @@ pub struct Case {
 
 impl fmt::Debug for Case {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let answers: BTreeMap<&str, Redacted> =
-            self.answers.keys().map(|id| (id.as_str(), Redacted)).collect();
+        let answers: BTreeMap<&str, Redacted> = self
+            .answers
+            .keys()
+            .map(|id| (id.as_str(), Redacted))
+            .collect();
         f.debug_struct("Case")
             .field("given_name", redacted(&self.given_name))
             .field("family_name", redacted(&self.family_name))
@@ -80,7 +83,10 @@ impl fmt::Debug for Case {
             .field("age_estimate", redacted(&self.age_estimate))
             .field("age_estimated_on", redacted(&self.age_estimated_on))
             .field("phone", redacted(&self.phone))
-            .field("document_numbers", &RedactedItems(self.document_numbers.len()))
+            .field(
+                "document_numbers",
+                &RedactedItems(self.document_numbers.len()),
+            )
             .field("photo", redacted(&self.photo))
             .field("sex", &self.sex)
             .field("nationality", &self.nationality)
@@ -162,12 +168,18 @@ impl Case {
         };
         put(GIVEN_NAME, text(&self.given_name));
         put(FAMILY_NAME, text(&self.family_name));
-        put(OTHER_NAMES, list(&self.other_names, |n| Value::from(n.as_str())));
+        put(
+            OTHER_NAMES,
+            list(&self.other_names, |n| Value::from(n.as_str())),
+        );
         put(DATE_OF_BIRTH, shown(&self.date_of_birth));
         put(AGE_ESTIMATE, self.age_estimate.map(Value::from));
         put(AGE_ESTIMATED_ON, shown(&self.age_estimated_on));
         put(PHONE, text(&self.phone));
-        put(DOCUMENT_NUMBERS, list(&self.document_numbers, Document::to_value));
+        put(
+            DOCUMENT_NUMBERS,
+            list(&self.document_numbers, Document::to_value),
+        );
         put(PHOTO, text(&self.photo));
         put(SEX, shown(&self.sex));
         put(NATIONALITY, shown(&self.nationality));
@@ -181,9 +193,24 @@ impl Case {
         put(COUNTRY_OF_DESTINATION, shown(&self.country_of_destination));
         put(HOST_COUNTRY, shown(&self.host_country));
         put(RETURN_DATE, shown(&self.return_date));
-        put(REINTEGRATION_ASSISTANCE, codes(&self.reintegration_assistance));
-        put(CONSENT_ASSISTANCE, self.consent.assistance.as_ref().map(AssistanceConsent::to_value));
-        put(CONSENT_DATA_SHARING, self.consent.data_sharing.as_ref().map(DataSharing::to_value));
+        put(
+            REINTEGRATION_ASSISTANCE,
+            codes(&self.reintegration_assistance),
+        );
+        put(
+            CONSENT_ASSISTANCE,
+            self.consent
+                .assistance
+                .as_ref()
+                .map(AssistanceConsent::to_value),
+        );
+        put(
+            CONSENT_DATA_SHARING,
+            self.consent
+                .data_sharing
+                .as_ref()
+                .map(DataSharing::to_value),
+        );
         put(CONSENT_RESEARCH, self.consent.research.map(Value::from));
         put(CONSENT_GUARDIAN, text(&self.consent.guardian));
         put(STATUS, shown(&self.status));
@@ -218,7 +245,11 @@ impl Case {
 
     /// The names to index for search, as typed: given, family, then other names.
     pub fn search_names(&self) -> Vec<&str> {
-        let names = self.given_name.iter().chain(&self.family_name).chain(&self.other_names);
+        let names = self
+            .given_name
+            .iter()
+            .chain(&self.family_name)
+            .chain(&self.other_names);
         names.map(String::as_str).collect()
     }
 
@@ -229,7 +260,10 @@ impl Case {
 
     /// The document numbers to index for search, as typed.
     pub fn search_documents(&self) -> Vec<&str> {
-        self.document_numbers.iter().map(|d| d.number.as_str()).collect()
+        self.document_numbers
+            .iter()
+            .map(|d| d.number.as_str())
+            .collect()
     }
 
     /// The status code; a case with no status is `open`.
@@ -293,7 +327,9 @@ impl Case {
                 PHOTO => case.photo = c.take(k, read::line(value, MAX_ATTACHMENT_REF_CHARS)),
                 SEX => case.sex = c.take(k, read::code(value)),
                 NATIONALITY => case.nationality = c.take(k, read::country(value)),
-                COUNTRY_OF_ASSISTANCE => case.country_of_assistance = c.take(k, read::country(value)),
+                COUNTRY_OF_ASSISTANCE => {
+                    case.country_of_assistance = c.take(k, read::country(value))
+                }
                 INTAKE_DATE => case.intake_date = c.take(k, read::full_date(value, today)),
                 CATEGORIES => case.categories = read::code_set(c, k, value).unwrap_or_default(),
                 PROGRAMME => case.programme = c.take(k, read::code(value)),
@@ -310,8 +346,7 @@ impl Case {
                 HOST_COUNTRY => case.host_country = c.take(k, read::country(value)),
                 RETURN_DATE => case.return_date = c.take(k, read::full_date(value, today)),
                 REINTEGRATION_ASSISTANCE => {
-                    case.reintegration_assistance =
-                        read::code_set(c, k, value).unwrap_or_default();
+                    case.reintegration_assistance = read::code_set(c, k, value).unwrap_or_default();
                 }
                 CONSENT_ASSISTANCE => {
                     consent.assistance = AssistanceConsent::read(c, k, value, today);
@@ -327,7 +362,12 @@ impl Case {
             }
         }
         if case.answers.len() > MAX_ANSWERS {
-            c.push("answers", Reason::TooManyItems { max_items: MAX_ANSWERS });
+            c.push(
+                "answers",
+                Reason::TooManyItems {
+                    max_items: MAX_ANSWERS,
+                },
+            );
         }
         case
     }

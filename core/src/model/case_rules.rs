@@ -73,7 +73,13 @@ fn guardian_for_a_child(case: &Case, failed: &dyn Fn(&str) -> bool, c: &mut Coll
     let Some(consent) = &case.consent.assistance else {
         return;
     };
-    let inputs = [CONSENT_GUARDIAN, DATE_OF_BIRTH, AGE_ESTIMATE, AGE_ESTIMATED_ON, INTAKE_DATE];
+    let inputs = [
+        CONSENT_GUARDIAN,
+        DATE_OF_BIRTH,
+        AGE_ESTIMATE,
+        AGE_ESTIMATED_ON,
+        INTAKE_DATE,
+    ];
     if !consent.given || case.consent.guardian.is_some() || inputs.iter().any(|k| failed(k)) {
         return;
     }
@@ -83,18 +89,29 @@ fn guardian_for_a_child(case: &Case, failed: &dyn Fn(&str) -> bool, c: &mut Coll
     }
 }
 
-fn closure_reason_with_closed_status(case: &Case, failed: &dyn Fn(&str) -> bool, c: &mut Collector) {
+fn closure_reason_with_closed_status(
+    case: &Case,
+    failed: &dyn Fn(&str) -> bool,
+    c: &mut Collector,
+) {
     if failed(STATUS) || failed(CLOSURE_REASON) {
         return;
     }
-    match (case.status == Some(Status::Closed), case.closure_reason.is_some()) {
+    match (
+        case.status == Some(Status::Closed),
+        case.closure_reason.is_some(),
+    ) {
         (true, false) => c.push(CLOSURE_REASON, Reason::RequiredWhen(CLOSED)),
         (false, true) => c.push(CLOSURE_REASON, Reason::OnlyAllowedWhen(CLOSED)),
         _ => {}
     }
 }
 
-fn trafficking_details_with_category(case: &Case, failed: &dyn Fn(&str) -> bool, c: &mut Collector) {
+fn trafficking_details_with_category(
+    case: &Case,
+    failed: &dyn Fn(&str) -> bool,
+    c: &mut Collector,
+) {
     if failed(CATEGORIES) || case.categories.contains(&Category::VictimOfTrafficking) {
         return;
     }
@@ -118,7 +135,10 @@ fn ages_at_intake(case: &Case, c: &mut Collector) {
     let Some(intake) = case.intake_date else {
         return;
     };
-    let out_of_range = Reason::AgeOutOfRange { min: 0, max: MAX_AGE_YEARS };
+    let out_of_range = Reason::AgeOutOfRange {
+        min: 0,
+        max: MAX_AGE_YEARS,
+    };
     if let Some(birth) = case.date_of_birth {
         match birth.age_range_on(intake) {
             None => c.push(DATE_OF_BIRTH, Reason::BirthAfterIntake),
@@ -137,7 +157,9 @@ fn ages_at_intake(case: &Case, c: &mut Collector) {
 /// range: the caller checks). An undated estimate is taken as it is.
 fn estimated_age_on(case: &Case, on: Date) -> Option<i32> {
     let estimate = i32::from(case.age_estimate?);
-    let elapsed = case.age_estimated_on.map_or(0, |made| made.whole_years_until(on));
+    let elapsed = case
+        .age_estimated_on
+        .map_or(0, |made| made.whole_years_until(on));
     Some(estimate + elapsed)
 }
 
@@ -147,7 +169,10 @@ pub(super) fn age_on(case: &Case, on: Date) -> Option<AgeRange> {
         return birth.age_range_on(on);
     }
     let years = u32::try_from(estimated_age_on(case, on)?).ok()?;
-    Some(AgeRange { min: years, max: years })
+    Some(AgeRange {
+        min: years,
+        max: years,
+    })
 }
 
 /// Whether the person may be under 18 on `on`, by their date of birth or their age estimate.
@@ -181,7 +206,8 @@ mod tests {
 
     #[test]
     fn anonymous_intake_needs_no_consent() {
-        let case = read(json!({"sex": "female", "nationality": "ERI", "intake_date": "2024-06-01"}));
+        let case =
+            read(json!({"sex": "female", "nationality": "ERI", "intake_date": "2024-06-01"}));
         assert!(case.is_ok(), "{case:?}");
     }
 
@@ -217,7 +243,12 @@ mod tests {
             "given_name": "A", "date_of_birth": "2010-05-01", "intake_date": "2024-06-01",
             "consent.assistance": consent(true),
         });
-        assert_eq!(read(child.clone()).unwrap_err().reasons_for(CONSENT_GUARDIAN), [&required]);
+        assert_eq!(
+            read(child.clone())
+                .unwrap_err()
+                .reasons_for(CONSENT_GUARDIAN),
+            [&required]
+        );
         let mut with_guardian = child.clone();
         with_guardian["consent.guardian"] = json!("Mother");
         assert!(read(with_guardian).is_ok());
@@ -230,15 +261,21 @@ mod tests {
             "age_estimate": 16, "age_estimated_on": "2023-01-01", "intake_date": "2024-06-01",
             "consent.assistance": consent(true),
         });
-        assert!(read(estimated).unwrap_err().contains(CONSENT_GUARDIAN, &required));
+        assert!(read(estimated)
+            .unwrap_err()
+            .contains(CONSENT_GUARDIAN, &required));
         // Without intake date, the consent date is the reference.
         let undated = json!({"age_estimate": 17, "age_estimated_on": "2024-06-01",
             "consent.assistance": consent(true)});
-        assert!(read(undated).unwrap_err().contains(CONSENT_GUARDIAN, &required));
+        assert!(read(undated)
+            .unwrap_err()
+            .contains(CONSENT_GUARDIAN, &required));
         // Benefit of the doubt: born "2006" is 17 or 18 on 2024-06-01.
         let maybe = json!({"date_of_birth": "2006", "intake_date": "2024-06-01",
             "consent.assistance": consent(true)});
-        assert!(read(maybe).unwrap_err().contains(CONSENT_GUARDIAN, &required));
+        assert!(read(maybe)
+            .unwrap_err()
+            .contains(CONSENT_GUARDIAN, &required));
         let adult = json!({"date_of_birth": "2006-01-01", "intake_date": "2024-06-01",
             "consent.assistance": consent(true)});
         assert!(read(adult).is_ok());
@@ -247,11 +284,17 @@ mod tests {
     #[test]
     fn closure_reason_goes_with_closed_status_only() {
         let errors = read(json!({"status": "closed"})).unwrap_err();
-        assert_eq!(errors.reasons_for(CLOSURE_REASON), [&Reason::RequiredWhen(CLOSED)]);
+        assert_eq!(
+            errors.reasons_for(CLOSURE_REASON),
+            [&Reason::RequiredWhen(CLOSED)]
+        );
         assert!(read(json!({"status": "closed", "closure_reason": "lost_contact"})).is_ok());
         for status in [json!("active"), json!("open"), Value::Null] {
             let errors = read(json!({"status": status, "closure_reason": "deceased"})).unwrap_err();
-            assert_eq!(errors.reasons_for(CLOSURE_REASON), [&Reason::OnlyAllowedWhen(CLOSED)]);
+            assert_eq!(
+                errors.reasons_for(CLOSURE_REASON),
+                [&Reason::OnlyAllowedWhen(CLOSED)]
+            );
         }
         // A mistyped status raises its own error, not a closure one as well.
         let errors = read(json!({"status": "closd", "closure_reason": "deceased"})).unwrap_err();
@@ -267,7 +310,11 @@ mod tests {
         });
         let errors = read(details.clone()).unwrap_err();
         for key in TRAFFICKING {
-            assert_eq!(errors.reasons_for(key), [&Reason::OnlyAllowedWhen(TRAFFICKED)], "{key}");
+            assert_eq!(
+                errors.reasons_for(key),
+                [&Reason::OnlyAllowedWhen(TRAFFICKED)],
+                "{key}"
+            );
         }
         let mut trafficked = details;
         trafficked["categories"] = json!(["stranded_migrant", "victim_of_trafficking"]);
@@ -277,21 +324,40 @@ mod tests {
     #[test]
     fn an_age_estimate_is_dated() {
         let errors = read(json!({"age_estimate": 30})).unwrap_err();
-        assert_eq!(errors.reasons_for(AGE_ESTIMATED_ON), [&Reason::RequiredWhen(ESTIMATED)]);
+        assert_eq!(
+            errors.reasons_for(AGE_ESTIMATED_ON),
+            [&Reason::RequiredWhen(ESTIMATED)]
+        );
         let errors = read(json!({"age_estimated_on": "2024-01-01"})).unwrap_err();
-        assert_eq!(errors.reasons_for(AGE_ESTIMATED_ON), [&Reason::OnlyAllowedWhen(ESTIMATED)]);
+        assert_eq!(
+            errors.reasons_for(AGE_ESTIMATED_ON),
+            [&Reason::OnlyAllowedWhen(ESTIMATED)]
+        );
     }
 
     #[test]
     fn ages_at_intake_are_possible() {
-        let errors = read(json!({"date_of_birth": "2024-06", "intake_date": "2024-05-31",
-            "consent.assistance": consent(false)}))
+        let errors = read(
+            json!({"date_of_birth": "2024-06", "intake_date": "2024-05-31",
+            "consent.assistance": consent(false)}),
+        )
         .unwrap_err();
-        assert_eq!(errors.reasons_for(DATE_OF_BIRTH), [&Reason::BirthAfterIntake]);
-        assert!(read(json!({"date_of_birth": "2024-05", "intake_date": "2024-05-01",
-            "consent.assistance": consent(false)}))
-        .is_ok(), "may be born on intake day");
-        let out = Reason::AgeOutOfRange { min: 0, max: MAX_AGE_YEARS };
+        assert_eq!(
+            errors.reasons_for(DATE_OF_BIRTH),
+            [&Reason::BirthAfterIntake]
+        );
+        assert!(
+            read(
+                json!({"date_of_birth": "2024-05", "intake_date": "2024-05-01",
+            "consent.assistance": consent(false)})
+            )
+            .is_ok(),
+            "may be born on intake day"
+        );
+        let out = Reason::AgeOutOfRange {
+            min: 0,
+            max: MAX_AGE_YEARS,
+        };
         let errors = read(json!({"date_of_birth": "1890", "intake_date": "2012-01-01",
             "consent.assistance": consent(false)}))
         .unwrap_err();
@@ -299,7 +365,11 @@ mod tests {
         let errors = read(json!({"age_estimate": 2, "age_estimated_on": "2024-01-01",
             "intake_date": "2020-01-01"}))
         .unwrap_err();
-        assert_eq!(errors.reasons_for(AGE_ESTIMATE), [&out], "born after intake by the estimate");
+        assert_eq!(
+            errors.reasons_for(AGE_ESTIMATE),
+            [&out],
+            "born after intake by the estimate"
+        );
     }
 
     #[test]
@@ -317,9 +387,15 @@ mod tests {
 
     #[test]
     fn check_rules_reports_rules_only() {
-        let case = Case { status: Some(Status::Closed), ..Case::default() };
+        let case = Case {
+            status: Some(Status::Closed),
+            ..Case::default()
+        };
         let errors = case.check_rules().unwrap_err();
-        assert_eq!(errors.reasons_for(CLOSURE_REASON), [&Reason::RequiredWhen(CLOSED)]);
+        assert_eq!(
+            errors.reasons_for(CLOSURE_REASON),
+            [&Reason::RequiredWhen(CLOSED)]
+        );
         assert!(Case::default().check_rules().is_ok());
     }
 }

@@ -99,7 +99,10 @@ fn every_core_variable_is_read_typed() {
     assert_eq!(case.return_date, Some(Date::parse("2023-10-20").unwrap()));
     assert_eq!(case.consent.research, Some(true));
     assert!(matches!(&case.consent.data_sharing, Some(DataSharing::Agencies(a)) if a.len() == 2));
-    assert_eq!(case.closure_reason, Some(ClosureReason::AssistanceCompleted));
+    assert_eq!(
+        case.closure_reason,
+        Some(ClosureReason::AssistanceCompleted)
+    );
     assert_eq!(case.risk_level, Some(RiskLevel::High));
     assert_eq!(case.answers.len(), 2);
     assert_eq!(case.status_code(), "closed");
@@ -108,11 +111,24 @@ fn every_core_variable_is_read_typed() {
 #[test]
 fn flat_and_nested_forms_round_trip() {
     let case = read(full()).unwrap();
-    assert_eq!(case.to_fields(), fields(full()), "canonical input comes back as it was");
-    assert_eq!(Case::from_fields_as_of(&case.to_fields(), today()).unwrap(), case);
+    assert_eq!(
+        case.to_fields(),
+        fields(full()),
+        "canonical input comes back as it was"
+    );
+    assert_eq!(
+        Case::from_fields_as_of(&case.to_fields(), today()).unwrap(),
+        case
+    );
     assert_eq!(case.to_json(), full_nested());
-    assert_eq!(Case::from_json_as_of(&full_nested(), today()).unwrap(), case);
-    assert_eq!(Case::from_json_as_of(&case.to_json(), today()).unwrap(), case);
+    assert_eq!(
+        Case::from_json_as_of(&full_nested(), today()).unwrap(),
+        case
+    );
+    assert_eq!(
+        Case::from_json_as_of(&case.to_json(), today()).unwrap(),
+        case
+    );
     assert!(case.validate_as_of(today()).is_ok());
     assert!(case.validate().is_ok(), "the system clock is after 2023");
 }
@@ -124,7 +140,14 @@ fn the_empty_case_is_valid_and_open() {
     assert!(case.to_fields().is_empty());
     assert_eq!(case.to_json(), json!({}));
     assert_eq!(case.status_code(), "open");
-    assert_eq!(Case { status: Some(Status::Active), ..case }.status_code(), "active");
+    assert_eq!(
+        Case {
+            status: Some(Status::Active),
+            ..case
+        }
+        .status_code(),
+        "active"
+    );
 }
 
 #[test]
@@ -143,80 +166,311 @@ fn null_and_empty_sets_mean_absent() {
 #[test]
 fn sets_are_written_in_code_order_whatever_order_they_came_in() {
     let case = read(json!({"categories": ["other_vulnerable", "stranded_migrant"]})).unwrap();
-    assert_eq!(case.to_fields()["categories"], json!(["stranded_migrant", "other_vulnerable"]));
+    assert_eq!(
+        case.to_fields()["categories"],
+        json!(["stranded_migrant", "other_vulnerable"])
+    );
 }
 
 /// One bad value per reason a single value can have, with where the error must point.
 #[test]
 fn every_value_reason_names_its_field() {
     let cases: Vec<(&str, Value, &str, Reason)> = vec![
-        ("sex", json!("f"), "sex", Reason::UnknownCode { allowed: Sex::CODES }),
-        ("programme", json!("avr"), "programme", Reason::UnknownCode { allowed: Programme::CODES }),
-        ("status", json!("Closed"), "status", Reason::UnknownCode { allowed: Status::CODES }),
-        ("risk_level", json!("urgent"), "risk_level", Reason::UnknownCode { allowed: RiskLevel::CODES }),
-        ("trafficking_type", json!("cross_border"), "trafficking_type",
-            Reason::UnknownCode { allowed: TraffickingType::CODES }),
-        ("closure_reason", json!("done"), "closure_reason",
-            Reason::UnknownCode { allowed: ClosureReason::CODES }),
-        ("categories", json!(["refugee"]), "categories[0]",
-            Reason::UnknownCode { allowed: Category::CODES }),
-        ("exploitation_types", json!(["sexual", "sexual"]), "exploitation_types[1]",
-            Reason::DuplicateItem),
-        ("labour_sectors", json!(["fishing", ""]), "labour_sectors[1]", Reason::EmptyItem),
-        ("reintegration_assistance", json!("medical"), "reintegration_assistance",
-            Reason::WrongType { expected: r::A_LIST }),
-        ("nationality", json!("ER"), "nationality", Reason::NotCountry),
-        ("country_of_assistance", json!("uga"), "country_of_assistance", Reason::NotCountry),
-        ("country_of_destination", json!(566), "country_of_destination",
-            Reason::WrongType { expected: r::A_STRING }),
-        ("host_country", json!("Saudi Arabia"), "host_country", Reason::NotCountry),
-        ("intake_date", json!("02/11/2023"), "intake_date",
-            Reason::MalformedDate { expected: "YYYY-MM-DD" }),
-        ("intake_date", json!("2023-02-30"), "intake_date", Reason::ImpossibleDate),
-        ("intake_date", json!("2023-11"), "intake_date", Reason::PartialDate),
-        ("intake_date", json!("2024-06-12"), "intake_date", Reason::FutureDate),
-        ("return_date", json!("2023"), "return_date", Reason::PartialDate),
-        ("age_estimated_on", json!("2023-13-01"), "age_estimated_on", Reason::ImpossibleDate),
-        ("date_of_birth", json!("1998-3"), "date_of_birth",
-            Reason::MalformedDate { expected: "YYYY-MM-DD, YYYY-MM or YYYY" }),
-        ("date_of_birth", json!("1998-13"), "date_of_birth", Reason::ImpossibleDate),
-        ("date_of_birth", json!("2025"), "date_of_birth", Reason::FutureDate),
-        ("age_estimate", json!(121), "age_estimate", Reason::AgeOutOfRange { min: 0, max: 120 }),
-        ("age_estimate", json!("25"), "age_estimate",
-            Reason::WrongType { expected: "a whole number of years" }),
-        ("given_name", json!("x".repeat(MAX_NAME_CHARS + 1)), "given_name",
-            Reason::TooLong { max_chars: MAX_NAME_CHARS }),
+        (
+            "sex",
+            json!("f"),
+            "sex",
+            Reason::UnknownCode {
+                allowed: Sex::CODES,
+            },
+        ),
+        (
+            "programme",
+            json!("avr"),
+            "programme",
+            Reason::UnknownCode {
+                allowed: Programme::CODES,
+            },
+        ),
+        (
+            "status",
+            json!("Closed"),
+            "status",
+            Reason::UnknownCode {
+                allowed: Status::CODES,
+            },
+        ),
+        (
+            "risk_level",
+            json!("urgent"),
+            "risk_level",
+            Reason::UnknownCode {
+                allowed: RiskLevel::CODES,
+            },
+        ),
+        (
+            "trafficking_type",
+            json!("cross_border"),
+            "trafficking_type",
+            Reason::UnknownCode {
+                allowed: TraffickingType::CODES,
+            },
+        ),
+        (
+            "closure_reason",
+            json!("done"),
+            "closure_reason",
+            Reason::UnknownCode {
+                allowed: ClosureReason::CODES,
+            },
+        ),
+        (
+            "categories",
+            json!(["refugee"]),
+            "categories[0]",
+            Reason::UnknownCode {
+                allowed: Category::CODES,
+            },
+        ),
+        (
+            "exploitation_types",
+            json!(["sexual", "sexual"]),
+            "exploitation_types[1]",
+            Reason::DuplicateItem,
+        ),
+        (
+            "labour_sectors",
+            json!(["fishing", ""]),
+            "labour_sectors[1]",
+            Reason::EmptyItem,
+        ),
+        (
+            "reintegration_assistance",
+            json!("medical"),
+            "reintegration_assistance",
+            Reason::WrongType {
+                expected: r::A_LIST,
+            },
+        ),
+        (
+            "nationality",
+            json!("ER"),
+            "nationality",
+            Reason::NotCountry,
+        ),
+        (
+            "country_of_assistance",
+            json!("uga"),
+            "country_of_assistance",
+            Reason::NotCountry,
+        ),
+        (
+            "country_of_destination",
+            json!(566),
+            "country_of_destination",
+            Reason::WrongType {
+                expected: r::A_STRING,
+            },
+        ),
+        (
+            "host_country",
+            json!("Saudi Arabia"),
+            "host_country",
+            Reason::NotCountry,
+        ),
+        (
+            "intake_date",
+            json!("02/11/2023"),
+            "intake_date",
+            Reason::MalformedDate {
+                expected: "YYYY-MM-DD",
+            },
+        ),
+        (
+            "intake_date",
+            json!("2023-02-30"),
+            "intake_date",
+            Reason::ImpossibleDate,
+        ),
+        (
+            "intake_date",
+            json!("2023-11"),
+            "intake_date",
+            Reason::PartialDate,
+        ),
+        (
+            "intake_date",
+            json!("2024-06-12"),
+            "intake_date",
+            Reason::FutureDate,
+        ),
+        (
+            "return_date",
+            json!("2023"),
+            "return_date",
+            Reason::PartialDate,
+        ),
+        (
+            "age_estimated_on",
+            json!("2023-13-01"),
+            "age_estimated_on",
+            Reason::ImpossibleDate,
+        ),
+        (
+            "date_of_birth",
+            json!("1998-3"),
+            "date_of_birth",
+            Reason::MalformedDate {
+                expected: "YYYY-MM-DD, YYYY-MM or YYYY",
+            },
+        ),
+        (
+            "date_of_birth",
+            json!("1998-13"),
+            "date_of_birth",
+            Reason::ImpossibleDate,
+        ),
+        (
+            "date_of_birth",
+            json!("2025"),
+            "date_of_birth",
+            Reason::FutureDate,
+        ),
+        (
+            "age_estimate",
+            json!(121),
+            "age_estimate",
+            Reason::AgeOutOfRange { min: 0, max: 120 },
+        ),
+        (
+            "age_estimate",
+            json!("25"),
+            "age_estimate",
+            Reason::WrongType {
+                expected: "a whole number of years",
+            },
+        ),
+        (
+            "given_name",
+            json!("x".repeat(MAX_NAME_CHARS + 1)),
+            "given_name",
+            Reason::TooLong {
+                max_chars: MAX_NAME_CHARS,
+            },
+        ),
         ("family_name", json!(""), "family_name", Reason::EmptyText),
-        ("family_name", json!("Haile\nAmina"), "family_name", Reason::ControlCharacters),
-        ("other_names", json!(["Amna", " "]), "other_names[1]", Reason::EmptyItem),
-        ("other_names", json!(vec!["a"; 21]), "other_names", Reason::TooManyItems { max_items: 20 }),
+        (
+            "family_name",
+            json!("Haile\nAmina"),
+            "family_name",
+            Reason::ControlCharacters,
+        ),
+        (
+            "other_names",
+            json!(["Amna", " "]),
+            "other_names[1]",
+            Reason::EmptyItem,
+        ),
+        (
+            "other_names",
+            json!(vec!["a"; 21]),
+            "other_names",
+            Reason::TooManyItems { max_items: 20 },
+        ),
         ("phone", json!("0772"), "phone", Reason::InvalidPhone),
-        ("document_numbers", json!([{"type": "visa", "number": "1"}]), "document_numbers[0].type",
-            Reason::UnknownCode { allowed: DocumentType::CODES }),
-        ("document_numbers", json!([{"type": "passport", "number": "1", "issuing_country": "XX"}]),
-            "document_numbers[0].issuing_country", Reason::NotCountry),
-        ("document_numbers", json!([{"type": "passport"}]), "document_numbers[0].number",
-            Reason::Required),
-        ("document_numbers", json!([{"type": "passport", "number": "1"},
-            {"type": "passport", "number": "1"}]), "document_numbers[1]", Reason::DuplicateItem),
-        ("photo", json!(42), "photo", Reason::WrongType { expected: r::A_STRING }),
-        ("consent.research", json!("yes"), "consent.research",
-            Reason::WrongType { expected: r::A_BOOLEAN }),
-        ("consent.data_sharing", json!([]), "consent.data_sharing", Reason::EmptyList),
-        ("consent.data_sharing", json!(["IOM"]), "consent.data_sharing[0]",
-            Reason::InvalidAgencyCode),
-        ("consent.assistance", json!({"given": true, "date": "2024-06-01"}),
-            "consent.assistance.recorded_by", Reason::Required),
-        ("consent.guardian", json!(["Mother"]), "consent.guardian",
-            Reason::WrongType { expected: r::A_STRING }),
-        ("assigned_to", json!("x".repeat(129)), "assigned_to", Reason::TooLong { max_chars: 128 }),
-        ("answers.q1", json!("x".repeat(MAX_ANSWER_BYTES)), "answers.q1",
-            Reason::TooLarge { max_bytes: MAX_ANSWER_BYTES }),
+        (
+            "document_numbers",
+            json!([{"type": "visa", "number": "1"}]),
+            "document_numbers[0].type",
+            Reason::UnknownCode {
+                allowed: DocumentType::CODES,
+            },
+        ),
+        (
+            "document_numbers",
+            json!([{"type": "passport", "number": "1", "issuing_country": "XX"}]),
+            "document_numbers[0].issuing_country",
+            Reason::NotCountry,
+        ),
+        (
+            "document_numbers",
+            json!([{"type": "passport"}]),
+            "document_numbers[0].number",
+            Reason::Required,
+        ),
+        (
+            "document_numbers",
+            json!([{"type": "passport", "number": "1"},
+            {"type": "passport", "number": "1"}]),
+            "document_numbers[1]",
+            Reason::DuplicateItem,
+        ),
+        (
+            "photo",
+            json!(42),
+            "photo",
+            Reason::WrongType {
+                expected: r::A_STRING,
+            },
+        ),
+        (
+            "consent.research",
+            json!("yes"),
+            "consent.research",
+            Reason::WrongType {
+                expected: r::A_BOOLEAN,
+            },
+        ),
+        (
+            "consent.data_sharing",
+            json!([]),
+            "consent.data_sharing",
+            Reason::EmptyList,
+        ),
+        (
+            "consent.data_sharing",
+            json!(["IOM"]),
+            "consent.data_sharing[0]",
+            Reason::InvalidAgencyCode,
+        ),
+        (
+            "consent.assistance",
+            json!({"given": true, "date": "2024-06-01"}),
+            "consent.assistance.recorded_by",
+            Reason::Required,
+        ),
+        (
+            "consent.guardian",
+            json!(["Mother"]),
+            "consent.guardian",
+            Reason::WrongType {
+                expected: r::A_STRING,
+            },
+        ),
+        (
+            "assigned_to",
+            json!("x".repeat(129)),
+            "assigned_to",
+            Reason::TooLong { max_chars: 128 },
+        ),
+        (
+            "answers.q1",
+            json!("x".repeat(MAX_ANSWER_BYTES)),
+            "answers.q1",
+            Reason::TooLarge {
+                max_bytes: MAX_ANSWER_BYTES,
+            },
+        ),
         ("answers.q-1", json!(1), MASKED_KEY, Reason::InvalidFieldId),
         ("answers.", json!(1), "answers.", Reason::InvalidFieldId),
         ("nationalty", json!("ERI"), "nationalty", Reason::UnknownKey),
         ("Given Name", json!("Amina"), MASKED_KEY, Reason::UnknownKey),
-        ("id", json!("0190a6f8-7e1c-7cc3-8a5b-3f1f2f9e4b10"), "id", Reason::UnknownKey),
+        (
+            "id",
+            json!("0190a6f8-7e1c-7cc3-8a5b-3f1f2f9e4b10"),
+            "id",
+            Reason::UnknownKey,
+        ),
     ];
     for (key, value, field, reason) in cases {
         // Consent is recorded so that identifying fields raise only their own error.
@@ -239,9 +493,16 @@ fn all_faults_are_reported_together() {
     }))
     .unwrap_err();
     let keys: Vec<&str> = errors.iter().map(|e| e.key()).collect();
-    for key in ["sex", "nationality", "intake_date", "phone", "closure_reason", "given_name",
-        "color", "consent.assistance"]
-    {
+    for key in [
+        "sex",
+        "nationality",
+        "intake_date",
+        "phone",
+        "closure_reason",
+        "given_name",
+        "color",
+        "consent.assistance",
+    ] {
         assert!(keys.contains(&key), "{key} missing from {errors}");
     }
     assert_eq!(errors.len(), 8, "{errors}");
@@ -249,8 +510,8 @@ fn all_faults_are_reported_together() {
 
 #[test]
 fn from_json_refuses_flat_keys_and_ids() {
-    let errors = Case::from_json_as_of(&json!({"id": "x", "consent.research": true}), today())
-        .unwrap_err();
+    let errors =
+        Case::from_json_as_of(&json!({"id": "x", "consent.research": true}), today()).unwrap_err();
     assert!(errors.contains("id", &Reason::UnknownKey));
     assert!(errors.contains("consent.research", &Reason::UnknownKey));
     let errors = Case::from_json_as_of(&json!({"answers": {"Bad": 1}}), today()).unwrap_err();
@@ -272,10 +533,21 @@ fn merged_state_that_breaks_a_rule_still_parses() {
 
 #[test]
 fn validate_checks_a_hand_built_case() {
-    let mut case = Case { given_name: Some("x".repeat(MAX_NAME_CHARS + 1)), ..Case::default() };
+    let mut case = Case {
+        given_name: Some("x".repeat(MAX_NAME_CHARS + 1)),
+        ..Case::default()
+    };
     let errors = case.validate_as_of(today()).unwrap_err();
-    assert!(errors.contains("given_name", &Reason::TooLong { max_chars: MAX_NAME_CHARS }));
-    assert!(errors.contains("consent.assistance", &Reason::RequiredWhen(case_rules::IDENTIFYING_DATA)));
+    assert!(errors.contains(
+        "given_name",
+        &Reason::TooLong {
+            max_chars: MAX_NAME_CHARS
+        }
+    ));
+    assert!(errors.contains(
+        "consent.assistance",
+        &Reason::RequiredWhen(case_rules::IDENTIFYING_DATA)
+    ));
     case.given_name = None;
     assert!(case.validate_as_of(today()).is_ok());
 }
@@ -295,14 +567,28 @@ fn search_values_are_the_raw_text() {
 fn debug_redacts_identity_guardian_and_answers() {
     let case = read(full()).unwrap();
     let debug = format!("{case:?}");
-    for secret in ["Amina", "Haile", "Amna", "Ameena", "1998", "700 123456", "EP1234567",
-        "UNHCR-77", "att:", "Not needed", "agency", "300.5"]
-    {
+    for secret in [
+        "Amina",
+        "Haile",
+        "Amna",
+        "Ameena",
+        "1998",
+        "700 123456",
+        "EP1234567",
+        "UNHCR-77",
+        "att:",
+        "Not needed",
+        "agency",
+        "300.5",
+    ] {
         assert!(!debug.contains(secret), "{secret} in {debug}");
     }
     assert!(debug.contains("given_name: <redacted>"), "{debug}");
     assert!(debug.contains("other_names: <2 redacted>"), "{debug}");
-    assert!(debug.contains("household_size"), "answer ids are not personal: {debug}");
+    assert!(
+        debug.contains("household_size"),
+        "answer ids are not personal: {debug}"
+    );
     assert!(debug.contains("Female") && debug.contains("ERI"), "{debug}");
     let pretty = format!("{case:#?}");
     assert!(!pretty.contains("Amina"));

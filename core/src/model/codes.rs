@@ -215,11 +215,18 @@ mod tests {
         assert_eq!(C::ALL.len(), C::CODES.len());
         for (variant, code) in C::ALL.iter().zip(C::CODES) {
             assert_eq!(variant.as_str(), *code);
-            assert_eq!(serde_json::to_value(variant).unwrap(), serde_json::json!(code));
+            assert_eq!(
+                serde_json::to_value(variant).unwrap(),
+                serde_json::json!(code)
+            );
             let back: C = serde_json::from_value(serde_json::json!(code)).unwrap();
             assert_eq!(back, *variant);
             assert_eq!(C::parse(code), Some(*variant));
-            assert_eq!(C::parse(&code.to_uppercase()), None, "parsing is case-sensitive");
+            assert_eq!(
+                C::parse(&code.to_uppercase()),
+                None,
+                "parsing is case-sensitive"
+            );
         }
         let mut sorted = C::ALL.to_vec();
         sorted.sort();
@@ -304,7 +311,10 @@ mod tests {
 
     #[test]
     fn display_is_the_code() {
-        assert_eq!(Category::VictimOfTrafficking.to_string(), "victim_of_trafficking");
+        assert_eq!(
+            Category::VictimOfTrafficking.to_string(),
+            "victim_of_trafficking"
+        );
         assert_eq!(ServiceType::ReturnTravel.to_string(), "return_travel");
     }
 }

@@ -74,7 +74,12 @@ impl AssistanceConsent {
         today: Date,
     ) -> Option<AssistanceConsent> {
         let Some(object) = value.as_object() else {
-            c.push(key, Reason::WrongType { expected: read::AN_OBJECT });
+            c.push(
+                key,
+                Reason::WrongType {
+                    expected: read::AN_OBJECT,
+                },
+            );
             return None;
         };
         let unknown = reject_unknown(c, key, object, &ASSISTANCE_PARTS);
@@ -92,16 +97,23 @@ impl AssistanceConsent {
         let date = part(c, "date").and_then(|(p, v)| c.take(&p, read::full_date(v, today)));
         let recorded_by = part(c, "recorded_by").and_then(|(p, v)| c.take(&p, read::user_id(v)));
         match (given, date, recorded_by) {
-            (Some(given), Some(date), Some(recorded_by)) if !unknown => {
-                Some(AssistanceConsent { given, date, recorded_by })
-            }
+            (Some(given), Some(date), Some(recorded_by)) if !unknown => Some(AssistanceConsent {
+                given,
+                date,
+                recorded_by,
+            }),
             _ => None,
         }
     }
 }
 
 /// Records an error for each key of `object` not in `known`; whether there was any.
-fn reject_unknown(c: &mut Collector, key: &str, object: &Map<String, Value>, known: &[&str]) -> bool {
+fn reject_unknown(
+    c: &mut Collector,
+    key: &str,
+    object: &Map<String, Value>,
+    known: &[&str],
+) -> bool {
     let mut any = false;
     for name in object.keys().filter(|k| !known.contains(&k.as_str())) {
         c.push(format!("{key}.{}", shown_key(name)), Reason::UnknownKey);
@@ -155,7 +167,12 @@ impl DataSharing {
             })
             .map(DataSharing::Agencies),
             _ => {
-                c.push(key, Reason::WrongType { expected: DATA_SHARING_TYPE });
+                c.push(
+                    key,
+                    Reason::WrongType {
+                        expected: DATA_SHARING_TYPE,
+                    },
+                );
                 None
             }
         }
@@ -191,16 +208,28 @@ mod tests {
 
         let errors = assistance(json!({"given": "yes", "date": "2024-06", "x": 1})).unwrap_err();
         let k = |part: &str| format!("consent.assistance.{part}");
-        assert!(errors.contains(&k("given"), &Reason::WrongType { expected: read::A_BOOLEAN }));
+        assert!(errors.contains(
+            &k("given"),
+            &Reason::WrongType {
+                expected: read::A_BOOLEAN
+            }
+        ));
         assert!(errors.contains(&k("date"), &Reason::PartialDate));
         assert!(errors.contains(&k("recorded_by"), &Reason::Required));
         assert!(errors.contains(&k("x"), &Reason::UnknownKey));
         assert_eq!(errors.len(), 4);
 
         let future = json!({"given": true, "date": "2030-01-01", "recorded_by": "cw"});
-        assert!(assistance(future).unwrap_err().contains(&k("date"), &Reason::FutureDate));
+        assert!(assistance(future)
+            .unwrap_err()
+            .contains(&k("date"), &Reason::FutureDate));
         let errors = assistance(json!(true)).unwrap_err();
-        assert!(errors.contains("consent.assistance", &Reason::WrongType { expected: read::AN_OBJECT }));
+        assert!(errors.contains(
+            "consent.assistance",
+            &Reason::WrongType {
+                expected: read::AN_OBJECT
+            }
+        ));
     }
 
     #[test]
@@ -214,8 +243,12 @@ mod tests {
         assert!(!DataSharing::NoAgency.allows(&AgencyCode::parse("iom_uga").unwrap()));
 
         let key = "consent.data_sharing";
-        assert!(sharing(json!([])).unwrap_err().contains(key, &Reason::EmptyList));
-        let wrong = Reason::WrongType { expected: DATA_SHARING_TYPE };
+        assert!(sharing(json!([]))
+            .unwrap_err()
+            .contains(key, &Reason::EmptyList));
+        let wrong = Reason::WrongType {
+            expected: DATA_SHARING_TYPE,
+        };
         assert!(sharing(json!("all")).unwrap_err().contains(key, &wrong));
         assert!(sharing(json!(true)).unwrap_err().contains(key, &wrong));
         let errors = sharing(json!(["iom_uga", "IOM", "iom_uga", ""])).unwrap_err();
@@ -226,7 +259,10 @@ mod tests {
 
     #[test]
     fn debug_hides_the_guardian() {
-        let consent = Consent { guardian: Some("Aunt Secretname".into()), ..Consent::default() };
+        let consent = Consent {
+            guardian: Some("Aunt Secretname".into()),
+            ..Consent::default()
+        };
         let debug = format!("{consent:?}");
         assert!(!debug.contains("Secretname"), "{debug}");
         assert!(debug.contains("guardian: <redacted>"), "{debug}");

@@ -97,18 +97,25 @@ mod tests {
     #[test]
     fn the_list_is_iso_3166_1_plus_kosovo_sorted_and_unique() {
         assert_eq!(COUNTRY_CODES.len(), 249 + 1);
-        assert!(COUNTRY_CODES.windows(2).all(|w| w[0] < w[1]), "sorted, no duplicates");
+        assert!(
+            COUNTRY_CODES.windows(2).all(|w| w[0] < w[1]),
+            "sorted, no duplicates"
+        );
         assert!(COUNTRY_CODES
             .iter()
             .all(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase())));
-        for code in ["AFG", "UGA", "NGA", "THA", "XKX", "SSD", "CUW", "ZWE", "ABW"] {
+        for code in [
+            "AFG", "UGA", "NGA", "THA", "XKX", "SSD", "CUW", "ZWE", "ABW",
+        ] {
             assert!(is_iso3(code), "{code}");
         }
     }
 
     #[test]
     fn non_codes_are_rejected() {
-        for not in ["uga", "Uga", "UG", "UGAN", "XXX", "ZZZ", "", " UGA", "YUG", "ANT", "SCG"] {
+        for not in [
+            "uga", "Uga", "UG", "UGAN", "XXX", "ZZZ", "", " UGA", "YUG", "ANT", "SCG",
+        ] {
             assert!(!is_iso3(not), "{not:?}");
             assert_eq!(Country::parse(not), Err(NotACountry));
         }

@@ -42,6 +42,8 @@ pub struct Date {
     day: u8,
 }
 
+// `is_multiple_of` needs Rust 1.87; the workspace supports 1.80.
+#[allow(clippy::manual_is_multiple_of)]
 fn is_leap(year: u16) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
@@ -257,8 +259,16 @@ impl PartialDate {
     /// The first day this date may be.
     pub fn earliest(self) -> Date {
         match self {
-            PartialDate::Year(y) => Date { year: y, month: 1, day: 1 },
-            PartialDate::Month(y, m) => Date { year: y, month: m, day: 1 },
+            PartialDate::Year(y) => Date {
+                year: y,
+                month: 1,
+                day: 1,
+            },
+            PartialDate::Month(y, m) => Date {
+                year: y,
+                month: m,
+                day: 1,
+            },
             PartialDate::Day(d) => d,
         }
     }
@@ -266,8 +276,16 @@ impl PartialDate {
     /// The last day this date may be.
     pub fn latest(self) -> Date {
         match self {
-            PartialDate::Year(y) => Date { year: y, month: 12, day: 31 },
-            PartialDate::Month(y, m) => Date { year: y, month: m, day: days_in_month(y, m) },
+            PartialDate::Year(y) => Date {
+                year: y,
+                month: 12,
+                day: 31,
+            },
+            PartialDate::Month(y, m) => Date {
+                year: y,
+                month: m,
+                day: days_in_month(y, m),
+            },
             PartialDate::Day(d) => d,
         }
     }
@@ -302,7 +320,11 @@ impl PartialDate {
     }
 
     fn sort_key(self) -> (u16, u8, u8) {
-        (self.year(), self.month().unwrap_or(0), self.day().unwrap_or(0))
+        (
+            self.year(),
+            self.month().unwrap_or(0),
+            self.day().unwrap_or(0),
+        )
     }
 }
 
@@ -383,29 +405,71 @@ mod tests {
 
     #[test]
     fn well_formed_dates_parse_and_print_back() {
-        for text in ["2023", "2023-02", "2023-02-28", "2024-02-29", "0001-01-01", "9999-12-31"] {
+        for text in [
+            "2023",
+            "2023-02",
+            "2023-02-28",
+            "2024-02-29",
+            "0001-01-01",
+            "9999-12-31",
+        ] {
             assert_eq!(p(text).to_string(), text);
         }
         assert_eq!(p("2023"), PartialDate::Year(2023));
         assert_eq!(p("2023-07"), PartialDate::Month(2023, 7));
-        assert_eq!(p("2023-07-04"), PartialDate::Day(Date::new(2023, 7, 4).unwrap()));
+        assert_eq!(
+            p("2023-07-04"),
+            PartialDate::Day(Date::new(2023, 7, 4).unwrap())
+        );
     }
 
     #[test]
     fn malformed_texts_are_told_from_impossible_dates() {
         for text in [
-            "", "23", "2023-2-01", "2023-02-1", "2023/02/01", "01-02-2023", " 2023", "2023-",
-            "2023-02-", "+2023", "2023-02-01T00:00", "２０２３", "2023-02-01-01", "20230201",
+            "",
+            "23",
+            "2023-2-01",
+            "2023-02-1",
+            "2023/02/01",
+            "01-02-2023",
+            " 2023",
+            "2023-",
+            "2023-02-",
+            "+2023",
+            "2023-02-01T00:00",
+            "２０２３",
+            "2023-02-01-01",
+            "20230201",
             "2023--01",
         ] {
-            assert_eq!(PartialDate::parse(text), Err(DateError::Malformed), "{text:?}");
+            assert_eq!(
+                PartialDate::parse(text),
+                Err(DateError::Malformed),
+                "{text:?}"
+            );
         }
-        for text in ["2023-02-30", "2023-13", "2023-13-01", "2023-00", "2023-01-00",
-            "2023-04-31", "2023-02-29", "1900-02-29", "0000", "2023-01-32"]
-        {
-            assert_eq!(PartialDate::parse(text), Err(DateError::Impossible), "{text:?}");
+        for text in [
+            "2023-02-30",
+            "2023-13",
+            "2023-13-01",
+            "2023-00",
+            "2023-01-00",
+            "2023-04-31",
+            "2023-02-29",
+            "1900-02-29",
+            "0000",
+            "2023-01-32",
+        ] {
+            assert_eq!(
+                PartialDate::parse(text),
+                Err(DateError::Impossible),
+                "{text:?}"
+            );
         }
-        assert!(PartialDate::parse("2000-02-29").is_ok(), "2000 is a leap year");
+        assert!(
+            PartialDate::parse("2000-02-29").is_ok(),
+            "2000 is a leap year"
+        );
     }
 
     #[test]
@@ -419,12 +483,27 @@ mod tests {
 
     #[test]
     fn partial_dates_sort_by_year_month_day_less_precise_first() {
-        let mut dates = vec![
-            p("2001-02"), p("2001-01-01"), p("2000-12-31"), p("2001"), p("2001-01"), p("1999"),
+        let mut dates = [
+            p("2001-02"),
+            p("2001-01-01"),
+            p("2000-12-31"),
+            p("2001"),
+            p("2001-01"),
+            p("1999"),
         ];
         dates.sort();
         let sorted: Vec<String> = dates.iter().map(ToString::to_string).collect();
-        assert_eq!(sorted, ["1999", "2000-12-31", "2001", "2001-01", "2001-01-01", "2001-02"]);
+        assert_eq!(
+            sorted,
+            [
+                "1999",
+                "2000-12-31",
+                "2001",
+                "2001-01",
+                "2001-01-01",
+                "2001-02"
+            ]
+        );
         assert!(p("2001") < p("2001-01"));
         assert_ne!(p("2001"), p("2001-01"));
     }
@@ -465,7 +544,11 @@ mod tests {
             p("2024").age_range_on(d("2024-03-01")),
             Some(AgeRange { min: 0, max: 0 })
         );
-        assert_eq!(p("2024-04").age_range_on(d("2024-03-31")), None, "not born yet");
+        assert_eq!(
+            p("2024-04").age_range_on(d("2024-03-31")),
+            None,
+            "not born yet"
+        );
     }
 
     #[test]
@@ -480,7 +563,10 @@ mod tests {
             let date = Date::from_days_since_epoch(day).unwrap();
             assert_eq!(date.days_since_epoch(), day);
         }
-        assert!(Date::today() > d("2024-01-01"), "the system clock is after this code");
+        assert!(
+            Date::today() > d("2024-01-01"),
+            "the system clock is after this code"
+        );
     }
 
     #[test]
@@ -493,7 +579,10 @@ mod tests {
 
     #[test]
     fn dates_serialize_as_text() {
-        assert_eq!(serde_json::to_value(p("2001-02")).unwrap(), serde_json::json!("2001-02"));
+        assert_eq!(
+            serde_json::to_value(p("2001-02")).unwrap(),
+            serde_json::json!("2001-02")
+        );
         let back: Date = serde_json::from_value(serde_json::json!("2001-02-03")).unwrap();
         assert_eq!(back, d("2001-02-03"));
         assert!(serde_json::from_value::<Date>(serde_json::json!("2001-02")).is_err());

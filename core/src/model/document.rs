@@ -46,7 +46,12 @@ impl Document {
     /// Reads the JSON object form, recording errors against `path.type` etc.
     pub(crate) fn read(c: &mut Collector, path: &str, value: &Value) -> Option<Document> {
         let Some(object) = value.as_object() else {
-            c.push(path, Reason::WrongType { expected: read::AN_OBJECT });
+            c.push(
+                path,
+                Reason::WrongType {
+                    expected: read::AN_OBJECT,
+                },
+            );
             return None;
         };
         let mut ok = true;
@@ -75,9 +80,11 @@ impl Document {
             None => Some(None),
         };
         match (doc_type, number, country) {
-            (Some(doc_type), Some(number), Some(issuing_country)) if ok => {
-                Some(Document { doc_type, number, issuing_country })
-            }
+            (Some(doc_type), Some(number), Some(issuing_country)) if ok => Some(Document {
+                doc_type,
+                number,
+                issuing_country,
+            }),
             _ => None,
         }
     }
@@ -106,9 +113,14 @@ mod tests {
 
     #[test]
     fn every_part_of_a_document_is_checked() {
-        let errors = read(json!({"type": "visa", "issuing_country": "Uganda", "extra": 1}))
-            .unwrap_err();
-        assert!(errors.contains("d[0].type", &Reason::UnknownCode { allowed: DocumentType::CODES }));
+        let errors =
+            read(json!({"type": "visa", "issuing_country": "Uganda", "extra": 1})).unwrap_err();
+        assert!(errors.contains(
+            "d[0].type",
+            &Reason::UnknownCode {
+                allowed: DocumentType::CODES
+            }
+        ));
         assert!(errors.contains("d[0].number", &Reason::Required));
         assert!(errors.contains("d[0].issuing_country", &Reason::NotCountry));
         assert!(errors.contains("d[0].extra", &Reason::UnknownKey));
@@ -116,9 +128,19 @@ mod tests {
 
         let long = "1".repeat(MAX_DOCUMENT_NUMBER_CHARS + 1);
         let errors = read(json!({"type": "passport", "number": long})).unwrap_err();
-        assert!(errors.contains("d[0].number", &Reason::TooLong { max_chars: MAX_DOCUMENT_NUMBER_CHARS }));
+        assert!(errors.contains(
+            "d[0].number",
+            &Reason::TooLong {
+                max_chars: MAX_DOCUMENT_NUMBER_CHARS
+            }
+        ));
         let errors = read(json!("P123")).unwrap_err();
-        assert!(errors.contains("d[0]", &Reason::WrongType { expected: read::AN_OBJECT }));
+        assert!(errors.contains(
+            "d[0]",
+            &Reason::WrongType {
+                expected: read::AN_OBJECT
+            }
+        ));
     }
 
     #[test]
@@ -126,6 +148,9 @@ mod tests {
         let document = read(json!({"type": "passport", "number": "P-SECRET-99"})).unwrap();
         let debug = format!("{document:?}");
         assert!(!debug.contains("P-SECRET-99"), "{debug}");
-        assert!(debug.contains("<redacted>") && debug.contains("Passport"), "{debug}");
+        assert!(
+            debug.contains("<redacted>") && debug.contains("Passport"),
+            "{debug}"
+        );
     }
 }

@@ -33,7 +33,12 @@ pub fn flatten_json(value: &Value) -> Result<Fields, ValidationErrors> {
 pub(crate) fn flatten(c: &mut Collector, value: &Value) -> Fields {
     let mut fields = Fields::new();
     let Some(object) = value.as_object() else {
-        c.push("record", Reason::WrongType { expected: AN_OBJECT });
+        c.push(
+            "record",
+            Reason::WrongType {
+                expected: AN_OBJECT,
+            },
+        );
         return fields;
     };
     for (key, value) in object {
@@ -62,7 +67,14 @@ fn flatten_part(
     let parts = match value {
         Value::Null => return,
         Value::Object(parts) => parts,
-        _ => return c.push(name, Reason::WrongType { expected: AN_OBJECT }),
+        _ => {
+            return c.push(
+                name,
+                Reason::WrongType {
+                    expected: AN_OBJECT,
+                },
+            )
+        }
     };
     for (part, value) in parts {
         let key = format!("{name}.{part}");
@@ -142,13 +154,32 @@ mod tests {
         }))
         .unwrap_err();
         assert!(errors.contains("consent.marketing", &Reason::UnknownKey));
-        assert!(errors.contains("answers", &Reason::WrongType { expected: AN_OBJECT }));
+        assert!(errors.contains(
+            "answers",
+            &Reason::WrongType {
+                expected: AN_OBJECT
+            }
+        ));
         assert!(errors.contains("consent.research", &Reason::UnknownKey));
-        assert_eq!(errors.len(), 3, "other unknown keys are for the record to refuse");
+        assert_eq!(
+            errors.len(),
+            3,
+            "other unknown keys are for the record to refuse"
+        );
 
         let errors = flatten_json(&json!(["not", "an", "object"])).unwrap_err();
-        assert!(errors.contains("record", &Reason::WrongType { expected: AN_OBJECT }));
+        assert!(errors.contains(
+            "record",
+            &Reason::WrongType {
+                expected: AN_OBJECT
+            }
+        ));
         let errors = flatten_json(&json!({"consent": "yes"})).unwrap_err();
-        assert!(errors.contains("consent", &Reason::WrongType { expected: AN_OBJECT }));
+        assert!(errors.contains(
+            "consent",
+            &Reason::WrongType {
+                expected: AN_OBJECT
+            }
+        ));
     }
 }

@@ -53,7 +53,12 @@ impl Note {
         written_on: Date,
         author: String,
     ) -> Result<Note, ValidationErrors> {
-        let note = Note { case_id, text, written_on, author };
+        let note = Note {
+            case_id,
+            text,
+            written_on,
+            author,
+        };
         Note::from_fields(&note.to_fields())?;
         Ok(note)
     }
@@ -67,14 +72,21 @@ impl Note {
     pub fn from_fields_as_of(fields: &Fields, today: Date) -> Result<Note, ValidationErrors> {
         let mut c = Collector::default();
         reject_unknown_keys(&mut c, fields, &NOTE_KEYS);
-        let text =
-            required(&mut c, fields, TEXT).and_then(|v| c.take(TEXT, read::prose(v, MAX_NOTE_CHARS)));
-        let author = required(&mut c, fields, AUTHOR).and_then(|v| c.take(AUTHOR, read::user_id(v)));
-        let case_id = required(&mut c, fields, CASE_ID).and_then(|v| c.take(CASE_ID, read::record_id(v)));
+        let text = required(&mut c, fields, TEXT)
+            .and_then(|v| c.take(TEXT, read::prose(v, MAX_NOTE_CHARS)));
+        let author =
+            required(&mut c, fields, AUTHOR).and_then(|v| c.take(AUTHOR, read::user_id(v)));
+        let case_id =
+            required(&mut c, fields, CASE_ID).and_then(|v| c.take(CASE_ID, read::record_id(v)));
         let written_on = required(&mut c, fields, WRITTEN_ON)
             .and_then(|v| c.take(WRITTEN_ON, read::full_date(v, today)));
         let note = (|| {
-            Some(Note { case_id: case_id?, text: text?, written_on: written_on?, author: author? })
+            Some(Note {
+                case_id: case_id?,
+                text: text?,
+                written_on: written_on?,
+                author: author?,
+            })
         })();
         c.finish_some(note)
     }
@@ -134,7 +146,10 @@ mod tests {
         assert_eq!(note.written_on(), today());
         assert_eq!(note.author(), "cw_17");
         assert_eq!(serde_json::to_value(note.to_fields()).unwrap(), value);
-        assert_eq!(Note::from_fields_as_of(&note.to_fields(), today()), Ok(note));
+        assert_eq!(
+            Note::from_fields_as_of(&note.to_fields(), today()),
+            Ok(note)
+        );
     }
 
     #[test]
@@ -146,17 +161,29 @@ mod tests {
         let errors = read(json!({"case_id": 7, "text": "", "written_on": "2024-02-30",
             "author": "a\u{7}b", "tags": []}))
         .unwrap_err();
-        assert!(errors.contains(CASE_ID, &Reason::WrongType { expected: read::A_STRING }));
+        assert!(errors.contains(
+            CASE_ID,
+            &Reason::WrongType {
+                expected: read::A_STRING
+            }
+        ));
         assert!(errors.contains(TEXT, &Reason::EmptyText));
         assert!(errors.contains(WRITTEN_ON, &Reason::ImpossibleDate));
         assert!(errors.contains(AUTHOR, &Reason::ControlCharacters));
         assert!(errors.contains("tags", &Reason::UnknownKey));
         assert_eq!(errors.len(), 5);
 
-        let errors = read(json!({"case_id": CASE, "text": "x".repeat(MAX_NOTE_CHARS + 1),
-            "written_on": "2024-07-01", "author": "cw"}))
+        let errors = read(
+            json!({"case_id": CASE, "text": "x".repeat(MAX_NOTE_CHARS + 1),
+            "written_on": "2024-07-01", "author": "cw"}),
+        )
         .unwrap_err();
-        assert!(errors.contains(TEXT, &Reason::TooLong { max_chars: MAX_NOTE_CHARS }));
+        assert!(errors.contains(
+            TEXT,
+            &Reason::TooLong {
+                max_chars: MAX_NOTE_CHARS
+            }
+        ));
         assert!(errors.contains(WRITTEN_ON, &Reason::FutureDate));
         let longest = read(json!({"case_id": CASE, "text": "é".repeat(MAX_NOTE_CHARS),
             "written_on": "2024-06-01", "author": "cw"}));
@@ -166,9 +193,18 @@ mod tests {
     #[test]
     fn new_checks_and_debug_hides_the_text() {
         let date = Date::parse("2024-06-01").unwrap();
-        let note = Note::new(RecordId::new(), "Secretname told me".into(), date, "cw".into()).unwrap();
+        let note = Note::new(
+            RecordId::new(),
+            "Secretname told me".into(),
+            date,
+            "cw".into(),
+        )
+        .unwrap();
         let debug = format!("{note:?}");
-        assert!(!debug.contains("Secretname") && debug.contains("text: <redacted>"), "{debug}");
+        assert!(
+            !debug.contains("Secretname") && debug.contains("text: <redacted>"),
+            "{debug}"
+        );
         assert!(Note::new(RecordId::new(), " ".into(), date, "cw".into()).is_err());
     }
 }

@@ -61,26 +61,52 @@ fn json_value() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             vec(inner.clone(), 0..4).prop_map(Value::Array),
-            btree_map("[a-z]{1,6}", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+            btree_map("[a-z]{1,6}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
 
 fn answers() -> impl Strategy<Value = std::collections::BTreeMap<FieldId, Value>> {
     let id = "[a-z][a-z0-9_]{0,12}".prop_map(|id| FieldId::parse(&id).unwrap());
-    btree_map(id, json_value().prop_filter("an answer is never null", |v| !v.is_null()), 0..4)
+    btree_map(
+        id,
+        json_value().prop_filter("an answer is never null", |v| !v.is_null()),
+        0..4,
+    )
 }
 
 fn document() -> impl Strategy<Value = Document> {
-    (one::<DocumentType>(), "[A-Z0-9][A-Z0-9 -]{0,15}", proptest::option::of(country()))
-        .prop_map(|(doc_type, number, issuing_country)| Document { doc_type, number, issuing_country })
+    (
+        one::<DocumentType>(),
+        "[A-Z0-9][A-Z0-9 -]{0,15}",
+        proptest::option::of(country()),
+    )
+        .prop_map(|(doc_type, number, issuing_country)| Document {
+            doc_type,
+            number,
+            issuing_country,
+        })
 }
 
 fn consent() -> impl Strategy<Value = Consent> {
-    let assistance = (any::<bool>(), day("2006-01-01", "2024-06-01"), "[a-z][a-z0-9_]{1,10}")
-        .prop_map(|(given, date, recorded_by)| AssistanceConsent { given, date, recorded_by });
+    let assistance = (
+        any::<bool>(),
+        day("2006-01-01", "2024-06-01"),
+        "[a-z][a-z0-9_]{1,10}",
+    )
+        .prop_map(|(given, date, recorded_by)| AssistanceConsent {
+            given,
+            date,
+            recorded_by,
+        });
     let agencies = proptest::collection::btree_set("[a-z][a-z0-9_]{1,8}", 1..4).prop_map(|codes| {
-        DataSharing::Agencies(codes.iter().map(|c| AgencyCode::parse(c).unwrap()).collect())
+        DataSharing::Agencies(
+            codes
+                .iter()
+                .map(|c| AgencyCode::parse(c).unwrap())
+                .collect(),
+        )
     });
     let sharing = prop_oneof![Just(DataSharing::NoAgency), agencies];
     use proptest::option::of;
@@ -161,7 +187,8 @@ fn make_valid(mut case: Case) -> Case {
         (None, _) => case.age_estimated_on = None,
         (Some(_), Some(intake)) => case.age_estimated_on = Some(intake),
         (Some(_), None) => {
-            case.age_estimated_on.get_or_insert(Date::parse("2020-01-01").unwrap());
+            case.age_estimated_on
+                .get_or_insert(Date::parse("2020-01-01").unwrap());
         }
     }
     let identifying = !case.search_names().is_empty()
@@ -172,7 +199,11 @@ fn make_valid(mut case: Case) -> Case {
     if identifying && case.consent.assistance.is_none() {
         let date = Date::parse("2024-01-01").unwrap();
         let recorded_by = "cw".to_owned();
-        case.consent.assistance = Some(AssistanceConsent { given: true, date, recorded_by });
+        case.consent.assistance = Some(AssistanceConsent {
+            given: true,
+            date,
+            recorded_by,
+        });
     }
     if case.check_rules().is_err() {
         // The one rule left: consent given for someone who may be a child needs a guardian.
@@ -244,7 +275,11 @@ fn assert_no_value_in_errors(secret: &str) -> usize {
     let mut count = 0;
     let mut keys: Vec<String> = CASE_KEYS.iter().map(|k| k.to_string()).collect();
     keys.extend(["answers.q1", "answers.", "id"].map(String::from));
-    keys.extend([secret.to_owned(), format!("answers.{secret}"), format!("consent.{secret}")]);
+    keys.extend([
+        secret.to_owned(),
+        format!("answers.{secret}"),
+        format!("consent.{secret}"),
+    ]);
     for key in &keys {
         for shape in wrong_shapes(secret) {
             let fields: Fields = [(key.clone(), shape.clone())].into();
@@ -264,13 +299,28 @@ fn assert_no_value_in_errors(secret: &str) -> usize {
             }
         }
     }
-    for key in ["case_id", "service_type", "date", "provider_agency", "notes", "text",
-        "written_on", "author"]
-    {
+    for key in [
+        "case_id",
+        "service_type",
+        "date",
+        "provider_agency",
+        "notes",
+        "text",
+        "written_on",
+        "author",
+    ] {
         for shape in wrong_shapes(secret) {
             let fields: Fields = [(key.to_owned(), shape)].into();
-            count += check(&Service::from_fields_as_of(&fields, today()).unwrap_err(), secret, key);
-            count += check(&Note::from_fields_as_of(&fields, today()).unwrap_err(), secret, key);
+            count += check(
+                &Service::from_fields_as_of(&fields, today()).unwrap_err(),
+                secret,
+                key,
+            );
+            count += check(
+                &Note::from_fields_as_of(&fields, today()).unwrap_err(),
+                secret,
+                key,
+            );
         }
     }
     for nested in [
@@ -281,7 +331,11 @@ fn assert_no_value_in_errors(secret: &str) -> usize {
         json!(secret),
         json!([secret]),
     ] {
-        count += check(&Case::from_json_as_of(&nested, today()).unwrap_err(), secret, "nested");
+        count += check(
+            &Case::from_json_as_of(&nested, today()).unwrap_err(),
+            secret,
+            "nested",
+        );
     }
     count
 }
@@ -289,7 +343,10 @@ fn assert_no_value_in_errors(secret: &str) -> usize {
 #[test]
 fn errors_never_repeat_the_recognisable_name() {
     let count = assert_no_value_in_errors("Zaynab-Secret-Name");
-    assert!(count > 300, "the wrong shapes must produce errors ({count})");
+    assert!(
+        count > 300,
+        "the wrong shapes must produce errors ({count})"
+    );
 }
 
 #[test]
@@ -308,9 +365,12 @@ fn debug_of_a_case_full_of_secrets_shows_none_of_them() {
         today(),
     )
     .unwrap();
-    for shown in [format!("{case:?}"), format!("{case:#?}"), format!("{:?}", case.consent),
-        format!("{:?}", case.document_numbers)]
-    {
+    for shown in [
+        format!("{case:?}"),
+        format!("{case:#?}"),
+        format!("{:?}", case.consent),
+        format!("{:?}", case.document_numbers),
+    ] {
         for value in [secret, "1990", "987654"] {
             assert!(!shown.contains(value), "{value} in {shown}");
         }

@@ -2,7 +2,7 @@
 //!
 //! Each reader checks one value in isolation (its JSON type, its syntax, its bounds, whether a
 //! date is in the future) and answers with the typed value or a [`Reason`]; list readers record
-//! an error per bad item (`key[i]`) in a [`Collector`]. Readers never copy input into a reason.
+//! an error per bad item (`key[i]`) in a collector. Readers never copy input into a reason.
 //! Rules that relate several fields live with the records (`case_rules.rs`), not here. Every
 //! bound is a named constant saying why it has its value.
 
@@ -65,7 +65,9 @@ pub(crate) const A_LIST: &str = "a list";
 pub(crate) const AN_OBJECT: &str = "an object";
 
 pub(crate) fn string(value: &Value) -> Result<&str, Reason> {
-    value.as_str().ok_or(Reason::WrongType { expected: A_STRING })
+    value
+        .as_str()
+        .ok_or(Reason::WrongType { expected: A_STRING })
 }
 
 fn check_text(text: &str, max_chars: usize, multi_line: bool) -> Result<(), Reason> {
@@ -105,7 +107,9 @@ pub(crate) fn user_id(value: &Value) -> Result<String, Reason> {
 }
 
 pub(crate) fn boolean(value: &Value) -> Result<bool, Reason> {
-    value.as_bool().ok_or(Reason::WrongType { expected: A_BOOLEAN })
+    value.as_bool().ok_or(Reason::WrongType {
+        expected: A_BOOLEAN,
+    })
 }
 
 pub(crate) fn code<C: Code>(value: &Value) -> Result<C, Reason> {
@@ -145,14 +149,19 @@ pub(crate) fn partial_date(value: &Value, today: Date) -> Result<PartialDate, Re
 
 /// Whole years, 0 to [`MAX_AGE_YEARS`].
 pub(crate) fn age(value: &Value) -> Result<u8, Reason> {
-    let out_of_range = Reason::AgeOutOfRange { min: 0, max: MAX_AGE_YEARS };
+    let out_of_range = Reason::AgeOutOfRange {
+        min: 0,
+        max: MAX_AGE_YEARS,
+    };
     match value {
         Value::Number(n) if n.is_u64() => match n.as_u64() {
             Some(years) if years <= u64::from(MAX_AGE_YEARS) => Ok(years as u8),
             _ => Err(out_of_range),
         },
         Value::Number(n) if n.is_i64() => Err(out_of_range),
-        _ => Err(Reason::WrongType { expected: "a whole number of years" }),
+        _ => Err(Reason::WrongType {
+            expected: "a whole number of years",
+        }),
     }
 }
 
@@ -164,11 +173,13 @@ pub(crate) fn phone(value: &Value) -> Result<String, Reason> {
         return Err(Reason::EmptyText);
     }
     if text.chars().count() > MAX_PHONE_CHARS {
-        return Err(Reason::TooLong { max_chars: MAX_PHONE_CHARS });
+        return Err(Reason::TooLong {
+            max_chars: MAX_PHONE_CHARS,
+        });
     }
-    let allowed = text
-        .char_indices()
-        .all(|(i, c)| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')') || (c == '+' && i == 0));
+    let allowed = text.char_indices().all(|(i, c)| {
+        c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')') || (c == '+' && i == 0)
+    });
     let digits = text.chars().filter(char::is_ascii_digit).count();
     if !allowed || !(MIN_PHONE_DIGITS..=MAX_PHONE_DIGITS).contains(&digits) {
         return Err(Reason::InvalidPhone);
@@ -309,8 +320,14 @@ pub(crate) fn set<T: Ord + Clone>(
 }
 
 /// A set of codes (at most one of each code).
-pub(crate) fn code_set<C: Code>(c: &mut Collector, key: &str, value: &Value) -> Option<BTreeSet<C>> {
-    set(c, key, value, MAX_CODE_SET_ITEMS, |c, path, v| c.take(path, code::<C>(v)))
+pub(crate) fn code_set<C: Code>(
+    c: &mut Collector,
+    key: &str,
+    value: &Value,
+) -> Option<BTreeSet<C>> {
+    set(c, key, value, MAX_CODE_SET_ITEMS, |c, path, v| {
+        c.take(path, code::<C>(v))
+    })
 }
 
 #[cfg(test)]
@@ -328,10 +345,21 @@ mod tests {
         assert_eq!(name(&json!("Amina")), Ok("Amina".to_owned()));
         assert_eq!(name(&json!("  ")), Err(Reason::EmptyText));
         assert_eq!(name(&json!("")), Err(Reason::EmptyText));
-        assert_eq!(name(&json!(7)), Err(Reason::WrongType { expected: A_STRING }));
+        assert_eq!(
+            name(&json!(7)),
+            Err(Reason::WrongType { expected: A_STRING })
+        );
         let long = "é".repeat(MAX_NAME_CHARS + 1);
-        assert_eq!(name(&json!(long)), Err(Reason::TooLong { max_chars: MAX_NAME_CHARS }));
-        assert!(name(&json!("é".repeat(MAX_NAME_CHARS))).is_ok(), "bound is characters");
+        assert_eq!(
+            name(&json!(long)),
+            Err(Reason::TooLong {
+                max_chars: MAX_NAME_CHARS
+            })
+        );
+        assert!(
+            name(&json!("é".repeat(MAX_NAME_CHARS))).is_ok(),
+            "bound is characters"
+        );
         assert_eq!(name(&json!("a\nb")), Err(Reason::ControlCharacters));
         assert_eq!(prose(&json!("a\nb\tc"), 10), Ok("a\nb\tc".to_owned()));
         assert_eq!(prose(&json!("a\u{0}b"), 10), Err(Reason::ControlCharacters));
@@ -339,16 +367,30 @@ mod tests {
 
     #[test]
     fn phones_need_6_to_15_digits_and_only_phone_punctuation() {
-        for ok in ["+256 700 123456", "(0772) 12-34-56", "123456", "+123456789012345"] {
+        for ok in [
+            "+256 700 123456",
+            "(0772) 12-34-56",
+            "123456",
+            "+123456789012345",
+        ] {
             assert_eq!(phone(&json!(ok)), Ok(ok.to_owned()), "{ok}");
         }
-        for bad in ["12345", "+1234567890123456", "0772 ext 5", "0772+123456", "07.72.12.34", "tel"] {
+        for bad in [
+            "12345",
+            "+1234567890123456",
+            "0772 ext 5",
+            "0772+123456",
+            "07.72.12.34",
+            "tel",
+        ] {
             assert_eq!(phone(&json!(bad)), Err(Reason::InvalidPhone), "{bad}");
         }
         assert_eq!(phone(&json!(" ")), Err(Reason::EmptyText));
         assert_eq!(
             phone(&json!("1 ".repeat(20))),
-            Err(Reason::TooLong { max_chars: MAX_PHONE_CHARS })
+            Err(Reason::TooLong {
+                max_chars: MAX_PHONE_CHARS
+            })
         );
     }
 
@@ -356,7 +398,10 @@ mod tests {
     fn ages_are_whole_years_up_to_the_maximum() {
         assert_eq!(age(&json!(0)), Ok(0));
         assert_eq!(age(&json!(120)), Ok(120));
-        let out = Reason::AgeOutOfRange { min: 0, max: MAX_AGE_YEARS };
+        let out = Reason::AgeOutOfRange {
+            min: 0,
+            max: MAX_AGE_YEARS,
+        };
         assert_eq!(age(&json!(121)), Err(out.clone()));
         assert_eq!(age(&json!(-1)), Err(out));
         assert!(matches!(age(&json!(12.5)), Err(Reason::WrongType { .. })));
@@ -368,25 +413,61 @@ mod tests {
         assert_eq!(full_date(&json!("2024-06-10"), today()), Ok(today()));
         assert_eq!(
             full_date(&json!("10/06/2024"), today()),
-            Err(Reason::MalformedDate { expected: "YYYY-MM-DD" })
+            Err(Reason::MalformedDate {
+                expected: "YYYY-MM-DD"
+            })
         );
-        assert_eq!(full_date(&json!("2023-02-30"), today()), Err(Reason::ImpossibleDate));
-        assert_eq!(full_date(&json!("2024-06"), today()), Err(Reason::PartialDate));
-        assert_eq!(full_date(&json!("2024-06-12"), today()), Err(Reason::FutureDate));
-        assert_eq!(partial_date(&json!("2024"), today()), Ok(PartialDate::Year(2024)));
-        assert_eq!(partial_date(&json!("2024-07"), today()), Err(Reason::FutureDate));
-        assert_eq!(partial_date(&json!("2024-13"), today()), Err(Reason::ImpossibleDate));
+        assert_eq!(
+            full_date(&json!("2023-02-30"), today()),
+            Err(Reason::ImpossibleDate)
+        );
+        assert_eq!(
+            full_date(&json!("2024-06"), today()),
+            Err(Reason::PartialDate)
+        );
+        assert_eq!(
+            full_date(&json!("2024-06-12"), today()),
+            Err(Reason::FutureDate)
+        );
+        assert_eq!(
+            partial_date(&json!("2024"), today()),
+            Ok(PartialDate::Year(2024))
+        );
+        assert_eq!(
+            partial_date(&json!("2024-07"), today()),
+            Err(Reason::FutureDate)
+        );
+        assert_eq!(
+            partial_date(&json!("2024-13"), today()),
+            Err(Reason::ImpossibleDate)
+        );
     }
 
     #[test]
     fn ids_codes_and_countries_are_checked() {
         assert!(record_id(&json!("0190a6f8-7e1c-7cc3-8a5b-3f1f2f9e4b10")).is_ok());
-        assert_eq!(record_id(&json!("0190a6f87e1c7cc38a5b3f1f2f9e4b10")), Err(Reason::InvalidRecordId));
-        assert_eq!(record_id(&json!("0190a6f8-7e1c-7cc3-8a5b-3f1f2f9e4bzz")), Err(Reason::InvalidRecordId));
+        assert_eq!(
+            record_id(&json!("0190a6f87e1c7cc38a5b3f1f2f9e4b10")),
+            Err(Reason::InvalidRecordId)
+        );
+        assert_eq!(
+            record_id(&json!("0190a6f8-7e1c-7cc3-8a5b-3f1f2f9e4bzz")),
+            Err(Reason::InvalidRecordId)
+        );
         assert_eq!(agency(&json!("IOM")), Err(Reason::InvalidAgencyCode));
-        assert_eq!(code::<Sex>(&json!("f")), Err(Reason::UnknownCode { allowed: Sex::CODES }));
+        assert_eq!(
+            code::<Sex>(&json!("f")),
+            Err(Reason::UnknownCode {
+                allowed: Sex::CODES
+            })
+        );
         assert_eq!(country(&json!("Uganda")), Err(Reason::NotCountry));
-        assert_eq!(boolean(&json!("yes")), Err(Reason::WrongType { expected: A_BOOLEAN }));
+        assert_eq!(
+            boolean(&json!("yes")),
+            Err(Reason::WrongType {
+                expected: A_BOOLEAN
+            })
+        );
     }
 
     #[test]
@@ -396,7 +477,12 @@ mod tests {
         assert_eq!(code_set::<Sex>(&mut c, "k", &v), None);
         let errors = c.finish(()).unwrap_err();
         assert!(errors.contains("k[1]", &Reason::EmptyItem));
-        assert!(errors.contains("k[2]", &Reason::UnknownCode { allowed: Sex::CODES }));
+        assert!(errors.contains(
+            "k[2]",
+            &Reason::UnknownCode {
+                allowed: Sex::CODES
+            }
+        ));
         assert!(errors.contains("k[3]", &Reason::DuplicateItem));
         assert!(errors.contains("k[4]", &Reason::EmptyItem));
         assert_eq!(errors.len(), 4);
@@ -404,7 +490,10 @@ mod tests {
         let mut c = Collector::default();
         assert_eq!(code_set::<Sex>(&mut c, "k", &json!("female")), None);
         let too_many = json!(["a", "b", "c"]);
-        assert_eq!(list(&mut c, "l", &too_many, 2, |c, p, v| c.take(p, name(v))), None);
+        assert_eq!(
+            list(&mut c, "l", &too_many, 2, |c, p, v| c.take(p, name(v))),
+            None
+        );
         let errors = c.finish(()).unwrap_err();
         assert!(errors.contains("k", &Reason::WrongType { expected: A_LIST }));
         assert!(errors.contains("l", &Reason::TooManyItems { max_items: 2 }));
@@ -412,6 +501,10 @@ mod tests {
         let mut c = Collector::default();
         let names = json!(["a", "a"]);
         let read = list(&mut c, "l", &names, 5, |c, p, v| c.take(p, name(v)));
-        assert_eq!(read, Some(vec!["a".to_owned(), "a".to_owned()]), "lists allow repeats");
+        assert_eq!(
+            read,
+            Some(vec!["a".to_owned(), "a".to_owned()]),
+            "lists allow repeats"
+        );
     }
 }

@@ -59,7 +59,13 @@ impl Service {
         provider_agency: AgencyCode,
         notes: Option<String>,
     ) -> Result<Service, ValidationErrors> {
-        let service = Service { case_id, service_type, date, provider_agency, notes };
+        let service = Service {
+            case_id,
+            service_type,
+            date,
+            provider_agency,
+            notes,
+        };
         Service::from_fields(&service.to_fields())?;
         Ok(service)
     }
@@ -73,15 +79,18 @@ impl Service {
     pub fn from_fields_as_of(fields: &Fields, today: Date) -> Result<Service, ValidationErrors> {
         let mut c = Collector::default();
         reject_unknown_keys(&mut c, fields, &SERVICE_KEYS);
-        let case_id = required(&mut c, fields, CASE_ID).and_then(|v| c.take(CASE_ID, read::record_id(v)));
-        let service_type =
-            required(&mut c, fields, SERVICE_TYPE).and_then(|v| c.take(SERVICE_TYPE, read::code(v)));
+        let case_id =
+            required(&mut c, fields, CASE_ID).and_then(|v| c.take(CASE_ID, read::record_id(v)));
+        let service_type = required(&mut c, fields, SERVICE_TYPE)
+            .and_then(|v| c.take(SERVICE_TYPE, read::code(v)));
         let date =
             required(&mut c, fields, DATE).and_then(|v| c.take(DATE, read::full_date(v, today)));
         let provider_agency = required(&mut c, fields, PROVIDER_AGENCY)
             .and_then(|v| c.take(PROVIDER_AGENCY, read::agency(v)));
         let notes = match optional(fields, NOTES) {
-            Some(v) => c.take(NOTES, read::prose(v, MAX_SERVICE_NOTES_CHARS)).map(Some),
+            Some(v) => c
+                .take(NOTES, read::prose(v, MAX_SERVICE_NOTES_CHARS))
+                .map(Some),
             None => Some(None),
         };
         let service = (|| {
@@ -102,7 +111,10 @@ impl Service {
         fields.insert(CASE_ID.into(), Value::from(self.case_id.to_string()));
         fields.insert(SERVICE_TYPE.into(), Value::from(self.service_type.as_str()));
         fields.insert(DATE.into(), Value::from(self.date.to_string()));
-        fields.insert(PROVIDER_AGENCY.into(), Value::from(self.provider_agency.as_str()));
+        fields.insert(
+            PROVIDER_AGENCY.into(),
+            Value::from(self.provider_agency.as_str()),
+        );
         if let Some(notes) = &self.notes {
             fields.insert(NOTES.into(), Value::from(notes.as_str()));
         }
@@ -158,7 +170,10 @@ mod tests {
         assert_eq!(service.provider_agency().as_str(), "iom_uga");
         assert_eq!(service.notes(), Some("Bus to Kampala.\nEscorted."));
         assert_eq!(serde_json::to_value(service.to_fields()).unwrap(), value);
-        assert_eq!(Service::from_fields_as_of(&service.to_fields(), today()), Ok(service));
+        assert_eq!(
+            Service::from_fields_as_of(&service.to_fields(), today()),
+            Ok(service)
+        );
 
         let without_notes = json!({"case_id": CASE, "service_type": "medical",
             "date": "2024-06-01", "provider_agency": "msf", "notes": null});
@@ -177,7 +192,12 @@ mod tests {
             "date": "2024-06-20", "provider_agency": "IOM Uganda", "notes": " ", "cost": 3}))
         .unwrap_err();
         assert!(errors.contains(CASE_ID, &Reason::InvalidRecordId));
-        assert!(errors.contains(SERVICE_TYPE, &Reason::UnknownCode { allowed: ServiceType::CODES }));
+        assert!(errors.contains(
+            SERVICE_TYPE,
+            &Reason::UnknownCode {
+                allowed: ServiceType::CODES
+            }
+        ));
         assert!(errors.contains(DATE, &Reason::FutureDate));
         assert!(errors.contains(PROVIDER_AGENCY, &Reason::InvalidAgencyCode));
         assert!(errors.contains(NOTES, &Reason::EmptyText));
@@ -185,11 +205,18 @@ mod tests {
         assert_eq!(errors.len(), 6);
 
         let long = "n".repeat(MAX_SERVICE_NOTES_CHARS + 1);
-        let errors = read(json!({"case_id": CASE, "service_type": "legal", "date": "2024-06",
-            "provider_agency": "iom_uga", "notes": long}))
+        let errors = read(
+            json!({"case_id": CASE, "service_type": "legal", "date": "2024-06",
+            "provider_agency": "iom_uga", "notes": long}),
+        )
         .unwrap_err();
         assert!(errors.contains(DATE, &Reason::PartialDate));
-        assert!(errors.contains(NOTES, &Reason::TooLong { max_chars: MAX_SERVICE_NOTES_CHARS }));
+        assert!(errors.contains(
+            NOTES,
+            &Reason::TooLong {
+                max_chars: MAX_SERVICE_NOTES_CHARS
+            }
+        ));
     }
 
     #[test]
@@ -197,11 +224,27 @@ mod tests {
         let agency = AgencyCode::parse("iom_uga").unwrap();
         let date = Date::parse("2024-06-01").unwrap();
         let notes = Some("Met Secretname at the border".to_owned());
-        let service =
-            Service::new(RecordId::new(), ServiceType::Shelter, date, agency.clone(), notes).unwrap();
+        let service = Service::new(
+            RecordId::new(),
+            ServiceType::Shelter,
+            date,
+            agency.clone(),
+            notes,
+        )
+        .unwrap();
         let debug = format!("{service:?}");
-        assert!(!debug.contains("Secretname") && debug.contains("notes: <redacted>"), "{debug}");
+        assert!(
+            !debug.contains("Secretname") && debug.contains("notes: <redacted>"),
+            "{debug}"
+        );
         let too_long = Some("x".repeat(MAX_SERVICE_NOTES_CHARS + 1));
-        assert!(Service::new(RecordId::new(), ServiceType::Shelter, date, agency, too_long).is_err());
+        assert!(Service::new(
+            RecordId::new(),
+            ServiceType::Shelter,
+            date,
+            agency,
+            too_long
+        )
+        .is_err());
     }
 }

@@ -82,7 +82,10 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(field: impl Into<String>, reason: Reason) -> Self {
-        ValidationError { field: field.into(), reason }
+        ValidationError {
+            field: field.into(),
+            reason,
+        }
     }
 
     /// The flat field key alone: `field` without any path into the value
@@ -119,7 +122,11 @@ impl ValidationErrors {
 
     /// The reasons given for exactly `field`.
     pub fn reasons_for(&self, field: &str) -> Vec<&Reason> {
-        self.0.iter().filter(|e| e.field == field).map(|e| &e.reason).collect()
+        self.0
+            .iter()
+            .filter(|e| e.field == field)
+            .map(|e| &e.reason)
+            .collect()
     }
 
     /// Whether `field` is invalid for `reason`.
@@ -147,6 +154,14 @@ impl IntoIterator for ValidationErrors {
     type IntoIter = std::vec::IntoIter<ValidationError>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a ValidationErrors {
+    type Item = &'a ValidationError;
+    type IntoIter = std::slice::Iter<'a, ValidationError>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
     }
 }
 
@@ -223,7 +238,12 @@ mod tests {
     #[test]
     fn errors_display_every_field_and_reason() {
         let errors = ValidationErrors(vec![
-            ValidationError::new("sex", Reason::UnknownCode { allowed: &["female", "male"] }),
+            ValidationError::new(
+                "sex",
+                Reason::UnknownCode {
+                    allowed: &["female", "male"],
+                },
+            ),
             ValidationError::new("given_name", Reason::TooLong { max_chars: 200 }),
         ]);
         assert_eq!(
@@ -241,7 +261,11 @@ mod tests {
 
     #[test]
     fn the_key_of_an_error_drops_the_path_into_the_value() {
-        let key = |field: &str| ValidationError::new(field, Reason::Required).key().to_owned();
+        let key = |field: &str| {
+            ValidationError::new(field, Reason::Required)
+                .key()
+                .to_owned()
+        };
         assert_eq!(key("document_numbers[1].number"), "document_numbers");
         assert_eq!(key("other_names[0]"), "other_names");
         assert_eq!(key("consent.assistance.date"), "consent.assistance");
@@ -253,7 +277,10 @@ mod tests {
 
     #[test]
     fn only_key_like_keys_are_shown() {
-        assert_eq!(shown_key("answers.household_size"), "answers.household_size");
+        assert_eq!(
+            shown_key("answers.household_size"),
+            "answers.household_size"
+        );
         assert_eq!(shown_key("Zaynab Secret"), MASKED_KEY);
         assert_eq!(shown_key("+256 700 123456"), MASKED_KEY);
         assert_eq!(shown_key(&"a".repeat(81)), MASKED_KEY);
