@@ -11,7 +11,7 @@
 //!
 //! - [`codes`]: the closed code sets, [`country`]: ISO 3166-1 alpha-3, [`date`]: full and
 //!   partial dates.
-//! - [`case`]: the case itself; `case_rules`: the rules between its fields; [`keys`]: its flat
+//! - [`case`]: the case itself; [`case_rules`]: the rules between its fields; [`keys`]: its flat
 //!   keys; [`consent`], [`document`], [`answers`]: its composite parts; [`json`]: the nested form.
 //! - [`service`], [`note`]: the append-only records linked to a case.
 //! - [`validate`]: the error types; [`read`]: per-value checks and their bounds.
@@ -21,7 +21,7 @@ use std::fmt;
 
 pub mod answers;
 pub mod case;
-mod case_rules;
+pub mod case_rules;
 pub mod codes;
 pub mod consent;
 pub mod country;
