@@ -10,11 +10,7 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    pub const DEFAULT: KdfParams = KdfParams {
-        memory_kib: 64 * 1024,
-        iterations: 3,
-        parallelism: 1,
-    };
+    pub const DEFAULT: KdfParams = KdfParams { memory_kib: 64 * 1024, iterations: 3, parallelism: 1 };
 
     pub fn check(&self) -> Result<(), CryptoError> {
         todo!()
@@ -22,11 +18,7 @@ impl KdfParams {
 
     #[cfg(any(test, feature = "insecure-test-kdf"))]
     pub fn insecure_fast_for_tests() -> KdfParams {
-        KdfParams {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        }
+        KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 }
     }
 }
 
