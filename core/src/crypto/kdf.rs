@@ -65,24 +65,29 @@ impl KdfParams {
     /// [`CryptoError::KdfOutOfBounds`] naming the parameter at fault. Cheap; call it before
     /// running Argon2 on parameters read from disk.
     pub fn check(&self) -> Result<(), CryptoError> {
-        let floor = floor();
+        self.check_within(FLOOR)
+    }
+
+    /// [`check`](Self::check) against a given floor, so tests can check the production floor.
+    fn check_within(&self, floor: KdfParams) -> Result<(), CryptoError> {
+        let out = |why| Err(CryptoError::KdfOutOfBounds(why));
         if self.memory_kib < floor.memory_kib {
-            return Err(CryptoError::KdfOutOfBounds("memory below the floor"));
+            return out("memory below the floor");
         }
         if self.memory_kib > MAX_MEMORY_KIB {
-            return Err(CryptoError::KdfOutOfBounds("memory above the ceiling"));
+            return out("memory above the ceiling");
         }
         if self.iterations < floor.iterations {
-            return Err(CryptoError::KdfOutOfBounds("iterations below the floor"));
+            return out("iterations below the floor");
         }
         if self.iterations > MAX_ITERATIONS {
-            return Err(CryptoError::KdfOutOfBounds("iterations above the ceiling"));
+            return out("iterations above the ceiling");
         }
         if self.parallelism < floor.parallelism {
-            return Err(CryptoError::KdfOutOfBounds("parallelism below the floor"));
+            return out("parallelism below the floor");
         }
         if self.parallelism > MAX_PARALLELISM {
-            return Err(CryptoError::KdfOutOfBounds("parallelism above the ceiling"));
+            return out("parallelism above the ceiling");
         }
         Ok(())
     }
@@ -94,11 +99,12 @@ impl Default for KdfParams {
     }
 }
 
-// Argon2 needs at least 8 KiB per lane. Every floor covers the most lanes the ceiling allows,
-// so `check` never passes parameters Argon2 would refuse.
-const _: () = assert!(MIN_MEMORY_KIB >= 8 * MAX_PARALLELISM);
-#[cfg(any(test, feature = "insecure-test-kdf"))]
-const _: () = assert!(INSECURE_TEST_FLOOR.memory_kib >= 8 * MAX_PARALLELISM);
+/// The floor a shipped build checks against (OWASP's minimum for Argon2id).
+const PRODUCTION_FLOOR: KdfParams = KdfParams {
+    memory_kib: MIN_MEMORY_KIB,
+    iterations: MIN_ITERATIONS,
+    parallelism: 1,
+};
 
 /// The fast parameters tests use, which are also the floor in such builds. Argon2's own
 /// minimum is 8 KiB per lane and one pass; 64 KiB keeps a little realism.
@@ -110,20 +116,16 @@ const INSECURE_TEST_FLOOR: KdfParams = KdfParams {
 };
 
 /// The lowest parameters this build accepts.
-#[cfg(any(test, feature = "insecure-test-kdf"))]
-fn floor() -> KdfParams {
-    INSECURE_TEST_FLOOR
-}
-
-/// The lowest parameters this build accepts.
 #[cfg(not(any(test, feature = "insecure-test-kdf")))]
-fn floor() -> KdfParams {
-    KdfParams {
-        memory_kib: MIN_MEMORY_KIB,
-        iterations: MIN_ITERATIONS,
-        parallelism: 1,
-    }
-}
+const FLOOR: KdfParams = PRODUCTION_FLOOR;
+/// The lowest parameters this build accepts: lowered for tests and benchmarks only.
+#[cfg(any(test, feature = "insecure-test-kdf"))]
+const FLOOR: KdfParams = INSECURE_TEST_FLOOR;
+
+// Argon2 needs at least 8 KiB per lane. The floor covers the most lanes the ceiling allows, so
+// `check` never passes parameters Argon2 would refuse.
+const _: () = assert!(FLOOR.memory_kib >= 8 * MAX_PARALLELISM);
+const _: () = assert!(PRODUCTION_FLOOR.memory_kib >= 8 * MAX_PARALLELISM);
 
 /// Derives the 256-bit key-encryption key.
 ///
@@ -258,15 +260,34 @@ mod tests {
     }
 
     #[test]
-    fn production_floor_is_owasp_minimum() {
-        // The floor a shipped build uses, whatever this test build's floor is.
-        let production = KdfParams {
-            memory_kib: MIN_MEMORY_KIB,
-            iterations: MIN_ITERATIONS,
+    fn production_floor_refuses_the_fast_params() {
+        let fast = KdfParams::insecure_fast_for_tests();
+        assert!(matches!(
+            fast.check_within(PRODUCTION_FLOOR),
+            Err(CryptoError::KdfOutOfBounds(_))
+        ));
+        let owasp = KdfParams {
+            memory_kib: 19 * 1024,
+            iterations: 2,
             parallelism: 1,
         };
-        assert_eq!(production.memory_kib, 19 * 1024);
-        assert_eq!(production.iterations, 2);
+        assert_eq!(owasp.check_within(PRODUCTION_FLOOR), Ok(()));
+        assert_eq!(KdfParams::DEFAULT.check_within(PRODUCTION_FLOOR), Ok(()));
+        for below in [
+            KdfParams {
+                memory_kib: 19 * 1024 - 1,
+                ..owasp
+            },
+            KdfParams {
+                iterations: 1,
+                ..owasp
+            },
+        ] {
+            assert!(matches!(
+                below.check_within(PRODUCTION_FLOOR),
+                Err(CryptoError::KdfOutOfBounds(_))
+            ));
+        }
     }
 
     #[test]
