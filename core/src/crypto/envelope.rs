@@ -30,7 +30,7 @@
 //! the context itself.
 
 use super::kdf::derive_kek;
-use super::{CryptoError, DataKey, KdfParams, KEY_LEN};
+use super::{CryptoError, DataKey, KdfParams, KEY_LEN, NONCE_LEN, TAG_LEN};
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{Key, Tag, XChaCha20Poly1305, XNonce};
 use rand::rngs::OsRng;
@@ -45,10 +45,6 @@ const MAGIC: &[u8; 4] = b"FCKE";
 pub const ENVELOPE_VERSION: u8 = 1;
 /// Argon2 salt length: 128 bits, the length Argon2's authors recommend.
 const SALT_LEN: usize = 16;
-/// XChaCha20 nonce length; random nonces of this size never repeat in practice.
-const NONCE_LEN: usize = 24;
-/// Poly1305 tag length.
-const TAG_LEN: usize = 16;
 /// Flag bit: the KEK mixes in the platform keystore's extra secret.
 const FLAG_EXTRA_SECRET: u8 = 0b0000_0001;
 /// The shortest extra secret [`KeyEnvelope::wrap`] accepts. The keystore secret is meant to be

@@ -29,8 +29,8 @@ pub const MAX_MEMORY_KIB: u32 = 1024 * 1024;
 /// Ceiling on passes: ten passes over 1 GiB is already far beyond a tolerable unlock; more would
 /// only let a tampered envelope make unlock hang.
 pub const MAX_ITERATIONS: u32 = 10;
-/// Ceiling on lanes. Phones have at most eight big cores, and Argon2 needs 8 KiB per lane per
-/// pass, so this also keeps the lane count from overriding the memory bound.
+/// Ceiling on lanes: no phone has more than eight cores to run them on. Bounding lanes also
+/// keeps Argon2's minimum of 8 KiB per lane under every floor (asserted below).
 pub const MAX_PARALLELISM: u32 = 8;
 
 /// Argon2id cost parameters, stored in the key envelope so a store can be opened by a build
@@ -46,8 +46,9 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    /// What new stores use: Argon2id m = 64 MiB, t = 3, p = 1. About 0.3 s on a mid-range phone,
-    /// above OWASP's floor, and within what a low-end Android device can allocate.
+    /// What new stores use: Argon2id m = 64 MiB, t = 3, p = 1. Well above OWASP's floor, within
+    /// what a low-end Android device can allocate, and about 0.25 s per derivation on a
+    /// desktop CPU (one unlock derives once).
     pub const DEFAULT: KdfParams = KdfParams {
         memory_kib: 64 * 1024,
         iterations: 3,

@@ -24,6 +24,11 @@ pub use seal::{Aad, SealKey};
 
 /// Length of every symmetric key in this layer: 256 bits.
 pub(crate) const KEY_LEN: usize = 32;
+/// XChaCha20-Poly1305 nonce length. 192 random bits: nonces chosen at random never repeat in
+/// practice, so no counter has to be kept in step across devices or restores.
+pub(crate) const NONCE_LEN: usize = 24;
+/// Poly1305 tag length.
+pub(crate) const TAG_LEN: usize = 16;
 
 /// What can go wrong in this layer. Messages never include key material or plaintext.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,7 +14,7 @@
 //! Format, version 1: `version (1 byte) || nonce (24 bytes) || ciphertext || tag (16 bytes)`.
 //! Random 192-bit nonces make collisions negligible even for billions of values under one key.
 
-use super::{CryptoError, KEY_LEN};
+use super::{CryptoError, KEY_LEN, NONCE_LEN, TAG_LEN};
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{Key, Tag, XChaCha20Poly1305, XNonce};
 use rand::RngCore;
@@ -24,10 +24,6 @@ use zeroize::Zeroizing;
 /// Format version written as the first byte of every sealed value, and bound into the
 /// associated data so a value cannot be reinterpreted under another version's rules.
 pub const SEAL_VERSION: u8 = 1;
-/// XChaCha20 nonce length.
-const NONCE_LEN: usize = 24;
-/// Poly1305 tag length.
-const TAG_LEN: usize = 16;
 /// Version byte and nonce.
 const HEADER_LEN: usize = 1 + NONCE_LEN;
 /// How many bytes sealing adds to a plaintext.
