@@ -58,21 +58,13 @@ pub struct Clock {
 impl Clock {
     /// A clock that has issued nothing yet.
     pub fn new(device: DeviceId) -> Self {
-        Clock {
-            device,
-            last_wall_ms: 0,
-            last_counter: 0,
-        }
+        Clock { device, last_wall_ms: 0, last_counter: 0 }
     }
 
     /// A clock restored from its last issued timestamp.
     pub fn resume(device: DeviceId, last: Option<Hlc>) -> Self {
         match last {
-            Some(hlc) => Clock {
-                device,
-                last_wall_ms: hlc.wall_ms,
-                last_counter: hlc.counter,
-            },
+            Some(hlc) => Clock { device, last_wall_ms: hlc.wall_ms, last_counter: hlc.counter },
             None => Clock::new(device),
         }
     }
@@ -108,11 +100,7 @@ impl Clock {
 
     /// The last timestamp issued or observed, stamped with this device.
     pub fn current(&self) -> Hlc {
-        Hlc {
-            wall_ms: self.last_wall_ms,
-            counter: self.last_counter,
-            device: self.device,
-        }
+        Hlc { wall_ms: self.last_wall_ms, counter: self.last_counter, device: self.device }
     }
 
     fn bump_counter(&mut self) {
@@ -158,11 +146,7 @@ mod tests {
     fn observing_a_later_timestamp_moves_the_clock_past_it() {
         let mut clock = Clock::new(device(1));
         clock.tick(1_000);
-        let remote = Hlc {
-            wall_ms: 9_000,
-            counter: 7,
-            device: device(2),
-        };
+        let remote = Hlc { wall_ms: 9_000, counter: 7, device: device(2) };
         clock.observe(remote);
         let next = clock.tick(1_001);
         assert!(next > remote);
@@ -170,16 +154,8 @@ mod tests {
 
     #[test]
     fn equal_wall_and_counter_are_ordered_by_device() {
-        let a = Hlc {
-            wall_ms: 5,
-            counter: 0,
-            device: device(1),
-        };
-        let b = Hlc {
-            wall_ms: 5,
-            counter: 0,
-            device: device(2),
-        };
+        let a = Hlc { wall_ms: 5, counter: 0, device: device(1) };
+        let b = Hlc { wall_ms: 5, counter: 0, device: device(2) };
         assert!(a < b);
     }
 }
