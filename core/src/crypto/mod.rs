@@ -2,7 +2,13 @@
 //! versioned key envelope, sealing values with bound associated data, and blind indexes.
 //!
 //! Nothing here does I/O. Keys live in zeroizing buffers and never implement `Debug` with
-//! their bytes.
+//! their bytes; errors carry no key material and no plaintext.
+//!
+//! The pieces, top down: [`KeyEnvelope`] wraps the random [`DataKey`] under a key derived from
+//! the passphrase ([`kdf`]); the data key yields [`StoreKeys`]: a [`SealKey`] that seals each
+//! stored value bound to where it is stored ([`Aad`]), and an [`IndexKey`] that turns
+//! normalized names, phones and document numbers ([`crate::normalize`]) into blind-index
+//! [`Token`]s.
 
 pub mod blind_index;
 pub mod envelope;
@@ -15,6 +21,14 @@ pub use envelope::KeyEnvelope;
 pub use kdf::KdfParams;
 pub use keys::{DataKey, StoreKeys};
 pub use seal::{Aad, SealKey};
+
+/// Length of every symmetric key in this layer: 256 bits.
+pub(crate) const KEY_LEN: usize = 32;
+/// XChaCha20-Poly1305 nonce length. 192 random bits: nonces chosen at random never repeat in
+/// practice, so no counter has to be kept in step across devices or restores.
+pub(crate) const NONCE_LEN: usize = 24;
+/// Poly1305 tag length.
+pub(crate) const TAG_LEN: usize = 16;
 
 /// What can go wrong in this layer. Messages never include key material or plaintext.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,4 +52,8 @@ pub enum CryptoError {
     /// Bytes that are not an envelope or sealed value at all.
     #[error("malformed {0}")]
     Malformed(&'static str),
+    /// The extra secret offered when wrapping is too short to add any protection (an empty
+    /// secret would mark the store as needing one while mixing in nothing).
+    #[error("the extra secret from the platform keystore must be at least {0} bytes")]
+    WeakExtraSecret(usize),
 }
