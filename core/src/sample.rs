@@ -185,24 +185,23 @@ impl SampleCases {
         chosen
     }
 
-    fn date(&mut self, year_from: i32, year_to: i32) -> String {
-        let year = self.rng.gen_range(year_from..=year_to);
-        format!(
-            "{year}-{:02}-{:02}",
-            self.rng.gen_range(1..=12),
-            self.rng.gen_range(1..=28)
-        )
+    /// A date in 2024 through October 2026: in the past for as long as this code is current.
+    fn intake_date(&mut self) -> String {
+        let year = self.rng.gen_range(2024..=2026);
+        let last_month = if year == 2026 { 10 } else { 12 };
+        let month = self.rng.gen_range(1..=last_month);
+        format!("{year}-{month:02}-{:02}", self.rng.gen_range(1..=28))
     }
 
     /// The next case, in the nested JSON form of [`crate::model::Case::from_json`].
     pub fn next_case(&mut self) -> Value {
-        let intake = self.date(2024, 2026);
+        let intake = self.intake_date();
         let intake_year: i32 = intake[..4].parse().unwrap_or(2025);
         let nationality = self.pick(COUNTRIES);
         let victim = self.rng.gen_bool(0.6);
         let adult = self.rng.gen_bool(0.75);
         let birth_year = if adult {
-            intake_year - self.rng.gen_range(18..60)
+            intake_year - self.rng.gen_range(19..60)
         } else {
             intake_year - self.rng.gen_range(9..18)
         };
@@ -284,5 +283,33 @@ impl Iterator for SampleCases {
     type Item = Value;
     fn next(&mut self) -> Option<Value> {
         Some(self.next_case())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Case;
+
+    #[test]
+    fn generated_cases_are_valid_varied_and_case_sized() {
+        let cases: Vec<Value> = SampleCases::new(1).take(2000).collect();
+        for (i, case) in cases.iter().enumerate() {
+            if let Err(errors) = Case::from_json(case) {
+                panic!("sample {i} is invalid: {errors}");
+            }
+        }
+        let mean = cases.iter().map(|c| c.to_string().len()).sum::<usize>() / cases.len();
+        assert!((900..=1600).contains(&mean), "mean case size {mean} bytes");
+        let names: std::collections::BTreeSet<_> = cases
+            .iter()
+            .map(|c| format!("{} {}", c["given_name"], c["family_name"]))
+            .collect();
+        assert!(names.len() > 1000, "names vary");
+        assert_eq!(
+            SampleCases::new(1).next_case(),
+            cases[0],
+            "deterministic for a seed"
+        );
     }
 }

@@ -43,7 +43,7 @@ fn crash_child() {
                 writeln!(stdout.lock(), "saved {id}").unwrap();
             }
             _ => {
-                let lines: String = (0..500)
+                let lines: String = (0..100)
                     .map(|j| {
                         let mut c =
                             case_json(&format!("I{i}x{j}"), "Import", "+256 772 000000", "X1");
@@ -64,7 +64,7 @@ fn crash_child() {
                     .import_jsonl(
                         lines.as_bytes(),
                         &ImportOptions {
-                            batch_size: 100,
+                            batch_size: 25,
                             ..Default::default()
                         },
                         &mut |_| {},
@@ -103,7 +103,7 @@ fn kill_in_a_loop(mode: &str, rounds: u32) {
                 .collect::<Vec<_>>()
         });
         // Vary the moment of the kill across rounds.
-        std::thread::sleep(Duration::from_millis(150 + u64::from(round) * 37 % 200));
+        std::thread::sleep(Duration::from_millis(300 + u64::from(round) * 97 % 400));
         sigkill(child.id());
         child.wait().unwrap();
         acknowledged.extend(reader.join().unwrap());

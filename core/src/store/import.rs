@@ -11,7 +11,7 @@
 //! an `"id"` get one derived from a keyed hash of the line, so a re-run after an interrupted
 //! import picks up where it stopped instead of duplicating what was done.
 
-use super::{Result, Store, StoreError};
+use super::{Result, Store};
 use crate::crypto::IndexKind;
 use crate::ids::RecordId;
 use crate::merge::op::RecordKind;

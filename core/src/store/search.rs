@@ -67,34 +67,71 @@ pub(crate) fn index_tokens(keys: &StoreKeys, values: &Fields) -> BTreeSet<Token>
     tokens
 }
 
-fn query_tokens(keys: &StoreKeys, query: &SearchQuery) -> Vec<Token> {
+/// The most specific key of a run of words: all of them joined (the longest token), which
+/// the index holds for the run however the words were separated ("Al-Hassan", "Al Hassan",
+/// "Alhassan").
+fn joined_key(words: &str) -> Option<String> {
+    normalize::name_tokens(words)
+        .into_iter()
+        .max_by_key(String::len)
+}
+
+/// Alternative token sets for a query; a case matches when it has every token of any set.
+fn query_alternatives(keys: &StoreKeys, query: &SearchQuery) -> Vec<Vec<Token>> {
+    let token = |kind, value: &str| keys.index.token(kind, value);
     match query {
-        SearchQuery::Name(text) => normalize::name_tokens(text)
-            .iter()
-            .map(|t| keys.index.token(IndexKind::Name, t))
-            .collect(),
-        SearchQuery::Phone(raw) => normalize::phone(raw)
-            .map(|p| keys.index.token(IndexKind::Phone, &p))
+        SearchQuery::Name(text) => {
+            // Every word typed must match a name part...
+            let per_word: Vec<Token> = text
+                .split_whitespace()
+                .filter_map(joined_key)
+                .map(|k| token(IndexKind::Name, &k))
+                .collect();
+            let mut alternatives = vec![per_word];
+            // ...or the words together are one name written apart ("Abd al Rahman").
+            if text.split_whitespace().nth(1).is_some() {
+                if let Some(joined) = joined_key(text) {
+                    alternatives.push(vec![token(IndexKind::Name, &joined)]);
+                }
+            }
+            alternatives
+        }
+        SearchQuery::Phone(raw) => vec![normalize::phone(raw)
+            .map(|p| token(IndexKind::Phone, &p))
             .into_iter()
-            .collect(),
-        SearchQuery::Document(raw) => normalize::document_number(raw)
-            .map(|d| keys.index.token(IndexKind::Document, &d))
-            .into_iter()
-            .collect(),
+            .collect()],
+        SearchQuery::Document(raw) => {
+            vec![normalize::document_number(raw)
+                .map(|d| token(IndexKind::Document, &d))
+                .into_iter()
+                .collect()]
+        }
     }
 }
 
 impl Store {
-    /// Cases matching every token of the query, newest first, at most
-    /// [`MAX_SEARCH_RESULTS`]. A query that normalizes to nothing matches nothing.
     pub fn search(&self, query: &SearchQuery) -> Result<Vec<CaseRecord>> {
         let keys = self.keys()?;
-        let tokens = query_tokens(keys, query);
-        let mut matches: Option<BTreeSet<RecordId>> = None;
+        let mut found = BTreeSet::new();
+        for tokens in query_alternatives(keys, query) {
+            found.extend(self.records_with_all(&tokens)?);
+        }
+        // UUIDv7 ids sort by creation time; newest first.
+        found
+            .iter()
+            .rev()
+            .take(MAX_SEARCH_RESULTS)
+            .map(|id| self.get_case(id))
+            .collect()
+    }
+
+    /// Records holding every token; none for an empty token list.
+    fn records_with_all(&self, tokens: &[Token]) -> Result<BTreeSet<RecordId>> {
         let mut lookup = self
             .conn
             .prepare_cached("SELECT record_id FROM search_index WHERE token = ?1")?;
-        for token in &tokens {
+        let mut matches: Option<BTreeSet<RecordId>> = None;
+        for token in tokens {
             let ids: BTreeSet<RecordId> = lookup
                 .query_map([&token[..]], |row| row.get::<_, Vec<u8>>(0))?
                 .filter_map(|id| {
@@ -108,16 +145,10 @@ impl Store {
                 Some(so_far) => so_far.intersection(&ids).copied().collect(),
             };
             if narrowed.is_empty() {
-                return Ok(Vec::new());
+                return Ok(narrowed);
             }
             matches = Some(narrowed);
         }
-        // UUIDv7 ids sort by creation time; newest first.
-        let ids = matches.unwrap_or_default();
-        ids.iter()
-            .rev()
-            .take(MAX_SEARCH_RESULTS)
-            .map(|id| self.get_case(id))
-            .collect()
+        Ok(matches.unwrap_or_default())
     }
 }

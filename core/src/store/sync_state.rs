@@ -189,9 +189,9 @@ impl Store {
         let mut current: BTreeMap<RecordId, StoredRecord> = BTreeMap::new();
         for op in ops {
             counters.clock.observe(op.hlc);
-            if !current.contains_key(&op.record_id) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = current.entry(op.record_id) {
                 if let Some(record) = Self::load_record(&tx, keys, &op.record_id)? {
-                    current.insert(op.record_id, record);
+                    slot.insert(record);
                 }
             }
         }
