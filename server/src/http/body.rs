@@ -93,3 +93,34 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             .map_err(|e| ApiError::bad_request(describe_json_error(&e)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    #[tokio::test]
+    async fn an_undeclared_body_is_cut_at_the_limit() {
+        // No Content-Length header: only the counting limit stands between us and the body.
+        let body = Body::from(vec![0u8; 1025]);
+        let error = read_body(&HeaderMap::new(), body, 1024).await.unwrap_err();
+        assert_eq!(error.status, StatusCode::PAYLOAD_TOO_LARGE);
+        let fits = read_body(&HeaderMap::new(), Body::from(vec![0u8; 1024]), 1024)
+            .await
+            .unwrap();
+        assert_eq!(fits.len(), 1024);
+    }
+
+    #[test]
+    fn json_errors_never_quote_the_input() {
+        let e = serde_json::from_str::<fieldcase_core::protocol::EnrollRequest>(
+            r#"{"code": 5, "device_label": "Maria's phone"}"#,
+        )
+        .unwrap_err();
+        let message = describe_json_error(&e);
+        assert!(
+            !message.contains("Maria") && !message.contains('5'),
+            "{message}"
+        );
+    }
+}

@@ -212,7 +212,8 @@ async fn a_declared_oversize_is_refused_before_any_body_is_sent() {
 #[tokio::test]
 async fn broken_json_bodies_and_unknown_routes_are_client_errors() {
     let h = Harness::start().await;
-    let cases: Vec<(Method, &str, Option<&str>, Vec<u8>, StatusCode)> = vec![
+    type Case<'a> = (Method, &'a str, Option<&'a str>, Vec<u8>, StatusCode);
+    let cases: Vec<Case<'_>> = vec![
         (
             Method::POST,
             "/v1/enroll",

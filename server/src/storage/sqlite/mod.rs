@@ -63,6 +63,7 @@ impl SqliteStorage {
     /// Opens (creating or upgrading) the database at `path`, sealing payloads with `sealer`.
     /// Refuses a database whose key check does not open with `sealer`.
     pub fn open(path: &Path, sealer: Sealer) -> Result<Self, StorageError> {
+        create_owner_only(path)?;
         let mut writer = Connection::open(path).map_err(backend)?;
         schema::configure(&writer, ConnectionRole::Writer).map_err(backend)?;
         schema::prepare(&mut writer)?;
@@ -123,6 +124,26 @@ impl SqliteStorage {
         let value = f(&tx)?;
         tx.finish().map_err(backend)?;
         Ok(value)
+    }
+}
+
+/// Creates an empty database file readable only by its owner, if there is none: SQLite gives
+/// the `-wal` and `-shm` files the permissions of the database file.
+fn create_owner_only(path: &Path) -> Result<(), StorageError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StorageError::Backend(format!(
+            "cannot create the database file {}: {e}",
+            path.display()
+        ))),
     }
 }
 
