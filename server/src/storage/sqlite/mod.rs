@@ -347,3 +347,47 @@ impl Storage for SqliteStorage {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store in a temporary directory, removed when dropped.
+    pub(super) struct TempStore {
+        store: SqliteStorage,
+        _dir: tempfile::TempDir,
+    }
+
+    impl std::ops::Deref for TempStore {
+        type Target = SqliteStorage;
+        fn deref(&self) -> &SqliteStorage {
+            &self.store
+        }
+    }
+
+    pub(super) fn temp_store() -> TempStore {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStorage::open(&dir.path().join("test.db"), Sealer::from_key(&[3; 32])).unwrap();
+        TempStore { store, _dir: dir }
+    }
+
+    crate::storage::conformance::conformance_suite!(temp_store());
+
+    #[test]
+    fn a_reopened_database_keeps_its_epoch_and_refuses_another_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.db");
+        let epoch = SqliteStorage::open(&path, Sealer::from_key(&[3; 32]))
+            .unwrap()
+            .epoch()
+            .to_owned();
+        let again = SqliteStorage::open(&path, Sealer::from_key(&[3; 32])).unwrap();
+        assert_eq!(again.epoch(), epoch);
+        drop(again);
+        assert!(matches!(
+            SqliteStorage::open(&path, Sealer::from_key(&[4; 32])),
+            Err(StorageError::Integrity(_))
+        ));
+    }
+}
