@@ -3,7 +3,8 @@
 //! Order of checks, cheapest first: credential (401/403 before a byte of body is read),
 //! content type (415), declared length (413), then the body is read within
 //! `MAX_COMPRESSED_BODY_BYTES`. Decompression (bounded by the codec), parsing and the
-//! database work run on a blocking thread; a semaphore bounds how many run at once.
+//! database work run on a blocking thread; a semaphore bounds how many run at once
+//! (taken once the body is in, so a slow upload holds no slot).
 
 use super::auth::AuthedDevice;
 use super::body::{read_body, require_content_type};
@@ -24,13 +25,15 @@ pub async fn sync(
     body: Body,
 ) -> Result<Response, ApiError> {
     require_content_type(&headers, CONTENT_TYPE)?;
+    let bytes = read_body(&headers, body, MAX_COMPRESSED_BODY_BYTES).await?;
+    // Taken after the upload: a phone trickling 8 MiB over 2G must not hold a slot while
+    // others wait. The slot bounds what is expensive — decompression and the transaction.
     let _slot = state
         .sync_slots
         .clone()
         .acquire_owned()
         .await
         .map_err(|_| ApiError::unavailable())?;
-    let bytes = read_body(&headers, body, MAX_COMPRESSED_BODY_BYTES).await?;
     let storage = state.storage.clone();
     let now = state.time.now_ms();
     let for_work = device.clone();
