@@ -22,6 +22,21 @@ impl Output {
     }
 }
 
+impl Output {
+    /// Prints one event as a single line (compact JSON with `--json`), for streams that
+    /// scripts read line by line.
+    pub fn line<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
+        let text = if self.json {
+            serde_json::to_string(value).expect("output values serialize")
+        } else {
+            human()
+        };
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{text}");
+        let _ = stdout.flush();
+    }
+}
+
 /// Left-aligned columns under a header; an empty list says so.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     if rows.is_empty() {

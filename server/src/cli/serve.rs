@@ -70,7 +70,7 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
     let server = Server::bind(config).await?;
     let url = format!("http://{}", server.local_addr());
     let token_written = server.admin_token_written().is_some();
-    out.print(
+    out.line(
         &serde_json::json!({
             "event": "listening",
             "url": url,
