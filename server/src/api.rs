@@ -1,0 +1,102 @@
+//! The JSON bodies of the admin API (`/v1/admin/…`), shared by the server and `fieldcase admin`.
+//!
+//! Times are RFC 3339 UTC strings. Sync and enrollment bodies are not here: they are protocol
+//! types in `fieldcase_core::protocol`, shared with devices.
+
+use crate::roles::Role;
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/admin/agencies`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAgencyBody {
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgencyBody {
+    pub code: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+/// `POST /v1/admin/users`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    pub agency: String,
+    pub role: Role,
+    pub display_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserBody {
+    pub id: String,
+    pub agency: String,
+    pub role: Role,
+    pub display_name: String,
+    pub created_at: String,
+}
+
+/// `POST /v1/admin/users/{user_id}/enrollment-codes`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEnrollmentCodeBody {
+    /// Hours until the code expires; the server's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_hours: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollmentCodeBody {
+    /// Shown once; the server keeps only a hash.
+    pub code: String,
+    pub user_id: String,
+    pub agency: String,
+    pub expires_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceBody {
+    pub id: String,
+    pub agency: String,
+    pub user_id: String,
+    pub label: String,
+    pub created_at: String,
+    pub last_seen_at: Option<String>,
+    pub last_seq: u64,
+    pub revoked_at: Option<String>,
+}
+
+/// `POST /v1/admin/tokens`: an admin token for one agency's admin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAdminTokenBody {
+    pub agency: String,
+    pub label: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminTokenBody {
+    /// Shown once; the server keeps only a hash.
+    pub token: String,
+    pub agency: String,
+    pub label: String,
+    pub created_at: String,
+}
+
+/// `GET /v1/admin/users?agency=…` and `GET /v1/admin/devices?agency=…`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgencyFilter {
+    #[serde(default)]
+    pub agency: Option<String>,
+}
+
+/// `GET /healthz`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthBody {
+    pub status: String,
+    pub protocol: u32,
+    pub version: String,
+}

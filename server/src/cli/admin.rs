@@ -1,0 +1,333 @@
+//! `fieldcase admin …`: the admin API from a terminal.
+//!
+//! The token comes from `--token-file FILE` (e.g. `<data-dir>/admin.token`) or the environment
+//! variable `FIELDCASE_ADMIN_TOKEN` — never from a command-line argument, where other users of
+//! the machine could read it in the process list.
+
+use super::output::{table, Output};
+use crate::api::*;
+use crate::roles::Role;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use fieldcase_core::protocol::ErrorBody;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long the CLI waits for the server.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The server's base URL.
+    #[arg(
+        long,
+        env = "FIELDCASE_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server: String,
+    /// File holding the admin token (default: the FIELDCASE_ADMIN_TOKEN variable).
+    #[arg(long, env = "FIELDCASE_ADMIN_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Partner agencies.
+    #[command(subcommand)]
+    Agency(AgencyCommand),
+    /// Users (staff) of agencies.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Issue a one-time enrollment code for a user's phone.
+    EnrollCode {
+        /// The user's id (from `user list`).
+        #[arg(long)]
+        user: String,
+        /// Hours until the code expires (default: the server's, 72).
+        #[arg(long)]
+        expires_hours: Option<u32>,
+    },
+    /// Enrolled devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Admin tokens for agency admins.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgencyCommand {
+    /// Create an agency (system admin).
+    Add {
+        /// Agency code: 2-32 of a-z, 0-9, _ starting with a letter, e.g. iom_uga.
+        code: String,
+        #[arg(long)]
+        name: String,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    Add {
+        #[arg(long)]
+        agency: String,
+        /// caseworker, supervisor, agency_admin, analyst or system_admin.
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        name: String,
+    },
+    List {
+        #[arg(long)]
+        agency: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    List {
+        #[arg(long)]
+        agency: Option<String>,
+    },
+    /// Revoke a device: at its next sync it is refused and told to wipe itself.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an admin token limited to one agency (system admin).
+    Add {
+        #[arg(long)]
+        agency: String,
+        #[arg(long)]
+        label: String,
+    },
+}
+
+/// The server answered with an error.
+#[derive(Debug, thiserror::Error)]
+#[error("the server refused ({status}): {}", body.message)]
+pub struct ServerRefused {
+    pub status: u16,
+    pub body: ErrorBody,
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> anyhow::Result<T> {
+        let url = format!("{}{}", self.base, path);
+        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the server at {}", self.base))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .context("reading the server's answer")?;
+        if status.is_success() {
+            serde_json::from_slice(&bytes).context("the server's answer is not what was expected")
+        } else {
+            let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
+                error: fieldcase_core::protocol::ErrorCode::Internal,
+                message: format!("HTTP {status} without an error body"),
+            });
+            Err(ServerRefused {
+                status: status.as_u16(),
+                body,
+            }
+            .into())
+        }
+    }
+}
+
+fn read_token(args: &AdminArgs) -> anyhow::Result<String> {
+    let token = match &args.token_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the admin token file {}", path.display()))?,
+        None => std::env::var("FIELDCASE_ADMIN_TOKEN").map_err(|_| {
+            anyhow::anyhow!(
+                "no admin token: pass --token-file <data-dir>/admin.token or set \
+                 FIELDCASE_ADMIN_TOKEN"
+            )
+        })?,
+    };
+    let token = token.trim().to_owned();
+    anyhow::ensure!(!token.is_empty(), "the admin token is empty");
+    Ok(token)
+}
+
+fn query(agency: &Option<String>) -> String {
+    match agency {
+        Some(a) => format!("?agency={}", a),
+        None => String::new(),
+    }
+}
+
+pub async fn run(args: AdminArgs, out: Output) -> anyhow::Result<()> {
+    let client = Client {
+        http: reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()?,
+        base: args.server.trim_end_matches('/').to_owned(),
+        token: read_token(&args)?,
+    };
+    let none = None::<&()>;
+    match args.command {
+        AdminCommand::Agency(AgencyCommand::Add { code, name }) => {
+            let agency: AgencyBody = client
+                .call(
+                    Method::POST,
+                    "/v1/admin/agencies",
+                    Some(&NewAgencyBody { code, name }),
+                )
+                .await?;
+            out.print(&agency, || {
+                format!("created agency {} ({})", agency.code, agency.name)
+            });
+        }
+        AdminCommand::Agency(AgencyCommand::List) => {
+            let agencies: Vec<AgencyBody> =
+                client.call(Method::GET, "/v1/admin/agencies", none).await?;
+            out.print(&agencies, || {
+                let rows: Vec<_> = agencies
+                    .iter()
+                    .map(|a| vec![a.code.clone(), a.name.clone(), a.created_at.clone()])
+                    .collect();
+                table(&["CODE", "NAME", "CREATED"], &rows)
+            });
+        }
+        AdminCommand::User(UserCommand::Add { agency, role, name }) => {
+            let body = NewUserBody {
+                agency,
+                role,
+                display_name: name,
+            };
+            let user: UserBody = client
+                .call(Method::POST, "/v1/admin/users", Some(&body))
+                .await?;
+            out.print(&user, || {
+                format!(
+                    "created user {} ({}) in {}",
+                    user.id, user.role, user.agency
+                )
+            });
+        }
+        AdminCommand::User(UserCommand::List { agency }) => {
+            let path = format!("/v1/admin/users{}", query(&agency));
+            let users: Vec<UserBody> = client.call(Method::GET, &path, none).await?;
+            out.print(&users, || {
+                let rows: Vec<_> = users
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            u.id.clone(),
+                            u.agency.clone(),
+                            u.role.to_string(),
+                            u.display_name.clone(),
+                        ]
+                    })
+                    .collect();
+                table(&["ID", "AGENCY", "ROLE", "NAME"], &rows)
+            });
+        }
+        AdminCommand::EnrollCode {
+            user,
+            expires_hours,
+        } => {
+            let path = format!("/v1/admin/users/{user}/enrollment-codes");
+            let code: EnrollmentCodeBody = client
+                .call(
+                    Method::POST,
+                    &path,
+                    Some(&NewEnrollmentCodeBody { expires_hours }),
+                )
+                .await?;
+            out.print(&code, || {
+                format!(
+                    "enrollment code: {}\nfor user {} of {}, valid until {}\n\
+                     It is shown only once and works once; give it to the user in person.",
+                    code.code, code.user_id, code.agency, code.expires_at
+                )
+            });
+        }
+        AdminCommand::Device(DeviceCommand::List { agency }) => {
+            let path = format!("/v1/admin/devices{}", query(&agency));
+            let devices: Vec<DeviceBody> = client.call(Method::GET, &path, none).await?;
+            out.print(&devices, || {
+                let rows: Vec<_> = devices
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            d.id.clone(),
+                            d.agency.clone(),
+                            d.user_id.clone(),
+                            d.label.clone(),
+                            d.last_seen_at.clone().unwrap_or_else(|| "never".into()),
+                            d.last_seq.to_string(),
+                            d.revoked_at.clone().unwrap_or_else(|| "-".into()),
+                        ]
+                    })
+                    .collect();
+                table(
+                    &[
+                        "ID",
+                        "AGENCY",
+                        "USER",
+                        "LABEL",
+                        "LAST SEEN",
+                        "LAST SEQ",
+                        "REVOKED",
+                    ],
+                    &rows,
+                )
+            });
+        }
+        AdminCommand::Device(DeviceCommand::Revoke { id }) => {
+            let path = format!("/v1/admin/devices/{id}/revoke");
+            let device: DeviceBody = client.call(Method::POST, &path, none).await?;
+            out.print(&device, || {
+                format!(
+                    "revoked device {}; at its next sync it is refused and told to wipe itself",
+                    device.id
+                )
+            });
+        }
+        AdminCommand::Token(TokenCommand::Add { agency, label }) => {
+            let token: AdminTokenBody = client
+                .call(
+                    Method::POST,
+                    "/v1/admin/tokens",
+                    Some(&NewAdminTokenBody { agency, label }),
+                )
+                .await?;
+            out.print(&token, || {
+                format!(
+                    "admin token for agency {}: {}\nIt is shown only once.",
+                    token.agency, token.token
+                )
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! The `fieldcase` command line.
+//!
+//! One clap enum ([`Command`]); each subcommand is a sibling module with its own `Args` and
+//! `run`, so `device …`, `demo` and `report …` slot in beside [`serve`] and [`admin`] without
+//! touching them. Every command takes `--json` for machine-readable output on stdout; errors
+//! go to stderr (as an `ErrorBody` JSON object with `--json`) with exit status 1.
+
+pub mod admin;
+pub mod output;
+pub mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fieldcase",
+    version,
+    about = "fieldcase: the sync server of an agency network, and its administration"
+)]
+pub struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the sync server.
+    Serve(serve::ServeArgs),
+    /// Administer a running server: agencies, users, enrollment codes, devices.
+    Admin(admin::AdminArgs),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let out = output::Output { json: cli.json };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(args, out).await,
+            Command::Admin(args) => admin::run(args, out).await,
+        }
+    })
+}

@@ -1,0 +1,116 @@
+//! `fieldcase serve`: runs the sync server until SIGTERM or ctrl-c.
+//!
+//! Prints `listening on http://ADDR` on stdout (flushed) once the socket is bound — with
+//! `--listen 127.0.0.1:0` that line carries the port the OS chose, which is how scripts and
+//! tests find it. Logs go to stderr, as text or (`--log-format json`) one JSON object a line.
+
+use super::output::Output;
+use crate::config::{ServerConfig, DEFAULT_ENROLLMENT_CODE_HOURS, MAX_ENROLLMENT_CODE_HOURS};
+use crate::server::Server;
+use crate::time::SystemTimeSource;
+use clap::{Args, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Directory for the database, the server key and the first admin token.
+    #[arg(long, env = "FIELDCASE_DATA_DIR", default_value = "./fieldcase-data")]
+    pub data_dir: PathBuf,
+    /// Address to listen on; port 0 lets the OS choose (the real one is printed).
+    #[arg(long, env = "FIELDCASE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The at-rest key file (32 bytes). Default: <data-dir>/server.key, created on first start.
+    #[arg(long, env = "FIELDCASE_SERVER_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, env = "FIELDCASE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Default validity of enrollment codes, in hours.
+    #[arg(
+        long,
+        env = "FIELDCASE_ENROLLMENT_CODE_HOURS",
+        default_value_t = DEFAULT_ENROLLMENT_CODE_HOURS,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_ENROLLMENT_CODE_HOURS)),
+    )]
+    pub enrollment_code_hours: u32,
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default `info` filter.
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
+    init_tracing(args.log_format);
+    let config = ServerConfig {
+        data_dir: args.data_dir,
+        listen: args.listen,
+        key_file: args.key_file,
+        enrollment_code_hours: args.enrollment_code_hours,
+        time: Arc::new(SystemTimeSource),
+    };
+    let admin_token_path = config.admin_token_path();
+    let server = Server::bind(config).await?;
+    let url = format!("http://{}", server.local_addr());
+    let token_written = server.admin_token_written().is_some();
+    out.line(
+        &serde_json::json!({
+            "event": "listening",
+            "url": url,
+            "admin_token_file": token_written.then(|| admin_token_path.display().to_string()),
+        }),
+        || {
+            let mut text = format!("listening on {url}");
+            if token_written {
+                text.push_str(&format!(
+                    "\nsystem admin token written to {}",
+                    admin_token_path.display()
+                ));
+            }
+            text
+        },
+    );
+    tracing::info!(url = %url, "listening");
+    server.run(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

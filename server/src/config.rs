@@ -1,0 +1,86 @@
+//! Server settings and the named bounds the server enforces.
+//!
+//! Wire limits (push batch, pull page, body sizes) live in `fieldcase_core::protocol` because
+//! both ends must agree on them; this module holds the bounds only the server cares about.
+
+use crate::time::{SystemTimeSource, TimeSource};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long an enrollment code stays valid unless the admin asks otherwise: long enough for a
+/// code issued on Friday to reach a caseworker in the field on Monday.
+pub const DEFAULT_ENROLLMENT_CODE_HOURS: u32 = 72;
+
+/// The longest validity an admin may give an enrollment code. A code is a bearer secret of
+/// ~59 bits; a month bounds how long a code written on paper stays worth stealing.
+pub const MAX_ENROLLMENT_CODE_HOURS: u32 = 24 * 30;
+
+/// Largest JSON body accepted on the small JSON routes (enrollment, admin). Their messages are
+/// a few hundred bytes; 64 KiB leaves room without letting anyone make us buffer megabytes.
+pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
+
+/// Sync requests processed at once. Each may hold up to
+/// `protocol::MAX_DECOMPRESSED_BODY_BYTES` (64 MiB) decoded; 16 keeps the worst case near
+/// 1 GiB while one device's large first sync never blocks the others (they queue briefly).
+pub const MAX_CONCURRENT_SYNCS: usize = 16;
+
+/// Rows a pull scans at most, visible or not (a device's own operations are scanned and
+/// skipped). Four full pages: enough that a device that pushed a large backlog does not get
+/// empty pages back, small enough that a pull's work stays bounded.
+pub const MAX_PULL_SCAN_ROWS: u32 = 4 * fieldcase_core::protocol::MAX_PULL_LIMIT;
+
+/// A device's `last_seen_at` is written at most this often. Writing it on every pull-only
+/// sync would put a write (and the writer lock) on a path that otherwise only reads.
+pub const LAST_SEEN_GRANULARITY_MS: u64 = 60_000;
+
+/// Longest a device label or a display name may be, in characters.
+pub const MAX_LABEL_CHARS: usize = 100;
+
+/// How long graceful shutdown waits for in-flight requests after SIGTERM / ctrl-c, so a
+/// supervisor's restart is never blocked by a stalled 2G connection.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// Everything `fieldcase serve` (or a test) needs to start a server.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Holds the database, the server key (unless `key_file` says otherwise) and the first
+    /// admin token.
+    pub data_dir: PathBuf,
+    /// Address to listen on; port 0 lets the OS choose (see [`crate::Server::local_addr`]).
+    pub listen: SocketAddr,
+    /// The at-rest sealing key. `None`: `<data_dir>/server.key`, created on first start.
+    /// When set, the file must exist: a missing key an operator pointed at is an error, not a
+    /// reason to make a new one that cannot open the existing data.
+    pub key_file: Option<PathBuf>,
+    /// Default validity of enrollment codes, in hours.
+    pub enrollment_code_hours: u32,
+    /// The clock (tests use a manual one to expire codes without waiting).
+    pub time: Arc<dyn TimeSource>,
+}
+
+impl ServerConfig {
+    /// Defaults for a data directory: loopback, OS-chosen port, generated key.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        ServerConfig {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            key_file: None,
+            enrollment_code_hours: DEFAULT_ENROLLMENT_CODE_HOURS,
+            time: Arc::new(SystemTimeSource),
+        }
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("fieldcase.db")
+    }
+
+    pub fn default_key_path(&self) -> PathBuf {
+        self.data_dir.join("server.key")
+    }
+
+    pub fn admin_token_path(&self) -> PathBuf {
+        self.data_dir.join("admin.token")
+    }
+}

@@ -1,0 +1,85 @@
+//! Who is calling: device credentials on `/v1/sync`, admin tokens on `/v1/admin/…`.
+//!
+//! Both are `Authorization: Bearer <secret>`, found by the hash of the secret
+//! ([`crate::credentials`]). The two kinds hash under different prefixes and live in
+//! different tables, so a device credential is simply unknown to the admin routes and an
+//! admin token unknown to sync: both get 401.
+
+use super::{blocking, AppState};
+use crate::credentials::{hash_secret, SecretKind};
+use crate::error::ApiError;
+use crate::storage::{AdminScope, DeviceAuth};
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+/// Longest bearer secret looked at; ours are 43 characters.
+const MAX_BEARER_CHARS: usize = 256;
+
+const DEVICE_HELP: &str =
+    "send the device credential from enrollment as Authorization: Bearer <credential>";
+const ADMIN_HELP: &str = "send an admin token as Authorization: Bearer <token>";
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, secret) = value.split_once(' ')?;
+    let secret = secret.trim();
+    (scheme.eq_ignore_ascii_case("bearer")
+        && !secret.is_empty()
+        && secret.len() <= MAX_BEARER_CHARS)
+        .then_some(secret)
+}
+
+/// An authenticated, non-revoked device.
+#[derive(Clone, Debug)]
+pub struct AuthedDevice(pub DeviceAuth);
+
+impl FromRequestParts<AppState> for AuthedDevice {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let secret = bearer(parts).ok_or_else(|| ApiError::unauthorized(DEVICE_HELP))?;
+        let hash = hash_secret(SecretKind::DeviceCredential, secret);
+        let storage = state.storage.clone();
+        match blocking(move || storage.device_by_credential(&hash)).await? {
+            None => Err(ApiError::unauthorized(
+                "unknown device credential; enroll this device again",
+            )),
+            Some(device) if device.revoked => {
+                tracing::info!(device = %device.id, agency = %device.agency, "revoked device refused");
+                Err(ApiError::device_revoked())
+            }
+            Some(device) => Ok(AuthedDevice(device)),
+        }
+    }
+}
+
+/// An authenticated admin and the scope of their token.
+#[derive(Clone, Debug)]
+pub struct Admin(pub AdminScope);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let secret = bearer(parts).ok_or_else(|| ApiError::unauthorized(ADMIN_HELP))?;
+        let hash = hash_secret(SecretKind::AdminToken, secret);
+        let storage = state.storage.clone();
+        match blocking(move || storage.admin_by_token(&hash)).await? {
+            Some(scope) => Ok(Admin(scope)),
+            None => Err(ApiError::unauthorized("unknown or revoked admin token")),
+        }
+    }
+}
+
+impl Admin {
+    /// Refuses anything but a system admin.
+    pub fn require_system(&self) -> Result<(), ApiError> {
+        match self.0 {
+            AdminScope::System => Ok(()),
+            AdminScope::Agency(_) => {
+                Err(ApiError::forbidden("only a system admin token may do this"))
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! `GET /healthz`, `GET /metrics`, `GET /openapi.json`: what operators and tools read.
+
+use super::{blocking, AppState};
+use crate::api::HealthBody;
+use crate::error::ApiError;
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// The OpenAPI 3.1 document of this API, written by hand.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+pub async fn healthz() -> Json<HealthBody> {
+    Json(HealthBody {
+        status: "ok".into(),
+        protocol: fieldcase_core::protocol::PROTOCOL_VERSION,
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let storage = state.storage.clone();
+    let counts = blocking(move || storage.device_counts()).await?;
+    state.metrics.set_devices(counts);
+    let mut response = state.metrics.encode().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+pub async fn openapi() -> Response {
+    let mut response = OPENAPI_JSON.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn documented() -> BTreeSet<(String, String)> {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).expect("valid JSON");
+        assert_eq!(doc["openapi"].as_str().map(|v| &v[..3]), Some("3.1"));
+        let mut out = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("path item").keys() {
+                if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                    out.insert((method.clone(), path.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_route_is_documented_and_every_documented_route_exists() {
+        let registered: BTreeSet<(String, String)> = crate::http::route_table()
+            .into_iter()
+            .map(|(m, p)| (m.as_str().to_ascii_lowercase(), p.to_owned()))
+            .collect();
+        let documented = documented();
+        let undocumented: Vec<_> = registered.difference(&documented).collect();
+        let missing: Vec<_> = documented.difference(&registered).collect();
+        assert!(
+            undocumented.is_empty(),
+            "routes missing from openapi.json: {undocumented:?}"
+        );
+        assert!(
+            missing.is_empty(),
+            "openapi.json documents routes that do not exist: {missing:?}"
+        );
+    }
+}

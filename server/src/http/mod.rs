@@ -1,0 +1,168 @@
+//! The HTTP API: routes, shared state and the layers every request passes through.
+//!
+//! Routes are registered through [`Routes`], which records each `(method, path)` it adds, so
+//! [`route_table`] is exactly what the router serves; a test checks it against the OpenAPI
+//! document (`openapi.json`).
+//!
+//! Every error reply, including the router's own (unknown route, wrong method, panics, body
+//! limits), is an `ErrorBody` in JSON ([`middleware::observe`] rewrites any that is not).
+
+pub mod admin;
+pub mod auth;
+pub mod body;
+pub mod enroll;
+pub mod meta;
+pub mod middleware;
+pub mod sync;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::storage::Storage;
+use crate::time::TimeSource;
+use axum::http::Method;
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub storage: Arc<dyn Storage>,
+    pub metrics: Arc<Metrics>,
+    pub time: Arc<dyn TimeSource>,
+    /// Default validity of enrollment codes, in hours.
+    pub enrollment_code_hours: u32,
+    /// Bounds concurrent sync requests ([`crate::config::MAX_CONCURRENT_SYNCS`]).
+    pub sync_slots: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        time: Arc<dyn TimeSource>,
+        enrollment_code_hours: u32,
+    ) -> Self {
+        AppState {
+            storage,
+            metrics: Arc::new(Metrics::new()),
+            time,
+            enrollment_code_hours,
+            sync_slots: Arc::new(Semaphore::new(crate::config::MAX_CONCURRENT_SYNCS)),
+        }
+    }
+}
+
+/// Runs blocking storage work off the async threads; a panic there becomes a 500.
+pub async fn blocking<T, E>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(e) => {
+            tracing::error!(panicked = e.is_panic(), "blocking task failed");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+/// A router that remembers what it registered.
+pub struct Routes {
+    router: Router<AppState>,
+    table: Vec<(Method, &'static str)>,
+}
+
+impl Routes {
+    fn new() -> Self {
+        Routes {
+            router: Router::new(),
+            table: Vec::new(),
+        }
+    }
+
+    fn add(mut self, method: Method, path: &'static str, handler: MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(path, handler);
+        self.table.push((method, path));
+        self
+    }
+}
+
+fn routes() -> Routes {
+    Routes::new()
+        .add(Method::GET, "/healthz", get(meta::healthz))
+        .add(Method::GET, "/metrics", get(meta::metrics))
+        .add(Method::GET, "/openapi.json", get(meta::openapi))
+        .add(Method::POST, "/v1/sync", post(sync::sync))
+        .add(Method::POST, "/v1/enroll", post(enroll::enroll))
+        .add(Method::GET, "/v1/admin/agencies", get(admin::list_agencies))
+        .add(
+            Method::POST,
+            "/v1/admin/agencies",
+            post(admin::create_agency),
+        )
+        .add(Method::GET, "/v1/admin/users", get(admin::list_users))
+        .add(Method::POST, "/v1/admin/users", post(admin::create_user))
+        .add(
+            Method::POST,
+            "/v1/admin/users/{user_id}/enrollment-codes",
+            post(admin::create_enrollment_code),
+        )
+        .add(Method::GET, "/v1/admin/devices", get(admin::list_devices))
+        .add(
+            Method::POST,
+            "/v1/admin/devices/{device_id}/revoke",
+            post(admin::revoke_device),
+        )
+        .add(
+            Method::POST,
+            "/v1/admin/tokens",
+            post(admin::create_admin_token),
+        )
+}
+
+/// Every `(method, path)` the router serves, paths in axum/OpenAPI template form.
+pub fn route_table() -> Vec<(Method, &'static str)> {
+    routes().table
+}
+
+/// The whole API with its layers.
+pub fn router(state: AppState) -> Router {
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &axum::extract::Request| {
+            // The route template, never the raw URI: paths carry ids, queries carry filters.
+            let route = request
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map(|m| m.as_str().to_owned())
+                .unwrap_or_else(|| "unmatched".to_owned());
+            tracing::info_span!("request", method = %request.method(), route = %route)
+        })
+        .on_request(())
+        .on_response(
+            DefaultOnResponse::new()
+                .level(tracing::Level::INFO)
+                .latency_unit(tower_http::LatencyUnit::Millis),
+        );
+    routes()
+        .router
+        .fallback(|| async { ApiError::for_status(axum::http::StatusCode::NOT_FOUND) })
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        // A backstop only: each route reads its body with its own, smaller limit and answers
+        // with a precise error; this keeps any future route from buffering without bound.
+        .layer(RequestBodyLimitLayer::new(
+            fieldcase_core::protocol::MAX_COMPRESSED_BODY_BYTES,
+        ))
+        .layer(trace)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::observe,
+        ))
+        .with_state(state)
+}

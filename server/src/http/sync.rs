@@ -1,0 +1,117 @@
+//! `POST /v1/sync`: the device's one round trip (see `fieldcase_core::protocol`).
+//!
+//! Order of checks, cheapest first: credential (401/403 before a byte of body is read),
+//! content type (415), declared length (413), then the body is read within
+//! `MAX_COMPRESSED_BODY_BYTES`. Decompression (bounded by the codec), parsing and the
+//! database work run on a blocking thread; a semaphore bounds how many run at once
+//! (taken once the body is in, so a slow upload holds no slot).
+
+use super::auth::AuthedDevice;
+use super::body::{read_body, require_content_type};
+use super::{blocking, AppState};
+use crate::error::ApiError;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use fieldcase_core::protocol::{
+    decode_body, encode_body, CodecError, SyncRequest, CONTENT_TYPE, MAX_COMPRESSED_BODY_BYTES,
+};
+
+pub async fn sync(
+    State(state): State<AppState>,
+    AuthedDevice(device): AuthedDevice,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    require_content_type(&headers, CONTENT_TYPE)?;
+    let bytes = read_body(&headers, body, MAX_COMPRESSED_BODY_BYTES).await?;
+    // Taken after the upload: a phone trickling 8 MiB over 2G must not hold a slot while
+    // others wait. The slot bounds what is expensive — decompression and the transaction.
+    let _slot = state
+        .sync_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::unavailable())?;
+    let storage = state.storage.clone();
+    let now = state.time.now_ms();
+    let for_work = device.clone();
+    let (encoded, stats) = blocking(move || {
+        let request: SyncRequest = decode_body(&bytes).map_err(codec_error)?;
+        let (response, stats) = crate::sync::sync(&*storage, &for_work, &request, now)?;
+        Ok::<_, ApiError>((encode_body(&response), stats))
+    })
+    .await?;
+    state.metrics.observe_sync(&stats);
+    tracing::info!(
+        device = %device.id,
+        agency = %device.agency,
+        pushed = stats.pushed,
+        applied = stats.applied,
+        skipped = stats.skipped,
+        rejected = stats.rejected,
+        gap = stats.gap,
+        pulled = stats.pulled,
+        reset = stats.reset,
+        "sync"
+    );
+    let mut response = encoded.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    Ok(response)
+}
+
+fn codec_error(e: CodecError) -> ApiError {
+    match e {
+        CodecError::TooLarge(_) => ApiError::payload_too_large(MAX_COMPRESSED_BODY_BYTES),
+        CodecError::DecompressedTooLarge => ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            fieldcase_core::protocol::ErrorCode::PayloadTooLarge,
+            format!(
+                "the body decompresses to more than {} bytes; send fewer operations per request",
+                fieldcase_core::protocol::MAX_DECOMPRESSED_BODY_BYTES
+            ),
+        ),
+        CodecError::Compression => {
+            ApiError::bad_request("the body is not valid zstd (truncated or not compressed?)")
+        }
+        // The codec's text comes from serde_json and may quote the input: keep the position.
+        CodecError::Json(text) => ApiError::bad_request(format!(
+            "the body is not a valid sync request{}",
+            position_of(&text)
+        )),
+        _ => ApiError::bad_request("the body could not be decoded"),
+    }
+}
+
+/// `" (line L, column C)"` from a serde_json message, or nothing.
+fn position_of(message: &str) -> String {
+    message
+        .rsplit_once(" at line ")
+        .and_then(|(_, tail)| {
+            let (line, column) = tail.split_once(" column ")?;
+            let line: u64 = line.parse().ok()?;
+            let column: u64 = column.parse().ok()?;
+            Some(format!(" (line {line}, column {column})"))
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codec_messages_keep_only_the_position() {
+        let e = serde_json::from_str::<u32>("\"Maria\"").unwrap_err();
+        let api = codec_error(CodecError::Json(e.to_string()));
+        assert!(!api.message.contains("Maria"));
+        assert!(
+            api.message.ends_with("(line 1, column 7)"),
+            "{}",
+            api.message
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! At-rest sealing of what the server must not keep in the clear (operation payloads).
+//!
+//! XChaCha20-Poly1305 with a random 24-byte nonce per seal (random nonces are safe at this size:
+//! no counter to persist, no collision risk worth counting) and associated data that binds each
+//! sealed value to where it lives ([`op_payload_ad`]), so a payload copied onto another row
+//! fails to open instead of being served as that row's data.
+//!
+//! The key is 32 random bytes in a file: `<data-dir>/server.key` by default, made owner-only on
+//! first start, or the file `FIELDCASE_SERVER_KEY_FILE` names. The database holds a sealed
+//! check value, so a server started with the wrong key refuses to start instead of failing on
+//! every pull. This module does not manage key rotation (a later issue: a key id prefix in the
+//! sealed format is reserved by [`FORMAT_V1`]).
+
+use crate::fsutil;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use fieldcase_core::{DeviceId, RecordId, RecordKind};
+use rand::RngCore;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// Length of a server key in bytes.
+pub const KEY_BYTES: usize = 32;
+const NONCE_BYTES: usize = 24;
+
+/// First byte of every sealed value: the format (and, later, which key sealed it).
+pub const FORMAT_V1: u8 = 1;
+
+/// What can go wrong loading a key or opening a sealed value. Never carries plaintext.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    #[error("server key file {path} is missing: restore it, or unset FIELDCASE_SERVER_KEY_FILE")]
+    KeyMissing { path: String },
+    #[error("server key file {path} must hold exactly {KEY_BYTES} bytes, it holds {len}")]
+    KeyLength { path: String, len: usize },
+    #[error("server key file {path}: {source}")]
+    KeyIo {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("a sealed value failed to open (wrong key, or the value was moved or altered)")]
+    Open,
+}
+
+/// Seals and opens values under the server key.
+pub struct Sealer {
+    cipher: XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(..)")
+    }
+}
+
+impl Sealer {
+    pub fn from_key(key: &[u8; KEY_BYTES]) -> Self {
+        Sealer {
+            cipher: XChaCha20Poly1305::new(key.into()),
+        }
+    }
+
+    /// Loads the key at `path`; when `create_if_missing`, makes a new random key there first
+    /// (owner-only). Returns whether a key was created.
+    pub fn load_or_create(path: &Path, create_if_missing: bool) -> Result<(Self, bool), SealError> {
+        let shown = path.display().to_string();
+        let io_err = |source| SealError::KeyIo {
+            path: shown.clone(),
+            source,
+        };
+        let mut created = false;
+        if !path.exists() {
+            if !create_if_missing {
+                return Err(SealError::KeyMissing { path: shown });
+            }
+            let mut key = Zeroizing::new([0u8; KEY_BYTES]);
+            rand::rngs::OsRng.fill_bytes(key.as_mut());
+            fsutil::write_secret_file(path, key.as_ref()).map_err(io_err)?;
+            created = true;
+        }
+        if fsutil::readable_by_others(path) {
+            tracing::warn!(path = %shown, "server key file is readable by other users; chmod 600 it");
+        }
+        let bytes = Zeroizing::new(std::fs::read(path).map_err(io_err)?);
+        let key: &[u8; KEY_BYTES] =
+            bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| SealError::KeyLength {
+                    path: shown.clone(),
+                    len: bytes.len(),
+                })?;
+        Ok((Sealer::from_key(key), created))
+    }
+
+    /// `FORMAT_V1 || nonce || ciphertext+tag`.
+    pub fn seal(&self, associated_data: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: associated_data,
+                },
+            )
+            .expect("XChaCha20-Poly1305 encryption of an in-memory buffer cannot fail");
+        let mut out = Vec::with_capacity(1 + NONCE_BYTES + ciphertext.len());
+        out.push(FORMAT_V1);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ciphertext);
+        out
+    }
+
+    pub fn open(&self, associated_data: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+        if sealed.len() < 1 + NONCE_BYTES || sealed[0] != FORMAT_V1 {
+            return Err(SealError::Open);
+        }
+        let (nonce, ciphertext) = sealed[1..].split_at(NONCE_BYTES);
+        self.cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: associated_data,
+                },
+            )
+            .map_err(|_| SealError::Open)
+    }
+}
+
+/// Associated data of an operation's sealed payload: the table, the operation's id (unique in
+/// the log), its record and kind. Moving a payload to another row changes at least one of them.
+pub fn op_payload_ad(device: DeviceId, seq: u64, record: RecordId, kind: RecordKind) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(64);
+    ad.extend_from_slice(b"fieldcase/op_log/v1\0");
+    ad.extend_from_slice(device.as_bytes());
+    ad.extend_from_slice(&seq.to_be_bytes());
+    ad.extend_from_slice(record.as_bytes());
+    ad.extend_from_slice(kind.as_str().as_bytes());
+    ad
+}
+
+/// Associated data of the key check value kept in the database.
+pub const KEY_CHECK_AD: &[u8] = b"fieldcase/server_meta/key_check/v1";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_values_open_only_with_their_associated_data() {
+        let sealer = Sealer::from_key(&[7; KEY_BYTES]);
+        let sealed = sealer.seal(b"row 1", b"secret");
+        assert_eq!(sealer.open(b"row 1", &sealed).unwrap(), b"secret");
+        assert!(sealer.open(b"row 2", &sealed).is_err());
+        assert!(Sealer::from_key(&[8; KEY_BYTES])
+            .open(b"row 1", &sealed)
+            .is_err());
+        assert!(sealer.open(b"row 1", &sealed[..10]).is_err());
+    }
+
+    #[test]
+    fn a_key_file_is_created_owner_only_and_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.key");
+        assert!(matches!(
+            Sealer::load_or_create(&path, false),
+            Err(SealError::KeyMissing { .. })
+        ));
+        let (first, created) = Sealer::load_or_create(&path, true).unwrap();
+        assert!(created);
+        assert!(!fsutil::readable_by_others(&path));
+        let (second, created) = Sealer::load_or_create(&path, true).unwrap();
+        assert!(!created);
+        let sealed = first.seal(b"ad", b"x");
+        assert_eq!(second.open(b"ad", &sealed).unwrap(), b"x");
+    }
+}

@@ -1,0 +1,240 @@
+//! Starting and stopping a server: what `fieldcase serve` runs and what tests embed.
+//!
+//! [`Server::bind`] prepares everything that can fail (data directory, key, database, first
+//! admin token, listening socket) before a single request is accepted; [`Server::run`] serves
+//! until the shutdown future resolves, lets in-flight requests finish (at most
+//! [`SHUTDOWN_GRACE`]) and checkpoints the database. [`Server::spawn`] does both on a task and
+//! hands back a [`RunningServer`], which is how tests start a real server on a port the OS
+//! chose:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let server = fieldcase_server::Server::spawn(fieldcase_server::ServerConfig::new(dir.path())).await?;
+//! let admin_token = server.admin_token().expect("first start writes one");
+//! // … HTTP calls to server.base_url …
+//! server.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+use crate::config::{ServerConfig, SHUTDOWN_GRACE};
+use crate::credentials::{self, SecretKind};
+use crate::fsutil;
+use crate::http::{self, AppState};
+use crate::seal::{SealError, Sealer};
+use crate::storage::sqlite::SqliteStorage;
+use crate::storage::{AdminScope, NewAdminToken, Storage, StorageError};
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Why a server could not start. Names paths and causes, never data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Key(#[from] SealError),
+    #[error("database: {0}")]
+    Storage(#[from] StorageError),
+    #[error("writing the admin token to {path}: {source}")]
+    AdminToken {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A server ready to serve: storage open, socket bound.
+pub struct Server {
+    listener: TcpListener,
+    storage: Arc<SqliteStorage>,
+    state: AppState,
+    addr: SocketAddr,
+    admin_token_written: Option<PathBuf>,
+}
+
+impl Server {
+    pub async fn bind(config: ServerConfig) -> Result<Server, StartError> {
+        fsutil::create_private_dir(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let (key_path, create_key) = match &config.key_file {
+            Some(path) => (path.clone(), false),
+            None => (config.default_key_path(), true),
+        };
+        let (sealer, key_created) = Sealer::load_or_create(&key_path, create_key)?;
+        if key_created {
+            tracing::info!(path = %key_path.display(), "created a new server key; back it up with the database");
+        }
+        let db_path = config.database_path();
+        let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&db_path, sealer))
+            .await
+            .expect("opening the database does not panic")?;
+        let storage = Arc::new(storage);
+        let admin_token_written =
+            ensure_admin_token(&*storage, &config.admin_token_path(), config.time.now_ms())?;
+
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let state = AppState::new(
+            storage.clone() as Arc<dyn Storage>,
+            config.time.clone(),
+            config.enrollment_code_hours,
+        );
+        Ok(Server {
+            listener,
+            storage,
+            state,
+            addr,
+            admin_token_written,
+        })
+    }
+
+    /// The address actually bound (the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Where this start wrote the first system-admin token, if it did.
+    pub fn admin_token_written(&self) -> Option<&Path> {
+        self.admin_token_written.as_deref()
+    }
+
+    /// The router with its state, for embedding in another server or calling with `tower`.
+    pub fn router(&self) -> axum::Router {
+        http::router(self.state.clone())
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests (bounded) and closes
+    /// the storage.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = http::router(self.state);
+        let (fired_tx, fired_rx) = oneshot::channel::<()>();
+        let graceful = async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = fired_tx.send(());
+        };
+        let serve = axum::serve(self.listener, router)
+            .with_graceful_shutdown(graceful)
+            .into_future();
+        let result = tokio::select! {
+            result = serve => result,
+            _ = async {
+                if fired_rx.await.is_ok() {
+                    tokio::time::sleep(SHUTDOWN_GRACE).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                tracing::warn!("requests still running after the shutdown grace period; closing");
+                Ok(())
+            }
+        };
+        let storage = self.storage;
+        let _ = tokio::task::spawn_blocking(move || storage.close()).await;
+        result
+    }
+
+    /// Binds and serves on a task; for tests and embedding.
+    pub async fn spawn(config: ServerConfig) -> Result<RunningServer, StartError> {
+        let data_dir = config.data_dir.clone();
+        let server = Server::bind(config).await?;
+        let addr = server.local_addr();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stop_rx.await;
+        }));
+        Ok(RunningServer {
+            addr,
+            base_url: format!("http://{addr}"),
+            data_dir,
+            stop: Some(stop_tx),
+            task,
+        })
+    }
+}
+
+/// On first start (no live system-admin token), makes one and writes it to `path`, owner-only.
+/// The file is written before the token is stored: if storing fails the file is stale and the
+/// next start overwrites it, whereas the other order could leave a token nobody can read.
+fn ensure_admin_token(
+    storage: &dyn Storage,
+    path: &Path,
+    now_ms: u64,
+) -> Result<Option<PathBuf>, StartError> {
+    if storage.has_system_admin()? {
+        return Ok(None);
+    }
+    let token = credentials::new_bearer_secret();
+    fsutil::write_secret_file(path, format!("{token}\n").as_bytes()).map_err(|source| {
+        StartError::AdminToken {
+            path: path.display().to_string(),
+            source,
+        }
+    })?;
+    storage.create_admin_token(&NewAdminToken {
+        token_hash: credentials::hash_secret(SecretKind::AdminToken, &token),
+        scope: AdminScope::System,
+        label: "first system admin".into(),
+        created_at_ms: now_ms,
+    })?;
+    tracing::info!(path = %path.display(), "wrote the system admin token");
+    Ok(Some(path.to_owned()))
+}
+
+/// A server running on a task.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:PORT`
+    pub base_url: String,
+    pub data_dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// The system-admin token written at first start (read from `<data-dir>/admin.token`).
+    pub fn admin_token(&self) -> Option<String> {
+        std::fs::read_to_string(self.data_dir.join("admin.token"))
+            .ok()
+            .map(|t| t.trim().to_owned())
+    }
+
+    /// Stops accepting, drains, closes the database.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+}

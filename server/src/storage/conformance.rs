@@ -1,0 +1,333 @@
+//! The storage conformance suite: the [`Storage`] contract, written once, run against every
+//! implementation with [`conformance_suite!`] (SQLite today; PostgreSQL runs the same macro).
+//!
+//! Each check takes a fresh, empty store. Checks go through the trait only.
+
+use super::*;
+use crate::credentials::{hash_secret, SecretKind};
+use crate::roles::Role;
+use fieldcase_core::protocol::RejectReason;
+use fieldcase_core::{FieldChange, Hlc, OpId, RecordId, RecordKind};
+
+const NOW: u64 = 1_700_000_000_000;
+
+fn agency(code: &str) -> AgencyCode {
+    AgencyCode::parse(code).unwrap()
+}
+
+/// An agency (created if needed), a caseworker and an enrolled device in it.
+fn enrolled(store: &dyn Storage, code: &str) -> DeviceAuth {
+    let a = agency(code);
+    if !store.agency_exists(&a).unwrap() {
+        store.create_agency(&a, "Agency", NOW).unwrap();
+    }
+    let user = store
+        .create_user(
+            &NewUser {
+                agency: a.clone(),
+                role: Role::Caseworker,
+                display_name: "Staff".into(),
+            },
+            NOW,
+        )
+        .unwrap();
+    let code = crate::credentials::new_enrollment_code();
+    let code_hash = hash_secret(SecretKind::EnrollmentCode, &code);
+    store
+        .create_enrollment_code(&NewEnrollmentCode {
+            code_hash,
+            user_id: user.id.clone(),
+            agency: a,
+            created_at_ms: NOW,
+            expires_at_ms: NOW + 1000,
+        })
+        .unwrap();
+    let credential = crate::credentials::new_bearer_secret();
+    let credential_hash = hash_secret(SecretKind::DeviceCredential, &credential);
+    store
+        .redeem_enrollment_code(
+            &code_hash,
+            &NewDevice {
+                id: DeviceId::new_random(),
+                label: "phone".into(),
+                credential_hash,
+            },
+            NOW,
+        )
+        .unwrap()
+        .expect("a fresh code redeems");
+    store
+        .device_by_credential(&credential_hash)
+        .unwrap()
+        .unwrap()
+}
+
+fn case_op(device: &DeviceAuth, seq: u64, record: RecordId) -> Operation {
+    Operation {
+        op_id: OpId {
+            device: device.id,
+            seq,
+        },
+        kind: RecordKind::Case,
+        record_id: record,
+        hlc: Hlc {
+            wall_ms: NOW + seq,
+            counter: 0,
+            device: device.id,
+        },
+        fields: [(
+            "sex".to_owned(),
+            FieldChange {
+                value: "female".into(),
+                seen: vec![],
+            },
+        )]
+        .into(),
+    }
+}
+
+pub fn push_is_idempotent_and_stops_at_gaps(store: &dyn Storage) {
+    let d = enrolled(store, "agency_a");
+    let r = RecordId::new();
+    let ops: Vec<_> = (1..=3).map(|s| case_op(&d, s, r)).collect();
+    let first = store.push(&d, &ops, NOW).unwrap();
+    assert_eq!(
+        (first.acked_through, first.applied, first.skipped),
+        (3, 3, 0)
+    );
+    let again = store.push(&d, &ops, NOW).unwrap();
+    assert_eq!(
+        (again.acked_through, again.applied, again.skipped),
+        (3, 0, 3)
+    );
+    let gap = store
+        .push(&d, &[case_op(&d, 5, r), case_op(&d, 6, r)], NOW)
+        .unwrap();
+    assert!(gap.gap);
+    assert_eq!((gap.acked_through, gap.applied), (3, 0));
+}
+
+pub fn a_failed_push_commits_nothing(store: &dyn Storage) {
+    let d = enrolled(store, "agency_a");
+    let other = enrolled(store, "agency_a");
+    let r = RecordId::new();
+    let mixed = [case_op(&d, 1, r), case_op(&other, 1, r)];
+    assert!(matches!(
+        store.push(&d, &mixed, NOW),
+        Err(StorageError::InvalidPush(_))
+    ));
+    let page = store.pull(&other, 0, 100).unwrap();
+    assert!(page.ops.is_empty(), "the first operation was rolled back");
+    assert_eq!(store.push(&d, &[], NOW).unwrap().acked_through, 0);
+}
+
+pub fn pulls_follow_positions_and_visibility(store: &dyn Storage) {
+    let a1 = enrolled(store, "agency_a");
+    let a2 = enrolled(store, "agency_a");
+    let b1 = enrolled(store, "agency_b");
+    let (ra, rb) = (RecordId::new(), RecordId::new());
+    store
+        .push(&a1, &[case_op(&a1, 1, ra), case_op(&a1, 2, ra)], NOW)
+        .unwrap();
+    store.push(&b1, &[case_op(&b1, 1, rb)], NOW).unwrap();
+    store.push(&a2, &[case_op(&a2, 1, ra)], NOW).unwrap();
+    let foreign = store.push(&b1, &[case_op(&b1, 2, ra)], NOW).unwrap();
+    assert_eq!(foreign.rejections[0].reason, RejectReason::Forbidden);
+
+    let page = store.pull(&a2, 0, 100).unwrap();
+    let seen: Vec<_> = page
+        .ops
+        .iter()
+        .map(|o| (o.op_id.device, o.op_id.seq))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![(a1.id, 1), (a1.id, 2)],
+        "own and foreign operations excluded"
+    );
+    assert!(!page.more);
+    assert!(page.last_scanned >= 3, "scanned past its own operation");
+    assert!(page.log_end >= page.last_scanned);
+    assert!(store
+        .pull(&a2, page.last_scanned, 100)
+        .unwrap()
+        .ops
+        .is_empty());
+
+    let first = store.pull(&a2, 0, 1).unwrap();
+    assert_eq!(first.ops.len(), 1);
+    assert!(first.more, "a full page with more visible after it says so");
+    let rest = store.pull(&a2, first.last_scanned, 1).unwrap();
+    assert_eq!(
+        (rest.ops[0].op_id.device, rest.ops[0].op_id.seq),
+        (a1.id, 2)
+    );
+    assert!(rest.last_scanned > first.last_scanned, "positions increase");
+    assert_eq!(
+        rest.last_scanned, page.last_scanned,
+        "own operation scanned past"
+    );
+    assert!(!rest.more);
+    assert_eq!(store.pull(&a1, 0, 100).unwrap().ops[0].op_id.device, a2.id);
+
+    let b_page = store.pull(&b1, 0, 100).unwrap();
+    assert_eq!(b_page.ops.len(), 0, "B sees nothing of A");
+}
+
+pub fn enrollment_codes_work_once_and_expire(store: &dyn Storage) {
+    let a = agency("agency_a");
+    store.create_agency(&a, "A", NOW).unwrap();
+    let user = store
+        .create_user(
+            &NewUser {
+                agency: a.clone(),
+                role: Role::Supervisor,
+                display_name: "S".into(),
+            },
+            NOW,
+        )
+        .unwrap();
+    let code_hash = hash_secret(SecretKind::EnrollmentCode, "CODE");
+    store
+        .create_enrollment_code(&NewEnrollmentCode {
+            code_hash,
+            user_id: user.id,
+            agency: a,
+            created_at_ms: NOW,
+            expires_at_ms: NOW + 10,
+        })
+        .unwrap();
+    let device = |n: u8| NewDevice {
+        id: DeviceId::from_bytes([n; 16]),
+        label: "p".into(),
+        credential_hash: [n; 32],
+    };
+    assert!(
+        store
+            .redeem_enrollment_code(&code_hash, &device(1), NOW + 10)
+            .unwrap()
+            .is_none(),
+        "expired at expires_at"
+    );
+    let enrolled = store
+        .redeem_enrollment_code(&code_hash, &device(2), NOW + 9)
+        .unwrap()
+        .unwrap();
+    assert_eq!(enrolled.role, Role::Supervisor);
+    assert!(
+        store
+            .redeem_enrollment_code(&code_hash, &device(3), NOW + 9)
+            .unwrap()
+            .is_none(),
+        "used"
+    );
+    assert!(
+        store
+            .redeem_enrollment_code(&[7; 32], &device(4), NOW)
+            .unwrap()
+            .is_none(),
+        "unknown"
+    );
+    assert_eq!(store.list_devices(None).unwrap().len(), 1);
+}
+
+pub fn scoped_lookups_hide_other_agencies(store: &dyn Storage) {
+    let a = enrolled(store, "agency_a");
+    let b = agency("agency_b");
+    store.create_agency(&b, "B", NOW).unwrap();
+    assert!(store.revoke_device(a.id, Some(&b), NOW).unwrap().is_none());
+    assert!(store.user(&a.user_id, Some(&b)).unwrap().is_none());
+    assert!(store.list_devices(Some(&b)).unwrap().is_empty());
+    assert!(store.list_users(Some(&b)).unwrap().is_empty());
+    assert!(store.list_devices(None).unwrap()[0].revoked_at_ms.is_none());
+
+    let revoked = store.revoke_device(a.id, None, NOW).unwrap().unwrap();
+    assert_eq!(revoked.revoked_at_ms, Some(NOW));
+    let again = store.revoke_device(a.id, None, NOW + 5).unwrap().unwrap();
+    assert_eq!(again.revoked_at_ms, Some(NOW), "revocation time is kept");
+    assert!(matches!(
+        store.push(&a, &[case_op(&a, 1, RecordId::new())], NOW),
+        Err(StorageError::DeviceRevoked)
+    ));
+    assert_eq!(
+        store.device_counts().unwrap(),
+        DeviceCounts {
+            active: 0,
+            revoked: 1
+        }
+    );
+}
+
+pub fn admin_tokens_and_agencies(store: &dyn Storage) {
+    assert!(!store.has_system_admin().unwrap());
+    store
+        .create_admin_token(&NewAdminToken {
+            token_hash: [1; 32],
+            scope: AdminScope::System,
+            label: "first".into(),
+            created_at_ms: NOW,
+        })
+        .unwrap();
+    assert!(store.has_system_admin().unwrap());
+    assert_eq!(
+        store.admin_by_token(&[1; 32]).unwrap(),
+        Some(AdminScope::System)
+    );
+    assert_eq!(store.admin_by_token(&[2; 32]).unwrap(), None);
+    let missing = store.create_admin_token(&NewAdminToken {
+        token_hash: [2; 32],
+        scope: AdminScope::Agency(agency("nowhere")),
+        label: "x".into(),
+        created_at_ms: NOW,
+    });
+    assert!(matches!(missing, Err(StorageError::NotFound("agency"))));
+    store.create_agency(&agency("agency_a"), "A", NOW).unwrap();
+    assert!(matches!(
+        store.create_agency(&agency("agency_a"), "A again", NOW),
+        Err(StorageError::AlreadyExists("agency"))
+    ));
+    assert_eq!(store.list_agencies(None).unwrap().len(), 1);
+}
+
+/// Expands to one `#[test]` per conformance check, each on a fresh store from `$make`
+/// (an expression returning something that derefs to a `Storage`, kept alive for the test).
+macro_rules! conformance_suite {
+    ($make:expr) => {
+        mod conformance {
+            use super::*;
+            use $crate::storage::conformance as c;
+
+            #[test]
+            fn push_is_idempotent_and_stops_at_gaps() {
+                let store = $make;
+                c::push_is_idempotent_and_stops_at_gaps(&*store);
+            }
+            #[test]
+            fn a_failed_push_commits_nothing() {
+                let store = $make;
+                c::a_failed_push_commits_nothing(&*store);
+            }
+            #[test]
+            fn pulls_follow_positions_and_visibility() {
+                let store = $make;
+                c::pulls_follow_positions_and_visibility(&*store);
+            }
+            #[test]
+            fn enrollment_codes_work_once_and_expire() {
+                let store = $make;
+                c::enrollment_codes_work_once_and_expire(&*store);
+            }
+            #[test]
+            fn scoped_lookups_hide_other_agencies() {
+                let store = $make;
+                c::scoped_lookups_hide_other_agencies(&*store);
+            }
+            #[test]
+            fn admin_tokens_and_agencies() {
+                let store = $make;
+                c::admin_tokens_and_agencies(&*store);
+            }
+        }
+    };
+}
+pub(crate) use conformance_suite;

@@ -1,0 +1,301 @@
+//! Everything the server keeps, behind one trait.
+//!
+//! [`Storage`] is what the HTTP layer and the sync service see; [`sqlite::SqliteStorage`] is
+//! the embedded default, and a PostgreSQL implementation will follow (several stateless server
+//! processes sharing one database). The trait is shaped for both: methods are synchronous and
+//! are called from `tokio::task::spawn_blocking`; arguments and results are domain types
+//! (agency codes, device ids, log positions as `u64`), never rows, SQL or connection handles;
+//! every method is one transaction.
+//!
+//! # The log and its positions
+//!
+//! Every accepted operation gets a *position* in the server's log; pulls read by position and
+//! a device's cursor is the last position it has seen. That only works if **a pull never skips
+//! a position that a slower transaction fills later**: once a cursor has passed position `p`,
+//! nothing may ever appear below `p`.
+//!
+//! - SQLite has one writer at a time, so positions are assigned and committed in order: when
+//!   a reader sees position `p`, every position below it is committed. Nothing more to do.
+//! - PostgreSQL hands out sequence values at insert time but commits transactions in any
+//!   order: transaction A takes 10, B takes 11 and commits, a pull returns 11 and moves the
+//!   cursor past 10, then A commits 10 — never to be seen by that device. The PostgreSQL
+//!   implementation will make positions commit in order by taking a transaction-scoped lock
+//!   (`pg_advisory_xact_lock` on a constant key) *immediately before* it inserts its log rows
+//!   and holding it to commit: a push validates and checks ownership concurrently with other
+//!   pushes, and only "insert log rows + update `last_seq` + commit" is serialized — the same
+//!   guarantee SQLite's writer gives, over a much shorter critical section. (A horizon based on
+//!   transaction ids alone — only read rows whose xid is below the snapshot's `xmin` — is not
+//!   enough: a transaction can take its xid early and its position late.) If that lock ever
+//!   limits throughput, the alternative is to stop assigning positions inside push
+//!   transactions: pushes append with a null position and one sequencer task numbers committed
+//!   rows in commit order; pulls read only numbered rows. Either way the contract below holds.
+//!
+//! Contract every implementation keeps (the conformance tests check it):
+//! positions increase strictly and are never reused; a position a pull has returned or
+//! scanned past is never filled later; a pushed operation is applied at most once per
+//! `(device, seq)`; a push's effects and the device's `last_seq` commit together or not at all.
+
+#[cfg(test)]
+pub(crate) mod conformance;
+pub mod sqlite;
+
+use crate::credentials::SecretHash;
+use crate::roles::Role;
+use fieldcase_core::protocol::Rejection;
+use fieldcase_core::{AgencyCode, DeviceId, Operation};
+
+/// A position in the server's operation log.
+pub type Position = u64;
+
+/// A partner agency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Agency {
+    pub code: AgencyCode,
+    pub name: String,
+    pub created_at_ms: u64,
+}
+
+/// A person who uses the system (staff, not beneficiaries).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// A UUID assigned by the server.
+    pub id: String,
+    pub agency: AgencyCode,
+    pub role: Role,
+    pub display_name: String,
+    pub created_at_ms: u64,
+}
+
+/// A user to create.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub agency: AgencyCode,
+    pub role: Role,
+    pub display_name: String,
+}
+
+/// An enrolled device, as admins see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    pub id: DeviceId,
+    pub agency: AgencyCode,
+    pub user_id: String,
+    pub label: String,
+    pub created_at_ms: u64,
+    pub revoked_at_ms: Option<u64>,
+    pub last_seen_at_ms: Option<u64>,
+    /// The highest sequence number of this device the server has processed.
+    pub last_seq: u64,
+}
+
+/// An authenticated device, as the sync service needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceAuth {
+    pub id: DeviceId,
+    pub agency: AgencyCode,
+    pub user_id: String,
+    pub role: Role,
+    pub revoked: bool,
+    pub last_seen_at_ms: Option<u64>,
+    /// `last_seq` when the device authenticated.
+    pub last_seq: u64,
+}
+
+/// The device a redeemed enrollment code creates.
+#[derive(Clone, Debug)]
+pub struct NewDevice {
+    pub id: DeviceId,
+    pub label: String,
+    pub credential_hash: SecretHash,
+}
+
+/// A successful enrollment.
+#[derive(Clone, Debug)]
+pub struct Enrollment {
+    pub device: Device,
+    pub role: Role,
+}
+
+/// An enrollment code to store (only its hash).
+#[derive(Clone, Debug)]
+pub struct NewEnrollmentCode {
+    pub code_hash: SecretHash,
+    pub user_id: String,
+    pub agency: AgencyCode,
+    pub created_at_ms: u64,
+    pub expires_at_ms: u64,
+}
+
+/// Who an admin token speaks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminScope {
+    /// The whole network.
+    System,
+    /// One agency's users and devices.
+    Agency(AgencyCode),
+}
+
+impl AdminScope {
+    /// The agency a query must be limited to; `None` for a system admin.
+    pub fn agency(&self) -> Option<&AgencyCode> {
+        match self {
+            AdminScope::System => None,
+            AdminScope::Agency(code) => Some(code),
+        }
+    }
+}
+
+/// An admin token to store.
+#[derive(Clone, Debug)]
+pub struct NewAdminToken {
+    pub token_hash: SecretHash,
+    pub scope: AdminScope,
+    pub label: String,
+    pub created_at_ms: u64,
+}
+
+/// Device counts for the metrics endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeviceCounts {
+    pub active: u64,
+    pub revoked: u64,
+}
+
+/// What one push did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PushOutcome {
+    /// The device's `last_seq` after the push.
+    pub acked_through: u64,
+    /// Operations applied (appended to the log, or recognized as an exact repeat of an
+    /// append-only record's creation).
+    pub applied: u32,
+    /// Operations at or below the previous `last_seq`: already processed, skipped.
+    pub skipped: u32,
+    /// Operations refused; they count as processed.
+    pub rejections: Vec<Rejection>,
+    /// The push stopped at a sequence gap; the rest of the batch was not looked at.
+    pub gap: bool,
+}
+
+/// One page of a pull.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PullPage {
+    /// Operations visible to the device, ascending by position.
+    pub ops: Vec<Operation>,
+    /// The last position scanned (visible or not), or the position pulled from when nothing
+    /// was scanned: the next pull starts after it.
+    pub last_scanned: Position,
+    /// More rows wait after `last_scanned`.
+    pub more: bool,
+    /// The highest position the log has assigned, for detecting a cursor from the future
+    /// (a database restored from a backup).
+    pub log_end: Position,
+}
+
+/// Storage failures. None carries a field value or a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The thing to create exists already (names the kind of thing, not the value).
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    /// A referenced thing does not exist (or is outside the caller's scope).
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    #[error("the device was revoked")]
+    DeviceRevoked,
+    /// A push broke the protocol in a way no operation-level rejection covers.
+    #[error("{0}")]
+    InvalidPush(&'static str),
+    /// Stored data failed an integrity check (a sealed payload did not open).
+    #[error("stored data failed an integrity check: {0}")]
+    Integrity(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// The server's storage. One transaction per method; called from blocking threads.
+pub trait Storage: Send + Sync + 'static {
+    /// The random id made with this database. It is part of every cursor, so a device whose
+    /// cursor came from another database (replaced, or restored and re-epoched) starts over.
+    fn epoch(&self) -> &str;
+
+    // --- agencies, users, admin tokens -------------------------------------------------
+
+    /// Fails with `AlreadyExists("agency")` when the code is taken.
+    fn create_agency(
+        &self,
+        code: &AgencyCode,
+        name: &str,
+        now_ms: u64,
+    ) -> Result<Agency, StorageError>;
+    /// All agencies, or only `only` when given.
+    fn list_agencies(&self, only: Option<&AgencyCode>) -> Result<Vec<Agency>, StorageError>;
+    fn agency_exists(&self, code: &AgencyCode) -> Result<bool, StorageError>;
+    /// Fails with `NotFound("agency")` when the agency does not exist.
+    fn create_user(&self, user: &NewUser, now_ms: u64) -> Result<User, StorageError>;
+    /// Users of one agency, or of all agencies.
+    fn list_users(&self, agency: Option<&AgencyCode>) -> Result<Vec<User>, StorageError>;
+    /// The user with this id, if it exists *and* belongs to `scope` (when given).
+    fn user(&self, id: &str, scope: Option<&AgencyCode>) -> Result<Option<User>, StorageError>;
+    fn create_admin_token(&self, token: &NewAdminToken) -> Result<(), StorageError>;
+    /// The scope of a live admin token.
+    fn admin_by_token(&self, token_hash: &SecretHash) -> Result<Option<AdminScope>, StorageError>;
+    /// Whether any live system-admin token exists (first start makes one when not).
+    fn has_system_admin(&self) -> Result<bool, StorageError>;
+
+    // --- enrollment and devices ----------------------------------------------------------
+
+    fn create_enrollment_code(&self, code: &NewEnrollmentCode) -> Result<(), StorageError>;
+    /// In one transaction: finds an unused, unexpired code by hash, marks it used and creates
+    /// the device. `None` when the code is unknown, used or expired (deliberately one answer).
+    fn redeem_enrollment_code(
+        &self,
+        code_hash: &SecretHash,
+        device: &NewDevice,
+        now_ms: u64,
+    ) -> Result<Option<Enrollment>, StorageError>;
+    /// The device holding a credential (revoked or not).
+    fn device_by_credential(
+        &self,
+        credential_hash: &SecretHash,
+    ) -> Result<Option<DeviceAuth>, StorageError>;
+    fn list_devices(&self, agency: Option<&AgencyCode>) -> Result<Vec<Device>, StorageError>;
+    /// Revokes a device in `scope` (when given); `None` when there is no such device in scope.
+    /// Revoking a revoked device changes nothing and returns it.
+    fn revoke_device(
+        &self,
+        id: DeviceId,
+        scope: Option<&AgencyCode>,
+        now_ms: u64,
+    ) -> Result<Option<Device>, StorageError>;
+    /// Records that a device synced.
+    fn touch_device(&self, id: DeviceId, now_ms: u64) -> Result<(), StorageError>;
+    fn device_counts(&self) -> Result<DeviceCounts, StorageError>;
+
+    // --- sync ---------------------------------------------------------------------------------
+
+    /// Applies a device's operations in one transaction, following the rules of
+    /// [`crate::sync::rules`], and advances the device's `last_seq` with them. Every operation
+    /// must be the device's own (`InvalidPush` otherwise; the caller checks first).
+    fn push(
+        &self,
+        device: &DeviceAuth,
+        ops: &[Operation],
+        now_ms: u64,
+    ) -> Result<PushOutcome, StorageError>;
+
+    /// Operations after `after` visible to `device` (per [`crate::visibility::visible_to`]),
+    /// excluding the device's own, at most `limit`, scanning at most
+    /// [`crate::config::MAX_PULL_SCAN_ROWS`] rows.
+    fn pull(
+        &self,
+        device: &DeviceAuth,
+        after: Position,
+        limit: u32,
+    ) -> Result<PullPage, StorageError>;
+
+    /// Flushes and releases what the implementation holds (SQLite: checkpoints the WAL).
+    fn close(&self);
+}

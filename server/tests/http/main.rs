@@ -1,0 +1,9 @@
+//! HTTP tests against a real server on a loopback port (in-process), with real SQLite files.
+
+mod access;
+mod admin;
+mod bodies;
+mod common;
+mod enroll;
+mod sealing;
+mod sync;
