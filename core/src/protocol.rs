@@ -189,8 +189,16 @@ pub fn decode_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Cod
     if read > MAX_DECOMPRESSED_BODY_BYTES {
         return Err(CodecError::DecompressedTooLarge);
     }
-    // serde_json's messages name positions and expected types, never input text.
-    serde_json::from_slice(&json).map_err(|e| CodecError::Json(e.to_string()))
+    // serde_json's messages can quote the input ("invalid type: string \"Maria\""), so only
+    // the kind of error and its position are kept.
+    serde_json::from_slice(&json).map_err(|e| {
+        CodecError::Json(format!(
+            "{:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -220,6 +228,11 @@ mod tests {
             decode_body::<SyncRequest>(&bomb),
             Err(CodecError::DecompressedTooLarge)
         ));
+        let quoting = zstd::bulk::compress(br#"{"protocol": "Maria-Secret"}"#, 3).unwrap();
+        match decode_body::<SyncRequest>(&quoting) {
+            Err(CodecError::Json(message)) => assert!(!message.contains("Maria"), "{message}"),
+            other => panic!("{other:?}"),
+        }
         let not_json = zstd::bulk::compress(b"{\"protocol\":", 3).unwrap();
         assert!(matches!(
             decode_body::<SyncRequest>(&not_json),
