@@ -10,6 +10,7 @@
 //! Layers point down: [`cli`] → [`server`] → [`http`] → [`sync`] → [`storage`] → [`seal`].
 //! Protocol types come from `fieldcase_core::protocol`: one definition, two ends.
 
+pub mod admin_client;
 pub mod api;
 pub mod cli;
 pub mod config;

@@ -5,19 +5,14 @@
 //! the machine could read it in the process list.
 
 use super::output::{table, Output};
+use crate::admin_client::AdminClient;
+pub use crate::admin_client::ServerRefused;
 use crate::api::*;
 use crate::roles::Role;
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use fieldcase_core::protocol::ErrorBody;
 use reqwest::Method;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::path::PathBuf;
-use std::time::Duration;
-
-/// How long the CLI waits for the server.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Args)]
 pub struct AdminArgs {
@@ -110,57 +105,6 @@ pub enum TokenCommand {
     },
 }
 
-/// The server answered with an error.
-#[derive(Debug, thiserror::Error)]
-#[error("the server refused ({status}): {}", body.message)]
-pub struct ServerRefused {
-    pub status: u16,
-    pub body: ErrorBody,
-}
-
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Client {
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&(impl Serialize + ?Sized)>,
-    ) -> anyhow::Result<T> {
-        let url = format!("{}{}", self.base, path);
-        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the server at {}", self.base))?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .context("reading the server's answer")?;
-        if status.is_success() {
-            serde_json::from_slice(&bytes).context("the server's answer is not what was expected")
-        } else {
-            let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
-                error: fieldcase_core::protocol::ErrorCode::Internal,
-                message: format!("HTTP {status} without an error body"),
-            });
-            Err(ServerRefused {
-                status: status.as_u16(),
-                body,
-            }
-            .into())
-        }
-    }
-}
-
 fn read_token(args: &AdminArgs) -> anyhow::Result<String> {
     let token = match &args.token_file {
         Some(path) => std::fs::read_to_string(path)
@@ -185,13 +129,7 @@ fn query(agency: &Option<String>) -> String {
 }
 
 pub async fn run(args: AdminArgs, out: Output) -> anyhow::Result<()> {
-    let client = Client {
-        http: reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .build()?,
-        base: args.server.trim_end_matches('/').to_owned(),
-        token: read_token(&args)?,
-    };
+    let client = AdminClient::new(&args.server, read_token(&args)?)?;
     let none = None::<&()>;
     match args.command {
         AdminCommand::Agency(AgencyCommand::Add { code, name }) => {

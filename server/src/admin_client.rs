@@ -1,0 +1,125 @@
+//! A typed client of the admin API, for the command line, the demo and tests.
+
+use crate::api::*;
+use crate::roles::Role;
+use anyhow::Context;
+use fieldcase_core::protocol::ErrorBody;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::time::Duration;
+
+/// How long an admin call waits for the server.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The server answered with an error.
+#[derive(Debug, thiserror::Error)]
+#[error("the server refused ({status}): {}", body.message)]
+pub struct ServerRefused {
+    pub status: u16,
+    pub body: ErrorBody,
+}
+
+pub struct AdminClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl AdminClient {
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> anyhow::Result<T> {
+        let url = format!("{}{}", self.base, path);
+        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the server at {}", self.base))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .context("reading the server's answer")?;
+        if status.is_success() {
+            serde_json::from_slice(&bytes).context("the server's answer is not what was expected")
+        } else {
+            let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
+                error: fieldcase_core::protocol::ErrorCode::Internal,
+                message: format!("HTTP {status} without an error body"),
+            });
+            Err(ServerRefused {
+                status: status.as_u16(),
+                body,
+            }
+            .into())
+        }
+    }
+}
+
+impl AdminClient {
+    /// A client of the server at `base_url` with an admin token.
+    pub fn new(base_url: &str, token: String) -> anyhow::Result<AdminClient> {
+        Ok(AdminClient {
+            http: reqwest::Client::builder()
+                .timeout(REQUEST_TIMEOUT)
+                .build()?,
+            base: base_url.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    pub async fn create_agency(&self, code: &str, name: &str) -> anyhow::Result<AgencyBody> {
+        let body = NewAgencyBody {
+            code: code.to_owned(),
+            name: name.to_owned(),
+        };
+        self.call(Method::POST, "/v1/admin/agencies", Some(&body))
+            .await
+    }
+
+    pub async fn create_user(
+        &self,
+        agency: &str,
+        role: Role,
+        display_name: &str,
+    ) -> anyhow::Result<UserBody> {
+        let body = NewUserBody {
+            agency: agency.to_owned(),
+            role,
+            display_name: display_name.to_owned(),
+        };
+        self.call(Method::POST, "/v1/admin/users", Some(&body))
+            .await
+    }
+
+    pub async fn enrollment_code(
+        &self,
+        user_id: &str,
+        expires_hours: Option<u32>,
+    ) -> anyhow::Result<EnrollmentCodeBody> {
+        let path = format!("/v1/admin/users/{user_id}/enrollment-codes");
+        self.call(
+            Method::POST,
+            &path,
+            Some(&NewEnrollmentCodeBody { expires_hours }),
+        )
+        .await
+    }
+
+    pub async fn list_devices(&self) -> anyhow::Result<Vec<DeviceBody>> {
+        self.call(Method::GET, "/v1/admin/devices", None::<&()>)
+            .await
+    }
+
+    pub async fn revoke_device(&self, device_id: &str) -> anyhow::Result<DeviceBody> {
+        let path = format!("/v1/admin/devices/{device_id}/revoke");
+        self.call(Method::POST, &path, None::<&()>).await
+    }
+}
