@@ -185,6 +185,19 @@ impl SampleCases {
         chosen
     }
 
+    /// A family name; most people carry two (a father's and a mother's, or a clan and a
+    /// family), which is what makes a full name nearly unique in a large caseload.
+    fn family_name(&mut self) -> String {
+        let first = self.pick(FAMILY);
+        if self.rng.gen_bool(0.8) {
+            let second = self.pick(FAMILY);
+            if second != first {
+                return format!("{first} {second}");
+            }
+        }
+        first.to_owned()
+    }
+
     /// A date in 2024 through October 2026: in the past for as long as this code is current.
     fn intake_date(&mut self) -> String {
         let year = self.rng.gen_range(2024..=2026);
@@ -226,12 +239,12 @@ impl SampleCases {
             categories.push("health_needs");
         }
         categories.sort_unstable();
-        let narrative: Vec<&str> = (0..self.rng.gen_range(3..6))
+        let narrative: Vec<&str> = (0..self.rng.gen_range(6..10))
             .map(|_| self.pick(SENTENCES))
             .collect();
         let mut case = json!({
             "given_name": self.pick(GIVEN),
-            "family_name": self.pick(FAMILY),
+            "family_name": self.family_name(),
             "date_of_birth": date_of_birth,
             "sex": *[ "female", "female", "male", "male", "other", "unknown" ].choose(&mut self.rng).unwrap_or(&"unknown"),
             "nationality": nationality,

@@ -79,13 +79,16 @@ impl RecordState {
 
     /// Applies one field write. Idempotent and commutative with every other write.
     fn apply_write(&mut self, field: &str, change: &FieldChange, hlc: Hlc) {
-        let seen = self.seen.entry(field.to_owned()).or_default();
-        seen.extend(change.seen.iter().copied());
-        let seen = &*seen;
-        // A conflict whose version someone has now knowingly replaced is resolved.
-        self.conflicts
-            .retain(|c| c.field != field || !seen.contains(&c.hlc));
-        if seen.contains(&hlc) {
+        if !change.seen.is_empty() {
+            let seen = self.seen.entry(field.to_owned()).or_default();
+            seen.extend(change.seen.iter().copied());
+            // A conflict whose version someone has now knowingly replaced is resolved.
+            self.conflicts
+                .retain(|c| c.field != field || !seen.contains(&c.hlc));
+        }
+        let seen = self.seen.get(field);
+        let was_seen = |version: &Hlc| seen.is_some_and(|s| s.contains(version));
+        if was_seen(&hlc) {
             // This write was already replaced by an edit made on top of it.
             return;
         }
@@ -102,16 +105,12 @@ impl RecordState {
             Some(current) if current.hlc < hlc => Some(std::mem::replace(current, incoming)),
             Some(_) => Some(incoming),
         };
-        let unseen_loser = loser.filter(|loser| !seen.contains(&loser.hlc));
-        if let Some(loser) = unseen_loser {
+        if let Some(loser) = loser.filter(|loser| !was_seen(&loser.hlc)) {
             self.add_conflict(Conflict {
                 field: field.to_owned(),
                 value: loser.value,
                 hlc: loser.hlc,
             });
-        }
-        if self.seen.get(field).is_some_and(BTreeSet::is_empty) {
-            self.seen.remove(field);
         }
     }
 

@@ -11,7 +11,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-#[derive(Serialize, Deserialize)]
+/// The stored form, written from borrowed state (no copy of the values on the write path).
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    k: RecordKind,
+    h: Vec<Hlc>,
+    f: BTreeMap<&'a str, (&'a Value, u32)>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    s: &'a BTreeMap<String, BTreeSet<Hlc>>,
+    #[serde(skip_serializing_if = "<[Conflict]>::is_empty")]
+    c: &'a [Conflict],
+}
+
+#[derive(Deserialize)]
 struct Stored {
     k: RecordKind,
     /// Distinct versions referenced below.
@@ -35,14 +47,14 @@ pub fn encode(state: &RecordState) -> Vec<u8> {
                 versions.len() - 1
             }
         };
-        fields.insert(key.clone(), (field.value.clone(), index as u32));
+        fields.insert(key.as_str(), (&field.value, index as u32));
     }
-    let stored = Stored {
+    let stored = StoredRef {
         k: state.kind,
         h: versions,
         f: fields,
-        s: state.seen.clone(),
-        c: state.conflicts.clone(),
+        s: &state.seen,
+        c: &state.conflicts,
     };
     serde_json::to_vec(&stored).expect("record states always serialize")
 }

@@ -274,7 +274,7 @@ impl Store {
                     None,
                     case.fields,
                     None,
-                    &|_| Ok(()),
+                    None,
                 )?;
                 imported += u64::from(op.is_some());
             }

@@ -142,6 +142,19 @@ impl Store {
     /// [`Store::unlock`].
     pub fn lock(&mut self) {
         self.keys = None;
+        // A locked phone is an idle one: a good moment to fold the WAL back. Best effort —
+        // a failed checkpoint only means the next one does more.
+        let _ = self.checkpoint();
+    }
+
+    /// Copies the WAL back into the main file. Done when nobody waits (lock, after a sync,
+    /// close) so interactive saves rarely pay for it.
+    pub fn checkpoint(&self) -> Result<()> {
+        if !self.wiped {
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        }
+        Ok(())
     }
 
     pub fn is_locked(&self) -> bool {

@@ -151,10 +151,8 @@ impl Store {
             sealed,
         ])?;
         if after.kind == RecordKind::Case {
-            let old_tokens = before
-                .map(|b| index_tokens(keys, &b.values()))
-                .unwrap_or_default();
-            let new_tokens = index_tokens(keys, &after.values());
+            let old_tokens = before.map(|b| index_tokens(keys, b)).unwrap_or_default();
+            let new_tokens = index_tokens(keys, after);
             if old_tokens != new_tokens {
                 let mut delete = conn.prepare_cached(
                     "DELETE FROM search_index WHERE token = ?1 AND record_id = ?2",
@@ -174,7 +172,8 @@ impl Store {
     }
 
     /// Stages one local change inside `conn`'s open transaction and returns its operation,
-    /// or `None` when nothing actually changes. `validate` sees the merged values.
+    /// or `None` when nothing actually changes. `validate` sees the merged values; callers that
+    /// validated already (bulk import of new records) pass `None`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn stage_local_change(
         conn: &Connection,
@@ -186,7 +185,7 @@ impl Store {
         case_id: Option<RecordId>,
         changes: Fields,
         resolving: Option<(&str, Hlc)>,
-        validate: &dyn Fn(&Fields) -> Result<()>,
+        validate: Option<&dyn Fn(&Fields) -> Result<()>>,
     ) -> Result<Option<Operation>> {
         let current = Self::load_record(conn, keys, &id)?;
         if let Some(existing) = &current {
@@ -239,7 +238,9 @@ impl Store {
         let Some(outcome) = merged.records.remove(&id) else {
             return Ok(None);
         };
-        validate(&outcome.after.values())?;
+        if let Some(validate) = validate {
+            validate(&outcome.after.values())?;
+        }
         let owner = current
             .as_ref()
             .map_or(agency.as_str(), |r| r.owner_agency.as_str());
@@ -294,7 +295,7 @@ impl Store {
             case_id,
             changes,
             resolving,
-            validate,
+            Some(validate),
         )?;
         if op.is_some() {
             Self::save_device_state(&tx, counters.last_seq, &counters.clock)?;

@@ -10,10 +10,20 @@ use super::error::Result;
 use super::Store;
 use crate::crypto::{IndexKind, StoreKeys, Token};
 use crate::ids::RecordId;
-use crate::model::Fields;
+use crate::merge::{FieldState, RecordState};
 use crate::normalize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
+
+/// Reads present values straight from a record's field states, without copying them.
+struct FieldValues<'a>(&'a BTreeMap<String, FieldState>);
+
+impl FieldValues<'_> {
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key).map(|f| &f.value).filter(|v| !v.is_null())
+    }
+}
 
 /// What to look for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +38,8 @@ pub enum SearchQuery {
 pub const MAX_SEARCH_RESULTS: usize = 50;
 
 /// The index tokens of a case's identifying values.
-pub(crate) fn index_tokens(keys: &StoreKeys, values: &Fields) -> BTreeSet<Token> {
+pub(crate) fn index_tokens(keys: &StoreKeys, state: &RecordState) -> BTreeSet<Token> {
+    let values = FieldValues(&state.fields);
     let mut tokens = BTreeSet::new();
     let mut add_names = |text: &str| {
         for token in normalize::name_tokens(text) {

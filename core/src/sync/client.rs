@@ -216,7 +216,9 @@ pub async fn sync_once(
     }
     let now = crate::hlc::now_ms() as i64;
     let note = match &result {
-        Ok(_) => guard.record_sync_outcome(now, None),
+        Ok(_) => guard
+            .record_sync_outcome(now, None)
+            .and_then(|()| guard.checkpoint()),
         Err(error) => guard.record_sync_outcome(now, Some(&error.to_string())),
     };
     drop(guard);
