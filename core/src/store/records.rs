@@ -19,6 +19,9 @@ use crate::model::Fields;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
 
+/// Checks a record's merged values before a local change is written.
+pub(crate) type Validator<'a> = &'a dyn Fn(&Fields) -> Result<()>;
+
 /// A record as stored: clear columns plus the unsealed merge state.
 #[derive(Clone, Debug)]
 pub(crate) struct StoredRecord {
@@ -185,7 +188,7 @@ impl Store {
         case_id: Option<RecordId>,
         changes: Fields,
         resolving: Option<(&str, Hlc)>,
-        validate: Option<&dyn Fn(&Fields) -> Result<()>>,
+        validate: Option<Validator<'_>>,
     ) -> Result<Option<Operation>> {
         let current = Self::load_record(conn, keys, &id)?;
         if let Some(existing) = &current {
