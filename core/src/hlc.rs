@@ -47,6 +47,26 @@ impl fmt::Display for Hlc {
     }
 }
 
+/// Why a string is not a timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a version looks like 1764374400000.0@<device uuid>")]
+pub struct InvalidHlc;
+
+impl std::str::FromStr for Hlc {
+    type Err = InvalidHlc;
+
+    /// Parses the `Display` form, `wall.counter@device`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (time, device) = s.split_once('@').ok_or(InvalidHlc)?;
+        let (wall, counter) = time.split_once('.').ok_or(InvalidHlc)?;
+        Ok(Hlc {
+            wall_ms: wall.parse().map_err(|_| InvalidHlc)?,
+            counter: counter.parse().map_err(|_| InvalidHlc)?,
+            device: device.parse().map_err(|_| InvalidHlc)?,
+        })
+    }
+}
+
 /// The clock of one device. Persisted by the store so it survives restarts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Clock {
@@ -166,6 +186,18 @@ mod tests {
         clock.observe(remote);
         let next = clock.tick(1_001);
         assert!(next > remote);
+    }
+
+    #[test]
+    fn timestamps_round_trip_through_text() {
+        let hlc = Hlc {
+            wall_ms: 1_764_374_400_000,
+            counter: 3,
+            device: device(7),
+        };
+        assert_eq!(hlc.to_string().parse::<Hlc>().unwrap(), hlc);
+        assert!("12@x".parse::<Hlc>().is_err());
+        assert!("".parse::<Hlc>().is_err());
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! go to stderr (as an `ErrorBody` JSON object with `--json`) with exit status 1.
 
 pub mod admin;
+pub mod demo;
+pub mod device;
 pub mod output;
 pub mod serve;
 
@@ -31,6 +33,11 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Administer a running server: agencies, users, enrollment codes, devices.
     Admin(admin::AdminArgs),
+    /// A field device on this machine: enroll, record and sync cases offline.
+    Device(device::DeviceArgs),
+    /// Start a server and simulated field devices of two agencies, record cases offline,
+    /// sync them, and show the result.
+    Demo(demo::DemoArgs),
 }
 
 /// Runs a parsed command line.
@@ -43,6 +50,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => serve::run(args, out).await,
             Command::Admin(args) => admin::run(args, out).await,
+            Command::Device(args) => device::run(args, out).await,
+            Command::Demo(args) => demo::run(args, out).await,
         }
     })
 }

@@ -1,0 +1,163 @@
+//! `fieldcase device …`: a field device on a desktop, over the same core engine a phone runs.
+//!
+//! Each user has their own encrypted store (a *profile*), so several people can share one
+//! machine the way caseworkers share a phone; switching profile never touches another
+//! profile's unsynced work. The passphrase comes from `FIELDCASE_PASSPHRASE` or a prompt —
+//! never from the command line, where the process list would show it.
+
+mod cases;
+mod store;
+mod sync;
+
+use super::output::Output;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct DeviceArgs {
+    /// Directory holding the profiles' stores.
+    #[arg(
+        long,
+        env = "FIELDCASE_DEVICE_DIR",
+        default_value = "./fieldcase-device"
+    )]
+    pub dir: PathBuf,
+    /// The user profile (one encrypted store each).
+    #[arg(long, env = "FIELDCASE_PROFILE", default_value = "default")]
+    pub profile: String,
+    #[command(subcommand)]
+    pub command: DeviceCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Enroll this profile with a server using a one-time code, creating its store.
+    Enroll {
+        #[arg(long)]
+        server: String,
+        /// The code an administrator issued (e.g. K7QM-4TXP-9WDR).
+        #[arg(long)]
+        code: String,
+        /// A label for administrators, e.g. "Kampala laptop 2".
+        #[arg(long, default_value = "desktop device")]
+        label: String,
+    },
+    /// Record a case from a JSON file (or standard input) in the nested import form.
+    Add {
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Import cases from a JSON Lines file.
+    Import {
+        file: PathBuf,
+        /// Check every line and report; write nothing.
+        #[arg(long)]
+        validate_only: bool,
+        /// Cases per transaction.
+        #[arg(long, default_value_t = fieldcase_core::import::DEFAULT_BATCH_SIZE)]
+        batch: usize,
+    },
+    /// List cases, most recently changed first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show one case with its services, notes and conflicts.
+    Show { id: String },
+    /// Change fields of a case: `--set key=value` (value as JSON, or text), `--clear key`.
+    Update {
+        id: String,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long = "clear", value_name = "KEY")]
+        clear: Vec<String>,
+    },
+    /// Search by name, phone or document number.
+    Search {
+        #[arg(long, group = "by")]
+        name: Option<String>,
+        #[arg(long, group = "by")]
+        phone: Option<String>,
+        #[arg(long, group = "by")]
+        document: Option<String>,
+    },
+    /// Record a service given to a case.
+    Service {
+        case_id: String,
+        /// shelter, medical, psychosocial, legal, return_travel, family_tracing, education, …
+        #[arg(long = "type")]
+        service_type: String,
+        /// YYYY-MM-DD (default: today)
+        #[arg(long)]
+        date: Option<String>,
+        /// Agency code of the provider (default: this device's agency).
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// Add a narrative note to a case.
+    Note {
+        case_id: String,
+        #[arg(long)]
+        text: String,
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// Push pending changes and pull what is new, retrying on network failures.
+    Sync {
+        /// Attempts before giving up on a failing network.
+        #[arg(long, default_value_t = 5)]
+        attempts: u32,
+    },
+    /// Pending changes, last sync, conflicts.
+    Status,
+    /// Values that lost a concurrent edit.
+    Conflicts {
+        #[command(subcommand)]
+        command: Option<ConflictCommand>,
+    },
+    /// Change this profile's passphrase (new one from FIELDCASE_NEW_PASSPHRASE or a prompt).
+    Passwd,
+    /// Destroy this profile's store and everything in it.
+    Wipe {
+        /// Confirms the wipe; unsynced changes are lost.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConflictCommand {
+    /// List open conflicts (the default).
+    List,
+    /// Restore the losing value, or dismiss the entry keeping the current one.
+    Resolve {
+        record: String,
+        field: String,
+        /// The conflict's version, as listed.
+        version: String,
+        #[arg(long, conflicts_with = "dismiss")]
+        restore: bool,
+        #[arg(long)]
+        dismiss: bool,
+    },
+}
+
+pub async fn run(args: DeviceArgs, out: Output) -> anyhow::Result<()> {
+    let profile = store::Profile::new(&args.dir, &args.profile)?;
+    match args.command {
+        DeviceCommand::Enroll {
+            server,
+            code,
+            label,
+        } => sync::enroll(&profile, &server, &code, &label, out).await,
+        DeviceCommand::Sync { attempts } => sync::sync(&profile, attempts, out).await,
+        DeviceCommand::Status => sync::status(&profile, out),
+        DeviceCommand::Passwd => store::change_passphrase(&profile, out),
+        DeviceCommand::Wipe { yes } => store::wipe(&profile, yes, out),
+        other => cases::run(&profile, other, out),
+    }
+}

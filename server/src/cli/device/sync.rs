@@ -1,0 +1,138 @@
+//! Enrollment, sync and status of a profile.
+
+use super::store::{passphrase, Profile};
+use crate::cli::output::Output;
+use anyhow::Context;
+use fieldcase_core::store::{Identity, OpenOptions, Store, SyncProgress};
+use fieldcase_core::sync::{enroll as enroll_device, sync_with_retry, RetryPolicy, SyncClient};
+use serde_json::json;
+use std::sync::Mutex;
+
+pub async fn enroll(
+    profile: &Profile,
+    server: &str,
+    code: &str,
+    label: &str,
+    out: Output,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !profile.path.exists(),
+        "profile '{}' is already enrolled",
+        profile.name
+    );
+    if let Some(dir) = profile.path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    // Ask for the passphrase before spending the one-time code.
+    let passphrase = passphrase(
+        "FIELDCASE_PASSPHRASE",
+        "Choose a passphrase for this profile: ",
+    )?;
+    anyhow::ensure!(
+        passphrase.chars().count() >= 8,
+        "choose a passphrase of at least 8 characters"
+    );
+    let enrolled = enroll_device(server, code, label).await?;
+    let identity = Identity {
+        device: enrolled.device_id,
+        agency: enrolled.agency.clone(),
+        user: enrolled.user_id.clone(),
+    };
+    let mut store = Store::create(
+        &profile.path,
+        &passphrase,
+        None,
+        identity,
+        &OpenOptions::default(),
+    )?;
+    store.set_server(server, &enrolled.credential)?;
+    store.close()?;
+    out.print(
+        &json!({"profile": profile.name, "device_id": enrolled.device_id, "agency": enrolled.agency, "user_id": enrolled.user_id}),
+        || format!("enrolled profile '{}' as device {} of {}", profile.name, enrolled.device_id, enrolled.agency),
+    );
+    Ok(())
+}
+
+pub async fn sync(profile: &Profile, attempts: u32, out: Output) -> anyhow::Result<()> {
+    let store = profile.open()?;
+    let client = SyncClient::for_store(&store)?;
+    let store = Mutex::new(store);
+    let policy = RetryPolicy {
+        max_attempts: Some(attempts.max(1)),
+        ..RetryPolicy::default()
+    };
+    let show_progress = !out.json;
+    let progress = move |p: &SyncProgress| {
+        if show_progress {
+            eprint!(
+                "\rsync: {:>3}%  pushed {}/{}  pulled {}   ",
+                (p.fraction() * 100.0).floor(),
+                p.pushed,
+                p.to_push,
+                p.pulled
+            );
+        }
+    };
+    let result = sync_with_retry(&store, &client, &policy, &progress).await;
+    if show_progress {
+        eprintln!();
+    }
+    let outcome = result?;
+    let status = store.lock().unwrap_or_else(|e| e.into_inner()).status()?;
+    out.print(
+        &json!({
+            "requests": outcome.requests, "pushed": outcome.pushed, "rejected": outcome.rejected,
+            "pulled": outcome.pulled, "new_conflicts": outcome.new_conflicts,
+            "bytes_sent": outcome.bytes_sent, "bytes_received": outcome.bytes_received,
+            "pending": status.pending_ops, "synced": status.synced,
+        }),
+        || {
+            format!(
+                "synced: pushed {}, pulled {}, {} new conflict(s), {} refused by the server; {} request(s), {} bytes up, {} down",
+                outcome.pushed,
+                outcome.pulled,
+                outcome.new_conflicts,
+                outcome.rejected,
+                outcome.requests,
+                outcome.bytes_sent,
+                outcome.bytes_received
+            )
+        },
+    );
+    Ok(())
+}
+
+pub fn status(profile: &Profile, out: Output) -> anyhow::Result<()> {
+    let store = profile.open()?;
+    let status = store.status()?;
+    let identity = store.identity().clone();
+    out.print(
+        &json!({
+            "profile": profile.name, "device_id": identity.device, "agency": identity.agency,
+            "cases": status.cases, "pending_ops": status.pending_ops, "rejected_ops": status.rejected_ops,
+            "conflicts": status.conflicts, "last_sync_ms": status.last_sync_ms, "last_error": status.last_error,
+            "synced": status.synced,
+        }),
+        || {
+            let last = status.last_sync_ms.map_or("never".to_owned(), |ms| format!("{ms} ms since the epoch"));
+            let mut text = format!(
+                "profile {} (device {} of {})\ncases: {}\npending changes: {}\nrefused by the server: {}\nconflicts: {}\nlast sync: {}\n{}",
+                profile.name,
+                identity.device,
+                identity.agency,
+                status.cases,
+                status.pending_ops,
+                status.rejected_ops,
+                status.conflicts,
+                last,
+                if status.synced { "all changes synced" } else { "NOT synced: changes are waiting" }
+            );
+            if let Some(error) = &status.last_error {
+                text.push_str(&format!("\nlast sync failed: {error}"));
+            }
+            text
+        },
+    );
+    Ok(())
+}
