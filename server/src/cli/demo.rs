@@ -291,9 +291,8 @@ pub async fn run(args: DemoArgs, out: Output) -> anyhow::Result<()> {
     );
 
     let revoked = &devices[3];
-    admin
-        .revoke_device(&revoked.store().identity().device.to_string())
-        .await?;
+    let revoked_id = revoked.store().identity().device.to_string();
+    admin.revoke_device(&revoked_id).await?;
     say(
         out,
         "\nAn administrator revokes 'Shelter phone 2' (reported lost); at its next sync:",
