@@ -6,7 +6,7 @@
 //!
 //! Layers point down: [`model`] and [`merge`] are pure (no I/O); [`crypto`] is pure key and
 //! sealing code; [`store`] is the only layer that knows SQLite; [`import`] streams files into
-//! the store.
+//! the store. [`referral`] holds the pure rules of referrals and transfers between agencies.
 
 pub mod crypto;
 pub mod hlc;
@@ -16,6 +16,7 @@ pub mod merge;
 pub mod model;
 pub mod normalize;
 pub mod protocol;
+pub mod referral;
 pub mod sample;
 pub mod store;
 pub mod sync;

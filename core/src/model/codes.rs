@@ -7,7 +7,6 @@
 //! error (codes are not personal data). The [`Code`] trait lets generic code do the same. This
 //! module does not know which field uses which set; the case model does.
 
-use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// What every code set offers, for code that is generic over the set.
@@ -30,7 +29,10 @@ macro_rules! code_set {
         $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $code:literal ),+ $(,)? }
     ) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
+            ::serde::Serialize, ::serde::Deserialize,
+        )]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $( $(#[$vmeta])* $variant ),+
@@ -51,11 +53,11 @@ macro_rules! code_set {
 
             /// The variant for a code, if it is one (exact, case-sensitive).
             pub fn parse(code: &str) -> Option<Self> {
-                <Self as Code>::parse(code)
+                <Self as $crate::model::codes::Code>::parse(code)
             }
         }
 
-        impl Code for $name {
+        impl $crate::model::codes::Code for $name {
             const ALL: &'static [Self] = $name::ALL;
             const CODES: &'static [&'static str] = $name::CODES;
             fn as_str(self) -> &'static str {
@@ -63,13 +65,16 @@ macro_rules! code_set {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
     };
 }
+
+/// Lets other domain modules (referrals) declare their code sets the same way.
+pub(crate) use code_set;
 
 code_set! {
     /// `sex`.
@@ -208,6 +213,7 @@ code_set! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::{Deserialize, Serialize};
 
     /// Every set round-trips through serde, `as_str` and `parse`, and `ALL`/`CODES` agree.
     fn check_set<C: Code + Serialize + for<'de> Deserialize<'de>>(expected: &[&str]) {

@@ -57,7 +57,7 @@ pub use validate::{Reason, ValidationError, ValidationErrors};
 pub type Fields = BTreeMap<String, serde_json::Value>;
 
 /// Stands in for a value `Debug` must not show.
-struct Redacted;
+pub(crate) struct Redacted;
 
 impl fmt::Debug for Redacted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -66,7 +66,7 @@ impl fmt::Debug for Redacted {
 }
 
 /// `<redacted>` for a present value, `None` for an absent one: `Debug` tells presence only.
-fn redacted<T>(value: &Option<T>) -> &'static dyn fmt::Debug {
+pub(crate) fn redacted<T>(value: &Option<T>) -> &'static dyn fmt::Debug {
     match value {
         Some(_) => &Redacted,
         None => &None::<()>,

@@ -69,6 +69,12 @@ pub enum Reason {
     InvalidRecordId,
     #[error("not a form field id: a letter a-z, then up to 63 of a-z, 0-9 and _")]
     InvalidFieldId,
+    #[error("not a field of a case (a core variable or answers.<field id>)")]
+    NotACaseField,
+    #[error("must be another agency than the sending one")]
+    SameAgency,
+    #[error("written only by the server")]
+    ServerOnly,
 }
 
 /// One invalid field.
