@@ -15,7 +15,9 @@
 //!
 //! This module does no I/O; it only defines messages, limits and the body codec.
 
+use crate::ids::{DeviceId, RecordId};
 use crate::merge::op::{OpId, Operation};
+use crate::referral::{ReferralStatus, Transition};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 
@@ -26,6 +28,17 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Most operations a device pushes in one request. Bounded so one request's work on the
 /// server (one transaction) stays short and a dropped 2G connection loses little.
 pub const MAX_PUSH_OPS: usize = 500;
+
+/// Most referral commands a device sends in one request. A person answers referrals one at a
+/// time; a hundred covers a phone that was offline for weeks.
+pub const MAX_PUSH_COMMANDS: usize = 100;
+
+/// The device id the server writes its own operations under: referral status changes and the
+/// copies of shared case fields it delivers to a receiving agency. Enrollment never issues it,
+/// and a device op claiming it is refused. Devices accept referral status keys only from it.
+pub const SERVER_DEVICE_ID: DeviceId = DeviceId(uuid::Uuid::from_u128(
+    0x0000_0000_0000_4000_8000_5e7e_5e7e_5e7e,
+));
 
 /// Default and largest number of operations the server returns in one pull page. Sized so
 /// a page of ~1.2 KB cases compresses to a few hundred KB: big enough for few round trips on
@@ -63,6 +76,10 @@ pub struct SyncRequest {
     /// Page size the device asks for; the server caps it at [`MAX_PULL_LIMIT`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_limit: Option<u32>,
+    /// Referral transitions this device asks for, in `command_id.s` order, at most
+    /// [`MAX_PUSH_COMMANDS`]. The server applies them after the operations of this request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<ReferralCommand>,
 }
 
 /// Reply to `POST /v1/sync`.
@@ -87,6 +104,132 @@ pub struct SyncResponse {
     pub reset: bool,
     /// The server's clock, so devices with wrong clocks can be warned.
     pub server_time_ms: u64,
+    /// One result per command of the request (including commands resent after a lost reply,
+    /// which get the result recorded the first time).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command_results: Vec<CommandResult>,
+}
+
+/// A referral transition a device asks for. The server applies it only if the referral is
+/// still in `expected_status` (compare-and-set) and the device's agency is the party allowed
+/// to make it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralCommand {
+    /// `(device, command sequence)`: the device numbers its commands apart from its
+    /// operations, from 1 without reuse. The server answers a resent id with the result it
+    /// recorded.
+    pub command_id: OpId,
+    pub referral_id: RecordId,
+    pub transition: Transition,
+    /// The status the device saw when the person decided.
+    pub expected_status: ReferralStatus,
+    /// Why (required to decline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl std::fmt::Debug for ReferralCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReferralCommand")
+            .field("command_id", &self.command_id)
+            .field("referral_id", &self.referral_id)
+            .field("transition", &self.transition)
+            .field("expected_status", &self.expected_status)
+            .field("reason", &self.reason.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// What the server did with one command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandResult {
+    pub command_id: OpId,
+    pub outcome: CommandOutcome,
+}
+
+/// Applied, with the status reached, or refused, with why and the status as it stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum CommandOutcome {
+    Applied {
+        status: ReferralStatus,
+    },
+    Rejected {
+        code: CommandRejection,
+        /// The referral's status now; `None` when the referral is unknown to this device's
+        /// agency.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        current_status: Option<ReferralStatus>,
+    },
+}
+
+/// Why a command was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CommandRejection {
+    /// No such referral for this agency: one that does not exist and one between other
+    /// agencies get this same answer.
+    UnknownReferral,
+    /// This agency is the wrong party for the transition (only the receiver accepts, declines
+    /// and completes; only the sender cancels).
+    WrongAgency,
+    /// The transition does not leave the referral's status.
+    IllegalTransition,
+    /// The referral is no longer in the expected status: someone else moved it first.
+    StatusChanged,
+    /// A decline without a reason.
+    ReasonRequired,
+    /// The reason is too long or holds control characters.
+    InvalidReason,
+}
+
+impl CommandRejection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandRejection::UnknownReferral => "unknown_referral",
+            CommandRejection::WrongAgency => "wrong_agency",
+            CommandRejection::IllegalTransition => "illegal_transition",
+            CommandRejection::StatusChanged => "status_changed",
+            CommandRejection::ReasonRequired => "reason_required",
+            CommandRejection::InvalidReason => "invalid_reason",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        [
+            CommandRejection::UnknownReferral,
+            CommandRejection::WrongAgency,
+            CommandRejection::IllegalTransition,
+            CommandRejection::StatusChanged,
+            CommandRejection::ReasonRequired,
+            CommandRejection::InvalidReason,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == code)
+    }
+
+    /// Plain language for the person who asked.
+    pub fn explain(self) -> &'static str {
+        match self {
+            CommandRejection::UnknownReferral => {
+                "the server knows no such referral for your agency"
+            }
+            CommandRejection::WrongAgency => "your agency is not the party that may do this",
+            CommandRejection::IllegalTransition => "the referral's status does not allow this",
+            CommandRejection::StatusChanged => {
+                "someone else changed the referral first; see its current status"
+            }
+            CommandRejection::ReasonRequired => "declining needs a reason",
+            CommandRejection::InvalidReason => "the reason is too long or holds control characters",
+        }
+    }
+}
+
+impl std::fmt::Display for CommandRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One refused operation.
@@ -212,9 +355,73 @@ mod tests {
             ops: vec![],
             cursor: None,
             pull_limit: Some(10),
+            commands: vec![],
         };
         let decoded: SyncRequest = decode_body(&encode_body(&request)).unwrap();
         assert_eq!(decoded, request);
+    }
+
+    #[test]
+    fn commands_and_results_have_a_stable_wire_form() {
+        let device = DeviceId::from_bytes([1; 16]);
+        let referral = RecordId::from_bytes([2; 16]);
+        let command = ReferralCommand {
+            command_id: OpId { device, seq: 3 },
+            referral_id: referral,
+            transition: Transition::Decline,
+            expected_status: ReferralStatus::Sent,
+            reason: Some("no bed".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&command).unwrap(),
+            serde_json::json!({
+                "command_id": {"d": device, "s": 3}, "referral_id": referral,
+                "transition": "decline", "expected_status": "sent", "reason": "no bed"
+            })
+        );
+        assert!(!format!("{command:?}").contains("no bed"));
+        let results = [
+            CommandResult {
+                command_id: command.command_id,
+                outcome: CommandOutcome::Applied {
+                    status: ReferralStatus::Declined,
+                },
+            },
+            CommandResult {
+                command_id: command.command_id,
+                outcome: CommandOutcome::Rejected {
+                    code: CommandRejection::StatusChanged,
+                    current_status: Some(ReferralStatus::Accepted),
+                },
+            },
+        ];
+        assert_eq!(
+            serde_json::to_value(&results).unwrap(),
+            serde_json::json!([
+                {"command_id": {"d": device, "s": 3}, "outcome": {"result": "applied", "status": "declined"}},
+                {"command_id": {"d": device, "s": 3}, "outcome": {"result": "rejected", "code": "status_changed", "current_status": "accepted"}}
+            ])
+        );
+        // An old device's request (no commands) and an old server's reply still parse.
+        let old: SyncRequest =
+            serde_json::from_str(r#"{"protocol":1,"ops":[],"cursor":null}"#).unwrap();
+        assert!(old.commands.is_empty());
+        let reply: SyncResponse = serde_json::from_str(
+            r#"{"acked_through":0,"ops":[],"next_cursor":"e.0","more":false,"server_time_ms":1}"#,
+        )
+        .unwrap();
+        assert!(reply.command_results.is_empty());
+        for code in [
+            CommandRejection::UnknownReferral,
+            CommandRejection::WrongAgency,
+            CommandRejection::IllegalTransition,
+            CommandRejection::StatusChanged,
+            CommandRejection::ReasonRequired,
+            CommandRejection::InvalidReason,
+        ] {
+            assert_eq!(CommandRejection::parse(code.as_str()), Some(code));
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
     }
 
     #[test]
@@ -243,6 +450,7 @@ mod tests {
             ops: vec![],
             cursor: None,
             pull_limit: None,
+            commands: vec![],
         })[..5];
         assert!(decode_body::<SyncRequest>(truncated).is_err());
     }

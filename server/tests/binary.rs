@@ -145,6 +145,7 @@ async fn sync(
         ops,
         cursor: None,
         pull_limit: None,
+        commands: vec![],
     });
     let response = http
         .post(format!("{url}/v1/sync"))

@@ -89,6 +89,12 @@ fn validate_case(fields: &Fields) -> Result<()> {
         .map_err(StoreError::from)
 }
 
+fn validate_case_values(fields: &Fields) -> Result<()> {
+    Case::parse_fields(fields)
+        .map(drop)
+        .map_err(StoreError::from)
+}
+
 impl Store {
     /// Records a new case; returns its id.
     pub fn create_case(&mut self, case: &Case) -> Result<RecordId> {
@@ -105,9 +111,28 @@ impl Store {
 
     /// Changes some fields of a case (`null` clears a field). The merged case must be valid;
     /// an edit that changes nothing writes nothing. Returns the operation written, if any.
+    ///
+    /// A case of another agency (one referred to this agency, or one this agency transferred
+    /// away) is refused with [`StoreError::NotOwner`]. A case this agency received by transfer
+    /// holds only the fields that were shared, so its edits are checked value by value rather
+    /// than against rules whose inputs the device may never have been sent.
     pub fn update_case(&mut self, id: &RecordId, changes: Fields) -> Result<Option<Operation>> {
-        self.require(RecordKind::Case, id)?;
-        self.save_local_change(RecordKind::Case, *id, None, changes, None, &validate_case)
+        self.require_owned_case(id)?;
+        let validate: &dyn Fn(&Fields) -> Result<()> = if self.received_access(id)?.by_transfer {
+            &validate_case_values
+        } else {
+            &validate_case
+        };
+        self.save_local_change(RecordKind::Case, *id, None, changes, None, validate)
+    }
+
+    /// Loads a case this device's agency owns, or fails (`NoSuchRecord`, `NotOwner`).
+    pub(crate) fn require_owned_case(&self, id: &RecordId) -> Result<StoredRecord> {
+        let record = self.require(RecordKind::Case, id)?;
+        if record.owner_agency != self.identity.agency.as_str() {
+            return Err(StoreError::NotOwner { id: *id });
+        }
+        Ok(record)
     }
 
     pub fn get_case(&self, id: &RecordId) -> Result<CaseRecord> {
@@ -152,7 +177,8 @@ impl Store {
         Ok(count as u64)
     }
 
-    /// Records a service given to a case. Services are append-only.
+    /// Records a service given to a case. Services are append-only. The case must be this
+    /// agency's, or referred to it and accepted ([`StoreError::NotReferred`]).
     pub fn add_service(&mut self, service: &Service) -> Result<RecordId> {
         self.add_child(RecordKind::Service, service.to_fields(), &|f| {
             Service::from_fields(f).map(drop).map_err(StoreError::from)
@@ -206,7 +232,14 @@ impl Store {
             .and_then(Value::as_str)
             .and_then(|s| s.parse::<RecordId>().ok())
             .ok_or(StoreError::MissingCaseLink { kind })?;
-        self.require(RecordKind::Case, &case_id)?;
+        let case = self.require(RecordKind::Case, &case_id)?;
+        // Services and notes go on a case this agency owns, or on one referred to it that it
+        // accepted; the server applies the same rule.
+        if case.owner_agency != self.identity.agency.as_str()
+            && !self.received_access(&case_id)?.accepted_referral
+        {
+            return Err(StoreError::NotReferred { id: case_id });
+        }
         let id = RecordId::new();
         self.save_local_change(kind, id, Some(case_id), fields, None, validate)?;
         Ok(id)

@@ -106,6 +106,9 @@ impl Store {
                 .map_or(Value::Null, |f| f.value.clone()),
         };
         let kind = record.state.kind;
+        if kind == RecordKind::Case && record.owner_agency != self.identity.agency.as_str() {
+            return Err(StoreError::NotOwner { id: *record_id });
+        }
         let changes: Fields = [(field.to_owned(), value)].into();
         let validate = move |fields: &Fields| match kind {
             RecordKind::Case => Case::from_fields(fields)

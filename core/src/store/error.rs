@@ -39,6 +39,14 @@ pub enum StoreError {
     MissingCaseLink { kind: RecordKind },
     #[error("no conflict entry matches that field and version")]
     NoSuchConflict,
+    #[error("case {id} belongs to another agency: it can be read here but not changed")]
+    NotOwner { id: RecordId },
+    #[error("case {id} is neither owned by this agency nor referred to it and accepted")]
+    NotReferred { id: RecordId },
+    #[error("this referral cannot be made: {0}")]
+    Sharing(#[from] crate::referral::SharingError),
+    #[error("this transition is not possible: {0}")]
+    Transition(#[from] crate::referral::TransitionError),
     #[error("key setup failed: {0}")]
     Crypto(CryptoError),
     #[error("the store was written by a newer fieldcase (schema version {found}); update the app")]

@@ -7,7 +7,7 @@
 use rusqlite::{Connection, Transaction};
 
 /// The schema version this build writes.
-pub const LATEST_VERSION: u32 = 2;
+pub const LATEST_VERSION: u32 = 3;
 
 /// Version 1: metadata, sealed records, blind index and outbox.
 const V1: &str = "
@@ -70,8 +70,24 @@ CREATE TABLE rejected_ops (
 );
 ";
 
+/// Version 3: referral transitions waiting for the server (sealed, in the order asked), and
+/// the server's last refusal per referral, for the person to see.
+const V3: &str = "
+CREATE TABLE referral_commands (
+    seq         INTEGER PRIMARY KEY,
+    referral_id BLOB NOT NULL,
+    command     BLOB NOT NULL
+);
+CREATE INDEX referral_commands_by_referral ON referral_commands (referral_id, seq);
+
+CREATE TABLE referral_rejections (
+    referral_id BLOB PRIMARY KEY,
+    rejection   BLOB NOT NULL
+) WITHOUT ROWID;
+";
+
 /// The steps, in order: `STEPS[n]` takes a store from version `n` to `n + 1`.
-const STEPS: [&str; LATEST_VERSION as usize] = [V1, V2];
+const STEPS: [&str; LATEST_VERSION as usize] = [V1, V2, V3];
 
 /// What can stop a migration.
 #[derive(Debug, thiserror::Error)]

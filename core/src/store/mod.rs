@@ -11,6 +11,8 @@
 //! - Every change is one operation in the outbox, written in the same transaction as its
 //!   effect. A save that returned `Ok` survives the app being killed.
 //! - Names, phones and document numbers are searchable through keyed blind-index tokens.
+//! - Referral transitions are queued as commands and shown pending until the server answers;
+//!   a case transferred away can still be read but no longer changed (`referrals.rs`).
 //!
 //! What it does not do: talk to a network (see `sync`), or decide what a server may accept.
 //! A `Store` is not `Sync`; callers sharing one across threads wrap it in a mutex.
@@ -24,6 +26,7 @@ pub mod import;
 mod lifecycle;
 pub mod migrations;
 mod records;
+mod referrals;
 mod search;
 mod sync_state;
 
@@ -32,6 +35,9 @@ pub use conflicts::{ConflictEntry, Resolution};
 pub use connection::Durability;
 pub use error::{Result, StoreError};
 pub use lifecycle::{Identity, OpenOptions};
+pub use referrals::{
+    NewReferral, PendingTransition, ReferralView, TimelineEntry, TransitionRejection,
+};
 pub use search::{SearchQuery, MAX_SEARCH_RESULTS};
 pub use sync_state::{ApplyReport, StoreStatus, SyncProgress};
 

@@ -195,7 +195,9 @@ impl Store {
             if existing.state.kind != kind {
                 return Err(StoreError::NoSuchRecord { kind, id });
             }
-            if kind.is_append_only() {
+            // Services and notes are append-only; a referral is written once by its device
+            // and then only by the server.
+            if kind.is_append_only() || kind == RecordKind::Referral {
                 return Err(StoreError::AppendOnly { kind });
             }
         }

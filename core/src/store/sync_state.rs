@@ -11,16 +11,21 @@ use super::records::{outbox_aad, StoredRecord};
 use super::Store;
 use crate::crypto::Aad;
 use crate::ids::RecordId;
-use crate::merge::op::{OpId, Operation};
+use crate::merge::op::{OpId, Operation, RecordKind};
 use crate::merge::plan;
+use crate::protocol::{CommandResult, SERVER_DEVICE_ID};
+use crate::referral::record::SERVER_KEYS;
 use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// What a sync shows the user. `synced` is only true when nothing is waiting to be sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreStatus {
     pub pending_ops: u64,
+    /// Referral transitions waiting for the server's answer.
+    pub pending_commands: u64,
     pub rejected_ops: u64,
     pub conflicts: u64,
     pub cases: u64,
@@ -62,6 +67,9 @@ pub struct ApplyReport {
     pub records_changed: usize,
     pub new_conflicts: usize,
     pub skipped_ops: usize,
+    /// Referral commands the server applied / refused, in this reply.
+    pub commands_applied: usize,
+    pub commands_rejected: usize,
 }
 
 fn rejected_aad(seq: &[u8; 8]) -> Aad<'_> {
@@ -183,8 +191,30 @@ impl Store {
 
     /// Applies one page of remote operations and stores `next_cursor`, in one transaction.
     pub fn apply_remote(&mut self, ops: &[Operation], next_cursor: &str) -> Result<ApplyReport> {
+        self.apply_reply(ops, next_cursor, &[])
+    }
+
+    /// Applies one sync reply — its page of operations, its cursor and the server's answers to
+    /// this device's referral commands — in one transaction.
+    ///
+    /// Referral status keys are taken only from the server's own operations: the server
+    /// refuses them from devices, and a device refuses them from anyone else too. Cases whose
+    /// referrals changed get their owner agency brought up to date.
+    pub fn apply_reply(
+        &mut self,
+        ops: &[Operation],
+        next_cursor: &str,
+        command_results: &[CommandResult],
+    ) -> Result<ApplyReport> {
         let mut counters = self.counters();
         let keys = super::lifecycle::unlocked_keys(&self.keys, self.wiped)?;
+        // Copies only when some operation carries forged status keys (never, from our server).
+        let cleaned: Option<Vec<Operation>> = ops.iter().any(forges_status).then(|| {
+            ops.iter()
+                .map(|op| without_forged_status(op).into_owned())
+                .collect()
+        });
+        let ops: &[Operation] = cleaned.as_deref().unwrap_or(ops);
         let tx = self.conn.transaction()?;
         let mut current: BTreeMap<RecordId, StoredRecord> = BTreeMap::new();
         for op in ops {
@@ -204,6 +234,7 @@ impl Store {
             skipped_ops: merged.skipped.len(),
             ..Default::default()
         };
+        let mut touched = BTreeMap::new();
         for (id, outcome) in &merged.records {
             let existing = current.get(id);
             let case_id = existing.and_then(|r| r.case_id).or_else(|| {
@@ -227,7 +258,18 @@ impl Store {
             )?;
             report.records_changed += 1;
             report.new_conflicts += outcome.new_conflicts();
+            touched.insert(*id, (outcome.after.kind, case_id));
         }
+        Self::refresh_case_owners(&tx, keys, &super::referrals::cases_touched(&touched))?;
+        let commands = Self::apply_command_results(
+            &tx,
+            keys,
+            self.identity.device,
+            command_results,
+            crate::hlc::now_ms() as i64,
+        )?;
+        report.commands_applied = commands.applied;
+        report.commands_rejected = commands.rejected;
         tx.execute("UPDATE sync_state SET cursor = ?1", [next_cursor])?;
         Self::save_device_state(&tx, counters.last_seq, &counters.clock)?;
         tx.commit()?;
@@ -258,6 +300,7 @@ impl Store {
             Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
         };
         let pending_ops = count("SELECT count(*) FROM outbox")?;
+        let pending_commands = count("SELECT count(*) FROM referral_commands")?;
         let (last_sync_ms, last_error): (Option<i64>, Option<String>) =
             self.conn
                 .query_row("SELECT last_sync_ms, last_error FROM sync_state", [], |r| {
@@ -265,12 +308,35 @@ impl Store {
                 })?;
         Ok(StoreStatus {
             pending_ops,
+            pending_commands,
             rejected_ops: count("SELECT count(*) FROM rejected_ops")?,
             conflicts: count("SELECT coalesce(sum(conflicts), 0) FROM records")?,
             cases: count("SELECT count(*) FROM records WHERE kind = 'case'")?,
             last_sync_ms,
-            synced: pending_ops == 0 && last_sync_ms.is_some() && last_error.is_none(),
+            synced: pending_ops == 0
+                && pending_commands == 0
+                && last_sync_ms.is_some()
+                && last_error.is_none(),
             last_error,
         })
     }
+}
+
+/// Whether `op` writes referral status keys without being the server's.
+fn forges_status(op: &Operation) -> bool {
+    op.kind == RecordKind::Referral
+        && op.op_id.device != SERVER_DEVICE_ID
+        && SERVER_KEYS.iter().any(|k| op.fields.contains_key(*k))
+}
+
+/// `op` without referral status keys, unless the server wrote it.
+fn without_forged_status(op: &Operation) -> Cow<'_, Operation> {
+    if !forges_status(op) {
+        return Cow::Borrowed(op);
+    }
+    let mut clean = op.clone();
+    clean
+        .fields
+        .retain(|key, _| !SERVER_KEYS.contains(&key.as_str()));
+    Cow::Owned(clean)
 }

@@ -1,8 +1,12 @@
 //! One sync run against the server, and enrollment.
+//!
+//! Each request carries the outbox and, once the whole outbox fits in it, the referral
+//! commands waiting for an answer; each reply's page, cursor and command results are applied
+//! in one transaction ([`Store::apply_reply`]).
 
 use crate::protocol::{
     self, Cursor, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, SyncRequest, SyncResponse,
-    DEFAULT_PULL_LIMIT, MAX_PUSH_OPS, PROTOCOL_VERSION,
+    DEFAULT_PULL_LIMIT, MAX_PUSH_COMMANDS, MAX_PUSH_OPS, PROTOCOL_VERSION,
 };
 use crate::store::{Store, StoreError, SyncProgress};
 use std::sync::Mutex;
@@ -67,6 +71,9 @@ pub struct SyncOutcome {
     pub pushed: u64,
     pub rejected: u64,
     pub pulled: u64,
+    /// Referral transitions the server applied / refused.
+    pub commands_applied: u64,
+    pub commands_rejected: u64,
     pub new_conflicts: usize,
     pub bytes_sent: u64,
     pub bytes_received: u64,
@@ -240,14 +247,26 @@ async fn run(
     for _ in 0..MAX_REQUESTS_PER_RUN {
         let request = {
             let guard = lock(store);
+            let ops = guard.pending_ops(MAX_PUSH_OPS)?;
+            // Commands go only with the whole outbox: a command about a referral made on this
+            // device must reach the server after the referral itself, or it would be refused
+            // as unknown, for good.
+            let whole_outbox = ops.len() as u64 == guard.status()?.pending_ops;
+            let commands = if whole_outbox {
+                guard.pending_commands(MAX_PUSH_COMMANDS)?
+            } else {
+                Vec::new()
+            };
             SyncRequest {
                 protocol: PROTOCOL_VERSION,
-                ops: guard.pending_ops(MAX_PUSH_OPS)?,
+                ops,
                 cursor: guard.cursor()?.map(Cursor),
                 pull_limit: Some(client.pull_limit),
+                commands,
             }
         };
         let pushed_now = request.ops.len() as u64;
+        let commands_now = request.commands.len();
         let first_pending = request.ops.first().map(|op| op.op_id.seq);
         let reply = client.exchange(&request).await;
         let (reply, sent, received) = match reply {
@@ -265,12 +284,16 @@ async fn run(
             .iter()
             .map(|r| (r.op_id, format!("{:?}", r.reason)))
             .collect();
-        let remaining = {
+        let (remaining, remaining_commands) = {
             let mut guard = lock(store);
             guard.acknowledge(reply.acked_through, &rejected)?;
-            let report = guard.apply_remote(&reply.ops, &reply.next_cursor.0)?;
+            let report =
+                guard.apply_reply(&reply.ops, &reply.next_cursor.0, &reply.command_results)?;
             outcome.new_conflicts += report.new_conflicts;
-            guard.status()?.pending_ops
+            outcome.commands_applied += report.commands_applied as u64;
+            outcome.commands_rejected += report.commands_rejected as u64;
+            let status = guard.status()?;
+            (status.pending_ops, status.pending_commands)
         };
         let acked_now = first_pending
             .map_or(0, |first| (reply.acked_through + 1).saturating_sub(first))
@@ -283,12 +306,16 @@ async fn run(
         shown.pulled = outcome.pulled;
         shown.more_to_pull = reply.more;
         progress(&shown);
-        if pushed_now > 0 && acked_now == 0 && reply.ops.is_empty() && !reply.more {
+        let unanswered = commands_now > 0 && reply.command_results.is_empty();
+        if (pushed_now > 0 && acked_now == 0 || pushed_now == 0 && unanswered)
+            && reply.ops.is_empty()
+            && !reply.more
+        {
             // The server took none of what we sent and has nothing for us: retrying at once
             // would loop. Let the retry policy decide when to try again.
             return Err(SyncError::Stalled);
         }
-        if !reply.more && remaining == 0 {
+        if !reply.more && remaining == 0 && remaining_commands == 0 {
             return Ok(outcome);
         }
     }

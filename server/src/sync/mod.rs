@@ -123,6 +123,7 @@ pub fn sync(
         more: page.more || gap,
         reset,
         server_time_ms: now_ms,
+        command_results: Vec::new(),
     };
     Ok((response, stats))
 }

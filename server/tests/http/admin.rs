@@ -40,6 +40,7 @@ async fn admin_routes_refuse_missing_tokens_and_device_credentials() {
         ops: vec![],
         cursor: None,
         pull_limit: None,
+        commands: vec![],
     };
     for token in [h.admin_token.as_str(), "not-a-token"] {
         let reply = h.sync_raw(token, &request).await;
@@ -83,6 +84,7 @@ async fn a_revoked_device_is_told_to_wipe_and_can_push_nothing() {
                 ops: vec![case_op(&d, 2, case, &[("status", json!("closed"))])],
                 cursor: None,
                 pull_limit: None,
+                commands: vec![],
             },
         )
         .await;

@@ -55,6 +55,7 @@ async fn broken_sync_bodies_are_client_errors() {
         )],
         cursor: None,
         pull_limit: None,
+        commands: vec![],
     });
     let ct = Some(CONTENT_TYPE);
     let bad_request = (StatusCode::BAD_REQUEST, ErrorCode::BadRequest);
@@ -110,6 +111,7 @@ async fn wrong_content_types_are_refused() {
         ops: vec![],
         cursor: None,
         pull_limit: None,
+        commands: vec![],
     });
     for ct in [
         None,

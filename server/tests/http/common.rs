@@ -232,6 +232,7 @@ impl Harness {
                     ops,
                     cursor,
                     pull_limit,
+                    commands: vec![],
                 },
             )
             .await;

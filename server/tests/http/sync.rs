@@ -292,6 +292,7 @@ async fn whole_requests_that_break_the_protocol_are_refused_and_change_nothing()
                 ops: mixed,
                 cursor: None,
                 pull_limit: None,
+                commands: vec![],
             },
         )
         .await;
@@ -309,6 +310,7 @@ async fn whole_requests_that_break_the_protocol_are_refused_and_change_nothing()
                 ops: too_many,
                 cursor: None,
                 pull_limit: None,
+                commands: vec![],
             },
         )
         .await;
@@ -323,6 +325,7 @@ async fn whole_requests_that_break_the_protocol_are_refused_and_change_nothing()
                 ops: vec![],
                 cursor: None,
                 pull_limit: None,
+                commands: vec![],
             },
         )
         .await;
