@@ -252,6 +252,20 @@ pub enum RejectReason {
     NotEditable,
 }
 
+/// Reply to `GET /v1/referrals/{referral_id}/timeline`: who did what to a referral, when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralTimeline {
+    pub referral_id: RecordId,
+    pub case_id: RecordId,
+    pub from_agency: crate::ids::AgencyCode,
+    pub to_agency: crate::ids::AgencyCode,
+    pub status: ReferralStatus,
+    pub transfer: bool,
+    pub share_back: bool,
+    /// Oldest first; the first entry is the creation.
+    pub entries: Vec<crate::referral::HistoryEntry>,
+}
+
 /// Body of `POST /v1/enroll`: exchanges a one-time code for a device credential.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollRequest {

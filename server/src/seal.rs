@@ -1,4 +1,5 @@
-//! At-rest sealing of what the server must not keep in the clear (operation payloads).
+//! At-rest sealing of what the server must not keep in the clear (operation payloads and
+//! each record's merged state).
 //!
 //! XChaCha20-Poly1305 with a random 24-byte nonce per seal (random nonces are safe at this size:
 //! no counter to persist, no collision risk worth counting) and associated data that binds each
@@ -141,6 +142,15 @@ pub fn op_payload_ad(device: DeviceId, seq: u64, record: RecordId, kind: RecordK
     ad.extend_from_slice(&seq.to_be_bytes());
     ad.extend_from_slice(record.as_bytes());
     ad.extend_from_slice(kind.as_str().as_bytes());
+    ad
+}
+
+/// Associated data of a record's sealed merged state (`records.state`): bound to the record,
+/// so one record's state copied onto another fails to open.
+pub fn record_state_ad(record: RecordId) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(48);
+    ad.extend_from_slice(b"fieldcase/records/state/v1\0");
+    ad.extend_from_slice(record.as_bytes());
     ad
 }
 

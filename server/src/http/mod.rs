@@ -13,6 +13,7 @@ pub mod body;
 pub mod enroll;
 pub mod meta;
 pub mod middleware;
+pub mod referrals;
 pub mod sync;
 
 use crate::error::ApiError;
@@ -101,6 +102,11 @@ fn routes() -> Routes {
         .add(Method::GET, "/openapi.json", get(meta::openapi))
         .add(Method::POST, "/v1/sync", post(sync::sync))
         .add(Method::POST, "/v1/enroll", post(enroll::enroll))
+        .add(
+            Method::GET,
+            "/v1/referrals/{referral_id}/timeline",
+            get(referrals::timeline),
+        )
         .add(Method::GET, "/v1/admin/agencies", get(admin::list_agencies))
         .add(
             Method::POST,

@@ -30,6 +30,19 @@
 //!   transactions: pushes append with a null position and one sequencer task numbers committed
 //!   rows in commit order; pulls read only numbered rows. Either way the contract below holds.
 //!
+//! # Referrals and visibility
+//!
+//! Each operation is addressed, when appended, to the agencies that may pull it
+//! (`op_audience`): the record's owner; for a case referred to another agency, that agency with
+//! the fields the referral shares; a referral to both its agencies; a service or note of the
+//! receiving agency also to the case's owner when the referral shares back. When a referral
+//! is made, the server appends copies of the case's shared fields (server-authored, each
+//! keeping its original version) addressed to the receiving agency, so it gets what exists on
+//! its next pull; when a transfer is accepted the case's owner changes and new operations are
+//! addressed to the new owner only. Pulls filter every row through
+//! [`crate::visibility::visible_to`]. The server keeps each record's merged state (sealed) to
+//! know a case's consent and fields.
+//!
 //! Contract every implementation keeps (the conformance tests check it):
 //! positions increase strictly and are never reused; a position a pull has returned or
 //! scanned past is never filled later; a pushed operation is applied at most once per
@@ -41,8 +54,8 @@ pub mod sqlite;
 
 use crate::credentials::SecretHash;
 use crate::roles::Role;
-use fieldcase_core::protocol::Rejection;
-use fieldcase_core::{AgencyCode, DeviceId, Operation};
+use fieldcase_core::protocol::{CommandResult, ReferralCommand, ReferralTimeline, Rejection};
+use fieldcase_core::{AgencyCode, DeviceId, Operation, RecordId};
 
 /// A position in the server's operation log.
 pub type Position = u64;
@@ -177,11 +190,24 @@ pub struct PushOutcome {
     pub gap: bool,
 }
 
+/// Shared data of one record a pull delivers to a device of an agency that does not own it
+/// (a referred case, a referral, a service shared back): audited before it leaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub record_id: RecordId,
+    pub first_position: Position,
+    pub last_position: Position,
+    pub ops: u32,
+}
+
 /// One page of a pull.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PullPage {
-    /// Operations visible to the device, ascending by position.
+    /// Operations visible to the device, ascending by position, each holding only the fields
+    /// the device may see.
     pub ops: Vec<Operation>,
+    /// What of `ops` is shared data of another agency, per record, for the audit log.
+    pub deliveries: Vec<Delivery>,
     /// The last position scanned (visible or not), or the position pulled from when nothing
     /// was scanned: the next pull starts after it.
     pub last_scanned: Position,
@@ -190,6 +216,62 @@ pub struct PullPage {
     /// The highest position the log has assigned, for detecting a cursor from the future
     /// (a database restored from a backup).
     pub log_end: Position,
+}
+
+/// What an audit entry records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AuditEvent {
+    /// A referral was recorded (the sending agency's device).
+    ReferralCreated,
+    /// A referral transition was applied (the acting agency's device).
+    ReferralTransition,
+    /// A referral command was refused.
+    CommandRefused,
+    /// Shared data of another agency was delivered to a device in a pull.
+    SharedDelivery,
+    /// A referral's timeline was read.
+    TimelineRead,
+}
+
+impl AuditEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditEvent::ReferralCreated => "referral_created",
+            AuditEvent::ReferralTransition => "referral_transition",
+            AuditEvent::CommandRefused => "command_refused",
+            AuditEvent::SharedDelivery => "shared_delivery",
+            AuditEvent::TimelineRead => "timeline_read",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            AuditEvent::ReferralCreated,
+            AuditEvent::ReferralTransition,
+            AuditEvent::CommandRefused,
+            AuditEvent::SharedDelivery,
+            AuditEvent::TimelineRead,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == text)
+    }
+}
+
+/// One audit entry. `detail` holds codes only (a transition, a status, a refusal code),
+/// never a value or a reason text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at_ms: u64,
+    pub event: AuditEvent,
+    /// The agency that acted or received.
+    pub agency: AgencyCode,
+    pub device: Option<DeviceId>,
+    pub user_id: Option<String>,
+    pub record_id: Option<RecordId>,
+    pub first_position: Option<Position>,
+    pub last_position: Option<Position>,
+    pub ops: Option<u32>,
+    pub detail: Option<String>,
 }
 
 /// Storage failures. None carries a field value or a secret.
@@ -288,13 +370,51 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Operations after `after` visible to `device` (per [`crate::visibility::visible_to`]),
     /// excluding the device's own, at most `limit`, scanning at most
-    /// [`crate::config::MAX_PULL_SCAN_ROWS`] rows.
+    /// [`crate::config::MAX_PULL_SCAN_ROWS`] rows. Each operation holds only the fields the
+    /// device may see; one left with none is not returned. Read-only: the caller audits
+    /// `deliveries` with [`Storage::record_deliveries`] before anything leaves.
     fn pull(
         &self,
         device: &DeviceAuth,
         after: Position,
         limit: u32,
     ) -> Result<PullPage, StorageError>;
+
+    // --- referrals ------------------------------------------------------------------------
+
+    /// Applies a device's referral commands in order, in one transaction, following
+    /// [`crate::sync::commands::decide`]: each applied transition is a compare-and-set on the
+    /// referral's status, logged as a server-authored operation on the referral record and
+    /// audited, with its effects on access (a terminal status ends the receiving agency's
+    /// access; an accepted transfer moves the case). Every command's result is stored under
+    /// its id in the same transaction; a command seen before gets the stored result again.
+    /// Every command must be the device's own (`InvalidPush` otherwise).
+    fn apply_commands(
+        &self,
+        device: &DeviceAuth,
+        commands: &[ReferralCommand],
+        now_ms: u64,
+    ) -> Result<Vec<CommandResult>, StorageError>;
+
+    /// Audits the shared data a pull is about to deliver to `device`.
+    fn record_deliveries(
+        &self,
+        device: &DeviceAuth,
+        deliveries: &[Delivery],
+        now_ms: u64,
+    ) -> Result<(), StorageError>;
+
+    /// The timeline of a referral the device's agency is party to (`None` otherwise: unknown
+    /// and not-a-party look the same), auditing the read in the same transaction.
+    fn referral_timeline(
+        &self,
+        device: &DeviceAuth,
+        referral: RecordId,
+        now_ms: u64,
+    ) -> Result<Option<ReferralTimeline>, StorageError>;
+
+    /// Audit entries, oldest first: of one record when given, else all.
+    fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError>;
 
     /// Flushes and releases what the implementation holds (SQLite: checkpoints the WAL).
     fn close(&self);

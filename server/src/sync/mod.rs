@@ -2,18 +2,22 @@
 //!
 //! Transport-free: the HTTP handler decodes the body and calls [`sync`] on a blocking thread.
 //! A sync is a push (the device's operations, applied in one transaction by
-//! [`Storage::push`] under the [`rules`]) followed by a pull (one bounded page read on a
-//! reader, never holding the writer). Both halves are safe to retry: the push skips
-//! `(device, seq)` pairs already processed, and the cursor only moves when the device stores
-//! the page it came with.
+//! [`Storage::push`] under the [`rules`]), then the device's referral commands (one
+//! transaction, [`Storage::apply_commands`] under [`commands`]), then a pull (one bounded page
+//! read on a reader, never holding the writer), whose deliveries of other agencies' shared
+//! data are audited before the reply leaves. Every part is safe to retry: the push skips
+//! `(device, seq)` pairs already processed, a command seen before gets its recorded result,
+//! and the cursor only moves when the device stores the page it came with.
 
+pub mod commands;
 pub mod cursor;
 pub mod rules;
 
 use crate::config::LAST_SEEN_GRANULARITY_MS;
 use crate::storage::{DeviceAuth, PushOutcome, Storage, StorageError};
 use fieldcase_core::protocol::{
-    SyncRequest, SyncResponse, DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT, MAX_PUSH_OPS, PROTOCOL_VERSION,
+    SyncRequest, SyncResponse, DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT, MAX_PUSH_COMMANDS, MAX_PUSH_OPS,
+    PROTOCOL_VERSION,
 };
 
 /// Why a sync request was refused as a whole.
@@ -35,6 +39,7 @@ pub struct SyncStats {
     pub skipped: u32,
     pub rejected: u32,
     pub pulled: u32,
+    pub commands: u32,
     pub gap: bool,
     pub reset: bool,
 }
@@ -59,6 +64,21 @@ pub fn sync(
             "every pushed operation must be this device's own (op_id.d)".into(),
         ));
     }
+    if request.commands.len() > MAX_PUSH_COMMANDS {
+        return Err(SyncError::BadRequest(format!(
+            "a sync sends at most {MAX_PUSH_COMMANDS} referral commands; send the rest in the \
+             next sync"
+        )));
+    }
+    if request
+        .commands
+        .iter()
+        .any(|c| c.command_id.device != device.id)
+    {
+        return Err(SyncError::BadRequest(
+            "every referral command must be this device's own (command_id.d)".into(),
+        ));
+    }
 
     let push = if request.ops.is_empty() {
         let stale = device
@@ -70,6 +90,16 @@ pub fn sync(
         None
     } else {
         Some(storage.push(device, &request.ops, now_ms)?)
+    };
+
+    // Commands follow the operations they may be about (a referral made in this same
+    // request). After a gap, that referral may not be in yet: the commands wait, unanswered,
+    // for the device to resend them with the rest of its outbox.
+    let gap = push.as_ref().is_some_and(|p| p.gap);
+    let command_results = if request.commands.is_empty() || gap {
+        Vec::new()
+    } else {
+        storage.apply_commands(device, &request.commands, now_ms)?
     };
 
     let limit = request
@@ -92,6 +122,8 @@ pub fn sync(
         reset = true;
         page = storage.pull(device, 0, limit)?;
     }
+    // No shared data leaves unaudited: if the audit cannot be written, the reply fails.
+    storage.record_deliveries(device, &page.deliveries, now_ms)?;
 
     let acked_through = match &push {
         Some(outcome) => outcome.acked_through,
@@ -112,6 +144,7 @@ pub fn sync(
         skipped,
         rejected: rejections.len() as u32,
         pulled: page.ops.len() as u32,
+        commands: command_results.len() as u32,
         gap,
         reset,
     };
@@ -123,7 +156,7 @@ pub fn sync(
         more: page.more || gap,
         reset,
         server_time_ms: now_ms,
-        command_results: Vec::new(),
+        command_results,
     };
     Ok((response, stats))
 }

@@ -7,15 +7,25 @@
 //!
 //! - The first operation on a record id creates the record, owned by the pushing device's
 //!   agency. A service or note names its case in the `case_id` field; that case must exist and
-//!   belong to the device's agency (a case of another agency and a case that does not exist
-//!   get the same answer, `Forbidden`).
+//!   belong to the device's agency, or be referred to it by a referral it accepted (a case of
+//!   another agency and a case that does not exist get the same answer, `Forbidden`).
+//! - A referral is created once, by a device of the sending agency, about a case that agency
+//!   owns, to another agency of the network; it must read as a [`Referral`]. Its status keys
+//!   (`status`, `status_reason`, `history`) are the server's: an operation of a device that
+//!   writes them is `Invalid`. The fields it shares are *not* checked against consent here:
+//!   the server narrows what it delivers to what consent allows at delivery time, so a
+//!   referral is never lost to a consent change that raced it.
 //! - An operation on a record another agency owns is `Forbidden`.
-//! - Service and note records are append-only: an operation on an existing one whose fields
-//!   differ from the creation is `NotEditable`; an exact repeat is accepted and changes nothing.
+//! - Service, note and referral records are written once: an operation on an existing one
+//!   whose fields differ from the creation is `NotEditable`; an exact repeat is accepted and
+//!   changes nothing.
 //! - An operation's clock must be its device's (`hlc.d == op_id.d`): a device cannot stamp
 //!   writes as another device's and so win last-writer-wins ties it should lose.
 
+use fieldcase_core::model::Fields;
 use fieldcase_core::protocol::RejectReason;
+use fieldcase_core::referral::record::SERVER_KEYS;
+use fieldcase_core::referral::{Referral, ReferralStatus};
 use fieldcase_core::{AgencyCode, FieldChange, Operation, RecordId, RecordKind};
 use std::collections::BTreeMap;
 
@@ -30,6 +40,13 @@ pub struct StoredRecord {
     pub case_id: Option<RecordId>,
 }
 
+/// A referral of a case to an agency, as the rules see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReferralGrant {
+    pub status: ReferralStatus,
+    pub share_back: bool,
+}
+
 /// Reads the push transaction's view of records.
 pub trait RecordLookup {
     type Error;
@@ -39,16 +56,30 @@ pub trait RecordLookup {
         &mut self,
         id: RecordId,
     ) -> Result<Option<BTreeMap<String, FieldChange>>, Self::Error>;
+    /// Whether `agency` is an agency of this network.
+    fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, Self::Error>;
+    /// The referrals of `case` addressed to `agency`.
+    fn referrals_to(
+        &mut self,
+        case: RecordId,
+        agency: &AgencyCode,
+    ) -> Result<Vec<ReferralGrant>, Self::Error>;
 }
 
 /// What to do with one operation.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Decision {
     /// Create the record, then append the operation to the log.
     Create(StoredRecord),
+    /// Create a referral record: append it, record the referral and the access it grants,
+    /// write its first status and deliver the shared fields to the receiving agency.
+    CreateReferral {
+        record: StoredRecord,
+        referral: Box<Referral>,
+    },
     /// Append the operation to the log of an existing record.
     Append { owner_agency: AgencyCode },
-    /// An exact repeat of an append-only record's creation: processed, nothing to store.
+    /// An exact repeat of a write-once record's creation: processed, nothing to store.
     AlreadyRecorded,
     /// Refuse it; it still counts as processed.
     Reject(RejectReason),
@@ -63,6 +94,11 @@ pub fn decide<L: RecordLookup>(
     if op.hlc.device != op.op_id.device {
         return Ok(invalid("hlc.d must be the device that made the operation"));
     }
+    if op.kind == RecordKind::Referral && SERVER_KEYS.iter().any(|k| op.fields.contains_key(*k)) {
+        return Ok(invalid(
+            "a referral's status, status_reason and history are written only by the server",
+        ));
+    }
     match lookup.record(op.record_id)? {
         None => decide_create(agency, op, lookup),
         Some(existing) => {
@@ -73,7 +109,7 @@ pub fn decide<L: RecordLookup>(
             if existing.kind != op.kind {
                 return Ok(invalid("kind differs from the record's kind"));
             }
-            if op.kind.is_append_only() {
+            if written_once(op.kind) {
                 let same = lookup
                     .creation_fields(op.record_id)?
                     .is_some_and(|created| same_values(&created, &op.fields));
@@ -90,21 +126,35 @@ pub fn decide<L: RecordLookup>(
     }
 }
 
+/// Records a device writes once and never edits.
+fn written_once(kind: RecordKind) -> bool {
+    kind.is_append_only() || kind == RecordKind::Referral
+}
+
 fn decide_create<L: RecordLookup>(
     agency: &AgencyCode,
     op: &Operation,
     lookup: &mut L,
 ) -> Result<Decision, L::Error> {
+    if op.kind == RecordKind::Referral {
+        return decide_referral(agency, op, lookup);
+    }
     let case_id = if op.kind.is_append_only() {
         let Some(case_id) = case_id_of(op) else {
             return Ok(invalid("case_id is required and must be a record id"));
         };
-        match lookup.record(case_id)? {
-            Some(case) if case.kind == RecordKind::Case && case.owner_agency == *agency => {
-                Some(case_id)
-            }
-            _ => return Ok(Decision::Reject(RejectReason::Forbidden)),
+        let allowed = match lookup.record(case_id)? {
+            Some(case) if case.kind == RecordKind::Case && case.owner_agency == *agency => true,
+            Some(case) if case.kind == RecordKind::Case => lookup
+                .referrals_to(case_id, agency)?
+                .iter()
+                .any(|r| r.status == ReferralStatus::Accepted),
+            _ => false,
+        };
+        if !allowed {
+            return Ok(Decision::Reject(RejectReason::Forbidden));
         }
+        Some(case_id)
     } else {
         None
     };
@@ -113,6 +163,45 @@ fn decide_create<L: RecordLookup>(
         owner_agency: agency.clone(),
         case_id,
     }))
+}
+
+fn decide_referral<L: RecordLookup>(
+    agency: &AgencyCode,
+    op: &Operation,
+    lookup: &mut L,
+) -> Result<Decision, L::Error> {
+    let values: Fields = op
+        .fields
+        .iter()
+        .map(|(k, c)| (k.clone(), c.value.clone()))
+        .collect();
+    let referral = match Referral::from_fields(&values) {
+        Ok(referral) => referral,
+        // Validation errors name keys and rules, never values.
+        Err(errors) => {
+            return Ok(Decision::Reject(RejectReason::Invalid {
+                detail: errors.to_string(),
+            }))
+        }
+    };
+    if referral.from_agency != *agency {
+        return Ok(invalid("from_agency must be the agency of the device"));
+    }
+    match lookup.record(referral.case_id)? {
+        Some(case) if case.kind == RecordKind::Case && case.owner_agency == *agency => {}
+        _ => return Ok(Decision::Reject(RejectReason::Forbidden)),
+    }
+    if !lookup.agency_exists(&referral.to_agency)? {
+        return Ok(invalid("to_agency is not an agency of this network"));
+    }
+    Ok(Decision::CreateReferral {
+        record: StoredRecord {
+            kind: RecordKind::Referral,
+            owner_agency: agency.clone(),
+            case_id: Some(referral.case_id),
+        },
+        referral: Box::new(referral),
+    })
 }
 
 fn case_id_of(op: &Operation) -> Option<RecordId> {
@@ -144,6 +233,7 @@ mod tests {
     struct Records {
         records: HashMap<RecordId, StoredRecord>,
         created: HashMap<RecordId, BTreeMap<String, FieldChange>>,
+        referrals: HashMap<(RecordId, AgencyCode), Vec<ReferralGrant>>,
     }
 
     impl RecordLookup for Records {
@@ -156,6 +246,20 @@ mod tests {
             id: RecordId,
         ) -> Result<Option<BTreeMap<String, FieldChange>>, Infallible> {
             Ok(self.created.get(&id).cloned())
+        }
+        fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, Infallible> {
+            Ok(agency.as_str() != "nowhere")
+        }
+        fn referrals_to(
+            &mut self,
+            case: RecordId,
+            agency: &AgencyCode,
+        ) -> Result<Vec<ReferralGrant>, Infallible> {
+            Ok(self
+                .referrals
+                .get(&(case, agency.clone()))
+                .cloned()
+                .unwrap_or_default())
         }
     }
 
@@ -317,6 +421,125 @@ mod tests {
         assert!(matches!(
             decide_now(&mut records, "a_ngo", &borrowed),
             Decision::Reject(RejectReason::Invalid { .. })
+        ));
+    }
+
+    fn referral_fields(
+        case: RecordId,
+        from: &str,
+        to: &str,
+    ) -> Vec<(&'static str, serde_json::Value)> {
+        vec![
+            ("case_id", case.to_string().into()),
+            ("from_agency", from.into()),
+            ("to_agency", to.into()),
+            ("services", serde_json::json!(["shelter"])),
+            ("reason", "needs a bed".into()),
+            ("urgency", "high".into()),
+            ("shared_fields", serde_json::json!(["sex", "given_name"])),
+            ("transfer", false.into()),
+            ("share_back", true.into()),
+            ("created_by", "u-1".into()),
+            ("created_on", "2026-01-05".into()),
+        ]
+    }
+
+    #[test]
+    fn a_referral_is_made_by_the_case_owner_to_a_known_agency() {
+        let (mut records, case) = with_case("a_ngo");
+        let new = op(
+            RecordKind::Referral,
+            RecordId::new(),
+            &referral_fields(case, "a_ngo", "b_ngo"),
+        );
+        match decide_now(&mut records, "a_ngo", &new) {
+            Decision::CreateReferral { record, referral } => {
+                assert_eq!(record.case_id, Some(case));
+                assert_eq!(record.owner_agency, agency("a_ngo"));
+                assert!(
+                    referral.shared_fields.contains("given_name"),
+                    "consent is applied when delivering, not here"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            decide_now(&mut records, "b_ngo", &{
+                let mut o = new.clone();
+                o.fields = op(
+                    RecordKind::Referral,
+                    new.record_id,
+                    &referral_fields(case, "b_ngo", "a_ngo"),
+                )
+                .fields;
+                o
+            }),
+            Decision::Reject(RejectReason::Forbidden),
+            "only the owner of the case refers it"
+        );
+        let spoofed = op(
+            RecordKind::Referral,
+            RecordId::new(),
+            &referral_fields(case, "c_ngo", "b_ngo"),
+        );
+        assert!(matches!(
+            decide_now(&mut records, "a_ngo", &spoofed),
+            Decision::Reject(RejectReason::Invalid { .. })
+        ));
+        let nowhere = op(
+            RecordKind::Referral,
+            RecordId::new(),
+            &referral_fields(case, "a_ngo", "nowhere"),
+        );
+        assert!(matches!(
+            decide_now(&mut records, "a_ngo", &nowhere),
+            Decision::Reject(RejectReason::Invalid { .. })
+        ));
+        let mut with_status = referral_fields(case, "a_ngo", "b_ngo");
+        with_status.push(("status", "accepted".into()));
+        let forged = op(RecordKind::Referral, RecordId::new(), &with_status);
+        match decide_now(&mut records, "a_ngo", &forged) {
+            Decision::Reject(RejectReason::Invalid { detail }) => {
+                assert!(detail.contains("only by the server"), "{detail}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_receiving_agency_adds_services_only_after_accepting() {
+        let (mut records, case) = with_case("a_ngo");
+        let service = op(
+            RecordKind::Service,
+            RecordId::new(),
+            &[(CASE_ID_FIELD, case.to_string().into())],
+        );
+        assert_eq!(
+            decide_now(&mut records, "b_ngo", &service),
+            Decision::Reject(RejectReason::Forbidden)
+        );
+        records.referrals.insert(
+            (case, agency("b_ngo")),
+            vec![ReferralGrant {
+                status: ReferralStatus::Sent,
+                share_back: true,
+            }],
+        );
+        assert_eq!(
+            decide_now(&mut records, "b_ngo", &service),
+            Decision::Reject(RejectReason::Forbidden),
+            "not before accepting"
+        );
+        records.referrals.insert(
+            (case, agency("b_ngo")),
+            vec![ReferralGrant {
+                status: ReferralStatus::Accepted,
+                share_back: false,
+            }],
+        );
+        assert!(matches!(
+            decide_now(&mut records, "b_ngo", &service),
+            Decision::Create(StoredRecord { owner_agency, .. }) if owner_agency == agency("b_ngo")
         ));
     }
 }

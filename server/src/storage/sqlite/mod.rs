@@ -11,9 +11,12 @@
 //! Locks are held only around database work on blocking threads — never across network I/O
 //! (the HTTP layer reads and decodes the whole body before calling in).
 
+mod audit;
 mod directory;
 mod oplog;
+mod referrals;
 pub mod schema;
+mod state;
 
 use crate::credentials::SecretHash;
 use crate::seal::{Sealer, KEY_CHECK_AD};
@@ -338,6 +341,40 @@ impl Storage for SqliteStorage {
         limit: u32,
     ) -> Result<PullPage, StorageError> {
         self.read(|tx| oplog::pull(tx, &self.sealer, device, after, limit))
+    }
+
+    fn apply_commands(
+        &self,
+        device: &DeviceAuth,
+        commands: &[fieldcase_core::protocol::ReferralCommand],
+        now_ms: u64,
+    ) -> Result<Vec<fieldcase_core::protocol::CommandResult>, StorageError> {
+        self.write(|tx| referrals::apply_commands(tx, &self.sealer, device, commands, now_ms))
+    }
+
+    fn record_deliveries(
+        &self,
+        device: &DeviceAuth,
+        deliveries: &[Delivery],
+        now_ms: u64,
+    ) -> Result<(), StorageError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| audit::record_deliveries(tx, device, deliveries, now_ms))
+    }
+
+    fn referral_timeline(
+        &self,
+        device: &DeviceAuth,
+        referral: RecordId,
+        now_ms: u64,
+    ) -> Result<Option<fieldcase_core::protocol::ReferralTimeline>, StorageError> {
+        self.write(|tx| referrals::timeline(tx, &self.sealer, device, referral, now_ms))
+    }
+
+    fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError> {
+        self.read(|tx| audit::list(tx, record))
     }
 
     fn close(&self) {

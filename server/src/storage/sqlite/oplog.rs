@@ -2,23 +2,24 @@
 //!
 //! A push is one immediate transaction on the writer: read the device's `last_seq`, walk the
 //! batch (skip what is at or below it, stop at a gap, decide the rest with
-//! [`crate::sync::rules`]), append accepted operations with their payload sealed, and store the
+//! [`crate::sync::rules`]), merge accepted operations into their record's state, append them
+//! with their payload sealed and addressed to the agencies that may pull them, and store the
 //! new `last_seq` — all committed together. A pull is one read transaction on a reader: a
-//! range scan of `op_log_by_agency` after the cursor, filtered through
-//! [`crate::visibility::visible_to`].
+//! range scan of `op_audience` for the device's agency after the cursor, each row filtered
+//! through [`crate::visibility::visible_to`] and cut down to the fields it may show.
 
+use super::state::{self, append, kind_col, merge_into_state, open_fields, FieldMap};
 use super::{agency_col, backend, device_id_col, ms_col, record_id_col, to_sql_ms};
 use crate::config::MAX_PULL_SCAN_ROWS;
-use crate::seal::{op_payload_ad, Sealer};
+use crate::seal::Sealer;
 use crate::storage::*;
-use crate::sync::rules::{self, Decision, RecordLookup, StoredRecord};
-use crate::visibility::{visible_to, RecordMeta, Visibility};
-use fieldcase_core::protocol::Rejection;
-use fieldcase_core::{DeviceId, FieldChange, Hlc, OpId, Operation, RecordId, RecordKind};
+use crate::sync::rules::{self, Decision, RecordLookup, ReferralGrant, StoredRecord};
+use crate::visibility::{visible_to, Addressed, Visibility};
+use fieldcase_core::model::Fields;
+use fieldcase_core::protocol::{Rejection, SERVER_DEVICE_ID};
+use fieldcase_core::{AgencyCode, Hlc, OpId, Operation, RecordId, RecordKind};
 use rusqlite::{params, OptionalExtension, Transaction};
-use std::collections::BTreeMap;
-
-type Fields = BTreeMap<String, FieldChange>;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub(super) fn push(
     tx: &Transaction<'_>,
@@ -27,6 +28,11 @@ pub(super) fn push(
     ops: &[Operation],
     now_ms: u64,
 ) -> Result<PushOutcome, StorageError> {
+    if device.id == SERVER_DEVICE_ID {
+        return Err(StorageError::InvalidPush(
+            "the server's own device id cannot push",
+        ));
+    }
     let state: Option<(i64, Option<i64>)> = tx
         .query_row(
             "SELECT last_seq, revoked_at FROM devices WHERE id = ?1",
@@ -66,11 +72,16 @@ pub(super) fn push(
         match rules::decide(&device.agency, op, &mut lookup)? {
             Decision::Create(record) => {
                 insert_record(tx, op, &record)?;
-                append(tx, sealer, op, &record.owner_agency)?;
+                apply(tx, sealer, op, &record.owner_agency, record.case_id)?;
+                outcome.applied += 1;
+            }
+            Decision::CreateReferral { record, referral } => {
+                super::referrals::create(tx, sealer, device, op, &record, &referral, now_ms)?;
                 outcome.applied += 1;
             }
             Decision::Append { owner_agency } => {
-                append(tx, sealer, op, &owner_agency)?;
+                let case_id = lookup.record(op.record_id)?.and_then(|r| r.case_id);
+                apply(tx, sealer, op, &owner_agency, case_id)?;
                 outcome.applied += 1;
             }
             Decision::AlreadyRecorded => outcome.applied += 1,
@@ -94,7 +105,21 @@ pub(super) fn push(
     Ok(outcome)
 }
 
-fn insert_record(
+/// Merges an accepted operation into its record's state and appends it, addressed.
+fn apply(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    op: &Operation,
+    owner: &AgencyCode,
+    case_id: Option<RecordId>,
+) -> Result<(), StorageError> {
+    let after = merge_into_state(tx, sealer, op)?;
+    let audiences = super::referrals::audiences_for(tx, op, owner, case_id, &after)?;
+    append(tx, sealer, op, owner, &audiences)?;
+    Ok(())
+}
+
+pub(super) fn insert_record(
     tx: &Transaction<'_>,
     op: &Operation,
     record: &StoredRecord,
@@ -113,60 +138,6 @@ fn insert_record(
     )
     .map_err(backend)?;
     Ok(())
-}
-
-fn append(
-    tx: &Transaction<'_>,
-    sealer: &Sealer,
-    op: &Operation,
-    owner_agency: &fieldcase_core::AgencyCode,
-) -> Result<(), StorageError> {
-    let plaintext = zeroize::Zeroizing::new(
-        serde_json::to_vec(&op.fields).expect("operation fields always serialize"),
-    );
-    let ad = op_payload_ad(op.op_id.device, op.op_id.seq, op.record_id, op.kind);
-    let payload = sealer.seal(&ad, &plaintext);
-    tx.execute(
-        "INSERT INTO op_log
-           (device_id, seq, kind, record_id, owner_agency, hlc_wall, hlc_counter, payload)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            op.op_id.device.as_bytes(),
-            to_sql_ms(op.op_id.seq),
-            op.kind.as_str(),
-            op.record_id.as_bytes(),
-            owner_agency.as_str(),
-            to_sql_ms(op.hlc.wall_ms),
-            op.hlc.counter,
-            payload
-        ],
-    )
-    .map_err(backend)?;
-    Ok(())
-}
-
-fn open_fields(
-    sealer: &Sealer,
-    device: DeviceId,
-    seq: u64,
-    record: RecordId,
-    kind: RecordKind,
-    payload: &[u8],
-    position: Option<i64>,
-) -> Result<Fields, StorageError> {
-    let ad = op_payload_ad(device, seq, record, kind);
-    let integrity = |what: &str| {
-        let at = position
-            .map(|p| format!(" at log position {p}"))
-            .unwrap_or_default();
-        StorageError::Integrity(format!("operation payload{at} {what}"))
-    };
-    let plaintext = zeroize::Zeroizing::new(
-        sealer
-            .open(&ad, payload)
-            .map_err(|_| integrity("does not open"))?,
-    );
-    serde_json::from_slice(&plaintext).map_err(|_| integrity("is not a field map"))
 }
 
 /// The rules' view of records, read inside the push transaction.
@@ -200,7 +171,7 @@ impl RecordLookup for TxLookup<'_, '_> {
             .map_err(backend)
     }
 
-    fn creation_fields(&mut self, id: RecordId) -> Result<Option<Fields>, StorageError> {
+    fn creation_fields(&mut self, id: RecordId) -> Result<Option<FieldMap>, StorageError> {
         let found = self
             .tx
             .query_row(
@@ -224,9 +195,28 @@ impl RecordLookup for TxLookup<'_, '_> {
             .map_err(backend)?;
         found
             .map(|(device, seq, kind, payload, position)| {
-                open_fields(self.sealer, device, seq, id, kind, &payload, Some(position))
+                open_fields(
+                    self.sealer,
+                    OpId { device, seq },
+                    id,
+                    kind,
+                    &payload,
+                    Some(position),
+                )
             })
             .transpose()
+    }
+
+    fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, StorageError> {
+        super::directory::agency_exists(self.tx, agency)
+    }
+
+    fn referrals_to(
+        &mut self,
+        case: RecordId,
+        agency: &AgencyCode,
+    ) -> Result<Vec<ReferralGrant>, StorageError> {
+        super::referrals::referrals_to(self.tx, case, agency)
     }
 }
 
@@ -250,10 +240,11 @@ pub(super) fn pull(
     let scan_bound = MAX_PULL_SCAN_ROWS.max(limit);
     let mut stmt = tx
         .prepare_cached(
-            "SELECT position, device_id, seq, kind, record_id, hlc_wall, hlc_counter, payload,
-                    owner_agency
-             FROM op_log WHERE owner_agency = ?1 AND position > ?2
-             ORDER BY position LIMIT ?3",
+            "SELECT a.position, a.agency, a.fields, l.device_id, l.seq, l.kind, l.record_id,
+                    l.hlc_wall, l.hlc_counter, l.hlc_device, l.payload, l.owner_agency
+             FROM op_audience a JOIN op_log l ON l.position = a.position
+             WHERE a.agency = ?1 AND a.position > ?2
+             ORDER BY a.position LIMIT ?3",
         )
         .map_err(backend)?;
     let mut rows = stmt
@@ -264,62 +255,106 @@ pub(super) fn pull(
         ])
         .map_err(backend)?;
     let mut scanned = 0u32;
+    // The current state of cases of other agencies, opened once per page.
+    let mut cases: HashMap<RecordId, Fields> = HashMap::new();
+    let mut deliveries: BTreeMap<RecordId, Delivery> = BTreeMap::new();
     while let Some(row) = rows.next().map_err(backend)? {
         if scanned == scan_bound {
             page.more = true;
             break;
         }
         let position: i64 = row.get(0).map_err(backend)?;
-        let op_device = device_id_col(row.get(1).map_err(backend)?).map_err(backend)?;
-        let kind_text: String = row.get(3).map_err(backend)?;
-        let kind = RecordKind::parse(&kind_text)
-            .ok_or_else(|| StorageError::Integrity("unknown record kind in the log".into()))?;
-        let owner_agency = agency_col(row.get(8).map_err(backend)?).map_err(backend)?;
-        // The query selected the device's agency; ask the visibility rule anyway, so a query
-        // that someday selects more (referrals) cannot leak what the rule would refuse.
-        let visible = op_device != device.id
-            && visible_to(
+        let audience = agency_col(row.get(1).map_err(backend)?).map_err(backend)?;
+        let listed: Option<String> = row.get(2).map_err(backend)?;
+        let op_device = device_id_col(row.get(3).map_err(backend)?).map_err(backend)?;
+        let kind = kind_col(&row.get::<_, String>(5).map_err(backend)?)?;
+        let record_id = record_id_col(row.get(6).map_err(backend)?).map_err(backend)?;
+        let owner_agency = agency_col(row.get(11).map_err(backend)?).map_err(backend)?;
+        let listed: Option<BTreeSet<String>> = listed
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|_| StorageError::Integrity("op_audience.fields is not a list".into()))?;
+        let visibility = if op_device == device.id {
+            // The device's own operation: it has it.
+            Visibility::None
+        } else {
+            let case = if kind == RecordKind::Case && owner_agency != device.agency {
+                if let std::collections::hash_map::Entry::Vacant(slot) = cases.entry(record_id) {
+                    let values = state::load_state(tx, sealer, record_id)?
+                        .map(|s| s.values())
+                        .unwrap_or_default();
+                    slot.insert(values);
+                }
+                cases.get(&record_id)
+            } else {
+                None
+            };
+            visible_to(
                 &device.agency,
-                &RecordMeta {
+                &Addressed {
                     kind,
                     owner_agency: &owner_agency,
+                    audience: &audience,
+                    fields: listed.as_ref(),
                 },
-            ) == Visibility::Full;
-        if visible && page.ops.len() == limit as usize {
+                case,
+            )
+        };
+        if visibility != Visibility::None && page.ops.len() == limit as usize {
             page.more = true;
             break;
         }
         scanned += 1;
         page.last_scanned = ms_col(position);
-        if !visible {
+        if visibility == Visibility::None {
             continue;
         }
-        let seq = ms_col(row.get(2).map_err(backend)?);
-        let record_id = record_id_col(row.get(4).map_err(backend)?).map_err(backend)?;
-        let payload: Vec<u8> = row.get(7).map_err(backend)?;
-        let fields = open_fields(
-            sealer,
-            op_device,
+        let seq = ms_col(row.get(4).map_err(backend)?);
+        let op_id = OpId {
+            device: op_device,
             seq,
-            record_id,
-            kind,
-            &payload,
-            Some(position),
-        )?;
+        };
+        let payload: Vec<u8> = row.get(10).map_err(backend)?;
+        let mut fields = open_fields(sealer, op_id, record_id, kind, &payload, Some(position))?;
+        if let Visibility::Fields(allowed) = &visibility {
+            fields.retain(|key, _| allowed.contains(key));
+            if fields.is_empty() {
+                continue;
+            }
+        }
+        let hlc_device: Option<Vec<u8>> = row.get(9).map_err(backend)?;
+        let hlc = Hlc {
+            wall_ms: ms_col(row.get(7).map_err(backend)?),
+            counter: row.get(8).map_err(backend)?,
+            device: hlc_device
+                .map(device_id_col)
+                .transpose()
+                .map_err(backend)?
+                .unwrap_or(op_device),
+        };
+        if owner_agency != device.agency {
+            let at = ms_col(position);
+            deliveries
+                .entry(record_id)
+                .and_modify(|d| {
+                    d.last_position = at;
+                    d.ops += 1;
+                })
+                .or_insert(Delivery {
+                    record_id,
+                    first_position: at,
+                    last_position: at,
+                    ops: 1,
+                });
+        }
         page.ops.push(Operation {
-            op_id: OpId {
-                device: op_device,
-                seq,
-            },
+            op_id,
             kind,
             record_id,
-            hlc: Hlc {
-                wall_ms: ms_col(row.get(5).map_err(backend)?),
-                counter: row.get(6).map_err(backend)?,
-                device: op_device,
-            },
+            hlc,
             fields,
         });
     }
+    page.deliveries = deliveries.into_values().collect();
     Ok(page)
 }

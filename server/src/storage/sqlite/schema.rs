@@ -10,14 +10,18 @@
 //! Versions:
 //! 1. the first schema: agencies, users, devices, enrollment codes, admin tokens, records,
 //!    the operation log;
-//! 2. `devices.last_seen_at`, so admins can see which phones have gone quiet.
+//! 2. `devices.last_seen_at`, so admins can see which phones have gone quiet;
+//! 3. referrals: each record's merged state (sealed), who each logged operation is addressed
+//!    to (`op_audience`), referrals and the case access they grant, processed referral
+//!    commands, the audit log; `op_log` takes server-authored operations (no device foreign
+//!    key, its own clock column) and is indexed by record.
 
 use crate::storage::StorageError;
 use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The version [`CREATE_CURRENT`] creates.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// How long a connection waits for a lock before failing. Only the writer takes write locks
 /// and it is behind a mutex, so this covers checkpoints and external tools (backups).
@@ -88,28 +92,138 @@ CREATE TABLE records (
     owner_agency   TEXT NOT NULL REFERENCES agencies(code),
     case_id        BLOB REFERENCES records(record_id),
     created_device BLOB NOT NULL,
-    created_seq    INTEGER NOT NULL
+    created_seq    INTEGER NOT NULL,
+    state          BLOB
 );
+"#;
+
+/// The operation log and what hangs off it, shared by [`CREATE_CURRENT`] and the migration
+/// that rebuilt the log (version 3).
+///
+/// - `op_log.device_id` is a device's id, or `SERVER_DEVICE_ID` for operations the server
+///   writes (referral status, copies of shared fields), which is why it has no foreign key;
+///   `hlc_device` is the clock's device when it is not `device_id` (a copy keeps the version
+///   of the write it copies), `NULL` otherwise.
+/// - `op_audience` says which agency may pull each position and, for a case of another
+///   agency, which fields (a JSON list of keys; `NULL` = every field). Pulls range-scan it.
+/// - `records.state` is the record's merged state, sealed; `NULL` until first needed after
+///   an upgrade (it is rebuilt from the log).
+pub const CREATE_LOG: &str = r#"
 CREATE TABLE op_log (
     position     INTEGER PRIMARY KEY AUTOINCREMENT,
-    device_id    BLOB NOT NULL REFERENCES devices(id),
+    device_id    BLOB NOT NULL,
     seq          INTEGER NOT NULL,
     kind         TEXT NOT NULL,
     record_id    BLOB NOT NULL REFERENCES records(record_id),
     owner_agency TEXT NOT NULL,
     hlc_wall     INTEGER NOT NULL,
     hlc_counter  INTEGER NOT NULL,
+    hlc_device   BLOB,
     payload      BLOB NOT NULL,
     UNIQUE (device_id, seq)
 );
-CREATE INDEX op_log_by_agency ON op_log(owner_agency, position);
+CREATE INDEX op_log_by_record ON op_log(record_id, position);
+"#;
+
+/// Referrals, the access they grant, commands, audit: new in version 3.
+pub const CREATE_REFERRALS: &str = r#"
+CREATE TABLE op_audience (
+    agency   TEXT NOT NULL,
+    position INTEGER NOT NULL REFERENCES op_log(position),
+    fields   TEXT,
+    PRIMARY KEY (agency, position)
+) WITHOUT ROWID;
+CREATE TABLE referrals (
+    referral_id   BLOB PRIMARY KEY NOT NULL REFERENCES records(record_id),
+    case_id       BLOB NOT NULL REFERENCES records(record_id),
+    from_agency   TEXT NOT NULL REFERENCES agencies(code),
+    to_agency     TEXT NOT NULL REFERENCES agencies(code),
+    status        TEXT NOT NULL CHECK (status IN
+                    ('sent', 'accepted', 'declined', 'cancelled', 'completed')),
+    transfer      INTEGER NOT NULL,
+    share_back    INTEGER NOT NULL,
+    shared_fields TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+CREATE INDEX referrals_by_case ON referrals(case_id);
+CREATE TABLE case_access (
+    case_id        BLOB NOT NULL REFERENCES records(record_id),
+    agency         TEXT NOT NULL REFERENCES agencies(code),
+    referral_id    BLOB NOT NULL REFERENCES referrals(referral_id),
+    fields         TEXT NOT NULL,
+    from_position  INTEGER NOT NULL,
+    until_position INTEGER,
+    PRIMARY KEY (case_id, agency, referral_id)
+);
+CREATE TABLE referral_commands (
+    device_id    BLOB NOT NULL REFERENCES devices(id),
+    seq          INTEGER NOT NULL,
+    referral_id  BLOB NOT NULL,
+    result       TEXT NOT NULL,
+    processed_at INTEGER NOT NULL,
+    PRIMARY KEY (device_id, seq)
+);
+CREATE TABLE audit_log (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    at             INTEGER NOT NULL,
+    event          TEXT NOT NULL CHECK (event IN
+                     ('referral_created', 'referral_transition', 'command_refused',
+                      'shared_delivery', 'timeline_read')),
+    agency         TEXT NOT NULL,
+    device_id      BLOB,
+    user_id        TEXT,
+    record_id      BLOB,
+    first_position INTEGER,
+    last_position  INTEGER,
+    ops            INTEGER,
+    detail         TEXT
+);
+CREATE INDEX audit_log_by_record ON audit_log(record_id, at);
+"#;
+
+/// 2 → 3: rebuilds `op_log` (drops the device foreign key, adds `hlc_device`, trades the
+/// per-agency index for `op_audience`), keeping every row and the position high-water mark,
+/// and addresses every existing operation to its owner agency, as pulls used to select them.
+const MIGRATE_2_TO_3: &str = r#"
+ALTER TABLE records ADD COLUMN state BLOB;
+CREATE TABLE op_log_v3 (
+    position     INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_id    BLOB NOT NULL,
+    seq          INTEGER NOT NULL,
+    kind         TEXT NOT NULL,
+    record_id    BLOB NOT NULL REFERENCES records(record_id),
+    owner_agency TEXT NOT NULL,
+    hlc_wall     INTEGER NOT NULL,
+    hlc_counter  INTEGER NOT NULL,
+    hlc_device   BLOB,
+    payload      BLOB NOT NULL,
+    UNIQUE (device_id, seq)
+);
+INSERT INTO op_log_v3
+    (position, device_id, seq, kind, record_id, owner_agency, hlc_wall, hlc_counter, payload)
+    SELECT position, device_id, seq, kind, record_id, owner_agency, hlc_wall, hlc_counter, payload
+    FROM op_log ORDER BY position;
+DELETE FROM sqlite_sequence WHERE name = 'op_log_v3';
+INSERT INTO sqlite_sequence (name, seq)
+    SELECT 'op_log_v3', seq FROM sqlite_sequence WHERE name = 'op_log';
+DROP TABLE op_log;
+ALTER TABLE op_log_v3 RENAME TO op_log;
+CREATE INDEX op_log_by_record ON op_log(record_id, position);
 "#;
 
 /// `MIGRATIONS[i]` upgrades version `i + 1` to `i + 2`. Never edit a shipped step: add one.
+/// (Version 3 also runs [`CREATE_REFERRALS`] and the audience backfill, see [`prepare`].)
 pub const MIGRATIONS: &[&str] = &[
     // 1 → 2
     "ALTER TABLE devices ADD COLUMN last_seen_at INTEGER;",
+    // 2 → 3
+    MIGRATE_2_TO_3,
 ];
+
+/// Run after [`CREATE_REFERRALS`] when upgrading to version 3.
+const BACKFILL_AUDIENCE: &str =
+    "INSERT INTO op_audience (agency, position, fields) SELECT owner_agency, position, NULL FROM op_log;";
 
 /// Which connection a pragma set is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,6 +296,8 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
             ));
         }
         tx.execute_batch(CREATE_CURRENT).map_err(super::backend)?;
+        tx.execute_batch(CREATE_LOG).map_err(super::backend)?;
+        tx.execute_batch(CREATE_REFERRALS).map_err(super::backend)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(super::backend)?;
         return tx.commit().map_err(super::backend);
@@ -192,6 +308,11 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(super::backend)?;
         tx.execute_batch(step).map_err(super::backend)?;
+        if from + 1 == 3 {
+            tx.execute_batch(CREATE_REFERRALS).map_err(super::backend)?;
+            tx.execute_batch(BACKFILL_AUDIENCE)
+                .map_err(super::backend)?;
+        }
         tx.pragma_update(None, "user_version", from + 1)
             .map_err(super::backend)?;
         tx.commit().map_err(super::backend)?;
