@@ -400,6 +400,47 @@ mod tests {
     }
 
     #[test]
+    fn the_log_survives_its_rebuild_with_positions_and_audiences() {
+        let mut old = Connection::open_in_memory().unwrap();
+        old.execute_batch(SNAPSHOT_V1).unwrap();
+        old.execute_batch(
+            "INSERT INTO agencies VALUES ('iom_uga', 'IOM Uganda', 1);
+             INSERT INTO users VALUES ('u1', 'iom_uga', 'caseworker', 'Staff', 1);
+             INSERT INTO devices (id, agency, user_id, label, credential_hash, created_at)
+               VALUES (x'01', 'iom_uga', 'u1', 'phone', x'02', 1);
+             INSERT INTO records VALUES (x'aa', 'case', 'iom_uga', NULL, x'01', 1);
+             INSERT INTO op_log (device_id, seq, kind, record_id, owner_agency, hlc_wall,
+                                 hlc_counter, payload)
+               VALUES (x'01', 1, 'case', x'aa', 'iom_uga', 5, 0, x'00'),
+                      (x'01', 2, 'case', x'aa', 'iom_uga', 6, 0, x'00'),
+                      (x'01', 3, 'case', x'aa', 'iom_uga', 7, 0, x'00');
+             DELETE FROM op_log WHERE seq = 3;",
+        )
+        .unwrap();
+        prepare(&mut old).unwrap();
+        let count = |sql: &str| old.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT count(*) FROM op_log"), 2);
+        assert_eq!(
+            count("SELECT count(*) FROM op_audience WHERE agency = 'iom_uga' AND fields IS NULL"),
+            2,
+            "every operation is addressed to its owner, as pulls used to select it"
+        );
+        assert_eq!(
+            count("SELECT seq FROM sqlite_sequence WHERE name = 'op_log'"),
+            3,
+            "the position high-water mark is kept: no position is ever reused"
+        );
+        old.execute(
+            "INSERT INTO op_log (device_id, seq, kind, record_id, owner_agency, hlc_wall,
+                                 hlc_counter, payload)
+               VALUES (x'01', 4, 'case', x'aa', 'iom_uga', 8, 0, x'00')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(count("SELECT max(position) FROM op_log"), 4);
+    }
+
+    #[test]
     fn a_newer_database_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
