@@ -209,3 +209,157 @@ fn the_demo_converges_keeps_agencies_apart_and_wipes_the_revoked_phone() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn referrals_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::spawn(ServerConfig::new(dir.path().join("server")))
+        .await
+        .unwrap();
+    let admin = AdminClient::new(&server.base_url, server.admin_token().unwrap()).unwrap();
+    admin.create_agency("iom_uga", "IOM Uganda").await.unwrap();
+    admin
+        .create_agency("iom_eth", "IOM Ethiopia")
+        .await
+        .unwrap();
+    let mut codes = Vec::new();
+    for (name, agency) in [("alice", "iom_uga"), ("bob", "iom_eth"), ("bea", "iom_eth")] {
+        let user = admin
+            .create_user(agency, Role::Caseworker, name)
+            .await
+            .unwrap();
+        codes.push(admin.enrollment_code(&user.id, None).await.unwrap().code);
+    }
+    let devices = dir.path().join("devices");
+    let url = server.base_url.clone();
+    let work = tokio::task::spawn_blocking(move || {
+        let d = devices.as_path();
+        for (profile, code) in ["alice", "bob", "bea"].iter().zip(&codes) {
+            ok(device(
+                d,
+                profile,
+                PASSPHRASE,
+                &["enroll", "--server", &url, "--code", code],
+            ));
+        }
+        let run = |profile: &str, args: &[&str]| ok(device(d, profile, PASSPHRASE, args));
+        let refuse =
+            |profile: &str, args: &[&str]| refuse_output(device(d, profile, PASSPHRASE, args));
+        let file = case_file(d, "ETH");
+        let case_id = run("alice", &["add", "--file", file.to_str().unwrap()])["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let create = |share: &str| {
+            device(
+                d,
+                "alice",
+                PASSPHRASE,
+                &[
+                    "referral",
+                    "create",
+                    &case_id,
+                    "--to",
+                    "iom_eth",
+                    "--services",
+                    "shelter,return_travel",
+                    "--reason",
+                    "Returning home; needs a bed",
+                    "--urgency",
+                    "high",
+                    "--share",
+                    share,
+                ],
+            )
+        };
+        // The case's consent names no agency: identifying fields are refused, by name.
+        let message = refuse_output(create("sex,given_name"));
+        assert!(message.contains("given_name"), "{message}");
+        let referral_id = ok(create("sex,nationality"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let listed = run("alice", &["referral", "list", "--case", &case_id]);
+        assert_eq!(listed[0]["confirmed"], false);
+        assert_eq!(listed[0]["party"], "sender");
+        run("alice", &["sync"]);
+
+        // The receiving caseworkers see the referral and the shared fields, nothing more.
+        run("bob", &["sync"]);
+        run("bea", &["sync"]);
+        let received = device(d, "bob", PASSPHRASE, &["referral", "list"]);
+        let text = String::from_utf8_lossy(&received.stdout).to_string();
+        assert!(!text.contains("Selamawit") && !text.contains("Gebremariam"));
+        let received = ok(received);
+        assert_eq!(received[0]["status"], "sent");
+        assert_eq!(received[0]["party"], "receiver");
+        let shown = device(d, "bob", PASSPHRASE, &["show", &case_id]);
+        assert!(!String::from_utf8_lossy(&shown.stdout).contains("Selamawit"));
+        let shown = ok(shown);
+        assert_eq!(shown["owner_agency"], "iom_uga");
+        assert_eq!(
+            shown["case"],
+            json!({"sex": "female", "nationality": "ETH"})
+        );
+        assert_eq!(run("bob", &["search", "--name", "selamawit"]), json!([]));
+        let message = refuse("bob", &["update", &case_id, "--set", "risk_level=low"]);
+        assert!(message.contains("another agency"), "{message}");
+
+        // Both answer offline; the first to sync wins, the other is told why.
+        let queued = run("bob", &["referral", "accept", &referral_id]);
+        assert_eq!(queued["pending"], true);
+        assert_eq!(queued["expected_status"], "accepted");
+        let message = refuse("bea", &["referral", "decline", &referral_id]);
+        assert!(message.contains("reason"), "{message}");
+        run(
+            "bea",
+            &["referral", "decline", &referral_id, "--reason", "no space"],
+        );
+        let message = refuse("alice", &["referral", "accept", &referral_id]);
+        assert!(message.contains("receiving"), "{message}");
+        assert_eq!(run("bob", &["status"])["pending_transitions"], 1);
+        assert_eq!(run("bob", &["sync"])["referral_transitions_applied"], 1);
+        assert_eq!(run("bea", &["sync"])["referral_transitions_refused"], 1);
+        let lost = run("bea", &["referral", "list"]);
+        assert_eq!(lost[0]["status"], "accepted");
+        assert!(lost[0]["pending"].as_array().unwrap().is_empty());
+        assert_eq!(lost[0]["last_rejection"]["code"], "status_changed");
+        assert_eq!(lost[0]["last_rejection"]["current_status"], "accepted");
+        assert_eq!(lost[0]["last_rejection"]["transition"], "decline");
+
+        run("alice", &["sync"]);
+        let timeline = run("alice", &["referral", "timeline", &referral_id]);
+        let steps: Vec<(Value, Value, Value)> = timeline
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["transition"].clone(),
+                    e["status"].clone(),
+                    e["agency"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            steps,
+            vec![
+                (Value::Null, json!("sent"), json!("iom_uga")),
+                (json!("accept"), json!("accepted"), json!("iom_eth")),
+            ]
+        );
+        assert_eq!(run("alice", &["referral", "list"])[0]["status"], "accepted");
+    });
+    work.await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+/// The message of a failed command, checked for the case's names.
+fn refuse_output(output: Output) -> String {
+    let body = failed(output);
+    let message = body["message"].as_str().unwrap().to_owned();
+    for secret in ["Selamawit", "Gebremariam"] {
+        assert!(!message.contains(secret), "{message}");
+    }
+    message
+}

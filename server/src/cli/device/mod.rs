@@ -6,6 +6,7 @@
 //! never from the command line, where the process list would show it.
 
 mod cases;
+mod referrals;
 mod store;
 mod sync;
 
@@ -106,6 +107,11 @@ pub enum DeviceCommand {
         #[arg(long)]
         date: Option<String>,
     },
+    /// Refer a case to a partner agency, answer referrals, follow their timeline.
+    Referral {
+        #[command(subcommand)]
+        command: referrals::ReferralCli,
+    },
     /// Push pending changes and pull what is new, retrying on network failures.
     Sync {
         /// Attempts before giving up on a failing network.
@@ -158,6 +164,7 @@ pub async fn run(args: DeviceArgs, out: Output) -> anyhow::Result<()> {
         DeviceCommand::Status => sync::status(&profile, out),
         DeviceCommand::Passwd => store::change_passphrase(&profile, out),
         DeviceCommand::Wipe { yes } => store::wipe(&profile, yes, out),
+        DeviceCommand::Referral { command } => referrals::run(&profile, command, out),
         other => cases::run(&profile, other, out),
     }
 }

@@ -84,11 +84,14 @@ pub async fn sync(profile: &Profile, attempts: u32, out: Output) -> anyhow::Resu
         &json!({
             "requests": outcome.requests, "pushed": outcome.pushed, "rejected": outcome.rejected,
             "pulled": outcome.pulled, "new_conflicts": outcome.new_conflicts,
+            "referral_transitions_applied": outcome.commands_applied,
+            "referral_transitions_refused": outcome.commands_rejected,
             "bytes_sent": outcome.bytes_sent, "bytes_received": outcome.bytes_received,
-            "pending": status.pending_ops, "synced": status.synced,
+            "pending": status.pending_ops, "pending_transitions": status.pending_commands,
+            "synced": status.synced,
         }),
         || {
-            format!(
+            let mut text = format!(
                 "synced: pushed {}, pulled {}, {} new conflict(s), {} refused by the server; {} request(s), {} bytes up, {} down",
                 outcome.pushed,
                 outcome.pulled,
@@ -97,7 +100,14 @@ pub async fn sync(profile: &Profile, attempts: u32, out: Output) -> anyhow::Resu
                 outcome.requests,
                 outcome.bytes_sent,
                 outcome.bytes_received
-            )
+            );
+            if outcome.commands_applied + outcome.commands_rejected > 0 {
+                text.push_str(&format!(
+                    "\nreferral transitions: {} confirmed, {} refused (see `fieldcase device referral list`)",
+                    outcome.commands_applied, outcome.commands_rejected
+                ));
+            }
+            text
         },
     );
     Ok(())
@@ -110,7 +120,8 @@ pub fn status(profile: &Profile, out: Output) -> anyhow::Result<()> {
     out.print(
         &json!({
             "profile": profile.name, "device_id": identity.device, "agency": identity.agency,
-            "cases": status.cases, "pending_ops": status.pending_ops, "rejected_ops": status.rejected_ops,
+            "cases": status.cases, "pending_ops": status.pending_ops,
+            "pending_transitions": status.pending_commands, "rejected_ops": status.rejected_ops,
             "conflicts": status.conflicts, "last_sync_ms": status.last_sync_ms, "last_error": status.last_error,
             "synced": status.synced,
         }),
