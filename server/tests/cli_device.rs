@@ -349,6 +349,9 @@ async fn referrals_from_the_command_line() {
             ]
         );
         assert_eq!(run("alice", &["referral", "list"])[0]["status"], "accepted");
+        let of_case = run("alice", &["referral", "timeline", "--case", &case_id]);
+        assert_eq!(of_case.as_array().unwrap().len(), 2);
+        assert_eq!(of_case[1]["referral_id"], referral_id.as_str());
     });
     work.await.unwrap();
     server.shutdown().await.unwrap();

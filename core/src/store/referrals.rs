@@ -401,6 +401,22 @@ impl Store {
         Ok(entries)
     }
 
+    /// The referral timeline of a case: every entry of every referral of the case this
+    /// device holds, with the referral it belongs to, oldest first.
+    pub fn case_referral_timeline(
+        &self,
+        case_id: &RecordId,
+    ) -> Result<Vec<(RecordId, TimelineEntry)>> {
+        let mut entries = Vec::new();
+        for view in self.referrals_of_case(case_id)? {
+            for entry in self.referral_timeline(&view.id)? {
+                entries.push((view.id, entry));
+            }
+        }
+        entries.sort_by_key(|(_, e)| e.at_ms);
+        Ok(entries)
+    }
+
     fn referral_views(&self, case_id: Option<&RecordId>) -> Result<Vec<ReferralView>> {
         let keys = self.keys()?;
         let mut stmt = self.conn.prepare_cached(

@@ -53,6 +53,7 @@ pub async fn sync(
         rejected = stats.rejected,
         gap = stats.gap,
         pulled = stats.pulled,
+        commands = stats.commands,
         reset = stats.reset,
         "sync"
     );

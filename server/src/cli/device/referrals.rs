@@ -72,8 +72,13 @@ pub enum ReferralCli {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Who did what to a referral, when.
-    Timeline { id: String },
+    /// Who did what to a referral, when — or to every referral of a case (`--case`).
+    Timeline {
+        #[arg(required_unless_present = "case_id", conflicts_with = "case_id")]
+        id: Option<String>,
+        #[arg(long = "case")]
+        case_id: Option<String>,
+    },
 }
 
 pub fn run(profile: &Profile, command: ReferralCli, out: Output) -> anyhow::Result<()> {
@@ -138,23 +143,35 @@ pub fn run(profile: &Profile, command: ReferralCli, out: Output) -> anyhow::Resu
         ReferralCli::Complete { id, reason } => {
             transition(&mut store, &id, Transition::Complete, reason, out)
         }
-        ReferralCli::Timeline { id } => {
-            let entries = store.referral_timeline(&parse_id(&id)?)?;
+        ReferralCli::Timeline { id, case_id } => {
+            let entries = match (id, case_id) {
+                (Some(id), _) => {
+                    let id = parse_id(&id)?;
+                    store
+                        .referral_timeline(&id)?
+                        .into_iter()
+                        .map(|e| (id, e))
+                        .collect()
+                }
+                (None, Some(case)) => store.case_referral_timeline(&parse_id(&case)?)?,
+                (None, None) => anyhow::bail!("give a referral id, or --case CASE_ID"),
+            };
             let rows: Vec<Value> = entries
                 .iter()
-                .map(|e| {
+                .map(|(referral, e)| {
                     json!({
-                        "at_ms": e.at_ms, "agency": e.agency, "user": e.user,
-                        "transition": e.transition, "status": e.status, "reason": e.reason,
-                        "confirmed": e.confirmed,
+                        "referral_id": referral, "at_ms": e.at_ms, "agency": e.agency,
+                        "user": e.user, "transition": e.transition, "status": e.status,
+                        "reason": e.reason, "confirmed": e.confirmed,
                     })
                 })
                 .collect();
             out.print(&rows, || {
                 let rows: Vec<Vec<String>> = entries
                     .iter()
-                    .map(|e| {
+                    .map(|(referral, e)| {
                         vec![
+                            referral.to_string(),
                             e.at_ms.to_string(),
                             e.agency.to_string(),
                             e.user.clone().unwrap_or_default(),
@@ -166,7 +183,9 @@ pub fn run(profile: &Profile, command: ReferralCli, out: Output) -> anyhow::Resu
                     })
                     .collect();
                 table(
-                    &["AT_MS", "AGENCY", "USER", "WHAT", "STATUS", "", "REASON"],
+                    &[
+                        "REFERRAL", "AT_MS", "AGENCY", "USER", "WHAT", "STATUS", "", "REASON",
+                    ],
                     &rows,
                 )
             });
