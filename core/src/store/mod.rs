@@ -25,6 +25,7 @@ mod error;
 pub mod import;
 mod lifecycle;
 pub mod migrations;
+mod ownership;
 mod records;
 mod referrals;
 mod search;

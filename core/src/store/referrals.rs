@@ -9,8 +9,7 @@
 //! the page it came with; a refusal is kept, with the status as it stands, for the person to
 //! see. The status itself arrives as an ordinary operation from the server's device id.
 //!
-//! This module also keeps each case's owner agency current (a transfer moves it), which is
-//! what lets the store refuse local edits to a case its agency no longer holds.
+//! Case ownership (a transfer moves it) is kept current in `ownership.rs`.
 
 use super::error::{Result, StoreError};
 use super::records::StoredRecord;
@@ -22,14 +21,13 @@ use crate::model::codes::ServiceType;
 use crate::model::date::Date;
 use crate::model::Fields;
 use crate::protocol::{CommandOutcome, CommandRejection, CommandResult, ReferralCommand};
-use crate::referral::record::SERVER_KEYS;
 use crate::referral::{
-    case_owner, check_shared_fields, next_status, HistoryEntry, Party, Referral, ReferralFacts,
-    ReferralStatus, ServerState, Transition, Urgency,
+    check_shared_fields, next_status, HistoryEntry, Party, Referral, ReferralStatus, ServerState,
+    Transition, Urgency,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 const META_COMMAND_SEQ: &str = "command_seq";
 
@@ -210,29 +208,10 @@ pub struct CommandReport {
     pub rejected: usize,
 }
 
-fn id_from_blob(bytes: Vec<u8>) -> Result<RecordId> {
+pub(crate) fn id_from_blob(bytes: Vec<u8>) -> Result<RecordId> {
     Ok(RecordId::from_bytes(
         bytes.try_into().map_err(|_| StoreError::Corrupt)?,
     ))
-}
-
-fn referral_facts(record: &StoredRecord) -> Option<ReferralFacts> {
-    let values = record.state.values();
-    let referral = Referral::from_stored(&values).ok()?;
-    let created = record
-        .state
-        .fields
-        .iter()
-        .filter(|(k, _)| !SERVER_KEYS.contains(&k.as_str()))
-        .map(|(_, f)| f.hlc)
-        .min()?;
-    Some(ReferralFacts {
-        from: referral.from_agency,
-        to: referral.to_agency,
-        transfer: referral.transfer,
-        status: ServerState::read(&values).status,
-        created,
-    })
 }
 
 impl Store {
@@ -550,82 +529,6 @@ impl Store {
         }
         Ok(report)
     }
-
-    /// Brings the owner agency of these cases up to date with the referrals the store holds,
-    /// inside the caller's transaction.
-    pub(crate) fn refresh_case_owners(
-        conn: &Connection,
-        keys: &StoreKeys,
-        cases: &BTreeSet<RecordId>,
-    ) -> Result<()> {
-        for case_id in cases {
-            let Some(case) = Self::load_record(conn, keys, case_id)? else {
-                continue;
-            };
-            if case.state.kind != RecordKind::Case {
-                continue;
-            }
-            let facts = Self::referral_facts_of(conn, keys, case_id)?;
-            let known = AgencyCode::parse(&case.owner_agency).map_err(|_| StoreError::Corrupt)?;
-            let owner = case_owner(&known, &facts);
-            if owner != known {
-                conn.execute(
-                    "UPDATE records SET owner_agency = ?1 WHERE id = ?2",
-                    params![owner.as_str(), &case_id.as_bytes()[..]],
-                )?;
-            }
-        }
-        Ok(())
-    }
-
-    fn referral_facts_of(
-        conn: &Connection,
-        keys: &StoreKeys,
-        case_id: &RecordId,
-    ) -> Result<Vec<ReferralFacts>> {
-        let mut stmt =
-            conn.prepare_cached("SELECT id FROM records WHERE case_id = ?1 AND kind = 'referral'")?;
-        let ids: Vec<Vec<u8>> = stmt
-            .query_map([&case_id.as_bytes()[..]], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut facts = Vec::new();
-        for bytes in ids {
-            let id = id_from_blob(bytes)?;
-            if let Some(record) = Self::load_record(conn, keys, &id)? {
-                facts.extend(referral_facts(&record));
-            }
-        }
-        Ok(facts)
-    }
-
-    /// Whether this device's agency holds the case by an accepted transfer (so the device
-    /// holds only the part of it that was shared) and whether an accepted referral lets it add
-    /// services and notes.
-    pub(crate) fn received_access(&self, case_id: &RecordId) -> Result<ReceivedAccess> {
-        let keys = self.keys()?;
-        let me = &self.identity.agency;
-        let facts = Self::referral_facts_of(&self.conn, keys, case_id)?;
-        let accepted = |f: &&ReferralFacts| {
-            &f.to == me
-                && matches!(
-                    f.status,
-                    Some(ReferralStatus::Accepted | ReferralStatus::Completed)
-                )
-        };
-        Ok(ReceivedAccess {
-            by_transfer: facts.iter().filter(accepted).any(|f| f.transfer),
-            accepted_referral: facts
-                .iter()
-                .any(|f| &f.to == me && f.status == Some(ReferralStatus::Accepted)),
-        })
-    }
-}
-
-/// How this device's agency came to a case it did not record.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct ReceivedAccess {
-    pub by_transfer: bool,
-    pub accepted_referral: bool,
 }
 
 fn open_command(keys: &StoreKeys, seq: i64, sealed: &[u8]) -> Result<StoredCommand> {
@@ -656,19 +559,4 @@ fn read_command_seq(conn: &Connection) -> Result<u64> {
             .and_then(|s| s.parse().ok())
             .ok_or(StoreError::Corrupt),
     }
-}
-
-/// Case ids whose owner may have changed with these records: the cases themselves, and the
-/// cases of referrals.
-pub(crate) fn cases_touched(
-    changed: &BTreeMap<RecordId, (RecordKind, Option<RecordId>)>,
-) -> BTreeSet<RecordId> {
-    changed
-        .iter()
-        .filter_map(|(id, (kind, case_id))| match kind {
-            RecordKind::Case => Some(*id),
-            RecordKind::Referral => *case_id,
-            _ => None,
-        })
-        .collect()
 }

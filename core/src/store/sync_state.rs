@@ -260,7 +260,7 @@ impl Store {
             report.new_conflicts += outcome.new_conflicts();
             touched.insert(*id, (outcome.after.kind, case_id));
         }
-        Self::refresh_case_owners(&tx, keys, &super::referrals::cases_touched(&touched))?;
+        Self::refresh_case_owners(&tx, keys, &super::ownership::cases_touched(&touched))?;
         let commands = Self::apply_command_results(
             &tx,
             keys,

@@ -187,7 +187,6 @@ fn open_access(
 }
 
 /// Records a new referral and everything it sets in motion (see the module docs).
-#[allow(clippy::too_many_arguments)]
 pub(super) fn create(
     tx: &Transaction<'_>,
     sealer: &Sealer,
@@ -258,7 +257,7 @@ pub(super) fn create(
         history: vec![created],
     };
     write_status(tx, sealer, &row, &status, now_ms)?;
-    deliver_shared_fields(tx, sealer, &row, now_ms)?;
+    deliver_shared_fields(tx, sealer, &row)?;
     let detail = format!(
         "to {}{}",
         referral.to_agency,
@@ -323,7 +322,6 @@ fn deliver_shared_fields(
     tx: &Transaction<'_>,
     sealer: &Sealer,
     row: &ReferralRow,
-    _now_ms: u64,
 ) -> Result<(), StorageError> {
     let Some(case) = load_state(tx, sealer, row.case_id)? else {
         return Ok(());
