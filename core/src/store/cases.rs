@@ -89,6 +89,30 @@ fn validate_case(fields: &Fields) -> Result<()> {
         .map_err(StoreError::from)
 }
 
+/// An edit may not introduce a problem, but it need not fix every old one: concurrent edits
+/// merged from other devices can leave a case breaking a rule between fields (say, closed
+/// without a closure reason), and a caseworker adding a phone number must not be blocked by
+/// it. Problems the case already had are reported by [`CaseRecord::case`], not here.
+pub(crate) fn validate_case_change(before: &Fields, after: &Fields) -> Result<()> {
+    let Err(after_errors) = Case::from_fields(after) else {
+        return Ok(());
+    };
+    let before_errors = Case::from_fields(before)
+        .err()
+        .map(|e| e.0)
+        .unwrap_or_default();
+    let new: Vec<_> = after_errors
+        .0
+        .into_iter()
+        .filter(|e| !before_errors.contains(e))
+        .collect();
+    if new.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(crate::model::ValidationErrors(new)))
+    }
+}
+
 impl Store {
     /// Records a new case; returns its id.
     pub fn create_case(&mut self, case: &Case) -> Result<RecordId> {
@@ -106,8 +130,9 @@ impl Store {
     /// Changes some fields of a case (`null` clears a field). The merged case must be valid;
     /// an edit that changes nothing writes nothing. Returns the operation written, if any.
     pub fn update_case(&mut self, id: &RecordId, changes: Fields) -> Result<Option<Operation>> {
-        self.require(RecordKind::Case, id)?;
-        self.save_local_change(RecordKind::Case, *id, None, changes, None, &validate_case)
+        let before = self.require(RecordKind::Case, id)?.state.values();
+        let validate = |after: &Fields| validate_case_change(&before, after);
+        self.save_local_change(RecordKind::Case, *id, None, changes, None, &validate)
     }
 
     pub fn get_case(&self, id: &RecordId) -> Result<CaseRecord> {

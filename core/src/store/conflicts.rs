@@ -9,7 +9,7 @@ use super::Store;
 use crate::hlc::Hlc;
 use crate::ids::RecordId;
 use crate::merge::op::{Operation, RecordKind};
-use crate::model::{Case, Fields};
+use crate::model::Fields;
 use serde_json::Value;
 
 /// One conflict, with the value that won so both can be shown side by side.
@@ -107,10 +107,9 @@ impl Store {
         };
         let kind = record.state.kind;
         let changes: Fields = [(field.to_owned(), value)].into();
+        let before = record.state.values();
         let validate = move |fields: &Fields| match kind {
-            RecordKind::Case => Case::from_fields(fields)
-                .map(drop)
-                .map_err(StoreError::from),
+            RecordKind::Case => super::cases::validate_case_change(&before, fields),
             _ => Ok(()),
         };
         self.save_local_change(
