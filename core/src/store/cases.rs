@@ -146,25 +146,12 @@ impl Store {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<CaseRecord>> {
-        let keys = self.keys()?;
-        let mut stmt = self.conn.prepare_cached(
+        let records = self.load_selected(
             "SELECT id FROM records WHERE kind = 'case' AND (?1 IS NULL OR status = ?1)
              ORDER BY updated_ms DESC, id DESC LIMIT ?2 OFFSET ?3",
+            rusqlite::params![status, limit as i64, offset as i64],
         )?;
-        let ids: Vec<Vec<u8>> = stmt
-            .query_map(
-                rusqlite::params![status, limit as i64, offset as i64],
-                |row| row.get(0),
-            )?
-            .collect::<rusqlite::Result<_>>()?;
-        ids.into_iter()
-            .map(|bytes| {
-                let id = RecordId::from_bytes(bytes.try_into().map_err(|_| StoreError::Corrupt)?);
-                let record =
-                    Self::load_record(&self.conn, keys, &id)?.ok_or(StoreError::Corrupt)?;
-                Ok(CaseRecord::from_stored(record))
-            })
-            .collect()
+        Ok(records.into_iter().map(CaseRecord::from_stored).collect())
     }
 
     /// Number of cases, optionally with one status.
@@ -193,30 +180,20 @@ impl Store {
 
     /// Services or notes of a case, oldest first.
     pub fn children_of(&self, case_id: &RecordId, kind: RecordKind) -> Result<Vec<ChildRecord>> {
-        let keys = self.keys()?;
-        let mut stmt = self.conn.prepare_cached(
+        let records = self.load_selected(
             "SELECT id FROM records WHERE case_id = ?1 AND kind = ?2 ORDER BY created_ms, id",
+            rusqlite::params![&case_id.as_bytes()[..], kind.as_str()],
         )?;
-        let ids: Vec<Vec<u8>> = stmt
-            .query_map(
-                rusqlite::params![&case_id.as_bytes()[..], kind.as_str()],
-                |row| row.get(0),
-            )?
-            .collect::<rusqlite::Result<_>>()?;
-        ids.into_iter()
-            .map(|bytes| {
-                let id = RecordId::from_bytes(bytes.try_into().map_err(|_| StoreError::Corrupt)?);
-                let record =
-                    Self::load_record(&self.conn, keys, &id)?.ok_or(StoreError::Corrupt)?;
-                Ok(ChildRecord {
-                    id,
-                    kind,
-                    case_id: *case_id,
-                    created_ms: record.created_ms,
-                    fields: record.state.values(),
-                })
+        Ok(records
+            .into_iter()
+            .map(|record| ChildRecord {
+                id: record.id,
+                kind,
+                case_id: *case_id,
+                created_ms: record.created_ms,
+                fields: record.state.values(),
             })
-            .collect()
+            .collect())
     }
 
     fn add_child(

@@ -48,17 +48,13 @@ pub enum Resolution {
 impl Store {
     /// Every open conflict entry in the store.
     pub fn list_conflicts(&self) -> Result<Vec<ConflictEntry>> {
-        let keys = self.keys()?;
-        let mut stmt = self.conn.prepare_cached(
+        let records = self.load_selected(
             "SELECT id FROM records WHERE conflicts > 0 ORDER BY updated_ms DESC",
+            [],
         )?;
-        let ids: Vec<Vec<u8>> = stmt
-            .query_map([], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
         let mut entries = Vec::new();
-        for bytes in ids {
-            let id = RecordId::from_bytes(bytes.try_into().map_err(|_| StoreError::Corrupt)?);
-            let record = Self::load_record(&self.conn, keys, &id)?.ok_or(StoreError::Corrupt)?;
+        for record in records {
+            let id = record.id;
             for conflict in &record.state.conflicts {
                 let current = record
                     .state
