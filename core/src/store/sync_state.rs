@@ -274,3 +274,23 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SyncProgress;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn progress_never_passes_one_and_is_only_one_when_done(
+            pushed in 0u64..10_000, to_push in 0u64..10_000, pulled in 0u64..10_000, more in any::<bool>(),
+        ) {
+            let progress = SyncProgress { pushed, to_push, pulled, more_to_pull: more };
+            let fraction = progress.fraction();
+            prop_assert!((0.0..=1.0).contains(&fraction));
+            if more {
+                prop_assert!(fraction < 1.0, "more to pull yet shown complete");
+            }
+        }
+    }
+}
