@@ -1,0 +1,493 @@
+//! A `netem`-like TCP proxy that sits between devices and the server and breaks connections
+//! on purpose.
+//!
+//! [`FaultProxy`] listens on `127.0.0.1:0` and relays every connection to one upstream
+//! address. For each new connection it draws, from a seeded RNG, whether to inject a fault
+//! (with [`ProxyConfig::fault_probability`]) and which one from [`ProxyConfig::faults`]:
+//! a delay before relaying, a connection dropped (RST) after N bytes of the request or of the
+//! response, a response truncated after N bytes and closed cleanly (FIN), an immediate reset,
+//! or a captive portal that answers every request itself with an HTML page. Independently, an
+//! optional [`LinkProfile`] shapes every connection (bandwidth and round-trip time; see
+//! [`LinkProfile::TWO_G`]).
+//!
+//! Faults can be switched off at runtime ([`FaultProxy::set_faults_enabled`]); a connection
+//! that drew a fault earlier checks the switch again at the moment the fault would strike, so
+//! a pooled keep-alive connection cannot break a sync made after the switch was turned off.
+//!
+//! What it does not do: parse HTTP (apart from the captive portal reading request heads), or
+//! reorder or corrupt bytes — a TCP connection either delivers bytes in order or breaks.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{ReadHalf, WriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Largest read relayed as one chunk. Small enough that link shaping paces smoothly.
+const CHUNK_BYTES: usize = 8 * 1024;
+
+/// Chunks read ahead of delivery per direction before reading pauses (back-pressure).
+const MAX_QUEUED_CHUNKS: usize = 64;
+
+/// Faults that cut a stream strike after a number of bytes drawn below this bound: a push of
+/// 500 cases is a few hundred KB, so most cuts land inside a body, some in the head.
+pub const MAX_CUT_BYTES: u64 = 96 * 1024;
+
+/// The longest delay a [`FaultKind::Delay`] adds before relaying a connection.
+pub const MAX_DELAY: Duration = Duration::from_millis(400);
+
+/// What a fault does to a connection, as listed in [`ProxyConfig::faults`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultKind {
+    /// Wait before relaying anything.
+    Delay,
+    /// Reset both sides after N bytes of the request have been relayed.
+    DropMidRequest,
+    /// Reset both sides after N bytes of the response have been relayed.
+    DropMidResponse,
+    /// Relay N bytes of the response, then close the device's side cleanly (FIN).
+    TruncateResponse,
+    /// Reset the connection as soon as it is accepted.
+    Reset,
+    /// Answer every request with `200 OK` and an HTML login page, as hotel and café networks
+    /// do; the server is never contacted.
+    CaptivePortal,
+}
+
+impl FaultKind {
+    /// Every fault that breaks or delays a relayed connection (all but the captive portal).
+    pub const NETWORK: [FaultKind; 5] = [
+        FaultKind::Delay,
+        FaultKind::DropMidRequest,
+        FaultKind::DropMidResponse,
+        FaultKind::TruncateResponse,
+        FaultKind::Reset,
+    ];
+}
+
+/// A fault drawn for one connection, with its parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    PassThrough,
+    Delay(Duration),
+    DropMidRequest { after: u64 },
+    DropMidResponse { after: u64 },
+    TruncateResponse { after: u64 },
+    Reset,
+    CaptivePortal,
+}
+
+impl Fault {
+    pub fn kind(&self) -> Option<FaultKind> {
+        match self {
+            Fault::PassThrough => None,
+            Fault::Delay(_) => Some(FaultKind::Delay),
+            Fault::DropMidRequest { .. } => Some(FaultKind::DropMidRequest),
+            Fault::DropMidResponse { .. } => Some(FaultKind::DropMidResponse),
+            Fault::TruncateResponse { .. } => Some(FaultKind::TruncateResponse),
+            Fault::Reset => Some(FaultKind::Reset),
+            Fault::CaptivePortal => Some(FaultKind::CaptivePortal),
+        }
+    }
+}
+
+/// Bandwidth and latency applied to both directions of every connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkProfile {
+    pub bits_per_second: u64,
+    /// Added round trip; each direction gets half.
+    pub round_trip: Duration,
+}
+
+impl LinkProfile {
+    /// A poor 2G (EDGE) link: 400 kbit/s, 800 ms round trip.
+    pub const TWO_G: LinkProfile = LinkProfile {
+        bits_per_second: 400_000,
+        round_trip: Duration::from_millis(800),
+    };
+
+    fn transmit_time(&self, bytes: usize) -> Duration {
+        Duration::from_secs_f64(bytes as f64 * 8.0 / self.bits_per_second.max(1) as f64)
+    }
+}
+
+/// How a proxy misbehaves.
+#[derive(Clone, Debug)]
+pub struct ProxyConfig {
+    /// Seeds the per-connection draws, so a failing run can be replayed.
+    pub seed: u64,
+    /// Chance that a new connection gets a fault while faults are enabled.
+    pub fault_probability: f64,
+    /// The faults to draw from, uniformly.
+    pub faults: Vec<FaultKind>,
+    /// Shapes every connection, faulty or not.
+    pub link: Option<LinkProfile>,
+}
+
+impl ProxyConfig {
+    /// Relays faithfully: no faults, no shaping.
+    pub fn pass_through() -> Self {
+        ProxyConfig {
+            seed: 0,
+            fault_probability: 0.0,
+            faults: Vec::new(),
+            link: None,
+        }
+    }
+
+    /// Every network fault, drawn for a share `probability` of connections.
+    pub fn faulty(seed: u64, probability: f64) -> Self {
+        ProxyConfig {
+            seed,
+            fault_probability: probability,
+            faults: FaultKind::NETWORK.to_vec(),
+            link: None,
+        }
+    }
+}
+
+/// What the proxy did, for a test to check that faults really happened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxyStats {
+    pub connections: u64,
+    /// Faults drawn per kind (a drawn cut may not strike if the connection ends first).
+    pub drawn: BTreeMap<FaultKind, u64>,
+    /// Connections actually cut, reset or answered by the captive portal.
+    pub struck: u64,
+}
+
+struct Shared {
+    upstream: SocketAddr,
+    config: Mutex<ProxyConfig>,
+    rng: Mutex<StdRng>,
+    enabled: AtomicBool,
+    connections: AtomicU64,
+    struck: AtomicU64,
+    drawn: Mutex<BTreeMap<FaultKind, u64>>,
+}
+
+impl Shared {
+    fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::SeqCst)
+    }
+
+    fn draw(&self) -> Fault {
+        if !self.enabled() {
+            return Fault::PassThrough;
+        }
+        let config = lock(&self.config).clone();
+        let mut rng = lock(&self.rng);
+        if config.faults.is_empty() || !rng.gen_bool(config.fault_probability.clamp(0.0, 1.0)) {
+            return Fault::PassThrough;
+        }
+        let kind = config.faults[rng.gen_range(0..config.faults.len())];
+        let fault = match kind {
+            FaultKind::Delay => Fault::Delay(rng.gen_range(Duration::ZERO..=MAX_DELAY)),
+            FaultKind::DropMidRequest => Fault::DropMidRequest {
+                after: rng.gen_range(0..MAX_CUT_BYTES),
+            },
+            FaultKind::DropMidResponse => Fault::DropMidResponse {
+                after: rng.gen_range(0..MAX_CUT_BYTES),
+            },
+            FaultKind::TruncateResponse => Fault::TruncateResponse {
+                after: rng.gen_range(0..MAX_CUT_BYTES),
+            },
+            FaultKind::Reset => Fault::Reset,
+            FaultKind::CaptivePortal => Fault::CaptivePortal,
+        };
+        *lock(&self.drawn).entry(kind).or_default() += 1;
+        fault
+    }
+
+    fn link(&self) -> Option<LinkProfile> {
+        lock(&self.config).link
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A running proxy; stops accepting (and drops every open connection) when dropped.
+pub struct FaultProxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: JoinHandle<()>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy on `127.0.0.1:0` in front of `upstream`, faults enabled.
+    pub async fn start(upstream: SocketAddr, config: ProxyConfig) -> std::io::Result<FaultProxy> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            upstream,
+            rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
+            config: Mutex::new(config),
+            enabled: AtomicBool::new(true),
+            connections: AtomicU64::new(0),
+            struck: AtomicU64::new(0),
+            drawn: Mutex::new(BTreeMap::new()),
+        });
+        let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let accept = tokio::spawn({
+            let shared = shared.clone();
+            let connections = connections.clone();
+            async move {
+                while let Ok((client, _)) = listener.accept().await {
+                    shared.connections.fetch_add(1, Ordering::SeqCst);
+                    let fault = shared.draw();
+                    let task = tokio::spawn(handle(client, shared.clone(), fault));
+                    let mut open = lock(&connections);
+                    open.retain(|t| !t.is_finished());
+                    open.push(task);
+                }
+            }
+        });
+        Ok(FaultProxy {
+            addr,
+            shared,
+            accept,
+            connections,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, for a device's sync client.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Turns fault injection on or off; link shaping stays as configured.
+    pub fn set_faults_enabled(&self, enabled: bool) {
+        self.shared.enabled.store(enabled, Ordering::SeqCst);
+    }
+
+    /// Replaces the fault menu, probability and link for connections accepted from now on.
+    /// The RNG keeps its state (it was seeded once, at start).
+    pub fn reconfigure(&self, config: ProxyConfig) {
+        *lock(&self.shared.config) = config;
+    }
+
+    pub fn stats(&self) -> ProxyStats {
+        ProxyStats {
+            connections: self.shared.connections.load(Ordering::SeqCst),
+            drawn: lock(&self.shared.drawn).clone(),
+            struck: self.shared.struck.load(Ordering::SeqCst),
+        }
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        for task in lock(&self.connections).drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// How a relayed connection ended.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    /// Both directions reached end of stream.
+    Closed,
+    /// A fault (or an I/O error) struck: reset both sides.
+    Abort,
+    /// A truncation struck: close the device's side cleanly, drop the server's.
+    Truncate,
+}
+
+async fn handle(mut client: TcpStream, shared: Arc<Shared>, fault: Fault) {
+    let _ = client.set_nodelay(true);
+    match fault {
+        Fault::Reset => {
+            shared.struck.fetch_add(1, Ordering::SeqCst);
+            let _ = client.set_zero_linger();
+            return;
+        }
+        Fault::CaptivePortal => {
+            shared.struck.fetch_add(1, Ordering::SeqCst);
+            captive_portal(client).await;
+            return;
+        }
+        Fault::Delay(wait) => tokio::time::sleep(wait).await,
+        _ => {}
+    }
+    let Ok(mut upstream) = TcpStream::connect(shared.upstream).await else {
+        // The server is down (killed, restarting): the device sees a refused connection.
+        let _ = client.set_zero_linger();
+        return;
+    };
+    let _ = upstream.set_nodelay(true);
+    let (request_cut, response_cut) = match fault {
+        Fault::DropMidRequest { after } => (Some((after, End::Abort)), None),
+        Fault::DropMidResponse { after } => (None, Some((after, End::Abort))),
+        Fault::TruncateResponse { after } => (None, Some((after, End::Truncate))),
+        _ => (None, None),
+    };
+    let link = shared.link();
+    let end = {
+        let (client_read, client_write) = client.split();
+        let (upstream_read, upstream_write) = upstream.split();
+        let up = pump(client_read, upstream_write, request_cut, link, &shared);
+        let down = pump(upstream_read, client_write, response_cut, link, &shared);
+        tokio::pin!(up, down);
+        let (mut up_done, mut down_done) = (false, false);
+        loop {
+            let end = tokio::select! {
+                end = &mut up, if !up_done => { up_done = true; end }
+                end = &mut down, if !down_done => { down_done = true; end }
+            };
+            if end != End::Closed {
+                break end;
+            }
+            if up_done && down_done {
+                break End::Closed;
+            }
+        }
+    };
+    match end {
+        End::Closed => {}
+        End::Abort => {
+            shared.struck.fetch_add(1, Ordering::SeqCst);
+            let _ = client.set_zero_linger();
+            let _ = upstream.set_zero_linger();
+        }
+        End::Truncate => {
+            shared.struck.fetch_add(1, Ordering::SeqCst);
+            let _ = upstream.set_zero_linger();
+            let _ = client.shutdown().await;
+        }
+    }
+}
+
+/// Relays one direction until end of stream, an error, or the cut (`after` bytes, then `how`)
+/// strikes while faults are enabled. With a link profile, each chunk is delivered when it
+/// would have crossed the link: queued behind the chunks before it at the link's bandwidth,
+/// plus half the round trip.
+async fn pump(
+    mut from: ReadHalf<'_>,
+    mut to: WriteHalf<'_>,
+    cut: Option<(u64, End)>,
+    link: Option<LinkProfile>,
+    shared: &Shared,
+) -> End {
+    let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
+    let mut link_free_at = Instant::now();
+    let mut relayed: u64 = 0;
+    let mut eof = false;
+    let mut buf = vec![0u8; CHUNK_BYTES];
+    loop {
+        if eof && queue.is_empty() {
+            let _ = to.shutdown().await;
+            return End::Closed;
+        }
+        let next_delivery = queue.front().map(|(at, _)| *at);
+        tokio::select! {
+            read = from.read(&mut buf), if !eof && queue.len() < MAX_QUEUED_CHUNKS => {
+                match read {
+                    Ok(0) => eof = true,
+                    Ok(n) => {
+                        let now = Instant::now();
+                        let deliver_at = match link {
+                            None => now,
+                            Some(link) => {
+                                link_free_at = link_free_at.max(now) + link.transmit_time(n);
+                                link_free_at + link.round_trip / 2
+                            }
+                        };
+                        queue.push_back((deliver_at, buf[..n].to_vec()));
+                    }
+                    Err(_) => return End::Abort,
+                }
+            }
+            _ = tokio::time::sleep_until(next_delivery.unwrap_or_else(Instant::now)), if next_delivery.is_some() => {
+                let (_, chunk) = queue.pop_front().expect("a queued chunk");
+                let mut chunk: &[u8] = &chunk;
+                let mut strike = None;
+                if let Some((after, how)) = &cut {
+                    let left = after.saturating_sub(relayed);
+                    if shared.enabled() && left < chunk.len() as u64 {
+                        chunk = &chunk[..left as usize];
+                        strike = Some(match how {
+                            End::Truncate => End::Truncate,
+                            _ => End::Abort,
+                        });
+                    }
+                }
+                if to.write_all(chunk).await.is_err() {
+                    return End::Abort;
+                }
+                relayed += chunk.len() as u64;
+                if let Some(end) = strike {
+                    let _ = to.flush().await;
+                    return end;
+                }
+            }
+        }
+    }
+}
+
+/// The page a captive portal serves instead of the server's answer.
+const PORTAL_PAGE: &str = "<!DOCTYPE html><html><head><title>Wi-Fi login</title></head>\
+<body><h1>Welcome</h1><p>Please accept the terms to continue.</p></body></html>";
+
+/// Reads one request (head and `Content-Length` body) and answers it with the portal page,
+/// then closes. Reading the whole request first means the close is clean: the device reads
+/// the page rather than a reset.
+async fn captive_portal(mut client: TcpStream) {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        if let Some(at) = find(&request, b"\r\n\r\n") {
+            break at + 4;
+        }
+        match client.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&request[..head_end]).to_ascii_lowercase();
+    let body_len: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut have = request.len() - head_end;
+    while have < body_len {
+        match client.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => have += n,
+        }
+    }
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{PORTAL_PAGE}",
+        PORTAL_PAGE.len()
+    );
+    let _ = client.write_all(response.as_bytes()).await;
+    let _ = client.shutdown().await;
+    // Wait for the device to close its side, so nothing unread turns the close into a reset.
+    while let Ok(n) = client.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
