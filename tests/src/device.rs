@@ -319,6 +319,10 @@ impl TestDevice {
         self.snapshot().cases.into_keys().collect()
     }
 
+    pub fn has_case(&self, id: &RecordId) -> bool {
+        self.store().get_case(id).is_ok()
+    }
+
     pub fn case_fields(&self, id: &RecordId) -> Fields {
         self.store().get_case(id).expect("reading a case").fields
     }

@@ -2,8 +2,9 @@
 //! on purpose.
 //!
 //! [`FaultProxy`] listens on `127.0.0.1:0` and relays every connection to one upstream
-//! address. For each new connection it draws, from a seeded RNG, whether to inject a fault
-//! (with [`ProxyConfig::fault_probability`]) and which one from [`ProxyConfig::faults`]:
+//! address. For each new connection — and again for each new request on a kept-alive one,
+//! since HTTP clients pool connections — it draws, from a seeded RNG, whether to inject a
+//! fault (with [`ProxyConfig::fault_probability`]) and which one from [`ProxyConfig::faults`]:
 //! a delay before relaying, a connection dropped (RST) after N bytes of the request or of the
 //! response, a response truncated after N bytes and closed cleanly (FIN), an immediate reset,
 //! or a captive portal that answers every request itself with an HTML page. Independently, an
@@ -36,9 +37,14 @@ const CHUNK_BYTES: usize = 8 * 1024;
 /// Chunks read ahead of delivery per direction before reading pauses (back-pressure).
 const MAX_QUEUED_CHUNKS: usize = 64;
 
-/// Faults that cut a stream strike after a number of bytes drawn below this bound: a push of
-/// 500 cases is a few hundred KB, so most cuts land inside a body, some in the head.
-pub const MAX_CUT_BYTES: u64 = 96 * 1024;
+/// Faults that cut a stream strike after a number of bytes drawn below this bound: a
+/// compressed sync body of 50 cases is about 7 KB, so most cuts land inside a body. Half the draws fall in the first
+/// [`EARLY_CUT_BYTES`] instead, where the HTTP head and the start of the body are, so small
+/// requests and replies get cut too.
+pub const MAX_CUT_BYTES: u64 = 16 * 1024;
+
+/// See [`MAX_CUT_BYTES`].
+pub const EARLY_CUT_BYTES: u64 = 512;
 
 /// The longest delay a [`FaultKind::Delay`] adds before relaying a connection.
 pub const MAX_DELAY: Duration = Duration::from_millis(400);
@@ -159,8 +165,9 @@ pub struct ProxyStats {
     pub connections: u64,
     /// Faults drawn per kind (a drawn cut may not strike if the connection ends first).
     pub drawn: BTreeMap<FaultKind, u64>,
-    /// Connections actually cut, reset or answered by the captive portal.
-    pub struck: u64,
+    /// Faults that actually cut, reset or answered a connection, per kind (delays not
+    /// counted).
+    pub struck: BTreeMap<FaultKind, u64>,
 }
 
 struct Shared {
@@ -169,7 +176,7 @@ struct Shared {
     rng: Mutex<StdRng>,
     enabled: AtomicBool,
     connections: AtomicU64,
-    struck: AtomicU64,
+    struck: Mutex<BTreeMap<FaultKind, u64>>,
     drawn: Mutex<BTreeMap<FaultKind, u64>>,
 }
 
@@ -188,22 +195,26 @@ impl Shared {
             return Fault::PassThrough;
         }
         let kind = config.faults[rng.gen_range(0..config.faults.len())];
+        let bound = if rng.gen_bool(0.5) {
+            EARLY_CUT_BYTES
+        } else {
+            MAX_CUT_BYTES
+        };
+        let after = rng.gen_range(0..bound);
         let fault = match kind {
             FaultKind::Delay => Fault::Delay(rng.gen_range(Duration::ZERO..=MAX_DELAY)),
-            FaultKind::DropMidRequest => Fault::DropMidRequest {
-                after: rng.gen_range(0..MAX_CUT_BYTES),
-            },
-            FaultKind::DropMidResponse => Fault::DropMidResponse {
-                after: rng.gen_range(0..MAX_CUT_BYTES),
-            },
-            FaultKind::TruncateResponse => Fault::TruncateResponse {
-                after: rng.gen_range(0..MAX_CUT_BYTES),
-            },
+            FaultKind::DropMidRequest => Fault::DropMidRequest { after },
+            FaultKind::DropMidResponse => Fault::DropMidResponse { after },
+            FaultKind::TruncateResponse => Fault::TruncateResponse { after },
             FaultKind::Reset => Fault::Reset,
             FaultKind::CaptivePortal => Fault::CaptivePortal,
         };
         *lock(&self.drawn).entry(kind).or_default() += 1;
         fault
+    }
+
+    fn strike(&self, kind: FaultKind) {
+        *lock(&self.struck).entry(kind).or_default() += 1;
     }
 
     fn link(&self) -> Option<LinkProfile> {
@@ -236,7 +247,7 @@ impl FaultProxy {
             config: Mutex::new(config),
             enabled: AtomicBool::new(true),
             connections: AtomicU64::new(0),
-            struck: AtomicU64::new(0),
+            struck: Mutex::new(BTreeMap::new()),
             drawn: Mutex::new(BTreeMap::new()),
         });
         let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
@@ -286,7 +297,7 @@ impl FaultProxy {
         ProxyStats {
             connections: self.shared.connections.load(Ordering::SeqCst),
             drawn: lock(&self.shared.drawn).clone(),
-            struck: self.shared.struck.load(Ordering::SeqCst),
+            struck: lock(&self.shared.struck).clone(),
         }
     }
 }
@@ -301,7 +312,7 @@ impl Drop for FaultProxy {
 }
 
 /// How a relayed connection ended.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum End {
     /// Both directions reached end of stream.
     Closed,
@@ -311,40 +322,135 @@ enum End {
     Truncate,
 }
 
+/// Which way bytes flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direction {
+    /// Device to server: requests.
+    Up,
+    /// Server to device: responses.
+    Down,
+}
+
+/// What to do with one chunk about to be delivered.
+struct Delivery {
+    wait: Option<Duration>,
+    forward: usize,
+    then: Option<End>,
+}
+
+/// The fault of the current exchange (request and response) on one connection. HTTP/1.1
+/// clients keep connections alive and do not pipeline, so a request starting after response
+/// bytes is a new exchange, and it draws a new fault: a pooled connection meets faults as
+/// often as a fresh one.
+struct Exchange {
+    fault: Fault,
+    up_bytes: u64,
+    down_bytes: u64,
+    last: Option<Direction>,
+    /// The fault that ended the connection, if one did.
+    struck: Option<FaultKind>,
+}
+
+impl Exchange {
+    fn deliver(&mut self, direction: Direction, len: usize, shared: &Shared) -> Delivery {
+        if direction == Direction::Up && self.last == Some(Direction::Down) {
+            self.fault = match shared.draw() {
+                // The portal answers without the server; it only starts a connection.
+                Fault::CaptivePortal => Fault::PassThrough,
+                fault => fault,
+            };
+            self.up_bytes = 0;
+            self.down_bytes = 0;
+        }
+        self.last = Some(direction);
+        let mut delivery = Delivery {
+            wait: None,
+            forward: len,
+            then: None,
+        };
+        let enabled = shared.enabled();
+        let (relayed, cut) = match (direction, self.fault) {
+            (_, Fault::Delay(wait)) => {
+                self.fault = Fault::PassThrough;
+                delivery.wait = Some(wait);
+                (0, None)
+            }
+            (_, Fault::Reset) => (self.up_bytes, Some((0, End::Abort))),
+            (Direction::Up, Fault::DropMidRequest { after }) => {
+                (self.up_bytes, Some((after, End::Abort)))
+            }
+            (Direction::Down, Fault::DropMidResponse { after }) => {
+                (self.down_bytes, Some((after, End::Abort)))
+            }
+            (Direction::Down, Fault::TruncateResponse { after }) => {
+                (self.down_bytes, Some((after, End::Truncate)))
+            }
+            _ => (0, None),
+        };
+        if let Some((after, end)) = cut {
+            let left = after.saturating_sub(relayed);
+            if enabled && left < len as u64 {
+                delivery.forward = left as usize;
+                delivery.then = Some(end);
+                self.struck = self.fault.kind();
+            }
+        }
+        match direction {
+            Direction::Up => self.up_bytes += delivery.forward as u64,
+            Direction::Down => self.down_bytes += delivery.forward as u64,
+        }
+        delivery
+    }
+}
+
 async fn handle(mut client: TcpStream, shared: Arc<Shared>, fault: Fault) {
     let _ = client.set_nodelay(true);
     match fault {
         Fault::Reset => {
-            shared.struck.fetch_add(1, Ordering::SeqCst);
+            shared.strike(FaultKind::Reset);
             let _ = client.set_zero_linger();
             return;
         }
         Fault::CaptivePortal => {
-            shared.struck.fetch_add(1, Ordering::SeqCst);
+            shared.strike(FaultKind::CaptivePortal);
             captive_portal(client).await;
             return;
         }
-        Fault::Delay(wait) => tokio::time::sleep(wait).await,
         _ => {}
     }
     let Ok(mut upstream) = TcpStream::connect(shared.upstream).await else {
-        // The server is down (killed, restarting): the device sees a refused connection.
+        // The server is down (killed, restarting): the device sees a reset connection.
         let _ = client.set_zero_linger();
         return;
     };
     let _ = upstream.set_nodelay(true);
-    let (request_cut, response_cut) = match fault {
-        Fault::DropMidRequest { after } => (Some((after, End::Abort)), None),
-        Fault::DropMidResponse { after } => (None, Some((after, End::Abort))),
-        Fault::TruncateResponse { after } => (None, Some((after, End::Truncate))),
-        _ => (None, None),
-    };
+    let exchange = Mutex::new(Exchange {
+        fault,
+        up_bytes: 0,
+        down_bytes: 0,
+        last: None,
+        struck: None,
+    });
     let link = shared.link();
     let end = {
         let (client_read, client_write) = client.split();
         let (upstream_read, upstream_write) = upstream.split();
-        let up = pump(client_read, upstream_write, request_cut, link, &shared);
-        let down = pump(upstream_read, client_write, response_cut, link, &shared);
+        let up = pump(
+            client_read,
+            upstream_write,
+            Direction::Up,
+            &exchange,
+            link,
+            &shared,
+        );
+        let down = pump(
+            upstream_read,
+            client_write,
+            Direction::Down,
+            &exchange,
+            link,
+            &shared,
+        );
         tokio::pin!(up, down);
         let (mut up_done, mut down_done) = (false, false);
         loop {
@@ -360,35 +466,35 @@ async fn handle(mut client: TcpStream, shared: Arc<Shared>, fault: Fault) {
             }
         }
     };
+    if let Some(kind) = lock(&exchange).struck {
+        shared.strike(kind);
+    }
     match end {
         End::Closed => {}
         End::Abort => {
-            shared.struck.fetch_add(1, Ordering::SeqCst);
             let _ = client.set_zero_linger();
             let _ = upstream.set_zero_linger();
         }
         End::Truncate => {
-            shared.struck.fetch_add(1, Ordering::SeqCst);
             let _ = upstream.set_zero_linger();
             let _ = client.shutdown().await;
         }
     }
 }
 
-/// Relays one direction until end of stream, an error, or the cut (`after` bytes, then `how`)
-/// strikes while faults are enabled. With a link profile, each chunk is delivered when it
-/// would have crossed the link: queued behind the chunks before it at the link's bandwidth,
-/// plus half the round trip.
+/// Relays one direction until end of stream, an error, or a fault of the current exchange
+/// strikes. With a link profile, each chunk is delivered when it would have crossed the link:
+/// queued behind the chunks before it at the link's bandwidth, plus half the round trip.
 async fn pump(
     mut from: ReadHalf<'_>,
     mut to: WriteHalf<'_>,
-    cut: Option<(u64, End)>,
+    direction: Direction,
+    exchange: &Mutex<Exchange>,
     link: Option<LinkProfile>,
     shared: &Shared,
 ) -> End {
     let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
     let mut link_free_at = Instant::now();
-    let mut relayed: u64 = 0;
     let mut eof = false;
     let mut buf = vec![0u8; CHUNK_BYTES];
     loop {
@@ -417,23 +523,14 @@ async fn pump(
             }
             _ = tokio::time::sleep_until(next_delivery.unwrap_or_else(Instant::now)), if next_delivery.is_some() => {
                 let (_, chunk) = queue.pop_front().expect("a queued chunk");
-                let mut chunk: &[u8] = &chunk;
-                let mut strike = None;
-                if let Some((after, how)) = &cut {
-                    let left = after.saturating_sub(relayed);
-                    if shared.enabled() && left < chunk.len() as u64 {
-                        chunk = &chunk[..left as usize];
-                        strike = Some(match how {
-                            End::Truncate => End::Truncate,
-                            _ => End::Abort,
-                        });
-                    }
+                let delivery = lock(exchange).deliver(direction, chunk.len(), shared);
+                if let Some(wait) = delivery.wait {
+                    tokio::time::sleep(wait).await;
                 }
-                if to.write_all(chunk).await.is_err() {
+                if to.write_all(&chunk[..delivery.forward]).await.is_err() {
                     return End::Abort;
                 }
-                relayed += chunk.len() as u64;
-                if let Some(end) = strike {
+                if let Some(end) = delivery.then {
                     let _ = to.flush().await;
                     return end;
                 }
