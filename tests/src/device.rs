@@ -14,7 +14,9 @@ use fieldcase_core::crypto::KdfParams;
 use fieldcase_core::merge::Conflict;
 use fieldcase_core::model::{Case, Fields};
 use fieldcase_core::sample::SampleCases;
-use fieldcase_core::store::{ConflictEntry, Durability, Identity, OpenOptions, Store, StoreStatus};
+use fieldcase_core::store::{
+    ConflictEntry, Durability, Identity, OpenOptions, Store, StoreStatus, SyncProgress,
+};
 use fieldcase_core::sync::{self, RetryPolicy, SyncClient, SyncError, SyncOutcome};
 use fieldcase_core::{AgencyCode, Hlc, Operation, RecordId};
 use fieldcase_server::admin_client::AdminClient;
@@ -300,6 +302,14 @@ impl TestDevice {
     /// One `sync_once`.
     pub async fn sync(&self) -> Result<SyncOutcome, SyncError> {
         sync::sync_once(&self.store, &self.client, &|_| {}).await
+    }
+
+    /// One `sync_once`, reporting progress after every applied reply.
+    pub async fn sync_with_progress(
+        &self,
+        progress: &(dyn Fn(&SyncProgress) + Send + Sync),
+    ) -> Result<SyncOutcome, SyncError> {
+        sync::sync_once(&self.store, &self.client, progress).await
     }
 
     /// `sync_with_retry` with `policy`.
