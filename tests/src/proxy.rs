@@ -163,6 +163,9 @@ impl ProxyConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProxyStats {
     pub connections: u64,
+    /// Requests relayed or answered (a request is bytes towards the server after bytes
+    /// towards the device, or the first bytes of a connection).
+    pub requests: u64,
     /// Faults drawn per kind (a drawn cut may not strike if the connection ends first).
     pub drawn: BTreeMap<FaultKind, u64>,
     /// Faults that actually cut, reset or answered a connection, per kind (delays not
@@ -176,6 +179,7 @@ struct Shared {
     rng: Mutex<StdRng>,
     enabled: AtomicBool,
     connections: AtomicU64,
+    requests: AtomicU64,
     struck: Mutex<BTreeMap<FaultKind, u64>>,
     drawn: Mutex<BTreeMap<FaultKind, u64>>,
 }
@@ -247,6 +251,7 @@ impl FaultProxy {
             config: Mutex::new(config),
             enabled: AtomicBool::new(true),
             connections: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
             struck: Mutex::new(BTreeMap::new()),
             drawn: Mutex::new(BTreeMap::new()),
         });
@@ -296,6 +301,7 @@ impl FaultProxy {
     pub fn stats(&self) -> ProxyStats {
         ProxyStats {
             connections: self.shared.connections.load(Ordering::SeqCst),
+            requests: self.shared.requests.load(Ordering::SeqCst),
             drawn: lock(&self.shared.drawn).clone(),
             struck: lock(&self.shared.struck).clone(),
         }
@@ -353,6 +359,9 @@ struct Exchange {
 
 impl Exchange {
     fn deliver(&mut self, direction: Direction, len: usize, shared: &Shared) -> Delivery {
+        if direction == Direction::Up && self.last != Some(Direction::Up) {
+            shared.requests.fetch_add(1, Ordering::SeqCst);
+        }
         if direction == Direction::Up && self.last == Some(Direction::Down) {
             self.fault = match shared.draw() {
                 // The portal answers without the server; it only starts a connection.
@@ -412,6 +421,7 @@ async fn handle(mut client: TcpStream, shared: Arc<Shared>, fault: Fault) {
             return;
         }
         Fault::CaptivePortal => {
+            shared.requests.fetch_add(1, Ordering::SeqCst);
             shared.strike(FaultKind::CaptivePortal);
             captive_portal(client).await;
             return;
