@@ -13,8 +13,9 @@
 //!   device holds for comparison.
 //!
 //! The integration tests in `tests/` each tell one story (days of offline work across three
-//! agencies, a faulty network, a server killed mid-push, a device killed mid-pull, the access
-//! rules seen from a device) and assert outcomes — what every device holds, what the server
+//! agencies, a faulty network and a 2G link, a server killed mid-push, a device killed
+//! mid-pull, a server restored from a backup, the access rules seen from a device) and assert
+//! outcomes — what every device holds, what the server
 //! logged — never timings. A second binary, `fieldcase-e2e-device`, runs one device sync in
 //! its own process so a test can kill it mid-pull.
 //!

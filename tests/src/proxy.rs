@@ -78,7 +78,7 @@ impl FaultKind {
     ];
 }
 
-/// A fault drawn for one connection, with its parameters.
+/// A fault drawn for one connection or request, with its parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     PassThrough,
@@ -129,7 +129,8 @@ impl LinkProfile {
 pub struct ProxyConfig {
     /// Seeds the per-connection draws, so a failing run can be replayed.
     pub seed: u64,
-    /// Chance that a new connection gets a fault while faults are enabled.
+    /// Chance that a new connection, or a new request on a kept-alive one, gets a fault while
+    /// faults are enabled.
     pub fault_probability: f64,
     /// The faults to draw from, uniformly.
     pub faults: Vec<FaultKind>,
@@ -189,6 +190,7 @@ impl Shared {
         self.enabled.load(Ordering::SeqCst)
     }
 
+    /// Draws the fault of a new connection or request (`PassThrough` while disabled).
     fn draw(&self) -> Fault {
         if !self.enabled() {
             return Fault::PassThrough;
