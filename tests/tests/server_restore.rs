@@ -73,7 +73,7 @@ async fn devices_that_pushed_nothing_since_the_backup_carry_on_after_a_restore()
     back_up(&mut server, &backup).await;
     // More of the log than the backup holds, pulled by the reader: its cursor now points
     // past the end of the log the restore brings back.
-    let _lost = writer.create_sample_cases(&mut samples, 10);
+    let lost = writer.create_sample_cases(&mut samples, 10);
     writer.sync().await.unwrap();
     reader.sync().await.unwrap();
     assert_eq!(reader.count_cases(), 20);
@@ -93,6 +93,11 @@ async fn devices_that_pushed_nothing_since_the_backup_carry_on_after_a_restore()
         expected,
         "the restored log plus what was pushed since"
     );
+    // The cases the restore took from the server are kept by the device that pulled them:
+    // with the writer's outbox trimmed, it holds the only copy left.
+    let held = reader.case_ids();
+    assert!(lost.iter().all(|id| held.contains(id)));
+    assert_eq!(held.len(), 23);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
