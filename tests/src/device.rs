@@ -60,9 +60,17 @@ impl Default for DeviceOptions {
     }
 }
 
+/// The cheapest key derivation a production build accepts (Argon2id 19 MiB, t=2): quick
+/// enough for tests, without a test-only feature that would leak into shipped builds.
+pub const TEST_DEVICE_KDF: KdfParams = KdfParams {
+    memory_kib: fieldcase_core::crypto::kdf::MIN_MEMORY_KIB,
+    iterations: fieldcase_core::crypto::kdf::MIN_ITERATIONS,
+    parallelism: 1,
+};
+
 fn open_options(options: &DeviceOptions) -> OpenOptions {
     OpenOptions {
-        kdf: KdfParams::insecure_fast_for_tests(),
+        kdf: TEST_DEVICE_KDF,
         durability: options.durability,
     }
 }

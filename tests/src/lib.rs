@@ -19,11 +19,10 @@
 //! logged — never timings. A second binary, `fieldcase-e2e-device`, runs one device sync in
 //! its own process so a test can kill it mid-pull.
 //!
-//! This crate is never shipped (`publish = false`), so it depends on `fieldcase-core` with
-//! `insecure-test-kdf` as a normal dependency: its binaries open stores made with test KDF
-//! parameters. Cargo unifies features across the packages of one build, so a build that
-//! selects this crate together with a shipped one (`cargo build --workspace`) builds core with
-//! that feature; release builds of the server or app select their own package (`-p`).
+//! Test devices use the cheapest key derivation a production build accepts
+//! ([`device::TEST_DEVICE_KDF`]) rather than core's `insecure-test-kdf` feature: a feature on
+//! a normal dependency of this crate would be unified into every workspace build, shipped
+//! binaries included.
 
 pub mod device;
 pub mod proxy;
