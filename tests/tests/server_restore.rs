@@ -101,9 +101,6 @@ async fn devices_that_pushed_nothing_since_the_backup_carry_on_after_a_restore()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: after a restore, a device whose acknowledged ops were lost loops up to \
-            MAX_REQUESTS_PER_RUN (10,000) requests per sync, then reports success \
-            (core/src/sync/client.rs `run`; see the e2e report)"]
 async fn a_device_ahead_of_a_restored_server_is_told_in_a_few_requests() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = ServerProcess::start(SERVER_BIN, dir.path().join("server"))
