@@ -20,7 +20,7 @@ use crate::runtime::blocking;
 use fieldcase_core::crypto::KdfParams;
 use fieldcase_core::model::ValidationErrors;
 use fieldcase_core::model::{note, Date, Fields, Note, Reason, Service, ValidationError};
-use fieldcase_core::store::{OpenOptions, Store};
+use fieldcase_core::store::{OpenOptions, Store, StoreError};
 use fieldcase_core::sync::SyncClient;
 use fieldcase_core::RecordId;
 use serde_json::Value;
@@ -268,8 +268,15 @@ impl FieldcaseStore {
         Ok(cases.into_iter().map(CaseRecord::from_core).collect())
     }
 
+    /// Works while locked: counts are in the clear.
     pub fn count_cases(&self, status: Option<CaseStatus>) -> Result<u64> {
-        Ok(self.store().count_cases(status.map(|s| s.as_str()))?)
+        let store = self.store();
+        // Core's `count_cases` does not check for a wiped store (it would read the empty
+        // stand-in database and fail with a storage error); say `Wiped` as every other call.
+        if store.is_wiped() {
+            return Err(StoreError::Wiped.into());
+        }
+        Ok(store.count_cases(status.map(|s| s.as_str()))?)
     }
 
     /// Cases matching a name, phone or document number, newest first, at most 50.

@@ -244,6 +244,10 @@ fn a_wiped_store_is_gone_and_every_call_says_so() {
         store.list_cases(None, 10, 0),
         Err(FieldcaseError::Wiped { .. })
     ));
+    assert!(matches!(
+        store.count_cases(None),
+        Err(FieldcaseError::Wiped { .. })
+    ));
 }
 
 #[tokio::test]
