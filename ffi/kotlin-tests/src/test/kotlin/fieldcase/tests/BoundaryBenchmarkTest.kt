@@ -15,7 +15,7 @@ class BoundaryBenchmarkTest {
         val mean = nanos.average() / 1_000.0
         val median = sorted[sorted.size / 2] / 1_000.0
         val p95 = sorted[(sorted.size * 95) / 100] / 1_000.0
-        println("kotlin  %-34s n=%-5d mean %9.1f µs  median %9.1f µs  p95 %9.1f µs".format(name, iterations, mean, median, p95))
+        println("kotlin  %-34s n=%-5d mean %9.2f µs  median %9.2f µs  p95 %9.2f µs".format(name, iterations, mean, median, p95))
     }
 
     private inline fun time(iterations: Int, op: (Int) -> Unit): List<Long> = (0 until iterations).map { i ->
