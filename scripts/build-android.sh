@@ -39,6 +39,11 @@ cargo ndk -t arm64-v8a -t armeabi-v7a -t x86_64 -P "$min_sdk" -o "$out/src/main/
 # every target, and the host library is the one uniffi-bindgen can read here.
 scripts/generate-bindings.sh --release --language kotlin --android --out target/android/uniffi >/dev/null
 cp -R target/android/uniffi/kotlin/. "$out/src/main/kotlin/"
+# A shipped library must not have the test-only constructors (feature insecure-test-kdf).
+if grep -rqi "insecure" "$out/src/main/kotlin"; then
+    echo "the generated sources expose test-only cheap key derivation: refusing to package" >&2
+    exit 1
+fi
 
 cat > "$out/src/main/AndroidManifest.xml" <<'MANIFEST'
 <?xml version="1.0" encoding="utf-8"?>

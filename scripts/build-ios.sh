@@ -33,6 +33,11 @@ generated=target/ios/uniffi/swift
 rm -rf "$out" target/ios/headers target/ios/simulator
 mkdir -p "$out/Sources/Fieldcase" target/ios/headers target/ios/simulator
 cp "$generated/Fieldcase.swift" "$out/Sources/Fieldcase/"
+# A shipped library must not have the test-only constructors (feature insecure-test-kdf).
+if grep -rqi "insecure" "$out/Sources/Fieldcase"; then
+    echo "the generated sources expose test-only cheap key derivation: refusing to package" >&2
+    exit 1
+fi
 cp "$generated/FieldcaseFFI.h" target/ios/headers/
 # An XCFramework's headers need the module map under this name.
 cp "$generated/FieldcaseFFI.modulemap" target/ios/headers/module.modulemap

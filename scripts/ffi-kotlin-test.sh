@@ -21,7 +21,7 @@ generate_args=(--features insecure-test-kdf --language kotlin)
 library="$(scripts/generate-bindings.sh "${generate_args[@]}")"
 cargo build --locked -p fieldcase-server
 
-mvn_args=(-q -B test
+mvn_args=(-q -B -Dstyle.color=never test
     "-Dfieldcase.bindings.dir=$root/target/uniffi/kotlin"
     "-Dfieldcase.lib.dir=$root/$(dirname "$library")"
     "-Dfieldcase.server.bin=$root/target/debug/fieldcase")
