@@ -42,6 +42,7 @@ count() { # count ATTRIBUTE: the sum of <testsuite ATTRIBUTE="n"> over all repor
     done
     echo "$total"
 }
+echo # Maven may leave a terminal reset sequence without a newline.
 if compgen -G "$reports/TEST-*.xml" >/dev/null; then
     tests="$(count tests)"; failed=$(( $(count failures) + $(count errors) )); skipped="$(count skipped)"
     echo "kotlin: $((tests - failed - skipped)) passed, $failed failed, $skipped skipped"

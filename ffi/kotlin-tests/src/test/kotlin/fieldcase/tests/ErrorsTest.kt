@@ -157,6 +157,26 @@ class ErrorsTest {
     }
 
     @Test
+    fun `a server that dies in the middle of a sync is a transient network error`() = runBlocking {
+        val server = SilentServer()
+        val store = enrollWithInsecureFastKdf(
+            server.url, "ABCD-EFGH", "phone", workDir("dying").resolve("s.db").toString(),
+            PASSPHRASE, null,
+        )
+        store.createCase(sampleCase("Amina"))
+        val running = async(Dispatchers.IO) { runCatching { store.sync(null) } }
+        assertTrue(server.syncArrived.await(30, TimeUnit.SECONDS))
+        server.close() // the request in flight is cut off with no reply
+        val failed = withTimeout(30_000) { running.await() }.exceptionOrNull()
+        assertTrue(failed is FieldcaseException.Network, "$failed")
+        assertTrue((failed as FieldcaseException).isTransient())
+        val status = store.status()
+        assertEquals(1uL, status.pendingChanges, "kept for the next sync")
+        assertFalse(status.synced)
+        store.close()
+    }
+
+    @Test
     fun `a hanging sync is cancelled by cancelSync and by cancelling the coroutine`() = runBlocking {
         SilentServer().use { server ->
             val store = enrollWithInsecureFastKdf(
