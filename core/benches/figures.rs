@@ -112,7 +112,7 @@ fn import_encrypted(file: &Path, store_path: &Path) {
 fn import_plain(file: &Path, db: &Path) {
     let mut conn = rusqlite::Connection::open(db).unwrap();
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384;",
     )
     .unwrap();
     conn.execute_batch(&fieldcase_core::store::migrations::latest_schema_sql())
