@@ -156,6 +156,7 @@ impl Store {
 
     /// Number of cases, optionally with one status.
     pub fn count_cases(&self, status: Option<&str>) -> Result<u64> {
+        self.ensure_not_wiped()?;
         let count: i64 = self.conn.query_row(
             "SELECT count(*) FROM records WHERE kind = 'case' AND (?1 IS NULL OR status = ?1)",
             [status],

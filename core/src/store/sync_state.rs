@@ -168,6 +168,7 @@ impl Store {
 
     /// The pull cursor, `None` before the first pull or after a reset.
     pub fn cursor(&self) -> Result<Option<String>> {
+        self.ensure_not_wiped()?;
         Ok(self
             .conn
             .query_row("SELECT cursor FROM sync_state", [], |r| r.get(0))?)
@@ -176,6 +177,7 @@ impl Store {
     /// Forgets the pull cursor so the next sync pulls everything again. Local records and
     /// unsynced work are kept; re-applying known operations changes nothing.
     pub fn reset_cursor(&mut self) -> Result<()> {
+        self.ensure_not_wiped()?;
         self.conn
             .execute("UPDATE sync_state SET cursor = NULL", [])?;
         Ok(())
@@ -237,6 +239,7 @@ impl Store {
 
     /// Notes the outcome of a sync attempt for [`Store::status`].
     pub fn record_sync_outcome(&mut self, now_ms: i64, error: Option<&str>) -> Result<()> {
+        self.ensure_not_wiped()?;
         match error {
             None => self.conn.execute(
                 "UPDATE sync_state SET last_sync_ms = ?1, last_error = NULL",
@@ -251,9 +254,7 @@ impl Store {
 
     /// Pending work, conflicts and the last sync, without unlocking anything.
     pub fn status(&self) -> Result<StoreStatus> {
-        if self.wiped {
-            return Err(StoreError::Wiped);
-        }
+        self.ensure_not_wiped()?;
         let count = |sql: &str| -> Result<u64> {
             Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
         };
