@@ -15,6 +15,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "unit, integration and end-to-end tests"
 cargo test --workspace --locked
 
+step "mobile bindings: Kotlin on a JVM against a real server"
+./scripts/ffi-kotlin-test.sh
+
 step "benchmarks compile"
 cargo bench --workspace --locked --no-run
 

@@ -92,18 +92,28 @@ fn kill_in_a_loop(mode: &str, rounds: u32) {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let (first_ack, got_first_ack) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .filter_map(|l| {
-                    l.strip_prefix("saved ")
-                        .and_then(|id| id.parse::<RecordId>().ok())
-                })
-                .collect::<Vec<_>>()
+            let mut saved = Vec::new();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(id) = line
+                    .strip_prefix("saved ")
+                    .and_then(|id| id.parse::<RecordId>().ok())
+                {
+                    if saved.is_empty() {
+                        let _ = first_ack.send(());
+                    }
+                    saved.push(id);
+                }
+            }
+            saved
         });
-        // Vary the moment of the kill across rounds.
-        std::thread::sleep(Duration::from_millis(300 + u64::from(round) * 97 % 400));
+        // Kill only once the child has made progress (however loaded the machine is), then
+        // at a moment that varies across rounds, most likely in the middle of a write.
+        got_first_ack
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the child acknowledged a save");
+        std::thread::sleep(Duration::from_millis(u64::from(round) * 53 % 250));
         sigkill(child.id());
         child.wait().unwrap();
         acknowledged.extend(reader.join().unwrap());
@@ -125,7 +135,6 @@ fn kill_in_a_loop(mode: &str, rounds: u32) {
         );
         store.close().unwrap();
     }
-    assert!(!acknowledged.is_empty(), "the child made progress");
 }
 
 /// SIGKILL through the system's `kill` utility, which keeps the test free of unsafe code.

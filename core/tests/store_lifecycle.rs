@@ -265,3 +265,21 @@ fn services_and_notes_are_append_only_children_of_a_case() {
     ));
     assert_eq!(store.status().unwrap().pending_ops, 3);
 }
+
+#[test]
+fn every_call_on_a_wiped_store_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = new_store(dir.path(), "a", 1);
+    store.wipe().unwrap();
+    assert!(matches!(store.count_cases(None), Err(StoreError::Wiped)));
+    assert!(matches!(store.status(), Err(StoreError::Wiped)));
+    assert!(matches!(store.cursor(), Err(StoreError::Wiped)));
+    assert!(matches!(store.reset_cursor(), Err(StoreError::Wiped)));
+    assert!(matches!(store.integrity_check(), Err(StoreError::Wiped)));
+    assert!(matches!(
+        store.record_sync_outcome(0, None),
+        Err(StoreError::Wiped)
+    ));
+    assert!(matches!(store.pending_ops(10), Err(StoreError::Wiped)));
+    assert!(store.wipe().is_ok(), "wiping twice is harmless");
+}

@@ -164,3 +164,40 @@ fn sequence_numbers_continue_after_reopening() {
     );
     assert!(ops[0].hlc < ops[1].hlc);
 }
+
+#[test]
+fn an_edit_is_not_blocked_by_a_rule_broken_by_merging_but_may_not_break_one_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = new_store(dir.path(), "a", 1);
+    let mut b = new_store(dir.path(), "b", 2);
+    let id = a
+        .create_case(&case("Amina", "Nakato", "+256 772 123456", "B1234567"))
+        .unwrap();
+    exchange(&mut a, &mut b);
+    // A closes the case; B, concurrently and later, reopens it as active.
+    let mut close = set("status", json!("closed"));
+    close.insert("closure_reason".into(), json!("lost_contact"));
+    a.update_case(&id, close).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    b.update_case(&id, set("status", json!("active"))).unwrap();
+    exchange(&mut a, &mut b);
+    // Merged: active, with A's closure reason: a rule between fields is broken.
+    let merged = b.get_case(&id).unwrap();
+    assert_eq!(merged.fields["status"], "active");
+    assert!(
+        merged.case().is_err(),
+        "the merged case breaks the closure rule"
+    );
+    // A caseworker can still record a new phone number...
+    b.update_case(&id, set("phone", json!("+256 772 000111")))
+        .unwrap();
+    // ...but not introduce a new problem.
+    let error = b
+        .update_case(&id, set("nationality", json!("XXX")))
+        .unwrap_err();
+    assert!(error.to_string().contains("nationality"), "{error}");
+    // Fixing the broken rule is an ordinary edit.
+    b.update_case(&id, set("closure_reason", serde_json::Value::Null))
+        .unwrap();
+    assert!(b.get_case(&id).unwrap().case().is_ok());
+}

@@ -81,3 +81,69 @@ fn debug_and_error_output_carry_no_identifying_values() {
         }
     }
 }
+
+/// Collects every log line the engine writes, at every level.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn no_identifying_value_reaches_a_log_line() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = new_store(dir.path(), "a", 1);
+        let id = store
+            .create_case(&case(NAME, FAMILY, PHONE, DOCUMENT))
+            .unwrap();
+        let mut bad = fieldcase_core::model::Fields::new();
+        bad.insert("nationality".into(), FAMILY.into());
+        let _ = store.update_case(&id, bad);
+        store.search(&SearchQuery::Name(NAME.into())).unwrap();
+        let line = format!(
+            "{}\n{{\"given_name\": \"{NAME}\", \"nationality\": \"{FAMILY}\"}}\n",
+            case_json(NAME, FAMILY, PHONE, DOCUMENT)
+        );
+        let _ = store.import_jsonl(line.as_bytes(), &Default::default(), &mut |_| {});
+        // A sync against a port nobody listens on fails and retries, logging why.
+        let store = std::sync::Mutex::new(store);
+        let client =
+            fieldcase_core::sync::SyncClient::new("http://127.0.0.1:9", "credential-secret".into())
+                .unwrap();
+        let policy = fieldcase_core::sync::RetryPolicy {
+            initial_backoff: std::time::Duration::from_millis(1),
+            max_backoff: std::time::Duration::from_millis(2),
+            max_attempts: Some(2),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let result = runtime.block_on(fieldcase_core::sync::sync_with_retry(
+            &store,
+            &client,
+            &policy,
+            &|_| {},
+        ));
+        assert!(result.is_err());
+    });
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("retrying"), "the retry was logged: {logs}");
+    for secret in [NAME, FAMILY, PHONE, DOCUMENT, "314159", "credential-secret"] {
+        assert!(!logs.contains(secret), "{secret} reached the logs: {logs}");
+    }
+}

@@ -89,10 +89,28 @@ fn validate_case(fields: &Fields) -> Result<()> {
         .map_err(StoreError::from)
 }
 
-fn validate_case_values(fields: &Fields) -> Result<()> {
-    Case::parse_fields(fields)
-        .map(drop)
-        .map_err(StoreError::from)
+/// An edit may not introduce a problem, but it need not fix every old one: concurrent edits
+/// merged from other devices can leave a case breaking a rule between fields (say, closed
+/// without a closure reason), and a caseworker adding a phone number must not be blocked by
+/// it. Problems the case already had are reported by [`CaseRecord::case`], not here.
+pub(crate) fn validate_case_change(before: &Fields, after: &Fields) -> Result<()> {
+    let Err(after_errors) = Case::from_fields(after) else {
+        return Ok(());
+    };
+    let before_errors = Case::from_fields(before)
+        .err()
+        .map(|e| e.0)
+        .unwrap_or_default();
+    let new: Vec<_> = after_errors
+        .0
+        .into_iter()
+        .filter(|e| !before_errors.contains(e))
+        .collect();
+    if new.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(crate::model::ValidationErrors(new)))
+    }
 }
 
 impl Store {
@@ -114,16 +132,12 @@ impl Store {
     ///
     /// A case of another agency (one referred to this agency, or one this agency transferred
     /// away) is refused with [`StoreError::NotOwner`]. A case this agency received by transfer
-    /// holds only the fields that were shared, so its edits are checked value by value rather
-    /// than against rules whose inputs the device may never have been sent.
+    /// holds only the fields that were shared; an edit is refused only for a problem it adds
+    /// ([`validate_case_change`]), not for rules whose inputs were never shared.
     pub fn update_case(&mut self, id: &RecordId, changes: Fields) -> Result<Option<Operation>> {
-        self.require_owned_case(id)?;
-        let validate: &dyn Fn(&Fields) -> Result<()> = if self.received_access(id)?.by_transfer {
-            &validate_case_values
-        } else {
-            &validate_case
-        };
-        self.save_local_change(RecordKind::Case, *id, None, changes, None, validate)
+        let before = self.require_owned_case(id)?.state.values();
+        let validate = |after: &Fields| validate_case_change(&before, after);
+        self.save_local_change(RecordKind::Case, *id, None, changes, None, &validate)
     }
 
     /// Loads a case this device's agency owns, or fails (`NoSuchRecord`, `NotOwner`).
@@ -146,29 +160,17 @@ impl Store {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<CaseRecord>> {
-        let keys = self.keys()?;
-        let mut stmt = self.conn.prepare_cached(
+        let records = self.load_selected(
             "SELECT id FROM records WHERE kind = 'case' AND (?1 IS NULL OR status = ?1)
              ORDER BY updated_ms DESC, id DESC LIMIT ?2 OFFSET ?3",
+            rusqlite::params![status, limit as i64, offset as i64],
         )?;
-        let ids: Vec<Vec<u8>> = stmt
-            .query_map(
-                rusqlite::params![status, limit as i64, offset as i64],
-                |row| row.get(0),
-            )?
-            .collect::<rusqlite::Result<_>>()?;
-        ids.into_iter()
-            .map(|bytes| {
-                let id = RecordId::from_bytes(bytes.try_into().map_err(|_| StoreError::Corrupt)?);
-                let record =
-                    Self::load_record(&self.conn, keys, &id)?.ok_or(StoreError::Corrupt)?;
-                Ok(CaseRecord::from_stored(record))
-            })
-            .collect()
+        Ok(records.into_iter().map(CaseRecord::from_stored).collect())
     }
 
     /// Number of cases, optionally with one status.
     pub fn count_cases(&self, status: Option<&str>) -> Result<u64> {
+        self.ensure_not_wiped()?;
         let count: i64 = self.conn.query_row(
             "SELECT count(*) FROM records WHERE kind = 'case' AND (?1 IS NULL OR status = ?1)",
             [status],
@@ -194,30 +196,20 @@ impl Store {
 
     /// Services or notes of a case, oldest first.
     pub fn children_of(&self, case_id: &RecordId, kind: RecordKind) -> Result<Vec<ChildRecord>> {
-        let keys = self.keys()?;
-        let mut stmt = self.conn.prepare_cached(
+        let records = self.load_selected(
             "SELECT id FROM records WHERE case_id = ?1 AND kind = ?2 ORDER BY created_ms, id",
+            rusqlite::params![&case_id.as_bytes()[..], kind.as_str()],
         )?;
-        let ids: Vec<Vec<u8>> = stmt
-            .query_map(
-                rusqlite::params![&case_id.as_bytes()[..], kind.as_str()],
-                |row| row.get(0),
-            )?
-            .collect::<rusqlite::Result<_>>()?;
-        ids.into_iter()
-            .map(|bytes| {
-                let id = RecordId::from_bytes(bytes.try_into().map_err(|_| StoreError::Corrupt)?);
-                let record =
-                    Self::load_record(&self.conn, keys, &id)?.ok_or(StoreError::Corrupt)?;
-                Ok(ChildRecord {
-                    id,
-                    kind,
-                    case_id: *case_id,
-                    created_ms: record.created_ms,
-                    fields: record.state.values(),
-                })
+        Ok(records
+            .into_iter()
+            .map(|record| ChildRecord {
+                id: record.id,
+                kind,
+                case_id: *case_id,
+                created_ms: record.created_ms,
+                fields: record.state.values(),
             })
-            .collect()
+            .collect())
     }
 
     fn add_child(
@@ -236,7 +228,7 @@ impl Store {
         // Services and notes go on a case this agency owns, or on one referred to it that it
         // accepted; the server applies the same rule.
         if case.owner_agency != self.identity.agency.as_str()
-            && !self.received_access(&case_id)?.accepted_referral
+            && !self.accepted_referral_to_me(&case_id)?
         {
             return Err(StoreError::NotReferred { id: case_id });
         }

@@ -9,7 +9,7 @@ use super::Store;
 use crate::hlc::Hlc;
 use crate::ids::RecordId;
 use crate::merge::op::{Operation, RecordKind};
-use crate::model::{Case, Fields};
+use crate::model::Fields;
 use serde_json::Value;
 
 /// One conflict, with the value that won so both can be shown side by side.
@@ -48,17 +48,13 @@ pub enum Resolution {
 impl Store {
     /// Every open conflict entry in the store.
     pub fn list_conflicts(&self) -> Result<Vec<ConflictEntry>> {
-        let keys = self.keys()?;
-        let mut stmt = self.conn.prepare_cached(
+        let records = self.load_selected(
             "SELECT id FROM records WHERE conflicts > 0 ORDER BY updated_ms DESC",
+            [],
         )?;
-        let ids: Vec<Vec<u8>> = stmt
-            .query_map([], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
         let mut entries = Vec::new();
-        for bytes in ids {
-            let id = RecordId::from_bytes(bytes.try_into().map_err(|_| StoreError::Corrupt)?);
-            let record = Self::load_record(&self.conn, keys, &id)?.ok_or(StoreError::Corrupt)?;
+        for record in records {
+            let id = record.id;
             for conflict in &record.state.conflicts {
                 let current = record
                     .state
@@ -110,10 +106,9 @@ impl Store {
             return Err(StoreError::NotOwner { id: *record_id });
         }
         let changes: Fields = [(field.to_owned(), value)].into();
+        let before = record.state.values();
         let validate = move |fields: &Fields| match kind {
-            RecordKind::Case => Case::from_fields(fields)
-                .map(drop)
-                .map_err(StoreError::from),
+            RecordKind::Case => super::cases::validate_case_change(&before, fields),
             _ => Ok(()),
         };
         self.save_local_change(

@@ -288,6 +288,7 @@ impl Store {
 
     /// Runs SQLite's full integrity check; `Ok(())` when the file is sound.
     pub fn integrity_check(&self) -> Result<()> {
+        self.ensure_not_wiped()?;
         let verdict: String = self
             .conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
@@ -295,6 +296,16 @@ impl Store {
             Ok(())
         } else {
             Err(StoreError::Corrupt)
+        }
+    }
+
+    /// Fails with `Wiped` once the store has been wiped: calls that need no key (counts,
+    /// status, cursor) must not answer from the empty stand-in connection.
+    pub(super) fn ensure_not_wiped(&self) -> Result<()> {
+        if self.wiped {
+            Err(StoreError::Wiped)
+        } else {
+            Ok(())
         }
     }
 

@@ -17,7 +17,8 @@ CREATE TABLE meta (
 ) WITHOUT ROWID;
 
 -- Only ids, kinds, timestamps, status and owner agency are in the clear; everything else is in
--- the sealed `state`.
+-- the sealed `state`. A rowid table, not WITHOUT ROWID: rows carry a kilobyte or more of
+-- sealed state, which SQLite stores poorly inside an index b-tree.
 CREATE TABLE records (
     id           BLOB PRIMARY KEY,
     kind         TEXT NOT NULL,
@@ -27,7 +28,7 @@ CREATE TABLE records (
     created_ms   INTEGER NOT NULL,
     updated_ms   INTEGER NOT NULL,
     state        BLOB NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX records_by_kind ON records (kind, updated_ms);
 CREATE INDEX records_by_case ON records (case_id) WHERE case_id IS NOT NULL;
 

@@ -86,34 +86,15 @@ impl Store {
         Ok(facts)
     }
 
-    /// Whether this device's agency holds the case by an accepted transfer (so the device
-    /// holds only the part of it that was shared) and whether an accepted referral lets it add
-    /// services and notes.
-    pub(crate) fn received_access(&self, case_id: &RecordId) -> Result<ReceivedAccess> {
+    /// Whether a referral of the case to this device's agency is accepted, which lets it
+    /// add services and notes to a case it does not own (the server applies the same rule).
+    pub(crate) fn accepted_referral_to_me(&self, case_id: &RecordId) -> Result<bool> {
         let keys = self.keys()?;
         let me = &self.identity.agency;
-        let facts = Self::referral_facts_of(&self.conn, keys, case_id)?;
-        let accepted = |f: &&ReferralFacts| {
-            &f.to == me
-                && matches!(
-                    f.status,
-                    Some(ReferralStatus::Accepted | ReferralStatus::Completed)
-                )
-        };
-        Ok(ReceivedAccess {
-            by_transfer: facts.iter().filter(accepted).any(|f| f.transfer),
-            accepted_referral: facts
-                .iter()
-                .any(|f| &f.to == me && f.status == Some(ReferralStatus::Accepted)),
-        })
+        Ok(Self::referral_facts_of(&self.conn, keys, case_id)?
+            .iter()
+            .any(|f| &f.to == me && f.status == Some(ReferralStatus::Accepted)))
     }
-}
-
-/// How this device's agency came to a case it did not record.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct ReceivedAccess {
-    pub by_transfer: bool,
-    pub accepted_referral: bool,
 }
 
 /// Case ids whose owner may have changed with these records: the cases themselves, and the

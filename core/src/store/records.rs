@@ -115,6 +115,27 @@ impl Store {
         }))
     }
 
+    /// Loads and unseals the records whose ids a query selects, in the query's order. A
+    /// selected id without a row (or a malformed id) means the file is damaged.
+    pub(crate) fn load_selected(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<StoredRecord>> {
+        let keys = self.keys()?;
+        let ids: Vec<Vec<u8>> = self
+            .conn
+            .prepare_cached(sql)?
+            .query_map(params, |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        ids.into_iter()
+            .map(|bytes| {
+                let id = RecordId::from_bytes(bytes.try_into().map_err(|_| StoreError::Corrupt)?);
+                Self::load_record(&self.conn, keys, &id)?.ok_or(StoreError::Corrupt)
+            })
+            .collect()
+    }
+
     /// Seals and writes one record's new state, refreshing its index tokens when the fields
     /// they come from changed.
     pub(crate) fn write_record(

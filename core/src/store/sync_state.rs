@@ -176,6 +176,7 @@ impl Store {
 
     /// The pull cursor, `None` before the first pull or after a reset.
     pub fn cursor(&self) -> Result<Option<String>> {
+        self.ensure_not_wiped()?;
         Ok(self
             .conn
             .query_row("SELECT cursor FROM sync_state", [], |r| r.get(0))?)
@@ -184,6 +185,7 @@ impl Store {
     /// Forgets the pull cursor so the next sync pulls everything again. Local records and
     /// unsynced work are kept; re-applying known operations changes nothing.
     pub fn reset_cursor(&mut self) -> Result<()> {
+        self.ensure_not_wiped()?;
         self.conn
             .execute("UPDATE sync_state SET cursor = NULL", [])?;
         Ok(())
@@ -279,6 +281,7 @@ impl Store {
 
     /// Notes the outcome of a sync attempt for [`Store::status`].
     pub fn record_sync_outcome(&mut self, now_ms: i64, error: Option<&str>) -> Result<()> {
+        self.ensure_not_wiped()?;
         match error {
             None => self.conn.execute(
                 "UPDATE sync_state SET last_sync_ms = ?1, last_error = NULL",
@@ -293,9 +296,7 @@ impl Store {
 
     /// Pending work, conflicts and the last sync, without unlocking anything.
     pub fn status(&self) -> Result<StoreStatus> {
-        if self.wiped {
-            return Err(StoreError::Wiped);
-        }
+        self.ensure_not_wiped()?;
         let count = |sql: &str| -> Result<u64> {
             Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
         };
@@ -339,4 +340,24 @@ fn without_forged_status(op: &Operation) -> Cow<'_, Operation> {
         .fields
         .retain(|key, _| !SERVER_KEYS.contains(&key.as_str()));
     Cow::Owned(clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SyncProgress;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn progress_never_passes_one_and_is_only_one_when_done(
+            pushed in 0u64..10_000, to_push in 0u64..10_000, pulled in 0u64..10_000, more in any::<bool>(),
+        ) {
+            let progress = SyncProgress { pushed, to_push, pulled, more_to_pull: more };
+            let fraction = progress.fraction();
+            prop_assert!((0.0..=1.0).contains(&fraction));
+            if more {
+                prop_assert!(fraction < 1.0, "more to pull yet shown complete");
+            }
+        }
+    }
 }

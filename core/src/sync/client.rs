@@ -41,6 +41,15 @@ pub enum SyncError {
     Refused { code: ErrorCode, message: String },
     #[error("the server's reply could not be read: {0}")]
     BadReply(String),
+    #[error(
+        "the server has lost changes this device sent earlier (it holds this device's changes \
+         up to number {server_has_through}, the next one here is {device_next}); it was probably \
+         restored from a backup. Nothing here is deleted; contact your administrator"
+    )]
+    ServerBehind {
+        server_has_through: u64,
+        device_next: u64,
+    },
     #[error("the server made no progress on the pending changes; will retry")]
     Stalled,
     #[error("this store is not enrolled with a server")]
@@ -54,12 +63,15 @@ pub enum SyncError {
 impl SyncError {
     /// Worth retrying later without anyone doing anything.
     pub fn is_transient(&self) -> bool {
+        // A reply that cannot be read is usually a captive portal or a proxy's page on a
+        // half-working network: worth trying again later.
         matches!(
             self,
             SyncError::Network(_)
                 | SyncError::Server { .. }
                 | SyncError::RateLimited
                 | SyncError::Stalled
+                | SyncError::BadReply(_)
         ) || matches!(self, SyncError::Store(StoreError::Busy))
     }
 }
@@ -279,6 +291,15 @@ async fn run(
         outcome.requests += 1;
         outcome.bytes_sent += sent;
         outcome.bytes_received += received;
+        if let Some(first) = first_pending.filter(|first| reply.acked_through + 1 < *first) {
+            // The server has processed fewer of our operations than it once acknowledged
+            // (restored from an older backup): the operations in between left our outbox
+            // long ago, so no resend can close the gap. Say so instead of pushing forever.
+            return Err(SyncError::ServerBehind {
+                server_has_through: reply.acked_through,
+                device_next: first,
+            });
+        }
         let rejected: Vec<_> = reply
             .rejections
             .iter()
@@ -306,13 +327,13 @@ async fn run(
         shown.pulled = outcome.pulled;
         shown.more_to_pull = reply.more;
         progress(&shown);
+        let cursor_moved = request.cursor.as_ref() != Some(&reply.next_cursor);
         let unanswered = commands_now > 0 && reply.command_results.is_empty();
-        if (pushed_now > 0 && acked_now == 0 || pushed_now == 0 && unanswered)
-            && reply.ops.is_empty()
-            && !reply.more
-        {
-            // The server took none of what we sent and has nothing for us: retrying at once
-            // would loop. Let the retry policy decide when to try again.
+        let nothing_taken = (pushed_now > 0 && acked_now == 0) || (pushed_now == 0 && unanswered);
+        if nothing_taken && reply.ops.is_empty() && !cursor_moved {
+            // The server took none of what we sent (operations or referral commands), had
+            // nothing for us and did not move our cursor, whatever `more` says: asking again
+            // at once would loop. Let the retry policy decide when to try again.
             return Err(SyncError::Stalled);
         }
         if !reply.more && remaining == 0 && remaining_commands == 0 {

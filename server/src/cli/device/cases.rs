@@ -88,18 +88,7 @@ fn parse_id(text: &str) -> anyhow::Result<RecordId> {
 
 /// Today's date (UTC) as YYYY-MM-DD.
 fn today() -> String {
-    let days = (fieldcase_core::hlc::now_ms() / 86_400_000) as i64;
-    // Civil-from-days (Howard Hinnant's algorithm), so no date crate is needed for one call.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    fieldcase_core::model::Date::today().to_string()
 }
 
 fn add(store: &mut Store, file: Option<std::path::PathBuf>, out: Output) -> anyhow::Result<()> {

@@ -1,0 +1,310 @@
+//! The one error type the apps see, and the one place core's errors are mapped to it.
+//!
+//! Variants are stable (apps switch on them: Kotlin `FieldcaseException.Locked`, Swift
+//! `FieldcaseError.Locked`); each carries `reason`, a plain-language English sentence that
+//! says what is wrong and what to do, suitable as a fallback message or for a support log.
+//! Neither a reason nor any other field ever holds personal data: reasons are built from
+//! core's messages, which are built from static text, field keys, codes, bounds and record
+//! ids, never from a value a caseworker typed. Validation problems name the field and why,
+//! never the value.
+//!
+//! Which failures are worth retrying without anyone doing anything: `Network`, `Server` and
+//! `Busy`. Everything else needs a person (a passphrase, a new enrollment code, an update)
+//! or is final.
+
+use fieldcase_core::crypto::CryptoError;
+use fieldcase_core::model::{ValidationError, ValidationErrors};
+use fieldcase_core::store::StoreError;
+use fieldcase_core::sync::SyncError;
+
+/// One invalid field: its key (with a path into the value when the fault is inside it, as in
+/// `document_numbers[0].issuing_country`) and why, in plain language.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct FieldProblem {
+    pub field: String,
+    pub reason: String,
+}
+
+/// Everything a call into fieldcase can fail with.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
+pub enum FieldcaseError {
+    /// The passphrase (or the extra secret) does not open this store. Nothing was changed.
+    #[error("{reason}")]
+    WrongPassphrase { reason: String },
+    /// The store was created with an extra secret from the platform keystore, and none was
+    /// given.
+    #[error("{reason}")]
+    MissingExtraSecret { reason: String },
+    /// The store is locked: unlock it with the passphrase first.
+    #[error("{reason}")]
+    Locked { reason: String },
+    /// The store has been wiped (by the app, or because the agency revoked this device).
+    #[error("{reason}")]
+    Wiped { reason: String },
+    /// Input that breaks the case model. `problems` lists every invalid field at once.
+    #[error("{reason}")]
+    Invalid {
+        reason: String,
+        problems: Vec<FieldProblem>,
+    },
+    /// No store at that path, or no record with that id.
+    #[error("{reason}")]
+    NotFound { reason: String },
+    /// A store already exists at that path.
+    #[error("{reason}")]
+    AlreadyExists { reason: String },
+    /// Stored data failed its integrity check: it was altered, damaged or moved.
+    #[error("{reason}")]
+    Integrity { reason: String },
+    /// The database or file system failed (damaged file, disk full, written by a newer app).
+    #[error("{reason}")]
+    Storage { reason: String },
+    /// Another process holds the database; try again in a moment.
+    #[error("{reason}")]
+    Busy { reason: String },
+    /// The server could not be reached (no network, timeout). Retry later.
+    #[error("{reason}")]
+    Network { reason: String },
+    /// The server had trouble, was busy, or sent a reply that could not be read. Retry later.
+    #[error("{reason}")]
+    Server { reason: String },
+    /// The server refused the request for a reason a person must fix (the message says which).
+    #[error("{reason}")]
+    Refused { reason: String },
+    /// The server refused the enrollment code or the device credential: enroll again.
+    #[error("{reason}")]
+    Unauthorized { reason: String },
+    /// An administrator revoked this device; its store has been wiped.
+    #[error("{reason}")]
+    Revoked { reason: String },
+    /// This store is not enrolled with a server, so it cannot sync.
+    #[error("{reason}")]
+    NotEnrolled { reason: String },
+    /// The sync was cancelled. What it had applied is kept; the rest comes next time.
+    #[error("{reason}")]
+    Cancelled { reason: String },
+    /// A sync of this store is already running.
+    #[error("{reason}")]
+    SyncInProgress { reason: String },
+    /// A fault inside fieldcase or the app's callback; report it.
+    #[error("{reason}")]
+    Internal { reason: String },
+}
+
+pub type Result<T, E = FieldcaseError> = std::result::Result<T, E>;
+
+#[uniffi::export]
+impl FieldcaseError {
+    /// Worth retrying later without anyone doing anything (`Network`, `Server`, `Busy`).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            FieldcaseError::Network { .. }
+                | FieldcaseError::Server { .. }
+                | FieldcaseError::Busy { .. }
+        )
+    }
+}
+
+fn reason(text: impl Into<String>) -> String {
+    text.into()
+}
+
+impl FieldcaseError {
+    pub(crate) fn cancelled() -> Self {
+        FieldcaseError::Cancelled {
+            reason: reason("sync cancelled; what was already applied is kept"),
+        }
+    }
+
+    pub(crate) fn sync_in_progress() -> Self {
+        FieldcaseError::SyncInProgress {
+            reason: reason("a sync of this store is already running; wait for it or cancel it"),
+        }
+    }
+
+    pub(crate) fn internal(what: &'static str) -> Self {
+        FieldcaseError::Internal {
+            reason: reason(what),
+        }
+    }
+
+    /// One invalid field, found by the facade itself before core saw the input.
+    pub(crate) fn invalid_field(field: &str, why: &'static str) -> Self {
+        ValidationErrors(vec![ValidationError::new(
+            field,
+            fieldcase_core::model::Reason::WrongType { expected: why },
+        )])
+        .into()
+    }
+
+    /// A failed enrollment: a refused code reads differently from a refused credential.
+    pub(crate) fn from_enrollment(error: SyncError) -> Self {
+        match error {
+            SyncError::Unauthorized => FieldcaseError::Unauthorized {
+                reason: reason(
+                    "this enrollment code is not valid: it may be mistyped, already used or \
+                     expired; ask your administrator for a new one",
+                ),
+            },
+            other => other.into(),
+        }
+    }
+}
+
+impl From<ValidationErrors> for FieldcaseError {
+    fn from(errors: ValidationErrors) -> Self {
+        // `Display` of validation errors names keys and reasons only (see core's model).
+        FieldcaseError::Invalid {
+            reason: errors.to_string(),
+            problems: errors
+                .iter()
+                .map(|e| FieldProblem {
+                    field: e.field.clone(),
+                    reason: e.reason.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<StoreError> for FieldcaseError {
+    fn from(error: StoreError) -> Self {
+        // Core's store messages carry table names, field keys and record ids, never values.
+        let message = error.to_string();
+        match error {
+            StoreError::WrongPassphrase => FieldcaseError::WrongPassphrase { reason: message },
+            StoreError::MissingExtraSecret => {
+                FieldcaseError::MissingExtraSecret { reason: message }
+            }
+            StoreError::Locked => FieldcaseError::Locked { reason: message },
+            StoreError::Wiped => FieldcaseError::Wiped { reason: message },
+            StoreError::NotFound | StoreError::NoSuchRecord { .. } | StoreError::NoSuchConflict => {
+                FieldcaseError::NotFound { reason: message }
+            }
+            StoreError::AlreadyExists => FieldcaseError::AlreadyExists { reason: message },
+            StoreError::Invalid(errors) => errors.into(),
+            StoreError::AppendOnly { .. } | StoreError::MissingCaseLink { .. } => {
+                FieldcaseError::Invalid {
+                    reason: message,
+                    problems: Vec::new(),
+                }
+            }
+            StoreError::Crypto(CryptoError::WeakExtraSecret(min)) => FieldcaseError::Invalid {
+                reason: message,
+                problems: vec![FieldProblem {
+                    field: "extra_secret".into(),
+                    reason: format!("too short: at least {min} bytes"),
+                }],
+            },
+            StoreError::Crypto(CryptoError::KdfOutOfBounds(_)) => FieldcaseError::Invalid {
+                reason: message,
+                problems: Vec::new(),
+            },
+            StoreError::Integrity { .. } | StoreError::Crypto(_) => {
+                FieldcaseError::Integrity { reason: message }
+            }
+            StoreError::Busy => FieldcaseError::Busy { reason: message },
+            StoreError::NotAStore
+            | StoreError::Corrupt
+            | StoreError::TooNew { .. }
+            | StoreError::Database(_)
+            | StoreError::Io(_) => FieldcaseError::Storage { reason: message },
+            // Core's enum is non-exhaustive: a variant added later is a storage fault until
+            // it is given a variant of its own here.
+            _ => FieldcaseError::Storage { reason: message },
+        }
+    }
+}
+
+impl From<SyncError> for FieldcaseError {
+    fn from(error: SyncError) -> Self {
+        // Core's sync messages carry status codes, server error codes and the server's
+        // plain-language messages (which never hold personal data), never a request body.
+        let message = error.to_string();
+        match error {
+            SyncError::Network(_) => FieldcaseError::Network { reason: message },
+            SyncError::Server { .. }
+            | SyncError::RateLimited
+            | SyncError::Stalled
+            | SyncError::BadReply(_) => FieldcaseError::Server { reason: message },
+            SyncError::Unauthorized => FieldcaseError::Unauthorized { reason: message },
+            SyncError::Revoked => FieldcaseError::Revoked { reason: message },
+            SyncError::Refused { .. } => FieldcaseError::Refused { reason: message },
+            SyncError::NotEnrolled => FieldcaseError::NotEnrolled { reason: message },
+            SyncError::Cancelled => FieldcaseError::cancelled(),
+            SyncError::Store(store) => store.into(),
+            _ => FieldcaseError::Server { reason: message },
+        }
+    }
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for FieldcaseError {
+    fn from(_: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        // The app's exception text is not repeated: it may hold anything the app put there.
+        FieldcaseError::internal("the app's callback threw an exception")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldcase_core::model::Reason;
+
+    #[test]
+    fn validation_errors_keep_every_field_and_no_value() {
+        let errors = ValidationErrors(vec![
+            ValidationError::new("nationality", Reason::NotCountry),
+            ValidationError::new("given_name", Reason::TooLong { max_chars: 200 }),
+        ]);
+        let FieldcaseError::Invalid { reason, problems } = errors.into() else {
+            panic!("not Invalid");
+        };
+        assert!(
+            reason.starts_with("2 invalid fields: nationality"),
+            "{reason}"
+        );
+        assert_eq!(problems[0].field, "nationality");
+        assert_eq!(
+            problems[0].reason,
+            "not an ISO 3166-1 alpha-3 country code (or XKX for Kosovo)"
+        );
+        assert_eq!(problems[1].field, "given_name");
+    }
+
+    #[test]
+    fn store_and_sync_errors_map_to_stable_variants() {
+        let cases: Vec<(FieldcaseError, &str)> = vec![
+            (StoreError::WrongPassphrase.into(), "WrongPassphrase"),
+            (StoreError::Locked.into(), "Locked"),
+            (StoreError::Wiped.into(), "Wiped"),
+            (StoreError::NotFound.into(), "NotFound"),
+            (StoreError::Corrupt.into(), "Storage"),
+            (StoreError::Busy.into(), "Busy"),
+            (SyncError::Network("timed out".into()).into(), "Network"),
+            (SyncError::Server { status: 503 }.into(), "Server"),
+            (SyncError::Revoked.into(), "Revoked"),
+            (SyncError::Cancelled.into(), "Cancelled"),
+            (SyncError::Store(StoreError::Locked).into(), "Locked"),
+            (
+                FieldcaseError::from_enrollment(SyncError::Unauthorized),
+                "Unauthorized",
+            ),
+        ];
+        for (error, variant) in cases {
+            let debug = format!("{error:?}");
+            assert!(debug.starts_with(variant), "{debug} is not {variant}");
+            assert!(!error.to_string().is_empty());
+        }
+    }
+
+    #[test]
+    fn a_weak_extra_secret_names_the_parameter() {
+        let error: FieldcaseError = StoreError::Crypto(CryptoError::WeakExtraSecret(16)).into();
+        let FieldcaseError::Invalid { problems, .. } = error else {
+            panic!("not Invalid");
+        };
+        assert_eq!(problems[0].field, "extra_secret");
+    }
+}
