@@ -50,8 +50,9 @@
 //! process's, and the 1-minute load average when it finished.
 //!
 //! Run (release): `cargo bench -p fieldcase-server --bench sync_load`.
-//! `SYNC_LOAD_SCALE=0.1` scales every count down for a quick run; `SYNC_LOAD_ONLY=sync,ingest,fleet`
-//! (any subset) picks figure groups (`sync` = figures 1–3).
+//! `SYNC_LOAD_SCALE=0.1` scales every count down for a quick run; `SYNC_LOAD_ONLY=codec,sync,ingest,fleet`
+//! (any subset) picks figure groups (`sync` = figures 1–3; `codec` = what encoding and decoding
+//! the small bodies of every sync costs, `codec_small_bodies`).
 
 use fieldcase_core::crypto::KdfParams;
 use fieldcase_core::import::ImportOptions;
@@ -388,6 +389,36 @@ struct Traffic {
     /// Server → client TCP payload bytes.
     down: AtomicU64,
     connections: AtomicU64,
+    /// The last HTTP header block seen each way (request, response), credential redacted.
+    headers: Mutex<[Vec<String>; 2]>,
+}
+
+impl Traffic {
+    /// Keeps the header block when `chunk` starts an HTTP message.
+    fn note_headers(&self, up: bool, chunk: &[u8]) {
+        if !(chunk.starts_with(b"POST ") || chunk.starts_with(b"HTTP/")) {
+            return;
+        }
+        let Some(end) = chunk.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return;
+        };
+        let lines = String::from_utf8_lossy(&chunk[..end])
+            .split("\r\n")
+            .map(|line| match line.split_once(':') {
+                Some((name, value)) if name.eq_ignore_ascii_case("authorization") => {
+                    let secret = value.trim().strip_prefix("Bearer ").unwrap_or("");
+                    format!(
+                        "{name}: Bearer <{} characters> ({} B)",
+                        secret.len(),
+                        line.len() + 2
+                    )
+                }
+                _ => format!("{line} ({} B)", line.len() + 2),
+            })
+            .collect();
+        let mut headers = self.headers.lock().unwrap_or_else(|p| p.into_inner());
+        headers[usize::from(!up)] = lines;
+    }
 }
 
 /// A TCP relay in front of the server that counts every byte of payload both ways, and with
@@ -469,14 +500,16 @@ async fn pipe(
     traffic: Arc<Traffic>,
     up: bool,
 ) {
+    let counted = traffic.clone();
     let count = move |n: usize| {
-        let counter = if up { &traffic.up } else { &traffic.down };
+        let counter = if up { &counted.up } else { &counted.down };
         counter.fetch_add(n as u64, Ordering::Relaxed);
     };
     let Some(link) = link else {
         let mut buf = vec![0u8; 64 * 1024];
         while let Ok(n @ 1..) = from.read(&mut buf).await {
             count(n);
+            traffic.note_headers(up, &buf[..n]);
             if to.write_all(&buf[..n]).await.is_err() {
                 break;
             }
@@ -896,6 +929,10 @@ async fn profile_initial_pull(
             .expect("apply");
     }
     let apply_s = start.elapsed().as_secs_f64();
+    store.close().expect("close");
+    // After the closing checkpoint the main file holds everything.
+    let db_bytes = std::fs::metadata(dir.join("profile.db")).map_or(0, |m| m.len());
+    let db_layout = device_db_layout(&dir.join("profile.db"), ops);
     let mut full_store = {
         let identity = Identity {
             device: DeviceId::from_bytes(rand::random()),
@@ -922,6 +959,14 @@ async fn profile_initial_pull(
             .expect("apply");
     }
     let apply_full_s = start.elapsed().as_secs_f64();
+    // The sync client asks the store for its status (to count pending operations) before
+    // the first request and after every reply: what that costs on a store of this size.
+    let status_runs = 20;
+    let start = Instant::now();
+    for _ in 0..status_runs {
+        std::hint::black_box(b.store().status().expect("status"));
+    }
+    let status_ms = start.elapsed().as_secs_f64() * 1e3 / status_runs as f64;
     assert_eq!(ops, cases);
     report.emit(json!({
         "figure": "initial_pull_profile",
@@ -933,6 +978,10 @@ async fn profile_initial_pull(
         "serialize_json_seconds": round(serialize_s, 3),
         "apply_seconds_durability_normal": round(apply_s, 3),
         "apply_seconds_durability_full": round(apply_full_s, 3),
+        "apply_us_per_case": round(apply_s * 1e6 / ops as f64, 1),
+        "device_status_ms_per_call": round(status_ms, 2),
+        "device_db_bytes_per_case": round(db_bytes as f64 / ops as f64, 0),
+        "device_db_layout": db_layout,
         "json_bytes_per_case": round(json_bytes as f64 / ops as f64, 1),
         "field_values_json_bytes_per_case": round(fields_json as f64 / ops as f64, 1),
         "envelope_json_bytes_per_case": round((json_bytes - fields_json) as f64 / ops as f64, 1),
@@ -947,6 +996,51 @@ async fn profile_initial_pull(
         json_bytes as f64 / ops as f64, fields_json as f64 / ops as f64,
         (json_bytes - fields_json) as f64 / ops as f64, compressed as f64 / ops as f64
     ));
+}
+
+/// Where a device database's bytes go (SQLite's `dbstat`): bytes per case of each table and
+/// index, how many of them are overflow pages, and the mean sealed record state.
+fn device_db_layout(path: &Path, cases: usize) -> Value {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return Value::Null;
+    };
+    let page_size: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap_or(0);
+    let state_bytes: f64 = conn
+        .query_row("SELECT avg(length(state)) FROM records", [], |r| r.get(0))
+        .unwrap_or(0.0);
+    let mut tables = serde_json::Map::new();
+    if let Ok(mut stmt) = conn.prepare(
+        "SELECT name, sum(pgsize), sum(pagetype = 'overflow'), sum(pgsize - unused)
+         FROM dbstat GROUP BY name ORDER BY sum(pgsize) DESC",
+    ) {
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        });
+        for (name, bytes, overflow, used) in rows.into_iter().flatten().flatten() {
+            tables.insert(
+                name,
+                json!({
+                    "bytes_per_case": round(bytes as f64 / cases as f64, 0),
+                    "used_bytes_per_case": round(used as f64 / cases as f64, 0),
+                    "overflow_pages": overflow,
+                }),
+            );
+        }
+    }
+    json!({
+        "page_size": page_size,
+        "mean_sealed_state_bytes": round(state_bytes, 0),
+        "by_table": Value::Object(tables),
+    })
 }
 
 async fn idle_figures(report: &mut Report, server: &ServerProcess, fast: &Relay, b: &Device) {
@@ -967,6 +1061,12 @@ async fn idle_figures(report: &mut Report, server: &ServerProcess, fast: &Relay,
         tokio::time::sleep(Duration::from_millis(20)).await;
         rows.push((false, outcome, meter.stop(server, Some(fast))));
     }
+    let headers = fast
+        .traffic
+        .headers
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     // Straight to the server: TCP segments (both directions, handshake and FIN included).
     let mut segments_warm = Vec::new();
     let direct = b.client_via(&server.url);
@@ -1027,6 +1127,8 @@ async fn idle_figures(report: &mut Report, server: &ServerProcess, fast: &Relay,
             "tcp_ip_header_bytes": seg_min * TCP_IP_HEADER_BYTES,
             "wire_bytes_total": wire,
             "latency_ms_p50": round(percentile_ms(&latencies, 0.5), 2),
+            "request_headers": headers[0],
+            "response_headers": headers[1],
             "targets": {"requests": 1, "bytes_under": 1024},
             "met": met,
         }));
@@ -1299,6 +1401,7 @@ struct RoundResult {
     server_p50_ms: Option<f64>,
     server_p99_ms: Option<f64>,
     server_cpu_s: f64,
+    bench_cpu_s: f64,
 }
 
 async fn fleet_round(server: &ServerProcess, fleet: &[Arc<Device>]) -> RoundResult {
@@ -1339,6 +1442,7 @@ async fn fleet_round(server: &ServerProcess, fleet: &[Arc<Device>]) -> RoundResu
         server_p50_ms: histogram_quantile_ms(&before, &after, 0.5),
         server_p99_ms: histogram_quantile_ms(&before, &after, 0.99),
         server_cpu_s: m.server_cpu_s,
+        bench_cpu_s: m.bench_cpu_s,
     }
 }
 
@@ -1415,6 +1519,8 @@ async fn figures_fleet(cfg: &Config, report: &mut Report, root: &Path) {
             "server_latency_ms_p50_bucket": r.server_p50_ms,
             "server_latency_ms_p99_bucket": r.server_p99_ms,
             "server_cpu_s": round(r.server_cpu_s, 3),
+            "server_cpu_ms_per_request": round(r.server_cpu_s * 1e3 / r.requests.max(1) as f64, 2),
+            "bench_process_cpu_s": round(r.bench_cpu_s, 3),
             "errors": r.errors.len(),
             "first_error": r.errors.first(),
             "targets": {"errors": 0},
@@ -1461,6 +1567,108 @@ async fn figures_fleet(cfg: &Config, report: &mut Report, root: &Path) {
     server.stop().await;
 }
 
+// --- codec costs and the disk ------------------------------------------------------------
+
+/// Mean microseconds per call of `f` over `n` calls.
+fn time_us(n: usize, f: &mut dyn FnMut()) -> f64 {
+    let start = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    round(start.elapsed().as_secs_f64() * 1e6 / n as f64, 2)
+}
+
+/// What the body codec costs per call for the small bodies every sync carries, and what
+/// keeping the zstd contexts across calls would save.
+fn codec_figure(report: &mut Report) {
+    const CALLS: usize = 2000;
+    let cursor = Cursor("3f9a0c1d2e4b5a69.120700".into());
+    let request = SyncRequest {
+        protocol: PROTOCOL_VERSION,
+        ops: vec![],
+        cursor: Some(cursor.clone()),
+        pull_limit: Some(protocol::DEFAULT_PULL_LIMIT),
+    };
+    let response = SyncResponse {
+        acked_through: 41,
+        rejections: vec![],
+        ops: vec![],
+        next_cursor: cursor,
+        more: false,
+        reset: false,
+        server_time_ms: 1_764_370_001_234,
+    };
+    let request_body = protocol::encode_body(&request);
+    let response_body = protocol::encode_body(&response);
+    let response_json = serde_json::to_vec(&response).expect("serialize");
+    let encode_request = time_us(CALLS, &mut || {
+        std::hint::black_box(protocol::encode_body(&request));
+    });
+    let decode_request = time_us(CALLS, &mut || {
+        std::hint::black_box(protocol::decode_body::<SyncRequest>(&request_body).expect("decode"));
+    });
+    let encode_response = time_us(CALLS, &mut || {
+        std::hint::black_box(protocol::encode_body(&response));
+    });
+    let decode_response = time_us(CALLS, &mut || {
+        std::hint::black_box(
+            protocol::decode_body::<SyncResponse>(&response_body).expect("decode"),
+        );
+    });
+    let json_only = time_us(CALLS, &mut || {
+        std::hint::black_box(serde_json::to_vec(&response).expect("serialize"));
+    });
+    let mut compressor = zstd::bulk::Compressor::new(protocol::ZSTD_LEVEL).expect("cctx");
+    let reused_compress = time_us(CALLS, &mut || {
+        std::hint::black_box(compressor.compress(&response_json).expect("compress"));
+    });
+    let mut decompressor = zstd::bulk::Decompressor::new().expect("dctx");
+    let reused_decompress = time_us(CALLS, &mut || {
+        std::hint::black_box(
+            decompressor
+                .decompress(&response_body, 64 * 1024)
+                .expect("decompress"),
+        );
+    });
+    report.emit(json!({
+        "figure": "codec_small_bodies",
+        "request_json_bytes": serde_json::to_vec(&request).map_or(0, |v| v.len()),
+        "request_body_bytes": request_body.len(),
+        "response_json_bytes": response_json.len(),
+        "response_body_bytes": response_body.len(),
+        "us_encode_body_request": encode_request,
+        "us_decode_body_request": decode_request,
+        "us_encode_body_response": encode_response,
+        "us_decode_body_response": decode_response,
+        "us_serde_json_response_only": json_only,
+        "us_zstd_compress_response_reused_context": reused_compress,
+        "us_zstd_decompress_response_reused_context": reused_decompress,
+    }));
+    report.line(format!(
+        "codec for an idle sync's bodies: encode_body {encode_request:.0}+{encode_response:.0} us, decode_body {decode_request:.0}+{decode_response:.0} us per call; with a reused zstd context compress {reused_compress:.1} us, decompress {reused_decompress:.1} us"
+    ));
+}
+
+/// `(p50, p90)` milliseconds of a 4 KiB write + fdatasync in `dir`: what a commit costs.
+fn fsync_probe(dir: &Path) -> (f64, f64) {
+    use std::io::Write;
+    let path = dir.join("fsync-probe");
+    let mut file = std::fs::File::create(&path).expect("probe file");
+    let samples: Vec<Duration> = (0..50)
+        .map(|_| {
+            file.write_all(&[0u8; 4096]).expect("write");
+            let start = Instant::now();
+            file.sync_data().expect("fdatasync");
+            start.elapsed()
+        })
+        .collect();
+    let _ = std::fs::remove_file(&path);
+    (
+        round(percentile_ms(&samples, 0.5), 2),
+        round(percentile_ms(&samples, 0.9), 2),
+    )
+}
+
 // --- main --------------------------------------------------------------------------------
 
 fn main() {
@@ -1480,7 +1688,10 @@ async fn run(cfg: Config) {
     let mut report = Report::default();
     let load_before = loadavg();
     let started = Instant::now();
+    let (fsync_p50, fsync_p90) = fsync_probe(root.path());
     report.emit(json!({
+        "fsync_4k_ms_p50": fsync_p50,
+        "fsync_4k_ms_p90": fsync_p90,
         "figure": "run",
         "scale": cfg.scale,
         "only": cfg.only,
@@ -1490,6 +1701,9 @@ async fn run(cfg: Config) {
         "device_store_durability": "Normal",
         "work_dir": root.path().display().to_string(),
     }));
+    if cfg.wants("codec") {
+        codec_figure(&mut report);
+    }
     if cfg.wants("sync") {
         eprintln!("figures 1-3: initial sync, idle sync, 2G");
         figures_sync(&cfg, &mut report, root.path()).await;
