@@ -15,10 +15,13 @@
 //!    headers, counted by a relay between client and server), per case. Targets: pull under
 //!    1 s, under 200 bytes per case.
 //!    `initial_pull_profile` then replays B's pull with raw HTTP to split the time (server
-//!    and loopback vs decoding vs applying to the store) and the bytes (JSON of field values
-//!    vs the per-operation envelope; zstd at other levels).
+//!    and loopback vs decoding vs applying to a fresh store, both durabilities) and the bytes
+//!    (JSON of field values vs the per-operation envelope; zstd at other levels), and reports
+//!    the resulting device database's size per case by table (SQLite `dbstat`) and what the
+//!    store's `status()` costs at that size (the sync client calls it around every request).
 //! 2. **A sync with nothing to say** (`idle_sync_warm`, `idle_sync_cold`): requests, body
-//!    bytes, TCP payload bytes through the relay, and TCP segments (system-wide `OutSegs`
+//!    bytes, TCP payload bytes through the relay (with each HTTP header line and its size,
+//!    the credential redacted), and TCP segments (system-wide `OutSegs`
 //!    delta from `/proc/net/snmp`, direct to the server, min of 20) × 52 bytes of IPv4 + TCP
 //!    header (with timestamps) for the wire total. Warm = kept-alive connection; cold = a new
 //!    TCP connection (handshake and teardown included). Targets: 1 request, under 1 KB.
@@ -49,10 +52,15 @@
 //! load generator share the machine: every figure reports the server's CPU seconds and this
 //! process's, and the 1-minute load average when it finished.
 //!
+//! The first line (`run`) records the machine: CPUs, load average, and the latency of a 4 KiB
+//! write + fdatasync in the work directory (what every server commit pays).
+//!
 //! Run (release): `cargo bench -p fieldcase-server --bench sync_load`.
-//! `SYNC_LOAD_SCALE=0.1` scales every count down for a quick run; `SYNC_LOAD_ONLY=codec,sync,ingest,fleet`
-//! (any subset) picks figure groups (`sync` = figures 1–3; `codec` = what encoding and decoding
-//! the small bodies of every sync costs, `codec_small_bodies`).
+//! `SYNC_LOAD_SCALE=0.1` scales every count down for a quick run;
+//! `SYNC_LOAD_ONLY=codec,sync,ingest,fleet` (any subset) picks figure groups (`sync` =
+//! figures 1–3; `codec` = what encoding and decoding the small bodies of every sync costs,
+//! `codec_small_bodies`). Progress and the summary lines go to stderr as they happen; stdout
+//! has the JSON lines, then the summary.
 
 use fieldcase_core::crypto::KdfParams;
 use fieldcase_core::import::ImportOptions;
