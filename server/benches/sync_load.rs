@@ -254,6 +254,8 @@ struct ServerProcess {
     url: String,
     addr: SocketAddr,
     admin: AdminClient,
+    /// The largest `VmHWM` seen before a reset (see [`ServerProcess::reset_peak`]).
+    peak_kib: AtomicU64,
 }
 
 impl ServerProcess {
@@ -308,6 +310,7 @@ impl ServerProcess {
             url,
             addr,
             admin,
+            peak_kib: AtomicU64::new(0),
         }
     }
 
@@ -317,6 +320,19 @@ impl ServerProcess {
 
     fn kib(&self, key: &str) -> u64 {
         status_kib(&self.pid, key)
+    }
+
+    /// Starts a new peak-memory window: Linux resets `VmHWM` to the current RSS when "5" is
+    /// written to `clear_refs`. The old peak is kept for [`ServerProcess::overall_peak_kib`].
+    fn reset_peak(&self) {
+        self.peak_kib
+            .fetch_max(self.kib("VmHWM"), Ordering::Relaxed);
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.pid), "5");
+    }
+
+    /// The peak RSS since the server started.
+    fn overall_peak_kib(&self) -> u64 {
+        self.peak_kib.load(Ordering::Relaxed).max(self.kib("VmHWM"))
     }
 
     /// SIGTERM (by pid, to this child only), then wait; SIGKILL if it does not stop.
@@ -570,10 +586,13 @@ struct Metered {
     connections: u64,
     server_cpu_s: f64,
     bench_cpu_s: f64,
+    /// The server's peak RSS during the phase.
+    server_peak_kib: u64,
 }
 
 impl Meter {
     fn start(server: &ServerProcess, relay: Option<&Relay>) -> Meter {
+        server.reset_peak();
         Meter {
             traffic: relay.map_or([0; 3], Relay::snapshot),
             server_cpu: server.cpu_seconds(),
@@ -592,6 +611,7 @@ impl Meter {
             connections: now[2] - self.traffic[2],
             server_cpu_s: server.cpu_seconds() - self.server_cpu,
             bench_cpu_s: cpu_seconds("self") - self.own_cpu,
+            server_peak_kib: server.kib("VmHWM"),
         }
     }
 }
@@ -617,6 +637,7 @@ fn sync_json(figure: &str, outcome: &SyncOutcome, m: &Metered, cases: u64) -> Va
         "tcp_connections": m.connections,
         "server_cpu_s": round(m.server_cpu_s, 3),
         "bench_process_cpu_s": round(m.bench_cpu_s, 3),
+        "server_peak_rss_mib": round(m.server_peak_kib as f64 / 1024.0, 1),
     })
 }
 
@@ -816,8 +837,12 @@ async fn figures_sync(cfg: &Config, report: &mut Report, root: &Path) {
         report.target(
             &format!("{label}: time"),
             format!(
-                "{:.2} s, {} requests, server CPU {:.2} s, this process CPU {:.2} s",
-                m.seconds, pulled.requests, m.server_cpu_s, m.bench_cpu_s
+                "{:.2} s, {} requests, server CPU {:.2} s, this process CPU {:.2} s, server peak RSS {:.0} MiB",
+                m.seconds,
+                pulled.requests,
+                m.server_cpu_s,
+                m.bench_cpu_s,
+                m.server_peak_kib as f64 / 1024.0
             ),
             "< 1 s",
             m.seconds < 1.0,
@@ -834,7 +859,7 @@ async fn figures_sync(cfg: &Config, report: &mut Report, root: &Path) {
     idle_figures(report, &server, &fast, &b).await;
     two_g_figures(cfg, report, &server, &a, &b).await;
 
-    let hwm = server.kib("VmHWM");
+    let hwm = server.overall_peak_kib();
     report.emit(json!({"figure": "server_memory_sync_phase", "vm_hwm_kib": hwm}));
     report.line(format!(
         "server peak memory over figures 1-3: {:.1} MiB",
@@ -1391,6 +1416,7 @@ async fn ingest_run(
         "ops_per_s": round(ops_per_s, 0),
         "server_cpu_s": round(m.server_cpu_s, 3),
         "server_cpu_us_per_op": round(m.server_cpu_s * 1e6 / total as f64, 1),
+        "server_peak_rss_mib": round(m.server_peak_kib as f64 / 1024.0, 1),
         "bench_process_cpu_s": round(m.bench_cpu_s, 3),
         "request_ms_p50": round(percentile_ms(&latencies, 0.5), 2),
         "request_ms_p99": round(percentile_ms(&latencies, 0.99), 2),
@@ -1399,11 +1425,12 @@ async fn ingest_run(
         "first_error": errors.first(),
     }));
     report.line(format!(
-        "server ingest, {devices} devices x {per_device} ops, {batch} op(s)/request: {ops_per_s:.0} ops/s ({:.2} s wall), server CPU {:.0} us/op, request p50 {:.1} ms p99 {:.1} ms, {} errors",
+        "server ingest, {devices} devices x {per_device} ops, {batch} op(s)/request: {ops_per_s:.0} ops/s ({:.2} s wall), server CPU {:.0} us/op, request p50 {:.1} ms p99 {:.1} ms, server peak RSS {:.0} MiB, {} errors",
         m.seconds,
         m.server_cpu_s * 1e6 / total as f64,
         percentile_ms(&latencies, 0.5),
         percentile_ms(&latencies, 0.99),
+        m.server_peak_kib as f64 / 1024.0,
         errors.len()
     ));
 }
@@ -1423,7 +1450,7 @@ async fn figures_ingest(cfg: &Config, report: &mut Report, root: &Path) {
     )
     .await;
     ingest_run(report, &server, &dir, "ingest_single_op", 8, cfg.n(50), 1).await;
-    let hwm = server.kib("VmHWM");
+    let hwm = server.overall_peak_kib();
     report.emit(json!({"figure": "server_memory_ingest_phase", "vm_hwm_kib": hwm}));
     report.line(format!(
         "server peak memory over ingest: {:.1} MiB",
@@ -1443,6 +1470,7 @@ struct RoundResult {
     server_p99_ms: Option<f64>,
     server_cpu_s: f64,
     bench_cpu_s: f64,
+    server_peak_kib: u64,
 }
 
 async fn fleet_round(server: &ServerProcess, fleet: &[Arc<Device>]) -> RoundResult {
@@ -1484,6 +1512,7 @@ async fn fleet_round(server: &ServerProcess, fleet: &[Arc<Device>]) -> RoundResu
         server_p99_ms: histogram_quantile_ms(&before, &after, 0.99),
         server_cpu_s: m.server_cpu_s,
         bench_cpu_s: m.bench_cpu_s,
+        server_peak_kib: m.server_peak_kib,
     }
 }
 
@@ -1562,6 +1591,7 @@ async fn figures_fleet(cfg: &Config, report: &mut Report, root: &Path) {
             "server_cpu_s": round(r.server_cpu_s, 3),
             "server_cpu_ms_per_request": round(r.server_cpu_s * 1e3 / r.requests.max(1) as f64, 2),
             "bench_process_cpu_s": round(r.bench_cpu_s, 3),
+            "server_peak_rss_mib": round(r.server_peak_kib as f64 / 1024.0, 1),
             "errors": r.errors.len(),
             "first_error": r.errors.first(),
             "targets": {"errors": 0},
@@ -1590,7 +1620,7 @@ async fn figures_fleet(cfg: &Config, report: &mut Report, root: &Path) {
             device.store().count_cases(None).unwrap_or(0) == 3 * peers as u64
         })
         .count();
-    let hwm = server.kib("VmHWM");
+    let hwm = server.overall_peak_kib();
     report.emit(json!({
         "figure": "fleet_server_memory",
         "devices": count,
