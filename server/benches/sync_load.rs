@@ -888,6 +888,7 @@ async fn profile_initial_pull(
             ops: vec![],
             cursor: cursor.clone(),
             pull_limit: None,
+            commands: Vec::new(),
         };
         let (reply, _, received, json) = raw_sync(&http, &server.url, &b.credential, &request)
             .await
@@ -1344,6 +1345,7 @@ async fn push_backlog(
             ops: chunk.to_vec(),
             cursor: cursor.take(),
             pull_limit: None,
+            commands: Vec::new(),
         };
         let start = Instant::now();
         let (reply, _, _, _) = raw_sync(&http, &url, &credential, &request).await?;
@@ -1659,6 +1661,7 @@ fn codec_figure(report: &mut Report) {
         ops: vec![],
         cursor: Some(cursor.clone()),
         pull_limit: Some(protocol::DEFAULT_PULL_LIMIT),
+        commands: Vec::new(),
     };
     let response = SyncResponse {
         acked_through: 41,
@@ -1668,6 +1671,7 @@ fn codec_figure(report: &mut Report) {
         more: false,
         reset: false,
         server_time_ms: 1_764_370_001_234,
+        command_results: Vec::new(),
     };
     let request_body = protocol::encode_body(&request);
     let response_body = protocol::encode_body(&response);

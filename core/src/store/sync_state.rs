@@ -311,7 +311,9 @@ impl Store {
             pending_ops,
             pending_commands,
             rejected_ops: count("SELECT count(*) FROM rejected_ops")?,
-            conflicts: count("SELECT coalesce(sum(conflicts), 0) FROM records")?,
+            conflicts: count(
+                "SELECT coalesce(sum(conflicts), 0) FROM records WHERE conflicts > 0",
+            )?,
             cases: count("SELECT count(*) FROM records WHERE kind = 'case'")?,
             last_sync_ms,
             synced: pending_ops == 0
