@@ -294,14 +294,25 @@ impl Store {
         Ok(())
     }
 
-    /// Pending work, conflicts and the last sync, without unlocking anything.
-    pub fn status(&self) -> Result<StoreStatus> {
+    /// Operations and referral commands waiting for the server: the two cheap counts a sync
+    /// needs after every reply, without the rest of [`Store::status`].
+    pub fn pending_work(&self) -> Result<(u64, u64)> {
         self.ensure_not_wiped()?;
         let count = |sql: &str| -> Result<u64> {
             Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
         };
-        let pending_ops = count("SELECT count(*) FROM outbox")?;
-        let pending_commands = count("SELECT count(*) FROM referral_commands")?;
+        Ok((
+            count("SELECT count(*) FROM outbox")?,
+            count("SELECT count(*) FROM referral_commands")?,
+        ))
+    }
+
+    /// Pending work, conflicts and the last sync, without unlocking anything.
+    pub fn status(&self) -> Result<StoreStatus> {
+        let (pending_ops, pending_commands) = self.pending_work()?;
+        let count = |sql: &str| -> Result<u64> {
+            Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+        };
         let (last_sync_ms, last_error): (Option<i64>, Option<String>) =
             self.conn
                 .query_row("SELECT last_sync_ms, last_error FROM sync_state", [], |r| {

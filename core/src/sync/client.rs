@@ -252,7 +252,7 @@ async fn run(
 ) -> Result<SyncOutcome, SyncError> {
     let mut outcome = SyncOutcome::default();
     let mut shown = SyncProgress {
-        to_push: lock(store).status()?.pending_ops,
+        to_push: lock(store).pending_work()?.0,
         ..Default::default()
     };
     progress(&shown);
@@ -263,7 +263,7 @@ async fn run(
             // Commands go only with the whole outbox: a command about a referral made on this
             // device must reach the server after the referral itself, or it would be refused
             // as unknown, for good.
-            let whole_outbox = ops.len() as u64 == guard.status()?.pending_ops;
+            let whole_outbox = ops.len() as u64 == guard.pending_work()?.0;
             let commands = if whole_outbox {
                 guard.pending_commands(MAX_PUSH_COMMANDS)?
             } else {
@@ -313,8 +313,7 @@ async fn run(
             outcome.new_conflicts += report.new_conflicts;
             outcome.commands_applied += report.commands_applied as u64;
             outcome.commands_rejected += report.commands_rejected as u64;
-            let status = guard.status()?;
-            (status.pending_ops, status.pending_commands)
+            guard.pending_work()?
         };
         let acked_now = first_pending
             .map_or(0, |first| (reply.acked_through + 1).saturating_sub(first))
