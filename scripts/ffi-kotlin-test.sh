@@ -13,7 +13,7 @@
 #                                   e.g. an empty dir to prove a fresh machine works
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root="$(pwd)"
+target_dir="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
 
 profile="${FIELDCASE_FFI_PROFILE:-debug}"
 generate_args=(--features insecure-test-kdf --language kotlin)
@@ -22,9 +22,9 @@ library="$(scripts/generate-bindings.sh "${generate_args[@]}")"
 cargo build --locked -p fieldcase-server
 
 mvn_args=(-q -B -Dstyle.color=never test
-    "-Dfieldcase.bindings.dir=$root/target/uniffi/kotlin"
-    "-Dfieldcase.lib.dir=$root/$(dirname "$library")"
-    "-Dfieldcase.server.bin=$root/target/debug/fieldcase")
+    "-Dfieldcase.bindings.dir=$target_dir/uniffi/kotlin"
+    "-Dfieldcase.lib.dir=$(dirname "$library")"
+    "-Dfieldcase.server.bin=$target_dir/debug/fieldcase")
 [ "${FIELDCASE_BENCH:-0}" = 1 ] && mvn_args+=(-Dfieldcase.bench=true)
 [ -n "${FIELDCASE_MAVEN_REPO:-}" ] && mvn_args+=("-Dmaven.repo.local=$FIELDCASE_MAVEN_REPO")
 

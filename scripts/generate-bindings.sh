@@ -10,10 +10,10 @@
 #   --features     cargo features of fieldcase-ffi, e.g. insecure-test-kdf (tests only!)
 #   --language     which sources to generate (default: all)
 #   --android      Kotlin for Android (Android's cleaner) rather than a desktop JVM
-#   --out DIR      where to write them (default: target/uniffi); Kotlin goes to DIR/kotlin,
-#                  Swift to DIR/swift
+#   --out DIR      where to write them (default: <target dir>/uniffi); Kotlin goes to
+#                  DIR/kotlin, Swift to DIR/swift
 #
-# Prints the library's path last, for scripts that need it.
+# Honours CARGO_TARGET_DIR. Prints the library's absolute path last, for scripts that need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,8 @@ profile=debug
 features=""
 languages="kotlin swift"
 android=false
-out=target/uniffi
+target_dir="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
+out="$target_dir/uniffi"
 while [ $# -gt 0 ]; do
     case "$1" in
         --release) profile=release ;;
@@ -42,8 +43,8 @@ cargo build "${cargo_args[@]}" >&2
 cargo build --locked -p uniffi-bindgen >&2
 
 case "$(uname -s)" in
-    Darwin) library="target/$profile/libfieldcase_ffi.dylib" ;;
-    *) library="target/$profile/libfieldcase_ffi.so" ;;
+    Darwin) library="$target_dir/$profile/libfieldcase_ffi.dylib" ;;
+    *) library="$target_dir/$profile/libfieldcase_ffi.so" ;;
 esac
 
 for language in $languages; do
@@ -52,7 +53,7 @@ for language in $languages; do
         config_args=(--config ffi/uniffi-android.toml)
     fi
     rm -rf "${out:?}/$language"
-    target/debug/uniffi-bindgen generate --library "$library" --language "$language" \
+    "$target_dir/debug/uniffi-bindgen" generate --library "$library" --language "$language" \
         --out-dir "$out/$language" --no-format "${config_args[@]}" >&2
     echo "generated $language sources in $out/$language" >&2
 done
