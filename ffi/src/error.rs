@@ -8,12 +8,17 @@
 //! ids, never from a value a caseworker typed. Validation problems name the field and why,
 //! never the value.
 //!
+//! Referrals add `NotAllowed` (wrong agency or status for what was asked); a shared field the
+//! case's consent does not allow is `Invalid`, with the problem on `shared_fields` naming the
+//! key.
+//!
 //! Which failures are worth retrying without anyone doing anything: `Network`, `Server` and
 //! `Busy`. Everything else needs a person (a passphrase, a new enrollment code, an update)
 //! or is final.
 
 use fieldcase_core::crypto::CryptoError;
 use fieldcase_core::model::{ValidationError, ValidationErrors};
+use fieldcase_core::referral::TransitionError;
 use fieldcase_core::store::StoreError;
 use fieldcase_core::sync::SyncError;
 
@@ -48,6 +53,11 @@ pub enum FieldcaseError {
         reason: String,
         problems: Vec<FieldProblem>,
     },
+    /// This agency may not do that: the case belongs to another agency, or the referral's
+    /// side or status does not allow the transition (only the receiving agency accepts,
+    /// declines and completes; only the sending agency cancels). Nothing was changed.
+    #[error("{reason}")]
+    NotAllowed { reason: String },
     /// No store at that path, or no record with that id.
     #[error("{reason}")]
     NotFound { reason: String },
@@ -206,6 +216,29 @@ impl From<StoreError> for FieldcaseError {
                 FieldcaseError::Integrity { reason: message }
             }
             StoreError::Busy => FieldcaseError::Busy { reason: message },
+            StoreError::NotOwner { .. } | StoreError::NotReferred { .. } => {
+                FieldcaseError::NotAllowed { reason: message }
+            }
+            // A transition's reason is the app's input: a fault in it is a field problem.
+            StoreError::Transition(
+                ref why @ (TransitionError::DeclineNeedsReason | TransitionError::InvalidReason(_)),
+            ) => FieldcaseError::Invalid {
+                problems: vec![FieldProblem {
+                    field: "reason".into(),
+                    reason: why.to_string(),
+                }],
+                reason: message,
+            },
+            StoreError::Transition(_) => FieldcaseError::NotAllowed { reason: message },
+            // Core's sharing errors name the field key (masked unless it looks like one),
+            // never a value; the problem is with the referral's `shared_fields`.
+            StoreError::Sharing(ref why) => FieldcaseError::Invalid {
+                problems: vec![FieldProblem {
+                    field: "shared_fields".into(),
+                    reason: why.to_string(),
+                }],
+                reason: message,
+            },
             StoreError::NotAStore
             | StoreError::Corrupt
             | StoreError::TooNew { .. }
@@ -297,6 +330,50 @@ mod tests {
             assert!(debug.starts_with(variant), "{debug} is not {variant}");
             assert!(!error.to_string().is_empty());
         }
+    }
+
+    #[test]
+    fn referral_refusals_are_typed_and_name_fields_not_values() {
+        use fieldcase_core::referral::{Party, ReferralStatus, SharingError, Transition};
+        let wrong_side: FieldcaseError = StoreError::Transition(TransitionError::WrongParty {
+            transition: Transition::Accept,
+            allowed: Party::Receiver,
+        })
+        .into();
+        assert!(
+            matches!(&wrong_side, FieldcaseError::NotAllowed { reason } if reason.contains("only the receiving agency may accept")),
+            "{wrong_side:?}"
+        );
+        let late: FieldcaseError = StoreError::Transition(TransitionError::IllegalTransition {
+            from: ReferralStatus::Declined,
+            transition: Transition::Accept,
+        })
+        .into();
+        assert!(matches!(late, FieldcaseError::NotAllowed { .. }));
+        let not_owner: FieldcaseError = StoreError::NotOwner {
+            id: fieldcase_core::RecordId::new(),
+        }
+        .into();
+        assert!(matches!(not_owner, FieldcaseError::NotAllowed { .. }));
+
+        let FieldcaseError::Invalid { problems, .. } =
+            StoreError::Transition(TransitionError::DeclineNeedsReason).into()
+        else {
+            panic!("not Invalid");
+        };
+        assert_eq!(problems[0].field, "reason");
+
+        let FieldcaseError::Invalid { reason, problems } = StoreError::Sharing(
+            SharingError::NotConsented {
+                field: "given_name".into(),
+            },
+        )
+        .into() else {
+            panic!("not Invalid");
+        };
+        assert_eq!(problems[0].field, "shared_fields");
+        assert!(problems[0].reason.starts_with("given_name identifies the person"));
+        assert!(reason.contains("given_name"));
     }
 
     #[test]

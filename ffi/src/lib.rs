@@ -2,7 +2,7 @@
 //!
 //! A thin layer over `fieldcase-core`: it exposes one object per enrolled store
 //! ([`FieldcaseStore`]), records and enums for the case model ([`CaseData`] and the code
-//! sets), one error enum ([`FieldcaseError`], mapped from core's errors in `error.rs` only),
+//! sets), referrals between agencies (`referrals.rs`), one error enum ([`FieldcaseError`], mapped from core's errors in `error.rs` only),
 //! and `async` enrollment and sync on a tokio runtime of its own, with progress and remote
 //! wipes reported through a callback the app implements ([`SyncObserver`]).
 //!
@@ -34,6 +34,7 @@ mod case;
 mod codes;
 mod error;
 mod records;
+mod referrals;
 mod runtime;
 mod store;
 mod sync;
@@ -45,6 +46,10 @@ pub use records::{
     Conflict, DeviceIdentity, NoteRecord, SearchQuery, ServiceData, ServiceRecord, StoreStatus,
 };
 pub use runtime::{MAX_BLOCKING_THREADS, WORKER_THREADS};
+pub use referrals::{
+    is_identifying_field, NewReferral, Party, PendingTransition, ReferralRecord, ReferralStatus,
+    ReferralTimelineEntry, RejectionCode, Transition, TransitionRejection, Urgency,
+};
 pub use store::{open_store, wipe_store_file, FieldcaseStore, MAX_LIST_LIMIT};
 pub use sync::{enroll, SyncObserver, SyncOutcome, SyncProgress};
 

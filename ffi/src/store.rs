@@ -57,7 +57,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn record_id(field: &str, id: &str) -> Result<RecordId> {
+pub(crate) fn record_id(field: &str, id: &str) -> Result<RecordId> {
     id.parse().map_err(|_| {
         ValidationErrors(vec![ValidationError::new(field, Reason::InvalidRecordId)]).into()
     })
@@ -142,7 +142,7 @@ impl FieldcaseStore {
         }
     }
 
-    fn store(&self) -> MutexGuard<'_, Store> {
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
     }
 

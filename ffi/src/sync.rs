@@ -44,6 +44,10 @@ pub struct SyncOutcome {
     pub pushed: u64,
     pub rejected: u64,
     pub pulled: u64,
+    /// Referral transitions asked for on this device that the server applied / refused
+    /// (a refusal is shown on the referral: `ReferralRecord.last_rejection`).
+    pub transitions_applied: u64,
+    pub transitions_refused: u64,
     pub new_conflicts: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
@@ -81,6 +85,8 @@ impl From<CoreOutcome> for SyncOutcome {
             pushed: outcome.pushed,
             rejected: outcome.rejected,
             pulled: outcome.pulled,
+            transitions_applied: outcome.commands_applied,
+            transitions_refused: outcome.commands_rejected,
             new_conflicts: outcome.new_conflicts as u64,
             bytes_sent: outcome.bytes_sent,
             bytes_received: outcome.bytes_received,

@@ -232,6 +232,163 @@ fn many_threads_share_one_store() {
     assert_eq!(store.count_cases(None).unwrap(), 40);
 }
 
+fn referral(case_id: &str, shared: &[&str]) -> NewReferral {
+    NewReferral {
+        case_id: case_id.into(),
+        to_agency: "iom_eth".into(),
+        services: vec![ServiceType::Shelter, ServiceType::ReturnTravel],
+        reason: "Returns home next month; needs a bed on arrival".into(),
+        urgency: Urgency::High,
+        shared_fields: shared.iter().map(|k| (*k).to_owned()).collect(),
+        transfer: false,
+        share_back: false,
+    }
+}
+
+#[test]
+fn a_referral_shares_only_what_consent_allows_and_bad_input_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_at(dir.path());
+    // The sample case's consent names no agency for identifying data.
+    let id = store.create_case(case("Amina")).unwrap();
+    let allowed = store
+        .allowed_shared_fields(id.clone(), "iom_eth".into())
+        .unwrap();
+    assert!(allowed.contains(&"sex".to_owned()) && allowed.contains(&"nationality".to_owned()));
+    assert!(!allowed.contains(&"given_name".to_owned()));
+    assert!(!allowed.iter().any(|k| k.starts_with("answers.")));
+    assert!(is_identifying_field("given_name".into()));
+    assert!(!is_identifying_field("sex".into()));
+
+    let error = store
+        .create_referral(referral(&id, &["sex", "given_name"]))
+        .unwrap_err();
+    assert!(!error.to_string().contains("Amina"), "{error}");
+    let FieldcaseError::Invalid { problems, .. } = error else {
+        panic!("not Invalid: {error:?}");
+    };
+    assert_eq!(problems[0].field, "shared_fields");
+    assert!(problems[0].reason.contains("given_name"));
+
+    let mut bad = referral(&id, &["sex"]);
+    bad.to_agency = "Amina Okello".into();
+    assert_eq!(
+        problems(store.create_referral(bad).unwrap_err()),
+        ["to_agency"]
+    );
+    let mut bad = referral(&id, &["sex"]);
+    bad.services.clear();
+    bad.to_agency = "iom_uga".into();
+    assert_eq!(
+        problems(store.create_referral(bad).unwrap_err()),
+        ["services", "to_agency"],
+        "no service, and a referral to its own agency"
+    );
+    assert_eq!(
+        problems(
+            store
+                .create_referral(referral("not an id", &["sex"]))
+                .unwrap_err()
+        ),
+        ["case_id"]
+    );
+    assert!(store.list_referrals().unwrap().is_empty(), "nothing was written");
+
+    // Consent that names the agency opens the identifying fields and the answers.
+    let mut named = case("Grace");
+    named.consent_data_sharing = Some(DataSharingConsent::Agencies {
+        codes: vec!["iom_eth".into()],
+    });
+    let named = store.create_case(named).unwrap();
+    let allowed = store
+        .allowed_shared_fields(named.clone(), "iom_eth".into())
+        .unwrap();
+    assert!(allowed.contains(&"given_name".to_owned()));
+    assert!(allowed.contains(&"answers.household_size".to_owned()));
+    assert!(!store
+        .allowed_shared_fields(named.clone(), "ngo_x".into())
+        .unwrap()
+        .contains(&"given_name".to_owned()));
+    store
+        .create_referral(referral(&named, &["given_name", "sex"]))
+        .unwrap();
+}
+
+#[test]
+fn a_referral_is_followed_and_impossible_transitions_are_refused_before_queueing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_at(dir.path());
+    let case_id = store.create_case(case("Amina")).unwrap();
+    let id = store
+        .create_referral(referral(&case_id, &["sex", "nationality"]))
+        .unwrap();
+
+    let sent = store.get_referral(id.clone()).unwrap();
+    assert_eq!(sent.case_id, case_id);
+    assert_eq!(
+        (sent.from_agency.as_str(), sent.to_agency.as_str()),
+        ("iom_uga", "iom_eth")
+    );
+    assert_eq!(sent.party, Some(Party::Sender));
+    assert_eq!((sent.status, sent.confirmed), (ReferralStatus::Sent, false));
+    assert_eq!(sent.shared_fields, ["nationality", "sex"]);
+    assert_eq!(sent.created_by, "cw_1");
+    assert!(sent.pending.is_empty() && sent.last_rejection.is_none());
+    assert_eq!(format!("{sent:?}"), "ReferralRecord { .. }");
+    assert_eq!(store.list_referrals().unwrap(), [sent.clone()]);
+    assert_eq!(store.referrals_of_case(case_id.clone()).unwrap(), [sent]);
+
+    // Only the receiving agency accepts, declines or completes.
+    for refused in [
+        store.accept_referral(id.clone(), None),
+        store.decline_referral(id.clone(), "no".into()),
+        store.complete_referral(id.clone(), None),
+    ] {
+        let error = refused.unwrap_err();
+        assert!(
+            matches!(&error, FieldcaseError::NotAllowed { reason } if reason.contains("only the receiving agency")),
+            "{error:?}"
+        );
+    }
+    assert!(store.get_referral(id.clone()).unwrap().pending.is_empty());
+
+    // The sender cancels: pending until the server answers; a second cancel is refused.
+    let cancelled = store
+        .cancel_referral(id.clone(), Some("made twice by mistake".into()))
+        .unwrap();
+    assert_eq!(cancelled.status, ReferralStatus::Sent);
+    assert_eq!(cancelled.expected_status, ReferralStatus::Cancelled);
+    assert_eq!(cancelled.pending.len(), 1);
+    assert_eq!(cancelled.pending[0].transition, Transition::Cancel);
+    assert!(matches!(
+        store.cancel_referral(id.clone(), None),
+        Err(FieldcaseError::NotAllowed { .. })
+    ));
+
+    let timeline = store.referral_timeline(id.clone()).unwrap();
+    assert_eq!(timeline.len(), 2, "the creation and the pending cancel");
+    assert_eq!(
+        (timeline[0].transition, timeline[0].confirmed),
+        (None, false)
+    );
+    assert_eq!(
+        (timeline[1].transition, timeline[1].status),
+        (Some(Transition::Cancel), ReferralStatus::Cancelled)
+    );
+    assert!(timeline.iter().all(|e| e.referral_id == id));
+    assert_eq!(store.case_referral_timeline(case_id).unwrap(), timeline);
+
+    assert!(matches!(
+        store.get_referral("0190a6f8-7e1c-7cc3-8a5b-3f1f2f9e4b10".into()),
+        Err(FieldcaseError::NotFound { .. })
+    ));
+    store.lock();
+    assert!(matches!(
+        store.list_referrals(),
+        Err(FieldcaseError::Locked { .. })
+    ));
+}
+
 #[test]
 fn a_wiped_store_is_gone_and_every_call_says_so() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,22 +1,32 @@
 // The whole story from Kotlin, against a real `fieldcase serve` started here: an agency and two
-// caseworkers, two enrolled phones, cases recorded and searched, a service and a note, sync in
-// both directions, a concurrent edit resolved, a lock, a revoked phone wiped by its next sync,
-// and a server that goes away mid-shift.
+// caseworkers, two enrolled phones, cases recorded and searched, a service and a note, a case
+// referred to a partner agency's phone (which sees only what consent shares, and accepts), sync
+// in both directions, a concurrent edit resolved, a lock, a revoked phone wiped by its next
+// sync, and a server that goes away mid-shift.
 package fieldcase.tests
 
 import fieldcase.FieldcaseException
 import fieldcase.FieldcaseStore
+import fieldcase.NewReferral
+import fieldcase.Party
+import fieldcase.ReferralStatus
+import fieldcase.RejectionCode
 import fieldcase.Resolution
 import fieldcase.RiskLevel
 import fieldcase.SearchQuery
 import fieldcase.ServiceData
 import fieldcase.ServiceType
+import fieldcase.Sex
 import fieldcase.SyncObserver
 import fieldcase.SyncProgress
+import fieldcase.Transition
+import fieldcase.Urgency
 import fieldcase.enrollWithInsecureFastKdf
+import fieldcase.isIdentifyingField
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.Timeout
@@ -45,15 +55,19 @@ class RecordingObserver(private val throwing: Boolean = false) : SyncObserver {
 class ScenarioTest {
     @Test
     @Timeout(value = 180, unit = TimeUnit.SECONDS)
-    fun `two phones of one agency record, sync, resolve a conflict, lock, and a revoked one is wiped`() = runBlocking {
+    fun `two phones of one agency record, refer to a partner, sync, resolve a conflict, lock, and a revoked one is wiped`() = runBlocking {
         FieldcaseServer.start().use { server ->
-            // --- The agency's administrator: an agency, two caseworkers, two codes. ---
+            // --- The administrators: an agency with two caseworkers, a partner agency (a
+            // shelter in Kenya) with one, and a code for each. ---
             server.addAgency("iom_uga", "IOM Uganda")
+            server.addAgency("iom_ken", "IOM Kenya")
             val userA = server.addCaseworker("iom_uga", "Caseworker A")
             val userB = server.addCaseworker("iom_uga", "Caseworker B")
+            val userK = server.addCaseworker("iom_ken", "Shelter caseworker")
             val dir = workDir("scenario")
             val pathA = dir.resolve("a.db")
             val pathB = dir.resolve("b.db")
+            val pathK = dir.resolve("k.db")
 
             // --- Two phones enroll; each creates its store. ---
             val a: FieldcaseStore = enrollWithInsecureFastKdf(
@@ -62,7 +76,11 @@ class ScenarioTest {
             val b: FieldcaseStore = enrollWithInsecureFastKdf(
                 server.url, server.enrollmentCode(userB), "phone B", pathB.toString(), PASSPHRASE, null,
             )
+            val k: FieldcaseStore = enrollWithInsecureFastKdf(
+                server.url, server.enrollmentCode(userK), "shelter phone", pathK.toString(), PASSPHRASE, null,
+            )
             assertEquals("iom_uga", a.identity().agency)
+            assertEquals("iom_ken", k.identity().agency)
             assertEquals(userA, a.identity().userId)
             assertTrue(Files.exists(pathA))
 
@@ -91,26 +109,107 @@ class ScenarioTest {
             assertEquals(ServiceType.SHELTER, a.servicesOf(aminaId).single().data.serviceType)
             assertEquals(userA, a.notesOf(aminaId).single().author)
 
-            // TODO(referrals): refer Amina's case to another agency here (e.g. a shelter of
-            // "iom_ken"), sync, and check that the receiving agency's phone sees only what
-            // consent allows. Referrals are not in core yet; a later issue adds them.
+            // --- Refer Amina's case to the shelter, sharing only what her consent allows. ---
+            // Her consent names no agency for identifying data: the picker offers none of it.
+            val allowed = a.allowedSharedFields(aminaId, "iom_ken")
+            assertTrue(allowed.containsAll(listOf("sex", "nationality", "categories")))
+            assertFalse("given_name" in allowed || "phone" in allowed, "identifying fields need consent")
+            assertTrue(allowed.none { it.startsWith("answers.") }, "form answers count as identifying")
+            assertTrue(isIdentifyingField("phone"))
+            assertFalse(isIdentifyingField("sex"))
+            fun referral(shared: List<String>) = NewReferral(
+                caseId = aminaId, toAgency = "iom_ken",
+                services = listOf(ServiceType.SHELTER, ServiceType.PSYCHOSOCIAL),
+                reason = "Needs a safe bed while her return is arranged", urgency = Urgency.HIGH,
+                sharedFields = shared,
+            )
+            val tooMuch = assertThrows<FieldcaseException.Invalid> { a.createReferral(referral(listOf("sex", "phone"))) }
+            assertEquals("shared_fields", tooMuch.problems.single().field)
+            assertTrue(tooMuch.problems.single().reason.startsWith("phone identifies the person"))
+            assertFalse(tooMuch.reason.contains("700"), "the message names the field, never the value")
+            assertTrue(a.listReferrals().isEmpty(), "a refused referral writes nothing")
+
+            val referralId = a.createReferral(referral(listOf("sex", "nationality", "categories")))
+            val sent = a.getReferral(referralId)
+            assertEquals(Party.SENDER, sent.party)
+            assertEquals(ReferralStatus.SENT, sent.status)
+            assertFalse(sent.confirmed, "the server has not seen it yet")
+            assertEquals(listOf("categories", "nationality", "sex"), sent.sharedFields)
+            assertEquals("ReferralRecord { .. }", sent.toString(), "toString shows no reason text")
+            // The sender cannot accept its own referral: a typed exception, nothing queued.
+            val notYours = assertThrows<FieldcaseException.NotAllowed> { a.acceptReferral(referralId, null) }
+            assertTrue(notYours.reason.contains("only the receiving agency may accept"), notYours.reason)
+            assertTrue(a.getReferral(referralId).pending.isEmpty())
 
             // --- Sync both phones: A pushes, B pulls. ---
             val observed = RecordingObserver()
             val pushed = a.sync(observed)
-            assertEquals(4uL, pushed.pushed, "two cases, a service, a note")
+            assertEquals(5uL, pushed.pushed, "two cases, a service, a note, a referral")
             assertTrue(observed.progress.isNotEmpty())
             assertEquals(1.0, observed.progress.last().fraction)
             assertTrue(a.status().synced)
 
             // B's app has a buggy progress bar that throws: the sync goes on regardless.
             val pulled = b.sync(RecordingObserver(throwing = true))
-            assertEquals(4uL, pulled.pulled)
+            assertTrue(pulled.pulled >= 5uL, "the cases, the service, the note, the referral (and its status)")
             val onB = b.getCase(aminaId)
             assertEquals(a.getCase(aminaId).data, onB.data)
             assertEquals(listOf(aminaId), b.search(SearchQuery.Name("Amina")).map { it.id })
             assertEquals(1, b.servicesOf(aminaId).size)
             assertEquals(1, b.notesOf(aminaId).size)
+            assertEquals(listOf(referralId), b.referralsOfCase(aminaId).map { it.id }, "B's agency sent it too")
+            assertTrue(a.getReferral(referralId).confirmed, "the server has it")
+
+            // --- The shelter's phone sees the referral arrive, with only the shared fields. ---
+            k.sync(null)
+            val received = k.listReferrals().single()
+            assertEquals(referralId, received.id)
+            assertEquals(Party.RECEIVER, received.party)
+            assertEquals(ReferralStatus.SENT, received.status)
+            assertEquals("iom_uga", received.fromAgency)
+            assertEquals(listOf(ServiceType.PSYCHOSOCIAL, ServiceType.SHELTER), received.services.sorted())
+            assertEquals(listOf(aminaId), k.listCases(null, 10u, 0u).map { it.id }, "only the referred case")
+            val shared = k.getCase(aminaId)
+            assertEquals("iom_uga", shared.ownerAgency)
+            assertEquals(Sex.FEMALE, shared.data.sex)
+            assertEquals("UGA", shared.data.nationality)
+            assertNull(shared.data.givenName, "a name her consent does not share never arrives")
+            assertNull(shared.data.phone)
+            assertNull(shared.data.countryOfAssistance, "not asked for, not sent")
+            assertEquals("{}", shared.data.answersJson)
+            assertTrue(k.search(SearchQuery.Phone("256700123456")).isEmpty())
+
+            // The shelter accepts; the sender sees it at its next sync.
+            val accepting = k.acceptReferral(referralId, null)
+            assertEquals(ReferralStatus.SENT, accepting.status)
+            assertEquals(ReferralStatus.ACCEPTED, accepting.expectedStatus)
+            assertEquals(listOf(Transition.ACCEPT), accepting.pending.map { it.transition })
+            assertEquals(1uL, k.sync(null).transitionsApplied)
+            assertEquals(ReferralStatus.ACCEPTED, k.getReferral(referralId).status)
+            a.sync(null)
+            val accepted = a.getReferral(referralId)
+            assertEquals(ReferralStatus.ACCEPTED, accepted.status)
+            assertEquals(
+                listOf(null to ReferralStatus.SENT, Transition.ACCEPT to ReferralStatus.ACCEPTED),
+                a.referralTimeline(referralId).map { it.transition to it.status },
+            )
+            assertEquals("iom_ken", a.referralTimeline(referralId).last().agency)
+
+            // Both sides act at once, offline: the shelter completes it as A withdraws it. The
+            // server applies what arrives first and refuses the other, saying why.
+            k.completeReferral(referralId, null)
+            a.cancelReferral(referralId, "She found a place with family")
+            a.sync(null)
+            assertEquals(1uL, k.sync(null).transitionsRefused)
+            val raced = k.getReferral(referralId)
+            assertEquals(ReferralStatus.CANCELLED, raced.status)
+            assertTrue(raced.pending.isEmpty())
+            val refusal = raced.lastRejection!!
+            assertEquals(Transition.COMPLETE, refusal.transition)
+            assertEquals(RejectionCode.STATUS_CHANGED, refusal.code)
+            assertEquals(ReferralStatus.CANCELLED, refusal.currentStatus)
+            assertTrue(refusal.explanation.contains("someone else changed the referral first"), refusal.explanation)
+            assertEquals("She found a place with family", raced.statusReason)
 
             // --- A concurrent edit of one field on both phones, then a conflict resolved. ---
             val onA = a.getCase(aminaId)
@@ -158,6 +257,7 @@ class ScenarioTest {
             assertEquals(3uL, a.countCases(null))
             a.close()
             b.close()
+            k.close()
         }
     }
 }
