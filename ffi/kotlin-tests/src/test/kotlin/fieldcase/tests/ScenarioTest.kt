@@ -167,7 +167,7 @@ class ScenarioTest {
             assertEquals(Party.RECEIVER, received.party)
             assertEquals(ReferralStatus.SENT, received.status)
             assertEquals("iom_uga", received.fromAgency)
-            assertEquals(listOf(ServiceType.PSYCHOSOCIAL, ServiceType.SHELTER), received.services.sorted())
+            assertEquals(setOf(ServiceType.SHELTER, ServiceType.PSYCHOSOCIAL), received.services.toSet())
             assertEquals(listOf(aminaId), k.listCases(null, 10u, 0u).map { it.id }, "only the referred case")
             val shared = k.getCase(aminaId)
             assertEquals("iom_uga", shared.ownerAgency)
