@@ -363,16 +363,18 @@ mod tests {
         };
         assert_eq!(problems[0].field, "reason");
 
-        let FieldcaseError::Invalid { reason, problems } = StoreError::Sharing(
-            SharingError::NotConsented {
+        let FieldcaseError::Invalid { reason, problems } =
+            StoreError::Sharing(SharingError::NotConsented {
                 field: "given_name".into(),
-            },
-        )
-        .into() else {
+            })
+            .into()
+        else {
             panic!("not Invalid");
         };
         assert_eq!(problems[0].field, "shared_fields");
-        assert!(problems[0].reason.starts_with("given_name identifies the person"));
+        assert!(problems[0]
+            .reason
+            .starts_with("given_name identifies the person"));
         assert!(reason.contains("given_name"));
     }
 

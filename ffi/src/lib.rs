@@ -45,11 +45,11 @@ pub use error::{FieldProblem, FieldcaseError};
 pub use records::{
     Conflict, DeviceIdentity, NoteRecord, SearchQuery, ServiceData, ServiceRecord, StoreStatus,
 };
-pub use runtime::{MAX_BLOCKING_THREADS, WORKER_THREADS};
 pub use referrals::{
     is_identifying_field, NewReferral, Party, PendingTransition, ReferralRecord, ReferralStatus,
     ReferralTimelineEntry, RejectionCode, Transition, TransitionRejection, Urgency,
 };
+pub use runtime::{MAX_BLOCKING_THREADS, WORKER_THREADS};
 pub use store::{open_store, wipe_store_file, FieldcaseStore, MAX_LIST_LIMIT};
 pub use sync::{enroll, SyncObserver, SyncOutcome, SyncProgress};
 

@@ -439,12 +439,27 @@ mod tests {
     #[test]
     fn every_rejection_code_keeps_its_meaning() {
         let pairs = [
-            (CommandRejection::UnknownReferral, RejectionCode::UnknownReferral),
+            (
+                CommandRejection::UnknownReferral,
+                RejectionCode::UnknownReferral,
+            ),
             (CommandRejection::WrongAgency, RejectionCode::WrongAgency),
-            (CommandRejection::IllegalTransition, RejectionCode::IllegalTransition),
-            (CommandRejection::StatusChanged, RejectionCode::StatusChanged),
-            (CommandRejection::ReasonRequired, RejectionCode::ReasonRequired),
-            (CommandRejection::InvalidReason, RejectionCode::InvalidReason),
+            (
+                CommandRejection::IllegalTransition,
+                RejectionCode::IllegalTransition,
+            ),
+            (
+                CommandRejection::StatusChanged,
+                RejectionCode::StatusChanged,
+            ),
+            (
+                CommandRejection::ReasonRequired,
+                RejectionCode::ReasonRequired,
+            ),
+            (
+                CommandRejection::InvalidReason,
+                RejectionCode::InvalidReason,
+            ),
         ];
         for (core, facade) in pairs {
             assert_eq!(RejectionCode::from(core), facade);
@@ -462,7 +477,9 @@ mod tests {
         .into();
         assert_eq!(rejection.code, RejectionCode::StatusChanged);
         assert!(
-            rejection.explanation.contains("someone else changed the referral first")
+            rejection
+                .explanation
+                .contains("someone else changed the referral first")
                 && rejection.explanation.contains("cancelled"),
             "{}",
             rejection.explanation
@@ -471,8 +488,8 @@ mod tests {
 
     #[test]
     fn a_bad_agency_code_names_the_field() {
-        let FieldcaseError::Invalid { problems, .. } = agency_code("to_agency", "Not An Agency")
-            .expect_err("refused")
+        let FieldcaseError::Invalid { problems, .. } =
+            agency_code("to_agency", "Not An Agency").expect_err("refused")
         else {
             panic!("not Invalid");
         };

@@ -264,11 +264,14 @@ fn a_referral_shares_only_what_consent_allows_and_bad_input_changes_nothing() {
         .create_referral(referral(&id, &["sex", "given_name"]))
         .unwrap_err();
     assert!(!error.to_string().contains("Amina"), "{error}");
-    let FieldcaseError::Invalid { problems, .. } = error else {
+    let FieldcaseError::Invalid {
+        problems: sharing, ..
+    } = error
+    else {
         panic!("not Invalid: {error:?}");
     };
-    assert_eq!(problems[0].field, "shared_fields");
-    assert!(problems[0].reason.contains("given_name"));
+    assert_eq!(sharing[0].field, "shared_fields");
+    assert!(sharing[0].reason.contains("given_name"));
 
     let mut bad = referral(&id, &["sex"]);
     bad.to_agency = "Amina Okello".into();
@@ -292,7 +295,10 @@ fn a_referral_shares_only_what_consent_allows_and_bad_input_changes_nothing() {
         ),
         ["case_id"]
     );
-    assert!(store.list_referrals().unwrap().is_empty(), "nothing was written");
+    assert!(
+        store.list_referrals().unwrap().is_empty(),
+        "nothing was written"
+    );
 
     // Consent that names the agency opens the identifying fields and the answers.
     let mut named = case("Grace");
