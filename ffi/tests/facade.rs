@@ -341,7 +341,7 @@ fn a_referral_is_followed_and_impossible_transitions_are_refused_before_queueing
     assert_eq!(sent.created_by, "cw_1");
     assert!(sent.pending.is_empty() && sent.last_rejection.is_none());
     assert_eq!(format!("{sent:?}"), "ReferralRecord { .. }");
-    assert_eq!(store.list_referrals().unwrap(), [sent.clone()]);
+    assert_eq!(store.list_referrals().unwrap(), std::slice::from_ref(&sent));
     assert_eq!(store.referrals_of_case(case_id.clone()).unwrap(), [sent]);
 
     // Only the receiving agency accepts, declines or completes.
