@@ -180,12 +180,17 @@ impl From<StoreError> for FieldcaseError {
             }
             StoreError::Locked => FieldcaseError::Locked { reason: message },
             StoreError::Wiped => FieldcaseError::Wiped { reason: message },
-            StoreError::NotFound | StoreError::NoSuchRecord { .. } | StoreError::NoSuchConflict => {
+            StoreError::NotFound
+            | StoreError::NoSuchRecord { .. }
+            | StoreError::NoSuchConflict
+            | StoreError::NoSuchAttachment { .. } => {
                 FieldcaseError::NotFound { reason: message }
             }
             StoreError::AlreadyExists => FieldcaseError::AlreadyExists { reason: message },
             StoreError::Invalid(errors) => errors.into(),
-            StoreError::AppendOnly { .. } | StoreError::MissingCaseLink { .. } => {
+            StoreError::AppendOnly { .. }
+            | StoreError::MissingCaseLink { .. }
+            | StoreError::Attachment(_) => {
                 FieldcaseError::Invalid {
                     reason: message,
                     problems: Vec::new(),

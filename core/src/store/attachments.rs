@@ -227,7 +227,7 @@ impl Store {
         check_field(&info.field)?;
         let content_type = ContentType::parse(&info.content_type).ok_or_else(|| {
             AttachmentError::UnsupportedType {
-                declared: info.content_type.chars().take(64).collect(),
+                declared: attachments::shown_type(&info.content_type),
             }
         })?;
         if content.len() as u64 != info.size
