@@ -183,19 +183,15 @@ impl From<StoreError> for FieldcaseError {
             StoreError::NotFound
             | StoreError::NoSuchRecord { .. }
             | StoreError::NoSuchConflict
-            | StoreError::NoSuchAttachment { .. } => {
-                FieldcaseError::NotFound { reason: message }
-            }
+            | StoreError::NoSuchAttachment { .. } => FieldcaseError::NotFound { reason: message },
             StoreError::AlreadyExists => FieldcaseError::AlreadyExists { reason: message },
             StoreError::Invalid(errors) => errors.into(),
             StoreError::AppendOnly { .. }
             | StoreError::MissingCaseLink { .. }
-            | StoreError::Attachment(_) => {
-                FieldcaseError::Invalid {
-                    reason: message,
-                    problems: Vec::new(),
-                }
-            }
+            | StoreError::Attachment(_) => FieldcaseError::Invalid {
+                reason: message,
+                problems: Vec::new(),
+            },
             StoreError::Crypto(CryptoError::WeakExtraSecret(min)) => FieldcaseError::Invalid {
                 reason: message,
                 problems: vec![FieldProblem {
