@@ -358,6 +358,13 @@ macro_rules! conformance_suite {
                 c::attachments_resume_complete_and_stay_with_their_agency(&*store);
             }
             #[test]
+            fn a_receiving_agency_sees_an_attachment_only_through_a_shared_field_and_consent() {
+                let store = $make;
+                c::a_receiving_agency_sees_an_attachment_only_through_a_shared_field_and_consent(
+                    &*store,
+                );
+            }
+            #[test]
             fn a_file_that_fails_its_checksum_is_dropped_whole() {
                 let store = $make;
                 c::a_file_that_fails_its_checksum_is_dropped_whole(&*store);

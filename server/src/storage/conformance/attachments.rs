@@ -1,11 +1,13 @@
 //! Attachment checks of the conformance suite: declaring, resuming, completing against the
 //! whole-file SHA-256, and who may read — through the [`Storage`] trait only.
 
+use super::referrals::op_with;
 use super::{case_op, enrolled, NOW};
 use crate::storage::*;
 use fieldcase_core::attachments::wire::Declaration;
 use fieldcase_core::attachments::Sha256Digest;
-use fieldcase_core::RecordId;
+use fieldcase_core::{RecordId, RecordKind};
+use serde_json::json;
 
 const CHUNK: u32 = 16 * 1024;
 
@@ -111,4 +113,126 @@ pub fn a_file_that_fails_its_checksum_is_dropped_whole(store: &dyn Storage) {
     assert_eq!((receipt.missing, receipt.complete), (2, false));
     let state = store.attachment_upload_state(&a, id).unwrap().unwrap();
     assert_eq!(state.missing, vec![0, 1]);
+}
+
+/// Pushes a referral of `case` from `from` to `to` sharing `shared`.
+fn refer(
+    store: &dyn Storage,
+    from: &DeviceAuth,
+    seq: u64,
+    case: RecordId,
+    to: &str,
+    shared: &[&str],
+) {
+    let op = op_with(
+        from,
+        seq,
+        RecordKind::Referral,
+        RecordId::new(),
+        &[
+            ("case_id", json!(case.to_string())),
+            ("from_agency", json!(from.agency.as_str())),
+            ("to_agency", json!(to)),
+            ("services", json!(["shelter"])),
+            ("reason", json!("needs a bed")),
+            ("urgency", json!("high")),
+            ("shared_fields", json!(shared)),
+            ("transfer", json!(false)),
+            ("share_back", json!(false)),
+            ("created_by", json!("staff")),
+            ("created_on", json!("2023-11-14")),
+        ],
+    );
+    let pushed = store.push(from, &[op], NOW).unwrap();
+    assert!(pushed.rejections.is_empty(), "{:?}", pushed.rejections);
+}
+
+/// Declares and uploads a whole attachment on `field` of `case`.
+fn upload(store: &dyn Storage, device: &DeviceAuth, case: RecordId, field: &str) -> RecordId {
+    let content = vec![9u8; 20_000];
+    let id = RecordId::new();
+    let declared = Declaration {
+        field: field.into(),
+        ..declaration(case, &content)
+    };
+    store
+        .declare_attachment(device, id, &declared, NOW)
+        .unwrap();
+    for (i, chunk) in content.chunks(CHUNK as usize).enumerate() {
+        store
+            .put_attachment_chunk(device, id, i as u32, chunk, NOW)
+            .unwrap();
+    }
+    id
+}
+
+pub fn a_receiving_agency_sees_an_attachment_only_through_a_shared_field_and_consent(
+    store: &dyn Storage,
+) {
+    let a = enrolled(store, "agency_a");
+    let b = enrolled(store, "agency_b");
+    let c = enrolled(store, "agency_c");
+    let consented = RecordId::new();
+    let unconsented = RecordId::new();
+    let case = |record, sharing: serde_json::Value, seq| {
+        op_with(
+            &a,
+            seq,
+            RecordKind::Case,
+            record,
+            &[
+                ("given_name", json!("Conformancemarker")),
+                ("sex", json!("female")),
+                ("consent.data_sharing", sharing),
+            ],
+        )
+    };
+    store
+        .push(
+            &a,
+            &[
+                case(consented, json!(["agency_b", "agency_c"]), 1),
+                case(unconsented, json!("none"), 2),
+            ],
+            NOW,
+        )
+        .unwrap();
+    refer(store, &a, 3, consented, "agency_b", &["sex", "photo"]);
+    refer(store, &a, 4, consented, "agency_c", &["sex"]);
+    refer(store, &a, 5, unconsented, "agency_b", &["sex", "photo"]);
+    let photo = upload(store, &a, consented, "photo");
+    let document = upload(store, &a, consented, "document_numbers");
+    let no_consent = upload(store, &a, unconsented, "photo");
+
+    // B: the photo its referral shares, with consent naming it — and the read is audited.
+    assert!(store.attachment_info(&b, photo, NOW).unwrap().is_some());
+    assert!(store.attachment_chunk(&b, photo, 0, NOW).unwrap().is_some());
+    assert!(store
+        .audit_log(Some(photo))
+        .unwrap()
+        .iter()
+        .any(|e| e.event == AuditEvent::SharedDelivery && e.agency == b.agency));
+    let listed = store.case_attachments(&b, consented).unwrap().unwrap();
+    assert_eq!(listed.iter().map(|i| i.id).collect::<Vec<_>>(), vec![photo]);
+    // Not a field its referral does not share, and not without consent.
+    assert_eq!(store.attachment_info(&b, document, NOW).unwrap(), None);
+    assert_eq!(store.attachment_info(&b, no_consent, NOW).unwrap(), None);
+    assert_eq!(
+        store.attachment_chunk(&b, no_consent, 0, NOW).unwrap(),
+        None
+    );
+    // C: its referral shares no attachment field.
+    assert_eq!(store.attachment_info(&c, photo, NOW).unwrap(), None);
+    assert!(store
+        .case_attachments(&c, consented)
+        .unwrap()
+        .unwrap()
+        .is_empty());
+    // The owner reads without an audit entry of its own.
+    assert!(store.attachment_info(&a, document, NOW).unwrap().is_some());
+    assert!(store
+        .audit_log(Some(document))
+        .unwrap()
+        .iter()
+        .all(|e| e.agency != a.agency));
 }
