@@ -157,8 +157,25 @@ async fn other_agencies_and_revoked_devices_are_refused() {
         .store()
         .add_attachment(&case_id, "image/jpeg", &content[..], None)
         .unwrap();
-    phone.sync().await.unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let outcome = phone
+        .sync_with_progress(&|p| seen.lock().unwrap().push(p.clone()))
+        .await
+        .unwrap();
+    assert_eq!(outcome.attachments_uploaded, 1);
+    assert_eq!(outcome.attachment_bytes_sent, 100_000);
     assert!(phone.status().synced);
+    // Progress counts attachment bytes: it rises to the whole attachment, and only then to 1.
+    let seen = seen.into_inner().unwrap();
+    let last = seen.last().unwrap();
+    assert_eq!(
+        (last.attachment_bytes_sent, last.attachment_bytes_to_send),
+        (100_000, 100_000)
+    );
+    assert_eq!(last.fraction(), 1.0);
+    assert!(seen
+        .iter()
+        .any(|p| p.attachment_bytes_to_send > 0 && p.fraction() < 1.0));
 
     // Another agency: the same 404 as an attachment that does not exist.
     assert!(not_found(partner.client().attachment_info(&id).await));

@@ -15,7 +15,7 @@ use crate::attachments::wire::{
     AttachmentInfo, AttachmentList, ChunkReceipt, Declaration, UploadState, CHUNK_CONTENT_TYPE,
     CHUNK_SHA256_HEADER,
 };
-use crate::attachments::{chunk_count, Sha256Digest, MAX_ATTACHMENT_BYTES};
+use crate::attachments::{chunk_count, chunk_len, Sha256Digest, MAX_ATTACHMENT_BYTES};
 use crate::ids::RecordId;
 use crate::store::{AttachmentMeta, Store, SyncProgress};
 use serde::de::DeserializeOwned;
@@ -184,13 +184,14 @@ async fn upload_one(
     // The declaration is idempotent and answers with the chunks the server is missing: the
     // resume point after a dropped connection.
     let state = client.declare(&meta.id, &declaration(meta)).await?;
-    let already = |missing: usize| {
-        let missing_bytes: u64 =
-            (missing as u64).min(u64::from(meta.chunk_count)) * u64::from(meta.chunk_size);
-        meta.size.saturating_sub(missing_bytes)
-    };
+    // What the server holds already (from an earlier, interrupted run) counts as sent.
+    let missing_bytes: u64 = state
+        .missing
+        .iter()
+        .map(|&i| chunk_len(meta.size, meta.chunk_size, i))
+        .sum();
     let base_sent = shown.attachment_bytes_sent;
-    shown.attachment_bytes_sent = base_sent + already(state.missing.len());
+    shown.attachment_bytes_sent = base_sent + meta.size.saturating_sub(missing_bytes);
     progress(shown);
     let mut complete = state.complete;
     for index in &state.missing {
