@@ -284,6 +284,11 @@ fn an_attachment_never_appears_in_the_clear_in_the_database_wal_or_shm_files() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(files.iter().all(|f| f.starts_with("a.db")), "{files:?}");
+
+    // Wiping the store takes the attachments with it.
+    let mut store = Store::open(&path, PASSPHRASE, None, &options()).unwrap();
+    store.wipe().unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
 #[test]

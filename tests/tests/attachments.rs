@@ -34,6 +34,26 @@ fn photo(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
+/// Whether any file under `dir` holds a 64-byte window of `payload` starting at a multiple
+/// of 32 (any copy of 96 or more consecutive payload bytes contains one).
+fn any_window_in_dir(dir: &std::path::Path, payload: &[u8]) -> bool {
+    let mut index: std::collections::HashMap<&[u8], ()> = std::collections::HashMap::new();
+    for start in (0..payload.len().saturating_sub(64)).step_by(32) {
+        index.insert(&payload[start..start + 64], ());
+    }
+    let mut files = vec![dir.to_owned()];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            if bytes.windows(64).any(|w| index.contains_key(w)) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 struct Network {
     server: ServerProcess,
     admin: fieldcase_server::admin_client::AdminClient,
@@ -136,6 +156,11 @@ async fn an_upload_interrupted_at_random_points_arrives_whole() {
         assert_eq!(meta.sha256, Sha256Digest::of(&content));
         let downloaded = office.store().read_attachment(&id).unwrap();
         assert_eq!(&downloaded[..], &content[..], "seed {seed}: byte for byte");
+        // The server keeps it sealed: no 64-byte window of it in any file of its data dir.
+        assert!(
+            !any_window_in_dir(net.server.data_dir(), &content),
+            "seed {seed}: the server holds the photo in the clear"
+        );
         println!(
             "seed {seed}: {} sync rounds, faults struck {:?}",
             rounds, stats.struck
