@@ -8,6 +8,7 @@
 //! sealing code; [`store`] is the only layer that knows SQLite; [`import`] streams files into
 //! the store. [`referral`] holds the pure rules of referrals and transfers between agencies.
 
+pub mod attachments;
 pub mod crypto;
 pub mod hlc;
 pub mod ids;

@@ -190,17 +190,18 @@ impl From<StoreError> for FieldcaseError {
             }
             StoreError::Locked => FieldcaseError::Locked { reason: message },
             StoreError::Wiped => FieldcaseError::Wiped { reason: message },
-            StoreError::NotFound | StoreError::NoSuchRecord { .. } | StoreError::NoSuchConflict => {
-                FieldcaseError::NotFound { reason: message }
-            }
+            StoreError::NotFound
+            | StoreError::NoSuchRecord { .. }
+            | StoreError::NoSuchConflict
+            | StoreError::NoSuchAttachment { .. } => FieldcaseError::NotFound { reason: message },
             StoreError::AlreadyExists => FieldcaseError::AlreadyExists { reason: message },
             StoreError::Invalid(errors) => errors.into(),
-            StoreError::AppendOnly { .. } | StoreError::MissingCaseLink { .. } => {
-                FieldcaseError::Invalid {
-                    reason: message,
-                    problems: Vec::new(),
-                }
-            }
+            StoreError::AppendOnly { .. }
+            | StoreError::MissingCaseLink { .. }
+            | StoreError::Attachment(_) => FieldcaseError::Invalid {
+                reason: message,
+                problems: Vec::new(),
+            },
             StoreError::Crypto(CryptoError::WeakExtraSecret(min)) => FieldcaseError::Invalid {
                 reason: message,
                 problems: vec![FieldProblem {

@@ -155,6 +155,8 @@ impl From<StorageError> for ApiError {
             StorageError::NotFound(what) => ApiError::not_found(what),
             StorageError::DeviceRevoked => ApiError::device_revoked(),
             StorageError::InvalidPush(why) => ApiError::bad_request(why),
+            StorageError::Conflict(why) => ApiError::conflict(why),
+            StorageError::Rejected(why) => ApiError::bad_request(why),
             StorageError::Integrity(_) | StorageError::Backend(_) => {
                 tracing::error!(error = %e, "storage failure");
                 ApiError::internal()

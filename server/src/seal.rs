@@ -154,6 +154,26 @@ pub fn record_state_ad(record: RecordId) -> Vec<u8> {
     ad
 }
 
+/// Associated data of an attachment's sealed description (`attachments.meta`).
+pub fn attachment_meta_ad(attachment: RecordId) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(48);
+    ad.extend_from_slice(b"fieldcase/attachments/meta/v1\0");
+    ad.extend_from_slice(attachment.as_bytes());
+    ad
+}
+
+/// Associated data of one sealed attachment chunk: bound to its attachment, its index and
+/// the attachment's chunk count, so a chunk moved to another attachment or position fails
+/// to open.
+pub fn attachment_chunk_ad(attachment: RecordId, index: u32, count: u32) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(56);
+    ad.extend_from_slice(b"fieldcase/attachment_chunks/v1\0");
+    ad.extend_from_slice(attachment.as_bytes());
+    ad.extend_from_slice(&index.to_be_bytes());
+    ad.extend_from_slice(&count.to_be_bytes());
+    ad
+}
+
 /// Associated data of the key check value kept in the database.
 pub const KEY_CHECK_AD: &[u8] = b"fieldcase/server_meta/key_check/v1";
 

@@ -78,6 +78,30 @@ pub fn visible_to(
     }
 }
 
+/// Whether a device of `device_agency` may see an attachment declared by `declared_by`,
+/// hanging on `field` of a case owned by `case_owner`. `open_access` is the union of the
+/// fields the open referrals of the case to `device_agency` share (`None`: no open access);
+/// `case` is the case's current merged state, whose consent decides.
+///
+/// The rule: the declaring agency and the case's current owner see it; a receiving agency
+/// only while its access is open, a referral shares the field the attachment hangs on, and
+/// the consent names it — attachments are photos of a person or of their papers, so they
+/// are identifying whatever field they hang on.
+pub fn attachment_visible(
+    device_agency: &AgencyCode,
+    declared_by: &AgencyCode,
+    case_owner: &AgencyCode,
+    field: &str,
+    open_access: Option<&BTreeSet<String>>,
+    case: &Fields,
+) -> bool {
+    if device_agency == declared_by || device_agency == case_owner {
+        return true;
+    }
+    open_access.is_some_and(|fields| fields.contains(field))
+        && fieldcase_core::referral::sharing::consent_names(case, device_agency)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +161,65 @@ mod tests {
             Visibility::None,
             "a row addressed to B is not A's"
         );
+    }
+
+    #[test]
+    fn an_attachment_reaches_another_agency_only_through_its_field_and_consent() {
+        let (a, b, c) = (agency("iom_uga"), agency("iom_eth"), agency("ngo_x"));
+        let consent = |sharing: serde_json::Value| -> Fields {
+            [("consent.data_sharing".to_owned(), sharing)].into()
+        };
+        let photo: BTreeSet<String> = ["photo".into(), "sex".into()].into();
+        let sex_only: BTreeSet<String> = ["sex".into()].into();
+        let named = consent(json!(["iom_eth"]));
+        assert!(attachment_visible(
+            &a,
+            &a,
+            &a,
+            "photo",
+            None,
+            &Fields::new()
+        ));
+        assert!(
+            attachment_visible(&b, &a, &b, "photo", None, &Fields::new()),
+            "new owner"
+        );
+        assert!(attachment_visible(
+            &b,
+            &a,
+            &a,
+            "photo",
+            Some(&photo),
+            &named
+        ));
+        assert!(!attachment_visible(
+            &b,
+            &a,
+            &a,
+            "photo",
+            Some(&sex_only),
+            &named
+        ));
+        assert!(!attachment_visible(
+            &b,
+            &a,
+            &a,
+            "photo",
+            Some(&photo),
+            &consent(json!("none"))
+        ));
+        assert!(
+            !attachment_visible(&b, &a, &a, "photo", None, &named),
+            "access closed"
+        );
+        assert!(!attachment_visible(
+            &c,
+            &a,
+            &a,
+            "photo",
+            Some(&photo),
+            &named
+        ));
     }
 
     #[test]

@@ -245,6 +245,19 @@ impl TestDevice {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// This device's sync client (its server or proxy, its credential).
+    pub fn client(&self) -> &SyncClient {
+        &self.client
+    }
+
+    /// Downloads an attachment into this device's store (see [`sync::fetch_attachment`]).
+    pub async fn fetch_attachment(
+        &self,
+        id: &RecordId,
+    ) -> Result<fieldcase_core::store::AttachmentMeta, SyncError> {
+        sync::fetch_attachment(&self.store, &self.client, id).await
+    }
+
     /// Closes the store (checkpointing its WAL) and hands back its path.
     pub fn close(self) -> PathBuf {
         let store = self

@@ -11,6 +11,10 @@
 //! optional [`LinkProfile`] shapes every connection (bandwidth and round-trip time; see
 //! [`LinkProfile::TWO_G`]).
 //!
+//! A test can also cut every open connection at a moment it chooses
+//! ([`FaultProxy::drop_connections`]), and read how many bytes went towards the server
+//! ([`FaultProxy::bytes_up`]), to measure what a resumable upload sends twice.
+//!
 //! Faults can be switched off at runtime ([`FaultProxy::set_faults_enabled`]); a connection
 //! that drew a fault earlier checks the switch again at the moment the fault would strike, so
 //! a pooled keep-alive connection cannot break a sync made after the switch was turned off.
@@ -185,6 +189,8 @@ struct Shared {
     requests: AtomicU64,
     struck: Mutex<BTreeMap<FaultKind, u64>>,
     drawn: Mutex<BTreeMap<FaultKind, u64>>,
+    /// Bytes relayed towards the server, over every connection.
+    bytes_up: AtomicU64,
 }
 
 impl Shared {
@@ -258,6 +264,7 @@ impl FaultProxy {
             requests: AtomicU64::new(0),
             struck: Mutex::new(BTreeMap::new()),
             drawn: Mutex::new(BTreeMap::new()),
+            bytes_up: AtomicU64::new(0),
         });
         let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let accept = tokio::spawn({
@@ -300,6 +307,20 @@ impl FaultProxy {
     /// The RNG keeps its state (it was seeded once, at start).
     pub fn reconfigure(&self, config: ProxyConfig) {
         *lock(&self.shared.config) = config;
+    }
+
+    /// Bytes relayed towards the server so far (request heads and bodies), on every
+    /// connection.
+    pub fn bytes_up(&self) -> u64 {
+        self.shared.bytes_up.load(Ordering::SeqCst)
+    }
+
+    /// Drops every open connection at once, as a phone losing its cell does: both ends see
+    /// the connection end mid-stream. New connections are accepted as before.
+    pub fn drop_connections(&self) {
+        for task in lock(&self.connections).drain(..) {
+            task.abort();
+        }
     }
 
     pub fn stats(&self) -> ProxyStats {
@@ -543,6 +564,9 @@ async fn pump(
                 }
                 if to.write_all(&chunk[..delivery.forward]).await.is_err() {
                     return End::Abort;
+                }
+                if direction == Direction::Up {
+                    shared.bytes_up.fetch_add(delivery.forward as u64, Ordering::SeqCst);
                 }
                 if let Some(end) = delivery.then {
                     let _ = to.flush().await;

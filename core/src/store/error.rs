@@ -47,6 +47,10 @@ pub enum StoreError {
     Sharing(#[from] crate::referral::SharingError),
     #[error("this transition is not possible: {0}")]
     Transition(#[from] crate::referral::TransitionError),
+    #[error("attachment refused: {0}")]
+    Attachment(crate::attachments::AttachmentError),
+    #[error("no attachment with id {id} on this device")]
+    NoSuchAttachment { id: RecordId },
     #[error("key setup failed: {0}")]
     Crypto(CryptoError),
     #[error("the store was written by a newer fieldcase (schema version {found}); update the app")]

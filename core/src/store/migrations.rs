@@ -7,7 +7,7 @@
 use rusqlite::{Connection, Transaction};
 
 /// The schema version this build writes.
-pub const LATEST_VERSION: u32 = 3;
+pub const LATEST_VERSION: u32 = 4;
 
 /// Version 1: metadata, sealed records, blind index and outbox.
 const V1: &str = "
@@ -87,8 +87,34 @@ CREATE TABLE referral_rejections (
 ) WITHOUT ROWID;
 ";
 
+/// Attachments step (version 4 here; a self-contained step, so a merge with other new steps
+/// can renumber it): attachment rows (clear: ids, sizes, upload state; sealed: type, field,
+/// label, SHA-256) and their sealed chunks. Chunks are a rowid table: each holds up to a
+/// chunk of sealed bytes, which SQLite stores poorly inside an index b-tree.
+const V_ATTACHMENTS: &str = "
+CREATE TABLE attachments (
+    id          BLOB PRIMARY KEY,
+    case_id     BLOB NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    size        INTEGER NOT NULL,
+    chunk_size  INTEGER NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    uploaded    INTEGER NOT NULL DEFAULT 0,
+    meta        BLOB NOT NULL
+);
+CREATE INDEX attachments_by_case ON attachments (case_id, created_ms);
+CREATE INDEX attachments_pending ON attachments (created_ms) WHERE uploaded = 0;
+
+CREATE TABLE attachment_chunks (
+    attachment_id BLOB NOT NULL REFERENCES attachments (id) DEFERRABLE INITIALLY DEFERRED,
+    idx           INTEGER NOT NULL,
+    data          BLOB NOT NULL,
+    UNIQUE (attachment_id, idx)
+);
+";
+
 /// The steps, in order: `STEPS[n]` takes a store from version `n` to `n + 1`.
-const STEPS: [&str; LATEST_VERSION as usize] = [V1, V2, V3];
+const STEPS: [&str; LATEST_VERSION as usize] = [V1, V2, V3, V_ATTACHMENTS];
 
 /// What can stop a migration.
 #[derive(Debug, thiserror::Error)]

@@ -27,6 +27,9 @@ pub struct StoreStatus {
     /// Referral transitions waiting for the server's answer.
     pub pending_commands: u64,
     pub rejected_ops: u64,
+    /// Attachments not yet wholly on the server, and their bytes.
+    pub pending_attachments: u64,
+    pub pending_attachment_bytes: u64,
     pub conflicts: u64,
     pub cases: u64,
     pub last_sync_ms: Option<i64>,
@@ -43,14 +46,23 @@ pub struct SyncProgress {
     pub pulled: u64,
     /// Whether the server said more is waiting.
     pub more_to_pull: bool,
+    /// Attachment bytes the server has confirmed in this run, and the bytes it had not when
+    /// the run began; both 0 when no attachment waits.
+    pub attachment_bytes_sent: u64,
+    pub attachment_bytes_to_send: u64,
 }
 
 impl SyncProgress {
     pub fn fraction(&self) -> f64 {
-        let push = if self.to_push == 0 {
+        // Operations and attachment bytes count as one amount of work to push: an operation
+        // weighs what a small case does on the wire, about a kilobyte.
+        const OP_BYTES: f64 = 1024.0;
+        let total = self.to_push as f64 * OP_BYTES + self.attachment_bytes_to_send as f64;
+        let done = self.pushed as f64 * OP_BYTES + self.attachment_bytes_sent as f64;
+        let push = if total == 0.0 {
             1.0
         } else {
-            (self.pushed as f64 / self.to_push as f64).min(1.0)
+            (done / total).min(1.0)
         };
         if self.more_to_pull {
             // Pull size is unknown until the server stops saying "more": stay below done.
@@ -310,6 +322,7 @@ impl Store {
     /// Pending work, conflicts and the last sync, without unlocking anything.
     pub fn status(&self) -> Result<StoreStatus> {
         let (pending_ops, pending_commands) = self.pending_work()?;
+        let (pending_attachments, pending_attachment_bytes) = self.pending_attachment_work()?;
         let count = |sql: &str| -> Result<u64> {
             Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
         };
@@ -322,6 +335,8 @@ impl Store {
             pending_ops,
             pending_commands,
             rejected_ops: count("SELECT count(*) FROM rejected_ops")?,
+            pending_attachments,
+            pending_attachment_bytes,
             conflicts: count(
                 "SELECT coalesce(sum(conflicts), 0) FROM records WHERE conflicts > 0",
             )?,
@@ -329,6 +344,7 @@ impl Store {
             last_sync_ms,
             synced: pending_ops == 0
                 && pending_commands == 0
+                && pending_attachments == 0
                 && last_sync_ms.is_some()
                 && last_error.is_none(),
             last_error,
@@ -365,7 +381,7 @@ mod tests {
         fn progress_never_passes_one_and_is_only_one_when_done(
             pushed in 0u64..10_000, to_push in 0u64..10_000, pulled in 0u64..10_000, more in any::<bool>(),
         ) {
-            let progress = SyncProgress { pushed, to_push, pulled, more_to_pull: more };
+            let progress = SyncProgress { pushed, to_push, pulled, more_to_pull: more, ..Default::default() };
             let fraction = progress.fraction();
             prop_assert!((0.0..=1.0).contains(&fraction));
             if more {

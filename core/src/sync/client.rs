@@ -89,6 +89,10 @@ pub struct SyncOutcome {
     pub new_conflicts: usize,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// Attachments the server now holds whole, and the chunk bytes sent for them (a chunk
+    /// resent after a dropped connection counts again).
+    pub attachments_uploaded: u64,
+    pub attachment_bytes_sent: u64,
 }
 
 /// An HTTP client bound to one server and one device credential.
@@ -108,7 +112,7 @@ impl std::fmt::Debug for SyncClient {
     }
 }
 
-fn http_client() -> Result<reqwest::Client, SyncError> {
+pub(super) fn http_client() -> Result<reqwest::Client, SyncError> {
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
@@ -116,12 +120,12 @@ fn http_client() -> Result<reqwest::Client, SyncError> {
         .map_err(|e| SyncError::Network(e.to_string()))
 }
 
-fn network_error(error: reqwest::Error) -> SyncError {
+pub(super) fn network_error(error: reqwest::Error) -> SyncError {
     // reqwest's messages name the URL and the failure, never a body.
     SyncError::Network(error.without_url().to_string())
 }
 
-async fn error_from_response(response: reqwest::Response) -> SyncError {
+pub(super) async fn error_from_response(response: reqwest::Response) -> SyncError {
     let status = response.status().as_u16();
     let body: Option<ErrorBody> = response.json().await.ok();
     match (status, body) {
@@ -157,6 +161,12 @@ impl SyncClient {
             credential,
             pull_limit: DEFAULT_PULL_LIMIT,
         })
+    }
+
+    /// The HTTP client, the server's base URL and the credential, for the attachment
+    /// transfers in [`super::attachments`].
+    pub(super) fn parts(&self) -> (&reqwest::Client, &str, &str) {
+        (&self.http, &self.base_url, &self.credential)
     }
 
     /// Asks for pull pages of this many operations (the server caps it).
@@ -213,7 +223,7 @@ pub async fn enroll(
         .map_err(|e| SyncError::BadReply(e.without_url().to_string()))
 }
 
-fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+pub(super) fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
     // A panic while holding the lock cannot leave the store half-written (SQLite
     // transactions roll back), so a poisoned lock is safe to keep using.
     store
@@ -228,7 +238,16 @@ pub async fn sync_once(
     client: &SyncClient,
     progress: &(dyn Fn(&SyncProgress) + Send + Sync),
 ) -> Result<SyncOutcome, SyncError> {
-    let result = run(store, client, progress).await;
+    // Attachments go after the operations: the server takes an attachment only for a case
+    // it knows, and the case reaches it with the operations.
+    let result = match run(store, client, progress).await {
+        Ok(mut outcome) => {
+            super::attachments::upload_pending(store, client, progress, &mut outcome)
+                .await
+                .map(|()| outcome)
+        }
+        Err(error) => Err(error),
+    };
     let mut guard = lock(store);
     if guard.is_wiped() {
         return result;

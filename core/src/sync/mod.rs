@@ -9,9 +9,15 @@
 //! Failures are classified ([`SyncError::is_transient`]): transient ones (network, timeouts,
 //! 5xx, 429) are retried with exponential backoff by [`sync_with_retry`]; permanent ones stop
 //! and say what to do. A "device revoked" answer wipes the store, as the agency asked.
+//!
+//! After the operations, a sync uploads pending attachments chunk by chunk, resuming from
+//! the chunks the server reports missing ([`upload_pending`]); [`fetch_attachment`] downloads
+//! one attachment into the store.
 
+mod attachments;
 mod client;
 mod retry;
 
+pub use attachments::{fetch_attachment, upload_pending};
 pub use client::{enroll, sync_once, SyncClient, SyncError, SyncOutcome};
 pub use retry::{sync_with_retry, RetryPolicy};

@@ -8,6 +8,7 @@
 //! limits), is an `ErrorBody` in JSON ([`middleware::observe`] rewrites any that is not).
 
 pub mod admin;
+pub mod attachments;
 pub mod auth;
 pub mod body;
 pub mod enroll;
@@ -21,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::storage::Storage;
 use crate::time::TimeSource;
 use axum::http::Method;
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{get, post, put, MethodRouter};
 use axum::Router;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -106,6 +107,36 @@ fn routes() -> Routes {
             Method::GET,
             "/v1/referrals/{referral_id}/timeline",
             get(referrals::timeline),
+        )
+        .add(
+            Method::PUT,
+            "/v1/attachments/{attachment_id}",
+            put(attachments::declare),
+        )
+        .add(
+            Method::GET,
+            "/v1/attachments/{attachment_id}",
+            get(attachments::info),
+        )
+        .add(
+            Method::GET,
+            "/v1/attachments/{attachment_id}/upload",
+            get(attachments::upload_state),
+        )
+        .add(
+            Method::PUT,
+            "/v1/attachments/{attachment_id}/chunks/{index}",
+            put(attachments::put_chunk),
+        )
+        .add(
+            Method::GET,
+            "/v1/attachments/{attachment_id}/chunks/{index}",
+            get(attachments::get_chunk),
+        )
+        .add(
+            Method::GET,
+            "/v1/cases/{case_id}/attachments",
+            get(attachments::of_case),
         )
         .add(Method::GET, "/v1/admin/agencies", get(admin::list_agencies))
         .add(

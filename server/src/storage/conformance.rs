@@ -9,7 +9,9 @@ use crate::roles::Role;
 use fieldcase_core::protocol::RejectReason;
 use fieldcase_core::{FieldChange, Hlc, OpId, RecordId, RecordKind};
 
+mod attachments;
 mod referrals;
+pub use attachments::*;
 pub use referrals::*;
 
 const NOW: u64 = 1_700_000_000_000;
@@ -349,6 +351,23 @@ macro_rules! conformance_suite {
             fn shared_deliveries_and_transitions_are_audited() {
                 let store = $make;
                 c::shared_deliveries_and_transitions_are_audited(&*store);
+            }
+            #[test]
+            fn attachments_resume_complete_and_stay_with_their_agency() {
+                let store = $make;
+                c::attachments_resume_complete_and_stay_with_their_agency(&*store);
+            }
+            #[test]
+            fn a_receiving_agency_sees_an_attachment_only_through_a_shared_field_and_consent() {
+                let store = $make;
+                c::a_receiving_agency_sees_an_attachment_only_through_a_shared_field_and_consent(
+                    &*store,
+                );
+            }
+            #[test]
+            fn a_file_that_fails_its_checksum_is_dropped_whole() {
+                let store = $make;
+                c::a_file_that_fails_its_checksum_is_dropped_whole(&*store);
             }
         }
     };

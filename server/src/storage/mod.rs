@@ -54,6 +54,7 @@ pub mod sqlite;
 
 use crate::credentials::SecretHash;
 use crate::roles::Role;
+use fieldcase_core::attachments::wire::{AttachmentInfo, ChunkReceipt, Declaration, UploadState};
 use fieldcase_core::protocol::{CommandResult, ReferralCommand, ReferralTimeline, Rejection};
 use fieldcase_core::{AgencyCode, DeviceId, Operation, RecordId};
 
@@ -289,6 +290,12 @@ pub enum StorageError {
     /// A push broke the protocol in a way no operation-level rejection covers.
     #[error("{0}")]
     InvalidPush(&'static str),
+    /// The request contradicts what is stored (an attachment declared differently before).
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// The request breaks a rule (names the rule, never a value).
+    #[error("{0}")]
+    Rejected(String),
     /// Stored data failed an integrity check (a sealed payload did not open).
     #[error("stored data failed an integrity check: {0}")]
     Integrity(String),
@@ -412,6 +419,68 @@ pub trait Storage: Send + Sync + 'static {
         referral: RecordId,
         now_ms: u64,
     ) -> Result<Option<ReferralTimeline>, StorageError>;
+
+    // --- attachments (see `fieldcase_core::attachments::wire`) -----------------------------
+
+    /// Records that attachment `id` exists (a device of the agency owning the case declares
+    /// it; `NotFound("case")` otherwise) and answers with the chunks still missing. The same
+    /// declaration again gets the same kind of answer; a different one is a `Conflict`.
+    /// The declaration's own rules (type, size, field, label) are checked by the caller.
+    fn declare_attachment(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+        declaration: &Declaration,
+        now_ms: u64,
+    ) -> Result<UploadState, StorageError>;
+
+    /// The upload state of an attachment declared by the device's agency (`None` otherwise).
+    fn attachment_upload_state(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+    ) -> Result<Option<UploadState>, StorageError>;
+
+    /// Stores one chunk (sealed) of an attachment declared by the device's agency, whose
+    /// SHA-256 the caller has checked; a chunk already held is not stored again. When the
+    /// last missing chunk arrives the whole file is checked against the declared SHA-256: on
+    /// a match the attachment is complete, otherwise every chunk is dropped to be sent again.
+    fn put_attachment_chunk(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+        index: u32,
+        bytes: &[u8],
+        now_ms: u64,
+    ) -> Result<ChunkReceipt, StorageError>;
+
+    /// The description of an attachment the device may see
+    /// ([`crate::visibility::attachment_visible`]), `None` otherwise. A read by another
+    /// agency than the case's owner is audited in the same transaction.
+    fn attachment_info(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+        now_ms: u64,
+    ) -> Result<Option<AttachmentInfo>, StorageError>;
+
+    /// One chunk of a complete attachment the device may see, `None` otherwise; audited like
+    /// [`Storage::attachment_info`].
+    fn attachment_chunk(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+        index: u32,
+        now_ms: u64,
+    ) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// The attachments of a case that the device may see, oldest first; `None` when the
+    /// device's agency neither owns the case nor has open access to it.
+    fn case_attachments(
+        &self,
+        device: &DeviceAuth,
+        case: RecordId,
+    ) -> Result<Option<Vec<AttachmentInfo>>, StorageError>;
 
     /// Audit entries, oldest first: of one record when given, else all.
     fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError>;

@@ -5,6 +5,7 @@
 //! profile's unsynced work. The passphrase comes from `FIELDCASE_PASSPHRASE` or a prompt —
 //! never from the command line, where the process list would show it.
 
+mod attachments;
 mod cases;
 mod referrals;
 mod store;
@@ -107,6 +108,28 @@ pub enum DeviceCommand {
         #[arg(long)]
         date: Option<String>,
     },
+    /// Add a photo or scan (JPEG, PNG, WebP, PDF; at most 10 MiB) to a case, sealed in the
+    /// store; it uploads with the next sync.
+    Attach {
+        case_id: String,
+        file: PathBuf,
+        #[arg(long)]
+        label: Option<String>,
+        /// The content type (default: from the file name); must match the content.
+        #[arg(long = "type")]
+        content_type: Option<String>,
+        /// The case field it hangs on: photo, document_numbers or consent.data_sharing.
+        #[arg(long, default_value = fieldcase_core::attachments::DEFAULT_FIELD)]
+        field: String,
+    },
+    /// List the attachments of a case on this device.
+    Attachments { case_id: String },
+    /// Write an attachment to a file, downloading it first if it is not on this device.
+    AttachmentGet {
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Refer a case to a partner agency, answer referrals, follow their timeline.
     Referral {
         #[command(subcommand)]
@@ -165,6 +188,25 @@ pub async fn run(args: DeviceArgs, out: Output) -> anyhow::Result<()> {
         DeviceCommand::Passwd => store::change_passphrase(&profile, out),
         DeviceCommand::Wipe { yes } => store::wipe(&profile, yes, out),
         DeviceCommand::Referral { command } => referrals::run(&profile, command, out),
+        DeviceCommand::Attach {
+            case_id,
+            file,
+            label,
+            content_type,
+            field,
+        } => attachments::attach(
+            &profile,
+            &case_id,
+            &file,
+            label.as_deref(),
+            content_type.as_deref(),
+            &field,
+            out,
+        ),
+        DeviceCommand::Attachments { case_id } => attachments::list(&profile, &case_id, out),
+        DeviceCommand::AttachmentGet { id, out: file } => {
+            attachments::get(&profile, &id, &file, out).await
+        }
         other => cases::run(&profile, other, out),
     }
 }

@@ -88,6 +88,9 @@ pub async fn sync(profile: &Profile, attempts: u32, out: Output) -> anyhow::Resu
             "referral_transitions_refused": outcome.commands_rejected,
             "bytes_sent": outcome.bytes_sent, "bytes_received": outcome.bytes_received,
             "pending": status.pending_ops, "pending_transitions": status.pending_commands,
+            "attachments_uploaded": outcome.attachments_uploaded,
+            "attachment_bytes_sent": outcome.attachment_bytes_sent,
+            "pending_attachments": status.pending_attachments,
             "synced": status.synced,
         }),
         || {
@@ -101,6 +104,12 @@ pub async fn sync(profile: &Profile, attempts: u32, out: Output) -> anyhow::Resu
                 outcome.bytes_sent,
                 outcome.bytes_received
             );
+            if outcome.attachments_uploaded > 0 {
+                text.push_str(&format!(
+                    "\nattachments: {} uploaded ({} bytes sent)",
+                    outcome.attachments_uploaded, outcome.attachment_bytes_sent
+                ));
+            }
             if outcome.commands_applied + outcome.commands_rejected > 0 {
                 text.push_str(&format!(
                     "\nreferral transitions: {} confirmed, {} refused (see `fieldcase device referral list`)",
@@ -122,18 +131,22 @@ pub fn status(profile: &Profile, out: Output) -> anyhow::Result<()> {
             "profile": profile.name, "device_id": identity.device, "agency": identity.agency,
             "cases": status.cases, "pending_ops": status.pending_ops,
             "pending_transitions": status.pending_commands, "rejected_ops": status.rejected_ops,
+            "pending_attachments": status.pending_attachments,
+            "pending_attachment_bytes": status.pending_attachment_bytes,
             "conflicts": status.conflicts, "last_sync_ms": status.last_sync_ms, "last_error": status.last_error,
             "synced": status.synced,
         }),
         || {
             let last = status.last_sync_ms.map_or("never".to_owned(), |ms| format!("{ms} ms since the epoch"));
             let mut text = format!(
-                "profile {} (device {} of {})\ncases: {}\npending changes: {}\nrefused by the server: {}\nconflicts: {}\nlast sync: {}\n{}",
+                "profile {} (device {} of {})\ncases: {}\npending changes: {}\npending attachments: {} ({} bytes)\nrefused by the server: {}\nconflicts: {}\nlast sync: {}\n{}",
                 profile.name,
                 identity.device,
                 identity.agency,
                 status.cases,
                 status.pending_ops,
+                status.pending_attachments,
+                status.pending_attachment_bytes,
                 status.rejected_ops,
                 status.conflicts,
                 last,

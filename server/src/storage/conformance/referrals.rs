@@ -10,7 +10,7 @@ use fieldcase_core::referral::{ReferralStatus, Transition};
 use fieldcase_core::{FieldChange, Hlc, OpId, RecordId, RecordKind};
 use serde_json::{json, Value};
 
-fn op_with(
+pub(super) fn op_with(
     device: &DeviceAuth,
     seq: u64,
     kind: RecordKind,

@@ -11,6 +11,7 @@
 //! Locks are held only around database work on blocking threads — never across network I/O
 //! (the HTTP layer reads and decodes the whole body before calling in).
 
+mod attachments;
 mod audit;
 mod directory;
 mod oplog;
@@ -371,6 +372,63 @@ impl Storage for SqliteStorage {
         now_ms: u64,
     ) -> Result<Option<fieldcase_core::protocol::ReferralTimeline>, StorageError> {
         self.write(|tx| referrals::timeline(tx, &self.sealer, device, referral, now_ms))
+    }
+
+    fn declare_attachment(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+        declaration: &fieldcase_core::attachments::wire::Declaration,
+        now_ms: u64,
+    ) -> Result<fieldcase_core::attachments::wire::UploadState, StorageError> {
+        self.write(|tx| attachments::declare(tx, &self.sealer, device, id, declaration, now_ms))
+    }
+
+    fn attachment_upload_state(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+    ) -> Result<Option<fieldcase_core::attachments::wire::UploadState>, StorageError> {
+        self.read(|tx| attachments::state_of(tx, &self.sealer, device, id))
+    }
+
+    fn put_attachment_chunk(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+        index: u32,
+        bytes: &[u8],
+        now_ms: u64,
+    ) -> Result<fieldcase_core::attachments::wire::ChunkReceipt, StorageError> {
+        self.write(|tx| attachments::put_chunk(tx, &self.sealer, device, id, index, bytes, now_ms))
+    }
+
+    fn attachment_info(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+        now_ms: u64,
+    ) -> Result<Option<fieldcase_core::attachments::wire::AttachmentInfo>, StorageError> {
+        // A write transaction: a read by another agency is audited with it.
+        self.write(|tx| attachments::info(tx, &self.sealer, device, id, now_ms))
+    }
+
+    fn attachment_chunk(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+        index: u32,
+        now_ms: u64,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.write(|tx| attachments::chunk(tx, &self.sealer, device, id, index, now_ms))
+    }
+
+    fn case_attachments(
+        &self,
+        device: &DeviceAuth,
+        case: RecordId,
+    ) -> Result<Option<Vec<fieldcase_core::attachments::wire::AttachmentInfo>>, StorageError> {
+        self.read(|tx| attachments::of_case(tx, &self.sealer, device, case))
     }
 
     fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError> {

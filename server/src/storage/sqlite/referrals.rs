@@ -160,7 +160,7 @@ pub(super) fn audiences_for(
 }
 
 /// Agencies with open access to a case, each with the union of the fields its referrals list.
-fn open_access(
+pub(super) fn open_access(
     tx: &Transaction<'_>,
     case: RecordId,
 ) -> Result<BTreeMap<AgencyCode, BTreeSet<String>>, StorageError> {

@@ -14,14 +14,16 @@
 //! 3. referrals: each record's merged state (sealed), who each logged operation is addressed
 //!    to (`op_audience`), referrals and the case access they grant, processed referral
 //!    commands, the audit log; `op_log` takes server-authored operations (no device foreign
-//!    key, its own clock column) and is indexed by record.
+//!    key, its own clock column) and is indexed by record;
+//! 4. attachments ([`CREATE_ATTACHMENTS`]): declared attachments and their sealed chunks.
+//!    A self-contained step, so a merge with other new steps can renumber it.
 
 use crate::storage::StorageError;
 use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The version [`CREATE_CURRENT`] creates.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How long a connection waits for a lock before failing. Only the writer takes write locks
 /// and it is behind a mutex, so this covers checkpoints and external tools (backups).
@@ -182,6 +184,33 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_by_record ON audit_log(record_id, at);
 "#;
 
+/// Attachments (version 4). `attachments.owner_agency` is the agency that declared it (the
+/// case's owner then); `meta` is sealed (content type, label, SHA-256); `completed_at` is set
+/// once every chunk arrived and the whole file matched its SHA-256. Chunks are sealed, bound
+/// to their attachment and index (`crate::seal::attachment_chunk_ad`).
+pub const CREATE_ATTACHMENTS: &str = r#"
+CREATE TABLE attachments (
+    attachment_id BLOB PRIMARY KEY NOT NULL,
+    case_id       BLOB NOT NULL REFERENCES records(record_id),
+    owner_agency  TEXT NOT NULL REFERENCES agencies(code),
+    device_id     BLOB NOT NULL,
+    field         TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    chunk_size    INTEGER NOT NULL,
+    chunk_count   INTEGER NOT NULL,
+    meta          BLOB NOT NULL,
+    created_at    INTEGER NOT NULL,
+    completed_at  INTEGER
+);
+CREATE INDEX attachments_by_case ON attachments(case_id, created_at);
+CREATE TABLE attachment_chunks (
+    attachment_id BLOB NOT NULL REFERENCES attachments(attachment_id),
+    idx           INTEGER NOT NULL,
+    data          BLOB NOT NULL,
+    PRIMARY KEY (attachment_id, idx)
+);
+"#;
+
 /// 2 → 3: rebuilds `op_log` (drops the device foreign key, adds `hlc_device`, trades the
 /// per-agency index for `op_audience`), keeping every row and the position high-water mark,
 /// and addresses every existing operation to its owner agency, as pulls used to select them.
@@ -219,6 +248,8 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE devices ADD COLUMN last_seen_at INTEGER;",
     // 2 → 3
     MIGRATE_2_TO_3,
+    // 3 → 4
+    CREATE_ATTACHMENTS,
 ];
 
 /// Run after [`CREATE_REFERRALS`] when upgrading to version 3.
@@ -298,6 +329,8 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
         tx.execute_batch(CREATE_CURRENT).map_err(super::backend)?;
         tx.execute_batch(CREATE_LOG).map_err(super::backend)?;
         tx.execute_batch(CREATE_REFERRALS).map_err(super::backend)?;
+        tx.execute_batch(CREATE_ATTACHMENTS)
+            .map_err(super::backend)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(super::backend)?;
         return tx.commit().map_err(super::backend);

@@ -1,0 +1,138 @@
+//! `fieldcase device attach | attachments | attachment-get`, run as the real binary against a
+//! real server on loopback: a photo added on one device arrives byte for byte on another.
+
+use fieldcase_server::admin_client::AdminClient;
+use fieldcase_server::roles::Role;
+use fieldcase_server::{Server, ServerConfig};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fieldcase");
+const PASSPHRASE: &str = "a long enough test passphrase";
+
+fn device(dir: &Path, profile: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--json")
+        .arg("device")
+        .arg("--dir")
+        .arg(dir)
+        .args(["--profile", profile])
+        .args(args)
+        .env("FIELDCASE_PASSPHRASE", PASSPHRASE)
+        .env_remove("FIELDCASE_DEVICE_DIR")
+        .env_remove("FIELDCASE_PROFILE")
+        .output()
+        .unwrap()
+}
+
+fn ok(output: Output) -> Value {
+    assert!(
+        output.status.success(),
+        "command failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_photo_attached_on_one_device_arrives_whole_on_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::spawn(ServerConfig::new(dir.path().join("server")))
+        .await
+        .unwrap();
+    let admin = AdminClient::new(&server.base_url, server.admin_token().unwrap()).unwrap();
+    admin.create_agency("iom_uga", "IOM Uganda").await.unwrap();
+    let mut codes = Vec::new();
+    for name in ["alice", "bob"] {
+        let user = admin
+            .create_user("iom_uga", Role::Caseworker, name)
+            .await
+            .unwrap();
+        codes.push(admin.enrollment_code(&user.id, None).await.unwrap().code);
+    }
+    let url = server.base_url.clone();
+    let root = dir.path().to_owned();
+    tokio::task::spawn_blocking(move || {
+        let d = root.join("devices");
+        for (profile, code) in ["alice", "bob"].iter().zip(&codes) {
+            ok(device(&d, profile, &["enroll", "--server", &url, "--code", code]));
+        }
+        let case = json!({
+            "given_name": "Selamawit", "family_name": "Gebremariam", "date_of_birth": "1990",
+            "sex": "female", "nationality": "ETH", "country_of_assistance": "UGA",
+            "intake_date": "2026-09-14", "categories": ["victim_of_trafficking"],
+            "programme": "direct_assistance", "exploitation_types": ["domestic_servitude"],
+            "trafficking_type": "international",
+            "consent": {"assistance": {"given": true, "date": "2026-09-14", "recorded_by": "cw-1"}, "data_sharing": "none"}
+        });
+        let case_path = root.join("case.json");
+        std::fs::write(&case_path, case.to_string()).unwrap();
+        let case_id = ok(device(&d, "alice", &["add", "--file", case_path.to_str().unwrap()]))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        let mut photo = b"\x89PNG\r\n\x1a\n".to_vec();
+        photo.extend((0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+        let photo_path = root.join("consent.png");
+        std::fs::write(&photo_path, &photo).unwrap();
+
+        // A declared type that the content contradicts: refused, nothing stored.
+        let refused = device(
+            &d,
+            "alice",
+            &["attach", &case_id, photo_path.to_str().unwrap(), "--type", "image/jpeg"],
+        );
+        assert!(!refused.status.success());
+        let listed = ok(device(&d, "alice", &["attachments", &case_id]));
+        assert!(listed["attachments"].as_array().unwrap().is_empty());
+
+        let added = ok(device(
+            &d,
+            "alice",
+            &[
+                "attach",
+                &case_id,
+                photo_path.to_str().unwrap(),
+                "--label",
+                "consent signature",
+                "--field",
+                "consent.data_sharing",
+            ],
+        ));
+        let id = added["id"].as_str().unwrap().to_owned();
+        assert_eq!(added["content_type"], "image/png");
+        assert_eq!(added["uploaded"], false);
+        let status = ok(device(&d, "alice", &["status"]));
+        assert_eq!(status["pending_attachments"], 1);
+        assert_eq!(status["synced"], false);
+
+        let synced = ok(device(&d, "alice", &["sync"]));
+        assert_eq!(synced["attachments_uploaded"], 1);
+        assert_eq!(synced["synced"], true);
+        let listed = ok(device(&d, "alice", &["attachments", &case_id]));
+        assert_eq!(listed["attachments"][0]["uploaded"], true);
+
+        ok(device(&d, "bob", &["sync"]));
+        let out = root.join("downloaded.png");
+        let got = ok(device(
+            &d,
+            "bob",
+            &["attachment-get", &id, "--out", out.to_str().unwrap()],
+        ));
+        assert_eq!(got["size"], photo.len());
+        assert_eq!(std::fs::read(&out).unwrap(), photo, "byte for byte");
+        // Now on bob's device too; a second get reads it locally, and never overwrites.
+        let again = device(
+            &d,
+            "bob",
+            &["attachment-get", &id, "--out", out.to_str().unwrap()],
+        );
+        assert!(!again.status.success(), "an existing file is not overwritten");
+        let listed = ok(device(&d, "bob", &["attachments", &case_id]));
+        assert_eq!(listed["attachments"][0]["label"], "consent signature");
+    })
+    .await
+    .unwrap();
+}
