@@ -1,0 +1,1 @@
+//! XLSForm import and export (placeholder).
