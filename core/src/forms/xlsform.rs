@@ -1,1 +1,0 @@
-//! XLSForm import and export (placeholder).
