@@ -6,6 +6,7 @@
 //! never from the command line, where the process list would show it.
 
 mod cases;
+mod forms;
 mod referrals;
 mod store;
 mod sync;
@@ -47,6 +48,9 @@ pub enum DeviceCommand {
     Add {
         #[arg(long)]
         file: Option<PathBuf>,
+        /// Record the answers with this form: ID or ID@VERSION (default: the newest held).
+        #[arg(long, value_name = "ID[@VERSION]")]
+        form: Option<String>,
     },
     /// Import cases from a JSON Lines file.
     Import {
@@ -74,6 +78,10 @@ pub enum DeviceCommand {
         set: Vec<String>,
         #[arg(long = "clear", value_name = "KEY")]
         clear: Vec<String>,
+        /// Move the case's answers to this form version (ID@VERSION; the newest held when
+        /// only ID): the answers must satisfy it, so clear what it dropped in the same update.
+        #[arg(long, value_name = "ID[@VERSION]")]
+        form: Option<String>,
     },
     /// Search by name, phone or document number.
     Search {
@@ -117,6 +125,11 @@ pub enum DeviceCommand {
         /// Attempts before giving up on a failing network.
         #[arg(long, default_value_t = 5)]
         attempts: u32,
+    },
+    /// Form versions held by this profile.
+    Form {
+        #[command(subcommand)]
+        command: forms::FormCli,
     },
     /// Pending changes, last sync, conflicts.
     Status,
@@ -165,6 +178,7 @@ pub async fn run(args: DeviceArgs, out: Output) -> anyhow::Result<()> {
         DeviceCommand::Passwd => store::change_passphrase(&profile, out),
         DeviceCommand::Wipe { yes } => store::wipe(&profile, yes, out),
         DeviceCommand::Referral { command } => referrals::run(&profile, command, out),
+        DeviceCommand::Form { command } => forms::run(&profile, command, out),
         other => cases::run(&profile, other, out),
     }
 }

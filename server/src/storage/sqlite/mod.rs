@@ -13,6 +13,7 @@
 
 mod audit;
 mod directory;
+mod forms;
 mod oplog;
 mod referrals;
 pub mod schema;
@@ -375,6 +376,19 @@ impl Storage for SqliteStorage {
 
     fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError> {
         self.read(|tx| audit::list(tx, record))
+    }
+
+    fn publish_form(
+        &self,
+        agency: &AgencyCode,
+        form: &fieldcase_core::forms::FormDefinition,
+        now_ms: u64,
+    ) -> Result<PublishedForm, StorageError> {
+        self.write(|tx| forms::publish(tx, &self.sealer, agency, form, now_ms))
+    }
+
+    fn list_forms(&self, agency: Option<&AgencyCode>) -> Result<Vec<PublishedForm>, StorageError> {
+        self.read(|tx| forms::list(tx, &self.sealer, agency))
     }
 
     fn close(&self) {
