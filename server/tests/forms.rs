@@ -69,7 +69,9 @@ async fn sync(device: &Device) -> fieldcase_core::sync::SyncOutcome {
 }
 
 fn shipped(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../forms").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../forms")
+        .join(name)
 }
 
 fn held(device: &Device) -> Vec<(String, u32, bool)> {
@@ -126,21 +128,50 @@ async fn published_forms_reach_the_agencys_devices_and_validate_answers() {
     // Publish: the screening form as JSON, the assistance form as its XLSForm workbook.
     let screening = read_form_file(&shipped("screening.json")).unwrap();
     let assistance = read_form_file(&shipped("assistance.xlsx")).unwrap();
-    let published = admin.publish_form(&screening, Some("iom_uga")).await.unwrap();
+    let published = admin
+        .publish_form(&screening, Some("iom_uga"))
+        .await
+        .unwrap();
     assert!(published.created);
-    assert_eq!((published.id.as_str(), published.version), ("iom_screening", 1));
-    assert!(admin.publish_form(&assistance, Some("iom_uga")).await.unwrap().created);
+    assert_eq!(
+        (published.id.as_str(), published.version),
+        ("iom_screening", 1)
+    );
+    assert!(
+        admin
+            .publish_form(&assistance, Some("iom_uga"))
+            .await
+            .unwrap()
+            .created
+    );
 
     // The same version again changes nothing; different content under it is refused; a
     // system admin must name the agency; an unknown agency is not found.
-    assert!(!admin.publish_form(&screening, Some("iom_uga")).await.unwrap().created);
+    assert!(
+        !admin
+            .publish_form(&screening, Some("iom_uga"))
+            .await
+            .unwrap()
+            .created
+    );
     let mut altered = screening.clone();
     altered.title.insert("en".into(), "Something else".into());
-    let e = admin.publish_form(&altered, Some("iom_uga")).await.unwrap_err();
+    let e = admin
+        .publish_form(&altered, Some("iom_uga"))
+        .await
+        .unwrap_err();
     assert_eq!(refused_status(e), 409);
-    assert_eq!(refused_status(admin.publish_form(&screening, None).await.unwrap_err()), 400);
     assert_eq!(
-        refused_status(admin.publish_form(&screening, Some("nowhere")).await.unwrap_err()),
+        refused_status(admin.publish_form(&screening, None).await.unwrap_err()),
+        400
+    );
+    assert_eq!(
+        refused_status(
+            admin
+                .publish_form(&screening, Some("nowhere"))
+                .await
+                .unwrap_err()
+        ),
         404
     );
     // A definition that does not check is refused with the reason.
@@ -148,9 +179,11 @@ async fn published_forms_reach_the_agencys_devices_and_validate_answers() {
         .call::<serde_json::Value>(
             reqwest::Method::POST,
             "/v1/admin/forms?agency=iom_uga",
-            Some(&json!({"id": "x", "version": 1, "title": {"en": "X"}, "default_language": "en",
+            Some(
+                &json!({"id": "x", "version": 1, "title": {"en": "X"}, "default_language": "en",
                          "sections": [{"fields": [{"id": "a", "type": "text", "label": {"en": "A"},
-                                                   "relevant": "${b} = 1"}]}]})),
+                                                   "relevant": "${b} = 1"}]}]}),
+            ),
         )
         .await
         .unwrap_err();

@@ -9,7 +9,9 @@ use crate::roles::Role;
 use fieldcase_core::protocol::RejectReason;
 use fieldcase_core::{FieldChange, Hlc, OpId, RecordId, RecordKind};
 
+mod forms;
 mod referrals;
+pub use forms::*;
 pub use referrals::*;
 
 const NOW: u64 = 1_700_000_000_000;
@@ -300,6 +302,11 @@ macro_rules! conformance_suite {
             use super::*;
             use $crate::storage::conformance as c;
 
+            #[test]
+            fn forms_are_immutable_and_reach_only_their_agency() {
+                let store = $make;
+                c::forms_are_immutable_and_reach_only_their_agency(&*store);
+            }
             #[test]
             fn push_is_idempotent_and_stops_at_gaps() {
                 let store = $make;
