@@ -185,12 +185,13 @@ impl From<StoreError> for FieldcaseError {
             }
             StoreError::AlreadyExists => FieldcaseError::AlreadyExists { reason: message },
             StoreError::Invalid(errors) => errors.into(),
-            StoreError::AppendOnly { .. } | StoreError::MissingCaseLink { .. } => {
-                FieldcaseError::Invalid {
-                    reason: message,
-                    problems: Vec::new(),
-                }
-            }
+            StoreError::AppendOnly { .. }
+            | StoreError::MissingCaseLink { .. }
+            | StoreError::Form(_)
+            | StoreError::FormVersionConflict { .. } => FieldcaseError::Invalid {
+                reason: message,
+                problems: Vec::new(),
+            },
             StoreError::Crypto(CryptoError::WeakExtraSecret(min)) => FieldcaseError::Invalid {
                 reason: message,
                 problems: vec![FieldProblem {

@@ -141,7 +141,7 @@ pub fn check_form(
     let mut errors = Vec::new();
     for section in &form.sections {
         // A section's condition is evaluated once, before its fields.
-        let section_shown = section.relevant.as_ref().map_or(true, |c| {
+        let section_shown = section.relevant.as_ref().is_none_or(|c| {
             let lookup = |id: &str| value_of(&by_id, &hidden, fields, id);
             c.expr.holds(&Scope {
                 field: &lookup,
@@ -152,7 +152,7 @@ pub fn check_form(
         for field in &section.fields {
             let value = answer(field);
             let shown = section_shown
-                && field.relevant.as_ref().map_or(true, |c| {
+                && field.relevant.as_ref().is_none_or(|c| {
                     let lookup = |id: &str| value_of(&by_id, &hidden, fields, id);
                     c.expr.holds(&Scope {
                         field: &lookup,
