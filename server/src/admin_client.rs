@@ -137,6 +137,19 @@ impl AdminClient {
         self.call(Method::POST, &path, Some(&form.to_json())).await
     }
 
+    /// Publishes a network-wide form version: for every agency, now and later.
+    pub async fn publish_network_form(
+        &self,
+        form: &fieldcase_core::forms::FormDefinition,
+    ) -> anyhow::Result<FormBody> {
+        self.call(
+            Method::POST,
+            "/v1/admin/forms?network=true",
+            Some(&form.to_json()),
+        )
+        .await
+    }
+
     /// The published form versions the token may see (of one agency, when given).
     pub async fn list_forms(&self, agency: Option<&str>) -> anyhow::Result<Vec<FormBody>> {
         let path = match agency {

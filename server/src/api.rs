@@ -115,3 +115,14 @@ pub struct FormBody {
     /// the same definition.
     pub created: bool,
 }
+
+/// The query of `POST /v1/admin/forms`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishQuery {
+    /// The agency to publish for.
+    #[serde(default)]
+    pub agency: Option<String>,
+    /// Publish for every agency, now and later (system admin).
+    #[serde(default)]
+    pub network: Option<bool>,
+}

@@ -251,7 +251,26 @@ async fn published_forms_reach_the_agencys_devices_and_validate_answers() {
     // The case travels like any other; b sees it with its form reference.
     assert_eq!(sync(&a).await.rejected, 0);
     sync(&b).await;
-    let store = b.store.lock().unwrap();
-    let case = store.get_case(&case_id).unwrap().case().unwrap();
-    assert_eq!(case.forms[&FormId::parse("iom_screening").unwrap()], 1);
+    {
+        let store = b.store.lock().unwrap();
+        let case = store.get_case(&case_id).unwrap().case().unwrap();
+        assert_eq!(case.forms[&FormId::parse("iom_screening").unwrap()], 1);
+    }
+
+    // A network-wide version reaches every agency, including one created afterwards.
+    let mut network = screening.clone();
+    network.version = 2;
+    let published = admin.publish_network_form(&network).await.unwrap();
+    assert_eq!((published.agency.as_str(), published.created), ("*", true));
+    admin
+        .create_agency("iom_eth", "IOM Ethiopia")
+        .await
+        .unwrap();
+    let e = enrolled_device(&server, &admin, "iom_eth", dir.path(), "e").await;
+    for device in [&a, &k, &e] {
+        sync(device).await;
+    }
+    assert!(held(&a).contains(&("iom_screening".to_owned(), 2, false)));
+    assert_eq!(held(&k), [("iom_screening".to_owned(), 2, false)]);
+    assert_eq!(held(&e), [("iom_screening".to_owned(), 2, false)]);
 }

@@ -20,8 +20,12 @@ pub enum FormCommand {
         /// A form definition: `.json`, or an XLSForm workbook `.xlsx`.
         file: PathBuf,
         /// The agency (a system admin must name it; an agency admin publishes for its own).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "network")]
         agency: Option<String>,
+        /// Publish for every agency of the network, including agencies created later
+        /// (system admin).
+        #[arg(long)]
+        network: bool,
     },
     /// List published form versions.
     List {
@@ -59,18 +63,31 @@ pub fn read_form_file(path: &Path) -> anyhow::Result<FormDefinition> {
 
 pub async fn run(client: &AdminClient, command: FormCommand, out: Output) -> anyhow::Result<()> {
     match command {
-        FormCommand::Publish { file, agency } => {
+        FormCommand::Publish {
+            file,
+            agency,
+            network,
+        } => {
             let form = read_form_file(&file)?;
-            let published = client.publish_form(&form, agency.as_deref()).await?;
+            let published = if network {
+                client.publish_network_form(&form).await?
+            } else {
+                client.publish_form(&form, agency.as_deref()).await?
+            };
             out.print(&published, || {
                 let what = if published.created {
                     "published"
                 } else {
                     "already published (unchanged)"
                 };
+                let whom = if published.agency == crate::http::forms::ALL_AGENCIES {
+                    "every agency".to_owned()
+                } else {
+                    published.agency.clone()
+                };
                 format!(
-                    "{what}: form {} version {} for {} ({} fields)",
-                    published.id, published.version, published.agency, published.fields
+                    "{what}: form {} version {} for {whom} ({} fields)",
+                    published.id, published.version, published.fields
                 )
             });
         }

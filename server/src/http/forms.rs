@@ -4,12 +4,13 @@
 //! `fieldcase admin form publish` converts an XLSForm workbook first). An agency admin
 //! publishes for its own agency; a system admin names the agency with `?agency=`. The server
 //! checks the definition, stores the version (immutable) and writes it as a `form` record
-//! that devices of the agency receive on their next sync.
+//! that devices of the agency receive on their next sync. A system admin may instead publish a
+//! network-wide version (`?network=true`): for every agency, including those created later.
 
 use super::auth::Admin;
 use super::body::{read_body, require_content_type};
 use super::{blocking, AppState};
-use crate::api::{AgencyFilter, FormBody};
+use crate::api::{AgencyFilter, FormBody, PublishQuery};
 use crate::error::ApiError;
 use crate::storage::{AdminScope, PublishedForm};
 use axum::body::Body;
@@ -47,16 +48,36 @@ fn target_agency(admin: &Admin, filter: &AgencyFilter) -> Result<Option<AgencyCo
     }
 }
 
+/// The `agency` of a network-wide publish's reply.
+pub const ALL_AGENCIES: &str = "*";
+
 pub async fn publish(
     State(state): State<AppState>,
     admin: Admin,
-    Query(filter): Query<AgencyFilter>,
+    Query(query): Query<PublishQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<FormBody>), ApiError> {
-    let agency = target_agency(&admin, &filter)?.ok_or_else(|| {
-        ApiError::bad_request("a system admin names the agency to publish for: ?agency=<code>")
-    })?;
+    let network = query.network.unwrap_or(false);
+    let agency = if network {
+        admin.require_system()?;
+        if query.agency.is_some() {
+            return Err(ApiError::bad_request(
+                "name an agency or network=true, not both",
+            ));
+        }
+        None
+    } else {
+        let filter = AgencyFilter {
+            agency: query.agency,
+        };
+        Some(target_agency(&admin, &filter)?.ok_or_else(|| {
+            ApiError::bad_request(
+                "a system admin names the agency to publish for (?agency=<code>) or publishes \
+                 for the whole network (?network=true)",
+            )
+        })?)
+    };
     require_content_type(&headers, "application/json")?;
     let bytes = read_body(&headers, body, MAX_DEFINITION_BYTES).await?;
     // A definition holds no personal data, so its errors may quote it.
@@ -64,6 +85,25 @@ pub async fn publish(
         .map_err(|e| ApiError::bad_request(format!("not a valid form definition: {e}")))?;
     let storage = state.storage.clone();
     let now = state.time.now_ms();
+    let Some(agency) = agency else {
+        let summary = FormBody {
+            agency: ALL_AGENCIES.to_owned(),
+            id: form.id.to_string(),
+            version: form.version,
+            title: form.title.clone(),
+            fields: form.fields().count(),
+            created: false,
+        };
+        let each = blocking(move || storage.publish_network_form(&form, now)).await?;
+        let created = each.iter().any(|f| f.created);
+        tracing::info!(form = %summary.id, version = summary.version, agencies = each.len(), "network form published");
+        let status = if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        return Ok((status, Json(FormBody { created, ..summary })));
+    };
     let published = blocking(move || storage.publish_form(&agency, &form, now)).await?;
     let status = if published.created {
         tracing::info!(agency = %published.agency, form = %published.id, version = published.version, "form published");

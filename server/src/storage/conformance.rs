@@ -303,6 +303,11 @@ macro_rules! conformance_suite {
             use $crate::storage::conformance as c;
 
             #[test]
+            fn network_forms_reach_every_agency_now_and_later() {
+                let store = $make;
+                c::network_forms_reach_every_agency_now_and_later(&*store);
+            }
+            #[test]
             fn forms_are_immutable_and_reach_only_their_agency() {
                 let store = $make;
                 c::forms_are_immutable_and_reach_only_their_agency(&*store);

@@ -443,6 +443,16 @@ pub trait Storage: Send + Sync + 'static {
         now_ms: u64,
     ) -> Result<PublishedForm, StorageError>;
 
+    /// Publishes a network-wide form version: for every agency now (as [`Storage::publish_form`]
+    /// does for one, all in one transaction) and for every agency created later, in the
+    /// transaction that creates it. `AlreadyExists` when the network or any agency already
+    /// holds a different definition under this version.
+    fn publish_network_form(
+        &self,
+        form: &fieldcase_core::forms::FormDefinition,
+        now_ms: u64,
+    ) -> Result<Vec<PublishedForm>, StorageError>;
+
     /// The published form versions of one agency, or of all.
     fn list_forms(&self, agency: Option<&AgencyCode>) -> Result<Vec<PublishedForm>, StorageError>;
 

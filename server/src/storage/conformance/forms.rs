@@ -75,3 +75,43 @@ pub fn forms_are_immutable_and_reach_only_their_agency(store: &dyn Storage) {
         RejectReason::Invalid { .. }
     ));
 }
+
+pub fn network_forms_reach_every_agency_now_and_later(store: &dyn Storage) {
+    let a = enrolled(store, "agency_a");
+    let b = enrolled(store, "agency_b");
+    // agency_b already holds a different definition under this version: refused as a whole.
+    store.publish_form(&b.agency, &form("Mine"), NOW).unwrap();
+    assert!(matches!(
+        store.publish_network_form(&form("Network"), NOW),
+        Err(StorageError::AlreadyExists(_))
+    ));
+    assert!(
+        store.pull(&a, 0, 100).unwrap().ops.is_empty(),
+        "nothing half-published"
+    );
+
+    let mut network = form("Network");
+    network.version = 2;
+    let each = store.publish_network_form(&network, NOW).unwrap();
+    assert_eq!(each.len(), 2);
+    assert!(each.iter().all(|f| f.created));
+    assert!(store
+        .publish_network_form(&network, NOW)
+        .unwrap()
+        .iter()
+        .all(|f| !f.created));
+    let mut changed = network.clone();
+    changed.title.insert("en".into(), "Changed".into());
+    assert!(matches!(
+        store.publish_network_form(&changed, NOW),
+        Err(StorageError::AlreadyExists(_))
+    ));
+    assert_eq!(store.pull(&a, 0, 100).unwrap().ops.len(), 1);
+
+    // An agency created afterwards receives it.
+    let c = enrolled(store, "agency_c");
+    let page = store.pull(&c, 0, 100).unwrap();
+    assert_eq!(page.ops.len(), 1);
+    assert_eq!(page.ops[0].fields["version"].value, serde_json::json!(2));
+    assert_eq!(store.list_forms(Some(&c.agency)).unwrap().len(), 1);
+}

@@ -5,7 +5,10 @@
 //!
 //! No table of its own: the record's id is derived from (agency, form id, version)
 //! ([`form_record_id`]), which makes "is this version published?" a primary-key lookup and
-//! re-publishing the same content a no-op.
+//! re-publishing the same content a no-op. A network-wide version ([`publish_network`]) is
+//! published for every agency and remembered in `server_meta` (`network_form/<id>/<version>`
+//! → the definition), so an agency created later receives it too ([`deliver_network_forms`],
+//! in the transaction that creates the agency).
 
 use super::oplog::insert_record;
 use super::state::{
@@ -18,7 +21,10 @@ use crate::sync::rules::StoredRecord;
 use fieldcase_core::forms::FormDefinition;
 use fieldcase_core::store::{form_record_fields, form_record_id, FORM_DEFINITION_FIELD};
 use fieldcase_core::{AgencyCode, FieldChange, Operation, RecordKind};
-use rusqlite::{OptionalExtension, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+/// The `server_meta` key prefix of network-wide form versions.
+const NETWORK_PREFIX: &str = "network_form/";
 
 /// Publishes `form` for `agency` (see the trait).
 pub(super) fn publish(
@@ -131,4 +137,76 @@ pub(super) fn list(
     }
     out.sort_by(|a, b| (&a.agency, &a.id, a.version).cmp(&(&b.agency, &b.id, b.version)));
     Ok(out)
+}
+
+/// Publishes `form` for every agency, now and later (see the module docs). Fails as a whole
+/// (`AlreadyExists`) when the network, or any agency, holds a different definition under
+/// this version.
+pub(super) fn publish_network(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    form: &FormDefinition,
+    now_ms: u64,
+) -> Result<Vec<PublishedForm>, StorageError> {
+    let key = format!("{NETWORK_PREFIX}{}/{}", form.id, form.version);
+    // serde_json writes object keys sorted, so equal definitions give equal bytes.
+    let definition = serde_json::to_vec(&form.to_json()).expect("definitions serialize");
+    let existing: Option<Vec<u8>> = tx
+        .query_row(
+            "SELECT value FROM server_meta WHERE key = ?1",
+            [&key],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    match existing {
+        Some(stored) if stored != definition => {
+            return Err(StorageError::AlreadyExists(
+                "a different definition of this network form version",
+            ))
+        }
+        Some(_) => {}
+        None => {
+            tx.execute(
+                "INSERT INTO server_meta (key, value) VALUES (?1, ?2)",
+                params![key, definition],
+            )
+            .map_err(backend)?;
+        }
+    }
+    let agencies = tx
+        .prepare("SELECT code FROM agencies ORDER BY code")
+        .map_err(backend)?
+        .query_map([], |row| agency_col(row.get(0)?))
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    agencies
+        .iter()
+        .map(|agency| publish(tx, sealer, agency, form, now_ms))
+        .collect()
+}
+
+/// Publishes every network-wide form version for `agency` (a new agency).
+pub(super) fn deliver_network_forms(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    agency: &AgencyCode,
+    now_ms: u64,
+) -> Result<(), StorageError> {
+    let stored = tx
+        .prepare("SELECT value FROM server_meta WHERE key >= ?1 AND key < ?2 ORDER BY key")
+        .map_err(backend)?
+        .query_map(params![NETWORK_PREFIX, "network_form0"], |row| {
+            row.get::<_, Vec<u8>>(0)
+        })
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    for definition in stored {
+        let form = FormDefinition::from_json(&definition)
+            .map_err(|_| StorageError::Integrity("a network form does not read".into()))?;
+        publish(tx, sealer, agency, &form, now_ms)?;
+    }
+    Ok(())
 }
