@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::new_store;
+use common::{contains, database_bytes, new_store, store_path};
 use fieldcase_core::forms::{FormDefinition, FormId};
 use fieldcase_core::model::{Fields, Reason};
 use fieldcase_core::store::StoreError;
@@ -193,6 +193,28 @@ fn versions_are_immutable_and_installing_is_idempotent() {
     ));
     // Installed forms are not operations for the server.
     assert_eq!(store.pending_work().unwrap().0, 0);
+}
+
+#[test]
+fn forms_and_answers_are_sealed_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = new_store(dir.path(), "sealed", 1);
+    store.install_form(&v1()).unwrap();
+    store
+        .create_case_fields(fields(json!({
+            "forms.household": 1,
+            "answers.household_size": 5,
+            "answers.main_need": "shelter"
+        })))
+        .unwrap();
+    store.close().unwrap();
+    let bytes = database_bytes(&store_path(dir.path(), "sealed"));
+    for needle in ["Taille du m", "household_size", "Uses an alias", "shelter"] {
+        assert!(
+            !contains(&bytes, needle.as_bytes()),
+            "{needle} is in the clear"
+        );
+    }
 }
 
 #[test]
