@@ -20,7 +20,8 @@ pub const MAX_XLSFORM_BYTES: usize = 10 * 1024 * 1024;
 /// Most rows read from one sheet (fields, groups, choices).
 const MAX_ROWS: usize = 20_000;
 
-/// XLSForm types fieldcase refuses, with the reason shown.
+/// Survey columns whose meaning fieldcase does not support: a row that fills one is refused
+/// rather than imported with the column silently ignored.
 const UNSUPPORTED_COLUMNS: [&str; 6] = [
     "choice_filter",
     "calculation",
