@@ -6,10 +6,11 @@
 //!
 //! Layers point down: [`model`] and [`merge`] are pure (no I/O); [`crypto`] is pure key and
 //! sealing code; [`store`] is the only layer that knows SQLite; [`import`] streams files into
-//! the store. [`referral`] holds the pure rules of referrals and transfers between agencies.
+//! the store. [`forms`] holds form definitions and checks answers against them. [`referral`] holds the pure rules of referrals and transfers between agencies.
 
 pub mod attachments;
 pub mod crypto;
+pub mod forms;
 pub mod hlc;
 pub mod ids;
 

@@ -2,7 +2,8 @@
 //!
 //! Codes are enums ([`crate::codes`]); countries are ISO 3166-1 alpha-3 strings (`"UGA"`);
 //! dates are ISO strings (`"2024-06-01"`; a date of birth may be `"1990"` or `"1990-06"`);
-//! form answers are one JSON object text, `{"household_size": 4}`. Consent is flattened into
+//! form answers are one JSON object text, `{"household_size": 4}`, and the form versions they
+//! are recorded with another, `{"iom_screening": 1}`. Consent is flattened into
 //! its four parts, as it merges part by part.
 //!
 //! Conversion goes through core's flat field map in both directions, so core alone decides
@@ -15,6 +16,7 @@
 
 use crate::codes::*;
 use crate::error::{FieldcaseError, Result};
+use fieldcase_core::forms::FORM_KEY_PREFIX;
 use fieldcase_core::model::answers::ANSWER_KEY_PREFIX;
 use fieldcase_core::model::consent::NO_AGENCY;
 use fieldcase_core::model::keys::*;
@@ -140,6 +142,10 @@ pub struct CaseData {
     /// Form answers: a JSON object by form field id (`[a-z][a-z0-9_]*`), any JSON values.
     #[uniffi(default = "{}")]
     pub answers_json: String,
+    /// The form versions the answers are recorded with: a JSON object, form id → version
+    /// (`{"iom_screening": 1}`). Core checks the answers against exactly these versions.
+    #[uniffi(default = "{}")]
+    pub forms_json: String,
 }
 
 /// A stored case: its data, and what the store knows about it.
@@ -187,9 +193,10 @@ fn codes<C: Code>(items: &[C]) -> Option<Value> {
 /// The flat keys a case may hold: core's fixed keys and well-formed answer keys.
 fn is_case_key(key: &str) -> bool {
     CASE_KEYS.contains(&key)
-        || key
-            .strip_prefix(ANSWER_KEY_PREFIX)
-            .is_some_and(|id| FieldId::parse(id).is_ok())
+        || [ANSWER_KEY_PREFIX, FORM_KEY_PREFIX].iter().any(|prefix| {
+            key.strip_prefix(prefix)
+                .is_some_and(|id| FieldId::parse(id).is_ok())
+        })
 }
 
 /// Whether a key may be shown (a field key, not something a value slipped into).
@@ -280,6 +287,15 @@ impl CaseData {
                 fields.insert(format!("{ANSWER_KEY_PREFIX}{id}"), answer);
             }
         }
+        for (id, version) in parse_object(
+            &self.forms_json,
+            "forms",
+            "a JSON object of form versions by form id",
+        )? {
+            if !version.is_null() {
+                fields.insert(format!("{FORM_KEY_PREFIX}{id}"), version);
+            }
+        }
         Ok(fields)
     }
 
@@ -357,6 +373,13 @@ impl CaseData {
                     .collect(),
             )
             .to_string(),
+            forms_json: Value::Object(
+                case.forms
+                    .into_iter()
+                    .map(|(id, version)| (id.as_str().to_owned(), Value::from(version)))
+                    .collect(),
+            )
+            .to_string(),
         }
     }
 
@@ -409,16 +432,22 @@ impl CaseRecord {
 
 /// The answers object, by field id. Blank text means no answers.
 fn parse_answers(answers_json: &str) -> Result<Map<String, Value>> {
-    if answers_json.trim().is_empty() {
+    parse_object(
+        answers_json,
+        "answers",
+        "a JSON object of answers by form field id",
+    )
+}
+
+/// A JSON object given as text; blank text is an empty object.
+fn parse_object(text: &str, field: &str, expected: &'static str) -> Result<Map<String, Value>> {
+    if text.trim().is_empty() {
         return Ok(Map::new());
     }
-    match serde_json::from_str::<Value>(answers_json) {
-        Ok(Value::Object(answers)) => Ok(answers),
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(object)) => Ok(object),
         // serde_json's message could quote the text; only the fact is reported.
-        _ => Err(FieldcaseError::invalid_field(
-            "answers",
-            "a JSON object of answers by form field id",
-        )),
+        _ => Err(FieldcaseError::invalid_field(field, expected)),
     }
 }
 
@@ -451,6 +480,7 @@ mod tests {
             }),
             status: Some(CaseStatus::Active),
             answers_json: r#"{"household_size": 4, "languages": ["en", "sw"]}"#.into(),
+            forms_json: r#"{"household": 2}"#.into(),
             ..CaseData::default()
         }
     }
@@ -461,6 +491,7 @@ mod tests {
         let fields = data.to_fields().unwrap();
         assert!(Case::from_fields(&fields).is_ok());
         assert_eq!(fields["answers.household_size"], json!(4));
+        assert_eq!(fields["forms.household"], json!(2));
         let (back, unreadable) = CaseData::from_stored(&fields);
         assert!(unreadable.is_empty());
         assert_eq!(back.to_fields().unwrap(), fields);

@@ -198,7 +198,9 @@ impl From<StoreError> for FieldcaseError {
             StoreError::Invalid(errors) => errors.into(),
             StoreError::AppendOnly { .. }
             | StoreError::MissingCaseLink { .. }
-            | StoreError::Attachment(_) => FieldcaseError::Invalid {
+            | StoreError::Attachment(_)
+            | StoreError::Form(_)
+            | StoreError::FormVersionConflict { .. } => FieldcaseError::Invalid {
                 reason: message,
                 problems: Vec::new(),
             },

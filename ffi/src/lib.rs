@@ -33,6 +33,7 @@ macro_rules! redacted_debug {
 mod case;
 mod codes;
 mod error;
+mod forms;
 mod records;
 mod referrals;
 mod runtime;
@@ -42,6 +43,7 @@ mod sync;
 pub use case::{AssistanceConsent, CaseData, CaseRecord, DataSharingConsent, IdentityDocument};
 pub use codes::CaseStatus;
 pub use error::{FieldProblem, FieldcaseError};
+pub use forms::FormInfo;
 pub use records::{
     Conflict, DeviceIdentity, NoteRecord, SearchQuery, ServiceData, ServiceRecord, StoreStatus,
 };

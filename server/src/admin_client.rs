@@ -122,4 +122,40 @@ impl AdminClient {
         let path = format!("/v1/admin/devices/{device_id}/revoke");
         self.call(Method::POST, &path, None::<&()>).await
     }
+
+    /// Publishes a form version (a checked definition) for `agency`, or for the token's own
+    /// agency when `None`.
+    pub async fn publish_form(
+        &self,
+        form: &fieldcase_core::forms::FormDefinition,
+        agency: Option<&str>,
+    ) -> anyhow::Result<FormBody> {
+        let path = match agency {
+            Some(agency) => format!("/v1/admin/forms?agency={agency}"),
+            None => "/v1/admin/forms".to_owned(),
+        };
+        self.call(Method::POST, &path, Some(&form.to_json())).await
+    }
+
+    /// Publishes a network-wide form version: for every agency, now and later.
+    pub async fn publish_network_form(
+        &self,
+        form: &fieldcase_core::forms::FormDefinition,
+    ) -> anyhow::Result<FormBody> {
+        self.call(
+            Method::POST,
+            "/v1/admin/forms?network=true",
+            Some(&form.to_json()),
+        )
+        .await
+    }
+
+    /// The published form versions the token may see (of one agency, when given).
+    pub async fn list_forms(&self, agency: Option<&str>) -> anyhow::Result<Vec<FormBody>> {
+        let path = match agency {
+            Some(agency) => format!("/v1/admin/forms?agency={agency}"),
+            None => "/v1/admin/forms".to_owned(),
+        };
+        self.call(Method::GET, &path, None::<&()>).await
+    }
 }

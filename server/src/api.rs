@@ -100,3 +100,29 @@ pub struct HealthBody {
     pub protocol: u32,
     pub version: String,
 }
+
+/// `POST /v1/admin/forms` (the body is the form definition) and `GET /v1/admin/forms`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormBody {
+    pub agency: String,
+    pub id: String,
+    pub version: u32,
+    /// Title by language code.
+    pub title: std::collections::BTreeMap<String, String>,
+    /// How many fields (questions and notes) the version has.
+    pub fields: usize,
+    /// This request published it; false when the same version was already published with
+    /// the same definition.
+    pub created: bool,
+}
+
+/// The query of `POST /v1/admin/forms`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishQuery {
+    /// The agency to publish for.
+    #[serde(default)]
+    pub agency: Option<String>,
+    /// Publish for every agency, now and later (system admin).
+    #[serde(default)]
+    pub network: Option<bool>,
+}

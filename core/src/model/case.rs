@@ -3,7 +3,7 @@
 //! A [`Case`] holds typed values: codes as enums, countries as [`Country`], dates as
 //! [`Date`]/[`PartialDate`]; an absent field is `None` or an empty list/set. It converts to and
 //! from the flat [`Fields`] the merge and store use (one key per core variable, consent as
-//! `consent.<part>`, answers as `answers.<field id>`) and the nested JSON form of imports and the
+//! `consent.<part>`, answers as `answers.<field id>`, form versions as `forms.<form id>`) and the nested JSON form of imports and the
 //! API. Reading checks each value and then the rules between fields (`case_rules.rs`), and
 //! reports every fault. Fields are public, so a hand-built case may break a rule: check it with
 //! [`Case::validate`]. `Debug` redacts identity data, the guardian's name and answers.
@@ -19,6 +19,7 @@ use super::keys::*;
 use super::read::{self, MAX_ATTACHMENT_REF_CHARS, MAX_DOCUMENTS, MAX_OTHER_NAMES};
 use super::validate::{shown_key, Collector, Reason, ValidationErrors};
 use super::{case_rules, redacted, Fields, Redacted, RedactedItems};
+use crate::forms::FORM_KEY_PREFIX;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -66,6 +67,9 @@ pub struct Case {
     pub assigned_to: Option<String>,
     /// Form answers by field id; never null.
     pub answers: BTreeMap<FieldId, Value>,
+    /// The form versions the answers were recorded with: form id → version
+    /// (`forms.<form id>`; see [`crate::forms`]).
+    pub forms: BTreeMap<FieldId, u32>,
 }
 
 impl fmt::Debug for Case {
@@ -107,6 +111,7 @@ impl fmt::Debug for Case {
             .field("risk_level", &self.risk_level)
             .field("assigned_to", &self.assigned_to)
             .field("answers", &answers)
+            .field("forms", &self.forms)
             .finish()
     }
 }
@@ -222,6 +227,9 @@ impl Case {
                 fields.insert(id.key(), answer.clone());
             }
         }
+        for (id, version) in &self.forms {
+            fields.insert(format!("{FORM_KEY_PREFIX}{id}"), Value::from(*version));
+        }
         fields
     }
 
@@ -301,6 +309,10 @@ impl Case {
                 case.read_answer(c, k, id, value);
                 continue;
             }
+            if let Some(id) = k.strip_prefix(FORM_KEY_PREFIX) {
+                case.read_form_ref(c, k, id, value);
+                continue;
+            }
             if value.is_null() && CASE_KEYS.contains(&k) {
                 continue;
             }
@@ -370,6 +382,22 @@ impl Case {
             );
         }
         case
+    }
+
+    fn read_form_ref(&mut self, c: &mut Collector, key: &str, id: &str, value: &Value) {
+        let Some(id) = c.take(&shown_key(key), FieldId::parse(id)) else {
+            return;
+        };
+        if value.is_null() {
+            return;
+        }
+        let version = value
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .filter(|v| *v >= 1);
+        if let Some(version) = c.take(key, version.ok_or(Reason::InvalidFormVersion)) {
+            self.forms.insert(id, version);
+        }
     }
 
     fn read_answer(&mut self, c: &mut Collector, key: &str, id: &str, value: &Value) {

@@ -2,7 +2,8 @@
 //!
 //! The nested form has the same keys as [`Fields`] except that consent is an object
 //! (`"consent": {"assistance": {...}, "data_sharing": [...], "research": true, "guardian": "..."}`)
-//! and answers are an object (`"answers": {"<field id>": value}`). [`flatten_json`] and
+//! and answers are an object (`"answers": {"<field id>": value}`), as are the form versions the
+//! answers were recorded with (`"forms": {"<form id>": version}`). [`flatten_json`] and
 //! [`nest_fields`] convert between the two forms and are inverse on what they accept. They check
 //! structure only (that the nested parts are objects with known parts); values are checked by the
 //! records that read the fields. Nulls are kept (a null means "absent", or "clear" in a change),
@@ -13,10 +14,12 @@ use super::keys::{CONSENT_PARTS, CONSENT_PREFIX};
 use super::read::AN_OBJECT;
 use super::validate::{shown_key, Collector, Reason, ValidationErrors};
 use super::Fields;
+use crate::forms::FORM_KEY_PREFIX;
 use serde_json::{Map, Value};
 
 const CONSENT: &str = "consent";
 const ANSWERS: &str = "answers";
+const FORMS: &str = "forms";
 
 /// The flat fields of a record in nested JSON form.
 ///
@@ -47,6 +50,7 @@ pub(crate) fn flatten(c: &mut Collector, value: &Value) -> Fields {
                 CONSENT_PARTS.contains(&part)
             }),
             ANSWERS => flatten_part(c, &mut fields, ANSWERS, value, |_| true),
+            FORMS => flatten_part(c, &mut fields, FORMS, value, |_| true),
             _ if key.contains('.') => c.push(shown_key(key), Reason::UnknownKey),
             _ => {
                 fields.insert(key.clone(), value.clone());
@@ -91,11 +95,14 @@ pub fn nest_fields(fields: &Fields) -> Value {
     let mut object = Map::new();
     let mut consent = Map::new();
     let mut answers = Map::new();
+    let mut forms = Map::new();
     for (key, value) in fields {
         if let Some(part) = key.strip_prefix(CONSENT_PREFIX) {
             consent.insert(part.to_owned(), value.clone());
         } else if let Some(id) = key.strip_prefix(ANSWER_KEY_PREFIX) {
             answers.insert(id.to_owned(), value.clone());
+        } else if let Some(id) = key.strip_prefix(FORM_KEY_PREFIX) {
+            forms.insert(id.to_owned(), value.clone());
         } else {
             object.insert(key.clone(), value.clone());
         }
@@ -105,6 +112,9 @@ pub fn nest_fields(fields: &Fields) -> Value {
     }
     if !answers.is_empty() {
         object.insert(ANSWERS.to_owned(), Value::Object(answers));
+    }
+    if !forms.is_empty() {
+        object.insert(FORMS.to_owned(), Value::Object(forms));
     }
     Value::Object(object)
 }

@@ -75,6 +75,23 @@ pub enum Reason {
     SameAgency,
     #[error("written only by the server")]
     ServerOnly,
+    // Answers checked against a form definition (`crate::forms`).
+    #[error("not one of the field's choices")]
+    NotAChoice,
+    #[error("does not satisfy the field's constraint")]
+    ConstraintFailed,
+    #[error("answered, but the field is not shown (its relevant condition is false): clear it")]
+    NotRelevant,
+    #[error("a note takes no answer")]
+    NoAnswerExpected,
+    #[error("not a field of the case's forms")]
+    NotInForm,
+    #[error("the field records a core variable: write the core variable, not the answer")]
+    RecordedAsCore,
+    #[error("this form version is not held here; sync to receive it")]
+    FormNotHeld,
+    #[error("not a form version: a whole number from 1")]
+    InvalidFormVersion,
 }
 
 /// One invalid field.
@@ -100,7 +117,7 @@ impl ValidationError {
     pub fn key(&self) -> &str {
         let field = self.field.as_str();
         let end_of = |s: &str| s.find(['[', '.']).unwrap_or(s.len());
-        for prefix in ["consent.", "answers."] {
+        for prefix in ["consent.", "answers.", "forms."] {
             if let Some(rest) = field.strip_prefix(prefix) {
                 return &field[..prefix.len() + end_of(rest)];
             }

@@ -1,7 +1,8 @@
 //! The case-facing API: record, update, read and list cases, and add services and notes.
 //!
 //! Local writes are validated against the case model before anything is written; the merged
-//! result of a local edit must be a valid case. Records that arrive from other devices are
+//! result of a local edit must be a valid case, and its answers must satisfy the form versions
+//! it names (`forms.rs`). Records that arrive from other devices are
 //! stored as merged even when incomplete, because refusing them would lose someone's work.
 
 use super::error::{Result, StoreError};
@@ -122,8 +123,14 @@ impl Store {
     /// Records a new case from flat fields, validated first.
     pub fn create_case_fields(&mut self, fields: Fields) -> Result<RecordId> {
         validate_case(&fields)?;
+        let forms = self.forms_named(None, &fields)?;
+        forms.check_change(None, &fields)?;
         let id = RecordId::new();
-        self.save_local_change(RecordKind::Case, id, None, fields, None, &validate_case)?;
+        let validate = |after: &Fields| {
+            validate_case(after)?;
+            forms.check_change(None, after)
+        };
+        self.save_local_change(RecordKind::Case, id, None, fields, None, &validate)?;
         Ok(id)
     }
 
@@ -136,7 +143,11 @@ impl Store {
     /// ([`validate_case_change`]), not for rules whose inputs were never shared.
     pub fn update_case(&mut self, id: &RecordId, changes: Fields) -> Result<Option<Operation>> {
         let before = self.require_owned_case(id)?.state.values();
-        let validate = |after: &Fields| validate_case_change(&before, after);
+        let forms = self.forms_named(Some(&before), &changes)?;
+        let validate = |after: &Fields| {
+            validate_case_change(&before, after)?;
+            forms.check_change(Some(&before), after)
+        };
         self.save_local_change(RecordKind::Case, *id, None, changes, None, &validate)
     }
 

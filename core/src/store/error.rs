@@ -57,6 +57,10 @@ pub enum StoreError {
     TooNew { found: u32 },
     #[error("the database is busy (another process holds it); try again")]
     Busy,
+    #[error("not a valid form definition: {0}")]
+    Form(#[from] crate::forms::DefinitionError),
+    #[error("form {id} version {version} is already held with a different definition; publish a new version")]
+    FormVersionConflict { id: String, version: u32 },
     #[error("database error: {0}")]
     Database(String),
     #[error("file error: {0}")]

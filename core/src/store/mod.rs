@@ -23,6 +23,7 @@ mod codec;
 mod conflicts;
 mod connection;
 mod error;
+mod forms;
 pub mod import;
 mod lifecycle;
 pub mod migrations;
@@ -37,6 +38,10 @@ pub use cases::{CaseRecord, ChildRecord};
 pub use conflicts::{ConflictEntry, Resolution};
 pub use connection::Durability;
 pub use error::{Result, StoreError};
+pub use forms::{
+    form_record_fields, form_record_id, FormSummary, FORM_DEFINITION_FIELD, FORM_ID_FIELD,
+    FORM_VERSION_FIELD,
+};
 pub use lifecycle::{Identity, OpenOptions};
 pub use referrals::{
     NewReferral, PendingTransition, ReferralView, TimelineEntry, TransitionRejection,

@@ -53,6 +53,9 @@ pub enum AdminCommand {
     /// Admin tokens for agency admins.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Form definitions: publish versions for devices, list them, convert XLSForm.
+    #[command(subcommand)]
+    Form(super::admin_forms::FormCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +132,11 @@ fn query(agency: &Option<String>) -> String {
 }
 
 pub async fn run(args: AdminArgs, out: Output) -> anyhow::Result<()> {
+    if let AdminCommand::Form(super::admin_forms::FormCommand::Convert { input, output }) =
+        &args.command
+    {
+        return super::admin_forms::convert(input, output);
+    }
     let client = AdminClient::new(&args.server, read_token(&args)?)?;
     let none = None::<&()>;
     match args.command {
@@ -251,6 +259,7 @@ pub async fn run(args: AdminArgs, out: Output) -> anyhow::Result<()> {
                 )
             });
         }
+        AdminCommand::Form(command) => super::admin_forms::run(&client, command, out).await?,
         AdminCommand::Token(TokenCommand::Add { agency, label }) => {
             let token: AdminTokenBody = client
                 .call(

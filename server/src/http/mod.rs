@@ -12,6 +12,7 @@ pub mod attachments;
 pub mod auth;
 pub mod body;
 pub mod enroll;
+pub mod forms;
 pub mod meta;
 pub mod middleware;
 pub mod referrals;
@@ -162,6 +163,8 @@ fn routes() -> Routes {
             "/v1/admin/tokens",
             post(admin::create_admin_token),
         )
+        .add(Method::GET, "/v1/admin/forms", get(forms::list))
+        .add(Method::POST, "/v1/admin/forms", post(forms::publish))
 }
 
 /// Every `(method, path)` the router serves, paths in axum/OpenAPI template form.

@@ -10,8 +10,10 @@ use fieldcase_core::protocol::RejectReason;
 use fieldcase_core::{FieldChange, Hlc, OpId, RecordId, RecordKind};
 
 mod attachments;
+mod forms;
 mod referrals;
 pub use attachments::*;
+pub use forms::*;
 pub use referrals::*;
 
 const NOW: u64 = 1_700_000_000_000;
@@ -302,6 +304,16 @@ macro_rules! conformance_suite {
             use super::*;
             use $crate::storage::conformance as c;
 
+            #[test]
+            fn network_forms_reach_every_agency_now_and_later() {
+                let store = $make;
+                c::network_forms_reach_every_agency_now_and_later(&*store);
+            }
+            #[test]
+            fn forms_are_immutable_and_reach_only_their_agency() {
+                let store = $make;
+                c::forms_are_immutable_and_reach_only_their_agency(&*store);
+            }
             #[test]
             fn push_is_idempotent_and_stops_at_gaps() {
                 let store = $make;

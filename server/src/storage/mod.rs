@@ -201,6 +201,18 @@ pub struct Delivery {
     pub ops: u32,
 }
 
+/// A published form version, as admins see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedForm {
+    pub agency: AgencyCode,
+    pub id: String,
+    pub version: u32,
+    pub title: std::collections::BTreeMap<String, String>,
+    pub fields: usize,
+    /// This call published it (false: it was already published with this definition).
+    pub created: bool,
+}
+
 /// One page of a pull.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PullPage {
@@ -484,6 +496,34 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Audit entries, oldest first: of one record when given, else all.
     fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError>;
+
+    // --- forms -----------------------------------------------------------------------------
+
+    /// Publishes a (checked) form version for `agency`: the server writes it as its own
+    /// operation on a `form` record owned by the agency and addressed to it, so every device
+    /// of the agency receives it on its next pull. Versions are immutable: publishing the
+    /// same id and version again with the same definition changes nothing (`created` is
+    /// false); with a different one it fails with `AlreadyExists`. `NotFound("agency")` when
+    /// the agency does not exist.
+    fn publish_form(
+        &self,
+        agency: &AgencyCode,
+        form: &fieldcase_core::forms::FormDefinition,
+        now_ms: u64,
+    ) -> Result<PublishedForm, StorageError>;
+
+    /// Publishes a network-wide form version: for every agency now (as [`Storage::publish_form`]
+    /// does for one, all in one transaction) and for every agency created later, in the
+    /// transaction that creates it. `AlreadyExists` when the network or any agency already
+    /// holds a different definition under this version.
+    fn publish_network_form(
+        &self,
+        form: &fieldcase_core::forms::FormDefinition,
+        now_ms: u64,
+    ) -> Result<Vec<PublishedForm>, StorageError>;
+
+    /// The published form versions of one agency, or of all.
+    fn list_forms(&self, agency: Option<&AgencyCode>) -> Result<Vec<PublishedForm>, StorageError>;
 
     /// Flushes and releases what the implementation holds (SQLite: checkpoints the WAL).
     fn close(&self);

@@ -19,6 +19,8 @@
 //! - Service, note and referral records are written once: an operation on an existing one
 //!   whose fields differ from the creation is `NotEditable`; an exact repeat is accepted and
 //!   changes nothing.
+//! - Form records are the server's (an admin publishes them): a device's operation on one is
+//!   `Invalid`.
 //! - An operation's clock must be its device's (`hlc.d == op_id.d`): a device cannot stamp
 //!   writes as another device's and so win last-writer-wins ties it should lose.
 
@@ -93,6 +95,11 @@ pub fn decide<L: RecordLookup>(
 ) -> Result<Decision, L::Error> {
     if op.hlc.device != op.op_id.device {
         return Ok(invalid("hlc.d must be the device that made the operation"));
+    }
+    if op.kind == RecordKind::Form {
+        return Ok(invalid(
+            "forms are published by an agency admin on the server, not written by devices",
+        ));
     }
     if op.kind == RecordKind::Referral && SERVER_KEYS.iter().any(|k| op.fields.contains_key(*k)) {
         return Ok(invalid(

@@ -14,7 +14,7 @@ use std::io::{BufReader, Read};
 pub fn run(profile: &Profile, command: DeviceCommand, out: Output) -> anyhow::Result<()> {
     let mut store = profile.open()?;
     match command {
-        DeviceCommand::Add { file } => add(&mut store, file, out),
+        DeviceCommand::Add { file, form } => add(&mut store, file, form.as_deref(), out),
         DeviceCommand::Import {
             file,
             validate_only,
@@ -22,8 +22,16 @@ pub fn run(profile: &Profile, command: DeviceCommand, out: Output) -> anyhow::Re
         } => import(&mut store, &file, validate_only, batch, out),
         DeviceCommand::List { status, limit } => list(&store, status.as_deref(), limit, out),
         DeviceCommand::Show { id } => show(&store, &parse_id(&id)?, out),
-        DeviceCommand::Update { id, set, clear } => {
-            update(&mut store, &parse_id(&id)?, &set, &clear, out)
+        DeviceCommand::Update {
+            id,
+            set,
+            clear,
+            form,
+        } => {
+            let form = form
+                .map(|spec| super::forms::form_change(&store, &spec))
+                .transpose()?;
+            update(&mut store, &parse_id(&id)?, &set, &clear, form, out)
         }
         DeviceCommand::Search {
             name,
@@ -91,7 +99,12 @@ fn today() -> String {
     fieldcase_core::model::Date::today().to_string()
 }
 
-fn add(store: &mut Store, file: Option<std::path::PathBuf>, out: Output) -> anyhow::Result<()> {
+fn add(
+    store: &mut Store,
+    file: Option<std::path::PathBuf>,
+    form: Option<&str>,
+    out: Output,
+) -> anyhow::Result<()> {
     let mut text = String::new();
     match &file {
         Some(path) => std::fs::File::open(path)
@@ -107,7 +120,11 @@ fn add(store: &mut Store, file: Option<std::path::PathBuf>, out: Output) -> anyh
         )
     })?;
     let case = Case::from_json(&value)?;
-    let id = store.create_case(&case)?;
+    let mut fields = case.to_fields();
+    if let Some(spec) = form {
+        fields.extend(super::forms::form_change(store, spec)?);
+    }
+    let id = store.create_case_fields(fields)?;
     out.print(&json!({"id": id}), || format!("recorded case {id}"));
     Ok(())
 }
@@ -287,13 +304,14 @@ fn update(
     id: &RecordId,
     set: &[String],
     clear: &[String],
+    form: Option<Fields>,
     out: Output,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
-        !set.is_empty() || !clear.is_empty(),
-        "nothing to change: use --set KEY=VALUE or --clear KEY"
+        !set.is_empty() || !clear.is_empty() || form.is_some(),
+        "nothing to change: use --set KEY=VALUE, --clear KEY or --form ID@VERSION"
     );
-    let mut changes = Fields::new();
+    let mut changes = form.unwrap_or_default();
     for assignment in set {
         let (key, value) = parse_assignment(assignment)?;
         changes.insert(key, value);

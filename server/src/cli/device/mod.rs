@@ -7,6 +7,7 @@
 
 mod attachments;
 mod cases;
+mod forms;
 mod referrals;
 mod store;
 mod sync;
@@ -48,6 +49,9 @@ pub enum DeviceCommand {
     Add {
         #[arg(long)]
         file: Option<PathBuf>,
+        /// Record the answers with this form: ID or ID@VERSION (default: the newest held).
+        #[arg(long, value_name = "ID[@VERSION]")]
+        form: Option<String>,
     },
     /// Import cases from a JSON Lines file.
     Import {
@@ -75,6 +79,10 @@ pub enum DeviceCommand {
         set: Vec<String>,
         #[arg(long = "clear", value_name = "KEY")]
         clear: Vec<String>,
+        /// Move the case's answers to this form version (ID@VERSION; the newest held when
+        /// only ID): the answers must satisfy it, so clear what it dropped in the same update.
+        #[arg(long, value_name = "ID[@VERSION]")]
+        form: Option<String>,
     },
     /// Search by name, phone or document number.
     Search {
@@ -140,6 +148,11 @@ pub enum DeviceCommand {
         /// Attempts before giving up on a failing network.
         #[arg(long, default_value_t = 5)]
         attempts: u32,
+    },
+    /// Form versions held by this profile.
+    Form {
+        #[command(subcommand)]
+        command: forms::FormCli,
     },
     /// Pending changes, last sync, conflicts.
     Status,
@@ -207,6 +220,7 @@ pub async fn run(args: DeviceArgs, out: Output) -> anyhow::Result<()> {
         DeviceCommand::AttachmentGet { id, out: file } => {
             attachments::get(&profile, &id, &file, out).await
         }
+        DeviceCommand::Form { command } => forms::run(&profile, command, out),
         other => cases::run(&profile, other, out),
     }
 }

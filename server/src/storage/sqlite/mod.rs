@@ -14,6 +14,7 @@
 mod attachments;
 mod audit;
 mod directory;
+mod forms;
 mod oplog;
 mod referrals;
 pub mod schema;
@@ -250,7 +251,11 @@ impl Storage for SqliteStorage {
         name: &str,
         now_ms: u64,
     ) -> Result<Agency, StorageError> {
-        self.write(|tx| directory::create_agency(tx, code, name, now_ms))
+        self.write(|tx| {
+            let agency = directory::create_agency(tx, code, name, now_ms)?;
+            forms::deliver_network_forms(tx, &self.sealer, code, now_ms)?;
+            Ok(agency)
+        })
     }
 
     fn list_agencies(&self, only: Option<&AgencyCode>) -> Result<Vec<Agency>, StorageError> {
@@ -433,6 +438,27 @@ impl Storage for SqliteStorage {
 
     fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError> {
         self.read(|tx| audit::list(tx, record))
+    }
+
+    fn publish_form(
+        &self,
+        agency: &AgencyCode,
+        form: &fieldcase_core::forms::FormDefinition,
+        now_ms: u64,
+    ) -> Result<PublishedForm, StorageError> {
+        self.write(|tx| forms::publish(tx, &self.sealer, agency, form, now_ms))
+    }
+
+    fn publish_network_form(
+        &self,
+        form: &fieldcase_core::forms::FormDefinition,
+        now_ms: u64,
+    ) -> Result<Vec<PublishedForm>, StorageError> {
+        self.write(|tx| forms::publish_network(tx, &self.sealer, form, now_ms))
+    }
+
+    fn list_forms(&self, agency: Option<&AgencyCode>) -> Result<Vec<PublishedForm>, StorageError> {
+        self.read(|tx| forms::list(tx, &self.sealer, agency))
     }
 
     fn close(&self) {

@@ -1,0 +1,485 @@
+//! A form definition: the versioned document that says what a form asks.
+//!
+//! A definition is data (JSON through serde), written by an agency admin directly or imported
+//! from XLSForm, published on the server and delivered to devices by sync. [`FormDefinition::
+//! from_json`] reads and checks one: unique field ids, choice lists that exist, expressions that
+//! parse and refer to fields of the form, core mappings that name core variables, labels in the
+//! default language. A checked definition keeps its parsed expressions, so validating answers
+//! never parses again. The format is documented in `docs/forms.md`.
+//!
+//! Definitions are not personal data: errors may quote ids, labels and expressions.
+
+use super::expr::{Expr, ExprError};
+use crate::model::keys::{CASE_KEYS, CONSENT_PREFIX};
+use crate::model::FieldId;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// Most fields in one form: the source's two forms hold about 200 variables together; a form
+/// five times that is a mistake, and the bound keeps validation cheap.
+pub const MAX_FIELDS: usize = 1000;
+
+/// Most choices in one list (a list of every country is about 250).
+pub const MAX_CHOICES: usize = 500;
+
+/// Longest label, hint or title, in characters.
+pub const MAX_LABEL_CHARS: usize = 2000;
+
+/// Largest definition as JSON, in bytes. The shipped forms are well under 100 KiB; this bound
+/// keeps one form from filling a sync page or a phone's memory.
+pub const MAX_DEFINITION_BYTES: usize = 2 * 1024 * 1024;
+
+/// A form's id: the same syntax as a field id (`[a-z][a-z0-9_]{0,63}`).
+pub type FormId = FieldId;
+
+/// Text in several languages: language code (`en`, `fr`, ...) → text.
+pub type Labels = BTreeMap<String, String>;
+
+/// What an answer to a field is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    /// A line or paragraph of text.
+    Text,
+    /// A whole number.
+    Integer,
+    /// Any number.
+    Decimal,
+    /// A full date, `YYYY-MM-DD`.
+    Date,
+    /// A date that may be partial: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
+    PartialDate,
+    /// One code of the field's choice list.
+    SelectOne,
+    /// A list of distinct codes of the field's choice list.
+    SelectMultiple,
+    /// `true` or `false`.
+    YesNo,
+    /// An ISO 3166-1 alpha-3 country code.
+    Country,
+    /// A label shown to the caseworker; takes no answer.
+    Note,
+}
+
+impl FieldType {
+    pub const ALL: [FieldType; 10] = [
+        FieldType::Text,
+        FieldType::Integer,
+        FieldType::Decimal,
+        FieldType::Date,
+        FieldType::PartialDate,
+        FieldType::SelectOne,
+        FieldType::SelectMultiple,
+        FieldType::YesNo,
+        FieldType::Country,
+        FieldType::Note,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Integer => "integer",
+            FieldType::Decimal => "decimal",
+            FieldType::Date => "date",
+            FieldType::PartialDate => "partial_date",
+            FieldType::SelectOne => "select_one",
+            FieldType::SelectMultiple => "select_multiple",
+            FieldType::YesNo => "yes_no",
+            FieldType::Country => "country",
+            FieldType::Note => "note",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<FieldType> {
+        FieldType::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+
+    /// Whether the field takes a choice list.
+    pub fn has_choices(self) -> bool {
+        matches!(self, FieldType::SelectOne | FieldType::SelectMultiple)
+    }
+}
+
+impl fmt::Display for FieldType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One choice of a list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Choice {
+    /// The code stored in answers: `[A-Za-z0-9_.-]{1,64}`.
+    pub code: String,
+    pub label: Labels,
+}
+
+/// One field (question or note).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    pub id: FieldId,
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    /// The choice list of a select field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices: Option<String>,
+    pub label: Labels,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hint: Labels,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub required: bool,
+    /// When the field is shown; always when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relevant: Option<Condition>,
+    /// What an answer must satisfy (`.` is the answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<Condition>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub constraint_message: Labels,
+    /// The core variable this field records (its flat key, e.g. `nationality`): the answer is
+    /// stored there rather than under `answers.<id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A group of fields shown together.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    /// `None` for fields outside any group (XLSForm rows outside `begin_group`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<FieldId>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub label: Labels,
+    /// When the whole section is shown; always when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relevant: Option<Condition>,
+    pub fields: Vec<Field>,
+}
+
+/// An expression as written, parsed once when read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Condition {
+    pub text: String,
+    pub expr: Expr,
+}
+
+impl Condition {
+    pub fn parse(text: &str) -> Result<Condition, ExprError> {
+        Ok(Condition {
+            text: text.to_owned(),
+            expr: Expr::parse(text)?,
+        })
+    }
+}
+
+impl Serialize for Condition {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Condition {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Condition::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A form version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormDefinition {
+    pub id: FormId,
+    /// Starts at 1; a new version of the same form has a higher number.
+    pub version: u32,
+    pub title: Labels,
+    pub default_language: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub choice_lists: BTreeMap<String, Vec<Choice>>,
+    pub sections: Vec<Section>,
+}
+
+/// Why a definition is not a valid form. Says where (field id, list name) and what.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DefinitionError {
+    #[error("not a form definition: {0}")]
+    Malformed(String),
+    #[error("definition larger than {MAX_DEFINITION_BYTES} bytes")]
+    TooLarge,
+    #[error("version must be 1 or more")]
+    ZeroVersion,
+    #[error("{place}: {reason}")]
+    Invalid { place: String, reason: String },
+    #[error("{place}: `{expression}`: {error}")]
+    Expression {
+        place: String,
+        expression: String,
+        error: ExprError,
+    },
+}
+
+fn invalid(place: impl Into<String>, reason: impl Into<String>) -> DefinitionError {
+    DefinitionError::Invalid {
+        place: place.into(),
+        reason: reason.into(),
+    }
+}
+
+impl FormDefinition {
+    /// Reads and checks a definition from JSON bytes.
+    pub fn from_json(bytes: &[u8]) -> Result<FormDefinition, DefinitionError> {
+        if bytes.len() > MAX_DEFINITION_BYTES {
+            return Err(DefinitionError::TooLarge);
+        }
+        let form: FormDefinition = serde_json::from_slice(bytes).map_err(|e| {
+            // serde's message names the key or position, never anything but the definition.
+            DefinitionError::Malformed(e.to_string())
+        })?;
+        form.check()?;
+        Ok(form)
+    }
+
+    /// Reads and checks a definition from a JSON value.
+    pub fn from_value(value: &serde_json::Value) -> Result<FormDefinition, DefinitionError> {
+        let bytes =
+            serde_json::to_vec(value).map_err(|e| DefinitionError::Malformed(e.to_string()))?;
+        FormDefinition::from_json(&bytes)
+    }
+
+    /// The definition as JSON (reads back to an equal definition).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("definitions always serialize")
+    }
+
+    /// Every field, in order.
+    pub fn fields(&self) -> impl Iterator<Item = &Field> {
+        self.sections.iter().flat_map(|s| s.fields.iter())
+    }
+
+    /// The field with this id.
+    pub fn field(&self, id: &str) -> Option<&Field> {
+        self.fields().find(|f| f.id.as_str() == id)
+    }
+
+    /// The languages of the title.
+    pub fn languages(&self) -> BTreeSet<&str> {
+        self.title.keys().map(String::as_str).collect()
+    }
+
+    /// A field's label in `language`, falling back to the default language.
+    pub fn label<'a>(&'a self, field: &'a Field, language: &str) -> Option<&'a str> {
+        pick(&field.label, language, &self.default_language)
+    }
+
+    /// A choice's label in `language`, falling back to the default language.
+    pub fn choice_label(&self, field: &Field, code: &str, language: &str) -> Option<&str> {
+        let list = self.choice_lists.get(field.choices.as_deref()?)?;
+        let choice = list.iter().find(|c| c.code == code)?;
+        pick(&choice.label, language, &self.default_language)
+    }
+
+    /// Checks everything [`FormDefinition::from_json`] checks.
+    pub fn check(&self) -> Result<(), DefinitionError> {
+        if self.version == 0 {
+            return Err(DefinitionError::ZeroVersion);
+        }
+        check_language(&self.default_language, "default_language")?;
+        check_labels(&self.title, "title", &self.default_language, true)?;
+        for (name, choices) in &self.choice_lists {
+            let place = format!("choice list {name}");
+            if !valid_code(name) {
+                return Err(invalid(
+                    place,
+                    "list names are 1 to 64 of A-Z, a-z, 0-9, _, . and -",
+                ));
+            }
+            if choices.is_empty() || choices.len() > MAX_CHOICES {
+                return Err(invalid(
+                    place,
+                    format!("must hold 1 to {MAX_CHOICES} choices"),
+                ));
+            }
+            let mut codes = BTreeSet::new();
+            for choice in choices {
+                let place = format!("{place}, choice {}", choice.code);
+                if !valid_code(&choice.code) {
+                    return Err(invalid(
+                        place,
+                        "codes are 1 to 64 of A-Z, a-z, 0-9, _, . and -",
+                    ));
+                }
+                if !codes.insert(&choice.code) {
+                    return Err(invalid(place, "duplicate code"));
+                }
+                check_labels(&choice.label, &place, &self.default_language, true)?;
+            }
+        }
+        let ids: Vec<&str> = self.fields().map(|f| f.id.as_str()).collect();
+        if ids.len() > MAX_FIELDS {
+            return Err(invalid(
+                "sections",
+                format!("more than {MAX_FIELDS} fields"),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for section in &self.sections {
+            if let Some(id) = &section.id {
+                if !seen.insert(id.as_str()) {
+                    return Err(invalid(format!("section {id}"), "id used twice"));
+                }
+            }
+        }
+        let mut cores = BTreeSet::new();
+        for section in &self.sections {
+            let place = match &section.id {
+                Some(id) => format!("section {id}"),
+                None => "section without id".to_owned(),
+            };
+            check_labels(&section.label, &place, &self.default_language, false)?;
+            if let Some(c) = &section.relevant {
+                check_refs(c, &place, "relevant", &ids)?;
+            }
+            for field in &section.fields {
+                if !seen.insert(field.id.as_str()) {
+                    return Err(invalid(format!("field {}", field.id), "id used twice"));
+                }
+                self.check_field(field, &ids, &mut cores)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_field<'a>(
+        &self,
+        field: &'a Field,
+        ids: &[&str],
+        cores: &mut BTreeSet<&'a str>,
+    ) -> Result<(), DefinitionError> {
+        let place = format!("field {}", field.id);
+        check_labels(&field.label, &place, &self.default_language, true)?;
+        check_labels(&field.hint, &place, &self.default_language, false)?;
+        check_labels(
+            &field.constraint_message,
+            &place,
+            &self.default_language,
+            false,
+        )?;
+        match (&field.choices, field.field_type.has_choices()) {
+            (Some(list), true) if !self.choice_lists.contains_key(list) => {
+                return Err(invalid(place, format!("no choice list named {list}")));
+            }
+            (None, true) => return Err(invalid(place, "a select field names its choice list")),
+            (Some(_), false) => {
+                return Err(invalid(place, "only select fields have a choice list"));
+            }
+            _ => {}
+        }
+        if let Some(c) = &field.relevant {
+            check_refs(c, &place, "relevant", ids)?;
+        }
+        if let Some(c) = &field.constraint {
+            check_refs(c, &place, "constraint", ids)?;
+        }
+        if field.field_type == FieldType::Note
+            && (field.required || field.constraint.is_some() || field.core.is_some())
+        {
+            return Err(invalid(
+                place,
+                "a note takes no answer: no required, constraint or core",
+            ));
+        }
+        if let Some(core) = &field.core {
+            if !CASE_KEYS.contains(&core.as_str()) || core.starts_with(CONSENT_PREFIX) {
+                return Err(invalid(
+                    place,
+                    "core must name a core variable of the case (see core-variables.md), not consent",
+                ));
+            }
+            if !cores.insert(core) {
+                return Err(invalid(
+                    place,
+                    "another field already records this core variable",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn pick<'a>(labels: &'a Labels, language: &str, default: &str) -> Option<&'a str> {
+    labels
+        .get(language)
+        .or_else(|| labels.get(default))
+        .map(String::as_str)
+}
+
+/// Choice codes and list names: short, and safe in XLSForm's space-separated answers.
+pub(crate) fn valid_code(code: &str) -> bool {
+    (1..=64).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+fn check_language(code: &str, place: &str) -> Result<(), DefinitionError> {
+    let ok = (2..=8).contains(&code.len())
+        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            place,
+            "a language code is 2 to 8 of a-z, 0-9 and - (en, fr, pt-br)",
+        ))
+    }
+}
+
+fn check_labels(
+    labels: &Labels,
+    place: &str,
+    default_language: &str,
+    required: bool,
+) -> Result<(), DefinitionError> {
+    if required && !labels.contains_key(default_language) {
+        return Err(invalid(
+            place,
+            format!("needs a label in the default language ({default_language})"),
+        ));
+    }
+    for (language, text) in labels {
+        check_language(language, place)?;
+        if text.trim().is_empty() || text.chars().count() > MAX_LABEL_CHARS {
+            return Err(invalid(
+                place,
+                format!("labels are 1 to {MAX_LABEL_CHARS} characters ({language})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_refs(
+    condition: &Condition,
+    place: &str,
+    column: &str,
+    ids: &[&str],
+) -> Result<(), DefinitionError> {
+    for id in condition.expr.references() {
+        if !ids.contains(&id.as_str()) {
+            return Err(invalid(
+                format!("{place}, {column}"),
+                format!("refers to ${{{id}}}, which is not a field of this form"),
+            ));
+        }
+    }
+    Ok(())
+}
