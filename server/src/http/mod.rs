@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod dashboard;
 pub mod enroll;
 pub mod meta;
 pub mod middleware;
@@ -100,6 +101,9 @@ fn routes() -> Routes {
         .add(Method::GET, "/healthz", get(meta::healthz))
         .add(Method::GET, "/metrics", get(meta::metrics))
         .add(Method::GET, "/openapi.json", get(meta::openapi))
+        .add(Method::GET, "/dashboard", get(dashboard::index))
+        .add(Method::GET, "/dashboard/app.js", get(dashboard::script))
+        .add(Method::GET, "/dashboard/app.css", get(dashboard::style))
         .add(Method::POST, "/v1/sync", post(sync::sync))
         .add(Method::POST, "/v1/enroll", post(enroll::enroll))
         .add(
