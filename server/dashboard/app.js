@@ -162,6 +162,8 @@ function filterQuery() {
   if (to) params.set('to', to);
   if (region) params.set('region', region);
   params.set('count', $('#filter-count').value);
+  const disclosure = $('#filter-disclosure').value;
+  if (disclosure) params.set('disclosure', disclosure);
   return params.toString();
 }
 
@@ -169,17 +171,26 @@ async function loadOptions() {
   const options = await api('/v1/reports/options');
   const select = $('#filter-region');
   for (const region of options.regions || []) {
-    const code = typeof region === 'string' ? region : region.code;
-    const name = typeof region === 'string' ? region : (region.name || region.code);
-    select.append(element('option', { value: code, text: name }));
+    select.append(element('option', { value: region.id, text: region.name }));
   }
+  state.threshold = options.threshold;
+  // Exact counts are offered only to those granted them; everyone else sees published figures.
+  const disclosure = $('#filter-disclosure');
+  disclosure.replaceChildren();
+  const choices = options.exact_counts ? ['internal', 'public'] : ['public'];
+  for (const choice of choices) {
+    disclosure.append(element('option', { value: choice,
+      text: choice === 'internal' ? 'Exact (inside the network)' : 'Published (suppressed)' }));
+  }
+  disclosure.value = options.default_disclosure;
+  $('#filter-disclosure-label').hidden = !options.exact_counts;
   return options;
 }
 
 async function loadReports() {
   showError('#app-error', '');
   const report = await api(`/v1/reports?${filterQuery()}`);
-  state.threshold = report.threshold || state.threshold;
+  if (report.threshold) state.threshold = report.threshold;
   $('#disclosure').textContent = report.disclosure === 'public'
     ? `Published figures: cells below ${state.threshold} suppressed`
     : 'Exact counts (inside the network only)';
@@ -189,9 +200,9 @@ async function loadReports() {
 
   const headline = $('#headline');
   headline.replaceChildren();
-  const sex = byId.sex || tables.find((t) => t.unit !== 'referrals');
+  const sex = byId.by_sex;
   if (sex) headline.append(headlineCard(report.count === 'assistance' ? 'Cases assisted' : 'Individuals assisted', sex.total, 'headline-total'));
-  const vot = byId.exploitation_type || byId.exploitation_types;
+  const vot = byId.victims_by_exploitation;
   if (vot) headline.append(headlineCard('Victims of trafficking', vot.total, 'headline-vot'));
 
   const figures = $('#figures');
@@ -207,10 +218,11 @@ async function loadReports() {
 }
 
 async function loadDuplicates() {
+  if ($('#duplicates').hidden) return;
   const holder = $('#duplicates .table-holder');
   let list;
   try {
-    list = await api('/v1/duplicates?status=pending');
+    list = await api('/v1/duplicates?status=pending&limit=50');
   } catch (error) {
     if (error.status === 403) {
       holder.replaceChildren(element('p', { class: 'hint', text: 'Your role does not review duplicates.' }));
@@ -218,7 +230,7 @@ async function loadDuplicates() {
     }
     throw error;
   }
-  const pairs = Array.isArray(list) ? list : (list.pairs || list.candidates || []);
+  const pairs = list.candidates;
   if (pairs.length === 0) {
     holder.replaceChildren(element('p', { class: 'hint', id: 'no-duplicates', text: 'Nothing to review.' }));
     return;
@@ -239,17 +251,22 @@ async function loadDuplicates() {
     };
     confirm.addEventListener('click', () => decide('confirm'));
     reject.addEventListener('click', () => decide('reject'));
-    const agencies = (pair.records || []).map((r) => r.agency).join(' ↔ ');
-    const matched = (pair.matched || pair.features || []).join(', ');
+    const agencies = `${pair.a.agency} ↔ ${pair.b.agency}`;
+    const dates = [pair.a.intake_date, pair.b.intake_date].filter(Boolean).join(' / ');
+    const matched = Object.entries(pair.features || {})
+      .filter(([, value]) => value !== false && value !== null && value !== 0)
+      .map(([name, value]) => (value === true ? name : `${name}: ${value}`)).join(', ');
     body.append(element('tr', { 'data-pair': pair.id },
       element('td', { class: 'num', text: pair.score !== undefined ? Number(pair.score).toFixed(2) : '' }),
       element('td', { text: agencies }),
+      element('td', { text: dates }),
       element('td', { text: matched }),
       element('td', {}, confirm, ' ', reject)));
   }
   holder.replaceChildren(element('table', { id: 'duplicate-list' },
     element('thead', {}, element('tr', {},
       element('th', { class: 'num', text: 'score' }), element('th', { text: 'agencies' }),
+      element('th', { text: 'intake dates' }),
       element('th', { text: 'what matches' }), element('th', { text: 'decision' }))),
     body));
 }
@@ -260,7 +277,9 @@ async function showApp() {
   $('#session').hidden = false;
   try {
     const options = await loadOptions();
-    $('#whoami').textContent = options.role ? `signed in as ${options.role}` : 'signed in';
+    $('#whoami').textContent = options.scope_agency
+      ? `signed in (agency ${options.scope_agency})` : 'signed in (whole network)';
+    if (!options.review_duplicates) $('#duplicates').hidden = true;
     await Promise.all([loadReports(), loadDuplicates()]);
   } catch (error) {
     if (error.status === 401) return signOut('That token was not accepted: ' + error.message);
