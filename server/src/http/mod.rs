@@ -14,7 +14,9 @@ pub mod dashboard;
 pub mod enroll;
 pub mod meta;
 pub mod middleware;
+pub mod principal;
 pub mod referrals;
+pub mod reports;
 pub mod sync;
 
 use crate::error::ApiError;
@@ -40,6 +42,8 @@ pub struct AppState {
     pub enrollment_code_hours: u32,
     /// Bounds concurrent sync requests ([`crate::config::MAX_CONCURRENT_SYNCS`]).
     pub sync_slots: Arc<Semaphore>,
+    /// Suppression threshold of public reports ([`crate::config::DEFAULT_REPORT_THRESHOLD`]).
+    pub report_threshold: u64,
 }
 
 impl AppState {
@@ -54,6 +58,7 @@ impl AppState {
             time,
             enrollment_code_hours,
             sync_slots: Arc::new(Semaphore::new(crate::config::MAX_CONCURRENT_SYNCS)),
+            report_threshold: crate::config::DEFAULT_REPORT_THRESHOLD,
         }
     }
 }
@@ -134,6 +139,25 @@ fn routes() -> Routes {
             Method::POST,
             "/v1/admin/tokens",
             post(admin::create_admin_token),
+        )
+        .add(
+            Method::POST,
+            "/v1/admin/users/{user_id}/api-tokens",
+            post(reports::create_api_token),
+        )
+        .add(Method::GET, "/v1/reports", get(reports::report_all))
+        .add(Method::GET, "/v1/reports/options", get(reports::options))
+        .add(Method::GET, "/v1/reports/{table}", get(reports::report_one))
+        .add(Method::GET, "/v1/duplicates", get(reports::list_duplicates))
+        .add(
+            Method::POST,
+            "/v1/duplicates/{pair_id}/confirm",
+            post(reports::confirm_duplicate),
+        )
+        .add(
+            Method::POST,
+            "/v1/duplicates/{pair_id}/reject",
+            post(reports::reject_duplicate),
         )
 }
 
