@@ -5,6 +5,8 @@
 'use strict';
 
 const TOKEN_KEY = 'fieldcase.apiToken';
+/// The report table drawn in its own section rather than among the figures.
+const REFERRAL_FLOW = 'referrals_by_agency_pair';
 const $ = (selector) => document.querySelector(selector);
 
 /// A request to this server's API with the signed-in token; a typed error otherwise.
@@ -208,13 +210,15 @@ async function loadReports() {
   const figures = $('#figures');
   figures.replaceChildren();
   for (const table of tables) {
-    if (table.unit === 'referrals') continue;
+    if (table.id === REFERRAL_FLOW) continue;
     figures.append(figure(table));
   }
-  const flow = tables.filter((t) => t.unit === 'referrals');
+  const flow = tables.filter((t) => t.id === REFERRAL_FLOW);
   const flowHolder = $('#referral-flow .table-holder');
   flowHolder.replaceChildren(...(flow.length ? flow.map(tableElement)
     : [element('p', { class: 'hint', text: 'No referrals in this period.' })]));
+  // How many times the figures were drawn: lets scripts (and tests) wait for a redraw.
+  document.body.dataset.loads = String(Number(document.body.dataset.loads || 0) + 1);
 }
 
 async function loadDuplicates() {

@@ -86,7 +86,13 @@ async function cli(env, ...args) {
     maxBuffer: 16 * 1024 * 1024,
   });
   const text = stdout.trim();
-  return text ? JSON.parse(text.split('\n').pop()) : null;
+  if (!text) return null;
+  // One JSON document, or (commands that report progress) JSON lines ending with the result.
+  try {
+    return JSON.parse(text);
+  } catch {
+    return JSON.parse(text.split('\n').pop());
+  }
 }
 
 function startServer(dataDir) {

@@ -181,7 +181,10 @@ enum Rows {
 
 fn codes_and_unknown(codes: &[&'static str]) -> Rows {
     let mut rows = codes.to_vec();
-    rows.push(UNKNOWN);
+    // Some code lists have an `unknown` of their own (sex): one row holds both.
+    if !rows.contains(&UNKNOWN) {
+        rows.push(UNKNOWN);
+    }
     Rows::Fixed(rows)
 }
 
