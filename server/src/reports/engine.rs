@@ -97,8 +97,8 @@ impl Individuals {
             }
         }
         let of = index
-            .iter()
-            .map(|(r, i)| (*r, find(&mut parent.clone(), *i) as u32))
+            .into_iter()
+            .map(|(r, i)| (r, find(&mut parent, i) as u32))
             .collect();
         Individuals { of }
     }
