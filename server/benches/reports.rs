@@ -76,8 +76,7 @@ fn populate(db: &Path, n: usize) -> f64 {
     let mut batches: Vec<Vec<(RecordId, Case)>> = vec![Vec::new(); AGENCIES.len()];
     let mut referrals = Vec::new();
     let mut decisions = Vec::new();
-    let mut flush = |batches: &mut Vec<Vec<(RecordId, Case)>>,
-                     referrals: &mut Vec<BulkReferral>| {
+    let flush = |batches: &mut Vec<Vec<(RecordId, Case)>>, referrals: &mut Vec<BulkReferral>| {
         for (i, batch) in batches.iter_mut().enumerate() {
             if !batch.is_empty() {
                 storage.bulk_load_cases(&agencies[i], batch).unwrap();
