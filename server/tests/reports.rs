@@ -214,6 +214,13 @@ fn exploitation_rows(c: &Value) -> Vec<String> {
     rows
 }
 
+/// A table to check: its id, which cases it counts, and each case's row keys.
+type Check = (
+    &'static str,
+    Box<dyn Fn(&Generated) -> bool>,
+    Box<dyn Fn(&Value) -> Vec<String>>,
+);
+
 /// Expected counts of one table: per row key, distinct units (cases, or persons).
 fn expect(
     cases: &[Generated],
@@ -499,11 +506,7 @@ async fn reports_match_the_generated_population_and_respect_roles() {
     assert_eq!(report["disclosure"], "internal");
     let single =
         |k: &'static str| move |c: &Value| vec![c[k].as_str().unwrap_or("unknown").to_owned()];
-    let checks: Vec<(
-        &str,
-        Box<dyn Fn(&Generated) -> bool>,
-        Box<dyn Fn(&Value) -> Vec<String>>,
-    )> = vec![
+    let checks: Vec<Check> = vec![
         ("by_sex", Box::new(all), Box::new(single("sex"))),
         (
             "by_nationality",

@@ -161,7 +161,8 @@ async fn report(
                 },
                 disclosure: disclosure_mode.as_str(),
                 threshold,
-                individuals_rule: "confirmed duplicate links only; probable duplicates not yet confirmed count as separate individuals",
+                individuals_rule: "confirmed duplicate links only; probable duplicates not yet \
+                                   confirmed count as separate individuals",
                 linked_cases: (params.count == CountMode::Individuals).then_some(linked),
                 tables,
             };
@@ -296,13 +297,13 @@ pub async fn list_duplicates(
     let (list, stats) = blocking(move || duplicates::review_list(storage.as_ref())).await?;
     let matching: Vec<Candidate> = list
         .into_iter()
-        .filter(|c| status.map_or(true, |s| c.status == s))
+        .filter(|c| status.is_none_or(|s| c.status == s))
         .filter(|c| {
-            agency.as_deref().map_or(true, |a| {
-                c.a.agency.as_str() == a || c.b.agency.as_str() == a
-            })
+            agency
+                .as_deref()
+                .is_none_or(|a| c.a.agency.as_str() == a || c.b.agency.as_str() == a)
         })
-        .filter(|c| min_score.map_or(true, |m| c.score.is_some_and(|s| s >= m)))
+        .filter(|c| min_score.is_none_or(|m| c.score.is_some_and(|s| s >= m)))
         .collect();
     let total = matching.len();
     Ok(Json(CandidateListBody {

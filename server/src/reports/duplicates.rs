@@ -85,6 +85,7 @@ fn ordered(x: RecordId, y: RecordId) -> (RecordId, RecordId) {
 /// What a computation looked at, for the reviewer and the benchmark.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Blocks shared by at least two cases.
     pub blocks: u64,
     /// Blocks larger than [`MAX_BLOCK_RECORDS`], not compared.
     pub blocks_skipped: u64,

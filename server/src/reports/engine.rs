@@ -97,8 +97,8 @@ impl Individuals {
             }
         }
         let of = index
-            .iter()
-            .map(|(r, i)| (*r, find(&mut parent.clone(), *i) as u32))
+            .into_iter()
+            .map(|(r, i)| (r, find(&mut parent, i) as u32))
             .collect();
         Individuals { of }
     }
@@ -188,16 +188,27 @@ fn codes_and_unknown(codes: &[&'static str]) -> Rows {
     Rows::Fixed(rows)
 }
 
-fn one_way_table(
-    acc: &OneWay,
+/// What names a one-way table.
+struct Shape {
     id: &'static str,
     title: &'static str,
     unit: &'static str,
     dimension: &'static str,
+}
+
+fn one_way_table(
+    acc: &OneWay,
+    shape: Shape,
     rows: Rows,
     additive: bool,
     note: Option<&'static str>,
 ) -> Table {
+    let Shape {
+        id,
+        title,
+        unit,
+        dimension,
+    } = shape;
     let mut keys: Vec<&'static str> = match &rows {
         Rows::Fixed(r) => r.clone(),
         Rows::ByCount | Rows::Top => {
@@ -282,7 +293,157 @@ fn opt<T>(v: Option<T>, f: impl Fn(T) -> &'static str) -> &'static str {
     v.map(f).unwrap_or(UNKNOWN)
 }
 
+/// What a one-way case table is made of: its counts, names, rows, additivity and note.
+type Spec<'a> = (&'a OneWay, Shape, Rows, bool, Option<&'static str>);
+
+const MULTI: Option<&str> = Some("a person may be in several rows; the total counts each once");
+
 impl CaseTables {
+    /// The one-way table `id` (`None` for tables made elsewhere). `u` and `victims` name the
+    /// unit counted in the current count mode.
+    fn spec(&self, id: &'static str, u: &'static str, victims: &'static str) -> Option<Spec<'_>> {
+        let shape = |title, unit, dimension| Shape {
+            id,
+            title,
+            unit,
+            dimension,
+        };
+        let bands: Vec<&'static str> = AGE_BANDS.iter().map(|b| b.0).collect();
+        let region_ids: Vec<&'static str> = regions::all().iter().map(|r| r.id).collect();
+        Some(match id {
+            "by_sex" => (
+                &self.sex,
+                shape("By sex", u, "sex"),
+                codes_and_unknown(Sex::CODES),
+                true,
+                None,
+            ),
+            "by_age_group" => (
+                &self.age_group,
+                shape("By age group at intake", u, "age_group"),
+                codes_and_unknown(&AGE_GROUPS),
+                true,
+                None,
+            ),
+            "by_age_band" => (
+                &self.age_band,
+                shape("By age band at intake", u, "age_band"),
+                codes_and_unknown(&bands),
+                true,
+                Some(
+                    "a date of birth known only to the year can straddle two bands: unknown \
+                     here, though its age group may be known",
+                ),
+            ),
+            "by_nationality" => (
+                &self.nationality,
+                shape("By nationality", u, "nationality"),
+                Rows::ByCount,
+                true,
+                None,
+            ),
+            "by_country_of_assistance" => (
+                &self.country,
+                shape("By country of assistance", u, "country_of_assistance"),
+                Rows::ByCount,
+                true,
+                None,
+            ),
+            "by_region" => (
+                &self.region,
+                shape("By IOM region of the country of assistance", u, "region"),
+                codes_and_unknown(&region_ids),
+                true,
+                None,
+            ),
+            "by_programme" => (
+                &self.programme,
+                shape("By programme", u, "programme"),
+                codes_and_unknown(Programme::CODES),
+                true,
+                None,
+            ),
+            "by_category" => (
+                &self.category,
+                shape("By category", u, "category"),
+                codes_and_unknown(Category::CODES),
+                false,
+                MULTI,
+            ),
+            "victims_by_exploitation" => (
+                &self.exploitation,
+                shape(
+                    "Victims of trafficking by type of exploitation",
+                    victims,
+                    "exploitation",
+                ),
+                Rows::Fixed(exploitation_row_codes()),
+                false,
+                Some(
+                    "sexual and labour exploitation together is its own row \
+                     (sexual_and_labour), not counted under sexual or labour; other types may \
+                     add rows",
+                ),
+            ),
+            "victims_by_labour_sector" => (
+                &self.labour,
+                shape(
+                    "Victims of labour exploitation by sector",
+                    victims,
+                    "labour_sector",
+                ),
+                codes_and_unknown(LabourSector::CODES),
+                false,
+                MULTI,
+            ),
+            "victims_by_trafficking_type" => (
+                &self.trafficking,
+                shape(
+                    "Victims of trafficking: internal or international",
+                    victims,
+                    "trafficking_type",
+                ),
+                codes_and_unknown(TraffickingType::CODES),
+                true,
+                None,
+            ),
+            "victims_top_nationalities" => (
+                &self.victims_nationality,
+                shape(
+                    "Victims of trafficking: top nationalities",
+                    victims,
+                    "nationality",
+                ),
+                Rows::Top,
+                true,
+                None,
+            ),
+            "victims_top_countries_of_identification" => (
+                &self.victims_country,
+                shape(
+                    "Victims of trafficking: top countries of identification (assistance)",
+                    victims,
+                    "country_of_assistance",
+                ),
+                Rows::Top,
+                true,
+                None,
+            ),
+            "reintegration_by_type" => (
+                &self.reintegration,
+                shape(
+                    "Reintegration assistance by type",
+                    u,
+                    "reintegration_assistance",
+                ),
+                Rows::Fixed(ReintegrationAssistance::CODES.to_vec()),
+                false,
+                MULTI,
+            ),
+            _ => return None,
+        })
+    }
+
     fn add(&mut self, row: &CaseFactRow, unit: Unit) {
         let f = &row.facts;
         let sex = opt(f.sex, Sex::as_str);
@@ -423,44 +584,19 @@ pub fn compute(
         CountMode::Assistance => "victim cases",
         CountMode::Individuals => "victims",
     };
-    let multi = Some("a person may be in several rows; the total counts each once");
     for id in TABLE_IDS {
         if !wants(id) {
             continue;
         }
-        let table = match id {
-            "by_sex" => one_way_table(&ct.sex, id, "By sex", u, "sex", codes_and_unknown(Sex::CODES), true, None),
-            "by_age_group" => one_way_table(&ct.age_group, id, "By age group at intake", u, "age_group", codes_and_unknown(&AGE_GROUPS), true, None),
-            "by_age_band" => {
-                let bands: Vec<&'static str> = AGE_BANDS.iter().map(|b| b.0).collect();
-                one_way_table(&ct.age_band, id, "By age band at intake", u, "age_band", codes_and_unknown(&bands), true,
-                    Some("a date of birth known only to the year can straddle two bands: unknown here, though its age group may be known"))
+        let table = if let Some((acc, shape, rows, additive, note)) = ct.spec(id, u, victims) {
+            one_way_table(acc, shape, rows, additive, note)
+        } else {
+            match id {
+                "by_sex_and_age_group" => two_way_table(&ct.sex_age, id, u),
+                "services_by_type" => services_table(storage, request, &individuals)?,
+                "referrals_by_agency_pair" => referrals_table(storage, request, &individuals)?,
+                _ => continue,
             }
-            "by_sex_and_age_group" => two_way_table(&ct.sex_age, id, u),
-            "by_nationality" => one_way_table(&ct.nationality, id, "By nationality", u, "nationality", Rows::ByCount, true, None),
-            "by_country_of_assistance" => one_way_table(&ct.country, id, "By country of assistance", u, "country_of_assistance", Rows::ByCount, true, None),
-            "by_region" => {
-                let ids: Vec<&'static str> = regions::all().iter().map(|r| r.id).collect();
-                one_way_table(&ct.region, id, "By IOM region of the country of assistance", u, "region", codes_and_unknown(&ids), true, None)
-            }
-            "by_programme" => one_way_table(&ct.programme, id, "By programme", u, "programme", codes_and_unknown(Programme::CODES), true, None),
-            "by_category" => one_way_table(&ct.category, id, "By category", u, "category", codes_and_unknown(Category::CODES), false, multi),
-            "victims_by_exploitation" => one_way_table(&ct.exploitation, id, "Victims of trafficking by type of exploitation", victims, "exploitation",
-                Rows::Fixed(exploitation_row_codes()), false,
-                Some("sexual and labour exploitation together is its own row (sexual_and_labour), not counted under sexual or labour; other types may add rows")),
-            "victims_by_labour_sector" => one_way_table(&ct.labour, id, "Victims of labour exploitation by sector", victims, "labour_sector",
-                codes_and_unknown(LabourSector::CODES), false, multi),
-            "victims_by_trafficking_type" => one_way_table(&ct.trafficking, id, "Victims of trafficking: internal or international", victims,
-                "trafficking_type", codes_and_unknown(TraffickingType::CODES), true, None),
-            "victims_top_nationalities" => one_way_table(&ct.victims_nationality, id, "Victims of trafficking: top nationalities", victims,
-                "nationality", Rows::Top, true, None),
-            "victims_top_countries_of_identification" => one_way_table(&ct.victims_country, id,
-                "Victims of trafficking: top countries of identification (assistance)", victims, "country_of_assistance", Rows::Top, true, None),
-            "reintegration_by_type" => one_way_table(&ct.reintegration, id, "Reintegration assistance by type", u, "reintegration_assistance",
-                Rows::Fixed(ReintegrationAssistance::CODES.to_vec()), false, multi),
-            "services_by_type" => services_table(storage, request, &individuals)?,
-            "referrals_by_agency_pair" => referrals_table(storage, request, &individuals)?,
-            _ => continue,
         };
         out.push(table);
     }
@@ -537,15 +673,21 @@ fn services_table(
         CountMode::Assistance => ("services", true),
         CountMode::Individuals => ("individuals", false),
     };
+    let shape = Shape {
+        id: "services_by_type",
+        title: "Services given, by type",
+        unit,
+        dimension: "service_type",
+    };
     Ok(one_way_table(
         &acc,
-        "services_by_type",
-        "Services given, by type",
-        unit,
-        "service_type",
+        shape,
         Rows::Fixed(ServiceType::CODES.to_vec()),
         additive,
-        Some("counts of assistance count each service given; individuals count each person once per type and once in the total"),
+        Some(
+            "counts of assistance count each service given; individuals count each person once \
+             per type and once in the total",
+        ),
     ))
 }
 
@@ -650,7 +792,10 @@ fn referrals_table(
         column_totals: Some(totals.iter().map(|t| Cell::new(t.value())).collect()),
         total: None,
         additive: false,
-        note: Some("accepted and declined count first answers; completed, cancelled and pending are current statuses; median hours from sending to the first answer"),
+        note: Some(
+            "accepted and declined count first answers; completed, cancelled and pending are \
+             current statuses; median hours from sending to the first answer",
+        ),
     })
 }
 

@@ -10,7 +10,9 @@ use fieldcase_core::protocol::RejectReason;
 use fieldcase_core::{FieldChange, Hlc, OpId, RecordId, RecordKind};
 
 mod referrals;
+mod reports;
 pub use referrals::*;
+pub use reports::*;
 
 const NOW: u64 = 1_700_000_000_000;
 
@@ -349,6 +351,21 @@ macro_rules! conformance_suite {
             fn shared_deliveries_and_transitions_are_audited() {
                 let store = $make;
                 c::shared_deliveries_and_transitions_are_audited(&*store);
+            }
+            #[test]
+            fn report_facts_follow_merged_state() {
+                let store = $make;
+                c::report_facts_follow_merged_state(&*store);
+            }
+            #[test]
+            fn match_blocks_and_duplicate_decisions() {
+                let store = $make;
+                c::match_blocks_and_duplicate_decisions(&*store);
+            }
+            #[test]
+            fn api_tokens_carry_their_user() {
+                let store = $make;
+                c::api_tokens_carry_their_user(&*store);
             }
         }
     };

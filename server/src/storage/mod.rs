@@ -492,7 +492,8 @@ pub trait Storage: Send + Sync + 'static {
         visit: &mut dyn FnMut(ReferralFactRow),
     ) -> Result<(), StorageError>;
 
-    /// Every match block with its members: `visit(block, member)` sorted by block.
+    /// Every match block shared by at least two cases, with its members: `visit(block,
+    /// member)` sorted by block. (A block of one case has no pair to compare.)
     fn scan_match_blocks(
         &self,
         visit: &mut dyn FnMut(&Token, BlockMember),

@@ -46,7 +46,18 @@ fn refresh_case(
     state: &RecordState,
 ) -> Result<(), StorageError> {
     let case = crate::reports::facts::read_case(&state.values());
-    let f = CaseFacts::from_case(&case);
+    write_case(tx, sealer, record, &case)
+}
+
+/// Writes the facts and match profile of a case read from its state (or, for benchmarks,
+/// generated: see `SqliteStorage::bulk_load_cases`).
+pub(super) fn write_case(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    record: RecordId,
+    case: &fieldcase_core::model::Case,
+) -> Result<(), StorageError> {
+    let f = CaseFacts::from_case(case);
     tx.prepare_cached(
         "INSERT OR REPLACE INTO report_facts
            (record_id, intake_date, sex, age_group, age_band, nationality, country_of_assistance,
@@ -73,7 +84,7 @@ fn refresh_case(
         f.status.map(|s| s.as_str()),
     ])
     .map_err(backend)?;
-    write_profile(tx, record, MatchProfile::of_case(&case, sealer).as_ref())
+    write_profile(tx, record, MatchProfile::of_case(case, sealer).as_ref())
 }
 
 /// Writes (or, with `None`, removes) a case's match profile and blocks.

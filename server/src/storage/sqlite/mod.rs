@@ -12,6 +12,7 @@
 //! (the HTTP layer reads and decodes the whole body before calling in).
 
 mod audit;
+pub mod bulk;
 mod directory;
 mod facts;
 mod oplog;

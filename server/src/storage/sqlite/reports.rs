@@ -230,6 +230,10 @@ fn tokens(bytes: &[u8]) -> Vec<Token> {
         .collect()
 }
 
+/// Members of blocks shared by at least two cases, sorted by block. Most blocks hold one case:
+/// the `EXISTS` probe (one index seek on `match_blocks`) is checked before any profile is
+/// read, and the scan follows the primary key, so no sort holds rows in memory (a grouped
+/// subquery instead made SQLite sort every joined row: 235 MiB at 1,000,000 cases).
 pub(super) fn scan_match_blocks(
     tx: &Transaction<'_>,
     visit: &mut dyn FnMut(&Token, BlockMember),
@@ -242,6 +246,8 @@ pub(super) fn scan_match_blocks(
              JOIN match_profiles p ON p.record_id = b.record_id
              JOIN records r ON r.record_id = b.record_id
              LEFT JOIN report_facts f ON f.record_id = b.record_id
+             WHERE EXISTS (SELECT 1 FROM match_blocks o
+                           WHERE o.block = b.block AND o.record_id <> b.record_id)
              ORDER BY b.block",
         )
         .map_err(backend)?;
