@@ -22,6 +22,9 @@ cargo test --workspace --locked
 step "mobile bindings: Kotlin on a JVM against a real server"
 ./scripts/ffi-kotlin-test.sh
 
+step "dashboard: headless Debian chromium against a real server"
+./scripts/dashboard-test.sh
+
 # Benchmarks are type-checked by clippy above; this links them too, in the debug profile the
 # tests already built, rather than a second, optimized copy of every dependency.
 step "benchmarks build"

@@ -64,6 +64,47 @@ impl AdminClient {
 }
 
 impl AdminClient {
+    /// `GET path?query` answered with any content type: the body and its content type. An
+    /// error reply becomes [`ServerRefused`], as with [`AdminClient::call`].
+    pub async fn get_raw(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<(String, Vec<u8>)> {
+        let url = format!("{}{}", self.base, path);
+        let response = self
+            .http
+            .get(&url)
+            .query(query)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the server at {}", self.base))?;
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = response
+            .bytes()
+            .await
+            .context("reading the server's answer")?;
+        if status.is_success() {
+            return Ok((content_type, bytes.to_vec()));
+        }
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
+            error: fieldcase_core::protocol::ErrorCode::Internal,
+            message: format!("HTTP {status} without an error body"),
+        });
+        Err(ServerRefused {
+            status: status.as_u16(),
+            body,
+        }
+        .into())
+    }
+
     /// A client of the server at `base_url` with an admin token.
     pub fn new(base_url: &str, token: String) -> anyhow::Result<AdminClient> {
         Ok(AdminClient {

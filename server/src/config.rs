@@ -35,6 +35,15 @@ pub const MAX_PULL_SCAN_ROWS: u32 = 4 * fieldcase_core::protocol::MAX_PULL_LIMIT
 /// sync would put a write (and the writer lock) on a path that otherwise only reads.
 pub const LAST_SEEN_GRANULARITY_MS: u64 = 60_000;
 
+/// Smallest count published outside the network (`disclosure=public`, CSV, HXL): counts from
+/// 1 to this minus one are suppressed. Five is the common floor of statistical offices for
+/// counts of people; operators may raise it (`--report-threshold`), requests may raise it for
+/// one report, nobody may lower it per request.
+pub const DEFAULT_REPORT_THRESHOLD: u64 = 5;
+
+/// Most duplicate candidates one review page returns.
+pub const MAX_REVIEW_PAGE: usize = 1000;
+
 /// Longest a device label or a display name may be, in characters.
 pub const MAX_LABEL_CHARS: usize = 100;
 
@@ -58,6 +67,8 @@ pub struct ServerConfig {
     pub enrollment_code_hours: u32,
     /// The clock (tests use a manual one to expire codes without waiting).
     pub time: Arc<dyn TimeSource>,
+    /// Suppression threshold of public reports ([`DEFAULT_REPORT_THRESHOLD`]).
+    pub report_threshold: u64,
 }
 
 impl ServerConfig {
@@ -69,6 +80,7 @@ impl ServerConfig {
             key_file: None,
             enrollment_code_hours: DEFAULT_ENROLLMENT_CODE_HOURS,
             time: Arc::new(SystemTimeSource),
+            report_threshold: DEFAULT_REPORT_THRESHOLD,
         }
     }
 

@@ -37,6 +37,8 @@ pub enum SecretKind {
     DeviceCredential,
     AdminToken,
     EnrollmentCode,
+    /// A user's API token (reports, duplicate review).
+    ApiToken,
 }
 
 impl SecretKind {
@@ -45,6 +47,7 @@ impl SecretKind {
             SecretKind::DeviceCredential => b"fieldcase device credential v1\0",
             SecretKind::AdminToken => b"fieldcase admin token v1\0",
             SecretKind::EnrollmentCode => b"fieldcase enrollment code v1\0",
+            SecretKind::ApiToken => b"fieldcase api token v1\0",
         }
     }
 }

@@ -19,6 +19,8 @@ pub mod error;
 mod fsutil;
 pub mod http;
 pub mod metrics;
+pub mod report_api;
+pub mod reports;
 pub mod roles;
 pub mod seal;
 pub mod server;

@@ -62,3 +62,43 @@ impl std::str::FromStr for Role {
         })
     }
 }
+
+/// What an API token may do beyond its user's role. Only a system admin issues grants, and
+/// only to analysts and system admins (the central office).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    /// Exact (unsuppressed) counts inside the network: `disclosure=internal`.
+    ExactCounts,
+    /// The duplicate review list, and confirming or rejecting a pair.
+    ReviewDuplicates,
+}
+
+impl Grant {
+    pub const ALL: [Grant; 2] = [Grant::ExactCounts, Grant::ReviewDuplicates];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grant::ExactCounts => "exact_counts",
+            Grant::ReviewDuplicates => "review_duplicates",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Grant> {
+        Grant::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+}
+
+impl fmt::Display for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Grant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Grant::parse(s)
+            .ok_or_else(|| "unknown grant; one of: exact_counts, review_duplicates".into())
+    }
+}

@@ -16,7 +16,9 @@ use crate::fsutil;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use fieldcase_core::{DeviceId, RecordId, RecordKind};
+use hmac::{Hmac, Mac};
 use rand::RngCore;
+use sha2::Sha256;
 use std::path::Path;
 use zeroize::Zeroizing;
 
@@ -44,10 +46,20 @@ pub enum SealError {
     Open,
 }
 
-/// Seals and opens values under the server key.
+/// Seals and opens values under the server key, and makes keyed match tokens under a key
+/// derived from it ([`Sealer::match_token`]).
 pub struct Sealer {
     cipher: XChaCha20Poly1305,
+    /// HMAC-SHA256(server key, [`MATCH_KEY_LABEL`]): a separate key for duplicate-matching
+    /// tokens, so a token never equals anything sealed or hashed under the server key itself.
+    match_key: Zeroizing<[u8; KEY_BYTES]>,
 }
+
+/// Label the match-token key is derived under. Stable: changing it orphans every stored token.
+const MATCH_KEY_LABEL: &[u8] = b"fieldcase/match-token-key/v1";
+
+/// Length of a match token: 128 bits, negligible collisions at any caseload.
+pub const MATCH_TOKEN_BYTES: usize = 16;
 
 impl std::fmt::Debug for Sealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,9 +69,28 @@ impl std::fmt::Debug for Sealer {
 
 impl Sealer {
     pub fn from_key(key: &[u8; KEY_BYTES]) -> Self {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key");
+        mac.update(MATCH_KEY_LABEL);
+        let mut match_key = Zeroizing::new([0u8; KEY_BYTES]);
+        match_key.copy_from_slice(&mac.finalize().into_bytes());
         Sealer {
             cipher: XChaCha20Poly1305::new(key.into()),
+            match_key,
         }
+    }
+
+    /// A keyed token of one normalized identifying value for duplicate matching:
+    /// HMAC-SHA256(match key, domain || 0 || value), truncated. Without the server key a token
+    /// cannot be checked against guessed names; `domain` keeps kinds of value apart.
+    pub fn match_token(&self, domain: &str, value: &str) -> [u8; MATCH_TOKEN_BYTES] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.match_key.as_ref())
+            .expect("HMAC takes any key");
+        mac.update(domain.as_bytes());
+        mac.update(&[0]);
+        mac.update(value.as_bytes());
+        let mut token = [0u8; MATCH_TOKEN_BYTES];
+        token.copy_from_slice(&mac.finalize().into_bytes()[..MATCH_TOKEN_BYTES]);
+        token
     }
 
     /// Loads the key at `path`; when `create_if_missing`, makes a new random key there first

@@ -99,11 +99,12 @@ impl Server {
             addr: config.listen,
             source,
         })?;
-        let state = AppState::new(
+        let mut state = AppState::new(
             storage.clone() as Arc<dyn Storage>,
             config.time.clone(),
             config.enrollment_code_hours,
         );
+        state.report_threshold = config.report_threshold;
         Ok(Server {
             listener,
             storage,

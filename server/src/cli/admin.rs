@@ -50,7 +50,7 @@ pub enum AdminCommand {
     /// Enrolled devices.
     #[command(subcommand)]
     Device(DeviceCommand),
-    /// Admin tokens for agency admins.
+    /// Admin tokens for agency admins, and API tokens of users (reports, duplicate review).
     #[command(subcommand)]
     Token(TokenCommand),
     /// Form definitions: publish versions for devices, list them, convert XLSForm.
@@ -99,10 +99,18 @@ pub enum DeviceCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Create an admin token limited to one agency (system admin).
+    /// `--agency A`: an admin token limited to one agency (system admin).
+    /// `--user ID`: an API token carrying that user's role and agency, for reports and (with
+    /// `--grant review_duplicates`) duplicate review; grants need a system-admin token.
+    #[command(group(clap::ArgGroup::new("for").required(true).args(["agency", "user"])))]
     Add {
         #[arg(long)]
-        agency: String,
+        agency: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        /// exact_counts or review_duplicates (repeatable; analysts and system admins only).
+        #[arg(long, requires = "user")]
+        grant: Vec<crate::roles::Grant>,
         #[arg(long)]
         label: String,
     },
@@ -260,7 +268,28 @@ pub async fn run(args: AdminArgs, out: Output) -> anyhow::Result<()> {
             });
         }
         AdminCommand::Form(command) => super::admin_forms::run(&client, command, out).await?,
-        AdminCommand::Token(TokenCommand::Add { agency, label }) => {
+        AdminCommand::Token(TokenCommand::Add {
+            user: Some(user),
+            grant,
+            label,
+            ..
+        }) => {
+            let path = format!("/v1/admin/users/{user}/api-tokens");
+            let body = crate::report_api::NewApiTokenBody {
+                label,
+                grants: grant,
+            };
+            let token: crate::report_api::ApiTokenBody =
+                client.call(Method::POST, &path, Some(&body)).await?;
+            out.print(&token, || {
+                format!(
+                    "API token for user {} ({} of {}): {}\nIt is shown only once.",
+                    token.user_id, token.role, token.agency, token.token
+                )
+            });
+        }
+        AdminCommand::Token(TokenCommand::Add { agency, label, .. }) => {
+            let agency = agency.context("give --agency or --user")?;
             let token: AdminTokenBody = client
                 .call(
                     Method::POST,

@@ -10,6 +10,7 @@ pub mod admin_forms;
 pub mod demo;
 pub mod device;
 pub mod output;
+pub mod report;
 pub mod serve;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,10 @@ pub enum Command {
     /// Start a server and simulated field devices of two agencies, record cases offline,
     /// sync them, and show the result.
     Demo(demo::DemoArgs),
+    /// Aggregate reports (JSON, CSV, HXL) for a period and scope.
+    Report(report::ReportArgs),
+    /// Review probable duplicates: list, confirm, reject.
+    Duplicates(report::DuplicatesArgs),
 }
 
 /// Runs a parsed command line.
@@ -53,6 +58,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Admin(args) => admin::run(args, out).await,
             Command::Device(args) => device::run(args, out).await,
             Command::Demo(args) => demo::run(args, out).await,
+            Command::Report(args) => report::run_report(args, out).await,
+            Command::Duplicates(args) => report::run_duplicates(args, out).await,
         }
     })
 }

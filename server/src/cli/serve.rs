@@ -41,6 +41,15 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_ENROLLMENT_CODE_HOURS)),
     )]
     pub enrollment_code_hours: u32,
+    /// Suppression threshold of reports that leave the network (public, CSV, HXL): counts
+    /// below it are hidden. Requests may raise it, never lower it.
+    #[arg(
+        long,
+        env = "FIELDCASE_REPORT_THRESHOLD",
+        default_value_t = crate::config::DEFAULT_REPORT_THRESHOLD,
+        value_parser = clap::value_parser!(u64).range(2..=1000),
+    )]
+    pub report_threshold: u64,
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` filter.
@@ -65,6 +74,7 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
         key_file: args.key_file,
         enrollment_code_hours: args.enrollment_code_hours,
         time: Arc::new(SystemTimeSource),
+        report_threshold: args.report_threshold,
     };
     let admin_token_path = config.admin_token_path();
     let server = Server::bind(config).await?;

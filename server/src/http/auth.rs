@@ -4,6 +4,10 @@
 //! ([`crate::credentials`]). The two kinds hash under different prefixes and live in
 //! different tables, so a device credential is simply unknown to the admin routes and an
 //! admin token unknown to sync: both get 401.
+//!
+//! A user's API token (reports and duplicate review, [`super::principal`]) is recognized on
+//! these routes only to refuse it with 403: it names a real user who is simply not allowed
+//! case data or administration, and saying so is clearer than "unknown credential".
 
 use super::{blocking, AppState};
 use crate::credentials::{hash_secret, SecretKind};
@@ -20,7 +24,7 @@ const DEVICE_HELP: &str =
     "send the device credential from enrollment as Authorization: Bearer <credential>";
 const ADMIN_HELP: &str = "send an admin token as Authorization: Bearer <token>";
 
-fn bearer(parts: &Parts) -> Option<&str> {
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, secret) = value.split_once(' ')?;
     let secret = secret.trim();
@@ -42,9 +46,17 @@ impl FromRequestParts<AppState> for AuthedDevice {
         let hash = hash_secret(SecretKind::DeviceCredential, secret);
         let storage = state.storage.clone();
         match blocking(move || storage.device_by_credential(&hash)).await? {
-            None => Err(ApiError::unauthorized(
-                "unknown device credential; enroll this device again",
-            )),
+            None => {
+                refuse_api_token(
+                    state,
+                    secret,
+                    "case data is synced only by enrolled devices",
+                )
+                .await?;
+                Err(ApiError::unauthorized(
+                    "unknown device credential; enroll this device again",
+                ))
+            }
             Some(device) if device.revoked => {
                 tracing::info!(device = %device.id, agency = %device.agency, "revoked device refused");
                 Err(ApiError::device_revoked())
@@ -67,9 +79,27 @@ impl FromRequestParts<AppState> for Admin {
         let storage = state.storage.clone();
         match blocking(move || storage.admin_by_token(&hash)).await? {
             Some(scope) => Ok(Admin(scope)),
-            None => Err(ApiError::unauthorized("unknown or revoked admin token")),
+            None => {
+                refuse_api_token(state, secret, "administration needs an admin token").await?;
+                Err(ApiError::unauthorized("unknown or revoked admin token"))
+            }
         }
     }
+}
+
+/// A 403 when `secret` is a live API token: such tokens are for aggregates and review only.
+async fn refuse_api_token(state: &AppState, secret: &str, why: &str) -> Result<(), ApiError> {
+    let hash = hash_secret(SecretKind::ApiToken, secret);
+    let storage = state.storage.clone();
+    if blocking(move || storage.api_token_user(&hash))
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::forbidden(format!(
+            "this API token is for reports only: {why}"
+        )));
+    }
+    Ok(())
 }
 
 impl Admin {

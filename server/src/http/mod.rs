@@ -11,11 +11,14 @@ pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod body;
+pub mod dashboard;
 pub mod enroll;
 pub mod forms;
 pub mod meta;
 pub mod middleware;
+pub mod principal;
 pub mod referrals;
+pub mod reports;
 pub mod sync;
 
 use crate::error::ApiError;
@@ -41,6 +44,8 @@ pub struct AppState {
     pub enrollment_code_hours: u32,
     /// Bounds concurrent sync requests ([`crate::config::MAX_CONCURRENT_SYNCS`]).
     pub sync_slots: Arc<Semaphore>,
+    /// Suppression threshold of public reports ([`crate::config::DEFAULT_REPORT_THRESHOLD`]).
+    pub report_threshold: u64,
 }
 
 impl AppState {
@@ -55,6 +60,7 @@ impl AppState {
             time,
             enrollment_code_hours,
             sync_slots: Arc::new(Semaphore::new(crate::config::MAX_CONCURRENT_SYNCS)),
+            report_threshold: crate::config::DEFAULT_REPORT_THRESHOLD,
         }
     }
 }
@@ -102,6 +108,9 @@ fn routes() -> Routes {
         .add(Method::GET, "/healthz", get(meta::healthz))
         .add(Method::GET, "/metrics", get(meta::metrics))
         .add(Method::GET, "/openapi.json", get(meta::openapi))
+        .add(Method::GET, "/dashboard", get(dashboard::index))
+        .add(Method::GET, "/dashboard/app.js", get(dashboard::script))
+        .add(Method::GET, "/dashboard/app.css", get(dashboard::style))
         .add(Method::POST, "/v1/sync", post(sync::sync))
         .add(Method::POST, "/v1/enroll", post(enroll::enroll))
         .add(
@@ -165,6 +174,25 @@ fn routes() -> Routes {
         )
         .add(Method::GET, "/v1/admin/forms", get(forms::list))
         .add(Method::POST, "/v1/admin/forms", post(forms::publish))
+        .add(
+            Method::POST,
+            "/v1/admin/users/{user_id}/api-tokens",
+            post(reports::create_api_token),
+        )
+        .add(Method::GET, "/v1/reports", get(reports::report_all))
+        .add(Method::GET, "/v1/reports/options", get(reports::options))
+        .add(Method::GET, "/v1/reports/{table}", get(reports::report_one))
+        .add(Method::GET, "/v1/duplicates", get(reports::list_duplicates))
+        .add(
+            Method::POST,
+            "/v1/duplicates/{pair_id}/confirm",
+            post(reports::confirm_duplicate),
+        )
+        .add(
+            Method::POST,
+            "/v1/duplicates/{pair_id}/reject",
+            post(reports::reject_duplicate),
+        )
 }
 
 /// Every `(method, path)` the router serves, paths in axum/OpenAPI template form.

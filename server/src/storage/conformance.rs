@@ -12,9 +12,11 @@ use fieldcase_core::{FieldChange, Hlc, OpId, RecordId, RecordKind};
 mod attachments;
 mod forms;
 mod referrals;
+mod reports;
 pub use attachments::*;
 pub use forms::*;
 pub use referrals::*;
+pub use reports::*;
 
 const NOW: u64 = 1_700_000_000_000;
 
@@ -380,6 +382,21 @@ macro_rules! conformance_suite {
             fn a_file_that_fails_its_checksum_is_dropped_whole() {
                 let store = $make;
                 c::a_file_that_fails_its_checksum_is_dropped_whole(&*store);
+            }
+            #[test]
+            fn report_facts_follow_merged_state() {
+                let store = $make;
+                c::report_facts_follow_merged_state(&*store);
+            }
+            #[test]
+            fn match_blocks_and_duplicate_decisions() {
+                let store = $make;
+                c::match_blocks_and_duplicate_decisions(&*store);
+            }
+            #[test]
+            fn api_tokens_carry_their_user() {
+                let store = $make;
+                c::api_tokens_carry_their_user(&*store);
             }
         }
     };

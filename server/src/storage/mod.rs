@@ -53,10 +53,15 @@ pub(crate) mod conformance;
 pub mod sqlite;
 
 use crate::credentials::SecretHash;
+use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
+use crate::reports::matching::{MatchProfile, Token};
 use crate::roles::Role;
+use crate::roles::{Grant, Role};
 use fieldcase_core::attachments::wire::{AttachmentInfo, ChunkReceipt, Declaration, UploadState};
+use fieldcase_core::model::Date;
 use fieldcase_core::protocol::{CommandResult, ReferralCommand, ReferralTimeline, Rejection};
 use fieldcase_core::{AgencyCode, DeviceId, Operation, RecordId};
+use std::collections::BTreeSet;
 
 /// A position in the server's operation log.
 pub type Position = u64;
@@ -285,6 +290,52 @@ pub struct AuditEntry {
     pub last_position: Option<Position>,
     pub ops: Option<u32>,
     pub detail: Option<String>,
+}
+
+/// An API token to store (only its hash): a user's bearer token for reports and review.
+#[derive(Clone, Debug)]
+pub struct NewApiToken {
+    pub token_hash: SecretHash,
+    pub user_id: String,
+    pub grants: BTreeSet<Grant>,
+    pub label: String,
+    pub created_at_ms: u64,
+}
+
+/// The user behind a live API token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiTokenUser {
+    pub user: User,
+    pub grants: BTreeSet<Grant>,
+}
+
+/// A person's decision on a pair of cases: the same individual (`confirmed`) or not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DuplicateDecision {
+    /// The pair, `record_a < record_b` by bytes.
+    pub record_a: RecordId,
+    pub record_b: RecordId,
+    pub confirmed: bool,
+    pub decided_at_ms: u64,
+    /// The user id (or `admin` for an admin token) who decided.
+    pub decided_by: String,
+}
+
+/// What the review list shows of a case: no field of the person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseSummary {
+    pub record: RecordId,
+    pub agency: AgencyCode,
+    pub intake_date: Option<Date>,
+}
+
+/// One case in a match block, with what scoring and review need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockMember {
+    pub record: RecordId,
+    pub agency: AgencyCode,
+    pub intake_date: Option<Date>,
+    pub profile: MatchProfile,
 }
 
 /// Storage failures. None carries a field value or a secret.
@@ -524,6 +575,58 @@ pub trait Storage: Send + Sync + 'static {
 
     /// The published form versions of one agency, or of all.
     fn list_forms(&self, agency: Option<&AgencyCode>) -> Result<Vec<PublishedForm>, StorageError>;
+
+    // --- reports and duplicates ---------------------------------------------------------
+
+    /// Calls `visit` with the facts of every case in `filter`'s scope, one at a time (memory
+    /// does not grow with the number of cases).
+    fn scan_case_facts(
+        &self,
+        filter: &FactFilter,
+        visit: &mut dyn FnMut(CaseFactRow),
+    ) -> Result<(), StorageError>;
+
+    /// Services in scope (by service date, provider agency, and the case's country), sorted
+    /// by case.
+    fn scan_service_facts(
+        &self,
+        filter: &FactFilter,
+        visit: &mut dyn FnMut(ServiceFactRow),
+    ) -> Result<(), StorageError>;
+
+    /// Referrals in scope (by the day they reached the server, either agency, and the case's
+    /// country), sorted by case.
+    fn scan_referral_facts(
+        &self,
+        filter: &FactFilter,
+        visit: &mut dyn FnMut(ReferralFactRow),
+    ) -> Result<(), StorageError>;
+
+    /// Every match block shared by at least two cases, with its members: `visit(block,
+    /// member)` sorted by block. (A block of one case has no pair to compare.)
+    fn scan_match_blocks(
+        &self,
+        visit: &mut dyn FnMut(&Token, BlockMember),
+    ) -> Result<(), StorageError>;
+
+    /// Pairs a person confirmed as one individual.
+    fn confirmed_duplicate_links(&self) -> Result<Vec<(RecordId, RecordId)>, StorageError>;
+
+    /// Every decision taken.
+    fn duplicate_decisions(&self) -> Result<Vec<DuplicateDecision>, StorageError>;
+
+    /// Records (or replaces) a decision. `NotFound("case")` when either record is not a case.
+    fn decide_duplicate(&self, decision: &DuplicateDecision) -> Result<(), StorageError>;
+
+    /// The agency and intake date of cases, for the review list (unknown ids are left out).
+    fn case_summaries(&self, cases: &[RecordId]) -> Result<Vec<CaseSummary>, StorageError>;
+
+    /// Stores an API token. `NotFound("user")` when the user does not exist.
+    fn create_api_token(&self, token: &NewApiToken) -> Result<(), StorageError>;
+
+    /// The user of a live API token.
+    fn api_token_user(&self, token_hash: &SecretHash)
+        -> Result<Option<ApiTokenUser>, StorageError>;
 
     /// Flushes and releases what the implementation holds (SQLite: checkpoints the WAL).
     fn close(&self);

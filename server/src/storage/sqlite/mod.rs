@@ -13,10 +13,13 @@
 
 mod attachments;
 mod audit;
+pub mod bulk;
 mod directory;
+mod facts;
 mod forms;
 mod oplog;
 mod referrals;
+mod reports;
 pub mod schema;
 mod state;
 
@@ -73,6 +76,7 @@ impl SqliteStorage {
         schema::configure(&writer, ConnectionRole::Writer).map_err(backend)?;
         schema::prepare(&mut writer)?;
         let epoch = init_meta(&mut writer, &sealer)?;
+        facts::rebuild_if_stale(&mut writer, &sealer)?;
         let readers = (0..READER_POOL_SIZE)
             .map(|_| {
                 let conn = Connection::open_with_flags(
@@ -459,6 +463,68 @@ impl Storage for SqliteStorage {
 
     fn list_forms(&self, agency: Option<&AgencyCode>) -> Result<Vec<PublishedForm>, StorageError> {
         self.read(|tx| forms::list(tx, &self.sealer, agency))
+    }
+
+    fn scan_case_facts(
+        &self,
+        filter: &crate::reports::facts::FactFilter,
+        visit: &mut dyn FnMut(crate::reports::facts::CaseFactRow),
+    ) -> Result<(), StorageError> {
+        self.read(|tx| reports::scan_case_facts(tx, filter, visit))
+    }
+
+    fn scan_service_facts(
+        &self,
+        filter: &crate::reports::facts::FactFilter,
+        visit: &mut dyn FnMut(crate::reports::facts::ServiceFactRow),
+    ) -> Result<(), StorageError> {
+        self.read(|tx| reports::scan_service_facts(tx, filter, visit))
+    }
+
+    fn scan_referral_facts(
+        &self,
+        filter: &crate::reports::facts::FactFilter,
+        visit: &mut dyn FnMut(crate::reports::facts::ReferralFactRow),
+    ) -> Result<(), StorageError> {
+        self.read(|tx| reports::scan_referral_facts(tx, filter, visit))
+    }
+
+    fn scan_match_blocks(
+        &self,
+        visit: &mut dyn FnMut(&crate::reports::matching::Token, BlockMember),
+    ) -> Result<(), StorageError> {
+        self.read(|tx| reports::scan_match_blocks(tx, visit))
+    }
+
+    fn confirmed_duplicate_links(&self) -> Result<Vec<(RecordId, RecordId)>, StorageError> {
+        let decisions = self.read(|tx| reports::duplicate_decisions(tx, true))?;
+        Ok(decisions
+            .into_iter()
+            .map(|d| (d.record_a, d.record_b))
+            .collect())
+    }
+
+    fn duplicate_decisions(&self) -> Result<Vec<DuplicateDecision>, StorageError> {
+        self.read(|tx| reports::duplicate_decisions(tx, false))
+    }
+
+    fn decide_duplicate(&self, decision: &DuplicateDecision) -> Result<(), StorageError> {
+        self.write(|tx| reports::decide_duplicate(tx, decision))
+    }
+
+    fn case_summaries(&self, cases: &[RecordId]) -> Result<Vec<CaseSummary>, StorageError> {
+        self.read(|tx| reports::case_summaries(tx, cases))
+    }
+
+    fn create_api_token(&self, token: &NewApiToken) -> Result<(), StorageError> {
+        self.write(|tx| reports::create_api_token(tx, token))
+    }
+
+    fn api_token_user(
+        &self,
+        token_hash: &SecretHash,
+    ) -> Result<Option<ApiTokenUser>, StorageError> {
+        self.read(|tx| reports::api_token_user(tx, token_hash))
     }
 
     fn close(&self) {

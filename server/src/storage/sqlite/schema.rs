@@ -16,14 +16,18 @@
 //!    commands, the audit log; `op_log` takes server-authored operations (no device foreign
 //!    key, its own clock column) and is indexed by record;
 //! 4. attachments ([`CREATE_ATTACHMENTS`]): declared attachments and their sealed chunks.
-//!    A self-contained step, so a merge with other new steps can renumber it.
+//! 5. reports ([`CREATE_REPORTS`]): plain report facts of cases and services, keyed match
+//!    profiles and blocks for duplicate finding, duplicate decisions, API tokens of users.
+//!    The rows are derived from sealed state, which SQL cannot open: the storage fills them
+//!    when it opens a database whose facts are missing or stale (`facts_version` in
+//!    `server_meta`, see `sqlite::facts`).
 
 use crate::storage::StorageError;
 use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The version [`CREATE_CURRENT`] creates.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// How long a connection waits for a lock before failing. Only the writer takes write locks
 /// and it is behind a mutex, so this covers checkpoints and external tools (backups).
@@ -211,6 +215,76 @@ CREATE TABLE attachment_chunks (
 );
 "#;
 
+/// Reports and duplicate finding: new in version 5.
+///
+/// - `report_facts`: one row per case, the non-identifying columns reports group by (codes,
+///   ISO3 countries, an age band, the intake date as `YYYY-MM-DD`; sets as comma-joined
+///   codes). The owner agency is read from `records`, so a transfer moves the case at once.
+/// - `service_facts`: one row per service (type, date, provider, case).
+/// - `match_profiles` / `match_blocks`: keyed tokens of names, dates of birth, documents and
+///   phone (concatenated 16-byte tokens) and the block keys candidates are found by.
+/// - `duplicate_decisions`: a person's confirm/reject of a pair (`record_a` < `record_b`).
+/// - `api_tokens`: bearer tokens issued to a user (reports, duplicate review), with grants.
+pub const CREATE_REPORTS: &str = r#"
+CREATE TABLE report_facts (
+    record_id                BLOB PRIMARY KEY NOT NULL REFERENCES records(record_id),
+    intake_date              TEXT,
+    sex                      TEXT,
+    age_group                TEXT,
+    age_band                 TEXT,
+    nationality              TEXT,
+    country_of_assistance    TEXT,
+    programme                TEXT,
+    categories               TEXT NOT NULL,
+    exploitation_types       TEXT NOT NULL,
+    labour_sectors           TEXT NOT NULL,
+    trafficking_type         TEXT,
+    country_of_destination   TEXT,
+    reintegration_assistance TEXT NOT NULL,
+    status                   TEXT
+);
+CREATE INDEX report_facts_by_intake ON report_facts(intake_date);
+CREATE TABLE service_facts (
+    record_id       BLOB PRIMARY KEY NOT NULL REFERENCES records(record_id),
+    case_id         BLOB NOT NULL,
+    service_type    TEXT NOT NULL,
+    service_date    TEXT NOT NULL,
+    provider_agency TEXT NOT NULL
+);
+CREATE INDEX service_facts_by_case ON service_facts(case_id);
+CREATE TABLE match_profiles (
+    record_id   BLOB PRIMARY KEY NOT NULL REFERENCES records(record_id),
+    name_tokens BLOB NOT NULL,
+    dob         BLOB NOT NULL,
+    documents   BLOB NOT NULL,
+    phone       BLOB,
+    nationality TEXT,
+    sex         TEXT
+);
+CREATE TABLE match_blocks (
+    block     BLOB NOT NULL,
+    record_id BLOB NOT NULL REFERENCES records(record_id),
+    PRIMARY KEY (block, record_id)
+) WITHOUT ROWID;
+CREATE INDEX match_blocks_by_record ON match_blocks(record_id);
+CREATE TABLE duplicate_decisions (
+    record_a   BLOB NOT NULL REFERENCES records(record_id),
+    record_b   BLOB NOT NULL REFERENCES records(record_id),
+    decision   TEXT NOT NULL CHECK (decision IN ('confirmed', 'rejected')),
+    decided_at INTEGER NOT NULL,
+    decided_by TEXT NOT NULL,
+    PRIMARY KEY (record_a, record_b)
+);
+CREATE TABLE api_tokens (
+    token_hash BLOB PRIMARY KEY NOT NULL,
+    user_id    TEXT NOT NULL REFERENCES users(id),
+    grants     TEXT NOT NULL,
+    label      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+"#;
+
 /// 2 → 3: rebuilds `op_log` (drops the device foreign key, adds `hlc_device`, trades the
 /// per-agency index for `op_audience`), keeping every row and the position high-water mark,
 /// and addresses every existing operation to its owner agency, as pulls used to select them.
@@ -250,6 +324,8 @@ pub const MIGRATIONS: &[&str] = &[
     MIGRATE_2_TO_3,
     // 3 → 4
     CREATE_ATTACHMENTS,
+    // 4 → 5 (the rows are filled from sealed state when the storage opens)
+    CREATE_REPORTS,
 ];
 
 /// Run after [`CREATE_REFERRALS`] when upgrading to version 3.
@@ -331,6 +407,7 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
         tx.execute_batch(CREATE_REFERRALS).map_err(super::backend)?;
         tx.execute_batch(CREATE_ATTACHMENTS)
             .map_err(super::backend)?;
+        tx.execute_batch(CREATE_REPORTS).map_err(super::backend)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(super::backend)?;
         return tx.commit().map_err(super::backend);

@@ -221,6 +221,7 @@ pub(super) fn merge_into_state(
         ],
     )
     .map_err(backend)?;
+    super::facts::refresh(tx, sealer, op.record_id, &after)?;
     Ok(after)
 }
 

@@ -1,0 +1,335 @@
+//! `fieldcase report …` and `fieldcase duplicates …`: the report and review API from a
+//! terminal.
+//!
+//! Parameters are passed to the server as they are, so the command line and HTTP answer bad
+//! input with the same message listing the allowed values. The token is a user's API token
+//! (`fieldcase admin token add --user ID`) or an admin token, from `--token-file`, or the
+//! variables `FIELDCASE_TOKEN` or `FIELDCASE_ADMIN_TOKEN` — never an argument.
+
+use super::output::{table, Output};
+use crate::admin_client::AdminClient;
+use crate::report_api::{CandidateBody, CandidateListBody, ReportOptionsBody};
+use anyhow::Context;
+use clap::Args;
+use reqwest::Method;
+use std::path::PathBuf;
+
+/// Where the server is and who is asking.
+#[derive(Debug, Args)]
+pub struct Connection {
+    /// The server's base URL.
+    #[arg(
+        long,
+        env = "FIELDCASE_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server: String,
+    /// File holding the token (default: FIELDCASE_TOKEN, else FIELDCASE_ADMIN_TOKEN).
+    #[arg(long, env = "FIELDCASE_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+impl Connection {
+    fn client(&self) -> anyhow::Result<AdminClient> {
+        let token = match &self.token_file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading the token file {}", path.display()))?,
+            None => std::env::var("FIELDCASE_TOKEN")
+                .or_else(|_| std::env::var("FIELDCASE_ADMIN_TOKEN"))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "no token: pass --token-file FILE or set FIELDCASE_TOKEN (an API token \
+                         from `fieldcase admin token add --user ID`)"
+                    )
+                })?,
+        };
+        let token = token.trim().to_owned();
+        anyhow::ensure!(!token.is_empty(), "the token is empty");
+        AdminClient::new(&self.server, token)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub connection: Connection,
+    /// One table (see `--options`); all tables when left out (JSON only).
+    pub table: Option<String>,
+    /// A reporting year (intake dates in it).
+    #[arg(long)]
+    pub year: Option<String>,
+    /// First day of the period, YYYY-MM-DD.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last day of the period, YYYY-MM-DD.
+    #[arg(long)]
+    pub to: Option<String>,
+    #[arg(long)]
+    pub agency: Option<String>,
+    /// Country of assistance, ISO 3166-1 alpha-3.
+    #[arg(long)]
+    pub country: Option<String>,
+    /// IOM region id (see `--options`).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// individuals (default) or assistance.
+    #[arg(long)]
+    pub count: Option<String>,
+    /// internal (exact, inside the network) or public (suppressed).
+    #[arg(long)]
+    pub disclosure: Option<String>,
+    /// Suppression threshold for public output (may only be raised).
+    #[arg(long)]
+    pub threshold: Option<String>,
+    /// json (default), csv or hxl (one table).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Write the report to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print what may be asked (tables, regions, agencies, your rights) and stop.
+    #[arg(long)]
+    pub options: bool,
+}
+
+fn cell_text(c: &serde_json::Value) -> String {
+    match c["count"].as_u64() {
+        Some(n) => n.to_string(),
+        None if c.get("suppressed").is_some() => "x".to_owned(),
+        None => "?".to_owned(),
+    }
+}
+
+/// A report's tables as aligned text (`x` marks a hidden count).
+fn report_text(report: &serde_json::Value) -> String {
+    let mut out = format!(
+        "count={} disclosure={}{}\n",
+        report["count"].as_str().unwrap_or("?"),
+        report["disclosure"].as_str().unwrap_or("?"),
+        report["threshold"]
+            .as_u64()
+            .map(|t| format!(" threshold={t}"))
+            .unwrap_or_default()
+    );
+    for t in report["tables"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "\n{} ({}) — {}\n",
+            t["title"].as_str().unwrap_or(""),
+            t["id"].as_str().unwrap_or(""),
+            t["unit"].as_str().unwrap_or("")
+        ));
+        let mut header: Vec<String> = t["row_dimensions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| d.as_str().unwrap_or("").to_uppercase())
+            .collect();
+        header.extend(
+            t["columns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| c.as_str().unwrap_or("").to_uppercase()),
+        );
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        for r in t["rows"].as_array().into_iter().flatten() {
+            let mut line: Vec<String> = r["key"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|k| k.as_str().unwrap_or("").to_owned())
+                .collect();
+            line.extend(r["cells"].as_array().into_iter().flatten().map(cell_text));
+            rows.push(line);
+        }
+        if !t["total"].is_null() {
+            let mut line = vec!["total".to_owned()];
+            line.extend(
+                (1..t["row_dimensions"].as_array().map_or(1, Vec::len)).map(|_| String::new()),
+            );
+            line.push(cell_text(&t["total"]));
+            rows.push(line);
+        }
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        out.push_str(&table(&header, &rows));
+        out.push('\n');
+    }
+    out
+}
+
+pub async fn run_report(args: ReportArgs, out: Output) -> anyhow::Result<()> {
+    let client = args.connection.client()?;
+    if args.options {
+        let options: ReportOptionsBody = client
+            .call(Method::GET, "/v1/reports/options", None::<&()>)
+            .await?;
+        out.print(&options, || {
+            format!(
+                "tables: {}\nregions: {}\nagencies: {}\ncount: {}\ndisclosure: {} (yours by default: {})\nthreshold: {}\nduplicate review: {}",
+                options.tables.join(", "),
+                options.regions.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", "),
+                options.agencies.join(", "),
+                options.count.join(", "),
+                options.disclosure.join(", "),
+                options.default_disclosure,
+                options.threshold,
+                if options.review_duplicates { "yes" } else { "no" },
+            )
+        });
+        return Ok(());
+    }
+    let mut query: Vec<(&str, String)> = Vec::new();
+    for (name, value) in [
+        ("year", &args.year),
+        ("from", &args.from),
+        ("to", &args.to),
+        ("agency", &args.agency),
+        ("country", &args.country),
+        ("region", &args.region),
+        ("count", &args.count),
+        ("disclosure", &args.disclosure),
+        ("threshold", &args.threshold),
+        ("format", &args.format),
+    ] {
+        if let Some(v) = value {
+            query.push((name, v.clone()));
+        }
+    }
+    let path = match &args.table {
+        Some(t) => format!("/v1/reports/{t}"),
+        None => "/v1/reports".to_owned(),
+    };
+    let (content_type, bytes) = client.get_raw(&path, &query).await?;
+    let is_json = content_type.starts_with("application/json");
+    if let Some(file) = &args.out {
+        std::fs::write(file, &bytes).with_context(|| format!("writing {}", file.display()))?;
+        let summary =
+            serde_json::json!({"written": file.display().to_string(), "bytes": bytes.len()});
+        out.print(&summary, || {
+            format!("wrote {} ({} bytes)", file.display(), bytes.len())
+        });
+        return Ok(());
+    }
+    if !is_json {
+        // CSV and HXL go out as they came, with --json or without.
+        print!("{}", String::from_utf8_lossy(&bytes));
+        return Ok(());
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&bytes).context("the server's report is not JSON")?;
+    out.print(&report, || report_text(&report));
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct DuplicatesArgs {
+    #[command(flatten)]
+    pub connection: Connection,
+    #[command(subcommand)]
+    pub command: DuplicatesCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DuplicatesCommand {
+    /// Probable duplicates for review (names are never shown).
+    List {
+        /// pending (default), confirmed, rejected or all.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        agency: Option<String>,
+        #[arg(long)]
+        min_score: Option<String>,
+        #[arg(long)]
+        limit: Option<String>,
+        #[arg(long)]
+        offset: Option<String>,
+    },
+    /// The two cases are the same person: they count as one individual.
+    Confirm { pair_id: String },
+    /// The two cases are different people.
+    Reject { pair_id: String },
+}
+
+fn side(s: &crate::report_api::PairSideBody) -> String {
+    format!(
+        "{} {} {}",
+        s.agency,
+        s.intake_date.as_deref().unwrap_or("-"),
+        s.record_id
+    )
+}
+
+pub async fn run_duplicates(args: DuplicatesArgs, out: Output) -> anyhow::Result<()> {
+    let client = args.connection.client()?;
+    match args.command {
+        DuplicatesCommand::List {
+            status,
+            agency,
+            min_score,
+            limit,
+            offset,
+        } => {
+            let mut query: Vec<(&str, String)> = Vec::new();
+            for (name, value) in [
+                ("status", status),
+                ("agency", agency),
+                ("min_score", min_score),
+                ("limit", limit),
+                ("offset", offset),
+            ] {
+                if let Some(v) = value {
+                    query.push((name, v));
+                }
+            }
+            let (_, bytes) = client.get_raw("/v1/duplicates", &query).await?;
+            let list: CandidateListBody =
+                serde_json::from_slice(&bytes).context("the server's answer is not a list")?;
+            out.print(&list, || {
+                let rows: Vec<Vec<String>> = list
+                    .candidates
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.id.clone(),
+                            c.score
+                                .map(|s| format!("{s:.2}"))
+                                .unwrap_or_else(|| "-".into()),
+                            c.status.clone(),
+                            side(&c.a),
+                            side(&c.b),
+                        ]
+                    })
+                    .collect();
+                format!(
+                    "{}\n{} of {} pairs",
+                    table(&["PAIR", "SCORE", "STATUS", "A", "B"], &rows),
+                    list.candidates.len(),
+                    list.total
+                )
+            });
+        }
+        DuplicatesCommand::Confirm { pair_id } => decide(&client, &pair_id, "confirm", out).await?,
+        DuplicatesCommand::Reject { pair_id } => decide(&client, &pair_id, "reject", out).await?,
+    }
+    Ok(())
+}
+
+async fn decide(
+    client: &AdminClient,
+    pair_id: &str,
+    verb: &str,
+    out: Output,
+) -> anyhow::Result<()> {
+    let path = format!("/v1/duplicates/{pair_id}/{verb}");
+    let decided: CandidateBody = client.call(Method::POST, &path, None::<&()>).await?;
+    out.print(&decided, || {
+        format!(
+            "{}: {} and {}",
+            decided.status,
+            side(&decided.a),
+            side(&decided.b)
+        )
+    });
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! Who is asking for reports or duplicate review, and what they may see.
+//!
+//! Reports and review accept an admin token or a user's API token
+//! (`POST /v1/admin/users/{user_id}/api-tokens`). What each caller gets:
+//!
+//! | caller | scope | exact counts (`disclosure=internal`) | duplicate review |
+//! |---|---|---|---|
+//! | system-admin token, `system_admin` user | whole network | yes (default) | yes |
+//! | agency-admin token, `agency_admin` or `supervisor` user | own agency only | yes (default) | no |
+//! | `analyst` user | whole network | only with the `exact_counts` grant | only with the `review_duplicates` grant |
+//! | `caseworker` user | — (403) | — | — |
+//!
+//! CSV and HXL exports leave the network by nature and are always suppressed. An analyst
+//! without the grant gets `public` by default and a 403 for `internal`. API tokens carry no
+//! case access at all: every case-level route (sync, referral timelines, admin) answers them
+//! with 403 (see [`super::auth`]).
+
+use super::{blocking, AppState};
+use crate::credentials::{hash_secret, SecretKind};
+use crate::error::ApiError;
+use crate::roles::{Grant, Role};
+use crate::storage::AdminScope;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use fieldcase_core::AgencyCode;
+use std::collections::BTreeSet;
+
+const HELP: &str = "send an admin token or a user's API token as Authorization: Bearer <token>";
+
+/// The caller of a report or review route.
+#[derive(Clone, Debug)]
+pub enum Principal {
+    Admin(AdminScope),
+    User {
+        id: String,
+        agency: AgencyCode,
+        role: Role,
+        grants: BTreeSet<Grant>,
+    },
+}
+
+/// What a caller may ask of reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportRights {
+    /// Reports are limited to this agency.
+    pub agency: Option<AgencyCode>,
+    pub exact: bool,
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let secret = super::auth::bearer(parts).ok_or_else(|| ApiError::unauthorized(HELP))?;
+        let admin_hash = hash_secret(SecretKind::AdminToken, secret);
+        let api_hash = hash_secret(SecretKind::ApiToken, secret);
+        let storage = state.storage.clone();
+        let found = blocking(move || {
+            if let Some(scope) = storage.admin_by_token(&admin_hash)? {
+                return Ok(Some(Principal::Admin(scope)));
+            }
+            Ok::<_, crate::storage::StorageError>(storage.api_token_user(&api_hash)?.map(|u| {
+                Principal::User {
+                    id: u.user.id,
+                    agency: u.user.agency,
+                    role: u.user.role,
+                    grants: u.grants,
+                }
+            }))
+        })
+        .await?;
+        found.ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))
+    }
+}
+
+impl Principal {
+    /// What this caller may ask of reports; 403 for callers with no business there.
+    pub fn report_rights(&self) -> Result<ReportRights, ApiError> {
+        match self {
+            Principal::Admin(AdminScope::System) => Ok(ReportRights {
+                agency: None,
+                exact: true,
+            }),
+            Principal::Admin(AdminScope::Agency(a)) => Ok(ReportRights {
+                agency: Some(a.clone()),
+                exact: true,
+            }),
+            Principal::User {
+                agency,
+                role,
+                grants,
+                ..
+            } => match role {
+                Role::SystemAdmin => Ok(ReportRights {
+                    agency: None,
+                    exact: true,
+                }),
+                Role::Analyst => Ok(ReportRights {
+                    agency: None,
+                    exact: grants.contains(&Grant::ExactCounts),
+                }),
+                Role::Supervisor | Role::AgencyAdmin => Ok(ReportRights {
+                    agency: Some(agency.clone()),
+                    exact: true,
+                }),
+                Role::Caseworker => Err(ApiError::forbidden(
+                    "reports are for analysts, supervisors and admins",
+                )),
+            },
+        }
+    }
+
+    /// Refuses anyone who may not review duplicates.
+    pub fn require_review(&self) -> Result<(), ApiError> {
+        let allowed = match self {
+            Principal::Admin(scope) => *scope == AdminScope::System,
+            Principal::User { role, grants, .. } => {
+                *role == Role::SystemAdmin || grants.contains(&Grant::ReviewDuplicates)
+            }
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "duplicate review needs a system admin, or a token with the review_duplicates grant",
+            ))
+        }
+    }
+
+    /// Who acted, for the decision record: a user id, or `admin`.
+    pub fn actor(&self) -> String {
+        match self {
+            Principal::Admin(_) => "admin".to_owned(),
+            Principal::User { id, .. } => id.clone(),
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! `/v1/reports…`, `/v1/duplicates…` and the issuing of API tokens.
+//!
+//! Who may ask what is [`super::principal`]'s table. Reports are computed per request on a
+//! blocking thread (one streaming pass over the facts in scope); public output goes through
+//! [`crate::reports::disclosure::protect`] before it leaves.
+
+use super::auth::Admin;
+use super::body::JsonBody;
+use super::enroll::check_label;
+use super::principal::{Principal, ReportRights};
+use super::{blocking, AppState};
+use crate::config::MAX_REVIEW_PAGE;
+use crate::credentials::{self, SecretKind};
+use crate::error::ApiError;
+use crate::report_api::*;
+use crate::reports::duplicates::{self, Candidate, Status};
+use crate::reports::engine::{self, CountMode, ReportRequest, TABLE_IDS};
+use crate::reports::facts::FactFilter;
+use crate::reports::format::{table_csv, Period, ReportBody, Scope};
+use crate::reports::query::{self, Disclosure, Format, ReportParams};
+use crate::reports::{disclosure, regions};
+use crate::roles::{Grant, Role};
+use crate::storage::{DuplicateDecision, NewApiToken, StorageError};
+use crate::time::rfc3339;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use std::collections::{BTreeSet, HashMap};
+
+pub async fn report_all(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let params = query::parse(&q, None).map_err(|e| ApiError::bad_request(e.0))?;
+    report(state, principal, params).await
+}
+
+pub async fn report_one(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(table): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let params = query::parse(&q, Some(&table)).map_err(|e| ApiError::bad_request(e.0))?;
+    report(state, principal, params).await
+}
+
+/// The disclosure a request gets, or why not.
+fn decide_disclosure(
+    params: &ReportParams,
+    rights: &ReportRights,
+    configured: u64,
+) -> Result<(Disclosure, Option<u64>), ApiError> {
+    let leaves = params.format != Format::Json;
+    let wanted = match params.disclosure {
+        Some(d) => d,
+        None if leaves || !rights.exact => Disclosure::Public,
+        None => Disclosure::Internal,
+    };
+    if wanted == Disclosure::Internal {
+        if leaves {
+            return Err(ApiError::bad_request(
+                "csv and hxl exports leave the network and are always public: drop disclosure=internal",
+            ));
+        }
+        if !rights.exact {
+            return Err(ApiError::forbidden(
+                "exact counts need the exact_counts grant; ask for disclosure=public",
+            ));
+        }
+        if params.threshold.is_some() {
+            return Err(ApiError::bad_request(
+                "threshold applies to disclosure=public only",
+            ));
+        }
+        return Ok((Disclosure::Internal, None));
+    }
+    let threshold = params.threshold.unwrap_or(configured);
+    if threshold < configured {
+        return Err(ApiError::bad_request(format!(
+            "threshold may only be raised: at least {configured}"
+        )));
+    }
+    Ok((Disclosure::Public, Some(threshold)))
+}
+
+async fn report(
+    state: AppState,
+    principal: Principal,
+    params: ReportParams,
+) -> Result<Response, ApiError> {
+    let rights = principal.report_rights()?;
+    let agency = match (&rights.agency, &params.agency) {
+        (Some(own), Some(asked)) if own != asked => {
+            return Err(ApiError::forbidden(
+                "this token sees its own agency's figures only",
+            ))
+        }
+        (Some(own), _) => Some(own.clone()),
+        (None, asked) => asked.clone(),
+    };
+    if let (Some(asked), None) = (&params.agency, &rights.agency) {
+        let storage = state.storage.clone();
+        let code = asked.clone();
+        if !blocking(move || storage.agency_exists(&code)).await? {
+            let storage = state.storage.clone();
+            let all = blocking(move || storage.list_agencies(None)).await?;
+            let codes: Vec<String> = all.into_iter().map(|a| a.code.to_string()).collect();
+            return Err(ApiError::bad_request(format!(
+                "unknown agency; allowed: {}",
+                codes.join(", ")
+            )));
+        }
+    }
+    let (disclosure_mode, threshold) = decide_disclosure(&params, &rights, state.report_threshold)?;
+    let countries = match (params.country, params.region) {
+        (Some(c), _) => Some(vec![c]),
+        (None, Some(r)) => Some(regions::countries_of(r)),
+        (None, None) => None,
+    };
+    let request = ReportRequest {
+        filter: FactFilter {
+            from: params.from,
+            to: params.to,
+            agency: agency.clone(),
+            countries,
+        },
+        count: params.count,
+        tables: params.tables.clone(),
+    };
+    let storage = state.storage.clone();
+    let (mut tables, linked) =
+        blocking(move || engine::compute(storage.as_ref(), &request)).await?;
+    if let Some(t) = threshold {
+        for table in &mut tables {
+            disclosure::protect(table, t);
+        }
+    }
+    tracing::info!(
+        tables = tables.len(),
+        disclosure = disclosure_mode.as_str(),
+        "report computed"
+    );
+    match params.format {
+        Format::Json => {
+            let body = ReportBody {
+                period: Period {
+                    from: params.from.map(|d| d.to_string()),
+                    to: params.to.map(|d| d.to_string()),
+                },
+                scope: Scope {
+                    agency: agency.map(|a| a.to_string()),
+                    country: params.country.map(|c| c.to_string()),
+                    region: params.region.map(|r| r.id.to_owned()),
+                },
+                count: match params.count {
+                    CountMode::Assistance => "assistance",
+                    CountMode::Individuals => "individuals",
+                },
+                disclosure: disclosure_mode.as_str(),
+                threshold,
+                individuals_rule: "confirmed duplicate links only; probable duplicates not yet \
+                                   confirmed count as separate individuals",
+                linked_cases: (params.count == CountMode::Individuals).then_some(linked),
+                tables,
+            };
+            Ok(Json(body).into_response())
+        }
+        Format::Csv | Format::Hxl => {
+            let hxl = params.format == Format::Hxl;
+            let table = tables.first().ok_or_else(ApiError::internal)?;
+            let bytes = table_csv(table, hxl).map_err(|e| {
+                tracing::error!(error = %e, "writing a report as CSV failed");
+                ApiError::internal()
+            })?;
+            let name = format!("{}{}.csv", table.id, if hxl { ".hxl" } else { "" });
+            let mut response = bytes.into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+                headers.insert(header::CONTENT_DISPOSITION, v);
+            }
+            Ok(response)
+        }
+    }
+}
+
+pub async fn options(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<ReportOptionsBody>, ApiError> {
+    let rights = principal.report_rights()?;
+    let storage = state.storage.clone();
+    let only = rights.agency.clone();
+    let agencies = blocking(move || storage.list_agencies(only.as_ref())).await?;
+    let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    Ok(Json(ReportOptionsBody {
+        params: strings(&query::PARAMS),
+        tables: strings(&TABLE_IDS),
+        count: strings(&CountMode::CODES),
+        disclosure: strings(&Disclosure::CODES),
+        formats: strings(&Format::CODES),
+        regions: regions::all()
+            .iter()
+            .map(|r| RegionBody {
+                id: r.id.to_owned(),
+                name: r.name.to_owned(),
+            })
+            .collect(),
+        agencies: agencies.into_iter().map(|a| a.code.to_string()).collect(),
+        threshold: state.report_threshold,
+        scope_agency: rights.agency.map(|a| a.to_string()),
+        exact_counts: rights.exact,
+        default_disclosure: if rights.exact { "internal" } else { "public" }.to_owned(),
+        review_duplicates: principal.require_review().is_ok(),
+    }))
+}
+
+const REVIEW_PARAMS: [&str; 5] = ["status", "agency", "min_score", "limit", "offset"];
+
+fn candidate_body(c: Candidate) -> CandidateBody {
+    let side = |s: duplicates::Side| PairSideBody {
+        record_id: s.record.to_string(),
+        agency: s.agency.to_string(),
+        intake_date: s.intake_date.map(|d| d.to_string()),
+    };
+    CandidateBody {
+        id: c.id(),
+        score: c.score,
+        features: c
+            .features
+            .as_ref()
+            .and_then(|f| serde_json::to_value(f).ok()),
+        status: c.status.as_str().to_owned(),
+        decided_at: c.decided_at_ms.map(rfc3339),
+        decided_by: c.decided_by.clone(),
+        a: side(c.a),
+        b: side(c.b),
+    }
+}
+
+pub async fn list_duplicates(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<CandidateListBody>, ApiError> {
+    principal.require_review()?;
+    if q.keys().any(|k| !REVIEW_PARAMS.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(format!(
+            "unknown parameter; allowed: {}",
+            REVIEW_PARAMS.join(", ")
+        )));
+    }
+    let status = match q.get("status").map(String::as_str) {
+        None | Some("pending") => Some(Status::Pending),
+        Some("confirmed") => Some(Status::Confirmed),
+        Some("rejected") => Some(Status::Rejected),
+        Some("all") => None,
+        Some(_) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown status; allowed: {}",
+                Status::CODES.join(", ")
+            )))
+        }
+    };
+    let agency = q.get("agency").cloned();
+    let min_score = q
+        .get("min_score")
+        .map(|s| {
+            s.parse::<f64>()
+                .ok()
+                .filter(|v| (0.0..=1.0).contains(v))
+                .ok_or_else(|| ApiError::bad_request("min_score must be a number from 0 to 1"))
+        })
+        .transpose()?;
+    let number = |name: &str, default: usize, max: usize| -> Result<usize, ApiError> {
+        q.get(name)
+            .map(|s| {
+                s.parse::<usize>()
+                    .ok()
+                    .filter(|v| *v <= max)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!("{name} must be a whole number up to {max}"))
+                    })
+            })
+            .transpose()
+            .map(|v| v.unwrap_or(default))
+    };
+    let limit = number("limit", 100, MAX_REVIEW_PAGE)?;
+    let offset = number("offset", 0, usize::MAX)?;
+    let storage = state.storage.clone();
+    let (list, stats) = blocking(move || duplicates::review_list(storage.as_ref())).await?;
+    let matching: Vec<Candidate> = list
+        .into_iter()
+        .filter(|c| status.is_none_or(|s| c.status == s))
+        .filter(|c| {
+            agency
+                .as_deref()
+                .is_none_or(|a| c.a.agency.as_str() == a || c.b.agency.as_str() == a)
+        })
+        .filter(|c| min_score.is_none_or(|m| c.score.is_some_and(|s| s >= m)))
+        .collect();
+    let total = matching.len();
+    Ok(Json(CandidateListBody {
+        total,
+        offset,
+        candidates: matching
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(candidate_body)
+            .collect(),
+        min_candidate_score: crate::reports::matching::MIN_CANDIDATE_SCORE,
+        stats: ReviewStatsBody {
+            blocks: stats.blocks,
+            blocks_skipped: stats.blocks_skipped,
+            comparisons: stats.comparisons,
+        },
+    }))
+}
+
+async fn decide(
+    state: AppState,
+    principal: Principal,
+    pair: String,
+    confirmed: bool,
+) -> Result<Json<CandidateBody>, ApiError> {
+    principal.require_review()?;
+    let (a, b) = duplicates::parse_pair_id(&pair).ok_or_else(|| ApiError::not_found("pair"))?;
+    let decision = DuplicateDecision {
+        record_a: a,
+        record_b: b,
+        confirmed,
+        decided_at_ms: state.time.now_ms(),
+        decided_by: principal.actor(),
+    };
+    let storage = state.storage.clone();
+    let stored = decision.clone();
+    let summaries = blocking(move || {
+        storage.decide_duplicate(&stored)?;
+        storage.case_summaries(&[a, b])
+    })
+    .await?;
+    tracing::info!(confirmed, "duplicate decision recorded");
+    let side = |r: fieldcase_core::RecordId| {
+        summaries
+            .iter()
+            .find(|s| s.record == r)
+            .map(|s| PairSideBody {
+                record_id: r.to_string(),
+                agency: s.agency.to_string(),
+                intake_date: s.intake_date.map(|d| d.to_string()),
+            })
+            .ok_or_else(|| ApiError::from(StorageError::NotFound("case")))
+    };
+    Ok(Json(CandidateBody {
+        id: duplicates::pair_id(a, b),
+        a: side(a)?,
+        b: side(b)?,
+        score: None,
+        features: None,
+        status: if confirmed { "confirmed" } else { "rejected" }.to_owned(),
+        decided_at: Some(rfc3339(decision.decided_at_ms)),
+        decided_by: Some(decision.decided_by),
+    }))
+}
+
+pub async fn confirm_duplicate(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(pair): Path<String>,
+) -> Result<Json<CandidateBody>, ApiError> {
+    decide(state, principal, pair, true).await
+}
+
+pub async fn reject_duplicate(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(pair): Path<String>,
+) -> Result<Json<CandidateBody>, ApiError> {
+    decide(state, principal, pair, false).await
+}
+
+pub async fn create_api_token(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(user_id): Path<String>,
+    JsonBody(body): JsonBody<NewApiTokenBody>,
+) -> Result<(StatusCode, Json<ApiTokenBody>), ApiError> {
+    let label = check_label("label", &body.label)?;
+    let grants: BTreeSet<Grant> = body.grants.iter().copied().collect();
+    let storage = state.storage.clone();
+    let scope = admin.0.agency().cloned();
+    let user = blocking(move || storage.user(&user_id, scope.as_ref()))
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    if user.role == Role::SystemAdmin || !grants.is_empty() {
+        admin.require_system()?;
+    }
+    if !grants.is_empty() && !matches!(user.role, Role::Analyst | Role::SystemAdmin) {
+        return Err(ApiError::bad_request(
+            "grants are for analysts and system admins (the central office)",
+        ));
+    }
+    let token = credentials::new_bearer_secret();
+    let now = state.time.now_ms();
+    let record = NewApiToken {
+        token_hash: credentials::hash_secret(SecretKind::ApiToken, &token),
+        user_id: user.id.clone(),
+        grants: grants.clone(),
+        label: label.clone(),
+        created_at_ms: now,
+    };
+    let storage = state.storage.clone();
+    blocking(move || storage.create_api_token(&record)).await?;
+    tracing::info!(user = %user.id, agency = %user.agency, role = %user.role, "API token issued");
+    Ok((
+        StatusCode::CREATED,
+        Json(ApiTokenBody {
+            token,
+            user_id: user.id,
+            agency: user.agency.to_string(),
+            role: user.role,
+            grants: grants.into_iter().collect(),
+            label,
+            created_at: rfc3339(now),
+        }),
+    ))
+}

@@ -1,0 +1,95 @@
+//! The JSON bodies of the report, duplicate-review and API-token routes, shared by the server
+//! and `fieldcase report` / `fieldcase duplicates`. Report bodies themselves are
+//! [`crate::reports::format::ReportBody`].
+
+use crate::roles::Grant;
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/admin/users/{user_id}/api-tokens`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiTokenBody {
+    pub label: String,
+    /// Only a system-admin token may give grants, and only to analysts and system admins.
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenBody {
+    /// Shown once; the server keeps only a hash.
+    pub token: String,
+    pub user_id: String,
+    pub agency: String,
+    pub role: crate::roles::Role,
+    pub grants: Vec<Grant>,
+    pub label: String,
+    pub created_at: String,
+}
+
+/// One side of a duplicate pair: never a field of the person.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairSideBody {
+    pub record_id: String,
+    pub agency: String,
+    pub intake_date: Option<String>,
+}
+
+/// One pair in the review list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CandidateBody {
+    /// `<record id>~<record id>`, for the confirm/reject routes.
+    pub id: String,
+    pub a: PairSideBody,
+    pub b: PairSideBody,
+    /// `null` for a decided pair that no longer scores.
+    pub score: Option<f64>,
+    /// Which features matched (see `docs/reports.md`).
+    pub features: Option<serde_json::Value>,
+    /// `pending`, `confirmed` or `rejected`.
+    pub status: String,
+    pub decided_at: Option<String>,
+    pub decided_by: Option<String>,
+}
+
+/// `GET /v1/duplicates`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CandidateListBody {
+    /// Pairs matching the filter, before paging.
+    pub total: usize,
+    pub offset: usize,
+    pub candidates: Vec<CandidateBody>,
+    pub min_candidate_score: f64,
+    pub stats: ReviewStatsBody,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewStatsBody {
+    pub blocks: u64,
+    pub blocks_skipped: u64,
+    pub comparisons: u64,
+}
+
+/// `GET /v1/reports/options`: what the caller may ask, for building a form.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReportOptionsBody {
+    pub params: Vec<String>,
+    pub tables: Vec<String>,
+    pub count: Vec<String>,
+    pub disclosure: Vec<String>,
+    pub formats: Vec<String>,
+    pub regions: Vec<RegionBody>,
+    pub agencies: Vec<String>,
+    pub threshold: u64,
+    /// The caller's rights.
+    pub scope_agency: Option<String>,
+    pub exact_counts: bool,
+    pub default_disclosure: String,
+    pub review_duplicates: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionBody {
+    pub id: String,
+    pub name: String,
+}

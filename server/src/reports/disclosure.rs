@@ -1,0 +1,240 @@
+//! Disclosure control for figures that leave the agency network.
+//!
+//! **Primary suppression**: every count from 1 to `threshold − 1` — cells, row and column
+//! totals and the grand total — is hidden. Zeros are published: a zero says that nobody in
+//! scope has a value, which singles out no one, and hiding zeros would hide most of a sparse
+//! table for nothing.
+//!
+//! **Secondary suppression**: a hidden cell must not be recomputable from a published sum.
+//! For every line of the table (a row with its row total, a column with its column total, the
+//! margins with the grand total; [`super::table::Table::lines`]), if exactly one member of the
+//! line (parts and total together) is hidden, one more is hidden: the smallest non-zero
+//! published part, else the smallest zero part, else the total. This repeats over all lines
+//! until no line has exactly one hidden member. Ties go to the earliest row, so the same
+//! counts always hide the same way.
+//!
+//! What this guarantees (checked by a property test on random tables): no published count is
+//! between 1 and `threshold − 1`, and every line has either no hidden member or at least two.
+//! It does not protect against differencing *across* requests (two periods, two scopes): that
+//! needs audit of the requests, which is why public output is for publication, not for
+//! interactive querying by people outside the network.
+
+use super::table::{CellRef, Suppression, Table};
+
+/// Hides small counts and what would reveal them (see the module docs). Median times are
+/// hidden with the answer count they are over.
+pub fn protect(table: &mut Table, threshold: u64) {
+    let cells = table.all_cells();
+    for at in &cells {
+        if let Some(cell) = table.cell_mut(*at) {
+            let v = cell.value();
+            if v > 0 && v < threshold {
+                cell.suppressed = Some(Suppression::Primary);
+            }
+        }
+    }
+    let lines = table.lines();
+    loop {
+        let mut changed = false;
+        for line in &lines {
+            let members: Vec<CellRef> = line
+                .parts
+                .iter()
+                .copied()
+                .chain(std::iter::once(line.total))
+                .collect();
+            let hidden = members
+                .iter()
+                .filter(|m| table.cell(**m).is_some_and(|c| c.suppressed.is_some()))
+                .count();
+            if hidden != 1 {
+                continue;
+            }
+            let published = |m: &&CellRef| table.cell(**m).is_some_and(|c| c.suppressed.is_none());
+            let smallest = |nonzero: bool| {
+                line.parts
+                    .iter()
+                    .filter(published)
+                    .filter(|m| (table.cell(**m).map(|c| c.value()).unwrap_or(0) > 0) == nonzero)
+                    .min_by_key(|m| table.cell(**m).map(|c| c.value()).unwrap_or(0))
+                    .copied()
+            };
+            let pick = smallest(true).or_else(|| smallest(false)).or_else(|| {
+                Some(line.total).filter(|t| table.cell(*t).is_some_and(|c| c.suppressed.is_none()))
+            });
+            if let Some(at) = pick {
+                if let Some(cell) = table.cell_mut(at) {
+                    cell.suppressed = Some(Suppression::Secondary);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    for at in cells {
+        if let Some(cell) = table.cell_mut(at) {
+            if cell.suppressed.is_some() {
+                cell.count = None;
+            }
+        }
+    }
+    for row in &mut table.rows {
+        if let Some(answered) = &mut row.answered {
+            let v = answered.value();
+            if answered.suppressed.is_none() && v > 0 && v < threshold {
+                answered.suppressed = Some(Suppression::Primary);
+                answered.count = None;
+            }
+            if answered.suppressed.is_some() {
+                row.median_hours_to_answer = Some(None);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reports::table::{Cell, Row};
+    use proptest::prelude::*;
+
+    fn one_way(counts: &[u64], additive_total: Option<u64>) -> Table {
+        Table {
+            id: "t",
+            title: "t",
+            unit: "individuals",
+            row_dimensions: vec!["x"],
+            column_dimension: None,
+            columns: vec!["count".into()],
+            rows: counts
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Row {
+                    key: vec![i.to_string()],
+                    label: None,
+                    cells: vec![Cell::new(*c)],
+                    total: None,
+                    median_hours_to_answer: None,
+                    answered: None,
+                })
+                .collect(),
+            column_totals: None,
+            total: Some(Cell::new(
+                additive_total.unwrap_or_else(|| counts.iter().sum()),
+            )),
+            additive: true,
+            note: None,
+        }
+    }
+
+    fn two_way(grid: &[Vec<u64>]) -> Table {
+        let cols = grid.first().map(|r| r.len()).unwrap_or(0);
+        let col_totals: Vec<Cell> = (0..cols)
+            .map(|j| Cell::new(grid.iter().map(|r| r[j]).sum()))
+            .collect();
+        Table {
+            id: "t",
+            title: "t",
+            unit: "individuals",
+            row_dimensions: vec!["x"],
+            column_dimension: Some("y"),
+            columns: (0..cols).map(|j| j.to_string()).collect(),
+            rows: grid
+                .iter()
+                .enumerate()
+                .map(|(i, r)| Row {
+                    key: vec![i.to_string()],
+                    label: None,
+                    cells: r.iter().map(|c| Cell::new(*c)).collect(),
+                    total: Some(Cell::new(r.iter().sum())),
+                    median_hours_to_answer: None,
+                    answered: None,
+                })
+                .collect(),
+            column_totals: Some(col_totals),
+            total: Some(Cell::new(grid.iter().flatten().sum())),
+            additive: true,
+            note: None,
+        }
+    }
+
+    /// The two properties the module promises.
+    fn check(original: &Table, protected: &Table, threshold: u64) -> Result<(), TestCaseError> {
+        for at in protected.all_cells() {
+            let cell = protected.cell(at).unwrap();
+            if let Some(v) = cell.count {
+                prop_assert!(v == 0 || v >= threshold, "published {v} at {at:?}");
+                prop_assert_eq!(Some(v), original.cell(at).unwrap().count);
+            } else {
+                prop_assert!(cell.suppressed.is_some());
+            }
+        }
+        for line in protected.lines() {
+            let hidden = line
+                .parts
+                .iter()
+                .chain(std::iter::once(&line.total))
+                .filter(|m| protected.cell(**m).unwrap().count.is_none())
+                .count();
+            prop_assert!(hidden != 1, "line {line:?} has exactly one hidden member");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_lone_small_cell_takes_the_next_smallest_with_it() {
+        let mut t = one_way(&[40, 3, 12, 9, 0], None);
+        protect(&mut t, 5);
+        let counts: Vec<Option<u64>> = t.rows.iter().map(|r| r.cells[0].count).collect();
+        assert_eq!(counts, vec![Some(40), None, Some(12), None, Some(0)]);
+        assert_eq!(t.rows[3].cells[0].suppressed, Some(Suppression::Secondary));
+        assert_eq!(t.total.unwrap().count, Some(64));
+    }
+
+    #[test]
+    fn a_small_total_is_hidden_with_everything_that_would_give_it() {
+        let mut t = one_way(&[2, 1, 0], None);
+        protect(&mut t, 5);
+        assert!(t.all_cells().iter().all(|c| {
+            let cell = t.cell(*c).unwrap();
+            cell.count.is_none() || cell.count == Some(0)
+        }));
+    }
+
+    #[test]
+    fn two_way_suppression_is_stable_in_rows_and_columns() {
+        let original = two_way(&[vec![20, 3, 30], vec![25, 40, 8], vec![11, 14, 50]]);
+        let mut t = original.clone();
+        protect(&mut t, 5);
+        check(&original, &t, 5).unwrap();
+        assert_eq!(t.rows[0].cells[1].suppressed, Some(Suppression::Primary));
+    }
+
+    proptest! {
+        #[test]
+        fn one_way_tables_never_reveal_a_small_count(
+            counts in proptest::collection::vec(0u64..30, 1..12),
+            threshold in 2u64..12,
+        ) {
+            let original = one_way(&counts, None);
+            let mut t = original.clone();
+            protect(&mut t, threshold);
+            check(&original, &t, threshold)?;
+        }
+
+        #[test]
+        fn two_way_tables_never_reveal_a_small_count(
+            grid in (1usize..6, 1usize..6).prop_flat_map(|(r, c)| {
+                proptest::collection::vec(proptest::collection::vec(0u64..25, c), r)
+            }),
+            threshold in 2u64..12,
+        ) {
+            let original = two_way(&grid);
+            let mut t = original.clone();
+            protect(&mut t, threshold);
+            check(&original, &t, threshold)?;
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Aggregate reports for the central office, duplicate finding, and disclosure control.
+//!
+//! - [`facts`]: the non-identifying columns of each case and service that reports count
+//!   (kept in the clear by storage, in step with the sealed state);
+//! - [`engine`]: one streaming pass over the facts in scope into every table;
+//! - [`disclosure`]: small-cell suppression for anything that leaves the network;
+//! - [`matching`] and [`duplicates`]: keyed match profiles, candidate pairs for review;
+//! - [`query`]: the request parameters and their allowed values; [`format`]: JSON, CSV, HXL;
+//! - [`regions`]: countries to IOM regions.
+//!
+//! `docs/reports.md` describes every figure, the counting rules and who may see what.
+
+pub mod disclosure;
+pub mod duplicates;
+pub mod engine;
+pub mod facts;
+pub mod format;
+pub mod matching;
+pub mod query;
+pub mod regions;
+pub mod table;

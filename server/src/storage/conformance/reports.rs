@@ -1,0 +1,210 @@
+//! Conformance checks of the report side of [`Storage`]: facts follow merged state, match
+//! blocks and duplicate decisions, API tokens.
+
+use super::*;
+use crate::reports::facts::FactFilter;
+use crate::roles::Grant;
+use fieldcase_core::model::codes::{ExploitationType, Sex};
+use fieldcase_core::model::{Country, Date};
+use serde_json::{json, Value};
+
+fn op_with(device: &DeviceAuth, seq: u64, record: RecordId, fields: &[(&str, Value)]) -> Operation {
+    let mut op = case_op(device, seq, record);
+    op.fields = fields
+        .iter()
+        .map(|(k, v)| {
+            (
+                (*k).to_owned(),
+                FieldChange {
+                    value: v.clone(),
+                    seen: vec![],
+                },
+            )
+        })
+        .collect();
+    op
+}
+
+fn rows(store: &dyn Storage, filter: &FactFilter) -> Vec<crate::reports::facts::CaseFactRow> {
+    let mut out = Vec::new();
+    store.scan_case_facts(filter, &mut |r| out.push(r)).unwrap();
+    out
+}
+
+pub fn report_facts_follow_merged_state(store: &dyn Storage) {
+    let device = enrolled(store, "iom_uga");
+    let record = RecordId::new();
+    let first = op_with(
+        &device,
+        1,
+        record,
+        &[
+            ("sex", json!("female")),
+            ("nationality", json!("ETH")),
+            ("country_of_assistance", json!("UGA")),
+            ("intake_date", json!("2025-03-01")),
+            ("date_of_birth", json!("2000-01-15")),
+            ("categories", json!(["victim_of_trafficking"])),
+            ("exploitation_types", json!(["sexual", "labour"])),
+        ],
+    );
+    store.push(&device, &[first], NOW).unwrap();
+    let all = rows(store, &FactFilter::default());
+    assert_eq!(all.len(), 1);
+    let f = &all[0].facts;
+    assert_eq!(all[0].record, record);
+    assert_eq!(all[0].agency, agency("iom_uga"));
+    assert_eq!(f.sex, Some(Sex::Female));
+    assert_eq!((f.age_group, f.age_band), (Some("18+"), Some("25-34")));
+    assert!(f.exploitation_types.contains(&ExploitationType::Labour));
+
+    let year = |y| FactFilter {
+        from: Date::new(y, 1, 1),
+        to: Date::new(y, 12, 31),
+        ..FactFilter::default()
+    };
+    assert_eq!(rows(store, &year(2025)).len(), 1);
+    assert_eq!(rows(store, &year(2024)).len(), 0);
+    let elsewhere = FactFilter {
+        countries: Some(vec![Country::parse("KEN").unwrap()]),
+        ..FactFilter::default()
+    };
+    assert_eq!(rows(store, &elsewhere).len(), 0);
+    let other_agency = FactFilter {
+        agency: Some(agency("iom_ken")),
+        ..FactFilter::default()
+    };
+    assert_eq!(rows(store, &other_agency).len(), 0);
+
+    // An edit moves the facts with the state, in the same push.
+    store
+        .push(
+            &device,
+            &[op_with(&device, 2, record, &[("sex", json!("male"))])],
+            NOW,
+        )
+        .unwrap();
+    let all = rows(store, &FactFilter::default());
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].facts.sex, Some(Sex::Male));
+    assert_eq!(all[0].facts.nationality, Country::parse("ETH").ok());
+}
+
+pub fn match_blocks_and_duplicate_decisions(store: &dyn Storage) {
+    let uga = enrolled(store, "iom_uga");
+    let ken = enrolled(store, "iom_ken");
+    let person = |given: &str, family: &str, dob: &str| {
+        vec![
+            ("given_name", json!(given)),
+            ("family_name", json!(family)),
+            ("date_of_birth", json!(dob)),
+            ("nationality", json!("SOM")),
+            ("sex", json!("female")),
+        ]
+    };
+    let (a, b) = (RecordId::new(), RecordId::new());
+    store
+        .push(
+            &uga,
+            &[op_with(
+                &uga,
+                1,
+                a,
+                &person("Hodan", "Abdi Warsame", "1991-04-02"),
+            )],
+            NOW,
+        )
+        .unwrap();
+    store
+        .push(
+            &ken,
+            &[op_with(&ken, 1, b, &person("Warsame", "Hodan", "1991"))],
+            NOW,
+        )
+        .unwrap();
+    let mut blocks: Vec<(crate::reports::matching::Token, RecordId)> = Vec::new();
+    store
+        .scan_match_blocks(&mut |block, member| blocks.push((*block, member.record)))
+        .unwrap();
+    assert!(
+        blocks.windows(2).all(|w| w[0].0 <= w[1].0),
+        "sorted by block"
+    );
+    let shared = blocks
+        .windows(2)
+        .any(|w| w[0].0 == w[1].0 && w[0].1 != w[1].1);
+    assert!(
+        shared,
+        "swapped names and a partial date of birth share a block"
+    );
+
+    let decide = |x: RecordId, y: RecordId, confirmed: bool| DuplicateDecision {
+        record_a: x,
+        record_b: y,
+        confirmed,
+        decided_at_ms: NOW,
+        decided_by: "u1".into(),
+    };
+    store.decide_duplicate(&decide(b, a, true)).unwrap();
+    let links = store.confirmed_duplicate_links().unwrap();
+    assert_eq!(links.len(), 1);
+    assert!(links[0] == (a, b) || links[0] == (b, a));
+    store.decide_duplicate(&decide(a, b, false)).unwrap();
+    assert!(
+        store.confirmed_duplicate_links().unwrap().is_empty(),
+        "a later decision replaces"
+    );
+    assert_eq!(store.duplicate_decisions().unwrap().len(), 1);
+    assert!(matches!(
+        store.decide_duplicate(&decide(a, RecordId::new(), true)),
+        Err(StorageError::NotFound(_))
+    ));
+    let summaries = store.case_summaries(&[a, RecordId::new()]).unwrap();
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0].agency, agency("iom_uga"));
+}
+
+pub fn api_tokens_carry_their_user(store: &dyn Storage) {
+    store.create_agency(&agency("hq"), "HQ", NOW).unwrap();
+    let user = store
+        .create_user(
+            &NewUser {
+                agency: agency("hq"),
+                role: Role::Analyst,
+                display_name: "Analyst".into(),
+            },
+            NOW,
+        )
+        .unwrap();
+    let hash = hash_secret(SecretKind::ApiToken, "secret");
+    store
+        .create_api_token(&NewApiToken {
+            token_hash: hash,
+            user_id: user.id.clone(),
+            grants: [Grant::ExactCounts].into(),
+            label: "reports".into(),
+            created_at_ms: NOW,
+        })
+        .unwrap();
+    let found = store.api_token_user(&hash).unwrap().unwrap();
+    assert_eq!(found.user, user);
+    assert_eq!(found.grants, [Grant::ExactCounts].into());
+    assert!(store
+        .api_token_user(&hash_secret(SecretKind::ApiToken, "other"))
+        .unwrap()
+        .is_none());
+    assert!(store
+        .api_token_user(&hash_secret(SecretKind::AdminToken, "secret"))
+        .unwrap()
+        .is_none());
+    assert!(matches!(
+        store.create_api_token(&NewApiToken {
+            token_hash: hash_secret(SecretKind::ApiToken, "x"),
+            user_id: "nobody".into(),
+            grants: Default::default(),
+            label: "x".into(),
+            created_at_ms: NOW,
+        }),
+        Err(StorageError::NotFound("user"))
+    ));
+}

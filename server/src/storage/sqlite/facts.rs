@@ -1,0 +1,214 @@
+//! Keeping the plain report facts and the keyed match profile of each record in step with its
+//! merged state.
+//!
+//! [`refresh`] runs in the transaction that merges an operation into a record's state
+//! (`state::merge_into_state`), so facts never describe a state that was rolled back. A
+//! database upgraded from before version 4 (or whose derivation changed: [`FACTS_VERSION`])
+//! has its facts rebuilt from the sealed states by [`rebuild_if_stale`] when it opens, in one
+//! transaction.
+
+use super::state::load_state;
+use super::{backend, record_id_col};
+use crate::reports::facts::{join_codes, CaseFacts, ServiceFacts};
+use crate::reports::matching::MatchProfile;
+use crate::seal::Sealer;
+use crate::storage::StorageError;
+use fieldcase_core::merge::RecordState;
+use fieldcase_core::{RecordId, RecordKind};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+/// Version of the derivation of facts and match profiles. Bump it when either changes: the
+/// next start rebuilds every row from the sealed states.
+pub const FACTS_VERSION: &str = "1";
+
+/// Rewrites the facts (and match profile) of one record from its state after a merge.
+pub(super) fn refresh(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    record: RecordId,
+    state: &RecordState,
+) -> Result<(), StorageError> {
+    match state.kind {
+        RecordKind::Case => refresh_case(tx, sealer, record, state),
+        RecordKind::Service => refresh_service(tx, record, state),
+        _ => Ok(()),
+    }
+}
+
+fn text<T: ToString>(v: Option<T>) -> Option<String> {
+    v.map(|v| v.to_string())
+}
+
+fn refresh_case(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    record: RecordId,
+    state: &RecordState,
+) -> Result<(), StorageError> {
+    let case = crate::reports::facts::read_case(&state.values());
+    write_case(tx, sealer, record, &case)
+}
+
+/// Writes the facts and match profile of a case read from its state (or, for benchmarks,
+/// generated: see `SqliteStorage::bulk_load_cases`).
+pub(super) fn write_case(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    record: RecordId,
+    case: &fieldcase_core::model::Case,
+) -> Result<(), StorageError> {
+    let f = CaseFacts::from_case(case);
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO report_facts
+           (record_id, intake_date, sex, age_group, age_band, nationality, country_of_assistance,
+            programme, categories, exploitation_types, labour_sectors, trafficking_type,
+            country_of_destination, reintegration_assistance, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )
+    .map_err(backend)?
+    .execute(params![
+        record.as_bytes(),
+        text(f.intake_date),
+        f.sex.map(|s| s.as_str()),
+        f.age_group,
+        f.age_band,
+        f.nationality.map(|c| c.as_str()),
+        f.country_of_assistance.map(|c| c.as_str()),
+        f.programme.map(|p| p.as_str()),
+        join_codes(&f.categories),
+        join_codes(&f.exploitation_types),
+        join_codes(&f.labour_sectors),
+        f.trafficking_type.map(|t| t.as_str()),
+        f.country_of_destination.map(|c| c.as_str()),
+        join_codes(&f.reintegration_assistance),
+        f.status.map(|s| s.as_str()),
+    ])
+    .map_err(backend)?;
+    write_profile(tx, record, MatchProfile::of_case(case, sealer).as_ref())
+}
+
+/// Writes (or, with `None`, removes) a case's match profile and blocks.
+pub(super) fn write_profile(
+    tx: &Transaction<'_>,
+    record: RecordId,
+    profile: Option<&MatchProfile>,
+) -> Result<(), StorageError> {
+    tx.prepare_cached("DELETE FROM match_blocks WHERE record_id = ?1")
+        .map_err(backend)?
+        .execute([record.as_bytes()])
+        .map_err(backend)?;
+    let Some(p) = profile else {
+        tx.prepare_cached("DELETE FROM match_profiles WHERE record_id = ?1")
+            .map_err(backend)?
+            .execute([record.as_bytes()])
+            .map_err(backend)?;
+        return Ok(());
+    };
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO match_profiles
+           (record_id, name_tokens, dob, documents, phone, nationality, sex)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .map_err(backend)?
+    .execute(params![
+        record.as_bytes(),
+        p.name_tokens.concat(),
+        p.dob.concat(),
+        p.documents.concat(),
+        p.phone.map(|t| t.to_vec()),
+        p.nationality.map(|c| c.as_str()),
+        p.sex.map(|s| s.as_str()),
+    ])
+    .map_err(backend)?;
+    let mut insert = tx
+        .prepare_cached("INSERT OR IGNORE INTO match_blocks (block, record_id) VALUES (?1, ?2)")
+        .map_err(backend)?;
+    for block in &p.blocks {
+        insert
+            .execute(params![block.as_slice(), record.as_bytes()])
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn refresh_service(
+    tx: &Transaction<'_>,
+    record: RecordId,
+    state: &RecordState,
+) -> Result<(), StorageError> {
+    match ServiceFacts::from_fields(&state.values()) {
+        Some(f) => tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO service_facts
+                   (record_id, case_id, service_type, service_date, provider_agency)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(backend)?
+            .execute(params![
+                record.as_bytes(),
+                f.case_id.as_bytes(),
+                f.service_type.as_str(),
+                f.date.to_string(),
+                f.provider_agency.as_str(),
+            ])
+            .map_err(backend)?,
+        None => tx
+            .prepare_cached("DELETE FROM service_facts WHERE record_id = ?1")
+            .map_err(backend)?
+            .execute([record.as_bytes()])
+            .map_err(backend)?,
+    };
+    Ok(())
+}
+
+/// Rebuilds every facts row and match profile from the sealed states when they were made by
+/// another derivation (or never: a database upgraded to version 4). One transaction: a
+/// crash leaves the old rows and the old version, and the next start does it again.
+pub(super) fn rebuild_if_stale(conn: &mut Connection, sealer: &Sealer) -> Result<(), StorageError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let current: Option<Vec<u8>> = tx
+        .query_row(
+            "SELECT value FROM server_meta WHERE key = 'facts_version'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    if current.as_deref() == Some(FACTS_VERSION.as_bytes()) {
+        return Ok(());
+    }
+    tx.execute_batch(
+        "DELETE FROM report_facts; DELETE FROM service_facts;
+         DELETE FROM match_blocks; DELETE FROM match_profiles;",
+    )
+    .map_err(backend)?;
+    let records: Vec<RecordId> = {
+        let mut stmt = tx
+            .prepare("SELECT record_id FROM records WHERE kind IN ('case', 'service')")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |row| record_id_col(row.get(0)?))
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)?
+    };
+    let mut rebuilt = 0usize;
+    for record in records {
+        if let Some(state) = load_state(&tx, sealer, record)? {
+            refresh(&tx, sealer, record, &state)?;
+            rebuilt += 1;
+        }
+    }
+    tx.execute(
+        "INSERT INTO server_meta (key, value) VALUES ('facts_version', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [FACTS_VERSION.as_bytes()],
+    )
+    .map_err(backend)?;
+    tx.commit().map_err(backend)?;
+    if rebuilt > 0 {
+        tracing::info!(records = rebuilt, "rebuilt report facts from sealed states");
+    }
+    Ok(())
+}
