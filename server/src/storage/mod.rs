@@ -55,7 +55,6 @@ pub mod sqlite;
 use crate::credentials::SecretHash;
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
 use crate::reports::matching::{MatchProfile, Token};
-use crate::roles::Role;
 use crate::roles::{Grant, Role};
 use fieldcase_core::attachments::wire::{AttachmentInfo, ChunkReceipt, Declaration, UploadState};
 use fieldcase_core::model::Date;
