@@ -249,6 +249,10 @@ impl Storage for SqliteStorage {
         &self.epoch
     }
 
+    fn log_end(&self) -> Result<Position, StorageError> {
+        self.read(|tx| oplog::log_end(tx))
+    }
+
     fn create_agency(
         &self,
         code: &AgencyCode,
