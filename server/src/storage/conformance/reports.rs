@@ -183,16 +183,36 @@ pub fn cached_duplicate_candidates_follow_the_log(store: &dyn Storage) {
     let log_before = store.log_end().unwrap();
     let (a, b) = (RecordId::new(), RecordId::new());
     store
-        .push(&uga, &[op_with(&uga, 1, a, &person("Yonas", "Tesfay", "1988-01-09"))], NOW)
+        .push(
+            &uga,
+            &[op_with(
+                &uga,
+                1,
+                a,
+                &person("Yonas", "Tesfay", "1988-01-09"),
+            )],
+            NOW,
+        )
         .unwrap();
-    assert!(store.log_end().unwrap() > log_before, "a push moves the log end");
+    assert!(
+        store.log_end().unwrap() > log_before,
+        "a push moves the log end"
+    );
     assert!(cache.review_list(store).unwrap().0.is_empty());
 
     store
-        .push(&ken, &[op_with(&ken, 1, b, &person("Tesfay", "Yonas", "1988"))], NOW)
+        .push(
+            &ken,
+            &[op_with(&ken, 1, b, &person("Tesfay", "Yonas", "1988"))],
+            NOW,
+        )
         .unwrap();
     let (cached, _) = cache.review_list(store).unwrap();
-    assert_eq!(cached.len(), 1, "the pair pushed after the last scan is listed");
+    assert_eq!(
+        cached.len(),
+        1,
+        "the pair pushed after the last scan is listed"
+    );
     assert_eq!(cached, review_list(store).unwrap().0);
 
     store
@@ -205,7 +225,11 @@ pub fn cached_duplicate_candidates_follow_the_log(store: &dyn Storage) {
         })
         .unwrap();
     let (after, _) = cache.review_list(store).unwrap();
-    assert_eq!(after[0].status, Status::Confirmed, "decisions are read fresh");
+    assert_eq!(
+        after[0].status,
+        Status::Confirmed,
+        "decisions are read fresh"
+    );
     assert_eq!(after, review_list(store).unwrap().0);
 }
 

@@ -250,7 +250,7 @@ impl Storage for SqliteStorage {
     }
 
     fn log_end(&self) -> Result<Position, StorageError> {
-        self.read(|tx| oplog::log_end(tx))
+        self.read(oplog::log_end)
     }
 
     fn create_agency(
