@@ -1,6 +1,9 @@
 //! `fieldcase device attach | attachments | attachment-get`, run as the real binary against a
 //! real server on loopback: a photo added on one device arrives byte for byte on another.
 
+mod common;
+
+use common::{ok, PASSPHRASE};
 use fieldcase_server::admin_client::AdminClient;
 use fieldcase_server::roles::Role;
 use fieldcase_server::{Server, ServerConfig};
@@ -8,31 +11,8 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_fieldcase");
-const PASSPHRASE: &str = "a long enough test passphrase";
-
 fn device(dir: &Path, profile: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--json")
-        .arg("device")
-        .arg("--dir")
-        .arg(dir)
-        .args(["--profile", profile])
-        .args(args)
-        .env("FIELDCASE_PASSPHRASE", PASSPHRASE)
-        .env_remove("FIELDCASE_DEVICE_DIR")
-        .env_remove("FIELDCASE_PROFILE")
-        .output()
-        .unwrap()
-}
-
-fn ok(output: Output) -> Value {
-    assert!(
-        output.status.success(),
-        "command failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    common::device_cli(dir, profile, PASSPHRASE, args)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,44 +1,15 @@
 //! The `fieldcase device …` and `fieldcase demo` commands, run as the real binary against a
 //! real server on loopback, with real encrypted stores in a temporary directory.
 
+mod common;
+
+use common::{device_cli as device, failed, ok, BIN, PASSPHRASE};
 use fieldcase_server::admin_client::AdminClient;
 use fieldcase_server::roles::Role;
 use fieldcase_server::{Server, ServerConfig};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_fieldcase");
-const PASSPHRASE: &str = "a long enough test passphrase";
-
-fn device(dir: &Path, profile: &str, passphrase: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--json")
-        .arg("device")
-        .arg("--dir")
-        .arg(dir)
-        .args(["--profile", profile])
-        .args(args)
-        .env("FIELDCASE_PASSPHRASE", passphrase)
-        .env_remove("FIELDCASE_DEVICE_DIR")
-        .env_remove("FIELDCASE_PROFILE")
-        .output()
-        .unwrap()
-}
-
-fn ok(output: Output) -> Value {
-    assert!(
-        output.status.success(),
-        "command failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-fn failed(output: Output) -> Value {
-    assert!(!output.status.success(), "command should have failed");
-    serde_json::from_slice(&output.stderr).unwrap()
-}
 
 fn case_file(dir: &Path, nationality: &str) -> std::path::PathBuf {
     let case = json!({

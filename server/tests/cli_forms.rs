@@ -2,6 +2,9 @@
 //! `admin form publish` (XLSForm and JSON), `admin form list|convert`, then a device that
 //! syncs, lists its forms and records answers with `--form`.
 
+mod common;
+
+use common::{admin_cli as admin, ok, BIN, PASSPHRASE};
 use fieldcase_server::admin_client::AdminClient;
 use fieldcase_server::roles::Role;
 use fieldcase_server::{Server, ServerConfig};
@@ -9,47 +12,17 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_fieldcase");
-const PASSPHRASE: &str = "a long enough test passphrase";
-
 fn shipped(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../forms")
         .join(name)
 }
 
-fn admin(url: &str, token: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(["--json", "admin", "--server", url])
-        .args(args)
-        .env("FIELDCASE_ADMIN_TOKEN", token)
-        .env_remove("FIELDCASE_ADMIN_TOKEN_FILE")
-        .output()
-        .unwrap()
-}
-
 fn device(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(["--json", "device", "--dir"])
-        .arg(dir)
-        .args(["--profile", "amina"])
-        .args(args)
-        .env("FIELDCASE_PASSPHRASE", PASSPHRASE)
-        .env_remove("FIELDCASE_DEVICE_DIR")
-        .env_remove("FIELDCASE_PROFILE")
-        .output()
-        .unwrap()
+    common::device_cli(dir, "amina", PASSPHRASE, args)
 }
 
-fn ok(output: Output) -> Value {
-    assert!(
-        output.status.success(),
-        "command failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
+/// The error text of a command that must fail.
 fn failed(output: Output) -> String {
     assert!(!output.status.success(), "command should have failed");
     String::from_utf8_lossy(&output.stderr).into_owned()

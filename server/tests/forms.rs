@@ -3,7 +3,9 @@
 //! that agency receive them by sync, a device of another agency does not, and answers are
 //! validated on the device against the version they name. Versions are immutable.
 
-use fieldcase_core::crypto::KdfParams;
+mod common;
+
+use common::{enrolled_device, Device};
 use fieldcase_core::forms::{FormDefinition, FormId};
 use fieldcase_core::model::{Fields, Reason};
 use fieldcase_core::store::{Durability, Identity, OpenOptions, Store, StoreError};
@@ -16,57 +18,6 @@ use fieldcase_server::{RunningServer, Server, ServerConfig};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-
-struct Device {
-    store: Mutex<Store>,
-    client: SyncClient,
-}
-
-async fn enrolled_device(
-    server: &RunningServer,
-    admin: &AdminClient,
-    agency: &str,
-    dir: &Path,
-    name: &str,
-) -> Device {
-    let user = admin
-        .create_user(agency, Role::Caseworker, name)
-        .await
-        .unwrap();
-    let code = admin.enrollment_code(&user.id, None).await.unwrap();
-    let enrolled = enroll(&server.base_url, &code.code, name).await.unwrap();
-    let identity = Identity {
-        device: enrolled.device_id,
-        agency: AgencyCode::parse(agency).unwrap(),
-        user: enrolled.user_id,
-    };
-    let options = OpenOptions {
-        kdf: KdfParams::insecure_fast_for_tests(),
-        durability: Durability::Normal,
-    };
-    let mut store = Store::create(
-        &dir.join(format!("{name}.db")),
-        "pass phrase",
-        None,
-        identity,
-        &options,
-    )
-    .unwrap();
-    store
-        .set_server(&server.base_url, &enrolled.credential)
-        .unwrap();
-    let client = SyncClient::for_store(&store).unwrap();
-    Device {
-        store: Mutex::new(store),
-        client,
-    }
-}
-
-async fn sync(device: &Device) -> fieldcase_core::sync::SyncOutcome {
-    sync_once(&device.store, &device.client, &|_| {})
-        .await
-        .unwrap()
-}
 
 fn shipped(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -121,9 +72,9 @@ async fn published_forms_reach_the_agencys_devices_and_validate_answers() {
     let admin = AdminClient::new(&server.base_url, server.admin_token().unwrap()).unwrap();
     admin.create_agency("iom_uga", "IOM Uganda").await.unwrap();
     admin.create_agency("iom_ken", "IOM Kenya").await.unwrap();
-    let a = enrolled_device(&server, &admin, "iom_uga", dir.path(), "a").await;
-    let b = enrolled_device(&server, &admin, "iom_uga", dir.path(), "b").await;
-    let k = enrolled_device(&server, &admin, "iom_ken", dir.path(), "k").await;
+    let a = enrolled_device(&server.base_url, &admin, "iom_uga", dir.path(), "a").await;
+    let b = enrolled_device(&server.base_url, &admin, "iom_uga", dir.path(), "b").await;
+    let k = enrolled_device(&server.base_url, &admin, "iom_ken", dir.path(), "k").await;
 
     // Publish: the screening form as JSON, the assistance form as its XLSForm workbook.
     let screening = read_form_file(&shipped("screening.json")).unwrap();
@@ -207,7 +158,7 @@ async fn published_forms_reach_the_agencys_devices_and_validate_answers() {
 
     // Both devices of the agency receive both forms; the other agency's device nothing.
     for device in [&a, &b, &k] {
-        sync(device).await;
+        device.sync().await.unwrap();
     }
     let expected = vec![
         ("iom_assistance".to_owned(), 1, false),
@@ -249,8 +200,8 @@ async fn published_forms_reach_the_agencys_devices_and_validate_answers() {
         }
     }
     // The case travels like any other; b sees it with its form reference.
-    assert_eq!(sync(&a).await.rejected, 0);
-    sync(&b).await;
+    assert_eq!(a.sync().await.unwrap().rejected, 0);
+    b.sync().await.unwrap();
     {
         let store = b.store.lock().unwrap();
         let case = store.get_case(&case_id).unwrap().case().unwrap();
@@ -266,9 +217,9 @@ async fn published_forms_reach_the_agencys_devices_and_validate_answers() {
         .create_agency("iom_eth", "IOM Ethiopia")
         .await
         .unwrap();
-    let e = enrolled_device(&server, &admin, "iom_eth", dir.path(), "e").await;
+    let e = enrolled_device(&server.base_url, &admin, "iom_eth", dir.path(), "e").await;
     for device in [&a, &k, &e] {
-        sync(device).await;
+        device.sync().await.unwrap();
     }
     assert!(held(&a).contains(&("iom_screening".to_owned(), 2, false)));
     assert_eq!(held(&k), [("iom_screening".to_owned(), 2, false)]);

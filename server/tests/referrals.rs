@@ -4,7 +4,9 @@
 //!
 //! Agencies: `iom_uga` (A, the sender), `iom_eth` (B, the receiver), `ngo_x` (C, a third).
 
-use fieldcase_core::crypto::KdfParams;
+mod common;
+
+use common::{enrolled_device, Device};
 use fieldcase_core::model::{Case, Date, Fields, Note, Service, ServiceType};
 use fieldcase_core::protocol::{
     decode_body, encode_body, CommandOutcome, CommandRejection, ReferralCommand, ReferralTimeline,
@@ -46,20 +48,6 @@ struct Net {
     http: reqwest::Client,
 }
 
-struct Device {
-    store: Mutex<Store>,
-    client: SyncClient,
-    path: PathBuf,
-    credential: String,
-    device_id: fieldcase_core::DeviceId,
-}
-
-impl Device {
-    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.store.lock().unwrap()
-    }
-}
-
 async fn network() -> Net {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::spawn(ServerConfig::new(dir.path().join("server")))
@@ -78,43 +66,14 @@ async fn network() -> Net {
 }
 
 async fn device(net: &Net, agency: &str, name: &str) -> Device {
-    let user = net
-        .admin
-        .create_user(agency, Role::Caseworker, name)
-        .await
-        .unwrap();
-    let code = net.admin.enrollment_code(&user.id, None).await.unwrap();
-    let enrolled = enroll(&net.server.base_url, &code.code, name)
-        .await
-        .unwrap();
-    let identity = Identity {
-        device: enrolled.device_id,
-        agency: AgencyCode::parse(agency).unwrap(),
-        user: enrolled.user_id,
-    };
-    let options = OpenOptions {
-        kdf: KdfParams::insecure_fast_for_tests(),
-        durability: Durability::Normal,
-    };
-    let path = net.dir.path().join(format!("{name}.db"));
-    let mut store = Store::create(&path, "pass phrase", None, identity, &options).unwrap();
-    store
-        .set_server(&net.server.base_url, &enrolled.credential)
-        .unwrap();
-    let client = SyncClient::for_store(&store).unwrap();
-    Device {
-        store: Mutex::new(store),
-        client,
-        path,
-        credential: enrolled.credential,
-        device_id: enrolled.device_id,
-    }
-}
-
-async fn sync(device: &Device) -> SyncOutcome {
-    sync_once(&device.store, &device.client, &|_| {})
-        .await
-        .unwrap()
+    enrolled_device(
+        &net.server.base_url,
+        &net.admin,
+        agency,
+        net.dir.path(),
+        name,
+    )
+    .await
 }
 
 /// One raw sync, as a device that does not go through the store would send it. Returns the
@@ -301,7 +260,7 @@ async fn a_field_left_out_of_consent_never_reaches_the_receiving_agency() {
 
     let shared = ["sex", "nationality", "risk_level", "programme"];
     let referral_id = refer(&a1, &referral(case_id, B, &shared, false));
-    sync(&a1).await;
+    a1.sync().await.unwrap();
 
     // The pull itself, byte for byte: the shared fields are there, nothing else is.
     let (reply, text) = raw_sync(&net, &b1.credential, &request(vec![], vec![])).await;
@@ -320,7 +279,7 @@ async fn a_field_left_out_of_consent_never_reaches_the_receiving_agency() {
     }
 
     // In B's store: the shared fields only; search finds nothing; the files hold no marker.
-    sync(&b1).await;
+    b1.sync().await.unwrap();
     {
         let store = b1.store();
         let case = store.get_case(&case_id).unwrap();
@@ -362,10 +321,10 @@ async fn a_field_left_out_of_consent_never_reaches_the_receiving_agency() {
     a1.store()
         .update_case(&case_id, set("given_name", json!(format!("{NAME}c"))))
         .unwrap();
-    sync(&a1).await;
+    a1.sync().await.unwrap();
     let (_, text) = raw_sync(&net, &b1.credential, &request(vec![], vec![])).await;
     no_marker_in(&text, "B's pull after A's edits");
-    sync(&b1).await;
+    b1.sync().await.unwrap();
     assert_eq!(
         b1.store().get_case(&case_id).unwrap().fields["risk_level"],
         "medium"
@@ -379,7 +338,7 @@ async fn a_field_left_out_of_consent_never_reaches_the_receiving_agency() {
     }
 
     // C, not party to anything, sees nothing, and the timeline does not exist for it.
-    sync(&c1).await;
+    c1.sync().await.unwrap();
     assert_eq!(c1.store().count_cases(None).unwrap(), 0);
     assert!(c1.store().list_referrals().unwrap().is_empty());
     let (status, body) = timeline(&net, &c1.credential, &referral_id.to_string()).await;
@@ -514,7 +473,7 @@ async fn a_hostile_device_listing_identifying_fields_gets_them_stripped() {
 
     let (_, text) = raw_sync(&net, &b1.credential, &request(vec![], vec![])).await;
     no_marker_in(&text, "B's pull");
-    sync(&b1).await;
+    b1.sync().await.unwrap();
     let case = b1.store().get_case(&case_id).unwrap();
     assert_eq!(
         case.fields.keys().collect::<Vec<_>>(),
@@ -542,9 +501,9 @@ async fn two_receiving_devices_answer_offline_and_exactly_one_wins_everywhere() 
         assert!(!view.confirmed);
         assert!(!store.referral_timeline(&referral_id).unwrap()[0].confirmed);
     }
-    sync(&a1).await;
-    sync(&b1).await;
-    sync(&b2).await;
+    a1.sync().await.unwrap();
+    b1.sync().await.unwrap();
+    b2.sync().await.unwrap();
 
     // Offline, b1 accepts and b2 declines the same referral.
     b1.store()
@@ -565,9 +524,9 @@ async fn two_receiving_devices_answer_offline_and_exactly_one_wins_everywhere() 
         assert_eq!(device.store().status().unwrap().pending_commands, 1);
     }
 
-    let first = sync(&b1).await;
+    let first = b1.sync().await.unwrap();
     assert_eq!((first.commands_applied, first.commands_rejected), (1, 0));
-    let second = sync(&b2).await;
+    let second = b2.sync().await.unwrap();
     assert_eq!((second.commands_applied, second.commands_rejected), (0, 1));
     let loser = b2.store().get_referral(&referral_id).unwrap();
     assert!(loser.pending.is_empty());
@@ -582,8 +541,8 @@ async fn two_receiving_devices_answer_offline_and_exactly_one_wins_everywhere() 
     assert_eq!(rejection.current_status, Some(ReferralStatus::Accepted));
     assert!(rejection.explain().contains("accepted"));
 
-    sync(&a1).await;
-    sync(&b1).await;
+    a1.sync().await.unwrap();
+    b1.sync().await.unwrap();
     let b1_user = b1.store().identity().user.clone();
     for device in [&a1, &b1, &b2] {
         let store = device.store();
@@ -634,7 +593,7 @@ async fn a_resent_command_gets_the_same_answer_and_applies_once() {
     let b1 = device(&net, B, "b1").await;
     let case_id = new_case(&a1, json!("none"));
     let referral_id = refer(&a1, &referral(case_id, B, &["sex"], false));
-    sync(&a1).await;
+    a1.sync().await.unwrap();
     let accept = command(
         &b1,
         1,
@@ -685,8 +644,8 @@ async fn every_illegal_transition_is_refused_with_a_typed_error() {
     let c1 = device(&net, C, "c1").await;
     let case_id = new_case(&a1, json!("none"));
     let referral_id = refer(&a1, &referral(case_id, B, &["sex"], false));
-    sync(&a1).await;
-    sync(&b1).await;
+    a1.sync().await.unwrap();
+    b1.sync().await.unwrap();
 
     // Locally first, with the same rule.
     assert!(matches!(
@@ -772,7 +731,7 @@ async fn every_illegal_transition_is_refused_with_a_typed_error() {
         );
     }
     // Still untouched.
-    sync(&b1).await;
+    b1.sync().await.unwrap();
     assert_eq!(
         b1.store().get_referral(&referral_id).unwrap().status,
         ReferralStatus::Sent
@@ -780,13 +739,13 @@ async fn every_illegal_transition_is_refused_with_a_typed_error() {
 
     // An accepted transfer cannot be cancelled.
     let transfer_id = refer(&a1, &referral(case_id, B, &["sex"], true));
-    sync(&a1).await;
-    sync(&b1).await;
+    a1.sync().await.unwrap();
+    b1.sync().await.unwrap();
     b1.store()
         .request_transition(&transfer_id, Transition::Accept, None)
         .unwrap();
-    sync(&b1).await;
-    sync(&a1).await;
+    b1.sync().await.unwrap();
+    a1.sync().await.unwrap();
     assert!(matches!(
         a1.store()
             .request_transition(&transfer_id, Transition::Cancel, None),
@@ -826,8 +785,8 @@ async fn after_a_transfer_the_sender_keeps_what_it_had_and_receives_nothing_new(
         "risk_level",
     ];
     let transfer_id = refer(&a1, &referral(case_id, B, &shared, true));
-    sync(&a1).await;
-    sync(&b1).await;
+    a1.sync().await.unwrap();
+    b1.sync().await.unwrap();
     assert_eq!(
         b1.store().get_case(&case_id).unwrap().fields["given_name"],
         NAME
@@ -835,8 +794,8 @@ async fn after_a_transfer_the_sender_keeps_what_it_had_and_receives_nothing_new(
     b1.store()
         .request_transition(&transfer_id, Transition::Accept, None)
         .unwrap();
-    sync(&b1).await;
-    sync(&a1).await;
+    b1.sync().await.unwrap();
+    a1.sync().await.unwrap();
 
     // The sender: read-only, refused locally and by the server.
     let before = a1.store().get_case(&case_id).unwrap();
@@ -881,10 +840,10 @@ async fn after_a_transfer_the_sender_keeps_what_it_had_and_receives_nothing_new(
             .unwrap(),
         )
         .unwrap();
-    sync(&b1).await;
+    b1.sync().await.unwrap();
 
     // The sender's devices get none of it.
-    let pulled = sync(&a1).await;
+    let pulled = a1.sync().await.unwrap();
     assert_eq!(pulled.pulled, 0);
     let after = a1.store().get_case(&case_id).unwrap();
     assert_eq!(after.fields, before.fields);
@@ -895,7 +854,7 @@ async fn after_a_transfer_the_sender_keeps_what_it_had_and_receives_nothing_new(
         .is_empty());
     // A device of the sender starting from nothing gets the old data and still nothing new.
     let a2 = device(&net, A, "a2").await;
-    sync(&a2).await;
+    a2.sync().await.unwrap();
     let fresh = a2.store().get_case(&case_id).unwrap();
     assert_eq!(fresh.fields["risk_level"], "high");
     assert_eq!(fresh.owner_agency, B);
@@ -918,9 +877,9 @@ async fn share_back_decides_whether_the_sender_sees_what_the_receiver_adds() {
         },
     );
     let to_c = refer(&a1, &referral(case_id, C, &["sex"], false));
-    sync(&a1).await;
-    sync(&b1).await;
-    sync(&c1).await;
+    a1.sync().await.unwrap();
+    b1.sync().await.unwrap();
+    c1.sync().await.unwrap();
     let service = |provider: &str| {
         Service::new(
             case_id,
@@ -942,15 +901,15 @@ async fn share_back_decides_whether_the_sender_sees_what_the_receiver_adds() {
     c1.store()
         .request_transition(&to_c, Transition::Accept, None)
         .unwrap();
-    sync(&b1).await;
-    sync(&c1).await;
+    b1.sync().await.unwrap();
+    c1.sync().await.unwrap();
     let from_b = b1.store().add_service(&service(B)).unwrap();
     let from_c = c1.store().add_service(&service(C)).unwrap();
-    let outcome_b = sync(&b1).await;
-    let outcome_c = sync(&c1).await;
+    let outcome_b = b1.sync().await.unwrap();
+    let outcome_c = c1.sync().await.unwrap();
     assert_eq!((outcome_b.rejected, outcome_c.rejected), (0, 0));
 
-    sync(&a1).await;
+    a1.sync().await.unwrap();
     let services: Vec<RecordId> = a1
         .store()
         .children_of(&case_id, RecordKind::Service)
@@ -961,7 +920,7 @@ async fn share_back_decides_whether_the_sender_sees_what_the_receiver_adds() {
     assert_eq!(services, vec![from_b], "B shares back; C does not");
     assert!(!services.contains(&from_c));
     // The two receivers never see each other's work.
-    sync(&b1).await;
+    b1.sync().await.unwrap();
     let b_services = b1
         .store()
         .children_of(&case_id, RecordKind::Service)
@@ -972,17 +931,17 @@ async fn share_back_decides_whether_the_sender_sees_what_the_receiver_adds() {
     c1.store()
         .request_transition(&to_c, Transition::Complete, None)
         .unwrap();
-    sync(&c1).await;
+    c1.sync().await.unwrap();
     a1.store()
         .update_case(&case_id, set("sex", json!("unknown")))
         .unwrap();
-    sync(&a1).await;
-    sync(&c1).await;
+    a1.sync().await.unwrap();
+    c1.sync().await.unwrap();
     assert_eq!(
         c1.store().get_case(&case_id).unwrap().fields["sex"],
         "female"
     );
-    sync(&b1).await;
+    b1.sync().await.unwrap();
     assert_eq!(
         b1.store().get_case(&case_id).unwrap().fields["sex"],
         "unknown"
@@ -997,7 +956,7 @@ async fn consent_withdrawn_after_the_referral_stops_identifying_fields() {
     let b1 = device(&net, B, "b1").await;
     let case_id = new_case(&a1, json!([B]));
     refer(&a1, &referral(case_id, B, &["sex", "given_name"], false));
-    sync(&a1).await;
+    a1.sync().await.unwrap();
     let (_, text) = raw_sync(&net, &b1.credential, &request(vec![], vec![])).await;
     assert!(text.contains(NAME), "consent names B: the name goes");
     // The person withdraws consent; the copies already in the log are no longer delivered.
@@ -1007,7 +966,7 @@ async fn consent_withdrawn_after_the_referral_stops_identifying_fields() {
     a1.store()
         .update_case(&case_id, set("sex", json!("unknown")))
         .unwrap();
-    sync(&a1).await;
+    a1.sync().await.unwrap();
     let (reply, text) = raw_sync(&net, &b1.credential, &request(vec![], vec![])).await;
     no_marker_in(&text, "B's pull after consent was withdrawn");
     assert!(reply

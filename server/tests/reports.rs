@@ -3,7 +3,9 @@
 //! this test computes itself from the generated data; duplicate review; suppression of public
 //! output; who may ask what.
 
-use fieldcase_core::crypto::KdfParams;
+mod common;
+
+use common::{enrolled_device, Device};
 use fieldcase_core::model::date::days_in_month;
 use fieldcase_core::model::{Case, Date, Service, ServiceType};
 use fieldcase_core::referral::{Transition, Urgency};
@@ -29,49 +31,6 @@ const AGENCIES: [&str; 3] = [UGA, KEN, ETH];
 /// Countries of the generator's lists that `iom-regions.csv` puts in East Africa and the Horn
 /// or Southern Africa, reported together as East & Southern Africa.
 const EAST_SOUTHERN_AFRICA: [&str; 5] = ["UGA", "KEN", "ETH", "SOM", "ZAF"];
-
-struct Device {
-    store: Mutex<Store>,
-    client: SyncClient,
-}
-
-async fn device(server: &RunningServer, admin: &AdminClient, agency: &str, dir: &Path) -> Device {
-    let user = admin
-        .create_user(agency, Role::Caseworker, agency)
-        .await
-        .unwrap();
-    let code = admin.enrollment_code(&user.id, None).await.unwrap();
-    let enrolled = enroll(&server.base_url, &code.code, agency).await.unwrap();
-    let identity = Identity {
-        device: enrolled.device_id,
-        agency: AgencyCode::parse(agency).unwrap(),
-        user: enrolled.user_id,
-    };
-    let options = OpenOptions {
-        kdf: KdfParams::insecure_fast_for_tests(),
-        durability: Durability::Normal,
-    };
-    let mut store = Store::create(
-        &dir.join(format!("{agency}.db")),
-        "pass phrase",
-        None,
-        identity,
-        &options,
-    )
-    .unwrap();
-    store
-        .set_server(&server.base_url, &enrolled.credential)
-        .unwrap();
-    let client = SyncClient::for_store(&store).unwrap();
-    Device {
-        store: Mutex::new(store),
-        client,
-    }
-}
-
-async fn sync(d: &Device) {
-    sync_once(&d.store, &d.client, &|_| {}).await.unwrap();
-}
 
 /// One generated case: which agency records it, which person it is, its JSON.
 struct Generated {
@@ -385,7 +344,7 @@ async fn reports_match_the_generated_population_and_respect_roles() {
     }
     let mut devices = Vec::new();
     for code in AGENCIES {
-        devices.push(device(&server, &admin, code, dir.path()).await);
+        devices.push(enrolled_device(&server.base_url, &admin, code, dir.path(), code).await);
     }
     let api = Api {
         http: reqwest::Client::new(),
@@ -456,9 +415,9 @@ async fn reports_match_the_generated_population_and_respect_roles() {
         referral_ids.push(id);
     }
     for d in &devices {
-        sync(d).await;
+        d.sync().await.unwrap();
     }
-    sync(&devices[1]).await;
+    devices[1].sync().await.unwrap();
     {
         let mut ken = devices[1].store.lock().unwrap();
         for (n, id) in referral_ids.iter().enumerate() {
@@ -473,14 +432,14 @@ async fn reports_match_the_generated_population_and_respect_roles() {
             }
         }
     }
-    sync(&devices[1]).await;
+    devices[1].sync().await.unwrap();
     devices[1]
         .store
         .lock()
         .unwrap()
         .request_transition(&referral_ids[0], Transition::Complete, None)
         .unwrap();
-    sync(&devices[1]).await;
+    devices[1].sync().await.unwrap();
 
     // --- tokens ---------------------------------------------------------------------------
     let user = |role: Role, agency: &'static str| {

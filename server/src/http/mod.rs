@@ -46,6 +46,8 @@ pub struct AppState {
     pub sync_slots: Arc<Semaphore>,
     /// Suppression threshold of public reports ([`crate::config::DEFAULT_REPORT_THRESHOLD`]).
     pub report_threshold: u64,
+    /// The last duplicate-candidate scan, reused while the log has not grown.
+    pub duplicate_candidates: Arc<crate::reports::duplicates::CandidateCache>,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
             enrollment_code_hours,
             sync_slots: Arc::new(Semaphore::new(crate::config::MAX_CONCURRENT_SYNCS)),
             report_threshold: crate::config::DEFAULT_REPORT_THRESHOLD,
+            duplicate_candidates: Arc::default(),
         }
     }
 }

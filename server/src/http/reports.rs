@@ -294,7 +294,8 @@ pub async fn list_duplicates(
     let limit = number("limit", 100, MAX_REVIEW_PAGE)?;
     let offset = number("offset", 0, usize::MAX)?;
     let storage = state.storage.clone();
-    let (list, stats) = blocking(move || duplicates::review_list(storage.as_ref())).await?;
+    let cache = state.duplicate_candidates.clone();
+    let (list, stats) = blocking(move || cache.review_list(storage.as_ref())).await?;
     let matching: Vec<Candidate> = list
         .into_iter()
         .filter(|c| status.is_none_or(|s| c.status == s))

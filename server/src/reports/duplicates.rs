@@ -1,17 +1,24 @@
 //! The duplicate review list: candidate pairs found on demand by walking the match blocks,
 //! with the decisions people took.
 //!
-//! Computed per request from the stored blocks (one sorted scan; see `docs/reports.md` for
+//! Candidates are computed from the stored blocks (one sorted scan; see `docs/reports.md` for
 //! its cost at 100,000 and 1,000,000 cases). Memory holds one block's members and the pairs
 //! that scored at least [`MIN_CANDIDATE_SCORE`], never every case. Pairs a person decided
 //! are listed with their decision even when they no longer score (a later edit changed a
 //! name), so a confirmation never silently disappears from review.
+//!
+//! The scan costs seconds at a million cases, and a reviewer pages through the list and
+//! decides pair after pair: [`CandidateCache`] keeps the candidates of the last scan and
+//! reuses them while the operation log has not grown (match profiles change only when an
+//! operation is merged). Decisions are read fresh on every request, so a confirmation shows
+//! at once.
 
 use super::matching::{score, Features, Token, MAX_BLOCK_RECORDS, MIN_CANDIDATE_SCORE};
 use crate::storage::{BlockMember, CaseSummary, Storage, StorageError};
 use fieldcase_core::model::Date;
 use fieldcase_core::{AgencyCode, RecordId};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// What review shows of one side of a pair.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,8 +107,61 @@ fn side(m: &BlockMember) -> Side {
     }
 }
 
+/// Candidate pairs (undecided status), keyed by their ordered record ids.
+type Found = HashMap<(RecordId, RecordId), Candidate>;
+
 /// Every candidate pair and every decided pair, highest score first.
 pub fn review_list(storage: &dyn Storage) -> Result<(Vec<Candidate>, Stats), StorageError> {
+    let (found, stats) = find_candidates(storage)?;
+    Ok((with_decisions(storage, found)?, stats))
+}
+
+/// The candidates of the last scan, kept while the operation log has not grown.
+#[derive(Debug, Default)]
+pub struct CandidateCache {
+    last: Mutex<Option<CachedScan>>,
+}
+
+#[derive(Debug)]
+struct CachedScan {
+    log_end: u64,
+    found: Arc<Found>,
+    stats: Stats,
+}
+
+impl CandidateCache {
+    /// As [`review_list`], scanning the blocks again only when the log has grown since the
+    /// last scan. Two requests racing on a stale cache may both scan; the result is the same.
+    pub fn review_list(
+        &self,
+        storage: &dyn Storage,
+    ) -> Result<(Vec<Candidate>, Stats), StorageError> {
+        let log_end = storage.log_end()?;
+        let cached = {
+            let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+            last.as_ref()
+                .filter(|c| c.log_end == log_end)
+                .map(|c| (c.found.clone(), c.stats.clone()))
+        };
+        let (found, stats) = match cached {
+            Some(hit) => hit,
+            None => {
+                let (found, stats) = find_candidates(storage)?;
+                let found = Arc::new(found);
+                *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(CachedScan {
+                    log_end,
+                    found: found.clone(),
+                    stats: stats.clone(),
+                });
+                (found, stats)
+            }
+        };
+        Ok((with_decisions(storage, (*found).clone())?, stats))
+    }
+}
+
+/// Walks the match blocks and scores every pair within a block.
+fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError> {
     let mut found: HashMap<(RecordId, RecordId), Candidate> = HashMap::new();
     let mut stats = Stats::default();
     let mut block: Option<Token> = None;
@@ -157,7 +217,11 @@ pub fn review_list(storage: &dyn Storage) -> Result<(Vec<Candidate>, Stats), Sto
         members.push(member);
     })?;
     flush(&mut members, oversized, &mut stats);
+    Ok((found, stats))
+}
 
+/// The candidates with the decisions taken, plus decided pairs that no longer score.
+fn with_decisions(storage: &dyn Storage, mut found: Found) -> Result<Vec<Candidate>, StorageError> {
     let decisions = storage.duplicate_decisions()?;
     let missing: Vec<RecordId> = decisions
         .iter()
@@ -210,7 +274,7 @@ pub fn review_list(storage: &dyn Storage) -> Result<(Vec<Candidate>, Stats), Sto
             .total_cmp(&x.score.unwrap_or(-1.0))
             .then_with(|| x.id().cmp(&y.id()))
     });
-    Ok((list, stats))
+    Ok(list)
 }
 
 #[cfg(test)]

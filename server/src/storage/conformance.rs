@@ -389,6 +389,11 @@ macro_rules! conformance_suite {
                 c::report_facts_follow_merged_state(&*store);
             }
             #[test]
+            fn cached_duplicate_candidates_follow_the_log() {
+                let store = $make;
+                c::cached_duplicate_candidates_follow_the_log(&*store);
+            }
+            #[test]
             fn match_blocks_and_duplicate_decisions() {
                 let store = $make;
                 c::match_blocks_and_duplicate_decisions(&*store);

@@ -372,6 +372,11 @@ pub trait Storage: Send + Sync + 'static {
     /// cursor came from another database (replaced, or restored and re-epoched) starts over.
     fn epoch(&self) -> &str;
 
+    /// The highest position the log has assigned (0 when empty). It grows with every
+    /// accepted or server-authored operation, so derived data (the duplicate candidates) can
+    /// be reused while it stays the same.
+    fn log_end(&self) -> Result<Position, StorageError>;
+
     // --- agencies, users, admin tokens -------------------------------------------------
 
     /// Fails with `AlreadyExists("agency")` when the code is taken.

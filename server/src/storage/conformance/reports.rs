@@ -164,6 +164,75 @@ pub fn match_blocks_and_duplicate_decisions(store: &dyn Storage) {
     assert_eq!(summaries[0].agency, agency("iom_uga"));
 }
 
+/// The review list's cache answers like a fresh scan: a new duplicate pushed after a scan is
+/// listed on the next request, and a decision shows at once.
+pub fn cached_duplicate_candidates_follow_the_log(store: &dyn Storage) {
+    use crate::reports::duplicates::{review_list, CandidateCache, Status};
+    let uga = enrolled(store, "iom_uga");
+    let ken = enrolled(store, "iom_ken");
+    let person = |given: &str, family: &str, dob: &str| {
+        vec![
+            ("given_name", json!(given)),
+            ("family_name", json!(family)),
+            ("date_of_birth", json!(dob)),
+            ("nationality", json!("ERI")),
+            ("sex", json!("male")),
+        ]
+    };
+    let cache = CandidateCache::default();
+    let log_before = store.log_end().unwrap();
+    let (a, b) = (RecordId::new(), RecordId::new());
+    store
+        .push(
+            &uga,
+            &[op_with(
+                &uga,
+                1,
+                a,
+                &person("Yonas", "Tesfay", "1988-01-09"),
+            )],
+            NOW,
+        )
+        .unwrap();
+    assert!(
+        store.log_end().unwrap() > log_before,
+        "a push moves the log end"
+    );
+    assert!(cache.review_list(store).unwrap().0.is_empty());
+
+    store
+        .push(
+            &ken,
+            &[op_with(&ken, 1, b, &person("Tesfay", "Yonas", "1988"))],
+            NOW,
+        )
+        .unwrap();
+    let (cached, _) = cache.review_list(store).unwrap();
+    assert_eq!(
+        cached.len(),
+        1,
+        "the pair pushed after the last scan is listed"
+    );
+    assert_eq!(cached, review_list(store).unwrap().0);
+
+    store
+        .decide_duplicate(&DuplicateDecision {
+            record_a: a,
+            record_b: b,
+            confirmed: true,
+            decided_at_ms: NOW,
+            decided_by: "u1".into(),
+        })
+        .unwrap();
+    let (after, _) = cache.review_list(store).unwrap();
+    assert_eq!(
+        after[0].status,
+        Status::Confirmed,
+        "decisions are read fresh"
+    );
+    assert_eq!(after, review_list(store).unwrap().0);
+}
+
 pub fn api_tokens_carry_their_user(store: &dyn Storage) {
     store.create_agency(&agency("hq"), "HQ", NOW).unwrap();
     let user = store

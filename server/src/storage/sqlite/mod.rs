@@ -249,6 +249,10 @@ impl Storage for SqliteStorage {
         &self.epoch
     }
 
+    fn log_end(&self) -> Result<Position, StorageError> {
+        self.read(oplog::log_end)
+    }
+
     fn create_agency(
         &self,
         code: &AgencyCode,

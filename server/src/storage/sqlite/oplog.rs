@@ -227,14 +227,9 @@ pub(super) fn pull(
     after: Position,
     limit: u32,
 ) -> Result<PullPage, StorageError> {
-    let log_end: i64 = tx
-        .query_row("SELECT COALESCE(MAX(position), 0) FROM op_log", [], |row| {
-            row.get(0)
-        })
-        .map_err(backend)?;
     let mut page = PullPage {
         last_scanned: after,
-        log_end: ms_col(log_end),
+        log_end: log_end(tx)?,
         ..PullPage::default()
     };
     let scan_bound = MAX_PULL_SCAN_ROWS.max(limit);
@@ -357,4 +352,14 @@ pub(super) fn pull(
     }
     page.deliveries = deliveries.into_values().collect();
     Ok(page)
+}
+
+/// The highest position assigned so far (0 for an empty log).
+pub(super) fn log_end(tx: &Transaction<'_>) -> Result<Position, StorageError> {
+    let end: i64 = tx
+        .query_row("SELECT COALESCE(MAX(position), 0) FROM op_log", [], |row| {
+            row.get(0)
+        })
+        .map_err(backend)?;
+    Ok(ms_col(end))
 }
