@@ -7,9 +7,9 @@ use common::{ok, PASSPHRASE};
 use fieldcase_server::admin_client::AdminClient;
 use fieldcase_server::roles::Role;
 use fieldcase_server::{Server, ServerConfig};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn device(dir: &Path, profile: &str, args: &[&str]) -> Output {
     common::device_cli(dir, profile, PASSPHRASE, args)

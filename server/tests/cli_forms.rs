@@ -4,13 +4,13 @@
 
 mod common;
 
-use common::{admin_cli as admin, ok, BIN, PASSPHRASE};
+use common::{admin_cli as admin, ok, PASSPHRASE};
 use fieldcase_server::admin_client::AdminClient;
 use fieldcase_server::roles::Role;
 use fieldcase_server::{Server, ServerConfig};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn shipped(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -6,14 +6,10 @@ mod common;
 
 use common::enrolled_device;
 use fieldcase_core::sample::SampleCases;
-use fieldcase_core::store::{Durability, Identity, OpenOptions, Store, StoreError};
-use fieldcase_core::sync::{enroll, sync_once, SyncClient, SyncError};
-use fieldcase_core::AgencyCode;
+use fieldcase_core::store::StoreError;
+use fieldcase_core::sync::SyncError;
 use fieldcase_server::admin_client::AdminClient;
-use fieldcase_server::roles::Role;
-use fieldcase_server::{RunningServer, Server, ServerConfig};
-use std::path::Path;
-use std::sync::Mutex;
+use fieldcase_server::{Server, ServerConfig};
 
 #[tokio::test]
 async fn devices_of_one_agency_converge_and_other_agencies_see_nothing() {

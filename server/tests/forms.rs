@@ -8,16 +8,12 @@ mod common;
 use common::{enrolled_device, Device};
 use fieldcase_core::forms::{FormDefinition, FormId};
 use fieldcase_core::model::{Fields, Reason};
-use fieldcase_core::store::{Durability, Identity, OpenOptions, Store, StoreError};
-use fieldcase_core::sync::{enroll, sync_once, SyncClient};
-use fieldcase_core::AgencyCode;
+use fieldcase_core::store::StoreError;
 use fieldcase_server::admin_client::{AdminClient, ServerRefused};
 use fieldcase_server::cli::admin_forms::read_form_file;
-use fieldcase_server::roles::Role;
-use fieldcase_server::{RunningServer, Server, ServerConfig};
+use fieldcase_server::{Server, ServerConfig};
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 fn shipped(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -15,20 +15,15 @@ use fieldcase_core::protocol::{
 use fieldcase_core::referral::{
     ReferralStatus, SharingError, Transition, TransitionError, Urgency,
 };
-use fieldcase_core::store::{
-    Durability, Identity, NewReferral, OpenOptions, SearchQuery, Store, StoreError,
-};
-use fieldcase_core::sync::{enroll, sync_once, SyncClient, SyncOutcome};
+use fieldcase_core::store::{NewReferral, SearchQuery, StoreError};
 use fieldcase_core::{AgencyCode, FieldChange, Hlc, OpId, Operation, RecordId, RecordKind};
 use fieldcase_server::admin_client::AdminClient;
-use fieldcase_server::roles::Role;
 use fieldcase_server::seal::Sealer;
 use fieldcase_server::storage::sqlite::SqliteStorage;
 use fieldcase_server::storage::{AuditEvent, Storage};
 use fieldcase_server::{RunningServer, Server, ServerConfig};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
 const A: &str = "iom_uga";
 const B: &str = "iom_eth";

@@ -5,23 +5,20 @@
 
 mod common;
 
-use common::{enrolled_device, Device};
+use common::enrolled_device;
 use fieldcase_core::model::date::days_in_month;
 use fieldcase_core::model::{Case, Date, Service, ServiceType};
 use fieldcase_core::referral::{Transition, Urgency};
 use fieldcase_core::sample::SampleCases;
-use fieldcase_core::store::{Durability, Identity, NewReferral, OpenOptions, Store};
-use fieldcase_core::sync::{enroll, sync_once, SyncClient};
+use fieldcase_core::store::NewReferral;
 use fieldcase_core::{AgencyCode, RecordId};
 use fieldcase_server::admin_client::AdminClient;
 use fieldcase_server::reports::duplicates::pair_id;
 use fieldcase_server::roles::Role;
-use fieldcase_server::{RunningServer, Server, ServerConfig};
+use fieldcase_server::{Server, ServerConfig};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-use std::sync::Mutex;
 
 const UGA: &str = "iom_uga";
 const KEN: &str = "iom_ken";
