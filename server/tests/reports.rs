@@ -756,7 +756,16 @@ async fn reports_match_the_generated_population_and_respect_roles() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Every route that is not public and not a report answers an analyst's token with 403.
-    let public_routes = ["/healthz", "/metrics", "/openapi.json", "/v1/enroll"];
+    // (The dashboard's page, script and style are static and hold no data.)
+    let public_routes = [
+        "/healthz",
+        "/metrics",
+        "/openapi.json",
+        "/v1/enroll",
+        "/dashboard",
+        "/dashboard/app.js",
+        "/dashboard/app.css",
+    ];
     let case_id = cases[0].id.unwrap().to_string();
     let mut checked = 0;
     for (method, template) in fieldcase_server::http::route_table() {
@@ -774,7 +783,9 @@ async fn reports_match_the_generated_population_and_respect_roles() {
                 "{pair_id}",
                 &pair_id(cases[0].id.unwrap(), cases[1].id.unwrap()),
             )
-            .replace("{case_id}", &case_id);
+            .replace("{case_id}", &case_id)
+            .replace("{id}", &RecordId::new().to_string())
+            .replace("{index}", "0");
         let request = api
             .http
             .request(method.clone(), format!("{}{path}", api.base))
