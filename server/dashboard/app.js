@@ -189,9 +189,25 @@ async function loadOptions() {
   return options;
 }
 
+/// Marks a region busy while `work` runs: assistive technology is told, and the status line
+/// says what is being fetched (a first review after new data can take a while at scale).
+async function busy(selector, message, work) {
+  const region = $(selector);
+  const status = $('#status');
+  region.setAttribute('aria-busy', 'true');
+  status.textContent = message;
+  try {
+    return await work();
+  } finally {
+    region.removeAttribute('aria-busy');
+    if (!document.querySelector('[aria-busy="true"]')) status.textContent = '';
+  }
+}
+
 async function loadReports() {
   showError('#app-error', '');
-  const report = await api(`/v1/reports?${filterQuery()}`);
+  const report = await busy('#figures', 'Loading figures…',
+    () => api(`/v1/reports?${filterQuery()}`));
   if (report.threshold) state.threshold = report.threshold;
   $('#disclosure').textContent = report.disclosure === 'public'
     ? `Published figures: cells below ${state.threshold} suppressed`
@@ -226,7 +242,8 @@ async function loadDuplicates() {
   const holder = $('#duplicates .table-holder');
   let list;
   try {
-    list = await api('/v1/duplicates?status=pending&limit=50');
+    list = await busy('#duplicates', 'Looking for probable duplicates…',
+      () => api('/v1/duplicates?status=pending&limit=50'));
   } catch (error) {
     if (error.status === 403) {
       holder.replaceChildren(element('p', { class: 'hint', text: 'Your role does not review duplicates.' }));
