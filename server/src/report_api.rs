@@ -27,6 +27,14 @@ pub struct ApiTokenBody {
     pub created_at: String,
 }
 
+/// `POST /v1/admin/users/{user_id}/api-tokens/revoke`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokedApiTokensBody {
+    pub user_id: String,
+    /// Live tokens revoked by this call (0 when there were none).
+    pub revoked: u64,
+}
+
 /// One side of a duplicate pair: never a field of the person.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PairSideBody {

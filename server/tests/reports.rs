@@ -443,7 +443,8 @@ async fn reports_match_the_generated_population_and_respect_roles() {
         let admin = &admin;
         async move { admin.create_user(agency, role, "staff").await.unwrap().id }
     };
-    let analyst = api_token(&api, &root, &user(Role::Analyst, UGA).await, &[]).await;
+    let analyst_id = user(Role::Analyst, UGA).await;
+    let analyst = api_token(&api, &root, &analyst_id, &[]).await;
     let central = api_token(
         &api,
         &root,
@@ -804,6 +805,29 @@ async fn reports_match_the_generated_population_and_respect_roles() {
         checked >= 12,
         "sync, timeline, admin and duplicate routes all checked"
     );
+
+    // Revoking the analyst's tokens stops them at once; nobody else's.
+    let (status, text) = api
+        .post(
+            &root,
+            &format!("/v1/admin/users/{analyst_id}/api-tokens/revoke"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["revoked"], 1);
+    assert_eq!(
+        api.get(&analyst, "/v1/reports/by_sex").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.get(&central, "/v1/reports/by_sex").await.0,
+        StatusCode::OK
+    );
+    let (status, _) = api
+        .post(&root, "/v1/admin/users/nobody/api-tokens/revoke", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
     server.shutdown().await.unwrap();
 }

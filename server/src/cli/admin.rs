@@ -114,6 +114,11 @@ pub enum TokenCommand {
         #[arg(long)]
         label: String,
     },
+    /// Revoke every API token of a user (a lost laptop, a person who left).
+    Revoke {
+        #[arg(long)]
+        user: String,
+    },
 }
 
 fn read_token(args: &AdminArgs) -> anyhow::Result<String> {
@@ -285,6 +290,17 @@ pub async fn run(args: AdminArgs, out: Output) -> anyhow::Result<()> {
                 format!(
                     "API token for user {} ({} of {}): {}\nIt is shown only once.",
                     token.user_id, token.role, token.agency, token.token
+                )
+            });
+        }
+        AdminCommand::Token(TokenCommand::Revoke { user }) => {
+            let path = format!("/v1/admin/users/{user}/api-tokens/revoke");
+            let revoked: crate::report_api::RevokedApiTokensBody =
+                client.call(Method::POST, &path, none).await?;
+            out.print(&revoked, || {
+                format!(
+                    "revoked {} API token(s) of user {}",
+                    revoked.revoked, revoked.user_id
                 )
             });
         }

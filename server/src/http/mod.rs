@@ -182,6 +182,11 @@ fn routes() -> Routes {
             "/v1/admin/users/{user_id}/api-tokens",
             post(reports::create_api_token),
         )
+        .add(
+            Method::POST,
+            "/v1/admin/users/{user_id}/api-tokens/revoke",
+            post(reports::revoke_api_tokens),
+        )
         .add(Method::GET, "/v1/reports", get(reports::report_all))
         .add(Method::GET, "/v1/reports/options", get(reports::options))
         .add(Method::GET, "/v1/reports/{table}", get(reports::report_one))

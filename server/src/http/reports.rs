@@ -433,3 +433,30 @@ pub async fn create_api_token(
         }),
     ))
 }
+
+/// `POST /v1/admin/users/{user_id}/api-tokens/revoke`: every live API token of the user stops
+/// working at once (a lost laptop, a person who left). A system admin may revoke anyone's; an
+/// agency admin those of their agency's users.
+pub async fn revoke_api_tokens(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(user_id): Path<String>,
+) -> Result<Json<RevokedApiTokensBody>, ApiError> {
+    let storage = state.storage.clone();
+    let scope = admin.0.agency().cloned();
+    let now = state.time.now_ms();
+    let user = blocking(move || {
+        let Some(user) = storage.user(&user_id, scope.as_ref())? else {
+            return Ok(None);
+        };
+        let revoked = storage.revoke_api_tokens(&user.id, now)?;
+        Ok::<_, crate::storage::StorageError>(Some((user, revoked)))
+    })
+    .await?;
+    let (user, revoked) = user.ok_or_else(|| ApiError::not_found("user"))?;
+    tracing::info!(user = %user.id, agency = %user.agency, revoked, "API tokens revoked");
+    Ok(Json(RevokedApiTokensBody {
+        user_id: user.id,
+        revoked,
+    }))
+}

@@ -632,6 +632,11 @@ pub trait Storage: Send + Sync + 'static {
     fn api_token_user(&self, token_hash: &SecretHash)
         -> Result<Option<ApiTokenUser>, StorageError>;
 
+    /// Revokes every live API token of a user (a lost laptop, a person who left), returning
+    /// how many. Revoked tokens stop working on the next request. `NotFound("user")` when the
+    /// user does not exist.
+    fn revoke_api_tokens(&self, user_id: &str, now_ms: u64) -> Result<u64, StorageError>;
+
     /// Flushes and releases what the implementation holds (SQLite: checkpoints the WAL).
     fn close(&self);
 }

@@ -276,4 +276,24 @@ pub fn api_tokens_carry_their_user(store: &dyn Storage) {
         }),
         Err(StorageError::NotFound("user"))
     ));
+
+    // Revocation: every live token of the user stops, and only theirs.
+    let second = hash_secret(SecretKind::ApiToken, "second secret");
+    store
+        .create_api_token(&NewApiToken {
+            token_hash: second,
+            user_id: user.id.clone(),
+            grants: Default::default(),
+            label: "laptop".into(),
+            created_at_ms: NOW,
+        })
+        .unwrap();
+    assert_eq!(store.revoke_api_tokens(&user.id, NOW + 1).unwrap(), 2);
+    assert!(store.api_token_user(&hash).unwrap().is_none());
+    assert!(store.api_token_user(&second).unwrap().is_none());
+    assert_eq!(store.revoke_api_tokens(&user.id, NOW + 2).unwrap(), 0);
+    assert!(matches!(
+        store.revoke_api_tokens("nobody", NOW),
+        Err(StorageError::NotFound("user"))
+    ));
 }

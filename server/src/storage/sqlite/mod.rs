@@ -531,6 +531,10 @@ impl Storage for SqliteStorage {
         self.read(|tx| reports::api_token_user(tx, token_hash))
     }
 
+    fn revoke_api_tokens(&self, user_id: &str, now_ms: u64) -> Result<u64, StorageError> {
+        self.write(|tx| reports::revoke_api_tokens(tx, user_id, now_ms))
+    }
+
     fn close(&self) {
         let conn = lock(&self.writer);
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {

@@ -402,6 +402,23 @@ pub(super) fn create_api_token(
     Ok(())
 }
 
+pub(super) fn revoke_api_tokens(
+    tx: &Transaction<'_>,
+    user_id: &str,
+    now_ms: u64,
+) -> Result<u64, StorageError> {
+    if super::directory::user(tx, user_id, None)?.is_none() {
+        return Err(StorageError::NotFound("user"));
+    }
+    let revoked = tx
+        .execute(
+            "UPDATE api_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+            params![user_id, to_sql_ms(now_ms)],
+        )
+        .map_err(backend)?;
+    Ok(revoked as u64)
+}
+
 pub(super) fn api_token_user(
     tx: &Transaction<'_>,
     token_hash: &SecretHash,
