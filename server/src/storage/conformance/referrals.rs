@@ -59,6 +59,30 @@ fn named_case(device: &DeviceAuth, seq: u64, record: RecordId) -> Operation {
     )
 }
 
+/// Pushes, from `device`, a new case (made by `make_case`) and a referral of it to `to`;
+/// both must be accepted. Returns their ids.
+fn refer_case(
+    store: &dyn Storage,
+    device: &DeviceAuth,
+    make_case: fn(&DeviceAuth, u64, RecordId) -> Operation,
+    to: &str,
+    transfer: bool,
+) -> (RecordId, RecordId) {
+    let (case, referral) = (RecordId::new(), RecordId::new());
+    let pushed = store
+        .push(
+            device,
+            &[
+                make_case(device, 1, case),
+                referral_op(device, 2, referral, case, to, transfer),
+            ],
+            NOW,
+        )
+        .unwrap();
+    assert!(pushed.rejections.is_empty(), "{:?}", pushed.rejections);
+    (case, referral)
+}
+
 fn referral_op(
     device: &DeviceAuth,
     seq: u64,
@@ -111,18 +135,7 @@ pub fn a_referral_delivers_only_what_consent_allows(store: &dyn Storage) {
     let a = enrolled(store, "agency_a");
     let b = enrolled(store, "agency_b");
     let c = enrolled(store, "agency_c");
-    let (case, referral) = (RecordId::new(), RecordId::new());
-    let pushed = store
-        .push(
-            &a,
-            &[
-                named_case(&a, 1, case),
-                referral_op(&a, 2, referral, case, "agency_b", false),
-            ],
-            NOW,
-        )
-        .unwrap();
-    assert!(pushed.rejections.is_empty(), "{:?}", pushed.rejections);
+    let (case, referral) = refer_case(store, &a, named_case, "agency_b", false);
 
     let page = store.pull(&b, 0, 100).unwrap();
     let case_ops: Vec<_> = page.ops.iter().filter(|o| o.record_id == case).collect();
@@ -176,17 +189,7 @@ pub fn commands_are_compare_and_set_and_idempotent(store: &dyn Storage) {
     let b1 = enrolled(store, "agency_b");
     let b2 = enrolled(store, "agency_b");
     let c = enrolled(store, "agency_c");
-    let (case, referral) = (RecordId::new(), RecordId::new());
-    store
-        .push(
-            &a,
-            &[
-                case_op(&a, 1, case),
-                referral_op(&a, 2, referral, case, "agency_b", false),
-            ],
-            NOW,
-        )
-        .unwrap();
+    let (_, referral) = refer_case(store, &a, case_op, "agency_b", false);
     let sent = ReferralStatus::Sent;
     let accept = command(&b1, 1, referral, Transition::Accept, sent);
     let first = store
@@ -250,17 +253,7 @@ pub fn an_accepted_transfer_moves_the_case(store: &dyn Storage) {
     let a = enrolled(store, "agency_a");
     let a2 = enrolled(store, "agency_a");
     let b = enrolled(store, "agency_b");
-    let (case, referral) = (RecordId::new(), RecordId::new());
-    store
-        .push(
-            &a,
-            &[
-                case_op(&a, 1, case),
-                referral_op(&a, 2, referral, case, "agency_b", true),
-            ],
-            NOW,
-        )
-        .unwrap();
+    let (case, referral) = refer_case(store, &a, case_op, "agency_b", true);
     let accepted = store
         .apply_commands(
             &b,
@@ -302,17 +295,7 @@ pub fn an_accepted_transfer_moves_the_case(store: &dyn Storage) {
 pub fn shared_deliveries_and_transitions_are_audited(store: &dyn Storage) {
     let a = enrolled(store, "agency_a");
     let b = enrolled(store, "agency_b");
-    let (case, referral) = (RecordId::new(), RecordId::new());
-    store
-        .push(
-            &a,
-            &[
-                named_case(&a, 1, case),
-                referral_op(&a, 2, referral, case, "agency_b", false),
-            ],
-            NOW,
-        )
-        .unwrap();
+    let (case, referral) = refer_case(store, &a, named_case, "agency_b", false);
     store
         .apply_commands(
             &b,
