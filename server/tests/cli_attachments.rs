@@ -3,10 +3,7 @@
 
 mod common;
 
-use common::{ok, PASSPHRASE};
-use fieldcase_server::admin_client::AdminClient;
-use fieldcase_server::roles::Role;
-use fieldcase_server::{Server, ServerConfig};
+use common::{caseworker_codes, ok, server_with_agencies, PASSPHRASE};
 use serde_json::json;
 use std::path::Path;
 use std::process::Output;
@@ -18,19 +15,8 @@ fn device(dir: &Path, profile: &str, args: &[&str]) -> Output {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_photo_attached_on_one_device_arrives_whole_on_another() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::spawn(ServerConfig::new(dir.path().join("server")))
-        .await
-        .unwrap();
-    let admin = AdminClient::new(&server.base_url, server.admin_token().unwrap()).unwrap();
-    admin.create_agency("iom_uga", "IOM Uganda").await.unwrap();
-    let mut codes = Vec::new();
-    for name in ["alice", "bob"] {
-        let user = admin
-            .create_user("iom_uga", Role::Caseworker, name)
-            .await
-            .unwrap();
-        codes.push(admin.enrollment_code(&user.id, None).await.unwrap().code);
-    }
+    let (server, admin) = server_with_agencies(dir.path(), &[("iom_uga", "IOM Uganda")]).await;
+    let codes = caseworker_codes(&admin, &[("alice", "iom_uga"), ("bob", "iom_uga")]).await;
     let url = server.base_url.clone();
     let root = dir.path().to_owned();
     tokio::task::spawn_blocking(move || {

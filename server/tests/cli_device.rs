@@ -3,10 +3,9 @@
 
 mod common;
 
-use common::{device_cli as device, failed, ok, BIN, PASSPHRASE};
-use fieldcase_server::admin_client::AdminClient;
-use fieldcase_server::roles::Role;
-use fieldcase_server::{Server, ServerConfig};
+use common::{
+    caseworker_codes, device_cli as device, failed, ok, server_with_agencies, BIN, PASSPHRASE,
+};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -27,19 +26,8 @@ fn case_file(dir: &Path, nationality: &str) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_caseworker_records_searches_corrects_and_syncs_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::spawn(ServerConfig::new(dir.path().join("server")))
-        .await
-        .unwrap();
-    let admin = AdminClient::new(&server.base_url, server.admin_token().unwrap()).unwrap();
-    admin.create_agency("iom_uga", "IOM Uganda").await.unwrap();
-    let mut codes = Vec::new();
-    for name in ["alice", "bob"] {
-        let user = admin
-            .create_user("iom_uga", Role::Caseworker, name)
-            .await
-            .unwrap();
-        codes.push(admin.enrollment_code(&user.id, None).await.unwrap().code);
-    }
+    let (server, admin) = server_with_agencies(dir.path(), &[("iom_uga", "IOM Uganda")]).await;
+    let codes = caseworker_codes(&admin, &[("alice", "iom_uga"), ("bob", "iom_uga")]).await;
     let devices = dir.path().join("devices");
     let (url, alice_code, bob_code) = (server.base_url.clone(), codes[0].clone(), codes[1].clone());
     let devices_for_cli = devices.clone();
@@ -184,23 +172,10 @@ fn the_demo_converges_keeps_agencies_apart_and_wipes_the_revoked_phone() {
 #[tokio::test(flavor = "multi_thread")]
 async fn referrals_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::spawn(ServerConfig::new(dir.path().join("server")))
-        .await
-        .unwrap();
-    let admin = AdminClient::new(&server.base_url, server.admin_token().unwrap()).unwrap();
-    admin.create_agency("iom_uga", "IOM Uganda").await.unwrap();
-    admin
-        .create_agency("iom_eth", "IOM Ethiopia")
-        .await
-        .unwrap();
-    let mut codes = Vec::new();
-    for (name, agency) in [("alice", "iom_uga"), ("bob", "iom_eth"), ("bea", "iom_eth")] {
-        let user = admin
-            .create_user(agency, Role::Caseworker, name)
-            .await
-            .unwrap();
-        codes.push(admin.enrollment_code(&user.id, None).await.unwrap().code);
-    }
+    let agencies = [("iom_uga", "IOM Uganda"), ("iom_eth", "IOM Ethiopia")];
+    let (server, admin) = server_with_agencies(dir.path(), &agencies).await;
+    let people = [("alice", "iom_uga"), ("bob", "iom_eth"), ("bea", "iom_eth")];
+    let codes = caseworker_codes(&admin, &people).await;
     let devices = dir.path().join("devices");
     let url = server.base_url.clone();
     let work = tokio::task::spawn_blocking(move || {

@@ -4,22 +4,16 @@
 
 mod common;
 
-use common::enrolled_device;
+use common::{enrolled_device, server_with_agencies};
 use fieldcase_core::sample::SampleCases;
 use fieldcase_core::store::StoreError;
 use fieldcase_core::sync::SyncError;
-use fieldcase_server::admin_client::AdminClient;
-use fieldcase_server::{Server, ServerConfig};
 
 #[tokio::test]
 async fn devices_of_one_agency_converge_and_other_agencies_see_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::spawn(ServerConfig::new(dir.path().join("server")))
-        .await
-        .unwrap();
-    let admin = AdminClient::new(&server.base_url, server.admin_token().unwrap()).unwrap();
-    admin.create_agency("iom_uga", "IOM Uganda").await.unwrap();
-    admin.create_agency("iom_ken", "IOM Kenya").await.unwrap();
+    let agencies = [("iom_uga", "IOM Uganda"), ("iom_ken", "IOM Kenya")];
+    let (server, admin) = server_with_agencies(dir.path(), &agencies).await;
     let a = enrolled_device(&server.base_url, &admin, "iom_uga", dir.path(), "a").await;
     let b = enrolled_device(&server.base_url, &admin, "iom_uga", dir.path(), "b").await;
     let other = enrolled_device(&server.base_url, &admin, "iom_ken", dir.path(), "k").await;
@@ -51,11 +45,7 @@ async fn devices_of_one_agency_converge_and_other_agencies_see_nothing() {
 #[tokio::test]
 async fn a_revoked_device_is_refused_and_wipes_itself() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::spawn(ServerConfig::new(dir.path().join("server")))
-        .await
-        .unwrap();
-    let admin = AdminClient::new(&server.base_url, server.admin_token().unwrap()).unwrap();
-    admin.create_agency("iom_uga", "IOM Uganda").await.unwrap();
+    let (server, admin) = server_with_agencies(dir.path(), &[("iom_uga", "IOM Uganda")]).await;
     let a = enrolled_device(&server.base_url, &admin, "iom_uga", dir.path(), "a").await;
     a.sync().await.unwrap();
     let device_id = a.store.lock().unwrap().identity().device.to_string();

@@ -5,13 +5,12 @@
 
 mod common;
 
-use common::{enrolled_device, Device};
+use common::{enrolled_device, server_with_agencies, Device};
 use fieldcase_core::forms::{FormDefinition, FormId};
 use fieldcase_core::model::{Fields, Reason};
 use fieldcase_core::store::StoreError;
-use fieldcase_server::admin_client::{AdminClient, ServerRefused};
+use fieldcase_server::admin_client::ServerRefused;
 use fieldcase_server::cli::admin_forms::read_form_file;
-use fieldcase_server::{Server, ServerConfig};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -62,12 +61,8 @@ fn refused_status(error: anyhow::Error) -> u16 {
 #[tokio::test]
 async fn published_forms_reach_the_agencys_devices_and_validate_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::spawn(ServerConfig::new(dir.path().join("server")))
-        .await
-        .unwrap();
-    let admin = AdminClient::new(&server.base_url, server.admin_token().unwrap()).unwrap();
-    admin.create_agency("iom_uga", "IOM Uganda").await.unwrap();
-    admin.create_agency("iom_ken", "IOM Kenya").await.unwrap();
+    let agencies = [("iom_uga", "IOM Uganda"), ("iom_ken", "IOM Kenya")];
+    let (server, admin) = server_with_agencies(dir.path(), &agencies).await;
     let a = enrolled_device(&server.base_url, &admin, "iom_uga", dir.path(), "a").await;
     let b = enrolled_device(&server.base_url, &admin, "iom_uga", dir.path(), "b").await;
     let k = enrolled_device(&server.base_url, &admin, "iom_ken", dir.path(), "k").await;

@@ -9,6 +9,7 @@ use fieldcase_core::sync::{enroll, sync_once, SyncClient, SyncError, SyncOutcome
 use fieldcase_core::{AgencyCode, DeviceId};
 use fieldcase_server::admin_client::AdminClient;
 use fieldcase_server::roles::Role;
+use fieldcase_server::{RunningServer, Server, ServerConfig};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -37,6 +38,35 @@ impl Device {
     pub async fn sync(&self) -> Result<SyncOutcome, SyncError> {
         sync_once(&self.store, &self.client, &|_| {}).await
     }
+}
+
+/// A server on loopback with its data in `dir/server`, an admin client holding the first
+/// admin token, and the `(code, name)` agencies created.
+pub async fn server_with_agencies(
+    dir: &Path,
+    agencies: &[(&str, &str)],
+) -> (RunningServer, AdminClient) {
+    let server = Server::spawn(ServerConfig::new(dir.join("server")))
+        .await
+        .unwrap();
+    let admin = AdminClient::new(&server.base_url, server.admin_token().unwrap()).unwrap();
+    for (code, name) in agencies {
+        admin.create_agency(code, name).await.unwrap();
+    }
+    (server, admin)
+}
+
+/// One-time enrollment codes for new caseworkers, given as `(name, agency)`, in order.
+pub async fn caseworker_codes(admin: &AdminClient, people: &[(&str, &str)]) -> Vec<String> {
+    let mut codes = Vec::new();
+    for (name, agency) in people {
+        let user = admin
+            .create_user(agency, Role::Caseworker, name)
+            .await
+            .unwrap();
+        codes.push(admin.enrollment_code(&user.id, None).await.unwrap().code);
+    }
+    codes
 }
 
 /// Creates a caseworker `name` of `agency`, enrolls a device for them with a one-time code and
