@@ -3,7 +3,7 @@
 //!
 //! [`refresh`] runs in the transaction that merges an operation into a record's state
 //! (`state::merge_into_state`), so facts never describe a state that was rolled back. A
-//! database upgraded from before version 4 (or whose derivation changed: [`FACTS_VERSION`])
+//! database upgraded from before version 5 (or whose derivation changed: [`FACTS_VERSION`])
 //! has its facts rebuilt from the sealed states by [`rebuild_if_stale`] when it opens, in one
 //! transaction.
 
@@ -162,7 +162,7 @@ fn refresh_service(
 }
 
 /// Rebuilds every facts row and match profile from the sealed states when they were made by
-/// another derivation (or never: a database upgraded to version 4). One transaction: a
+/// another derivation (or never: a database upgraded to version 5). One transaction: a
 /// crash leaves the old rows and the old version, and the next start does it again.
 pub(super) fn rebuild_if_stale(conn: &mut Connection, sealer: &Sealer) -> Result<(), StorageError> {
     let tx = conn
