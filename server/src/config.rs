@@ -31,6 +31,13 @@ pub const MAX_CONCURRENT_SYNCS: usize = 16;
 /// empty pages back, small enough that a pull's work stays bounded.
 pub const MAX_PULL_SCAN_ROWS: u32 = 4 * fieldcase_core::protocol::MAX_PULL_LIMIT;
 
+/// The most bytes of operations (as JSON, before compression) one pull page carries. A page
+/// bounded only by count could hold a few very large operations and outgrow what a phone
+/// accepts in one reply (8 MiB); 2 MiB leaves room for the rest of the reply and keeps a page
+/// quick to apply on a low-end phone. A single operation larger than this still goes out
+/// alone, so a cursor always moves (pushes bound each operation well below it).
+pub const MAX_PULL_PAGE_BYTES: usize = 2 * 1024 * 1024;
+
 /// A device's `last_seen_at` is written at most this often. Writing it on every pull-only
 /// sync would put a write (and the writer lock) on a path that otherwise only reads.
 pub const LAST_SEEN_GRANULARITY_MS: u64 = 60_000;

@@ -7,7 +7,9 @@
 //! ([`seal`]). Nothing here logs, returns or counts a field's value: logs carry ids, agencies,
 //! routes, counts and durations only.
 //!
-//! Layers point down: [`cli`] → [`server`] → [`http`] → [`sync`] → [`storage`] → [`seal`].
+//! Layers point down: [`cli`] → [`server`] → [`http`] → [`sync`] → [`service`] (every rule:
+//! acceptance, audiences, visibility, referrals, audit) → [`storage`] (a narrow transactional
+//! port, SQLite embedded by default) → [`seal`].
 //! Protocol types come from `fieldcase_core::protocol`: one definition, two ends.
 
 pub mod admin_client;
@@ -24,10 +26,10 @@ pub mod reports;
 pub mod roles;
 pub mod seal;
 pub mod server;
+pub mod service;
 pub mod storage;
 pub mod sync;
 pub mod time;
-pub mod visibility;
 
 pub use config::ServerConfig;
 pub use server::{RunningServer, Server, StartError};

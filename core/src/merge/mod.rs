@@ -17,3 +17,15 @@ pub mod op;
 mod plan;
 
 pub use plan::{plan, Conflict, FieldState, MergePlan, RecordOutcome, RecordState, SkipReason};
+
+/// The state of one record after folding `op` into `before` (`None`: the record is new). An
+/// operation the plan skips (another kind than the record's) leaves the state as it was.
+pub fn merged_state(before: Option<RecordState>, op: &crate::Operation) -> RecordState {
+    let current: std::collections::BTreeMap<_, _> =
+        before.iter().map(|s| (op.record_id, s.clone())).collect();
+    let mut merged = plan(&current, std::slice::from_ref(op));
+    match merged.records.remove(&op.record_id) {
+        Some(outcome) => outcome.after,
+        None => before.unwrap_or_else(|| RecordState::new(op.kind)),
+    }
+}

@@ -66,8 +66,10 @@ pub async fn declare(
     check_declaration(&declaration)?;
     let storage = state.storage.clone();
     let now = state.time.now_ms();
-    let upload =
-        blocking(move || storage.declare_attachment(&device, id, &declaration, now)).await?;
+    let upload = blocking(move || {
+        crate::service::attachments::declare(&*storage, &device, id, &declaration, now)
+    })
+    .await?;
     Ok(Json(upload))
 }
 
@@ -79,7 +81,7 @@ pub async fn upload_state(
 ) -> Result<Json<UploadState>, ApiError> {
     let id = attachment_id(&id)?;
     let storage = state.storage.clone();
-    blocking(move || storage.attachment_upload_state(&device, id))
+    blocking(move || crate::service::attachments::upload_state(&*storage, &device, id))
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("attachment"))
@@ -113,8 +115,10 @@ pub async fn put_chunk(
     }
     let storage = state.storage.clone();
     let now = state.time.now_ms();
-    let receipt =
-        blocking(move || storage.put_attachment_chunk(&device, id, index, &bytes, now)).await?;
+    let receipt = blocking(move || {
+        crate::service::attachments::put_chunk(&*storage, &device, id, index, &bytes, now)
+    })
+    .await?;
     Ok(Json(receipt))
 }
 
@@ -127,7 +131,7 @@ pub async fn info(
     let id = attachment_id(&id)?;
     let storage = state.storage.clone();
     let now = state.time.now_ms();
-    blocking(move || storage.attachment_info(&device, id, now))
+    blocking(move || crate::service::attachments::attachment_info(&*storage, &device, id, now))
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("attachment"))
@@ -143,9 +147,11 @@ pub async fn get_chunk(
     let index = chunk_index(&index)?;
     let storage = state.storage.clone();
     let now = state.time.now_ms();
-    let bytes = blocking(move || storage.attachment_chunk(&device, id, index, now))
-        .await?
-        .ok_or_else(|| ApiError::not_found("chunk"))?;
+    let bytes = blocking(move || {
+        crate::service::attachments::attachment_chunk(&*storage, &device, id, index, now)
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("chunk"))?;
     let digest = Sha256Digest::of(&bytes).to_hex();
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
@@ -168,7 +174,7 @@ pub async fn of_case(
 ) -> Result<Json<AttachmentList>, ApiError> {
     let case_id: RecordId = case_id.parse().map_err(|_| ApiError::not_found("case"))?;
     let storage = state.storage.clone();
-    blocking(move || storage.case_attachments(&device, case_id))
+    blocking(move || crate::service::attachments::case_attachments(&*storage, &device, case_id))
         .await?
         .map(|attachments| Json(AttachmentList { attachments }))
         .ok_or_else(|| ApiError::not_found("case"))

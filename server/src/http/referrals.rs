@@ -23,7 +23,8 @@ pub async fn timeline(
     };
     let storage = state.storage.clone();
     let now = state.time.now_ms();
-    let found = blocking(move || storage.referral_timeline(&device, id, now)).await?;
+    let found =
+        blocking(move || crate::service::referrals::timeline(&*storage, &device, id, now)).await?;
     found
         .map(Json)
         .ok_or_else(|| ApiError::not_found("referral"))

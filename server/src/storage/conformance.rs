@@ -6,6 +6,7 @@
 use super::*;
 use crate::credentials::{hash_secret, SecretKind};
 use crate::roles::Role;
+use crate::service::Service;
 use fieldcase_core::protocol::RejectReason;
 use fieldcase_core::{FieldChange, Hlc, OpId, RecordId, RecordKind};
 

@@ -50,20 +50,49 @@
 
 #[cfg(test)]
 pub(crate) mod conformance;
+pub mod port;
 pub mod sqlite;
 
 use crate::credentials::SecretHash;
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
 use crate::reports::matching::{MatchProfile, Token};
 use crate::roles::{Grant, Role};
-use fieldcase_core::attachments::wire::{AttachmentInfo, ChunkReceipt, Declaration, UploadState};
 use fieldcase_core::model::Date;
-use fieldcase_core::protocol::{CommandResult, ReferralCommand, ReferralTimeline, Rejection};
+use fieldcase_core::protocol::Rejection;
 use fieldcase_core::{AgencyCode, DeviceId, Operation, RecordId};
 use std::collections::BTreeSet;
 
 /// A position in the server's operation log.
 pub type Position = u64;
+
+/// The work of one transaction, as the service layer hands it to [`Storage::write_tx`].
+pub type TxWork<'a> = dyn FnMut(&mut dyn port::StoreTx) -> Result<(), StorageError> + 'a;
+
+/// Runs `work` in one write transaction of `storage` and returns what it produced.
+pub fn write<T>(
+    storage: &dyn Storage,
+    mut work: impl FnMut(&mut dyn port::StoreTx) -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    let mut out = None;
+    storage.write_tx(&mut |tx| {
+        out = Some(work(tx)?);
+        Ok(())
+    })?;
+    Ok(out.expect("a committed transaction ran its work"))
+}
+
+/// Runs `work` in one read-only snapshot of `storage` and returns what it produced.
+pub fn read<T>(
+    storage: &dyn Storage,
+    mut work: impl FnMut(&mut dyn port::StoreTx) -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    let mut out = None;
+    storage.read_tx(&mut |tx| {
+        out = Some(work(tx)?);
+        Ok(())
+    })?;
+    Ok(out.expect("a finished snapshot ran its work"))
+}
 
 /// A partner agency.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -430,124 +459,14 @@ pub trait Storage: Send + Sync + 'static {
     fn touch_device(&self, id: DeviceId, now_ms: u64) -> Result<(), StorageError>;
     fn device_counts(&self) -> Result<DeviceCounts, StorageError>;
 
-    // --- sync ---------------------------------------------------------------------------------
+    // --- the service layer's transactions (see [`port`]) -----------------------------------
 
-    /// Applies a device's operations in one transaction, following the rules of
-    /// [`crate::sync::rules`], and advances the device's `last_seq` with them. Every operation
-    /// must be the device's own (`InvalidPush` otherwise; the caller checks first).
-    fn push(
-        &self,
-        device: &DeviceAuth,
-        ops: &[Operation],
-        now_ms: u64,
-    ) -> Result<PushOutcome, StorageError>;
+    /// Runs `work` in one write transaction: committed when it returns `Ok`, rolled back
+    /// otherwise. Writers are serialized so log positions commit in order.
+    fn write_tx(&self, work: &mut TxWork<'_>) -> Result<(), StorageError>;
 
-    /// Operations after `after` visible to `device` (per [`crate::visibility::visible_to`]),
-    /// excluding the device's own, at most `limit`, scanning at most
-    /// [`crate::config::MAX_PULL_SCAN_ROWS`] rows. Each operation holds only the fields the
-    /// device may see; one left with none is not returned. Read-only: the caller audits
-    /// `deliveries` with [`Storage::record_deliveries`] before anything leaves.
-    fn pull(
-        &self,
-        device: &DeviceAuth,
-        after: Position,
-        limit: u32,
-    ) -> Result<PullPage, StorageError>;
-
-    // --- referrals ------------------------------------------------------------------------
-
-    /// Applies a device's referral commands in order, in one transaction, following
-    /// [`crate::sync::commands::decide`]: each applied transition is a compare-and-set on the
-    /// referral's status, logged as a server-authored operation on the referral record and
-    /// audited, with its effects on access (a terminal status ends the receiving agency's
-    /// access; an accepted transfer moves the case). Every command's result is stored under
-    /// its id in the same transaction; a command seen before gets the stored result again.
-    /// Every command must be the device's own (`InvalidPush` otherwise).
-    fn apply_commands(
-        &self,
-        device: &DeviceAuth,
-        commands: &[ReferralCommand],
-        now_ms: u64,
-    ) -> Result<Vec<CommandResult>, StorageError>;
-
-    /// Audits the shared data a pull is about to deliver to `device`.
-    fn record_deliveries(
-        &self,
-        device: &DeviceAuth,
-        deliveries: &[Delivery],
-        now_ms: u64,
-    ) -> Result<(), StorageError>;
-
-    /// The timeline of a referral the device's agency is party to (`None` otherwise: unknown
-    /// and not-a-party look the same), auditing the read in the same transaction.
-    fn referral_timeline(
-        &self,
-        device: &DeviceAuth,
-        referral: RecordId,
-        now_ms: u64,
-    ) -> Result<Option<ReferralTimeline>, StorageError>;
-
-    // --- attachments (see `fieldcase_core::attachments::wire`) -----------------------------
-
-    /// Records that attachment `id` exists (a device of the agency owning the case declares
-    /// it; `NotFound("case")` otherwise) and answers with the chunks still missing. The same
-    /// declaration again gets the same kind of answer; a different one is a `Conflict`.
-    /// The declaration's own rules (type, size, field, label) are checked by the caller.
-    fn declare_attachment(
-        &self,
-        device: &DeviceAuth,
-        id: RecordId,
-        declaration: &Declaration,
-        now_ms: u64,
-    ) -> Result<UploadState, StorageError>;
-
-    /// The upload state of an attachment declared by the device's agency (`None` otherwise).
-    fn attachment_upload_state(
-        &self,
-        device: &DeviceAuth,
-        id: RecordId,
-    ) -> Result<Option<UploadState>, StorageError>;
-
-    /// Stores one chunk (sealed) of an attachment declared by the device's agency, whose
-    /// SHA-256 the caller has checked; a chunk already held is not stored again. When the
-    /// last missing chunk arrives the whole file is checked against the declared SHA-256: on
-    /// a match the attachment is complete, otherwise every chunk is dropped to be sent again.
-    fn put_attachment_chunk(
-        &self,
-        device: &DeviceAuth,
-        id: RecordId,
-        index: u32,
-        bytes: &[u8],
-        now_ms: u64,
-    ) -> Result<ChunkReceipt, StorageError>;
-
-    /// The description of an attachment the device may see
-    /// ([`crate::visibility::attachment_visible`]), `None` otherwise. A read by another
-    /// agency than the case's owner is audited in the same transaction.
-    fn attachment_info(
-        &self,
-        device: &DeviceAuth,
-        id: RecordId,
-        now_ms: u64,
-    ) -> Result<Option<AttachmentInfo>, StorageError>;
-
-    /// One chunk of a complete attachment the device may see, `None` otherwise; audited like
-    /// [`Storage::attachment_info`].
-    fn attachment_chunk(
-        &self,
-        device: &DeviceAuth,
-        id: RecordId,
-        index: u32,
-        now_ms: u64,
-    ) -> Result<Option<Vec<u8>>, StorageError>;
-
-    /// The attachments of a case that the device may see, oldest first; `None` when the
-    /// device's agency neither owns the case nor has open access to it.
-    fn case_attachments(
-        &self,
-        device: &DeviceAuth,
-        case: RecordId,
-    ) -> Result<Option<Vec<AttachmentInfo>>, StorageError>;
+    /// Runs `work` in one read-only snapshot. Writes through it fail.
+    fn read_tx(&self, work: &mut TxWork<'_>) -> Result<(), StorageError>;
 
     /// Audit entries, oldest first: of one record when given, else all.
     fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError>;

@@ -2,16 +2,14 @@
 //!
 //! Transport-free: the HTTP handler decodes the body and calls [`sync`] on a blocking thread.
 //! A sync is a push (the device's operations, applied in one transaction by
-//! [`Storage::push`] under the [`rules`]), then the device's referral commands (one
-//! transaction, [`Storage::apply_commands`] under [`commands`]), then a pull (one bounded page
+//! [`crate::service::push`] under its rules), then the device's referral commands (one
+//! transaction, [`crate::service::referrals`]), then a pull (one bounded page
 //! read on a reader, never holding the writer), whose deliveries of other agencies' shared
 //! data are audited before the reply leaves. Every part is safe to retry: the push skips
 //! `(device, seq)` pairs already processed, a command seen before gets its recorded result,
 //! and the cursor only moves when the device stores the page it came with.
 
-pub mod commands;
 pub mod cursor;
-pub mod rules;
 
 use crate::config::LAST_SEEN_GRANULARITY_MS;
 use crate::storage::{DeviceAuth, PushOutcome, Storage, StorageError};
@@ -89,7 +87,12 @@ pub fn sync(
         }
         None
     } else {
-        Some(storage.push(device, &request.ops, now_ms)?)
+        Some(crate::service::push::push(
+            storage,
+            device,
+            &request.ops,
+            now_ms,
+        )?)
     };
 
     // Commands follow the operations they may be about (a referral made in this same
@@ -99,7 +102,7 @@ pub fn sync(
     let command_results = if request.commands.is_empty() || gap {
         Vec::new()
     } else {
-        storage.apply_commands(device, &request.commands, now_ms)?
+        crate::service::referrals::apply_commands(storage, device, &request.commands, now_ms)?
     };
 
     let limit = request
@@ -115,15 +118,15 @@ pub fn sync(
             0
         }
     };
-    let mut page = storage.pull(device, after, limit)?;
+    let mut page = crate::service::pull::pull(storage, device, after, limit)?;
     if after > page.log_end {
         // A cursor past the end of the log came from a history this database no longer has
         // (restored from a backup): start over rather than skip what is written next.
         reset = true;
-        page = storage.pull(device, 0, limit)?;
+        page = crate::service::pull::pull(storage, device, 0, limit)?;
     }
     // No shared data leaves unaudited: if the audit cannot be written, the reply fails.
-    storage.record_deliveries(device, &page.deliveries, now_ms)?;
+    crate::service::audit::record_deliveries(storage, device, &page.deliveries, now_ms)?;
 
     let acked_through = match &push {
         Some(outcome) => outcome.acked_through,

@@ -3,6 +3,7 @@
 
 use super::referrals::op_with;
 use super::{case_op, enrolled, NOW};
+use crate::service::Service;
 use crate::storage::*;
 use fieldcase_core::attachments::wire::Declaration;
 use fieldcase_core::attachments::Sha256Digest;

@@ -2,6 +2,7 @@
 //! cannot be written by devices.
 
 use super::*;
+use crate::service::Service;
 
 fn form(title: &str) -> fieldcase_core::forms::FormDefinition {
     fieldcase_core::forms::FormDefinition::from_value(&serde_json::json!({

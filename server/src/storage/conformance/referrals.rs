@@ -2,6 +2,7 @@
 //! compare-and-set, transfers, and the audit log — through the [`Storage`] trait only.
 
 use super::{case_op, enrolled, NOW};
+use crate::service::Service;
 use crate::storage::*;
 use fieldcase_core::protocol::{
     CommandOutcome, CommandRejection, ReferralCommand, RejectReason, SERVER_DEVICE_ID,

@@ -4,6 +4,7 @@
 use super::*;
 use crate::reports::facts::FactFilter;
 use crate::roles::Grant;
+use crate::service::Service;
 use fieldcase_core::model::codes::{ExploitationType, Sex};
 use fieldcase_core::model::{Country, Date};
 use serde_json::{json, Value};

@@ -1,31 +1,15 @@
-//! The audit log in SQLite: every referral made or moved, every refused command, every
-//! delivery of another agency's shared data to a device, every timeline read.
+//! The audit log in SQLite: appending the entries [`crate::service::audit`] words, and
+//! listing them.
 //!
 //! Entries name agencies, devices, users, records, positions and codes — never a field value
 //! or a reason's text.
 
 use super::{agency_col, backend, device_id_col, ms_col, record_id_col, to_sql_ms};
-use crate::storage::{AuditEntry, AuditEvent, Delivery, DeviceAuth, Position, StorageError};
+use crate::storage::{AuditEntry, AuditEvent, StorageError};
 use fieldcase_core::RecordId;
 use rusqlite::{params, Transaction};
 
-/// What one entry says, beyond who and when.
-#[derive(Default)]
-pub(super) struct Subject<'a> {
-    pub record: Option<RecordId>,
-    pub first_position: Option<Position>,
-    pub last_position: Option<Position>,
-    pub ops: Option<u32>,
-    pub detail: Option<&'a str>,
-}
-
-pub(super) fn record(
-    tx: &Transaction<'_>,
-    event: AuditEvent,
-    device: &DeviceAuth,
-    subject: Subject<'_>,
-    now_ms: u64,
-) -> Result<(), StorageError> {
+pub(super) fn insert(tx: &Transaction<'_>, entry: &AuditEntry) -> Result<(), StorageError> {
     tx.prepare_cached(
         "INSERT INTO audit_log
            (at, event, agency, device_id, user_id, record_id, first_position, last_position,
@@ -34,43 +18,19 @@ pub(super) fn record(
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
-            to_sql_ms(now_ms),
-            event.as_str(),
-            device.agency.as_str(),
-            device.id.as_bytes(),
-            device.user_id,
-            subject.record.map(|r| r.as_bytes().to_vec()),
-            subject.first_position.map(to_sql_ms),
-            subject.last_position.map(to_sql_ms),
-            subject.ops,
-            subject.detail,
+            to_sql_ms(entry.at_ms),
+            entry.event.as_str(),
+            entry.agency.as_str(),
+            entry.device.map(|d| d.as_bytes().to_vec()),
+            entry.user_id,
+            entry.record_id.map(|r| r.as_bytes().to_vec()),
+            entry.first_position.map(to_sql_ms),
+            entry.last_position.map(to_sql_ms),
+            entry.ops,
+            entry.detail,
         ])
     })
     .map_err(backend)?;
-    Ok(())
-}
-
-pub(super) fn record_deliveries(
-    tx: &Transaction<'_>,
-    device: &DeviceAuth,
-    deliveries: &[Delivery],
-    now_ms: u64,
-) -> Result<(), StorageError> {
-    for delivery in deliveries {
-        record(
-            tx,
-            AuditEvent::SharedDelivery,
-            device,
-            Subject {
-                record: Some(delivery.record_id),
-                first_position: Some(delivery.first_position),
-                last_position: Some(delivery.last_position),
-                ops: Some(delivery.ops),
-                detail: None,
-            },
-            now_ms,
-        )?;
-    }
     Ok(())
 }
 

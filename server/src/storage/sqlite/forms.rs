@@ -16,8 +16,8 @@ use super::state::{
 };
 use super::{agency_col, backend};
 use crate::seal::Sealer;
+use crate::storage::port::StoredRecord;
 use crate::storage::{PublishedForm, StorageError};
-use crate::sync::rules::StoredRecord;
 use fieldcase_core::forms::FormDefinition;
 use fieldcase_core::store::{form_record_fields, form_record_id, FORM_DEFINITION_FIELD};
 use fieldcase_core::{AgencyCode, FieldChange, Operation, RecordKind};

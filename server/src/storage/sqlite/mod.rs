@@ -22,11 +22,12 @@ mod referrals;
 mod reports;
 pub mod schema;
 mod state;
+mod tx;
 
 use crate::credentials::SecretHash;
 use crate::seal::{Sealer, KEY_CHECK_AD};
 use crate::storage::*;
-use fieldcase_core::{AgencyCode, DeviceId, Operation, RecordId};
+use fieldcase_core::{AgencyCode, DeviceId, RecordId};
 use rand::RngCore;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use schema::ConnectionRole;
@@ -339,109 +340,22 @@ impl Storage for SqliteStorage {
         self.read(directory::device_counts)
     }
 
-    fn push(
-        &self,
-        device: &DeviceAuth,
-        ops: &[Operation],
-        now_ms: u64,
-    ) -> Result<PushOutcome, StorageError> {
-        self.write(|tx| oplog::push(tx, &self.sealer, device, ops, now_ms))
+    fn write_tx(&self, work: &mut TxWork<'_>) -> Result<(), StorageError> {
+        self.write(|tx| {
+            work(&mut tx::SqliteTx {
+                tx,
+                sealer: &self.sealer,
+            })
+        })
     }
 
-    fn pull(
-        &self,
-        device: &DeviceAuth,
-        after: Position,
-        limit: u32,
-    ) -> Result<PullPage, StorageError> {
-        self.read(|tx| oplog::pull(tx, &self.sealer, device, after, limit))
-    }
-
-    fn apply_commands(
-        &self,
-        device: &DeviceAuth,
-        commands: &[fieldcase_core::protocol::ReferralCommand],
-        now_ms: u64,
-    ) -> Result<Vec<fieldcase_core::protocol::CommandResult>, StorageError> {
-        self.write(|tx| referrals::apply_commands(tx, &self.sealer, device, commands, now_ms))
-    }
-
-    fn record_deliveries(
-        &self,
-        device: &DeviceAuth,
-        deliveries: &[Delivery],
-        now_ms: u64,
-    ) -> Result<(), StorageError> {
-        if deliveries.is_empty() {
-            return Ok(());
-        }
-        self.write(|tx| audit::record_deliveries(tx, device, deliveries, now_ms))
-    }
-
-    fn referral_timeline(
-        &self,
-        device: &DeviceAuth,
-        referral: RecordId,
-        now_ms: u64,
-    ) -> Result<Option<fieldcase_core::protocol::ReferralTimeline>, StorageError> {
-        self.write(|tx| referrals::timeline(tx, &self.sealer, device, referral, now_ms))
-    }
-
-    fn declare_attachment(
-        &self,
-        device: &DeviceAuth,
-        id: RecordId,
-        declaration: &fieldcase_core::attachments::wire::Declaration,
-        now_ms: u64,
-    ) -> Result<fieldcase_core::attachments::wire::UploadState, StorageError> {
-        self.write(|tx| attachments::declare(tx, &self.sealer, device, id, declaration, now_ms))
-    }
-
-    fn attachment_upload_state(
-        &self,
-        device: &DeviceAuth,
-        id: RecordId,
-    ) -> Result<Option<fieldcase_core::attachments::wire::UploadState>, StorageError> {
-        self.read(|tx| attachments::state_of(tx, &self.sealer, device, id))
-    }
-
-    fn put_attachment_chunk(
-        &self,
-        device: &DeviceAuth,
-        id: RecordId,
-        index: u32,
-        bytes: &[u8],
-        now_ms: u64,
-    ) -> Result<fieldcase_core::attachments::wire::ChunkReceipt, StorageError> {
-        self.write(|tx| attachments::put_chunk(tx, &self.sealer, device, id, index, bytes, now_ms))
-    }
-
-    fn attachment_info(
-        &self,
-        device: &DeviceAuth,
-        id: RecordId,
-        now_ms: u64,
-    ) -> Result<Option<fieldcase_core::attachments::wire::AttachmentInfo>, StorageError> {
-        // A write transaction: a read by another agency is audited with it.
-        self.write(|tx| attachments::info(tx, &self.sealer, device, id, now_ms))
-    }
-
-    fn attachment_chunk(
-        &self,
-        device: &DeviceAuth,
-        id: RecordId,
-        index: u32,
-        now_ms: u64,
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        self.write(|tx| attachments::chunk(tx, &self.sealer, device, id, index, now_ms))
-    }
-
-    fn case_attachments(
-        &self,
-        device: &DeviceAuth,
-        case: RecordId,
-    ) -> Result<Option<Vec<fieldcase_core::attachments::wire::AttachmentInfo>>, StorageError> {
-        self.read(|tx| attachments::of_case(tx, &self.sealer, device, case))
+    fn read_tx(&self, work: &mut TxWork<'_>) -> Result<(), StorageError> {
+        self.read(|tx| {
+            work(&mut tx::SqliteTx {
+                tx,
+                sealer: &self.sealer,
+            })
+        })
     }
 
     fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError> {

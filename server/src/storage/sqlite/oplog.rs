@@ -1,121 +1,46 @@
-//! The operation log in SQLite: applying a push, reading a pull page.
+//! The operation log in SQLite: records, device progress, and the range scan a pull reads.
 //!
-//! A push is one immediate transaction on the writer: read the device's `last_seq`, walk the
-//! batch (skip what is at or below it, stop at a gap, decide the rest with
-//! [`crate::sync::rules`]), merge accepted operations into their record's state, append them
-//! with their payload sealed and addressed to the agencies that may pull them, and store the
-//! new `last_seq` — all committed together. A pull is one read transaction on a reader: a
-//! range scan of `op_audience` for the device's agency after the cursor, each row filtered
-//! through [`crate::visibility::visible_to`] and cut down to the fields it may show.
+//! Storage only: the push loop, the audiences and what a device may see are decided in
+//! [`crate::service`]. Rows are read and written here exactly as the service asks.
 
-use super::state::{self, append, kind_col, merge_into_state, open_fields, FieldMap};
+use super::state::{kind_col, open_fields, FieldMap};
 use super::{agency_col, backend, device_id_col, ms_col, record_id_col, to_sql_ms};
-use crate::config::MAX_PULL_SCAN_ROWS;
 use crate::seal::Sealer;
-use crate::storage::*;
-use crate::sync::rules::{self, Decision, RecordLookup, ReferralGrant, StoredRecord};
-use crate::visibility::{visible_to, Addressed, Visibility};
-use fieldcase_core::model::Fields;
-use fieldcase_core::protocol::{Rejection, SERVER_DEVICE_ID};
-use fieldcase_core::{AgencyCode, Hlc, OpId, Operation, RecordId, RecordKind};
+use crate::storage::port::{AddressedOp, DeviceProgress, StoredRecord};
+use crate::storage::{Position, StorageError};
+use fieldcase_core::{DeviceId, Hlc, OpId, Operation, RecordId, RecordKind};
 use rusqlite::{params, OptionalExtension, Transaction};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
-pub(super) fn push(
+pub(super) fn device_progress(
     tx: &Transaction<'_>,
-    sealer: &Sealer,
-    device: &DeviceAuth,
-    ops: &[Operation],
-    now_ms: u64,
-) -> Result<PushOutcome, StorageError> {
-    if device.id == SERVER_DEVICE_ID {
-        return Err(StorageError::InvalidPush(
-            "the server's own device id cannot push",
-        ));
-    }
-    let state: Option<(i64, Option<i64>)> = tx
-        .query_row(
-            "SELECT last_seq, revoked_at FROM devices WHERE id = ?1",
-            [device.id.as_bytes()],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()
-        .map_err(backend)?;
-    let Some((last_seq, revoked_at)) = state else {
-        return Err(StorageError::NotFound("device"));
-    };
-    if revoked_at.is_some() {
-        // Revoked between authentication and this transaction: nothing more is accepted.
-        return Err(StorageError::DeviceRevoked);
-    }
-
-    let mut outcome = PushOutcome {
-        acked_through: ms_col(last_seq),
-        ..PushOutcome::default()
-    };
-    let mut lookup = TxLookup { tx, sealer };
-    for op in ops {
-        if op.op_id.device != device.id {
-            return Err(StorageError::InvalidPush(
-                "an operation of another device was pushed",
-            ));
-        }
-        let seq = op.op_id.seq;
-        if seq <= outcome.acked_through {
-            outcome.skipped += 1;
-            continue;
-        }
-        if seq != outcome.acked_through + 1 {
-            outcome.gap = true;
-            break;
-        }
-        match rules::decide(&device.agency, op, &mut lookup)? {
-            Decision::Create(record) => {
-                insert_record(tx, op, &record)?;
-                apply(tx, sealer, op, &record.owner_agency, record.case_id)?;
-                outcome.applied += 1;
-            }
-            Decision::CreateReferral { record, referral } => {
-                super::referrals::create(tx, sealer, device, op, &record, &referral, now_ms)?;
-                outcome.applied += 1;
-            }
-            Decision::Append { owner_agency } => {
-                let case_id = lookup.record(op.record_id)?.and_then(|r| r.case_id);
-                apply(tx, sealer, op, &owner_agency, case_id)?;
-                outcome.applied += 1;
-            }
-            Decision::AlreadyRecorded => outcome.applied += 1,
-            Decision::Reject(reason) => outcome.rejections.push(Rejection {
-                op_id: op.op_id,
-                reason,
-            }),
-        }
-        outcome.acked_through = seq;
-    }
-
-    tx.execute(
-        "UPDATE devices SET last_seq = ?2, last_seen_at = ?3 WHERE id = ?1",
-        params![
-            device.id.as_bytes(),
-            to_sql_ms(outcome.acked_through),
-            to_sql_ms(now_ms)
-        ],
+    device: DeviceId,
+) -> Result<Option<DeviceProgress>, StorageError> {
+    tx.query_row(
+        "SELECT last_seq, revoked_at FROM devices WHERE id = ?1",
+        [device.as_bytes()],
+        |row| {
+            Ok(DeviceProgress {
+                last_seq: ms_col(row.get(0)?),
+                revoked: row.get::<_, Option<i64>>(1)?.is_some(),
+            })
+        },
     )
-    .map_err(backend)?;
-    Ok(outcome)
+    .optional()
+    .map_err(backend)
 }
 
-/// Merges an accepted operation into its record's state and appends it, addressed.
-fn apply(
+pub(super) fn set_device_progress(
     tx: &Transaction<'_>,
-    sealer: &Sealer,
-    op: &Operation,
-    owner: &AgencyCode,
-    case_id: Option<RecordId>,
+    device: DeviceId,
+    last_seq: u64,
+    now_ms: u64,
 ) -> Result<(), StorageError> {
-    let after = merge_into_state(tx, sealer, op)?;
-    let audiences = super::referrals::audiences_for(tx, op, owner, case_id, &after)?;
-    append(tx, sealer, op, owner, &audiences)?;
+    tx.execute(
+        "UPDATE devices SET last_seq = ?2, last_seen_at = ?3 WHERE id = ?1",
+        params![device.as_bytes(), to_sql_ms(last_seq), to_sql_ms(now_ms)],
+    )
+    .map_err(backend)?;
     Ok(())
 }
 
@@ -140,99 +65,110 @@ pub(super) fn insert_record(
     Ok(())
 }
 
-/// The rules' view of records, read inside the push transaction.
-struct TxLookup<'a, 'conn> {
-    tx: &'a Transaction<'conn>,
-    sealer: &'a Sealer,
-}
-
-impl RecordLookup for TxLookup<'_, '_> {
-    type Error = StorageError;
-
-    fn record(&mut self, id: RecordId) -> Result<Option<StoredRecord>, StorageError> {
-        self.tx
-            .query_row(
-                "SELECT kind, owner_agency, case_id FROM records WHERE record_id = ?1",
-                [id.as_bytes()],
-                |row| {
-                    let kind: String = row.get(0)?;
-                    Ok(StoredRecord {
-                        kind: RecordKind::parse(&kind)
-                            .ok_or_else(|| super::bad_column("record kind"))?,
-                        owner_agency: agency_col(row.get(1)?)?,
-                        case_id: row
-                            .get::<_, Option<Vec<u8>>>(2)?
-                            .map(record_id_col)
-                            .transpose()?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(backend)
-    }
-
-    fn creation_fields(&mut self, id: RecordId) -> Result<Option<FieldMap>, StorageError> {
-        let found = self
-            .tx
-            .query_row(
-                "SELECT l.device_id, l.seq, l.kind, l.payload, l.position
-                 FROM records r JOIN op_log l
-                   ON l.device_id = r.created_device AND l.seq = r.created_seq
-                 WHERE r.record_id = ?1",
-                [id.as_bytes()],
-                |row| {
-                    let kind: String = row.get(2)?;
-                    Ok((
-                        device_id_col(row.get(0)?)?,
-                        ms_col(row.get(1)?),
-                        RecordKind::parse(&kind).ok_or_else(|| super::bad_column("record kind"))?,
-                        row.get::<_, Vec<u8>>(3)?,
-                        row.get::<_, i64>(4)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(backend)?;
-        found
-            .map(|(device, seq, kind, payload, position)| {
-                open_fields(
-                    self.sealer,
-                    OpId { device, seq },
-                    id,
-                    kind,
-                    &payload,
-                    Some(position),
-                )
+pub(super) fn record(
+    tx: &Transaction<'_>,
+    id: RecordId,
+) -> Result<Option<StoredRecord>, StorageError> {
+    tx.prepare_cached("SELECT kind, owner_agency, case_id FROM records WHERE record_id = ?1")
+        .map_err(backend)?
+        .query_row([id.as_bytes()], |row| {
+            let kind: String = row.get(0)?;
+            Ok(StoredRecord {
+                kind: RecordKind::parse(&kind).ok_or_else(|| super::bad_column("record kind"))?,
+                owner_agency: agency_col(row.get(1)?)?,
+                case_id: row
+                    .get::<_, Option<Vec<u8>>>(2)?
+                    .map(record_id_col)
+                    .transpose()?,
             })
-            .transpose()
-    }
-
-    fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, StorageError> {
-        super::directory::agency_exists(self.tx, agency)
-    }
-
-    fn referrals_to(
-        &mut self,
-        case: RecordId,
-        agency: &AgencyCode,
-    ) -> Result<Vec<ReferralGrant>, StorageError> {
-        super::referrals::referrals_to(self.tx, case, agency)
-    }
+        })
+        .optional()
+        .map_err(backend)
 }
 
-pub(super) fn pull(
+pub(super) fn set_owner(
+    tx: &Transaction<'_>,
+    id: RecordId,
+    owner: &fieldcase_core::AgencyCode,
+) -> Result<(), StorageError> {
+    tx.execute(
+        "UPDATE records SET owner_agency = ?2 WHERE record_id = ?1",
+        params![id.as_bytes(), owner.as_str()],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) fn record_creator(
+    tx: &Transaction<'_>,
+    id: RecordId,
+) -> Result<Option<fieldcase_core::AgencyCode>, StorageError> {
+    tx.prepare_cached(
+        "SELECT d.agency FROM records r JOIN devices d ON d.id = r.created_device
+         WHERE r.record_id = ?1",
+    )
+    .map_err(backend)?
+    .query_row([id.as_bytes()], |row| agency_col(row.get(0)?))
+    .optional()
+    .map_err(backend)
+}
+
+pub(super) fn device_agency(
+    tx: &Transaction<'_>,
+    device: DeviceId,
+) -> Result<Option<fieldcase_core::AgencyCode>, StorageError> {
+    tx.prepare_cached("SELECT agency FROM devices WHERE id = ?1")
+        .map_err(backend)?
+        .query_row([device.as_bytes()], |row| agency_col(row.get(0)?))
+        .optional()
+        .map_err(backend)
+}
+
+pub(super) fn creation_fields(
     tx: &Transaction<'_>,
     sealer: &Sealer,
-    device: &DeviceAuth,
+    id: RecordId,
+) -> Result<Option<FieldMap>, StorageError> {
+    let found = tx
+        .query_row(
+            "SELECT l.device_id, l.seq, l.kind, l.payload, l.position
+             FROM records r JOIN op_log l
+               ON l.device_id = r.created_device AND l.seq = r.created_seq
+             WHERE r.record_id = ?1",
+            [id.as_bytes()],
+            |row| {
+                let kind: String = row.get(2)?;
+                Ok((
+                    device_id_col(row.get(0)?)?,
+                    ms_col(row.get(1)?),
+                    RecordKind::parse(&kind).ok_or_else(|| super::bad_column("record kind"))?,
+                    row.get::<_, Vec<u8>>(3)?,
+                    row.get::<_, i64>(4)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(backend)?;
+    found
+        .map(|(device, seq, kind, payload, position)| {
+            open_fields(
+                sealer,
+                OpId { device, seq },
+                id,
+                kind,
+                &payload,
+                Some(position),
+            )
+        })
+        .transpose()
+}
+
+pub(super) fn addressed_after(
+    tx: &Transaction<'_>,
+    agency: &fieldcase_core::AgencyCode,
     after: Position,
-    limit: u32,
-) -> Result<PullPage, StorageError> {
-    let mut page = PullPage {
-        last_scanned: after,
-        log_end: log_end(tx)?,
-        ..PullPage::default()
-    };
-    let scan_bound = MAX_PULL_SCAN_ROWS.max(limit);
+    max_rows: u32,
+) -> Result<Vec<AddressedOp>, StorageError> {
     let mut stmt = tx
         .prepare_cached(
             "SELECT a.position, a.agency, a.fields, l.device_id, l.seq, l.kind, l.record_id,
@@ -244,114 +180,44 @@ pub(super) fn pull(
         .map_err(backend)?;
     let mut rows = stmt
         .query(params![
-            device.agency.as_str(),
+            agency.as_str(),
             to_sql_ms(after),
-            i64::from(scan_bound) + 1
+            i64::from(max_rows)
         ])
         .map_err(backend)?;
-    let mut scanned = 0u32;
-    // The current state of cases of other agencies, opened once per page.
-    let mut cases: HashMap<RecordId, Fields> = HashMap::new();
-    let mut deliveries: BTreeMap<RecordId, Delivery> = BTreeMap::new();
+    let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(backend)? {
-        if scanned == scan_bound {
-            page.more = true;
-            break;
-        }
-        let position: i64 = row.get(0).map_err(backend)?;
-        let audience = agency_col(row.get(1).map_err(backend)?).map_err(backend)?;
         let listed: Option<String> = row.get(2).map_err(backend)?;
-        let op_device = device_id_col(row.get(3).map_err(backend)?).map_err(backend)?;
-        let kind = kind_col(&row.get::<_, String>(5).map_err(backend)?)?;
-        let record_id = record_id_col(row.get(6).map_err(backend)?).map_err(backend)?;
-        let owner_agency = agency_col(row.get(11).map_err(backend)?).map_err(backend)?;
         let listed: Option<BTreeSet<String>> = listed
             .map(|text| serde_json::from_str(&text))
             .transpose()
             .map_err(|_| StorageError::Integrity("op_audience.fields is not a list".into()))?;
-        let visibility = if op_device == device.id {
-            // The device's own operation: it has it.
-            Visibility::None
-        } else {
-            let case = if kind == RecordKind::Case && owner_agency != device.agency {
-                if let std::collections::hash_map::Entry::Vacant(slot) = cases.entry(record_id) {
-                    let values = state::load_state(tx, sealer, record_id)?
-                        .map(|s| s.values())
-                        .unwrap_or_default();
-                    slot.insert(values);
-                }
-                cases.get(&record_id)
-            } else {
-                None
-            };
-            visible_to(
-                &device.agency,
-                &Addressed {
-                    kind,
-                    owner_agency: &owner_agency,
-                    audience: &audience,
-                    fields: listed.as_ref(),
-                },
-                case,
-            )
-        };
-        if visibility != Visibility::None && page.ops.len() == limit as usize {
-            page.more = true;
-            break;
-        }
-        scanned += 1;
-        page.last_scanned = ms_col(position);
-        if visibility == Visibility::None {
-            continue;
-        }
-        let seq = ms_col(row.get(4).map_err(backend)?);
-        let op_id = OpId {
-            device: op_device,
-            seq,
-        };
-        let payload: Vec<u8> = row.get(10).map_err(backend)?;
-        let mut fields = open_fields(sealer, op_id, record_id, kind, &payload, Some(position))?;
-        if let Visibility::Fields(allowed) = &visibility {
-            fields.retain(|key, _| allowed.contains(key));
-            if fields.is_empty() {
-                continue;
-            }
-        }
+        let device = device_id_col(row.get(3).map_err(backend)?).map_err(backend)?;
         let hlc_device: Option<Vec<u8>> = row.get(9).map_err(backend)?;
-        let hlc = Hlc {
-            wall_ms: ms_col(row.get(7).map_err(backend)?),
-            counter: row.get(8).map_err(backend)?,
-            device: hlc_device
-                .map(device_id_col)
-                .transpose()
-                .map_err(backend)?
-                .unwrap_or(op_device),
-        };
-        if owner_agency != device.agency {
-            let at = ms_col(position);
-            deliveries
-                .entry(record_id)
-                .and_modify(|d| {
-                    d.last_position = at;
-                    d.ops += 1;
-                })
-                .or_insert(Delivery {
-                    record_id,
-                    first_position: at,
-                    last_position: at,
-                    ops: 1,
-                });
-        }
-        page.ops.push(Operation {
-            op_id,
-            kind,
-            record_id,
-            hlc,
-            fields,
+        out.push(AddressedOp {
+            position: ms_col(row.get(0).map_err(backend)?),
+            audience: agency_col(row.get(1).map_err(backend)?).map_err(backend)?,
+            listed,
+            owner_agency: agency_col(row.get(11).map_err(backend)?).map_err(backend)?,
+            op_id: OpId {
+                device,
+                seq: ms_col(row.get(4).map_err(backend)?),
+            },
+            kind: kind_col(&row.get::<_, String>(5).map_err(backend)?)?,
+            record_id: record_id_col(row.get(6).map_err(backend)?).map_err(backend)?,
+            hlc: Hlc {
+                wall_ms: ms_col(row.get(7).map_err(backend)?),
+                counter: row.get(8).map_err(backend)?,
+                device: hlc_device
+                    .map(device_id_col)
+                    .transpose()
+                    .map_err(backend)?
+                    .unwrap_or(device),
+            },
+            payload: row.get(10).map_err(backend)?,
         });
     }
-    page.deliveries = deliveries.into_values().collect();
-    Ok(page)
+    Ok(out)
 }
 
 /// The highest position assigned so far (0 for an empty log).

@@ -17,14 +17,11 @@ use crate::seal::{op_payload_ad, record_state_ad, Sealer};
 use crate::storage::{Position, StorageError};
 use fieldcase_core::merge::{plan, RecordState};
 use fieldcase_core::protocol::SERVER_DEVICE_ID;
-use fieldcase_core::{AgencyCode, Clock, FieldChange, Hlc, OpId, Operation, RecordId, RecordKind};
+use fieldcase_core::{AgencyCode, Clock, Hlc, OpId, Operation, RecordId, RecordKind};
 use rusqlite::{params, OptionalExtension, Transaction};
 use std::collections::{BTreeMap, BTreeSet};
 
-pub(super) type FieldMap = BTreeMap<String, FieldChange>;
-
-/// One agency an operation is addressed to, and what of it (`None`: every field).
-pub(super) type Audience = (AgencyCode, Option<BTreeSet<String>>);
+pub(super) use crate::storage::port::{Audience, FieldMap};
 
 /// Appends `op` to the log, addressed to `audiences`, and returns its position.
 pub(super) fn append(
@@ -197,30 +194,36 @@ pub(super) fn kind_col(text: &str) -> Result<RecordKind, StorageError> {
         .ok_or_else(|| StorageError::Integrity("unknown record kind in the log".into()))
 }
 
-/// Merges `op` into its record's stored state and returns the state after. The record row
-/// must exist.
+/// Stores a record's merged state, sealed and bound to the record. The record row must exist.
+pub(super) fn store_state(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    record: RecordId,
+    state: &RecordState,
+) -> Result<(), StorageError> {
+    let plain = zeroize::Zeroizing::new(serde_json::to_vec(state).expect("states serialize"));
+    tx.execute(
+        "UPDATE records SET state = ?2 WHERE record_id = ?1",
+        params![
+            record.as_bytes(),
+            sealer.seal(&record_state_ad(record), &plain)
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Merges `op` into its record's stored state with the pure merge devices use, stores it
+/// and its derived facts, and returns the state after. For server-authored writes that are
+/// not a device's push (forms); the service does the same for pushes.
 pub(super) fn merge_into_state(
     tx: &Transaction<'_>,
     sealer: &Sealer,
     op: &Operation,
 ) -> Result<RecordState, StorageError> {
     let before = load_state(tx, sealer, op.record_id)?;
-    let current: BTreeMap<RecordId, RecordState> =
-        before.iter().map(|s| (op.record_id, s.clone())).collect();
-    let mut merged = plan(&current, std::slice::from_ref(op));
-    let after = match merged.records.remove(&op.record_id) {
-        Some(outcome) => outcome.after,
-        None => before.unwrap_or_else(|| RecordState::new(op.kind)),
-    };
-    let plain = zeroize::Zeroizing::new(serde_json::to_vec(&after).expect("states serialize"));
-    tx.execute(
-        "UPDATE records SET state = ?2 WHERE record_id = ?1",
-        params![
-            op.record_id.as_bytes(),
-            sealer.seal(&record_state_ad(op.record_id), &plain)
-        ],
-    )
-    .map_err(backend)?;
+    let after = fieldcase_core::merge::merged_state(before, op);
+    store_state(tx, sealer, op.record_id, &after)?;
     super::facts::refresh(tx, sealer, op.record_id, &after)?;
     Ok(after)
 }

@@ -16,9 +16,8 @@
 //! - a referral between the two agencies, or a service or note the receiving agency shared
 //!   back: everything (the audience row is the grant; such rows carry no field list).
 //!
-//! The rules about *which* agencies a row is addressed to live with the push
-//! ([`crate::storage::sqlite`] computes them from `case_access` and `referrals`); this module is
-//! the last word on what leaves the server.
+//! The rules about *which* agencies a row is addressed to live in [`crate::service::audience`];
+//! this module is the last word on what leaves the server.
 
 use fieldcase_core::model::Fields;
 use fieldcase_core::referral::shareable;
@@ -79,26 +78,25 @@ pub fn visible_to(
 }
 
 /// Whether a device of `device_agency` may see an attachment declared by `declared_by`,
-/// hanging on `field` of a case owned by `case_owner`. `open_access` is the union of the
-/// fields the open referrals of the case to `device_agency` share (`None`: no open access);
+/// hanging on `field` of a case, through a grant that shares `granted` (`None`: no grant);
 /// `case` is the case's current merged state, whose consent decides.
 ///
-/// The rule: the declaring agency and the case's current owner see it; a receiving agency
-/// only while its access is open, a referral shares the field the attachment hangs on, and
-/// the consent names it — attachments are photos of a person or of their papers, so they
-/// are identifying whatever field they hang on.
+/// The rule: the declaring agency sees it; any other agency — the case's owner after a
+/// transfer included — only through a grant that shares the field the attachment hangs on,
+/// while the consent names it: attachments are photos of a person or of their papers, so they
+/// are identifying whatever field they hang on. (Whether the grantor itself could see it is
+/// checked by [`crate::service::attachments`], walking the chain of grants.)
 pub fn attachment_visible(
     device_agency: &AgencyCode,
     declared_by: &AgencyCode,
-    case_owner: &AgencyCode,
     field: &str,
-    open_access: Option<&BTreeSet<String>>,
+    granted: Option<&BTreeSet<String>>,
     case: &Fields,
 ) -> bool {
-    if device_agency == declared_by || device_agency == case_owner {
+    if device_agency == declared_by {
         return true;
     }
-    open_access.is_some_and(|fields| fields.contains(field))
+    granted.is_some_and(|fields| fields.contains(field))
         && fieldcase_core::referral::sharing::consent_names(case, device_agency)
 }
 
@@ -172,29 +170,14 @@ mod tests {
         let photo: BTreeSet<String> = ["photo".into(), "sex".into()].into();
         let sex_only: BTreeSet<String> = ["sex".into()].into();
         let named = consent(json!(["iom_eth"]));
-        assert!(attachment_visible(
-            &a,
-            &a,
-            &a,
-            "photo",
-            None,
-            &Fields::new()
-        ));
+        assert!(attachment_visible(&a, &a, "photo", None, &Fields::new()));
         assert!(
-            attachment_visible(&b, &a, &b, "photo", None, &Fields::new()),
-            "new owner"
+            !attachment_visible(&b, &a, "photo", None, &named),
+            "no grant, not even as the new owner of a transferred case"
         );
-        assert!(attachment_visible(
-            &b,
-            &a,
-            &a,
-            "photo",
-            Some(&photo),
-            &named
-        ));
+        assert!(attachment_visible(&b, &a, "photo", Some(&photo), &named));
         assert!(!attachment_visible(
             &b,
-            &a,
             &a,
             "photo",
             Some(&sex_only),
@@ -203,23 +186,11 @@ mod tests {
         assert!(!attachment_visible(
             &b,
             &a,
-            &a,
             "photo",
             Some(&photo),
             &consent(json!("none"))
         ));
-        assert!(
-            !attachment_visible(&b, &a, &a, "photo", None, &named),
-            "access closed"
-        );
-        assert!(!attachment_visible(
-            &c,
-            &a,
-            &a,
-            "photo",
-            Some(&photo),
-            &named
-        ));
+        assert!(!attachment_visible(&c, &a, "photo", Some(&photo), &named));
     }
 
     #[test]

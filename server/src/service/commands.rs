@@ -3,27 +3,14 @@
 //! The server is the authority for a referral's status. A command applies only if the referral
 //! is one the device's agency is party to, it is still in the status the device expected
 //! (compare-and-set: two devices answering the same referral offline cannot both win), and
-//! the transition is one [`next_status`] allows for that party. Storage calls [`decide`] inside
+//! the transition is one [`next_status`] allows for that party. The referral service calls [`decide`] inside
 //! the transaction that applies the result and records it under the command's id.
 
 use fieldcase_core::protocol::{CommandRejection, ReferralCommand};
 use fieldcase_core::referral::{next_status, Party, ReferralStatus, TransitionError};
-use fieldcase_core::{AgencyCode, RecordId};
-use std::collections::BTreeSet;
+use fieldcase_core::AgencyCode;
 
-/// A referral as the server keeps it in the clear.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReferralRow {
-    pub referral_id: RecordId,
-    pub case_id: RecordId,
-    pub from_agency: AgencyCode,
-    pub to_agency: AgencyCode,
-    pub status: ReferralStatus,
-    pub transfer: bool,
-    pub share_back: bool,
-    /// The keys the sending device listed (delivery narrows them to what consent allows).
-    pub shared_fields: BTreeSet<String>,
-}
+pub use crate::storage::port::ReferralRow;
 
 /// A refused command: why, and the status as it stands (`None` when the referral is unknown
 /// to the agency).
@@ -70,7 +57,9 @@ pub fn decide(
 mod tests {
     use super::*;
     use fieldcase_core::referral::Transition;
+    use fieldcase_core::RecordId;
     use fieldcase_core::{DeviceId, OpId};
+    use std::collections::BTreeSet;
 
     fn agency(code: &str) -> AgencyCode {
         AgencyCode::parse(code).unwrap()

@@ -1,6 +1,6 @@
 //! The rules a pushed operation must pass: pure decisions, no I/O.
 //!
-//! A storage implementation calls [`decide`] for each operation inside its push transaction,
+//! The push service ([`crate::service::push`]) calls [`decide`] for each operation inside its push transaction,
 //! with a [`RecordLookup`] that reads that transaction (so an operation sees the records the
 //! operations before it in the same batch created). Keeping the rules here means SQLite and
 //! PostgreSQL apply the very same rules, and the rules are tested without a database.
@@ -34,13 +34,7 @@ use std::collections::BTreeMap;
 /// The field of a service or note that names its case.
 pub const CASE_ID_FIELD: &str = "case_id";
 
-/// A record as the rules see it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredRecord {
-    pub kind: RecordKind,
-    pub owner_agency: AgencyCode,
-    pub case_id: Option<RecordId>,
-}
+pub use crate::storage::port::StoredRecord;
 
 /// A referral of a case to an agency, as the rules see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,200 @@
+//! The server's rules, in one place: every decision about what is accepted, who receives
+//! what, what a referral does and what is audited.
+//!
+//! Each entry point runs its rules inside one transaction of the [`crate::storage::Storage`]
+//! port, through the narrow reads and writes of [`crate::storage::port::StoreTx`], so every
+//! backend (embedded SQLite, PostgreSQL) applies the very same rules and none of them is
+//! written twice or in SQL:
+//!
+//! - [`push`]: the push loop (skip, gap, decide under [`rules`]), merging into record states;
+//! - [`audience`]: who an operation is addressed to, and what of a case an agency holds;
+//! - [`pull`]: what of the log a device may see ([`visibility`]), bounded by rows and bytes;
+//! - [`referrals`]: making a referral, its transitions under [`commands`], its timeline;
+//! - [`attachments`]: who may declare, upload and read an attachment;
+//! - [`audit`]: the wording of every audit entry.
+//!
+//! Layers point down: `http` → `sync` → `service` → `storage` → `seal`. Nothing here knows
+//! SQL; nothing in `storage` decides.
+
+pub mod attachments;
+pub mod audience;
+pub mod audit;
+pub mod commands;
+pub mod pull;
+pub mod push;
+pub mod referrals;
+pub mod rules;
+pub mod visibility;
+
+use crate::storage::{
+    Delivery, DeviceAuth, Position, PullPage, PushOutcome, Storage, StorageError,
+};
+use fieldcase_core::attachments::wire::{AttachmentInfo, ChunkReceipt, Declaration, UploadState};
+use fieldcase_core::protocol::{CommandResult, ReferralCommand, ReferralTimeline};
+use fieldcase_core::{Operation, RecordId};
+
+/// The service's entry points as methods of any storage, for callers that hold one
+/// (`storage.push(…)` runs [`push::push`] over that storage's port).
+pub trait Service {
+    fn push(
+        &self,
+        device: &DeviceAuth,
+        ops: &[Operation],
+        now_ms: u64,
+    ) -> Result<PushOutcome, StorageError>;
+    fn pull(
+        &self,
+        device: &DeviceAuth,
+        after: Position,
+        limit: u32,
+    ) -> Result<PullPage, StorageError>;
+    fn apply_commands(
+        &self,
+        device: &DeviceAuth,
+        commands: &[ReferralCommand],
+        now_ms: u64,
+    ) -> Result<Vec<CommandResult>, StorageError>;
+    fn record_deliveries(
+        &self,
+        device: &DeviceAuth,
+        deliveries: &[Delivery],
+        now_ms: u64,
+    ) -> Result<(), StorageError>;
+    fn referral_timeline(
+        &self,
+        device: &DeviceAuth,
+        referral: RecordId,
+        now_ms: u64,
+    ) -> Result<Option<ReferralTimeline>, StorageError>;
+    fn declare_attachment(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+        declaration: &Declaration,
+        now_ms: u64,
+    ) -> Result<UploadState, StorageError>;
+    fn attachment_upload_state(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+    ) -> Result<Option<UploadState>, StorageError>;
+    fn put_attachment_chunk(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+        index: u32,
+        bytes: &[u8],
+        now_ms: u64,
+    ) -> Result<ChunkReceipt, StorageError>;
+    fn attachment_info(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+        now_ms: u64,
+    ) -> Result<Option<AttachmentInfo>, StorageError>;
+    fn attachment_chunk(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+        index: u32,
+        now_ms: u64,
+    ) -> Result<Option<Vec<u8>>, StorageError>;
+    fn case_attachments(
+        &self,
+        device: &DeviceAuth,
+        case: RecordId,
+    ) -> Result<Option<Vec<AttachmentInfo>>, StorageError>;
+}
+
+impl Service for dyn Storage {
+    fn push(
+        &self,
+        device: &DeviceAuth,
+        ops: &[Operation],
+        now_ms: u64,
+    ) -> Result<PushOutcome, StorageError> {
+        push::push(self, device, ops, now_ms)
+    }
+    fn pull(
+        &self,
+        device: &DeviceAuth,
+        after: Position,
+        limit: u32,
+    ) -> Result<PullPage, StorageError> {
+        pull::pull(self, device, after, limit)
+    }
+    fn apply_commands(
+        &self,
+        device: &DeviceAuth,
+        commands: &[ReferralCommand],
+        now_ms: u64,
+    ) -> Result<Vec<CommandResult>, StorageError> {
+        referrals::apply_commands(self, device, commands, now_ms)
+    }
+    fn record_deliveries(
+        &self,
+        device: &DeviceAuth,
+        deliveries: &[Delivery],
+        now_ms: u64,
+    ) -> Result<(), StorageError> {
+        audit::record_deliveries(self, device, deliveries, now_ms)
+    }
+    fn referral_timeline(
+        &self,
+        device: &DeviceAuth,
+        referral: RecordId,
+        now_ms: u64,
+    ) -> Result<Option<ReferralTimeline>, StorageError> {
+        referrals::timeline(self, device, referral, now_ms)
+    }
+    fn declare_attachment(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+        declaration: &Declaration,
+        now_ms: u64,
+    ) -> Result<UploadState, StorageError> {
+        attachments::declare(self, device, id, declaration, now_ms)
+    }
+    fn attachment_upload_state(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+    ) -> Result<Option<UploadState>, StorageError> {
+        attachments::upload_state(self, device, id)
+    }
+    fn put_attachment_chunk(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+        index: u32,
+        bytes: &[u8],
+        now_ms: u64,
+    ) -> Result<ChunkReceipt, StorageError> {
+        attachments::put_chunk(self, device, id, index, bytes, now_ms)
+    }
+    fn attachment_info(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+        now_ms: u64,
+    ) -> Result<Option<AttachmentInfo>, StorageError> {
+        attachments::attachment_info(self, device, id, now_ms)
+    }
+    fn attachment_chunk(
+        &self,
+        device: &DeviceAuth,
+        id: RecordId,
+        index: u32,
+        now_ms: u64,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        attachments::attachment_chunk(self, device, id, index, now_ms)
+    }
+    fn case_attachments(
+        &self,
+        device: &DeviceAuth,
+        case: RecordId,
+    ) -> Result<Option<Vec<AttachmentInfo>>, StorageError> {
+        attachments::case_attachments(self, device, case)
+    }
+}

@@ -1,0 +1,154 @@
+//! Applying a device's push: the loop that skips what was processed, stops at a gap and
+//! decides the rest under [`rules`], all in one transaction.
+//!
+//! For each operation in sequence order: at or below the device's `last_seq` it is skipped (a
+//! retry); past `last_seq + 1` the push stops (a gap: the device resends the rest); otherwise
+//! [`rules::decide`] says what to do, the operation is merged into its record's state with the
+//! pure merge devices use, and appended addressed to the audiences [`audience`] computes. The
+//! device's new `last_seq` commits with those effects or not at all.
+
+use super::{audience, referrals, rules};
+use crate::storage::port::{FieldMap, StoreTx, StoredRecord};
+use crate::storage::{DeviceAuth, PushOutcome, Storage, StorageError};
+use fieldcase_core::merge::{merged_state, RecordState};
+use fieldcase_core::protocol::{Rejection, SERVER_DEVICE_ID};
+use fieldcase_core::{AgencyCode, Operation, RecordId};
+use rules::{Decision, RecordLookup, ReferralGrant};
+
+/// Applies a device's operations in one transaction (see the module docs). Every operation
+/// must be the device's own (`InvalidPush` otherwise; the caller checks first).
+pub fn push(
+    storage: &dyn Storage,
+    device: &DeviceAuth,
+    ops: &[Operation],
+    now_ms: u64,
+) -> Result<PushOutcome, StorageError> {
+    if device.id == SERVER_DEVICE_ID {
+        return Err(StorageError::InvalidPush(
+            "the server's own device id cannot push",
+        ));
+    }
+    crate::storage::write(storage, |tx| push_in(tx, device, ops, now_ms))
+}
+
+fn push_in(
+    tx: &mut dyn StoreTx,
+    device: &DeviceAuth,
+    ops: &[Operation],
+    now_ms: u64,
+) -> Result<PushOutcome, StorageError> {
+    let Some(progress) = tx.device_progress(device.id)? else {
+        return Err(StorageError::NotFound("device"));
+    };
+    if progress.revoked {
+        // Revoked between authentication and this transaction: nothing more is accepted.
+        return Err(StorageError::DeviceRevoked);
+    }
+    let mut outcome = PushOutcome {
+        acked_through: progress.last_seq,
+        ..PushOutcome::default()
+    };
+    for op in ops {
+        if op.op_id.device != device.id {
+            return Err(StorageError::InvalidPush(
+                "an operation of another device was pushed",
+            ));
+        }
+        let seq = op.op_id.seq;
+        if seq <= outcome.acked_through {
+            outcome.skipped += 1;
+            continue;
+        }
+        if seq != outcome.acked_through + 1 {
+            outcome.gap = true;
+            break;
+        }
+        match rules::decide(&device.agency, op, &mut Lookup(tx))? {
+            Decision::Create(record) => {
+                tx.insert_record(op, &record)?;
+                apply(tx, op, &record.owner_agency, record.case_id)?;
+                outcome.applied += 1;
+            }
+            Decision::CreateReferral { record, referral } => {
+                referrals::create(tx, device, op, &record, &referral, now_ms)?;
+                outcome.applied += 1;
+            }
+            Decision::Append { owner_agency } => {
+                let case_id = tx.record(op.record_id)?.and_then(|r| r.case_id);
+                apply(tx, op, &owner_agency, case_id)?;
+                outcome.applied += 1;
+            }
+            Decision::AlreadyRecorded => outcome.applied += 1,
+            Decision::Reject(reason) => outcome.rejections.push(Rejection {
+                op_id: op.op_id,
+                reason,
+            }),
+        }
+        outcome.acked_through = seq;
+    }
+    tx.set_device_progress(device.id, outcome.acked_through, now_ms)?;
+    Ok(outcome)
+}
+
+/// Folds `op` into its record's stored state (and the facts derived from it); returns the
+/// state after.
+pub(super) fn merge_into_state(
+    tx: &mut dyn StoreTx,
+    op: &Operation,
+) -> Result<RecordState, StorageError> {
+    let before = tx.record_state(op.record_id)?;
+    let after = merged_state(before, op);
+    tx.store_record_state(op.record_id, &after)?;
+    tx.refresh_facts(op.record_id, &after)?;
+    Ok(after)
+}
+
+/// Merges an accepted operation into its record's state and appends it, addressed.
+fn apply(
+    tx: &mut dyn StoreTx,
+    op: &Operation,
+    owner: &AgencyCode,
+    case_id: Option<RecordId>,
+) -> Result<(), StorageError> {
+    let after = merge_into_state(tx, op)?;
+    let audiences = audience::for_operation(tx, op, owner, case_id, &after)?;
+    tx.append(op, owner, &audiences)?;
+    Ok(())
+}
+
+/// The rules' view of records, read inside the push transaction (so an operation sees the
+/// records the operations before it in the same batch created).
+struct Lookup<'a>(&'a mut dyn StoreTx);
+
+impl RecordLookup for Lookup<'_> {
+    type Error = StorageError;
+
+    fn record(&mut self, id: RecordId) -> Result<Option<StoredRecord>, StorageError> {
+        self.0.record(id)
+    }
+
+    fn creation_fields(&mut self, id: RecordId) -> Result<Option<FieldMap>, StorageError> {
+        self.0.creation_fields(id)
+    }
+
+    fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, StorageError> {
+        self.0.agency_exists(agency)
+    }
+
+    fn referrals_to(
+        &mut self,
+        case: RecordId,
+        agency: &AgencyCode,
+    ) -> Result<Vec<ReferralGrant>, StorageError> {
+        Ok(self
+            .0
+            .referrals_of_case(case)?
+            .into_iter()
+            .filter(|r| &r.to_agency == agency)
+            .map(|r| ReferralGrant {
+                status: r.status,
+                share_back: r.share_back,
+            })
+            .collect())
+    }
+}
