@@ -970,3 +970,212 @@ async fn consent_withdrawn_after_the_referral_stops_identifying_fields() {
         .any(|op| op.record_id == case_id && op.fields.contains_key("sex")));
     net.server.shutdown().await.unwrap();
 }
+
+// --- attacks on transfers (security review, item 1) ------------------------------------
+
+/// A JPEG-looking payload: the JPEG magic, then seeded bytes.
+fn passport_scan(seed: u8) -> Vec<u8> {
+    let mut bytes = b"\xFF\xD8\xFF\xE0".to_vec();
+    bytes.extend((0..6000u32).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
+    bytes
+}
+
+/// Status of a device's GET on an attachment route.
+async fn get_status(net: &Net, credential: &str, path: &str) -> reqwest::StatusCode {
+    net.http
+        .get(format!("{}{path}", net.server.base_url))
+        .bearer_auth(credential)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// The ids of a case's attachments a device is told about (empty when refused).
+async fn listed_attachments(net: &Net, credential: &str, case_id: RecordId) -> Vec<String> {
+    let response = net
+        .http
+        .get(format!(
+            "{}/v1/cases/{case_id}/attachments",
+            net.server.base_url
+        ))
+        .bearer_auth(credential)
+        .send()
+        .await
+        .unwrap();
+    if !response.status().is_success() {
+        return Vec::new();
+    }
+    let body: Value = response.json().await.unwrap();
+    body["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Transfers `case_id` from `a1` to B sharing `shared`, and has `b1` accept it.
+async fn transfer_and_accept(
+    net: &Net,
+    a1: &Device,
+    b1: &Device,
+    case_id: RecordId,
+    shared: &[&str],
+) {
+    let transfer_id = refer(a1, &referral(case_id, B, shared, true));
+    a1.sync().await.unwrap();
+    b1.sync().await.unwrap();
+    b1.store()
+        .request_transition(&transfer_id, Transition::Accept, None)
+        .unwrap();
+    b1.sync().await.unwrap();
+    let _ = net;
+}
+
+#[tokio::test]
+async fn a_transfer_without_consent_hands_over_no_attachment() {
+    let net = network().await;
+    let a1 = device(&net, A, "a1").await;
+    let b1 = device(&net, B, "b1").await;
+    let case_id = new_case(&a1, json!("none"));
+    let scan = a1
+        .store()
+        .add_attachment(
+            &case_id,
+            "image/jpeg",
+            &passport_scan(1)[..],
+            Some("passport"),
+        )
+        .unwrap();
+    a1.sync().await.unwrap();
+    transfer_and_accept(&net, &a1, &b1, case_id, &["sex"]).await;
+    assert_eq!(b1.store().get_case(&case_id).unwrap().owner_agency, B);
+
+    // The new owner: the case's sex, and no passport scan by any route.
+    for path in [
+        format!("/v1/attachments/{scan}"),
+        format!("/v1/attachments/{scan}/chunks/0"),
+    ] {
+        assert_eq!(
+            get_status(&net, &b1.credential, &path).await,
+            reqwest::StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    assert!(listed_attachments(&net, &b1.credential, case_id)
+        .await
+        .is_empty());
+    // The agency that recorded it keeps it.
+    assert_eq!(
+        get_status(&net, &a1.credential, &format!("/v1/attachments/{scan}")).await,
+        reqwest::StatusCode::OK
+    );
+    net.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_onward_referral_passes_on_only_what_the_referrer_holds() {
+    let net = network().await;
+    let a1 = device(&net, A, "a1").await;
+    let b1 = device(&net, B, "b1").await;
+    let c1 = device(&net, C, "c1").await;
+    let case_id = new_case(&a1, json!("none"));
+    let scan = a1
+        .store()
+        .add_attachment(
+            &case_id,
+            "image/jpeg",
+            &passport_scan(2)[..],
+            Some("passport"),
+        )
+        .unwrap();
+    a1.sync().await.unwrap();
+    transfer_and_accept(&net, &a1, &b1, case_id, &["sex", "nationality"]).await;
+
+    // The new owner rewrites consent to name a third agency and refers the case onward,
+    // listing the identifying fields it never received.
+    b1.store()
+        .update_case(&case_id, set("consent.data_sharing", json!([C])))
+        .unwrap();
+    refer(
+        &b1,
+        &referral(
+            case_id,
+            C,
+            &[
+                "sex",
+                "nationality",
+                "given_name",
+                "family_name",
+                "phone",
+                "photo",
+            ],
+            false,
+        ),
+    );
+    b1.sync().await.unwrap();
+
+    let (reply, text) = raw_sync(&net, &c1.credential, &request(vec![], vec![])).await;
+    no_marker_in(&text, "the third agency's pull");
+    let fields: std::collections::BTreeSet<&str> = reply
+        .ops
+        .iter()
+        .filter(|op| op.record_id == case_id)
+        .flat_map(|op| op.fields.keys().map(String::as_str))
+        .collect();
+    assert!(
+        fields.contains("sex") && fields.contains("nationality"),
+        "{fields:?}"
+    );
+    assert!(!fields.contains("given_name"), "{fields:?}");
+    assert_eq!(
+        get_status(&net, &c1.credential, &format!("/v1/attachments/{scan}")).await,
+        reqwest::StatusCode::NOT_FOUND,
+        "the passport scan the referrer never had"
+    );
+    net.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_owner_reading_another_agencys_attachment_is_audited() {
+    let net = network().await;
+    let a1 = device(&net, A, "a1").await;
+    let b1 = device(&net, B, "b1").await;
+    let case_id = new_case(&a1, json!([B]));
+    let scan = a1
+        .store()
+        .add_attachment(
+            &case_id,
+            "image/jpeg",
+            &passport_scan(3)[..],
+            Some("passport"),
+        )
+        .unwrap();
+    a1.sync().await.unwrap();
+    transfer_and_accept(&net, &a1, &b1, case_id, &["sex", "photo"]).await;
+
+    // Consent names B and the transfer shared the photo: the new owner may read it...
+    for path in [
+        format!("/v1/attachments/{scan}"),
+        format!("/v1/attachments/{scan}/chunks/0"),
+    ] {
+        assert_eq!(
+            get_status(&net, &b1.credential, &path).await,
+            reqwest::StatusCode::OK,
+            "{path}"
+        );
+    }
+    let data_dir = net.dir.path().join("server");
+    net.server.shutdown().await.unwrap();
+    // ...and every read of it is audited, although B owns the case now.
+    let reads: Vec<_> = audit_of(&data_dir)
+        .into_iter()
+        .filter(|e| {
+            e.event == AuditEvent::SharedDelivery
+                && e.agency.as_str() == B
+                && e.record_id == Some(scan)
+        })
+        .collect();
+    assert_eq!(reads.len(), 2, "{reads:?}");
+}
