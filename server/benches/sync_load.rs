@@ -44,6 +44,9 @@
 //!    this process's 2 cores, so it includes client-side queueing) and by the server (from its
 //!    `/metrics` histogram, bucket bounds), errors, convergence, and the server's peak memory
 //!    (`VmHWM` of the server process, which ran nothing else).
+//! 6. **Bytes per case at rest** (`server_footprint`): 10,000 generated cases pushed to a
+//!    fresh server, which is then stopped (its WAL checkpointed); the database file's size per
+//!    case and where it goes (`dbstat`, per table and index). Target: under 1.2 KB per case.
 //!
 //! Every figure runs against `fieldcase serve` as a separate process
 //! (`env!("CARGO_BIN_EXE_fieldcase")`, `--listen 127.0.0.1:0`, logs to a file), with its
@@ -57,7 +60,7 @@
 //!
 //! Run (release): `cargo bench -p fieldcase-server --bench sync_load`.
 //! `SYNC_LOAD_SCALE=0.1` scales every count down for a quick run;
-//! `SYNC_LOAD_ONLY=codec,sync,ingest,fleet` (any subset) picks figure groups (`sync` =
+//! `SYNC_LOAD_ONLY=codec,sync,ingest,fleet,footprint` (any subset) picks figure groups (`sync` =
 //! figures 1–3; `codec` = what encoding and decoding the small bodies of every sync costs,
 //! `codec_small_bodies`). Progress and the summary lines go to stderr as they happen; stdout
 //! has the JSON lines, then the summary.
@@ -1744,6 +1747,48 @@ fn fsync_probe(dir: &Path) -> (f64, f64) {
     )
 }
 
+// --- figure 6: the server's bytes per case at rest ----------------------------------------
+
+/// Pushes generated cases to a fresh server, stops it (checkpointing its WAL) and reports the
+/// database file's bytes per case, by table and index (`dbstat`).
+async fn figure_footprint(cfg: &Config, report: &mut Report, root: &Path) {
+    let cases = cfg.n(10_000);
+    let data_dir = root.join("server-footprint");
+    let server = ServerProcess::start(&data_dir).await;
+    server
+        .admin
+        .create_agency(AGENCY, "IOM Uganda")
+        .await
+        .expect("agency");
+    let devices = root.join("devices-footprint");
+    std::fs::create_dir_all(&devices).expect("device dir");
+    let a = enroll_device(&server, AGENCY, &devices, "a").await;
+    let (_, mean_case_bytes) = import_cases(&mut a.store(), 6, cases);
+    let client = a.client_via(&server.url);
+    let pushed = a.sync_via(&client).await;
+    assert_eq!(pushed.pushed, cases as u64);
+    server.stop().await;
+    let db = data_dir.join("fieldcase.db");
+    let file_bytes = std::fs::metadata(&db).map_or(0, |m| m.len());
+    let layout = device_db_layout(&db, cases);
+    let per_case = file_bytes as f64 / cases as f64;
+    report.emit(json!({
+        "figure": "server_footprint", "cases": cases,
+        "mean_case_json_bytes": round(mean_case_bytes, 0),
+        "db_bytes_per_case": round(per_case, 0),
+        "layout": layout,
+        "target_bytes_per_case_under": 1200,
+    }));
+    report.line(format!(
+        "server at rest: {per_case:.0} B/case for {cases} cases of {mean_case_bytes:.0} B JSON"
+    ));
+    if per_case >= 1200.0 {
+        report
+            .missed
+            .push(format!("server footprint {per_case:.0} B/case"));
+    }
+}
+
 // --- main --------------------------------------------------------------------------------
 
 fn main() {
@@ -1790,6 +1835,10 @@ async fn run(cfg: Config) {
     if cfg.wants("fleet") {
         eprintln!("figure 5: concurrent devices");
         figures_fleet(&cfg, &mut report, root.path()).await;
+    }
+    if cfg.wants("footprint") {
+        eprintln!("figure 6: server bytes per case at rest");
+        figure_footprint(&cfg, &mut report, root.path()).await;
     }
     let load_after = loadavg();
     report.emit(json!({

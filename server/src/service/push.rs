@@ -91,14 +91,18 @@ fn push_in(
 }
 
 /// Folds `op` into its record's stored state (and the facts derived from it); returns the
-/// state after.
+/// state after. The caller appends `op` to the log in the same transaction. A record's first
+/// operation keeps no stored state: its state is that one operation, rebuilt from the log
+/// when read — most cases are written once, and their state would double what they cost
+/// at rest.
 pub(super) fn merge_into_state(
     tx: &mut dyn StoreTx,
     op: &Operation,
 ) -> Result<RecordState, StorageError> {
     let before = tx.record_state(op.record_id)?;
+    let first = before.is_none();
     let after = merged_state(before, op);
-    tx.store_record_state(op.record_id, &after)?;
+    tx.store_record_state(op.record_id, (!first).then_some(&after))?;
     tx.refresh_facts(op.record_id, &after)?;
     Ok(after)
 }

@@ -25,6 +25,25 @@ fn agency(code: &str) -> AgencyCode {
     AgencyCode::parse(code).unwrap()
 }
 
+/// An agency (created if needed), a caseworker and an enrolled device in it (for tests of
+/// one implementation that need a device).
+pub fn enrolled_device(store: &dyn Storage, code: &str) -> DeviceAuth {
+    enrolled(store, code)
+}
+
+/// An operation of `device` setting a case's `sex`.
+pub fn sex_op(device: &DeviceAuth, seq: u64, record: RecordId, sex: &str) -> Operation {
+    let mut op = case_op(device, seq, record);
+    op.fields.insert(
+        "sex".to_owned(),
+        FieldChange {
+            value: sex.into(),
+            seen: vec![],
+        },
+    );
+    op
+}
+
 /// An agency (created if needed), a caseworker and an enrolled device in it.
 fn enrolled(store: &dyn Storage, code: &str) -> DeviceAuth {
     let a = agency(code);

@@ -50,6 +50,7 @@
 
 #[cfg(test)]
 pub(crate) mod conformance;
+pub mod packed;
 pub mod port;
 pub mod sqlite;
 

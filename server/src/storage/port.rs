@@ -143,8 +143,14 @@ pub trait StoreTx {
     fn creation_fields(&mut self, id: RecordId) -> Result<Option<FieldMap>, StorageError>;
     /// The record's merged state (`None` for a record with no operations).
     fn record_state(&mut self, id: RecordId) -> Result<Option<RecordState>, StorageError>;
-    fn store_record_state(&mut self, id: RecordId, state: &RecordState)
-        -> Result<(), StorageError>;
+    /// Stores the record's merged state; `None` keeps none because the state is exactly the
+    /// fold of what the log holds for the record (then [`StoreTx::record_state`] rebuilds it
+    /// from the log: derived data is not kept twice).
+    fn store_record_state(
+        &mut self,
+        id: RecordId,
+        state: Option<&RecordState>,
+    ) -> Result<(), StorageError>;
     /// Rewrites the report facts and match profile derived from a record's state.
     fn refresh_facts(&mut self, id: RecordId, state: &RecordState) -> Result<(), StorageError>;
 

@@ -499,4 +499,47 @@ mod tests {
             Err(StorageError::Integrity(_))
         ));
     }
+
+    #[test]
+    fn a_state_is_kept_only_when_the_log_alone_does_not_give_it() {
+        use crate::service::Service;
+        use crate::storage::port::StoreTx;
+        let temp = temp_store();
+        let store: &SqliteStorage = &temp;
+        let dynamic: &dyn Storage = store;
+        let device = crate::storage::conformance::enrolled_device(dynamic, "agency_a");
+        let case = RecordId::from_bytes([9; 16]);
+        let stored_state = |store: &SqliteStorage| -> Option<Vec<u8>> {
+            store
+                .read(|tx| {
+                    tx.query_row(
+                        "SELECT state FROM records WHERE record_id = ?1",
+                        [case.as_bytes()],
+                        |row| row.get(0),
+                    )
+                    .map_err(backend)
+                })
+                .unwrap()
+        };
+        let read_state = |store: &dyn Storage| {
+            crate::storage::read(store, |tx: &mut dyn StoreTx| tx.record_state(case)).unwrap()
+        };
+        let first = crate::storage::conformance::sex_op(&device, 1, case, "female");
+        dynamic.push(&device, &[first], 1).unwrap();
+        assert_eq!(
+            stored_state(store),
+            None,
+            "one operation: derived from the log"
+        );
+        let once = read_state(dynamic).expect("rebuilt from the log");
+        assert_eq!(once.values()["sex"], "female");
+
+        let second = crate::storage::conformance::sex_op(&device, 2, case, "male");
+        dynamic.push(&device, &[second], 2).unwrap();
+        assert!(
+            stored_state(store).is_some(),
+            "two operations: kept, packed"
+        );
+        assert_eq!(read_state(dynamic).unwrap().values()["sex"], "male");
+    }
 }

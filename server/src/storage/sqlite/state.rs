@@ -35,7 +35,7 @@ pub(super) fn append(
         serde_json::to_vec(&op.fields).expect("operation fields always serialize"),
     );
     let ad = op_payload_ad(op.op_id.device, op.op_id.seq, op.record_id, op.kind);
-    let payload = sealer.seal(&ad, &plaintext);
+    let payload = crate::storage::packed::seal_packed(sealer, &ad, &plaintext);
     let hlc_device = (op.hlc.device != op.op_id.device).then(|| op.hlc.device.as_bytes().to_vec());
     tx.execute(
         "INSERT INTO op_log
@@ -90,11 +90,8 @@ pub(super) fn open_fields(
             .unwrap_or_default();
         StorageError::Integrity(format!("operation payload{at} {what}"))
     };
-    let plaintext = zeroize::Zeroizing::new(
-        sealer
-            .open(&ad, payload)
-            .map_err(|_| integrity("does not open"))?,
-    );
+    let plaintext = crate::storage::packed::open_packed(sealer, &ad, payload)
+        .map_err(|e| integrity(&e.to_string()))?;
     serde_json::from_slice(&plaintext).map_err(|_| integrity("is not a field map"))
 }
 
@@ -118,11 +115,9 @@ pub(super) fn load_state(
         Some(Some(sealed)) => {
             let integrity =
                 || StorageError::Integrity("a record's merged state does not open".into());
-            let plain = zeroize::Zeroizing::new(
-                sealer
-                    .open(&record_state_ad(record), &sealed)
-                    .map_err(|_| integrity())?,
-            );
+            let plain =
+                crate::storage::packed::open_packed(sealer, &record_state_ad(record), &sealed)
+                    .map_err(|_| integrity())?;
             serde_json::from_slice(&plain)
                 .map(Some)
                 .map_err(|_| integrity())
@@ -194,20 +189,21 @@ pub(super) fn kind_col(text: &str) -> Result<RecordKind, StorageError> {
         .ok_or_else(|| StorageError::Integrity("unknown record kind in the log".into()))
 }
 
-/// Stores a record's merged state, sealed and bound to the record. The record row must exist.
+/// Stores a record's merged state, packed and sealed and bound to the record, or (`None`)
+/// none at all: the state is then rebuilt from the log when read. The record row must exist.
 pub(super) fn store_state(
     tx: &Transaction<'_>,
     sealer: &Sealer,
     record: RecordId,
-    state: &RecordState,
+    state: Option<&RecordState>,
 ) -> Result<(), StorageError> {
-    let plain = zeroize::Zeroizing::new(serde_json::to_vec(state).expect("states serialize"));
+    let sealed = state.map(|state| {
+        let plain = zeroize::Zeroizing::new(serde_json::to_vec(state).expect("states serialize"));
+        crate::storage::packed::seal_packed(sealer, &record_state_ad(record), &plain)
+    });
     tx.execute(
         "UPDATE records SET state = ?2 WHERE record_id = ?1",
-        params![
-            record.as_bytes(),
-            sealer.seal(&record_state_ad(record), &plain)
-        ],
+        params![record.as_bytes(), sealed],
     )
     .map_err(backend)?;
     Ok(())
@@ -223,7 +219,7 @@ pub(super) fn merge_into_state(
 ) -> Result<RecordState, StorageError> {
     let before = load_state(tx, sealer, op.record_id)?;
     let after = fieldcase_core::merge::merged_state(before, op);
-    store_state(tx, sealer, op.record_id, &after)?;
+    store_state(tx, sealer, op.record_id, Some(&after))?;
     super::facts::refresh(tx, sealer, op.record_id, &after)?;
     Ok(after)
 }

@@ -69,7 +69,7 @@ impl StoreTx for SqliteTx<'_, '_> {
     fn store_record_state(
         &mut self,
         id: RecordId,
-        record_state: &RecordState,
+        record_state: Option<&RecordState>,
     ) -> Result<(), StorageError> {
         state::store_state(self.tx, self.sealer, id, record_state)
     }
