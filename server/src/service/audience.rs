@@ -1,15 +1,15 @@
 //! Who an operation is addressed to, and what of a case an agency holds.
 //!
-//! - [`for_operation`]: a device's operation on a record goes to the record's owner; an
+//! - `for_operation`: a device's operation on a record goes to the record's owner; an
 //!   operation on a case also to every agency with open access to it, for the fields of the
 //!   operation its referrals share and the case's consent allows now; a service or note of a
 //!   receiving agency also to the referring agency when the referral shares back.
-//! - [`held_fields`]: what an agency may pass on when it refers a case onward. The agency that
+//! - `held_fields`: what an agency may pass on when it refers a case onward. The agency that
 //!   recorded the case holds all of it; an agency that received it (by referral or transfer)
 //!   holds only what its referrals shared, plus the fields whose current value one of its own
 //!   devices wrote. A referral lists at most what its sender holds, so a transfer followed by
 //!   an onward referral never hands a third agency what the second never had.
-//! - [`counted_grants`]: the access rows that still give an agency something — open ones, and
+//! - `counted_grants`: the access rows that still give an agency something — open ones, and
 //!   the grant of a transfer it accepted (the access row ends when the case becomes its own,
 //!   but what it received stays what it holds).
 

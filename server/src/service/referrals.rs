@@ -5,7 +5,7 @@
 //! shared fields of the case from that position on; the server writes the first status
 //! (`sent`) and appends copies of the case's shared fields as they stand, each keeping its
 //! version, addressed to the receiving agency only. What a referral shares is what its
-//! sender listed, narrowed to what the sender itself holds ([`audience::held_fields`]) — an
+//! sender listed, narrowed to what the sender itself holds (`audience::held_fields`) — an
 //! agency that received a case by transfer passes on only what it received and what it wrote
 //! — and, at every delivery, to what the case's consent allows for the receiver.
 //!

@@ -1,11 +1,15 @@
-//! Everything the server keeps, behind one trait.
+//! Everything the server keeps, behind one trait, and the narrow port the rules write through.
 //!
-//! [`Storage`] is what the HTTP layer and the sync service see; [`sqlite::SqliteStorage`] is
-//! the embedded default, and a PostgreSQL implementation will follow (several stateless server
-//! processes sharing one database). The trait is shaped for both: methods are synchronous and
-//! are called from `tokio::task::spawn_blocking`; arguments and results are domain types
-//! (agency codes, device ids, log positions as `u64`), never rows, SQL or connection handles;
-//! every method is one transaction.
+//! [`Storage`] is what the HTTP layer sees for the directory (agencies, users, tokens,
+//! devices), forms, report facts and duplicate decisions, and it opens the transactions of
+//! [`crate::service`]: [`Storage::write_tx`] / [`Storage::read_tx`] hand the service a
+//! [`port::StoreTx`] — per-aggregate reads and writes inside one transaction, with no domain
+//! decision in them. Consent, audiences, visibility, referral effects and audit wording live in
+//! [`crate::service`], once, for every implementation. [`sqlite::SqliteStorage`] is the embedded
+//! default. Methods are synchronous and are called from `tokio::task::spawn_blocking`;
+//! arguments and results are domain types (agency codes, device ids, log positions as `u64`),
+//! never rows, SQL or connection handles; every method is one transaction. Payloads and states
+//! are compressed, then sealed ([`packed`]).
 //!
 //! # The log and its positions
 //!
@@ -32,15 +36,15 @@
 //!
 //! # Referrals and visibility
 //!
-//! Each operation is addressed, when appended, to the agencies that may pull it
-//! (`op_audience`): the record's owner; for a case referred to another agency, that agency with
+//! (Decided in [`crate::service`]; stored here.) Each operation is addressed, when appended, to
+//! the agencies that may pull it (`op_audience`): the record's owner; for a case referred to another agency, that agency with
 //! the fields the referral shares; a referral to both its agencies; a service or note of the
 //! receiving agency also to the case's owner when the referral shares back. When a referral
 //! is made, the server appends copies of the case's shared fields (server-authored, each
 //! keeping its original version) addressed to the receiving agency, so it gets what exists on
 //! its next pull; when a transfer is accepted the case's owner changes and new operations are
 //! addressed to the new owner only. Pulls filter every row through
-//! [`crate::visibility::visible_to`]. The server keeps each record's merged state (sealed) to
+//! [`crate::service::visibility::visible_to`]. The server keeps each record's merged state (sealed) to
 //! know a case's consent and fields.
 //!
 //! Contract every implementation keeps (the conformance tests check it):
