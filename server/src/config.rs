@@ -17,6 +17,20 @@ pub const DEFAULT_ENROLLMENT_CODE_HOURS: u32 = 72;
 /// ~59 bits; a month bounds how long a code written on paper stays worth stealing.
 pub const MAX_ENROLLMENT_CODE_HOURS: u32 = 24 * 30;
 
+/// How long an admin token or an API token stays valid unless the issuer asks otherwise: a
+/// quarter, so a token copied onto a laptop or into a script stops working on its own within
+/// months, and a rotation every quarter is a routine an office can keep.
+pub const DEFAULT_TOKEN_DAYS: u32 = 90;
+
+/// The longest validity an issuer may give an admin token or an API token: a year, so no
+/// bearer secret outlives the yearly review of who holds access.
+pub const MAX_TOKEN_DAYS: u32 = 365;
+
+/// A token's `last_used_at` is written at most this often: often enough to tell a token in
+/// use from a forgotten one, rarely enough that reading a report does not queue behind the
+/// writer on every request.
+pub const LAST_USED_GRANULARITY_MS: u64 = 60_000;
+
 /// Largest JSON body accepted on the small JSON routes (enrollment, admin). Their messages are
 /// a few hundred bytes; 64 KiB leaves room without letting anyone make us buffer megabytes.
 pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;

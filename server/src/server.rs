@@ -105,6 +105,7 @@ impl Server {
             config.enrollment_code_hours,
         );
         state.report_threshold = config.report_threshold;
+        state.admin_token_file = Some(config.admin_token_path());
         Ok(Server {
             listener,
             storage,
@@ -183,6 +184,10 @@ impl Server {
 }
 
 /// On first start (no live system-admin token), makes one and writes it to `path`, owner-only.
+/// It expires like any admin token ([`crate::config::DEFAULT_TOKEN_DAYS`]); an operator rotates
+/// it (`fieldcase admin token rotate`), which deletes the file. Should every system token have
+/// expired or been revoked, the next start writes a new one: whoever holds the data directory
+/// can always recover the network.
 /// The file is written before the token is stored: if storing fails the file is stale and the
 /// next start overwrites it, whereas the other order could leave a token nobody can read.
 fn ensure_admin_token(
@@ -190,7 +195,7 @@ fn ensure_admin_token(
     path: &Path,
     now_ms: u64,
 ) -> Result<Option<PathBuf>, StartError> {
-    if storage.has_system_admin()? {
+    if storage.has_system_admin(now_ms)? {
         return Ok(None);
     }
     let token = credentials::new_bearer_secret();
@@ -205,6 +210,7 @@ fn ensure_admin_token(
         scope: AdminScope::System,
         label: "first system admin".into(),
         created_at_ms: now_ms,
+        expires_at_ms: now_ms + u64::from(crate::config::DEFAULT_TOKEN_DAYS) * 86_400_000,
     })?;
     tracing::info!(path = %path.display(), "wrote the system admin token");
     Ok(Some(path.to_owned()))

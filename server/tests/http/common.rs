@@ -166,6 +166,19 @@ impl Harness {
         reply.json()["id"].as_str().unwrap().to_owned()
     }
 
+    /// An admin token limited to `agency`, issued by the system admin.
+    pub async fn agency_admin_token(&self, agency: &str) -> String {
+        let reply = self
+            .admin(
+                Method::POST,
+                "/v1/admin/tokens",
+                Some(json!({"agency": agency, "label": format!("{agency} admin")})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.json());
+        reply.json()["token"].as_str().unwrap().to_owned()
+    }
+
     pub async fn issue_code(&self, user_id: &str, body: Value) -> Reply {
         self.admin(
             Method::POST,

@@ -7,3 +7,4 @@ mod common;
 mod enroll;
 mod sealing;
 mod sync;
+mod tokens;
