@@ -31,6 +31,10 @@ pub const MAX_TOKEN_DAYS: u32 = 365;
 /// writer on every request.
 pub const LAST_USED_GRANULARITY_MS: u64 = 60_000;
 
+/// Shortest metrics token accepted: 32 characters of a generated secret (e.g. `openssl rand
+/// -base64 32`) cannot be guessed, and a shorter one is more likely a word someone typed.
+pub const MIN_METRICS_TOKEN_CHARS: usize = 32;
+
 /// Largest JSON body accepted on the small JSON routes (enrollment, admin). Their messages are
 /// a few hundred bytes; 64 KiB leaves room without letting anyone make us buffer megabytes.
 pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
@@ -83,6 +87,9 @@ pub struct ServerConfig {
     pub time: Arc<dyn TimeSource>,
     /// Suppression threshold of public reports ([`DEFAULT_REPORT_THRESHOLD`]).
     pub report_threshold: u64,
+    /// A bearer token that may read `/metrics` and nothing else (for a Prometheus scraper),
+    /// besides system-admin tokens. At least [`MIN_METRICS_TOKEN_CHARS`] characters.
+    pub metrics_token: Option<String>,
 }
 
 impl ServerConfig {
@@ -95,6 +102,7 @@ impl ServerConfig {
             enrollment_code_hours: DEFAULT_ENROLLMENT_CODE_HOURS,
             time: Arc::new(SystemTimeSource),
             report_threshold: DEFAULT_REPORT_THRESHOLD,
+            metrics_token: None,
         }
     }
 

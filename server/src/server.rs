@@ -50,6 +50,11 @@ pub enum StartError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "the metrics token must be at least {} characters",
+        crate::config::MIN_METRICS_TOKEN_CHARS
+    )]
+    MetricsToken,
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -68,6 +73,11 @@ pub struct Server {
 
 impl Server {
     pub async fn bind(config: ServerConfig) -> Result<Server, StartError> {
+        if let Some(token) = &config.metrics_token {
+            if token.trim().chars().count() < crate::config::MIN_METRICS_TOKEN_CHARS {
+                return Err(StartError::MetricsToken);
+            }
+        }
         fsutil::create_private_dir(&config.data_dir).map_err(|source| StartError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
@@ -106,6 +116,10 @@ impl Server {
         );
         state.report_threshold = config.report_threshold;
         state.admin_token_file = Some(config.admin_token_path());
+        state.metrics_token = config
+            .metrics_token
+            .as_deref()
+            .map(|t| credentials::hash_secret(SecretKind::AdminToken, t.trim()));
         Ok(Server {
             listener,
             storage,

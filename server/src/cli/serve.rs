@@ -50,6 +50,10 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(2..=1000),
     )]
     pub report_threshold: u64,
+    /// A file holding a token (at least 32 characters) that may read /metrics and nothing
+    /// else, for a Prometheus scraper. Without it, /metrics needs a system-admin token.
+    #[arg(long, env = "FIELDCASE_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` filter.
@@ -68,6 +72,12 @@ pub fn init_tracing(format: LogFormat) {
 
 pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
     init_tracing(args.log_format);
+    let metrics_token = match &args.metrics_token_file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("reading the metrics token file {}: {e}", path.display())
+        })?),
+        None => None,
+    };
     let config = ServerConfig {
         data_dir: args.data_dir,
         listen: args.listen,
@@ -75,6 +85,7 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
         enrollment_code_hours: args.enrollment_code_hours,
         time: Arc::new(SystemTimeSource),
         report_threshold: args.report_threshold,
+        metrics_token,
     };
     let admin_token_path = config.admin_token_path();
     let server = Server::bind(config).await?;

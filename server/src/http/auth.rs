@@ -92,7 +92,11 @@ impl FromRequestParts<AppState> for Admin {
 }
 
 /// A 403 when `secret` is a live API token: such tokens are for aggregates and review only.
-async fn refuse_api_token(state: &AppState, secret: &str, why: &str) -> Result<(), ApiError> {
+pub(crate) async fn refuse_api_token(
+    state: &AppState,
+    secret: &str,
+    why: &str,
+) -> Result<(), ApiError> {
     let hash = hash_secret(SecretKind::ApiToken, secret);
     let storage = state.storage.clone();
     let now = state.time.now_ms();

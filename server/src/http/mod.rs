@@ -52,6 +52,8 @@ pub struct AppState {
     /// Where first start writes the system-admin token (`<data-dir>/admin.token`): rotating
     /// the token it holds deletes it.
     pub admin_token_file: Option<std::path::PathBuf>,
+    /// Hash of the token that may read `/metrics` besides system admins, when configured.
+    pub metrics_token: Option<crate::credentials::SecretHash>,
 }
 
 impl AppState {
@@ -69,6 +71,7 @@ impl AppState {
             report_threshold: crate::config::DEFAULT_REPORT_THRESHOLD,
             duplicate_candidates: Arc::default(),
             admin_token_file: None,
+            metrics_token: None,
         }
     }
 }
