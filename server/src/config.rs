@@ -90,6 +90,9 @@ pub struct ServerConfig {
     /// A bearer token that may read `/metrics` and nothing else (for a Prometheus scraper),
     /// besides system-admin tokens. At least [`MIN_METRICS_TOKEN_CHARS`] characters.
     pub metrics_token: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client, for counting authentication
+    /// failures per client ([`crate::http::throttle`]). Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl ServerConfig {
@@ -103,6 +106,7 @@ impl ServerConfig {
             time: Arc::new(SystemTimeSource),
             report_threshold: DEFAULT_REPORT_THRESHOLD,
             metrics_token: None,
+            trusted_proxies: Vec::new(),
         }
     }
 

@@ -116,6 +116,9 @@ impl Server {
         );
         state.report_threshold = config.report_threshold;
         state.admin_token_file = Some(config.admin_token_path());
+        state.throttle = Arc::new(crate::http::throttle::Throttle::new(
+            config.trusted_proxies.clone(),
+        ));
         state.metrics_token = config
             .metrics_token
             .as_deref()
@@ -157,9 +160,13 @@ impl Server {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = fired_tx.send(());
         };
-        let serve = axum::serve(self.listener, router)
-            .with_graceful_shutdown(graceful)
-            .into_future();
+        // The peer address counts authentication failures per source (`http::throttle`).
+        let serve = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(graceful)
+        .into_future();
         let result = tokio::select! {
             result = serve => result,
             _ = async {

@@ -54,6 +54,15 @@ pub struct ServeArgs {
     /// else, for a Prometheus scraper. Without it, /metrics needs a system-admin token.
     #[arg(long, env = "FIELDCASE_METRICS_TOKEN_FILE")]
     pub metrics_token_file: Option<PathBuf>,
+    /// Address of a reverse proxy in front of the server (repeatable, or comma-separated in
+    /// the variable): failed logins are counted per client it names in X-Forwarded-For
+    /// rather than per proxy. Never list an address clients can connect from directly.
+    #[arg(
+        long = "trusted-proxy",
+        env = "FIELDCASE_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` filter.
@@ -86,6 +95,7 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
         time: Arc::new(SystemTimeSource),
         report_threshold: args.report_threshold,
         metrics_token,
+        trusted_proxies: args.trusted_proxies,
     };
     let admin_token_path = config.admin_token_path();
     let server = Server::bind(config).await?;

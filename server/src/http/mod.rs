@@ -20,6 +20,7 @@ pub mod principal;
 pub mod referrals;
 pub mod reports;
 pub mod sync;
+pub mod throttle;
 pub mod tokens;
 
 use crate::error::ApiError;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub admin_token_file: Option<std::path::PathBuf>,
     /// Hash of the token that may read `/metrics` besides system admins, when configured.
     pub metrics_token: Option<crate::credentials::SecretHash>,
+    /// Authentication failures per source ([`throttle`]).
+    pub throttle: Arc<throttle::Throttle>,
 }
 
 impl AppState {
@@ -72,6 +75,7 @@ impl AppState {
             duplicate_candidates: Arc::default(),
             admin_token_file: None,
             metrics_token: None,
+            throttle: Arc::default(),
         }
     }
 }
@@ -279,6 +283,11 @@ pub fn router(state: AppState) -> Router {
             fieldcase_core::protocol::MAX_COMPRESSED_BODY_BYTES,
         ))
         .layer(trace)
+        // Before any route looks at a secret: a source that failed too often is refused.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            throttle::limit,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::observe,

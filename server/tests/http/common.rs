@@ -64,9 +64,15 @@ impl Reply {
 
 impl Harness {
     pub async fn start() -> Harness {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server whose config `adjust` changed first (the clock stays the harness's).
+    pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let time = Arc::new(ManualTimeSource::new(fieldcase_core::hlc::now_ms()));
         let mut config = ServerConfig::new(dir.path().join("data"));
+        adjust(&mut config);
         config.time = time.clone();
         let server = fieldcase_server::Server::spawn(config).await.unwrap();
         let admin_token = server
