@@ -149,7 +149,12 @@ impl Throttle {
     /// `Some(ms)` to wait when `source` may not be heard now.
     fn check(&self, class: Class, source: Source, now_ms: u64) -> Option<u64> {
         let debts = self.lock();
-        let paid_at = *debts.get(&(class, source))?;
+        let paid_at = match debts.get(&(class, source)) {
+            Some(paid_at) => *paid_at,
+            // Not tracked in a full table: its failures go to the shared bucket, so does this.
+            None if debts.len() >= MAX_TRACKED_SOURCES => *debts.get(&(class, Source::Overflow))?,
+            None => return None,
+        };
         let debt = paid_at.saturating_sub(now_ms);
         (debt > MAX_DEBT_MS).then(|| debt - MAX_DEBT_MS)
     }
@@ -234,6 +239,34 @@ mod tests {
         assert!(t.check(Class::Enrollment, s, later).is_some());
         let idle = NOW + MAX_AUTH_FAILURES * FAILURE_FORGIVEN_MS * 2;
         assert_eq!(t.check(Class::Enrollment, s, idle), None);
+    }
+
+    #[test]
+    fn a_full_table_puts_new_sources_in_one_shared_bucket() {
+        let t = Throttle::default();
+        for n in 0..MAX_TRACKED_SOURCES as u32 {
+            t.fail(Class::Bearer, source_of(IpAddr::V4(n.into())), NOW);
+        }
+        let late = |n: u32| source_of(IpAddr::V4((u32::MAX - n).into()));
+        for n in 0..MAX_AUTH_FAILURES as u32 {
+            assert_eq!(t.check(Class::Bearer, late(n), NOW), None);
+            t.fail(Class::Bearer, late(n), NOW);
+        }
+        assert_eq!(t.lock().len(), MAX_TRACKED_SOURCES + 1, "bounded");
+        assert!(
+            t.check(Class::Bearer, late(MAX_AUTH_FAILURES as u32), NOW)
+                .is_some(),
+            "a spray of new addresses is throttled together"
+        );
+        assert_eq!(
+            t.check(Class::Bearer, source_of(IpAddr::V4(7.into())), NOW),
+            None,
+            "a tracked source keeps its own count"
+        );
+        // Once the debts are paid, the table makes room again.
+        let later = NOW + MAX_AUTH_FAILURES * FAILURE_FORGIVEN_MS;
+        t.fail(Class::Bearer, late(999), later);
+        assert_eq!(t.lock().len(), 1);
     }
 
     #[test]
