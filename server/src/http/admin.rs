@@ -167,7 +167,7 @@ pub async fn create_enrollment_code(
     };
     let storage = state.storage.clone();
     let id = blocking(move || storage.create_enrollment_code(&record)).await?;
-    tracing::info!(code = %id, user = %user.id, agency = %user.agency, hours, "enrollment code issued");
+    tracing::info!(code_id = %id, user = %user.id, agency = %user.agency, hours, "enrollment code issued");
     Ok((
         StatusCode::CREATED,
         Json(EnrollmentCodeBody {

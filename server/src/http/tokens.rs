@@ -235,6 +235,6 @@ pub async fn revoke_enrollment_code(
     let code = blocking(move || storage.revoke_enrollment_code(&id, scope.as_ref(), now))
         .await?
         .ok_or_else(|| ApiError::not_found("enrollment code"))?;
-    tracing::info!(code = %code.id, agency = %code.agency, "enrollment code revoked");
+    tracing::info!(code_id = %code.id, agency = %code.agency, "enrollment code revoked");
     Ok(Json(code_body(code)))
 }
