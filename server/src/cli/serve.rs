@@ -111,8 +111,11 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
             let mut text = format!("listening on {url}");
             if token_written {
                 text.push_str(&format!(
-                    "\nsystem admin token written to {}",
-                    admin_token_path.display()
+                    "\nsystem admin token written to {}; it expires in {} days. Copy it \
+                     somewhere only you can read and rotate it now: fieldcase admin \
+                     --token-file <copy> token rotate (this deletes the file)",
+                    admin_token_path.display(),
+                    crate::config::DEFAULT_TOKEN_DAYS
                 ));
             }
             text
