@@ -354,11 +354,13 @@ impl ServerProcess {
 
     /// The `/v1/sync` request-duration histogram: `(upper bound s, cumulative count)`.
     async fn sync_histogram(&self) -> Vec<(f64, u64)> {
-        let text = reqwest::get(format!("{}/metrics", self.url))
+        // `/metrics` needs a system-admin token.
+        let (_, body) = self
+            .admin
+            .get_raw("/metrics", &[])
             .await
-            .and_then(|r| r.error_for_status())
             .expect("GET /metrics");
-        let text = text.text().await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&body);
         let mut buckets: Vec<(f64, u64)> = text
             .lines()
             .filter(|l| {

@@ -52,6 +52,8 @@ pub struct NewEnrollmentCodeBody {
 pub struct EnrollmentCodeBody {
     /// Shown once; the server keeps only a hash.
     pub code: String,
+    /// The code's public id, for listing and revoking it.
+    pub id: String,
     pub user_id: String,
     pub agency: String,
     pub expires_at: String,
@@ -75,15 +77,57 @@ pub struct DeviceBody {
 pub struct NewAdminTokenBody {
     pub agency: String,
     pub label: String,
+    /// Days until the token stops working; the server's default (90) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_days: Option<u32>,
 }
 
+/// A new admin token (`POST /v1/admin/tokens`, `POST /v1/admin/tokens/rotate`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminTokenBody {
     /// Shown once; the server keeps only a hash.
     pub token: String,
-    pub agency: String,
+    /// The token's public id, for listing and revoking it.
+    pub id: String,
+    /// The agency it is limited to; `null` for a system-admin token.
+    pub agency: Option<String>,
     pub label: String,
     pub created_at: String,
+    pub expires_at: String,
+}
+
+/// `POST /v1/admin/tokens/rotate`: a new token like the caller's, which stops working.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateAdminTokenBody {
+    /// Days until the new token stops working; the server's default (90) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_days: Option<u32>,
+}
+
+/// `GET /v1/admin/tokens`: one admin token, without its secret or hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminTokenInfoBody {
+    pub id: String,
+    /// `null` for a system-admin token.
+    pub agency: Option<String>,
+    pub label: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// `GET /v1/admin/enrollment-codes`: one enrollment code, without the code or its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollmentCodeInfoBody {
+    pub id: String,
+    pub user_id: String,
+    pub agency: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub used_at: Option<String>,
+    pub revoked_at: Option<String>,
 }
 
 /// `GET /v1/admin/users?agency=…` and `GET /v1/admin/devices?agency=…`

@@ -17,6 +17,24 @@ pub const DEFAULT_ENROLLMENT_CODE_HOURS: u32 = 72;
 /// ~59 bits; a month bounds how long a code written on paper stays worth stealing.
 pub const MAX_ENROLLMENT_CODE_HOURS: u32 = 24 * 30;
 
+/// How long an admin token or an API token stays valid unless the issuer asks otherwise: a
+/// quarter, so a token copied onto a laptop or into a script stops working on its own within
+/// months, and a rotation every quarter is a routine an office can keep.
+pub const DEFAULT_TOKEN_DAYS: u32 = 90;
+
+/// The longest validity an issuer may give an admin token or an API token: a year, so no
+/// bearer secret outlives the yearly review of who holds access.
+pub const MAX_TOKEN_DAYS: u32 = 365;
+
+/// A token's `last_used_at` is written at most this often: often enough to tell a token in
+/// use from a forgotten one, rarely enough that reading a report does not queue behind the
+/// writer on every request.
+pub const LAST_USED_GRANULARITY_MS: u64 = 60_000;
+
+/// Shortest metrics token accepted: 32 characters of a generated secret (e.g. `openssl rand
+/// -base64 32`) cannot be guessed, and a shorter one is more likely a word someone typed.
+pub const MIN_METRICS_TOKEN_CHARS: usize = 32;
+
 /// Largest JSON body accepted on the small JSON routes (enrollment, admin). Their messages are
 /// a few hundred bytes; 64 KiB leaves room without letting anyone make us buffer megabytes.
 pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
@@ -76,6 +94,12 @@ pub struct ServerConfig {
     pub time: Arc<dyn TimeSource>,
     /// Suppression threshold of public reports ([`DEFAULT_REPORT_THRESHOLD`]).
     pub report_threshold: u64,
+    /// A bearer token that may read `/metrics` and nothing else (for a Prometheus scraper),
+    /// besides system-admin tokens. At least [`MIN_METRICS_TOKEN_CHARS`] characters.
+    pub metrics_token: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client, for counting authentication
+    /// failures per client ([`crate::http::throttle`]). Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl ServerConfig {
@@ -88,6 +112,8 @@ impl ServerConfig {
             enrollment_code_hours: DEFAULT_ENROLLMENT_CODE_HOURS,
             time: Arc::new(SystemTimeSource),
             report_threshold: DEFAULT_REPORT_THRESHOLD,
+            metrics_token: None,
+            trusted_proxies: Vec::new(),
         }
     }
 

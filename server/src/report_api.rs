@@ -13,18 +13,43 @@ pub struct NewApiTokenBody {
     /// Only a system-admin token may give grants, and only to analysts and system admins.
     #[serde(default)]
     pub grants: Vec<Grant>,
+    /// Days until the token stops working; the server's default (90) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_days: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiTokenBody {
     /// Shown once; the server keeps only a hash.
     pub token: String,
+    /// The token's public id, for listing and revoking it.
+    pub id: String,
     pub user_id: String,
     pub agency: String,
     pub role: crate::roles::Role,
+    /// The agency its reports are limited to (a token an agency admin issued); `null`: as
+    /// the role allows.
+    pub limited_to: Option<String>,
     pub grants: Vec<Grant>,
     pub label: String,
     pub created_at: String,
+    pub expires_at: String,
+}
+
+/// `GET /v1/admin/api-tokens`: one API token, without its secret or hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenInfoBody {
+    pub id: String,
+    pub user_id: String,
+    pub agency: String,
+    pub role: crate::roles::Role,
+    pub limited_to: Option<String>,
+    pub grants: Vec<Grant>,
+    pub label: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
 }
 
 /// `POST /v1/admin/users/{user_id}/api-tokens/revoke`

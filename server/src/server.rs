@@ -50,6 +50,11 @@ pub enum StartError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "the metrics token must be at least {} characters",
+        crate::config::MIN_METRICS_TOKEN_CHARS
+    )]
+    MetricsToken,
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -68,6 +73,11 @@ pub struct Server {
 
 impl Server {
     pub async fn bind(config: ServerConfig) -> Result<Server, StartError> {
+        if let Some(token) = &config.metrics_token {
+            if token.trim().chars().count() < crate::config::MIN_METRICS_TOKEN_CHARS {
+                return Err(StartError::MetricsToken);
+            }
+        }
         fsutil::create_private_dir(&config.data_dir).map_err(|source| StartError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
@@ -105,6 +115,14 @@ impl Server {
             config.enrollment_code_hours,
         );
         state.report_threshold = config.report_threshold;
+        state.admin_token_file = Some(config.admin_token_path());
+        state.throttle = Arc::new(crate::http::throttle::Throttle::new(
+            config.trusted_proxies.clone(),
+        ));
+        state.metrics_token = config
+            .metrics_token
+            .as_deref()
+            .map(|t| credentials::hash_secret(SecretKind::AdminToken, t.trim()));
         Ok(Server {
             listener,
             storage,
@@ -142,9 +160,13 @@ impl Server {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = fired_tx.send(());
         };
-        let serve = axum::serve(self.listener, router)
-            .with_graceful_shutdown(graceful)
-            .into_future();
+        // The peer address counts authentication failures per source (`http::throttle`).
+        let serve = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(graceful)
+        .into_future();
         let result = tokio::select! {
             result = serve => result,
             _ = async {
@@ -183,6 +205,10 @@ impl Server {
 }
 
 /// On first start (no live system-admin token), makes one and writes it to `path`, owner-only.
+/// It expires like any admin token ([`crate::config::DEFAULT_TOKEN_DAYS`]); an operator rotates
+/// it (`fieldcase admin token rotate`), which deletes the file. Should every system token have
+/// expired or been revoked, the next start writes a new one: whoever holds the data directory
+/// can always recover the network.
 /// The file is written before the token is stored: if storing fails the file is stale and the
 /// next start overwrites it, whereas the other order could leave a token nobody can read.
 fn ensure_admin_token(
@@ -190,7 +216,7 @@ fn ensure_admin_token(
     path: &Path,
     now_ms: u64,
 ) -> Result<Option<PathBuf>, StartError> {
-    if storage.has_system_admin()? {
+    if storage.has_system_admin(now_ms)? {
         return Ok(None);
     }
     let token = credentials::new_bearer_secret();
@@ -205,6 +231,7 @@ fn ensure_admin_token(
         scope: AdminScope::System,
         label: "first system admin".into(),
         created_at_ms: now_ms,
+        expires_at_ms: now_ms + u64::from(crate::config::DEFAULT_TOKEN_DAYS) * 86_400_000,
     })?;
     tracing::info!(path = %path.display(), "wrote the system admin token");
     Ok(Some(path.to_owned()))

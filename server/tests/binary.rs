@@ -43,6 +43,11 @@ struct Serve {
 }
 
 async fn serve(data_dir: &Path) -> Serve {
+    serve_with(data_dir, &[]).await
+}
+
+/// `fieldcase serve` with `extra` arguments.
+async fn serve_with(data_dir: &Path, extra: &[&std::ffi::OsStr]) -> Serve {
     let mut child = command()
         .args([
             "serve",
@@ -53,6 +58,7 @@ async fn serve(data_dir: &Path) -> Serve {
             "--data-dir",
         ])
         .arg(data_dir)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -315,4 +321,63 @@ async fn serve_and_admin_work_end_to_end() {
     assert_eq!(agencies[0]["code"], "iom_uga");
     let (clean_exit, _) = again.terminate().await;
     assert!(clean_exit);
+}
+
+/// `--metrics-token-file` and `--trusted-proxy` as an operator gives them.
+#[tokio::test]
+async fn serve_takes_a_metrics_token_file_and_trusted_proxies() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let metrics_file = dir.path().join("metrics.token");
+    let metrics_token = "k".repeat(40);
+    std::fs::write(&metrics_file, format!("{metrics_token}\n")).unwrap();
+    let server = serve_with(
+        &data,
+        &[
+            "--metrics-token-file".as_ref(),
+            metrics_file.as_os_str(),
+            "--trusted-proxy".as_ref(),
+            "127.0.0.9".as_ref(),
+        ],
+    )
+    .await;
+    let admin_token = std::fs::read_to_string(data.join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let metrics = |token: Option<&str>| {
+        let mut request = http.get(format!("{}/metrics", server.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(metrics(None).await, reqwest::StatusCode::UNAUTHORIZED);
+    assert_eq!(metrics(Some(&metrics_token)).await, reqwest::StatusCode::OK);
+
+    let proxy = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 9]))
+        .build()
+        .unwrap();
+    let via = |client: &str, token: &str| {
+        proxy
+            .get(format!("{}/v1/admin/agencies", server.url))
+            .header("x-forwarded-for", client.to_owned())
+            .bearer_auth(token.to_owned())
+            .send()
+    };
+    let mut status = reqwest::StatusCode::OK;
+    for _ in 0..fieldcase_server::http::throttle::MAX_AUTH_FAILURES + 1 {
+        status = via("203.0.113.1", "guess").await.unwrap().status();
+    }
+    assert_eq!(status, reqwest::StatusCode::TOO_MANY_REQUESTS);
+    let other = via("203.0.113.2", &admin_token).await.unwrap().status();
+    assert_eq!(
+        other,
+        reqwest::StatusCode::OK,
+        "counted per forwarded client"
+    );
+    let (stopped, _) = server.terminate().await;
+    assert!(stopped);
 }

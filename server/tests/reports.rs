@@ -760,7 +760,6 @@ async fn reports_match_the_generated_population_and_respect_roles() {
     // (The dashboard's page, script and style are static and hold no data.)
     let public_routes = [
         "/healthz",
-        "/metrics",
         "/openapi.json",
         "/v1/enroll",
         "/dashboard",

@@ -90,6 +90,13 @@ async fn a_version_4_database_gets_its_report_facts_rebuilt_from_sealed_state() 
             "DROP TABLE report_facts; DROP TABLE service_facts; DROP TABLE match_blocks;
              DROP TABLE match_profiles; DROP TABLE duplicate_decisions; DROP TABLE api_tokens;
              DELETE FROM server_meta WHERE key = 'facts_version';
+             DROP INDEX admin_tokens_by_id;
+             ALTER TABLE admin_tokens DROP COLUMN id;
+             ALTER TABLE admin_tokens DROP COLUMN expires_at;
+             ALTER TABLE admin_tokens DROP COLUMN last_used_at;
+             DROP INDEX enrollment_codes_by_id; DROP INDEX enrollment_codes_by_agency;
+             ALTER TABLE enrollment_codes DROP COLUMN id;
+             ALTER TABLE enrollment_codes DROP COLUMN revoked_at;
              PRAGMA user_version = 4;",
         )
         .unwrap();

@@ -53,6 +53,12 @@ pub enum AdminCommand {
     /// Admin tokens for agency admins, and API tokens of users (reports, duplicate review).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Users' API tokens: list them, revoke one.
+    #[command(subcommand)]
+    ApiToken(super::admin_tokens::ApiTokenCommand),
+    /// Enrollment codes: list them, revoke an unused one.
+    #[command(subcommand)]
+    EnrollCodes(super::admin_tokens::EnrollCodesCommand),
     /// Form definitions: publish versions for devices, list them, convert XLSForm.
     #[command(subcommand)]
     Form(super::admin_forms::FormCommand),
@@ -113,11 +119,35 @@ pub enum TokenCommand {
         grant: Vec<crate::roles::Grant>,
         #[arg(long)]
         label: String,
+        /// Days until the token stops working (default: the server's, 90; at most 365).
+        #[arg(long)]
+        expires_days: Option<u32>,
     },
-    /// Revoke every API token of a user (a lost laptop, a person who left).
+    /// `--id ID`: revoke one admin token (from `token list`).
+    /// `--user ID`: revoke every API token of a user (a lost laptop, a person who left).
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["id", "user"])))]
     Revoke {
         #[arg(long)]
-        user: String,
+        id: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// List admin tokens (ids, labels, expiry, last use; never the secrets).
+    List {
+        #[arg(long)]
+        agency: Option<String>,
+    },
+    /// Replace the token this command runs with: the server issues a new one with the same
+    /// scope and label and revokes the old one (and deletes `<data-dir>/admin.token` if it
+    /// held it). The new token replaces the content of `--token-file`, or is printed once
+    /// when the token came from the environment or with `--print`.
+    Rotate {
+        /// Days until the new token stops working (default: the server's, 90).
+        #[arg(long)]
+        expires_days: Option<u32>,
+        /// Print the new token instead of writing it to the token file.
+        #[arg(long)]
+        print: bool,
     },
 }
 
@@ -224,9 +254,9 @@ pub async fn run(args: AdminArgs, out: Output) -> anyhow::Result<()> {
                 .await?;
             out.print(&code, || {
                 format!(
-                    "enrollment code: {}\nfor user {} of {}, valid until {}\n\
+                    "enrollment code: {}\nfor user {} of {}, valid until {} (id {})\n\
                      It is shown only once and works once; give it to the user in person.",
-                    code.code, code.user_id, code.agency, code.expires_at
+                    code.code, code.user_id, code.agency, code.expires_at, code.id
                 )
             });
         }
@@ -273,27 +303,61 @@ pub async fn run(args: AdminArgs, out: Output) -> anyhow::Result<()> {
             });
         }
         AdminCommand::Form(command) => super::admin_forms::run(&client, command, out).await?,
+        AdminCommand::ApiToken(command) => {
+            super::admin_tokens::run_api_tokens(&client, command, out).await?
+        }
+        AdminCommand::EnrollCodes(command) => {
+            super::admin_tokens::run_enroll_codes(&client, command, out).await?
+        }
+        AdminCommand::Token(TokenCommand::List { agency }) => {
+            super::admin_tokens::list_admin_tokens(&client, agency, out).await?
+        }
+        AdminCommand::Token(TokenCommand::Revoke { id: Some(id), .. }) => {
+            super::admin_tokens::revoke_admin_token(&client, &id, out).await?
+        }
+        AdminCommand::Token(TokenCommand::Rotate {
+            expires_days,
+            print,
+        }) => {
+            let write_to = args.token_file.as_deref().filter(|_| !print);
+            super::admin_tokens::rotate(&client, expires_days, write_to, out).await?
+        }
         AdminCommand::Token(TokenCommand::Add {
             user: Some(user),
             grant,
             label,
+            expires_days,
             ..
         }) => {
             let path = format!("/v1/admin/users/{user}/api-tokens");
             let body = crate::report_api::NewApiTokenBody {
                 label,
                 grants: grant,
+                expires_days,
             };
             let token: crate::report_api::ApiTokenBody =
                 client.call(Method::POST, &path, Some(&body)).await?;
             out.print(&token, || {
                 format!(
-                    "API token for user {} ({} of {}): {}\nIt is shown only once.",
-                    token.user_id, token.role, token.agency, token.token
+                    "API token {} for user {} ({} of {}), valid until {}{}: {}\n\
+                     It is shown only once.",
+                    token.id,
+                    token.user_id,
+                    token.role,
+                    token.agency,
+                    token.expires_at,
+                    token
+                        .limited_to
+                        .as_deref()
+                        .map(|a| format!(", reports limited to {a}"))
+                        .unwrap_or_default(),
+                    token.token
                 )
             });
         }
-        AdminCommand::Token(TokenCommand::Revoke { user }) => {
+        AdminCommand::Token(TokenCommand::Revoke {
+            user: Some(user), ..
+        }) => {
             let path = format!("/v1/admin/users/{user}/api-tokens/revoke");
             let revoked: crate::report_api::RevokedApiTokensBody =
                 client.call(Method::POST, &path, none).await?;
@@ -304,19 +368,34 @@ pub async fn run(args: AdminArgs, out: Output) -> anyhow::Result<()> {
                 )
             });
         }
-        AdminCommand::Token(TokenCommand::Add { agency, label, .. }) => {
+        AdminCommand::Token(TokenCommand::Revoke { .. }) => {
+            anyhow::bail!("give --id or --user")
+        }
+        AdminCommand::Token(TokenCommand::Add {
+            agency,
+            label,
+            expires_days,
+            ..
+        }) => {
             let agency = agency.context("give --agency or --user")?;
             let token: AdminTokenBody = client
                 .call(
                     Method::POST,
                     "/v1/admin/tokens",
-                    Some(&NewAdminTokenBody { agency, label }),
+                    Some(&NewAdminTokenBody {
+                        agency,
+                        label,
+                        expires_days,
+                    }),
                 )
                 .await?;
             out.print(&token, || {
                 format!(
-                    "admin token for agency {}: {}\nIt is shown only once.",
-                    token.agency, token.token
+                    "admin token {} for agency {}, valid until {}: {}\nIt is shown only once.",
+                    token.id,
+                    token.agency.as_deref().unwrap_or("(network)"),
+                    token.expires_at,
+                    token.token
                 )
             });
         }

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod admin_forms;
+pub mod admin_tokens;
 pub mod demo;
 pub mod device;
 pub mod output;

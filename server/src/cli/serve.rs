@@ -50,6 +50,19 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(2..=1000),
     )]
     pub report_threshold: u64,
+    /// A file holding a token (at least 32 characters) that may read /metrics and nothing
+    /// else, for a Prometheus scraper. Without it, /metrics needs a system-admin token.
+    #[arg(long, env = "FIELDCASE_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
+    /// Address of a reverse proxy in front of the server (repeatable, or comma-separated in
+    /// the variable): failed logins are counted per client it names in X-Forwarded-For
+    /// rather than per proxy. Never list an address clients can connect from directly.
+    #[arg(
+        long = "trusted-proxy",
+        env = "FIELDCASE_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` filter.
@@ -68,6 +81,12 @@ pub fn init_tracing(format: LogFormat) {
 
 pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
     init_tracing(args.log_format);
+    let metrics_token = match &args.metrics_token_file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("reading the metrics token file {}: {e}", path.display())
+        })?),
+        None => None,
+    };
     let config = ServerConfig {
         data_dir: args.data_dir,
         listen: args.listen,
@@ -75,6 +94,8 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
         enrollment_code_hours: args.enrollment_code_hours,
         time: Arc::new(SystemTimeSource),
         report_threshold: args.report_threshold,
+        metrics_token,
+        trusted_proxies: args.trusted_proxies,
     };
     let admin_token_path = config.admin_token_path();
     let server = Server::bind(config).await?;
@@ -90,8 +111,11 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
             let mut text = format!("listening on {url}");
             if token_written {
                 text.push_str(&format!(
-                    "\nsystem admin token written to {}",
-                    admin_token_path.display()
+                    "\nsystem admin token written to {}; it expires in {} days. Copy it \
+                     somewhere only you can read and rotate it now: fieldcase admin \
+                     --token-file <copy> token rotate (this deletes the file)",
+                    admin_token_path.display(),
+                    crate::config::DEFAULT_TOKEN_DAYS
                 ));
             }
             text

@@ -54,7 +54,7 @@ pub fn device_body(d: Device) -> DeviceBody {
 
 /// The agency a caller may address, or `None` when it is malformed or outside their scope —
 /// which callers answer exactly like an agency that does not exist.
-fn addressable_agency(admin: &Admin, code: &str) -> Option<AgencyCode> {
+pub(super) fn addressable_agency(admin: &Admin, code: &str) -> Option<AgencyCode> {
     let code = AgencyCode::parse(code).ok()?;
     match &admin.0 {
         AdminScope::System => Some(code),
@@ -64,7 +64,7 @@ fn addressable_agency(admin: &Admin, code: &str) -> Option<AgencyCode> {
 
 /// What a list is limited to: `Ok(None)` everything (system admin, no filter), `Ok(Some(a))`
 /// one agency, `Err(())` nothing (a filter the caller cannot see, or a malformed code).
-fn list_scope(admin: &Admin, filter: &AgencyFilter) -> Result<Option<AgencyCode>, ()> {
+pub(super) fn list_scope(admin: &Admin, filter: &AgencyFilter) -> Result<Option<AgencyCode>, ()> {
     match (&filter.agency, admin.0.agency()) {
         (None, scope) => Ok(scope.cloned()),
         (Some(code), _) => addressable_agency(admin, code).map(Some).ok_or(()),
@@ -166,12 +166,13 @@ pub async fn create_enrollment_code(
         expires_at_ms,
     };
     let storage = state.storage.clone();
-    blocking(move || storage.create_enrollment_code(&record)).await?;
-    tracing::info!(user = %user.id, agency = %user.agency, hours, "enrollment code issued");
+    let id = blocking(move || storage.create_enrollment_code(&record)).await?;
+    tracing::info!(code_id = %id, user = %user.id, agency = %user.agency, hours, "enrollment code issued");
     Ok((
         StatusCode::CREATED,
         Json(EnrollmentCodeBody {
             code,
+            id,
             user_id: user.id,
             agency: user.agency.to_string(),
             expires_at: rfc3339(expires_at_ms),
@@ -219,24 +220,28 @@ pub async fn create_admin_token(
     let agency =
         addressable_agency(&admin, &body.agency).ok_or_else(|| ApiError::not_found("agency"))?;
     let label = check_label("label", &body.label)?;
-    let token = credentials::new_bearer_secret();
     let now = state.time.now_ms();
+    let expires_at_ms = super::tokens::expiry(now, body.expires_days)?;
+    let token = credentials::new_bearer_secret();
     let record = NewAdminToken {
         token_hash: credentials::hash_secret(SecretKind::AdminToken, &token),
         scope: AdminScope::Agency(agency.clone()),
         label: label.clone(),
         created_at_ms: now,
+        expires_at_ms,
     };
     let storage = state.storage.clone();
-    blocking(move || storage.create_admin_token(&record)).await?;
-    tracing::info!(agency = %agency, "agency admin token created");
+    let id = blocking(move || storage.create_admin_token(&record)).await?;
+    tracing::info!(token = %id, agency = %agency, "agency admin token created");
     Ok((
         StatusCode::CREATED,
         Json(AdminTokenBody {
             token,
-            agency: agency.to_string(),
+            id,
+            agency: Some(agency.to_string()),
             label,
             created_at: rfc3339(now),
+            expires_at: rfc3339(expires_at_ms),
         }),
     ))
 }

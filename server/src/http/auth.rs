@@ -66,9 +66,10 @@ impl FromRequestParts<AppState> for AuthedDevice {
     }
 }
 
-/// An authenticated admin and the scope of their token.
+/// An authenticated admin: the scope of their token, and the token's public id (what
+/// rotation revokes).
 #[derive(Clone, Debug)]
-pub struct Admin(pub AdminScope);
+pub struct Admin(pub AdminScope, pub String);
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
@@ -77,21 +78,29 @@ impl FromRequestParts<AppState> for Admin {
         let secret = bearer(parts).ok_or_else(|| ApiError::unauthorized(ADMIN_HELP))?;
         let hash = hash_secret(SecretKind::AdminToken, secret);
         let storage = state.storage.clone();
-        match blocking(move || storage.admin_by_token(&hash)).await? {
-            Some(scope) => Ok(Admin(scope)),
+        let now = state.time.now_ms();
+        match blocking(move || storage.admin_by_token(&hash, now)).await? {
+            Some(auth) => Ok(Admin(auth.scope, auth.id)),
             None => {
                 refuse_api_token(state, secret, "administration needs an admin token").await?;
-                Err(ApiError::unauthorized("unknown or revoked admin token"))
+                Err(ApiError::unauthorized(
+                    "unknown, expired or revoked admin token",
+                ))
             }
         }
     }
 }
 
 /// A 403 when `secret` is a live API token: such tokens are for aggregates and review only.
-async fn refuse_api_token(state: &AppState, secret: &str, why: &str) -> Result<(), ApiError> {
+pub(crate) async fn refuse_api_token(
+    state: &AppState,
+    secret: &str,
+    why: &str,
+) -> Result<(), ApiError> {
     let hash = hash_secret(SecretKind::ApiToken, secret);
     let storage = state.storage.clone();
-    if blocking(move || storage.api_token_user(&hash))
+    let now = state.time.now_ms();
+    if blocking(move || storage.api_token_user(&hash, now))
         .await?
         .is_some()
     {

@@ -1,9 +1,16 @@
 //! `GET /healthz`, `GET /metrics`, `GET /openapi.json`: what operators and tools read.
+//!
+//! `/metrics` needs a token: a system-admin token, or the metrics token configured at serve
+//! time (`--metrics-token-file`, for a scraper that should read nothing else). Its figures are
+//! network-wide (device counts, traffic by route), so an agency-admin token gets 403.
 
 use super::{blocking, AppState};
 use crate::api::HealthBody;
+use crate::credentials::{hash_secret, SecretKind};
 use crate::error::ApiError;
+use crate::storage::AdminScope;
 use axum::extract::State;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -19,7 +26,33 @@ pub async fn healthz() -> Json<HealthBody> {
     })
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// Refuses anyone but a system admin or the holder of the metrics token.
+async fn check_metrics_access(state: &AppState, parts: &Parts) -> Result<(), ApiError> {
+    let secret = super::auth::bearer(parts).ok_or_else(|| {
+        ApiError::unauthorized(
+            "send a system-admin token or the metrics token as Authorization: Bearer <token>",
+        )
+    })?;
+    let hash = hash_secret(SecretKind::AdminToken, secret);
+    if state.metrics_token == Some(hash) {
+        return Ok(());
+    }
+    let storage = state.storage.clone();
+    let now = state.time.now_ms();
+    match blocking(move || storage.admin_by_token(&hash, now)).await? {
+        Some(auth) if auth.scope == AdminScope::System => Ok(()),
+        Some(_) => Err(ApiError::forbidden(
+            "metrics cover the whole network: a system-admin token or the metrics token",
+        )),
+        None => {
+            super::auth::refuse_api_token(state, secret, "metrics need an admin token").await?;
+            Err(ApiError::unauthorized("unknown, expired or revoked token"))
+        }
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>, parts: Parts) -> Result<Response, ApiError> {
+    check_metrics_access(&state, &parts).await?;
     let storage = state.storage.clone();
     let counts = blocking(move || storage.device_counts()).await?;
     state.metrics.set_devices(counts);

@@ -20,6 +20,8 @@ pub mod principal;
 pub mod referrals;
 pub mod reports;
 pub mod sync;
+pub mod throttle;
+pub mod tokens;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -48,6 +50,13 @@ pub struct AppState {
     pub report_threshold: u64,
     /// The last duplicate-candidate scan, reused while the log has not grown.
     pub duplicate_candidates: Arc<crate::reports::duplicates::CandidateCache>,
+    /// Where first start writes the system-admin token (`<data-dir>/admin.token`): rotating
+    /// the token it holds deletes it.
+    pub admin_token_file: Option<std::path::PathBuf>,
+    /// Hash of the token that may read `/metrics` besides system admins, when configured.
+    pub metrics_token: Option<crate::credentials::SecretHash>,
+    /// Authentication failures per source ([`throttle`]).
+    pub throttle: Arc<throttle::Throttle>,
 }
 
 impl AppState {
@@ -64,6 +73,9 @@ impl AppState {
             sync_slots: Arc::new(Semaphore::new(crate::config::MAX_CONCURRENT_SYNCS)),
             report_threshold: crate::config::DEFAULT_REPORT_THRESHOLD,
             duplicate_candidates: Arc::default(),
+            admin_token_file: None,
+            metrics_token: None,
+            throttle: Arc::default(),
         }
     }
 }
@@ -175,6 +187,41 @@ fn routes() -> Routes {
             "/v1/admin/tokens",
             post(admin::create_admin_token),
         )
+        .add(
+            Method::GET,
+            "/v1/admin/tokens",
+            get(tokens::list_admin_tokens),
+        )
+        .add(
+            Method::POST,
+            "/v1/admin/tokens/rotate",
+            post(tokens::rotate_admin_token),
+        )
+        .add(
+            Method::POST,
+            "/v1/admin/tokens/{token_id}/revoke",
+            post(tokens::revoke_admin_token),
+        )
+        .add(
+            Method::GET,
+            "/v1/admin/api-tokens",
+            get(tokens::list_api_tokens),
+        )
+        .add(
+            Method::POST,
+            "/v1/admin/api-tokens/{token_id}/revoke",
+            post(tokens::revoke_api_token),
+        )
+        .add(
+            Method::GET,
+            "/v1/admin/enrollment-codes",
+            get(tokens::list_enrollment_codes),
+        )
+        .add(
+            Method::POST,
+            "/v1/admin/enrollment-codes/{code_id}/revoke",
+            post(tokens::revoke_enrollment_code),
+        )
         .add(Method::GET, "/v1/admin/forms", get(forms::list))
         .add(Method::POST, "/v1/admin/forms", post(forms::publish))
         .add(
@@ -236,6 +283,11 @@ pub fn router(state: AppState) -> Router {
             fieldcase_core::protocol::MAX_COMPRESSED_BODY_BYTES,
         ))
         .layer(trace)
+        // Before any route looks at a secret: a source that failed too often is refused.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            throttle::limit,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::observe,

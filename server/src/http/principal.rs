@@ -7,8 +7,14 @@
 //! |---|---|---|---|
 //! | system-admin token, `system_admin` user | whole network | yes (default) | yes |
 //! | agency-admin token, `agency_admin` or `supervisor` user | own agency only | yes (default) | no |
-//! | `analyst` user | whole network | only with the `exact_counts` grant | only with the `review_duplicates` grant |
+//! | `analyst` user, token from a system admin | whole network | only with the `exact_counts` grant | only with the `review_duplicates` grant |
+//! | `analyst` user, token from an agency admin | own agency only | no | no |
 //! | `caseworker` user | — (403) | — | — |
+//!
+//! Whatever the role, a token an agency admin issued is limited to that agency
+//! ([`crate::storage::NewApiToken::limited_to`]) and carries no grant: network-wide figures
+//! and grants come only from a system admin, so an agency admin cannot reach beyond its
+//! agency by minting an analyst.
 //!
 //! CSV and HXL exports leave the network by nature and are always suppressed. An analyst
 //! without the grant gets `public` by default and a 403 for `internal`. API tokens carry no
@@ -35,6 +41,8 @@ pub enum Principal {
         id: String,
         agency: AgencyCode,
         role: Role,
+        /// The agency this token's reports are limited to, whatever the role.
+        limited_to: Option<AgencyCode>,
         grants: BTreeSet<Grant>,
     },
 }
@@ -55,21 +63,23 @@ impl FromRequestParts<AppState> for Principal {
         let admin_hash = hash_secret(SecretKind::AdminToken, secret);
         let api_hash = hash_secret(SecretKind::ApiToken, secret);
         let storage = state.storage.clone();
+        let now = state.time.now_ms();
         let found = blocking(move || {
-            if let Some(scope) = storage.admin_by_token(&admin_hash)? {
-                return Ok(Some(Principal::Admin(scope)));
+            if let Some(auth) = storage.admin_by_token(&admin_hash, now)? {
+                return Ok(Some(Principal::Admin(auth.scope)));
             }
-            Ok::<_, crate::storage::StorageError>(storage.api_token_user(&api_hash)?.map(|u| {
-                Principal::User {
+            Ok::<_, crate::storage::StorageError>(storage.api_token_user(&api_hash, now)?.map(
+                |u| Principal::User {
                     id: u.user.id,
                     agency: u.user.agency,
                     role: u.user.role,
+                    limited_to: u.limited_to,
                     grants: u.grants,
-                }
-            }))
+                },
+            ))
         })
         .await?;
-        found.ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))
+        found.ok_or_else(|| ApiError::unauthorized("unknown, expired or revoked token"))
     }
 }
 
@@ -86,9 +96,24 @@ impl Principal {
                 exact: true,
             }),
             Principal::User {
+                limited_to: Some(limited),
+                role,
+                grants,
+                ..
+            } => match role {
+                Role::Caseworker => Err(ApiError::forbidden(
+                    "reports are for analysts, supervisors and admins",
+                )),
+                _ => Ok(ReportRights {
+                    agency: Some(limited.clone()),
+                    exact: *role != Role::Analyst || grants.contains(&Grant::ExactCounts),
+                }),
+            },
+            Principal::User {
                 agency,
                 role,
                 grants,
+                limited_to: None,
                 ..
             } => match role {
                 Role::SystemAdmin => Ok(ReportRights {
@@ -114,8 +139,15 @@ impl Principal {
     pub fn require_review(&self) -> Result<(), ApiError> {
         let allowed = match self {
             Principal::Admin(scope) => *scope == AdminScope::System,
-            Principal::User { role, grants, .. } => {
-                *role == Role::SystemAdmin || grants.contains(&Grant::ReviewDuplicates)
+            // The review list spans agencies: never for a token limited to one.
+            Principal::User {
+                role,
+                grants,
+                limited_to,
+                ..
+            } => {
+                limited_to.is_none()
+                    && (*role == Role::SystemAdmin || grants.contains(&Grant::ReviewDuplicates))
             }
         };
         if allowed {

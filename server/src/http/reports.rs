@@ -408,28 +408,36 @@ pub async fn create_api_token(
             "grants are for analysts and system admins (the central office)",
         ));
     }
-    let token = credentials::new_bearer_secret();
+    // A token an agency admin issues never reaches beyond that agency, whatever the role.
+    let limited_to = admin.0.agency().cloned();
     let now = state.time.now_ms();
+    let expires_at_ms = super::tokens::expiry(now, body.expires_days)?;
+    let token = credentials::new_bearer_secret();
     let record = NewApiToken {
         token_hash: credentials::hash_secret(SecretKind::ApiToken, &token),
         user_id: user.id.clone(),
+        limited_to: limited_to.clone(),
         grants: grants.clone(),
         label: label.clone(),
         created_at_ms: now,
+        expires_at_ms,
     };
     let storage = state.storage.clone();
-    blocking(move || storage.create_api_token(&record)).await?;
-    tracing::info!(user = %user.id, agency = %user.agency, role = %user.role, "API token issued");
+    let id = blocking(move || storage.create_api_token(&record)).await?;
+    tracing::info!(token = %id, user = %user.id, agency = %user.agency, role = %user.role, "API token issued");
     Ok((
         StatusCode::CREATED,
         Json(ApiTokenBody {
             token,
+            id,
             user_id: user.id,
             agency: user.agency.to_string(),
             role: user.role,
+            limited_to: limited_to.map(|a| a.to_string()),
             grants: grants.into_iter().collect(),
             label,
             created_at: rfc3339(now),
+            expires_at: rfc3339(expires_at_ms),
         }),
     ))
 }

@@ -11,10 +11,12 @@ use fieldcase_core::protocol::RejectReason;
 use fieldcase_core::{FieldChange, Hlc, OpId, RecordId, RecordKind};
 
 mod attachments;
+mod credentials;
 mod forms;
 mod referrals;
 mod reports;
 pub use attachments::*;
+pub use credentials::*;
 pub use forms::*;
 pub use referrals::*;
 pub use reports::*;
@@ -288,26 +290,31 @@ pub fn scoped_lookups_hide_other_agencies(store: &dyn Storage) {
 }
 
 pub fn admin_tokens_and_agencies(store: &dyn Storage) {
-    assert!(!store.has_system_admin().unwrap());
-    store
+    assert!(!store.has_system_admin(NOW).unwrap());
+    let id = store
         .create_admin_token(&NewAdminToken {
             token_hash: [1; 32],
             scope: AdminScope::System,
             label: "first".into(),
             created_at_ms: NOW,
+            expires_at_ms: NOW + 1000,
         })
         .unwrap();
-    assert!(store.has_system_admin().unwrap());
+    assert!(store.has_system_admin(NOW).unwrap());
     assert_eq!(
-        store.admin_by_token(&[1; 32]).unwrap(),
-        Some(AdminScope::System)
+        store.admin_by_token(&[1; 32], NOW).unwrap(),
+        Some(AdminAuth {
+            id,
+            scope: AdminScope::System
+        })
     );
-    assert_eq!(store.admin_by_token(&[2; 32]).unwrap(), None);
+    assert_eq!(store.admin_by_token(&[2; 32], NOW).unwrap(), None);
     let missing = store.create_admin_token(&NewAdminToken {
         token_hash: [2; 32],
         scope: AdminScope::Agency(agency("nowhere")),
         label: "x".into(),
         created_at_ms: NOW,
+        expires_at_ms: NOW + 1000,
     });
     assert!(matches!(missing, Err(StorageError::NotFound("agency"))));
     store.create_agency(&agency("agency_a"), "A", NOW).unwrap();
@@ -365,6 +372,21 @@ macro_rules! conformance_suite {
             fn admin_tokens_and_agencies() {
                 let store = $make;
                 c::admin_tokens_and_agencies(&*store);
+            }
+            #[test]
+            fn admin_tokens_expire_rotate_and_revoke_within_scope() {
+                let store = $make;
+                c::admin_tokens_expire_rotate_and_revoke_within_scope(&*store);
+            }
+            #[test]
+            fn api_tokens_expire_and_revoke_one_by_one_within_scope() {
+                let store = $make;
+                c::api_tokens_expire_and_revoke_one_by_one_within_scope(&*store);
+            }
+            #[test]
+            fn enrollment_codes_can_be_revoked_within_scope() {
+                let store = $make;
+                c::enrollment_codes_can_be_revoked_within_scope(&*store);
             }
             #[test]
             fn a_referral_delivers_only_what_consent_allows() {

@@ -204,6 +204,58 @@ pub struct NewAdminToken {
     pub scope: AdminScope,
     pub label: String,
     pub created_at_ms: u64,
+    /// It stops working at this time.
+    pub expires_at_ms: u64,
+}
+
+/// A live admin token, as the HTTP layer needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminAuth {
+    /// The token's public id (never the secret nor its hash).
+    pub id: String,
+    pub scope: AdminScope,
+}
+
+/// An admin token as admins see it in a listing: no secret, no hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminTokenInfo {
+    pub id: String,
+    pub scope: AdminScope,
+    pub label: String,
+    pub created_at_ms: u64,
+    pub expires_at_ms: u64,
+    pub last_used_at_ms: Option<u64>,
+    pub revoked_at_ms: Option<u64>,
+}
+
+/// A user's API token as admins see it in a listing: no secret, no hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiTokenInfo {
+    pub id: String,
+    pub user_id: String,
+    /// The user's agency.
+    pub agency: AgencyCode,
+    pub role: Role,
+    /// The agency the token's reports are limited to; `None`: as the role allows.
+    pub limited_to: Option<AgencyCode>,
+    pub grants: BTreeSet<Grant>,
+    pub label: String,
+    pub created_at_ms: u64,
+    pub expires_at_ms: u64,
+    pub last_used_at_ms: Option<u64>,
+    pub revoked_at_ms: Option<u64>,
+}
+
+/// An enrollment code as admins see it in a listing: no code, no hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnrollmentCodeInfo {
+    pub id: String,
+    pub user_id: String,
+    pub agency: AgencyCode,
+    pub created_at_ms: u64,
+    pub expires_at_ms: u64,
+    pub used_at_ms: Option<u64>,
+    pub revoked_at_ms: Option<u64>,
 }
 
 /// Device counts for the metrics endpoint.
@@ -330,15 +382,23 @@ pub struct AuditEntry {
 pub struct NewApiToken {
     pub token_hash: SecretHash,
     pub user_id: String,
+    /// Reports through this token are limited to this agency whatever the user's role (a
+    /// token an agency admin issued); `None`: as the role allows (only a system admin issues
+    /// such a token to an analyst).
+    pub limited_to: Option<AgencyCode>,
     pub grants: BTreeSet<Grant>,
     pub label: String,
     pub created_at_ms: u64,
+    /// It stops working at this time.
+    pub expires_at_ms: u64,
 }
 
 /// The user behind a live API token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiTokenUser {
     pub user: User,
+    /// See [`NewApiToken::limited_to`].
+    pub limited_to: Option<AgencyCode>,
     pub grants: BTreeSet<Grant>,
 }
 
@@ -429,17 +489,75 @@ pub trait Storage: Send + Sync + 'static {
     fn list_users(&self, agency: Option<&AgencyCode>) -> Result<Vec<User>, StorageError>;
     /// The user with this id, if it exists *and* belongs to `scope` (when given).
     fn user(&self, id: &str, scope: Option<&AgencyCode>) -> Result<Option<User>, StorageError>;
-    fn create_admin_token(&self, token: &NewAdminToken) -> Result<(), StorageError>;
-    /// The scope of a live admin token.
-    fn admin_by_token(&self, token_hash: &SecretHash) -> Result<Option<AdminScope>, StorageError>;
-    /// Whether any live system-admin token exists (first start makes one when not).
-    fn has_system_admin(&self) -> Result<bool, StorageError>;
+    /// Stores an admin token and returns its id. `NotFound("agency")` for an unknown agency.
+    fn create_admin_token(&self, token: &NewAdminToken) -> Result<String, StorageError>;
+    /// A live admin token: not revoked and not expired at `now_ms`. Records the use (at most
+    /// every [`crate::config::LAST_USED_GRANULARITY_MS`]).
+    fn admin_by_token(
+        &self,
+        token_hash: &SecretHash,
+        now_ms: u64,
+    ) -> Result<Option<AdminAuth>, StorageError>;
+    /// Whether any live (unrevoked, unexpired) system-admin token exists; first start makes
+    /// one when not, so a network whose system tokens all expired can be recovered by whoever
+    /// holds the data directory.
+    fn has_system_admin(&self, now_ms: u64) -> Result<bool, StorageError>;
+
+    // Lifecycle of admin tokens, API tokens and enrollment codes. `scope` limits every call
+    // to one agency (an agency admin): admin tokens of that agency, API tokens and codes of
+    // its users. Outside the scope is answered exactly like an unknown id (`None`). Revoking
+    // something revoked changes nothing and returns it.
+
+    /// Admin tokens, oldest first.
+    fn list_admin_tokens(
+        &self,
+        scope: Option<&AgencyCode>,
+    ) -> Result<Vec<AdminTokenInfo>, StorageError>;
+    fn revoke_admin_token(
+        &self,
+        id: &str,
+        scope: Option<&AgencyCode>,
+        now_ms: u64,
+    ) -> Result<Option<AdminTokenInfo>, StorageError>;
+    /// In one transaction: stores `new` (same scope as the old token) and revokes the live
+    /// token `old_id`, returning the new token's id. `None` (and nothing stored) when `old_id`
+    /// is not a live token of `new.scope`.
+    fn rotate_admin_token(
+        &self,
+        old_id: &str,
+        new: &NewAdminToken,
+        now_ms: u64,
+    ) -> Result<Option<String>, StorageError>;
+    /// API tokens of users (of `scope`'s agency), oldest first.
+    fn list_api_tokens(
+        &self,
+        scope: Option<&AgencyCode>,
+    ) -> Result<Vec<ApiTokenInfo>, StorageError>;
+    fn revoke_api_token(
+        &self,
+        id: &str,
+        scope: Option<&AgencyCode>,
+        now_ms: u64,
+    ) -> Result<Option<ApiTokenInfo>, StorageError>;
+    /// Enrollment codes (used, unused, expired, revoked), oldest first.
+    fn list_enrollment_codes(
+        &self,
+        scope: Option<&AgencyCode>,
+    ) -> Result<Vec<EnrollmentCodeInfo>, StorageError>;
+    fn revoke_enrollment_code(
+        &self,
+        id: &str,
+        scope: Option<&AgencyCode>,
+        now_ms: u64,
+    ) -> Result<Option<EnrollmentCodeInfo>, StorageError>;
 
     // --- enrollment and devices ----------------------------------------------------------
 
-    fn create_enrollment_code(&self, code: &NewEnrollmentCode) -> Result<(), StorageError>;
-    /// In one transaction: finds an unused, unexpired code by hash, marks it used and creates
-    /// the device. `None` when the code is unknown, used or expired (deliberately one answer).
+    /// Stores an enrollment code and returns its id.
+    fn create_enrollment_code(&self, code: &NewEnrollmentCode) -> Result<String, StorageError>;
+    /// In one transaction: finds an unused, unexpired, unrevoked code by hash, marks it used
+    /// and creates the device. `None` when the code is unknown, used, expired or revoked
+    /// (deliberately one answer).
     fn redeem_enrollment_code(
         &self,
         code_hash: &SecretHash,
@@ -549,12 +667,17 @@ pub trait Storage: Send + Sync + 'static {
     /// The agency and intake date of cases, for the review list (unknown ids are left out).
     fn case_summaries(&self, cases: &[RecordId]) -> Result<Vec<CaseSummary>, StorageError>;
 
-    /// Stores an API token. `NotFound("user")` when the user does not exist.
-    fn create_api_token(&self, token: &NewApiToken) -> Result<(), StorageError>;
+    /// Stores an API token and returns its id. `NotFound("user")` when the user does not
+    /// exist.
+    fn create_api_token(&self, token: &NewApiToken) -> Result<String, StorageError>;
 
-    /// The user of a live API token.
-    fn api_token_user(&self, token_hash: &SecretHash)
-        -> Result<Option<ApiTokenUser>, StorageError>;
+    /// The user of a live API token (not revoked, not expired at `now_ms`). Records the use
+    /// like [`Storage::admin_by_token`].
+    fn api_token_user(
+        &self,
+        token_hash: &SecretHash,
+        now_ms: u64,
+    ) -> Result<Option<ApiTokenUser>, StorageError>;
 
     /// Revokes every live API token of a user (a lost laptop, a person who left), returning
     /// how many. Revoked tokens stop working on the next request. `NotFound("user")` when the

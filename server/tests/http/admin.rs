@@ -4,7 +4,7 @@ use crate::common::*;
 use fieldcase_core::protocol::{ErrorCode, SyncRequest, PROTOCOL_VERSION};
 use fieldcase_core::RecordId;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn admin_routes_refuse_missing_tokens_and_device_credentials() {
@@ -31,6 +31,10 @@ async fn admin_routes_refuse_missing_tokens_and_device_credentials() {
                 "{method} {path} with {token:?}"
             );
             assert_eq!(reply.error().error, ErrorCode::Unauthorized);
+            // Each failure counts against this address (`http::throttle`); let it be forgiven
+            // so the matrix tests authentication, not the throttle.
+            h.time
+                .advance_ms(fieldcase_server::http::throttle::FAILURE_FORGIVEN_MS);
         }
     }
     // The device was not revoked by any of that, and an admin token is no device credential.
@@ -158,7 +162,9 @@ async fn operator_endpoints_answer() {
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.json()["status"], "ok");
 
-    let metrics = h.send(Method::GET, "/metrics", None, None, vec![]).await;
+    let metrics = h
+        .send(Method::GET, "/metrics", Some(&h.admin_token), None, vec![])
+        .await;
     assert_eq!(metrics.status, StatusCode::OK);
     let text = String::from_utf8(metrics.body).unwrap();
     for expected in [
@@ -211,4 +217,77 @@ async fn secrets_on_disk_are_owner_only() {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "{name}");
     }
+}
+
+/// The attack: anyone who reaches the port reads the network's traffic and device counts.
+/// `/metrics` answers only a system-admin token or the metrics token set at serve time.
+#[tokio::test]
+async fn metrics_need_a_system_admin_or_the_metrics_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_token = "m".repeat(fieldcase_server::config::MIN_METRICS_TOKEN_CHARS);
+    let mut config = fieldcase_server::ServerConfig::new(dir.path().join("data"));
+    config.metrics_token = Some(format!("{metrics_token}\n"));
+    let server = fieldcase_server::Server::spawn(config).await.unwrap();
+    let system = server.admin_token().unwrap();
+    let http = reqwest::Client::new();
+    let admin =
+        fieldcase_server::admin_client::AdminClient::new(&server.base_url, system.clone()).unwrap();
+    admin.create_agency("agency_a", "A").await.unwrap();
+    let agency_admin: Value = serde_json::from_str(
+        &http
+            .post(format!("{}/v1/admin/tokens", server.base_url))
+            .bearer_auth(&system)
+            .json(&json!({"agency": "agency_a", "label": "A"}))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let agency_admin = agency_admin["token"].as_str().unwrap().to_owned();
+    let get = |token: Option<String>| {
+        let mut request = http.get(format!("{}/metrics", server.base_url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            (status, response.text().await.unwrap())
+        }
+    };
+    for (token, expected) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some("not-a-token".to_owned()), StatusCode::UNAUTHORIZED),
+        (Some(agency_admin.clone()), StatusCode::FORBIDDEN),
+        (Some(system), StatusCode::OK),
+        (Some(metrics_token.clone()), StatusCode::OK),
+    ] {
+        let (status, body) = get(token).await;
+        assert_eq!(status, expected, "{body}");
+        assert_eq!(
+            body.contains("fieldcase_devices"),
+            expected == StatusCode::OK,
+            "figures only for the allowed"
+        );
+    }
+    // The metrics token opens nothing else.
+    let reply = http
+        .get(format!("{}/v1/admin/agencies", server.base_url))
+        .bearer_auth(&metrics_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+    server.shutdown().await.unwrap();
+
+    // A short metrics token is refused at start.
+    let mut config = fieldcase_server::ServerConfig::new(dir.path().join("other"));
+    config.metrics_token = Some("short".into());
+    assert!(matches!(
+        fieldcase_server::Server::spawn(config).await,
+        Err(fieldcase_server::StartError::MetricsToken)
+    ));
 }

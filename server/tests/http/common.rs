@@ -64,9 +64,15 @@ impl Reply {
 
 impl Harness {
     pub async fn start() -> Harness {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server whose config `adjust` changed first (the clock stays the harness's).
+    pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let time = Arc::new(ManualTimeSource::new(fieldcase_core::hlc::now_ms()));
         let mut config = ServerConfig::new(dir.path().join("data"));
+        adjust(&mut config);
         config.time = time.clone();
         let server = fieldcase_server::Server::spawn(config).await.unwrap();
         let admin_token = server
@@ -164,6 +170,19 @@ impl Harness {
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.json());
         reply.json()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// An admin token limited to `agency`, issued by the system admin.
+    pub async fn agency_admin_token(&self, agency: &str) -> String {
+        let reply = self
+            .admin(
+                Method::POST,
+                "/v1/admin/tokens",
+                Some(json!({"agency": agency, "label": format!("{agency} admin")})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.json());
+        reply.json()["token"].as_str().unwrap().to_owned()
     }
 
     pub async fn issue_code(&self, user_id: &str, body: Value) -> Reply {

@@ -7,3 +7,5 @@ mod common;
 mod enroll;
 mod sealing;
 mod sync;
+mod throttle;
+mod tokens;

@@ -254,17 +254,19 @@ pub fn api_tokens_carry_their_user(store: &dyn Storage) {
             grants: [Grant::ExactCounts].into(),
             label: "reports".into(),
             created_at_ms: NOW,
+            limited_to: None,
+            expires_at_ms: NOW + 1000,
         })
         .unwrap();
-    let found = store.api_token_user(&hash).unwrap().unwrap();
+    let found = store.api_token_user(&hash, NOW).unwrap().unwrap();
     assert_eq!(found.user, user);
     assert_eq!(found.grants, [Grant::ExactCounts].into());
     assert!(store
-        .api_token_user(&hash_secret(SecretKind::ApiToken, "other"))
+        .api_token_user(&hash_secret(SecretKind::ApiToken, "other"), NOW)
         .unwrap()
         .is_none());
     assert!(store
-        .api_token_user(&hash_secret(SecretKind::AdminToken, "secret"))
+        .api_token_user(&hash_secret(SecretKind::AdminToken, "secret"), NOW)
         .unwrap()
         .is_none());
     assert!(matches!(
@@ -274,6 +276,8 @@ pub fn api_tokens_carry_their_user(store: &dyn Storage) {
             grants: Default::default(),
             label: "x".into(),
             created_at_ms: NOW,
+            limited_to: None,
+            expires_at_ms: NOW + 1000,
         }),
         Err(StorageError::NotFound("user"))
     ));
@@ -287,11 +291,13 @@ pub fn api_tokens_carry_their_user(store: &dyn Storage) {
             grants: Default::default(),
             label: "laptop".into(),
             created_at_ms: NOW,
+            limited_to: None,
+            expires_at_ms: NOW + 1000,
         })
         .unwrap();
     assert_eq!(store.revoke_api_tokens(&user.id, NOW + 1).unwrap(), 2);
-    assert!(store.api_token_user(&hash).unwrap().is_none());
-    assert!(store.api_token_user(&second).unwrap().is_none());
+    assert!(store.api_token_user(&hash, NOW).unwrap().is_none());
+    assert!(store.api_token_user(&second, NOW).unwrap().is_none());
     assert_eq!(store.revoke_api_tokens(&user.id, NOW + 2).unwrap(), 0);
     assert!(matches!(
         store.revoke_api_tokens("nobody", NOW),

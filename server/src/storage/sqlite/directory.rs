@@ -143,49 +143,34 @@ pub(super) fn user(
 pub(super) fn create_admin_token(
     tx: &Transaction<'_>,
     token: &NewAdminToken,
-) -> Result<(), StorageError> {
+) -> Result<String, StorageError> {
     if let Some(agency) = token.scope.agency() {
         if !agency_exists(tx, agency)? {
             return Err(StorageError::NotFound("agency"));
         }
     }
+    let id = super::tokens::new_id();
     tx.execute(
-        "INSERT INTO admin_tokens (token_hash, agency, label, created_at)
-         VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO admin_tokens (id, token_hash, agency, label, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
+            id,
             token.token_hash,
             token.scope.agency().map(|a| a.as_str()),
             token.label,
-            to_sql_ms(token.created_at_ms)
+            to_sql_ms(token.created_at_ms),
+            to_sql_ms(token.expires_at_ms)
         ],
     )
     .map_err(backend)?;
-    Ok(())
+    Ok(id)
 }
 
-pub(super) fn admin_by_token(
-    tx: &Transaction<'_>,
-    token_hash: &SecretHash,
-) -> Result<Option<AdminScope>, StorageError> {
-    let agency: Option<Option<String>> = tx
-        .query_row(
-            "SELECT agency FROM admin_tokens WHERE token_hash = ?1 AND revoked_at IS NULL",
-            [token_hash],
-            |row| row.get(0),
-        )
-        .optional()
-        .map_err(backend)?;
-    match agency {
-        None => Ok(None),
-        Some(None) => Ok(Some(AdminScope::System)),
-        Some(Some(code)) => Ok(Some(AdminScope::Agency(agency_col(code).map_err(backend)?))),
-    }
-}
-
-pub(super) fn has_system_admin(tx: &Transaction<'_>) -> Result<bool, StorageError> {
+pub(super) fn has_system_admin(tx: &Transaction<'_>, now_ms: u64) -> Result<bool, StorageError> {
     tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM admin_tokens WHERE agency IS NULL AND revoked_at IS NULL)",
-        [],
+        "SELECT EXISTS (SELECT 1 FROM admin_tokens
+                        WHERE agency IS NULL AND revoked_at IS NULL AND expires_at > ?1)",
+        [to_sql_ms(now_ms)],
         |row| row.get(0),
     )
     .map_err(backend)
@@ -194,11 +179,13 @@ pub(super) fn has_system_admin(tx: &Transaction<'_>) -> Result<bool, StorageErro
 pub(super) fn create_enrollment_code(
     tx: &Transaction<'_>,
     code: &NewEnrollmentCode,
-) -> Result<(), StorageError> {
+) -> Result<String, StorageError> {
+    let id = super::tokens::new_id();
     tx.execute(
-        "INSERT INTO enrollment_codes (code_hash, agency, user_id, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO enrollment_codes (id, code_hash, agency, user_id, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
+            id,
             code.code_hash,
             code.agency.as_str(),
             code.user_id,
@@ -213,7 +200,7 @@ pub(super) fn create_enrollment_code(
             backend(e)
         }
     })?;
-    Ok(())
+    Ok(id)
 }
 
 pub(super) fn redeem_enrollment_code(
@@ -226,7 +213,8 @@ pub(super) fn redeem_enrollment_code(
         .query_row(
             "SELECT c.agency, c.user_id, u.role FROM enrollment_codes c
              JOIN users u ON u.id = c.user_id
-             WHERE c.code_hash = ?1 AND c.used_at IS NULL AND c.expires_at > ?2",
+             WHERE c.code_hash = ?1 AND c.used_at IS NULL AND c.revoked_at IS NULL
+               AND c.expires_at > ?2",
             params![code_hash, to_sql_ms(now_ms)],
             |row| {
                 Ok((

@@ -22,6 +22,7 @@ mod referrals;
 mod reports;
 pub mod schema;
 mod state;
+mod tokens;
 mod tx;
 
 use crate::credentials::SecretHash;
@@ -287,19 +288,87 @@ impl Storage for SqliteStorage {
         self.read(|tx| directory::user(tx, id, scope))
     }
 
-    fn create_admin_token(&self, token: &NewAdminToken) -> Result<(), StorageError> {
+    fn create_admin_token(&self, token: &NewAdminToken) -> Result<String, StorageError> {
         self.write(|tx| directory::create_admin_token(tx, token))
     }
 
-    fn admin_by_token(&self, token_hash: &SecretHash) -> Result<Option<AdminScope>, StorageError> {
-        self.read(|tx| directory::admin_by_token(tx, token_hash))
+    fn admin_by_token(
+        &self,
+        token_hash: &SecretHash,
+        now_ms: u64,
+    ) -> Result<Option<AdminAuth>, StorageError> {
+        let Some((auth, news)) = self.read(|tx| tokens::admin_by_token(tx, token_hash, now_ms))?
+        else {
+            return Ok(None);
+        };
+        if news {
+            self.write(|tx| tokens::touch_admin_token(tx, &auth.id, now_ms))?;
+        }
+        Ok(Some(auth))
     }
 
-    fn has_system_admin(&self) -> Result<bool, StorageError> {
-        self.read(directory::has_system_admin)
+    fn has_system_admin(&self, now_ms: u64) -> Result<bool, StorageError> {
+        self.read(|tx| directory::has_system_admin(tx, now_ms))
     }
 
-    fn create_enrollment_code(&self, code: &NewEnrollmentCode) -> Result<(), StorageError> {
+    fn list_admin_tokens(
+        &self,
+        scope: Option<&AgencyCode>,
+    ) -> Result<Vec<AdminTokenInfo>, StorageError> {
+        self.read(|tx| tokens::list_admin_tokens(tx, scope))
+    }
+
+    fn revoke_admin_token(
+        &self,
+        id: &str,
+        scope: Option<&AgencyCode>,
+        now_ms: u64,
+    ) -> Result<Option<AdminTokenInfo>, StorageError> {
+        self.write(|tx| tokens::revoke_admin_token(tx, id, scope, now_ms))
+    }
+
+    fn rotate_admin_token(
+        &self,
+        old_id: &str,
+        new: &NewAdminToken,
+        now_ms: u64,
+    ) -> Result<Option<String>, StorageError> {
+        self.write(|tx| tokens::rotate_admin_token(tx, old_id, new, now_ms))
+    }
+
+    fn list_api_tokens(
+        &self,
+        scope: Option<&AgencyCode>,
+    ) -> Result<Vec<ApiTokenInfo>, StorageError> {
+        self.read(|tx| tokens::list_api_tokens(tx, scope))
+    }
+
+    fn revoke_api_token(
+        &self,
+        id: &str,
+        scope: Option<&AgencyCode>,
+        now_ms: u64,
+    ) -> Result<Option<ApiTokenInfo>, StorageError> {
+        self.write(|tx| tokens::revoke_api_token(tx, id, scope, now_ms))
+    }
+
+    fn list_enrollment_codes(
+        &self,
+        scope: Option<&AgencyCode>,
+    ) -> Result<Vec<EnrollmentCodeInfo>, StorageError> {
+        self.read(|tx| tokens::list_enrollment_codes(tx, scope))
+    }
+
+    fn revoke_enrollment_code(
+        &self,
+        id: &str,
+        scope: Option<&AgencyCode>,
+        now_ms: u64,
+    ) -> Result<Option<EnrollmentCodeInfo>, StorageError> {
+        self.write(|tx| tokens::revoke_enrollment_code(tx, id, scope, now_ms))
+    }
+
+    fn create_enrollment_code(&self, code: &NewEnrollmentCode) -> Result<String, StorageError> {
         self.write(|tx| directory::create_enrollment_code(tx, code))
     }
 
@@ -434,15 +503,24 @@ impl Storage for SqliteStorage {
         self.read(|tx| reports::case_summaries(tx, cases))
     }
 
-    fn create_api_token(&self, token: &NewApiToken) -> Result<(), StorageError> {
-        self.write(|tx| reports::create_api_token(tx, token))
+    fn create_api_token(&self, token: &NewApiToken) -> Result<String, StorageError> {
+        self.write(|tx| tokens::create_api_token(tx, token))
     }
 
     fn api_token_user(
         &self,
         token_hash: &SecretHash,
+        now_ms: u64,
     ) -> Result<Option<ApiTokenUser>, StorageError> {
-        self.read(|tx| reports::api_token_user(tx, token_hash))
+        let Some((user, id, news)) =
+            self.read(|tx| tokens::api_token_user(tx, token_hash, now_ms))?
+        else {
+            return Ok(None);
+        };
+        if news {
+            self.write(|tx| tokens::touch_api_token(tx, &id, now_ms))?;
+        }
+        Ok(Some(user))
     }
 
     fn revoke_api_tokens(&self, user_id: &str, now_ms: u64) -> Result<u64, StorageError> {

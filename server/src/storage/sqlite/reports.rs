@@ -5,13 +5,11 @@
 //! which is safe because a [`Country`] can only hold one of the fixed ISO codes.
 
 use super::{agency_col, backend, ms_col, record_id_col, to_sql_ms};
-use crate::credentials::SecretHash;
 use crate::reports::facts::{
     age_label, split_codes, CaseFactRow, CaseFacts, FactFilter, ReferralFactRow, ServiceFactRow,
     ServiceFacts,
 };
 use crate::reports::matching::{MatchProfile, Token};
-use crate::roles::Grant;
 use crate::storage::*;
 use fieldcase_core::model::codes::*;
 use fieldcase_core::model::{Country, Date};
@@ -378,30 +376,6 @@ pub(super) fn case_summaries(
     Ok(out)
 }
 
-pub(super) fn create_api_token(
-    tx: &Transaction<'_>,
-    token: &NewApiToken,
-) -> Result<(), StorageError> {
-    let grants: Vec<&str> = token.grants.iter().map(|g| g.as_str()).collect();
-    let inserted = tx
-        .execute(
-            "INSERT INTO api_tokens (token_hash, user_id, grants, label, created_at)
-             SELECT ?1, id, ?3, ?4, ?5 FROM users WHERE id = ?2",
-            params![
-                token.token_hash,
-                token.user_id,
-                grants.join(","),
-                token.label,
-                to_sql_ms(token.created_at_ms)
-            ],
-        )
-        .map_err(backend)?;
-    if inserted == 0 {
-        return Err(StorageError::NotFound("user"));
-    }
-    Ok(())
-}
-
 pub(super) fn revoke_api_tokens(
     tx: &Transaction<'_>,
     user_id: &str,
@@ -417,28 +391,4 @@ pub(super) fn revoke_api_tokens(
         )
         .map_err(backend)?;
     Ok(revoked as u64)
-}
-
-pub(super) fn api_token_user(
-    tx: &Transaction<'_>,
-    token_hash: &SecretHash,
-) -> Result<Option<ApiTokenUser>, StorageError> {
-    let found: Option<(String, String)> = tx
-        .query_row(
-            "SELECT user_id, grants FROM api_tokens WHERE token_hash = ?1 AND revoked_at IS NULL",
-            [token_hash],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()
-        .map_err(backend)?;
-    let Some((user_id, grants)) = found else {
-        return Ok(None);
-    };
-    let Some(user) = super::directory::user(tx, &user_id, None)? else {
-        return Ok(None);
-    };
-    Ok(Some(ApiTokenUser {
-        user,
-        grants: grants.split(',').filter_map(Grant::parse).collect(),
-    }))
 }

@@ -21,13 +21,16 @@
 //!    The rows are derived from sealed state, which SQL cannot open: the storage fills them
 //!    when it opens a database whose facts are missing or stale (`facts_version` in
 //!    `server_meta`, see `sqlite::facts`).
+//! 6. credential lifecycle ([`CREDENTIAL_LIFECYCLE`]): public ids, expiry and last use of
+//!    admin and API tokens, revocation of enrollment codes, and the agency an API token's
+//!    reports are limited to.
 
 use crate::storage::StorageError;
 use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The version [`CREATE_CURRENT`] creates.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// How long a connection waits for a lock before failing. Only the writer takes write locks
 /// and it is behind a mutex, so this covers checkpoints and external tools (backups).
@@ -285,6 +288,46 @@ CREATE TABLE api_tokens (
 );
 "#;
 
+/// Credential lifecycle: new in version 6. Run on a fresh database too, after
+/// [`CREATE_REPORTS`] (which made `api_tokens` and is a shipped step).
+///
+/// - `id`: a random public id (32 hex digits) for listing and revoking; the secret's hash
+///   stays the key but is never shown. The column is nullable because SQLite cannot add a
+///   `NOT NULL` column without a default; every row gets one here and on insert, and the
+///   unique index keeps them apart.
+/// - `expires_at`: tokens issued before this version get [`crate::config::DEFAULT_TOKEN_DAYS`]
+///   from the upgrade, so nothing lives forever; a `NULL` never matches `expires_at > now`,
+///   so a row without one counts as expired.
+/// - `api_tokens.agency`: the agency a token's reports are limited to. Tokens with a grant
+///   or of a `system_admin` user were necessarily issued by a system admin and stay
+///   network-wide; any other existing token may have come from an agency admin, so it is
+///   limited to its user's agency (a system admin reissues a network-wide one where meant).
+pub const CREDENTIAL_LIFECYCLE: &str = r#"
+ALTER TABLE admin_tokens ADD COLUMN id TEXT;
+ALTER TABLE admin_tokens ADD COLUMN expires_at INTEGER;
+ALTER TABLE admin_tokens ADD COLUMN last_used_at INTEGER;
+UPDATE admin_tokens SET id = lower(hex(randomblob(16))),
+    expires_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 90 * 86400000;
+CREATE UNIQUE INDEX admin_tokens_by_id ON admin_tokens(id);
+ALTER TABLE api_tokens ADD COLUMN id TEXT;
+ALTER TABLE api_tokens ADD COLUMN agency TEXT REFERENCES agencies(code);
+ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;
+ALTER TABLE api_tokens ADD COLUMN last_used_at INTEGER;
+UPDATE api_tokens SET id = lower(hex(randomblob(16))),
+    expires_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 90 * 86400000;
+UPDATE api_tokens SET agency = (SELECT u.agency FROM users u WHERE u.id = api_tokens.user_id)
+    WHERE grants = ''
+      AND NOT EXISTS (SELECT 1 FROM users u
+                      WHERE u.id = api_tokens.user_id AND u.role = 'system_admin');
+CREATE UNIQUE INDEX api_tokens_by_id ON api_tokens(id);
+CREATE INDEX api_tokens_by_user ON api_tokens(user_id);
+ALTER TABLE enrollment_codes ADD COLUMN id TEXT;
+ALTER TABLE enrollment_codes ADD COLUMN revoked_at INTEGER;
+UPDATE enrollment_codes SET id = lower(hex(randomblob(16)));
+CREATE UNIQUE INDEX enrollment_codes_by_id ON enrollment_codes(id);
+CREATE INDEX enrollment_codes_by_agency ON enrollment_codes(agency);
+"#;
+
 /// 2 → 3: rebuilds `op_log` (drops the device foreign key, adds `hlc_device`, trades the
 /// per-agency index for `op_audience`), keeping every row and the position high-water mark,
 /// and addresses every existing operation to its owner agency, as pulls used to select them.
@@ -326,6 +369,8 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE_ATTACHMENTS,
     // 4 → 5 (the rows are filled from sealed state when the storage opens)
     CREATE_REPORTS,
+    // 5 → 6
+    CREDENTIAL_LIFECYCLE,
 ];
 
 /// Run after [`CREATE_REFERRALS`] when upgrading to version 3.
@@ -408,6 +453,8 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
         tx.execute_batch(CREATE_ATTACHMENTS)
             .map_err(super::backend)?;
         tx.execute_batch(CREATE_REPORTS).map_err(super::backend)?;
+        tx.execute_batch(CREDENTIAL_LIFECYCLE)
+            .map_err(super::backend)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(super::backend)?;
         return tx.commit().map_err(super::backend);
@@ -548,6 +595,66 @@ mod tests {
         )
         .unwrap();
         assert_eq!(count("SELECT max(position) FROM op_log"), 4);
+    }
+
+    #[test]
+    fn credentials_get_ids_and_expiry_and_old_grantless_api_tokens_are_limited() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SNAPSHOT_V1).unwrap();
+        for (i, step) in MIGRATIONS[..4].iter().enumerate() {
+            conn.execute_batch(step).unwrap();
+            if i + 2 == 3 {
+                conn.execute_batch(CREATE_REFERRALS).unwrap();
+                conn.execute_batch(BACKFILL_AUDIENCE).unwrap();
+            }
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        conn.execute_batch(
+            "INSERT INTO agencies VALUES ('iom_uga', 'IOM Uganda', 1);
+             INSERT INTO users VALUES ('an', 'iom_uga', 'analyst', 'A', 1),
+                                      ('sa', 'iom_uga', 'system_admin', 'S', 1);
+             INSERT INTO admin_tokens (token_hash, agency, label, created_at)
+               VALUES (x'01', NULL, 'first', 1), (x'02', 'iom_uga', 'agency', 1);
+             INSERT INTO api_tokens (token_hash, user_id, grants, label, created_at)
+               VALUES (x'03', 'an', '', 'maybe from an agency admin', 1),
+                      (x'04', 'an', 'exact_counts', 'from a system admin', 1),
+                      (x'05', 'sa', '', 'from a system admin', 1);
+             INSERT INTO enrollment_codes (code_hash, agency, user_id, created_at, expires_at)
+               VALUES (x'06', 'iom_uga', 'an', 1, 2);",
+        )
+        .unwrap();
+        prepare(&mut conn).unwrap();
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        for table in ["admin_tokens", "api_tokens", "enrollment_codes"] {
+            assert_eq!(
+                count(&format!(
+                    "SELECT count(DISTINCT id) FROM {table} WHERE length(id) = 32"
+                )),
+                count(&format!("SELECT count(*) FROM {table}")),
+                "{table}: every row has its own id"
+            );
+        }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM admin_tokens WHERE expires_at > {now_ms}
+                   AND expires_at <= {now_ms} + 91 * 86400000"
+            )),
+            2,
+            "old admin tokens expire like new ones"
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM api_tokens WHERE agency = 'iom_uga'"),
+            1
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM api_tokens WHERE agency IS NULL AND token_hash != x'03'"),
+            2,
+            "tokens only a system admin could issue stay network-wide"
+        );
     }
 
     #[test]
