@@ -25,7 +25,6 @@ pub const MAX_REQUESTS_PER_RUN: usize = 10_000;
 
 /// Why a sync failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum SyncError {
     #[error("cannot reach the server: {0}")]
     Network(String),
