@@ -288,6 +288,14 @@ impl From<SyncError> for FieldcaseError {
             }
             SyncError::NotEnrolled => FieldcaseError::NotEnrolled { reason: message },
             SyncError::Cancelled => FieldcaseError::cancelled(),
+            // The app's server address: https, or http to this machine only. Nothing was sent.
+            SyncError::ServerUrl(why) => FieldcaseError::Invalid {
+                problems: vec![FieldProblem {
+                    field: "server_url".into(),
+                    reason: why.to_string(),
+                }],
+                reason: message,
+            },
             SyncError::Store(store) => store.into(),
         }
     }
@@ -420,6 +428,7 @@ mod tests {
             SyncError::Stalled,
             SyncError::NotEnrolled,
             SyncError::Cancelled,
+            SyncError::ServerUrl(fieldcase_core::sync::ServerUrlError::InsecureHttp),
             SyncError::Store(StoreError::Busy),
             SyncError::Store(StoreError::Corrupt),
         ];
@@ -436,6 +445,7 @@ mod tests {
                 | SyncError::Stalled
                 | SyncError::NotEnrolled
                 | SyncError::Cancelled
+                | SyncError::ServerUrl(_)
                 | SyncError::Store(_) => {}
             }
         }
