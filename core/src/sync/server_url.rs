@@ -31,6 +31,12 @@ impl ConnectOptions {
             allow_insecure_http: true,
         }
     }
+
+    /// Whether these options allow `base_url`, for callers that want to refuse an address
+    /// before asking anything else of the user. Clients and enrollment check it themselves.
+    pub fn check(&self, base_url: &str) -> Result<(), ServerUrlError> {
+        check_server_url(base_url, *self).map(|_| ())
+    }
 }
 
 /// Why a server address was refused. Says what is wrong, never repeats the address (it may

@@ -20,6 +20,8 @@ pub async fn enroll(
         "profile '{}' is already enrolled",
         profile.name
     );
+    // Refuse an address the options do not allow before asking for anything.
+    profile.connect.check(server)?;
     if let Some(dir) = profile.path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
