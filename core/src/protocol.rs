@@ -166,7 +166,6 @@ pub enum CommandOutcome {
 /// Why a command was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[non_exhaustive]
 pub enum CommandRejection {
     /// No such referral for this agency: one that does not exist and one between other
     /// agencies get this same answer.
@@ -242,7 +241,6 @@ pub struct Rejection {
 /// Why an operation was refused. No reason ever carries a field's value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
-#[non_exhaustive]
 pub enum RejectReason {
     /// The record belongs to an agency this device may not write to.
     Forbidden,
@@ -295,7 +293,6 @@ pub struct ErrorBody {
 /// Stable machine-readable error codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[non_exhaustive]
 pub enum ErrorCode {
     BadRequest,
     Unauthorized,
@@ -314,7 +311,6 @@ pub enum ErrorCode {
 
 /// What can go wrong encoding or decoding a body.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum CodecError {
     #[error("body of {0} bytes is over the {MAX_COMPRESSED_BODY_BYTES}-byte limit")]
     TooLarge(usize),

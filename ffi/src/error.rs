@@ -79,7 +79,9 @@ pub enum FieldcaseError {
     /// The server had trouble, was busy, or sent a reply that could not be read. Retry later.
     #[error("{reason}")]
     Server { reason: String },
-    /// The server refused the request for a reason a person must fix (the message says which).
+    /// The server refused the request for a reason a person must fix (the message says
+    /// which), or it has lost changes this device sent earlier (restored from an older
+    /// backup) and an administrator must sort it out. Retrying does not help.
     #[error("{reason}")]
     Refused { reason: String },
     /// The server refused the enrollment code or the device credential: enroll again.
@@ -215,7 +217,14 @@ impl From<StoreError> for FieldcaseError {
                 reason: message,
                 problems: Vec::new(),
             },
-            StoreError::Integrity { .. } | StoreError::Crypto(_) => {
+            StoreError::Crypto(CryptoError::WrongPassphrase) => {
+                FieldcaseError::WrongPassphrase { reason: message }
+            }
+            StoreError::Crypto(CryptoError::MissingExtraSecret) => {
+                FieldcaseError::MissingExtraSecret { reason: message }
+            }
+            StoreError::Integrity { .. }
+            | StoreError::Crypto(CryptoError::Integrity | CryptoError::Malformed(_)) => {
                 FieldcaseError::Integrity { reason: message }
             }
             StoreError::Busy => FieldcaseError::Busy { reason: message },
@@ -232,7 +241,11 @@ impl From<StoreError> for FieldcaseError {
                 }],
                 reason: message,
             },
-            StoreError::Transition(_) => FieldcaseError::NotAllowed { reason: message },
+            StoreError::Transition(
+                TransitionError::WrongParty { .. }
+                | TransitionError::IllegalTransition { .. }
+                | TransitionError::TransferAccepted,
+            ) => FieldcaseError::NotAllowed { reason: message },
             // Core's sharing errors name the field key (masked unless it looks like one),
             // never a value; the problem is with the referral's `shared_fields`.
             StoreError::Sharing(ref why) => FieldcaseError::Invalid {
@@ -242,14 +255,14 @@ impl From<StoreError> for FieldcaseError {
                 }],
                 reason: message,
             },
+            // An envelope of an unknown format version was written by a newer app, like a
+            // schema that is too new.
             StoreError::NotAStore
             | StoreError::Corrupt
             | StoreError::TooNew { .. }
+            | StoreError::Crypto(CryptoError::UnsupportedVersion(_))
             | StoreError::Database(_)
             | StoreError::Io(_) => FieldcaseError::Storage { reason: message },
-            // Core's enum is non-exhaustive: a variant added later is a storage fault until
-            // it is given a variant of its own here.
-            _ => FieldcaseError::Storage { reason: message },
         }
     }
 }
@@ -267,11 +280,23 @@ impl From<SyncError> for FieldcaseError {
             | SyncError::BadReply(_) => FieldcaseError::Server { reason: message },
             SyncError::Unauthorized => FieldcaseError::Unauthorized { reason: message },
             SyncError::Revoked => FieldcaseError::Revoked { reason: message },
-            SyncError::Refused { .. } => FieldcaseError::Refused { reason: message },
+            // A server restored from an older backup lost changes this device can no longer
+            // resend: only an administrator can sort it out, so it must not read as transient
+            // (an app would retry it forever).
+            SyncError::Refused { .. } | SyncError::ServerBehind { .. } => {
+                FieldcaseError::Refused { reason: message }
+            }
             SyncError::NotEnrolled => FieldcaseError::NotEnrolled { reason: message },
             SyncError::Cancelled => FieldcaseError::cancelled(),
+            // The app's server address: https, or http to this machine only. Nothing was sent.
+            SyncError::ServerUrl(why) => FieldcaseError::Invalid {
+                problems: vec![FieldProblem {
+                    field: "server_url".into(),
+                    reason: why.to_string(),
+                }],
+                reason: message,
+            },
             SyncError::Store(store) => store.into(),
-            _ => FieldcaseError::Server { reason: message },
         }
     }
 }
@@ -379,6 +404,80 @@ mod tests {
             .reason
             .starts_with("given_name identifies the person"));
         assert!(reason.contains("given_name"));
+    }
+
+    /// One of every sync error core has. The match makes a new variant a compile error here
+    /// until it is added to the list.
+    fn every_sync_error() -> Vec<SyncError> {
+        use fieldcase_core::protocol::ErrorCode;
+        let all = vec![
+            SyncError::Network("timed out".into()),
+            SyncError::Server { status: 503 },
+            SyncError::RateLimited,
+            SyncError::Unauthorized,
+            SyncError::Revoked,
+            SyncError::Refused {
+                code: ErrorCode::UnsupportedProtocol,
+                message: "update the app".into(),
+            },
+            SyncError::BadReply("not zstd".into()),
+            SyncError::ServerBehind {
+                server_has_through: 10,
+                device_next: 21,
+            },
+            SyncError::Stalled,
+            SyncError::NotEnrolled,
+            SyncError::Cancelled,
+            SyncError::ServerUrl(fieldcase_core::sync::ServerUrlError::InsecureHttp),
+            SyncError::Store(StoreError::Busy),
+            SyncError::Store(StoreError::Corrupt),
+        ];
+        for error in &all {
+            match error {
+                SyncError::Network(_)
+                | SyncError::Server { .. }
+                | SyncError::RateLimited
+                | SyncError::Unauthorized
+                | SyncError::Revoked
+                | SyncError::Refused { .. }
+                | SyncError::BadReply(_)
+                | SyncError::ServerBehind { .. }
+                | SyncError::Stalled
+                | SyncError::NotEnrolled
+                | SyncError::Cancelled
+                | SyncError::ServerUrl(_)
+                | SyncError::Store(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn the_app_retries_exactly_what_core_retries() {
+        for error in every_sync_error() {
+            let core_transient = error.is_transient();
+            let core_message = error.to_string();
+            let mapped = FieldcaseError::from(error);
+            assert_eq!(
+                mapped.is_transient(),
+                core_transient,
+                "{core_message} became {mapped:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_server_behind_the_device_is_refused_not_retried() {
+        let error: FieldcaseError = SyncError::ServerBehind {
+            server_has_through: 10,
+            device_next: 21,
+        }
+        .into();
+        assert!(
+            matches!(&error, FieldcaseError::Refused { reason } if reason.contains("restored from a backup")),
+            "{error:?}"
+        );
+        assert!(!error.is_transient());
     }
 
     #[test]

@@ -120,6 +120,8 @@ pub enum RejectionCode {
     /// The reason is too long or holds control characters.
     InvalidReason,
     /// A code this version of the library does not know; `explanation` still says why.
+    /// Every code core knows has its own variant (the mapping is exhaustive, so the compiler
+    /// asks for one when core adds a code); this stays so apps that handle it keep compiling.
     Other,
 }
 
@@ -241,8 +243,6 @@ impl From<CommandRejection> for RejectionCode {
             CommandRejection::StatusChanged => RejectionCode::StatusChanged,
             CommandRejection::ReasonRequired => RejectionCode::ReasonRequired,
             CommandRejection::InvalidReason => RejectionCode::InvalidReason,
-            // Core's enum is non-exhaustive: a newer code still arrives, explained.
-            _ => RejectionCode::Other,
         }
     }
 }

@@ -99,7 +99,9 @@ impl From<CoreOutcome> for SyncOutcome {
 /// kept in the Android Keystore / iOS Keychain), is needed with the passphrase ever after.
 ///
 /// The code works once: everything that can be checked before it is spent (no store at the
-/// path yet, the extra secret long enough) is checked first.
+/// path yet, the extra secret long enough, the server address) is checked first. The address
+/// must be `https://`, or `http://` to this device (127.0.0.1, `::1`, `localhost`); anything
+/// else is `Invalid` on `server_url` and nothing is sent.
 #[uniffi::export]
 pub async fn enroll(
     server_url: String,

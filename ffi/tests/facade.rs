@@ -551,6 +551,28 @@ async fn enrollment_creates_the_store_and_refuses_an_existing_path_first() {
 }
 
 #[tokio::test]
+async fn enrollment_refuses_plain_http_to_another_machine_before_sending_the_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.db");
+    // Refused as written, before any connection (the first is a documentation address).
+    for url in ["http://192.0.2.123:8080", "http://sync.example.org"] {
+        let error = enroll_with_insecure_fast_kdf(
+            url.into(),
+            "ABCD-EFGH".into(),
+            "test phone".into(),
+            path.to_string_lossy().into_owned(),
+            PASSPHRASE.into(),
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(!error.is_transient(), "{error:?}");
+        assert_eq!(problems(error), ["server_url"]);
+    }
+    assert!(!path.exists(), "no store for a refused enrollment");
+}
+
+#[tokio::test]
 async fn a_sync_to_a_silent_server_is_cancelled_and_a_second_one_refused() {
     let dir = tempfile::tempdir().unwrap();
     let server = FakeServer::start();

@@ -49,7 +49,6 @@ pub const DEFAULT_FIELD: &str = "photo";
 
 /// The content types accepted, each recognized by its magic bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ContentType {
     Jpeg,
     Png,
@@ -121,7 +120,6 @@ pub const SNIFF_BYTES: usize = 12;
 
 /// Why an attachment was refused. Never carries content, a label or a file name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum AttachmentError {
     #[error("the attachment is over the {limit}-byte limit")]
     TooLarge { limit: u64 },

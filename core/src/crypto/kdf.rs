@@ -6,6 +6,11 @@
 //! envelope cannot make unlock run for minutes or exhaust the phone's memory), and that the KEK
 //! and the raw Argon2 output live in zeroizing buffers. It does not choose salts, store anything
 //! or decide whether a derived key is the right one: that is the envelope's job.
+//!
+//! Weak parameters for fast tests exist only in test and `insecure-test-kdf` builds, and even
+//! there are accepted only by a process that asked for them at run time by calling
+//! [`KdfParams::insecure_fast_for_tests`]: a binary that merely has the feature compiled in
+//! (as `cargo test` builds `fieldcase`) still holds every store to the production floor.
 
 use super::{CryptoError, KEY_LEN};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -56,17 +61,26 @@ impl KdfParams {
     };
 
     /// Deliberately weak parameters so tests and benchmarks can create many stores quickly.
-    /// Only [`check`](Self::check) in a test or `insecure-test-kdf` build accepts them.
+    ///
+    /// Calling this is also the runtime opt-in that lets *this process* accept them: until a
+    /// process has called it, [`check`](Self::check) holds every build to the production
+    /// floor. The function exists only in test and `insecure-test-kdf` builds, and `cargo
+    /// test` unifies that feature into the `fieldcase` binary it builds; the opt-in keeps
+    /// such a binary safe all the same, because no production code path (command line,
+    /// server, app library) ever calls this.
     #[cfg(any(test, feature = "insecure-test-kdf"))]
     pub fn insecure_fast_for_tests() -> KdfParams {
+        insecure::opt_in();
         INSECURE_TEST_FLOOR
     }
 
-    /// `Ok` when these parameters are between this build's floor and ceiling, else
-    /// [`CryptoError::KdfOutOfBounds`] naming the parameter at fault. Cheap; call it before
+    /// `Ok` when these parameters are between this process's floor and the ceiling, else
+    /// [`CryptoError::KdfOutOfBounds`] naming the parameter at fault. The floor is the
+    /// production one unless this process asked for weak test parameters (see
+    /// [`insecure_fast_for_tests`](Self::insecure_fast_for_tests)). Cheap; call it before
     /// running Argon2 on parameters read from disk.
     pub fn check(&self) -> Result<(), CryptoError> {
-        self.check_within(FLOOR)
+        self.check_within(floor())
     }
 
     /// [`check`](Self::check) against a given floor, so tests can check the production floor.
@@ -107,8 +121,8 @@ const PRODUCTION_FLOOR: KdfParams = KdfParams {
     parallelism: 1,
 };
 
-/// The fast parameters tests use, which are also the floor in such builds. Argon2's own
-/// minimum is 8 KiB per lane and one pass; 64 KiB keeps a little realism.
+/// The fast parameters tests use, which are also the floor of a process that asked for them.
+/// Argon2's own minimum is 8 KiB per lane and one pass; 64 KiB keeps a little realism.
 #[cfg(any(test, feature = "insecure-test-kdf"))]
 const INSECURE_TEST_FLOOR: KdfParams = KdfParams {
     memory_kib: 64,
@@ -116,16 +130,51 @@ const INSECURE_TEST_FLOOR: KdfParams = KdfParams {
     parallelism: 1,
 };
 
-/// The lowest parameters this build accepts.
-#[cfg(not(any(test, feature = "insecure-test-kdf")))]
-const FLOOR: KdfParams = PRODUCTION_FLOOR;
-/// The lowest parameters this build accepts: lowered for tests and benchmarks only.
+/// The runtime opt-in to weak test parameters. A process-wide switch rather than a
+/// parameter: stores are opened far from where tests choose their parameters (the sync
+/// client, the app facade), and a switch that only the test constructor turns on cannot be
+/// turned on by a file, an environment variable or a command-line flag.
 #[cfg(any(test, feature = "insecure-test-kdf"))]
-const FLOOR: KdfParams = INSECURE_TEST_FLOOR;
+mod insecure {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static OPTED_IN: AtomicBool = AtomicBool::new(false);
+
+    pub(super) fn opt_in() {
+        OPTED_IN.store(true, Ordering::SeqCst);
+    }
+
+    pub(super) fn opted_in() -> bool {
+        OPTED_IN.load(Ordering::SeqCst)
+    }
+}
+
+/// The lowest parameters this process accepts: the production floor in a shipped build.
+#[cfg(not(any(test, feature = "insecure-test-kdf")))]
+fn floor() -> KdfParams {
+    PRODUCTION_FLOOR
+}
+
+/// The lowest parameters this process accepts: the production floor, lowered only once this
+/// process has asked for weak test parameters ([`KdfParams::insecure_fast_for_tests`]).
+#[cfg(any(test, feature = "insecure-test-kdf"))]
+fn floor() -> KdfParams {
+    floor_for(insecure::opted_in())
+}
+
+#[cfg(any(test, feature = "insecure-test-kdf"))]
+fn floor_for(opted_in: bool) -> KdfParams {
+    if opted_in {
+        INSECURE_TEST_FLOOR
+    } else {
+        PRODUCTION_FLOOR
+    }
+}
 
 // Argon2 needs at least 8 KiB per lane. The floor covers the most lanes the ceiling allows, so
 // `check` never passes parameters Argon2 would refuse.
-const _: () = assert!(FLOOR.memory_kib >= 8 * MAX_PARALLELISM);
+#[cfg(any(test, feature = "insecure-test-kdf"))]
+const _: () = assert!(INSECURE_TEST_FLOOR.memory_kib >= 8 * MAX_PARALLELISM);
 const _: () = assert!(PRODUCTION_FLOOR.memory_kib >= 8 * MAX_PARALLELISM);
 
 /// Derives the 256-bit key-encryption key.
@@ -193,6 +242,8 @@ mod tests {
 
     #[test]
     fn check_rejects_everything_outside_floor_and_ceiling() {
+        // The edges below include the test floor, which this process accepts once it opts in.
+        let _ = KdfParams::insecure_fast_for_tests();
         let ok = KdfParams::DEFAULT;
         let bad = [
             KdfParams {
@@ -258,6 +309,18 @@ mod tests {
         for params in edges {
             assert_eq!(params.check(), Ok(()), "{params:?} should be accepted");
         }
+    }
+
+    #[test]
+    fn the_floor_is_the_production_one_until_the_process_opts_in() {
+        assert_eq!(floor_for(false), PRODUCTION_FLOOR);
+        assert_eq!(floor_for(true), INSECURE_TEST_FLOOR);
+        let fast = KdfParams::insecure_fast_for_tests();
+        assert!(insecure::opted_in(), "the test constructor is the opt-in");
+        assert!(matches!(
+            fast.check_within(floor_for(false)),
+            Err(CryptoError::KdfOutOfBounds(_))
+        ));
     }
 
     #[test]

@@ -32,7 +32,6 @@ pub(crate) const TAG_LEN: usize = 16;
 
 /// What can go wrong in this layer. Messages never include key material or plaintext.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum CryptoError {
     /// The passphrase (or extra secret) does not unwrap the data key.
     #[error("wrong passphrase")]

@@ -209,7 +209,6 @@ pub struct FormDefinition {
 
 /// Why a definition is not a valid form. Says where (field id, list name) and what.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum DefinitionError {
     #[error("not a form definition: {0}")]
     Malformed(String),

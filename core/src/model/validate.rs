@@ -12,7 +12,6 @@ use std::fmt;
 
 /// Why a field is invalid. Built only from static text and numbers, never from input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum Reason {
     #[error("not a field of this record")]
     UnknownKey,

@@ -79,7 +79,6 @@ pub fn shareable<'a>(
 /// Why a referral may not share a field. Names the key (masked unless it looks like one),
 /// never a value.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum SharingError {
     #[error("{field} is not a field of a case")]
     UnknownField { field: String },

@@ -111,7 +111,6 @@ pub const MAX_TRANSITION_REASON_CHARS: usize = 2000;
 
 /// Why a transition is refused. Built from codes and static text only.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum TransitionError {
     #[error("only the {allowed} agency may {transition} a referral")]
     WrongParty {

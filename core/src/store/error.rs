@@ -7,7 +7,6 @@ use crate::model::ValidationErrors;
 
 /// Everything a store operation can fail with.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum StoreError {
     #[error("wrong passphrase")]
     WrongPassphrase,

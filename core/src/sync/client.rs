@@ -4,6 +4,7 @@
 //! commands waiting for an answer; each reply's page, cursor and command results are applied
 //! in one transaction ([`Store::apply_reply`]).
 
+use super::server_url::{check_server_url, ConnectOptions, ServerUrlError, Transport};
 use crate::protocol::{
     self, Cursor, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, SyncRequest, SyncResponse,
     DEFAULT_PULL_LIMIT, MAX_PUSH_COMMANDS, MAX_PUSH_OPS, PROTOCOL_VERSION,
@@ -25,7 +26,6 @@ pub const MAX_REQUESTS_PER_RUN: usize = 10_000;
 
 /// Why a sync failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum SyncError {
     #[error("cannot reach the server: {0}")]
     Network(String),
@@ -56,6 +56,9 @@ pub enum SyncError {
     NotEnrolled,
     #[error("sync cancelled")]
     Cancelled,
+    /// Refused before any connection: nothing was sent.
+    #[error(transparent)]
+    ServerUrl(#[from] ServerUrlError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -112,10 +115,13 @@ impl std::fmt::Debug for SyncClient {
     }
 }
 
-pub(super) fn http_client() -> Result<reqwest::Client, SyncError> {
+/// An HTTP client for a server reached over `transport`. For an https server it refuses every
+/// plain-HTTP URL, so a redirect cannot downgrade the connection.
+pub(super) fn http_client(transport: Transport) -> Result<reqwest::Client, SyncError> {
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
+        .https_only(transport == Transport::Https)
         .build()
         .map_err(|e| SyncError::Network(e.to_string()))
 }
@@ -148,15 +154,33 @@ pub(super) async fn error_from_response(response: reqwest::Response) -> SyncErro
 }
 
 impl SyncClient {
-    /// A client for the server and credential stored in `store` at enrollment.
+    /// A client for the server and credential stored in `store` at enrollment, held to the
+    /// default address policy (https, or http to this machine only).
     pub fn for_store(store: &Store) -> Result<SyncClient, SyncError> {
-        let (base_url, credential) = store.server()?.ok_or(SyncError::NotEnrolled)?;
-        SyncClient::new(&base_url, credential)
+        SyncClient::for_store_with(store, ConnectOptions::default())
     }
 
+    /// [`for_store`](Self::for_store) with explicit connection options.
+    pub fn for_store_with(store: &Store, options: ConnectOptions) -> Result<SyncClient, SyncError> {
+        let (base_url, credential) = store.server()?.ok_or(SyncError::NotEnrolled)?;
+        SyncClient::with_options(&base_url, credential, options)
+    }
+
+    /// A client held to the default address policy (https, or http to this machine only).
     pub fn new(base_url: &str, credential: String) -> Result<SyncClient, SyncError> {
+        SyncClient::with_options(base_url, credential, ConnectOptions::default())
+    }
+
+    /// A client for `base_url`; fails with [`SyncError::ServerUrl`] for an address the
+    /// options do not allow, before any connection is made.
+    pub fn with_options(
+        base_url: &str,
+        credential: String,
+        options: ConnectOptions,
+    ) -> Result<SyncClient, SyncError> {
+        let transport = check_server_url(base_url, options)?;
         Ok(SyncClient {
-            http: http_client()?,
+            http: http_client(transport)?,
             base_url: base_url.trim_end_matches('/').to_owned(),
             credential,
             pull_limit: DEFAULT_PULL_LIMIT,
@@ -198,13 +222,26 @@ impl SyncClient {
     }
 }
 
-/// Exchanges a one-time enrollment code for a device credential.
+/// Exchanges a one-time enrollment code for a device credential, held to the default address
+/// policy (https, or http to this machine only).
 pub async fn enroll(
     base_url: &str,
     code: &str,
     device_label: &str,
 ) -> Result<EnrollResponse, SyncError> {
-    let http = http_client()?;
+    enroll_with_options(base_url, code, device_label, ConnectOptions::default()).await
+}
+
+/// [`enroll`] with explicit connection options. An address the options do not allow fails with
+/// [`SyncError::ServerUrl`] before any connection: the code is not sent, so not spent.
+pub async fn enroll_with_options(
+    base_url: &str,
+    code: &str,
+    device_label: &str,
+    options: ConnectOptions,
+) -> Result<EnrollResponse, SyncError> {
+    let transport = check_server_url(base_url, options)?;
+    let http = http_client(transport)?;
     let response = http
         .post(format!("{}/v1/enroll", base_url.trim_end_matches('/')))
         .json(&EnrollRequest {

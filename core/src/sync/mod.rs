@@ -13,11 +13,17 @@
 //! After the operations, a sync uploads pending attachments chunk by chunk, resuming from
 //! the chunks the server reports missing ([`upload_pending`]); [`fetch_attachment`] downloads
 //! one attachment into the store.
+//!
+//! A server address must be `https://`, or plain `http://` to this machine only, unless the
+//! caller opts out explicitly ([`ConnectOptions`]); anything else is refused before a
+//! connection is made ([`SyncError::ServerUrl`]).
 
 mod attachments;
 mod client;
 mod retry;
+mod server_url;
 
 pub use attachments::{fetch_attachment, upload_pending};
-pub use client::{enroll, sync_once, SyncClient, SyncError, SyncOutcome};
+pub use client::{enroll, enroll_with_options, sync_once, SyncClient, SyncError, SyncOutcome};
 pub use retry::{sync_with_retry, RetryPolicy};
+pub use server_url::{ConnectOptions, ServerUrlError};

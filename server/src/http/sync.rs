@@ -83,7 +83,6 @@ fn codec_error(e: CodecError) -> ApiError {
             "the body is not a valid sync request{}",
             position_of(&text)
         )),
-        _ => ApiError::bad_request("the body could not be decoded"),
     }
 }
 

@@ -41,7 +41,6 @@ impl fmt::Display for Problem {
 
 /// Why a workbook is not an importable form.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum XlsFormError {
     #[error("not a readable .xlsx workbook: {0}")]
     Unreadable(String),

@@ -9,7 +9,7 @@ use crate::cli::output::Output;
 use anyhow::Context;
 use fieldcase_core::attachments::ContentType;
 use fieldcase_core::store::{AttachmentMeta, NewAttachment};
-use fieldcase_core::sync::{fetch_attachment, SyncClient};
+use fieldcase_core::sync::fetch_attachment;
 use fieldcase_core::RecordId;
 use serde_json::json;
 use std::path::Path;
@@ -113,7 +113,7 @@ pub async fn get(profile: &Profile, id: &str, out_file: &Path, out: Output) -> a
     let meta = match store.attachment(&id) {
         Ok(meta) => meta,
         Err(fieldcase_core::store::StoreError::NoSuchAttachment { .. }) => {
-            let client = SyncClient::for_store(&store)?;
+            let client = profile.sync_client(&store)?;
             let store = Mutex::new(store);
             let meta = fetch_attachment(&store, &client, &id).await?;
             let store = store.into_inner().unwrap_or_else(|p| p.into_inner());

@@ -14,6 +14,7 @@ mod sync;
 
 use super::output::Output;
 use clap::{Args, Subcommand};
+use fieldcase_core::sync::ConnectOptions;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -28,6 +29,13 @@ pub struct DeviceArgs {
     /// The user profile (one encrypted store each).
     #[arg(long, env = "FIELDCASE_PROFILE", default_value = "default")]
     pub profile: String,
+    /// INSECURE, for tests and development only: talk plain http:// to a server on another
+    /// machine. Without it the server must be https://, or http:// to this machine
+    /// (127.0.0.1, ::1, localhost), because the enrollment code, the device credential and
+    /// case data would otherwise cross the network unencrypted. Deliberately not settable
+    /// from the environment, so it is always visible on the command line.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
     #[command(subcommand)]
     pub command: DeviceCommand,
 }
@@ -189,7 +197,10 @@ pub enum ConflictCommand {
 }
 
 pub async fn run(args: DeviceArgs, out: Output) -> anyhow::Result<()> {
-    let profile = store::Profile::new(&args.dir, &args.profile)?;
+    let connect = ConnectOptions {
+        allow_insecure_http: args.allow_insecure_http,
+    };
+    let profile = store::Profile::new(&args.dir, &args.profile, connect)?;
     match args.command {
         DeviceCommand::Enroll {
             server,

@@ -3,16 +3,19 @@
 use crate::cli::output::Output;
 use anyhow::Context;
 use fieldcase_core::store::{OpenOptions, Store};
+use fieldcase_core::sync::{ConnectOptions, SyncClient, SyncError};
 use std::path::{Path, PathBuf};
 
 /// One user's store on this machine.
 pub struct Profile {
     pub name: String,
     pub path: PathBuf,
+    /// How this invocation may reach the server (`--allow-insecure-http`).
+    pub connect: ConnectOptions,
 }
 
 impl Profile {
-    pub fn new(dir: &Path, name: &str) -> anyhow::Result<Profile> {
+    pub fn new(dir: &Path, name: &str, connect: ConnectOptions) -> anyhow::Result<Profile> {
         let valid = !name.is_empty()
             && name.len() <= 64
             && name
@@ -25,7 +28,13 @@ impl Profile {
         Ok(Profile {
             name: name.to_owned(),
             path: dir.join(format!("{name}.fieldcase")),
+            connect,
         })
+    }
+
+    /// A sync client for the server `store` enrolled with, under this invocation's options.
+    pub fn sync_client(&self, store: &Store) -> Result<SyncClient, SyncError> {
+        SyncClient::for_store_with(store, self.connect)
     }
 
     /// Opens and unlocks the store, asking for the passphrase if the environment has none.

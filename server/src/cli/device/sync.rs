@@ -4,7 +4,7 @@ use super::store::{passphrase, Profile};
 use crate::cli::output::Output;
 use anyhow::Context;
 use fieldcase_core::store::{Identity, OpenOptions, Store, SyncProgress};
-use fieldcase_core::sync::{enroll as enroll_device, sync_with_retry, RetryPolicy, SyncClient};
+use fieldcase_core::sync::{enroll_with_options as enroll_device, sync_with_retry, RetryPolicy};
 use serde_json::json;
 use std::sync::Mutex;
 
@@ -20,6 +20,8 @@ pub async fn enroll(
         "profile '{}' is already enrolled",
         profile.name
     );
+    // Refuse an address the options do not allow before asking for anything.
+    profile.connect.check(server)?;
     if let Some(dir) = profile.path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -32,7 +34,7 @@ pub async fn enroll(
         passphrase.chars().count() >= 8,
         "choose a passphrase of at least 8 characters"
     );
-    let enrolled = enroll_device(server, code, label).await?;
+    let enrolled = enroll_device(server, code, label, profile.connect).await?;
     let identity = Identity {
         device: enrolled.device_id,
         agency: enrolled.agency.clone(),
@@ -56,7 +58,7 @@ pub async fn enroll(
 
 pub async fn sync(profile: &Profile, attempts: u32, out: Output) -> anyhow::Result<()> {
     let store = profile.open()?;
-    let client = SyncClient::for_store(&store)?;
+    let client = profile.sync_client(&store)?;
     let store = Mutex::new(store);
     let policy = RetryPolicy {
         max_attempts: Some(attempts.max(1)),
