@@ -31,7 +31,6 @@ pub const FORMAT_V1: u8 = 1;
 
 /// What can go wrong loading a key or opening a sealed value. Never carries plaintext.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum SealError {
     #[error("server key file {path} is missing: restore it, or unset FIELDCASE_SERVER_KEY_FILE")]
     KeyMissing { path: String },

@@ -34,7 +34,6 @@ use tokio::task::JoinHandle;
 
 /// Why a server could not start. Names paths and causes, never data.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum StartError {
     #[error("data directory {path}: {source}")]
     DataDir {

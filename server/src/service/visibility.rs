@@ -38,7 +38,6 @@ pub struct Addressed<'a> {
 
 /// How much of an operation a device may see.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Visibility {
     /// Every field.
     Full,

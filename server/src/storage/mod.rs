@@ -433,7 +433,6 @@ pub struct BlockMember {
 
 /// Storage failures. None carries a field value or a secret.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum StorageError {
     /// The thing to create exists already (names the kind of thing, not the value).
     #[error("{0} already exists")]
