@@ -267,7 +267,9 @@ impl From<SyncError> for FieldcaseError {
             | SyncError::BadReply(_) => FieldcaseError::Server { reason: message },
             SyncError::Unauthorized => FieldcaseError::Unauthorized { reason: message },
             SyncError::Revoked => FieldcaseError::Revoked { reason: message },
-            SyncError::Refused { .. } => FieldcaseError::Refused { reason: message },
+            SyncError::Refused { .. } | SyncError::ReplyTooLarge(_) => {
+                FieldcaseError::Refused { reason: message }
+            }
             SyncError::NotEnrolled => FieldcaseError::NotEnrolled { reason: message },
             SyncError::Cancelled => FieldcaseError::cancelled(),
             SyncError::Store(store) => store.into(),

@@ -51,6 +51,19 @@ pub const MAX_LABEL_CHARS: usize = 100;
 /// supervisor's restart is never blocked by a stalled 2G connection.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
+/// Deadline of one request from its headers to its reply, body upload included: a client that
+/// trickles its body (a byte every few seconds) holds a connection and a task, and without a
+/// deadline a few hundred such clients starve everyone. Two minutes is twice the device's own
+/// request timeout (`fieldcase_core::sync::client::REQUEST_TIMEOUT`, one minute): a request
+/// still running then has been abandoned by an honest device. The reply is `408` with an
+/// `ErrorBody`; a sync cut off after its push was applied is safe to retry (idempotent).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Longest pause between two pieces of a request body: a client that stops sending for this
+/// long is cut off at once rather than at [`REQUEST_TIMEOUT`]. A 2G link stalls for seconds
+/// between cells, not half a minute.
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Everything `fieldcase serve` (or a test) needs to start a server.
 #[derive(Clone)]
 pub struct ServerConfig {
@@ -69,6 +82,8 @@ pub struct ServerConfig {
     pub time: Arc<dyn TimeSource>,
     /// Suppression threshold of public reports ([`DEFAULT_REPORT_THRESHOLD`]).
     pub report_threshold: u64,
+    /// Deadline of one request, body upload included ([`REQUEST_TIMEOUT`]; tests shorten it).
+    pub request_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -81,6 +96,7 @@ impl ServerConfig {
             enrollment_code_hours: DEFAULT_ENROLLMENT_CODE_HOURS,
             time: Arc::new(SystemTimeSource),
             report_threshold: DEFAULT_REPORT_THRESHOLD,
+            request_timeout: REQUEST_TIMEOUT,
         }
     }
 

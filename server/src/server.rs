@@ -105,6 +105,7 @@ impl Server {
             config.enrollment_code_hours,
         );
         state.report_threshold = config.report_threshold;
+        state.request_timeout = config.request_timeout;
         Ok(Server {
             listener,
             storage,

@@ -4,6 +4,7 @@
 //! commands waiting for an answer; each reply's page, cursor and command results are applied
 //! in one transaction ([`Store::apply_reply`]).
 
+use crate::codec::{CodecError, Limit};
 use crate::protocol::{
     self, Cursor, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, SyncRequest, SyncResponse,
     DEFAULT_PULL_LIMIT, MAX_PUSH_COMMANDS, MAX_PUSH_OPS, PROTOCOL_VERSION,
@@ -41,6 +42,13 @@ pub enum SyncError {
     Refused { code: ErrorCode, message: String },
     #[error("the server's reply could not be read: {0}")]
     BadReply(String),
+    /// The reply is over this device's size limits. Asking again gets the same page, so this
+    /// is not retried: the server's pages must be made smaller (an administrator's matter).
+    #[error(
+        "the server's reply is larger than this device accepts ({0}); retrying would get the \
+         same reply: contact your administrator"
+    )]
+    ReplyTooLarge(crate::codec::Limit),
     #[error(
         "the server has lost changes this device sent earlier (it holds this device's changes \
          up to number {server_has_through}, the next one here is {device_next}); it was probably \
@@ -191,11 +199,52 @@ impl SyncClient {
         if !response.status().is_success() {
             return Err(error_from_response(response).await);
         }
-        let bytes = response.bytes().await.map_err(network_error)?;
-        let reply =
-            protocol::decode_body(&bytes).map_err(|e| SyncError::BadReply(e.to_string()))?;
+        let bytes = read_reply(response).await?;
+        let reply = protocol::decode_reply(&bytes).map_err(|e| match e {
+            CodecError::TooLarge(_) => {
+                SyncError::ReplyTooLarge(Limit::Decompressed(protocol::MAX_COMPRESSED_BODY_BYTES))
+            }
+            CodecError::Limit(limit) => SyncError::ReplyTooLarge(limit),
+            other => SyncError::BadReply(other.to_string()),
+        })?;
         Ok((reply, sent, bytes.len() as u64))
     }
+}
+
+/// Reads a reply body of at most [`protocol::MAX_COMPRESSED_BODY_BYTES`], refusing a longer
+/// one as soon as its declared length or its bytes pass the limit.
+async fn read_reply(mut response: reqwest::Response) -> Result<Vec<u8>, SyncError> {
+    let limit = protocol::MAX_COMPRESSED_BODY_BYTES;
+    let too_large = || SyncError::ReplyTooLarge(Limit::Decompressed(limit));
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(network_error)? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// The first operations of `ops` whose JSON adds up to at most
+/// [`protocol::MAX_PUSH_JSON_BYTES`] (always at least one).
+fn within_push_bytes(
+    mut ops: Vec<crate::merge::op::Operation>,
+) -> Vec<crate::merge::op::Operation> {
+    let mut total = 0usize;
+    let keep = ops
+        .iter()
+        .position(|op| {
+            total += serde_json::to_vec(op).map_or(0, |json| json.len());
+            total > protocol::MAX_PUSH_JSON_BYTES
+        })
+        .unwrap_or(ops.len())
+        .max(1);
+    ops.truncate(keep);
+    ops
 }
 
 /// Exchanges a one-time enrollment code for a device credential.
@@ -278,7 +327,7 @@ async fn run(
     for _ in 0..MAX_REQUESTS_PER_RUN {
         let request = {
             let guard = lock(store);
-            let ops = guard.pending_ops(MAX_PUSH_OPS)?;
+            let ops = within_push_bytes(guard.pending_ops(MAX_PUSH_OPS)?);
             // Commands go only with the whole outbox: a command about a referral made on this
             // device must reach the server after the referral itself, or it would be refused
             // as unknown, for good.

@@ -75,6 +75,7 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
         enrollment_code_hours: args.enrollment_code_hours,
         time: Arc::new(SystemTimeSource),
         report_threshold: args.report_threshold,
+        request_timeout: crate::config::REQUEST_TIMEOUT,
     };
     let admin_token_path = config.admin_token_path();
     let server = Server::bind(config).await?;

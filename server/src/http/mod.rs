@@ -32,6 +32,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 /// What every handler can reach.
@@ -48,6 +49,8 @@ pub struct AppState {
     pub report_threshold: u64,
     /// The last duplicate-candidate scan, reused while the log has not grown.
     pub duplicate_candidates: Arc<crate::reports::duplicates::CandidateCache>,
+    /// Deadline of one request ([`crate::config::REQUEST_TIMEOUT`]).
+    pub request_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -64,6 +67,7 @@ impl AppState {
             sync_slots: Arc::new(Semaphore::new(crate::config::MAX_CONCURRENT_SYNCS)),
             report_threshold: crate::config::DEFAULT_REPORT_THRESHOLD,
             duplicate_candidates: Arc::default(),
+            request_timeout: crate::config::REQUEST_TIMEOUT,
         }
     }
 }
@@ -234,6 +238,15 @@ pub fn router(state: AppState) -> Router {
         // with a precise error; this keeps any future route from buffering without bound.
         .layer(RequestBodyLimitLayer::new(
             fieldcase_core::protocol::MAX_COMPRESSED_BODY_BYTES,
+        ))
+        // Slow clients: a total deadline per request (its body is read inside the handler, so
+        // a trickled upload is cut off too) and a shorter one for a body that stops coming.
+        .layer(RequestBodyTimeoutLayer::new(
+            crate::config::BODY_IDLE_TIMEOUT.min(state.request_timeout),
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.request_timeout,
         ))
         .layer(trace)
         .layer(axum::middleware::from_fn_with_state(

@@ -22,10 +22,27 @@
 //! - Form records are the server's (an admin publishes them): a device's operation on one is
 //!   `Invalid`.
 //! - An operation's clock must be its device's (`hlc.d == op_id.d`): a device cannot stamp
-//!   writes as another device's and so win last-writer-wins ties it should lose.
+//!   writes as another device's and so win last-writer-wins ties it should lose. Nor may it
+//!   run more than [`MAX_CLOCK_AHEAD_MS`] ahead of the server's clock (`ClockAhead`): a clock
+//!   stamped in the far future would win every tie for good.
+//! - Record ids of the server's namespace (`RecordId::is_server_authored`: form versions) are never
+//!   taken by a device: any device operation on one is `Forbidden`, whether the record exists
+//!   or not, so a device can neither squat a form version before it is published nor learn
+//!   whether it was.
+//! - Field values are checked against the case model as a device checks its own writes: each
+//!   value of a case operation on its own (rules between fields are not, since a merge of two
+//!   valid edits may break one and must still be stored), a service or note whole. A service's
+//!   `provider_agency` must be the pushing device's agency: a device cannot put its work in
+//!   another agency's figures.
+//! - Everything an operation can be refused for on its own is decided before the record is
+//!   looked up, so an operation refused for its content gets the same answer whether its
+//!   record id is unknown or another agency's; of an operation valid on its own, an id of
+//!   another agency's record is `Forbidden` and an unknown id creates a record. Device record
+//!   ids are random (UUIDv7, 74 random bits) and server ids are refused up front, so this
+//!   tells a device nothing about ids it was not given.
 
-use fieldcase_core::model::Fields;
-use fieldcase_core::protocol::RejectReason;
+use fieldcase_core::model::{Case, Date, Fields, Note, Service, ValidationErrors};
+use fieldcase_core::protocol::{RejectReason, MAX_CLOCK_AHEAD_MS};
 use fieldcase_core::referral::record::SERVER_KEYS;
 use fieldcase_core::referral::{Referral, ReferralStatus};
 use fieldcase_core::{AgencyCode, FieldChange, Operation, RecordId, RecordKind};
@@ -87,24 +104,16 @@ pub enum Decision {
     Reject(RejectReason),
 }
 
-/// Decides what to do with `op`, pushed by a device of `agency`.
+/// Decides what to do with `op`, pushed by a device of `agency` when the server's clock reads
+/// `now_ms`.
 pub fn decide<L: RecordLookup>(
     agency: &AgencyCode,
     op: &Operation,
+    now_ms: u64,
     lookup: &mut L,
 ) -> Result<Decision, L::Error> {
-    if op.hlc.device != op.op_id.device {
-        return Ok(invalid("hlc.d must be the device that made the operation"));
-    }
-    if op.kind == RecordKind::Form {
-        return Ok(invalid(
-            "forms are published by an agency admin on the server, not written by devices",
-        ));
-    }
-    if op.kind == RecordKind::Referral && SERVER_KEYS.iter().any(|k| op.fields.contains_key(*k)) {
-        return Ok(invalid(
-            "a referral's status, status_reason and history are written only by the server",
-        ));
+    if let Some(refusal) = refuse_on_its_own(agency, op, now_ms) {
+        return Ok(Decision::Reject(refusal));
     }
     match lookup.record(op.record_id)? {
         None => decide_create(agency, op, lookup),
@@ -131,6 +140,66 @@ pub fn decide<L: RecordLookup>(
             })
         }
     }
+}
+
+/// Why `op` is refused whatever the records hold, if it is: everything decided from the
+/// operation alone, before any lookup (see the module docs on existence).
+fn refuse_on_its_own(agency: &AgencyCode, op: &Operation, now_ms: u64) -> Option<RejectReason> {
+    if op.hlc.device != op.op_id.device {
+        return Some(invalid_reason(
+            "hlc.d must be the device that made the operation",
+        ));
+    }
+    if op.kind == RecordKind::Form {
+        return Some(invalid_reason(
+            "forms are published by an agency admin on the server, not written by devices",
+        ));
+    }
+    if op.record_id.is_server_authored() {
+        return Some(RejectReason::Forbidden);
+    }
+    if op.hlc.wall_ms > now_ms.saturating_add(MAX_CLOCK_AHEAD_MS) {
+        return Some(RejectReason::ClockAhead {
+            op_time_ms: op.hlc.wall_ms,
+            server_time_ms: now_ms,
+        });
+    }
+    if op.kind == RecordKind::Referral && SERVER_KEYS.iter().any(|k| op.fields.contains_key(*k)) {
+        return Some(invalid_reason(
+            "a referral's status, status_reason and history are written only by the server",
+        ));
+    }
+    let values = values_of(op);
+    // "Today" is the server's: a date up to a day past it (time zones) is accepted, as on a
+    // device.
+    let today = Date::from_days_since_epoch((now_ms / 86_400_000) as i64)?;
+    let checked = match op.kind {
+        RecordKind::Case => Case::parse_fields_as_of(&values, today).map(drop),
+        RecordKind::Note => Note::from_fields_as_of(&values, today).map(drop),
+        RecordKind::Service => match Service::from_fields_as_of(&values, today) {
+            Ok(s) if s.provider_agency() != agency => {
+                return Some(invalid_reason(
+                    "provider_agency must be the agency of the device that records the service",
+                ))
+            }
+            other => other.map(drop),
+        },
+        RecordKind::Referral => Referral::from_fields(&values).map(drop),
+        RecordKind::Form => Ok(()),
+    };
+    // Validation errors name keys and rules, never values.
+    checked
+        .err()
+        .map(|errors: ValidationErrors| RejectReason::Invalid {
+            detail: errors.to_string(),
+        })
+}
+
+fn values_of(op: &Operation) -> Fields {
+    op.fields
+        .iter()
+        .map(|(k, c)| (k.clone(), c.value.clone()))
+        .collect()
 }
 
 /// Records a device writes once and never edits.
@@ -177,11 +246,7 @@ fn decide_referral<L: RecordLookup>(
     op: &Operation,
     lookup: &mut L,
 ) -> Result<Decision, L::Error> {
-    let values: Fields = op
-        .fields
-        .iter()
-        .map(|(k, c)| (k.clone(), c.value.clone()))
-        .collect();
+    let values = values_of(op);
     let referral = match Referral::from_fields(&values) {
         Ok(referral) => referral,
         // Validation errors name keys and rules, never values.
@@ -224,9 +289,13 @@ fn same_values(a: &BTreeMap<String, FieldChange>, b: &BTreeMap<String, FieldChan
 }
 
 fn invalid(detail: &str) -> Decision {
-    Decision::Reject(RejectReason::Invalid {
+    Decision::Reject(invalid_reason(detail))
+}
+
+fn invalid_reason(detail: &str) -> RejectReason {
+    RejectReason::Invalid {
         detail: detail.to_owned(),
-    })
+    }
 }
 
 #[cfg(test)]
@@ -270,8 +339,31 @@ mod tests {
         }
     }
 
+    /// The server's clock in these tests: 2026-01-10.
+    const NOW_MS: u64 = 1_768_003_200_000;
+
     fn agency(code: &str) -> AgencyCode {
         AgencyCode::parse(code).unwrap()
+    }
+
+    /// A valid service of `case` provided by `provider`.
+    fn service_fields(case: &str, provider: &str) -> Vec<(&'static str, serde_json::Value)> {
+        vec![
+            (CASE_ID_FIELD, case.into()),
+            ("service_type", "shelter".into()),
+            ("date", "2026-01-05".into()),
+            ("provider_agency", provider.into()),
+        ]
+    }
+
+    /// A valid note of `case`.
+    fn note_fields(case: &str, text: &str) -> Vec<(&'static str, serde_json::Value)> {
+        vec![
+            (CASE_ID_FIELD, case.into()),
+            ("text", text.into()),
+            ("written_on", "2026-01-05".into()),
+            ("author", "u-1".into()),
+        ]
     }
 
     fn op(kind: RecordKind, record: RecordId, fields: &[(&str, serde_json::Value)]) -> Operation {
@@ -301,7 +393,7 @@ mod tests {
     }
 
     fn decide_now(records: &mut Records, agency_code: &str, op: &Operation) -> Decision {
-        match decide(&agency(agency_code), op, records) {
+        match decide(&agency(agency_code), op, NOW_MS, records) {
             Ok(decision) => decision,
             Err(never) => match never {},
         }
@@ -347,7 +439,11 @@ mod tests {
             Decision::Reject(RejectReason::Forbidden)
         );
         assert_eq!(
-            decide_now(&mut records, "a_ngo", &op(RecordKind::Note, case, &[])),
+            decide_now(
+                &mut records,
+                "a_ngo",
+                &op(RecordKind::Note, case, &note_fields(&case.to_string(), "x"))
+            ),
             Decision::Reject(RejectReason::Forbidden)
         );
     }
@@ -359,7 +455,7 @@ mod tests {
             op(
                 RecordKind::Service,
                 RecordId::new(),
-                &[(CASE_ID_FIELD, case.into())],
+                &service_fields(case, "a_ngo"),
             )
         };
         let foreign = decide_now(&mut records, "a_ngo", &service(&case.to_string()));
@@ -377,8 +473,13 @@ mod tests {
             decide_now(&mut records, "a_ngo", &service("not an id")),
             Decision::Reject(RejectReason::Invalid { .. })
         ));
+        let own = op(
+            RecordKind::Service,
+            RecordId::new(),
+            &service_fields(&case.to_string(), "b_ngo"),
+        );
         assert!(matches!(
-            decide_now(&mut records, "b_ngo", &service(&case.to_string())),
+            decide_now(&mut records, "b_ngo", &own),
             Decision::Create(StoredRecord { case_id: Some(c), .. }) if c == case
         ));
     }
@@ -387,10 +488,7 @@ mod tests {
     fn append_only_records_accept_only_exact_repeats() {
         let (mut records, case) = with_case("a_ngo");
         let note = RecordId::new();
-        let fields = [
-            (CASE_ID_FIELD, serde_json::Value::from(case.to_string())),
-            ("text", "first".into()),
-        ];
+        let fields = note_fields(&case.to_string(), "first");
         let created = op(RecordKind::Note, note, &fields);
         records.records.insert(
             note,
@@ -408,7 +506,7 @@ mod tests {
         let edit = op(
             RecordKind::Note,
             note,
-            &[fields[0].clone(), ("text", "changed".into())],
+            &note_fields(&case.to_string(), "changed"),
         );
         assert_eq!(
             decide_now(&mut records, "a_ngo", &edit),
@@ -519,7 +617,7 @@ mod tests {
         let service = op(
             RecordKind::Service,
             RecordId::new(),
-            &[(CASE_ID_FIELD, case.to_string().into())],
+            &service_fields(&case.to_string(), "b_ngo"),
         );
         assert_eq!(
             decide_now(&mut records, "b_ngo", &service),
@@ -548,5 +646,115 @@ mod tests {
             decide_now(&mut records, "b_ngo", &service),
             Decision::Create(StoredRecord { owner_agency, .. }) if owner_agency == agency("b_ngo")
         ));
+    }
+
+    #[test]
+    fn invalid_case_values_are_refused_and_name_only_the_key() {
+        let mut records = Records::default();
+        let bad = op(
+            RecordKind::Case,
+            RecordId::new(),
+            &[
+                ("sex", "Maria-Secret".into()),
+                ("nickname", "x".into()),
+                ("given_name", serde_json::json!([0, 0, 0])),
+            ],
+        );
+        match decide_now(&mut records, "a_ngo", &bad) {
+            Decision::Reject(RejectReason::Invalid { detail }) => {
+                assert!(
+                    detail.contains("sex") && detail.contains("given_name"),
+                    "{detail}"
+                );
+                assert!(!detail.contains("Maria"), "{detail}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // An edit carries only the fields it changes: a lone valid value is accepted.
+        let edit = op(
+            RecordKind::Case,
+            RecordId::new(),
+            &[("status", "closed".into())],
+        );
+        assert!(matches!(
+            decide_now(&mut records, "a_ngo", &edit),
+            Decision::Create(_)
+        ));
+    }
+
+    #[test]
+    fn a_service_is_provided_by_the_device_agency() {
+        let (mut records, case) = with_case("a_ngo");
+        let theirs = op(
+            RecordKind::Service,
+            RecordId::new(),
+            &service_fields(&case.to_string(), "b_ngo"),
+        );
+        match decide_now(&mut records, "a_ngo", &theirs) {
+            Decision::Reject(RejectReason::Invalid { detail }) => {
+                assert!(detail.contains("provider_agency"), "{detail}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_clock_far_ahead_of_the_server_is_refused() {
+        let mut records = Records::default();
+        let mut ahead = op(RecordKind::Case, RecordId::new(), &[("sex", "male".into())]);
+        ahead.hlc.wall_ms = NOW_MS + MAX_CLOCK_AHEAD_MS + 1;
+        assert_eq!(
+            decide_now(&mut records, "a_ngo", &ahead),
+            Decision::Reject(RejectReason::ClockAhead {
+                op_time_ms: NOW_MS + MAX_CLOCK_AHEAD_MS + 1,
+                server_time_ms: NOW_MS
+            })
+        );
+        ahead.hlc.wall_ms = NOW_MS + MAX_CLOCK_AHEAD_MS;
+        assert!(matches!(
+            decide_now(&mut records, "a_ngo", &ahead),
+            Decision::Create(_)
+        ));
+    }
+
+    #[test]
+    fn server_ids_are_refused_whether_or_not_they_exist() {
+        let form_id = fieldcase_core::model::FieldId::parse("intake").unwrap();
+        let future = fieldcase_core::store::form_record_id("b_ngo", &form_id, 7);
+        let published = fieldcase_core::store::form_record_id("b_ngo", &form_id, 1);
+        let mut records = Records::default();
+        records.records.insert(
+            published,
+            StoredRecord {
+                kind: RecordKind::Form,
+                owner_agency: agency("b_ngo"),
+                case_id: None,
+            },
+        );
+        let squat = |id| op(RecordKind::Case, id, &[("sex", "male".into())]);
+        let unknown = decide_now(&mut records, "a_ngo", &squat(future));
+        let existing = decide_now(&mut records, "a_ngo", &squat(published));
+        assert_eq!(unknown, Decision::Reject(RejectReason::Forbidden));
+        assert_eq!(unknown, existing);
+        assert!(!RecordId::new().is_server_authored());
+    }
+
+    #[test]
+    fn an_invalid_operation_gets_one_answer_for_unknown_and_foreign_ids() {
+        let (mut records, foreign) = with_case("b_ngo");
+        let probe = |id| {
+            op(
+                RecordKind::Note,
+                id,
+                &[(CASE_ID_FIELD, serde_json::Value::from("not an id"))],
+            )
+        };
+        let on_foreign = decide_now(&mut records, "a_ngo", &probe(foreign));
+        let on_unknown = decide_now(&mut records, "a_ngo", &probe(RecordId::new()));
+        assert!(matches!(
+            on_foreign,
+            Decision::Reject(RejectReason::Invalid { .. })
+        ));
+        assert_eq!(on_foreign, on_unknown);
     }
 }

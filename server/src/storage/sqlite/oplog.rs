@@ -69,7 +69,7 @@ pub(super) fn push(
             outcome.gap = true;
             break;
         }
-        match rules::decide(&device.agency, op, &mut lookup)? {
+        match rules::decide(&device.agency, op, now_ms, &mut lookup)? {
             Decision::Create(record) => {
                 insert_record(tx, op, &record)?;
                 apply(tx, sealer, op, &record.owner_agency, record.case_id)?;
