@@ -72,7 +72,13 @@ fn codec_error(e: CodecError) -> ApiError {
         CodecError::DecompressedTooLarge => too_large(Limit::Decompressed(
             fieldcase_core::protocol::MAX_DECOMPRESSED_BODY_BYTES,
         )),
-        // The limit's text names only the bound, never the input.
+        // The limit's text names only the bound, never the input. Too many operations or
+        // commands is a protocol breach (the device must split its push), as it always was.
+        CodecError::Limit(limit @ (Limit::Operations(_) | Limit::Commands(_))) => {
+            ApiError::bad_request(format!(
+                "the sync body is refused: {limit}; send the rest in the next sync"
+            ))
+        }
         CodecError::Limit(limit) => too_large(limit),
         CodecError::Compression => {
             ApiError::bad_request("the body is not valid zstd (truncated or not compressed?)")

@@ -25,6 +25,7 @@ pub struct TestDevice {
     pub id: DeviceId,
     pub credential: String,
     pub user_id: String,
+    pub agency: String,
 }
 
 /// A reply as the tests look at it.
@@ -64,10 +65,16 @@ impl Reply {
 
 impl Harness {
     pub async fn start() -> Harness {
+        Harness::start_with(|_| {}).await
+    }
+
+    /// A server whose config `adjust` changed first (a shorter timeout, say).
+    pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let time = Arc::new(ManualTimeSource::new(fieldcase_core::hlc::now_ms()));
         let mut config = ServerConfig::new(dir.path().join("data"));
         config.time = time.clone();
+        adjust(&mut config);
         let server = fieldcase_server::Server::spawn(config).await.unwrap();
         let admin_token = server
             .admin_token()
@@ -202,6 +209,7 @@ impl Harness {
             id: enrolled.device_id,
             credential: enrolled.credential,
             user_id,
+            agency: agency.to_owned(),
         }
     }
 
@@ -317,7 +325,12 @@ pub fn note_op(
         seq,
         RecordKind::Note,
         note,
-        &[("case_id", json!(case.to_string())), ("text", json!(text))],
+        &[
+            ("case_id", json!(case.to_string())),
+            ("text", json!(text)),
+            ("written_on", json!("2024-01-05")),
+            ("author", json!(device.user_id)),
+        ],
     )
 }
 
@@ -329,7 +342,9 @@ pub fn service_op(device: &TestDevice, seq: u64, service: RecordId, case: Record
         service,
         &[
             ("case_id", json!(case.to_string())),
-            ("service", json!("shelter")),
+            ("service_type", json!("shelter")),
+            ("date", json!("2024-01-05")),
+            ("provider_agency", json!(device.agency)),
         ],
     )
 }

@@ -5,5 +5,6 @@ mod admin;
 mod bodies;
 mod common;
 mod enroll;
+mod input;
 mod sealing;
 mod sync;
