@@ -5,6 +5,8 @@
 # and the server's VmHWM (peak resident set) from /proc. Loopback only; stops by itself.
 #
 # usage: scripts/measure-push-memory.sh PATH/TO/fieldcase [MIB=60] [N=16]
+#        MIB=spread: instead, the largest body the bounds let through: 8 operations of 16 form
+#        answers, each a list of 2 000 zeros (every value, operation and body bound just met).
 # Careful with old builds (before bounded decoding): each body then costs ~17x MIB in memory.
 set -euo pipefail
 bin=${1:?path to the fieldcase binary}
@@ -32,8 +34,19 @@ credential=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["credent
 
 python3 - "$device" "$mib" <<'EOF' | zstd -19 -q -c >"$work/bomb.zst"
 import sys, time, uuid
-device, mib = sys.argv[1], int(sys.argv[2])
+device, mib = sys.argv[1], sys.argv[2]
 out = sys.stdout
+if mib == "spread":
+    zeros = "[" + ",".join(["0"] * 2000) + "]"
+    ops = []
+    for seq in range(1, 9):
+        fields = ",".join('"answers.a%d":{"v":%s}' % (i, zeros) for i in range(16))
+        ops.append('{"op_id":{"d":"%s","s":%d},"kind":"case","record_id":"%s",'
+                   '"hlc":{"w":%d,"c":0,"d":"%s"},"fields":{%s}}'
+                   % (device, seq, uuid.uuid4(), int(time.time() * 1000), device, fields))
+    out.write('{"protocol":1,"cursor":null,"ops":[%s]}' % ",".join(ops))
+    sys.exit(0)
+mib = int(mib)
 out.write('{"protocol":1,"cursor":null,"ops":[{"op_id":{"d":"%s","s":1},"kind":"case",'
           '"record_id":"%s","hlc":{"w":%d,"c":0,"d":"%s"},"fields":{"sex":{"v":['
           % (device, uuid.uuid4(), int(time.time() * 1000), device))
@@ -42,7 +55,7 @@ for _ in range(mib):
     out.write(chunk)
 out.write('0]}}}]}')
 EOF
-echo "body: $(stat -c %s "$work/bomb.zst") bytes of zstd, ${mib} MiB of JSON; $n at once"
+echo "body: $(stat -c %s "$work/bomb.zst") bytes of zstd (${mib}); $n at once"
 grep VmRSS "/proc/$pid/status"
 for i in $(seq "$n"); do
     curl -sS -o /dev/null -w '%{http_code}\n' -X POST "$url/v1/sync" \
