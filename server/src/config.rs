@@ -59,6 +59,13 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 /// `ErrorBody`; a sync cut off after its push was applied is safe to retry (idempotent).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Longest a client may take to send a request's headers (a connection's first, or the next
+/// on a kept-alive connection). Headers are a few hundred bytes, a second's work on 2G; a
+/// client that trickles them holds a connection and a task, and without this deadline a few
+/// hundred such clients exhaust the server. 30 s is hyper's own default, which `axum::serve`
+/// leaves inactive; it also closes idle kept-alive connections after as long.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Longest pause between two pieces of a request body: a client that stops sending for this
 /// long is cut off at once rather than at [`REQUEST_TIMEOUT`]. A 2G link stalls for seconds
 /// between cells, not half a minute.
@@ -84,6 +91,8 @@ pub struct ServerConfig {
     pub report_threshold: u64,
     /// Deadline of one request, body upload included ([`REQUEST_TIMEOUT`]; tests shorten it).
     pub request_timeout: Duration,
+    /// Deadline of a request's headers ([`HEADER_READ_TIMEOUT`]; tests shorten it).
+    pub header_read_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -97,6 +106,7 @@ impl ServerConfig {
             time: Arc::new(SystemTimeSource),
             report_threshold: DEFAULT_REPORT_THRESHOLD,
             request_timeout: REQUEST_TIMEOUT,
+            header_read_timeout: HEADER_READ_TIMEOUT,
         }
     }
 

@@ -24,7 +24,7 @@ use crate::http::{self, AppState};
 use crate::seal::{SealError, Sealer};
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{AdminScope, NewAdminToken, Storage, StorageError};
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -64,6 +64,8 @@ pub struct Server {
     state: AppState,
     addr: SocketAddr,
     admin_token_written: Option<PathBuf>,
+    /// [`crate::config::HEADER_READ_TIMEOUT`] unless the config shortened it.
+    header_read_timeout: std::time::Duration,
 }
 
 impl Server {
@@ -107,6 +109,7 @@ impl Server {
         state.report_threshold = config.report_threshold;
         state.request_timeout = config.request_timeout;
         Ok(Server {
+            header_read_timeout: config.header_read_timeout,
             listener,
             storage,
             state,
@@ -143,9 +146,7 @@ impl Server {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = fired_tx.send(());
         };
-        let serve = axum::serve(self.listener, router)
-            .with_graceful_shutdown(graceful)
-            .into_future();
+        let serve = crate::listen::serve(self.listener, router, self.header_read_timeout, graceful);
         let result = tokio::select! {
             result = serve => result,
             _ = async {

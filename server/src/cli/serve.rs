@@ -76,6 +76,7 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
         time: Arc::new(SystemTimeSource),
         report_threshold: args.report_threshold,
         request_timeout: crate::config::REQUEST_TIMEOUT,
+        header_read_timeout: crate::config::HEADER_READ_TIMEOUT,
     };
     let admin_token_path = config.admin_token_path();
     let server = Server::bind(config).await?;

@@ -365,3 +365,42 @@ async fn a_client_trickling_its_body_is_cut_off() {
     let page = h.sync(&d, vec![], None, None).await;
     assert_eq!(page.acked_through, 0);
 }
+
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_cut_off() {
+    let h = Harness::start_with(|config| config.header_read_timeout = Duration::from_secs(1)).await;
+    h.add_agency("iom_uga").await;
+    let d = h.device("iom_uga").await;
+    let mut stream = tokio::net::TcpStream::connect(h.server.addr).await.unwrap();
+    stream
+        .write_all(b"POST /v1/sync HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let (mut read, mut write) = stream.into_split();
+    let started = Instant::now();
+    // A header line that never ends, one byte every 200 ms, for at most 15 seconds.
+    let trickle = async {
+        while started.elapsed() < Duration::from_secs(15) {
+            if write.write_all(b"a").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let closed = async {
+        let mut buf = [0u8; 1024];
+        // Whatever the server says, if anything, it then closes the connection.
+        while let Ok(n) = read.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        () = closed => {}
+        () = trickle => panic!("the server let a client trickle its headers for 15 seconds"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let page = h.sync(&d, vec![], None, None).await;
+    assert_eq!(page.acked_through, 0);
+}
