@@ -57,9 +57,11 @@ pub const MAX_COMPRESSED_BODY_BYTES: usize = 8 * 1024 * 1024;
 pub const MAX_DECOMPRESSED_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Largest field value, as the decoder counts it (text plus [`crate::codec::NODE_COST`] per
-/// JSON node). The largest value the case model allows is a note's text of 20 000
-/// characters (at most 80 KB of UTF-8); a form answer is at most 10 KiB.
-pub const MAX_VALUE_BYTES: usize = 128 * 1024;
+/// JSON node). It admits every value the case model admits: a note's text of 20 000
+/// characters (at most 80 KB of UTF-8), and a form answer of 10 KiB of JSON even at its most
+/// node-dense (`[0,0,…]`: 5 000 nodes, 320 KiB as counted). A value the model would refuse
+/// anyway stops here, after a few thousand nodes.
+pub const MAX_VALUE_BYTES: usize = 512 * 1024;
 
 /// Largest operation, counted like [`MAX_VALUE_BYTES`] over all its values. A full case with
 /// every core variable at its longest is about 30 KB; 2 MiB leaves room for a form with a
@@ -85,15 +87,19 @@ pub const MAX_VALUE_DEPTH: usize = 8;
 pub const MAX_PUSH_VALUE_BYTES: usize = 16 * 1024 * 1024;
 
 /// The device's own bound on one push: it sends at most this much operation JSON per request
-/// (and always at least one operation), so a push never comes near the server's limits.
-pub const MAX_PUSH_JSON_BYTES: usize = 4 * 1024 * 1024;
+/// (and always at least one operation), so a push never comes near the server's limits. A
+/// value is counted at most ~16 times its JSON (a list of short codes), so 1 MiB of JSON stays
+/// within [`MAX_PUSH_VALUE_BYTES`]; it is still ~800 typical cases, more than
+/// [`MAX_PUSH_OPS`].
+pub const MAX_PUSH_JSON_BYTES: usize = 1024 * 1024;
 
-/// Most bytes of operation JSON the server puts in one pull page (a page always carries at
-/// least one operation, so a page is at most this plus [`MAX_OPERATION_BYTES`]). Kept well
-/// below the device's reply limits ([`MAX_COMPRESSED_BODY_BYTES`], [`REPLY_LIMITS`]) so a
-/// page of incompressible data still fits: a page too big for the device would be refused
-/// every time it is asked for.
-pub const MAX_PULL_PAGE_BYTES: usize = 4 * 1024 * 1024;
+/// Most bytes of operation JSON (`serde_json::to_vec(op).len()` summed) the server puts in
+/// one pull page; a page always carries at least one operation, so a page is at most this plus
+/// one operation ([`MAX_OPERATION_BYTES`]). Kept well below the device's reply limits
+/// ([`MAX_COMPRESSED_BODY_BYTES`], and [`REPLY_LIMITS`] even for values counted ~16 times
+/// their JSON) so a page always fits: a page too big for the device would be refused every
+/// time it is asked for. 2 MiB is ~1 700 typical cases, more than [`DEFAULT_PULL_LIMIT`].
+pub const MAX_PULL_PAGE_BYTES: usize = 2 * 1024 * 1024;
 
 /// Furthest in the future, by the server's clock, an operation's clock may be. Last writer
 /// wins on the clock, so a device whose clock runs ahead wins every tie until real time

@@ -409,3 +409,108 @@ async fn run(
     }
     Ok(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server on loopback that answers every request with `body` as a sync reply.
+    async fn canned_server(body: Vec<u8>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let body = body.clone();
+                tokio::spawn(async move {
+                    let mut request = vec![0u8; 64 * 1024];
+                    let _ = stream.read(&mut request).await;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
+                         Connection: close\r\n\r\n",
+                        protocol::CONTENT_TYPE,
+                        body.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes()).await;
+                    let _ = stream.write_all(&body).await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn request() -> SyncRequest {
+        SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            ops: vec![],
+            cursor: None,
+            pull_limit: None,
+            commands: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reply_over_the_device_limits_is_a_permanent_error() {
+        // A page whose one value is a few megabytes of `[0,0,…]`: a few KB on the wire.
+        let zeros = format!("[{}0]", "0,".repeat(2 * 1024 * 1024));
+        let page = format!(
+            r#"{{"acked_through":0,"next_cursor":"e.1","more":false,"server_time_ms":1,
+            "ops":[{{"op_id":{{"d":"00000000-0000-4000-8000-000000000001","s":1}},
+            "kind":"case","record_id":"00000000-0000-7000-8000-000000000001",
+            "hlc":{{"w":1,"c":0,"d":"00000000-0000-4000-8000-000000000001"}},
+            "fields":{{"sex":{{"v":{zeros}}}}}}}]}}"#
+        );
+        let url = canned_server(zstd::bulk::compress(page.as_bytes(), 3).unwrap()).await;
+        let client = SyncClient::new(&url, "credential".into()).unwrap();
+        let error = client.exchange(&request()).await.unwrap_err();
+        assert!(
+            matches!(error, SyncError::ReplyTooLarge(Limit::Value(_))),
+            "{error:?}"
+        );
+        assert!(!error.is_transient(), "asking again gets the same page");
+
+        // Over the compressed limit: refused while reading, before decoding.
+        let noise: Vec<u8> = (0..protocol::MAX_COMPRESSED_BODY_BYTES as u32 + 10)
+            .map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes()[3])
+            .collect();
+        let url = canned_server(noise).await;
+        let client = SyncClient::new(&url, "credential".into()).unwrap();
+        let error = client.exchange(&request()).await.unwrap_err();
+        assert!(matches!(error, SyncError::ReplyTooLarge(_)), "{error:?}");
+        assert!(!error.is_transient());
+    }
+
+    #[test]
+    fn a_push_is_cut_at_its_byte_bound_but_never_empty() {
+        let op = |seq: u64, text_bytes: usize| crate::merge::op::Operation {
+            op_id: crate::merge::op::OpId {
+                device: crate::ids::DeviceId::from_bytes([1; 16]),
+                seq,
+            },
+            kind: crate::merge::op::RecordKind::Note,
+            record_id: crate::ids::RecordId::from_bytes([2; 16]),
+            hlc: crate::hlc::Hlc {
+                wall_ms: 1,
+                counter: 0,
+                device: crate::ids::DeviceId::from_bytes([1; 16]),
+            },
+            fields: [(
+                "text".to_owned(),
+                crate::merge::op::FieldChange {
+                    value: "x".repeat(text_bytes).into(),
+                    seen: vec![],
+                },
+            )]
+            .into(),
+        };
+        let big = protocol::MAX_PUSH_JSON_BYTES / 3;
+        let kept = within_push_bytes((1..=5).map(|s| op(s, big)).collect());
+        assert_eq!(kept.len(), 2);
+        let lone = within_push_bytes(vec![op(1, protocol::MAX_PUSH_JSON_BYTES * 2)]);
+        assert_eq!(lone.len(), 1);
+        assert_eq!(
+            within_push_bytes((1..=3).map(|s| op(s, 10)).collect()).len(),
+            3
+        );
+    }
+}
