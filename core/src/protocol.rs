@@ -123,13 +123,23 @@ pub const PUSH_LIMITS: crate::codec::DecodeLimits = crate::codec::DecodeLimits {
     key_bytes: MAX_FIELD_KEY_BYTES,
 };
 
-/// The bounds a device decodes a [`SyncResponse`] under: the same per value and operation,
-/// and for the whole body the decompressed limit (a page is far smaller, see
-/// [`MAX_PULL_PAGE_BYTES`]; a number-heavy page counts more than its JSON).
+/// The bounds a device decodes a [`SyncResponse`] under. A reply comes from the server, which
+/// checked every device's value on the way in, and carries the server's own records: a form
+/// definition is one value of up to `MAX_DEFINITION_BYTES` (2 MiB) of JSON, nested about 7
+/// deep, which counts for up to ~13 MiB as a typical form and more if dense. So one value
+/// or operation may use the whole budget; what stays bounded is the phone's memory for one
+/// reply (the decompressed limit, and 64 MiB as counted in all).
 pub const REPLY_LIMITS: crate::codec::DecodeLimits = crate::codec::DecodeLimits {
-    body_value_bytes: 4 * MAX_DECOMPRESSED_BODY_BYTES,
+    value_bytes: MAX_REPLY_VALUE_BYTES,
+    operation_bytes: MAX_REPLY_VALUE_BYTES,
+    body_value_bytes: MAX_REPLY_VALUE_BYTES,
+    depth: 32,
     ..PUSH_LIMITS
 };
+
+/// Most bytes of field values one reply carries in all, counted like [`MAX_VALUE_BYTES`]: four
+/// times the decompressed limit, since a value counts several times its JSON.
+pub const MAX_REPLY_VALUE_BYTES: usize = 4 * MAX_DECOMPRESSED_BODY_BYTES;
 
 /// Content type of a compressed sync body.
 pub const CONTENT_TYPE: &str = "application/vnd.fieldcase+json+zstd";
@@ -534,5 +544,47 @@ mod tests {
             commands: vec![],
         })[..5];
         assert!(decode_body::<SyncRequest>(truncated).is_err());
+    }
+
+    #[test]
+    fn a_reply_with_the_largest_form_definition_decodes() {
+        // A definition-shaped value of ~2 MiB: sections, fields, choices, labels.
+        let field = |i: usize| {
+            serde_json::json!({"id": format!("f{i}"), "type": "select_one",
+                "label": {"en": "A question asked of the person", "fr": "Une question posée"},
+                "choices": [{"value": "a", "label": {"en": "yes"}}, {"value": "b", "label": {"en": "no"}}]})
+        };
+        let definition = serde_json::json!({"sections": [{"fields": (0..10_000).map(field).collect::<Vec<_>>()}]});
+        assert!(serde_json::to_vec(&definition).unwrap().len() > 2 * 1024 * 1024 - 200 * 1024);
+        let device = DeviceId::from_bytes([1; 16]);
+        let reply = SyncResponse {
+            acked_through: 0,
+            rejections: vec![],
+            ops: vec![Operation {
+                op_id: OpId { device, seq: 1 },
+                kind: crate::merge::op::RecordKind::Form,
+                record_id: RecordId::server_authored([3; 16]),
+                hlc: crate::hlc::Hlc {
+                    wall_ms: 1,
+                    counter: 0,
+                    device,
+                },
+                fields: [(
+                    "definition".to_owned(),
+                    crate::merge::op::FieldChange {
+                        value: definition,
+                        seen: vec![],
+                    },
+                )]
+                .into(),
+            }],
+            next_cursor: Cursor("e.1".into()),
+            more: false,
+            reset: false,
+            server_time_ms: 1,
+            command_results: vec![],
+        };
+        let decoded: SyncResponse = decode_reply(&encode_body(&reply)).unwrap();
+        assert_eq!(decoded, reply);
     }
 }

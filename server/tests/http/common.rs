@@ -2,7 +2,7 @@
 //! helpers to call it as an admin or as a device.
 
 use fieldcase_core::protocol::{
-    decode_body, encode_body, Cursor, EnrollResponse, ErrorBody, SyncRequest, SyncResponse,
+    decode_reply, encode_body, Cursor, EnrollResponse, ErrorBody, SyncRequest, SyncResponse,
     CONTENT_TYPE, PROTOCOL_VERSION,
 };
 use fieldcase_core::{DeviceId, FieldChange, Hlc, OpId, Operation, RecordId, RecordKind};
@@ -251,7 +251,7 @@ impl Harness {
             String::from_utf8_lossy(&reply.body)
         );
         assert_eq!(reply.content_type, CONTENT_TYPE);
-        decode_body(&reply.body).expect("a SyncResponse")
+        decode_reply(&reply.body).expect("a SyncResponse")
     }
 
     /// Pulls everything visible to `device` from the start, following `more`.
