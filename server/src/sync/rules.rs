@@ -172,7 +172,9 @@ fn refuse_on_its_own(agency: &AgencyCode, op: &Operation, now_ms: u64) -> Option
     let values = values_of(op);
     // "Today" is the server's: a date up to a day past it (time zones) is accepted, as on a
     // device.
-    let today = Date::from_days_since_epoch((now_ms / 86_400_000) as i64)?;
+    let Some(today) = Date::from_days_since_epoch((now_ms / 86_400_000) as i64) else {
+        return Some(invalid_reason("the server's clock is out of range"));
+    };
     let checked = match op.kind {
         RecordKind::Case => Case::parse_fields_as_of(&values, today).map(drop),
         RecordKind::Note => Note::from_fields_as_of(&values, today).map(drop),
