@@ -27,6 +27,23 @@ impl RecordId {
     pub fn from_bytes(bytes: [u8; 16]) -> Self {
         RecordId(Uuid::from_bytes(bytes))
     }
+
+    /// An id in the server's namespace, made from 16 bytes of a digest: a UUID of version 8
+    /// with the variant bits `111` ("reserved for future definition", RFC 9562 §4.1). No UUID
+    /// generator makes that variant (devices make v7 ids, and v8 ids of the RFC variant for
+    /// imports), so a device can never hold such an id by chance, and the server refuses any
+    /// device operation on one: records the server writes (form versions) cannot be squatted.
+    pub fn server_authored(digest: [u8; 16]) -> Self {
+        let mut bytes = digest;
+        bytes[6] = (bytes[6] & 0x0f) | 0x80;
+        bytes[8] = (bytes[8] & 0x1f) | 0xe0;
+        RecordId::from_bytes(bytes)
+    }
+
+    /// Whether this id is in the server's namespace ([`RecordId::server_authored`]).
+    pub fn is_server_authored(&self) -> bool {
+        self.as_bytes()[8] & 0xe0 == 0xe0
+    }
 }
 
 impl Default for RecordId {

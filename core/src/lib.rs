@@ -9,6 +9,7 @@
 //! the store. [`forms`] holds form definitions and checks answers against them. [`referral`] holds the pure rules of referrals and transfers between agencies.
 
 pub mod attachments;
+pub mod codec;
 pub mod crypto;
 pub mod forms;
 pub mod hlc;

@@ -19,7 +19,6 @@ use crate::ids::{DeviceId, RecordId};
 use crate::merge::op::{OpId, Operation};
 use crate::referral::{ReferralStatus, Transition};
 use serde::{Deserialize, Serialize};
-use std::io::Read;
 
 /// Version of this protocol; a request from a different major version is refused with
 /// [`ErrorCode::UnsupportedProtocol`].
@@ -47,15 +46,100 @@ pub const DEFAULT_PULL_LIMIT: u32 = 1000;
 pub const MAX_PULL_LIMIT: u32 = 5000;
 
 /// Largest compressed body either end accepts, checked before anything is decompressed.
+/// This is also the device's limit on a reply: the server keeps its pages far below it
+/// ([`MAX_PULL_PAGE_BYTES`]).
 pub const MAX_COMPRESSED_BODY_BYTES: usize = 8 * 1024 * 1024;
 
-/// Largest decompressed body either end accepts; decompression stops past it, so a zstd bomb
-/// costs nothing.
-pub const MAX_DECOMPRESSED_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Largest decompressed body either end accepts; decompression stops past it. 16 MiB holds a
+/// push of [`MAX_PUSH_OPS`] typical cases (~1.2 KB each) more than twenty times over and the
+/// largest pull page several times over; it is kept small because it also bounds the one
+/// scratch buffer a single huge string can make the JSON reader grow (see [`crate::codec`]).
+pub const MAX_DECOMPRESSED_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// zstd level for sync bodies: level 3 is zstd's default, fast enough for a phone's CPU and
-/// within a few percent of higher levels on JSON.
-pub const ZSTD_LEVEL: i32 = 3;
+/// Largest field value, as the decoder counts it (text plus [`crate::codec::NODE_COST`] per
+/// JSON node). It admits every value the case model admits: a note's text of 20 000
+/// characters (at most 80 KB of UTF-8), and a form answer of 10 KiB of JSON even at its most
+/// node-dense (`[0,0,…]`: 5 000 nodes, 320 KiB as counted). A value the model would refuse
+/// anyway stops here, after a few thousand nodes.
+pub const MAX_VALUE_BYTES: usize = 512 * 1024;
+
+/// Largest operation, counted like [`MAX_VALUE_BYTES`] over all its values. A full case with
+/// every core variable at its longest is about 30 KB; 2 MiB leaves room for a form with a
+/// hundred long narrative answers, and it is what makes a pull page's size predictable: a
+/// page is at most [`MAX_PULL_PAGE_BYTES`] plus one operation.
+pub const MAX_OPERATION_BYTES: usize = 2 * 1024 * 1024;
+
+/// Most fields one operation carries: the case model's [`crate::model::MAX_ANSWERS`] form
+/// answers, its ~40 core variables and form references, with room to spare.
+pub const MAX_FIELDS_PER_OPERATION: usize = 1_200;
+
+/// Longest field key: `answers.` plus a 64-byte field id is 72 bytes.
+pub const MAX_FIELD_KEY_BYTES: usize = 128;
+
+/// Deepest nesting of a field value: the model's deepest value (a list of documents, each an
+/// object) is 2 levels; form answers are lists of choices.
+pub const MAX_VALUE_DEPTH: usize = 8;
+
+/// Most bytes of field values one pushed body carries in all, counted like
+/// [`MAX_VALUE_BYTES`]. The server decodes at most as many bodies at once as it has sync
+/// slots, so this times the slot count bounds the memory pushes can take. A device keeps
+/// each push under [`MAX_PUSH_JSON_BYTES`] of JSON, well inside this.
+pub const MAX_PUSH_VALUE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The device's own bound on one push: it sends at most this much operation JSON per request
+/// (and always at least one operation), so a push never comes near the server's limits. A
+/// value is counted at most ~16 times its JSON (a list of short codes), so 1 MiB of JSON stays
+/// within [`MAX_PUSH_VALUE_BYTES`]; it is still ~800 typical cases, more than
+/// [`MAX_PUSH_OPS`].
+pub const MAX_PUSH_JSON_BYTES: usize = 1024 * 1024;
+
+/// Most bytes of operation JSON (`serde_json::to_vec(op).len()` summed) the server puts in
+/// one pull page; a page always carries at least one operation, so a page is at most this plus
+/// one operation ([`MAX_OPERATION_BYTES`]). Kept well below the device's reply limits
+/// ([`MAX_COMPRESSED_BODY_BYTES`], and [`REPLY_LIMITS`] even for values counted ~16 times
+/// their JSON) so a page always fits: a page too big for the device would be refused every
+/// time it is asked for. 2 MiB is ~1 700 typical cases, more than [`DEFAULT_PULL_LIMIT`].
+pub const MAX_PULL_PAGE_BYTES: usize = 2 * 1024 * 1024;
+
+/// Furthest in the future, by the server's clock, an operation's clock may be. Last writer
+/// wins on the clock, so a device whose clock runs ahead wins every tie until real time
+/// catches up; a rogue device stamping the year 2100 would win all of them forever. Six hours
+/// covers a phone set to the wrong time zone with a few hours to spare (time zones differ
+/// from UTC by at most 14 hours, but phones keep UTC and only display local time, so a
+/// wrongly set zone usually moves UTC by the zone's offset: anything beyond a few hours is a
+/// wrong clock, not a time zone). A refused operation is reported to the device as
+/// [`RejectReason::ClockAhead`] with the server's time, so the app can tell its user to fix
+/// the phone's clock.
+pub const MAX_CLOCK_AHEAD_MS: u64 = 6 * 60 * 60 * 1000;
+
+/// The bounds the server decodes a pushed [`SyncRequest`] under.
+pub const PUSH_LIMITS: crate::codec::DecodeLimits = crate::codec::DecodeLimits {
+    decompressed_bytes: MAX_DECOMPRESSED_BODY_BYTES,
+    value_bytes: MAX_VALUE_BYTES,
+    operation_bytes: MAX_OPERATION_BYTES,
+    body_value_bytes: MAX_PUSH_VALUE_BYTES,
+    depth: MAX_VALUE_DEPTH,
+    fields_per_operation: MAX_FIELDS_PER_OPERATION,
+    key_bytes: MAX_FIELD_KEY_BYTES,
+};
+
+/// The bounds a device decodes a [`SyncResponse`] under. A reply comes from the server, which
+/// checked every device's value on the way in, and carries the server's own records: a form
+/// definition is one value of up to `MAX_DEFINITION_BYTES` (2 MiB) of JSON, nested about 7
+/// deep, which counts for up to ~13 MiB as a typical form and more if dense. So one value
+/// or operation may use the whole budget; what stays bounded is the phone's memory for one
+/// reply (the decompressed limit, and 64 MiB as counted in all).
+pub const REPLY_LIMITS: crate::codec::DecodeLimits = crate::codec::DecodeLimits {
+    value_bytes: MAX_REPLY_VALUE_BYTES,
+    operation_bytes: MAX_REPLY_VALUE_BYTES,
+    body_value_bytes: MAX_REPLY_VALUE_BYTES,
+    depth: 32,
+    ..PUSH_LIMITS
+};
+
+/// Most bytes of field values one reply carries in all, counted like [`MAX_VALUE_BYTES`]: four
+/// times the decompressed limit, since a value counts several times its JSON.
+pub const MAX_REPLY_VALUE_BYTES: usize = 4 * MAX_DECOMPRESSED_BODY_BYTES;
 
 /// Content type of a compressed sync body.
 pub const CONTENT_TYPE: &str = "application/vnd.fieldcase+json+zstd";
@@ -70,6 +154,7 @@ pub struct Cursor(pub String);
 pub struct SyncRequest {
     pub protocol: u32,
     /// Unacknowledged operations of this device, in ascending `op_id.seq`, with no gaps.
+    #[serde(deserialize_with = "bounded_ops")]
     pub ops: Vec<Operation>,
     /// Where the last applied pull page ended; `None` for a first sync (or after a reset).
     pub cursor: Option<Cursor>,
@@ -78,7 +163,11 @@ pub struct SyncRequest {
     pub pull_limit: Option<u32>,
     /// Referral transitions this device asks for, in `command_id.s` order, at most
     /// [`MAX_PUSH_COMMANDS`]. The server applies them after the operations of this request.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "bounded_commands"
+    )]
     pub commands: Vec<ReferralCommand>,
 }
 
@@ -248,6 +337,15 @@ pub enum RejectReason {
     Invalid { detail: String },
     /// The record kind cannot be changed this way (an edit to an append-only record).
     NotEditable,
+    /// The operation's clock is more than [`MAX_CLOCK_AHEAD_MS`] ahead of the server's: the
+    /// device's clock is wrong. The device keeps the operation aside; once its clock is
+    /// corrected, the person re-enters the change (see `docs/protocol.md`).
+    ClockAhead {
+        /// The operation's clock (`hlc.w`).
+        op_time_ms: u64,
+        /// The server's clock when it refused the operation.
+        server_time_ms: u64,
+    },
 }
 
 /// Reply to `GET /v1/referrals/{referral_id}/timeline`: who did what to a referral, when.
@@ -309,49 +407,27 @@ pub enum ErrorCode {
     Unavailable,
 }
 
-/// What can go wrong encoding or decoding a body.
-#[derive(Debug, thiserror::Error)]
-pub enum CodecError {
-    #[error("body of {0} bytes is over the {MAX_COMPRESSED_BODY_BYTES}-byte limit")]
-    TooLarge(usize),
-    #[error("decompressed body is over the {MAX_DECOMPRESSED_BODY_BYTES}-byte limit")]
-    DecompressedTooLarge,
-    #[error("body is not valid zstd")]
-    Compression,
-    #[error("body is not a valid message: {0}")]
-    Json(String),
-}
+pub use crate::codec::{encode_body, CodecError, Limit, ZSTD_LEVEL};
 
-/// Serializes and compresses a message.
-pub fn encode_body<T: Serialize>(message: &T) -> Vec<u8> {
-    let json = serde_json::to_vec(message).expect("protocol messages always serialize");
-    zstd::bulk::compress(&json, ZSTD_LEVEL).expect("zstd compression of an in-memory buffer")
-}
-
-/// Decompresses (bounded) and parses a message. Checks the compressed size first.
+/// Decompresses and parses a message under the push limits ([`PUSH_LIMITS`]); see
+/// [`crate::codec`].
 pub fn decode_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
-    if body.len() > MAX_COMPRESSED_BODY_BYTES {
-        return Err(CodecError::TooLarge(body.len()));
-    }
-    let decoder = zstd::stream::read::Decoder::new(body).map_err(|_| CodecError::Compression)?;
-    let mut json = Vec::new();
-    let read = decoder
-        .take(MAX_DECOMPRESSED_BODY_BYTES as u64 + 1)
-        .read_to_end(&mut json)
-        .map_err(|_| CodecError::Compression)?;
-    if read > MAX_DECOMPRESSED_BODY_BYTES {
-        return Err(CodecError::DecompressedTooLarge);
-    }
-    // serde_json's messages can quote the input ("invalid type: string \"Maria\""), so only
-    // the kind of error and its position are kept.
-    serde_json::from_slice(&json).map_err(|e| {
-        CodecError::Json(format!(
-            "{:?} error at line {} column {}",
-            e.classify(),
-            e.line(),
-            e.column()
-        ))
-    })
+    crate::codec::decode_body_with(body, &PUSH_LIMITS)
+}
+
+/// Decompresses and parses a reply under [`REPLY_LIMITS`].
+pub fn decode_reply<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
+    crate::codec::decode_body_with(body, &REPLY_LIMITS)
+}
+
+fn bounded_ops<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Operation>, D::Error> {
+    crate::codec::bounded_seq(d, MAX_PUSH_OPS, Limit::Operations(MAX_PUSH_OPS))
+}
+
+fn bounded_commands<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<ReferralCommand>, D::Error> {
+    crate::codec::bounded_seq(d, MAX_PUSH_COMMANDS, Limit::Commands(MAX_PUSH_COMMANDS))
 }
 
 #[cfg(test)]
@@ -443,7 +519,9 @@ mod tests {
         let bomb = zstd::bulk::compress(&vec![b' '; MAX_DECOMPRESSED_BODY_BYTES + 10], 3).unwrap();
         assert!(matches!(
             decode_body::<SyncRequest>(&bomb),
-            Err(CodecError::DecompressedTooLarge)
+            Err(CodecError::Limit(Limit::Decompressed(
+                MAX_DECOMPRESSED_BODY_BYTES
+            )))
         ));
         let quoting = zstd::bulk::compress(br#"{"protocol": "Maria-Secret"}"#, 3).unwrap();
         match decode_body::<SyncRequest>(&quoting) {
@@ -463,5 +541,47 @@ mod tests {
             commands: vec![],
         })[..5];
         assert!(decode_body::<SyncRequest>(truncated).is_err());
+    }
+
+    #[test]
+    fn a_reply_with_the_largest_form_definition_decodes() {
+        // A definition-shaped value of ~2 MiB: sections, fields, choices, labels.
+        let field = |i: usize| {
+            serde_json::json!({"id": format!("f{i}"), "type": "select_one",
+                "label": {"en": "A question asked of the person", "fr": "Une question posée"},
+                "choices": [{"value": "a", "label": {"en": "yes"}}, {"value": "b", "label": {"en": "no"}}]})
+        };
+        let definition = serde_json::json!({"sections": [{"fields": (0..10_000).map(field).collect::<Vec<_>>()}]});
+        assert!(serde_json::to_vec(&definition).unwrap().len() > 2 * 1024 * 1024 - 200 * 1024);
+        let device = DeviceId::from_bytes([1; 16]);
+        let reply = SyncResponse {
+            acked_through: 0,
+            rejections: vec![],
+            ops: vec![Operation {
+                op_id: OpId { device, seq: 1 },
+                kind: crate::merge::op::RecordKind::Form,
+                record_id: RecordId::server_authored([3; 16]),
+                hlc: crate::hlc::Hlc {
+                    wall_ms: 1,
+                    counter: 0,
+                    device,
+                },
+                fields: [(
+                    "definition".to_owned(),
+                    crate::merge::op::FieldChange {
+                        value: definition,
+                        seen: vec![],
+                    },
+                )]
+                .into(),
+            }],
+            next_cursor: Cursor("e.1".into()),
+            more: false,
+            reset: false,
+            server_time_ms: 1,
+            command_results: vec![],
+        };
+        let decoded: SyncResponse = decode_reply(&encode_body(&reply)).unwrap();
+        assert_eq!(decoded, reply);
     }
 }

@@ -37,6 +37,11 @@ fn valid_lines_go_in_and_bad_lines_are_reported_by_line_and_field() {
         good(2),
         r#"{"id": "not-a-uuid", "sex": "female"}"#.to_string(),
         good(3),
+        // An id of the server's namespace (a form version's, say): the server would refuse it.
+        format!(
+            r#"{{"id": "{}", "sex": "female"}}"#,
+            fieldcase_core::RecordId::server_authored([7; 16])
+        ),
     ];
     let mut calls = 0;
     let options = ImportOptions {
@@ -47,10 +52,11 @@ fn valid_lines_go_in_and_bad_lines_are_reported_by_line_and_field() {
         .import_jsonl(file(&lines), &options, &mut |_| calls += 1)
         .unwrap();
     assert_eq!(report.totals.imported, 3);
-    assert_eq!(report.totals.failed, 4);
-    assert_eq!(report.totals.lines_read, 8);
+    assert_eq!(report.totals.failed, 5);
+    assert_eq!(report.totals.lines_read, 9);
     let lines_with_errors: Vec<u64> = report.errors.iter().map(|e| e.line).collect();
-    assert_eq!(lines_with_errors, vec![2, 3, 5, 7]);
+    assert_eq!(lines_with_errors, vec![2, 3, 5, 7, 9]);
+    assert_eq!(report.errors[4].problem, LineProblem::BadId);
     match &report.errors[1].problem {
         LineProblem::Invalid(errors) => assert!(errors.0.iter().any(|e| e.field == "nationality")),
         other => panic!("{other:?}"),

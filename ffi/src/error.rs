@@ -283,9 +283,9 @@ impl From<SyncError> for FieldcaseError {
             // A server restored from an older backup lost changes this device can no longer
             // resend: only an administrator can sort it out, so it must not read as transient
             // (an app would retry it forever).
-            SyncError::Refused { .. } | SyncError::ServerBehind { .. } => {
-                FieldcaseError::Refused { reason: message }
-            }
+            SyncError::Refused { .. }
+            | SyncError::ServerBehind { .. }
+            | SyncError::ReplyTooLarge(_) => FieldcaseError::Refused { reason: message },
             SyncError::NotEnrolled => FieldcaseError::NotEnrolled { reason: message },
             SyncError::Cancelled => FieldcaseError::cancelled(),
             // The app's server address: https, or http to this machine only. Nothing was sent.
@@ -429,6 +429,7 @@ mod tests {
             SyncError::NotEnrolled,
             SyncError::Cancelled,
             SyncError::ServerUrl(fieldcase_core::sync::ServerUrlError::InsecureHttp),
+            SyncError::ReplyTooLarge(fieldcase_core::codec::Limit::Decompressed(1)),
             SyncError::Store(StoreError::Busy),
             SyncError::Store(StoreError::Corrupt),
         ];
@@ -446,6 +447,7 @@ mod tests {
                 | SyncError::NotEnrolled
                 | SyncError::Cancelled
                 | SyncError::ServerUrl(_)
+                | SyncError::ReplyTooLarge(_)
                 | SyncError::Store(_) => {}
             }
         }

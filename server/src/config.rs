@@ -49,13 +49,6 @@ pub const MAX_CONCURRENT_SYNCS: usize = 16;
 /// empty pages back, small enough that a pull's work stays bounded.
 pub const MAX_PULL_SCAN_ROWS: u32 = 4 * fieldcase_core::protocol::MAX_PULL_LIMIT;
 
-/// The most bytes of operations (as JSON, before compression) one pull page carries. A page
-/// bounded only by count could hold a few very large operations and outgrow what a phone
-/// accepts in one reply (8 MiB); 2 MiB leaves room for the rest of the reply and keeps a page
-/// quick to apply on a low-end phone. A single operation larger than this still goes out
-/// alone, so a cursor always moves (pushes bound each operation well below it).
-pub const MAX_PULL_PAGE_BYTES: usize = 2 * 1024 * 1024;
-
 /// A device's `last_seen_at` is written at most this often. Writing it on every pull-only
 /// sync would put a write (and the writer lock) on a path that otherwise only reads.
 pub const LAST_SEEN_GRANULARITY_MS: u64 = 60_000;
@@ -75,6 +68,26 @@ pub const MAX_LABEL_CHARS: usize = 100;
 /// How long graceful shutdown waits for in-flight requests after SIGTERM / ctrl-c, so a
 /// supervisor's restart is never blocked by a stalled 2G connection.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// Deadline of one request from its headers to its reply, body upload included: a client that
+/// trickles its body (a byte every few seconds) holds a connection and a task, and without a
+/// deadline a few hundred such clients starve everyone. Two minutes is twice the device's own
+/// request timeout (`fieldcase_core::sync::client::REQUEST_TIMEOUT`, one minute): a request
+/// still running then has been abandoned by an honest device. The reply is `408` with an
+/// `ErrorBody`; a sync cut off after its push was applied is safe to retry (idempotent).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Longest a client may take to send a request's headers (a connection's first, or the next
+/// on a kept-alive connection). Headers are a few hundred bytes, a second's work on 2G; a
+/// client that trickles them holds a connection and a task, and without this deadline a few
+/// hundred such clients exhaust the server. 30 s is hyper's own default, which `axum::serve`
+/// leaves inactive; it also closes idle kept-alive connections after as long.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest pause between two pieces of a request body: a client that stops sending for this
+/// long is cut off at once rather than at [`REQUEST_TIMEOUT`]. A 2G link stalls for seconds
+/// between cells, not half a minute.
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything `fieldcase serve` (or a test) needs to start a server.
 #[derive(Clone)]
@@ -100,6 +113,10 @@ pub struct ServerConfig {
     /// Reverse proxies whose `X-Forwarded-For` names the client, for counting authentication
     /// failures per client ([`crate::http::throttle`]). Empty: the TCP peer is the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Deadline of one request, body upload included ([`REQUEST_TIMEOUT`]; tests shorten it).
+    pub request_timeout: Duration,
+    /// Deadline of a request's headers ([`HEADER_READ_TIMEOUT`]; tests shorten it).
+    pub header_read_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -114,6 +131,8 @@ impl ServerConfig {
             report_threshold: DEFAULT_REPORT_THRESHOLD,
             metrics_token: None,
             trusted_proxies: Vec::new(),
+            request_timeout: REQUEST_TIMEOUT,
+            header_read_timeout: HEADER_READ_TIMEOUT,
         }
     }
 

@@ -20,6 +20,7 @@ pub mod credentials;
 pub mod error;
 mod fsutil;
 pub mod http;
+mod listen;
 pub mod metrics;
 pub mod report_api;
 pub mod reports;

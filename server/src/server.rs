@@ -24,7 +24,7 @@ use crate::http::{self, AppState};
 use crate::seal::{SealError, Sealer};
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{AdminScope, NewAdminToken, Storage, StorageError};
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -68,6 +68,8 @@ pub struct Server {
     state: AppState,
     addr: SocketAddr,
     admin_token_written: Option<PathBuf>,
+    /// [`crate::config::HEADER_READ_TIMEOUT`] unless the config shortened it.
+    header_read_timeout: std::time::Duration,
 }
 
 impl Server {
@@ -122,7 +124,9 @@ impl Server {
             .metrics_token
             .as_deref()
             .map(|t| credentials::hash_secret(SecretKind::AdminToken, t.trim()));
+        state.request_timeout = config.request_timeout;
         Ok(Server {
+            header_read_timeout: config.header_read_timeout,
             listener,
             storage,
             state,
@@ -159,13 +163,7 @@ impl Server {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = fired_tx.send(());
         };
-        // The peer address counts authentication failures per source (`http::throttle`).
-        let serve = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(graceful)
-        .into_future();
+        let serve = crate::listen::serve(self.listener, router, self.header_read_timeout, graceful);
         let result = tokio::select! {
             result = serve => result,
             _ = async {

@@ -74,7 +74,7 @@ pub struct OpId {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FieldChange {
     /// The new value; JSON `null` clears the field.
-    #[serde(rename = "v")]
+    #[serde(rename = "v", deserialize_with = "crate::codec::bounded_value")]
     pub value: serde_json::Value,
     /// Versions of this field the editor had seen and knowingly replaced: the value shown
     /// when the edit began, plus any conflict entries a supervisor resolved with this edit.
@@ -92,5 +92,6 @@ pub struct Operation {
     pub hlc: Hlc,
     /// Field key → change. Keys are core-variable keys (`given_name`, `consent.research`) or
     /// form answers (`answers.<field id>`).
+    #[serde(deserialize_with = "crate::codec::bounded_fields")]
     pub fields: BTreeMap<String, FieldChange>,
 }

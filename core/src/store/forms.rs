@@ -45,15 +45,28 @@ pub struct FormSummary {
 }
 
 /// The record id of a form version published by `publisher` (an agency code, or `local`):
-/// derived, so publishing or installing the same version twice writes the same record.
+/// derived, so publishing or installing the same version twice writes the same record. It
+/// is in the server's namespace ([`RecordId::server_authored`]): anyone can compute it, so a
+/// device must not be able to take it before the form is published.
 pub fn form_record_id(publisher: &str, id: &FormId, version: u32) -> RecordId {
-    let digest = Sha256::digest(format!("fieldcase form\0{publisher}\0{id}\0{version}"));
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    // Mark it as a UUID of version 8 (custom), RFC 9562 variant.
+    RecordId::server_authored(form_digest(publisher, id, version))
+}
+
+/// The id [`form_record_id`] gave before form ids moved to the server's namespace (a UUIDv8
+/// of the RFC variant, which devices can also make). Versions published before then keep it;
+/// the server looks it up too, so re-publishing such a version is still recognised.
+pub fn legacy_form_record_id(publisher: &str, id: &FormId, version: u32) -> RecordId {
+    let mut bytes = form_digest(publisher, id, version);
     bytes[6] = (bytes[6] & 0x0f) | 0x80;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     RecordId::from_bytes(bytes)
+}
+
+fn form_digest(publisher: &str, id: &FormId, version: u32) -> [u8; 16] {
+    let digest = Sha256::digest(format!("fieldcase form\0{publisher}\0{id}\0{version}"));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    bytes
 }
 
 /// The fields a form record carries.

@@ -210,7 +210,13 @@ impl Store {
         let object = value.as_object_mut().ok_or(LineProblem::NotAnObject)?;
         let id = match object.remove("id") {
             None | Some(Value::Null) => self.derived_import_id(bytes),
-            Some(Value::String(id)) => id.parse().map_err(|_| LineProblem::BadId)?,
+            // An id of the server's namespace would be refused by the server at sync: say so
+            // now, on the line, rather than later on a record already imported.
+            Some(Value::String(id)) => id
+                .parse::<RecordId>()
+                .ok()
+                .filter(|id| !id.is_server_authored())
+                .ok_or(LineProblem::BadId)?,
             Some(_) => return Err(LineProblem::BadId),
         };
         let case = Case::from_json(&value).map_err(LineProblem::Invalid)?;

@@ -39,8 +39,8 @@ pub use conflicts::{ConflictEntry, Resolution};
 pub use connection::Durability;
 pub use error::{Result, StoreError};
 pub use forms::{
-    form_record_fields, form_record_id, FormSummary, FORM_DEFINITION_FIELD, FORM_ID_FIELD,
-    FORM_VERSION_FIELD,
+    form_record_fields, form_record_id, legacy_form_record_id, FormSummary, FORM_DEFINITION_FIELD,
+    FORM_ID_FIELD, FORM_VERSION_FIELD,
 };
 pub use lifecycle::{Identity, OpenOptions};
 pub use referrals::{

@@ -5,6 +5,7 @@
 //! in one transaction ([`Store::apply_reply`]).
 
 use super::server_url::{check_server_url, ConnectOptions, ServerUrlError, Transport};
+use crate::codec::{CodecError, Limit};
 use crate::protocol::{
     self, Cursor, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, SyncRequest, SyncResponse,
     DEFAULT_PULL_LIMIT, MAX_PUSH_COMMANDS, MAX_PUSH_OPS, PROTOCOL_VERSION,
@@ -41,6 +42,13 @@ pub enum SyncError {
     Refused { code: ErrorCode, message: String },
     #[error("the server's reply could not be read: {0}")]
     BadReply(String),
+    /// The reply is over this device's size limits. Asking again gets the same page, so this
+    /// is not retried: the server's pages must be made smaller (an administrator's matter).
+    #[error(
+        "the server's reply is larger than this device accepts ({0}); retrying would get the \
+         same reply: contact your administrator"
+    )]
+    ReplyTooLarge(crate::codec::Limit),
     #[error(
         "the server has lost changes this device sent earlier (it holds this device's changes \
          up to number {server_has_through}, the next one here is {device_next}); it was probably \
@@ -215,11 +223,52 @@ impl SyncClient {
         if !response.status().is_success() {
             return Err(error_from_response(response).await);
         }
-        let bytes = response.bytes().await.map_err(network_error)?;
-        let reply =
-            protocol::decode_body(&bytes).map_err(|e| SyncError::BadReply(e.to_string()))?;
+        let bytes = read_reply(response).await?;
+        let reply = protocol::decode_reply(&bytes).map_err(|e| match e {
+            CodecError::TooLarge(_) => {
+                SyncError::ReplyTooLarge(Limit::Decompressed(protocol::MAX_COMPRESSED_BODY_BYTES))
+            }
+            CodecError::Limit(limit) => SyncError::ReplyTooLarge(limit),
+            other => SyncError::BadReply(other.to_string()),
+        })?;
         Ok((reply, sent, bytes.len() as u64))
     }
+}
+
+/// Reads a reply body of at most [`protocol::MAX_COMPRESSED_BODY_BYTES`], refusing a longer
+/// one as soon as its declared length or its bytes pass the limit.
+async fn read_reply(mut response: reqwest::Response) -> Result<Vec<u8>, SyncError> {
+    let limit = protocol::MAX_COMPRESSED_BODY_BYTES;
+    let too_large = || SyncError::ReplyTooLarge(Limit::Decompressed(limit));
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(network_error)? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// The first operations of `ops` whose JSON adds up to at most
+/// [`protocol::MAX_PUSH_JSON_BYTES`] (always at least one).
+fn within_push_bytes(
+    mut ops: Vec<crate::merge::op::Operation>,
+) -> Vec<crate::merge::op::Operation> {
+    let mut total = 0usize;
+    let keep = ops
+        .iter()
+        .position(|op| {
+            total += serde_json::to_vec(op).map_or(0, |json| json.len());
+            total > protocol::MAX_PUSH_JSON_BYTES
+        })
+        .unwrap_or(ops.len())
+        .max(1);
+    ops.truncate(keep);
+    ops
 }
 
 /// Exchanges a one-time enrollment code for a device credential, held to the default address
@@ -315,7 +364,7 @@ async fn run(
     for _ in 0..MAX_REQUESTS_PER_RUN {
         let request = {
             let guard = lock(store);
-            let ops = guard.pending_ops(MAX_PUSH_OPS)?;
+            let ops = within_push_bytes(guard.pending_ops(MAX_PUSH_OPS)?);
             // Commands go only with the whole outbox: a command about a referral made on this
             // device must reach the server after the referral itself, or it would be refused
             // as unknown, for good.
@@ -396,4 +445,109 @@ async fn run(
         }
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server on loopback that answers every request with `body` as a sync reply.
+    async fn canned_server(body: Vec<u8>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let body = body.clone();
+                tokio::spawn(async move {
+                    let mut request = vec![0u8; 64 * 1024];
+                    let _ = stream.read(&mut request).await;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
+                         Connection: close\r\n\r\n",
+                        protocol::CONTENT_TYPE,
+                        body.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes()).await;
+                    let _ = stream.write_all(&body).await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn request() -> SyncRequest {
+        SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            ops: vec![],
+            cursor: None,
+            pull_limit: None,
+            commands: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reply_over_the_device_limits_is_a_permanent_error() {
+        // A page whose one value is a few megabytes of `[0,0,…]`: a few KB on the wire.
+        let zeros = format!("[{}0]", "0,".repeat(2 * 1024 * 1024));
+        let page = format!(
+            r#"{{"acked_through":0,"next_cursor":"e.1","more":false,"server_time_ms":1,
+            "ops":[{{"op_id":{{"d":"00000000-0000-4000-8000-000000000001","s":1}},
+            "kind":"case","record_id":"00000000-0000-7000-8000-000000000001",
+            "hlc":{{"w":1,"c":0,"d":"00000000-0000-4000-8000-000000000001"}},
+            "fields":{{"sex":{{"v":{zeros}}}}}}}]}}"#
+        );
+        let url = canned_server(zstd::bulk::compress(page.as_bytes(), 3).unwrap()).await;
+        let client = SyncClient::new(&url, "credential".into()).unwrap();
+        let error = client.exchange(&request()).await.unwrap_err();
+        assert!(
+            matches!(error, SyncError::ReplyTooLarge(Limit::Value(_))),
+            "{error:?}"
+        );
+        assert!(!error.is_transient(), "asking again gets the same page");
+
+        // Over the compressed limit: refused while reading, before decoding.
+        let noise: Vec<u8> = (0..protocol::MAX_COMPRESSED_BODY_BYTES as u32 + 10)
+            .map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes()[3])
+            .collect();
+        let url = canned_server(noise).await;
+        let client = SyncClient::new(&url, "credential".into()).unwrap();
+        let error = client.exchange(&request()).await.unwrap_err();
+        assert!(matches!(error, SyncError::ReplyTooLarge(_)), "{error:?}");
+        assert!(!error.is_transient());
+    }
+
+    #[test]
+    fn a_push_is_cut_at_its_byte_bound_but_never_empty() {
+        let op = |seq: u64, text_bytes: usize| crate::merge::op::Operation {
+            op_id: crate::merge::op::OpId {
+                device: crate::ids::DeviceId::from_bytes([1; 16]),
+                seq,
+            },
+            kind: crate::merge::op::RecordKind::Note,
+            record_id: crate::ids::RecordId::from_bytes([2; 16]),
+            hlc: crate::hlc::Hlc {
+                wall_ms: 1,
+                counter: 0,
+                device: crate::ids::DeviceId::from_bytes([1; 16]),
+            },
+            fields: [(
+                "text".to_owned(),
+                crate::merge::op::FieldChange {
+                    value: "x".repeat(text_bytes).into(),
+                    seen: vec![],
+                },
+            )]
+            .into(),
+        };
+        let big = protocol::MAX_PUSH_JSON_BYTES / 3;
+        let kept = within_push_bytes((1..=5).map(|s| op(s, big)).collect());
+        assert_eq!(kept.len(), 2);
+        let lone = within_push_bytes(vec![op(1, protocol::MAX_PUSH_JSON_BYTES * 2)]);
+        assert_eq!(lone.len(), 1);
+        assert_eq!(
+            within_push_bytes((1..=3).map(|s| op(s, 10)).collect()).len(),
+            3
+        );
+    }
 }

@@ -96,6 +96,8 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
         report_threshold: args.report_threshold,
         metrics_token,
         trusted_proxies: args.trusted_proxies,
+        request_timeout: crate::config::REQUEST_TIMEOUT,
+        header_read_timeout: crate::config::HEADER_READ_TIMEOUT,
     };
     let admin_token_path = config.admin_token_path();
     let server = Server::bind(config).await?;

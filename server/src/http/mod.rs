@@ -34,6 +34,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 /// What every handler can reach.
@@ -57,6 +58,8 @@ pub struct AppState {
     pub metrics_token: Option<crate::credentials::SecretHash>,
     /// Authentication failures per source ([`throttle`]).
     pub throttle: Arc<throttle::Throttle>,
+    /// Deadline of one request ([`crate::config::REQUEST_TIMEOUT`]).
+    pub request_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -76,6 +79,7 @@ impl AppState {
             admin_token_file: None,
             metrics_token: None,
             throttle: Arc::default(),
+            request_timeout: crate::config::REQUEST_TIMEOUT,
         }
     }
 }
@@ -281,6 +285,15 @@ pub fn router(state: AppState) -> Router {
         // with a precise error; this keeps any future route from buffering without bound.
         .layer(RequestBodyLimitLayer::new(
             fieldcase_core::protocol::MAX_COMPRESSED_BODY_BYTES,
+        ))
+        // Slow clients: a total deadline per request (its body is read inside the handler, so
+        // a trickled upload is cut off too) and a shorter one for a body that stops coming.
+        .layer(RequestBodyTimeoutLayer::new(
+            crate::config::BODY_IDLE_TIMEOUT.min(state.request_timeout),
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.request_timeout,
         ))
         .layer(trace)
         // Before any route looks at a secret: a source that failed too often is refused.

@@ -2,7 +2,8 @@
 //!
 //! Order of checks, cheapest first: credential (401/403 before a byte of body is read),
 //! content type (415), declared length (413), then the body is read within
-//! `MAX_COMPRESSED_BODY_BYTES`. Decompression (bounded by the codec), parsing and the
+//! `MAX_COMPRESSED_BODY_BYTES`. Decompression and parsing (one bounded stream into typed
+//! messages, see `fieldcase_core::codec`; a body over a bound is a 413 naming it) and the
 //! database work run on a blocking thread; a semaphore bounds how many run at once
 //! (taken once the body is in, so a slow upload holds no slot).
 
@@ -15,7 +16,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use fieldcase_core::protocol::{
-    decode_body, encode_body, CodecError, SyncRequest, CONTENT_TYPE, MAX_COMPRESSED_BODY_BYTES,
+    decode_body, encode_body, CodecError, Limit, SyncRequest, CONTENT_TYPE,
+    MAX_COMPRESSED_BODY_BYTES,
 };
 
 pub async fn sync(
@@ -67,14 +69,17 @@ pub async fn sync(
 fn codec_error(e: CodecError) -> ApiError {
     match e {
         CodecError::TooLarge(_) => ApiError::payload_too_large(MAX_COMPRESSED_BODY_BYTES),
-        CodecError::DecompressedTooLarge => ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            fieldcase_core::protocol::ErrorCode::PayloadTooLarge,
-            format!(
-                "the body decompresses to more than {} bytes; send fewer operations per request",
-                fieldcase_core::protocol::MAX_DECOMPRESSED_BODY_BYTES
-            ),
-        ),
+        CodecError::DecompressedTooLarge => too_large(Limit::Decompressed(
+            fieldcase_core::protocol::MAX_DECOMPRESSED_BODY_BYTES,
+        )),
+        // The limit's text names only the bound, never the input. Too many operations or
+        // commands is a protocol breach (the device must split its push), as it always was.
+        CodecError::Limit(limit @ (Limit::Operations(_) | Limit::Commands(_))) => {
+            ApiError::bad_request(format!(
+                "the sync body is refused: {limit}; send the rest in the next sync"
+            ))
+        }
+        CodecError::Limit(limit) => too_large(limit),
         CodecError::Compression => {
             ApiError::bad_request("the body is not valid zstd (truncated or not compressed?)")
         }
@@ -84,6 +89,17 @@ fn codec_error(e: CodecError) -> ApiError {
             position_of(&text)
         )),
     }
+}
+
+/// 413 naming the bound a body crossed: the body as a whole is refused and nothing of it is
+/// applied. A device meets this only if it ignores its own push bound
+/// (`MAX_PUSH_JSON_BYTES`) or holds a value the case model refuses.
+fn too_large(limit: Limit) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        fieldcase_core::protocol::ErrorCode::PayloadTooLarge,
+        format!("the sync body is refused: {limit}; send fewer or smaller operations"),
+    )
 }
 
 /// `" (line L, column C)"` from a serde_json message, or nothing.

@@ -9,10 +9,11 @@
 //! moves. Read-only: the caller audits `deliveries` before anything leaves.
 
 use super::visibility::{visible_to, Addressed, Visibility};
-use crate::config::{MAX_PULL_PAGE_BYTES, MAX_PULL_SCAN_ROWS};
+use crate::config::MAX_PULL_SCAN_ROWS;
 use crate::storage::port::StoreTx;
 use crate::storage::{Delivery, DeviceAuth, Position, PullPage, Storage, StorageError};
 use fieldcase_core::model::Fields;
+use fieldcase_core::protocol::MAX_PULL_PAGE_BYTES;
 use fieldcase_core::{Operation, RecordId, RecordKind};
 use std::collections::{BTreeMap, HashMap};
 

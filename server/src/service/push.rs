@@ -63,7 +63,7 @@ fn push_in(
             outcome.gap = true;
             break;
         }
-        match rules::decide(&device.agency, op, &mut Lookup(tx))? {
+        match rules::decide(&device.agency, op, now_ms, &mut Lookup(tx))? {
             Decision::Create(record) => {
                 tx.insert_record(op, &record)?;
                 apply(tx, op, &record.owner_agency, record.case_id)?;

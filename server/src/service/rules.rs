@@ -22,10 +22,27 @@
 //! - Form records are the server's (an admin publishes them): a device's operation on one is
 //!   `Invalid`.
 //! - An operation's clock must be its device's (`hlc.d == op_id.d`): a device cannot stamp
-//!   writes as another device's and so win last-writer-wins ties it should lose.
+//!   writes as another device's and so win last-writer-wins ties it should lose. Nor may it
+//!   run more than [`MAX_CLOCK_AHEAD_MS`] ahead of the server's clock (`ClockAhead`): a clock
+//!   stamped in the far future would win every tie for good.
+//! - Record ids of the server's namespace (`RecordId::is_server_authored`: form versions) are never
+//!   taken by a device: any device operation on one is `Forbidden`, whether the record exists
+//!   or not, so a device can neither squat a form version before it is published nor learn
+//!   whether it was.
+//! - Field values are checked against the case model as a device checks its own writes: each
+//!   value of a case operation on its own (rules between fields are not, since a merge of two
+//!   valid edits may break one and must still be stored), a service or note whole. A service's
+//!   `provider_agency` must be the pushing device's agency: a device cannot put its work in
+//!   another agency's figures.
+//! - Everything an operation can be refused for on its own is decided before the record is
+//!   looked up, so an operation refused for its content gets the same answer whether its
+//!   record id is unknown or another agency's; of an operation valid on its own, an id of
+//!   another agency's record is `Forbidden` and an unknown id creates a record. Device record
+//!   ids are random (UUIDv7, 74 random bits) and server ids are refused up front, so this
+//!   tells a device nothing about ids it was not given.
 
-use fieldcase_core::model::Fields;
-use fieldcase_core::protocol::RejectReason;
+use fieldcase_core::model::{Case, Date, Fields, Note, Service, ValidationErrors};
+use fieldcase_core::protocol::{RejectReason, MAX_CLOCK_AHEAD_MS};
 use fieldcase_core::referral::record::SERVER_KEYS;
 use fieldcase_core::referral::{Referral, ReferralStatus};
 use fieldcase_core::{AgencyCode, FieldChange, Operation, RecordId, RecordKind};
@@ -81,24 +98,16 @@ pub enum Decision {
     Reject(RejectReason),
 }
 
-/// Decides what to do with `op`, pushed by a device of `agency`.
+/// Decides what to do with `op`, pushed by a device of `agency` when the server's clock reads
+/// `now_ms`.
 pub fn decide<L: RecordLookup>(
     agency: &AgencyCode,
     op: &Operation,
+    now_ms: u64,
     lookup: &mut L,
 ) -> Result<Decision, L::Error> {
-    if op.hlc.device != op.op_id.device {
-        return Ok(invalid("hlc.d must be the device that made the operation"));
-    }
-    if op.kind == RecordKind::Form {
-        return Ok(invalid(
-            "forms are published by an agency admin on the server, not written by devices",
-        ));
-    }
-    if op.kind == RecordKind::Referral && SERVER_KEYS.iter().any(|k| op.fields.contains_key(*k)) {
-        return Ok(invalid(
-            "a referral's status, status_reason and history are written only by the server",
-        ));
+    if let Some(refusal) = refuse_on_its_own(agency, op, now_ms) {
+        return Ok(Decision::Reject(refusal));
     }
     match lookup.record(op.record_id)? {
         None => decide_create(agency, op, lookup),
@@ -125,6 +134,68 @@ pub fn decide<L: RecordLookup>(
             })
         }
     }
+}
+
+/// Why `op` is refused whatever the records hold, if it is: everything decided from the
+/// operation alone, before any lookup (see the module docs on existence).
+fn refuse_on_its_own(agency: &AgencyCode, op: &Operation, now_ms: u64) -> Option<RejectReason> {
+    if op.hlc.device != op.op_id.device {
+        return Some(invalid_reason(
+            "hlc.d must be the device that made the operation",
+        ));
+    }
+    if op.kind == RecordKind::Form {
+        return Some(invalid_reason(
+            "forms are published by an agency admin on the server, not written by devices",
+        ));
+    }
+    if op.record_id.is_server_authored() {
+        return Some(RejectReason::Forbidden);
+    }
+    if op.hlc.wall_ms > now_ms.saturating_add(MAX_CLOCK_AHEAD_MS) {
+        return Some(RejectReason::ClockAhead {
+            op_time_ms: op.hlc.wall_ms,
+            server_time_ms: now_ms,
+        });
+    }
+    if op.kind == RecordKind::Referral && SERVER_KEYS.iter().any(|k| op.fields.contains_key(*k)) {
+        return Some(invalid_reason(
+            "a referral's status, status_reason and history are written only by the server",
+        ));
+    }
+    let values = values_of(op);
+    // "Today" is the server's: a date up to a day past it (time zones) is accepted, as on a
+    // device.
+    let Some(today) = Date::from_days_since_epoch((now_ms / 86_400_000) as i64) else {
+        return Some(invalid_reason("the server's clock is out of range"));
+    };
+    let checked = match op.kind {
+        RecordKind::Case => Case::parse_fields_as_of(&values, today).map(drop),
+        RecordKind::Note => Note::from_fields_as_of(&values, today).map(drop),
+        RecordKind::Service => match Service::from_fields_as_of(&values, today) {
+            Ok(s) if s.provider_agency() != agency => {
+                return Some(invalid_reason(
+                    "provider_agency must be the agency of the device that records the service",
+                ))
+            }
+            other => other.map(drop),
+        },
+        RecordKind::Referral => Referral::from_fields(&values).map(drop),
+        RecordKind::Form => Ok(()),
+    };
+    // Validation errors name keys and rules, never values.
+    checked
+        .err()
+        .map(|errors: ValidationErrors| RejectReason::Invalid {
+            detail: errors.to_string(),
+        })
+}
+
+fn values_of(op: &Operation) -> Fields {
+    op.fields
+        .iter()
+        .map(|(k, c)| (k.clone(), c.value.clone()))
+        .collect()
 }
 
 /// Records a device writes once and never edits.
@@ -171,11 +242,7 @@ fn decide_referral<L: RecordLookup>(
     op: &Operation,
     lookup: &mut L,
 ) -> Result<Decision, L::Error> {
-    let values: Fields = op
-        .fields
-        .iter()
-        .map(|(k, c)| (k.clone(), c.value.clone()))
-        .collect();
+    let values = values_of(op);
     let referral = match Referral::from_fields(&values) {
         Ok(referral) => referral,
         // Validation errors name keys and rules, never values.
@@ -218,329 +285,14 @@ fn same_values(a: &BTreeMap<String, FieldChange>, b: &BTreeMap<String, FieldChan
 }
 
 fn invalid(detail: &str) -> Decision {
-    Decision::Reject(RejectReason::Invalid {
+    Decision::Reject(invalid_reason(detail))
+}
+
+fn invalid_reason(detail: &str) -> RejectReason {
+    RejectReason::Invalid {
         detail: detail.to_owned(),
-    })
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use fieldcase_core::{DeviceId, Hlc, OpId};
-    use std::collections::HashMap;
-    use std::convert::Infallible;
-
-    #[derive(Default)]
-    struct Records {
-        records: HashMap<RecordId, StoredRecord>,
-        created: HashMap<RecordId, BTreeMap<String, FieldChange>>,
-        referrals: HashMap<(RecordId, AgencyCode), Vec<ReferralGrant>>,
-    }
-
-    impl RecordLookup for Records {
-        type Error = Infallible;
-        fn record(&mut self, id: RecordId) -> Result<Option<StoredRecord>, Infallible> {
-            Ok(self.records.get(&id).cloned())
-        }
-        fn creation_fields(
-            &mut self,
-            id: RecordId,
-        ) -> Result<Option<BTreeMap<String, FieldChange>>, Infallible> {
-            Ok(self.created.get(&id).cloned())
-        }
-        fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, Infallible> {
-            Ok(agency.as_str() != "nowhere")
-        }
-        fn referrals_to(
-            &mut self,
-            case: RecordId,
-            agency: &AgencyCode,
-        ) -> Result<Vec<ReferralGrant>, Infallible> {
-            Ok(self
-                .referrals
-                .get(&(case, agency.clone()))
-                .cloned()
-                .unwrap_or_default())
-        }
-    }
-
-    fn agency(code: &str) -> AgencyCode {
-        AgencyCode::parse(code).unwrap()
-    }
-
-    fn op(kind: RecordKind, record: RecordId, fields: &[(&str, serde_json::Value)]) -> Operation {
-        let device = DeviceId::from_bytes([1; 16]);
-        Operation {
-            op_id: OpId { device, seq: 1 },
-            kind,
-            record_id: record,
-            hlc: Hlc {
-                wall_ms: 1,
-                counter: 0,
-                device,
-            },
-            fields: fields
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        (*k).to_owned(),
-                        FieldChange {
-                            value: v.clone(),
-                            seen: vec![],
-                        },
-                    )
-                })
-                .collect(),
-        }
-    }
-
-    fn decide_now(records: &mut Records, agency_code: &str, op: &Operation) -> Decision {
-        match decide(&agency(agency_code), op, records) {
-            Ok(decision) => decision,
-            Err(never) => match never {},
-        }
-    }
-
-    fn with_case(owner: &str) -> (Records, RecordId) {
-        let mut records = Records::default();
-        let case = RecordId::new();
-        records.records.insert(
-            case,
-            StoredRecord {
-                kind: RecordKind::Case,
-                owner_agency: agency(owner),
-                case_id: None,
-            },
-        );
-        (records, case)
-    }
-
-    #[test]
-    fn a_new_case_is_created_for_the_device_agency() {
-        let mut records = Records::default();
-        let new_case = op(
-            RecordKind::Case,
-            RecordId::new(),
-            &[("sex", "female".into())],
-        );
-        assert_eq!(
-            decide_now(&mut records, "a_ngo", &new_case),
-            Decision::Create(StoredRecord {
-                kind: RecordKind::Case,
-                owner_agency: agency("a_ngo"),
-                case_id: None
-            })
-        );
-    }
-
-    #[test]
-    fn another_agency_record_is_forbidden_whatever_the_kind() {
-        let (mut records, case) = with_case("b_ngo");
-        assert_eq!(
-            decide_now(&mut records, "a_ngo", &op(RecordKind::Case, case, &[])),
-            Decision::Reject(RejectReason::Forbidden)
-        );
-        assert_eq!(
-            decide_now(&mut records, "a_ngo", &op(RecordKind::Note, case, &[])),
-            Decision::Reject(RejectReason::Forbidden)
-        );
-    }
-
-    #[test]
-    fn a_service_needs_a_case_of_the_device_agency() {
-        let (mut records, case) = with_case("b_ngo");
-        let service = |case: &str| {
-            op(
-                RecordKind::Service,
-                RecordId::new(),
-                &[(CASE_ID_FIELD, case.into())],
-            )
-        };
-        let foreign = decide_now(&mut records, "a_ngo", &service(&case.to_string()));
-        let missing = decide_now(
-            &mut records,
-            "a_ngo",
-            &service(&RecordId::new().to_string()),
-        );
-        assert_eq!(foreign, Decision::Reject(RejectReason::Forbidden));
-        assert_eq!(
-            foreign, missing,
-            "a foreign case must look like a missing one"
-        );
-        assert!(matches!(
-            decide_now(&mut records, "a_ngo", &service("not an id")),
-            Decision::Reject(RejectReason::Invalid { .. })
-        ));
-        assert!(matches!(
-            decide_now(&mut records, "b_ngo", &service(&case.to_string())),
-            Decision::Create(StoredRecord { case_id: Some(c), .. }) if c == case
-        ));
-    }
-
-    #[test]
-    fn append_only_records_accept_only_exact_repeats() {
-        let (mut records, case) = with_case("a_ngo");
-        let note = RecordId::new();
-        let fields = [
-            (CASE_ID_FIELD, serde_json::Value::from(case.to_string())),
-            ("text", "first".into()),
-        ];
-        let created = op(RecordKind::Note, note, &fields);
-        records.records.insert(
-            note,
-            StoredRecord {
-                kind: RecordKind::Note,
-                owner_agency: agency("a_ngo"),
-                case_id: Some(case),
-            },
-        );
-        records.created.insert(note, created.fields.clone());
-        assert_eq!(
-            decide_now(&mut records, "a_ngo", &created),
-            Decision::AlreadyRecorded
-        );
-        let edit = op(
-            RecordKind::Note,
-            note,
-            &[fields[0].clone(), ("text", "changed".into())],
-        );
-        assert_eq!(
-            decide_now(&mut records, "a_ngo", &edit),
-            Decision::Reject(RejectReason::NotEditable)
-        );
-    }
-
-    #[test]
-    fn a_kind_change_and_a_borrowed_clock_are_invalid() {
-        let (mut records, case) = with_case("a_ngo");
-        assert!(matches!(
-            decide_now(&mut records, "a_ngo", &op(RecordKind::Referral, case, &[])),
-            Decision::Reject(RejectReason::Invalid { .. })
-        ));
-        let mut borrowed = op(RecordKind::Case, case, &[]);
-        borrowed.hlc.device = DeviceId::from_bytes([9; 16]);
-        assert!(matches!(
-            decide_now(&mut records, "a_ngo", &borrowed),
-            Decision::Reject(RejectReason::Invalid { .. })
-        ));
-    }
-
-    fn referral_fields(
-        case: RecordId,
-        from: &str,
-        to: &str,
-    ) -> Vec<(&'static str, serde_json::Value)> {
-        vec![
-            ("case_id", case.to_string().into()),
-            ("from_agency", from.into()),
-            ("to_agency", to.into()),
-            ("services", serde_json::json!(["shelter"])),
-            ("reason", "needs a bed".into()),
-            ("urgency", "high".into()),
-            ("shared_fields", serde_json::json!(["sex", "given_name"])),
-            ("transfer", false.into()),
-            ("share_back", true.into()),
-            ("created_by", "u-1".into()),
-            ("created_on", "2026-01-05".into()),
-        ]
-    }
-
-    #[test]
-    fn a_referral_is_made_by_the_case_owner_to_a_known_agency() {
-        let (mut records, case) = with_case("a_ngo");
-        let new = op(
-            RecordKind::Referral,
-            RecordId::new(),
-            &referral_fields(case, "a_ngo", "b_ngo"),
-        );
-        match decide_now(&mut records, "a_ngo", &new) {
-            Decision::CreateReferral { record, referral } => {
-                assert_eq!(record.case_id, Some(case));
-                assert_eq!(record.owner_agency, agency("a_ngo"));
-                assert!(
-                    referral.shared_fields.contains("given_name"),
-                    "consent is applied when delivering, not here"
-                );
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(
-            decide_now(&mut records, "b_ngo", &{
-                let mut o = new.clone();
-                o.fields = op(
-                    RecordKind::Referral,
-                    new.record_id,
-                    &referral_fields(case, "b_ngo", "a_ngo"),
-                )
-                .fields;
-                o
-            }),
-            Decision::Reject(RejectReason::Forbidden),
-            "only the owner of the case refers it"
-        );
-        let spoofed = op(
-            RecordKind::Referral,
-            RecordId::new(),
-            &referral_fields(case, "c_ngo", "b_ngo"),
-        );
-        assert!(matches!(
-            decide_now(&mut records, "a_ngo", &spoofed),
-            Decision::Reject(RejectReason::Invalid { .. })
-        ));
-        let nowhere = op(
-            RecordKind::Referral,
-            RecordId::new(),
-            &referral_fields(case, "a_ngo", "nowhere"),
-        );
-        assert!(matches!(
-            decide_now(&mut records, "a_ngo", &nowhere),
-            Decision::Reject(RejectReason::Invalid { .. })
-        ));
-        let mut with_status = referral_fields(case, "a_ngo", "b_ngo");
-        with_status.push(("status", "accepted".into()));
-        let forged = op(RecordKind::Referral, RecordId::new(), &with_status);
-        match decide_now(&mut records, "a_ngo", &forged) {
-            Decision::Reject(RejectReason::Invalid { detail }) => {
-                assert!(detail.contains("only by the server"), "{detail}")
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_receiving_agency_adds_services_only_after_accepting() {
-        let (mut records, case) = with_case("a_ngo");
-        let service = op(
-            RecordKind::Service,
-            RecordId::new(),
-            &[(CASE_ID_FIELD, case.to_string().into())],
-        );
-        assert_eq!(
-            decide_now(&mut records, "b_ngo", &service),
-            Decision::Reject(RejectReason::Forbidden)
-        );
-        records.referrals.insert(
-            (case, agency("b_ngo")),
-            vec![ReferralGrant {
-                status: ReferralStatus::Sent,
-                share_back: true,
-            }],
-        );
-        assert_eq!(
-            decide_now(&mut records, "b_ngo", &service),
-            Decision::Reject(RejectReason::Forbidden),
-            "not before accepting"
-        );
-        records.referrals.insert(
-            (case, agency("b_ngo")),
-            vec![ReferralGrant {
-                status: ReferralStatus::Accepted,
-                share_back: false,
-            }],
-        );
-        assert!(matches!(
-            decide_now(&mut records, "b_ngo", &service),
-            Decision::Create(StoredRecord { owner_agency, .. }) if owner_agency == agency("b_ngo")
-        ));
-    }
-}
+mod tests;

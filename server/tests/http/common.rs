@@ -2,7 +2,7 @@
 //! helpers to call it as an admin or as a device.
 
 use fieldcase_core::protocol::{
-    decode_body, encode_body, Cursor, EnrollResponse, ErrorBody, SyncRequest, SyncResponse,
+    decode_reply, encode_body, Cursor, EnrollResponse, ErrorBody, SyncRequest, SyncResponse,
     CONTENT_TYPE, PROTOCOL_VERSION,
 };
 use fieldcase_core::{DeviceId, FieldChange, Hlc, OpId, Operation, RecordId, RecordKind};
@@ -25,6 +25,7 @@ pub struct TestDevice {
     pub id: DeviceId,
     pub credential: String,
     pub user_id: String,
+    pub agency: String,
 }
 
 /// A reply as the tests look at it.
@@ -221,6 +222,7 @@ impl Harness {
             id: enrolled.device_id,
             credential: enrolled.credential,
             user_id,
+            agency: agency.to_owned(),
         }
     }
 
@@ -262,7 +264,7 @@ impl Harness {
             String::from_utf8_lossy(&reply.body)
         );
         assert_eq!(reply.content_type, CONTENT_TYPE);
-        decode_body(&reply.body).expect("a SyncResponse")
+        decode_reply(&reply.body).expect("a SyncResponse")
     }
 
     /// Pulls everything visible to `device` from the start, following `more`.
@@ -336,7 +338,12 @@ pub fn note_op(
         seq,
         RecordKind::Note,
         note,
-        &[("case_id", json!(case.to_string())), ("text", json!(text))],
+        &[
+            ("case_id", json!(case.to_string())),
+            ("text", json!(text)),
+            ("written_on", json!("2024-01-05")),
+            ("author", json!(device.user_id)),
+        ],
     )
 }
 
@@ -348,7 +355,9 @@ pub fn service_op(device: &TestDevice, seq: u64, service: RecordId, case: Record
         service,
         &[
             ("case_id", json!(case.to_string())),
-            ("service", json!("shelter")),
+            ("service_type", json!("shelter")),
+            ("date", json!("2024-01-05")),
+            ("provider_agency", json!(device.agency)),
         ],
     )
 }

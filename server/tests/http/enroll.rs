@@ -27,6 +27,7 @@ async fn a_valid_code_enrolls_a_device_whose_credential_syncs() {
         id: enrolled.device_id,
         credential: enrolled.credential,
         user_id: user.clone(),
+        agency: "iom_uga".into(),
     };
     let page = h.sync(&device, vec![], None, None).await;
     assert_eq!(page.acked_through, 0);

@@ -5,6 +5,7 @@ mod admin;
 mod bodies;
 mod common;
 mod enroll;
+mod input;
 mod sealing;
 mod sync;
 mod throttle;

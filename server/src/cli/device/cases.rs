@@ -52,10 +52,9 @@ pub fn run(profile: &Profile, command: DeviceCommand, out: Output) -> anyhow::Re
             case_id,
             service_type,
             date,
-            provider,
             notes,
         } => {
-            let provider = provider.unwrap_or_else(|| store.identity().agency.to_string());
+            let provider = store.identity().agency.to_string();
             let mut fields = Fields::new();
             fields.insert("case_id".into(), json!(case_id));
             fields.insert("service_type".into(), json!(service_type));

@@ -101,7 +101,8 @@ pub enum DeviceCommand {
         #[arg(long, group = "by")]
         document: Option<String>,
     },
-    /// Record a service given to a case.
+    /// Record a service given to a case, by this device's agency (the server refuses a service
+    /// attributed to another agency).
     Service {
         case_id: String,
         /// shelter, medical, psychosocial, legal, return_travel, family_tracing, education, …
@@ -110,9 +111,6 @@ pub enum DeviceCommand {
         /// YYYY-MM-DD (default: today)
         #[arg(long)]
         date: Option<String>,
-        /// Agency code of the provider (default: this device's agency).
-        #[arg(long)]
-        provider: Option<String>,
         #[arg(long)]
         notes: Option<String>,
     },

@@ -19,7 +19,9 @@ use crate::seal::Sealer;
 use crate::storage::port::StoredRecord;
 use crate::storage::{PublishedForm, StorageError};
 use fieldcase_core::forms::FormDefinition;
-use fieldcase_core::store::{form_record_fields, form_record_id, FORM_DEFINITION_FIELD};
+use fieldcase_core::store::{
+    form_record_fields, form_record_id, legacy_form_record_id, FORM_DEFINITION_FIELD,
+};
 use fieldcase_core::{AgencyCode, FieldChange, Operation, RecordKind};
 use rusqlite::{params, OptionalExtension, Transaction};
 
@@ -38,16 +40,23 @@ pub(super) fn publish(
         return Err(StorageError::NotFound("agency"));
     }
     let record_id = form_record_id(agency.as_str(), &form.id, form.version);
-    let existing: Option<String> = tx
-        .query_row(
-            "SELECT kind FROM records WHERE record_id = ?1",
-            [record_id.as_bytes()],
-            |row| row.get(0),
-        )
-        .optional()
-        .map_err(backend)?;
-    if existing.is_some() {
-        let state = load_state(tx, sealer, record_id)?
+    // A version published before form ids moved to the server's namespace sits under its
+    // legacy id: it is the same version, so it is looked up too.
+    let legacy_id = legacy_form_record_id(agency.as_str(), &form.id, form.version);
+    for candidate in [record_id, legacy_id] {
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT kind FROM records WHERE record_id = ?1",
+                [candidate.as_bytes()],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        if existing.as_deref() != Some(RecordKind::Form.as_str()) {
+            // Not a form (a device's record under a legacy id): not this version.
+            continue;
+        }
+        let state = load_state(tx, sealer, candidate)?
             .ok_or_else(|| StorageError::Integrity("a form record has no operations".into()))?;
         let same = state.values().get(FORM_DEFINITION_FIELD) == Some(&form.to_json());
         return if same {
