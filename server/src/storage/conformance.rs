@@ -23,7 +23,7 @@ pub use reports::*;
 
 /// The server clock of these checks (2025-10-09): after every date the fixtures use, since
 /// the server refuses dates in its future.
-const NOW: u64 = 1_760_000_000_000;
+pub const NOW: u64 = 1_760_000_000_000;
 
 fn agency(code: &str) -> AgencyCode {
     AgencyCode::parse(code).unwrap()

@@ -603,7 +603,10 @@ mod tests {
             crate::storage::read(store, |tx: &mut dyn StoreTx| tx.record_state(case)).unwrap()
         };
         let first = crate::storage::conformance::sex_op(&device, 1, case, "female");
-        dynamic.push(&device, &[first], 1).unwrap();
+        let pushed = dynamic
+            .push(&device, &[first], crate::storage::conformance::NOW + 1)
+            .unwrap();
+        assert_eq!(pushed.applied, 1, "{pushed:?}");
         assert_eq!(
             stored_state(store),
             None,
@@ -613,7 +616,10 @@ mod tests {
         assert_eq!(once.values()["sex"], "female");
 
         let second = crate::storage::conformance::sex_op(&device, 2, case, "male");
-        dynamic.push(&device, &[second], 2).unwrap();
+        let pushed = dynamic
+            .push(&device, &[second], crate::storage::conformance::NOW + 2)
+            .unwrap();
+        assert_eq!(pushed.applied, 1, "{pushed:?}");
         assert!(
             stored_state(store).is_some(),
             "two operations: kept, packed"
