@@ -301,6 +301,7 @@ pub fn admin_tokens_and_agencies(store: &dyn Storage) {
 
 /// Expands to one `#[test]` per conformance check, each on a fresh store from `$make`
 /// (an expression returning something that derefs to a `Storage`, kept alive for the test).
+#[macro_export]
 macro_rules! conformance_suite {
     ($make:expr) => {
         mod conformance {
@@ -407,4 +408,4 @@ macro_rules! conformance_suite {
         }
     };
 }
-pub(crate) use conformance_suite;
+pub use crate::conformance_suite;

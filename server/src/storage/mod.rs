@@ -48,9 +48,11 @@
 //! scanned past is never filled later; a pushed operation is applied at most once per
 //! `(device, seq)`; a push's effects and the device's `last_seq` commit together or not at all.
 
-#[cfg(test)]
-pub(crate) mod conformance;
+#[cfg(any(test, feature = "conformance"))]
+#[doc(hidden)]
+pub mod conformance;
 pub mod port;
+pub mod postgres;
 pub mod sqlite;
 
 use crate::credentials::SecretHash;

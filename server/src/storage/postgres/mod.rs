@@ -1,0 +1,533 @@
+//! The PostgreSQL implementation of [`Storage`]: what `fieldcase serve --database-url
+//! postgres://…` uses, so several server processes can share one database.
+//!
+//! - **Connections**: a tiny pool ([`pool`]) of the synchronous `postgres` client, which, like
+//!   rusqlite, is called from blocking threads. No TLS: point it at a local socket, a loopback
+//!   address or a private network you trust.
+//! - **Transactions**: every write transaction is `SERIALIZABLE`, so the service's rules (read a
+//!   record's state, decide, write) behave as if transactions ran one at a time — the same
+//!   guarantee SQLite's single writer gives. PostgreSQL may abort one of two conflicting
+//!   transactions (serialization failure, deadlock); the work is then run again from the
+//!   start, at most [`MAX_TX_ATTEMPTS`] times, which is safe because the work closure only
+//!   touches the database and nothing commits until it returns. Reads run in one
+//!   `REPEATABLE READ, READ ONLY` snapshot.
+//! - **Log positions commit in order** (the hazard described in [`crate::storage`]): positions
+//!   come from an identity column, and [`oplog::append`] takes the transaction-scoped advisory
+//!   lock [`oplog::POSITION_LOCK`] immediately before it draws its first position, holding it
+//!   until commit or rollback. A transaction that has drawn a position therefore commits (and
+//!   becomes visible) before any other transaction can draw a higher one: a reader that sees
+//!   position `p` sees every committed position below `p`, and a position a cursor has passed
+//!   is never filled later. Only "append + the rest of the transaction + commit" is serialized;
+//!   validation and reads before the first append run concurrently. The conformance check
+//!   `commit_order_race_never_skips_a_position` forces the race this closes.
+//! - **Sealing** is the same as SQLite's, with the same associated data (`crate::seal`), so a
+//!   payload sealed by one backend opens in the other.
+//!
+//! The directory, forms, facts and reports modules mirror `sqlite/`'s one for one so changes to
+//! either land in the matching file.
+
+mod attachments;
+mod audit;
+mod directory;
+mod facts;
+mod forms;
+mod oplog;
+pub mod pool;
+mod referrals;
+mod reports;
+pub mod schema;
+mod state;
+#[cfg(any(test, feature = "conformance"))]
+pub mod testing;
+mod tx;
+
+use crate::credentials::SecretHash;
+use crate::seal::{Sealer, KEY_CHECK_AD};
+use crate::storage::*;
+use ::postgres::{IsolationLevel, Row, Transaction};
+use fieldcase_core::{AgencyCode, DeviceId, RecordId};
+use rand::{Rng, RngCore};
+use std::cell::Cell;
+use std::time::Duration;
+
+/// How many times a write transaction runs before a serialization failure or deadlock is
+/// reported as an error. Conflicts between pushes of different devices are rare and resolve on
+/// the next try; sixteen tries absorb bursts of many concurrent writers on one small table
+/// (PostgreSQL's conflict detection is per page, so a young database conflicts more often).
+pub const MAX_TX_ATTEMPTS: u32 = 16;
+
+/// The pause before try `n + 1` is a random duration up to `n` times this, so transactions that
+/// conflicted do not meet again in lockstep.
+pub const RETRY_BACKOFF_STEP: Duration = Duration::from_millis(5);
+
+thread_local! {
+    /// Set by [`backend`] when the error it converts asks for the transaction to be retried.
+    /// The work closure returns a [`StorageError`], which carries no SQLSTATE; the transaction
+    /// runner runs on this thread from start to end, so it reads this flag after a failure.
+    static RETRYABLE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// SQLSTATEs after which the whole transaction may simply run again.
+fn is_retryable(e: &::postgres::Error) -> bool {
+    use ::postgres::error::SqlState;
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
+/// Converts a driver error. Database errors keep only their SQLSTATE and message: the detail
+/// PostgreSQL adds (`Key (x)=(…)`) can hold stored values, so it is never passed on.
+pub(crate) fn backend(e: ::postgres::Error) -> StorageError {
+    if is_retryable(&e) {
+        RETRYABLE.with(|r| r.set(true));
+    }
+    match e.as_db_error() {
+        Some(db) => StorageError::Backend(format!("{}: {}", db.code().code(), db.message())),
+        None => StorageError::Backend(e.to_string()),
+    }
+}
+
+/// Whether a driver error is a unique-key violation (something to create exists already).
+fn is_unique_violation(e: &::postgres::Error) -> bool {
+    e.code() == Some(&::postgres::error::SqlState::UNIQUE_VIOLATION)
+}
+
+/// The PostgreSQL storage.
+pub struct PostgresStorage {
+    pool: pool::Pool,
+    sealer: Sealer,
+    epoch: String,
+}
+
+impl std::fmt::Debug for PostgresStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStorage")
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a `postgres://` URL names, for logs and errors: host and database, never the user's
+/// password.
+pub fn describe_url(url: &str) -> String {
+    match url.parse::<::postgres::Config>() {
+        Ok(config) => {
+            let hosts: Vec<String> = config
+                .get_hosts()
+                .iter()
+                .map(|h| match h {
+                    ::postgres::config::Host::Tcp(name) => name.clone(),
+                    ::postgres::config::Host::Unix(path) => path.display().to_string(),
+                })
+                .collect();
+            format!(
+                "database {} on {}",
+                config.get_dbname().unwrap_or("(default)"),
+                hosts.join(",")
+            )
+        }
+        Err(_) => "an unparsable database URL".into(),
+    }
+}
+
+impl PostgresStorage {
+    /// Connects to the database at `url` (a `postgres://` URL or a key=value string), creating
+    /// or upgrading its schema, sealing payloads with `sealer`. Refuses a database whose key
+    /// check does not open with `sealer`. Errors never contain the URL.
+    pub fn connect(url: &str, sealer: Sealer) -> Result<Self, StorageError> {
+        let config: ::postgres::Config = url
+            .parse()
+            .map_err(|_| StorageError::Backend("the database URL does not parse".into()))?;
+        Self::open(config, sealer)
+    }
+
+    /// As [`PostgresStorage::connect`], with a parsed configuration.
+    pub fn open(config: ::postgres::Config, sealer: Sealer) -> Result<Self, StorageError> {
+        let pool = pool::Pool::new(config, pool::POOL_SIZE);
+        schema::prepare(&mut *pool.get()?)?;
+        let mut storage = PostgresStorage {
+            pool,
+            sealer,
+            epoch: String::new(),
+        };
+        storage.epoch = storage.write(|tx| init_meta(tx, &storage.sealer))?;
+        storage.write(|tx| facts::rebuild_if_stale(tx, &storage.sealer))?;
+        Ok(storage)
+    }
+
+    /// Runs `f` in a serializable write transaction, again when PostgreSQL aborted it for a
+    /// conflict (see the module docs).
+    fn write<T>(
+        &self,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut client = self.pool.get()?;
+        let mut attempt = 1;
+        loop {
+            RETRYABLE.with(|r| r.set(false));
+            let result = match client
+                .build_transaction()
+                .isolation_level(IsolationLevel::Serializable)
+                .start()
+            {
+                Ok(mut tx) => f(&mut tx).and_then(|value| {
+                    tx.commit().map_err(backend)?;
+                    Ok(value)
+                }),
+                Err(e) => Err(backend(e)),
+            };
+            match result {
+                Err(_) if RETRYABLE.with(|r| r.get()) && attempt < MAX_TX_ATTEMPTS => {
+                    let pause = RETRY_BACKOFF_STEP * attempt;
+                    std::thread::sleep(rand::thread_rng().gen_range(Duration::ZERO..pause));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Runs `f` in one read-only snapshot.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut client = self.pool.get()?;
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(backend)?;
+        let value = f(&mut tx)?;
+        tx.commit().map_err(backend)?;
+        Ok(value)
+    }
+}
+
+/// Makes the epoch and the key check on a new database; checks the key on an existing one.
+/// Safe when several processes start at once: the first insert wins, every process reads it.
+fn init_meta(tx: &mut Transaction<'_>, sealer: &Sealer) -> Result<String, StorageError> {
+    let mut raw = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let fresh: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let insert =
+        "INSERT INTO server_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
+    tx.execute(insert, &[&"epoch", &fresh.as_bytes()])
+        .map_err(backend)?;
+    let check = sealer.seal(KEY_CHECK_AD, b"fieldcase");
+    tx.execute(insert, &[&"key_check", &check])
+        .map_err(backend)?;
+    let get = |tx: &mut Transaction<'_>, key: &str| -> Result<Vec<u8>, StorageError> {
+        tx.query_one("SELECT value FROM server_meta WHERE key = $1", &[&key])
+            .map_err(backend)
+            .map(|row| row.get(0))
+    };
+    let epoch = String::from_utf8(get(tx, "epoch")?)
+        .map_err(|_| StorageError::Integrity("server_meta.epoch is not text".into()))?;
+    sealer
+        .open(KEY_CHECK_AD, &get(tx, "key_check")?)
+        .map_err(|_| {
+            StorageError::Integrity(
+                "the server key does not open this database: start the server with the key \
+                 file it was created with"
+                    .into(),
+            )
+        })?;
+    Ok(epoch)
+}
+
+// --- column conversions -------------------------------------------------------------------
+
+/// Column `i` of `row`, as `T`.
+fn col<'a, T: ::postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, StorageError> {
+    row.try_get(i).map_err(backend)
+}
+
+fn malformed(what: &str) -> StorageError {
+    StorageError::Integrity(format!("stored {what} is malformed"))
+}
+
+fn device_id_of(bytes: &[u8]) -> Result<DeviceId, StorageError> {
+    let bytes: [u8; 16] = bytes.try_into().map_err(|_| malformed("device id"))?;
+    Ok(DeviceId::from_bytes(bytes))
+}
+
+fn record_id_of(bytes: &[u8]) -> Result<RecordId, StorageError> {
+    let bytes: [u8; 16] = bytes.try_into().map_err(|_| malformed("record id"))?;
+    Ok(RecordId::from_bytes(bytes))
+}
+
+fn agency_of(text: &str) -> Result<AgencyCode, StorageError> {
+    AgencyCode::parse(text).map_err(|_| malformed("agency code"))
+}
+
+fn role_of(text: &str) -> Result<crate::roles::Role, StorageError> {
+    crate::roles::Role::parse(text).ok_or_else(|| malformed("role"))
+}
+
+fn ms(value: i64) -> u64 {
+    value.max(0) as u64
+}
+
+fn to_sql(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl Storage for PostgresStorage {
+    fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    fn log_end(&self) -> Result<Position, StorageError> {
+        self.read(oplog::log_end)
+    }
+
+    fn create_agency(
+        &self,
+        code: &AgencyCode,
+        name: &str,
+        now_ms: u64,
+    ) -> Result<Agency, StorageError> {
+        self.write(|tx| {
+            let agency = directory::create_agency(tx, code, name, now_ms)?;
+            forms::deliver_network_forms(tx, &self.sealer, code, now_ms)?;
+            Ok(agency)
+        })
+    }
+
+    fn list_agencies(&self, only: Option<&AgencyCode>) -> Result<Vec<Agency>, StorageError> {
+        self.read(|tx| directory::list_agencies(tx, only))
+    }
+
+    fn agency_exists(&self, code: &AgencyCode) -> Result<bool, StorageError> {
+        self.read(|tx| directory::agency_exists(tx, code))
+    }
+
+    fn create_user(&self, user: &NewUser, now_ms: u64) -> Result<User, StorageError> {
+        self.write(|tx| directory::create_user(tx, user, now_ms))
+    }
+
+    fn list_users(&self, agency: Option<&AgencyCode>) -> Result<Vec<User>, StorageError> {
+        self.read(|tx| directory::list_users(tx, agency))
+    }
+
+    fn user(&self, id: &str, scope: Option<&AgencyCode>) -> Result<Option<User>, StorageError> {
+        self.read(|tx| directory::user(tx, id, scope))
+    }
+
+    fn create_admin_token(&self, token: &NewAdminToken) -> Result<(), StorageError> {
+        self.write(|tx| directory::create_admin_token(tx, token))
+    }
+
+    fn admin_by_token(&self, token_hash: &SecretHash) -> Result<Option<AdminScope>, StorageError> {
+        self.read(|tx| directory::admin_by_token(tx, token_hash))
+    }
+
+    fn has_system_admin(&self) -> Result<bool, StorageError> {
+        self.read(directory::has_system_admin)
+    }
+
+    fn create_enrollment_code(&self, code: &NewEnrollmentCode) -> Result<(), StorageError> {
+        self.write(|tx| directory::create_enrollment_code(tx, code))
+    }
+
+    fn redeem_enrollment_code(
+        &self,
+        code_hash: &SecretHash,
+        device: &NewDevice,
+        now_ms: u64,
+    ) -> Result<Option<Enrollment>, StorageError> {
+        self.write(|tx| directory::redeem_enrollment_code(tx, code_hash, device, now_ms))
+    }
+
+    fn device_by_credential(
+        &self,
+        credential_hash: &SecretHash,
+    ) -> Result<Option<DeviceAuth>, StorageError> {
+        self.read(|tx| directory::device_by_credential(tx, credential_hash))
+    }
+
+    fn list_devices(&self, agency: Option<&AgencyCode>) -> Result<Vec<Device>, StorageError> {
+        self.read(|tx| directory::list_devices(tx, agency))
+    }
+
+    fn revoke_device(
+        &self,
+        id: DeviceId,
+        scope: Option<&AgencyCode>,
+        now_ms: u64,
+    ) -> Result<Option<Device>, StorageError> {
+        self.write(|tx| directory::revoke_device(tx, id, scope, now_ms))
+    }
+
+    fn touch_device(&self, id: DeviceId, now_ms: u64) -> Result<(), StorageError> {
+        self.write(|tx| directory::touch_device(tx, id, now_ms))
+    }
+
+    fn device_counts(&self) -> Result<DeviceCounts, StorageError> {
+        self.read(directory::device_counts)
+    }
+
+    fn write_tx(&self, work: &mut TxWork<'_>) -> Result<(), StorageError> {
+        self.write(|tx| {
+            work(&mut tx::PgTx {
+                tx,
+                sealer: &self.sealer,
+            })
+        })
+    }
+
+    fn read_tx(&self, work: &mut TxWork<'_>) -> Result<(), StorageError> {
+        self.read(|tx| {
+            work(&mut tx::PgTx {
+                tx,
+                sealer: &self.sealer,
+            })
+        })
+    }
+
+    fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError> {
+        self.read(|tx| audit::list(tx, record))
+    }
+
+    fn publish_form(
+        &self,
+        agency: &AgencyCode,
+        form: &fieldcase_core::forms::FormDefinition,
+        now_ms: u64,
+    ) -> Result<PublishedForm, StorageError> {
+        self.write(|tx| forms::publish(tx, &self.sealer, agency, form, now_ms))
+    }
+
+    fn publish_network_form(
+        &self,
+        form: &fieldcase_core::forms::FormDefinition,
+        now_ms: u64,
+    ) -> Result<Vec<PublishedForm>, StorageError> {
+        self.write(|tx| forms::publish_network(tx, &self.sealer, form, now_ms))
+    }
+
+    fn list_forms(&self, agency: Option<&AgencyCode>) -> Result<Vec<PublishedForm>, StorageError> {
+        self.read(|tx| forms::list(tx, &self.sealer, agency))
+    }
+
+    fn scan_case_facts(
+        &self,
+        filter: &crate::reports::facts::FactFilter,
+        visit: &mut dyn FnMut(crate::reports::facts::CaseFactRow),
+    ) -> Result<(), StorageError> {
+        self.read(|tx| reports::scan_case_facts(tx, filter, visit))
+    }
+
+    fn scan_service_facts(
+        &self,
+        filter: &crate::reports::facts::FactFilter,
+        visit: &mut dyn FnMut(crate::reports::facts::ServiceFactRow),
+    ) -> Result<(), StorageError> {
+        self.read(|tx| reports::scan_service_facts(tx, filter, visit))
+    }
+
+    fn scan_referral_facts(
+        &self,
+        filter: &crate::reports::facts::FactFilter,
+        visit: &mut dyn FnMut(crate::reports::facts::ReferralFactRow),
+    ) -> Result<(), StorageError> {
+        self.read(|tx| reports::scan_referral_facts(tx, filter, visit))
+    }
+
+    fn scan_match_blocks(
+        &self,
+        visit: &mut dyn FnMut(&crate::reports::matching::Token, BlockMember),
+    ) -> Result<(), StorageError> {
+        self.read(|tx| reports::scan_match_blocks(tx, visit))
+    }
+
+    fn confirmed_duplicate_links(&self) -> Result<Vec<(RecordId, RecordId)>, StorageError> {
+        let decisions = self.read(|tx| reports::duplicate_decisions(tx, true))?;
+        Ok(decisions
+            .into_iter()
+            .map(|d| (d.record_a, d.record_b))
+            .collect())
+    }
+
+    fn duplicate_decisions(&self) -> Result<Vec<DuplicateDecision>, StorageError> {
+        self.read(|tx| reports::duplicate_decisions(tx, false))
+    }
+
+    fn decide_duplicate(&self, decision: &DuplicateDecision) -> Result<(), StorageError> {
+        self.write(|tx| reports::decide_duplicate(tx, decision))
+    }
+
+    fn case_summaries(&self, cases: &[RecordId]) -> Result<Vec<CaseSummary>, StorageError> {
+        self.read(|tx| reports::case_summaries(tx, cases))
+    }
+
+    fn create_api_token(&self, token: &NewApiToken) -> Result<(), StorageError> {
+        self.write(|tx| reports::create_api_token(tx, token))
+    }
+
+    fn api_token_user(
+        &self,
+        token_hash: &SecretHash,
+    ) -> Result<Option<ApiTokenUser>, StorageError> {
+        self.read(|tx| reports::api_token_user(tx, token_hash))
+    }
+
+    fn revoke_api_tokens(&self, user_id: &str, now_ms: u64) -> Result<u64, StorageError> {
+        self.write(|tx| reports::revoke_api_tokens(tx, user_id, now_ms))
+    }
+
+    fn close(&self) {
+        self.pool.close_idle();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::temp_postgres;
+    use super::*;
+
+    crate::storage::conformance::conformance_suite!(temp_postgres());
+
+    #[test]
+    fn a_reopened_database_keeps_its_epoch_and_refuses_another_key() {
+        let store = temp_postgres();
+        let config = store.database().config();
+        let again = PostgresStorage::open(config.clone(), Sealer::from_key(&[3; 32])).unwrap();
+        assert_eq!(
+            again.epoch(),
+            store.epoch(),
+            "a second process sees the same epoch"
+        );
+        drop(again);
+        assert!(matches!(
+            PostgresStorage::open(config, Sealer::from_key(&[4; 32])),
+            Err(StorageError::Integrity(_))
+        ));
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let store = temp_postgres();
+        let config = store.database().config();
+        let mut client = config.connect(::postgres::NoTls).unwrap();
+        client
+            .execute(
+                "UPDATE schema_version SET version = $1",
+                &[&(schema::SCHEMA_VERSION + 1)],
+            )
+            .unwrap();
+        let refused = PostgresStorage::open(config, Sealer::from_key(&[3; 32]));
+        assert!(matches!(refused, Err(StorageError::Backend(m)) if m.contains("newer")));
+    }
+
+    #[test]
+    fn the_url_is_described_without_its_password() {
+        let described = describe_url("postgres://alice:s3cret@db.internal:5432/fieldcase");
+        assert!(!described.contains("s3cret"), "{described}");
+        assert!(!described.contains("alice"), "{described}");
+        assert!(described.contains("db.internal") && described.contains("fieldcase"));
+    }
+}
