@@ -11,11 +11,15 @@ use fieldcase_core::protocol::RejectReason;
 use fieldcase_core::{FieldChange, Hlc, OpId, RecordId, RecordKind};
 
 mod attachments;
+mod concurrency;
 mod forms;
+mod port;
 mod referrals;
 mod reports;
 pub use attachments::*;
+pub use concurrency::*;
 pub use forms::*;
+pub use port::*;
 pub use referrals::*;
 pub use reports::*;
 
@@ -399,6 +403,36 @@ macro_rules! conformance_suite {
             fn match_blocks_and_duplicate_decisions() {
                 let store = $make;
                 c::match_blocks_and_duplicate_decisions(&*store);
+            }
+            #[test]
+            fn concurrent_pushers_each_operation_pulled_exactly_once() {
+                let store = $make;
+                c::concurrent_pushers_each_operation_pulled_exactly_once(&*store);
+            }
+            #[test]
+            fn commit_order_race_never_skips_a_position() {
+                let store = $make;
+                c::commit_order_race_never_skips_a_position(&*store);
+            }
+            #[test]
+            fn the_port_reads_back_records_state_and_the_log() {
+                let store = $make;
+                c::the_port_reads_back_records_state_and_the_log(&*store);
+            }
+            #[test]
+            fn the_port_reads_back_referrals_access_and_commands() {
+                let store = $make;
+                c::the_port_reads_back_referrals_access_and_commands(&*store);
+            }
+            #[test]
+            fn the_port_stores_attachments_and_chunks() {
+                let store = $make;
+                c::the_port_stores_attachments_and_chunks(&*store);
+            }
+            #[test]
+            fn a_failed_transaction_leaves_nothing_and_snapshots_do_not_write() {
+                let store = $make;
+                c::a_failed_transaction_leaves_nothing_and_snapshots_do_not_write(&*store);
             }
             #[test]
             fn api_tokens_carry_their_user() {
