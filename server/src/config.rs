@@ -76,6 +76,11 @@ pub struct ServerConfig {
     pub time: Arc<dyn TimeSource>,
     /// Suppression threshold of public reports ([`DEFAULT_REPORT_THRESHOLD`]).
     pub report_threshold: u64,
+    /// A PostgreSQL database (`postgres://…`) instead of the embedded SQLite file in
+    /// `data_dir`. The at-rest key and the first admin token still live in `data_dir`. May hold
+    /// a password: never logged or printed whole (see
+    /// [`crate::storage::postgres::describe_url`]).
+    pub database_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -88,6 +93,7 @@ impl ServerConfig {
             enrollment_code_hours: DEFAULT_ENROLLMENT_CODE_HOURS,
             time: Arc::new(SystemTimeSource),
             report_threshold: DEFAULT_REPORT_THRESHOLD,
+            database_url: None,
         }
     }
 

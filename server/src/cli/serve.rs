@@ -50,6 +50,13 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(2..=1000),
     )]
     pub report_threshold: u64,
+    /// Keep the data in PostgreSQL (`postgres://user@host/db`, or a `key=value` connection
+    /// string) instead of the embedded SQLite file in --data-dir, so several server processes
+    /// can share it. The server key and first admin token stay in --data-dir. Prefer the
+    /// environment variable when the URL holds a password (command lines are visible to other
+    /// users of the machine).
+    #[arg(long, env = "FIELDCASE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` filter.
@@ -75,6 +82,7 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
         enrollment_code_hours: args.enrollment_code_hours,
         time: Arc::new(SystemTimeSource),
         report_threshold: args.report_threshold,
+        database_url: args.database_url,
     };
     let admin_token_path = config.admin_token_path();
     let server = Server::bind(config).await?;

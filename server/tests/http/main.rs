@@ -1,4 +1,5 @@
 //! HTTP tests against a real server on a loopback port (in-process), with real SQLite files.
+//! `http_postgres.rs` runs the same modules against a server on PostgreSQL.
 
 mod access;
 mod admin;
@@ -7,3 +8,6 @@ mod common;
 mod enroll;
 mod sealing;
 mod sync;
+
+/// The storage the harness starts servers on.
+pub const BACKEND: common::Backend = common::Backend::Sqlite;

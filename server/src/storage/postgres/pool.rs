@@ -133,9 +133,29 @@ impl Pool {
 
     /// Closes every idle client (lent ones close when they come back broken or at drop).
     pub fn close_idle(&self) {
-        let mut slots = lock(&self.slots);
-        let n = slots.idle.len();
-        slots.idle.clear();
-        slots.open -= n;
+        let idle = {
+            let mut slots = lock(&self.slots);
+            let idle = std::mem::take(&mut slots.idle);
+            slots.open -= idle.len();
+            idle
+        };
+        close_off_runtime(idle);
     }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let idle = std::mem::take(&mut lock(&self.slots).idle);
+        close_off_runtime(idle);
+    }
+}
+
+/// Closes clients on a thread of its own: closing one blocks on the client's own runtime,
+/// which panics on a thread that drives async tasks — and the last handle on a storage may be
+/// dropped on one (a server's tasks ending at shutdown).
+fn close_off_runtime(clients: Vec<Client>) {
+    if clients.is_empty() {
+        return;
+    }
+    let _ = std::thread::spawn(move || drop(clients)).join();
 }

@@ -78,13 +78,17 @@ impl TempDatabase {
 }
 
 impl Drop for TempDatabase {
+    /// Drops the database on a thread of its own: the synchronous client may not block a thread
+    /// that drives async tasks, and an async test drops its harness on one.
     fn drop(&mut self) {
-        if let Ok(mut admin) = self.server.connect(NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
+        let (server, name) = (self.server.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut admin) = server.connect(NoTls) {
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        })
+        .join();
     }
 }
 
