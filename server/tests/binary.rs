@@ -27,6 +27,7 @@ fn command() -> Command {
         "FIELDCASE_DATA_DIR",
         "FIELDCASE_LISTEN",
         "FIELDCASE_SERVER_KEY_FILE",
+        "FIELDCASE_DATABASE_URL",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);
@@ -43,7 +44,17 @@ struct Serve {
 }
 
 async fn serve(data_dir: &Path) -> Serve {
-    let mut child = command()
+    serve_on(data_dir, None).await
+}
+
+/// `serve` on the embedded SQLite, or on the PostgreSQL database at `database_url` (passed in
+/// `FIELDCASE_DATABASE_URL`, as an operator would pass a URL holding a password).
+async fn serve_on(data_dir: &Path, database_url: Option<&str>) -> Serve {
+    let mut cmd = command();
+    if let Some(url) = database_url {
+        cmd.env("FIELDCASE_DATABASE_URL", url);
+    }
+    let mut child = cmd
         .args([
             "serve",
             "--listen",
@@ -315,4 +326,101 @@ async fn serve_and_admin_work_end_to_end() {
     assert_eq!(agencies[0]["code"], "iom_uga");
     let (clean_exit, _) = again.terminate().await;
     assert!(clean_exit);
+}
+
+/// Keeps the password of the database URL out of logs; trust authentication ignores it.
+const DB_PASSWORD: &str = "pw-Abebe-Kebede-0042";
+
+#[tokio::test]
+async fn serve_with_a_database_url_keeps_everything_in_postgresql() {
+    use fieldcase_server::storage::postgres::testing::TempDatabase;
+    let database = tokio::task::spawn_blocking(TempDatabase::create)
+        .await
+        .unwrap();
+    let url_with_password = database.url().replacen("@", &format!(":{DB_PASSWORD}@"), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = serve_on(&data, Some(&url_with_password)).await;
+    let url = server.url.clone();
+    let token_file = data.join("admin.token");
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    admin_json(
+        &url,
+        &token_file,
+        &["agency", "add", "iom_uga", "--name", "IOM Uganda"],
+    )
+    .await;
+    let user = admin_json(
+        &url,
+        &token_file,
+        &[
+            "user",
+            "add",
+            "--agency",
+            "iom_uga",
+            "--role",
+            "caseworker",
+            "--name",
+            "Staff",
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let mut enrolled = Vec::new();
+    for _ in 0..2 {
+        let code = admin_json(
+            &url,
+            &token_file,
+            &["enroll-code", "--user", user["id"].as_str().unwrap()],
+        )
+        .await;
+        let reply = http
+            .post(format!("{url}/v1/enroll"))
+            .json(&json!({"code": code["code"], "device_label": "tablet"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status().as_u16(), 201);
+        enrolled.push(reply.json::<EnrollResponse>().await.unwrap());
+    }
+    let pushed = marker_op(&enrolled[0]);
+    let (status, _) = sync(&http, &url, &enrolled[0].credential, vec![pushed.clone()]).await;
+    assert_eq!(status, 200);
+    let (clean_exit, logs) = server.terminate().await;
+    assert!(clean_exit, "SIGTERM is a clean shutdown:\n{logs}");
+    assert!(
+        !logs.contains(DB_PASSWORD),
+        "the URL's password is never logged"
+    );
+    assert!(logs.contains("using PostgreSQL"), "{logs}");
+    assert!(
+        !data.join("fieldcase.db").exists(),
+        "nothing is kept in an embedded database"
+    );
+    assert!(
+        !contains(&data, MARKER),
+        "the data directory holds no case data"
+    );
+
+    // A new process on the same database and key: the data, devices and admin are there.
+    let server = serve_on(&data, Some(&url_with_password)).await;
+    let url = server.url.clone();
+    assert_eq!(
+        std::fs::read_to_string(&token_file).unwrap(),
+        token,
+        "no second admin token on a database that has one"
+    );
+    let agencies = admin_json(&url, &token_file, &["agency", "list"]).await;
+    assert_eq!(agencies[0]["code"], "iom_uga");
+    let (status, body) = sync(&http, &url, &enrolled[1].credential, vec![]).await;
+    assert_eq!(status, 200);
+    let page: SyncResponse = decode_body(&body).unwrap();
+    assert_eq!(
+        page.ops,
+        vec![pushed],
+        "the other device pulls what was pushed"
+    );
+    let (clean_exit, logs) = server.terminate().await;
+    assert!(clean_exit && !logs.contains(DB_PASSWORD), "{logs}");
+    drop(database);
 }
