@@ -76,6 +76,17 @@ fn enrolled(store: &dyn Storage, code: &str) -> DeviceAuth {
         .unwrap()
 }
 
+/// An agency (created if needed), a caseworker and an enrolled device in it, for checks a
+/// backend adds of its own (several handles on one database).
+pub fn enrolled_device(store: &dyn Storage, code: &str) -> DeviceAuth {
+    enrolled(store, code)
+}
+
+/// A case operation of `device` (`sex: female`), for checks a backend adds of its own.
+pub fn new_case_op(device: &DeviceAuth, seq: u64, record: RecordId) -> Operation {
+    case_op(device, seq, record)
+}
+
 fn case_op(device: &DeviceAuth, seq: u64, record: RecordId) -> Operation {
     Operation {
         op_id: OpId {

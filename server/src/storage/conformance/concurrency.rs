@@ -128,14 +128,20 @@ fn scan(store: &dyn Storage, agency: &AgencyCode, after: Position) -> Vec<Positi
 /// scans again once A committed. Where B could commit a higher position while A's lower one
 /// was still uncommitted, the reader's cursor passes A's position and never sees it.
 pub fn commit_order_race_never_skips_a_position(store: &dyn Storage) {
-    let a_device = enrolled(store, "agency_a");
-    let b_device = enrolled(store, "agency_a");
+    commit_order_race_between(store, store, store);
+}
+
+/// The same race with each party on its own handle of one database (for a backend several
+/// server processes share: the writers and the reader are then different processes).
+pub fn commit_order_race_between(first: &dyn Storage, second: &dyn Storage, reader: &dyn Storage) {
+    let a_device = enrolled(first, "agency_a");
+    let b_device = enrolled(first, "agency_a");
     let agency = a_device.agency.clone();
     let (a_appended_tx, a_appended) = mpsc::channel::<()>();
     let (b_committed_tx, b_committed) = mpsc::channel::<Instant>();
     let (first_scan, a_committed_at, b_called_at) = std::thread::scope(|scope| {
         let a = scope.spawn(|| {
-            write(store, |tx| {
+            write(first, |tx| {
                 let position = write_one(tx, &a_device, RecordId::new())?;
                 let _ = a_appended_tx.send(());
                 std::thread::sleep(HOLD_OPEN);
@@ -147,25 +153,25 @@ pub fn commit_order_race_never_skips_a_position(store: &dyn Storage) {
         a_appended.recv().unwrap();
         let b = scope.spawn(|| {
             let called = Instant::now();
-            write(store, |tx| write_one(tx, &b_device, RecordId::new())).unwrap();
+            write(second, |tx| write_one(tx, &b_device, RecordId::new())).unwrap();
             let _ = b_committed_tx.send(Instant::now());
             called
         });
         // As soon as B committed (or A let go, whichever the backend allows first), scan.
         let _ = b_committed.recv_timeout(HOLD_OPEN * 10);
-        let first = scan(store, &agency, 0);
-        (first, a.join().unwrap(), b.join().unwrap())
+        let seen = scan(reader, &agency, 0);
+        (seen, a.join().unwrap(), b.join().unwrap())
     });
     assert!(
         b_called_at < a_committed_at,
         "the race was set up: B began while A held its position uncommitted"
     );
-    let everything = scan(store, &agency, 0);
+    let everything = scan(reader, &agency, 0);
     assert_eq!(everything.len(), 2, "both operations committed");
     // The cursor moves to the last position the first scan returned, and goes on from there.
     let cursor = first_scan.last().copied().unwrap_or(0);
     let mut seen_by_cursor = first_scan;
-    seen_by_cursor.extend(scan(store, &agency, cursor));
+    seen_by_cursor.extend(scan(reader, &agency, cursor));
     assert_eq!(
         seen_by_cursor, everything,
         "a cursor that moved past what it saw still gets every position"

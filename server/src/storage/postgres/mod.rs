@@ -559,6 +559,63 @@ mod tests {
         assert!(matches!(refused, Err(StorageError::Backend(m)) if m.contains("newer")));
     }
 
+    /// A second handle on the database of `store`, as another server process would hold.
+    fn another_process(store: &testing::TempPostgres) -> PostgresStorage {
+        PostgresStorage::open(store.database().config(), Sealer::from_key(&[3; 32])).unwrap()
+    }
+
+    #[test]
+    fn processes_starting_at_once_migrate_the_database_once() {
+        let database = testing::TempDatabase::create();
+        let epochs: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        PostgresStorage::open(database.config(), Sealer::from_key(&[3; 32]))
+                            .unwrap()
+                            .epoch()
+                            .to_owned()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(
+            epochs.iter().all(|e| *e == epochs[0]),
+            "one epoch: {epochs:?}"
+        );
+        let mut client = database.config().connect(::postgres::NoTls).unwrap();
+        let versions: Vec<i64> = client
+            .query("SELECT version FROM schema_version", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(versions, vec![schema::SCHEMA_VERSION]);
+    }
+
+    #[test]
+    fn the_commit_order_race_is_closed_across_processes() {
+        let store = temp_postgres();
+        let (second, reader) = (another_process(&store), another_process(&store));
+        crate::storage::conformance::commit_order_race_between(&*store, &second, &reader);
+    }
+
+    #[test]
+    fn operations_pushed_through_one_process_are_pulled_through_another() {
+        use crate::service::Service;
+        let store = temp_postgres();
+        let other = another_process(&store);
+        let a = crate::storage::conformance::enrolled_device(&*store, "agency_a");
+        let b = crate::storage::conformance::enrolled_device(&other, "agency_a");
+        let op = crate::storage::conformance::new_case_op(&a, 1, RecordId::new());
+        let pushed = (&*store as &dyn Storage).push(&a, std::slice::from_ref(&op), 1);
+        assert_eq!(pushed.unwrap().applied, 1);
+        let page = (&other as &dyn Storage).pull(&b, 0, 10).unwrap();
+        assert_eq!(page.ops, vec![op]);
+        assert_eq!(other.log_end().unwrap(), store.log_end().unwrap());
+    }
+
     #[test]
     fn the_url_is_described_without_its_password() {
         let described = describe_url("postgres://alice:s3cret@db.internal:5432/fieldcase");
