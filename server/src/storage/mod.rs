@@ -1,8 +1,9 @@
 //! Everything the server keeps, behind one trait.
 //!
 //! [`Storage`] is what the HTTP layer and the sync service see; [`sqlite::SqliteStorage`] is
-//! the embedded default, and a PostgreSQL implementation will follow (several stateless server
-//! processes sharing one database). The trait is shaped for both: methods are synchronous and
+//! the embedded default and [`postgres::PostgresStorage`] lets several stateless server
+//! processes share one database. Both pass one conformance suite (`conformance`, exported
+//! behind the `conformance` feature). The trait is shaped for both: methods are synchronous and
 //! are called from `tokio::task::spawn_blocking`; arguments and results are domain types
 //! (agency codes, device ids, log positions as `u64`), never rows, SQL or connection handles;
 //! every method is one transaction.
@@ -19,7 +20,7 @@
 //! - PostgreSQL hands out sequence values at insert time but commits transactions in any
 //!   order: transaction A takes 10, B takes 11 and commits, a pull returns 11 and moves the
 //!   cursor past 10, then A commits 10 — never to be seen by that device. The PostgreSQL
-//!   implementation will make positions commit in order by taking a transaction-scoped lock
+//!   implementation makes positions commit in order by taking a transaction-scoped lock
 //!   (`pg_advisory_xact_lock` on a constant key) *immediately before* it inserts its log rows
 //!   and holding it to commit: a push validates and checks ownership concurrently with other
 //!   pushes, and only "insert log rows + update `last_seq` + commit" is serialized — the same
@@ -29,6 +30,8 @@
 //!   limits throughput, the alternative is to stop assigning positions inside push
 //!   transactions: pushes append with a null position and one sequencer task numbers committed
 //!   rows in commit order; pulls read only numbered rows. Either way the contract below holds.
+//!   The conformance check `commit_order_race_never_skips_a_position` forces this race (and
+//!   fails when the lock is removed).
 //!
 //! # Referrals and visibility
 //!
