@@ -212,3 +212,62 @@ fn a_pushed_value_is_nowhere_in_the_database_in_the_clear() {
         "columns holding the value in the clear"
     );
 }
+
+/// The logical schema is SQLite's: the same tables with the same columns, and every index
+/// SQLite names. A column added to one backend and not the other fails here.
+#[test]
+fn the_schema_has_the_tables_columns_and_indexes_of_sqlite() {
+    use std::collections::BTreeSet;
+    let mut sqlite = rusqlite::Connection::open_in_memory().unwrap();
+    crate::storage::sqlite::schema::prepare(&mut sqlite).unwrap();
+    let lite_columns: BTreeSet<(String, String)> = sqlite
+        .prepare(
+            "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let lite_indexes: BTreeSet<String> = sqlite
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!lite_indexes.is_empty());
+
+    let store = temp_postgres();
+    let mut client = store
+        .database()
+        .config()
+        .connect(::postgres::NoTls)
+        .unwrap();
+    let pg_columns: BTreeSet<(String, String)> = client
+        .query(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+             WHERE table_schema = 'public' AND table_name <> 'schema_version'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let pg_indexes: BTreeSet<String> = client
+        .query(
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(pg_columns, lite_columns);
+    let missing: Vec<_> = lite_indexes.difference(&pg_indexes).collect();
+    assert!(
+        missing.is_empty(),
+        "indexes SQLite has and PostgreSQL lacks: {missing:?}"
+    );
+}
