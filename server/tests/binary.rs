@@ -424,3 +424,79 @@ async fn serve_with_a_database_url_keeps_everything_in_postgresql() {
     assert!(clean_exit && !logs.contains(DB_PASSWORD), "{logs}");
     drop(database);
 }
+
+#[tokio::test]
+async fn two_serve_processes_on_one_database_converge() {
+    use fieldcase_server::storage::postgres::testing::TempDatabase;
+    let database = tokio::task::spawn_blocking(TempDatabase::create)
+        .await
+        .unwrap();
+    let url = database.url();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Both processes share the data directory for the at-rest key and the admin token.
+    let first = serve_on(&data, Some(&url)).await;
+    let second = serve_on(&data, Some(&url)).await;
+    let token_file = data.join("admin.token");
+    admin_json(
+        &first.url,
+        &token_file,
+        &["agency", "add", "iom_uga", "--name", "IOM Uganda"],
+    )
+    .await;
+    let user = admin_json(
+        &second.url,
+        &token_file,
+        &[
+            "user",
+            "add",
+            "--agency",
+            "iom_uga",
+            "--role",
+            "caseworker",
+            "--name",
+            "Staff",
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let mut enrolled = Vec::new();
+    for server in [&first, &second] {
+        let code = admin_json(
+            &server.url,
+            &token_file,
+            &["enroll-code", "--user", user["id"].as_str().unwrap()],
+        )
+        .await;
+        let reply = http
+            .post(format!("{}/v1/enroll", server.url))
+            .json(&json!({"code": code["code"], "device_label": "tablet"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status().as_u16(), 201);
+        enrolled.push(reply.json::<EnrollResponse>().await.unwrap());
+    }
+    let pushed = marker_op(&enrolled[0]);
+    let (status, _) = sync(
+        &http,
+        &first.url,
+        &enrolled[0].credential,
+        vec![pushed.clone()],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = sync(&http, &second.url, &enrolled[1].credential, vec![]).await;
+    assert_eq!(status, 200);
+    let page: SyncResponse = decode_body(&body).unwrap();
+    assert_eq!(
+        page.ops,
+        vec![pushed],
+        "a device of the other process pulls it"
+    );
+    for server in [first, second] {
+        let (clean_exit, logs) = server.terminate().await;
+        assert!(clean_exit, "{logs}");
+    }
+    drop(database);
+}
