@@ -467,7 +467,10 @@ pub trait Storage: Send + Sync + 'static {
     // --- the service layer's transactions (see [`port`]) -----------------------------------
 
     /// Runs `work` in one write transaction: committed when it returns `Ok`, rolled back
-    /// otherwise. Writers are serialized so log positions commit in order.
+    /// otherwise. Log positions commit in the order they were assigned (SQLite: one writer;
+    /// PostgreSQL: a lock held from the first append to commit). An implementation may run
+    /// `work` more than once (PostgreSQL, after a serialization conflict): only the last run
+    /// commits, so `work` must do nothing outside the transaction it is handed.
     fn write_tx(&self, work: &mut TxWork<'_>) -> Result<(), StorageError>;
 
     /// Runs `work` in one read-only snapshot. Writes through it fail.
