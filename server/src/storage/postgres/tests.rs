@@ -271,3 +271,36 @@ fn the_schema_has_the_tables_columns_and_indexes_of_sqlite() {
         "indexes SQLite has and PostgreSQL lacks: {missing:?}"
     );
 }
+
+#[test]
+fn the_pool_lends_at_most_its_size_and_reuses_returned_clients() {
+    use std::time::{Duration, Instant};
+    let database = testing::TempDatabase::create();
+    let pool = pool::Pool::new(database.config(), 2);
+    let pid = |c: &mut ::postgres::Client| -> i32 {
+        c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0)
+    };
+    let mut first = pool.get().unwrap();
+    let mut second = pool.get().unwrap();
+    let (a, b) = (pid(&mut first), pid(&mut second));
+    assert_ne!(a, b, "two clients lent at once are two connections");
+    let waited = std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| {
+            let start = Instant::now();
+            let mut third = pool.get().unwrap();
+            (start.elapsed(), pid(&mut third))
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        drop(first);
+        waiter.join().unwrap()
+    });
+    assert!(
+        waited.0 >= Duration::from_millis(150),
+        "the third waited: {waited:?}"
+    );
+    assert_eq!(
+        waited.1, a,
+        "and got the returned connection, not a new one"
+    );
+    drop(second);
+}
