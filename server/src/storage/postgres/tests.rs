@@ -5,7 +5,8 @@
 use super::testing::temp_postgres;
 use super::*;
 
-crate::storage::conformance::conformance_suite!(temp_postgres());
+// The conformance suite runs against PostgreSQL from `server/tests/storage_conformance.rs`, as
+// another crate would run it, through the exported macro.
 
 #[test]
 fn a_reopened_database_keeps_its_epoch_and_refuses_another_key() {
