@@ -11,8 +11,10 @@
 //!   start, which is safe because the work closure only touches the database and nothing
 //!   commits until it returns. After [`OPTIMISTIC_ATTEMPTS`] lost tries a transaction runs
 //!   alone among writers ([`WRITER_GATE`]), so it cannot lose again: bounded retries, and
-//!   progress for every write. Reads run in one
-//!   `REPEATABLE READ, READ ONLY` snapshot.
+//!   progress for every write. Write transactions turn sequential scans off, so PostgreSQL's
+//!   conflict detection locks index entries rather than whole (small) tables and fewer pushes
+//!   of different devices conflict. Reads run in one `REPEATABLE READ, READ ONLY` snapshot
+//!   and never conflict.
 //! - **Log positions commit in order** (the hazard described in [`crate::storage`]): positions
 //!   come from an identity column, and [`oplog::append`] takes the transaction-scoped advisory
 //!   lock [`oplog::POSITION_LOCK`] immediately before it draws its first position, holding it
