@@ -16,8 +16,10 @@ cargo fmt --all -- --check
 step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "unit, integration and end-to-end tests"
-cargo test --workspace --locked
+# Under a throwaway PostgreSQL (installed when missing): the PostgreSQL storage tests need one
+# and fail, rather than skip, without it.
+step "unit, integration and end-to-end tests (with a throwaway PostgreSQL)"
+./scripts/with-postgres.sh cargo test --workspace --locked
 
 step "mobile bindings: Kotlin on a JVM against a real server"
 ./scripts/ffi-kotlin-test.sh

@@ -117,6 +117,11 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Deadline of a request's headers ([`HEADER_READ_TIMEOUT`]; tests shorten it).
     pub header_read_timeout: Duration,
+    /// A PostgreSQL database (`postgres://…`) instead of the embedded SQLite file in
+    /// `data_dir`. The at-rest key and the first admin token still live in `data_dir`. May hold
+    /// a password: never logged or printed whole (see
+    /// [`crate::storage::postgres::describe_url`]).
+    pub database_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -133,6 +138,7 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             request_timeout: REQUEST_TIMEOUT,
             header_read_timeout: HEADER_READ_TIMEOUT,
+            database_url: None,
         }
     }
 

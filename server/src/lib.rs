@@ -3,13 +3,13 @@
 //! Phones push the operations they recorded offline and pull what their agency's other devices
 //! recorded, through one `POST /v1/sync` round trip ([`sync`]); admins enroll and revoke devices
 //! through `/v1/admin/…` ([`http::admin`]). Everything the server keeps goes through the
-//! [`storage::Storage`] trait (SQLite embedded by default); operation payloads are sealed at rest
+//! [`storage::Storage`] trait (SQLite embedded by default, PostgreSQL with `serve --database-url`); operation payloads are sealed at rest
 //! ([`seal`]). Nothing here logs, returns or counts a field's value: logs carry ids, agencies,
 //! routes, counts and durations only.
 //!
 //! Layers point down: [`cli`] → [`server`] → [`http`] → [`sync`] → [`service`] (every rule:
 //! acceptance, audiences, visibility, referrals, audit) → [`storage`] (a narrow transactional
-//! port, SQLite embedded by default) → [`seal`].
+//! port: SQLite embedded by default, or PostgreSQL) → [`seal`].
 //! Protocol types come from `fieldcase_core::protocol`: one definition, two ends.
 
 pub mod admin_client;

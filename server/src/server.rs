@@ -22,6 +22,7 @@ use crate::credentials::{self, SecretKind};
 use crate::fsutil;
 use crate::http::{self, AppState};
 use crate::seal::{SealError, Sealer};
+use crate::storage::postgres::{describe_url, PostgresStorage};
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{AdminScope, NewAdminToken, Storage, StorageError};
 use std::future::Future;
@@ -64,7 +65,7 @@ pub enum StartError {
 /// A server ready to serve: storage open, socket bound.
 pub struct Server {
     listener: TcpListener,
-    storage: Arc<SqliteStorage>,
+    storage: Arc<dyn Storage>,
     state: AppState,
     addr: SocketAddr,
     admin_token_written: Option<PathBuf>,
@@ -91,13 +92,34 @@ impl Server {
         if key_created {
             tracing::info!(path = %key_path.display(), "created a new server key; back it up with the database");
         }
-        let db_path = config.database_path();
-        let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&db_path, sealer))
-            .await
-            .expect("opening the database does not panic")?;
-        let storage = Arc::new(storage);
-        let admin_token_written =
-            ensure_admin_token(&*storage, &config.admin_token_path(), config.time.now_ms())?;
+        let storage: Arc<dyn Storage> = match config.database_url.clone() {
+            Some(url) => {
+                tracing::info!(database = %describe_url(&url), "using PostgreSQL");
+                let storage =
+                    tokio::task::spawn_blocking(move || PostgresStorage::connect(&url, sealer))
+                        .await
+                        .expect("opening the database does not panic")?;
+                Arc::new(storage)
+            }
+            None => {
+                let db_path = config.database_path();
+                let storage =
+                    tokio::task::spawn_blocking(move || SqliteStorage::open(&db_path, sealer))
+                        .await
+                        .expect("opening the database does not panic")?;
+                Arc::new(storage)
+            }
+        };
+        // Storage calls block (the PostgreSQL client runs its own runtime): off the async
+        // threads, like every request's.
+        let admin_token_written = {
+            let storage = storage.clone();
+            let path = config.admin_token_path();
+            let now = config.time.now_ms();
+            tokio::task::spawn_blocking(move || ensure_admin_token(&*storage, &path, now))
+                .await
+                .expect("writing the admin token does not panic")?
+        };
 
         let listener =
             TcpListener::bind(config.listen)
@@ -111,7 +133,7 @@ impl Server {
             source,
         })?;
         let mut state = AppState::new(
-            storage.clone() as Arc<dyn Storage>,
+            storage.clone(),
             config.time.clone(),
             config.enrollment_code_hours,
         );

@@ -27,6 +27,7 @@ fn command() -> Command {
         "FIELDCASE_DATA_DIR",
         "FIELDCASE_LISTEN",
         "FIELDCASE_SERVER_KEY_FILE",
+        "FIELDCASE_DATABASE_URL",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);
@@ -43,12 +44,26 @@ struct Serve {
 }
 
 async fn serve(data_dir: &Path) -> Serve {
-    serve_with(data_dir, &[]).await
+    serve_with(data_dir, None, &[]).await
 }
 
-/// `fieldcase serve` with `extra` arguments.
-async fn serve_with(data_dir: &Path, extra: &[&std::ffi::OsStr]) -> Serve {
-    let mut child = command()
+/// `serve` on the embedded SQLite, or on the PostgreSQL database at `database_url` (passed in
+/// `FIELDCASE_DATABASE_URL`, as an operator would pass a URL holding a password).
+async fn serve_on(data_dir: &Path, database_url: Option<&str>) -> Serve {
+    serve_with(data_dir, database_url, &[]).await
+}
+
+/// `fieldcase serve` with `extra` arguments, on SQLite or the database at `database_url`.
+async fn serve_with(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    extra: &[&std::ffi::OsStr],
+) -> Serve {
+    let mut cmd = command();
+    if let Some(url) = database_url {
+        cmd.env("FIELDCASE_DATABASE_URL", url);
+    }
+    let mut child = cmd
         .args([
             "serve",
             "--listen",
@@ -333,6 +348,7 @@ async fn serve_takes_a_metrics_token_file_and_trusted_proxies() {
     std::fs::write(&metrics_file, format!("{metrics_token}\n")).unwrap();
     let server = serve_with(
         &data,
+        None,
         &[
             "--metrics-token-file".as_ref(),
             metrics_file.as_os_str(),
@@ -380,4 +396,177 @@ async fn serve_takes_a_metrics_token_file_and_trusted_proxies() {
     );
     let (stopped, _) = server.terminate().await;
     assert!(stopped);
+}
+
+/// Keeps the password of the database URL out of logs; trust authentication ignores it.
+const DB_PASSWORD: &str = "pw-Abebe-Kebede-0042";
+
+#[tokio::test]
+async fn serve_with_a_database_url_keeps_everything_in_postgresql() {
+    use fieldcase_server::storage::postgres::testing::TempDatabase;
+    let database = tokio::task::spawn_blocking(TempDatabase::create)
+        .await
+        .unwrap();
+    let url_with_password = database.url().replacen("@", &format!(":{DB_PASSWORD}@"), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = serve_on(&data, Some(&url_with_password)).await;
+    let url = server.url.clone();
+    let token_file = data.join("admin.token");
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    admin_json(
+        &url,
+        &token_file,
+        &["agency", "add", "iom_uga", "--name", "IOM Uganda"],
+    )
+    .await;
+    let user = admin_json(
+        &url,
+        &token_file,
+        &[
+            "user",
+            "add",
+            "--agency",
+            "iom_uga",
+            "--role",
+            "caseworker",
+            "--name",
+            "Staff",
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let mut enrolled = Vec::new();
+    for _ in 0..2 {
+        let code = admin_json(
+            &url,
+            &token_file,
+            &["enroll-code", "--user", user["id"].as_str().unwrap()],
+        )
+        .await;
+        let reply = http
+            .post(format!("{url}/v1/enroll"))
+            .json(&json!({"code": code["code"], "device_label": "tablet"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status().as_u16(), 201);
+        enrolled.push(reply.json::<EnrollResponse>().await.unwrap());
+    }
+    let pushed = marker_op(&enrolled[0]);
+    let (status, _) = sync(&http, &url, &enrolled[0].credential, vec![pushed.clone()]).await;
+    assert_eq!(status, 200);
+    let (clean_exit, logs) = server.terminate().await;
+    assert!(clean_exit, "SIGTERM is a clean shutdown:\n{logs}");
+    assert!(
+        !logs.contains(DB_PASSWORD),
+        "the URL's password is never logged"
+    );
+    assert!(logs.contains("using PostgreSQL"), "{logs}");
+    assert!(
+        !data.join("fieldcase.db").exists(),
+        "nothing is kept in an embedded database"
+    );
+    assert!(
+        !contains(&data, MARKER),
+        "the data directory holds no case data"
+    );
+
+    // A new process on the same database and key: the data, devices and admin are there.
+    let server = serve_on(&data, Some(&url_with_password)).await;
+    let url = server.url.clone();
+    assert_eq!(
+        std::fs::read_to_string(&token_file).unwrap(),
+        token,
+        "no second admin token on a database that has one"
+    );
+    let agencies = admin_json(&url, &token_file, &["agency", "list"]).await;
+    assert_eq!(agencies[0]["code"], "iom_uga");
+    let (status, body) = sync(&http, &url, &enrolled[1].credential, vec![]).await;
+    assert_eq!(status, 200);
+    let page: SyncResponse = decode_body(&body).unwrap();
+    assert_eq!(
+        page.ops,
+        vec![pushed],
+        "the other device pulls what was pushed"
+    );
+    let (clean_exit, logs) = server.terminate().await;
+    assert!(clean_exit && !logs.contains(DB_PASSWORD), "{logs}");
+    drop(database);
+}
+
+#[tokio::test]
+async fn two_serve_processes_on_one_database_converge() {
+    use fieldcase_server::storage::postgres::testing::TempDatabase;
+    let database = tokio::task::spawn_blocking(TempDatabase::create)
+        .await
+        .unwrap();
+    let url = database.url();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Both processes share the data directory for the at-rest key and the admin token.
+    let first = serve_on(&data, Some(&url)).await;
+    let second = serve_on(&data, Some(&url)).await;
+    let token_file = data.join("admin.token");
+    admin_json(
+        &first.url,
+        &token_file,
+        &["agency", "add", "iom_uga", "--name", "IOM Uganda"],
+    )
+    .await;
+    let user = admin_json(
+        &second.url,
+        &token_file,
+        &[
+            "user",
+            "add",
+            "--agency",
+            "iom_uga",
+            "--role",
+            "caseworker",
+            "--name",
+            "Staff",
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let mut enrolled = Vec::new();
+    for server in [&first, &second] {
+        let code = admin_json(
+            &server.url,
+            &token_file,
+            &["enroll-code", "--user", user["id"].as_str().unwrap()],
+        )
+        .await;
+        let reply = http
+            .post(format!("{}/v1/enroll", server.url))
+            .json(&json!({"code": code["code"], "device_label": "tablet"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status().as_u16(), 201);
+        enrolled.push(reply.json::<EnrollResponse>().await.unwrap());
+    }
+    let pushed = marker_op(&enrolled[0]);
+    let (status, _) = sync(
+        &http,
+        &first.url,
+        &enrolled[0].credential,
+        vec![pushed.clone()],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = sync(&http, &second.url, &enrolled[1].credential, vec![]).await;
+    assert_eq!(status, 200);
+    let page: SyncResponse = decode_body(&body).unwrap();
+    assert_eq!(
+        page.ops,
+        vec![pushed],
+        "a device of the other process pulls it"
+    );
+    for server in [first, second] {
+        let (clean_exit, logs) = server.terminate().await;
+        assert!(clean_exit, "{logs}");
+    }
+    drop(database);
 }

@@ -33,6 +33,8 @@ const POLL: Duration = Duration::from_millis(20);
 pub struct ServerProcess {
     bin: PathBuf,
     data_dir: PathBuf,
+    /// `--database-url` (PostgreSQL), passed in `FIELDCASE_DATABASE_URL`; `None`: SQLite.
+    database_url: Option<String>,
     child: Option<Child>,
     addr: SocketAddr,
     admin_token: String,
@@ -46,9 +48,20 @@ impl ServerProcess {
         bin: impl Into<PathBuf>,
         data_dir: impl Into<PathBuf>,
     ) -> anyhow::Result<Self> {
+        Self::start_on_database(bin, data_dir, None).await
+    }
+
+    /// As [`ServerProcess::start`], keeping the data in the PostgreSQL database at
+    /// `database_url` when given (the key and admin token stay in `data_dir`).
+    pub async fn start_on_database(
+        bin: impl Into<PathBuf>,
+        data_dir: impl Into<PathBuf>,
+        database_url: Option<String>,
+    ) -> anyhow::Result<Self> {
         let mut server = ServerProcess {
             bin: bin.into(),
             data_dir: data_dir.into(),
+            database_url,
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin_token: String::new(),
@@ -140,8 +153,12 @@ impl ServerProcess {
             "FIELDCASE_SERVER_KEY_FILE",
             "FIELDCASE_LOG_FORMAT",
             "FIELDCASE_ENROLLMENT_CODE_HOURS",
+            "FIELDCASE_DATABASE_URL",
         ] {
             command.env_remove(var);
+        }
+        if let Some(url) = &self.database_url {
+            command.env("FIELDCASE_DATABASE_URL", url);
         }
         let mut child = command
             .arg("serve")

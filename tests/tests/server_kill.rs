@@ -30,10 +30,28 @@ const MAX_JITTER: Duration = Duration::from_millis(1_500);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_server_mid_push_loses_and_doubles_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = ServerProcess::start(SERVER_BIN, dir.path().join("server"))
+    kill_mid_push_rounds(None).await;
+}
+
+/// The same on PostgreSQL: a killed process's open transactions are rolled back by the
+/// database, what it committed stays (a fresh database on the `FIELDCASE_TEST_DATABASE_URL`
+/// server; see `scripts/with-postgres.sh`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_server_on_postgresql_mid_push_loses_and_doubles_nothing() {
+    use fieldcase_server::storage::postgres::testing::TempDatabase;
+    let database = tokio::task::spawn_blocking(TempDatabase::create)
         .await
         .unwrap();
+    kill_mid_push_rounds(Some(database.url())).await;
+    drop(database);
+}
+
+async fn kill_mid_push_rounds(database_url: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server =
+        ServerProcess::start_on_database(SERVER_BIN, dir.path().join("server"), database_url)
+            .await
+            .unwrap();
     let admin = admin(&server);
     let url = server.base_url();
     admin.create_agency(AGENCY, "IOM Uganda").await.unwrap();

@@ -63,6 +63,13 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Keep the data in PostgreSQL (`postgres://user@host/db`, or a `key=value` connection
+    /// string) instead of the embedded SQLite file in --data-dir, so several server processes
+    /// can share it. The server key and first admin token stay in --data-dir. Prefer the
+    /// environment variable when the URL holds a password (command lines are visible to other
+    /// users of the machine).
+    #[arg(long, env = "FIELDCASE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` filter.
@@ -98,6 +105,7 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
         trusted_proxies: args.trusted_proxies,
         request_timeout: crate::config::REQUEST_TIMEOUT,
         header_read_timeout: crate::config::HEADER_READ_TIMEOUT,
+        database_url: args.database_url,
     };
     let admin_token_path = config.admin_token_path();
     let server = Server::bind(config).await?;

@@ -11,13 +11,17 @@ use fieldcase_core::protocol::RejectReason;
 use fieldcase_core::{FieldChange, Hlc, OpId, RecordId, RecordKind};
 
 mod attachments;
+mod concurrency;
 mod credentials;
 mod forms;
+mod port;
 mod referrals;
 mod reports;
 pub use attachments::*;
+pub use concurrency::*;
 pub use credentials::*;
 pub use forms::*;
+pub use port::*;
 pub use referrals::*;
 pub use reports::*;
 
@@ -27,12 +31,6 @@ pub const NOW: u64 = 1_760_000_000_000;
 
 fn agency(code: &str) -> AgencyCode {
     AgencyCode::parse(code).unwrap()
-}
-
-/// An agency (created if needed), a caseworker and an enrolled device in it (for tests of
-/// one implementation that need a device).
-pub fn enrolled_device(store: &dyn Storage, code: &str) -> DeviceAuth {
-    enrolled(store, code)
 }
 
 /// An operation of `device` setting a case's `sex`.
@@ -93,6 +91,17 @@ fn enrolled(store: &dyn Storage, code: &str) -> DeviceAuth {
         .device_by_credential(&credential_hash)
         .unwrap()
         .unwrap()
+}
+
+/// An agency (created if needed), a caseworker and an enrolled device in it, for checks a
+/// backend adds of its own (several handles on one database).
+pub fn enrolled_device(store: &dyn Storage, code: &str) -> DeviceAuth {
+    enrolled(store, code)
+}
+
+/// A case operation of `device` (`sex: female`), for checks a backend adds of its own.
+pub fn new_case_op(device: &DeviceAuth, seq: u64, record: RecordId) -> Operation {
+    case_op(device, seq, record)
 }
 
 fn case_op(device: &DeviceAuth, seq: u64, record: RecordId) -> Operation {
@@ -329,6 +338,7 @@ pub fn admin_tokens_and_agencies(store: &dyn Storage) {
 
 /// Expands to one `#[test]` per conformance check, each on a fresh store from `$make`
 /// (an expression returning something that derefs to a `Storage`, kept alive for the test).
+#[macro_export]
 macro_rules! conformance_suite {
     ($make:expr) => {
         mod conformance {
@@ -443,6 +453,36 @@ macro_rules! conformance_suite {
                 c::match_blocks_and_duplicate_decisions(&*store);
             }
             #[test]
+            fn concurrent_pushers_each_operation_pulled_exactly_once() {
+                let store = $make;
+                c::concurrent_pushers_each_operation_pulled_exactly_once(&*store);
+            }
+            #[test]
+            fn commit_order_race_never_skips_a_position() {
+                let store = $make;
+                c::commit_order_race_never_skips_a_position(&*store);
+            }
+            #[test]
+            fn the_port_reads_back_records_state_and_the_log() {
+                let store = $make;
+                c::the_port_reads_back_records_state_and_the_log(&*store);
+            }
+            #[test]
+            fn the_port_reads_back_referrals_access_and_commands() {
+                let store = $make;
+                c::the_port_reads_back_referrals_access_and_commands(&*store);
+            }
+            #[test]
+            fn the_port_stores_attachments_and_chunks() {
+                let store = $make;
+                c::the_port_stores_attachments_and_chunks(&*store);
+            }
+            #[test]
+            fn a_failed_transaction_leaves_nothing_and_snapshots_do_not_write() {
+                let store = $make;
+                c::a_failed_transaction_leaves_nothing_and_snapshots_do_not_write(&*store);
+            }
+            #[test]
             fn api_tokens_carry_their_user() {
                 let store = $make;
                 c::api_tokens_carry_their_user(&*store);
@@ -450,4 +490,4 @@ macro_rules! conformance_suite {
         }
     };
 }
-pub(crate) use conformance_suite;
+pub use crate::conformance_suite;

@@ -6,7 +6,9 @@
 //! [`port::StoreTx`] — per-aggregate reads and writes inside one transaction, with no domain
 //! decision in them. Consent, audiences, visibility, referral effects and audit wording live in
 //! [`crate::service`], once, for every implementation. [`sqlite::SqliteStorage`] is the embedded
-//! default. Methods are synchronous and are called from `tokio::task::spawn_blocking`;
+//! default; [`postgres::PostgresStorage`] lets several stateless server processes share one
+//! database. Both pass one conformance suite (`conformance`, exported behind the
+//! `conformance` feature). Methods are synchronous and are called from `tokio::task::spawn_blocking`;
 //! arguments and results are domain types (agency codes, device ids, log positions as `u64`),
 //! never rows, SQL or connection handles; every method is one transaction. Payloads and states
 //! are compressed, then sealed ([`packed`]).
@@ -23,7 +25,7 @@
 //! - PostgreSQL hands out sequence values at insert time but commits transactions in any
 //!   order: transaction A takes 10, B takes 11 and commits, a pull returns 11 and moves the
 //!   cursor past 10, then A commits 10 — never to be seen by that device. The PostgreSQL
-//!   implementation will make positions commit in order by taking a transaction-scoped lock
+//!   implementation makes positions commit in order by taking a transaction-scoped lock
 //!   (`pg_advisory_xact_lock` on a constant key) *immediately before* it inserts its log rows
 //!   and holding it to commit: a push validates and checks ownership concurrently with other
 //!   pushes, and only "insert log rows + update `last_seq` + commit" is serialized — the same
@@ -33,6 +35,8 @@
 //!   limits throughput, the alternative is to stop assigning positions inside push
 //!   transactions: pushes append with a null position and one sequencer task numbers committed
 //!   rows in commit order; pulls read only numbered rows. Either way the contract below holds.
+//!   The conformance check `commit_order_race_never_skips_a_position` forces this race (and
+//!   fails when the lock is removed).
 //!
 //! # Referrals and visibility
 //!
@@ -52,10 +56,12 @@
 //! scanned past is never filled later; a pushed operation is applied at most once per
 //! `(device, seq)`; a push's effects and the device's `last_seq` commit together or not at all.
 
-#[cfg(test)]
-pub(crate) mod conformance;
+#[cfg(any(test, feature = "conformance"))]
+#[doc(hidden)]
+pub mod conformance;
 pub mod packed;
 pub mod port;
+pub mod postgres;
 pub mod sqlite;
 
 use crate::credentials::SecretHash;
@@ -584,7 +590,10 @@ pub trait Storage: Send + Sync + 'static {
     // --- the service layer's transactions (see [`port`]) -----------------------------------
 
     /// Runs `work` in one write transaction: committed when it returns `Ok`, rolled back
-    /// otherwise. Writers are serialized so log positions commit in order.
+    /// otherwise. Log positions commit in the order they were assigned (SQLite: one writer;
+    /// PostgreSQL: a lock held from the first append to commit). An implementation may run
+    /// `work` more than once (PostgreSQL, after a serialization conflict): only the last run
+    /// commits, so `work` must do nothing outside the transaction it is handed.
     fn write_tx(&self, work: &mut TxWork<'_>) -> Result<(), StorageError>;
 
     /// Runs `work` in one read-only snapshot. Writes through it fail.

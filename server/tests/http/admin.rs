@@ -205,12 +205,11 @@ async fn operator_endpoints_answer() {
 async fn secrets_on_disk_are_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let h = Harness::start().await;
-    for name in [
-        "admin.token",
-        "server.key",
-        "fieldcase.db",
-        "fieldcase.db-wal",
-    ] {
+    let database_files: &[&str] = match crate::BACKEND {
+        Backend::Sqlite => &["fieldcase.db", "fieldcase.db-wal"],
+        Backend::Postgres => &[],
+    };
+    for name in ["admin.token", "server.key"].iter().chain(database_files) {
         let mode = std::fs::metadata(h.server.data_dir.join(name))
             .unwrap()
             .permissions()

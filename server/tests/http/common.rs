@@ -12,6 +12,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+/// Which storage a test binary's servers use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded SQLite file in the data directory.
+    Sqlite,
+    /// A fresh PostgreSQL database per test (`FIELDCASE_TEST_DATABASE_URL`).
+    Postgres,
+}
+
 pub struct Harness {
     pub server: RunningServer,
     /// Keeps the data directory alive for the test.
@@ -19,6 +28,8 @@ pub struct Harness {
     pub http: reqwest::Client,
     pub admin_token: String,
     pub time: Arc<ManualTimeSource>,
+    /// The PostgreSQL database of the test, dropped after the server (declared last).
+    pub _database: Option<fieldcase_server::storage::postgres::testing::TempDatabase>,
 }
 
 pub struct TestDevice {
@@ -75,6 +86,18 @@ impl Harness {
         let mut config = ServerConfig::new(dir.path().join("data"));
         adjust(&mut config);
         config.time = time.clone();
+        let database = match crate::BACKEND {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let database = tokio::task::spawn_blocking(
+                    fieldcase_server::storage::postgres::testing::TempDatabase::create,
+                )
+                .await
+                .unwrap();
+                config.database_url = Some(database.url());
+                Some(database)
+            }
+        };
         let server = fieldcase_server::Server::spawn(config).await.unwrap();
         let admin_token = server
             .admin_token()
@@ -85,6 +108,7 @@ impl Harness {
             http: reqwest::Client::new(),
             admin_token,
             time,
+            _database: database,
         }
     }
 

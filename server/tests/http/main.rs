@@ -1,4 +1,5 @@
 //! HTTP tests against a real server on a loopback port (in-process), with real SQLite files.
+//! `http_postgres.rs` runs the same modules against a server on PostgreSQL.
 
 mod access;
 mod admin;
@@ -10,3 +11,6 @@ mod sealing;
 mod sync;
 mod throttle;
 mod tokens;
+
+/// The storage the harness starts servers on.
+pub const BACKEND: common::Backend = common::Backend::Sqlite;

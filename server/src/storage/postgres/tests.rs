@@ -1,0 +1,315 @@
+//! PostgreSQL's own tests: the conformance suite, and what only a database several processes
+//! share can show (concurrent migrations, races across handles, conflicts run again, nothing
+//! stored in the clear).
+
+use super::testing::temp_postgres;
+use super::*;
+
+// The conformance suite runs against PostgreSQL from `server/tests/storage_conformance.rs`, as
+// another crate would run it, through the exported macro.
+
+#[test]
+fn a_reopened_database_keeps_its_epoch_and_refuses_another_key() {
+    let store = temp_postgres();
+    let config = store.database().config();
+    let again = PostgresStorage::open(config.clone(), Sealer::from_key(&[3; 32])).unwrap();
+    assert_eq!(
+        again.epoch(),
+        store.epoch(),
+        "a second process sees the same epoch"
+    );
+    drop(again);
+    assert!(matches!(
+        PostgresStorage::open(config, Sealer::from_key(&[4; 32])),
+        Err(StorageError::Integrity(_))
+    ));
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let store = temp_postgres();
+    let config = store.database().config();
+    let mut client = config.connect(::postgres::NoTls).unwrap();
+    client
+        .execute(
+            "UPDATE schema_version SET version = $1",
+            &[&(schema::SCHEMA_VERSION + 1)],
+        )
+        .unwrap();
+    let refused = PostgresStorage::open(config, Sealer::from_key(&[3; 32]));
+    assert!(matches!(refused, Err(StorageError::Backend(m)) if m.contains("newer")));
+}
+
+/// A second handle on the database of `store`, as another server process would hold.
+fn another_process(store: &testing::TempPostgres) -> PostgresStorage {
+    PostgresStorage::open(store.database().config(), Sealer::from_key(&[3; 32])).unwrap()
+}
+
+#[test]
+fn processes_starting_at_once_migrate_the_database_once() {
+    let database = testing::TempDatabase::create();
+    let epochs: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    PostgresStorage::open(database.config(), Sealer::from_key(&[3; 32]))
+                        .unwrap()
+                        .epoch()
+                        .to_owned()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        epochs.iter().all(|e| *e == epochs[0]),
+        "one epoch: {epochs:?}"
+    );
+    let mut client = database.config().connect(::postgres::NoTls).unwrap();
+    let versions: Vec<i64> = client
+        .query("SELECT version FROM schema_version", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, vec![schema::SCHEMA_VERSION]);
+}
+
+#[test]
+fn the_commit_order_race_is_closed_across_processes() {
+    let store = temp_postgres();
+    let (second, reader) = (another_process(&store), another_process(&store));
+    crate::storage::conformance::commit_order_race_between(&*store, &second, &reader);
+}
+
+#[test]
+fn operations_pushed_through_one_process_are_pulled_through_another() {
+    use crate::service::Service;
+    let store = temp_postgres();
+    let other = another_process(&store);
+    let a = crate::storage::conformance::enrolled_device(&*store, "agency_a");
+    let b = crate::storage::conformance::enrolled_device(&other, "agency_a");
+    let op = crate::storage::conformance::new_case_op(&a, 1, RecordId::new());
+    let pushed = (&*store as &dyn Storage).push(
+        &a,
+        std::slice::from_ref(&op),
+        crate::storage::conformance::NOW,
+    );
+    assert_eq!(pushed.unwrap().applied, 1);
+    let page = (&other as &dyn Storage).pull(&b, 0, 10).unwrap();
+    assert_eq!(page.ops, vec![op]);
+    assert_eq!(other.log_end().unwrap(), store.log_end().unwrap());
+}
+
+#[test]
+fn the_url_is_described_without_its_password() {
+    let described = describe_url("postgres://alice:s3cret@db.internal:5432/fieldcase");
+    assert!(!described.contains("s3cret"), "{described}");
+    assert!(!described.contains("alice"), "{described}");
+    assert!(described.contains("db.internal") && described.contains("fieldcase"));
+}
+
+#[test]
+fn a_write_that_loses_a_conflict_runs_again_and_sees_the_winner() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let store = temp_postgres();
+    let d = crate::storage::conformance::enrolled_device(&*store, "agency_a");
+    let attempts = AtomicU32::new(0);
+    let last_seq = crate::storage::write(&*store, |tx| {
+        let attempt = attempts.fetch_add(1, Ordering::SeqCst) + 1;
+        let seen = tx.device_progress(d.id)?.expect("enrolled").last_seq;
+        if attempt == 1 {
+            // Another transaction changes the same row and commits while this one is open.
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        crate::storage::write(&*store, |other| {
+                            other.set_device_progress(d.id, 7, 1)
+                        })
+                    })
+                    .join()
+                    .unwrap()
+            })?;
+        }
+        tx.set_device_progress(d.id, seen + 1, 2)?;
+        Ok(seen + 1)
+    })
+    .unwrap();
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        2,
+        "the loser ran once more"
+    );
+    assert_eq!(last_seq, 8, "and built on the winner's write");
+    assert_eq!(store.list_devices(None).unwrap()[0].last_seq, 8);
+}
+
+#[test]
+fn a_pushed_value_is_nowhere_in_the_database_in_the_clear() {
+    use crate::service::Service;
+    const MARKER: &str = "ZZ-Hiwot-Tsegaye-0311-MARKER";
+    let store = temp_postgres();
+    let a = crate::storage::conformance::enrolled_device(&*store, "agency_a");
+    let b = crate::storage::conformance::enrolled_device(&*store, "agency_a");
+    let mut op = crate::storage::conformance::new_case_op(&a, 1, RecordId::new());
+    op.fields.insert(
+        "given_name".into(),
+        fieldcase_core::FieldChange {
+            value: serde_json::json!(MARKER),
+            seen: vec![],
+        },
+    );
+    let storage: &dyn Storage = &*store;
+    assert_eq!(
+        storage
+            .push(
+                &a,
+                std::slice::from_ref(&op),
+                crate::storage::conformance::NOW
+            )
+            .unwrap()
+            .applied,
+        1
+    );
+    assert_eq!(
+        storage.pull(&b, 0, 10).unwrap().ops,
+        vec![op],
+        "it opens for pulls"
+    );
+
+    let mut client = store
+        .database()
+        .config()
+        .connect(::postgres::NoTls)
+        .unwrap();
+    let columns: Vec<(String, String, String)> = client
+        .query(
+            "SELECT table_name::text, column_name::text, data_type::text
+             FROM information_schema.columns
+             WHERE table_schema = 'public' AND data_type IN ('bytea', 'text')",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert!(
+        columns.len() > 20,
+        "every table's columns were found: {columns:?}"
+    );
+    let mut holding = Vec::new();
+    for (table, column, kind) in &columns {
+        let test = if kind == "bytea" {
+            format!("position(convert_to($1, 'UTF8') in \"{column}\") > 0")
+        } else {
+            format!("strpos(\"{column}\", $1) > 0")
+        };
+        let found: i64 = client
+            .query_one(
+                &format!("SELECT count(*) FROM \"{table}\" WHERE {test}"),
+                &[&MARKER],
+            )
+            .unwrap()
+            .get(0);
+        if found > 0 {
+            holding.push(format!("{table}.{column}"));
+        }
+    }
+    assert_eq!(
+        holding,
+        Vec::<String>::new(),
+        "columns holding the value in the clear"
+    );
+}
+
+/// The logical schema is SQLite's: the same tables with the same columns, and every index
+/// SQLite names. A column added to one backend and not the other fails here.
+#[test]
+fn the_schema_has_the_tables_columns_and_indexes_of_sqlite() {
+    use std::collections::BTreeSet;
+    let mut sqlite = rusqlite::Connection::open_in_memory().unwrap();
+    crate::storage::sqlite::schema::prepare(&mut sqlite).unwrap();
+    let lite_columns: BTreeSet<(String, String)> = sqlite
+        .prepare(
+            "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let lite_indexes: BTreeSet<String> = sqlite
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!lite_indexes.is_empty());
+
+    let store = temp_postgres();
+    let mut client = store
+        .database()
+        .config()
+        .connect(::postgres::NoTls)
+        .unwrap();
+    let pg_columns: BTreeSet<(String, String)> = client
+        .query(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+             WHERE table_schema = 'public' AND table_name <> 'schema_version'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let pg_indexes: BTreeSet<String> = client
+        .query(
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(pg_columns, lite_columns);
+    let missing: Vec<_> = lite_indexes.difference(&pg_indexes).collect();
+    assert!(
+        missing.is_empty(),
+        "indexes SQLite has and PostgreSQL lacks: {missing:?}"
+    );
+}
+
+#[test]
+fn the_pool_lends_at_most_its_size_and_reuses_returned_clients() {
+    use std::time::{Duration, Instant};
+    let database = testing::TempDatabase::create();
+    let pool = pool::Pool::new(database.config(), 2);
+    let pid = |c: &mut ::postgres::Client| -> i32 {
+        c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0)
+    };
+    let mut first = pool.get().unwrap();
+    let mut second = pool.get().unwrap();
+    let (a, b) = (pid(&mut first), pid(&mut second));
+    assert_ne!(a, b, "two clients lent at once are two connections");
+    let waited = std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| {
+            let start = Instant::now();
+            let mut third = pool.get().unwrap();
+            (start.elapsed(), pid(&mut third))
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        drop(first);
+        waiter.join().unwrap()
+    });
+    assert!(
+        waited.0 >= Duration::from_millis(150),
+        "the third waited: {waited:?}"
+    );
+    assert_eq!(
+        waited.1, a,
+        "and got the returned connection, not a new one"
+    );
+    drop(second);
+}

@@ -1,0 +1,239 @@
+//! [`StoreTx`] over one PostgreSQL transaction: the port the service layer writes through.
+//! Each method forwards to the module of its aggregate; nothing here decides anything.
+
+use super::{attachments, audit, directory, facts, oplog, referrals, state};
+use crate::seal::Sealer;
+use crate::storage::port::*;
+use crate::storage::{AuditEntry, Position, StorageError};
+use ::postgres::Transaction;
+use fieldcase_core::attachments::wire::{Declaration, UploadState};
+use fieldcase_core::merge::RecordState;
+use fieldcase_core::protocol::CommandOutcome;
+use fieldcase_core::referral::ReferralStatus;
+use fieldcase_core::{AgencyCode, DeviceId, Hlc, OpId, Operation, RecordId};
+
+/// One open PostgreSQL transaction and the key that seals what it writes.
+pub(super) struct PgTx<'a, 'conn> {
+    pub tx: &'a mut Transaction<'conn>,
+    pub sealer: &'a Sealer,
+}
+
+impl StoreTx for PgTx<'_, '_> {
+    fn device_progress(
+        &mut self,
+        device: DeviceId,
+    ) -> Result<Option<DeviceProgress>, StorageError> {
+        oplog::device_progress(&mut *self.tx, device)
+    }
+
+    fn set_device_progress(
+        &mut self,
+        device: DeviceId,
+        last_seq: u64,
+        now_ms: u64,
+    ) -> Result<(), StorageError> {
+        oplog::set_device_progress(&mut *self.tx, device, last_seq, now_ms)
+    }
+
+    fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, StorageError> {
+        directory::agency_exists(&mut *self.tx, agency)
+    }
+
+    fn record(&mut self, id: RecordId) -> Result<Option<StoredRecord>, StorageError> {
+        oplog::record(&mut *self.tx, id)
+    }
+
+    fn insert_record(&mut self, op: &Operation, record: &StoredRecord) -> Result<(), StorageError> {
+        oplog::insert_record(&mut *self.tx, op, record)
+    }
+
+    fn set_record_owner(&mut self, id: RecordId, owner: &AgencyCode) -> Result<(), StorageError> {
+        oplog::set_owner(&mut *self.tx, id, owner)
+    }
+
+    fn record_creator(&mut self, id: RecordId) -> Result<Option<AgencyCode>, StorageError> {
+        oplog::record_creator(&mut *self.tx, id)
+    }
+
+    fn device_agency(&mut self, device: DeviceId) -> Result<Option<AgencyCode>, StorageError> {
+        oplog::device_agency(&mut *self.tx, device)
+    }
+
+    fn creation_fields(&mut self, id: RecordId) -> Result<Option<FieldMap>, StorageError> {
+        oplog::creation_fields(&mut *self.tx, self.sealer, id)
+    }
+
+    fn record_state(&mut self, id: RecordId) -> Result<Option<RecordState>, StorageError> {
+        state::load_state(&mut *self.tx, self.sealer, id)
+    }
+
+    fn store_record_state(
+        &mut self,
+        id: RecordId,
+        record_state: Option<&RecordState>,
+    ) -> Result<(), StorageError> {
+        state::store_state(&mut *self.tx, self.sealer, id, record_state)
+    }
+
+    fn refresh_facts(
+        &mut self,
+        id: RecordId,
+        record_state: &RecordState,
+    ) -> Result<(), StorageError> {
+        facts::refresh(&mut *self.tx, self.sealer, id, record_state)
+    }
+
+    fn append(
+        &mut self,
+        op: &Operation,
+        owner_agency: &AgencyCode,
+        audiences: &[Audience],
+    ) -> Result<Position, StorageError> {
+        oplog::append(&mut *self.tx, self.sealer, op, owner_agency, audiences)
+    }
+
+    fn log_end(&mut self) -> Result<Position, StorageError> {
+        oplog::log_end(&mut *self.tx)
+    }
+
+    fn addressed_after(
+        &mut self,
+        agency: &AgencyCode,
+        after: Position,
+        max_rows: u32,
+    ) -> Result<Vec<AddressedOp>, StorageError> {
+        oplog::addressed_after(&mut *self.tx, agency, after, max_rows)
+    }
+
+    fn open_payload(&mut self, row: &AddressedOp) -> Result<FieldMap, StorageError> {
+        state::open_fields(
+            self.sealer,
+            row.op_id,
+            row.record_id,
+            row.kind,
+            &row.payload,
+            i64::try_from(row.position).ok(),
+        )
+    }
+
+    fn server_op_id(&mut self) -> Result<OpId, StorageError> {
+        state::server_op_id(&mut *self.tx)
+    }
+
+    fn server_clock(&mut self, now_ms: u64) -> Result<Hlc, StorageError> {
+        state::server_clock(&mut *self.tx, now_ms)
+    }
+
+    fn referral(&mut self, id: RecordId) -> Result<Option<ReferralRow>, StorageError> {
+        referrals::referral_row(&mut *self.tx, id)
+    }
+
+    fn referrals_of_case(&mut self, case: RecordId) -> Result<Vec<ReferralRow>, StorageError> {
+        referrals::of_case(&mut *self.tx, case)
+    }
+
+    fn insert_referral(&mut self, row: &ReferralRow, now_ms: u64) -> Result<(), StorageError> {
+        referrals::insert(&mut *self.tx, row, now_ms)
+    }
+
+    fn compare_and_set_referral_status(
+        &mut self,
+        id: RecordId,
+        expected: ReferralStatus,
+        new: ReferralStatus,
+        now_ms: u64,
+    ) -> Result<bool, StorageError> {
+        referrals::compare_and_set_status(&mut *self.tx, id, expected, new, now_ms)
+    }
+
+    fn grant_case_access(
+        &mut self,
+        case: RecordId,
+        access: &CaseAccess,
+    ) -> Result<(), StorageError> {
+        referrals::grant_access(&mut *self.tx, case, access)
+    }
+
+    fn end_case_access(&mut self, referral: RecordId, at: Position) -> Result<(), StorageError> {
+        referrals::end_access(&mut *self.tx, referral, at)
+    }
+
+    fn case_access(&mut self, case: RecordId) -> Result<Vec<CaseAccess>, StorageError> {
+        referrals::access_of_case(&mut *self.tx, case)
+    }
+
+    fn command_outcome(
+        &mut self,
+        device: DeviceId,
+        seq: u64,
+    ) -> Result<Option<CommandOutcome>, StorageError> {
+        referrals::command_outcome(&mut *self.tx, device, seq)
+    }
+
+    fn store_command_outcome(
+        &mut self,
+        device: DeviceId,
+        seq: u64,
+        referral: RecordId,
+        outcome: &CommandOutcome,
+        now_ms: u64,
+    ) -> Result<(), StorageError> {
+        referrals::store_command_outcome(&mut *self.tx, device, seq, referral, outcome, now_ms)
+    }
+
+    fn append_audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError> {
+        audit::insert(&mut *self.tx, entry)
+    }
+
+    fn attachment(&mut self, id: RecordId) -> Result<Option<StoredAttachment>, StorageError> {
+        attachments::load(&mut *self.tx, self.sealer, id)
+    }
+
+    fn case_attachment_list(
+        &mut self,
+        case: RecordId,
+    ) -> Result<Vec<StoredAttachment>, StorageError> {
+        attachments::of_case(&mut *self.tx, self.sealer, case)
+    }
+
+    fn insert_attachment(
+        &mut self,
+        id: RecordId,
+        declared_by: &AgencyCode,
+        device: DeviceId,
+        declaration: &Declaration,
+        now_ms: u64,
+    ) -> Result<(), StorageError> {
+        attachments::insert(
+            &mut *self.tx,
+            self.sealer,
+            id,
+            declared_by,
+            device,
+            declaration,
+            now_ms,
+        )
+    }
+
+    fn upload_state(&mut self, attachment: &StoredAttachment) -> Result<UploadState, StorageError> {
+        attachments::upload_state(&mut *self.tx, attachment)
+    }
+
+    fn store_chunk(
+        &mut self,
+        attachment: &StoredAttachment,
+        index: u32,
+        bytes: &[u8],
+        now_ms: u64,
+    ) -> Result<ChunkStored, StorageError> {
+        attachments::store_chunk(&mut *self.tx, self.sealer, attachment, index, bytes, now_ms)
+    }
+
+    fn chunk(
+        &mut self,
+        attachment: &StoredAttachment,
+        index: u32,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, StorageError> {
+        attachments::open_chunk(&mut *self.tx, self.sealer, attachment, index)
+    }
+}
