@@ -21,6 +21,7 @@ mod oplog;
 mod referrals;
 mod reports;
 pub mod schema;
+mod sealed_facts;
 mod state;
 
 use crate::credentials::SecretHash;
@@ -474,7 +475,7 @@ impl Storage for SqliteStorage {
         filter: &crate::reports::facts::FactFilter,
         visit: &mut dyn FnMut(crate::reports::facts::CaseFactRow),
     ) -> Result<(), StorageError> {
-        self.read(|tx| reports::scan_case_facts(tx, filter, visit))
+        self.read(|tx| reports::scan_case_facts(tx, &self.sealer, filter, visit))
     }
 
     fn scan_service_facts(
@@ -482,7 +483,7 @@ impl Storage for SqliteStorage {
         filter: &crate::reports::facts::FactFilter,
         visit: &mut dyn FnMut(crate::reports::facts::ServiceFactRow),
     ) -> Result<(), StorageError> {
-        self.read(|tx| reports::scan_service_facts(tx, filter, visit))
+        self.read(|tx| reports::scan_service_facts(tx, &self.sealer, filter, visit))
     }
 
     fn scan_referral_facts(
@@ -490,14 +491,14 @@ impl Storage for SqliteStorage {
         filter: &crate::reports::facts::FactFilter,
         visit: &mut dyn FnMut(crate::reports::facts::ReferralFactRow),
     ) -> Result<(), StorageError> {
-        self.read(|tx| reports::scan_referral_facts(tx, filter, visit))
+        self.read(|tx| reports::scan_referral_facts(tx, &self.sealer, filter, visit))
     }
 
     fn scan_match_blocks(
         &self,
         visit: &mut dyn FnMut(&crate::reports::matching::Token, BlockMember),
     ) -> Result<(), StorageError> {
-        self.read(|tx| reports::scan_match_blocks(tx, visit))
+        self.read(|tx| reports::scan_match_blocks(tx, &self.sealer, visit))
     }
 
     fn confirmed_duplicate_links(&self) -> Result<Vec<(RecordId, RecordId)>, StorageError> {
@@ -517,7 +518,7 @@ impl Storage for SqliteStorage {
     }
 
     fn case_summaries(&self, cases: &[RecordId]) -> Result<Vec<CaseSummary>, StorageError> {
-        self.read(|tx| reports::case_summaries(tx, cases))
+        self.read(|tx| reports::case_summaries(tx, &self.sealer, cases))
     }
 
     fn create_api_token(&self, token: &NewApiToken) -> Result<(), StorageError> {
