@@ -24,6 +24,7 @@ pub mod reports;
 pub mod roles;
 pub mod seal;
 pub mod server;
+pub mod server_key;
 pub mod storage;
 pub mod sync;
 pub mod time;

@@ -6,8 +6,8 @@
 //! sealed value to where it lives ([`op_payload_ad`]), so a payload copied onto another row
 //! fails to open instead of being served as that row's data.
 //!
-//! The key is 32 random bytes in a file: `<data-dir>/server.key` by default, made owner-only on
-//! first start, or the file `FIELDCASE_SERVER_KEY_FILE` names. The database holds a sealed
+//! The key is 32 random bytes: `<data-dir>/server.key` by default, made owner-only on first
+//! start, or from a key file, the environment or a command elsewhere ([`crate::server_key`]). The database holds a sealed
 //! check value, so a server started with the wrong key refuses to start instead of failing on
 //! every pull. This module does not manage key rotation (a later issue: a key id prefix in the
 //! sealed format is reserved by [`FORMAT_V1`]).
@@ -42,6 +42,15 @@ pub enum SealError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "the server key from {origin} must be exactly {KEY_BYTES} bytes, it is {len} \
+         (make one with: head -c {KEY_BYTES} /dev/urandom | base64)"
+    )]
+    KeySourceLength { origin: &'static str, len: usize },
+    #[error("the server key from {origin} is not base64")]
+    KeyEncoding { origin: &'static str },
+    #[error("the server key command failed: {reason}")]
+    KeyCommand { reason: String },
     #[error("a sealed value failed to open (wrong key, or the value was moved or altered)")]
     Open,
 }
