@@ -216,27 +216,34 @@ pub fn attachment_chunk_ad(attachment: RecordId, index: u32, count: u32) -> Vec<
 
 /// Associated data of a sealed derived row: the table, the encoding version and the record, so
 /// a row copied onto another record or into another table fails to open.
-fn derived_row_ad(table_and_version: &[u8], record: RecordId) -> Vec<u8> {
-    let mut ad = Vec::with_capacity(table_and_version.len() + 1 + 16);
+fn derived_row_ad(table_and_version: &[u8], row: &[u8]) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(table_and_version.len() + 1 + row.len());
     ad.extend_from_slice(table_and_version);
     ad.push(0);
-    ad.extend_from_slice(record.as_bytes());
+    ad.extend_from_slice(row);
     ad
 }
 
 /// Associated data of a case's sealed report facts (`report_facts.facts`).
 pub fn report_facts_ad(record: RecordId) -> Vec<u8> {
-    derived_row_ad(b"fieldcase/report_facts/v1", record)
+    derived_row_ad(b"fieldcase/report_facts/v1", record.as_bytes())
 }
 
 /// Associated data of a service's sealed report facts (`service_facts.facts`).
 pub fn service_facts_ad(record: RecordId) -> Vec<u8> {
-    derived_row_ad(b"fieldcase/service_facts/v1", record)
+    derived_row_ad(b"fieldcase/service_facts/v1", record.as_bytes())
 }
 
 /// Associated data of a case's sealed match profile (`match_profiles.profile`).
 pub fn match_profile_ad(record: RecordId) -> Vec<u8> {
-    derived_row_ad(b"fieldcase/match_profiles/v1", record)
+    derived_row_ad(b"fieldcase/match_profiles/v1", record.as_bytes())
+}
+
+/// Associated data of a sealed duplicate decision (`duplicate_decisions.decision`), bound to
+/// its row's key (the keyed token of the pair), so a decision moved to another pair fails
+/// to open.
+pub fn duplicate_decision_ad(pair_key: &[u8]) -> Vec<u8> {
+    derived_row_ad(b"fieldcase/duplicate_decisions/v1", pair_key)
 }
 
 /// Associated data of the key check value kept in the database.

@@ -10,6 +10,7 @@ use common::{enrolled_device, server_with_agencies, Device};
 use fieldcase_core::model::{Case, Date, Service, ServiceType};
 use fieldcase_core::sample::SampleCases;
 use fieldcase_core::{AgencyCode, RecordId};
+use fieldcase_server::reports::duplicates::pair_id;
 use fieldcase_server::storage::sqlite::schema;
 use fieldcase_server::{RunningServer, Server, ServerConfig};
 use rusqlite::types::ValueRef;
@@ -141,17 +142,73 @@ async fn reported_totals(server: &RunningServer) -> (u64, u64) {
     (total(0), total(1))
 }
 
+/// Individuals of Turkmenistan in 2019: cases less confirmed links.
+async fn reported_individuals(server: &RunningServer) -> u64 {
+    let report: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/reports?tables=by_nationality&count=individuals&disclosure=internal\
+             &year=2019&country=TKM",
+            server.base_url
+        ))
+        .bearer_auth(server.admin_token().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    report["tables"][0]["total"]["count"].as_u64().unwrap()
+}
+
+/// Rows of `duplicate_decisions`, and whether any value in it holds either record id (as
+/// bytes or as text): which two records a person linked.
+fn decisions_naming(db: &Path, a: RecordId, b: RecordId) -> (i64, bool) {
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let needles: Vec<Vec<u8>> = [a, b]
+        .iter()
+        .flat_map(|id| [id.as_bytes().to_vec(), id.to_string().into_bytes()])
+        .collect();
+    let mut stmt = conn.prepare("SELECT * FROM duplicate_decisions").unwrap();
+    let columns = stmt.column_count();
+    let mut rows = stmt.query([]).unwrap();
+    let (mut count, mut named) = (0, false);
+    while let Some(row) = rows.next().unwrap() {
+        count += 1;
+        for i in 0..columns {
+            if let ValueRef::Text(v) | ValueRef::Blob(v) = row.get_ref(i).unwrap() {
+                named |= needles
+                    .iter()
+                    .any(|n| v.windows(n.len()).any(|w| w == n.as_slice()));
+            }
+        }
+    }
+    (count, named)
+}
+
 #[tokio::test]
 async fn a_copy_of_the_database_holds_no_per_person_value_in_the_clear() {
     let dir = tempfile::tempdir().unwrap();
     let (server, admin) = server_with_agencies(dir.path(), &[("iom_uga", "IOM Uganda")]).await;
     let device = enrolled_device(&server.base_url, &admin, "iom_uga", dir.path(), "a").await;
-    push_distinctive_cases(&device).await;
+    let cases = push_distinctive_cases(&device).await;
     assert_eq!(
         reported_totals(&server).await,
         (3, 1),
         "the facts are there and count"
     );
+    // A reviewer links two of the cases as one person.
+    let confirmed = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/duplicates/{}/confirm",
+            server.base_url,
+            pair_id(cases[0], cases[1])
+        ))
+        .bearer_auth(server.admin_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(confirmed.status().is_success());
+    assert_eq!(reported_individuals(&server).await, 2, "the link counts");
 
     let data = server.data_dir.clone();
     server.shutdown().await.unwrap();
@@ -169,12 +226,17 @@ async fn a_copy_of_the_database_holds_no_per_person_value_in_the_clear() {
         "plain per-person values at rest"
     );
     assert_eq!(plain_values_in_files(&data), Vec::<String>::new());
+    assert_eq!(
+        decisions_naming(&data.join("fieldcase.db"), cases[0], cases[1]),
+        (1, false),
+        "the decision is stored, and does not name the records it links"
+    );
 }
 
 /// Plain facts rows of cases the server no longer has, added to the version 5 file.
 const PLAIN_FILLER_ROWS: usize = 500;
 
-/// The three tables as schema version 5 made them, frozen: plain columns.
+/// The tables as schema version 5 made them, frozen: plain columns.
 const PLAIN_TABLES_V5: &str = r#"
 CREATE TABLE report_facts (
     record_id                BLOB PRIMARY KEY NOT NULL REFERENCES records(record_id),
@@ -211,6 +273,14 @@ CREATE TABLE match_profiles (
     nationality TEXT,
     sex         TEXT
 );
+CREATE TABLE duplicate_decisions (
+    record_a   BLOB NOT NULL REFERENCES records(record_id),
+    record_b   BLOB NOT NULL REFERENCES records(record_id),
+    decision   TEXT NOT NULL CHECK (decision IN ('confirmed', 'rejected')),
+    decided_at INTEGER NOT NULL,
+    decided_by TEXT NOT NULL,
+    PRIMARY KEY (record_a, record_b)
+);
 "#;
 
 #[tokio::test]
@@ -228,10 +298,19 @@ async fn a_version_5_database_gets_its_plain_facts_sealed_and_wiped() {
         // The filler rows below name no record.
         conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
         conn.execute_batch(
-            "DROP TABLE report_facts; DROP TABLE service_facts; DROP TABLE match_profiles;",
+            "DROP TABLE report_facts; DROP TABLE service_facts; DROP TABLE match_profiles;
+             DROP TABLE duplicate_decisions;",
         )
         .unwrap();
         conn.execute_batch(PLAIN_TABLES_V5).unwrap();
+        conn.execute(
+            "INSERT INTO duplicate_decisions VALUES (?1, ?2, 'confirmed', 1, 'reviewer')",
+            [
+                cases[0].as_bytes().min(cases[1].as_bytes()),
+                cases[0].as_bytes().max(cases[1].as_bytes()),
+            ],
+        )
+        .unwrap();
         for id in &cases {
             conn.execute(
                 "INSERT INTO report_facts VALUES (?1, '2019-11-23', 'female', '18+', '35-44',
@@ -278,6 +357,11 @@ async fn a_version_5_database_gets_its_plain_facts_sealed_and_wiped() {
         (3, 1),
         "facts rebuilt from the sealed states"
     );
+    assert_eq!(
+        reported_individuals(&server).await,
+        2,
+        "the confirmed link is kept"
+    );
     server.shutdown().await.unwrap();
 
     let (found, rows) = plain_values(&data.join("fieldcase.db"));
@@ -288,7 +372,20 @@ async fn a_version_5_database_gets_its_plain_facts_sealed_and_wiped() {
         Vec::<String>::new(),
         "the plain rows are gone from the file's free pages too"
     );
+    assert_eq!(
+        decisions_naming(&data.join("fieldcase.db"), cases[0], cases[1]),
+        (1, false),
+        "the decision moved to the sealed table"
+    );
     let conn = Connection::open(data.join("fieldcase.db")).unwrap();
+    let plain_left: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'duplicate_decisions_v5'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(plain_left, 0, "the plain decisions table is dropped");
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();

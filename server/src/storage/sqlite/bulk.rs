@@ -119,7 +119,7 @@ impl SqliteStorage {
     pub fn bulk_load_decisions(&self, decisions: &[DuplicateDecision]) -> Result<(), StorageError> {
         self.write(|tx| {
             for d in decisions {
-                super::reports::decide_duplicate(tx, d)?;
+                super::decisions::decide(tx, &self.sealer, d)?;
             }
             Ok(())
         })

@@ -14,6 +14,7 @@
 mod attachments;
 mod audit;
 pub mod bulk;
+mod decisions;
 mod directory;
 mod facts;
 mod forms;
@@ -78,6 +79,7 @@ impl SqliteStorage {
         schema::prepare(&mut writer)?;
         let epoch = init_meta(&mut writer, &sealer)?;
         facts::rebuild_if_stale(&mut writer, &sealer)?;
+        decisions::seal_plain_decisions(&mut writer, &sealer)?;
         let readers = (0..READER_POOL_SIZE)
             .map(|_| {
                 let conn = Connection::open_with_flags(
@@ -502,7 +504,7 @@ impl Storage for SqliteStorage {
     }
 
     fn confirmed_duplicate_links(&self) -> Result<Vec<(RecordId, RecordId)>, StorageError> {
-        let decisions = self.read(|tx| reports::duplicate_decisions(tx, true))?;
+        let decisions = self.read(|tx| decisions::list(tx, &self.sealer, true))?;
         Ok(decisions
             .into_iter()
             .map(|d| (d.record_a, d.record_b))
@@ -510,11 +512,11 @@ impl Storage for SqliteStorage {
     }
 
     fn duplicate_decisions(&self) -> Result<Vec<DuplicateDecision>, StorageError> {
-        self.read(|tx| reports::duplicate_decisions(tx, false))
+        self.read(|tx| decisions::list(tx, &self.sealer, false))
     }
 
     fn decide_duplicate(&self, decision: &DuplicateDecision) -> Result<(), StorageError> {
-        self.write(|tx| reports::decide_duplicate(tx, decision))
+        self.write(|tx| decisions::decide(tx, &self.sealer, decision))
     }
 
     fn case_summaries(&self, cases: &[RecordId]) -> Result<Vec<CaseSummary>, StorageError> {

@@ -1,4 +1,4 @@
-//! Reading report facts, match blocks and duplicate decisions; API tokens of users.
+//! Reading report facts and match blocks; API tokens of users.
 //!
 //! Scans stream rows to a visitor from one read transaction: nothing here collects rows. The
 //! facts and profiles are sealed at rest (`sealed_facts`), so each row is opened as it is
@@ -299,72 +299,6 @@ pub(super) fn scan_match_blocks(
             },
         );
     }
-    Ok(())
-}
-
-pub(super) fn duplicate_decisions(
-    tx: &Transaction<'_>,
-    only_confirmed: bool,
-) -> Result<Vec<DuplicateDecision>, StorageError> {
-    let mut stmt = tx
-        .prepare(
-            "SELECT record_a, record_b, decision, decided_at, decided_by FROM duplicate_decisions
-             WHERE (?1 = 0 OR decision = 'confirmed') ORDER BY decided_at, record_a, record_b",
-        )
-        .map_err(backend)?;
-    let rows = stmt
-        .query_map([only_confirmed as i64], |row| {
-            Ok(DuplicateDecision {
-                record_a: record_id_col(row.get(0)?)?,
-                record_b: record_id_col(row.get(1)?)?,
-                confirmed: row.get::<_, String>(2)? == "confirmed",
-                decided_at_ms: ms_col(row.get(3)?),
-                decided_by: row.get(4)?,
-            })
-        })
-        .map_err(backend)?;
-    rows.collect::<Result<_, _>>().map_err(backend)
-}
-
-pub(super) fn decide_duplicate(
-    tx: &Transaction<'_>,
-    d: &DuplicateDecision,
-) -> Result<(), StorageError> {
-    if d.record_a == d.record_b {
-        return Err(StorageError::NotFound("pair of two cases"));
-    }
-    for record in [d.record_a, d.record_b] {
-        let is_case: bool = tx
-            .query_row(
-                "SELECT count(*) > 0 FROM records WHERE record_id = ?1 AND kind = 'case'",
-                [record.as_bytes()],
-                |row| row.get(0),
-            )
-            .map_err(backend)?;
-        if !is_case {
-            return Err(StorageError::NotFound("case"));
-        }
-    }
-    let (a, b) = if d.record_a.as_bytes() < d.record_b.as_bytes() {
-        (d.record_a, d.record_b)
-    } else {
-        (d.record_b, d.record_a)
-    };
-    tx.execute(
-        "INSERT INTO duplicate_decisions (record_a, record_b, decision, decided_at, decided_by)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (record_a, record_b) DO UPDATE SET
-           decision = excluded.decision, decided_at = excluded.decided_at,
-           decided_by = excluded.decided_by",
-        params![
-            a.as_bytes(),
-            b.as_bytes(),
-            if d.confirmed { "confirmed" } else { "rejected" },
-            to_sql_ms(d.decided_at_ms),
-            d.decided_by
-        ],
-    )
-    .map_err(backend)?;
     Ok(())
 }
 

@@ -23,9 +23,10 @@
 //!    `server_meta`, see `sqlite::facts`).
 //! 6. sealed report facts ([`MIGRATE_5_TO_6`]): `report_facts`, `service_facts` and
 //!    `match_profiles` keep one sealed value per row instead of plain columns (issue 10,
-//!    item 5); in the clear only record ids, a service's case and a case's intake month. The
-//!    plain tables are dropped with `secure_delete` on, so their pages are zeroed, and the
-//!    sealed rows are rebuilt from the sealed states when the storage opens.
+//!    item 5); in the clear only record ids, a service's case and a case's intake month.
+//!    Duplicate decisions are keyed by a token of the pair and sealed. The plain tables are
+//!    dropped with `secure_delete` on, so their pages are zeroed; the sealed rows are
+//!    rebuilt from the sealed states (decisions: moved) when the storage opens.
 
 use crate::storage::StorageError;
 use rusqlite::{Connection, TransactionBehavior};
@@ -303,6 +304,10 @@ CREATE TABLE api_tokens (
 /// - `match_profiles`: the record id; name, date of birth, document and phone tokens,
 ///   nationality and sex are in `profile`. The block keys of `match_blocks` stay keyed
 ///   tokens in the clear, because SQL finds shared blocks by them.
+/// - `duplicate_decisions`: a keyed token of the pair (`pair_key`) and the decision, sealed
+///   (`sqlite::decisions`): which two records a person linked is not in the clear. The plain
+///   table is renamed `duplicate_decisions_v5`; the storage seals its rows and drops it when
+///   it opens (decisions are people's work: they are moved, not rebuilt).
 ///
 /// The rows are not converted here (SQL cannot seal): the tables are recreated empty and the
 /// storage rebuilds them from the sealed states when it opens (`facts_version`). Fresh
@@ -326,6 +331,11 @@ CREATE INDEX service_facts_by_case ON service_facts(case_id);
 CREATE TABLE match_profiles (
     record_id BLOB PRIMARY KEY NOT NULL REFERENCES records(record_id),
     profile   BLOB NOT NULL
+);
+ALTER TABLE duplicate_decisions RENAME TO duplicate_decisions_v5;
+CREATE TABLE duplicate_decisions (
+    pair_key BLOB PRIMARY KEY NOT NULL,
+    decision BLOB NOT NULL
 );
 "#;
 
