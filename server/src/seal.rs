@@ -1,5 +1,6 @@
-//! At-rest sealing of what the server must not keep in the clear (operation payloads and
-//! each record's merged state).
+//! At-rest sealing of what the server must not keep in the clear (operation payloads, each
+//! record's merged state, attachments, and the report facts, match profiles and duplicate
+//! decisions derived from cases).
 //!
 //! XChaCha20-Poly1305 with a random 24-byte nonce per seal (random nonces are safe at this size:
 //! no counter to persist, no collision risk worth counting) and associated data that binds each
