@@ -55,7 +55,7 @@ fn month_bounds(filter: &FactFilter) -> (Option<String>, Option<String>) {
 /// Whether a day lies in the filter's period; without a date, only in an unbounded one.
 fn in_period(day: Option<Date>, filter: &FactFilter) -> bool {
     match day {
-        Some(d) => filter.from.map_or(true, |f| d >= f) && filter.to.map_or(true, |t| d <= t),
+        Some(d) => filter.from.is_none_or(|f| d >= f) && filter.to.is_none_or(|t| d <= t),
         None => filter.from.is_none() && filter.to.is_none(),
     }
 }
