@@ -27,6 +27,8 @@ fn command() -> Command {
         "FIELDCASE_DATA_DIR",
         "FIELDCASE_LISTEN",
         "FIELDCASE_SERVER_KEY_FILE",
+        "FIELDCASE_SERVER_KEY",
+        "FIELDCASE_SERVER_KEY_COMMAND",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);
