@@ -11,9 +11,10 @@
 //! agencies; every 50th person re-recorded by another agency with given and family names
 //! swapped and the date of birth cut to the year (2% known duplicates; half of those pairs
 //! confirmed); 5% of cases referred to another agency, most answered. They are written with
-//! `SqliteStorage::bulk_load_*`: the same derivation of report facts and keyed match profiles
-//! as a sync, in transactions of 10,000 cases, without the operation log and sealed states
-//! (which reports never read). Loading time is printed but is not what is measured.
+//! `SqliteStorage::bulk_load_*`: the same derivation and sealing of report facts and keyed
+//! match profiles as a sync, in transactions of 10,000 cases, without the operation log and
+//! sealed states (which reports never read). Loading time is printed but is not what is
+//! measured; every report opens each sealed row it reads, so that cost is in the figures.
 //!
 //! **Measurement.** Each phase runs in a fresh process (this binary, re-executed with
 //! `REPORTS_BENCH_PHASE`) on the populated database, so its peak memory (`VmHWM`) is the

@@ -3,6 +3,7 @@
 //! Wire limits (push batch, pull page, body sizes) live in `fieldcase_core::protocol` because
 //! both ends must agree on them; this module holds the bounds only the server cares about.
 
+use crate::server_key::KeySource;
 use crate::time::{SystemTimeSource, TimeSource};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -92,15 +93,16 @@ pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Everything `fieldcase serve` (or a test) needs to start a server.
 #[derive(Clone)]
 pub struct ServerConfig {
-    /// Holds the database, the server key (unless `key_file` says otherwise) and the first
+    /// Holds the database, the server key (unless `key` says otherwise) and the first
     /// admin token.
     pub data_dir: PathBuf,
     /// Address to listen on; port 0 lets the OS choose (see [`crate::Server::local_addr`]).
     pub listen: SocketAddr,
-    /// The at-rest sealing key. `None`: `<data_dir>/server.key`, created on first start.
-    /// When set, the file must exist: a missing key an operator pointed at is an error, not a
-    /// reason to make a new one that cannot open the existing data.
-    pub key_file: Option<PathBuf>,
+    /// Where the at-rest sealing key comes from. [`KeySource::DataDir`]:
+    /// `<data_dir>/server.key`, created on first start. Any other source must give the key:
+    /// a missing key an operator pointed at is an error, not a reason to make a new one that
+    /// cannot open the existing data.
+    pub key: KeySource,
     /// Default validity of enrollment codes, in hours.
     pub enrollment_code_hours: u32,
     /// The clock (tests use a manual one to expire codes without waiting).
@@ -130,7 +132,7 @@ impl ServerConfig {
         ServerConfig {
             data_dir: data_dir.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            key_file: None,
+            key: KeySource::DataDir,
             enrollment_code_hours: DEFAULT_ENROLLMENT_CODE_HOURS,
             time: Arc::new(SystemTimeSource),
             report_threshold: DEFAULT_REPORT_THRESHOLD,

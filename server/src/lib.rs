@@ -27,6 +27,7 @@ pub mod reports;
 pub mod roles;
 pub mod seal;
 pub mod server;
+pub mod server_key;
 pub mod service;
 pub mod storage;
 pub mod sync;

@@ -1,13 +1,14 @@
-//! At-rest sealing of what the server must not keep in the clear (operation payloads and
-//! each record's merged state).
+//! At-rest sealing of what the server must not keep in the clear (operation payloads, each
+//! record's merged state, attachments, and the report facts, match profiles and duplicate
+//! decisions derived from cases).
 //!
 //! XChaCha20-Poly1305 with a random 24-byte nonce per seal (random nonces are safe at this size:
 //! no counter to persist, no collision risk worth counting) and associated data that binds each
 //! sealed value to where it lives ([`op_payload_ad`]), so a payload copied onto another row
 //! fails to open instead of being served as that row's data.
 //!
-//! The key is 32 random bytes in a file: `<data-dir>/server.key` by default, made owner-only on
-//! first start, or the file `FIELDCASE_SERVER_KEY_FILE` names. The database holds a sealed
+//! The key is 32 random bytes: `<data-dir>/server.key` by default, made owner-only on first
+//! start, or from a key file, the environment or a command elsewhere ([`crate::server_key`]). The database holds a sealed
 //! check value, so a server started with the wrong key refuses to start instead of failing on
 //! every pull. This module does not manage key rotation (a later issue: a key id prefix in the
 //! sealed format is reserved by [`FORMAT_V1`]).
@@ -41,6 +42,15 @@ pub enum SealError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "the server key from {origin} must be exactly {KEY_BYTES} bytes, it is {len} \
+         (make one with: head -c {KEY_BYTES} /dev/urandom | base64)"
+    )]
+    KeySourceLength { origin: &'static str, len: usize },
+    #[error("the server key from {origin} is not base64")]
+    KeyEncoding { origin: &'static str },
+    #[error("the server key command failed: {reason}")]
+    KeyCommand { reason: String },
     #[error("a sealed value failed to open (wrong key, or the value was moved or altered)")]
     Open,
 }
@@ -202,6 +212,38 @@ pub fn attachment_chunk_ad(attachment: RecordId, index: u32, count: u32) -> Vec<
     ad.extend_from_slice(&index.to_be_bytes());
     ad.extend_from_slice(&count.to_be_bytes());
     ad
+}
+
+/// Associated data of a sealed derived row: the table, the encoding version and the record, so
+/// a row copied onto another record or into another table fails to open.
+fn derived_row_ad(table_and_version: &[u8], row: &[u8]) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(table_and_version.len() + 1 + row.len());
+    ad.extend_from_slice(table_and_version);
+    ad.push(0);
+    ad.extend_from_slice(row);
+    ad
+}
+
+/// Associated data of a case's sealed report facts (`report_facts.facts`).
+pub fn report_facts_ad(record: RecordId) -> Vec<u8> {
+    derived_row_ad(b"fieldcase/report_facts/v1", record.as_bytes())
+}
+
+/// Associated data of a service's sealed report facts (`service_facts.facts`).
+pub fn service_facts_ad(record: RecordId) -> Vec<u8> {
+    derived_row_ad(b"fieldcase/service_facts/v1", record.as_bytes())
+}
+
+/// Associated data of a case's sealed match profile (`match_profiles.profile`).
+pub fn match_profile_ad(record: RecordId) -> Vec<u8> {
+    derived_row_ad(b"fieldcase/match_profiles/v1", record.as_bytes())
+}
+
+/// Associated data of a sealed duplicate decision (`duplicate_decisions.decision`), bound to
+/// its row's key (the keyed token of the pair), so a decision moved to another pair fails
+/// to open.
+pub fn duplicate_decision_ad(pair_key: &[u8]) -> Vec<u8> {
+    derived_row_ad(b"fieldcase/duplicate_decisions/v1", pair_key)
 }
 
 /// Associated data of the key check value kept in the database.

@@ -21,7 +21,7 @@ use crate::config::{ServerConfig, SHUTDOWN_GRACE};
 use crate::credentials::{self, SecretKind};
 use crate::fsutil;
 use crate::http::{self, AppState};
-use crate::seal::{SealError, Sealer};
+use crate::seal::SealError;
 use crate::storage::postgres::{describe_url, PostgresStorage};
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{AdminScope, NewAdminToken, Storage, StorageError};
@@ -84,13 +84,21 @@ impl Server {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let (key_path, create_key) = match &config.key_file {
-            Some(path) => (path.clone(), false),
-            None => (config.default_key_path(), true),
-        };
-        let (sealer, key_created) = Sealer::load_or_create(&key_path, create_key)?;
-        if key_created {
-            tracing::info!(path = %key_path.display(), "created a new server key; back it up with the database");
+        let key = config.key.clone();
+        let default_key_path = config.default_key_path();
+        let (sealer, key_created) =
+            tokio::task::spawn_blocking(move || key.load(&default_key_path))
+                .await
+                .expect("loading the key does not panic")?;
+        if let Some(path) = key_created {
+            tracing::info!(path = %path.display(), "created a new server key; back it up with the database");
+        }
+        if config.key.is_in_data_dir() {
+            tracing::warn!(
+                "the server key is in the data directory: a copy of the directory opens \
+                 everything sealed; keep it elsewhere with --key-file, FIELDCASE_SERVER_KEY or \
+                 --key-command (docs/security.md)"
+            );
         }
         let storage: Arc<dyn Storage> = match config.database_url.clone() {
             Some(url) => {

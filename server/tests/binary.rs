@@ -28,6 +28,8 @@ fn command() -> Command {
         "FIELDCASE_LISTEN",
         "FIELDCASE_SERVER_KEY_FILE",
         "FIELDCASE_DATABASE_URL",
+        "FIELDCASE_SERVER_KEY",
+        "FIELDCASE_SERVER_KEY_COMMAND",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);

@@ -2,6 +2,7 @@
 //! a starting server, keeps its data, and ends with exactly the schema a fresh database has.
 
 use fieldcase_server::seal::Sealer;
+use fieldcase_server::server_key::KeySource;
 use fieldcase_server::storage::sqlite::{schema, SqliteStorage};
 use fieldcase_server::{Server, ServerConfig};
 use rusqlite::Connection;
@@ -65,7 +66,7 @@ async fn a_server_started_with_another_key_refuses_the_database() {
     let other_key = dir.path().join("other.key");
     std::fs::write(&other_key, [9u8; 32]).unwrap();
     let mut config = ServerConfig::new(&data);
-    config.key_file = Some(other_key);
+    config.key = KeySource::File(other_key);
     let refused = Server::spawn(config)
         .await
         .err()
@@ -73,7 +74,7 @@ async fn a_server_started_with_another_key_refuses_the_database() {
     assert!(refused.to_string().contains("key"), "{refused}");
 
     let mut config = ServerConfig::new(&data);
-    config.key_file = Some(dir.path().join("missing.key"));
+    config.key = KeySource::File(dir.path().join("missing.key"));
     assert!(
         Server::spawn(config).await.is_err(),
         "a named key file must exist"

@@ -151,6 +151,8 @@ impl ServerProcess {
             "FIELDCASE_DATA_DIR",
             "FIELDCASE_LISTEN",
             "FIELDCASE_SERVER_KEY_FILE",
+            "FIELDCASE_SERVER_KEY",
+            "FIELDCASE_SERVER_KEY_COMMAND",
             "FIELDCASE_LOG_FORMAT",
             "FIELDCASE_ENROLLMENT_CODE_HOURS",
             "FIELDCASE_DATABASE_URL",

@@ -7,6 +7,7 @@
 use super::output::Output;
 use crate::config::{ServerConfig, DEFAULT_ENROLLMENT_CODE_HOURS, MAX_ENROLLMENT_CODE_HOURS};
 use crate::server::Server;
+use crate::server_key::KeySource;
 use crate::time::SystemTimeSource;
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
@@ -27,9 +28,16 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 lets the OS choose (the real one is printed).
     #[arg(long, env = "FIELDCASE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// The at-rest key file (32 bytes). Default: <data-dir>/server.key, created on first start.
+    /// The at-rest key file (32 raw bytes), best kept outside the data directory. Without
+    /// this, FIELDCASE_SERVER_KEY (the key, base64) or --key-command, the key is
+    /// <data-dir>/server.key, created on first start.
     #[arg(long, env = "FIELDCASE_SERVER_KEY_FILE")]
     pub key_file: Option<PathBuf>,
+    /// A command run once at start (through `sh -c`) whose standard output is the key: 32
+    /// raw bytes or their base64. For a KMS or secret manager, e.g.
+    /// `aws kms decrypt … --query Plaintext --output text`.
+    #[arg(long, env = "FIELDCASE_SERVER_KEY_COMMAND")]
+    pub key_command: Option<String>,
     /// Log format on stderr.
     #[arg(long, env = "FIELDCASE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -94,10 +102,11 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
         })?),
         None => None,
     };
+    let key = KeySource::choose(args.key_file, KeySource::env_base64()?, args.key_command)?;
     let config = ServerConfig {
         data_dir: args.data_dir,
         listen: args.listen,
-        key_file: args.key_file,
+        key,
         enrollment_code_hours: args.enrollment_code_hours,
         time: Arc::new(SystemTimeSource),
         report_threshold: args.report_threshold,

@@ -1,11 +1,13 @@
 //! Report facts: the non-identifying columns of a case (and of a service) that reports
 //! aggregate on, derived from the record's merged state.
 //!
-//! DESIGN.md lets the server keep these in the clear: sex, an age *band* at intake (never the
-//! date of birth), countries, categories, programme, exploitation, labour sectors, trafficking
-//! type, reintegration assistance, status, and the intake date that places a case in a
-//! reporting period. Nothing here names or locates a person. Storage keeps one row per case in
-//! the same transaction that merges the case's state, so the row always describes the state.
+//! The columns: sex, an age *band* at intake (never the date of birth), countries,
+//! categories, programme, exploitation, labour sectors, trafficking type, reintegration
+//! assistance, status, and the intake date that places a case in a reporting period. Nothing
+//! here names a person, but together they describe one (a copy of one row per survivor is a
+//! re-identifiable table), so storage keeps each row *sealed* under the server key
+//! (`storage::sqlite::sealed_facts`), in the same transaction that merges the case's state, so
+//! the row always describes the state.
 //!
 //! Derivation is lenient on purpose: merged state can hold a combination of values that breaks
 //! a rule between fields (two devices edited concurrently), and a single unreadable value must

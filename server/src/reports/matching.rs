@@ -7,9 +7,10 @@
 //! derived from the server key): the folded name tokens of [`fieldcase_core::normalize`]
 //! (case, diacritics, script and transliteration folded; words and joined runs), the date of
 //! birth at year, year-month and full precision, document numbers and the phone key.
-//! Nationality and sex are plain report facts already. Without the server key a token cannot
-//! be tested against a guessed name; with the database alone, one sees only which cases share
-//! a token.
+//! With nationality and sex, the profile is stored sealed under the server key; only the block
+//! keys (below) stay in the clear, as keyed tokens. Without the server key a token cannot be
+//! tested against a guessed name; with the database alone, one sees only which cases share a
+//! block.
 //!
 //! # Finding candidates
 //!
@@ -60,7 +61,7 @@ pub enum DobPrecision {
     Full = 3,
 }
 
-/// What duplicate matching keeps of one case: tokens only, plus plain nationality and sex.
+/// What duplicate matching keeps of one case: tokens, nationality and sex (stored sealed).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MatchProfile {
     /// Sorted, distinct.

@@ -1,7 +1,7 @@
 //! Aggregate reports for the central office, duplicate finding, and disclosure control.
 //!
 //! - [`facts`]: the non-identifying columns of each case and service that reports count
-//!   (kept in the clear by storage, in step with the sealed state);
+//!   (kept sealed by storage, in step with the sealed state);
 //! - [`engine`]: one streaming pass over the facts in scope into every table;
 //! - [`disclosure`]: small-cell suppression for anything that leaves the network;
 //! - [`matching`] and [`duplicates`]: keyed match profiles, candidate pairs for review;

@@ -2,7 +2,7 @@
 //! written straight into the tables reports read, in large transactions.
 //!
 //! Cases go through the same derivation as a sync does ([`super::facts::write_case`]: report
-//! facts and keyed match profile), but skip the operation log and the sealed state, which
+//! facts and keyed match profile, sealed), but skip the operation log and the sealed state, which
 //! reports never read. Not for production data: nothing here is audited or addressed to
 //! devices.
 
@@ -119,7 +119,7 @@ impl SqliteStorage {
     pub fn bulk_load_decisions(&self, decisions: &[DuplicateDecision]) -> Result<(), StorageError> {
         self.write(|tx| {
             for d in decisions {
-                super::reports::decide_duplicate(tx, d)?;
+                super::decisions::decide(tx, &self.sealer, d)?;
             }
             Ok(())
         })

@@ -1,15 +1,16 @@
-//! Keeping the plain report facts and the keyed match profile of each record in step with its
-//! merged state.
+//! Keeping the sealed report facts and the sealed, keyed match profile of each record in step
+//! with its merged state (the at-rest format: [`super::sealed_facts`]).
 //!
 //! [`refresh`] runs in the transaction that merges an operation into a record's state
 //! (`state::merge_into_state`), so facts never describe a state that was rolled back. A
-//! database upgraded from before version 5 (or whose derivation changed: [`FACTS_VERSION`])
+//! database upgraded from before version 7 (or whose derivation changed: [`FACTS_VERSION`])
 //! has its facts rebuilt from the sealed states by [`rebuild_if_stale`] when it opens, in one
-//! transaction.
+//! transaction; the rows it replaces are overwritten with zeros (`secure_delete`), so facts
+//! a version 5 database kept in the clear do not linger in the file's free pages.
 
 use super::state::load_state;
-use super::{backend, record_id_col};
-use crate::reports::facts::{join_codes, CaseFacts, ServiceFacts};
+use super::{backend, record_id_col, sealed_facts};
+use crate::reports::facts::{CaseFacts, ServiceFacts};
 use crate::reports::matching::MatchProfile;
 use crate::seal::Sealer;
 use crate::storage::StorageError;
@@ -19,7 +20,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 
 /// Version of the derivation of facts and match profiles. Bump it when either changes: the
 /// next start rebuilds every row from the sealed states.
-pub const FACTS_VERSION: &str = "1";
+/// Version 2: rows sealed under the server key (version 1 kept them in the clear).
+pub const FACTS_VERSION: &str = "2";
 
 /// Rewrites the facts (and match profile) of one record from its state after a merge.
 pub(super) fn refresh(
@@ -30,13 +32,9 @@ pub(super) fn refresh(
 ) -> Result<(), StorageError> {
     match state.kind {
         RecordKind::Case => refresh_case(tx, sealer, record, state),
-        RecordKind::Service => refresh_service(tx, record, state),
+        RecordKind::Service => refresh_service(tx, sealer, record, state),
         _ => Ok(()),
     }
-}
-
-fn text<T: ToString>(v: Option<T>) -> Option<String> {
-    v.map(|v| v.to_string())
 }
 
 fn refresh_case(
@@ -50,7 +48,8 @@ fn refresh_case(
 }
 
 /// Writes the facts and match profile of a case read from its state (or, for benchmarks,
-/// generated: see `SqliteStorage::bulk_load_cases`).
+/// generated: see `SqliteStorage::bulk_load_cases`). The facts are sealed; only the intake
+/// month stays in the clear ([`sealed_facts::intake_month`]).
 pub(super) fn write_case(
     tx: &Transaction<'_>,
     sealer: &Sealer,
@@ -59,37 +58,28 @@ pub(super) fn write_case(
 ) -> Result<(), StorageError> {
     let f = CaseFacts::from_case(case);
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO report_facts
-           (record_id, intake_date, sex, age_group, age_band, nationality, country_of_assistance,
-            programme, categories, exploitation_types, labour_sectors, trafficking_type,
-            country_of_destination, reintegration_assistance, status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        "INSERT OR REPLACE INTO report_facts (record_id, intake_month, facts)
+         VALUES (?1, ?2, ?3)",
     )
     .map_err(backend)?
     .execute(params![
         record.as_bytes(),
-        text(f.intake_date),
-        f.sex.map(|s| s.as_str()),
-        f.age_group,
-        f.age_band,
-        f.nationality.map(|c| c.as_str()),
-        f.country_of_assistance.map(|c| c.as_str()),
-        f.programme.map(|p| p.as_str()),
-        join_codes(&f.categories),
-        join_codes(&f.exploitation_types),
-        join_codes(&f.labour_sectors),
-        f.trafficking_type.map(|t| t.as_str()),
-        f.country_of_destination.map(|c| c.as_str()),
-        join_codes(&f.reintegration_assistance),
-        f.status.map(|s| s.as_str()),
+        sealed_facts::intake_month(f.intake_date),
+        sealed_facts::seal_case(sealer, record, &f),
     ])
     .map_err(backend)?;
-    write_profile(tx, record, MatchProfile::of_case(case, sealer).as_ref())
+    write_profile(
+        tx,
+        sealer,
+        record,
+        MatchProfile::of_case(case, sealer).as_ref(),
+    )
 }
 
-/// Writes (or, with `None`, removes) a case's match profile and blocks.
+/// Writes (or, with `None`, removes) a case's match profile, sealed, and its keyed blocks.
 pub(super) fn write_profile(
     tx: &Transaction<'_>,
+    sealer: &Sealer,
     record: RecordId,
     profile: Option<&MatchProfile>,
 ) -> Result<(), StorageError> {
@@ -104,22 +94,13 @@ pub(super) fn write_profile(
             .map_err(backend)?;
         return Ok(());
     };
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO match_profiles
-           (record_id, name_tokens, dob, documents, phone, nationality, sex)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )
-    .map_err(backend)?
-    .execute(params![
-        record.as_bytes(),
-        p.name_tokens.concat(),
-        p.dob.concat(),
-        p.documents.concat(),
-        p.phone.map(|t| t.to_vec()),
-        p.nationality.map(|c| c.as_str()),
-        p.sex.map(|s| s.as_str()),
-    ])
-    .map_err(backend)?;
+    tx.prepare_cached("INSERT OR REPLACE INTO match_profiles (record_id, profile) VALUES (?1, ?2)")
+        .map_err(backend)?
+        .execute(params![
+            record.as_bytes(),
+            sealed_facts::seal_profile(sealer, record, p)
+        ])
+        .map_err(backend)?;
     let mut insert = tx
         .prepare_cached("INSERT OR IGNORE INTO match_blocks (block, record_id) VALUES (?1, ?2)")
         .map_err(backend)?;
@@ -133,23 +114,21 @@ pub(super) fn write_profile(
 
 fn refresh_service(
     tx: &Transaction<'_>,
+    sealer: &Sealer,
     record: RecordId,
     state: &RecordState,
 ) -> Result<(), StorageError> {
     match ServiceFacts::from_fields(&state.values()) {
         Some(f) => tx
             .prepare_cached(
-                "INSERT OR REPLACE INTO service_facts
-                   (record_id, case_id, service_type, service_date, provider_agency)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO service_facts (record_id, case_id, facts)
+                 VALUES (?1, ?2, ?3)",
             )
             .map_err(backend)?
             .execute(params![
                 record.as_bytes(),
                 f.case_id.as_bytes(),
-                f.service_type.as_str(),
-                f.date.to_string(),
-                f.provider_agency.as_str(),
+                sealed_facts::seal_service(sealer, record, &f),
             ])
             .map_err(backend)?,
         None => tx
@@ -162,8 +141,9 @@ fn refresh_service(
 }
 
 /// Rebuilds every facts row and match profile from the sealed states when they were made by
-/// another derivation (or never: a database upgraded to version 5). One transaction: a
-/// crash leaves the old rows and the old version, and the next start does it again.
+/// another derivation (or never: a database upgraded to version 7). One transaction: a
+/// crash leaves the old rows and the old version, and the next start does it again. The
+/// deleted rows are zeroed on disk (`secure_delete` for this rebuild).
 pub(super) fn rebuild_if_stale(conn: &mut Connection, sealer: &Sealer) -> Result<(), StorageError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -179,6 +159,8 @@ pub(super) fn rebuild_if_stale(conn: &mut Connection, sealer: &Sealer) -> Result
     if current.as_deref() == Some(FACTS_VERSION.as_bytes()) {
         return Ok(());
     }
+    tx.pragma_update(None, "secure_delete", "ON")
+        .map_err(backend)?;
     tx.execute_batch(
         "DELETE FROM report_facts; DELETE FROM service_facts;
          DELETE FROM match_blocks; DELETE FROM match_profiles;",
@@ -207,6 +189,8 @@ pub(super) fn rebuild_if_stale(conn: &mut Connection, sealer: &Sealer) -> Result
     )
     .map_err(backend)?;
     tx.commit().map_err(backend)?;
+    conn.pragma_update(None, "secure_delete", "OFF")
+        .map_err(backend)?;
     if rebuilt > 0 {
         tracing::info!(records = rebuilt, "rebuilt report facts from sealed states");
     }

@@ -14,6 +14,7 @@
 mod attachments;
 mod audit;
 pub mod bulk;
+mod decisions;
 mod directory;
 mod facts;
 mod forms;
@@ -21,6 +22,7 @@ mod oplog;
 mod referrals;
 mod reports;
 pub mod schema;
+mod sealed_facts;
 mod state;
 mod tokens;
 mod tx;
@@ -79,6 +81,7 @@ impl SqliteStorage {
         schema::prepare(&mut writer)?;
         let epoch = init_meta(&mut writer, &sealer)?;
         facts::rebuild_if_stale(&mut writer, &sealer)?;
+        decisions::seal_plain_decisions(&mut writer, &sealer)?;
         let readers = (0..READER_POOL_SIZE)
             .map(|_| {
                 let conn = Connection::open_with_flags(
@@ -457,7 +460,7 @@ impl Storage for SqliteStorage {
         filter: &crate::reports::facts::FactFilter,
         visit: &mut dyn FnMut(crate::reports::facts::CaseFactRow),
     ) -> Result<(), StorageError> {
-        self.read(|tx| reports::scan_case_facts(tx, filter, visit))
+        self.read(|tx| reports::scan_case_facts(tx, &self.sealer, filter, visit))
     }
 
     fn scan_service_facts(
@@ -465,7 +468,7 @@ impl Storage for SqliteStorage {
         filter: &crate::reports::facts::FactFilter,
         visit: &mut dyn FnMut(crate::reports::facts::ServiceFactRow),
     ) -> Result<(), StorageError> {
-        self.read(|tx| reports::scan_service_facts(tx, filter, visit))
+        self.read(|tx| reports::scan_service_facts(tx, &self.sealer, filter, visit))
     }
 
     fn scan_referral_facts(
@@ -473,18 +476,18 @@ impl Storage for SqliteStorage {
         filter: &crate::reports::facts::FactFilter,
         visit: &mut dyn FnMut(crate::reports::facts::ReferralFactRow),
     ) -> Result<(), StorageError> {
-        self.read(|tx| reports::scan_referral_facts(tx, filter, visit))
+        self.read(|tx| reports::scan_referral_facts(tx, &self.sealer, filter, visit))
     }
 
     fn scan_match_blocks(
         &self,
         visit: &mut dyn FnMut(&crate::reports::matching::Token, BlockMember),
     ) -> Result<(), StorageError> {
-        self.read(|tx| reports::scan_match_blocks(tx, visit))
+        self.read(|tx| reports::scan_match_blocks(tx, &self.sealer, visit))
     }
 
     fn confirmed_duplicate_links(&self) -> Result<Vec<(RecordId, RecordId)>, StorageError> {
-        let decisions = self.read(|tx| reports::duplicate_decisions(tx, true))?;
+        let decisions = self.read(|tx| decisions::list(tx, &self.sealer, true))?;
         Ok(decisions
             .into_iter()
             .map(|d| (d.record_a, d.record_b))
@@ -492,15 +495,15 @@ impl Storage for SqliteStorage {
     }
 
     fn duplicate_decisions(&self) -> Result<Vec<DuplicateDecision>, StorageError> {
-        self.read(|tx| reports::duplicate_decisions(tx, false))
+        self.read(|tx| decisions::list(tx, &self.sealer, false))
     }
 
     fn decide_duplicate(&self, decision: &DuplicateDecision) -> Result<(), StorageError> {
-        self.write(|tx| reports::decide_duplicate(tx, decision))
+        self.write(|tx| decisions::decide(tx, &self.sealer, decision))
     }
 
     fn case_summaries(&self, cases: &[RecordId]) -> Result<Vec<CaseSummary>, StorageError> {
-        self.read(|tx| reports::case_summaries(tx, cases))
+        self.read(|tx| reports::case_summaries(tx, &self.sealer, cases))
     }
 
     fn create_api_token(&self, token: &NewApiToken) -> Result<String, StorageError> {

@@ -1,20 +1,20 @@
-//! Reading report facts, match blocks and duplicate decisions; API tokens of users.
+//! Reading report facts and match blocks; API tokens of users.
 //!
-//! Scans stream rows to a visitor from one read transaction: nothing here collects rows.
-//! Filters become SQL `WHERE` clauses; a country list is spliced into the SQL as literals,
-//! which is safe because a [`Country`] can only hold one of the fixed ISO codes.
+//! Scans stream rows to a visitor from one read transaction: nothing here collects rows. The
+//! facts and profiles are sealed at rest (`sealed_facts`), so each row is opened as it is
+//! read. SQL narrows what it can see in the clear (owner agency, intake month, referral
+//! routing); the rest of a filter (exact days, countries, a service's provider) is checked
+//! on the opened row.
 
-use super::{agency_col, backend, ms_col, record_id_col, to_sql_ms};
-use crate::reports::facts::{
-    age_label, split_codes, CaseFactRow, CaseFacts, FactFilter, ReferralFactRow, ServiceFactRow,
-    ServiceFacts,
-};
-use crate::reports::matching::{MatchProfile, Token};
+use super::{agency_col, backend, ms_col, record_id_col, sealed_facts, to_sql_ms};
+use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
+use crate::reports::matching::Token;
+use crate::seal::Sealer;
 use crate::storage::*;
 use fieldcase_core::model::codes::*;
 use fieldcase_core::model::{Country, Date};
 use fieldcase_core::referral::ReferralStatus;
-use fieldcase_core::RecordId;
+use fieldcase_core::{AgencyCode, RecordId};
 use rusqlite::types::ValueRef;
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
@@ -28,140 +28,169 @@ fn str_ref<'a>(row: &'a Row<'_>, i: usize) -> rusqlite::Result<Option<&'a str>> 
     }
 }
 
-fn country(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<Country>> {
-    Ok(str_ref(row, i)?.and_then(|c| Country::parse(c).ok()))
-}
-
 fn code<T: Code>(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<T>> {
     Ok(str_ref(row, i)?.and_then(T::parse))
 }
 
-fn date(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<Date>> {
-    Ok(str_ref(row, i)?.and_then(|d| Date::parse(d).ok()))
-}
-
-fn country_clause(column: &str, countries: &Option<Vec<Country>>) -> String {
-    match countries {
-        None => String::new(),
-        Some(list) => {
-            let codes: Vec<String> = list.iter().map(|c| format!("'{}'", c.as_str())).collect();
-            format!(" AND {column} IN ({})", codes.join(","))
-        }
+/// A sealed column's bytes (a BLOB; anything else reads as empty and then fails to open).
+fn sealed_ref<'a>(row: &'a Row<'_>, i: usize) -> rusqlite::Result<Option<&'a [u8]>> {
+    match row.get_ref(i)? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Blob(b) => Ok(Some(b)),
+        _ => Ok(Some(&[])),
     }
 }
 
-fn day_text(d: Option<Date>) -> Option<String> {
-    d.map(|d| d.to_string())
+/// The intake months a period covers, as `YYYY-MM` bounds for the clear `intake_month`
+/// column; the exact days are checked on the opened facts ([`in_period`]).
+fn month_bounds(filter: &FactFilter) -> (Option<String>, Option<String>) {
+    (
+        sealed_facts::intake_month(filter.from),
+        sealed_facts::intake_month(filter.to),
+    )
 }
 
+/// Whether a day lies in the filter's period; without a date, only in an unbounded one.
+fn in_period(day: Option<Date>, filter: &FactFilter) -> bool {
+    match day {
+        Some(d) => filter.from.is_none_or(|f| d >= f) && filter.to.is_none_or(|t| d <= t),
+        None => filter.from.is_none() && filter.to.is_none(),
+    }
+}
+
+/// Whether a country of assistance is in the filter's list (any, without a list).
+fn in_countries(country: Option<Country>, filter: &FactFilter) -> bool {
+    match &filter.countries {
+        None => true,
+        Some(list) => country.is_some_and(|c| list.contains(&c)),
+    }
+}
+
+/// Whether the filter's country list is empty, which matches nothing.
+fn no_country_matches(filter: &FactFilter) -> bool {
+    filter.countries.as_ref().is_some_and(|l| l.is_empty())
+}
+
+/// Whether the case whose sealed facts are in column `i` is assisted in one of the filter's
+/// countries (services and referrals are scoped by their case's country).
+fn case_in_countries(
+    sealer: &Sealer,
+    row: &Row<'_>,
+    case_id: RecordId,
+    i: usize,
+    filter: &FactFilter,
+) -> Result<bool, StorageError> {
+    if filter.countries.is_none() {
+        return Ok(true);
+    }
+    let Some(sealed) = sealed_ref(row, i).map_err(backend)? else {
+        return Ok(false);
+    };
+    let facts = sealed_facts::open_case(sealer, case_id, sealed)?;
+    Ok(in_countries(facts.country_of_assistance, filter))
+}
+
+/// Cases in scope, opened one row at a time. SQL narrows by owner agency and intake month;
+/// the exact period and the countries are checked on the opened facts.
 pub(super) fn scan_case_facts(
     tx: &Transaction<'_>,
+    sealer: &Sealer,
     filter: &FactFilter,
     visit: &mut dyn FnMut(CaseFactRow),
 ) -> Result<(), StorageError> {
-    let sql = format!(
-        "SELECT f.record_id, r.owner_agency, f.intake_date, f.sex, f.age_group, f.age_band,
-                f.nationality, f.country_of_assistance, f.programme, f.categories,
-                f.exploitation_types, f.labour_sectors, f.trafficking_type,
-                f.country_of_destination, f.reintegration_assistance, f.status
-         FROM report_facts f JOIN records r ON r.record_id = f.record_id
-         WHERE (?1 IS NULL OR f.intake_date >= ?1) AND (?2 IS NULL OR f.intake_date <= ?2)
-           AND (?3 IS NULL OR r.owner_agency = ?3){}",
-        country_clause("f.country_of_assistance", &filter.countries)
-    );
-    let mut stmt = tx.prepare(&sql).map_err(backend)?;
-    let mut rows = stmt
-        .query(params![
-            day_text(filter.from),
-            day_text(filter.to),
-            filter.agency.as_ref().map(|a| a.as_str())
-        ])
-        .map_err(backend)?;
-    while let Some(row) = rows.next().map_err(backend)? {
-        let read = || -> rusqlite::Result<CaseFactRow> {
-            Ok(CaseFactRow {
-                record: record_id_col(row.get(0)?)?,
-                agency: agency_col(row.get(1)?)?,
-                facts: CaseFacts {
-                    intake_date: date(row, 2)?,
-                    sex: code(row, 3)?,
-                    age_group: str_ref(row, 4)?.and_then(age_label),
-                    age_band: str_ref(row, 5)?.and_then(age_label),
-                    nationality: country(row, 6)?,
-                    country_of_assistance: country(row, 7)?,
-                    programme: code(row, 8)?,
-                    categories: split_codes(str_ref(row, 9)?.unwrap_or("")),
-                    exploitation_types: split_codes(str_ref(row, 10)?.unwrap_or("")),
-                    labour_sectors: split_codes(str_ref(row, 11)?.unwrap_or("")),
-                    trafficking_type: code(row, 12)?,
-                    country_of_destination: country(row, 13)?,
-                    reintegration_assistance: split_codes(str_ref(row, 14)?.unwrap_or("")),
-                    status: code(row, 15)?,
-                },
-            })
-        };
-        visit(read().map_err(backend)?);
+    if no_country_matches(filter) {
+        return Ok(());
     }
-    Ok(())
-}
-
-pub(super) fn scan_service_facts(
-    tx: &Transaction<'_>,
-    filter: &FactFilter,
-    visit: &mut dyn FnMut(ServiceFactRow),
-) -> Result<(), StorageError> {
-    let join = if filter.countries.is_some() {
-        " JOIN report_facts f ON f.record_id = s.case_id"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "SELECT s.record_id, s.case_id, s.service_type, s.service_date, s.provider_agency
-         FROM service_facts s{join}
-         WHERE (?1 IS NULL OR s.service_date >= ?1) AND (?2 IS NULL OR s.service_date <= ?2)
-           AND (?3 IS NULL OR s.provider_agency = ?3){}
-         ORDER BY s.case_id",
-        country_clause("f.country_of_assistance", &filter.countries)
-    );
-    let mut stmt = tx.prepare(&sql).map_err(backend)?;
+    let (from_month, to_month) = month_bounds(filter);
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT f.record_id, r.owner_agency, f.facts
+             FROM report_facts f JOIN records r ON r.record_id = f.record_id
+             WHERE (?1 IS NULL OR f.intake_month >= ?1) AND (?2 IS NULL OR f.intake_month <= ?2)
+               AND (?3 IS NULL OR r.owner_agency = ?3)",
+        )
+        .map_err(backend)?;
     let mut rows = stmt
         .query(params![
-            day_text(filter.from),
-            day_text(filter.to),
+            from_month,
+            to_month,
             filter.agency.as_ref().map(|a| a.as_str())
         ])
         .map_err(backend)?;
     while let Some(row) = rows.next().map_err(backend)? {
-        let read = || -> rusqlite::Result<Option<ServiceFactRow>> {
-            let (Some(service_type), Some(date)) = (code(row, 2)?, date(row, 3)?) else {
-                return Ok(None);
-            };
-            Ok(Some(ServiceFactRow {
-                record: record_id_col(row.get(0)?)?,
-                facts: ServiceFacts {
-                    case_id: record_id_col(row.get(1)?)?,
-                    service_type,
-                    date,
-                    provider_agency: agency_col(row.get(4)?)?,
-                },
-            }))
-        };
-        if let Some(r) = read().map_err(backend)? {
-            visit(r);
+        let record = record_id_col(row.get(0).map_err(backend)?).map_err(backend)?;
+        let agency = agency_col(row.get(1).map_err(backend)?).map_err(backend)?;
+        let sealed = sealed_ref(row, 2).map_err(backend)?.unwrap_or(&[]);
+        let facts = sealed_facts::open_case(sealer, record, sealed)?;
+        if in_period(facts.intake_date, filter) && in_countries(facts.country_of_assistance, filter)
+        {
+            visit(CaseFactRow {
+                record,
+                agency,
+                facts,
+            });
         }
     }
     Ok(())
 }
 
+/// Services in scope, in case order. Type, date and provider are sealed, so the period and
+/// the provider are checked on the opened facts (the service date never had an index: this
+/// was a full scan before too).
+pub(super) fn scan_service_facts(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    filter: &FactFilter,
+    visit: &mut dyn FnMut(ServiceFactRow),
+) -> Result<(), StorageError> {
+    if no_country_matches(filter) {
+        return Ok(());
+    }
+    let sql = if filter.countries.is_some() {
+        "SELECT s.record_id, s.case_id, s.facts, f.facts
+         FROM service_facts s JOIN report_facts f ON f.record_id = s.case_id
+         ORDER BY s.case_id"
+    } else {
+        "SELECT s.record_id, s.case_id, s.facts, NULL FROM service_facts s ORDER BY s.case_id"
+    };
+    let mut stmt = tx.prepare_cached(sql).map_err(backend)?;
+    let mut rows = stmt.query([]).map_err(backend)?;
+    while let Some(row) = rows.next().map_err(backend)? {
+        let record = record_id_col(row.get(0).map_err(backend)?).map_err(backend)?;
+        let case_id = record_id_col(row.get(1).map_err(backend)?).map_err(backend)?;
+        let sealed = sealed_ref(row, 2).map_err(backend)?.unwrap_or(&[]);
+        let Some(facts) = sealed_facts::open_service(sealer, record, case_id, sealed)? else {
+            continue;
+        };
+        if !in_period(Some(facts.date), filter)
+            || filter
+                .agency
+                .as_ref()
+                .is_some_and(|a| *a != facts.provider_agency)
+            || !case_in_countries(sealer, row, case_id, 3, filter)?
+        {
+            continue;
+        }
+        visit(ServiceFactRow { record, facts });
+    }
+    Ok(())
+}
+
+/// Referrals in scope, in case order. Referral columns are routing data in the clear
+/// already; only the case's country of assistance (for a country scope) is opened.
 pub(super) fn scan_referral_facts(
     tx: &Transaction<'_>,
+    sealer: &Sealer,
     filter: &FactFilter,
     visit: &mut dyn FnMut(ReferralFactRow),
 ) -> Result<(), StorageError> {
-    let join = if filter.countries.is_some() {
-        " JOIN report_facts f ON f.record_id = r.case_id"
+    if no_country_matches(filter) {
+        return Ok(());
+    }
+    let (case_facts, join) = if filter.countries.is_some() {
+        ("f.facts", " JOIN report_facts f ON f.record_id = r.case_id")
     } else {
-        ""
+        ("NULL", "")
     };
     // The first answer is the first audited transition to accepted or declined; audit
     // details are codes only (`accept: sent -> accepted`).
@@ -171,12 +200,12 @@ pub(super) fn scan_referral_facts(
                    FROM audit_log a
                   WHERE a.record_id = r.referral_id AND a.event = 'referral_transition'
                     AND (a.detail LIKE '%-> accepted' OR a.detail LIKE '%-> declined')
-                  ORDER BY a.at, a.id LIMIT 1)
+                  ORDER BY a.at, a.id LIMIT 1),
+                {case_facts}
          FROM referrals r{join}
          WHERE (?1 IS NULL OR r.created_at >= ?1) AND (?2 IS NULL OR r.created_at < ?2)
-           AND (?3 IS NULL OR r.from_agency = ?3 OR r.to_agency = ?3){}
-         ORDER BY r.case_id",
-        country_clause("f.country_of_assistance", &filter.countries)
+           AND (?3 IS NULL OR r.from_agency = ?3 OR r.to_agency = ?3)
+         ORDER BY r.case_id"
     );
     let from_ms = filter.from.map(|d| d.days_since_epoch() * DAY_MS);
     let to_ms = filter.to.map(|d| (d.days_since_epoch() + 1) * DAY_MS);
@@ -211,35 +240,27 @@ pub(super) fn scan_referral_facts(
             }))
         };
         if let Some(r) = read().map_err(backend)? {
-            visit(r);
+            if case_in_countries(sealer, row, r.case_id, 7, filter)? {
+                visit(r);
+            }
         }
     }
     Ok(())
 }
 
-fn tokens(bytes: &[u8]) -> Vec<Token> {
-    bytes
-        .chunks_exact(16)
-        .map(|c| {
-            let mut t = [0u8; 16];
-            t.copy_from_slice(c);
-            t
-        })
-        .collect()
-}
-
 /// Members of blocks shared by at least two cases, sorted by block. Most blocks hold one case:
 /// the `EXISTS` probe (one index seek on `match_blocks`) is checked before any profile is
 /// read, and the scan follows the primary key, so no sort holds rows in memory (a grouped
-/// subquery instead made SQLite sort every joined row: 235 MiB at 1,000,000 cases).
+/// subquery instead made SQLite sort every joined row: 235 MiB at 1,000,000 cases). Only the
+/// profiles (and intake dates) of members are opened.
 pub(super) fn scan_match_blocks(
     tx: &Transaction<'_>,
+    sealer: &Sealer,
     visit: &mut dyn FnMut(&Token, BlockMember),
 ) -> Result<(), StorageError> {
     let mut stmt = tx
         .prepare(
-            "SELECT b.block, b.record_id, r.owner_agency, f.intake_date, p.name_tokens, p.dob,
-                    p.documents, p.phone, p.nationality, p.sex
+            "SELECT b.block, b.record_id, r.owner_agency, f.facts, p.profile
              FROM match_blocks b
              JOIN match_profiles p ON p.record_id = b.record_id
              JOIN records r ON r.record_id = b.record_id
@@ -251,110 +272,42 @@ pub(super) fn scan_match_blocks(
         .map_err(backend)?;
     let mut rows = stmt.query([]).map_err(backend)?;
     while let Some(row) = rows.next().map_err(backend)? {
-        let read = || -> rusqlite::Result<(Token, BlockMember)> {
+        let read = || -> rusqlite::Result<(Token, RecordId, AgencyCode)> {
             let block: Vec<u8> = row.get(0)?;
             let mut b = [0u8; 16];
             if block.len() == 16 {
                 b.copy_from_slice(&block);
             }
-            let phone: Option<Vec<u8>> = row.get(7)?;
-            Ok((
-                b,
-                BlockMember {
-                    record: record_id_col(row.get(1)?)?,
-                    agency: agency_col(row.get(2)?)?,
-                    intake_date: date(row, 3)?,
-                    profile: MatchProfile {
-                        name_tokens: tokens(&row.get::<_, Vec<u8>>(4)?),
-                        dob: tokens(&row.get::<_, Vec<u8>>(5)?),
-                        documents: tokens(&row.get::<_, Vec<u8>>(6)?),
-                        phone: phone.and_then(|p| tokens(&p).first().copied()),
-                        nationality: country(row, 8)?,
-                        sex: code(row, 9)?,
-                        blocks: Vec::new(),
-                    },
-                },
-            ))
+            Ok((b, record_id_col(row.get(1)?)?, agency_col(row.get(2)?)?))
         };
-        let (block, member) = read().map_err(backend)?;
-        visit(&block, member);
+        let (block, record, agency) = read().map_err(backend)?;
+        let intake_date = match sealed_ref(row, 3).map_err(backend)? {
+            Some(sealed) => sealed_facts::open_case_intake(sealer, record, sealed)?,
+            None => None,
+        };
+        let sealed = sealed_ref(row, 4).map_err(backend)?.unwrap_or(&[]);
+        let profile = sealed_facts::open_profile(sealer, record, sealed)?;
+        visit(
+            &block,
+            BlockMember {
+                record,
+                agency,
+                intake_date,
+                profile,
+            },
+        );
     }
-    Ok(())
-}
-
-pub(super) fn duplicate_decisions(
-    tx: &Transaction<'_>,
-    only_confirmed: bool,
-) -> Result<Vec<DuplicateDecision>, StorageError> {
-    let mut stmt = tx
-        .prepare(
-            "SELECT record_a, record_b, decision, decided_at, decided_by FROM duplicate_decisions
-             WHERE (?1 = 0 OR decision = 'confirmed') ORDER BY decided_at, record_a, record_b",
-        )
-        .map_err(backend)?;
-    let rows = stmt
-        .query_map([only_confirmed as i64], |row| {
-            Ok(DuplicateDecision {
-                record_a: record_id_col(row.get(0)?)?,
-                record_b: record_id_col(row.get(1)?)?,
-                confirmed: row.get::<_, String>(2)? == "confirmed",
-                decided_at_ms: ms_col(row.get(3)?),
-                decided_by: row.get(4)?,
-            })
-        })
-        .map_err(backend)?;
-    rows.collect::<Result<_, _>>().map_err(backend)
-}
-
-pub(super) fn decide_duplicate(
-    tx: &Transaction<'_>,
-    d: &DuplicateDecision,
-) -> Result<(), StorageError> {
-    if d.record_a == d.record_b {
-        return Err(StorageError::NotFound("pair of two cases"));
-    }
-    for record in [d.record_a, d.record_b] {
-        let is_case: bool = tx
-            .query_row(
-                "SELECT count(*) > 0 FROM records WHERE record_id = ?1 AND kind = 'case'",
-                [record.as_bytes()],
-                |row| row.get(0),
-            )
-            .map_err(backend)?;
-        if !is_case {
-            return Err(StorageError::NotFound("case"));
-        }
-    }
-    let (a, b) = if d.record_a.as_bytes() < d.record_b.as_bytes() {
-        (d.record_a, d.record_b)
-    } else {
-        (d.record_b, d.record_a)
-    };
-    tx.execute(
-        "INSERT INTO duplicate_decisions (record_a, record_b, decision, decided_at, decided_by)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (record_a, record_b) DO UPDATE SET
-           decision = excluded.decision, decided_at = excluded.decided_at,
-           decided_by = excluded.decided_by",
-        params![
-            a.as_bytes(),
-            b.as_bytes(),
-            if d.confirmed { "confirmed" } else { "rejected" },
-            to_sql_ms(d.decided_at_ms),
-            d.decided_by
-        ],
-    )
-    .map_err(backend)?;
     Ok(())
 }
 
 pub(super) fn case_summaries(
     tx: &Transaction<'_>,
+    sealer: &Sealer,
     cases: &[RecordId],
 ) -> Result<Vec<CaseSummary>, StorageError> {
     let mut stmt = tx
         .prepare_cached(
-            "SELECT r.owner_agency, f.intake_date FROM records r
+            "SELECT r.owner_agency, f.facts FROM records r
              LEFT JOIN report_facts f ON f.record_id = r.record_id
              WHERE r.record_id = ?1 AND r.kind = 'case'",
         )
@@ -363,15 +316,22 @@ pub(super) fn case_summaries(
     for record in cases {
         let found = stmt
             .query_row([record.as_bytes()], |row| {
-                Ok(CaseSummary {
-                    record: *record,
-                    agency: agency_col(row.get(0)?)?,
-                    intake_date: date(row, 1)?,
-                })
+                Ok((agency_col(row.get(0)?)?, row.get::<_, Option<Vec<u8>>>(1)?))
             })
             .optional()
             .map_err(backend)?;
-        out.extend(found);
+        let Some((agency, sealed)) = found else {
+            continue;
+        };
+        let intake_date = match sealed {
+            Some(sealed) => sealed_facts::open_case_intake(sealer, *record, &sealed)?,
+            None => None,
+        };
+        out.push(CaseSummary {
+            record: *record,
+            agency,
+            intake_date,
+        });
     }
     Ok(out)
 }

@@ -24,13 +24,19 @@
 //! 6. credential lifecycle ([`CREDENTIAL_LIFECYCLE`]): public ids, expiry and last use of
 //!    admin and API tokens, revocation of enrollment codes, and the agency an API token's
 //!    reports are limited to.
+//! 7. sealed report facts ([`SEAL_FACTS`]): `report_facts`, `service_facts` and
+//!    `match_profiles` keep one sealed value per row instead of plain columns (issue 10,
+//!    item 5); in the clear only record ids, a service's case and a case's intake month.
+//!    Duplicate decisions are keyed by a token of the pair and sealed. The plain tables are
+//!    dropped with `secure_delete` on, so their pages are zeroed; the sealed rows are
+//!    rebuilt from the sealed states (decisions: moved) when the storage opens.
 
 use crate::storage::StorageError;
 use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The version [`CREATE_CURRENT`] creates.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// How long a connection waits for a lock before failing. Only the writer takes write locks
 /// and it is behind a mutex, so this covers checkpoints and external tools (backups).
@@ -218,7 +224,8 @@ CREATE TABLE attachment_chunks (
 );
 "#;
 
-/// Reports and duplicate finding: new in version 5.
+/// Reports and duplicate finding: new in version 5, as shipped (never edit it: version 7
+/// replaced the plain facts tables, [`SEAL_FACTS`]).
 ///
 /// - `report_facts`: one row per case, the non-identifying columns reports group by (codes,
 ///   ISO3 countries, an age band, the intake date as `YYYY-MM-DD`; sets as comma-joined
@@ -328,6 +335,53 @@ CREATE UNIQUE INDEX enrollment_codes_by_id ON enrollment_codes(id);
 CREATE INDEX enrollment_codes_by_agency ON enrollment_codes(agency);
 "#;
 
+/// 6 → 7: the report and matching tables become sealed (`sqlite::sealed_facts`). Each row
+/// holds one value sealed under the server key, bound to its table and record; in the clear
+/// is only what SQL needs to find rows:
+///
+/// - `report_facts`: the record id and `intake_month` (`YYYY-MM`, indexed), so a period
+///   report reads only the months it covers; the facts themselves (intake date, sex, age band,
+///   countries, categories, exploitation, sectors, …) are in `facts`.
+/// - `service_facts`: the record id and `case_id` (which `records.case_id` shows already), so
+///   services are read in case order; type, date and provider are in `facts`.
+/// - `match_profiles`: the record id; name, date of birth, document and phone tokens,
+///   nationality and sex are in `profile`. The block keys of `match_blocks` stay keyed
+///   tokens in the clear, because SQL finds shared blocks by them.
+/// - `duplicate_decisions`: a keyed token of the pair (`pair_key`) and the decision, sealed
+///   (`sqlite::decisions`): which two records a person linked is not in the clear. The plain
+///   table is renamed `duplicate_decisions_v5`; the storage seals its rows and drops it when
+///   it opens (decisions are people's work: they are moved, not rebuilt).
+///
+/// The rows are not converted here (SQL cannot seal): the tables are recreated empty and the
+/// storage rebuilds them from the sealed states when it opens (`facts_version`). Fresh
+/// databases are made by [`CREATE_REPORTS`] followed by this step.
+pub const SEAL_FACTS: &str = r#"
+DROP TABLE report_facts;
+DROP TABLE service_facts;
+DROP TABLE match_profiles;
+CREATE TABLE report_facts (
+    record_id    BLOB PRIMARY KEY NOT NULL REFERENCES records(record_id),
+    intake_month TEXT,
+    facts        BLOB NOT NULL
+);
+CREATE INDEX report_facts_by_intake_month ON report_facts(intake_month);
+CREATE TABLE service_facts (
+    record_id BLOB PRIMARY KEY NOT NULL REFERENCES records(record_id),
+    case_id   BLOB NOT NULL,
+    facts     BLOB NOT NULL
+);
+CREATE INDEX service_facts_by_case ON service_facts(case_id);
+CREATE TABLE match_profiles (
+    record_id BLOB PRIMARY KEY NOT NULL REFERENCES records(record_id),
+    profile   BLOB NOT NULL
+);
+ALTER TABLE duplicate_decisions RENAME TO duplicate_decisions_v5;
+CREATE TABLE duplicate_decisions (
+    pair_key BLOB PRIMARY KEY NOT NULL,
+    decision BLOB NOT NULL
+);
+"#;
+
 /// 2 → 3: rebuilds `op_log` (drops the device foreign key, adds `hlc_device`, trades the
 /// per-agency index for `op_audience`), keeping every row and the position high-water mark,
 /// and addresses every existing operation to its owner agency, as pulls used to select them.
@@ -371,6 +425,8 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE_REPORTS,
     // 5 → 6
     CREDENTIAL_LIFECYCLE,
+    // 6 → 7 (likewise; run with `secure_delete` on, see [`prepare`])
+    SEAL_FACTS,
 ];
 
 /// Run after [`CREATE_REFERRALS`] when upgrading to version 3.
@@ -455,10 +511,15 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
         tx.execute_batch(CREATE_REPORTS).map_err(super::backend)?;
         tx.execute_batch(CREDENTIAL_LIFECYCLE)
             .map_err(super::backend)?;
+        tx.execute_batch(SEAL_FACTS).map_err(super::backend)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(super::backend)?;
         return tx.commit().map_err(super::backend);
     }
+    // Steps drop tables that held per-person values in the clear (6 → 7): zero their pages
+    // rather than leave them readable in the free list.
+    conn.pragma_update(None, "secure_delete", "ON")
+        .map_err(super::backend)?;
     for from in version..SCHEMA_VERSION {
         let step = MIGRATIONS[(from - 1) as usize];
         let tx = conn
@@ -475,6 +536,8 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
         tx.commit().map_err(super::backend)?;
         tracing::info!(from, to = from + 1, "migrated database schema");
     }
+    conn.pragma_update(None, "secure_delete", "OFF")
+        .map_err(super::backend)?;
     Ok(())
 }
 
