@@ -292,7 +292,8 @@ async fn a_version_5_database_gets_its_plain_facts_sealed_and_wiped() {
     let data = server.data_dir.clone();
     server.shutdown().await.unwrap();
 
-    // Back to version 5: the plain tables, holding what version 5 wrote for these cases.
+    // Back to the last version before sealing (6: version 5's plain tables, with the
+    // credential lifecycle of version 6), holding what it wrote for these cases.
     {
         let conn = Connection::open(data.join("fieldcase.db")).unwrap();
         // The filler rows below name no record.
@@ -341,7 +342,7 @@ async fn a_version_5_database_gets_its_plain_facts_sealed_and_wiped() {
                SELECT record_id, case_id, 'shelter', '2019-12-02', 'iom_uga'
                FROM records WHERE kind = 'service';
              UPDATE server_meta SET value = CAST('1' AS BLOB) WHERE key = 'facts_version';
-             PRAGMA user_version = 5;",
+             PRAGMA user_version = 6;",
         )
         .unwrap();
     }

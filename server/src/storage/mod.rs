@@ -62,6 +62,8 @@ pub mod conformance;
 pub mod packed;
 pub mod port;
 pub mod postgres;
+pub(crate) mod sealed_decisions;
+pub(crate) mod sealed_facts;
 pub mod sqlite;
 
 use crate::credentials::SecretHash;

@@ -1,4 +1,4 @@
-//! Keeping the plain report facts and the keyed match profile of each record in step with its
+//! Keeping the sealed report facts and the sealed match profile of each record in step with its
 //! merged state, in PostgreSQL.
 //!
 //! [`refresh`] runs in the transaction that merges an operation into a record's state, so facts
@@ -8,9 +8,10 @@
 
 use super::state::{load_state, read_meta, write_meta};
 use super::{backend, col, record_id_of};
-use crate::reports::facts::{join_codes, CaseFacts, ServiceFacts};
+use crate::reports::facts::{CaseFacts, ServiceFacts};
 use crate::reports::matching::MatchProfile;
 use crate::seal::Sealer;
+use crate::storage::sealed_facts;
 use crate::storage::StorageError;
 use ::postgres::Transaction;
 use fieldcase_core::merge::RecordState;
@@ -18,7 +19,7 @@ use fieldcase_core::{RecordId, RecordKind};
 
 /// Version of the derivation of facts and match profiles; the same as SQLite's
 /// (`sqlite::facts::FACTS_VERSION`): bump both together.
-pub const FACTS_VERSION: &str = "1";
+pub const FACTS_VERSION: &str = "2";
 
 /// Rewrites the facts (and match profile) of one record from its state after a merge.
 pub(super) fn refresh(
@@ -32,16 +33,13 @@ pub(super) fn refresh(
             let case = crate::reports::facts::read_case(&state.values());
             write_case(tx, sealer, record, &case)
         }
-        RecordKind::Service => refresh_service(tx, record, state),
+        RecordKind::Service => refresh_service(tx, sealer, record, state),
         _ => Ok(()),
     }
 }
 
-fn text<T: ToString>(v: Option<T>) -> Option<String> {
-    v.map(|v| v.to_string())
-}
-
-/// Writes the facts and match profile of a case read from its state.
+/// Writes the facts and match profile of a case read from its state, sealed
+/// ([`crate::storage::sealed_facts`]); only the intake month stays in the clear.
 fn write_case(
     tx: &mut Transaction<'_>,
     sealer: &Sealer,
@@ -50,48 +48,28 @@ fn write_case(
 ) -> Result<(), StorageError> {
     let f = CaseFacts::from_case(case);
     tx.execute(
-        "INSERT INTO report_facts
-           (record_id, intake_date, sex, age_group, age_band, nationality, country_of_assistance,
-            programme, categories, exploitation_types, labour_sectors, trafficking_type,
-            country_of_destination, reintegration_assistance, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+        "INSERT INTO report_facts (record_id, intake_month, facts) VALUES ($1, $2, $3)
          ON CONFLICT (record_id) DO UPDATE SET
-           intake_date = excluded.intake_date, sex = excluded.sex,
-           age_group = excluded.age_group, age_band = excluded.age_band,
-           nationality = excluded.nationality,
-           country_of_assistance = excluded.country_of_assistance,
-           programme = excluded.programme, categories = excluded.categories,
-           exploitation_types = excluded.exploitation_types,
-           labour_sectors = excluded.labour_sectors,
-           trafficking_type = excluded.trafficking_type,
-           country_of_destination = excluded.country_of_destination,
-           reintegration_assistance = excluded.reintegration_assistance,
-           status = excluded.status",
+           intake_month = excluded.intake_month, facts = excluded.facts",
         &[
             &record.as_bytes().as_slice(),
-            &text(f.intake_date),
-            &f.sex.map(|s| s.as_str()),
-            &f.age_group,
-            &f.age_band,
-            &f.nationality.map(|c| c.as_str()),
-            &f.country_of_assistance.map(|c| c.as_str()),
-            &f.programme.map(|p| p.as_str()),
-            &join_codes(&f.categories),
-            &join_codes(&f.exploitation_types),
-            &join_codes(&f.labour_sectors),
-            &f.trafficking_type.map(|t| t.as_str()),
-            &f.country_of_destination.map(|c| c.as_str()),
-            &join_codes(&f.reintegration_assistance),
-            &f.status.map(|s| s.as_str()),
+            &sealed_facts::intake_month(f.intake_date),
+            &sealed_facts::seal_case(sealer, record, &f),
         ],
     )
     .map_err(backend)?;
-    write_profile(tx, record, MatchProfile::of_case(case, sealer).as_ref())
+    write_profile(
+        tx,
+        sealer,
+        record,
+        MatchProfile::of_case(case, sealer).as_ref(),
+    )
 }
 
-/// Writes (or, with `None`, removes) a case's match profile and blocks.
+/// Writes (or, with `None`, removes) a case's sealed match profile and its keyed blocks.
 fn write_profile(
     tx: &mut Transaction<'_>,
+    sealer: &Sealer,
     record: RecordId,
     profile: Option<&MatchProfile>,
 ) -> Result<(), StorageError> {
@@ -104,22 +82,9 @@ fn write_profile(
         return Ok(());
     };
     tx.execute(
-        "INSERT INTO match_profiles
-           (record_id, name_tokens, dob, documents, phone, nationality, sex)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (record_id) DO UPDATE SET
-           name_tokens = excluded.name_tokens, dob = excluded.dob,
-           documents = excluded.documents, phone = excluded.phone,
-           nationality = excluded.nationality, sex = excluded.sex",
-        &[
-            &id,
-            &p.name_tokens.concat(),
-            &p.dob.concat(),
-            &p.documents.concat(),
-            &p.phone.map(|t| t.to_vec()),
-            &p.nationality.map(|c| c.as_str()),
-            &p.sex.map(|s| s.as_str()),
-        ],
+        "INSERT INTO match_profiles (record_id, profile) VALUES ($1, $2)
+         ON CONFLICT (record_id) DO UPDATE SET profile = excluded.profile",
+        &[&id, &sealed_facts::seal_profile(sealer, record, p)],
     )
     .map_err(backend)?;
     for block in &p.blocks {
@@ -135,25 +100,20 @@ fn write_profile(
 
 fn refresh_service(
     tx: &mut Transaction<'_>,
+    sealer: &Sealer,
     record: RecordId,
     state: &RecordState,
 ) -> Result<(), StorageError> {
     match ServiceFacts::from_fields(&state.values()) {
         Some(f) => tx
             .execute(
-                "INSERT INTO service_facts
-                   (record_id, case_id, service_type, service_date, provider_agency)
-                 VALUES ($1, $2, $3, $4, $5)
+                "INSERT INTO service_facts (record_id, case_id, facts) VALUES ($1, $2, $3)
                  ON CONFLICT (record_id) DO UPDATE SET
-                   case_id = excluded.case_id, service_type = excluded.service_type,
-                   service_date = excluded.service_date,
-                   provider_agency = excluded.provider_agency",
+                   case_id = excluded.case_id, facts = excluded.facts",
                 &[
                     &record.as_bytes().as_slice(),
                     &f.case_id.as_bytes().as_slice(),
-                    &f.service_type.as_str(),
-                    &f.date.to_string(),
-                    &f.provider_agency.as_str(),
+                    &sealed_facts::seal_service(sealer, record, &f),
                 ],
             )
             .map_err(backend)?,

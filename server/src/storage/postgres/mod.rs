@@ -525,7 +525,7 @@ impl Storage for PostgresStorage {
         filter: &crate::reports::facts::FactFilter,
         visit: &mut dyn FnMut(crate::reports::facts::CaseFactRow),
     ) -> Result<(), StorageError> {
-        self.read(|tx| reports::scan_case_facts(tx, filter, visit))
+        self.read(|tx| reports::scan_case_facts(tx, &self.sealer, filter, visit))
     }
 
     fn scan_service_facts(
@@ -533,7 +533,7 @@ impl Storage for PostgresStorage {
         filter: &crate::reports::facts::FactFilter,
         visit: &mut dyn FnMut(crate::reports::facts::ServiceFactRow),
     ) -> Result<(), StorageError> {
-        self.read(|tx| reports::scan_service_facts(tx, filter, visit))
+        self.read(|tx| reports::scan_service_facts(tx, &self.sealer, filter, visit))
     }
 
     fn scan_referral_facts(
@@ -541,18 +541,18 @@ impl Storage for PostgresStorage {
         filter: &crate::reports::facts::FactFilter,
         visit: &mut dyn FnMut(crate::reports::facts::ReferralFactRow),
     ) -> Result<(), StorageError> {
-        self.read(|tx| reports::scan_referral_facts(tx, filter, visit))
+        self.read(|tx| reports::scan_referral_facts(tx, &self.sealer, filter, visit))
     }
 
     fn scan_match_blocks(
         &self,
         visit: &mut dyn FnMut(&crate::reports::matching::Token, BlockMember),
     ) -> Result<(), StorageError> {
-        self.read(|tx| reports::scan_match_blocks(tx, visit))
+        self.read(|tx| reports::scan_match_blocks(tx, &self.sealer, visit))
     }
 
     fn confirmed_duplicate_links(&self) -> Result<Vec<(RecordId, RecordId)>, StorageError> {
-        let decisions = self.read(|tx| reports::duplicate_decisions(tx, true))?;
+        let decisions = self.read(|tx| reports::duplicate_decisions(tx, &self.sealer, true))?;
         Ok(decisions
             .into_iter()
             .map(|d| (d.record_a, d.record_b))
@@ -560,15 +560,15 @@ impl Storage for PostgresStorage {
     }
 
     fn duplicate_decisions(&self) -> Result<Vec<DuplicateDecision>, StorageError> {
-        self.read(|tx| reports::duplicate_decisions(tx, false))
+        self.read(|tx| reports::duplicate_decisions(tx, &self.sealer, false))
     }
 
     fn decide_duplicate(&self, decision: &DuplicateDecision) -> Result<(), StorageError> {
-        self.write(|tx| reports::decide_duplicate(tx, decision))
+        self.write(|tx| reports::decide_duplicate(tx, &self.sealer, decision))
     }
 
     fn case_summaries(&self, cases: &[RecordId]) -> Result<Vec<CaseSummary>, StorageError> {
-        self.read(|tx| reports::case_summaries(tx, cases))
+        self.read(|tx| reports::case_summaries(tx, &self.sealer, cases))
     }
 
     fn create_api_token(&self, token: &NewApiToken) -> Result<String, StorageError> {

@@ -2,17 +2,15 @@
 //! PostgreSQL.
 //!
 //! Scans stream rows to a visitor from one read snapshot (`query_raw`: rows arrive as the
-//! server sends them; nothing here collects them). Filters become SQL `WHERE` clauses; a country
-//! list is spliced into the SQL as literals, which is safe because a [`Country`] can only hold
-//! one of the fixed ISO codes. (Kept apart from the log so report storage can change on its
-//! own.)
+//! server sends them; nothing here collects them). Facts, profiles and decisions are sealed at
+//! rest ([`crate::storage::sealed_facts`], [`crate::storage::sealed_decisions`]) exactly as
+//! in SQLite, so SQL narrows by what is in the clear (owner agency, intake month, referral
+//! routing) and the rest of a filter is checked on the opened row.
 
 use super::{agency_of, backend, col, ms, record_id_of, to_sql};
-use crate::reports::facts::{
-    age_label, split_codes, CaseFactRow, CaseFacts, FactFilter, ReferralFactRow, ServiceFactRow,
-    ServiceFacts,
-};
-use crate::reports::matching::{MatchProfile, Token};
+use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
+use crate::reports::matching::Token;
+use crate::seal::{duplicate_decision_ad, Sealer};
 use crate::storage::*;
 use ::postgres::fallible_iterator::FallibleIterator;
 use ::postgres::types::ToSql;
@@ -28,30 +26,8 @@ fn str_at(row: &Row, i: usize) -> Result<Option<&str>, StorageError> {
     col(row, i)
 }
 
-fn country(row: &Row, i: usize) -> Result<Option<Country>, StorageError> {
-    Ok(str_at(row, i)?.and_then(|c| Country::parse(c).ok()))
-}
-
 fn code<T: Code>(row: &Row, i: usize) -> Result<Option<T>, StorageError> {
     Ok(str_at(row, i)?.and_then(T::parse))
-}
-
-fn date(row: &Row, i: usize) -> Result<Option<Date>, StorageError> {
-    Ok(str_at(row, i)?.and_then(|d| Date::parse(d).ok()))
-}
-
-fn country_clause(column: &str, countries: &Option<Vec<Country>>) -> String {
-    match countries {
-        None => String::new(),
-        Some(list) => {
-            let codes: Vec<String> = list.iter().map(|c| format!("'{}'", c.as_str())).collect();
-            format!(" AND {column} IN ({})", codes.join(","))
-        }
-    }
-}
-
-fn day_text(d: Option<Date>) -> Option<String> {
-    d.map(|d| d.to_string())
 }
 
 /// Streams the rows of `sql` to `visit`.
@@ -68,96 +44,139 @@ fn stream(
     Ok(())
 }
 
+/// Whether a day lies in the filter's period; without a date, only in an unbounded one.
+fn in_period(day: Option<Date>, filter: &FactFilter) -> bool {
+    match day {
+        Some(d) => filter.from.is_none_or(|f| d >= f) && filter.to.is_none_or(|t| d <= t),
+        None => filter.from.is_none() && filter.to.is_none(),
+    }
+}
+
+/// Whether a country of assistance is in the filter's list (any, without a list).
+fn in_countries(country: Option<Country>, filter: &FactFilter) -> bool {
+    match &filter.countries {
+        None => true,
+        Some(list) => country.is_some_and(|c| list.contains(&c)),
+    }
+}
+
+/// Whether the filter's country list is empty, which matches nothing.
+fn no_country_matches(filter: &FactFilter) -> bool {
+    filter.countries.as_ref().is_some_and(|l| l.is_empty())
+}
+
+/// Whether the case whose sealed facts are in column `i` is assisted in one of the filter's
+/// countries (services and referrals are scoped by their case's country).
+fn case_in_countries(
+    sealer: &Sealer,
+    row: &Row,
+    case_id: RecordId,
+    i: usize,
+    filter: &FactFilter,
+) -> Result<bool, StorageError> {
+    if filter.countries.is_none() {
+        return Ok(true);
+    }
+    let Some(sealed) = col::<Option<&[u8]>>(row, i)? else {
+        return Ok(false);
+    };
+    let facts = sealed_facts::open_case(sealer, case_id, sealed)?;
+    Ok(in_countries(facts.country_of_assistance, filter))
+}
+
+/// Cases in scope, opened one row at a time. SQL narrows by owner agency and intake month;
+/// the exact period and the countries are checked on the opened facts.
 pub(super) fn scan_case_facts(
     tx: &mut Transaction<'_>,
+    sealer: &Sealer,
     filter: &FactFilter,
     visit: &mut dyn FnMut(CaseFactRow),
 ) -> Result<(), StorageError> {
-    let sql = format!(
-        "SELECT f.record_id, r.owner_agency, f.intake_date, f.sex, f.age_group, f.age_band,
-                f.nationality, f.country_of_assistance, f.programme, f.categories,
-                f.exploitation_types, f.labour_sectors, f.trafficking_type,
-                f.country_of_destination, f.reintegration_assistance, f.status
-         FROM report_facts f JOIN records r ON r.record_id = f.record_id
-         WHERE ($1::text IS NULL OR f.intake_date >= $1)
-           AND ($2::text IS NULL OR f.intake_date <= $2)
-           AND ($3::text IS NULL OR r.owner_agency = $3){}",
-        country_clause("f.country_of_assistance", &filter.countries)
-    );
-    let (from, to) = (day_text(filter.from), day_text(filter.to));
+    if no_country_matches(filter) {
+        return Ok(());
+    }
+    let from = sealed_facts::intake_month(filter.from);
+    let to = sealed_facts::intake_month(filter.to);
     let agency = filter.agency.as_ref().map(|a| a.as_str());
-    stream(tx, &sql, &[&from, &to, &agency], |row| {
-        visit(CaseFactRow {
-            record: record_id_of(col(row, 0)?)?,
-            agency: agency_of(col(row, 1)?)?,
-            facts: CaseFacts {
-                intake_date: date(row, 2)?,
-                sex: code(row, 3)?,
-                age_group: str_at(row, 4)?.and_then(age_label),
-                age_band: str_at(row, 5)?.and_then(age_label),
-                nationality: country(row, 6)?,
-                country_of_assistance: country(row, 7)?,
-                programme: code(row, 8)?,
-                categories: split_codes(str_at(row, 9)?.unwrap_or("")),
-                exploitation_types: split_codes(str_at(row, 10)?.unwrap_or("")),
-                labour_sectors: split_codes(str_at(row, 11)?.unwrap_or("")),
-                trafficking_type: code(row, 12)?,
-                country_of_destination: country(row, 13)?,
-                reintegration_assistance: split_codes(str_at(row, 14)?.unwrap_or("")),
-                status: code(row, 15)?,
-            },
-        });
-        Ok(())
-    })
+    stream(
+        tx,
+        "SELECT f.record_id, r.owner_agency, f.facts
+         FROM report_facts f JOIN records r ON r.record_id = f.record_id
+         WHERE ($1::text IS NULL OR f.intake_month >= $1)
+           AND ($2::text IS NULL OR f.intake_month <= $2)
+           AND ($3::text IS NULL OR r.owner_agency = $3)",
+        &[&from, &to, &agency],
+        |row| {
+            let record = record_id_of(col(row, 0)?)?;
+            let facts = sealed_facts::open_case(sealer, record, col(row, 2)?)?;
+            if in_period(facts.intake_date, filter)
+                && in_countries(facts.country_of_assistance, filter)
+            {
+                visit(CaseFactRow {
+                    record,
+                    agency: agency_of(col(row, 1)?)?,
+                    facts,
+                });
+            }
+            Ok(())
+        },
+    )
 }
 
+/// Services in scope, in case order; the period and the provider are checked on the opened
+/// facts.
 pub(super) fn scan_service_facts(
     tx: &mut Transaction<'_>,
+    sealer: &Sealer,
     filter: &FactFilter,
     visit: &mut dyn FnMut(ServiceFactRow),
 ) -> Result<(), StorageError> {
-    let join = if filter.countries.is_some() {
-        " JOIN report_facts f ON f.record_id = s.case_id"
+    if no_country_matches(filter) {
+        return Ok(());
+    }
+    let sql = if filter.countries.is_some() {
+        "SELECT s.record_id, s.case_id, s.facts, f.facts
+         FROM service_facts s JOIN report_facts f ON f.record_id = s.case_id
+         ORDER BY s.case_id"
     } else {
-        ""
+        "SELECT s.record_id, s.case_id, s.facts, NULL::bytea FROM service_facts s
+         ORDER BY s.case_id"
     };
-    let sql = format!(
-        "SELECT s.record_id, s.case_id, s.service_type, s.service_date, s.provider_agency
-         FROM service_facts s{join}
-         WHERE ($1::text IS NULL OR s.service_date >= $1)
-           AND ($2::text IS NULL OR s.service_date <= $2)
-           AND ($3::text IS NULL OR s.provider_agency = $3){}
-         ORDER BY s.case_id",
-        country_clause("f.country_of_assistance", &filter.countries)
-    );
-    let (from, to) = (day_text(filter.from), day_text(filter.to));
-    let agency = filter.agency.as_ref().map(|a| a.as_str());
-    stream(tx, &sql, &[&from, &to, &agency], |row| {
-        let (Some(service_type), Some(date)) = (code(row, 2)?, date(row, 3)?) else {
+    stream(tx, sql, &[], |row| {
+        let record = record_id_of(col(row, 0)?)?;
+        let case_id = record_id_of(col(row, 1)?)?;
+        let Some(facts) = sealed_facts::open_service(sealer, record, case_id, col(row, 2)?)? else {
             return Ok(());
         };
-        visit(ServiceFactRow {
-            record: record_id_of(col(row, 0)?)?,
-            facts: ServiceFacts {
-                case_id: record_id_of(col(row, 1)?)?,
-                service_type,
-                date,
-                provider_agency: agency_of(col(row, 4)?)?,
-            },
-        });
+        if !in_period(Some(facts.date), filter)
+            || filter
+                .agency
+                .as_ref()
+                .is_some_and(|a| *a != facts.provider_agency)
+            || !case_in_countries(sealer, row, case_id, 3, filter)?
+        {
+            return Ok(());
+        }
+        visit(ServiceFactRow { record, facts });
         Ok(())
     })
 }
 
+/// Referrals in scope, in case order. Referral columns are routing data in the clear
+/// already; only the case's country of assistance (for a country scope) is opened.
 pub(super) fn scan_referral_facts(
     tx: &mut Transaction<'_>,
+    sealer: &Sealer,
     filter: &FactFilter,
     visit: &mut dyn FnMut(ReferralFactRow),
 ) -> Result<(), StorageError> {
-    let join = if filter.countries.is_some() {
-        " JOIN report_facts f ON f.record_id = r.case_id"
+    if no_country_matches(filter) {
+        return Ok(());
+    }
+    let (case_facts, join) = if filter.countries.is_some() {
+        ("f.facts", " JOIN report_facts f ON f.record_id = r.case_id")
     } else {
-        ""
+        ("NULL::bytea", "")
     };
     // The first answer is the first audited transition to accepted or declined; audit
     // details are codes only (`accept: sent -> accepted`).
@@ -167,13 +186,13 @@ pub(super) fn scan_referral_facts(
                    FROM audit_log a
                   WHERE a.record_id = r.referral_id AND a.event = 'referral_transition'
                     AND (a.detail LIKE '%-> accepted' OR a.detail LIKE '%-> declined')
-                  ORDER BY a.at, a.id LIMIT 1)
+                  ORDER BY a.at, a.id LIMIT 1),
+                {case_facts}
          FROM referrals r{join}
          WHERE ($1::bigint IS NULL OR r.created_at >= $1)
            AND ($2::bigint IS NULL OR r.created_at < $2)
-           AND ($3::text IS NULL OR r.from_agency = $3 OR r.to_agency = $3){}
-         ORDER BY r.case_id",
-        country_clause("f.country_of_assistance", &filter.countries)
+           AND ($3::text IS NULL OR r.from_agency = $3 OR r.to_agency = $3)
+         ORDER BY r.case_id"
     );
     let from_ms = filter.from.map(|d| d.days_since_epoch() * DAY_MS);
     let to_ms = filter.to.map(|d| (d.days_since_epoch() + 1) * DAY_MS);
@@ -189,9 +208,13 @@ pub(super) fn scan_referral_facts(
                 at.parse::<u64>().ok()?,
             ))
         });
+        let case_id = record_id_of(col(row, 1)?)?;
+        if !case_in_countries(sealer, row, case_id, 7, filter)? {
+            return Ok(());
+        }
         visit(ReferralFactRow {
             referral: record_id_of(col(row, 0)?)?,
-            case_id: record_id_of(col(row, 1)?)?,
+            case_id,
             from: agency_of(col(row, 2)?)?,
             to: agency_of(col(row, 3)?)?,
             status,
@@ -202,24 +225,14 @@ pub(super) fn scan_referral_facts(
     })
 }
 
-fn tokens(bytes: &[u8]) -> Vec<Token> {
-    bytes
-        .chunks_exact(16)
-        .map(|c| {
-            let mut t = [0u8; 16];
-            t.copy_from_slice(c);
-            t
-        })
-        .collect()
-}
-
-/// Members of blocks shared by at least two cases, sorted by block.
+/// Members of blocks shared by at least two cases, sorted by block; only members' profiles
+/// (and intake dates) are opened.
 pub(super) fn scan_match_blocks(
     tx: &mut Transaction<'_>,
+    sealer: &Sealer,
     visit: &mut dyn FnMut(&Token, BlockMember),
 ) -> Result<(), StorageError> {
-    let sql = "SELECT b.block, b.record_id, r.owner_agency, f.intake_date, p.name_tokens, p.dob,
-                      p.documents, p.phone, p.nationality, p.sex
+    let sql = "SELECT b.block, b.record_id, r.owner_agency, f.facts, p.profile
                FROM match_blocks b
                JOIN match_profiles p ON p.record_id = b.record_id
                JOIN records r ON r.record_id = b.record_id
@@ -233,51 +246,64 @@ pub(super) fn scan_match_blocks(
         if block.len() == 16 {
             b.copy_from_slice(block);
         }
-        let phone: Option<&[u8]> = col(row, 7)?;
+        let record = record_id_of(col(row, 1)?)?;
+        let intake_date = match col::<Option<&[u8]>>(row, 3)? {
+            Some(sealed) => sealed_facts::open_case_intake(sealer, record, sealed)?,
+            None => None,
+        };
         let member = BlockMember {
-            record: record_id_of(col(row, 1)?)?,
+            record,
             agency: agency_of(col(row, 2)?)?,
-            intake_date: date(row, 3)?,
-            profile: MatchProfile {
-                name_tokens: tokens(col(row, 4)?),
-                dob: tokens(col(row, 5)?),
-                documents: tokens(col(row, 6)?),
-                phone: phone.and_then(|p| tokens(p).first().copied()),
-                nationality: country(row, 8)?,
-                sex: code(row, 9)?,
-                blocks: Vec::new(),
-            },
+            intake_date,
+            profile: sealed_facts::open_profile(sealer, record, col(row, 4)?)?,
         };
         visit(&b, member);
         Ok(())
     })
 }
 
+/// Every decision (or only confirmations), by time of decision, then pair. Decisions are
+/// few (people make them one by one): every row is opened and sorted in memory.
 pub(super) fn duplicate_decisions(
     tx: &mut Transaction<'_>,
+    sealer: &Sealer,
     only_confirmed: bool,
 ) -> Result<Vec<DuplicateDecision>, StorageError> {
-    tx.query(
-        "SELECT record_a, record_b, decision, decided_at, decided_by FROM duplicate_decisions
-         WHERE (NOT $1 OR decision = 'confirmed') ORDER BY decided_at, record_a, record_b",
-        &[&only_confirmed],
-    )
-    .map_err(backend)?
-    .iter()
-    .map(|row| {
-        Ok(DuplicateDecision {
-            record_a: record_id_of(col(row, 0)?)?,
-            record_b: record_id_of(col(row, 1)?)?,
-            confirmed: col::<&str>(row, 2)? == "confirmed",
-            decided_at_ms: ms(col(row, 3)?),
-            decided_by: col(row, 4)?,
-        })
-    })
-    .collect()
+    let mut out = Vec::new();
+    for row in tx
+        .query("SELECT pair_key, decision FROM duplicate_decisions", &[])
+        .map_err(backend)?
+    {
+        let key: &[u8] = col(&row, 0)?;
+        let integrity = || StorageError::Integrity("a duplicate decision does not open".into());
+        let plain = zeroize::Zeroizing::new(
+            sealer
+                .open(&duplicate_decision_ad(key), col(&row, 1)?)
+                .map_err(|_| integrity())?,
+        );
+        let decision = sealed_decisions::decode(&plain).ok_or_else(integrity)?;
+        if !only_confirmed || decision.confirmed {
+            out.push(decision);
+        }
+    }
+    out.sort_by(|x, y| {
+        (
+            x.decided_at_ms,
+            x.record_a.as_bytes(),
+            x.record_b.as_bytes(),
+        )
+            .cmp(&(
+                y.decided_at_ms,
+                y.record_a.as_bytes(),
+                y.record_b.as_bytes(),
+            ))
+    });
+    Ok(out)
 }
 
 pub(super) fn decide_duplicate(
     tx: &mut Transaction<'_>,
+    sealer: &Sealer,
     d: &DuplicateDecision,
 ) -> Result<(), StorageError> {
     if d.record_a == d.record_b {
@@ -296,24 +322,21 @@ pub(super) fn decide_duplicate(
             return Err(StorageError::NotFound("case"));
         }
     }
-    let (a, b) = if d.record_a.as_bytes() < d.record_b.as_bytes() {
-        (d.record_a, d.record_b)
-    } else {
-        (d.record_b, d.record_a)
+    let (a, b) = sealed_decisions::ordered(d.record_a, d.record_b);
+    let stored = DuplicateDecision {
+        record_a: a,
+        record_b: b,
+        ..d.clone()
     };
+    let key = sealed_decisions::pair_key(sealer, a, b);
+    let sealed = sealer.seal(
+        &duplicate_decision_ad(&key),
+        &sealed_decisions::encode(&stored),
+    );
     tx.execute(
-        "INSERT INTO duplicate_decisions (record_a, record_b, decision, decided_at, decided_by)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (record_a, record_b) DO UPDATE SET
-           decision = excluded.decision, decided_at = excluded.decided_at,
-           decided_by = excluded.decided_by",
-        &[
-            &a.as_bytes().as_slice(),
-            &b.as_bytes().as_slice(),
-            &if d.confirmed { "confirmed" } else { "rejected" },
-            &to_sql(d.decided_at_ms),
-            &d.decided_by,
-        ],
+        "INSERT INTO duplicate_decisions (pair_key, decision) VALUES ($1, $2)
+         ON CONFLICT (pair_key) DO UPDATE SET decision = excluded.decision",
+        &[&key.as_slice(), &sealed],
     )
     .map_err(backend)?;
     Ok(())
@@ -321,11 +344,12 @@ pub(super) fn decide_duplicate(
 
 pub(super) fn case_summaries(
     tx: &mut Transaction<'_>,
+    sealer: &Sealer,
     cases: &[RecordId],
 ) -> Result<Vec<CaseSummary>, StorageError> {
     let statement = tx
         .prepare(
-            "SELECT r.owner_agency, f.intake_date FROM records r
+            "SELECT r.owner_agency, f.facts FROM records r
              LEFT JOIN report_facts f ON f.record_id = r.record_id
              WHERE r.record_id = $1 AND r.kind = 'case'",
         )
@@ -336,10 +360,14 @@ pub(super) fn case_summaries(
             .query_opt(&statement, &[&record.as_bytes().as_slice()])
             .map_err(backend)?
         {
+            let intake_date = match col::<Option<&[u8]>>(&row, 1)? {
+                Some(sealed) => sealed_facts::open_case_intake(sealer, *record, sealed)?,
+                None => None,
+            };
             out.push(CaseSummary {
                 record: *record,
                 agency: agency_of(col(&row, 0)?)?,
-                intake_date: date(&row, 1)?,
+                intake_date,
             });
         }
     }

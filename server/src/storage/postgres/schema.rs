@@ -182,39 +182,20 @@ CREATE TABLE attachment_chunks (
     PRIMARY KEY (attachment_id, idx)
 );
 CREATE TABLE report_facts (
-    record_id                BYTEA PRIMARY KEY REFERENCES records(record_id),
-    intake_date              TEXT,
-    sex                      TEXT,
-    age_group                TEXT,
-    age_band                 TEXT,
-    nationality              TEXT,
-    country_of_assistance    TEXT,
-    programme                TEXT,
-    categories               TEXT NOT NULL,
-    exploitation_types       TEXT NOT NULL,
-    labour_sectors           TEXT NOT NULL,
-    trafficking_type         TEXT,
-    country_of_destination   TEXT,
-    reintegration_assistance TEXT NOT NULL,
-    status                   TEXT
+    record_id    BYTEA PRIMARY KEY REFERENCES records(record_id),
+    intake_month TEXT,
+    facts        BYTEA NOT NULL
 );
-CREATE INDEX report_facts_by_intake ON report_facts(intake_date);
+CREATE INDEX report_facts_by_intake_month ON report_facts(intake_month);
 CREATE TABLE service_facts (
-    record_id       BYTEA PRIMARY KEY REFERENCES records(record_id),
-    case_id         BYTEA NOT NULL,
-    service_type    TEXT NOT NULL,
-    service_date    TEXT NOT NULL,
-    provider_agency TEXT NOT NULL
+    record_id BYTEA PRIMARY KEY REFERENCES records(record_id),
+    case_id   BYTEA NOT NULL,
+    facts     BYTEA NOT NULL
 );
 CREATE INDEX service_facts_by_case ON service_facts(case_id);
 CREATE TABLE match_profiles (
-    record_id   BYTEA PRIMARY KEY REFERENCES records(record_id),
-    name_tokens BYTEA NOT NULL,
-    dob         BYTEA NOT NULL,
-    documents   BYTEA NOT NULL,
-    phone       BYTEA,
-    nationality TEXT,
-    sex         TEXT
+    record_id BYTEA PRIMARY KEY REFERENCES records(record_id),
+    profile   BYTEA NOT NULL
 );
 CREATE TABLE match_blocks (
     block     BYTEA NOT NULL,
@@ -223,12 +204,8 @@ CREATE TABLE match_blocks (
 );
 CREATE INDEX match_blocks_by_record ON match_blocks(record_id);
 CREATE TABLE duplicate_decisions (
-    record_a   BYTEA NOT NULL REFERENCES records(record_id),
-    record_b   BYTEA NOT NULL REFERENCES records(record_id),
-    decision   TEXT NOT NULL CHECK (decision IN ('confirmed', 'rejected')),
-    decided_at BIGINT NOT NULL,
-    decided_by TEXT NOT NULL,
-    PRIMARY KEY (record_a, record_b)
+    pair_key BYTEA PRIMARY KEY,
+    decision BYTEA NOT NULL
 );
 CREATE TABLE api_tokens (
     token_hash   BYTEA PRIMARY KEY,

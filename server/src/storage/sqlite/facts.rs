@@ -1,5 +1,5 @@
 //! Keeping the sealed report facts and the sealed, keyed match profile of each record in step
-//! with its merged state (the at-rest format: [`super::sealed_facts`]).
+//! with its merged state (the at-rest format: [`crate::storage::sealed_facts`]).
 //!
 //! [`refresh`] runs in the transaction that merges an operation into a record's state
 //! (`state::merge_into_state`), so facts never describe a state that was rolled back. A
@@ -9,10 +9,11 @@
 //! a version 5 database kept in the clear do not linger in the file's free pages.
 
 use super::state::load_state;
-use super::{backend, record_id_col, sealed_facts};
+use super::{backend, record_id_col};
 use crate::reports::facts::{CaseFacts, ServiceFacts};
 use crate::reports::matching::MatchProfile;
 use crate::seal::Sealer;
+use crate::storage::sealed_facts;
 use crate::storage::StorageError;
 use fieldcase_core::merge::RecordState;
 use fieldcase_core::{RecordId, RecordKind};

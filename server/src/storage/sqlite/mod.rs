@@ -22,7 +22,6 @@ mod oplog;
 mod referrals;
 mod reports;
 pub mod schema;
-mod sealed_facts;
 mod state;
 mod tokens;
 mod tx;

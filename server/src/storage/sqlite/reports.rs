@@ -6,7 +6,7 @@
 //! routing); the rest of a filter (exact days, countries, a service's provider) is checked
 //! on the opened row.
 
-use super::{agency_col, backend, ms_col, record_id_col, sealed_facts, to_sql_ms};
+use super::{agency_col, backend, ms_col, record_id_col, to_sql_ms};
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
 use crate::reports::matching::Token;
 use crate::seal::Sealer;

@@ -48,7 +48,7 @@ fn integrity(what: &str) -> StorageError {
 /// so a period report reads only the months it covers. Coarse and shared by every case of
 /// that month at the agency; the operation log's timestamps already place each record's
 /// creation to the millisecond.
-pub(super) fn intake_month(date: Option<Date>) -> Option<String> {
+pub(crate) fn intake_month(date: Option<Date>) -> Option<String> {
     date.map(|d| format!("{:04}-{:02}", d.year(), d.month()))
 }
 
@@ -112,7 +112,7 @@ fn decode_case(text: &str) -> Option<CaseFacts> {
 }
 
 /// Seals a case's facts for `report_facts.facts`.
-pub(super) fn seal_case(sealer: &Sealer, record: RecordId, facts: &CaseFacts) -> Vec<u8> {
+pub(crate) fn seal_case(sealer: &Sealer, record: RecordId, facts: &CaseFacts) -> Vec<u8> {
     let plain = Zeroizing::new(encode_case(facts));
     sealer.seal(&report_facts_ad(record), plain.as_bytes())
 }
@@ -130,7 +130,7 @@ fn open_text(
 }
 
 /// Opens a case's sealed facts.
-pub(super) fn open_case(
+pub(crate) fn open_case(
     sealer: &Sealer,
     record: RecordId,
     sealed: &[u8],
@@ -141,7 +141,7 @@ pub(super) fn open_case(
 
 /// Opens only as much of a case's sealed facts as the intake date (the review list's
 /// summaries need nothing else).
-pub(super) fn open_case_intake(
+pub(crate) fn open_case_intake(
     sealer: &Sealer,
     record: RecordId,
     sealed: &[u8],
@@ -153,7 +153,7 @@ pub(super) fn open_case_intake(
 
 /// Seals a service's facts (type, date, provider) for `service_facts.facts`; the case id
 /// stays in its own clear column.
-pub(super) fn seal_service(sealer: &Sealer, record: RecordId, facts: &ServiceFacts) -> Vec<u8> {
+pub(crate) fn seal_service(sealer: &Sealer, record: RecordId, facts: &ServiceFacts) -> Vec<u8> {
     let plain = Zeroizing::new(format!(
         "{}{FIELD_SEP}{}{FIELD_SEP}{}",
         facts.service_type.as_str(),
@@ -165,7 +165,7 @@ pub(super) fn seal_service(sealer: &Sealer, record: RecordId, facts: &ServiceFac
 
 /// Opens a service's sealed facts. `Ok(None)` when a value no longer reads (a service type
 /// dropped from the code list): the service is left out, as the derivation leaves it out.
-pub(super) fn open_service(
+pub(crate) fn open_service(
     sealer: &Sealer,
     record: RecordId,
     case_id: RecordId,
@@ -273,12 +273,12 @@ fn decode_profile(bytes: &[u8]) -> Option<MatchProfile> {
 }
 
 /// Seals a case's match profile for `match_profiles.profile`.
-pub(super) fn seal_profile(sealer: &Sealer, record: RecordId, profile: &MatchProfile) -> Vec<u8> {
+pub(crate) fn seal_profile(sealer: &Sealer, record: RecordId, profile: &MatchProfile) -> Vec<u8> {
     sealer.seal(&match_profile_ad(record), &encode_profile(profile))
 }
 
 /// Opens a case's sealed match profile (without its blocks).
-pub(super) fn open_profile(
+pub(crate) fn open_profile(
     sealer: &Sealer,
     record: RecordId,
     sealed: &[u8],
