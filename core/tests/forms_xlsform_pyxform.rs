@@ -1114,3 +1114,35 @@ fn the_corpus_converts_validates_and_round_trips() {
         "{refused}"
     );
 }
+
+/// The corpus as files, for the end-to-end test on a real server
+/// (`server/tests/forms_xlsform_corpus.rs`), which publishes them as an admin would.
+/// `FIELDCASE_WRITE_FIXTURES=1` regenerates them from the workbooks above.
+#[test]
+fn the_checked_in_corpus_is_current() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/corpus");
+    let corpus = [
+        ("case_management.xlsx", case_management()),
+        ("household_screening.xlsx", household_screening(false)),
+        (
+            "household_screening_members.xlsx",
+            household_screening(true),
+        ),
+    ];
+    for (name, bytes) in corpus {
+        let path = format!("{dir}/{name}");
+        if std::env::var_os("FIELDCASE_WRITE_FIXTURES").is_some() {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let stored = std::fs::read(&path).unwrap();
+        match (
+            import_named(&stored, Some(name)),
+            import_named(&bytes, Some(name)),
+        ) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{name}"),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{name}"),
+            (a, b) => panic!("{name}: {a:?} vs {b:?}"),
+        }
+    }
+}
