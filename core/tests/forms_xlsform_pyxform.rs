@@ -1146,3 +1146,110 @@ fn the_checked_in_corpus_is_current() {
         }
     }
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cell(options: &'static [&'static str]) -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => prop::sample::select(options).prop_map(str::to_owned),
+            1 => "\\PC{0,12}",
+        ]
+    }
+
+    const TYPES: &[&str] = &[
+        "text",
+        "integer",
+        "decimal",
+        "date",
+        "note",
+        "calculate",
+        "select_one l",
+        "select_multiple l",
+        "select one from l",
+        "select_one l or_other",
+        "begin group",
+        "end group",
+        "begin repeat",
+        "end repeat",
+        "geopoint",
+        "today",
+        "phone number",
+        "",
+    ];
+    const NAMES: &[&str] = &["a", "b", "C-d", "e.f", "g", "2h", "---", "", "a_other"];
+    const EXPRESSIONS: &[&str] = &[
+        "",
+        "${a} > 1",
+        ". > 0 and . < 120",
+        "${b} + 1",
+        "if(${a} = 'x', 1, 2)",
+        "${C-d} = ‘y’",
+        "regex(., '^[0-9]+$')",
+        "count-selected(${a})",
+        "${nope}",
+        "${a} *",
+        "l = ${a}",
+        "pulldata('x')",
+        "((((",
+        "${g}",
+    ];
+
+    fn row() -> impl Strategy<Value = Vec<String>> {
+        (
+            cell(TYPES),
+            cell(NAMES),
+            cell(&["Label", "", "Étiquette"]),
+            cell(EXPRESSIONS),
+            cell(EXPRESSIONS),
+            cell(EXPRESSIONS),
+            cell(&["", "yes", "no", "maybe"]),
+            cell(&["", "l = 'x'", "l = ${a}"]),
+        )
+            .prop_map(|(t, n, l, r, c, calc, req, f)| vec![t, n, l, r, c, calc, req, f])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        /// Any survey of plausible and implausible cells: a form or a list of problems,
+        /// never a panic; a form round-trips and validates an empty case.
+        #[test]
+        fn importing_any_survey_never_panics(rows in prop::collection::vec(row(), 0..12)) {
+            let mut book = Workbook::new();
+            let survey = book.add_worksheet();
+            survey.set_name("survey").unwrap();
+            let header = [
+                "type", "name", "label", "relevant", "constraint", "calculation", "required",
+                "choice_filter",
+            ];
+            for (c, h) in header.iter().enumerate() {
+                survey.write_string(0, c as u16, *h).unwrap();
+            }
+            for (r, cells) in rows.iter().enumerate() {
+                for (c, text) in cells.iter().enumerate() {
+                    if !text.is_empty() {
+                        survey.write_string(r as u32 + 1, c as u16, text).unwrap();
+                    }
+                }
+            }
+            let choices = book.add_worksheet();
+            choices.set_name("choices").unwrap();
+            for (r, cells) in [["list_name", "name", "label", "l"], ["l", "x", "X", "x"]]
+                .iter()
+                .enumerate()
+            {
+                for (c, text) in cells.iter().enumerate() {
+                    choices.write_string(r as u32, c as u16, *text).unwrap();
+                }
+            }
+            let bytes = book.save_to_buffer().unwrap();
+            if let Ok(form) = import_named(&bytes, Some("any.xlsx")) {
+                let again = import(&export(&form).unwrap()).unwrap();
+                prop_assert_eq!(&again, &form);
+                let _ = check_form(&form, &Fields::new(), today());
+            }
+        }
+    }
+}
