@@ -13,6 +13,7 @@
 
 mod export;
 mod import;
+mod sheet;
 mod spelling;
 
 pub use export::export;
