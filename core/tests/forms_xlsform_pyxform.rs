@@ -1253,3 +1253,29 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn required_as_an_expression() {
+    let bytes = workbook(&[
+        (
+            "survey",
+            vec![
+                vec!["type", "name", "label", "required"],
+                vec!["integer", "age", "Age", "yes"],
+                vec!["text", "guardian", "Guardian's name", "${age} < 18"],
+            ],
+        ),
+        ("settings", vec![vec!["form_id"], vec!["req"]]),
+    ]);
+    let form = import(&bytes).unwrap();
+    let guardian = form.field("guardian").unwrap();
+    assert!(!guardian.required);
+    assert_eq!(guardian.required_if.as_ref().unwrap().text, "${age} < 18");
+    round_trips(&form);
+    assert_eq!(
+        errors(&form, json!({"age": 15})),
+        [("answers.guardian".to_owned(), Reason::Required)]
+    );
+    assert_eq!(errors(&form, json!({"age": 30})), []);
+    assert_eq!(errors(&form, json!({"age": 15, "guardian": "Mary"})), []);
+}

@@ -149,6 +149,10 @@ pub struct Field {
     pub hint: Labels,
     #[serde(default, skip_serializing_if = "is_false")]
     pub required: bool,
+    /// Required only when this holds (XLSForm's `required` written as an expression); `required`
+    /// is then false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_if: Option<Condition>,
     /// When the field is shown; always when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relevant: Option<Condition>,
@@ -464,8 +468,15 @@ impl FormDefinition {
         if let Some(c) = &field.constraint {
             check_refs(c, &place, "constraint", ids)?;
         }
+        if let Some(c) = &field.required_if {
+            check_refs(c, &place, "required", ids)?;
+            if field.required {
+                return Err(invalid(place, "required and required_if together"));
+            }
+        }
         if !field.field_type.takes_answer()
             && (field.required
+                || field.required_if.is_some()
                 || field.constraint.is_some()
                 || field.core.is_some()
                 || field.default.is_some())

@@ -231,7 +231,12 @@ pub fn check_form(
                 continue;
             }
             let Some(value) = value else {
-                if field.required {
+                let required = field.required
+                    || field
+                        .required_if
+                        .as_ref()
+                        .is_some_and(|c| cx.holds(&c.expr, Val::from_answer(None)));
+                if required {
                     errors.push(ValidationError::new(key, Reason::Required));
                 }
                 continue;

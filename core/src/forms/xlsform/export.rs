@@ -112,7 +112,11 @@ fn field_row(field: &Field, per_language: &dyn Fn(&Labels) -> Vec<String>) -> Ve
     row.extend(per_language(&field.label));
     row.extend(per_language(&field.hint));
     row.extend(per_language(&field.constraint_message));
-    row.push(if field.required { "yes" } else { "" }.to_owned());
+    row.push(match (&field.required_if, field.required) {
+        (Some(c), _) => c.text.clone(),
+        (None, true) => "yes".to_owned(),
+        (None, false) => String::new(),
+    });
     row.push(
         field
             .relevant

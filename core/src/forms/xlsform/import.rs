@@ -494,17 +494,12 @@ impl Importer {
             let Some(id) = self.field_id(name, row_number) else {
                 continue;
             };
-            let required = match get(row, required_column).to_lowercase().as_str() {
-                "" | "no" | "false" | "false()" | "0" => false,
-                "yes" | "true" | "true()" | "1" => true,
-                _ => {
-                    self.problem(
-                        "survey",
-                        row_number,
-                        "required: yes or no (an expression is not supported)",
-                    );
-                    false
-                }
+            let required_text = get(row, required_column);
+            let (required, required_if) = match required_text.to_lowercase().as_str() {
+                "" | "no" | "false" | "false()" | "0" => (false, None),
+                "yes" | "true" | "true()" | "1" => (true, None),
+                // An expression: required when it holds.
+                _ => (false, self.condition(row_number, "required", required_text)),
             };
             let constraint = self.condition(row_number, "constraint", get(row, constraint_column));
             let calculation =
@@ -527,6 +522,7 @@ impl Importer {
                 label: labels(row, &label_columns),
                 hint: labels(row, &hint_columns),
                 required,
+                required_if,
                 relevant,
                 constraint,
                 constraint_message: labels(row, &message_columns),
@@ -644,6 +640,7 @@ impl Importer {
                 .collect(),
             hint: Labels::new(),
             required: false,
+            required_if: None,
             relevant: Condition::parse(&format!("selected(${{{id}}}, '{OTHER_CODE}')")).ok(),
             constraint: None,
             constraint_message: Labels::new(),
