@@ -30,6 +30,10 @@ pub const MAX_LABEL_CHARS: usize = 2000;
 /// keeps one form from filling a sync page or a phone's memory.
 pub const MAX_DEFINITION_BYTES: usize = 2 * 1024 * 1024;
 
+/// Longest chain of calculations using calculations: each is evaluated where it is used,
+/// recursively, so the bound keeps evaluation's stack small; real forms chain two or three.
+pub const MAX_CALCULATION_CHAIN: usize = 32;
+
 /// A form's id: the same syntax as a field id (`[a-z][a-z0-9_]{0,63}`).
 pub type FormId = FieldId;
 
@@ -60,10 +64,13 @@ pub enum FieldType {
     Country,
     /// A label shown to the caseworker; takes no answer.
     Note,
+    /// A value computed from other answers by its `calculation`; takes no answer (its value is
+    /// computed wherever it is referred to, identically on device and server).
+    Calculate,
 }
 
 impl FieldType {
-    pub const ALL: [FieldType; 10] = [
+    pub const ALL: [FieldType; 11] = [
         FieldType::Text,
         FieldType::Integer,
         FieldType::Decimal,
@@ -74,6 +81,7 @@ impl FieldType {
         FieldType::YesNo,
         FieldType::Country,
         FieldType::Note,
+        FieldType::Calculate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,11 +96,17 @@ impl FieldType {
             FieldType::YesNo => "yes_no",
             FieldType::Country => "country",
             FieldType::Note => "note",
+            FieldType::Calculate => "calculate",
         }
     }
 
     pub fn parse(text: &str) -> Option<FieldType> {
         FieldType::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+
+    /// Whether the field takes an answer (notes and calculations do not).
+    pub fn takes_answer(self) -> bool {
+        !matches!(self, FieldType::Note | FieldType::Calculate)
     }
 
     /// Whether the field takes a choice list.
@@ -114,6 +128,10 @@ pub struct Choice {
     /// The code stored in answers: `[A-Za-z0-9_.-]{1,64}`.
     pub code: String,
     pub label: Labels,
+    /// Further columns of the choices sheet (`country` for a district), which a field's
+    /// `choice_filter` reads by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, String>,
 }
 
 /// One field (question or note).
@@ -131,6 +149,10 @@ pub struct Field {
     pub hint: Labels,
     #[serde(default, skip_serializing_if = "is_false")]
     pub required: bool,
+    /// Required only when this holds (XLSForm's `required` written as an expression); `required`
+    /// is then false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_if: Option<Condition>,
     /// When the field is shown; always when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relevant: Option<Condition>,
@@ -143,6 +165,17 @@ pub struct Field {
     /// stored there rather than under `answers.<id>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub core: Option<String>,
+    /// A calculate field's expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calculation: Option<Condition>,
+    /// The answer the app fills in before the caseworker changes it (XLSForm's `default`),
+    /// as written; validation does not read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// Which choices a select field offers, by the choices' columns (`country = ${country}`):
+    /// an answer must be one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice_filter: Option<Condition>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -354,6 +387,51 @@ impl FormDefinition {
                 self.check_field(field, &ids, &mut cores)?;
             }
         }
+        self.check_calculation_cycles()
+    }
+
+    /// A calculation may use other calculations, in any order, but not itself through them.
+    fn check_calculation_cycles(&self) -> Result<(), DefinitionError> {
+        let calculations: BTreeMap<&str, BTreeSet<String>> = self
+            .fields()
+            .filter_map(|f| Some((f.id.as_str(), f.calculation.as_ref()?.expr.references())))
+            .collect();
+        // Depth-first, marking fields done; a field met again while open closes a cycle.
+        fn visit<'a>(
+            id: &'a str,
+            graph: &'a BTreeMap<&str, BTreeSet<String>>,
+            open: &mut Vec<&'a str>,
+            done: &mut BTreeSet<&'a str>,
+        ) -> Result<(), DefinitionError> {
+            if done.contains(id) {
+                return Ok(());
+            }
+            if open.len() >= MAX_CALCULATION_CHAIN {
+                return Err(invalid(
+                    format!("field {id}, calculation"),
+                    format!("calculations chain more than {MAX_CALCULATION_CHAIN} deep"),
+                ));
+            }
+            if open.contains(&id) {
+                return Err(invalid(
+                    format!("field {id}, calculation"),
+                    format!("refers to itself through {}", open.join(" → ")),
+                ));
+            }
+            open.push(id);
+            for next in graph.get(id).into_iter().flatten() {
+                if graph.contains_key(next.as_str()) {
+                    visit(next, graph, open, done)?;
+                }
+            }
+            open.pop();
+            done.insert(id);
+            Ok(())
+        }
+        let mut done = BTreeSet::new();
+        for id in calculations.keys() {
+            visit(id, &calculations, &mut Vec::new(), &mut done)?;
+        }
         Ok(())
     }
 
@@ -364,7 +442,9 @@ impl FormDefinition {
         cores: &mut BTreeSet<&'a str>,
     ) -> Result<(), DefinitionError> {
         let place = format!("field {}", field.id);
-        check_labels(&field.label, &place, &self.default_language, true)?;
+        // A calculation is never shown, so it needs no label (as in XLSForm).
+        let shown = field.field_type != FieldType::Calculate;
+        check_labels(&field.label, &place, &self.default_language, shown)?;
         check_labels(&field.hint, &place, &self.default_language, false)?;
         check_labels(
             &field.constraint_message,
@@ -388,13 +468,52 @@ impl FormDefinition {
         if let Some(c) = &field.constraint {
             check_refs(c, &place, "constraint", ids)?;
         }
-        if field.field_type == FieldType::Note
-            && (field.required || field.constraint.is_some() || field.core.is_some())
+        if let Some(c) = &field.required_if {
+            check_refs(c, &place, "required", ids)?;
+            if field.required {
+                return Err(invalid(place, "required and required_if together"));
+            }
+        }
+        if !field.field_type.takes_answer()
+            && (field.required
+                || field.required_if.is_some()
+                || field.constraint.is_some()
+                || field.core.is_some()
+                || field.default.is_some())
         {
             return Err(invalid(
                 place,
-                "a note takes no answer: no required, constraint or core",
+                format!(
+                    "a {} takes no answer: no required, constraint, default or core",
+                    field.field_type
+                ),
             ));
+        }
+        match (&field.calculation, field.field_type == FieldType::Calculate) {
+            (Some(c), true) => check_refs(c, &place, "calculation", ids)?,
+            (None, true) => return Err(invalid(place, "a calculate field needs a calculation")),
+            (Some(_), false) => {
+                return Err(invalid(place, "only calculate fields have a calculation"))
+            }
+            (None, false) => {}
+        }
+        if let Some(filter) = &field.choice_filter {
+            let Some(list) = field
+                .choices
+                .as_ref()
+                .and_then(|l| self.choice_lists.get(l))
+            else {
+                return Err(invalid(place, "only select fields have a choice_filter"));
+            };
+            check_refs(filter, &place, "choice_filter", ids)?;
+            for name in filter.expr.names() {
+                if !list.iter().any(|c| c.columns.contains_key(&name)) {
+                    return Err(invalid(
+                        format!("{place}, choice_filter"),
+                        format!("uses `{name}`, which is not a column of its choice list"),
+                    ));
+                }
+            }
         }
         if let Some(core) = &field.core {
             if !CASE_KEYS.contains(&core.as_str()) || core.starts_with(CONSENT_PREFIX) {

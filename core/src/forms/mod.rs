@@ -3,7 +3,8 @@
 //! recorded with.
 //!
 //! - [`definition`]: the definition format (JSON through serde) and its structural checks.
-//! - [`expr`]: the `relevant`/`constraint` expression language (an XLSForm subset), parsed once.
+//! - [`expr`]: the expression language of `relevant`, `constraint`, `calculation` and
+//!   `choice_filter` (XLSForm's XPath subset), parsed once; the one engine device and server run.
 //! - [`validate`]: answers against a form version; a case against the versions it names.
 //! - `xlsform` (feature `xlsform`): XLSForm import and export, for admin tools and the server.
 //!

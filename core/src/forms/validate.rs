@@ -20,8 +20,10 @@
 //! Errors name the field (`answers.<id>`, or the core variable) and a [`Reason`], never the
 //! value. This module is pure: finding form versions is the caller's job.
 
-use super::definition::{Field, FieldType, FormDefinition, FormId};
-use super::expr::{Scope, Val};
+use super::definition::{
+    Choice, Condition, Field, FieldType, FormDefinition, FormId, MAX_CALCULATION_CHAIN,
+};
+use super::expr::{Expr, Scope, Val};
 use crate::model::answers::ANSWER_KEY_PREFIX;
 use crate::model::ValidationErrors;
 use crate::model::{Country, Date, DateError, Fields, PartialDate, Reason, ValidationError};
@@ -128,6 +130,67 @@ pub fn answer_key(field: &Field) -> String {
     }
 }
 
+/// What evaluating one form's expressions against one case needs.
+struct Context<'a> {
+    form: &'a FormDefinition,
+    by_id: BTreeMap<&'a str, &'a Field>,
+    fields: &'a Fields,
+    /// Fields found hidden so far (they count as unanswered).
+    hidden: BTreeSet<&'a str>,
+    today: String,
+}
+
+impl<'a> Context<'a> {
+    /// A field's value: its answer, or its calculation's value; `''` when hidden.
+    fn value(&self, id: &str, depth: usize) -> Val {
+        if self.hidden.contains(id) {
+            return Val::from_answer(None);
+        }
+        let Some(field) = self.by_id.get(id) else {
+            return Val::from_answer(None);
+        };
+        match &field.calculation {
+            // Chains are bounded when the definition is read; the depth guards the stack.
+            Some(c) if depth <= MAX_CALCULATION_CHAIN => {
+                self.eval(&c.expr, Val::from_answer(None), depth + 1, None)
+            }
+            Some(_) => Val::from_answer(None),
+            None => Val::from_answer(self.fields.get(&answer_key(field))),
+        }
+    }
+
+    /// Evaluates an expression; `choice` gives the columns bare names read (a choice filter).
+    fn eval(&self, expr: &Expr, current: Val, depth: usize, choice: Option<&Choice>) -> Val {
+        let field = |id: &str| self.value(id, depth);
+        let name = |n: &str| {
+            Val::Text(
+                choice
+                    .and_then(|c| c.columns.get(n))
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+        };
+        let choice_name = |id: &str, code: &str| {
+            self.by_id
+                .get(id)
+                .and_then(|f| self.form.choice_label(f, code, &self.form.default_language))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        expr.eval(&Scope {
+            field: &field,
+            current,
+            today: self.today.clone(),
+            name: &name,
+            choice_name: &choice_name,
+        })
+    }
+
+    fn holds(&self, expr: &Expr, current: Val) -> bool {
+        self.eval(expr, current, 0, None).truthy()
+    }
+}
+
 /// Checks the fields of one form version against a case's flat fields.
 pub fn check_form(
     form: &FormDefinition,
@@ -135,44 +198,45 @@ pub fn check_form(
     today: Date,
 ) -> Result<(), ValidationErrors> {
     let answer = |field: &Field| fields.get(&answer_key(field)).filter(|v| !v.is_null());
-    let by_id: BTreeMap<&str, &Field> = form.fields().map(|f| (f.id.as_str(), f)).collect();
-    let today_text = today.to_string();
-    let mut hidden: BTreeSet<&str> = BTreeSet::new();
+    let mut cx = Context {
+        form,
+        by_id: form.fields().map(|f| (f.id.as_str(), f)).collect(),
+        fields,
+        hidden: BTreeSet::new(),
+        today: today.to_string(),
+    };
     let mut errors = Vec::new();
     for section in &form.sections {
         // A section's condition is evaluated once, before its fields.
-        let section_shown = section.relevant.as_ref().is_none_or(|c| {
-            let lookup = |id: &str| value_of(&by_id, &hidden, fields, id);
-            c.expr.holds(&Scope {
-                field: &lookup,
-                current: Val::Text(String::new()),
-                today: today_text.clone(),
-            })
-        });
+        let section_shown = section
+            .relevant
+            .as_ref()
+            .is_none_or(|c| cx.holds(&c.expr, Val::from_answer(None)));
         for field in &section.fields {
             let value = answer(field);
             let shown = section_shown
-                && field.relevant.as_ref().is_none_or(|c| {
-                    let lookup = |id: &str| value_of(&by_id, &hidden, fields, id);
-                    c.expr.holds(&Scope {
-                        field: &lookup,
-                        current: Val::from_answer(value),
-                        today: today_text.clone(),
-                    })
-                });
+                && field
+                    .relevant
+                    .as_ref()
+                    .is_none_or(|c| cx.holds(&c.expr, Val::from_answer(value)));
             let key = answer_key(field);
             if field.core.is_some() && fields.get(&field.id.key()).is_some_and(|v| !v.is_null()) {
                 errors.push(ValidationError::new(field.id.key(), Reason::RecordedAsCore));
             }
             if !shown {
-                hidden.insert(field.id.as_str());
+                cx.hidden.insert(field.id.as_str());
                 if value.is_some() {
                     errors.push(ValidationError::new(key, Reason::NotRelevant));
                 }
                 continue;
             }
             let Some(value) = value else {
-                if field.required {
+                let required = field.required
+                    || field
+                        .required_if
+                        .as_ref()
+                        .is_some_and(|c| cx.holds(&c.expr, Val::from_answer(None)));
+                if required {
                     errors.push(ValidationError::new(key, Reason::Required));
                 }
                 continue;
@@ -184,14 +248,14 @@ pub fn check_form(
                     continue;
                 }
             }
+            if let Some(filter) = &field.choice_filter {
+                if !filtered_in(&cx, form, field, filter, value) {
+                    errors.push(ValidationError::new(key, Reason::NotAChoice));
+                    continue;
+                }
+            }
             if let Some(c) = &field.constraint {
-                let lookup = |id: &str| value_of(&by_id, &hidden, fields, id);
-                let holds = c.expr.holds(&Scope {
-                    field: &lookup,
-                    current: Val::from_answer(Some(value)),
-                    today: today_text.clone(),
-                });
-                if !holds {
+                if !cx.holds(&c.expr, Val::from_answer(Some(value))) {
                     errors.push(ValidationError::new(key, Reason::ConstraintFailed));
                 }
             }
@@ -204,17 +268,31 @@ pub fn check_form(
     }
 }
 
-fn value_of(
-    by_id: &BTreeMap<&str, &Field>,
-    hidden: &BTreeSet<&str>,
-    fields: &Fields,
-    id: &str,
-) -> Val {
-    if hidden.contains(id) {
-        return Val::from_answer(None);
-    }
-    let field = by_id.get(id);
-    Val::from_answer(field.and_then(|f| fields.get(&answer_key(f))))
+/// Whether every code of a select answer is a choice its field's `choice_filter` offers.
+fn filtered_in(
+    cx: &Context<'_>,
+    form: &FormDefinition,
+    field: &Field,
+    filter: &Condition,
+    value: &Value,
+) -> bool {
+    let Some(list) = field
+        .choices
+        .as_ref()
+        .and_then(|l| form.choice_lists.get(l))
+    else {
+        return false;
+    };
+    let codes: Vec<&str> = match value {
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+        other => other.as_str().into_iter().collect(),
+    };
+    codes.into_iter().all(|code| {
+        list.iter().find(|c| c.code == code).is_some_and(|choice| {
+            cx.eval(&filter.expr, Val::Text(code.to_owned()), 0, Some(choice))
+                .truthy()
+        })
+    })
 }
 
 const A_WHOLE_NUMBER: &str = "a whole number";
@@ -310,7 +388,7 @@ pub fn check_type(form: &FormDefinition, field: &Field, value: &Value) -> Result
         FieldType::Country => {
             Country::parse(string()?).map_err(|_| Reason::NotCountry)?;
         }
-        FieldType::Note => return Err(Reason::NoAnswerExpected),
+        FieldType::Note | FieldType::Calculate => return Err(Reason::NoAnswerExpected),
     }
     Ok(())
 }

@@ -54,7 +54,9 @@ pub fn read_form_file(path: &Path) -> anyhow::Result<FormDefinition> {
         .read_to_end(&mut bytes)
         .with_context(|| format!("reading {}", path.display()))?;
     let form = if is_xlsx(path) {
-        xlsform::import(&bytes)?
+        // Without a settings sheet, pyxform takes the form id from the file name; so do we.
+        let name = path.file_name().and_then(|n| n.to_str());
+        xlsform::import_named(&bytes, name)?
     } else {
         FormDefinition::from_json(&bytes)?
     };

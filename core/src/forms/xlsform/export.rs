@@ -5,8 +5,9 @@
 //! definition and opens in XLSForm tools for editing.
 
 use super::{language_column, languages, XlsFormError};
-use crate::forms::definition::{Field, FormDefinition, Labels};
+use crate::forms::definition::{Condition, Field, FormDefinition, Labels};
 use rust_xlsxwriter::{Workbook, Worksheet};
+use std::collections::BTreeSet;
 
 /// The form as `.xlsx` bytes.
 pub fn export(form: &FormDefinition) -> Result<Vec<u8>, XlsFormError> {
@@ -19,7 +20,18 @@ pub fn export(form: &FormDefinition) -> Result<Vec<u8>, XlsFormError> {
     for base in ["label", "hint", "constraint_message"] {
         header.extend(languages.iter().map(|l| language_column(base, l)));
     }
-    header.extend(["required", "relevant", "constraint", "fieldcase::core"].map(str::to_owned));
+    header.extend(
+        [
+            "required",
+            "relevant",
+            "constraint",
+            "fieldcase::core",
+            "calculation",
+            "default",
+            "choice_filter",
+        ]
+        .map(str::to_owned),
+    );
     survey.row(&header).map_err(write_error)?;
     let per_language = |labels: &Labels| -> Vec<String> {
         languages
@@ -51,11 +63,23 @@ pub fn export(form: &FormDefinition) -> Result<Vec<u8>, XlsFormError> {
     let mut choices = Sheet::new(book.add_worksheet(), "choices").map_err(write_error)?;
     let mut header = vec!["list_name".to_owned(), "name".to_owned()];
     header.extend(languages.iter().map(|l| language_column("label", l)));
+    let columns: BTreeSet<&String> = form
+        .choice_lists
+        .values()
+        .flatten()
+        .flat_map(|c| c.columns.keys())
+        .collect();
+    header.extend(columns.iter().map(|c| (*c).clone()));
     choices.row(&header).map_err(write_error)?;
     for (list, items) in &form.choice_lists {
         for choice in items {
             let mut row = vec![list.clone(), choice.code.clone()];
             row.extend(per_language(&choice.label));
+            row.extend(
+                columns
+                    .iter()
+                    .map(|c| choice.columns.get(*c).cloned().unwrap_or_default()),
+            );
             choices.row(&row).map_err(write_error)?;
         }
     }
@@ -88,7 +112,11 @@ fn field_row(field: &Field, per_language: &dyn Fn(&Labels) -> Vec<String>) -> Ve
     row.extend(per_language(&field.label));
     row.extend(per_language(&field.hint));
     row.extend(per_language(&field.constraint_message));
-    row.push(if field.required { "yes" } else { "" }.to_owned());
+    row.push(match (&field.required_if, field.required) {
+        (Some(c), _) => c.text.clone(),
+        (None, true) => "yes".to_owned(),
+        (None, false) => String::new(),
+    });
     row.push(
         field
             .relevant
@@ -104,6 +132,10 @@ fn field_row(field: &Field, per_language: &dyn Fn(&Labels) -> Vec<String>) -> Ve
             .unwrap_or_default(),
     );
     row.push(field.core.clone().unwrap_or_default());
+    let text = |c: &Option<Condition>| c.as_ref().map(|c| c.text.clone()).unwrap_or_default();
+    row.push(text(&field.calculation));
+    row.push(field.default.clone().unwrap_or_default());
+    row.push(text(&field.choice_filter));
     row
 }
 

@@ -2,37 +2,46 @@
 //!
 //! Every problem of every row is collected before giving up, so an admin fixes a workbook in
 //! one pass. A cell's content may appear in an error only when it is part of the form's
-//! design (a type, a column name, an expression); workbooks hold no answers.
+//! design (a type, a column name, an expression); workbooks hold no answers. What is read,
+//! and in which spellings, follows pyxform (see `docs/forms.md`); names fieldcase stores more
+//! strictly (form ids, field names) are normalised by [`spelling`](super::spelling).
 
+use super::sheet::{get, labels, Sheet, MAX_ROWS};
+use super::spelling::{normalize_id, row_type, version_number, RowType};
 use super::{language_code, Problem, XlsFormError};
 use crate::forms::definition::{
     valid_code, Choice, Condition, Field, FieldType, FormDefinition, Labels, Section,
 };
 use crate::model::FieldId;
-use calamine::{open_workbook_from_rs, Data, Range, Reader, Xlsx};
-use std::collections::BTreeMap;
+use calamine::{open_workbook_from_rs, Reader, Xlsx};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
 
 /// Largest workbook accepted, in bytes: a form of a thousand questions in several languages is
 /// well under 1 MiB; the bound stops a zip bomb's outer layer.
 pub const MAX_XLSFORM_BYTES: usize = 10 * 1024 * 1024;
 
-/// Most rows read from one sheet (fields, groups, choices).
-const MAX_ROWS: usize = 20_000;
+/// Deepest nesting of groups: real forms nest two or three; each level adds a condition to
+/// every section below it.
+pub const MAX_GROUP_DEPTH: usize = 8;
 
 /// Survey columns whose meaning fieldcase does not support: a row that fills one is refused
 /// rather than imported with the column silently ignored.
-const UNSUPPORTED_COLUMNS: [&str; 6] = [
-    "choice_filter",
-    "calculation",
-    "repeat_count",
-    "default",
-    "read_only",
-    "trigger",
-];
+const UNSUPPORTED_COLUMNS: [&str; 3] = ["repeat_count", "read_only", "trigger"];
+
+/// The code and label pyxform gives the choice `or_other` adds.
+const OTHER_CODE: &str = "other";
+const OTHER_LABEL: &str = "Other";
+const SPECIFY_OTHER_LABEL: &str = "Specify other.";
 
 /// Reads an `.xlsx` XLSForm.
 pub fn import(bytes: &[u8]) -> Result<FormDefinition, XlsFormError> {
+    import_named(bytes, None)
+}
+
+/// Reads an `.xlsx` XLSForm whose file is called `file_name`: as in pyxform, a workbook
+/// without a `settings` sheet (or `form_id`) takes its form id from the file name.
+pub fn import_named(bytes: &[u8], file_name: Option<&str>) -> Result<FormDefinition, XlsFormError> {
     if bytes.len() > MAX_XLSFORM_BYTES {
         return Err(XlsFormError::TooLarge);
     }
@@ -73,157 +82,125 @@ pub fn import(bytes: &[u8]) -> Result<FormDefinition, XlsFormError> {
         }
         return Err(XlsFormError::Problems(problems));
     };
-    let mut reader = Importer { problems };
-    let settings = reader.settings(settings.as_ref());
-    let choice_lists = choices
+    let mut reader = Importer {
+        problems,
+        names: BTreeMap::new(),
+    };
+    let mut settings = reader.settings(settings.as_ref());
+    let default_language = settings
+        .default_language
+        .clone()
+        .unwrap_or_else(|| implied_default_language(&survey));
+    reader.collect_names(&survey);
+    let read = reader.survey(&survey, &default_language);
+    let mut choice_lists = choices
         .as_ref()
-        .map(|c| reader.choices(c, &settings.default_language))
+        .map(|c| reader.choices(c, &default_language, &read.filter_columns))
         .unwrap_or_default();
-    let sections = reader.survey(&survey, &settings.default_language);
+    for list in &read.or_other_lists {
+        add_other(&mut choice_lists, list, &default_language);
+    }
+    if settings.id.is_none() {
+        settings.id = file_name.and_then(|f| {
+            let stem = std::path::Path::new(f).file_stem()?.to_str()?;
+            normalize_id(stem)
+        });
+    }
+    let Some(id) = settings.id else {
+        reader.problem(
+            "settings",
+            0,
+            "no form_id, and no file name to take it from: add a settings sheet with form_id",
+        );
+        return Err(XlsFormError::Problems(reader.problems));
+    };
     if !reader.problems.is_empty() {
         return Err(XlsFormError::Problems(reader.problems));
     }
-    let Some(id) = settings.id else {
-        return Err(XlsFormError::Problems(vec![Problem {
-            sheet: "settings",
-            row: 0,
-            message: "form_id is required".into(),
-        }]));
-    };
     let mut title = settings.title;
-    if !title.contains_key(&settings.default_language) {
-        title.insert(settings.default_language.clone(), id.to_string());
+    if !title.contains_key(&default_language) {
+        title.insert(default_language.clone(), id.to_string());
     }
     let form = FormDefinition {
         id,
         version: settings.version.unwrap_or(1),
         title,
-        default_language: settings.default_language,
+        default_language,
         choice_lists,
-        sections,
+        sections: read.sections,
     };
     form.check()?;
     Ok(form)
 }
 
-/// A sheet as text cells, with its header.
-struct Sheet {
-    name: &'static str,
-    /// The spreadsheet row number of `rows[0]` (the header).
-    first_row: u32,
-    header: Vec<String>,
-    rows: Vec<Vec<String>>,
-}
-
-impl Sheet {
-    fn new(name: &'static str, range: &Range<Data>) -> Sheet {
-        let first_row = range.start().map_or(1, |(r, _)| r + 1);
-        let first_col = range.start().map_or(0, |(_, c)| c as usize);
-        let mut rows = range.rows().take(MAX_ROWS + 1).map(|row| {
-            let mut cells: Vec<String> = vec![String::new(); first_col];
-            cells.extend(row.iter().map(cell_text));
-            cells
-        });
-        let header = rows
-            .next()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|h| h.trim().to_owned())
-            .collect();
-        Sheet {
-            name,
-            first_row,
-            header,
-            rows: rows.collect(),
+/// Without a `default_language` setting: `en` when a plain `label` column exists (pyxform's
+/// "default" language), else the language of the first translated label column.
+fn implied_default_language(survey: &Sheet) -> String {
+    let mut first = None;
+    for header in &survey.header {
+        if header == "label" {
+            return "en".into();
+        }
+        if let Some(language) = header.strip_prefix("label::") {
+            first = first.or_else(|| language_code(language));
         }
     }
-
-    fn column(&self, name: &str) -> Option<usize> {
-        self.header
-            .iter()
-            .position(|h| h.eq_ignore_ascii_case(name))
-    }
-
-    /// The columns `base` and `base::<language>`, by language code (plain `base` is the
-    /// default language).
-    fn language_columns(
-        &self,
-        base: &str,
-        default_language: &str,
-        problems: &mut Vec<Problem>,
-    ) -> Vec<(usize, String)> {
-        let mut out = Vec::new();
-        for (i, header) in self.header.iter().enumerate() {
-            let lower = header.to_ascii_lowercase();
-            if lower == base {
-                out.push((i, default_language.to_owned()));
-            } else if let Some(language) = lower.strip_prefix(&format!("{base}::")) {
-                match language_code(&header[header.len() - language.len()..]) {
-                    Some(code) => out.push((i, code)),
-                    None => problems.push(Problem {
-                        sheet: self.name,
-                        row: self.first_row,
-                        message: format!(
-                            "column `{header}`: cannot tell the language code; write \
-                             {base}::Name (code), as in {base}::French (fr)"
-                        ),
-                    }),
-                }
-            }
-        }
-        out
-    }
-
-    /// The data rows with their spreadsheet row numbers, skipping blank rows.
-    fn data(&self) -> impl Iterator<Item = (u32, &Vec<String>)> {
-        self.rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (self.first_row + 1 + i as u32, r))
-            .filter(|(_, r)| r.iter().any(|c| !c.trim().is_empty()))
-    }
-
-    fn too_long(&self) -> bool {
-        self.rows.len() > MAX_ROWS
-    }
+    first.unwrap_or_else(|| "en".into())
 }
 
-fn cell_text(cell: &Data) -> String {
-    match cell {
-        Data::Empty | Data::Error(_) => String::new(),
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Int(i) => i.to_string(),
-        // Spreadsheets store whole numbers (choice codes 1, 2, a version 3) as floats.
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        Data::Float(f) => f.to_string(),
-        Data::Bool(b) => if *b { "true" } else { "false" }.to_owned(),
-        Data::DateTime(d) => d.to_string(),
+/// Adds the `other` choice `or_other` implies, labelled in every language of the list.
+fn add_other(lists: &mut BTreeMap<String, Vec<Choice>>, list: &str, default_language: &str) {
+    let Some(choices) = lists.get_mut(list) else {
+        return;
+    };
+    if choices.iter().any(|c| c.code == OTHER_CODE) {
+        return;
     }
-}
-
-fn get(row: &[String], column: Option<usize>) -> &str {
-    column.and_then(|c| row.get(c)).map_or("", |s| s.trim())
-}
-
-fn labels(row: &[String], columns: &[(usize, String)]) -> Labels {
-    columns
+    let mut languages: BTreeSet<String> = choices
         .iter()
-        .filter_map(|(c, language)| {
-            let text = row.get(*c)?.trim();
-            (!text.is_empty()).then(|| (language.clone(), text.to_owned()))
-        })
-        .collect()
+        .flat_map(|c| c.label.keys().cloned())
+        .collect();
+    languages.insert(default_language.to_owned());
+    choices.push(Choice {
+        code: OTHER_CODE.into(),
+        label: languages
+            .into_iter()
+            .map(|l| (l, OTHER_LABEL.to_owned()))
+            .collect(),
+        columns: BTreeMap::new(),
+    });
 }
 
 struct Settings {
     id: Option<FieldId>,
     version: Option<u32>,
-    default_language: String,
+    default_language: Option<String>,
     title: Labels,
+}
+
+/// What the survey sheet gives besides its sections.
+struct Survey {
+    sections: Vec<Section>,
+    /// Choice columns some `choice_filter` reads.
+    filter_columns: BTreeSet<String>,
+    /// Lists an `or_other` select uses.
+    or_other_lists: BTreeSet<String>,
+}
+
+/// An open group while reading nested groups, which become consecutive sections.
+struct Group {
+    id: FieldId,
+    label: Labels,
+    /// Its condition and every enclosing group's, joined with `and`.
+    relevant: Option<String>,
+    /// How many sections continue it after inner groups closed.
+    continued: usize,
 }
 
 struct Importer {
     problems: Vec<Problem>,
+    /// Survey names as written → their normalised ids, to rewrite `${...}` references.
+    names: BTreeMap<String, FieldId>,
 }
 
 impl Importer {
@@ -239,29 +216,19 @@ impl Importer {
         let mut settings = Settings {
             id: None,
             version: None,
-            default_language: "en".to_owned(),
+            default_language: None,
             title: Labels::new(),
         };
         let Some(sheet) = sheet else {
-            self.problem(
-                "settings",
-                0,
-                "the workbook has no settings sheet (form_id is required)",
-            );
             return settings;
         };
         let Some((row_number, row)) = sheet.data().next() else {
-            self.problem(
-                "settings",
-                0,
-                "the settings sheet has no row under its header",
-            );
             return settings;
         };
         let language = get(row, sheet.column("default_language"));
         if !language.is_empty() {
             match language_code(language) {
-                Some(code) => settings.default_language = code,
+                Some(code) => settings.default_language = Some(code),
                 None => self.problem(
                     "settings",
                     row_number,
@@ -271,43 +238,46 @@ impl Importer {
         }
         let id = get(row, sheet.column("form_id"));
         if !id.is_empty() {
-            match FieldId::parse(id) {
-                Ok(id) => settings.id = Some(id),
-                Err(_) => self.problem(
+            match normalize_id(id) {
+                Some(id) => settings.id = Some(id),
+                None => self.problem(
                     "settings",
                     row_number,
-                    "form_id: a letter a-z, then up to 63 of a-z, 0-9 and _",
+                    "form_id: needs at least one letter or digit",
                 ),
             }
         }
         let version = get(row, sheet.column("version"));
         if !version.is_empty() {
-            match version.parse::<u32>() {
-                Ok(v) if v >= 1 => settings.version = Some(v),
-                _ => self.problem(
-                    "settings",
-                    row_number,
-                    "version: a whole number from 1 to 4294967295",
-                ),
+            match version_number(version) {
+                Ok(v) => settings.version = Some(v),
+                Err(message) => self.problem("settings", row_number, message),
             }
         }
         let mut problems = Vec::new();
-        let title_columns =
-            sheet.language_columns("form_title", &settings.default_language, &mut problems);
+        let default_language = settings.default_language.clone();
+        let title_columns = sheet.language_columns(
+            "form_title",
+            default_language.as_deref().unwrap_or("en"),
+            &mut problems,
+        );
         self.problems.extend(problems);
         settings.title = labels(row, &title_columns);
         settings
     }
 
-    fn choices(&mut self, sheet: &Sheet, default_language: &str) -> BTreeMap<String, Vec<Choice>> {
+    fn choices(
+        &mut self,
+        sheet: &Sheet,
+        default_language: &str,
+        filter_columns: &BTreeSet<String>,
+    ) -> BTreeMap<String, Vec<Choice>> {
         let mut lists: BTreeMap<String, Vec<Choice>> = BTreeMap::new();
         if sheet.too_long() {
             self.problem("choices", 0, format!("more than {MAX_ROWS} rows"));
             return lists;
         }
-        let list_column = sheet
-            .column("list_name")
-            .or_else(|| sheet.column("list name"));
+        let list_column = sheet.column("list_name");
         let name_column = sheet.column("name");
         if list_column.is_none() || name_column.is_none() {
             self.problem(
@@ -320,6 +290,10 @@ impl Importer {
         let mut problems = Vec::new();
         let label_columns = sheet.language_columns("label", default_language, &mut problems);
         self.problems.extend(problems);
+        let extra: Vec<(usize, &String)> = filter_columns
+            .iter()
+            .filter_map(|name| sheet.column(name).map(|c| (c, name)))
+            .collect();
         for (row_number, row) in sheet.data() {
             let list = get(row, list_column);
             let code = get(row, name_column);
@@ -331,25 +305,106 @@ impl Importer {
                 );
                 continue;
             }
+            let columns = extra
+                .iter()
+                .filter(|(c, _)| !get(row, Some(*c)).is_empty())
+                .map(|(c, name)| ((*name).clone(), get(row, Some(*c)).to_owned()))
+                .collect();
             lists.entry(list.to_owned()).or_default().push(Choice {
                 code: code.to_owned(),
                 label: labels(row, &label_columns),
+                columns,
             });
         }
         lists
     }
 
-    fn survey(&mut self, sheet: &Sheet, default_language: &str) -> Vec<Section> {
-        let mut sections: Vec<Section> = Vec::new();
+    /// First pass: every name of the survey and its normalised id, so expressions can refer
+    /// to fields defined later. Two names normalising to one id are reported.
+    fn collect_names(&mut self, sheet: &Sheet) {
+        let name_column = sheet.column("name");
+        let mut seen: BTreeMap<FieldId, String> = BTreeMap::new();
+        let mut problems = Vec::new();
+        for (row_number, row) in sheet.data() {
+            let name = get(row, name_column);
+            if name.is_empty() {
+                continue;
+            }
+            let Some(id) = normalize_id(name) else {
+                continue;
+            };
+            match seen.get(&id) {
+                Some(other) if other != name => problems.push((
+                    row_number,
+                    format!("name `{name}` becomes `{id}`, as `{other}` does: rename one"),
+                )),
+                _ => {
+                    seen.insert(id.clone(), name.to_owned());
+                }
+            }
+            self.names.insert(name.to_owned(), id);
+        }
+        for (row, message) in problems {
+            self.problem("survey", row, message);
+        }
+    }
+
+    /// An expression with its `${name}` references rewritten to normalised ids.
+    fn rewrite(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                out.push_str(&rest[start..]);
+                return out;
+            };
+            let name = &after[..end];
+            let id = self
+                .names
+                .get(name.trim())
+                .map(|id| id.to_string())
+                .or_else(|| normalize_id(name).map(|id| id.to_string()))
+                .unwrap_or_else(|| name.to_owned());
+            out.push_str("${");
+            out.push_str(&id);
+            out.push('}');
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn condition(&mut self, row: u32, column: &str, text: &str) -> Option<Condition> {
+        if text.is_empty() {
+            return None;
+        }
+        let text = self.rewrite(text);
+        match Condition::parse(&text) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                self.problem("survey", row, format!("{column} `{text}`: {e}"));
+                None
+            }
+        }
+    }
+
+    fn survey(&mut self, sheet: &Sheet, default_language: &str) -> Survey {
+        let mut out = Survey {
+            sections: Vec::new(),
+            filter_columns: BTreeSet::new(),
+            or_other_lists: BTreeSet::new(),
+        };
         if sheet.too_long() {
             self.problem("survey", 0, format!("more than {MAX_ROWS} rows"));
-            return sections;
+            return out;
         }
         let type_column = sheet.column("type");
         let name_column = sheet.column("name");
         if type_column.is_none() || name_column.is_none() {
             self.problem("survey", sheet.first_row, "needs the columns type and name");
-            return sections;
+            return out;
         }
         let mut problems = Vec::new();
         let label_columns = sheet.language_columns("label", default_language, &mut problems);
@@ -357,20 +412,23 @@ impl Importer {
         let message_columns =
             sheet.language_columns("constraint_message", default_language, &mut problems);
         self.problems.extend(problems);
-        let required_column = sheet.column("required");
-        let relevant_column = sheet.column("relevant");
-        let constraint_column = sheet.column("constraint");
-        let core_column = sheet
-            .column("fieldcase::core")
-            .or_else(|| sheet.column("bind::fieldcase:core"));
+        let column = |name: &str| sheet.column(name);
+        let (required_column, relevant_column, constraint_column) =
+            (column("required"), column("relevant"), column("constraint"));
+        let (calculation_column, default_column, filter_column) = (
+            column("calculation"),
+            column("default"),
+            column("choice_filter"),
+        );
+        let core_column = column("fieldcase::core");
         let unsupported: Vec<(usize, &str)> = UNSUPPORTED_COLUMNS
             .iter()
             .filter_map(|name| sheet.column(name).map(|c| (c, *name)))
             .collect();
-        // The open group, if any; fields outside groups gather in sections without id.
-        let mut open: Option<Section> = None;
+        let mut groups: Vec<Group> = Vec::new();
+        // The section being filled; fields outside groups gather in sections without id.
+        let mut current: Option<Section> = None;
         for (row_number, row) in sheet.data() {
-            let type_text = get(row, type_column);
             let name = get(row, name_column);
             for (column, column_name) in &unsupported {
                 if !get(row, Some(*column)).is_empty() {
@@ -381,213 +439,224 @@ impl Importer {
                     );
                 }
             }
-            let condition = |this: &mut Self, column: Option<usize>, column_name: &str| {
-                let text = get(row, column);
-                if text.is_empty() {
-                    return None;
-                }
-                match Condition::parse(text) {
-                    Ok(c) => Some(c),
-                    Err(e) => {
-                        this.problem("survey", row_number, format!("{column_name} `{text}`: {e}"));
-                        None
-                    }
-                }
-            };
-            let relevant = condition(self, relevant_column, "relevant");
-            let kind = type_text.split_whitespace().collect::<Vec<_>>();
-            let normalized = kind.join(" ").to_ascii_lowercase();
-            match normalized.as_str() {
-                "begin_group" | "begin group" => {
-                    if open.is_some() {
-                        self.problem("survey", row_number, "nested groups are not supported");
-                        continue;
-                    }
-                    let Some(id) = self.field_id(name, row_number) else {
-                        continue;
-                    };
-                    open = Some(Section {
-                        id: Some(id),
-                        label: labels(row, &label_columns),
-                        relevant,
-                        fields: Vec::new(),
-                    });
-                    continue;
-                }
-                "end_group" | "end group" => {
-                    match open.take() {
-                        Some(section) => sections.push(section),
-                        None => self.problem("survey", row_number, "end_group without begin_group"),
-                    }
-                    continue;
-                }
-                _ => {}
-            }
-            let (field_type, choices) = match field_type(&kind) {
-                Ok(t) => t,
+            let relevant = self.condition(row_number, "relevant", get(row, relevant_column));
+            let kind = match row_type(get(row, type_column)) {
+                Ok(kind) => kind,
                 Err(message) => {
                     self.problem("survey", row_number, message);
                     continue;
                 }
             };
+            let (field_type, list, or_other) = match kind {
+                RowType::Metadata => continue,
+                RowType::BeginGroup => {
+                    let Some(id) = self.field_id(name, row_number) else {
+                        continue;
+                    };
+                    if groups.len() >= MAX_GROUP_DEPTH {
+                        self.problem(
+                            "survey",
+                            row_number,
+                            format!("groups nest more than {MAX_GROUP_DEPTH} deep"),
+                        );
+                        continue;
+                    }
+                    let outer = groups.last().and_then(|g| g.relevant.clone());
+                    let relevant = match (outer, relevant.map(|c| c.text)) {
+                        (Some(a), Some(b)) => Some(format!("({a}) and ({b})")),
+                        (a, b) => a.or(b),
+                    };
+                    let group = Group {
+                        id: id.clone(),
+                        label: labels(row, &label_columns),
+                        relevant,
+                        continued: 0,
+                    };
+                    out.sections.extend(current.take());
+                    current = self.section(&group, Some(id), row_number);
+                    groups.push(group);
+                    continue;
+                }
+                RowType::EndGroup => {
+                    if groups.pop().is_none() {
+                        self.problem("survey", row_number, "end_group without begin_group");
+                        continue;
+                    }
+                    out.sections.extend(current.take());
+                    continue;
+                }
+                RowType::Field {
+                    field_type,
+                    list,
+                    or_other,
+                } => (field_type, list, or_other),
+            };
             let Some(id) = self.field_id(name, row_number) else {
                 continue;
             };
-            let required = match get(row, required_column).to_ascii_lowercase().as_str() {
-                "" | "no" | "false" | "false()" | "0" => false,
-                "yes" | "true" | "true()" | "1" => true,
-                _ => {
-                    self.problem(
-                        "survey",
-                        row_number,
-                        "required: yes or no (an expression is not supported)",
-                    );
-                    false
-                }
+            let required_text = get(row, required_column);
+            let (required, required_if) = match required_text.to_lowercase().as_str() {
+                "" | "no" | "false" | "false()" | "0" => (false, None),
+                "yes" | "true" | "true()" | "1" => (true, None),
+                // An expression: required when it holds.
+                _ => (false, self.condition(row_number, "required", required_text)),
             };
-            let constraint = condition(self, constraint_column, "constraint");
+            let constraint = self.condition(row_number, "constraint", get(row, constraint_column));
+            let calculation =
+                self.condition(row_number, "calculation", get(row, calculation_column));
+            let choice_filter =
+                self.condition(row_number, "choice_filter", get(row, filter_column));
+            if let Some(filter) = &choice_filter {
+                out.filter_columns.extend(filter.expr.names());
+            }
+            let default = Some(get(row, default_column))
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned);
             let core = Some(get(row, core_column))
                 .filter(|c| !c.is_empty())
                 .map(str::to_owned);
-            let field = Field {
-                id,
+            let mut fields = vec![Field {
+                id: id.clone(),
                 field_type,
-                choices,
+                choices: list.clone(),
                 label: labels(row, &label_columns),
                 hint: labels(row, &hint_columns),
                 required,
+                required_if,
                 relevant,
                 constraint,
                 constraint_message: labels(row, &message_columns),
                 core,
-            };
-            match &mut open {
-                Some(section) => section.fields.push(field),
-                None => match sections.last_mut() {
-                    Some(last) if last.id.is_none() => last.fields.push(field),
-                    _ => sections.push(Section {
+                calculation,
+                default,
+                choice_filter,
+            }];
+            if or_other {
+                if let Some(list) = list {
+                    out.or_other_lists.insert(list);
+                }
+                match self.other_field(&id, &fields[0].label, default_language, row_number) {
+                    Some(other) => fields.push(other),
+                    None => continue,
+                }
+            }
+            let section = match &mut current {
+                Some(section) => section,
+                None => {
+                    let section = match groups.last_mut() {
+                        // Fields after an inner group: the outer group continues.
+                        Some(group) => {
+                            group.continued += 1;
+                            let id = format!("{}_{}", group.id, group.continued + 1);
+                            let id = FieldId::parse(&id).ok();
+                            let group = &*group;
+                            self.section(group, id, row_number)
+                        }
+                        None => Some(Section {
+                            id: None,
+                            label: Labels::new(),
+                            relevant: None,
+                            fields: Vec::new(),
+                        }),
+                    };
+                    current.insert(section.unwrap_or(Section {
                         id: None,
                         label: Labels::new(),
                         relevant: None,
-                        fields: vec![field],
-                    }),
-                },
-            }
+                        fields: Vec::new(),
+                    }))
+                }
+            };
+            section.fields.extend(fields);
         }
-        if let Some(section) = open {
+        if let Some(group) = groups.first() {
+            self.problem("survey", 0, format!("group {} has no end_group", group.id));
+        }
+        out.sections.extend(current);
+        out
+    }
+
+    /// A section for a group (or the continuation of one), `None` when its id is unusable.
+    fn section(&mut self, group: &Group, id: Option<FieldId>, row: u32) -> Option<Section> {
+        let Some(id) = id else {
             self.problem(
                 "survey",
-                0,
+                row,
                 format!(
-                    "group {} has no end_group",
-                    section.id.map(|i| i.to_string()).unwrap_or_default()
+                    "group {}: continuing it after an inner group needs a shorter name",
+                    group.id
                 ),
             );
-        }
-        sections
+            return None;
+        };
+        let relevant = match &group.relevant {
+            Some(text) => match Condition::parse(text) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    self.problem(
+                        "survey",
+                        row,
+                        format!("the conditions of the groups around it, together: {e}"),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        Some(Section {
+            id: Some(id),
+            label: group.label.clone(),
+            relevant,
+            fields: Vec::new(),
+        })
+    }
+
+    /// The text field `or_other` adds after a select: `<name>_other`, shown when `other` is
+    /// chosen, as pyxform does.
+    fn other_field(
+        &mut self,
+        id: &FieldId,
+        label: &Labels,
+        default_language: &str,
+        row: u32,
+    ) -> Option<Field> {
+        let Ok(other_id) = FieldId::parse(&format!("{id}_other")) else {
+            self.problem(
+                "survey",
+                row,
+                "or_other: the name is too long to add `_other` to it",
+            );
+            return None;
+        };
+        let mut languages: BTreeSet<String> = label.keys().cloned().collect();
+        languages.insert(default_language.to_owned());
+        Some(Field {
+            id: other_id,
+            field_type: FieldType::Text,
+            choices: None,
+            label: languages
+                .into_iter()
+                .map(|l| (l, SPECIFY_OTHER_LABEL.to_owned()))
+                .collect(),
+            hint: Labels::new(),
+            required: false,
+            required_if: None,
+            relevant: Condition::parse(&format!("selected(${{{id}}}, '{OTHER_CODE}')")).ok(),
+            constraint: None,
+            constraint_message: Labels::new(),
+            core: None,
+            calculation: None,
+            default: None,
+            choice_filter: None,
+        })
     }
 
     fn field_id(&mut self, name: &str, row: u32) -> Option<FieldId> {
-        match FieldId::parse(name) {
-            Ok(id) => Some(id),
-            Err(_) => {
-                self.problem(
-                    "survey",
-                    row,
-                    "name: a letter a-z, then up to 63 of a-z, 0-9 and _",
-                );
+        match normalize_id(name) {
+            Some(id) => Some(id),
+            None => {
+                self.problem("survey", row, "name: needs at least one letter or digit");
                 None
-            }
-        }
-    }
-}
-
-/// The field type and choice list of a `type` cell, or why it is not supported.
-fn field_type(words: &[&str]) -> Result<(FieldType, Option<String>), String> {
-    let first = words
-        .first()
-        .map(|w| w.to_ascii_lowercase())
-        .unwrap_or_default();
-    let simple = |t: FieldType| {
-        if words.len() == 1 {
-            Ok((t, None))
-        } else {
-            Err(format!("type `{}` takes no list name", words.join(" ")))
-        }
-    };
-    match first.as_str() {
-        "" => Err("type is empty".into()),
-        "text" => simple(FieldType::Text),
-        "integer" | "int" => simple(FieldType::Integer),
-        "decimal" => simple(FieldType::Decimal),
-        "date" => simple(FieldType::Date),
-        "note" => simple(FieldType::Note),
-        "yes_no" => simple(FieldType::YesNo),
-        "country" => simple(FieldType::Country),
-        "partial_date" => simple(FieldType::PartialDate),
-        "select_one" | "select_multiple" => {
-            let t = if first == "select_one" {
-                FieldType::SelectOne
-            } else {
-                FieldType::SelectMultiple
-            };
-            match words {
-                [_, list] => Ok((t, Some((*list).to_owned()))),
-                [_, _, or_other] if or_other.eq_ignore_ascii_case("or_other") => Err(format!(
-                    "type `{}`: or_other is not supported",
-                    words.join(" ")
-                )),
-                _ => Err(format!("type `{first}` needs one list name")),
-            }
-        }
-        other => {
-            // Known XLSForm types get a plain "not supported"; anything else may be a typo.
-            let known = [
-                "geopoint",
-                "geotrace",
-                "geoshape",
-                "image",
-                "audio",
-                "video",
-                "file",
-                "barcode",
-                "calculate",
-                "begin_repeat",
-                "begin repeat",
-                "end_repeat",
-                "end repeat",
-                "time",
-                "datetime",
-                "range",
-                "rank",
-                "acknowledge",
-                "hidden",
-                "start",
-                "end",
-                "today",
-                "deviceid",
-                "username",
-                "phonenumber",
-                "email",
-                "audit",
-                "select_one_from_file",
-                "select_multiple_from_file",
-                "trigger",
-                "background-audio",
-                "xml-external",
-                "csv-external",
-                "simserial",
-                "subscriberid",
-                "begin_group",
-                "end_group",
-            ];
-            let whole = words.join(" ").to_ascii_lowercase();
-            if known.contains(&whole.as_str()) || known.contains(&other) {
-                Err(format!("type `{whole}` is not supported"))
-            } else {
-                Err(format!(
-                    "type `{whole}` is not an XLSForm type fieldcase knows"
-                ))
             }
         }
     }

@@ -13,9 +13,11 @@
 
 mod export;
 mod import;
+mod sheet;
+mod spelling;
 
 pub use export::export;
-pub use import::{import, MAX_XLSFORM_BYTES};
+pub use import::{import, import_named, MAX_GROUP_DEPTH, MAX_XLSFORM_BYTES};
 
 use super::definition::{DefinitionError, FormDefinition};
 use std::fmt;
@@ -55,8 +57,9 @@ pub enum XlsFormError {
     Write(String),
 }
 
-/// The conventional names of the languages a column header may name (`label::French (fr)`).
-const LANGUAGE_NAMES: [(&str, &str); 8] = [
+/// The conventional names of the languages a column header may name (`label::French (fr)`,
+/// or only `label::french`): the languages of the field's forms and the common others.
+const LANGUAGE_NAMES: [(&str, &str); 40] = [
     ("en", "English"),
     ("fr", "French"),
     ("es", "Spanish"),
@@ -65,6 +68,38 @@ const LANGUAGE_NAMES: [(&str, &str); 8] = [
     ("sw", "Swahili"),
     ("am", "Amharic"),
     ("ti", "Tigrinya"),
+    ("zh", "Chinese"),
+    ("ru", "Russian"),
+    ("uk", "Ukrainian"),
+    ("ro", "Romanian"),
+    ("bg", "Bulgarian"),
+    ("sq", "Albanian"),
+    ("tr", "Turkish"),
+    ("fa", "Persian"),
+    ("ps", "Pashto"),
+    ("ur", "Urdu"),
+    ("hi", "Hindi"),
+    ("bn", "Bengali"),
+    ("ne", "Nepali"),
+    ("th", "Thai"),
+    ("my", "Burmese"),
+    ("km", "Khmer"),
+    ("lo", "Lao"),
+    ("vi", "Vietnamese"),
+    ("id", "Indonesian"),
+    ("ms", "Malay"),
+    ("tl", "Tagalog"),
+    ("ha", "Hausa"),
+    ("yo", "Yoruba"),
+    ("ig", "Igbo"),
+    ("so", "Somali"),
+    ("om", "Oromo"),
+    ("lg", "Luganda"),
+    ("rw", "Kinyarwanda"),
+    ("ln", "Lingala"),
+    ("de", "German"),
+    ("it", "Italian"),
+    ("ku", "Kurdish"),
 ];
 
 /// The header of a column in a language: `label::French (fr)`.
@@ -75,7 +110,9 @@ fn language_column(base: &str, code: &str) -> String {
     }
 }
 
-/// The language code of a column header's language part: `French (fr)`, `fr`, `French`.
+/// The language code of a column header's language part, in any case: `French (fr)`, `fr`,
+/// `FR`, `french`, `Français (fr)`. A name not in [`LANGUAGE_NAMES`] becomes its own code
+/// when it is a short word (`label::Kirundi` → `kirundi`), as pyxform keeps any name.
 fn language_code(text: &str) -> Option<String> {
     let text = text.trim();
     if let (Some(open), true) = (text.rfind('('), text.ends_with(')')) {
@@ -84,20 +121,12 @@ fn language_code(text: &str) -> Option<String> {
     }
     if let Some((code, _)) = LANGUAGE_NAMES
         .iter()
-        .find(|(_, name)| name.eq_ignore_ascii_case(text))
+        .find(|(code, name)| name.eq_ignore_ascii_case(text) || code.eq_ignore_ascii_case(text))
     {
         return Some((*code).to_owned());
     }
-    // A bare code must look like one (`fr`, `pt-br`), so `label::Klingon` is not taken for
-    // a language called "klingon".
-    let (primary, region) = text.split_once('-').unwrap_or((text, "ab"));
-    let looks_like_code = (2..=3).contains(&primary.len())
-        && primary.bytes().all(|b| b.is_ascii_lowercase())
-        && (2..=4).contains(&region.len())
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    looks_like_code.then(|| text.to_owned())
+    let code = text.to_ascii_lowercase().replace(['_', ' '], "-");
+    (valid_language(&code) && code.starts_with(|c: char| c.is_ascii_lowercase())).then_some(code)
 }
 
 fn valid_language(code: &str) -> bool {
