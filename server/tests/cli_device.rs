@@ -24,6 +24,61 @@ fn case_file(dir: &Path, nationality: &str) -> std::path::PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_validation_run_with_refused_lines_fails_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, admin) = server_with_agencies(dir.path(), &[("iom_uga", "IOM Uganda")]).await;
+    let codes = caseworker_codes(&admin, &[("alice", "iom_uga")]).await;
+    let url = server.base_url.clone();
+    let devices = dir.path().join("devices");
+    tokio::task::spawn_blocking(move || {
+        let d = devices.as_path();
+        ok(device(
+            d,
+            "alice",
+            PASSPHRASE,
+            &["enroll", "--server", &url, "--code", &codes[0]],
+        ));
+        let good = std::fs::read_to_string(case_file(d, "ETH")).unwrap();
+        let mut bad: Value = serde_json::from_str(&good).unwrap();
+        bad["sex"] = json!("not a sex code");
+        let lines = d.join("cases.jsonl");
+        std::fs::write(&lines, format!("{good}\n{bad}\n{good}\n")).unwrap();
+        let path = lines.to_str().unwrap();
+
+        let checked = device(d, "alice", PASSPHRASE, &["import", path, "--validate-only"]);
+        let report: Value = serde_json::from_slice(&checked.stdout).unwrap();
+        assert_eq!(report["failed"], 1, "{report}");
+        assert_eq!(report["validate_only"], true);
+        let error = failed(checked);
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("1 line(s) would be refused"),
+            "{error}"
+        );
+        let listed = ok(device(d, "alice", PASSPHRASE, &["list"]));
+        assert_eq!(
+            listed.as_array().unwrap().len(),
+            0,
+            "a check writes nothing"
+        );
+
+        // All lines valid: the check succeeds.
+        std::fs::write(&lines, format!("{good}\n")).unwrap();
+        let clean = ok(device(
+            d,
+            "alice",
+            PASSPHRASE,
+            &["import", path, "--validate-only"],
+        ));
+        assert_eq!(clean["failed"], 0);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_caseworker_records_searches_corrects_and_syncs_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let (server, admin) = server_with_agencies(dir.path(), &[("iom_uga", "IOM Uganda")]).await;

@@ -64,7 +64,8 @@ pub enum DeviceCommand {
     /// Import cases from a JSON Lines file.
     Import {
         file: PathBuf,
-        /// Check every line and report; write nothing.
+        /// Check every line and report; write nothing. Exits with a failure status when any
+        /// line would be refused.
         #[arg(long)]
         validate_only: bool,
         /// Cases per transaction.
