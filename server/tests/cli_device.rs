@@ -24,7 +24,7 @@ fn case_file(dir: &Path, nationality: &str) -> std::path::PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_validation_run_with_refused_lines_fails_and_writes_nothing() {
+async fn invalid_cases_are_refused_once_and_a_failed_check_fails() {
     let dir = tempfile::tempdir().unwrap();
     let (server, admin) = server_with_agencies(dir.path(), &[("iom_uga", "IOM Uganda")]).await;
     let codes = caseworker_codes(&admin, &[("alice", "iom_uga")]).await;
@@ -63,6 +63,24 @@ async fn a_validation_run_with_refused_lines_fails_and_writes_nothing() {
             0,
             "a check writes nothing"
         );
+
+        // A change the store refuses: its problems are told once, not once per cause.
+        let good_file = case_file(d, "KEN");
+        let added = ok(device(
+            d,
+            "alice",
+            PASSPHRASE,
+            &["add", "--file", good_file.to_str().unwrap()],
+        ));
+        let id = added["id"].as_str().unwrap();
+        let refused = failed(device(
+            d,
+            "alice",
+            PASSPHRASE,
+            &["update", id, "--set", "sex=not_a_sex_code"],
+        ));
+        let message = refused["message"].as_str().unwrap();
+        assert_eq!(message.matches("invalid field").count(), 1, "{message}");
 
         // All lines valid: the check succeeds.
         std::fs::write(&lines, format!("{good}\n")).unwrap();
