@@ -113,13 +113,18 @@ async fn a_caseworker_records_searches_corrects_and_syncs_from_the_command_line(
             &["enroll", "--server", &url, "--code", &alice_code],
         ));
         assert_eq!(enrolled["agency"], "iom_uga");
-        // The code works once.
-        failed(device(
+        // The code works once, and a refused code is told as such.
+        let refused = failed(device(
             d,
             "carol",
             PASSPHRASE,
             &["enroll", "--server", &url, "--code", &alice_code],
         ));
+        let message = refused["message"].as_str().unwrap();
+        assert!(
+            message.contains("enrollment code was not accepted"),
+            "{message}"
+        );
 
         let file = case_file(d, "ETH");
         let added = ok(device(

@@ -4,9 +4,25 @@ use super::store::{passphrase, Profile};
 use crate::cli::output::Output;
 use anyhow::Context;
 use fieldcase_core::store::{Identity, OpenOptions, Store, SyncProgress};
-use fieldcase_core::sync::{enroll_with_options as enroll_device, sync_with_retry, RetryPolicy};
+use fieldcase_core::sync::{
+    enroll_with_options as enroll_device, sync_with_retry, RetryPolicy, SyncError,
+};
 use serde_json::json;
 use std::sync::Mutex;
+
+/// What a refused code means to someone enrolling. The server answers a wrong, used and
+/// expired code alike (so guessing codes learns nothing); the sync client's wording for a
+/// refused credential ("enroll the device again") would send them in a circle.
+const CODE_REFUSED: &str = "this enrollment code was not accepted: it may be mistyped, already \
+                            used or expired (the server does not say which); ask your \
+                            administrator for a new one";
+
+fn enrollment_error(error: SyncError) -> anyhow::Error {
+    match error {
+        SyncError::Unauthorized => anyhow::anyhow!(CODE_REFUSED),
+        other => other.into(),
+    }
+}
 
 pub async fn enroll(
     profile: &Profile,
@@ -34,7 +50,9 @@ pub async fn enroll(
         passphrase.chars().count() >= 8,
         "choose a passphrase of at least 8 characters"
     );
-    let enrolled = enroll_device(server, code, label, profile.connect).await?;
+    let enrolled = enroll_device(server, code, label, profile.connect)
+        .await
+        .map_err(enrollment_error)?;
     let identity = Identity {
         device: enrolled.device_id,
         agency: enrolled.agency.clone(),
