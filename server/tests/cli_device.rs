@@ -342,7 +342,23 @@ async fn referrals_from_the_command_line() {
         let message = refuse("alice", &["referral", "accept", &referral_id]);
         assert!(message.contains("receiving"), "{message}");
         assert_eq!(run("bob", &["status"])["pending_transitions"], 1);
-        assert_eq!(run("bob", &["sync"])["referral_transitions_applied"], 1);
+        // In text, the decision sent is counted (not "pushed 0").
+        let synced = Command::new(BIN)
+            .args(["device", "--dir"])
+            .arg(d)
+            .args(["--profile", "bob", "sync"])
+            .env("FIELDCASE_PASSPHRASE", PASSPHRASE)
+            .env_remove("FIELDCASE_DEVICE_DIR")
+            .env_remove("FIELDCASE_PROFILE")
+            .output()
+            .unwrap();
+        assert!(synced.status.success());
+        let text = String::from_utf8(synced.stdout).unwrap();
+        assert!(
+            text.contains("pushed 0 change(s) and 1 referral decision(s)"),
+            "{text}"
+        );
+        assert!(text.contains("1 confirmed, 0 refused"), "{text}");
         assert_eq!(run("bea", &["sync"])["referral_transitions_refused"], 1);
         let lost = run("bea", &["referral", "list"]);
         assert_eq!(lost[0]["status"], "accepted");

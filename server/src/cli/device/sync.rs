@@ -114,8 +114,16 @@ pub async fn sync(profile: &Profile, attempts: u32, out: Output) -> anyhow::Resu
             "synced": status.synced,
         }),
         || {
+            // Referral decisions travel as commands, not changes: counted apart, so accepting
+            // a referral does not read as "pushed 0".
+            let decisions = outcome.commands_applied + outcome.commands_rejected;
+            let decisions = if decisions > 0 {
+                format!(" and {decisions} referral decision(s)")
+            } else {
+                String::new()
+            };
             let mut text = format!(
-                "synced: pushed {}, pulled {}, {} new conflict(s), {} refused by the server; {} request(s), {} bytes up, {} down",
+                "synced: pushed {} change(s){decisions}, pulled {}, {} new conflict(s), {} refused by the server; {} request(s), {} bytes up, {} down",
                 outcome.pushed,
                 outcome.pulled,
                 outcome.new_conflicts,
