@@ -342,23 +342,42 @@ async fn referrals_from_the_command_line() {
         let message = refuse("alice", &["referral", "accept", &referral_id]);
         assert!(message.contains("receiving"), "{message}");
         assert_eq!(run("bob", &["status"])["pending_transitions"], 1);
-        // In text, the decision sent is counted (not "pushed 0").
-        let synced = Command::new(BIN)
-            .args(["device", "--dir"])
-            .arg(d)
-            .args(["--profile", "bob", "sync"])
-            .env("FIELDCASE_PASSPHRASE", PASSPHRASE)
-            .env_remove("FIELDCASE_DEVICE_DIR")
-            .env_remove("FIELDCASE_PROFILE")
-            .output()
-            .unwrap();
-        assert!(synced.status.success());
-        let text = String::from_utf8(synced.stdout).unwrap();
+        // What people read (text mode).
+        let text = |profile: &str, args: &[&str]| {
+            let output = Command::new(BIN)
+                .args(["device", "--dir"])
+                .arg(d)
+                .args(["--profile", profile])
+                .args(args)
+                .env("FIELDCASE_PASSPHRASE", PASSPHRASE)
+                .env_remove("FIELDCASE_DEVICE_DIR")
+                .env_remove("FIELDCASE_PROFILE")
+                .output()
+                .unwrap();
+            assert!(output.status.success());
+            String::from_utf8(output.stdout).unwrap()
+        };
+        // The decision sent is counted (not "pushed 0").
+        let synced = text("bob", &["sync"]);
         assert!(
-            text.contains("pushed 0 change(s) and 1 referral decision(s)"),
-            "{text}"
+            synced.contains("pushed 0 change(s) and 1 referral decision(s)"),
+            "{synced}"
         );
-        assert!(text.contains("1 confirmed, 0 refused"), "{text}");
+        assert!(synced.contains("1 confirmed, 0 refused"), "{synced}");
+        // Times as dates, not epoch milliseconds.
+        let status = text("bob", &["status"]);
+        let last = status
+            .lines()
+            .find_map(|line| line.strip_prefix("last sync: "))
+            .unwrap_or_default();
+        assert!(last.starts_with("20") && last.ends_with('Z'), "{status}");
+        let timeline = text("bob", &["referral", "timeline", &referral_id]);
+        let epoch_ms = |word: &str| word.len() >= 12 && word.chars().all(|c| c.is_ascii_digit());
+        assert!(
+            !timeline.split_whitespace().any(epoch_ms),
+            "no epoch milliseconds: {timeline}"
+        );
+        assert!(timeline.contains('Z'), "{timeline}");
         assert_eq!(run("bea", &["sync"])["referral_transitions_refused"], 1);
         let lost = run("bea", &["referral", "list"]);
         assert_eq!(lost[0]["status"], "accepted");

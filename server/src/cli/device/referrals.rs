@@ -172,7 +172,7 @@ pub fn run(profile: &Profile, command: ReferralCli, out: Output) -> anyhow::Resu
                     .map(|(referral, e)| {
                         vec![
                             referral.to_string(),
-                            e.at_ms.to_string(),
+                            crate::time::rfc3339(e.at_ms.max(0) as u64),
                             e.agency.to_string(),
                             e.user.clone().unwrap_or_default(),
                             e.transition.map_or("created".to_owned(), |t| t.to_string()),

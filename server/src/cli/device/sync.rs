@@ -165,7 +165,9 @@ pub fn status(profile: &Profile, out: Output) -> anyhow::Result<()> {
             "synced": status.synced,
         }),
         || {
-            let last = status.last_sync_ms.map_or("never".to_owned(), |ms| format!("{ms} ms since the epoch"));
+            let last = status
+                .last_sync_ms
+                .map_or("never".to_owned(), |ms| crate::time::rfc3339(ms.max(0) as u64));
             let mut text = format!(
                 "profile {} (device {} of {})\ncases: {}\npending changes: {}\npending attachments: {} ({} bytes)\nrefused by the server: {}\nconflicts: {}\nlast sync: {}\n{}",
                 profile.name,
