@@ -15,7 +15,8 @@
 //!    headers, counted by a relay between client and server), per case. Targets: pull under
 //!    1 s, under 200 bytes per case.
 //!    `initial_pull_profile` then replays B's pull with raw HTTP to split the time (server
-//!    and loopback vs decoding vs applying to a fresh store, both durabilities) and the bytes
+//!    and loopback vs decoding vs applying to a fresh store, both durabilities, with SQLite's
+//!    checkpoints deferred to one at the end as the sync client does) and the bytes
 //!    (JSON of field values vs the per-operation envelope; zstd at other levels), and reports
 //!    the resulting device database's size per case by table (SQLite `dbstat`) and what the
 //!    store's `status()` costs at that size (the sync client calls it around every request).
