@@ -357,6 +357,22 @@ async fn referrals_from_the_command_line() {
             assert!(output.status.success());
             String::from_utf8(output.stdout).unwrap()
         };
+        // The receiving caseworker reads the referral in full.
+        let shown = text("bob", &["referral", "show", &referral_id]);
+        let line = |label: &str| {
+            shown
+                .lines()
+                .find_map(|l| l.strip_prefix(label))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let services = line("services: ");
+        assert!(
+            services.contains("shelter") && services.contains("return_travel"),
+            "{shown}"
+        );
+        assert_eq!(line("reason: "), "Returning home; needs a bed", "{shown}");
+        assert_eq!(line("shared fields: "), "nationality, sex", "{shown}");
         // The decision sent is counted (not "pushed 0").
         let synced = text("bob", &["sync"]);
         assert!(
