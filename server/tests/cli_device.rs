@@ -32,12 +32,16 @@ async fn invalid_cases_are_refused_once_and_a_failed_check_fails() {
     let devices = dir.path().join("devices");
     tokio::task::spawn_blocking(move || {
         let d = devices.as_path();
-        ok(device(
-            d,
-            "alice",
-            PASSPHRASE,
-            &["enroll", "--server", &url, "--code", &codes[0]],
-        ));
+        // The server from FIELDCASE_SERVER, as `admin` and `report` take it.
+        let enrolled = Command::new(BIN)
+            .args(["--json", "device", "--dir"])
+            .arg(d)
+            .args(["--profile", "alice", "enroll", "--code", &codes[0]])
+            .env("FIELDCASE_PASSPHRASE", PASSPHRASE)
+            .env("FIELDCASE_SERVER", &url)
+            .output()
+            .unwrap();
+        assert_eq!(ok(enrolled)["agency"], "iom_uga");
         let good = std::fs::read_to_string(case_file(d, "ETH")).unwrap();
         let mut bad: Value = serde_json::from_str(&good).unwrap();
         bad["sex"] = json!("not a sex code");

@@ -44,7 +44,8 @@ pub struct DeviceArgs {
 pub enum DeviceCommand {
     /// Enroll this profile with a server using a one-time code, creating its store.
     Enroll {
-        #[arg(long)]
+        /// The server's base URL (the same variable `admin` and `report` read).
+        #[arg(long, env = "FIELDCASE_SERVER")]
         server: String,
         /// The code an administrator issued (e.g. K7QM-4TXP-9WDR).
         #[arg(long)]
