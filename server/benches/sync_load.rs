@@ -15,7 +15,8 @@
 //!    headers, counted by a relay between client and server), per case. Targets: pull under
 //!    1 s, under 200 bytes per case.
 //!    `initial_pull_profile` then replays B's pull with raw HTTP to split the time (server
-//!    and loopback vs decoding vs applying to a fresh store, both durabilities) and the bytes
+//!    and loopback vs decoding vs applying to a fresh store, both durabilities, with SQLite's
+//!    checkpoints deferred to one at the end as the sync client does) and the bytes
 //!    (JSON of field values vs the per-operation envelope; zstd at other levels), and reports
 //!    the resulting device database's size per case by table (SQLite `dbstat`) and what the
 //!    store's `status()` costs at that size (the sync client calls it around every request).
@@ -965,12 +966,15 @@ async fn profile_initial_pull(
         &store_options(),
     )
     .expect("store");
+    // As the sync client applies: SQLite's checkpoints deferred, one at the end (timed).
     let start = Instant::now();
+    store.begin_sync_writes().expect("defer checkpoints");
     for page in &decoded {
         store
             .apply_remote(&page.ops, &page.next_cursor.0)
             .expect("apply");
     }
+    store.end_sync_writes().expect("checkpoint");
     let apply_s = start.elapsed().as_secs_f64();
     store.close().expect("close");
     // After the closing checkpoint the main file holds everything.
@@ -996,11 +1000,13 @@ async fn profile_initial_pull(
         .expect("store")
     };
     let start = Instant::now();
+    full_store.begin_sync_writes().expect("defer checkpoints");
     for page in &decoded {
         full_store
             .apply_remote(&page.ops, &page.next_cursor.0)
             .expect("apply");
     }
+    full_store.end_sync_writes().expect("checkpoint");
     let apply_full_s = start.elapsed().as_secs_f64();
     // The sync client asks the store for its status (to count pending operations) before
     // the first request and after every reply: what that costs on a store of this size.

@@ -15,13 +15,13 @@ fn main() -> ExitCode {
                     Some(refused) => serde_json::to_value(&refused.body),
                     None => serde_json::to_value(serde_json::json!({
                         "error": "cli",
-                        "message": format!("{e:#}"),
+                        "message": cli::output::error_message(&e),
                     })),
                 }
                 .expect("error bodies serialize");
                 eprintln!("{body}");
             } else {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", cli::output::error_message(&e));
             }
             ExitCode::FAILURE
         }

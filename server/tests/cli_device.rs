@@ -24,6 +24,83 @@ fn case_file(dir: &Path, nationality: &str) -> std::path::PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn invalid_cases_are_refused_once_and_a_failed_check_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, admin) = server_with_agencies(dir.path(), &[("iom_uga", "IOM Uganda")]).await;
+    let codes = caseworker_codes(&admin, &[("alice", "iom_uga")]).await;
+    let url = server.base_url.clone();
+    let devices = dir.path().join("devices");
+    tokio::task::spawn_blocking(move || {
+        let d = devices.as_path();
+        // The server from FIELDCASE_SERVER, as `admin` and `report` take it.
+        let enrolled = Command::new(BIN)
+            .args(["--json", "device", "--dir"])
+            .arg(d)
+            .args(["--profile", "alice", "enroll", "--code", &codes[0]])
+            .env("FIELDCASE_PASSPHRASE", PASSPHRASE)
+            .env("FIELDCASE_SERVER", &url)
+            .output()
+            .unwrap();
+        assert_eq!(ok(enrolled)["agency"], "iom_uga");
+        let good = std::fs::read_to_string(case_file(d, "ETH")).unwrap();
+        let mut bad: Value = serde_json::from_str(&good).unwrap();
+        bad["sex"] = json!("not a sex code");
+        let lines = d.join("cases.jsonl");
+        std::fs::write(&lines, format!("{good}\n{bad}\n{good}\n")).unwrap();
+        let path = lines.to_str().unwrap();
+
+        let checked = device(d, "alice", PASSPHRASE, &["import", path, "--validate-only"]);
+        let report: Value = serde_json::from_slice(&checked.stdout).unwrap();
+        assert_eq!(report["failed"], 1, "{report}");
+        assert_eq!(report["validate_only"], true);
+        let error = failed(checked);
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("1 line(s) would be refused"),
+            "{error}"
+        );
+        let listed = ok(device(d, "alice", PASSPHRASE, &["list"]));
+        assert_eq!(
+            listed.as_array().unwrap().len(),
+            0,
+            "a check writes nothing"
+        );
+
+        // A change the store refuses: its problems are told once, not once per cause.
+        let good_file = case_file(d, "KEN");
+        let added = ok(device(
+            d,
+            "alice",
+            PASSPHRASE,
+            &["add", "--file", good_file.to_str().unwrap()],
+        ));
+        let id = added["id"].as_str().unwrap();
+        let refused = failed(device(
+            d,
+            "alice",
+            PASSPHRASE,
+            &["update", id, "--set", "sex=not_a_sex_code"],
+        ));
+        let message = refused["message"].as_str().unwrap();
+        assert_eq!(message.matches("invalid field").count(), 1, "{message}");
+
+        // All lines valid: the check succeeds.
+        std::fs::write(&lines, format!("{good}\n")).unwrap();
+        let clean = ok(device(
+            d,
+            "alice",
+            PASSPHRASE,
+            &["import", path, "--validate-only"],
+        ));
+        assert_eq!(clean["failed"], 0);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_caseworker_records_searches_corrects_and_syncs_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let (server, admin) = server_with_agencies(dir.path(), &[("iom_uga", "IOM Uganda")]).await;
@@ -40,13 +117,18 @@ async fn a_caseworker_records_searches_corrects_and_syncs_from_the_command_line(
             &["enroll", "--server", &url, "--code", &alice_code],
         ));
         assert_eq!(enrolled["agency"], "iom_uga");
-        // The code works once.
-        failed(device(
+        // The code works once, and a refused code is told as such.
+        let refused = failed(device(
             d,
             "carol",
             PASSPHRASE,
             &["enroll", "--server", &url, "--code", &alice_code],
         ));
+        let message = refused["message"].as_str().unwrap();
+        assert!(
+            message.contains("enrollment code was not accepted"),
+            "{message}"
+        );
 
         let file = case_file(d, "ETH");
         let added = ok(device(
@@ -264,7 +346,58 @@ async fn referrals_from_the_command_line() {
         let message = refuse("alice", &["referral", "accept", &referral_id]);
         assert!(message.contains("receiving"), "{message}");
         assert_eq!(run("bob", &["status"])["pending_transitions"], 1);
-        assert_eq!(run("bob", &["sync"])["referral_transitions_applied"], 1);
+        // What people read (text mode).
+        let text = |profile: &str, args: &[&str]| {
+            let output = Command::new(BIN)
+                .args(["device", "--dir"])
+                .arg(d)
+                .args(["--profile", profile])
+                .args(args)
+                .env("FIELDCASE_PASSPHRASE", PASSPHRASE)
+                .env_remove("FIELDCASE_DEVICE_DIR")
+                .env_remove("FIELDCASE_PROFILE")
+                .output()
+                .unwrap();
+            assert!(output.status.success());
+            String::from_utf8(output.stdout).unwrap()
+        };
+        // The receiving caseworker reads the referral in full.
+        let shown = text("bob", &["referral", "show", &referral_id]);
+        let line = |label: &str| {
+            shown
+                .lines()
+                .find_map(|l| l.strip_prefix(label))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let services = line("services: ");
+        assert!(
+            services.contains("shelter") && services.contains("return_travel"),
+            "{shown}"
+        );
+        assert_eq!(line("reason: "), "Returning home; needs a bed", "{shown}");
+        assert_eq!(line("shared fields: "), "nationality, sex", "{shown}");
+        // The decision sent is counted (not "pushed 0").
+        let synced = text("bob", &["sync"]);
+        assert!(
+            synced.contains("pushed 0 change(s) and 1 referral decision(s)"),
+            "{synced}"
+        );
+        assert!(synced.contains("1 confirmed, 0 refused"), "{synced}");
+        // Times as dates, not epoch milliseconds.
+        let status = text("bob", &["status"]);
+        let last = status
+            .lines()
+            .find_map(|line| line.strip_prefix("last sync: "))
+            .unwrap_or_default();
+        assert!(last.starts_with("20") && last.ends_with('Z'), "{status}");
+        let timeline = text("bob", &["referral", "timeline", &referral_id]);
+        let epoch_ms = |word: &str| word.len() >= 12 && word.chars().all(|c| c.is_ascii_digit());
+        assert!(
+            !timeline.split_whitespace().any(epoch_ms),
+            "no epoch milliseconds: {timeline}"
+        );
+        assert!(timeline.contains('Z'), "{timeline}");
         assert_eq!(run("bea", &["sync"])["referral_transitions_refused"], 1);
         let lost = run("bea", &["referral", "list"]);
         assert_eq!(lost[0]["status"], "accepted");

@@ -157,6 +157,26 @@ impl Store {
         Ok(())
     }
 
+    /// Defers SQLite's own checkpoints while a sync applies its pages (up to
+    /// [`connection::SYNC_WAL_AUTOCHECKPOINT_PAGES`]); [`Store::end_sync_writes`] restores
+    /// the interactive threshold and checkpoints once. Durability is unchanged: a checkpoint
+    /// only moves committed pages from the WAL into the main file.
+    pub fn begin_sync_writes(&self) -> Result<()> {
+        self.ensure_not_wiped()?;
+        connection::set_wal_autocheckpoint(&self.conn, connection::SYNC_WAL_AUTOCHECKPOINT_PAGES)?;
+        Ok(())
+    }
+
+    /// Ends [`Store::begin_sync_writes`]: back to [`connection::WAL_AUTOCHECKPOINT_PAGES`],
+    /// then one checkpoint of what the sync wrote.
+    pub fn end_sync_writes(&self) -> Result<()> {
+        if self.wiped {
+            return Ok(());
+        }
+        connection::set_wal_autocheckpoint(&self.conn, connection::WAL_AUTOCHECKPOINT_PAGES)?;
+        self.checkpoint()
+    }
+
     pub fn is_locked(&self) -> bool {
         self.keys.is_none()
     }
@@ -386,4 +406,46 @@ fn remove_database_files(path: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn autocheckpoint(store: &Store) -> u32 {
+        store
+            .conn
+            .query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_sync_defers_checkpoints_and_restores_the_interactive_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = Identity {
+            device: DeviceId::from_bytes([1; 16]),
+            agency: AgencyCode::parse("iom_ken").unwrap(),
+            user: "user".into(),
+        };
+        let options = OpenOptions {
+            kdf: KdfParams::insecure_fast_for_tests(),
+            durability: Durability::Normal,
+        };
+        let store = Store::create(
+            &dir.path().join("s.db"),
+            "passphrase",
+            None,
+            identity,
+            &options,
+        )
+        .unwrap();
+        assert_eq!(autocheckpoint(&store), connection::WAL_AUTOCHECKPOINT_PAGES);
+        store.begin_sync_writes().unwrap();
+        assert_eq!(
+            autocheckpoint(&store),
+            connection::SYNC_WAL_AUTOCHECKPOINT_PAGES
+        );
+        store.end_sync_writes().unwrap();
+        assert_eq!(autocheckpoint(&store), connection::WAL_AUTOCHECKPOINT_PAGES);
+    }
 }

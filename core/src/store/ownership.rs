@@ -47,13 +47,19 @@ impl Store {
         cases: &BTreeSet<RecordId>,
     ) -> Result<()> {
         for case_id in cases {
+            // Without referrals the owner stays what it is (`case_owner` of no facts): most
+            // cases of a first sync, which then skip unsealing the case a second time.
+            let referrals = Self::referral_ids_of(conn, case_id)?;
+            if referrals.is_empty() {
+                continue;
+            }
             let Some(case) = Self::load_record(conn, keys, case_id)? else {
                 continue;
             };
             if case.state.kind != RecordKind::Case {
                 continue;
             }
-            let facts = Self::referral_facts_of(conn, keys, case_id)?;
+            let facts = Self::facts_of_referrals(conn, keys, referrals)?;
             let known = AgencyCode::parse(&case.owner_agency).map_err(|_| StoreError::Corrupt)?;
             let owner = case_owner(&known, &facts);
             if owner != known {
@@ -66,16 +72,28 @@ impl Store {
         Ok(())
     }
 
+    fn referral_ids_of(conn: &Connection, case_id: &RecordId) -> Result<Vec<Vec<u8>>> {
+        let mut stmt =
+            conn.prepare_cached("SELECT id FROM records WHERE case_id = ?1 AND kind = 'referral'")?;
+        let ids = stmt
+            .query_map([&case_id.as_bytes()[..]], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(ids)
+    }
+
     fn referral_facts_of(
         conn: &Connection,
         keys: &StoreKeys,
         case_id: &RecordId,
     ) -> Result<Vec<ReferralFacts>> {
-        let mut stmt =
-            conn.prepare_cached("SELECT id FROM records WHERE case_id = ?1 AND kind = 'referral'")?;
-        let ids: Vec<Vec<u8>> = stmt
-            .query_map([&case_id.as_bytes()[..]], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+        Self::facts_of_referrals(conn, keys, Self::referral_ids_of(conn, case_id)?)
+    }
+
+    fn facts_of_referrals(
+        conn: &Connection,
+        keys: &StoreKeys,
+        ids: Vec<Vec<u8>>,
+    ) -> Result<Vec<ReferralFacts>> {
         let mut facts = Vec::new();
         for bytes in ids {
             let id = id_from_blob(bytes)?;

@@ -324,6 +324,8 @@ pub async fn sync_once(
     client: &SyncClient,
     progress: &(dyn Fn(&SyncProgress) + Send + Sync),
 ) -> Result<SyncOutcome, SyncError> {
+    // SQLite's own checkpoints wait until the pages are applied; one checkpoint at the end.
+    lock(store).begin_sync_writes()?;
     // Attachments go after the operations: the server takes an attachment only for a case
     // it knows, and the case reaches it with the operations.
     let result = match run(store, client, progress).await {
@@ -342,12 +344,74 @@ pub async fn sync_once(
     let note = match &result {
         Ok(_) => guard
             .record_sync_outcome(now, None)
-            .and_then(|()| guard.checkpoint()),
-        Err(error) => guard.record_sync_outcome(now, Some(&error.to_string())),
+            .and_then(|()| guard.end_sync_writes()),
+        Err(error) => {
+            // Best effort: the failure is what the caller needs to see, and the next sync or
+            // the next open sets the threshold again.
+            let _ = guard.end_sync_writes();
+            guard.record_sync_outcome(now, Some(&error.to_string()))
+        }
     };
     drop(guard);
     note?;
     result
+}
+
+/// A request sent ahead, whose reply is awaited later.
+struct InFlight {
+    request: SyncRequest,
+    reply: AbortOnDrop<Result<(SyncResponse, u64, u64), SyncError>>,
+}
+
+/// A task aborted when its handle is dropped, so a sync that fails or is cancelled leaves no
+/// request running behind it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl InFlight {
+    /// Sends `request` on its own task: on a multi-threaded runtime the server answers and
+    /// the reply is decoded while this task applies the previous page. (On a current-thread
+    /// runtime it simply runs when awaited.)
+    fn send(client: &SyncClient, request: SyncRequest) -> InFlight {
+        let client = client.clone();
+        // A pure pull: no operations or commands, so the copy is a cursor and a few bytes.
+        let sent = request.clone();
+        let reply = tokio::spawn(async move { client.exchange(&sent).await });
+        InFlight {
+            request,
+            reply: AbortOnDrop(reply),
+        }
+    }
+
+    async fn reply(mut self) -> (SyncRequest, Result<(SyncResponse, u64, u64), SyncError>) {
+        let reply = match (&mut self.reply.0).await {
+            Ok(reply) => reply,
+            // Only a panic in the HTTP client or the codec gets here (nothing else aborts the
+            // task while it is awaited). The page was not applied: retry like a network error.
+            Err(e) => Err(SyncError::Network(format!("the request task failed: {e}"))),
+        };
+        (self.request, reply)
+    }
+}
+
+/// The request that pulls the page after `reply`, when it is safe to send before `reply` is
+/// applied: the request that got `reply` pushed nothing and carried no command (so the
+/// outbox was empty and no answer can change what to send next), and the server has more.
+/// It is the request the loop would build after applying `reply`, whose cursor is stored with
+/// that page. Work saved meanwhile goes in the next request after the pull ends.
+fn pull_ahead(request: &SyncRequest, reply: &SyncResponse) -> Option<SyncRequest> {
+    (reply.more && request.ops.is_empty() && request.commands.is_empty()).then(|| SyncRequest {
+        protocol: PROTOCOL_VERSION,
+        ops: Vec::new(),
+        cursor: Some(reply.next_cursor.clone()),
+        pull_limit: request.pull_limit,
+        commands: Vec::new(),
+    })
 }
 
 async fn run(
@@ -361,31 +425,20 @@ async fn run(
         ..Default::default()
     };
     progress(&shown);
+    // The next page, asked for while the current one is applied (see `pull_ahead`).
+    let mut ahead: Option<InFlight> = None;
     for _ in 0..MAX_REQUESTS_PER_RUN {
-        let request = {
-            let guard = lock(store);
-            let ops = within_push_bytes(guard.pending_ops(MAX_PUSH_OPS)?);
-            // Commands go only with the whole outbox: a command about a referral made on this
-            // device must reach the server after the referral itself, or it would be refused
-            // as unknown, for good.
-            let whole_outbox = ops.len() as u64 == guard.pending_work()?.0;
-            let commands = if whole_outbox {
-                guard.pending_commands(MAX_PUSH_COMMANDS)?
-            } else {
-                Vec::new()
-            };
-            SyncRequest {
-                protocol: PROTOCOL_VERSION,
-                ops,
-                cursor: guard.cursor()?.map(Cursor),
-                pull_limit: Some(client.pull_limit),
-                commands,
+        let (request, reply) = match ahead.take() {
+            Some(in_flight) => in_flight.reply().await,
+            None => {
+                let request = next_request(store, client)?;
+                let reply = client.exchange(&request).await;
+                (request, reply)
             }
         };
         let pushed_now = request.ops.len() as u64;
         let commands_now = request.commands.len();
         let first_pending = request.ops.first().map(|op| op.op_id.seq);
-        let reply = client.exchange(&request).await;
         let (reply, sent, received) = match reply {
             Err(SyncError::Revoked) => {
                 lock(store).wipe()?;
@@ -405,6 +458,7 @@ async fn run(
                 device_next: first,
             });
         }
+        ahead = pull_ahead(&request, &reply).map(|next| InFlight::send(client, next));
         let rejected: Vec<_> = reply
             .rejections
             .iter()
@@ -440,11 +494,34 @@ async fn run(
             // at once would loop. Let the retry policy decide when to try again.
             return Err(SyncError::Stalled);
         }
-        if !reply.more && remaining == 0 && remaining_commands == 0 {
+        if ahead.is_none() && !reply.more && remaining == 0 && remaining_commands == 0 {
             return Ok(outcome);
         }
     }
     Ok(outcome)
+}
+
+/// The next request: the outbox's first operations and, once the whole outbox fits, the
+/// referral commands; the stored cursor.
+fn next_request(store: &Mutex<Store>, client: &SyncClient) -> Result<SyncRequest, SyncError> {
+    let guard = lock(store);
+    let ops = within_push_bytes(guard.pending_ops(MAX_PUSH_OPS)?);
+    // Commands go only with the whole outbox: a command about a referral made on this device
+    // must reach the server after the referral itself, or it would be refused as unknown,
+    // for good.
+    let whole_outbox = ops.len() as u64 == guard.pending_work()?.0;
+    let commands = if whole_outbox {
+        guard.pending_commands(MAX_PUSH_COMMANDS)?
+    } else {
+        Vec::new()
+    };
+    Ok(SyncRequest {
+        protocol: PROTOCOL_VERSION,
+        ops,
+        cursor: guard.cursor()?.map(Cursor),
+        pull_limit: Some(client.pull_limit),
+        commands,
+    })
 }
 
 #[cfg(test)]
@@ -515,6 +592,61 @@ mod tests {
         let error = client.exchange(&request()).await.unwrap_err();
         assert!(matches!(error, SyncError::ReplyTooLarge(_)), "{error:?}");
         assert!(!error.is_transient());
+    }
+
+    fn reply(more: bool) -> SyncResponse {
+        serde_json::from_value(serde_json::json!({
+            "acked_through": 0, "next_cursor": "e.7", "more": more, "server_time_ms": 1,
+            "ops": [],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_a_pure_pull_with_more_to_come_asks_for_the_next_page_ahead() {
+        let pull = SyncRequest {
+            cursor: Some(Cursor("e.3".into())),
+            pull_limit: Some(7),
+            ..request()
+        };
+        let next = pull_ahead(&pull, &reply(true)).expect("the next page is asked for");
+        assert_eq!(
+            next.cursor,
+            Some(Cursor("e.7".into())),
+            "the page's own cursor"
+        );
+        assert_eq!(next.pull_limit, Some(7));
+        assert!(next.ops.is_empty() && next.commands.is_empty());
+        assert_eq!(
+            pull_ahead(&pull, &reply(false)),
+            None,
+            "nothing more to pull"
+        );
+
+        // A push or a command changes what the next request carries: never ahead.
+        let mut pushing = pull.clone();
+        pushing.ops.push(
+            serde_json::from_value(serde_json::json!({
+                "op_id": {"d": "00000000-0000-4000-8000-000000000001", "s": 1},
+                "kind": "note", "record_id": "00000000-0000-7000-8000-000000000001",
+                "hlc": {"w": 1, "c": 0, "d": "00000000-0000-4000-8000-000000000001"},
+                "fields": {}
+            }))
+            .unwrap(),
+        );
+        assert_eq!(pull_ahead(&pushing, &reply(true)), None);
+        let mut commanding = pull.clone();
+        commanding.commands.push(protocol::ReferralCommand {
+            command_id: crate::merge::op::OpId {
+                device: crate::ids::DeviceId::from_bytes([1; 16]),
+                seq: 1,
+            },
+            referral_id: crate::ids::RecordId::from_bytes([2; 16]),
+            transition: crate::referral::Transition::Accept,
+            expected_status: crate::referral::ReferralStatus::Sent,
+            reason: None,
+        });
+        assert_eq!(pull_ahead(&commanding, &reply(true)), None);
     }
 
     #[test]

@@ -65,3 +65,53 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     );
     out.join("\n")
 }
+
+/// An error and its causes as one line, like `{error:#}`, but without a cause whose text the
+/// message already ends with: errors that quote their source (`invalid record: {0}`) would
+/// otherwise print it twice (`invalid record: 2 invalid fields: …: 2 invalid fields: …`).
+pub fn error_message(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.ends_with(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_message;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("2 invalid fields: sex: unknown code")]
+    struct Inner;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("invalid record: {0}")]
+    struct Quoting(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("invalid record")]
+    struct Plain(#[source] Inner);
+
+    #[test]
+    fn a_cause_is_printed_once() {
+        let quoted = anyhow::Error::new(Quoting(Inner)).context("importing line 3");
+        assert_eq!(
+            error_message(&quoted),
+            "importing line 3: invalid record: 2 invalid fields: sex: unknown code"
+        );
+        // A cause the message does not quote is still shown.
+        let plain = anyhow::Error::new(Plain(Inner));
+        assert_eq!(
+            error_message(&plain),
+            "invalid record: 2 invalid fields: sex: unknown code"
+        );
+    }
+}

@@ -40,7 +40,10 @@ fn run() -> anyhow::Result<u64> {
     let store = Store::open(&path, &passphrase, None, &OpenOptions::default())?;
     let client = SyncClient::for_store(&store)?.with_pull_limit(PULL_LIMIT);
     let store = Mutex::new(store);
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Multi-threaded like the CLI's and the mobile facade's, so the next page is fetched
+    // while this one is applied and kills land in that overlap too.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()?;
     let outcome = runtime.block_on(sync_once(&store, &client, &|progress| {

@@ -174,6 +174,14 @@ fn import(
             text
         },
     );
+    // A check that found refused lines has failed: a script running it before the real
+    // import must be able to stop on the exit status alone.
+    if validate_only && totals.failed > 0 {
+        anyhow::bail!(
+            "{} line(s) would be refused; nothing was written",
+            totals.failed
+        );
+    }
     Ok(())
 }
 

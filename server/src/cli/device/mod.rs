@@ -44,7 +44,8 @@ pub struct DeviceArgs {
 pub enum DeviceCommand {
     /// Enroll this profile with a server using a one-time code, creating its store.
     Enroll {
-        #[arg(long)]
+        /// The server's base URL (the same variable `admin` and `report` read).
+        #[arg(long, env = "FIELDCASE_SERVER")]
         server: String,
         /// The code an administrator issued (e.g. K7QM-4TXP-9WDR).
         #[arg(long)]
@@ -64,7 +65,8 @@ pub enum DeviceCommand {
     /// Import cases from a JSON Lines file.
     Import {
         file: PathBuf,
-        /// Check every line and report; write nothing.
+        /// Check every line and report; write nothing. Exits with a failure status when any
+        /// line would be refused.
         #[arg(long)]
         validate_only: bool,
         /// Cases per transaction.

@@ -72,6 +72,8 @@ pub enum ReferralCli {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// One referral in full: reason, services asked for and the fields shared.
+    Show { id: String },
     /// Who did what to a referral, when — or to every referral of a case (`--case`).
     Timeline {
         #[arg(required_unless_present = "case_id", conflicts_with = "case_id")]
@@ -131,6 +133,12 @@ pub fn run(profile: &Profile, command: ReferralCli, out: Output) -> anyhow::Resu
             print_list(&store, &views, out);
             Ok(())
         }
+        ReferralCli::Show { id } => {
+            let view = store.get_referral(&parse_id(&id)?)?;
+            let shown = view_json(&store, &view);
+            out.print(&shown, || show_text(&view, &shown));
+            Ok(())
+        }
         ReferralCli::Accept { id, reason } => {
             transition(&mut store, &id, Transition::Accept, reason, out)
         }
@@ -172,7 +180,7 @@ pub fn run(profile: &Profile, command: ReferralCli, out: Output) -> anyhow::Resu
                     .map(|(referral, e)| {
                         vec![
                             referral.to_string(),
-                            e.at_ms.to_string(),
+                            crate::time::rfc3339(e.at_ms.max(0) as u64),
                             e.agency.to_string(),
                             e.user.clone().unwrap_or_default(),
                             e.transition.map_or("created".to_owned(), |t| t.to_string()),
@@ -253,6 +261,40 @@ fn shown_status(view: &ReferralView) -> String {
     }
     if let Some(rejection) = &view.last_rejection {
         text = format!("{text}; {}", rejection.explain());
+    }
+    text
+}
+
+/// The text of `referral show`: one labelled line per fact.
+fn show_text(view: &ReferralView, shown: &Value) -> String {
+    let r = &view.referral;
+    let list = |key: &str| {
+        let items: Vec<&str> = shown[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if items.is_empty() {
+            "none".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    let mut text = format!(
+        "referral {}\ncase: {}\nfrom -> to: {} -> {}{}\nstatus: {}\nurgency: {}\nservices: {}\nreason: {}\nshared fields: {}\ncreated: {}",
+        view.id,
+        r.case_id,
+        r.from_agency,
+        r.to_agency,
+        if r.transfer { " (transfer)" } else { "" },
+        shown_status(view),
+        r.urgency,
+        list("services"),
+        r.reason,
+        list("shared_fields"),
+        r.created_on,
+    );
+    if let Some(reason) = &view.status_reason {
+        text.push_str(&format!("\nreason given with the last answer: {reason}"));
     }
     text
 }

@@ -4,9 +4,25 @@ use super::store::{passphrase, Profile};
 use crate::cli::output::Output;
 use anyhow::Context;
 use fieldcase_core::store::{Identity, OpenOptions, Store, SyncProgress};
-use fieldcase_core::sync::{enroll_with_options as enroll_device, sync_with_retry, RetryPolicy};
+use fieldcase_core::sync::{
+    enroll_with_options as enroll_device, sync_with_retry, RetryPolicy, SyncError,
+};
 use serde_json::json;
 use std::sync::Mutex;
+
+/// What a refused code means to someone enrolling. The server answers a wrong, used and
+/// expired code alike (so guessing codes learns nothing); the sync client's wording for a
+/// refused credential ("enroll the device again") would send them in a circle.
+const CODE_REFUSED: &str = "this enrollment code was not accepted: it may be mistyped, already \
+                            used or expired (the server does not say which); ask your \
+                            administrator for a new one";
+
+fn enrollment_error(error: SyncError) -> anyhow::Error {
+    match error {
+        SyncError::Unauthorized => anyhow::anyhow!(CODE_REFUSED),
+        other => other.into(),
+    }
+}
 
 pub async fn enroll(
     profile: &Profile,
@@ -34,7 +50,9 @@ pub async fn enroll(
         passphrase.chars().count() >= 8,
         "choose a passphrase of at least 8 characters"
     );
-    let enrolled = enroll_device(server, code, label, profile.connect).await?;
+    let enrolled = enroll_device(server, code, label, profile.connect)
+        .await
+        .map_err(enrollment_error)?;
     let identity = Identity {
         device: enrolled.device_id,
         agency: enrolled.agency.clone(),
@@ -96,8 +114,16 @@ pub async fn sync(profile: &Profile, attempts: u32, out: Output) -> anyhow::Resu
             "synced": status.synced,
         }),
         || {
+            // Referral decisions travel as commands, not changes: counted apart, so accepting
+            // a referral does not read as "pushed 0".
+            let decisions = outcome.commands_applied + outcome.commands_rejected;
+            let decisions = if decisions > 0 {
+                format!(" and {decisions} referral decision(s)")
+            } else {
+                String::new()
+            };
             let mut text = format!(
-                "synced: pushed {}, pulled {}, {} new conflict(s), {} refused by the server; {} request(s), {} bytes up, {} down",
+                "synced: pushed {} change(s){decisions}, pulled {}, {} new conflict(s), {} refused by the server; {} request(s), {} bytes up, {} down",
                 outcome.pushed,
                 outcome.pulled,
                 outcome.new_conflicts,
@@ -139,7 +165,9 @@ pub fn status(profile: &Profile, out: Output) -> anyhow::Result<()> {
             "synced": status.synced,
         }),
         || {
-            let last = status.last_sync_ms.map_or("never".to_owned(), |ms| format!("{ms} ms since the epoch"));
+            let last = status
+                .last_sync_ms
+                .map_or("never".to_owned(), |ms| crate::time::rfc3339(ms.max(0) as u64));
             let mut text = format!(
                 "profile {} (device {} of {})\ncases: {}\npending changes: {}\npending attachments: {} ({} bytes)\nrefused by the server: {}\nconflicts: {}\nlast sync: {}\n{}",
                 profile.name,
