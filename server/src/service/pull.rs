@@ -131,3 +131,56 @@ fn pull_in(
     page.deliveries = deliveries.into_values().collect();
     Ok(page)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seal::Sealer;
+    use crate::storage::conformance::{enrolled_device, new_case_op, NOW};
+    use crate::storage::sqlite::SqliteStorage;
+    use fieldcase_core::{FieldChange, RecordId};
+
+    /// A case operation of about 900 KiB: 100 form answers of 9 KiB (the model allows 1,000
+    /// of 10 KiB).
+    fn large_case_op(device: &DeviceAuth, seq: u64) -> Operation {
+        let mut op = new_case_op(device, seq, RecordId::new());
+        for i in 0..100 {
+            op.fields.insert(
+                format!("answers.q{i:03}"),
+                FieldChange {
+                    value: "x".repeat(9 * 1024).into(),
+                    seen: vec![],
+                },
+            );
+        }
+        op
+    }
+
+    #[test]
+    fn a_page_stops_at_its_byte_bound_and_the_next_one_carries_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStorage::open(&dir.path().join("test.db"), Sealer::from_key(&[5; 32])).unwrap();
+        let storage: &dyn Storage = &store;
+        let writer = enrolled_device(storage, "agency_a");
+        let reader = enrolled_device(storage, "agency_a");
+        let ops: Vec<Operation> = (1..=3).map(|seq| large_case_op(&writer, seq)).collect();
+        let pushed = crate::service::push::push(storage, &writer, &ops, NOW).unwrap();
+        assert_eq!(pushed.applied, 3, "{pushed:?}");
+
+        let first = pull(storage, &reader, 0, 1000).unwrap();
+        let bytes: usize = first
+            .ops
+            .iter()
+            .map(|op| serde_json::to_vec(op).unwrap().len())
+            .sum();
+        assert_eq!(first.ops.len(), 2, "three would pass {MAX_PULL_PAGE_BYTES} bytes");
+        assert!(bytes <= MAX_PULL_PAGE_BYTES);
+        assert!(first.more);
+        let second = pull(storage, &reader, first.last_scanned, 1000).unwrap();
+        assert_eq!(second.ops.len(), 1);
+        assert!(!second.more);
+        let pulled: Vec<_> = first.ops.iter().chain(&second.ops).cloned().collect();
+        assert_eq!(pulled, ops, "every operation once, in order");
+    }
+}
