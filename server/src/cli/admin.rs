@@ -62,6 +62,17 @@ pub enum AdminCommand {
     /// Form definitions: publish versions for devices, list them, convert XLSForm.
     #[command(subcommand)]
     Form(super::admin_forms::FormCommand),
+    /// Copy an embedded server's database into PostgreSQL (run it here, on the server's
+    /// machine, with the server stopped); devices keep syncing without re-enrolling.
+    MigrateStore {
+        /// The embedded server's data directory (holding fieldcase.db and the key).
+        #[arg(long, env = "FIELDCASE_DATA_DIR", default_value = "fieldcase-data")]
+        data_dir: PathBuf,
+        /// An empty PostgreSQL database (`postgres://…`). Prefer the FIELDCASE_DATABASE_URL
+        /// variable when the URL holds a password.
+        #[arg(long, env = "FIELDCASE_DATABASE_URL", hide_env_values = true)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +190,9 @@ pub async fn run(args: AdminArgs, out: Output) -> anyhow::Result<()> {
         &args.command
     {
         return super::admin_forms::convert(input, output);
+    }
+    if let AdminCommand::MigrateStore { data_dir, to } = &args.command {
+        return migrate_store(data_dir, to, out).await;
     }
     let client = AdminClient::new(&args.server, read_token(&args)?)?;
     let none = None::<&()>;
@@ -303,6 +317,7 @@ pub async fn run(args: AdminArgs, out: Output) -> anyhow::Result<()> {
             });
         }
         AdminCommand::Form(command) => super::admin_forms::run(&client, command, out).await?,
+        AdminCommand::MigrateStore { .. } => unreachable!("handled before a client is made"),
         AdminCommand::ApiToken(command) => {
             super::admin_tokens::run_api_tokens(&client, command, out).await?
         }
@@ -400,5 +415,50 @@ pub async fn run(args: AdminArgs, out: Output) -> anyhow::Result<()> {
             });
         }
     }
+    Ok(())
+}
+
+/// `admin migrate-store`: the copy runs on a blocking thread (both database clients block),
+/// printing each table as it is done.
+async fn migrate_store(data_dir: &std::path::Path, to: &str, out: Output) -> anyhow::Result<()> {
+    let source = data_dir.join("fieldcase.db");
+    anyhow::ensure!(
+        source.exists(),
+        "no embedded database at {} (is --data-dir the server's data directory?)",
+        source.display()
+    );
+    let to = to.to_owned();
+    let json = out.json;
+    let reports = tokio::task::spawn_blocking(move || {
+        crate::storage::migrate::sqlite_to_postgres(&source, &to, |report| {
+            if !json {
+                eprintln!(
+                    "{:<22} {:>10} rows{}",
+                    report.table,
+                    report.rows,
+                    if report.resumed {
+                        " (copied by an earlier run)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        })
+    })
+    .await
+    .context("the migration stopped unexpectedly")??;
+    let total: u64 = reports.iter().map(|r| r.rows).sum();
+    let summary = serde_json::json!({
+        "tables": reports.len(),
+        "rows": total,
+        "verified": true,
+    });
+    out.print(&summary, || {
+        format!(
+            "copied and verified {} tables, {total} rows (counts and checksums match); start \
+             `fieldcase serve --database-url …` with the same data directory",
+            reports.len()
+        )
+    });
     Ok(())
 }

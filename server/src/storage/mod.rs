@@ -59,6 +59,7 @@
 #[cfg(any(test, feature = "conformance"))]
 #[doc(hidden)]
 pub mod conformance;
+pub mod migrate;
 pub mod packed;
 pub mod port;
 pub mod postgres;
