@@ -69,6 +69,36 @@ pub fn open_packed(
         .map_err(|_| PackError::Decompress)
 }
 
+/// An operation's fields, packed and sealed bound to its identity (device, sequence, record,
+/// kind): the payload every backend stores in its log.
+pub(crate) fn seal_op_fields(sealer: &Sealer, op: &fieldcase_core::Operation) -> Vec<u8> {
+    let plaintext =
+        Zeroizing::new(serde_json::to_vec(&op.fields).expect("operation fields always serialize"));
+    let ad = crate::seal::op_payload_ad(op.op_id.device, op.op_id.seq, op.record_id, op.kind);
+    seal_packed(sealer, &ad, &plaintext)
+}
+
+/// Opens a payload [`seal_op_fields`] sealed (or an older, uncompressed one); an integrity
+/// error naming the log position when it does not open or is not a field map.
+pub(crate) fn open_op_fields(
+    sealer: &Sealer,
+    op_id: fieldcase_core::OpId,
+    record: fieldcase_core::RecordId,
+    kind: fieldcase_core::RecordKind,
+    payload: &[u8],
+    position: Option<i64>,
+) -> Result<crate::storage::port::FieldMap, crate::storage::StorageError> {
+    let ad = crate::seal::op_payload_ad(op_id.device, op_id.seq, record, kind);
+    let integrity = |what: &str| {
+        let at = position
+            .map(|p| format!(" at log position {p}"))
+            .unwrap_or_default();
+        crate::storage::StorageError::Integrity(format!("operation payload{at} {what}"))
+    };
+    let plaintext = open_packed(sealer, &ad, payload).map_err(|e| integrity(&e.to_string()))?;
+    serde_json::from_slice(&plaintext).map_err(|_| integrity("is not a field map"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

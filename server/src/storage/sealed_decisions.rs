@@ -61,6 +61,52 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<DuplicateDecision> {
     })
 }
 
+/// A decision's row: the key of its pair and the decision sealed, bound to that key.
+pub(crate) fn seal(sealer: &Sealer, d: &DuplicateDecision) -> ([u8; 16], Vec<u8>) {
+    let (a, b) = ordered(d.record_a, d.record_b);
+    let stored = DuplicateDecision {
+        record_a: a,
+        record_b: b,
+        ..d.clone()
+    };
+    let key = pair_key(sealer, a, b);
+    let sealed = sealer.seal(&crate::seal::duplicate_decision_ad(&key), &encode(&stored));
+    (key, sealed)
+}
+
+/// Opens a decision's row; an integrity error when it does not open or decode.
+pub(crate) fn open(
+    sealer: &Sealer,
+    key: &[u8],
+    sealed: &[u8],
+) -> Result<DuplicateDecision, crate::storage::StorageError> {
+    let integrity = || {
+        crate::storage::StorageError::Integrity("a sealed duplicate decision does not open".into())
+    };
+    let plain = Zeroizing::new(
+        sealer
+            .open(&crate::seal::duplicate_decision_ad(key), sealed)
+            .map_err(|_| integrity())?,
+    );
+    decode(&plain).ok_or_else(integrity)
+}
+
+/// Decisions in the order they are listed: by time of decision, then pair.
+pub(crate) fn sort(decisions: &mut [DuplicateDecision]) {
+    decisions.sort_by(|x, y| {
+        (
+            x.decided_at_ms,
+            x.record_a.as_bytes(),
+            x.record_b.as_bytes(),
+        )
+            .cmp(&(
+                y.decided_at_ms,
+                y.record_a.as_bytes(),
+                y.record_b.as_bytes(),
+            ))
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -291,6 +291,32 @@ pub(crate) fn open_profile(
     decode_profile(&plain).ok_or_else(|| integrity("match profile"))
 }
 
+// --- what a filter checks on an opened row (SQL sees only the intake month) -----------
+
+/// Whether a day lies in the filter's period; without a date, only in an unbounded one.
+pub(crate) fn in_period(day: Option<Date>, filter: &crate::reports::facts::FactFilter) -> bool {
+    match day {
+        Some(d) => filter.from.is_none_or(|f| d >= f) && filter.to.is_none_or(|t| d <= t),
+        None => filter.from.is_none() && filter.to.is_none(),
+    }
+}
+
+/// Whether a country of assistance is in the filter's list (any, without a list).
+pub(crate) fn in_countries(
+    country: Option<Country>,
+    filter: &crate::reports::facts::FactFilter,
+) -> bool {
+    match &filter.countries {
+        None => true,
+        Some(list) => country.is_some_and(|c| list.contains(&c)),
+    }
+}
+
+/// Whether the filter's country list is empty, which matches nothing.
+pub(crate) fn no_country_matches(filter: &crate::reports::facts::FactFilter) -> bool {
+    filter.countries.as_ref().is_some_and(|l| l.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

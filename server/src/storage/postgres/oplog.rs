@@ -7,7 +7,7 @@
 
 use super::state::{kind_of, open_fields, FieldMap};
 use super::{agency_of, backend, col, device_id_of, ms, record_id_of, to_sql};
-use crate::seal::{op_payload_ad, Sealer};
+use crate::seal::Sealer;
 use crate::storage::port::{AddressedOp, Audience, DeviceProgress, StoredRecord};
 use crate::storage::{Position, StorageError};
 use ::postgres::Transaction;
@@ -178,11 +178,7 @@ pub(super) fn append(
     owner_agency: &AgencyCode,
     audiences: &[Audience],
 ) -> Result<Position, StorageError> {
-    let plaintext = zeroize::Zeroizing::new(
-        serde_json::to_vec(&op.fields).expect("operation fields always serialize"),
-    );
-    let ad = op_payload_ad(op.op_id.device, op.op_id.seq, op.record_id, op.kind);
-    let payload = crate::storage::packed::seal_packed(sealer, &ad, &plaintext);
+    let payload = crate::storage::packed::seal_op_fields(sealer, op);
     let hlc_device = (op.hlc.device != op.op_id.device).then(|| op.hlc.device.as_bytes().to_vec());
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&POSITION_LOCK])
         .map_err(backend)?;

@@ -10,13 +10,13 @@
 use super::{agency_of, backend, col, ms, record_id_of, to_sql};
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
 use crate::reports::matching::Token;
-use crate::seal::{duplicate_decision_ad, Sealer};
+use crate::seal::Sealer;
+use crate::storage::sealed_facts::{in_countries, in_period, no_country_matches};
 use crate::storage::*;
 use ::postgres::fallible_iterator::FallibleIterator;
 use ::postgres::types::ToSql;
 use ::postgres::{Row, Transaction};
 use fieldcase_core::model::codes::*;
-use fieldcase_core::model::{Country, Date};
 use fieldcase_core::referral::ReferralStatus;
 use fieldcase_core::RecordId;
 
@@ -42,27 +42,6 @@ fn stream(
         visit(&row)?;
     }
     Ok(())
-}
-
-/// Whether a day lies in the filter's period; without a date, only in an unbounded one.
-fn in_period(day: Option<Date>, filter: &FactFilter) -> bool {
-    match day {
-        Some(d) => filter.from.is_none_or(|f| d >= f) && filter.to.is_none_or(|t| d <= t),
-        None => filter.from.is_none() && filter.to.is_none(),
-    }
-}
-
-/// Whether a country of assistance is in the filter's list (any, without a list).
-fn in_countries(country: Option<Country>, filter: &FactFilter) -> bool {
-    match &filter.countries {
-        None => true,
-        Some(list) => country.is_some_and(|c| list.contains(&c)),
-    }
-}
-
-/// Whether the filter's country list is empty, which matches nothing.
-fn no_country_matches(filter: &FactFilter) -> bool {
-    filter.countries.as_ref().is_some_and(|l| l.is_empty())
 }
 
 /// Whether the case whose sealed facts are in column `i` is assisted in one of the filter's
@@ -274,30 +253,12 @@ pub(super) fn duplicate_decisions(
         .query("SELECT pair_key, decision FROM duplicate_decisions", &[])
         .map_err(backend)?
     {
-        let key: &[u8] = col(&row, 0)?;
-        let integrity = || StorageError::Integrity("a duplicate decision does not open".into());
-        let plain = zeroize::Zeroizing::new(
-            sealer
-                .open(&duplicate_decision_ad(key), col(&row, 1)?)
-                .map_err(|_| integrity())?,
-        );
-        let decision = sealed_decisions::decode(&plain).ok_or_else(integrity)?;
+        let decision = sealed_decisions::open(sealer, col(&row, 0)?, col(&row, 1)?)?;
         if !only_confirmed || decision.confirmed {
             out.push(decision);
         }
     }
-    out.sort_by(|x, y| {
-        (
-            x.decided_at_ms,
-            x.record_a.as_bytes(),
-            x.record_b.as_bytes(),
-        )
-            .cmp(&(
-                y.decided_at_ms,
-                y.record_a.as_bytes(),
-                y.record_b.as_bytes(),
-            ))
-    });
+    sealed_decisions::sort(&mut out);
     Ok(out)
 }
 
@@ -322,17 +283,7 @@ pub(super) fn decide_duplicate(
             return Err(StorageError::NotFound("case"));
         }
     }
-    let (a, b) = sealed_decisions::ordered(d.record_a, d.record_b);
-    let stored = DuplicateDecision {
-        record_a: a,
-        record_b: b,
-        ..d.clone()
-    };
-    let key = sealed_decisions::pair_key(sealer, a, b);
-    let sealed = sealer.seal(
-        &duplicate_decision_ad(&key),
-        &sealed_decisions::encode(&stored),
-    );
+    let (key, sealed) = sealed_decisions::seal(sealer, d);
     tx.execute(
         "INSERT INTO duplicate_decisions (pair_key, decision) VALUES ($1, $2)
          ON CONFLICT (pair_key) DO UPDATE SET decision = excluded.decision",

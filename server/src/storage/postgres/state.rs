@@ -9,7 +9,7 @@
 //!   runs again (see the parent module), so two server operations never share an id.
 
 use super::{backend, col, ms};
-use crate::seal::{op_payload_ad, record_state_ad, Sealer};
+use crate::seal::{record_state_ad, Sealer};
 use crate::storage::StorageError;
 use ::postgres::Transaction;
 use fieldcase_core::merge::{plan, RecordState};
@@ -24,26 +24,8 @@ pub(super) fn kind_of(text: &str) -> Result<RecordKind, StorageError> {
         .ok_or_else(|| StorageError::Integrity("unknown record kind in the log".into()))
 }
 
-/// Opens a sealed operation payload.
-pub(super) fn open_fields(
-    sealer: &Sealer,
-    op_id: OpId,
-    record: RecordId,
-    kind: RecordKind,
-    payload: &[u8],
-    position: Option<i64>,
-) -> Result<FieldMap, StorageError> {
-    let ad = op_payload_ad(op_id.device, op_id.seq, record, kind);
-    let integrity = |what: &str| {
-        let at = position
-            .map(|p| format!(" at log position {p}"))
-            .unwrap_or_default();
-        StorageError::Integrity(format!("operation payload{at} {what}"))
-    };
-    let plaintext = crate::storage::packed::open_packed(sealer, &ad, payload)
-        .map_err(|e| integrity(&e.to_string()))?;
-    serde_json::from_slice(&plaintext).map_err(|_| integrity("is not a field map"))
-}
+/// Opens a sealed operation payload ([`crate::storage::packed::open_op_fields`]).
+pub(super) use crate::storage::packed::open_op_fields as open_fields;
 
 /// The merged state of a record, rebuilt from the log when none was stored. `None` for a
 /// record with no operations.

@@ -14,21 +14,13 @@
 //! and drops it (pages zeroed) the first time the storage opens with the key.
 
 use super::{backend, record_id_col};
-use crate::seal::{duplicate_decision_ad, Sealer};
-use crate::storage::sealed_decisions::{decode, encode, ordered, pair_key};
+use crate::seal::Sealer;
+use crate::storage::sealed_decisions;
 use crate::storage::{DuplicateDecision, StorageError};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
-use zeroize::Zeroizing;
 
 fn write(tx: &Transaction<'_>, sealer: &Sealer, d: &DuplicateDecision) -> Result<(), StorageError> {
-    let (a, b) = ordered(d.record_a, d.record_b);
-    let stored = DuplicateDecision {
-        record_a: a,
-        record_b: b,
-        ..d.clone()
-    };
-    let key = pair_key(sealer, a, b);
-    let sealed = sealer.seal(&duplicate_decision_ad(&key), &encode(&stored));
+    let (key, sealed) = sealed_decisions::seal(sealer, d);
     tx.prepare_cached(
         "INSERT INTO duplicate_decisions (pair_key, decision) VALUES (?1, ?2)
          ON CONFLICT (pair_key) DO UPDATE SET decision = excluded.decision",
@@ -45,7 +37,6 @@ pub(super) fn list(
     sealer: &Sealer,
     only_confirmed: bool,
 ) -> Result<Vec<DuplicateDecision>, StorageError> {
-    let integrity = || StorageError::Integrity("a sealed duplicate decision does not open".into());
     let mut stmt = tx
         .prepare_cached("SELECT pair_key, decision FROM duplicate_decisions")
         .map_err(backend)?;
@@ -54,28 +45,12 @@ pub(super) fn list(
     while let Some(row) = rows.next().map_err(backend)? {
         let key: Vec<u8> = row.get(0).map_err(backend)?;
         let sealed: Vec<u8> = row.get(1).map_err(backend)?;
-        let plain = Zeroizing::new(
-            sealer
-                .open(&duplicate_decision_ad(&key), &sealed)
-                .map_err(|_| integrity())?,
-        );
-        let d = decode(&plain).ok_or_else(integrity)?;
+        let d = sealed_decisions::open(sealer, &key, &sealed)?;
         if !only_confirmed || d.confirmed {
             out.push(d);
         }
     }
-    out.sort_by(|x, y| {
-        (
-            x.decided_at_ms,
-            x.record_a.as_bytes(),
-            x.record_b.as_bytes(),
-        )
-            .cmp(&(
-                y.decided_at_ms,
-                y.record_a.as_bytes(),
-                y.record_b.as_bytes(),
-            ))
-    });
+    sealed_decisions::sort(&mut out);
     Ok(out)
 }
 

@@ -10,9 +10,9 @@ use super::{agency_col, backend, ms_col, record_id_col, to_sql_ms};
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
 use crate::reports::matching::Token;
 use crate::seal::Sealer;
+use crate::storage::sealed_facts::{in_countries, in_period, no_country_matches};
 use crate::storage::*;
 use fieldcase_core::model::codes::*;
-use fieldcase_core::model::{Country, Date};
 use fieldcase_core::referral::ReferralStatus;
 use fieldcase_core::{AgencyCode, RecordId};
 use rusqlite::types::ValueRef;
@@ -48,27 +48,6 @@ fn month_bounds(filter: &FactFilter) -> (Option<String>, Option<String>) {
         sealed_facts::intake_month(filter.from),
         sealed_facts::intake_month(filter.to),
     )
-}
-
-/// Whether a day lies in the filter's period; without a date, only in an unbounded one.
-fn in_period(day: Option<Date>, filter: &FactFilter) -> bool {
-    match day {
-        Some(d) => filter.from.is_none_or(|f| d >= f) && filter.to.is_none_or(|t| d <= t),
-        None => filter.from.is_none() && filter.to.is_none(),
-    }
-}
-
-/// Whether a country of assistance is in the filter's list (any, without a list).
-fn in_countries(country: Option<Country>, filter: &FactFilter) -> bool {
-    match &filter.countries {
-        None => true,
-        Some(list) => country.is_some_and(|c| list.contains(&c)),
-    }
-}
-
-/// Whether the filter's country list is empty, which matches nothing.
-fn no_country_matches(filter: &FactFilter) -> bool {
-    filter.countries.as_ref().is_some_and(|l| l.is_empty())
 }
 
 /// Whether the case whose sealed facts are in column `i` is assisted in one of the filter's

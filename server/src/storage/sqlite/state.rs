@@ -13,7 +13,7 @@
 //!   `server_meta`, so the server's writes order after each other and merge like any device's.
 
 use super::{backend, device_id_col, ms_col, record_id_col, to_sql_ms};
-use crate::seal::{op_payload_ad, record_state_ad, Sealer};
+use crate::seal::{record_state_ad, Sealer};
 use crate::storage::{Position, StorageError};
 use fieldcase_core::merge::{plan, RecordState};
 use fieldcase_core::protocol::SERVER_DEVICE_ID;
@@ -31,11 +31,7 @@ pub(super) fn append(
     owner_agency: &AgencyCode,
     audiences: &[Audience],
 ) -> Result<Position, StorageError> {
-    let plaintext = zeroize::Zeroizing::new(
-        serde_json::to_vec(&op.fields).expect("operation fields always serialize"),
-    );
-    let ad = op_payload_ad(op.op_id.device, op.op_id.seq, op.record_id, op.kind);
-    let payload = crate::storage::packed::seal_packed(sealer, &ad, &plaintext);
+    let payload = crate::storage::packed::seal_op_fields(sealer, op);
     let hlc_device = (op.hlc.device != op.op_id.device).then(|| op.hlc.device.as_bytes().to_vec());
     tx.execute(
         "INSERT INTO op_log
@@ -74,26 +70,8 @@ pub(super) fn append(
     Ok(ms_col(position))
 }
 
-/// Opens a sealed operation payload.
-pub(super) fn open_fields(
-    sealer: &Sealer,
-    op_id: OpId,
-    record: RecordId,
-    kind: RecordKind,
-    payload: &[u8],
-    position: Option<i64>,
-) -> Result<FieldMap, StorageError> {
-    let ad = op_payload_ad(op_id.device, op_id.seq, record, kind);
-    let integrity = |what: &str| {
-        let at = position
-            .map(|p| format!(" at log position {p}"))
-            .unwrap_or_default();
-        StorageError::Integrity(format!("operation payload{at} {what}"))
-    };
-    let plaintext = crate::storage::packed::open_packed(sealer, &ad, payload)
-        .map_err(|e| integrity(&e.to_string()))?;
-    serde_json::from_slice(&plaintext).map_err(|_| integrity("is not a field map"))
-}
+/// Opens a sealed operation payload ([`crate::storage::packed::open_op_fields`]).
+pub(super) use crate::storage::packed::open_op_fields as open_fields;
 
 /// The merged state of a record, rebuilt from the log when it was never stored (a database
 /// upgraded from before states were kept). `None` for a record with no operations.
