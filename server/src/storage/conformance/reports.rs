@@ -168,9 +168,16 @@ pub fn match_blocks_and_duplicate_decisions(store: &dyn Storage) {
 /// The review list's cache answers like a fresh scan: a new duplicate pushed after a scan is
 /// listed on the next request, and a decision shows at once.
 pub fn cached_duplicate_candidates_follow_the_log(store: &dyn Storage) {
+    cached_duplicate_candidates_follow_writes_of(store, store);
+}
+
+/// The duplicate-candidate cache of a process reading `reader` stays correct while another
+/// process writes through `writer` (the same database): pushes and decisions made elsewhere
+/// show in its next review list.
+pub fn cached_duplicate_candidates_follow_writes_of(reader: &dyn Storage, writer: &dyn Storage) {
     use crate::reports::duplicates::{review_list, CandidateCache, Status};
-    let uga = enrolled(store, "iom_uga");
-    let ken = enrolled(store, "iom_ken");
+    let uga = enrolled(writer, "iom_uga");
+    let ken = enrolled(writer, "iom_ken");
     let person = |given: &str, family: &str, dob: &str| {
         vec![
             ("given_name", json!(given)),
@@ -181,9 +188,9 @@ pub fn cached_duplicate_candidates_follow_the_log(store: &dyn Storage) {
         ]
     };
     let cache = CandidateCache::default();
-    let log_before = store.log_end().unwrap();
+    let log_before = reader.log_end().unwrap();
     let (a, b) = (RecordId::new(), RecordId::new());
-    store
+    writer
         .push(
             &uga,
             &[op_with(
@@ -196,27 +203,27 @@ pub fn cached_duplicate_candidates_follow_the_log(store: &dyn Storage) {
         )
         .unwrap();
     assert!(
-        store.log_end().unwrap() > log_before,
+        reader.log_end().unwrap() > log_before,
         "a push moves the log end"
     );
-    assert!(cache.review_list(store).unwrap().0.is_empty());
+    assert!(cache.review_list(reader).unwrap().0.is_empty());
 
-    store
+    writer
         .push(
             &ken,
             &[op_with(&ken, 1, b, &person("Tesfay", "Yonas", "1988"))],
             NOW,
         )
         .unwrap();
-    let (cached, _) = cache.review_list(store).unwrap();
+    let (cached, _) = cache.review_list(reader).unwrap();
     assert_eq!(
         cached.len(),
         1,
         "the pair pushed after the last scan is listed"
     );
-    assert_eq!(cached, review_list(store).unwrap().0);
+    assert_eq!(cached, review_list(reader).unwrap().0);
 
-    store
+    writer
         .decide_duplicate(&DuplicateDecision {
             record_a: a,
             record_b: b,
@@ -225,13 +232,13 @@ pub fn cached_duplicate_candidates_follow_the_log(store: &dyn Storage) {
             decided_by: "u1".into(),
         })
         .unwrap();
-    let (after, _) = cache.review_list(store).unwrap();
+    let (after, _) = cache.review_list(reader).unwrap();
     assert_eq!(
         after[0].status,
         Status::Confirmed,
         "decisions are read fresh"
     );
-    assert_eq!(after, review_list(store).unwrap().0);
+    assert_eq!(after, review_list(reader).unwrap().0);
 }
 
 pub fn api_tokens_carry_their_user(store: &dyn Storage) {

@@ -83,6 +83,13 @@ fn the_commit_order_race_is_closed_across_processes() {
 }
 
 #[test]
+fn a_duplicate_candidate_cache_follows_what_another_process_writes() {
+    let store = temp_postgres();
+    let other = another_process(&store);
+    crate::storage::conformance::cached_duplicate_candidates_follow_writes_of(&*store, &other);
+}
+
+#[test]
 fn operations_pushed_through_one_process_are_pulled_through_another() {
     use crate::service::Service;
     let store = temp_postgres();
