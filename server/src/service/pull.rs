@@ -174,7 +174,11 @@ mod tests {
             .iter()
             .map(|op| serde_json::to_vec(op).unwrap().len())
             .sum();
-        assert_eq!(first.ops.len(), 2, "three would pass {MAX_PULL_PAGE_BYTES} bytes");
+        assert_eq!(
+            first.ops.len(),
+            2,
+            "three would pass {MAX_PULL_PAGE_BYTES} bytes"
+        );
         assert!(bytes <= MAX_PULL_PAGE_BYTES);
         assert!(first.more);
         let second = pull(storage, &reader, first.last_scanned, 1000).unwrap();
