@@ -65,6 +65,28 @@
 //! figures 1–3; `codec` = what encoding and decoding the small bodies of every sync costs,
 //! `codec_small_bodies`). Progress and the summary lines go to stderr as they happen; stdout
 //! has the JSON lines, then the summary.
+//!
+//! Figures 4–6 can run on PostgreSQL instead (figures 1–3 always use SQLite):
+//!
+//! - `SYNC_LOAD_DATABASE_URL=postgresql://…/DBNAME`: each of figures 4–6 creates a fresh
+//!   database on that server (`CREATE DATABASE`, run in `DBNAME`; dropped afterwards) and starts
+//!   its servers with `FIELDCASE_DATABASE_URL` pointing at it. Figure 6 then reports
+//!   `pg_total_relation_size` summed over the database's tables (heap, indexes, TOAST) per
+//!   case, and `pg_database_size` (which includes the system catalog) beside it.
+//! - `SYNC_LOAD_PROCESSES=2` (default 1; needs `SYNC_LOAD_DATABASE_URL`): that many `fieldcase
+//!   serve` processes on the one database, sharing a data directory (server key, admin token);
+//!   devices are split between them round-robin. CPU figures add the processes up; memory is
+//!   reported per process.
+//! - `SYNC_LOAD_FLEET_DEVICES=500`: figure 5's device count (not scaled; default 200 × scale).
+//!
+//! With the throwaway server of `scripts/with-postgres.sh` (started with `fsync=off`,
+//! `synchronous_commit=off`: not comparable with SQLite's `synchronous=FULL` on durability):
+//!
+//! ```text
+//! scripts/with-postgres.sh sh -c 'SYNC_LOAD_DATABASE_URL=$FIELDCASE_TEST_DATABASE_URL \
+//!     SYNC_LOAD_PROCESSES=2 SYNC_LOAD_ONLY=ingest,fleet,footprint \
+//!     cargo bench -p fieldcase-server --bench sync_load'
+//! ```
 
 use fieldcase_core::crypto::KdfParams;
 use fieldcase_core::import::ImportOptions;
@@ -109,6 +131,12 @@ const PATIENCE: Duration = Duration::from_secs(60);
 struct Config {
     scale: f64,
     only: Option<Vec<String>>,
+    /// `SYNC_LOAD_DATABASE_URL`: figures 4–6 on PostgreSQL (a fresh database per figure).
+    database_url: Option<String>,
+    /// `SYNC_LOAD_PROCESSES`: server processes per figure on that database.
+    processes: usize,
+    /// `SYNC_LOAD_FLEET_DEVICES`: devices of figure 5 (unscaled).
+    fleet_devices: Option<usize>,
 }
 
 impl Config {
@@ -122,7 +150,37 @@ impl Config {
             .ok()
             .filter(|v| !v.trim().is_empty())
             .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect());
-        Config { scale, only }
+        let database_url = std::env::var("SYNC_LOAD_DATABASE_URL")
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        let processes = std::env::var("SYNC_LOAD_PROCESSES")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(1);
+        assert!(
+            processes == 1 || database_url.is_some(),
+            "SYNC_LOAD_PROCESSES > 1 needs SYNC_LOAD_DATABASE_URL (SQLite is one process's)"
+        );
+        let fleet_devices = std::env::var("SYNC_LOAD_FLEET_DEVICES")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0);
+        Config {
+            scale,
+            only,
+            database_url,
+            processes,
+            fleet_devices,
+        }
+    }
+
+    /// What figures 4–6 run against, for the report.
+    fn backend(&self) -> String {
+        match self.database_url {
+            None => "SQLite, synchronous=FULL".into(),
+            Some(_) => format!("PostgreSQL, {} process(es) on one database", self.processes),
+        }
     }
 
     /// `full` scaled, at least 1.
@@ -265,17 +323,26 @@ struct ServerProcess {
 impl ServerProcess {
     /// `fieldcase serve --data-dir <dir> --listen 127.0.0.1:0`, logs to `<dir>.log`.
     async fn start(data_dir: &Path) -> ServerProcess {
-        let log = data_dir.with_extension("log");
-        let log_file = std::fs::File::create(&log).expect("server log file");
+        ServerProcess::start_with(data_dir, &data_dir.with_extension("log"), None).await
+    }
+
+    /// The same, logging to `log`, on PostgreSQL when `database_url` is given
+    /// (`FIELDCASE_DATABASE_URL`).
+    async fn start_with(data_dir: &Path, log: &Path, database_url: Option<&str>) -> ServerProcess {
+        let log_file = std::fs::File::create(log).expect("server log file");
         let mut command = tokio::process::Command::new(BIN);
         for var in [
             "FIELDCASE_DATA_DIR",
             "FIELDCASE_LISTEN",
             "FIELDCASE_SERVER_KEY_FILE",
             "FIELDCASE_LOG_FORMAT",
+            "FIELDCASE_DATABASE_URL",
             "RUST_LOG",
         ] {
             command.env_remove(var);
+        }
+        if let Some(url) = database_url {
+            command.env("FIELDCASE_DATABASE_URL", url);
         }
         let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -382,6 +449,160 @@ impl ServerProcess {
         buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
         buckets
     }
+}
+
+// --- the servers of figures 4–6 ----------------------------------------------------------
+
+/// The servers of one figure: one process on SQLite, or `SYNC_LOAD_PROCESSES` processes on one
+/// fresh PostgreSQL database. They share one data directory (so one server key and one admin
+/// token); devices are split between them round-robin ([`Cluster::for_device`]).
+struct Cluster {
+    servers: Vec<ServerProcess>,
+    database: Option<PgDatabase>,
+}
+
+impl Cluster {
+    async fn start(cfg: &Config, data_dir: &Path) -> Cluster {
+        let Some(base_url) = &cfg.database_url else {
+            return Cluster {
+                servers: vec![ServerProcess::start(data_dir).await],
+                database: None,
+            };
+        };
+        let figure = data_dir.file_name().map_or("figure".into(), |n| {
+            n.to_string_lossy()
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        });
+        let database = PgDatabase::create(
+            base_url,
+            format!("fieldcase_load_{figure}_{}", std::process::id()),
+        );
+        let mut servers = Vec::new();
+        for i in 0..cfg.processes {
+            let log = data_dir.with_extension(format!("{i}.log"));
+            servers.push(ServerProcess::start_with(data_dir, &log, Some(&database.url)).await);
+        }
+        Cluster {
+            servers,
+            database: Some(database),
+        }
+    }
+
+    /// The first process: the one admin calls go to.
+    fn first(&self) -> &ServerProcess {
+        &self.servers[0]
+    }
+
+    /// The process device `i` talks to.
+    fn for_device(&self, i: usize) -> &ServerProcess {
+        &self.servers[i % self.servers.len()]
+    }
+
+    /// Each process's peak RSS since it started, in KiB.
+    fn overall_peaks_kib(&self) -> Vec<u64> {
+        self.servers
+            .iter()
+            .map(ServerProcess::overall_peak_kib)
+            .collect()
+    }
+
+    /// The `/v1/sync` histograms of all processes, added up.
+    async fn sync_histogram(&self) -> Vec<(f64, u64)> {
+        let mut merged: Vec<(f64, u64)> = Vec::new();
+        for server in &self.servers {
+            for (le, count) in server.sync_histogram().await {
+                match merged.iter_mut().find(|(b, _)| *b == le) {
+                    Some(bucket) => bucket.1 += count,
+                    None => merged.push((le, count)),
+                }
+            }
+        }
+        merged.sort_by(|a, b| a.0.total_cmp(&b.0));
+        merged
+    }
+
+    async fn stop(&mut self) {
+        for server in self.servers.drain(..) {
+            server.stop().await;
+        }
+    }
+}
+
+fn mib(kib: &[u64]) -> Vec<f64> {
+    kib.iter().map(|k| round(*k as f64 / 1024.0, 1)).collect()
+}
+
+/// A database of its own on the PostgreSQL server of `SYNC_LOAD_DATABASE_URL`, dropped with
+/// this value. The synchronous client runs on a thread of its own (it may not block a thread
+/// that drives async tasks).
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    /// `base_url` must end in `/DBNAME` (no query string): that database is where
+    /// `CREATE DATABASE` runs; the new one's URL replaces the name.
+    fn create(base_url: &str, name: String) -> PgDatabase {
+        let (server, _) = base_url
+            .rsplit_once('/')
+            .expect("SYNC_LOAD_DATABASE_URL ends in /DBNAME");
+        let database = PgDatabase {
+            admin_url: base_url.to_owned(),
+            url: format!("{server}/{name}"),
+            name,
+        };
+        let (url, sql) = (
+            database.admin_url.clone(),
+            format!("CREATE DATABASE {}", database.name),
+        );
+        on_thread(move || pg_connect(&url).batch_execute(&sql)).expect("CREATE DATABASE");
+        database
+    }
+
+    /// `pg_database_size`, and `pg_total_relation_size` (heap, indexes, TOAST) of each table.
+    fn sizes(&self) -> (u64, Vec<(String, u64)>) {
+        let url = self.url.clone();
+        on_thread(move || {
+            let mut client = pg_connect(&url);
+            let total: i64 = client
+                .query_one("SELECT pg_database_size(current_database())", &[])
+                .expect("pg_database_size")
+                .get(0);
+            let tables = client
+                .query(
+                    "SELECT c.relname::text, pg_total_relation_size(c.oid) FROM pg_class c \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                     ORDER BY 2 DESC",
+                    &[],
+                )
+                .expect("table sizes")
+                .iter()
+                .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1) as u64))
+                .collect();
+            (total as u64, tables)
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (url, sql) = (
+            self.admin_url.clone(),
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+        let _ = on_thread(move || pg_connect(&url).batch_execute(&sql));
+    }
+}
+
+fn pg_connect(url: &str) -> postgres::Client {
+    postgres::Client::connect(url, postgres::NoTls).expect("connect to SYNC_LOAD_DATABASE_URL")
+}
+
+fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(f).join().expect("database thread")
 }
 
 /// The bucket bound under which fraction `p` of the requests between two scrapes finished.
@@ -592,32 +813,46 @@ struct Metered {
     connections: u64,
     server_cpu_s: f64,
     bench_cpu_s: f64,
-    /// The server's peak RSS during the phase.
+    /// The server's peak RSS during the phase (the largest of the processes').
     server_peak_kib: u64,
+    /// Each server process's peak RSS during the phase.
+    server_peak_kib_each: Vec<u64>,
 }
 
 impl Meter {
     fn start(server: &ServerProcess, relay: Option<&Relay>) -> Meter {
-        server.reset_peak();
+        Meter::start_all(std::slice::from_ref(server), relay)
+    }
+
+    fn stop(self, server: &ServerProcess, relay: Option<&Relay>) -> Metered {
+        self.stop_all(std::slice::from_ref(server), relay)
+    }
+
+    /// Over several server processes: their CPU summed, their peaks one by one.
+    fn start_all(servers: &[ServerProcess], relay: Option<&Relay>) -> Meter {
+        servers.iter().for_each(ServerProcess::reset_peak);
         Meter {
             traffic: relay.map_or([0; 3], Relay::snapshot),
-            server_cpu: server.cpu_seconds(),
+            server_cpu: servers.iter().map(ServerProcess::cpu_seconds).sum(),
             own_cpu: cpu_seconds("self"),
             start: Instant::now(),
         }
     }
 
-    fn stop(self, server: &ServerProcess, relay: Option<&Relay>) -> Metered {
+    fn stop_all(self, servers: &[ServerProcess], relay: Option<&Relay>) -> Metered {
         let seconds = self.start.elapsed().as_secs_f64();
         let now = relay.map_or([0; 3], Relay::snapshot);
+        let peaks: Vec<u64> = servers.iter().map(|s| s.kib("VmHWM")).collect();
+        let server_cpu: f64 = servers.iter().map(ServerProcess::cpu_seconds).sum();
         Metered {
             seconds,
             up: now[0] - self.traffic[0],
             down: now[1] - self.traffic[1],
             connections: now[2] - self.traffic[2],
-            server_cpu_s: server.cpu_seconds() - self.server_cpu,
+            server_cpu_s: server_cpu - self.server_cpu,
             bench_cpu_s: cpu_seconds("self") - self.own_cpu,
-            server_peak_kib: server.kib("VmHWM"),
+            server_peak_kib: peaks.iter().copied().max().unwrap_or(0),
+            server_peak_kib_each: peaks,
         }
     }
 }
@@ -1376,7 +1611,7 @@ async fn push_backlog(
 
 async fn ingest_run(
     report: &mut Report,
-    server: &ServerProcess,
+    cluster: &Cluster,
     dir: &Path,
     name: &str,
     devices: usize,
@@ -1387,11 +1622,13 @@ async fn ingest_run(
     let mut outbox_read_s = 0.0;
     for i in 0..devices {
         let agency = format!("{name}_{i}");
-        server
+        cluster
+            .first()
             .admin
             .create_agency(&agency, &agency)
             .await
             .expect("agency");
+        let server = cluster.for_device(i);
         let device = enroll_device(server, &agency, dir, &agency).await;
         let mut store = device.store();
         import_cases(&mut store, 1000 + i as u64, per_device);
@@ -1399,15 +1636,13 @@ async fn ingest_run(
         let ops = store.pending_ops(usize::MAX).expect("outbox");
         outbox_read_s += start.elapsed().as_secs_f64();
         drop(store);
-        backlogs.push((device.credential.clone(), ops));
+        backlogs.push((server.url.clone(), device.credential.clone(), ops));
     }
-    let total: usize = backlogs.iter().map(|b| b.1.len()).sum();
-    let meter = Meter::start(server, None);
+    let total: usize = backlogs.iter().map(|b| b.2.len()).sum();
+    let meter = Meter::start_all(&cluster.servers, None);
     let tasks: Vec<_> = backlogs
         .into_iter()
-        .map(|(credential, ops)| {
-            tokio::spawn(push_backlog(server.url.clone(), credential, ops, batch))
-        })
+        .map(|(url, credential, ops)| tokio::spawn(push_backlog(url, credential, ops, batch)))
         .collect();
     let mut latencies = Vec::new();
     let mut errors = Vec::new();
@@ -1417,7 +1652,7 @@ async fn ingest_run(
             Err(e) => errors.push(e),
         }
     }
-    let m = meter.stop(server, None);
+    let m = meter.stop_all(&cluster.servers, None);
     let ops_per_s = total as f64 / m.seconds;
     report.emit(json!({
         "figure": format!("server_{name}"),
@@ -1430,6 +1665,7 @@ async fn ingest_run(
         "server_cpu_s": round(m.server_cpu_s, 3),
         "server_cpu_us_per_op": round(m.server_cpu_s * 1e6 / total as f64, 1),
         "server_peak_rss_mib": round(m.server_peak_kib as f64 / 1024.0, 1),
+        "server_peak_rss_mib_per_process": mib(&m.server_peak_kib_each),
         "bench_process_cpu_s": round(m.bench_cpu_s, 3),
         "request_ms_p50": round(percentile_ms(&latencies, 0.5), 2),
         "request_ms_p99": round(percentile_ms(&latencies, 0.99), 2),
@@ -1449,12 +1685,12 @@ async fn ingest_run(
 }
 
 async fn figures_ingest(cfg: &Config, report: &mut Report, root: &Path) {
-    let server = ServerProcess::start(&root.join("server-ingest")).await;
+    let mut cluster = Cluster::start(cfg, &root.join("server-ingest")).await;
     let dir = root.join("devices-ingest");
     std::fs::create_dir_all(&dir).expect("device dir");
     ingest_run(
         report,
-        &server,
+        &cluster,
         &dir,
         "ingest_batched",
         4,
@@ -1462,14 +1698,14 @@ async fn figures_ingest(cfg: &Config, report: &mut Report, root: &Path) {
         protocol::MAX_PUSH_OPS,
     )
     .await;
-    ingest_run(report, &server, &dir, "ingest_single_op", 8, cfg.n(50), 1).await;
-    let hwm = server.overall_peak_kib();
-    report.emit(json!({"figure": "server_memory_ingest_phase", "vm_hwm_kib": hwm}));
+    ingest_run(report, &cluster, &dir, "ingest_single_op", 8, cfg.n(50), 1).await;
+    let hwm = cluster.overall_peaks_kib();
+    report.emit(json!({"figure": "server_memory_ingest_phase", "vm_hwm_kib_per_process": hwm}));
     report.line(format!(
-        "server peak memory over ingest: {:.1} MiB",
-        hwm as f64 / 1024.0
+        "server peak memory over ingest, per process: {:?} MiB",
+        mib(&hwm)
     ));
-    server.stop().await;
+    cluster.stop().await;
 }
 
 // --- figure 5: 200 concurrent devices ----------------------------------------------------
@@ -1483,13 +1719,13 @@ struct RoundResult {
     server_p99_ms: Option<f64>,
     server_cpu_s: f64,
     bench_cpu_s: f64,
-    server_peak_kib: u64,
+    server_peak_kib_each: Vec<u64>,
 }
 
-async fn fleet_round(server: &ServerProcess, fleet: &[Arc<Device>]) -> RoundResult {
-    let before = server.sync_histogram().await;
+async fn fleet_round(cluster: &Cluster, fleet: &[Arc<Device>]) -> RoundResult {
+    let before = cluster.sync_histogram().await;
     let barrier = Arc::new(tokio::sync::Barrier::new(fleet.len()));
-    let meter = Meter::start(server, None);
+    let meter = Meter::start_all(&cluster.servers, None);
     let tasks: Vec<_> = fleet
         .iter()
         .cloned()
@@ -1514,8 +1750,8 @@ async fn fleet_round(server: &ServerProcess, fleet: &[Arc<Device>]) -> RoundResu
             Err(e) => errors.push(e.to_string()),
         }
     }
-    let m = meter.stop(server, None);
-    let after = server.sync_histogram().await;
+    let m = meter.stop_all(&cluster.servers, None);
+    let after = cluster.sync_histogram().await;
     RoundResult {
         wall_s: m.seconds,
         latencies,
@@ -1525,20 +1761,21 @@ async fn fleet_round(server: &ServerProcess, fleet: &[Arc<Device>]) -> RoundResu
         server_p99_ms: histogram_quantile_ms(&before, &after, 0.99),
         server_cpu_s: m.server_cpu_s,
         bench_cpu_s: m.bench_cpu_s,
-        server_peak_kib: m.server_peak_kib,
+        server_peak_kib_each: m.server_peak_kib_each,
     }
 }
 
 async fn figures_fleet(cfg: &Config, report: &mut Report, root: &Path) {
-    let server = ServerProcess::start(&root.join("server-fleet")).await;
-    let rss_idle = server.kib("VmRSS");
+    let mut cluster = Cluster::start(cfg, &root.join("server-fleet")).await;
+    let rss_idle: Vec<u64> = cluster.servers.iter().map(|s| s.kib("VmRSS")).collect();
     let dir = root.join("devices-fleet");
     std::fs::create_dir_all(&dir).expect("device dir");
-    let count = cfg.n(200);
+    let count = cfg.fleet_devices.unwrap_or_else(|| cfg.n(200));
     let agencies = count.clamp(1, 5);
     for a in 0..agencies {
         let code = format!("fleet_{a}");
-        server
+        cluster
+            .first()
             .admin
             .create_agency(&code, &code)
             .await
@@ -1550,7 +1787,7 @@ async fn figures_fleet(cfg: &Config, report: &mut Report, root: &Path) {
     let mut generator = SampleCases::new(4242);
     for i in 0..count {
         let device = enroll_device(
-            &server,
+            cluster.for_device(i),
             &format!("fleet_{}", i % agencies),
             &dir,
             &format!("d{i}"),
@@ -1570,7 +1807,7 @@ async fn figures_fleet(cfg: &Config, report: &mut Report, root: &Path) {
         "  fleet of {count} devices enrolled with 3 cases each in {:.1} s",
         setup.elapsed().as_secs_f64()
     );
-    let rss_ready = server.kib("VmRSS");
+    let rss_ready: Vec<u64> = cluster.servers.iter().map(|s| s.kib("VmRSS")).collect();
 
     let mut all_errors = 0;
     for round_no in 1..=2 {
@@ -1586,7 +1823,7 @@ async fn figures_fleet(cfg: &Config, report: &mut Report, root: &Path) {
                 store.update_case(id, fields).expect("edit");
             }
         }
-        let r = fleet_round(&server, &fleet).await;
+        let r = fleet_round(&cluster, &fleet).await;
         all_errors += r.errors.len();
         let p50 = percentile_ms(&r.latencies, 0.5);
         let p99 = percentile_ms(&r.latencies, 0.99);
@@ -1604,7 +1841,7 @@ async fn figures_fleet(cfg: &Config, report: &mut Report, root: &Path) {
             "server_cpu_s": round(r.server_cpu_s, 3),
             "server_cpu_ms_per_request": round(r.server_cpu_s * 1e3 / r.requests.max(1) as f64, 2),
             "bench_process_cpu_s": round(r.bench_cpu_s, 3),
-            "server_peak_rss_mib": round(r.server_peak_kib as f64 / 1024.0, 1),
+            "server_peak_rss_mib_per_process": mib(&r.server_peak_kib_each),
             "errors": r.errors.len(),
             "first_error": r.errors.first(),
             "targets": {"errors": 0},
@@ -1633,22 +1870,22 @@ async fn figures_fleet(cfg: &Config, report: &mut Report, root: &Path) {
             device.store().count_cases(None).unwrap_or(0) == 3 * peers as u64
         })
         .count();
-    let hwm = server.overall_peak_kib();
+    let hwm = cluster.overall_peaks_kib();
     report.emit(json!({
         "figure": "fleet_server_memory",
         "devices": count,
-        "vm_rss_idle_kib": rss_idle,
-        "vm_rss_after_enrollment_kib": rss_ready,
-        "vm_hwm_kib": hwm,
+        "vm_rss_idle_kib_per_process": rss_idle,
+        "vm_rss_after_enrollment_kib_per_process": rss_ready,
+        "vm_hwm_kib_per_process": hwm,
         "converged_devices": converged,
         "errors": all_errors,
     }));
     report.line(format!(
-        "server peak memory with {count} devices (VmHWM): {:.1} MiB (idle {:.1} MiB); {converged}/{count} devices converged",
-        hwm as f64 / 1024.0,
-        rss_idle as f64 / 1024.0
+        "server peak memory with {count} devices (VmHWM), per process: {:?} MiB (idle {:?} MiB); {converged}/{count} devices converged",
+        mib(&hwm),
+        mib(&rss_idle)
     ));
-    server.stop().await;
+    cluster.stop().await;
 }
 
 // --- codec costs and the disk ------------------------------------------------------------
@@ -1762,7 +1999,8 @@ fn fsync_probe(dir: &Path) -> (f64, f64) {
 async fn figure_footprint(cfg: &Config, report: &mut Report, root: &Path) {
     let cases = cfg.n(10_000);
     let data_dir = root.join("server-footprint");
-    let server = ServerProcess::start(&data_dir).await;
+    let mut cluster = Cluster::start(cfg, &data_dir).await;
+    let server = cluster.first();
     server
         .admin
         .create_agency(AGENCY, "IOM Uganda")
@@ -1770,18 +2008,43 @@ async fn figure_footprint(cfg: &Config, report: &mut Report, root: &Path) {
         .expect("agency");
     let devices = root.join("devices-footprint");
     std::fs::create_dir_all(&devices).expect("device dir");
-    let a = enroll_device(&server, AGENCY, &devices, "a").await;
+    let a = enroll_device(server, AGENCY, &devices, "a").await;
     let (_, mean_case_bytes) = import_cases(&mut a.store(), 6, cases);
     let client = a.client_via(&server.url);
     let pushed = a.sync_via(&client).await;
     assert_eq!(pushed.pushed, cases as u64);
-    server.stop().await;
-    let db = data_dir.join("fieldcase.db");
-    let file_bytes = std::fs::metadata(&db).map_or(0, |m| m.len());
-    let layout = device_db_layout(&db, cases);
-    let per_case = file_bytes as f64 / cases as f64;
+    cluster.stop().await;
+    let (db_bytes, layout) = match &cluster.database {
+        None => {
+            let db = data_dir.join("fieldcase.db");
+            let file_bytes = std::fs::metadata(&db).map_or(0, |m| m.len());
+            (file_bytes, device_db_layout(&db, cases))
+        }
+        Some(database) => {
+            let (total, tables) = database.sizes();
+            let table_sum: u64 = tables.iter().map(|t| t.1).sum();
+            let by_table: serde_json::Map<String, Value> = tables
+                .iter()
+                .filter(|t| t.1 > 0)
+                .map(|(name, bytes)| (name.clone(), json!(round(*bytes as f64 / cases as f64, 1))))
+                .collect();
+            let layout = json!({
+                "pg_database_size_bytes": total,
+                "tables_total_relation_size_bytes": table_sum,
+                "tables_bytes_per_case": round(table_sum as f64 / cases as f64, 0),
+                "bytes_per_case_by_table": by_table,
+            });
+            report.line(format!(
+                "server at rest (PostgreSQL): tables {:.0} B/case (pg_total_relation_size, with indexes and TOAST); whole database {:.0} B/case (pg_database_size, with the catalog)",
+                table_sum as f64 / cases as f64,
+                total as f64 / cases as f64
+            ));
+            (table_sum, layout)
+        }
+    };
+    let per_case = db_bytes as f64 / cases as f64;
     report.emit(json!({
-        "figure": "server_footprint", "cases": cases,
+        "figure": "server_footprint", "cases": cases, "backend": cfg.backend(),
         "mean_case_json_bytes": round(mean_case_bytes, 0),
         "db_bytes_per_case": round(per_case, 0),
         "layout": layout,
@@ -1825,7 +2088,9 @@ async fn run(cfg: Config) {
         "only": cfg.only,
         "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "loadavg_before": [load_before.0, load_before.1, load_before.2],
-        "server": "fieldcase serve (separate process, SQLite, synchronous=FULL)",
+        "server": "fieldcase serve (separate process)",
+        "server_backend_figures_4_to_6": cfg.backend(),
+        "fleet_devices": cfg.fleet_devices,
         "device_store_durability": "Normal",
         "work_dir": root.path().display().to_string(),
     }));
