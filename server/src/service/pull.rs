@@ -99,9 +99,7 @@ fn pull_in(
             hlc: row.hlc,
             fields,
         };
-        let size = serde_json::to_vec(&op)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
+        let size = json_len(&op);
         if !page.ops.is_empty() && bytes.saturating_add(size) > MAX_PULL_PAGE_BYTES {
             page.more = true;
             break;
@@ -130,6 +128,26 @@ fn pull_in(
     }
     page.deliveries = deliveries.into_values().collect();
     Ok(page)
+}
+
+/// The length of `op` as JSON, counted as it is written rather than built: the page bound
+/// needs only the number, and the reply serializes the operation again anyway.
+fn json_len(op: &Operation) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, op) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
 }
 
 #[cfg(test)]
