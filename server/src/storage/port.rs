@@ -231,7 +231,24 @@ pub trait StoreTx {
         declaration: &Declaration,
         now_ms: u64,
     ) -> Result<(), StorageError>;
-    fn upload_state(&mut self, attachment: &StoredAttachment) -> Result<UploadState, StorageError>;
+    /// The indexes of the chunks held for an attachment, ascending.
+    fn held_chunks(&mut self, attachment: &StoredAttachment) -> Result<Vec<u32>, StorageError>;
+    /// Which chunks an attachment still misses (none once complete), from [`StoreTx::held_chunks`].
+    fn upload_state(&mut self, attachment: &StoredAttachment) -> Result<UploadState, StorageError> {
+        let missing = if attachment.complete {
+            Vec::new()
+        } else {
+            let held = self.held_chunks(attachment)?;
+            (0..attachment.chunk_count)
+                .filter(|i| held.binary_search(i).is_err())
+                .collect()
+        };
+        Ok(UploadState {
+            chunk_count: attachment.chunk_count,
+            missing,
+            complete: attachment.complete,
+        })
+    }
     /// Stores one chunk (already checked for index and length); a chunk held is kept.
     fn store_chunk(
         &mut self,

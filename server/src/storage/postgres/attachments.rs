@@ -11,7 +11,7 @@ use crate::seal::{attachment_chunk_ad, attachment_meta_ad, Sealer};
 use crate::storage::port::{ChunkStored, StoredAttachment};
 use crate::storage::StorageError;
 use ::postgres::{Row, Transaction};
-use fieldcase_core::attachments::wire::{Declaration, UploadState};
+use fieldcase_core::attachments::wire::Declaration;
 use fieldcase_core::attachments::{chunk_count, Sha256Digest};
 use fieldcase_core::{AgencyCode, DeviceId, RecordId};
 use serde::{Deserialize, Serialize};
@@ -122,7 +122,10 @@ pub(super) fn insert(
     Ok(())
 }
 
-fn held_chunks(tx: &mut Transaction<'_>, id: RecordId) -> Result<Vec<u32>, StorageError> {
+pub(super) fn held_chunks(
+    tx: &mut Transaction<'_>,
+    id: RecordId,
+) -> Result<Vec<u32>, StorageError> {
     tx.query(
         "SELECT idx FROM attachment_chunks WHERE attachment_id = $1 ORDER BY idx",
         &[&id.as_bytes().as_slice()],
@@ -131,28 +134,6 @@ fn held_chunks(tx: &mut Transaction<'_>, id: RecordId) -> Result<Vec<u32>, Stora
     .iter()
     .map(|row| u32::try_from(col::<i64>(row, 0)?).map_err(|_| super::malformed("chunk index")))
     .collect()
-}
-
-pub(super) fn upload_state(
-    tx: &mut Transaction<'_>,
-    row: &StoredAttachment,
-) -> Result<UploadState, StorageError> {
-    if row.complete {
-        return Ok(UploadState {
-            chunk_count: row.chunk_count,
-            missing: Vec::new(),
-            complete: true,
-        });
-    }
-    let held = held_chunks(tx, row.id)?;
-    let missing = (0..row.chunk_count)
-        .filter(|i| held.binary_search(i).is_err())
-        .collect();
-    Ok(UploadState {
-        chunk_count: row.chunk_count,
-        missing,
-        complete: false,
-    })
 }
 
 pub(super) fn store_chunk(

@@ -6,7 +6,7 @@ use crate::seal::Sealer;
 use crate::storage::port::*;
 use crate::storage::{AuditEntry, Position, StorageError};
 use ::postgres::Transaction;
-use fieldcase_core::attachments::wire::{Declaration, UploadState};
+use fieldcase_core::attachments::wire::Declaration;
 use fieldcase_core::merge::RecordState;
 use fieldcase_core::protocol::CommandOutcome;
 use fieldcase_core::referral::ReferralStatus;
@@ -215,8 +215,8 @@ impl StoreTx for PgTx<'_, '_> {
         )
     }
 
-    fn upload_state(&mut self, attachment: &StoredAttachment) -> Result<UploadState, StorageError> {
-        attachments::upload_state(&mut *self.tx, attachment)
+    fn held_chunks(&mut self, attachment: &StoredAttachment) -> Result<Vec<u32>, StorageError> {
+        attachments::held_chunks(&mut *self.tx, attachment.id)
     }
 
     fn store_chunk(

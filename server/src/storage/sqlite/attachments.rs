@@ -10,7 +10,7 @@ use super::{agency_col, backend, ms_col, state, to_sql_ms};
 use crate::seal::{attachment_chunk_ad, attachment_meta_ad, Sealer};
 use crate::storage::port::{ChunkStored, StoredAttachment};
 use crate::storage::StorageError;
-use fieldcase_core::attachments::wire::{Declaration, UploadState};
+use fieldcase_core::attachments::wire::Declaration;
 use fieldcase_core::attachments::{chunk_count, Sha256Digest};
 use fieldcase_core::{AgencyCode, DeviceId, RecordId};
 use rusqlite::{params, Transaction};
@@ -155,32 +155,10 @@ pub(super) fn insert(
     Ok(())
 }
 
-fn held_chunks(tx: &Transaction<'_>, id: RecordId) -> Result<Vec<u32>, StorageError> {
+pub(super) fn held_chunks(tx: &Transaction<'_>, id: RecordId) -> Result<Vec<u32>, StorageError> {
     tx.prepare_cached("SELECT idx FROM attachment_chunks WHERE attachment_id = ?1 ORDER BY idx")
         .and_then(|mut stmt| stmt.query_map([id.as_bytes()], |r| r.get(0))?.collect())
         .map_err(backend)
-}
-
-pub(super) fn upload_state(
-    tx: &Transaction<'_>,
-    row: &StoredAttachment,
-) -> Result<UploadState, StorageError> {
-    if row.complete {
-        return Ok(UploadState {
-            chunk_count: row.chunk_count,
-            missing: Vec::new(),
-            complete: true,
-        });
-    }
-    let held = held_chunks(tx, row.id)?;
-    let missing = (0..row.chunk_count)
-        .filter(|i| held.binary_search(i).is_err())
-        .collect();
-    Ok(UploadState {
-        chunk_count: row.chunk_count,
-        missing,
-        complete: false,
-    })
 }
 
 pub(super) fn store_chunk(

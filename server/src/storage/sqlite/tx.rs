@@ -4,7 +4,7 @@ use super::{attachments, audit, directory, facts, oplog, referrals, state};
 use crate::seal::Sealer;
 use crate::storage::port::*;
 use crate::storage::{AuditEntry, Position, StorageError};
-use fieldcase_core::attachments::wire::{Declaration, UploadState};
+use fieldcase_core::attachments::wire::Declaration;
 use fieldcase_core::merge::RecordState;
 use fieldcase_core::protocol::CommandOutcome;
 use fieldcase_core::referral::ReferralStatus;
@@ -214,8 +214,8 @@ impl StoreTx for SqliteTx<'_, '_> {
         )
     }
 
-    fn upload_state(&mut self, attachment: &StoredAttachment) -> Result<UploadState, StorageError> {
-        attachments::upload_state(self.tx, attachment)
+    fn held_chunks(&mut self, attachment: &StoredAttachment) -> Result<Vec<u32>, StorageError> {
+        attachments::held_chunks(self.tx, attachment.id)
     }
 
     fn store_chunk(
