@@ -64,9 +64,13 @@ fn populate(db: &Path, n: usize) -> f64 {
     let started = Instant::now();
     let storage = open(db);
     for code in AGENCIES {
-        storage
-            .create_agency(&AgencyCode::parse(code).unwrap(), code, 0)
-            .unwrap();
+        fieldcase_server::service::forms::create_agency(
+            &storage,
+            &AgencyCode::parse(code).unwrap(),
+            code,
+            0,
+        )
+        .unwrap();
     }
     let agencies: Vec<AgencyCode> = AGENCIES
         .iter()

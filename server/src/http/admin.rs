@@ -14,6 +14,7 @@ use crate::config::MAX_ENROLLMENT_CODE_HOURS;
 use crate::credentials::{self, SecretKind};
 use crate::error::ApiError;
 use crate::roles::Role;
+use crate::service::Service;
 use crate::storage::{AdminScope, Agency, Device, NewAdminToken, NewEnrollmentCode, NewUser, User};
 use crate::time::rfc3339;
 use axum::extract::{Path, Query, State};

@@ -12,6 +12,7 @@ use super::body::{read_body, require_content_type};
 use super::{blocking, AppState};
 use crate::api::{AgencyFilter, FormBody, PublishQuery};
 use crate::error::ApiError;
+use crate::service::Service;
 use crate::storage::{AdminScope, PublishedForm};
 use axum::body::Body;
 use axum::extract::{Query, State};

@@ -11,6 +11,7 @@
 //! - [`pull`]: what of the log a device may see ([`visibility`]), bounded by rows and bytes;
 //! - [`referrals`]: making a referral, its transitions under [`commands`], its timeline;
 //! - [`attachments`]: who may declare, upload and read an attachment;
+//! - [`forms`]: publishing form versions, for one agency or the whole network;
 //! - [`audit`]: the wording of every audit entry.
 //!
 //! Layers point down: `http` → `sync` → `service` → `storage` → `seal`. Nothing here knows
@@ -20,6 +21,7 @@ pub mod attachments;
 pub mod audience;
 pub mod audit;
 pub mod commands;
+pub mod forms;
 pub mod pull;
 pub mod push;
 pub mod referrals;
@@ -27,10 +29,13 @@ pub mod rules;
 pub mod visibility;
 
 use crate::storage::{
-    Delivery, DeviceAuth, Position, PullPage, PushOutcome, Storage, StorageError,
+    Agency, Delivery, DeviceAuth, Position, PublishedForm, PullPage, PushOutcome, Storage,
+    StorageError,
 };
 use fieldcase_core::attachments::wire::{AttachmentInfo, ChunkReceipt, Declaration, UploadState};
+use fieldcase_core::forms::FormDefinition;
 use fieldcase_core::protocol::{CommandResult, ReferralCommand, ReferralTimeline};
+use fieldcase_core::AgencyCode;
 use fieldcase_core::{Operation, RecordId};
 
 /// The service's entry points as methods of any storage, for callers that hold one
@@ -104,6 +109,31 @@ pub trait Service {
         device: &DeviceAuth,
         case: RecordId,
     ) -> Result<Option<Vec<AttachmentInfo>>, StorageError>;
+    /// Creates an agency (`AlreadyExists("agency")` when the code is taken) with every
+    /// network-wide form version published for it.
+    fn create_agency(
+        &self,
+        code: &AgencyCode,
+        name: &str,
+        now_ms: u64,
+    ) -> Result<Agency, StorageError>;
+    /// Publishes a (checked) form version for `agency` ([`forms`]): `created` is false when
+    /// this definition was already published under this version, `AlreadyExists` when
+    /// another was, `NotFound("agency")` when the agency does not exist.
+    fn publish_form(
+        &self,
+        agency: &AgencyCode,
+        form: &FormDefinition,
+        now_ms: u64,
+    ) -> Result<PublishedForm, StorageError>;
+    /// Publishes a form version for every agency, now and later ([`forms`]).
+    fn publish_network_form(
+        &self,
+        form: &FormDefinition,
+        now_ms: u64,
+    ) -> Result<Vec<PublishedForm>, StorageError>;
+    /// The published form versions of one agency, or of all.
+    fn list_forms(&self, agency: Option<&AgencyCode>) -> Result<Vec<PublishedForm>, StorageError>;
 }
 
 impl Service for dyn Storage {
@@ -196,5 +226,31 @@ impl Service for dyn Storage {
         case: RecordId,
     ) -> Result<Option<Vec<AttachmentInfo>>, StorageError> {
         attachments::case_attachments(self, device, case)
+    }
+    fn create_agency(
+        &self,
+        code: &AgencyCode,
+        name: &str,
+        now_ms: u64,
+    ) -> Result<Agency, StorageError> {
+        forms::create_agency(self, code, name, now_ms)
+    }
+    fn publish_form(
+        &self,
+        agency: &AgencyCode,
+        form: &FormDefinition,
+        now_ms: u64,
+    ) -> Result<PublishedForm, StorageError> {
+        forms::publish(self, agency, form, now_ms)
+    }
+    fn publish_network_form(
+        &self,
+        form: &FormDefinition,
+        now_ms: u64,
+    ) -> Result<Vec<PublishedForm>, StorageError> {
+        forms::publish_network(self, form, now_ms)
+    }
+    fn list_forms(&self, agency: Option<&AgencyCode>) -> Result<Vec<PublishedForm>, StorageError> {
+        forms::list(self, agency)
     }
 }

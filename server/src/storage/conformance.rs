@@ -468,6 +468,11 @@ macro_rules! conformance_suite {
                 c::the_port_reads_back_records_state_and_the_log(&*store);
             }
             #[test]
+            fn the_port_keeps_agencies_settings_and_records_by_kind() {
+                let store = $make;
+                c::the_port_keeps_agencies_settings_and_records_by_kind(&*store);
+            }
+            #[test]
             fn the_port_reads_back_referrals_access_and_commands() {
                 let store = $make;
                 c::the_port_reads_back_referrals_access_and_commands(&*store);

@@ -481,13 +481,6 @@ pub trait Storage: Send + Sync + 'static {
 
     // --- agencies, users, admin tokens -------------------------------------------------
 
-    /// Fails with `AlreadyExists("agency")` when the code is taken.
-    fn create_agency(
-        &self,
-        code: &AgencyCode,
-        name: &str,
-        now_ms: u64,
-    ) -> Result<Agency, StorageError>;
     /// All agencies, or only `only` when given.
     fn list_agencies(&self, only: Option<&AgencyCode>) -> Result<Vec<Agency>, StorageError>;
     fn agency_exists(&self, code: &AgencyCode) -> Result<bool, StorageError>;
@@ -604,34 +597,6 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Audit entries, oldest first: of one record when given, else all.
     fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError>;
-
-    // --- forms -----------------------------------------------------------------------------
-
-    /// Publishes a (checked) form version for `agency`: the server writes it as its own
-    /// operation on a `form` record owned by the agency and addressed to it, so every device
-    /// of the agency receives it on its next pull. Versions are immutable: publishing the
-    /// same id and version again with the same definition changes nothing (`created` is
-    /// false); with a different one it fails with `AlreadyExists`. `NotFound("agency")` when
-    /// the agency does not exist.
-    fn publish_form(
-        &self,
-        agency: &AgencyCode,
-        form: &fieldcase_core::forms::FormDefinition,
-        now_ms: u64,
-    ) -> Result<PublishedForm, StorageError>;
-
-    /// Publishes a network-wide form version: for every agency now (as [`Storage::publish_form`]
-    /// does for one, all in one transaction) and for every agency created later, in the
-    /// transaction that creates it. `AlreadyExists` when the network or any agency already
-    /// holds a different definition under this version.
-    fn publish_network_form(
-        &self,
-        form: &fieldcase_core::forms::FormDefinition,
-        now_ms: u64,
-    ) -> Result<Vec<PublishedForm>, StorageError>;
-
-    /// The published form versions of one agency, or of all.
-    fn list_forms(&self, agency: Option<&AgencyCode>) -> Result<Vec<PublishedForm>, StorageError>;
 
     // --- reports and duplicates ---------------------------------------------------------
 

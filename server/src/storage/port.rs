@@ -11,7 +11,7 @@
 //! audit entry. Payloads and states are sealed by the implementation (at rest is its concern),
 //! bound to the identity of what they hold.
 
-use crate::storage::{AuditEntry, Position, StorageError};
+use crate::storage::{Agency, AuditEntry, Position, StorageError};
 use fieldcase_core::attachments::wire::{Declaration, UploadState};
 use fieldcase_core::attachments::Sha256Digest;
 use fieldcase_core::merge::RecordState;
@@ -129,12 +129,38 @@ pub trait StoreTx {
         now_ms: u64,
     ) -> Result<(), StorageError>;
     fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, StorageError>;
+    /// Creates an agency; `AlreadyExists` when its code is taken.
+    fn insert_agency(
+        &mut self,
+        code: &AgencyCode,
+        name: &str,
+        now_ms: u64,
+    ) -> Result<Agency, StorageError>;
+    /// Every agency's code, ascending.
+    fn agency_codes(&mut self) -> Result<Vec<AgencyCode>, StorageError>;
+
+    // --- server settings ------------------------------------------------------------------
+    /// The value of a server setting.
+    fn setting(&mut self, key: &str) -> Result<Option<Vec<u8>>, StorageError>;
+    /// Creates a server setting; `AlreadyExists` when the key is taken.
+    fn insert_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError>;
+    /// The settings whose key starts with `prefix`, in byte order of their keys.
+    fn settings_with_prefix(
+        &mut self,
+        prefix: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, StorageError>;
 
     // --- records and their merged state ----------------------------------------------------
     fn record(&mut self, id: RecordId) -> Result<Option<StoredRecord>, StorageError>;
     /// Creates the record row for `op` (the operation that creates it).
     fn insert_record(&mut self, op: &Operation, record: &StoredRecord) -> Result<(), StorageError>;
     fn set_record_owner(&mut self, id: RecordId, owner: &AgencyCode) -> Result<(), StorageError>;
+    /// The records of one kind (owned by `owner` when given), with their owners, in no order.
+    fn records_of_kind(
+        &mut self,
+        kind: RecordKind,
+        owner: Option<&AgencyCode>,
+    ) -> Result<Vec<(RecordId, AgencyCode)>, StorageError>;
     /// The agency whose device created the record.
     fn record_creator(&mut self, id: RecordId) -> Result<Option<AgencyCode>, StorageError>;
     /// The agency a device is enrolled in (`None` for an unknown device or the server's own).

@@ -3,6 +3,7 @@
 //! the methods the service-level checks only reach indirectly.
 
 use super::{case_op, enrolled, NOW};
+use crate::service::Service;
 use crate::storage::port::*;
 use crate::storage::*;
 use fieldcase_core::attachments::wire::Declaration;
@@ -116,6 +117,79 @@ pub fn the_port_reads_back_records_state_and_the_log(store: &dyn Storage) {
 
 fn agency_code(code: &str) -> AgencyCode {
     AgencyCode::parse(code).unwrap()
+}
+
+pub fn the_port_keeps_agencies_settings_and_records_by_kind(store: &dyn Storage) {
+    let d = enrolled(store, "agency_b");
+    let a = agency_code("agency_a");
+    let case = RecordId::new();
+    write(store, |tx| {
+        let created = tx.insert_agency(&a, "A", NOW)?;
+        assert_eq!(
+            (created.code.as_str(), created.name.as_str()),
+            ("agency_a", "A")
+        );
+        Ok(())
+    })
+    .unwrap();
+    assert!(matches!(
+        write(store, |tx| tx.insert_agency(&a, "A again", NOW)),
+        Err(StorageError::AlreadyExists("agency"))
+    ));
+    let codes = read(store, |tx| tx.agency_codes()).unwrap();
+    assert_eq!(
+        codes,
+        vec![a.clone(), d.agency.clone()],
+        "ascending, once each"
+    );
+
+    // Keys that a `LIKE` would misread (`_`, `%`) and a key that only shares a prefix's
+    // first bytes: only the real prefix matches, in byte order.
+    write(store, |tx| {
+        assert_eq!(tx.setting("p_x/a")?, None);
+        for (key, value) in [
+            ("p_x/b", b"2"),
+            ("p_x/a", b"1"),
+            ("pax/c", b"3"),
+            ("p_x%", b"4"),
+        ] {
+            tx.insert_setting(key, value)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert!(matches!(
+        write(store, |tx| tx.insert_setting("p_x/a", b"other")),
+        Err(StorageError::AlreadyExists(_))
+    ));
+    read(store, |tx| {
+        assert_eq!(
+            tx.setting("p_x/a")?,
+            Some(b"1".to_vec()),
+            "the first value is kept"
+        );
+        assert_eq!(
+            tx.settings_with_prefix("p_x/")?,
+            vec![
+                ("p_x/a".to_owned(), b"1".to_vec()),
+                ("p_x/b".to_owned(), b"2".to_vec())
+            ]
+        );
+        Ok(())
+    })
+    .unwrap();
+
+    store.push(&d, &[case_op(&d, 1, case)], NOW).unwrap();
+    read(store, |tx| {
+        assert_eq!(
+            tx.records_of_kind(RecordKind::Case, None)?,
+            vec![(case, d.agency.clone())]
+        );
+        assert_eq!(tx.records_of_kind(RecordKind::Case, Some(&a))?, vec![]);
+        assert_eq!(tx.records_of_kind(RecordKind::Referral, None)?, vec![]);
+        Ok(())
+    })
+    .unwrap();
 }
 
 pub fn the_port_reads_back_referrals_access_and_commands(store: &dyn Storage) {

@@ -57,6 +57,14 @@ pub(super) fn list_agencies(
     .collect()
 }
 
+pub(super) fn agency_codes(tx: &mut Transaction<'_>) -> Result<Vec<AgencyCode>, StorageError> {
+    tx.query("SELECT code FROM agencies ORDER BY code", &[])
+        .map_err(backend)?
+        .iter()
+        .map(|row| agency_of(col(row, 0)?))
+        .collect()
+}
+
 pub(super) fn agency_exists(
     tx: &mut Transaction<'_>,
     code: &AgencyCode,

@@ -34,12 +34,12 @@ mod attachments;
 mod audit;
 mod directory;
 mod facts;
-mod forms;
 mod oplog;
 pub mod pool;
 mod referrals;
 mod reports;
 pub mod schema;
+mod settings;
 mod state;
 #[cfg(any(test, feature = "conformance"))]
 pub mod testing;
@@ -323,19 +323,6 @@ impl Storage for PostgresStorage {
         self.read(oplog::log_end)
     }
 
-    fn create_agency(
-        &self,
-        code: &AgencyCode,
-        name: &str,
-        now_ms: u64,
-    ) -> Result<Agency, StorageError> {
-        self.write(|tx| {
-            let agency = directory::create_agency(tx, code, name, now_ms)?;
-            forms::deliver_network_forms(tx, &self.sealer, code, now_ms)?;
-            Ok(agency)
-        })
-    }
-
     fn list_agencies(&self, only: Option<&AgencyCode>) -> Result<Vec<Agency>, StorageError> {
         self.read(|tx| directory::list_agencies(tx, only))
     }
@@ -497,27 +484,6 @@ impl Storage for PostgresStorage {
 
     fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError> {
         self.read(|tx| audit::list(tx, record))
-    }
-
-    fn publish_form(
-        &self,
-        agency: &AgencyCode,
-        form: &fieldcase_core::forms::FormDefinition,
-        now_ms: u64,
-    ) -> Result<PublishedForm, StorageError> {
-        self.write(|tx| forms::publish(tx, &self.sealer, agency, form, now_ms))
-    }
-
-    fn publish_network_form(
-        &self,
-        form: &fieldcase_core::forms::FormDefinition,
-        now_ms: u64,
-    ) -> Result<Vec<PublishedForm>, StorageError> {
-        self.write(|tx| forms::publish_network(tx, &self.sealer, form, now_ms))
-    }
-
-    fn list_forms(&self, agency: Option<&AgencyCode>) -> Result<Vec<PublishedForm>, StorageError> {
-        self.read(|tx| forms::list(tx, &self.sealer, agency))
     }
 
     fn scan_case_facts(

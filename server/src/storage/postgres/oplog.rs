@@ -110,6 +110,22 @@ pub(super) fn set_owner(
     Ok(())
 }
 
+pub(super) fn records_of_kind(
+    tx: &mut Transaction<'_>,
+    kind: fieldcase_core::RecordKind,
+    owner: Option<&AgencyCode>,
+) -> Result<Vec<(RecordId, AgencyCode)>, StorageError> {
+    tx.query(
+        "SELECT record_id, owner_agency FROM records
+         WHERE kind = $1 AND ($2::text IS NULL OR owner_agency = $2)",
+        &[&kind.as_str(), &owner.map(AgencyCode::as_str)],
+    )
+    .map_err(backend)?
+    .iter()
+    .map(|row| Ok((record_id_of(col(row, 0)?)?, agency_of(col(row, 1)?)?)))
+    .collect()
+}
+
 pub(super) fn record_creator(
     tx: &mut Transaction<'_>,
     id: RecordId,

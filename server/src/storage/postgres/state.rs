@@ -123,20 +123,6 @@ pub(super) fn store_state(
     Ok(())
 }
 
-/// Merges `op` into its record's stored state, stores it and its derived facts, and returns
-/// the state after. For server-authored writes that are not a device's push (forms).
-pub(super) fn merge_into_state(
-    tx: &mut Transaction<'_>,
-    sealer: &Sealer,
-    op: &Operation,
-) -> Result<RecordState, StorageError> {
-    let before = load_state(tx, sealer, op.record_id)?;
-    let after = fieldcase_core::merge::merged_state(before, op);
-    store_state(tx, sealer, op.record_id, Some(&after))?;
-    super::facts::refresh(tx, sealer, op.record_id, &after)?;
-    Ok(after)
-}
-
 /// The next id for an operation the server writes itself.
 pub(super) fn server_op_id(tx: &mut Transaction<'_>) -> Result<OpId, StorageError> {
     let last = read_meta_text(tx, "server_seq")?

@@ -1,16 +1,16 @@
 //! [`StoreTx`] over one PostgreSQL transaction: the port the service layer writes through.
 //! Each method forwards to the module of its aggregate; nothing here decides anything.
 
-use super::{attachments, audit, directory, facts, oplog, referrals, state};
+use super::{attachments, audit, directory, facts, oplog, referrals, settings, state};
 use crate::seal::Sealer;
 use crate::storage::port::*;
-use crate::storage::{AuditEntry, Position, StorageError};
+use crate::storage::{Agency, AuditEntry, Position, StorageError};
 use ::postgres::Transaction;
 use fieldcase_core::attachments::wire::Declaration;
 use fieldcase_core::merge::RecordState;
 use fieldcase_core::protocol::CommandOutcome;
 use fieldcase_core::referral::ReferralStatus;
-use fieldcase_core::{AgencyCode, DeviceId, Hlc, OpId, Operation, RecordId};
+use fieldcase_core::{AgencyCode, DeviceId, Hlc, OpId, Operation, RecordId, RecordKind};
 
 /// One open PostgreSQL transaction and the key that seals what it writes.
 pub(super) struct PgTx<'a, 'conn> {
@@ -39,6 +39,34 @@ impl StoreTx for PgTx<'_, '_> {
         directory::agency_exists(&mut *self.tx, agency)
     }
 
+    fn insert_agency(
+        &mut self,
+        code: &AgencyCode,
+        name: &str,
+        now_ms: u64,
+    ) -> Result<Agency, StorageError> {
+        directory::create_agency(&mut *self.tx, code, name, now_ms)
+    }
+
+    fn agency_codes(&mut self) -> Result<Vec<AgencyCode>, StorageError> {
+        directory::agency_codes(&mut *self.tx)
+    }
+
+    fn setting(&mut self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        settings::setting(&mut *self.tx, key)
+    }
+
+    fn insert_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        settings::insert_setting(&mut *self.tx, key, value)
+    }
+
+    fn settings_with_prefix(
+        &mut self,
+        prefix: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        settings::settings_with_prefix(&mut *self.tx, prefix)
+    }
+
     fn record(&mut self, id: RecordId) -> Result<Option<StoredRecord>, StorageError> {
         oplog::record(&mut *self.tx, id)
     }
@@ -49,6 +77,14 @@ impl StoreTx for PgTx<'_, '_> {
 
     fn set_record_owner(&mut self, id: RecordId, owner: &AgencyCode) -> Result<(), StorageError> {
         oplog::set_owner(&mut *self.tx, id, owner)
+    }
+
+    fn records_of_kind(
+        &mut self,
+        kind: RecordKind,
+        owner: Option<&AgencyCode>,
+    ) -> Result<Vec<(RecordId, AgencyCode)>, StorageError> {
+        oplog::records_of_kind(&mut *self.tx, kind, owner)
     }
 
     fn record_creator(&mut self, id: RecordId) -> Result<Option<AgencyCode>, StorageError> {

@@ -37,6 +37,18 @@ pub(super) fn create_agency(
     })
 }
 
+pub(super) fn agency_codes(tx: &Transaction<'_>) -> Result<Vec<AgencyCode>, StorageError> {
+    let mut statement = tx
+        .prepare_cached("SELECT code FROM agencies ORDER BY code")
+        .map_err(backend)?;
+    let codes = statement
+        .query_map([], |row| agency_col(row.get(0)?))
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend);
+    codes
+}
+
 fn agency_row(row: &Row<'_>) -> rusqlite::Result<Agency> {
     Ok(Agency {
         code: agency_col(row.get(0)?)?,

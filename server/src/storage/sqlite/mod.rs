@@ -17,11 +17,11 @@ pub mod bulk;
 mod decisions;
 mod directory;
 mod facts;
-mod forms;
 mod oplog;
 mod referrals;
 mod reports;
 pub mod schema;
+mod settings;
 mod state;
 mod tokens;
 mod tx;
@@ -257,19 +257,6 @@ impl Storage for SqliteStorage {
         self.read(oplog::log_end)
     }
 
-    fn create_agency(
-        &self,
-        code: &AgencyCode,
-        name: &str,
-        now_ms: u64,
-    ) -> Result<Agency, StorageError> {
-        self.write(|tx| {
-            let agency = directory::create_agency(tx, code, name, now_ms)?;
-            forms::deliver_network_forms(tx, &self.sealer, code, now_ms)?;
-            Ok(agency)
-        })
-    }
-
     fn list_agencies(&self, only: Option<&AgencyCode>) -> Result<Vec<Agency>, StorageError> {
         self.read(|tx| directory::list_agencies(tx, only))
     }
@@ -431,27 +418,6 @@ impl Storage for SqliteStorage {
 
     fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError> {
         self.read(|tx| audit::list(tx, record))
-    }
-
-    fn publish_form(
-        &self,
-        agency: &AgencyCode,
-        form: &fieldcase_core::forms::FormDefinition,
-        now_ms: u64,
-    ) -> Result<PublishedForm, StorageError> {
-        self.write(|tx| forms::publish(tx, &self.sealer, agency, form, now_ms))
-    }
-
-    fn publish_network_form(
-        &self,
-        form: &fieldcase_core::forms::FormDefinition,
-        now_ms: u64,
-    ) -> Result<Vec<PublishedForm>, StorageError> {
-        self.write(|tx| forms::publish_network(tx, &self.sealer, form, now_ms))
-    }
-
-    fn list_forms(&self, agency: Option<&AgencyCode>) -> Result<Vec<PublishedForm>, StorageError> {
-        self.read(|tx| forms::list(tx, &self.sealer, agency))
     }
 
     fn scan_case_facts(

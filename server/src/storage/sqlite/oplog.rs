@@ -99,6 +99,28 @@ pub(super) fn set_owner(
     Ok(())
 }
 
+pub(super) fn records_of_kind(
+    tx: &Transaction<'_>,
+    kind: RecordKind,
+    owner: Option<&fieldcase_core::AgencyCode>,
+) -> Result<Vec<(RecordId, fieldcase_core::AgencyCode)>, StorageError> {
+    let mut statement = tx
+        .prepare_cached(
+            "SELECT record_id, owner_agency FROM records
+             WHERE kind = ?1 AND (?2 IS NULL OR owner_agency = ?2)",
+        )
+        .map_err(backend)?;
+    let rows = statement
+        .query_map(
+            params![kind.as_str(), owner.map(fieldcase_core::AgencyCode::as_str)],
+            |row| Ok((record_id_col(row.get(0)?)?, agency_col(row.get(1)?)?)),
+        )
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend);
+    rows
+}
+
 pub(super) fn record_creator(
     tx: &Transaction<'_>,
     id: RecordId,

@@ -187,21 +187,6 @@ pub(super) fn store_state(
     Ok(())
 }
 
-/// Merges `op` into its record's stored state with the pure merge devices use, stores it
-/// and its derived facts, and returns the state after. For server-authored writes that are
-/// not a device's push (forms); the service does the same for pushes.
-pub(super) fn merge_into_state(
-    tx: &Transaction<'_>,
-    sealer: &Sealer,
-    op: &Operation,
-) -> Result<RecordState, StorageError> {
-    let before = load_state(tx, sealer, op.record_id)?;
-    let after = fieldcase_core::merge::merged_state(before, op);
-    store_state(tx, sealer, op.record_id, Some(&after))?;
-    super::facts::refresh(tx, sealer, op.record_id, &after)?;
-    Ok(after)
-}
-
 /// The next id for an operation the server writes itself.
 pub(super) fn server_op_id(tx: &Transaction<'_>) -> Result<OpId, StorageError> {
     let last = read_meta_text(tx, "server_seq")?

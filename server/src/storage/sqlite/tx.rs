@@ -1,14 +1,14 @@
 //! [`StoreTx`] over one SQLite transaction: the port the service layer writes through.
 
-use super::{attachments, audit, directory, facts, oplog, referrals, state};
+use super::{attachments, audit, directory, facts, oplog, referrals, settings, state};
 use crate::seal::Sealer;
 use crate::storage::port::*;
-use crate::storage::{AuditEntry, Position, StorageError};
+use crate::storage::{Agency, AuditEntry, Position, StorageError};
 use fieldcase_core::attachments::wire::Declaration;
 use fieldcase_core::merge::RecordState;
 use fieldcase_core::protocol::CommandOutcome;
 use fieldcase_core::referral::ReferralStatus;
-use fieldcase_core::{AgencyCode, DeviceId, Hlc, OpId, Operation, RecordId};
+use fieldcase_core::{AgencyCode, DeviceId, Hlc, OpId, Operation, RecordId, RecordKind};
 use rusqlite::Transaction;
 
 /// One open SQLite transaction and the key that seals what it writes.
@@ -38,6 +38,34 @@ impl StoreTx for SqliteTx<'_, '_> {
         directory::agency_exists(self.tx, agency)
     }
 
+    fn insert_agency(
+        &mut self,
+        code: &AgencyCode,
+        name: &str,
+        now_ms: u64,
+    ) -> Result<Agency, StorageError> {
+        directory::create_agency(self.tx, code, name, now_ms)
+    }
+
+    fn agency_codes(&mut self) -> Result<Vec<AgencyCode>, StorageError> {
+        directory::agency_codes(self.tx)
+    }
+
+    fn setting(&mut self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        settings::setting(self.tx, key)
+    }
+
+    fn insert_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        settings::insert_setting(self.tx, key, value)
+    }
+
+    fn settings_with_prefix(
+        &mut self,
+        prefix: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        settings::settings_with_prefix(self.tx, prefix)
+    }
+
     fn record(&mut self, id: RecordId) -> Result<Option<StoredRecord>, StorageError> {
         oplog::record(self.tx, id)
     }
@@ -48,6 +76,14 @@ impl StoreTx for SqliteTx<'_, '_> {
 
     fn set_record_owner(&mut self, id: RecordId, owner: &AgencyCode) -> Result<(), StorageError> {
         oplog::set_owner(self.tx, id, owner)
+    }
+
+    fn records_of_kind(
+        &mut self,
+        kind: RecordKind,
+        owner: Option<&AgencyCode>,
+    ) -> Result<Vec<(RecordId, AgencyCode)>, StorageError> {
+        oplog::records_of_kind(self.tx, kind, owner)
     }
 
     fn record_creator(&mut self, id: RecordId) -> Result<Option<AgencyCode>, StorageError> {
