@@ -5,6 +5,8 @@
 //! ```sh
 //! cargo bench -p fieldcase-server --bench reports                      # 100,000 cases
 //! REPORTS_BENCH_CASES=100000,1000000 cargo bench -p fieldcase-server --bench reports
+//! # …and the same population in PostgreSQL too (a throwaway server from the test script):
+//! REPORTS_BENCH_POSTGRES=1 scripts/with-postgres.sh cargo bench -p fieldcase-server --bench reports
 //! ```
 //!
 //! **Population.** Cases from `fieldcase_core::sample::SampleCases` (seeded), spread over five
@@ -15,6 +17,11 @@
 //! match profiles as a sync, in transactions of 10,000 cases, without the operation log and
 //! sealed states (which reports never read). Loading time is printed but is not what is
 //! measured; every report opens each sealed row it reads, so that cost is in the figures.
+//!
+//! **PostgreSQL.** With `REPORTS_BENCH_POSTGRES=1` (and `FIELDCASE_TEST_DATABASE_URL`, which
+//! `scripts/with-postgres.sh` sets), the populated SQLite file is then moved into a fresh
+//! PostgreSQL database with `fieldcase admin migrate-store`'s code (timed, verified by its
+//! counts and checksums), and every phase runs again against that database.
 //!
 //! **Measurement.** Each phase runs in a fresh process (this binary, re-executed with
 //! `REPORTS_BENCH_PHASE`) on the populated database, so its peak memory (`VmHWM`) is the
@@ -30,13 +37,16 @@ use fieldcase_server::reports::duplicates::CandidateCache;
 use fieldcase_server::reports::engine::{compute, CountMode, ReportRequest, TABLE_IDS};
 use fieldcase_server::reports::facts::FactFilter;
 use fieldcase_server::seal::Sealer;
+use fieldcase_server::storage::migrate;
+use fieldcase_server::storage::postgres::testing::TempDatabase;
+use fieldcase_server::storage::postgres::PostgresStorage;
 use fieldcase_server::storage::sqlite::bulk::BulkReferral;
 use fieldcase_server::storage::sqlite::SqliteStorage;
 use fieldcase_server::storage::{DuplicateDecision, Storage};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 const KEY: [u8; 32] = [42; 32];
@@ -57,6 +67,18 @@ fn status_kib(field: &str) -> u64 {
 
 fn open(db: &Path) -> SqliteStorage {
     SqliteStorage::open(db, Sealer::from_key(&KEY)).expect("open the bench database")
+}
+
+/// Where a phase reads: the SQLite file, or a PostgreSQL URL (`postgres…`).
+fn open_store(location: &str) -> Box<dyn Storage> {
+    if location.starts_with("postgres") {
+        Box::new(
+            PostgresStorage::connect(location, Sealer::from_key(&KEY))
+                .expect("connect to the bench database"),
+        )
+    } else {
+        Box::new(open(Path::new(location)))
+    }
 }
 
 /// Fills a fresh database with `n` cases (plus 2% re-recordings) and returns how long it took.
@@ -164,8 +186,9 @@ fn populate(db: &Path, n: usize) -> f64 {
 }
 
 /// One measured phase, in this process: prints a JSON line with seconds and peak memory.
-fn phase(name: &str, db: &Path) {
-    let storage = open(db);
+fn phase(name: &str, location: &str) {
+    let owned = open_store(location);
+    let storage: &dyn Storage = &*owned;
     let rss_before = status_kib("VmRSS:");
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let started = Instant::now();
@@ -178,7 +201,7 @@ fn phase(name: &str, db: &Path) {
                     count,
                     tables: TABLE_IDS.to_vec(),
                 };
-                let (mut tables, _) = compute(&storage, &request).unwrap();
+                let (mut tables, _) = compute(storage, &request).unwrap();
                 cells += tables.iter().map(|t| t.rows.len()).sum::<usize>();
                 for t in &mut tables {
                     protect(t, 5);
@@ -196,16 +219,16 @@ fn phase(name: &str, db: &Path) {
                 count: CountMode::Individuals,
                 tables: TABLE_IDS.to_vec(),
             };
-            let (tables, linked) = compute(&storage, &request).unwrap();
+            let (tables, linked) = compute(storage, &request).unwrap();
             json!({"tables": tables.len(), "linked_cases": linked})
         }
         "duplicates" => {
             // The scan, through the cache the server uses; then what a reviewer's next page
             // costs: the cached candidates plus a fresh read of the decisions.
             let cache = CandidateCache::default();
-            let (list, stats) = cache.review_list(&storage).unwrap();
+            let (list, stats) = cache.review_list(storage).unwrap();
             let next_page = Instant::now();
-            let (cached, _) = cache.review_list(&storage).unwrap();
+            let (cached, _) = cache.review_list(storage).unwrap();
             let next_page_seconds = next_page.elapsed().as_secs_f64();
             assert_eq!(cached.len(), list.len());
             json!({
@@ -231,11 +254,11 @@ fn phase(name: &str, db: &Path) {
     );
 }
 
-fn run_phase(db: &Path, name: &str) -> serde_json::Value {
+fn run_phase(location: &str, name: &str) -> serde_json::Value {
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new(exe)
         .env("REPORTS_BENCH_PHASE", name)
-        .env("REPORTS_BENCH_DB", db)
+        .env("REPORTS_BENCH_DB", location)
         .output()
         .expect("run a phase");
     assert!(
@@ -253,8 +276,7 @@ fn run_phase(db: &Path, name: &str) -> serde_json::Value {
 
 fn main() {
     if let Ok(name) = std::env::var("REPORTS_BENCH_PHASE") {
-        let db = PathBuf::from(std::env::var("REPORTS_BENCH_DB").unwrap());
-        phase(&name, &db);
+        phase(&name, &std::env::var("REPORTS_BENCH_DB").unwrap());
         return;
     }
     // `cargo bench` passes `--bench`; nothing else is taken from the command line.
@@ -272,15 +294,38 @@ fn main() {
         let load = populate(&db, n);
         let size_mib = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0) as f64 / 1048576.0;
         println!("{n} cases (+2% re-recorded): loaded in {load:.1} s, database {size_mib:.0} MiB");
-        for name in ["reports", "report_year", "duplicates"] {
-            let r = run_phase(&db, name);
+        run_phases("SQLite", &db.display().to_string());
+        if std::env::var_os("REPORTS_BENCH_POSTGRES").is_some() {
+            let database = TempDatabase::create();
+            let started = Instant::now();
+            let copied = migrate::sqlite_to_postgres(&db, &database.url(), |_| {})
+                .expect("move the population into PostgreSQL");
+            let rows: u64 = copied.iter().map(|t| t.rows).sum();
+            let mut client = postgres::Client::connect(&database.url(), postgres::NoTls).unwrap();
+            let bytes: i64 = client
+                .query_one("SELECT pg_database_size(current_database())", &[])
+                .unwrap()
+                .get(0);
             println!(
-                "  {name:<12} {:>8.2} s  peak {:>7.1} MiB (at start {:.1} MiB)  {}",
-                r["seconds"].as_f64().unwrap(),
-                r["peak_kib"].as_f64().unwrap() / 1024.0,
-                r["rss_before_kib"].as_f64().unwrap() / 1024.0,
-                r["detail"]
+                "  moved into PostgreSQL in {:.1} s ({rows} rows), database {:.0} MiB",
+                started.elapsed().as_secs_f64(),
+                bytes as f64 / 1048576.0
             );
+            run_phases("PostgreSQL", &database.url());
         }
+    }
+}
+
+fn run_phases(backend: &str, location: &str) {
+    println!(" {backend}:");
+    for name in ["reports", "report_year", "duplicates"] {
+        let r = run_phase(location, name);
+        println!(
+            "  {name:<12} {:>8.2} s  peak {:>7.1} MiB (at start {:.1} MiB)  {}",
+            r["seconds"].as_f64().unwrap(),
+            r["peak_kib"].as_f64().unwrap() / 1024.0,
+            r["rss_before_kib"].as_f64().unwrap() / 1024.0,
+            r["detail"]
+        );
     }
 }
