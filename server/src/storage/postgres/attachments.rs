@@ -6,11 +6,12 @@
 //! declared SHA-256, checked in the transaction that stores the last chunk. Who may declare,
 //! upload or read one is decided in [`crate::service::attachments`].
 
+use super::Tx;
 use super::{agency_of, backend, col, ms, record_id_of, to_sql};
 use crate::seal::{attachment_chunk_ad, attachment_meta_ad, Sealer};
 use crate::storage::port::{ChunkStored, StoredAttachment};
 use crate::storage::StorageError;
-use ::postgres::{Row, Transaction};
+use ::postgres::Row;
 use fieldcase_core::attachments::wire::Declaration;
 use fieldcase_core::attachments::{chunk_count, Sha256Digest};
 use fieldcase_core::{AgencyCode, DeviceId, RecordId};
@@ -57,7 +58,7 @@ fn attachment_of(row: &Row, sealer: &Sealer) -> Result<StoredAttachment, Storage
 }
 
 pub(super) fn load(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     id: RecordId,
 ) -> Result<Option<StoredAttachment>, StorageError> {
@@ -71,7 +72,7 @@ pub(super) fn load(
 }
 
 pub(super) fn of_case(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     case: RecordId,
 ) -> Result<Vec<StoredAttachment>, StorageError> {
@@ -86,7 +87,7 @@ pub(super) fn of_case(
 }
 
 pub(super) fn insert(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     id: RecordId,
     declared_by: &AgencyCode,
@@ -122,10 +123,7 @@ pub(super) fn insert(
     Ok(())
 }
 
-pub(super) fn held_chunks(
-    tx: &mut Transaction<'_>,
-    id: RecordId,
-) -> Result<Vec<u32>, StorageError> {
+pub(super) fn held_chunks(tx: &mut Tx<'_>, id: RecordId) -> Result<Vec<u32>, StorageError> {
     tx.query(
         "SELECT idx FROM attachment_chunks WHERE attachment_id = $1 ORDER BY idx",
         &[&id.as_bytes().as_slice()],
@@ -137,7 +135,7 @@ pub(super) fn held_chunks(
 }
 
 pub(super) fn store_chunk(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     row: &StoredAttachment,
     index: u32,
@@ -181,7 +179,7 @@ pub(super) fn store_chunk(
 }
 
 pub(super) fn open_chunk(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     row: &StoredAttachment,
     index: u32,

@@ -4,12 +4,12 @@
 //! Entries name agencies, devices, users, records, positions and codes — never a field value
 //! or a reason's text.
 
+use super::Tx;
 use super::{agency_of, backend, col, device_id_of, ms, record_id_of, to_sql};
 use crate::storage::{AuditEntry, AuditEvent, StorageError};
-use ::postgres::Transaction;
 use fieldcase_core::RecordId;
 
-pub(super) fn insert(tx: &mut Transaction<'_>, entry: &AuditEntry) -> Result<(), StorageError> {
+pub(super) fn insert(tx: &mut Tx<'_>, entry: &AuditEntry) -> Result<(), StorageError> {
     tx.execute(
         "INSERT INTO audit_log
            (at, event, agency, device_id, user_id, record_id, first_position, last_position,
@@ -33,7 +33,7 @@ pub(super) fn insert(tx: &mut Transaction<'_>, entry: &AuditEntry) -> Result<(),
 }
 
 pub(super) fn list(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     record: Option<RecordId>,
 ) -> Result<Vec<AuditEntry>, StorageError> {
     tx.query(

@@ -4,14 +4,15 @@
 //! it in the `WHERE` clause, so "not in your agency" and "does not exist" are one answer.
 //! (Kept apart from the log so the directory's schema can change on its own.)
 
+use super::Tx;
 use super::{agency_of, backend, col, device_id_of, is_unique_violation, ms, role_of, to_sql};
 use crate::credentials::SecretHash;
 use crate::storage::*;
-use ::postgres::{Row, Transaction};
+use ::postgres::Row;
 use fieldcase_core::{AgencyCode, DeviceId};
 
 pub(super) fn create_agency(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     code: &AgencyCode,
     name: &str,
     now_ms: u64,
@@ -43,7 +44,7 @@ fn agency_row(row: &Row) -> Result<Agency, StorageError> {
 }
 
 pub(super) fn list_agencies(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     only: Option<&AgencyCode>,
 ) -> Result<Vec<Agency>, StorageError> {
     tx.query(
@@ -57,7 +58,7 @@ pub(super) fn list_agencies(
     .collect()
 }
 
-pub(super) fn agency_codes(tx: &mut Transaction<'_>) -> Result<Vec<AgencyCode>, StorageError> {
+pub(super) fn agency_codes(tx: &mut Tx<'_>) -> Result<Vec<AgencyCode>, StorageError> {
     tx.query("SELECT code FROM agencies ORDER BY code", &[])
         .map_err(backend)?
         .iter()
@@ -65,10 +66,7 @@ pub(super) fn agency_codes(tx: &mut Transaction<'_>) -> Result<Vec<AgencyCode>, 
         .collect()
 }
 
-pub(super) fn agency_exists(
-    tx: &mut Transaction<'_>,
-    code: &AgencyCode,
-) -> Result<bool, StorageError> {
+pub(super) fn agency_exists(tx: &mut Tx<'_>, code: &AgencyCode) -> Result<bool, StorageError> {
     col(
         &tx.query_one(
             "SELECT EXISTS (SELECT 1 FROM agencies WHERE code = $1)",
@@ -80,7 +78,7 @@ pub(super) fn agency_exists(
 }
 
 pub(super) fn create_user(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     user: &NewUser,
     now_ms: u64,
 ) -> Result<User, StorageError> {
@@ -122,7 +120,7 @@ fn user_row(row: &Row) -> Result<User, StorageError> {
 }
 
 pub(super) fn list_users(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     agency: Option<&AgencyCode>,
 ) -> Result<Vec<User>, StorageError> {
     tx.query(
@@ -139,7 +137,7 @@ pub(super) fn list_users(
 }
 
 pub(super) fn user(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     id: &str,
     scope: Option<&AgencyCode>,
 ) -> Result<Option<User>, StorageError> {
@@ -155,7 +153,7 @@ pub(super) fn user(
 }
 
 pub(super) fn create_admin_token(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     token: &NewAdminToken,
 ) -> Result<String, StorageError> {
     if let Some(agency) = token.scope.agency() {
@@ -180,10 +178,7 @@ pub(super) fn create_admin_token(
     Ok(id)
 }
 
-pub(super) fn has_system_admin(
-    tx: &mut Transaction<'_>,
-    now_ms: u64,
-) -> Result<bool, StorageError> {
+pub(super) fn has_system_admin(tx: &mut Tx<'_>, now_ms: u64) -> Result<bool, StorageError> {
     col(
         &tx.query_one(
             "SELECT EXISTS (SELECT 1 FROM admin_tokens
@@ -196,7 +191,7 @@ pub(super) fn has_system_admin(
 }
 
 pub(super) fn create_enrollment_code(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     code: &NewEnrollmentCode,
 ) -> Result<String, StorageError> {
     let id = super::tokens::new_id();
@@ -223,7 +218,7 @@ pub(super) fn create_enrollment_code(
 }
 
 pub(super) fn redeem_enrollment_code(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     code_hash: &SecretHash,
     device: &NewDevice,
     now_ms: u64,
@@ -281,7 +276,7 @@ pub(super) fn redeem_enrollment_code(
 }
 
 pub(super) fn device_by_credential(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     credential_hash: &SecretHash,
 ) -> Result<Option<DeviceAuth>, StorageError> {
     tx.query_opt(
@@ -322,7 +317,7 @@ fn device_row(row: &Row) -> Result<Device, StorageError> {
 }
 
 pub(super) fn list_devices(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     agency: Option<&AgencyCode>,
 ) -> Result<Vec<Device>, StorageError> {
     tx.query(
@@ -339,7 +334,7 @@ pub(super) fn list_devices(
 }
 
 pub(super) fn revoke_device(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     id: DeviceId,
     scope: Option<&AgencyCode>,
     now_ms: u64,
@@ -361,11 +356,7 @@ pub(super) fn revoke_device(
     .transpose()
 }
 
-pub(super) fn touch_device(
-    tx: &mut Transaction<'_>,
-    id: DeviceId,
-    now_ms: u64,
-) -> Result<(), StorageError> {
+pub(super) fn touch_device(tx: &mut Tx<'_>, id: DeviceId, now_ms: u64) -> Result<(), StorageError> {
     tx.execute(
         "UPDATE devices SET last_seen_at = $2 WHERE id = $1",
         &[&id.as_bytes().as_slice(), &to_sql(now_ms)],
@@ -374,7 +365,7 @@ pub(super) fn touch_device(
     Ok(())
 }
 
-pub(super) fn device_counts(tx: &mut Transaction<'_>) -> Result<DeviceCounts, StorageError> {
+pub(super) fn device_counts(tx: &mut Tx<'_>) -> Result<DeviceCounts, StorageError> {
     let row = tx
         .query_one(
             "SELECT count(*) FILTER (WHERE revoked_at IS NULL),

@@ -7,13 +7,13 @@
 //! transaction. (Kept apart from the log so the facts' storage can change on its own.)
 
 use super::state::{load_state, read_meta, write_meta};
+use super::Tx;
 use super::{backend, col, record_id_of};
 use crate::reports::facts::{CaseFacts, ServiceFacts};
 use crate::reports::matching::MatchProfile;
 use crate::seal::Sealer;
 use crate::storage::sealed_facts;
 use crate::storage::StorageError;
-use ::postgres::Transaction;
 use fieldcase_core::merge::RecordState;
 use fieldcase_core::{RecordId, RecordKind};
 
@@ -23,7 +23,7 @@ pub const FACTS_VERSION: &str = "2";
 
 /// Rewrites the facts (and match profile) of one record from its state after a merge.
 pub(super) fn refresh(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     record: RecordId,
     state: &RecordState,
@@ -41,7 +41,7 @@ pub(super) fn refresh(
 /// Writes the facts and match profile of a case read from its state, sealed
 /// ([`crate::storage::sealed_facts`]); only the intake month stays in the clear.
 fn write_case(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     record: RecordId,
     case: &fieldcase_core::model::Case,
@@ -68,7 +68,7 @@ fn write_case(
 
 /// Writes (or, with `None`, removes) a case's sealed match profile and its keyed blocks.
 fn write_profile(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     record: RecordId,
     profile: Option<&MatchProfile>,
@@ -99,7 +99,7 @@ fn write_profile(
 }
 
 fn refresh_service(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     record: RecordId,
     state: &RecordState,
@@ -130,10 +130,7 @@ fn refresh_service(
 /// Rebuilds every facts row and match profile from the sealed states when they were made by
 /// another derivation (or never), then records [`FACTS_VERSION`]. Runs in the caller's
 /// transaction: a crash leaves the old rows and version, and the next start does it again.
-pub(super) fn rebuild_if_stale(
-    tx: &mut Transaction<'_>,
-    sealer: &Sealer,
-) -> Result<(), StorageError> {
+pub(super) fn rebuild_if_stale(tx: &mut Tx<'_>, sealer: &Sealer) -> Result<(), StorageError> {
     if read_meta(tx, "facts_version")?.as_deref() == Some(FACTS_VERSION.as_bytes()) {
         return Ok(());
     }

@@ -41,6 +41,7 @@ mod reports;
 pub mod schema;
 mod settings;
 mod state;
+mod statements;
 #[cfg(any(test, feature = "conformance"))]
 pub mod testing;
 mod tokens;
@@ -49,9 +50,10 @@ mod tx;
 use crate::credentials::SecretHash;
 use crate::seal::{Sealer, KEY_CHECK_AD};
 use crate::storage::*;
-use ::postgres::{IsolationLevel, Row, Transaction};
+use ::postgres::{IsolationLevel, Row};
 use fieldcase_core::{AgencyCode, DeviceId, RecordId};
 use rand::{Rng, RngCore};
+pub(crate) use statements::Tx;
 use std::cell::Cell;
 use std::time::Duration;
 
@@ -177,9 +179,10 @@ impl PostgresStorage {
     /// conflict (see the module docs).
     fn write<T>(
         &self,
-        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StorageError>,
+        mut f: impl FnMut(&mut Tx<'_>) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let mut client = self.pool.get()?;
+        let mut pooled = self.pool.get()?;
+        let (client, statements) = pooled.parts();
         let mut attempt = 1;
         loop {
             let exclusive = attempt > OPTIMISTIC_ATTEMPTS;
@@ -194,27 +197,31 @@ impl PostgresStorage {
                     "SELECT pg_advisory_unlock_shared($1)",
                 )
             };
-            client.execute(take, &[&WRITER_GATE]).map_err(backend)?;
+            let take = statements.prepared(client, take).map_err(backend)?;
+            client.execute(&take, &[&WRITER_GATE]).map_err(backend)?;
             RETRYABLE.with(|r| r.set(false));
             let result = match client
                 .build_transaction()
                 .isolation_level(IsolationLevel::Serializable)
                 .start()
             {
-                Ok(mut tx) => tx
+                Ok(tx) => {
+                    let mut tx = Tx::new(tx, &mut *statements);
                     // Predicate locks on index entries rather than whole small tables: far
                     // fewer false conflicts between pushes of different devices.
-                    .batch_execute("SET LOCAL enable_seqscan = off")
-                    .map_err(backend)
-                    .and_then(|()| f(&mut tx))
-                    .and_then(|value| {
-                        tx.commit().map_err(backend)?;
-                        Ok(value)
-                    }),
+                    tx.batch_execute("SET LOCAL enable_seqscan = off")
+                        .map_err(backend)
+                        .and_then(|()| f(&mut tx))
+                        .and_then(|value| {
+                            tx.commit().map_err(backend)?;
+                            Ok(value)
+                        })
+                }
                 Err(e) => Err(backend(e)),
             };
             let retry = RETRYABLE.with(|r| r.get());
-            client.execute(release, &[&WRITER_GATE]).map_err(backend)?;
+            let release = statements.prepared(client, release).map_err(backend)?;
+            client.execute(&release, &[&WRITER_GATE]).map_err(backend)?;
             match result {
                 Err(_) if retry && attempt < MAX_TX_ATTEMPTS => {
                     tracing::debug!(attempt, "write transaction conflicted; running it again");
@@ -230,15 +237,17 @@ impl PostgresStorage {
     /// Runs `f` in one read-only snapshot.
     fn read<T>(
         &self,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, StorageError>,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let mut client = self.pool.get()?;
-        let mut tx = client
+        let mut pooled = self.pool.get()?;
+        let (client, statements) = pooled.parts();
+        let tx = client
             .build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()
             .map_err(backend)?;
+        let mut tx = Tx::new(tx, statements);
         let value = f(&mut tx)?;
         tx.commit().map_err(backend)?;
         Ok(value)
@@ -247,7 +256,7 @@ impl PostgresStorage {
 
 /// Makes the epoch and the key check on a new database; checks the key on an existing one.
 /// Safe when several processes start at once: the first insert wins, every process reads it.
-fn init_meta(tx: &mut Transaction<'_>, sealer: &Sealer) -> Result<String, StorageError> {
+fn init_meta(tx: &mut Tx<'_>, sealer: &Sealer) -> Result<String, StorageError> {
     let mut raw = [0u8; 8];
     rand::rngs::OsRng.fill_bytes(&mut raw);
     let fresh: String = raw.iter().map(|b| format!("{b:02x}")).collect();
@@ -258,7 +267,7 @@ fn init_meta(tx: &mut Transaction<'_>, sealer: &Sealer) -> Result<String, Storag
     let check = sealer.seal(KEY_CHECK_AD, b"fieldcase");
     tx.execute(insert, &[&"key_check", &check])
         .map_err(backend)?;
-    let get = |tx: &mut Transaction<'_>, key: &str| -> Result<Vec<u8>, StorageError> {
+    let get = |tx: &mut Tx<'_>, key: &str| -> Result<Vec<u8>, StorageError> {
         tx.query_one("SELECT value FROM server_meta WHERE key = $1", &[&key])
             .map_err(backend)
             .map(|row| row.get(0))

@@ -6,11 +6,11 @@
 //! positions become visible in the order they were drawn (see the parent module's docs).
 
 use super::state::{kind_of, open_fields, FieldMap};
+use super::Tx;
 use super::{agency_of, backend, col, device_id_of, ms, record_id_of, to_sql};
 use crate::seal::Sealer;
 use crate::storage::port::{AddressedOp, Audience, DeviceProgress, StoredRecord};
 use crate::storage::{Position, StorageError};
-use ::postgres::Transaction;
 use fieldcase_core::{AgencyCode, DeviceId, Hlc, OpId, Operation, RecordId};
 use std::collections::BTreeSet;
 
@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 pub const POSITION_LOCK: i64 = 0x6669_656c_6470_6f73;
 
 pub(super) fn device_progress(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     device: DeviceId,
 ) -> Result<Option<DeviceProgress>, StorageError> {
     tx.query_opt(
@@ -38,7 +38,7 @@ pub(super) fn device_progress(
 }
 
 pub(super) fn set_device_progress(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     device: DeviceId,
     last_seq: u64,
     now_ms: u64,
@@ -56,7 +56,7 @@ pub(super) fn set_device_progress(
 }
 
 pub(super) fn insert_record(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     op: &Operation,
     record: &StoredRecord,
 ) -> Result<(), StorageError> {
@@ -76,10 +76,7 @@ pub(super) fn insert_record(
     Ok(())
 }
 
-pub(super) fn record(
-    tx: &mut Transaction<'_>,
-    id: RecordId,
-) -> Result<Option<StoredRecord>, StorageError> {
+pub(super) fn record(tx: &mut Tx<'_>, id: RecordId) -> Result<Option<StoredRecord>, StorageError> {
     tx.query_opt(
         "SELECT kind, owner_agency, case_id FROM records WHERE record_id = $1",
         &[&id.as_bytes().as_slice()],
@@ -98,7 +95,7 @@ pub(super) fn record(
 }
 
 pub(super) fn set_owner(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     id: RecordId,
     owner: &AgencyCode,
 ) -> Result<(), StorageError> {
@@ -111,7 +108,7 @@ pub(super) fn set_owner(
 }
 
 pub(super) fn records_of_kind(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     kind: fieldcase_core::RecordKind,
     owner: Option<&AgencyCode>,
 ) -> Result<Vec<(RecordId, AgencyCode)>, StorageError> {
@@ -127,7 +124,7 @@ pub(super) fn records_of_kind(
 }
 
 pub(super) fn record_creator(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     id: RecordId,
 ) -> Result<Option<AgencyCode>, StorageError> {
     tx.query_opt(
@@ -141,7 +138,7 @@ pub(super) fn record_creator(
 }
 
 pub(super) fn device_agency(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     device: DeviceId,
 ) -> Result<Option<AgencyCode>, StorageError> {
     tx.query_opt(
@@ -154,7 +151,7 @@ pub(super) fn device_agency(
 }
 
 pub(super) fn creation_fields(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     id: RecordId,
 ) -> Result<Option<FieldMap>, StorageError> {
@@ -188,7 +185,7 @@ pub(super) fn creation_fields(
 /// Appends `op` to the log, addressed to `audiences`, and returns its position. Takes
 /// [`POSITION_LOCK`] first, so the position it draws commits before any higher one.
 pub(super) fn append(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     op: &Operation,
     owner_agency: &AgencyCode,
@@ -237,7 +234,7 @@ pub(super) fn append(
 }
 
 pub(super) fn addressed_after(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     agency: &AgencyCode,
     after: Position,
     max_rows: u32,
@@ -286,7 +283,7 @@ pub(super) fn addressed_after(
 }
 
 /// The highest committed position (0 for an empty log).
-pub(super) fn log_end(tx: &mut Transaction<'_>) -> Result<Position, StorageError> {
+pub(super) fn log_end(tx: &mut Tx<'_>) -> Result<Position, StorageError> {
     let end: i64 = tx
         .query_one("SELECT COALESCE(MAX(position), 0) FROM op_log", &[])
         .map_err(backend)?

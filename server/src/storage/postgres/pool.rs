@@ -7,6 +7,7 @@
 //! dropped when it comes back instead of being reused; the next caller opens a fresh one.
 //! What this pool does not do: health checks of idle clients, idle timeouts, TLS.
 
+use super::statements::StatementCache;
 use crate::storage::StorageError;
 use ::postgres::{Client, Config, NoTls};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -22,8 +23,14 @@ pub const POOL_SIZE: usize = 8;
 /// later instead of piling up blocking threads.
 pub const POOL_WAIT: Duration = Duration::from_secs(30);
 
+/// An open client and the statements prepared on it.
+struct Conn {
+    client: Client,
+    statements: StatementCache,
+}
+
 struct Slots {
-    idle: Vec<Client>,
+    idle: Vec<Conn>,
     /// Clients open, idle or lent.
     open: usize,
 }
@@ -39,34 +46,49 @@ pub struct Pool {
 /// A client lent by the [`Pool`]; goes back to it when dropped.
 pub struct Pooled<'a> {
     pool: &'a Pool,
-    client: Option<Client>,
+    conn: Option<Conn>,
+}
+
+impl Pooled<'_> {
+    /// The client and the statements prepared on it, to start a [`super::Tx`].
+    pub fn parts(&mut self) -> (&mut Client, &mut StatementCache) {
+        let conn = self
+            .conn
+            .as_mut()
+            .expect("a lent client is present until dropped");
+        (&mut conn.client, &mut conn.statements)
+    }
 }
 
 impl std::ops::Deref for Pooled<'_> {
     type Target = Client;
     fn deref(&self) -> &Client {
-        self.client
+        &self
+            .conn
             .as_ref()
             .expect("a lent client is present until dropped")
+            .client
     }
 }
 
 impl std::ops::DerefMut for Pooled<'_> {
     fn deref_mut(&mut self) -> &mut Client {
-        self.client
+        &mut self
+            .conn
             .as_mut()
             .expect("a lent client is present until dropped")
+            .client
     }
 }
 
 impl Drop for Pooled<'_> {
     fn drop(&mut self) {
-        let client = self.client.take().expect("dropped once");
+        let conn = self.conn.take().expect("dropped once");
         let mut slots = lock(&self.pool.slots);
-        if client.is_closed() {
+        if conn.client.is_closed() {
             slots.open -= 1;
         } else {
-            slots.idle.push(client);
+            slots.idle.push(conn);
         }
         drop(slots);
         self.pool.returned.notify_one();
@@ -96,10 +118,10 @@ impl Pool {
         let deadline = Instant::now() + POOL_WAIT;
         let mut slots = lock(&self.slots);
         loop {
-            if let Some(client) = slots.idle.pop() {
+            if let Some(conn) = slots.idle.pop() {
                 return Ok(Pooled {
                     pool: self,
-                    client: Some(client),
+                    conn: Some(conn),
                 });
             }
             if slots.open < self.size {
@@ -108,7 +130,10 @@ impl Pool {
                 return match self.config.connect(NoTls) {
                     Ok(client) => Ok(Pooled {
                         pool: self,
-                        client: Some(client),
+                        conn: Some(Conn {
+                            client,
+                            statements: StatementCache::default(),
+                        }),
                     }),
                     Err(e) => {
                         lock(&self.slots).open -= 1;
@@ -153,7 +178,7 @@ impl Drop for Pool {
 /// Closes clients on a thread of its own: closing one blocks on the client's own runtime,
 /// which panics on a thread that drives async tasks — and the last handle on a storage may be
 /// dropped on one (a server's tasks ending at shutdown).
-fn close_off_runtime(clients: Vec<Client>) {
+fn close_off_runtime(clients: Vec<Conn>) {
     if clients.is_empty() {
         return;
     }

@@ -5,10 +5,11 @@
 //! decided in [`crate::service::referrals`]. [`compare_and_set_status`] is one conditional
 //! `UPDATE`, so of two transitions from the same status only one takes effect.
 
+use super::Tx;
 use super::{agency_of, backend, col, ms, record_id_of, to_sql};
 use crate::storage::port::{CaseAccess, ReferralRow};
 use crate::storage::{Position, StorageError};
-use ::postgres::{Row, Transaction};
+use ::postgres::Row;
 use fieldcase_core::protocol::CommandOutcome;
 use fieldcase_core::referral::ReferralStatus;
 use fieldcase_core::{DeviceId, RecordId};
@@ -37,7 +38,7 @@ fn referral_of(row: &Row) -> Result<ReferralRow, StorageError> {
 }
 
 pub(super) fn referral_row(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     id: RecordId,
 ) -> Result<Option<ReferralRow>, StorageError> {
     tx.query_opt(
@@ -49,10 +50,7 @@ pub(super) fn referral_row(
     .transpose()
 }
 
-pub(super) fn of_case(
-    tx: &mut Transaction<'_>,
-    case: RecordId,
-) -> Result<Vec<ReferralRow>, StorageError> {
+pub(super) fn of_case(tx: &mut Tx<'_>, case: RecordId) -> Result<Vec<ReferralRow>, StorageError> {
     tx.query(
         &format!("{SELECT_REFERRAL} WHERE case_id = $1 ORDER BY created_at, referral_id"),
         &[&case.as_bytes().as_slice()],
@@ -63,11 +61,7 @@ pub(super) fn of_case(
     .collect()
 }
 
-pub(super) fn insert(
-    tx: &mut Transaction<'_>,
-    row: &ReferralRow,
-    now_ms: u64,
-) -> Result<(), StorageError> {
+pub(super) fn insert(tx: &mut Tx<'_>, row: &ReferralRow, now_ms: u64) -> Result<(), StorageError> {
     let shared = serde_json::to_string(&row.shared_fields).expect("lists serialize");
     tx.execute(
         "INSERT INTO referrals
@@ -91,7 +85,7 @@ pub(super) fn insert(
 }
 
 pub(super) fn compare_and_set_status(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     id: RecordId,
     expected: ReferralStatus,
     new: ReferralStatus,
@@ -113,7 +107,7 @@ pub(super) fn compare_and_set_status(
 }
 
 pub(super) fn grant_access(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     case: RecordId,
     access: &CaseAccess,
 ) -> Result<(), StorageError> {
@@ -135,7 +129,7 @@ pub(super) fn grant_access(
 }
 
 pub(super) fn end_access(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     referral: RecordId,
     at: Position,
 ) -> Result<(), StorageError> {
@@ -149,7 +143,7 @@ pub(super) fn end_access(
 }
 
 pub(super) fn access_of_case(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     case: RecordId,
 ) -> Result<Vec<CaseAccess>, StorageError> {
     tx.query(
@@ -174,7 +168,7 @@ pub(super) fn access_of_case(
 }
 
 pub(super) fn command_outcome(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     device: DeviceId,
     seq: u64,
 ) -> Result<Option<CommandOutcome>, StorageError> {
@@ -192,7 +186,7 @@ pub(super) fn command_outcome(
 }
 
 pub(super) fn store_command_outcome(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     device: DeviceId,
     seq: u64,
     referral: RecordId,

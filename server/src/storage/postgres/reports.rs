@@ -7,6 +7,7 @@
 //! in SQLite, so SQL narrows by what is in the clear (owner agency, intake month, referral
 //! routing) and the rest of a filter is checked on the opened row.
 
+use super::Tx;
 use super::{agency_of, backend, col, ms, record_id_of, to_sql};
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
 use crate::reports::matching::Token;
@@ -15,7 +16,7 @@ use crate::storage::sealed_facts::{in_countries, in_period, no_country_matches};
 use crate::storage::*;
 use ::postgres::fallible_iterator::FallibleIterator;
 use ::postgres::types::ToSql;
-use ::postgres::{Row, Transaction};
+use ::postgres::Row;
 use fieldcase_core::model::codes::*;
 use fieldcase_core::referral::ReferralStatus;
 use fieldcase_core::RecordId;
@@ -32,7 +33,7 @@ fn code<T: Code>(row: &Row, i: usize) -> Result<Option<T>, StorageError> {
 
 /// Streams the rows of `sql` to `visit`.
 fn stream(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
     mut visit: impl FnMut(&Row) -> Result<(), StorageError>,
@@ -66,7 +67,7 @@ fn case_in_countries(
 /// Cases in scope, opened one row at a time. SQL narrows by owner agency and intake month;
 /// the exact period and the countries are checked on the opened facts.
 pub(super) fn scan_case_facts(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     filter: &FactFilter,
     visit: &mut dyn FnMut(CaseFactRow),
@@ -105,7 +106,7 @@ pub(super) fn scan_case_facts(
 /// Services in scope, in case order; the period and the provider are checked on the opened
 /// facts.
 pub(super) fn scan_service_facts(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     filter: &FactFilter,
     visit: &mut dyn FnMut(ServiceFactRow),
@@ -144,7 +145,7 @@ pub(super) fn scan_service_facts(
 /// Referrals in scope, in case order. Referral columns are routing data in the clear
 /// already; only the case's country of assistance (for a country scope) is opened.
 pub(super) fn scan_referral_facts(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     filter: &FactFilter,
     visit: &mut dyn FnMut(ReferralFactRow),
@@ -207,7 +208,7 @@ pub(super) fn scan_referral_facts(
 /// Members of blocks shared by at least two cases, sorted by block; only members' profiles
 /// (and intake dates) are opened.
 pub(super) fn scan_match_blocks(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     visit: &mut dyn FnMut(&Token, BlockMember),
 ) -> Result<(), StorageError> {
@@ -244,7 +245,7 @@ pub(super) fn scan_match_blocks(
 /// Every decision (or only confirmations), by time of decision, then pair. Decisions are
 /// few (people make them one by one): every row is opened and sorted in memory.
 pub(super) fn duplicate_decisions(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     only_confirmed: bool,
 ) -> Result<Vec<DuplicateDecision>, StorageError> {
@@ -263,7 +264,7 @@ pub(super) fn duplicate_decisions(
 }
 
 pub(super) fn decide_duplicate(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     d: &DuplicateDecision,
 ) -> Result<(), StorageError> {
@@ -294,21 +295,18 @@ pub(super) fn decide_duplicate(
 }
 
 pub(super) fn case_summaries(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     cases: &[RecordId],
 ) -> Result<Vec<CaseSummary>, StorageError> {
-    let statement = tx
-        .prepare(
-            "SELECT r.owner_agency, f.facts FROM records r
-             LEFT JOIN report_facts f ON f.record_id = r.record_id
-             WHERE r.record_id = $1 AND r.kind = 'case'",
-        )
-        .map_err(backend)?;
+    // Prepared once (by the connection's cache) and run per case.
+    let statement = "SELECT r.owner_agency, f.facts FROM records r
+         LEFT JOIN report_facts f ON f.record_id = r.record_id
+         WHERE r.record_id = $1 AND r.kind = 'case'";
     let mut out = Vec::with_capacity(cases.len());
     for record in cases {
         if let Some(row) = tx
-            .query_opt(&statement, &[&record.as_bytes().as_slice()])
+            .query_opt(statement, &[&record.as_bytes().as_slice()])
             .map_err(backend)?
         {
             let intake_date = match col::<Option<&[u8]>>(&row, 1)? {
@@ -326,7 +324,7 @@ pub(super) fn case_summaries(
 }
 
 pub(super) fn revoke_api_tokens(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     user_id: &str,
     now_ms: u64,
 ) -> Result<u64, StorageError> {

@@ -1,22 +1,15 @@
 //! Server settings in PostgreSQL: the `server_meta` key–value table, as the port exposes it
 //! (network-wide form versions live there; see [`crate::service::forms`]).
 
+use super::Tx;
 use super::{backend, col};
 use crate::storage::StorageError;
-use ::postgres::Transaction;
 
-pub(super) fn setting(
-    tx: &mut Transaction<'_>,
-    key: &str,
-) -> Result<Option<Vec<u8>>, StorageError> {
+pub(super) fn setting(tx: &mut Tx<'_>, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
     super::state::read_meta(tx, key)
 }
 
-pub(super) fn insert_setting(
-    tx: &mut Transaction<'_>,
-    key: &str,
-    value: &[u8],
-) -> Result<(), StorageError> {
+pub(super) fn insert_setting(tx: &mut Tx<'_>, key: &str, value: &[u8]) -> Result<(), StorageError> {
     let inserted = tx
         .execute(
             "INSERT INTO server_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
@@ -30,7 +23,7 @@ pub(super) fn insert_setting(
 }
 
 pub(super) fn settings_with_prefix(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     prefix: &str,
 ) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
     // `COLLATE "C"`: byte order, as SQLite compares, whatever the database's collation; the

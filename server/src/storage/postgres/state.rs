@@ -8,10 +8,10 @@
 //!   `server_meta` rows: concurrent transactions that both write them conflict, and one of them
 //!   runs again (see the parent module), so two server operations never share an id.
 
+use super::Tx;
 use super::{backend, col, ms};
 use crate::seal::{record_state_ad, Sealer};
 use crate::storage::StorageError;
-use ::postgres::Transaction;
 use fieldcase_core::merge::{plan, RecordState};
 use fieldcase_core::protocol::SERVER_DEVICE_ID;
 use fieldcase_core::{Clock, Hlc, OpId, Operation, RecordId, RecordKind};
@@ -30,7 +30,7 @@ pub(super) use crate::storage::packed::open_op_fields as open_fields;
 /// The merged state of a record, rebuilt from the log when none was stored. `None` for a
 /// record with no operations.
 pub(super) fn load_state(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     record: RecordId,
 ) -> Result<Option<RecordState>, StorageError> {
@@ -59,7 +59,7 @@ pub(super) fn load_state(
 }
 
 fn rebuild_state(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     record: RecordId,
 ) -> Result<Option<RecordState>, StorageError> {
@@ -106,7 +106,7 @@ fn rebuild_state(
 /// Stores a record's merged state, packed and sealed and bound to the record, or (`None`)
 /// none at all: the state is then rebuilt from the log when read. The record row must exist.
 pub(super) fn store_state(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sealer: &Sealer,
     record: RecordId,
     state: Option<&RecordState>,
@@ -124,7 +124,7 @@ pub(super) fn store_state(
 }
 
 /// The next id for an operation the server writes itself.
-pub(super) fn server_op_id(tx: &mut Transaction<'_>) -> Result<OpId, StorageError> {
+pub(super) fn server_op_id(tx: &mut Tx<'_>) -> Result<OpId, StorageError> {
     let last = read_meta_text(tx, "server_seq")?
         .map(|t| t.parse::<u64>())
         .transpose()
@@ -139,7 +139,7 @@ pub(super) fn server_op_id(tx: &mut Transaction<'_>) -> Result<OpId, StorageErro
 }
 
 /// The server's next timestamp: after everything it issued before.
-pub(super) fn server_clock(tx: &mut Transaction<'_>, now_ms: u64) -> Result<Hlc, StorageError> {
+pub(super) fn server_clock(tx: &mut Tx<'_>, now_ms: u64) -> Result<Hlc, StorageError> {
     let last = read_meta_text(tx, "server_clock")?
         .map(|t| t.parse::<Hlc>())
         .transpose()
@@ -150,28 +150,21 @@ pub(super) fn server_clock(tx: &mut Transaction<'_>, now_ms: u64) -> Result<Hlc,
     Ok(hlc)
 }
 
-pub(super) fn read_meta(
-    tx: &mut Transaction<'_>,
-    key: &str,
-) -> Result<Option<Vec<u8>>, StorageError> {
+pub(super) fn read_meta(tx: &mut Tx<'_>, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
     tx.query_opt("SELECT value FROM server_meta WHERE key = $1", &[&key])
         .map_err(backend)?
         .map(|row| col(&row, 0))
         .transpose()
 }
 
-fn read_meta_text(tx: &mut Transaction<'_>, key: &str) -> Result<Option<String>, StorageError> {
+fn read_meta_text(tx: &mut Tx<'_>, key: &str) -> Result<Option<String>, StorageError> {
     read_meta(tx, key)?
         .map(String::from_utf8)
         .transpose()
         .map_err(|_| StorageError::Integrity(format!("server_meta.{key} is not text")))
 }
 
-pub(super) fn write_meta(
-    tx: &mut Transaction<'_>,
-    key: &str,
-    value: &[u8],
-) -> Result<(), StorageError> {
+pub(super) fn write_meta(tx: &mut Tx<'_>, key: &str, value: &[u8]) -> Result<(), StorageError> {
     tx.execute(
         "INSERT INTO server_meta (key, value) VALUES ($1, $2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -181,6 +174,6 @@ pub(super) fn write_meta(
     Ok(())
 }
 
-fn write_meta_text(tx: &mut Transaction<'_>, key: &str, value: &str) -> Result<(), StorageError> {
+fn write_meta_text(tx: &mut Tx<'_>, key: &str, value: &str) -> Result<(), StorageError> {
     write_meta(tx, key, value.as_bytes())
 }

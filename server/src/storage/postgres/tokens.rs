@@ -7,12 +7,13 @@
 //! into a listing. Every call an agency admin can reach takes the agency as a parameter in
 //! the `WHERE` clause, so "another agency's" and "does not exist" are one answer.
 
+use super::Tx;
 use super::{agency_of, backend, col, ms, role_of, to_sql};
 use crate::config::LAST_USED_GRANULARITY_MS;
 use crate::credentials::SecretHash;
 use crate::roles::Grant;
 use crate::storage::*;
-use ::postgres::{Row, Transaction};
+use ::postgres::Row;
 
 /// A new public id: 128 random bits as 32 lowercase hex digits.
 pub(super) fn new_id() -> String {
@@ -39,7 +40,7 @@ fn use_is_news(last_used: Option<i64>, now_ms: u64) -> bool {
 
 /// The live admin token with this hash, and whether its last use should be recorded.
 pub(super) fn admin_by_token(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     token_hash: &SecretHash,
     now_ms: u64,
 ) -> Result<Option<(AdminAuth, bool)>, StorageError> {
@@ -63,7 +64,7 @@ pub(super) fn admin_by_token(
 }
 
 pub(super) fn touch_admin_token(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     id: &str,
     now_ms: u64,
 ) -> Result<(), StorageError> {
@@ -91,7 +92,7 @@ fn admin_token_row(row: &Row) -> Result<AdminTokenInfo, StorageError> {
 }
 
 pub(super) fn list_admin_tokens(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     scope: Option<&AgencyCode>,
 ) -> Result<Vec<AdminTokenInfo>, StorageError> {
     tx.query(
@@ -108,7 +109,7 @@ pub(super) fn list_admin_tokens(
 }
 
 fn admin_token(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     id: &str,
     scope: Option<&AgencyCode>,
 ) -> Result<Option<AdminTokenInfo>, StorageError> {
@@ -125,7 +126,7 @@ fn admin_token(
 }
 
 pub(super) fn revoke_admin_token(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     id: &str,
     scope: Option<&AgencyCode>,
     now_ms: u64,
@@ -140,7 +141,7 @@ pub(super) fn revoke_admin_token(
 }
 
 pub(super) fn rotate_admin_token(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     old_id: &str,
     new: &NewAdminToken,
     now_ms: u64,
@@ -166,7 +167,7 @@ pub(super) fn rotate_admin_token(
 // --- API tokens -------------------------------------------------------------------------------
 
 pub(super) fn create_api_token(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     token: &NewApiToken,
 ) -> Result<String, StorageError> {
     let grants: Vec<&str> = token.grants.iter().map(|g| g.as_str()).collect();
@@ -199,7 +200,7 @@ pub(super) fn create_api_token(
 /// The user of a live API token, the token's id, and whether its last use should be
 /// recorded.
 pub(super) fn api_token_user(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     token_hash: &SecretHash,
     now_ms: u64,
 ) -> Result<Option<(ApiTokenUser, String, bool)>, StorageError> {
@@ -229,11 +230,7 @@ pub(super) fn api_token_user(
     Ok(Some((user, id, news)))
 }
 
-pub(super) fn touch_api_token(
-    tx: &mut Transaction<'_>,
-    id: &str,
-    now_ms: u64,
-) -> Result<(), StorageError> {
+pub(super) fn touch_api_token(tx: &mut Tx<'_>, id: &str, now_ms: u64) -> Result<(), StorageError> {
     tx.execute(
         "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1",
         &[&id, &to_sql(now_ms)],
@@ -266,7 +263,7 @@ fn api_token_row(row: &Row) -> Result<ApiTokenInfo, StorageError> {
 }
 
 pub(super) fn list_api_tokens(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     scope: Option<&AgencyCode>,
 ) -> Result<Vec<ApiTokenInfo>, StorageError> {
     tx.query(
@@ -283,7 +280,7 @@ pub(super) fn list_api_tokens(
 }
 
 pub(super) fn revoke_api_token(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     id: &str,
     scope: Option<&AgencyCode>,
     now_ms: u64,
@@ -321,7 +318,7 @@ fn code_row(row: &Row) -> Result<EnrollmentCodeInfo, StorageError> {
 }
 
 pub(super) fn list_enrollment_codes(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     scope: Option<&AgencyCode>,
 ) -> Result<Vec<EnrollmentCodeInfo>, StorageError> {
     tx.query(
@@ -339,7 +336,7 @@ pub(super) fn list_enrollment_codes(
 
 /// Revokes a code; a code already used is left as it is (its device is revoked on its own).
 pub(super) fn revoke_enrollment_code(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     id: &str,
     scope: Option<&AgencyCode>,
     now_ms: u64,

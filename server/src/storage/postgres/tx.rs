@@ -1,11 +1,11 @@
 //! [`StoreTx`] over one PostgreSQL transaction: the port the service layer writes through.
 //! Each method forwards to the module of its aggregate; nothing here decides anything.
 
+use super::Tx;
 use super::{attachments, audit, directory, facts, oplog, referrals, settings, state};
 use crate::seal::Sealer;
 use crate::storage::port::*;
 use crate::storage::{Agency, AuditEntry, Position, StorageError};
-use ::postgres::Transaction;
 use fieldcase_core::attachments::wire::Declaration;
 use fieldcase_core::merge::RecordState;
 use fieldcase_core::protocol::CommandOutcome;
@@ -14,7 +14,7 @@ use fieldcase_core::{AgencyCode, DeviceId, Hlc, OpId, Operation, RecordId, Recor
 
 /// One open PostgreSQL transaction and the key that seals what it writes.
 pub(super) struct PgTx<'a, 'conn> {
-    pub tx: &'a mut Transaction<'conn>,
+    pub tx: &'a mut Tx<'conn>,
     pub sealer: &'a Sealer,
 }
 
