@@ -232,7 +232,7 @@ async fn a_caseworker_records_searches_corrects_and_syncs_from_the_command_line(
 #[test]
 fn the_demo_converges_keeps_agencies_apart_and_wipes_the_revoked_phone() {
     let output = Command::new(BIN)
-        .args(["--json", "demo", "--cases-per-device", "8"])
+        .args(["--json", "demo", "--cases-per-device", "8", "--exit"])
         .output()
         .unwrap();
     let summary = ok(output);
@@ -244,11 +244,52 @@ fn the_demo_converges_keeps_agencies_apart_and_wipes_the_revoked_phone() {
     assert_eq!(devices.len(), 3);
     for device in devices {
         assert_eq!(device["synced"], true, "{device}");
-        assert_eq!(
-            device["cases"], 16,
-            "each agency's two phones recorded 8 cases each: {device}"
-        );
+        // Each agency's two phones recorded 8 cases each; the shelter also holds the one
+        // case referred to it.
+        let expected = if device["agency"] == "shelter_kla" {
+            17
+        } else {
+            16
+        };
+        assert_eq!(device["cases"], expected, "{device}");
     }
+
+    // The screening form reached the other agency's phone; the referral was accepted there
+    // and the referring phone knows it; the receiver sees no more than was shared.
+    assert!(summary["forms_on_a_shelter_phone"].as_u64().unwrap() >= 1);
+    let referral = &summary["referral"];
+    assert_eq!(referral["status_on_the_referring_phone"], "accepted");
+    let shared = referral["shared_fields"].as_array().unwrap().len() as u64;
+    assert!(shared >= 4, "{referral}");
+    let seen = referral["fields_the_receiver_sees"].as_u64().unwrap();
+    assert!(
+        seen <= shared + 1,
+        "at most what was shared (and the case's kind): {referral}"
+    );
+
+    // Exact figures count all 32 people; published ones never show a count from 1 to 4.
+    let rows = |which: &str| -> Vec<(String, String)> {
+        serde_json::from_value(summary["report"][which]["rows"].clone()).unwrap()
+    };
+    let exact = rows("exact");
+    assert_eq!(
+        exact.last().unwrap(),
+        &("total".to_owned(), "32".to_owned())
+    );
+    let public = rows("public");
+    assert_eq!(public.len(), exact.len());
+    for (label, count) in &public {
+        if let Ok(n) = count.parse::<u64>() {
+            assert!(n == 0 || n >= 5, "{label}: {count} published");
+        }
+    }
+    assert!(
+        exact
+            .iter()
+            .any(|(_, c)| matches!(c.parse::<u64>(), Ok(1..=4))),
+        "the population has small cells for publication to protect: {exact:?}"
+    );
+    assert!(public.iter().any(|(_, c)| c.starts_with('<')), "{public:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

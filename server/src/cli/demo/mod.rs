@@ -4,8 +4,15 @@
 //! records cases on them while "offline" (including two caseworkers editing the same field of
 //! the same case), syncs, and shows what each device holds: one agency's devices agree with
 //! each other, the concurrent edit is kept as a conflict entry, the other agency sees none of
-//! it, and a revoked device wipes itself. Everything runs on loopback in a throwaway directory
-//! (kept with `--data-dir`).
+//! it, and a revoked device wipes itself. It publishes the IOM screening form to every
+//! agency, refers a case from one agency's phone to the other's (consent deciding what goes)
+//! where it is accepted, and shows the central office's figures exact and protected. Then it
+//! leaves the server running, with the dashboard's address and an analyst's token printed,
+//! until Ctrl-C (`--exit` stops at once, for scripts and tests). Everything runs on loopback
+//! in a throwaway directory (kept with `--data-dir`).
+
+mod figures;
+mod referral;
 
 use super::output::Output;
 use crate::admin_client::AdminClient;
@@ -34,7 +41,13 @@ pub struct DemoArgs {
     /// Address for the demo server.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
+    /// Stop the server when the demo is done instead of leaving it running for the dashboard.
+    #[arg(long)]
+    pub exit: bool,
 }
+
+/// The IOM screening form as shipped in `forms/`, published by the demo to every agency.
+const SCREENING_FORM: &str = include_str!("../../../../forms/screening.json");
 
 /// The passphrase of every demo device; a real one is the caseworker's own.
 const DEMO_PASSPHRASE: &str = "demo passphrase, never use in the field";
@@ -200,6 +213,16 @@ pub async fn run(args: DemoArgs, out: Output) -> anyhow::Result<()> {
     admin
         .create_agency("shelter_kla", "Kampala shelter (partner NGO)")
         .await?;
+    let screening = fieldcase_core::forms::FormDefinition::from_json(SCREENING_FORM.as_bytes())
+        .map_err(|e| anyhow::anyhow!("the shipped screening form: {e}"))?;
+    admin.publish_network_form(&screening).await?;
+    say(
+        out,
+        format!(
+            "Published the IOM screening form (version {}) to every agency: devices receive it with their first sync.",
+            screening.version
+        ),
+    );
 
     say(out, "\nEnrolling four field devices with one-time codes (stores are encrypted, Argon2id 64 MiB):");
     let mut devices = Vec::new();
@@ -268,6 +291,10 @@ pub async fn run(args: DemoArgs, out: Output) -> anyhow::Result<()> {
         );
     }
 
+    let referral =
+        referral::refer_and_accept(&devices[0], &devices[2], &first_ids[0][1..], out).await?;
+    let forms_on_phone = devices[2].store().forms()?.len();
+
     // Search on phone 2 for a person recorded on phone 1, through the blind index.
     let recorded_on_phone_1 = devices[0].store().get_case(&first_ids[0][1])?;
     let name = recorded_on_phone_1
@@ -299,6 +326,8 @@ pub async fn run(args: DemoArgs, out: Output) -> anyhow::Result<()> {
     );
     sync_all(std::slice::from_ref(revoked), out).await?;
 
+    let analyst = figures::analyst_view(&server.base_url, &admin, "iom_uga", out).await?;
+
     let summary = summaries(&devices)?;
     let converged = summary
         .iter()
@@ -309,7 +338,9 @@ pub async fn run(args: DemoArgs, out: Output) -> anyhow::Result<()> {
         == 1;
     out.print(
         &json!({"server": server.base_url, "devices": summary, "converged": converged, "conflicts": conflicts.len(),
-                "isolation_held": !leaked, "revoked_device_wiped": revoked.store().is_wiped()}),
+                "isolation_held": !leaked, "revoked_device_wiped": revoked.store().is_wiped(),
+                "forms_on_a_shelter_phone": forms_on_phone, "referral": referral,
+                "report": {"exact": analyst.exact, "public": analyst.public}}),
         || {
             let rows: Vec<Vec<String>> = summary
                 .iter()
@@ -318,11 +349,21 @@ pub async fn run(args: DemoArgs, out: Output) -> anyhow::Result<()> {
                 })
                 .collect();
             format!(
-                "\nWhat each device holds now:\n{}\n\nEach agency's devices agree; the shelter sees none of IOM's cases; the revoked phone holds nothing.",
+                "\nWhat each device holds now:\n{}\n\nEach agency's devices agree; of IOM's cases the shelter holds only the one referred to it, and only what consent allowed; the revoked phone holds nothing.",
                 super::output::table(&["DEVICE", "AGENCY", "CASES", "PENDING", "CONFLICTS", "SYNCED"], &rows)
             )
         },
     );
+    if !args.exit {
+        say(
+            out,
+            format!(
+                "\nThe server keeps running. The central office's dashboard: {}/dashboard\n                 Sign in there with this analyst's API token (exact counts allowed; valid one day):\n  {}\n\n                 Press Ctrl-C to stop.",
+                server.base_url, analyst.token
+            ),
+        );
+        tokio::signal::ctrl_c().await?;
+    }
     server.shutdown().await?;
     Ok(())
 }
