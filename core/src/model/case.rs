@@ -17,7 +17,7 @@ use super::document::Document;
 use super::json::{self, nest_fields};
 use super::keys::*;
 use super::read::{self, MAX_ATTACHMENT_REF_CHARS, MAX_DOCUMENTS, MAX_OTHER_NAMES};
-use super::validate::{shown_key, Collector, Reason, ValidationErrors};
+use super::validate::{shown_key, unknown_key_reason, Collector, Reason, ValidationErrors};
 use super::{case_rules, redacted, Fields, Redacted, RedactedItems};
 use crate::forms::FORM_KEY_PREFIX;
 use serde_json::Value;
@@ -370,7 +370,7 @@ impl Case {
                 CLOSURE_REASON => case.closure_reason = c.take(k, read::code(value)),
                 RISK_LEVEL => case.risk_level = c.take(k, read::code(value)),
                 ASSIGNED_TO => case.assigned_to = c.take(k, read::user_id(value)),
-                _ => c.push(shown_key(k), Reason::UnknownKey),
+                _ => c.push(shown_key(k), unknown_key_reason(k, &CASE_KEYS)),
             }
         }
         if case.answers.len() > MAX_ANSWERS {

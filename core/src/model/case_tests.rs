@@ -463,7 +463,14 @@ fn every_value_reason_names_its_field() {
         ),
         ("answers.q-1", json!(1), MASKED_KEY, Reason::InvalidFieldId),
         ("answers.", json!(1), "answers.", Reason::InvalidFieldId),
-        ("nationalty", json!("ERI"), "nationalty", Reason::UnknownKey),
+        (
+            "nationalty",
+            json!("ERI"),
+            "nationalty",
+            Reason::UnknownKeyNear {
+                near: "nationality",
+            },
+        ),
         ("Given Name", json!("Amina"), MASKED_KEY, Reason::UnknownKey),
         (
             "id",
@@ -593,4 +600,31 @@ fn debug_redacts_identity_guardian_and_answers() {
     let pretty = format!("{case:#?}");
     assert!(!pretty.contains("Amina"));
     assert!(format!("{:?}", Case::default()).contains("given_name: None"));
+}
+
+#[test]
+fn an_unknown_key_names_the_field_it_is_close_to_and_nothing_from_a_value() {
+    let mut value = full();
+    value["natonality"] = json!("UGA");
+    value["date_of_brith"] = json!("1990-01-01");
+    value["favourite_colour"] = json!("blue");
+    value["Amina Yusuf"] = json!("x");
+    let errors = read(value).unwrap_err();
+    assert!(errors.contains(
+        "natonality",
+        &Reason::UnknownKeyNear {
+            near: "nationality"
+        }
+    ));
+    assert!(errors.contains(
+        "date_of_brith",
+        &Reason::UnknownKeyNear {
+            near: "date_of_birth"
+        }
+    ));
+    assert!(errors.contains("favourite_colour", &Reason::UnknownKey));
+    // A key that looks like a value is masked, and gets no suggestion derived from it.
+    let text = errors.to_string();
+    assert!(!text.contains("Amina"), "{text}");
+    assert!(text.contains("did you mean nationality?"), "{text}");
 }

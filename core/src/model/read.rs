@@ -9,7 +9,7 @@
 use super::codes::Code;
 use super::country::Country;
 use super::date::{Date, DateError, PartialDate};
-use super::validate::{shown_key, Collector, Reason};
+use super::validate::{shown_key, unknown_key_reason, Collector, Reason};
 use super::Fields;
 use crate::ids::{AgencyCode, RecordId};
 use serde_json::Value;
@@ -222,9 +222,9 @@ pub(crate) fn optional<'a>(fields: &'a Fields, key: &str) -> Option<&'a Value> {
 }
 
 /// Records an error for each key of `fields` that is not in `known`.
-pub(crate) fn reject_unknown_keys(c: &mut Collector, fields: &Fields, known: &[&str]) {
+pub(crate) fn reject_unknown_keys(c: &mut Collector, fields: &Fields, known: &[&'static str]) {
     for key in fields.keys().filter(|k| !known.contains(&k.as_str())) {
-        c.push(shown_key(key), Reason::UnknownKey);
+        c.push(shown_key(key), unknown_key_reason(key, known));
     }
 }
 

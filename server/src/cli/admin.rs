@@ -81,24 +81,31 @@ pub enum AgencyCommand {
     Add {
         /// Agency code: 2-32 of a-z, 0-9, _ starting with a letter, e.g. iom_uga.
         code: String,
+        /// The agency's name as people read it, e.g. "IOM Uganda".
         #[arg(long)]
         name: String,
     },
+    /// The agencies this token may see, with their codes.
     List,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
+    /// Add a member of staff; prints the user id that enrollment codes and API tokens name.
     Add {
+        /// The agency the user works for (its code, e.g. iom_uga).
         #[arg(long)]
         agency: String,
         /// caseworker, supervisor, agency_admin, analyst or system_admin.
         #[arg(long)]
         role: Role,
+        /// The user's name as colleagues read it.
         #[arg(long)]
         name: String,
     },
+    /// Users this token may see, with their ids and roles.
     List {
+        /// Only this agency's users.
         #[arg(long)]
         agency: Option<String>,
     },
@@ -106,7 +113,9 @@ pub enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
+    /// Enrolled devices this token may see: id, agency, user, last sync, revoked or not.
     List {
+        /// Only this agency's devices.
         #[arg(long)]
         agency: Option<String>,
     },

@@ -192,7 +192,7 @@ pub fn run(profile: &Profile, command: ReferralCli, out: Output) -> anyhow::Resu
                     .collect();
                 table(
                     &[
-                        "REFERRAL", "AT_MS", "AGENCY", "USER", "WHAT", "STATUS", "", "REASON",
+                        "REFERRAL", "AT (UTC)", "AGENCY", "USER", "WHAT", "STATUS", "", "REASON",
                     ],
                     &rows,
                 )
@@ -317,9 +317,30 @@ fn print_list(store: &Store, views: &[ReferralView], out: Output) {
                     ),
                     r.urgency.to_string(),
                     shown_status(v),
+                    r.services
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    r.shared_fields.len().to_string(),
+                    r.reason.clone(),
                 ]
             })
             .collect();
-        table(&["ID", "CASE", "FROM -> TO", "URGENCY", "STATUS"], &rows)
+        // The receiving caseworker decides from the reason, the services asked for and how
+        // much was shared; `referral show ID` lists the shared fields by name.
+        table(
+            &[
+                "ID",
+                "CASE",
+                "FROM -> TO",
+                "URGENCY",
+                "STATUS",
+                "SERVICES",
+                "SHARED",
+                "REASON",
+            ],
+            &rows,
+        )
     });
 }
