@@ -486,3 +486,27 @@ fn refuse_output(output: Output) -> String {
     }
     message
 }
+
+#[test]
+fn enrolling_without_a_server_says_how_to_name_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .env_remove("FIELDCASE_SERVER")
+        .env("FIELDCASE_PASSPHRASE", PASSPHRASE)
+        .args(["device", "--dir"])
+        .arg(dir.path())
+        .args(["--profile", "amina", "enroll", "--code", "K7QM-4TXP-9WDR"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--server URL") && stderr.contains("FIELDCASE_SERVER"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing was created"
+    );
+}

@@ -16,13 +16,6 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct AdminArgs {
-    /// The server's base URL.
-    #[arg(
-        long,
-        env = "FIELDCASE_SERVER",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    pub server: String,
     /// File holding the admin token (default: the FIELDCASE_ADMIN_TOKEN variable).
     #[arg(long, env = "FIELDCASE_ADMIN_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
@@ -194,7 +187,7 @@ fn query(agency: &Option<String>) -> String {
     }
 }
 
-pub async fn run(args: AdminArgs, out: Output) -> anyhow::Result<()> {
+pub async fn run(args: AdminArgs, server: &super::ServerUrl, out: Output) -> anyhow::Result<()> {
     if let AdminCommand::Form(super::admin_forms::FormCommand::Convert { input, output }) =
         &args.command
     {
@@ -203,7 +196,7 @@ pub async fn run(args: AdminArgs, out: Output) -> anyhow::Result<()> {
     if let AdminCommand::MigrateStore { data_dir, to } = &args.command {
         return migrate_store(data_dir, to, out).await;
     }
-    let client = AdminClient::new(&args.server, read_token(&args)?)?;
+    let client = AdminClient::new(server.or_local(), read_token(&args)?)?;
     let none = None::<&()>;
     match args.command {
         AdminCommand::Agency(AgencyCommand::Add { code, name }) => {

@@ -26,6 +26,10 @@ pub struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The server's base URL, for every command that talks to one (`admin`, `report`,
+    /// `duplicates`, `device enroll`); accepted before or after the subcommand.
+    #[arg(long, global = true, env = "FIELDCASE_SERVER")]
+    pub server: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -47,20 +51,43 @@ pub enum Command {
     Duplicates(report::DuplicatesArgs),
 }
 
+/// The `--server` option (or `FIELDCASE_SERVER`), as the commands that talk to a server read it.
+#[derive(Clone, Debug)]
+pub struct ServerUrl(Option<String>);
+
+impl ServerUrl {
+    /// Where a server usually runs when none is named: this machine, `fieldcase serve`'s
+    /// default port — what an administrator on the server's own machine means.
+    pub const LOCAL: &'static str = "http://127.0.0.1:8080";
+
+    /// The URL given, or [`ServerUrl::LOCAL`].
+    pub fn or_local(&self) -> &str {
+        self.0.as_deref().unwrap_or(Self::LOCAL)
+    }
+
+    /// The URL given; an error saying how to give one when none was.
+    pub fn required(&self) -> anyhow::Result<&str> {
+        self.0.as_deref().ok_or_else(|| {
+            anyhow::anyhow!("which server? pass --server URL or set FIELDCASE_SERVER")
+        })
+    }
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let out = output::Output { json: cli.json };
+    let server = ServerUrl(cli.server);
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(args, out).await,
-            Command::Admin(args) => admin::run(args, out).await,
-            Command::Device(args) => device::run(args, out).await,
+            Command::Admin(args) => admin::run(args, &server, out).await,
+            Command::Device(args) => device::run(args, &server, out).await,
             Command::Demo(args) => demo::run(args, out).await,
-            Command::Report(args) => report::run_report(args, out).await,
-            Command::Duplicates(args) => report::run_duplicates(args, out).await,
+            Command::Report(args) => report::run_report(args, &server, out).await,
+            Command::Duplicates(args) => report::run_duplicates(args, &server, out).await,
         }
     })
 }

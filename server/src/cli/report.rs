@@ -17,20 +17,13 @@ use std::path::PathBuf;
 /// Where the server is and who is asking.
 #[derive(Debug, Args)]
 pub struct Connection {
-    /// The server's base URL.
-    #[arg(
-        long,
-        env = "FIELDCASE_SERVER",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    pub server: String,
     /// File holding the token (default: FIELDCASE_TOKEN, else FIELDCASE_ADMIN_TOKEN).
     #[arg(long, env = "FIELDCASE_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
 }
 
 impl Connection {
-    fn client(&self) -> anyhow::Result<AdminClient> {
+    fn client(&self, server: &super::ServerUrl) -> anyhow::Result<AdminClient> {
         let token = match &self.token_file {
             Some(path) => std::fs::read_to_string(path)
                 .with_context(|| format!("reading the token file {}", path.display()))?,
@@ -45,7 +38,7 @@ impl Connection {
         };
         let token = token.trim().to_owned();
         anyhow::ensure!(!token.is_empty(), "the token is empty");
-        AdminClient::new(&self.server, token)
+        AdminClient::new(server.or_local(), token)
     }
 }
 
@@ -157,8 +150,12 @@ fn report_text(report: &serde_json::Value) -> String {
     out
 }
 
-pub async fn run_report(args: ReportArgs, out: Output) -> anyhow::Result<()> {
-    let client = args.connection.client()?;
+pub async fn run_report(
+    args: ReportArgs,
+    server: &super::ServerUrl,
+    out: Output,
+) -> anyhow::Result<()> {
+    let client = args.connection.client(server)?;
     if args.options {
         let options: ReportOptionsBody = client
             .call(Method::GET, "/v1/reports/options", None::<&()>)
@@ -260,8 +257,12 @@ fn side(s: &crate::report_api::PairSideBody) -> String {
     )
 }
 
-pub async fn run_duplicates(args: DuplicatesArgs, out: Output) -> anyhow::Result<()> {
-    let client = args.connection.client()?;
+pub async fn run_duplicates(
+    args: DuplicatesArgs,
+    server: &super::ServerUrl,
+    out: Output,
+) -> anyhow::Result<()> {
+    let client = args.connection.client(server)?;
     match args.command {
         DuplicatesCommand::List {
             status,

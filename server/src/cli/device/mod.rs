@@ -43,10 +43,8 @@ pub struct DeviceArgs {
 #[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
     /// Enroll this profile with a server using a one-time code, creating its store.
+    /// The server comes from `--server URL` (before or after `enroll`) or `FIELDCASE_SERVER`.
     Enroll {
-        /// The server's base URL (the same variable `admin` and `report` read).
-        #[arg(long, env = "FIELDCASE_SERVER")]
-        server: String,
         /// The code an administrator issued (e.g. K7QM-4TXP-9WDR).
         #[arg(long)]
         code: String,
@@ -196,17 +194,15 @@ pub enum ConflictCommand {
     },
 }
 
-pub async fn run(args: DeviceArgs, out: Output) -> anyhow::Result<()> {
+pub async fn run(args: DeviceArgs, server: &super::ServerUrl, out: Output) -> anyhow::Result<()> {
     let connect = ConnectOptions {
         allow_insecure_http: args.allow_insecure_http,
     };
     let profile = store::Profile::new(&args.dir, &args.profile, connect)?;
     match args.command {
-        DeviceCommand::Enroll {
-            server,
-            code,
-            label,
-        } => sync::enroll(&profile, &server, &code, &label, out).await,
+        DeviceCommand::Enroll { code, label } => {
+            sync::enroll(&profile, server.required()?, &code, &label, out).await
+        }
         DeviceCommand::Sync { attempts } => sync::sync(&profile, attempts, out).await,
         DeviceCommand::Status => sync::status(&profile, out),
         DeviceCommand::Passwd => store::change_passphrase(&profile, out),
