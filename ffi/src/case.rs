@@ -20,7 +20,7 @@ use fieldcase_core::forms::FORM_KEY_PREFIX;
 use fieldcase_core::model::answers::ANSWER_KEY_PREFIX;
 use fieldcase_core::model::consent::NO_AGENCY;
 use fieldcase_core::model::keys::*;
-use fieldcase_core::model::{Case, Code, DataSharing, FieldId, Fields};
+use fieldcase_core::model::{AnswerPath, Case, Code, DataSharing, FieldId, Fields};
 use fieldcase_core::store::CaseRecord as CoreCaseRecord;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
@@ -193,10 +193,12 @@ fn codes<C: Code>(items: &[C]) -> Option<Value> {
 /// The flat keys a case may hold: core's fixed keys and well-formed answer keys.
 fn is_case_key(key: &str) -> bool {
     CASE_KEYS.contains(&key)
-        || [ANSWER_KEY_PREFIX, FORM_KEY_PREFIX].iter().any(|prefix| {
-            key.strip_prefix(prefix)
-                .is_some_and(|id| FieldId::parse(id).is_ok())
-        })
+        || key
+            .strip_prefix(ANSWER_KEY_PREFIX)
+            .is_some_and(|path| AnswerPath::parse(path).is_ok())
+        || key
+            .strip_prefix(FORM_KEY_PREFIX)
+            .is_some_and(|id| FieldId::parse(id).is_ok())
 }
 
 /// Whether a key may be shown (a field key, not something a value slipped into).

@@ -10,6 +10,7 @@
 //! Definitions are not personal data: errors may quote ids, labels and expressions.
 
 use super::expr::{Expr, ExprError};
+use super::repeat::{RefCheck, Repeat};
 use crate::model::keys::{CASE_KEYS, CONSENT_PREFIX};
 use crate::model::FieldId;
 use serde::{Deserialize, Serialize};
@@ -194,7 +195,17 @@ pub struct Section {
     /// When the whole section is shown; always when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relevant: Option<Condition>,
+    /// The repeat group whose instances each answer these fields (see `forms/repeat.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<FieldId>,
     pub fields: Vec<Field>,
+}
+
+impl Section {
+    /// The id of the repeat group whose instances answer these fields, if any.
+    pub fn repeat_id(&self) -> Option<&str> {
+        self.repeat.as_ref().map(FieldId::as_str)
+    }
 }
 
 /// An expression as written, parsed once when read.
@@ -237,6 +248,9 @@ pub struct FormDefinition {
     pub default_language: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub choice_lists: BTreeMap<String, Vec<Choice>>,
+    /// Repeat groups by id; their fields are in the sections that name them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub repeats: BTreeMap<FieldId, Repeat>,
     pub sections: Vec<Section>,
 }
 
@@ -300,6 +314,15 @@ impl FormDefinition {
     /// The field with this id.
     pub fn field(&self, id: &str) -> Option<&Field> {
         self.fields().find(|f| f.id.as_str() == id)
+    }
+
+    /// The repeat group a field belongs to, if any.
+    pub fn repeat_of(&self, field_id: &str) -> Option<&FieldId> {
+        self.sections
+            .iter()
+            .find(|s| s.fields.iter().any(|f| f.id.as_str() == field_id))?
+            .repeat
+            .as_ref()
     }
 
     /// The languages of the title.
@@ -370,6 +393,29 @@ impl FormDefinition {
                 }
             }
         }
+        for id in self.repeats.keys() {
+            if !seen.insert(id.as_str()) {
+                return Err(invalid(format!("repeat {id}"), "id used twice"));
+            }
+        }
+        self.check_repeat_sections()?;
+        let refs = RefCheck {
+            home: self
+                .sections
+                .iter()
+                .flat_map(|s| s.fields.iter().map(|f| (f.id.as_str(), s.repeat_id())))
+                .collect(),
+            repeats: self.repeats.keys().map(FieldId::as_str).collect(),
+        };
+        for (id, repeat) in &self.repeats {
+            let place = format!("repeat {id}");
+            check_labels(&repeat.label, &place, &self.default_language, false)?;
+            for (column, condition) in [("relevant", &repeat.relevant), ("count", &repeat.count)] {
+                if let Some(c) = condition {
+                    check_refs(c, &place, column, &refs, None)?;
+                }
+            }
+        }
         let mut cores = BTreeSet::new();
         for section in &self.sections {
             let place = match &section.id {
@@ -377,17 +423,61 @@ impl FormDefinition {
                 None => "section without id".to_owned(),
             };
             check_labels(&section.label, &place, &self.default_language, false)?;
+            let within = section.repeat_id();
             if let Some(c) = &section.relevant {
-                check_refs(c, &place, "relevant", &ids)?;
+                check_refs(c, &place, "relevant", &refs, within)?;
             }
             for field in &section.fields {
                 if !seen.insert(field.id.as_str()) {
                     return Err(invalid(format!("field {}", field.id), "id used twice"));
                 }
-                self.check_field(field, &ids, &mut cores)?;
+                if within.is_some() && field.core.is_some() {
+                    return Err(invalid(
+                        format!("field {}", field.id),
+                        "a field of a repeat group is answered per instance: it cannot record \
+                         a core variable of the case",
+                    ));
+                }
+                self.check_field(field, &refs, within, &mut cores)?;
             }
         }
         self.check_calculation_cycles()
+    }
+
+    /// Every section's repeat is declared, every repeat has sections, and a repeat's sections
+    /// are consecutive (so its instances are one block of the form).
+    fn check_repeat_sections(&self) -> Result<(), DefinitionError> {
+        let mut finished: BTreeSet<&str> = BTreeSet::new();
+        let mut open: Option<&str> = None;
+        for section in &self.sections {
+            let repeat = section.repeat_id();
+            if repeat != open {
+                finished.extend(open);
+                if let Some(r) = repeat {
+                    if finished.contains(r) {
+                        return Err(invalid(
+                            format!("repeat {r}"),
+                            "its sections must be consecutive",
+                        ));
+                    }
+                    if !self.repeats.contains_key(r) {
+                        return Err(invalid(
+                            format!("repeat {r}"),
+                            "a section names it, but the form declares no such repeat",
+                        ));
+                    }
+                }
+                open = repeat;
+            }
+        }
+        finished.extend(open);
+        match self.repeats.keys().find(|r| !finished.contains(r.as_str())) {
+            Some(r) => Err(invalid(
+                format!("repeat {r}"),
+                "no section repeats its fields",
+            )),
+            None => Ok(()),
+        }
     }
 
     /// A calculation may use other calculations, in any order, but not itself through them.
@@ -438,7 +528,8 @@ impl FormDefinition {
     fn check_field<'a>(
         &self,
         field: &'a Field,
-        ids: &[&str],
+        refs: &RefCheck<'_>,
+        within: Option<&str>,
         cores: &mut BTreeSet<&'a str>,
     ) -> Result<(), DefinitionError> {
         let place = format!("field {}", field.id);
@@ -463,13 +554,13 @@ impl FormDefinition {
             _ => {}
         }
         if let Some(c) = &field.relevant {
-            check_refs(c, &place, "relevant", ids)?;
+            check_refs(c, &place, "relevant", refs, within)?;
         }
         if let Some(c) = &field.constraint {
-            check_refs(c, &place, "constraint", ids)?;
+            check_refs(c, &place, "constraint", refs, within)?;
         }
         if let Some(c) = &field.required_if {
-            check_refs(c, &place, "required", ids)?;
+            check_refs(c, &place, "required", refs, within)?;
             if field.required {
                 return Err(invalid(place, "required and required_if together"));
             }
@@ -490,7 +581,7 @@ impl FormDefinition {
             ));
         }
         match (&field.calculation, field.field_type == FieldType::Calculate) {
-            (Some(c), true) => check_refs(c, &place, "calculation", ids)?,
+            (Some(c), true) => check_refs(c, &place, "calculation", refs, within)?,
             (None, true) => return Err(invalid(place, "a calculate field needs a calculation")),
             (Some(_), false) => {
                 return Err(invalid(place, "only calculate fields have a calculation"))
@@ -505,7 +596,7 @@ impl FormDefinition {
             else {
                 return Err(invalid(place, "only select fields have a choice_filter"));
             };
-            check_refs(filter, &place, "choice_filter", ids)?;
+            check_refs(filter, &place, "choice_filter", refs, within)?;
             for name in filter.expr.names() {
                 if !list.iter().any(|c| c.columns.contains_key(&name)) {
                     return Err(invalid(
@@ -585,19 +676,15 @@ fn check_labels(
     Ok(())
 }
 
+/// Every `${...}` of `condition` names a field (or repeat) of the form and makes sense where it
+/// is evaluated: `within` a repeat's instance, or outside all of them.
 fn check_refs(
     condition: &Condition,
     place: &str,
     column: &str,
-    ids: &[&str],
+    refs: &RefCheck<'_>,
+    within: Option<&str>,
 ) -> Result<(), DefinitionError> {
-    for id in condition.expr.references() {
-        if !ids.contains(&id.as_str()) {
-            return Err(invalid(
-                format!("{place}, {column}"),
-                format!("refers to ${{{id}}}, which is not a field of this form"),
-            ));
-        }
-    }
-    Ok(())
+    refs.check(&condition.expr, within)
+        .map_err(|reason| invalid(format!("{place}, {column}"), reason))
 }

@@ -12,6 +12,7 @@ use super::{language_code, Problem, XlsFormError};
 use crate::forms::definition::{
     valid_code, Choice, Condition, Field, FieldType, FormDefinition, Labels, Section,
 };
+use crate::forms::repeat::Repeat;
 use crate::model::FieldId;
 use calamine::{open_workbook_from_rs, Reader, Xlsx};
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,7 +28,7 @@ pub const MAX_GROUP_DEPTH: usize = 8;
 
 /// Survey columns whose meaning fieldcase does not support: a row that fills one is refused
 /// rather than imported with the column silently ignored.
-const UNSUPPORTED_COLUMNS: [&str; 3] = ["repeat_count", "read_only", "trigger"];
+const UNSUPPORTED_COLUMNS: [&str; 2] = ["read_only", "trigger"];
 
 /// The code and label pyxform gives the choice `or_other` adds.
 const OTHER_CODE: &str = "other";
@@ -127,6 +128,7 @@ pub fn import_named(bytes: &[u8], file_name: Option<&str>) -> Result<FormDefinit
         title,
         default_language,
         choice_lists,
+        repeats: read.repeats,
         sections: read.sections,
     };
     form.check()?;
@@ -181,20 +183,25 @@ struct Settings {
 /// What the survey sheet gives besides its sections.
 struct Survey {
     sections: Vec<Section>,
+    repeats: BTreeMap<FieldId, Repeat>,
     /// Choice columns some `choice_filter` reads.
     filter_columns: BTreeSet<String>,
     /// Lists an `or_other` select uses.
     or_other_lists: BTreeSet<String>,
 }
 
-/// An open group while reading nested groups, which become consecutive sections.
+/// An open group (or repeat) while reading nested groups, which become consecutive sections.
 struct Group {
     id: FieldId,
     label: Labels,
-    /// Its condition and every enclosing group's, joined with `and`.
+    /// Its condition and every enclosing group's up to the nearest repeat, joined with `and`
+    /// (a repeat's own condition is the repeat's, evaluated once outside it).
     relevant: Option<String>,
     /// How many sections continue it after inner groups closed.
     continued: usize,
+    /// The repeat its fields belong to: itself for a repeat, the enclosing one for a group.
+    repeat: Option<FieldId>,
+    is_repeat: bool,
 }
 
 struct Importer {
@@ -393,6 +400,7 @@ impl Importer {
     fn survey(&mut self, sheet: &Sheet, default_language: &str) -> Survey {
         let mut out = Survey {
             sections: Vec::new(),
+            repeats: BTreeMap::new(),
             filter_columns: BTreeSet::new(),
             or_other_lists: BTreeSet::new(),
         };
@@ -421,6 +429,7 @@ impl Importer {
             column("choice_filter"),
         );
         let core_column = column("fieldcase::core");
+        let count_column = column("repeat_count");
         let unsupported: Vec<(usize, &str)> = UNSUPPORTED_COLUMNS
             .iter()
             .filter_map(|name| sheet.column(name).map(|c| (c, *name)))
@@ -447,8 +456,85 @@ impl Importer {
                     continue;
                 }
             };
+            let count_text = get(row, count_column);
+            if !count_text.is_empty() && kind != RowType::BeginRepeat {
+                self.problem(
+                    "survey",
+                    row_number,
+                    "repeat_count belongs on a begin repeat row",
+                );
+            }
             let (field_type, list, or_other) = match kind {
                 RowType::Metadata => continue,
+                RowType::BeginRepeat => {
+                    let Some(id) = self.field_id(name, row_number) else {
+                        continue;
+                    };
+                    if let Some(outer) = groups.iter().find(|g| g.is_repeat) {
+                        self.problem(
+                            "survey",
+                            row_number,
+                            format!(
+                                "repeat {id} is inside repeat {}: repeats inside repeats are not \
+                                 supported (record the inner items as a repeat of their own)",
+                                outer.id
+                            ),
+                        );
+                        continue;
+                    }
+                    if groups.len() >= MAX_GROUP_DEPTH {
+                        self.problem(
+                            "survey",
+                            row_number,
+                            format!("groups nest more than {MAX_GROUP_DEPTH} deep"),
+                        );
+                        continue;
+                    }
+                    // The enclosing groups' conditions become the repeat's.
+                    let outer = groups.last().and_then(|g| g.relevant.clone());
+                    let relevant_text = match (outer, relevant.map(|c| c.text)) {
+                        (Some(a), Some(b)) => Some(format!("({a}) and ({b})")),
+                        (a, b) => a.or(b),
+                    };
+                    let relevant = relevant_text.and_then(|text| {
+                        self.condition(row_number, "relevant (with its groups')", &text)
+                    });
+                    let count = self.condition(row_number, "repeat_count", count_text);
+                    let label = labels(row, &label_columns);
+                    out.repeats.insert(
+                        id.clone(),
+                        Repeat {
+                            label: label.clone(),
+                            relevant,
+                            count,
+                        },
+                    );
+                    out.sections.extend(current.take());
+                    groups.push(Group {
+                        id: id.clone(),
+                        label,
+                        relevant: None,
+                        continued: 0,
+                        repeat: Some(id),
+                        is_repeat: true,
+                    });
+                    continue;
+                }
+                RowType::EndRepeat => {
+                    match groups.pop() {
+                        Some(g) if g.is_repeat => {}
+                        Some(g) => self.problem(
+                            "survey",
+                            row_number,
+                            format!("end repeat, but group {} is open: close it first", g.id),
+                        ),
+                        None => {
+                            self.problem("survey", row_number, "end repeat without begin repeat")
+                        }
+                    }
+                    out.sections.extend(current.take());
+                    continue;
+                }
                 RowType::BeginGroup => {
                     let Some(id) = self.field_id(name, row_number) else {
                         continue;
@@ -471,6 +557,8 @@ impl Importer {
                         label: labels(row, &label_columns),
                         relevant,
                         continued: 0,
+                        repeat: groups.last().and_then(|g| g.repeat.clone()),
+                        is_repeat: false,
                     };
                     out.sections.extend(current.take());
                     current = self.section(&group, Some(id), row_number);
@@ -478,9 +566,17 @@ impl Importer {
                     continue;
                 }
                 RowType::EndGroup => {
-                    if groups.pop().is_none() {
-                        self.problem("survey", row_number, "end_group without begin_group");
-                        continue;
+                    match groups.pop() {
+                        None => {
+                            self.problem("survey", row_number, "end_group without begin_group");
+                            continue;
+                        }
+                        Some(g) if g.is_repeat => self.problem(
+                            "survey",
+                            row_number,
+                            format!("end_group closes repeat {}: write end repeat", g.id),
+                        ),
+                        Some(_) => {}
                     }
                     out.sections.extend(current.take());
                     continue;
@@ -544,6 +640,14 @@ impl Importer {
                 Some(section) => section,
                 None => {
                     let section = match groups.last_mut() {
+                        // Fields directly in a repeat: a section without id of the repeat.
+                        Some(group) if group.is_repeat => Some(Section {
+                            id: None,
+                            label: Labels::new(),
+                            relevant: None,
+                            repeat: group.repeat.clone(),
+                            fields: Vec::new(),
+                        }),
                         // Fields after an inner group: the outer group continues.
                         Some(group) => {
                             group.continued += 1;
@@ -556,6 +660,7 @@ impl Importer {
                             id: None,
                             label: Labels::new(),
                             relevant: None,
+                            repeat: None,
                             fields: Vec::new(),
                         }),
                     };
@@ -563,6 +668,7 @@ impl Importer {
                         id: None,
                         label: Labels::new(),
                         relevant: None,
+                        repeat: None,
                         fields: Vec::new(),
                     }))
                 }
@@ -570,7 +676,12 @@ impl Importer {
             section.fields.extend(fields);
         }
         if let Some(group) = groups.first() {
-            self.problem("survey", 0, format!("group {} has no end_group", group.id));
+            let end = if group.is_repeat {
+                "end repeat"
+            } else {
+                "end_group"
+            };
+            self.problem("survey", 0, format!("group {} has no {end}", group.id));
         }
         out.sections.extend(current);
         out
@@ -607,6 +718,7 @@ impl Importer {
             id: Some(id),
             label: group.label.clone(),
             relevant,
+            repeat: group.repeat.clone(),
             fields: Vec::new(),
         })
     }

@@ -139,6 +139,8 @@ pub(super) enum RowType {
     Metadata,
     BeginGroup,
     EndGroup,
+    BeginRepeat,
+    EndRepeat,
     Field {
         field_type: FieldType,
         list: Option<String>,
@@ -160,6 +162,8 @@ pub(super) fn row_type(cell: &str) -> Result<RowType, String> {
         "" => return Err("type is empty".into()),
         "begin group" | "begin_group" => return Ok(RowType::BeginGroup),
         "end group" | "end_group" => return Ok(RowType::EndGroup),
+        "begin repeat" | "begin_repeat" => return Ok(RowType::BeginRepeat),
+        "end repeat" | "end_repeat" => return Ok(RowType::EndRepeat),
         "start" | "end" | "today" | "deviceid" | "username" | "simserial" | "subscriberid"
         | "phonenumber" | "email" | "audit" | "start-geopoint" | "imei" => {
             return Ok(RowType::Metadata)
@@ -232,9 +236,9 @@ pub(super) fn row_type(cell: &str) -> Result<RowType, String> {
     }
     let first_two = lower.iter().take(2).cloned().collect::<Vec<_>>().join(" ");
     let reason = match first_two.as_str() {
-        "begin repeat" | "begin_repeat" | "end repeat" | "end_repeat" | "begin loop" => {
-            "repeat groups are not supported: give each instance its own questions, or record \
-             the members as separate cases"
+        "begin loop" | "end loop" => {
+            "a loop over a choice list is not supported: use a repeat (begin repeat), or one \
+             question per choice"
         }
         _ => match lower[0].as_str() {
             "select_one_from_file"
@@ -358,7 +362,9 @@ mod tests {
         assert_eq!(row_type("Begin Group"), Ok(RowType::BeginGroup));
         assert!(row_type("begin loop over hh")
             .unwrap_err()
-            .contains("repeat groups"));
+            .contains("use a repeat"));
+        assert_eq!(row_type("Begin_Repeat"), Ok(RowType::BeginRepeat));
+        assert_eq!(row_type("END REPEAT"), Ok(RowType::EndRepeat));
         assert!(row_type("geopoint").unwrap_err().contains("not supported"));
         assert_eq!(row_type("today"), Ok(RowType::Metadata));
         assert_eq!(row_type("deviceid"), Ok(RowType::Metadata));
