@@ -1255,9 +1255,18 @@ fn household_members_are_checked_per_instance(form: &FormDefinition) {
             "member.0b.member_age": 130
         })),
         [
-            ("answers.member.0a.member_work_district".to_owned(), Reason::NotAChoice),
-            ("answers.member.0b.member_age".to_owned(), Reason::ConstraintFailed),
-            ("answers.member.0c.member_works".to_owned(), Reason::NotRelevant),
+            (
+                "answers.member.0a.member_work_district".to_owned(),
+                Reason::NotAChoice
+            ),
+            (
+                "answers.member.0b.member_age".to_owned(),
+                Reason::ConstraintFailed
+            ),
+            (
+                "answers.member.0c.member_works".to_owned(),
+                Reason::NotRelevant
+            ),
         ]
     );
     // Required inside an instance, and the instance's own nested group.
@@ -1265,7 +1274,10 @@ fn household_members_are_checked_per_instance(form: &FormDefinition) {
         with(json!({"member.0b.member_name": null, "member.0b.member_works": null})),
         [
             ("answers.member.0b.member_name".to_owned(), Reason::Required),
-            ("answers.member.0b.member_works".to_owned(), Reason::Required),
+            (
+                "answers.member.0b.member_works".to_owned(),
+                Reason::Required
+            ),
         ]
     );
     // repeat_count bounds the members; count() outside the repeat asks why some are missing.
@@ -1297,9 +1309,10 @@ fn household_members_are_checked_per_instance(form: &FormDefinition) {
     listed["member.0a.member_name"] = json!("Hla");
     assert_eq!(
         errors(form, listed),
-        [
-            ("answers.member.0a.member_name".to_owned(), Reason::NotRelevant),
-        ]
+        [(
+            "answers.member.0a.member_name".to_owned(),
+            Reason::NotRelevant
+        ),]
     );
 }
 

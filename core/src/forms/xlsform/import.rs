@@ -470,17 +470,17 @@ impl Importer {
                     let Some(id) = self.field_id(name, row_number) else {
                         continue;
                     };
-                    if let Some(outer) = groups.iter().find(|g| g.is_repeat) {
+                    // Still opened below, so its `end repeat` closes it and not the outer one.
+                    let nested = groups.iter().find(|g| g.is_repeat).map(|g| g.id.clone());
+                    if let Some(outer) = &nested {
                         self.problem(
                             "survey",
                             row_number,
                             format!(
-                                "repeat {id} is inside repeat {}: repeats inside repeats are not \
-                                 supported (record the inner items as a repeat of their own)",
-                                outer.id
+                                "repeat {id} is inside repeat {outer}: repeats inside repeats are \
+                                 not supported (record the inner items as a repeat of their own)"
                             ),
                         );
-                        continue;
                     }
                     if groups.len() >= MAX_GROUP_DEPTH {
                         self.problem(
@@ -501,14 +501,14 @@ impl Importer {
                     });
                     let count = self.condition(row_number, "repeat_count", count_text);
                     let label = labels(row, &label_columns);
-                    out.repeats.insert(
-                        id.clone(),
-                        Repeat {
+                    if nested.is_none() {
+                        let repeat = Repeat {
                             label: label.clone(),
                             relevant,
                             count,
-                        },
-                    );
+                        };
+                        out.repeats.insert(id.clone(), repeat);
+                    }
                     out.sections.extend(current.take());
                     groups.push(Group {
                         id: id.clone(),
