@@ -386,6 +386,9 @@ fn references_that_make_no_sense_are_refused_when_read() {
 
 type Rows = Vec<Vec<&'static str>>;
 
+/// A section as (id, repeat, relevant, field ids).
+type SectionShape<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, Vec<&'a str>);
+
 fn workbook(survey: Rows) -> Vec<u8> {
     let mut book = Workbook::new();
     let sheets: [(&str, Rows); 3] = [
@@ -477,7 +480,7 @@ fn xlsform_repeats_in_every_spelling_import_export_and_import_equal() {
             "(${has_members} = 'yes') and (${size} > 0)"
         );
         assert_eq!(repeat.count.as_ref().unwrap().text, "${size} + 1");
-        let sections: Vec<(Option<&str>, Option<&str>, Option<&str>, Vec<&str>)> = form
+        let sections: Vec<SectionShape> = form
             .sections
             .iter()
             .map(|s| {

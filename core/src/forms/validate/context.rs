@@ -119,7 +119,7 @@ impl<'a> Context<'a> {
                 .map(|(i, key)| {
                     let at = At {
                         repeat,
-                        key: *key,
+                        key,
                         position: i + 1,
                     };
                     self.value(id, Some(at), depth)
