@@ -387,7 +387,12 @@ fn references_that_make_no_sense_are_refused_when_read() {
 type Rows = Vec<Vec<&'static str>>;
 
 /// A section as (id, repeat, relevant, field ids).
-type SectionShape<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, Vec<&'a str>);
+type SectionShape<'a> = (
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Vec<&'a str>,
+);
 
 fn workbook(survey: Rows) -> Vec<u8> {
     let mut book = Workbook::new();

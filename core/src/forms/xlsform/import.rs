@@ -7,16 +7,20 @@
 //! strictly (form ids, field names) are normalised by [`spelling`](super::spelling).
 
 use super::sheet::{get, labels, Sheet, MAX_ROWS};
-use super::spelling::{normalize_id, row_type, version_number, RowType};
-use super::{language_code, Problem, XlsFormError};
-use crate::forms::definition::{
-    valid_code, Choice, Condition, Field, FieldType, FormDefinition, Labels, Section,
-};
+use super::spelling::{normalize_id, row_type, RowType};
+use super::{Problem, XlsFormError};
+use crate::forms::definition::{Condition, Field, FieldType, FormDefinition, Labels, Section};
 use crate::forms::repeat::Repeat;
 use crate::model::FieldId;
 use calamine::{open_workbook_from_rs, Reader, Xlsx};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
+
+mod repeats;
+mod sheets;
+
+use repeats::RepeatRow;
+use sheets::{add_other, implied_default_language};
 
 /// Largest workbook accepted, in bytes: a form of a thousand questions in several languages is
 /// well under 1 MiB; the bound stops a zip bomb's outer layer.
@@ -135,51 +139,6 @@ pub fn import_named(bytes: &[u8], file_name: Option<&str>) -> Result<FormDefinit
     Ok(form)
 }
 
-/// Without a `default_language` setting: `en` when a plain `label` column exists (pyxform's
-/// "default" language), else the language of the first translated label column.
-fn implied_default_language(survey: &Sheet) -> String {
-    let mut first = None;
-    for header in &survey.header {
-        if header == "label" {
-            return "en".into();
-        }
-        if let Some(language) = header.strip_prefix("label::") {
-            first = first.or_else(|| language_code(language));
-        }
-    }
-    first.unwrap_or_else(|| "en".into())
-}
-
-/// Adds the `other` choice `or_other` implies, labelled in every language of the list.
-fn add_other(lists: &mut BTreeMap<String, Vec<Choice>>, list: &str, default_language: &str) {
-    let Some(choices) = lists.get_mut(list) else {
-        return;
-    };
-    if choices.iter().any(|c| c.code == OTHER_CODE) {
-        return;
-    }
-    let mut languages: BTreeSet<String> = choices
-        .iter()
-        .flat_map(|c| c.label.keys().cloned())
-        .collect();
-    languages.insert(default_language.to_owned());
-    choices.push(Choice {
-        code: OTHER_CODE.into(),
-        label: languages
-            .into_iter()
-            .map(|l| (l, OTHER_LABEL.to_owned()))
-            .collect(),
-        columns: BTreeMap::new(),
-    });
-}
-
-struct Settings {
-    id: Option<FieldId>,
-    version: Option<u32>,
-    default_language: Option<String>,
-    title: Labels,
-}
-
 /// What the survey sheet gives besides its sections.
 struct Survey {
     sections: Vec<Section>,
@@ -217,113 +176,6 @@ impl Importer {
             row,
             message: message.into(),
         });
-    }
-
-    fn settings(&mut self, sheet: Option<&Sheet>) -> Settings {
-        let mut settings = Settings {
-            id: None,
-            version: None,
-            default_language: None,
-            title: Labels::new(),
-        };
-        let Some(sheet) = sheet else {
-            return settings;
-        };
-        let Some((row_number, row)) = sheet.data().next() else {
-            return settings;
-        };
-        let language = get(row, sheet.column("default_language"));
-        if !language.is_empty() {
-            match language_code(language) {
-                Some(code) => settings.default_language = Some(code),
-                None => self.problem(
-                    "settings",
-                    row_number,
-                    "default_language: write a language code (en) or Name (code)",
-                ),
-            }
-        }
-        let id = get(row, sheet.column("form_id"));
-        if !id.is_empty() {
-            match normalize_id(id) {
-                Some(id) => settings.id = Some(id),
-                None => self.problem(
-                    "settings",
-                    row_number,
-                    "form_id: needs at least one letter or digit",
-                ),
-            }
-        }
-        let version = get(row, sheet.column("version"));
-        if !version.is_empty() {
-            match version_number(version) {
-                Ok(v) => settings.version = Some(v),
-                Err(message) => self.problem("settings", row_number, message),
-            }
-        }
-        let mut problems = Vec::new();
-        let default_language = settings.default_language.clone();
-        let title_columns = sheet.language_columns(
-            "form_title",
-            default_language.as_deref().unwrap_or("en"),
-            &mut problems,
-        );
-        self.problems.extend(problems);
-        settings.title = labels(row, &title_columns);
-        settings
-    }
-
-    fn choices(
-        &mut self,
-        sheet: &Sheet,
-        default_language: &str,
-        filter_columns: &BTreeSet<String>,
-    ) -> BTreeMap<String, Vec<Choice>> {
-        let mut lists: BTreeMap<String, Vec<Choice>> = BTreeMap::new();
-        if sheet.too_long() {
-            self.problem("choices", 0, format!("more than {MAX_ROWS} rows"));
-            return lists;
-        }
-        let list_column = sheet.column("list_name");
-        let name_column = sheet.column("name");
-        if list_column.is_none() || name_column.is_none() {
-            self.problem(
-                "choices",
-                sheet.first_row,
-                "needs the columns list_name and name",
-            );
-            return lists;
-        }
-        let mut problems = Vec::new();
-        let label_columns = sheet.language_columns("label", default_language, &mut problems);
-        self.problems.extend(problems);
-        let extra: Vec<(usize, &String)> = filter_columns
-            .iter()
-            .filter_map(|name| sheet.column(name).map(|c| (c, name)))
-            .collect();
-        for (row_number, row) in sheet.data() {
-            let list = get(row, list_column);
-            let code = get(row, name_column);
-            if !valid_code(list) || !valid_code(code) {
-                self.problem(
-                    "choices",
-                    row_number,
-                    "list_name and name are 1 to 64 of A-Z, a-z, 0-9, _, . and -",
-                );
-                continue;
-            }
-            let columns = extra
-                .iter()
-                .filter(|(c, _)| !get(row, Some(*c)).is_empty())
-                .map(|(c, name)| ((*name).clone(), get(row, Some(*c)).to_owned()))
-                .collect();
-            lists.entry(list.to_owned()).or_default().push(Choice {
-                code: code.to_owned(),
-                label: labels(row, &label_columns),
-                columns,
-            });
-        }
-        lists
     }
 
     /// First pass: every name of the survey and its normalised id, so expressions can refer
@@ -470,54 +322,21 @@ impl Importer {
                     let Some(id) = self.field_id(name, row_number) else {
                         continue;
                     };
-                    // Still opened below, so its `end repeat` closes it and not the outer one.
-                    let nested = groups.iter().find(|g| g.is_repeat).map(|g| g.id.clone());
-                    if let Some(outer) = &nested {
-                        self.problem(
-                            "survey",
-                            row_number,
-                            format!(
-                                "repeat {id} is inside repeat {outer}: repeats inside repeats are \
-                                 not supported (record the inner items as a repeat of their own)"
-                            ),
-                        );
+                    let opened = self.begin_repeat(
+                        &mut out.repeats,
+                        &groups,
+                        RepeatRow {
+                            id,
+                            label: labels(row, &label_columns),
+                            relevant: relevant.map(|c| c.text),
+                            count: count_text,
+                            row: row_number,
+                        },
+                    );
+                    if let Some(group) = opened {
+                        out.sections.extend(current.take());
+                        groups.push(group);
                     }
-                    if groups.len() >= MAX_GROUP_DEPTH {
-                        self.problem(
-                            "survey",
-                            row_number,
-                            format!("groups nest more than {MAX_GROUP_DEPTH} deep"),
-                        );
-                        continue;
-                    }
-                    // The enclosing groups' conditions become the repeat's.
-                    let outer = groups.last().and_then(|g| g.relevant.clone());
-                    let relevant_text = match (outer, relevant.map(|c| c.text)) {
-                        (Some(a), Some(b)) => Some(format!("({a}) and ({b})")),
-                        (a, b) => a.or(b),
-                    };
-                    let relevant = relevant_text.and_then(|text| {
-                        self.condition(row_number, "relevant (with its groups')", &text)
-                    });
-                    let count = self.condition(row_number, "repeat_count", count_text);
-                    let label = labels(row, &label_columns);
-                    if nested.is_none() {
-                        let repeat = Repeat {
-                            label: label.clone(),
-                            relevant,
-                            count,
-                        };
-                        out.repeats.insert(id.clone(), repeat);
-                    }
-                    out.sections.extend(current.take());
-                    groups.push(Group {
-                        id: id.clone(),
-                        label,
-                        relevant: None,
-                        continued: 0,
-                        repeat: Some(id),
-                        is_repeat: true,
-                    });
                     continue;
                 }
                 RowType::EndRepeat => {
