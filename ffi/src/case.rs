@@ -502,6 +502,29 @@ mod tests {
     }
 
     #[test]
+    fn repeat_instances_are_answers_json_keys() {
+        let first = crate::forms::new_repeat_instance_key();
+        let second = crate::forms::new_repeat_instance_key();
+        assert_ne!(first, second);
+        let mut data = sample();
+        data.answers_json = format!(
+            r#"{{"household_size": 2, "member.{first}.member_age": 41, "member.{second}.member_age": 9}}"#
+        );
+        let fields = data.to_fields().unwrap();
+        assert_eq!(
+            fields[&format!("answers.member.{first}.member_age")],
+            json!(41)
+        );
+        let (back, unreadable) = CaseData::from_stored(&fields);
+        assert!(unreadable.is_empty());
+        assert_eq!(back.to_fields().unwrap(), fields);
+        // A malformed instance key is refused by core's case model, naming the key.
+        data.answers_json = r#"{"member.Not-A-Key.member_age": 41}"#.into();
+        let fields = data.to_fields().unwrap();
+        assert!(Case::from_fields(&fields).is_err());
+    }
+
+    #[test]
     fn changes_hold_only_what_the_app_changed() {
         let original = sample();
         let mut edited = original.clone();
