@@ -360,6 +360,19 @@ fn references_that_make_no_sense_are_refused_when_read() {
         ),
         "{e}"
     );
+    // Ids too long together for a synced answer key.
+    let value = json!({
+        "id": "long", "version": 1, "title": {"en": "Long"}, "default_language": "en",
+        "repeats": {"r".repeat(40): {}},
+        "sections": [{"repeat": "r".repeat(40), "fields": [
+            {"id": "f".repeat(50), "type": "text", "label": {"en": "F"}}
+        ]}]
+    });
+    let e = FormDefinition::from_value(&value).unwrap_err().to_string();
+    assert!(
+        e.contains("too long together for an answer key: at most 86"),
+        "{e}"
+    );
     // Structure: an undeclared repeat, a repeat without fields, sections apart.
     let mut value = definition();
     value["sections"][1]["repeat"] = json!("nobody");

@@ -12,6 +12,7 @@
 //! own records), and it treats every answer as possibly personal, so nothing here prints one.
 
 use super::validate::Reason;
+use crate::protocol::MAX_FIELD_KEY_BYTES;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
@@ -152,8 +153,14 @@ pub struct AnswerPath {
 }
 
 impl AnswerPath {
-    /// Reads the part of an answer key after `answers.`.
+    /// Reads the part of an answer key after `answers.`. The whole key fits the sync
+    /// protocol's [`MAX_FIELD_KEY_BYTES`], so every answer the model accepts can be synced.
     pub fn parse(text: &str) -> Result<AnswerPath, Reason> {
+        if ANSWER_KEY_PREFIX.len() + text.len() > MAX_FIELD_KEY_BYTES {
+            return Err(Reason::TooLong {
+                max_chars: MAX_FIELD_KEY_BYTES,
+            });
+        }
         let parts: Vec<&str> = text.split('.').collect();
         let (instance, field) = match parts[..] {
             [field] => (None, FieldId::parse(field)?),
@@ -311,6 +318,14 @@ mod tests {
             Err(Reason::InvalidInstanceKey)
         );
         assert!(AnswerPath::parse(&format!("m.{}.a", "k".repeat(33))).is_err());
+        // The longest ids with the longest instance key would not fit a synced key.
+        let long = format!("{}.{}.{}", "r".repeat(64), "k".repeat(32), "f".repeat(64));
+        assert_eq!(
+            AnswerPath::parse(&long),
+            Err(Reason::TooLong {
+                max_chars: MAX_FIELD_KEY_BYTES
+            })
+        );
     }
 
     #[test]

@@ -10,8 +10,10 @@ use super::{
     MAX_CALCULATION_CHAIN, MAX_CHOICES, MAX_FIELDS, MAX_LABEL_CHARS,
 };
 use crate::forms::repeat::RefCheck;
+use crate::model::answers::{ANSWER_KEY_PREFIX, MAX_INSTANCE_KEY_LEN};
 use crate::model::keys::{CASE_KEYS, CONSENT_PREFIX};
 use crate::model::FieldId;
+use crate::protocol::MAX_FIELD_KEY_BYTES;
 use std::collections::{BTreeMap, BTreeSet};
 
 impl FormDefinition {
@@ -103,6 +105,9 @@ impl FormDefinition {
             for field in &section.fields {
                 if !seen.insert(field.id.as_str()) {
                     return Err(invalid(format!("field {}", field.id), "id used twice"));
+                }
+                if let Some(repeat) = within {
+                    check_answer_key_fits(repeat, field.id.as_str())?;
                 }
                 if within.is_some() && field.core.is_some() {
                     return Err(invalid(
@@ -345,4 +350,21 @@ fn check_refs(
 ) -> Result<(), DefinitionError> {
     refs.check(&condition.expr, within)
         .map_err(|reason| invalid(format!("{place}, {column}"), reason))
+}
+
+/// The longest answer key of a repeat's field (`answers.<repeat>.<instance key>.<field>`, with
+/// the longest instance key) must fit the sync protocol's key bound.
+fn check_answer_key_fits(repeat: &str, field: &str) -> Result<(), DefinitionError> {
+    let longest = ANSWER_KEY_PREFIX.len() + repeat.len() + field.len() + MAX_INSTANCE_KEY_LEN + 2;
+    if longest > MAX_FIELD_KEY_BYTES {
+        let room = MAX_FIELD_KEY_BYTES - ANSWER_KEY_PREFIX.len() - MAX_INSTANCE_KEY_LEN - 2;
+        return Err(invalid(
+            format!("field {field}"),
+            format!(
+                "its id and its repeat's ({repeat}) are too long together for an answer key: \
+                 at most {room} characters in all"
+            ),
+        ));
+    }
+    Ok(())
 }
