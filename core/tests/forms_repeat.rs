@@ -1,6 +1,7 @@
 //! Repeat groups (issue 17): a definition's repeats and the references into them, answers
 //! stored and validated per instance, aggregates outside the repeat, the case model reading
-//! instance keys, and XLSForm's `begin repeat` / `repeat_count` through import and export.
+//! instance keys, and XLSForm's `begin repeat` / `repeat_count` through import and export;
+//! and XLSForm's `begin loop over`, expanded into one copy per choice.
 
 use fieldcase_core::forms::xlsform::{export, import, XlsFormError};
 use fieldcase_core::forms::{check_case, check_form, DefinitionError, FormDefinition, FormId};
@@ -589,4 +590,99 @@ fn xlsform_repeats_that_cannot_be_read_are_refused_with_their_row() {
         e.contains("field first, calculation: `${person_name}` is answered once per instance"),
         "{e}"
     );
+}
+
+#[test]
+fn xlsform_loops_over_a_list_become_one_copy_per_choice() {
+    let mut book = Workbook::new();
+    let sheets: [(&str, Rows); 3] = [
+        (
+            "survey",
+            vec![
+                vec!["type", "name", "label", "relevant", "constraint"],
+                vec!["select_multiple crop", "crops", "Crops grown", "", ""],
+                vec![
+                    "begin loop over crop",
+                    "harvest",
+                    "Harvest of %(label)s",
+                    "",
+                    "",
+                ],
+                vec![
+                    "integer",
+                    "kilos",
+                    "Kilos of %(label)s (%(name)s)",
+                    "",
+                    ". >= 0",
+                ],
+                vec![
+                    "decimal",
+                    "price",
+                    "Price per kilo",
+                    "${kilos} > 0",
+                    ". > 0 and . < ${kilos} * 100",
+                ],
+                vec!["end loop", "", "", "", ""],
+            ],
+        ),
+        (
+            "choices",
+            vec![
+                vec!["list_name", "name", "label"],
+                vec!["crop", "rice", "Rice"],
+                vec!["crop", "sweet-potato", "Sweet potato"],
+            ],
+        ),
+        ("settings", vec![vec!["form_id"], vec!["harvests"]]),
+    ];
+    for (name, rows) in sheets {
+        let sheet = book.add_worksheet();
+        sheet.set_name(name).unwrap();
+        for (r, row) in rows.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                if !cell.is_empty() {
+                    sheet.write_string(r as u32, c as u16, *cell).unwrap();
+                }
+            }
+        }
+    }
+    let form = import(&book.save_to_buffer().unwrap()).unwrap();
+    let shape: Vec<(Option<&str>, Vec<&str>)> = form
+        .sections
+        .iter()
+        .map(|s| {
+            (
+                s.id.as_ref().map(|i| i.as_str()),
+                s.fields.iter().map(|f| f.id.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (None, vec!["crops"]),
+            (Some("harvest_rice"), vec!["kilos_rice", "price_rice"]),
+            (
+                Some("harvest_sweet_potato"),
+                vec!["kilos_sweet_potato", "price_sweet_potato"]
+            ),
+        ]
+    );
+    assert_eq!(form.sections[2].label["en"], "Harvest of Sweet potato");
+    let kilos = form.field("kilos_sweet_potato").unwrap();
+    assert_eq!(kilos.label["en"], "Kilos of Sweet potato (sweet-potato)");
+    let price = form.field("price_rice").unwrap();
+    assert_eq!(price.relevant.as_ref().unwrap().text, "${kilos_rice} > 0");
+    assert_eq!(
+        errors(
+            &form,
+            json!({"crops": ["rice"], "kilos_rice": 10, "price_rice": 2000.0,
+                   "kilos_sweet_potato": 0, "price_sweet_potato": 1.0})
+        ),
+        [
+            err("answers.price_rice", Reason::ConstraintFailed),
+            err("answers.price_sweet_potato", Reason::NotRelevant),
+        ]
+    );
+    assert_eq!(import(&export(&form).unwrap()).unwrap(), form);
 }

@@ -649,7 +649,7 @@ fn nested_groups_become_consecutive_sections() {
 }
 
 #[test]
-fn loops_and_external_data_are_refused_clearly() {
+fn external_data_and_loops_without_a_list_are_refused_clearly() {
     let bytes = workbook(&[
         (
             "survey",
@@ -672,7 +672,7 @@ fn loops_and_external_data_are_refused_clearly() {
     ]);
     let shown = problems(import(&bytes));
     for expected in [
-        "survey row 5: type `begin loop over hh` is not supported: a loop over a choice list",
+        "survey: group loop has no end loop",
         "survey row 6: calculation `pulldata('prices', 'price', 'item', 'rice')`: at character 0: \
          `pulldata()` is not supported: it reads a CSV file outside the form",
         "survey row 7: type `image` is not supported: media and locations",

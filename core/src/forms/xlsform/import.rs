@@ -16,9 +16,11 @@ use calamine::{open_workbook_from_rs, Reader, Xlsx};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
 
+mod loops;
 mod repeats;
 mod sheets;
 
+use loops::LoopSpan;
 use repeats::RepeatRow;
 use sheets::{add_other, implied_default_language};
 
@@ -97,11 +99,17 @@ pub fn import_named(bytes: &[u8], file_name: Option<&str>) -> Result<FormDefinit
         .clone()
         .unwrap_or_else(|| implied_default_language(&survey));
     reader.collect_names(&survey);
-    let read = reader.survey(&survey, &default_language);
+    let mut read = reader.survey(&survey, &default_language);
     let mut choice_lists = choices
         .as_ref()
         .map(|c| reader.choices(c, &default_language, &read.filter_columns))
         .unwrap_or_default();
+    reader.expand_loops(
+        &mut read.sections,
+        &read.loops,
+        &choice_lists,
+        &default_language,
+    );
     for list in &read.or_other_lists {
         add_other(&mut choice_lists, list, &default_language);
     }
@@ -147,6 +155,8 @@ struct Survey {
     filter_columns: BTreeSet<String>,
     /// Lists an `or_other` select uses.
     or_other_lists: BTreeSet<String>,
+    /// `begin loop over` spans, expanded once the choices are read.
+    loops: Vec<LoopSpan>,
 }
 
 /// An open group (or repeat) while reading nested groups, which become consecutive sections.
@@ -161,6 +171,8 @@ struct Group {
     /// The repeat its fields belong to: itself for a repeat, the enclosing one for a group.
     repeat: Option<FieldId>,
     is_repeat: bool,
+    /// For a `begin loop over`: its list, where its sections start, and its row.
+    loop_over: Option<(String, usize, u32)>,
 }
 
 struct Importer {
@@ -255,6 +267,7 @@ impl Importer {
             repeats: BTreeMap::new(),
             filter_columns: BTreeSet::new(),
             or_other_lists: BTreeSet::new(),
+            loops: Vec::new(),
         };
         if sheet.too_long() {
             self.problem("survey", 0, format!("more than {MAX_ROWS} rows"));
@@ -354,10 +367,24 @@ impl Importer {
                     out.sections.extend(current.take());
                     continue;
                 }
-                RowType::BeginGroup => {
+                RowType::BeginGroup | RowType::BeginLoop { .. } => {
                     let Some(id) = self.field_id(name, row_number) else {
                         continue;
                     };
+                    let mut loop_list = match kind {
+                        RowType::BeginLoop { list } => Some(list),
+                        _ => None,
+                    };
+                    if loop_list.is_some()
+                        && groups.iter().any(|g| g.is_repeat || g.loop_over.is_some())
+                    {
+                        self.problem(
+                            "survey",
+                            row_number,
+                            "a loop inside a repeat or another loop is not supported",
+                        );
+                        loop_list = None;
+                    }
                     if groups.len() >= MAX_GROUP_DEPTH {
                         self.problem(
                             "survey",
@@ -378,8 +405,13 @@ impl Importer {
                         continued: 0,
                         repeat: groups.last().and_then(|g| g.repeat.clone()),
                         is_repeat: false,
+                        loop_over: None,
                     };
                     out.sections.extend(current.take());
+                    let group = Group {
+                        loop_over: loop_list.map(|list| (list, out.sections.len(), row_number)),
+                        ..group
+                    };
                     current = self.section(&group, Some(id), row_number);
                     groups.push(group);
                     continue;
@@ -395,9 +427,34 @@ impl Importer {
                             row_number,
                             format!("end_group closes repeat {}: write end repeat", g.id),
                         ),
+                        Some(g) if g.loop_over.is_some() => self.problem(
+                            "survey",
+                            row_number,
+                            format!("end_group closes loop {}: write end loop", g.id),
+                        ),
                         Some(_) => {}
                     }
                     out.sections.extend(current.take());
+                    continue;
+                }
+                RowType::EndLoop => {
+                    out.sections.extend(current.take());
+                    match groups.pop() {
+                        Some(Group {
+                            loop_over: Some((list, first, row)),
+                            ..
+                        }) => out.loops.push(LoopSpan {
+                            list,
+                            row,
+                            sections: first..out.sections.len(),
+                        }),
+                        Some(g) => self.problem(
+                            "survey",
+                            row_number,
+                            format!("end loop, but {} is open: close it first", g.id),
+                        ),
+                        None => self.problem("survey", row_number, "end loop without begin loop"),
+                    }
                     continue;
                 }
                 RowType::Field {
@@ -495,10 +552,10 @@ impl Importer {
             section.fields.extend(fields);
         }
         if let Some(group) = groups.first() {
-            let end = if group.is_repeat {
-                "end repeat"
-            } else {
-                "end_group"
+            let end = match (group.is_repeat, &group.loop_over) {
+                (true, _) => "end repeat",
+                (false, Some(_)) => "end loop",
+                (false, None) => "end_group",
             };
             self.problem("survey", 0, format!("group {} has no {end}", group.id));
         }

@@ -141,6 +141,11 @@ pub(super) enum RowType {
     EndGroup,
     BeginRepeat,
     EndRepeat,
+    /// `begin loop over LIST`: the questions inside, once per choice of the list.
+    BeginLoop {
+        list: String,
+    },
+    EndLoop,
     Field {
         field_type: FieldType,
         list: Option<String>,
@@ -164,6 +169,7 @@ pub(super) fn row_type(cell: &str) -> Result<RowType, String> {
         "end group" | "end_group" => return Ok(RowType::EndGroup),
         "begin repeat" | "begin_repeat" => return Ok(RowType::BeginRepeat),
         "end repeat" | "end_repeat" => return Ok(RowType::EndRepeat),
+        "end loop" | "end_loop" => return Ok(RowType::EndLoop),
         "start" | "end" | "today" | "deviceid" | "username" | "simserial" | "subscriberid"
         | "phonenumber" | "email" | "audit" | "start-geopoint" | "imei" => {
             return Ok(RowType::Metadata)
@@ -188,6 +194,23 @@ pub(super) fn row_type(cell: &str) -> Result<RowType, String> {
             list: None,
             or_other: false,
         });
+    }
+    // `begin loop over LIST` (or `begin_loop over LIST`).
+    let loop_words = match lower.first().map(String::as_str) {
+        Some("begin") if lower.get(1).map(String::as_str) == Some("loop") => Some(2),
+        Some("begin_loop") => Some(1),
+        _ => None,
+    };
+    if let Some(skip) = loop_words {
+        return match &words[skip..] {
+            [over, list] if over.eq_ignore_ascii_case("over") => Ok(RowType::BeginLoop {
+                list: (*list).to_owned(),
+            }),
+            _ => Err(format!(
+                "type `{}`: write begin loop over LIST",
+                words.join(" ")
+            )),
+        };
     }
     // Selects: the prefix names the type, the rest is the list and an optional "or other".
     const SELECTS: [(&str, FieldType); 10] = [
@@ -234,32 +257,25 @@ pub(super) fn row_type(cell: &str) -> Result<RowType, String> {
     {
         return Err(format!("type `{whole}` needs one list name"));
     }
-    let first_two = lower.iter().take(2).cloned().collect::<Vec<_>>().join(" ");
-    let reason = match first_two.as_str() {
-        "begin loop" | "end loop" => {
-            "a loop over a choice list is not supported: use a repeat (begin repeat), or one \
-             question per choice"
+    let reason = match lower[0].as_str() {
+        "select_one_from_file"
+        | "select_multiple_from_file"
+        | "select_one_external"
+        | "csv-external"
+        | "xml-external" => "it needs data outside the form",
+        "geopoint" | "geotrace" | "geoshape" | "image" | "audio" | "video" | "file"
+        | "background-audio" | "signature" | "barcode" => {
+            "media and locations are not recorded in a case"
         }
-        _ => match lower[0].as_str() {
-            "select_one_from_file"
-            | "select_multiple_from_file"
-            | "select_one_external"
-            | "csv-external"
-            | "xml-external" => "it needs data outside the form",
-            "geopoint" | "geotrace" | "geoshape" | "image" | "audio" | "video" | "file"
-            | "background-audio" | "signature" | "barcode" => {
-                "media and locations are not recorded in a case"
-            }
-            "time" | "datetime" => "times of day are not recorded in a case",
-            "range" | "rank" | "acknowledge" | "hidden" | "trigger" => {
-                "fieldcase has no such question type"
-            }
-            _ => {
-                return Err(format!(
-                    "type `{whole}` is not an XLSForm type fieldcase knows"
-                ))
-            }
-        },
+        "time" | "datetime" => "times of day are not recorded in a case",
+        "range" | "rank" | "acknowledge" | "hidden" | "trigger" => {
+            "fieldcase has no such question type"
+        }
+        _ => {
+            return Err(format!(
+                "type `{whole}` is not an XLSForm type fieldcase knows"
+            ))
+        }
     };
     Err(format!("type `{whole}` is not supported: {reason}"))
 }
@@ -360,9 +376,18 @@ mod tests {
         assert_eq!(row_type("phone number"), text);
         assert_eq!(row_type("add text prompt"), text);
         assert_eq!(row_type("Begin Group"), Ok(RowType::BeginGroup));
-        assert!(row_type("begin loop over hh")
+        assert_eq!(
+            row_type("Begin Loop Over hh"),
+            Ok(RowType::BeginLoop { list: "hh".into() })
+        );
+        assert_eq!(
+            row_type("begin_loop over hh"),
+            Ok(RowType::BeginLoop { list: "hh".into() })
+        );
+        assert_eq!(row_type("end loop"), Ok(RowType::EndLoop));
+        assert!(row_type("begin loop hh")
             .unwrap_err()
-            .contains("use a repeat"));
+            .contains("begin loop over LIST"));
         assert_eq!(row_type("Begin_Repeat"), Ok(RowType::BeginRepeat));
         assert_eq!(row_type("END REPEAT"), Ok(RowType::EndRepeat));
         assert!(row_type("geopoint").unwrap_err().contains("not supported"));

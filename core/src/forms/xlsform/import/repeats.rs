@@ -79,6 +79,7 @@ impl Importer {
             continued: 0,
             repeat: Some(id),
             is_repeat: true,
+            loop_over: None,
         })
     }
 }
