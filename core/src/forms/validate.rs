@@ -243,18 +243,15 @@ fn check_section<'a>(
                 .relevant
                 .as_ref()
                 .is_none_or(|c| cx.holds(&c.expr, Val::from_answer(value), at));
-        let key = answer_key_at(field, at);
-        let plain_key = field.id.key();
-        if at.is_none() && field.core.is_some() && present(fields, &plain_key) {
-            errors.push(ValidationError::new(
-                plain_key.clone(),
-                Reason::RecordedAsCore,
-            ));
+        // Keys are built only for errors: most fields of most cases have none.
+        let key = || answer_key_at(field, at);
+        if at.is_none() && field.core.is_some() && present(fields, &field.id.key()) {
+            errors.push(ValidationError::new(field.id.key(), Reason::RecordedAsCore));
         }
         if !shown {
             cx.hide(field.id.as_str(), at);
             if value.is_some() {
-                errors.push(ValidationError::new(key, Reason::NotRelevant));
+                errors.push(ValidationError::new(key(), Reason::NotRelevant));
             }
             continue;
         }
@@ -265,26 +262,26 @@ fn check_section<'a>(
                     .as_ref()
                     .is_some_and(|c| cx.holds(&c.expr, Val::from_answer(None), at));
             if required {
-                errors.push(ValidationError::new(key, Reason::Required));
+                errors.push(ValidationError::new(key(), Reason::Required));
             }
             continue;
         };
         // A core variable's type is the case model's to check.
         if field.core.is_none() {
             if let Err(reason) = check_type(cx.form, field, value) {
-                errors.push(ValidationError::new(key, reason));
+                errors.push(ValidationError::new(key(), reason));
                 continue;
             }
         }
         if let Some(filter) = &field.choice_filter {
             if !filtered_in(cx, field, filter, value, at) {
-                errors.push(ValidationError::new(key, Reason::NotAChoice));
+                errors.push(ValidationError::new(key(), Reason::NotAChoice));
                 continue;
             }
         }
         if let Some(c) = &field.constraint {
             if !cx.holds(&c.expr, Val::from_answer(Some(value)), at) {
-                errors.push(ValidationError::new(key, Reason::ConstraintFailed));
+                errors.push(ValidationError::new(key(), Reason::ConstraintFailed));
             }
         }
     }
