@@ -72,14 +72,12 @@ impl RefCheck<'_> {
                     function.name()
                 )),
             },
-            Expr::Call(function @ (Function::Min | Function::Max), args)
-                if args.len() == 1 && self.aggregated(&args[0], within) =>
-            {
-                let Expr::Field(id) = &args[0] else {
-                    unreachable!("aggregated() holds only for a field")
-                };
-                self.reference(id, within, Use::Nodes(*function))
-            }
+            Expr::Call(function @ (Function::Min | Function::Max), args) => match &args[..] {
+                [Expr::Field(id)] if self.aggregated(id, within) => {
+                    self.reference(id, within, Use::Nodes(*function))
+                }
+                _ => args.iter().try_for_each(|a| self.walk(a, within)),
+            },
             Expr::Call(Function::IndexedRepeat, args) => {
                 let (Some(Expr::Field(field)), Some(Expr::Field(repeat)), Some(index)) =
                     (args.first(), args.get(1), args.get(2))
@@ -113,12 +111,10 @@ impl RefCheck<'_> {
         }
     }
 
-    /// Whether `min()`/`max()` of this one argument means "over every instance".
-    fn aggregated(&self, arg: &Expr, within: Option<&str>) -> bool {
-        let Expr::Field(id) = arg else {
-            return false;
-        };
-        match self.home.get(id.as_str()) {
+    /// Whether `min()`/`max()` of this one field means "over every instance": it belongs to a
+    /// repeat other than the one the expression is evaluated in.
+    fn aggregated(&self, id: &str, within: Option<&str>) -> bool {
+        match self.home.get(id) {
             Some(Some(home)) => within != Some(*home),
             _ => false,
         }
