@@ -1374,6 +1374,9 @@ mod never_panics {
         "end group",
         "begin repeat",
         "end repeat",
+        "begin_repeat",
+        "begin loop over l",
+        "end loop",
         "geopoint",
         "today",
         "phone number",
@@ -1395,6 +1398,10 @@ mod never_panics {
         "pulldata('x')",
         "((((",
         "${g}",
+        "count(${a})",
+        "sum(${b}) > 2",
+        "position(..) = 1",
+        "indexed-repeat(${a}, ${g}, 1)",
     ];
 
     fn row() -> impl Strategy<Value = Vec<String>> {
@@ -1407,8 +1414,11 @@ mod never_panics {
             cell(EXPRESSIONS),
             cell(&["", "yes", "no", "maybe"]),
             cell(&["", "l = 'x'", "l = ${a}"]),
+            cell(&["", "2", "${a}", "count(", "${g} + 1"]),
         )
-            .prop_map(|(t, n, l, r, c, calc, req, f)| vec![t, n, l, r, c, calc, req, f])
+            .prop_map(|(t, n, l, r, c, calc, req, f, count)| {
+                vec![t, n, l, r, c, calc, req, f, count]
+            })
     }
 
     proptest! {
@@ -1423,7 +1433,7 @@ mod never_panics {
             survey.set_name("survey").unwrap();
             let header = [
                 "type", "name", "label", "relevant", "constraint", "calculation", "required",
-                "choice_filter",
+                "choice_filter", "repeat_count",
             ];
             for (c, h) in header.iter().enumerate() {
                 survey.write_string(0, c as u16, *h).unwrap();
@@ -1450,6 +1460,27 @@ mod never_panics {
                 let again = import(&export(&form).unwrap()).unwrap();
                 prop_assert_eq!(&again, &form);
                 let _ = check_form(&form, &Fields::new(), today());
+                // Every field answered, repeats' fields in two instances.
+                let mut answers = Fields::new();
+                for section in &form.sections {
+                    for field in &section.fields {
+                        let value = json!("x");
+                        match section.repeat_id() {
+                            Some(r) => {
+                                for key in ["a1", "b2"] {
+                                    answers.insert(
+                                        format!("answers.{r}.{key}.{}", field.id),
+                                        value.clone(),
+                                    );
+                                }
+                            }
+                            None => {
+                                answers.insert(field.id.key(), value);
+                            }
+                        }
+                    }
+                }
+                let _ = check_form(&form, &answers, today());
             }
         }
     }
