@@ -1,10 +1,12 @@
 //! The figures issue 17 asks for: converting a 500-question XLSForm workbook, and validating
-//! one case against the form it gives.
+//! one case against the form it gives — also with the last group a repeat of 10 instances.
 //!
 //! The workbook is in the field's style: 25 groups of 20 questions (integers with range
 //! constraints, selects with cascading choice filters and `or_other`, texts with a `regex()`,
 //! dates, calculations using arithmetic and `if()`), relevance between questions, English and
-//! French labels. The case answers every shown question.
+//! French labels. The case answers every shown question. In the repeat variant the last group
+//! of 20 questions is a repeat (household members) answered 10 times, with a total and a count
+//! of its instances computed outside it.
 //!
 //! Run: `cargo bench -p fieldcase-core --bench xlsform`.
 
@@ -18,7 +20,10 @@ use serde_json::{json, Value};
 const GROUPS: usize = 25;
 const PER_GROUP: usize = 20;
 
-fn workbook() -> Vec<u8> {
+/// Instances of the repeat variant's repeat.
+const INSTANCES: usize = 10;
+
+fn workbook(last_group_repeats: bool) -> Vec<u8> {
     let mut book = Workbook::new();
     let survey = book.add_worksheet();
     survey.set_name("survey").unwrap();
@@ -44,8 +49,14 @@ fn workbook() -> Vec<u8> {
     };
     write(&header.map(str::to_owned));
     for g in 0..GROUPS {
+        let repeat = last_group_repeats && g == GROUPS - 1;
+        let (begin, end) = if repeat {
+            ("begin repeat", "end repeat")
+        } else {
+            ("begin group", "end group")
+        };
         write(&[
-            "begin group".into(),
+            begin.into(),
             format!("group_{g}"),
             format!("Part {g}"),
             format!("Partie {g}"),
@@ -106,7 +117,28 @@ fn workbook() -> Vec<u8> {
                 fill(filter),
             ]);
         }
-        write(&["end group".into()]);
+        write(&[end.into()]);
+    }
+    if last_group_repeats {
+        let last = GROUPS - 1;
+        write(&[
+            "calculate".into(),
+            "members_total_age".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            format!("sum(${{q{last}_0}})"),
+        ]);
+        write(&[
+            "note".into(),
+            "members_many".into(),
+            "Many members".into(),
+            "Beaucoup".into(),
+            String::new(),
+            format!("count(${{group_{last}}}) > 5 and ${{members_total_age}} > 100"),
+        ]);
     }
     let choices = book.add_worksheet();
     choices.set_name("choices").unwrap();
@@ -137,28 +169,40 @@ fn workbook() -> Vec<u8> {
     book.save_to_buffer().unwrap()
 }
 
-/// A case answering every question of the form.
+/// A case answering every question of the form, each repeat's questions [`INSTANCES`] times.
 fn case(form: &FormDefinition) -> Fields {
     let mut fields = Fields::new();
-    for field in form.fields() {
-        let value: Value = match field.field_type {
-            FieldType::Integer => json!(34),
-            FieldType::Decimal => json!(120.5),
-            FieldType::Date => json!("1992-03-14"),
-            FieldType::SelectOne if field.choices.as_deref() == Some("country") => json!("UGA"),
-            FieldType::SelectOne => json!("gulu"),
-            FieldType::SelectMultiple => json!(["shelter", "medical"]),
-            FieldType::Text if field.id.as_str().ends_with("_other") => continue,
-            FieldType::Text => json!("+256772000111"),
-            _ => continue,
-        };
-        fields.insert(field.id.key(), value);
+    for section in &form.sections {
+        for field in &section.fields {
+            let value: Value = match field.field_type {
+                FieldType::Integer => json!(34),
+                FieldType::Decimal => json!(120.5),
+                FieldType::Date => json!("1992-03-14"),
+                FieldType::SelectOne if field.choices.as_deref() == Some("country") => json!("UGA"),
+                FieldType::SelectOne => json!("gulu"),
+                FieldType::SelectMultiple => json!(["shelter", "medical"]),
+                FieldType::Text if field.id.as_str().ends_with("_other") => continue,
+                FieldType::Text => json!("+256772000111"),
+                _ => continue,
+            };
+            match section.repeat_id() {
+                Some(repeat) => {
+                    for i in 0..INSTANCES {
+                        let key = format!("answers.{repeat}.m{i:02}.{}", field.id);
+                        fields.insert(key, value.clone());
+                    }
+                }
+                None => {
+                    fields.insert(field.id.key(), value);
+                }
+            }
+        }
     }
     fields
 }
 
 fn bench(c: &mut Criterion) {
-    let bytes = workbook();
+    let bytes = workbook(false);
     let form = import_named(&bytes, Some("bench.xlsx")).expect("the bench form converts");
     assert_eq!(
         form.fields()
@@ -174,6 +218,23 @@ fn bench(c: &mut Criterion) {
     });
     c.bench_function("validate_one_case_500_questions", |b| {
         b.iter(|| check_form(black_box(&form), black_box(&fields), today).unwrap())
+    });
+
+    let repeating =
+        import_named(&workbook(true), Some("bench.xlsx")).expect("the variant converts");
+    assert_eq!(repeating.repeats.len(), 1);
+    let fields = case(&repeating);
+    let in_repeat = fields
+        .keys()
+        .filter(|k| k.matches('.').count() == 3)
+        .count();
+    assert!(
+        in_repeat > 10 * PER_GROUP / 2,
+        "{in_repeat} instance answers"
+    );
+    check_form(&repeating, &fields, today).expect("the repeat bench case is valid");
+    c.bench_function("validate_one_case_500_questions_repeat_10_instances", |b| {
+        b.iter(|| check_form(black_box(&repeating), black_box(&fields), today).unwrap())
     });
 }
 

@@ -73,7 +73,8 @@ pub const MAX_OPERATION_BYTES: usize = 2 * 1024 * 1024;
 /// answers, its ~40 core variables and form references, with room to spare.
 pub const MAX_FIELDS_PER_OPERATION: usize = 1_200;
 
-/// Longest field key: `answers.` plus a 64-byte field id is 72 bytes.
+/// Longest field key: `answers.` plus a 64-byte field id is 72 bytes; an answer in a repeat
+/// instance (`answers.<repeat>.<instance>.<field>`) is bounded to this by the case model.
 pub const MAX_FIELD_KEY_BYTES: usize = 128;
 
 /// Deepest nesting of a field value: the model's deepest value (a list of documents, each an

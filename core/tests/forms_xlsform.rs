@@ -256,9 +256,9 @@ fn unsupported_types_are_listed_with_their_rows() {
             vec!["text", "name_given", "Name"],
             vec!["geopoint", "where", "Where"],
             vec!["image", "photo", "Photo"],
-            vec!["begin_repeat", "children", "Children"],
+            vec!["begin loop children", "children", "Children"],
             vec!["pulldata_holder", "total", ""],
-            vec!["end_repeat"],
+            vec!["end_loop"],
             vec!["select_one_from_file people.csv", "person", "Person"],
             vec!["texte", "typo", "Typo"],
         ]),
@@ -269,9 +269,9 @@ fn unsupported_types_are_listed_with_their_rows() {
     for expected in [
         "survey row 3: type `geopoint` is not supported",
         "survey row 4: type `image` is not supported",
-        "survey row 5: type `begin_repeat` is not supported: repeat groups are not supported",
+        "survey row 5: type `begin loop children`: write begin loop over LIST",
         "survey row 6: type `pulldata_holder` is not an XLSForm type fieldcase knows",
-        "survey row 7: type `end_repeat` is not supported",
+        "survey row 7: end loop without begin loop",
         "survey row 8: type `select_one_from_file people.csv` is not supported: it needs data \
          outside the form",
         "survey row 9: type `texte` is not an XLSForm type fieldcase knows",

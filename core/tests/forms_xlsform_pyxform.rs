@@ -649,7 +649,7 @@ fn nested_groups_become_consecutive_sections() {
 }
 
 #[test]
-fn repeats_and_external_data_are_refused_clearly() {
+fn external_data_and_loops_without_a_list_are_refused_clearly() {
     let bytes = workbook(&[
         (
             "survey",
@@ -672,15 +672,14 @@ fn repeats_and_external_data_are_refused_clearly() {
     ]);
     let shown = problems(import(&bytes));
     for expected in [
-        "survey row 2: type `begin repeat` is not supported: repeat groups are not supported",
-        "survey row 4: type `end repeat` is not supported",
-        "survey row 5: type `begin loop over hh` is not supported: repeat groups",
+        "survey: group loop has no end loop",
         "survey row 6: calculation `pulldata('prices', 'price', 'item', 'rice')`: at character 0: \
          `pulldata()` is not supported: it reads a CSV file outside the form",
         "survey row 7: type `image` is not supported: media and locations",
     ] {
         assert!(shown.contains(expected), "missing {expected:?} in\n{shown}");
     }
+    assert!(!shown.contains("row 2"), "{shown}");
 }
 
 /// A case-management form in the field's style: identity with a calculated age, a phone
@@ -922,8 +921,10 @@ fn case_management() -> Vec<u8> {
     ])
 }
 
-/// A household screening form: cascading country → district, household members as a repeat
-/// (refused: fieldcase does not support repeats), otherwise the same as the variant without.
+/// A household screening form: cascading country → district, and (`with_repeat`) household
+/// members as a repeat of at most `hh_size` instances, with a nested group for members of
+/// working age, a per-member calculation summed outside the repeat, and a member's district
+/// filtered by the household's country.
 fn household_screening(with_repeat: bool) -> Vec<u8> {
     let mut survey: Rows = vec![
         vec![
@@ -1008,38 +1009,135 @@ fn household_screening(with_repeat: bool) -> Vec<u8> {
         ],
     ];
     if with_repeat {
+        survey[0].push("repeat_count");
+        for row in &mut survey[1..] {
+            row.push("");
+        }
+        let row = |cells: [&'static str; 9]| cells.to_vec();
         survey.extend([
-            vec![
+            row([
                 "begin repeat",
                 "member",
                 "Household member",
                 "",
+                "${hh_size} > 1",
+                "",
+                "",
+                "",
+                "${hh_size}",
+            ]),
+            row(["text", "member_name", "Name", "yes", "", "", "", "", ""]),
+            row([
+                "integer",
+                "member_age",
+                "Age",
+                "yes",
+                "",
+                ". >= 0 and . < 120",
+                "",
+                "",
+                "",
+            ]),
+            row([
+                "select_one relation",
+                "member_relation",
+                "Relation to the respondent",
+                "yes",
                 "",
                 "",
                 "",
                 "",
-            ],
-            vec!["text", "member_name", "Name", "yes", "", "", "", ""],
-            vec!["integer", "member_age", "Age", "", "", ". >= 0", "", ""],
-            vec!["end repeat", "", "", "", "", "", "", ""],
+                "",
+            ]),
+            row([
+                "calculate",
+                "member_is_child",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "if(${member_age} < 18, 1, 0)",
+                "",
+            ]),
+            row([
+                "begin group",
+                "member_work",
+                "Work",
+                "",
+                "${member_age} >= 15",
+                "",
+                "",
+                "",
+                "",
+            ]),
+            row([
+                "select_one yn",
+                "member_works",
+                "Works outside the home?",
+                "yes",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ]),
+            row([
+                "select_one district",
+                "member_work_district",
+                "District of work",
+                "yes",
+                "${member_works} = 'yes'",
+                "",
+                "country = ${country}",
+                "",
+                "",
+            ]),
+            row(["end group", "", "", "", "", "", "", "", ""]),
+            row(["end repeat", "", "", "", "", "", "", "", ""]),
+            row([
+                "calculate",
+                "children_listed",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "sum(${member_is_child})",
+                "",
+            ]),
+            row([
+                "text",
+                "missing_members",
+                "Why are some members not listed?",
+                "yes",
+                "${hh_size} > 1 and count(${member}) < ${hh_size}",
+                "",
+                "",
+                "",
+                "",
+            ]),
         ]);
     }
-    workbook(&[
-        ("survey", survey),
-        (
-            "choices",
-            vec![
-                vec!["list_name", "name", "label", "country"],
-                vec!["country", "MMR", "Myanmar", ""],
-                vec!["country", "THA", "Thailand", ""],
-                vec!["district", "mae_sot", "Mae Sot", "THA"],
-                vec!["district", "ranong", "Ranong", "THA"],
-                vec!["district", "myawaddy", "Myawaddy", "MMR"],
-                vec!["yn", "yes", "Yes", ""],
-                vec!["yn", "no", "No", ""],
-            ],
-        ),
-    ])
+    let mut choices: Rows = vec![
+        vec!["list_name", "name", "label", "country"],
+        vec!["country", "MMR", "Myanmar", ""],
+        vec!["country", "THA", "Thailand", ""],
+        vec!["district", "mae_sot", "Mae Sot", "THA"],
+        vec!["district", "ranong", "Ranong", "THA"],
+        vec!["district", "myawaddy", "Myawaddy", "MMR"],
+        vec!["yn", "yes", "Yes", ""],
+        vec!["yn", "no", "No", ""],
+    ];
+    if with_repeat {
+        choices.extend([
+            vec!["relation", "head", "Head of household", ""],
+            vec!["relation", "spouse", "Spouse", ""],
+            vec!["relation", "child", "Child", ""],
+            vec!["relation", "other_relative", "Other relative", ""],
+        ]);
+    }
+    workbook(&[("survey", survey), ("choices", choices)])
 }
 
 #[test]
@@ -1057,8 +1155,8 @@ fn the_corpus_converts_validates_and_round_trips() {
         .iter()
         .filter_map(|(name, bytes)| import_named(bytes, Some(name)).ok())
         .collect();
-    // Every form converts but the one with a repeat of household members.
-    assert_eq!(converted.len(), 3);
+    // Every form converts, the one with a repeat of household members too.
+    assert_eq!(converted.len(), 4);
     for form in &converted {
         round_trips(form);
     }
@@ -1108,10 +1206,113 @@ fn the_corpus_converts_validates_and_round_trips() {
             ("answers.debt_usd".to_owned(), Reason::Required),
         ]
     );
-    let refused = problems(import_named(&corpus[2].1, Some(corpus[2].0)));
-    assert!(
-        refused.contains("survey row 9: type `begin repeat` is not supported"),
-        "{refused}"
+    household_members_are_checked_per_instance(&converted[2]);
+}
+
+/// The household form with its repeat of members: each member checked in its own context.
+fn household_members_are_checked_per_instance(form: &FormDefinition) {
+    assert_eq!(form.id.as_str(), "household_screening_members");
+    let repeat = &form.repeats[&fieldcase_core::model::FieldId::parse("member").unwrap()];
+    assert_eq!(repeat.count.as_ref().unwrap().text, "${hh_size}");
+    let sections: Vec<(Option<&str>, Option<&str>)> = form
+        .sections
+        .iter()
+        .map(|s| (s.id.as_ref().map(|i| i.as_str()), s.repeat_id()))
+        .collect();
+    assert_eq!(
+        sections,
+        [
+            (None, None),
+            (None, Some("member")),
+            (Some("member_work"), Some("member")),
+            (None, None),
+        ]
+    );
+    let household = json!({
+        "country": "THA", "district": "ranong", "hh_size": 3, "hh_children": 1, "debt": "no",
+        "member.0a.member_name": "Aye Aye", "member.0a.member_age": 41,
+        "member.0a.member_relation": "head", "member.0a.member_works": "yes",
+        "member.0a.member_work_district": "mae_sot",
+        "member.0b.member_name": "Ko Min", "member.0b.member_age": 16,
+        "member.0b.member_relation": "child", "member.0b.member_works": "no",
+        "member.0c.member_name": "Su", "member.0c.member_age": 9,
+        "member.0c.member_relation": "child"
+    });
+    assert_eq!(errors(form, household.clone()), []);
+    let with = |changes: Value| {
+        let mut answers = household.clone();
+        for (k, v) in changes.as_object().unwrap() {
+            answers[k] = v.clone();
+        }
+        answers.as_object_mut().unwrap().retain(|_, v| !v.is_null());
+        errors(form, answers)
+    };
+    // Each member's relevance, choice filter and constraint read that member's answers.
+    assert_eq!(
+        with(json!({
+            "member.0c.member_works": "no",
+            "member.0a.member_work_district": "myawaddy",
+            "member.0b.member_age": 130
+        })),
+        [
+            (
+                "answers.member.0a.member_work_district".to_owned(),
+                Reason::NotAChoice
+            ),
+            (
+                "answers.member.0b.member_age".to_owned(),
+                Reason::ConstraintFailed
+            ),
+            (
+                "answers.member.0c.member_works".to_owned(),
+                Reason::NotRelevant
+            ),
+        ]
+    );
+    // Required inside an instance, and the instance's own nested group.
+    assert_eq!(
+        with(json!({"member.0b.member_name": null, "member.0b.member_works": null})),
+        [
+            ("answers.member.0b.member_name".to_owned(), Reason::Required),
+            (
+                "answers.member.0b.member_works".to_owned(),
+                Reason::Required
+            ),
+        ]
+    );
+    // repeat_count bounds the members; count() outside the repeat asks why some are missing.
+    assert_eq!(
+        with(json!({"hh_size": 2})),
+        [(
+            "answers.member".to_owned(),
+            Reason::TooManyItems { max_items: 2 }
+        )]
+    );
+    let fewer = with(json!({
+        "hh_size": 4,
+        "member.0c.member_name": null, "member.0c.member_age": null,
+        "member.0c.member_relation": null
+    }));
+    assert_eq!(
+        fewer,
+        [("answers.missing_members".to_owned(), Reason::Required)]
+    );
+    // A member's field answered once for the household is refused.
+    assert_eq!(
+        with(json!({"member_name": "Aye Aye"})),
+        [("answers.member_name".to_owned(), Reason::InRepeat)]
+    );
+    // A one-person household lists no members.
+    let alone = json!({"country": "MMR", "district": "myawaddy", "hh_size": 1, "debt": "no"});
+    assert_eq!(errors(form, alone.clone()), []);
+    let mut listed = alone;
+    listed["member.0a.member_name"] = json!("Hla");
+    assert_eq!(
+        errors(form, listed),
+        [(
+            "answers.member.0a.member_name".to_owned(),
+            Reason::NotRelevant
+        ),]
     );
 }
 
@@ -1173,6 +1374,9 @@ mod never_panics {
         "end group",
         "begin repeat",
         "end repeat",
+        "begin_repeat",
+        "begin loop over l",
+        "end loop",
         "geopoint",
         "today",
         "phone number",
@@ -1194,6 +1398,10 @@ mod never_panics {
         "pulldata('x')",
         "((((",
         "${g}",
+        "count(${a})",
+        "sum(${b}) > 2",
+        "position(..) = 1",
+        "indexed-repeat(${a}, ${g}, 1)",
     ];
 
     fn row() -> impl Strategy<Value = Vec<String>> {
@@ -1206,8 +1414,11 @@ mod never_panics {
             cell(EXPRESSIONS),
             cell(&["", "yes", "no", "maybe"]),
             cell(&["", "l = 'x'", "l = ${a}"]),
+            cell(&["", "2", "${a}", "count(", "${g} + 1"]),
         )
-            .prop_map(|(t, n, l, r, c, calc, req, f)| vec![t, n, l, r, c, calc, req, f])
+            .prop_map(|(t, n, l, r, c, calc, req, f, count)| {
+                vec![t, n, l, r, c, calc, req, f, count]
+            })
     }
 
     proptest! {
@@ -1222,7 +1433,7 @@ mod never_panics {
             survey.set_name("survey").unwrap();
             let header = [
                 "type", "name", "label", "relevant", "constraint", "calculation", "required",
-                "choice_filter",
+                "choice_filter", "repeat_count",
             ];
             for (c, h) in header.iter().enumerate() {
                 survey.write_string(0, c as u16, *h).unwrap();
@@ -1249,6 +1460,27 @@ mod never_panics {
                 let again = import(&export(&form).unwrap()).unwrap();
                 prop_assert_eq!(&again, &form);
                 let _ = check_form(&form, &Fields::new(), today());
+                // Every field answered, repeats' fields in two instances.
+                let mut answers = Fields::new();
+                for section in &form.sections {
+                    for field in &section.fields {
+                        let value = json!("x");
+                        match section.repeat_id() {
+                            Some(r) => {
+                                for key in ["a1", "b2"] {
+                                    answers.insert(
+                                        format!("answers.{r}.{key}.{}", field.id),
+                                        value.clone(),
+                                    );
+                                }
+                            }
+                            None => {
+                                answers.insert(field.id.key(), value);
+                            }
+                        }
+                    }
+                }
+                let _ = check_form(&form, &answers, today());
             }
         }
     }

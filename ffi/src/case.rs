@@ -20,7 +20,7 @@ use fieldcase_core::forms::FORM_KEY_PREFIX;
 use fieldcase_core::model::answers::ANSWER_KEY_PREFIX;
 use fieldcase_core::model::consent::NO_AGENCY;
 use fieldcase_core::model::keys::*;
-use fieldcase_core::model::{Case, Code, DataSharing, FieldId, Fields};
+use fieldcase_core::model::{AnswerPath, Case, Code, DataSharing, FieldId, Fields};
 use fieldcase_core::store::CaseRecord as CoreCaseRecord;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
@@ -193,10 +193,12 @@ fn codes<C: Code>(items: &[C]) -> Option<Value> {
 /// The flat keys a case may hold: core's fixed keys and well-formed answer keys.
 fn is_case_key(key: &str) -> bool {
     CASE_KEYS.contains(&key)
-        || [ANSWER_KEY_PREFIX, FORM_KEY_PREFIX].iter().any(|prefix| {
-            key.strip_prefix(prefix)
-                .is_some_and(|id| FieldId::parse(id).is_ok())
-        })
+        || key
+            .strip_prefix(ANSWER_KEY_PREFIX)
+            .is_some_and(|path| AnswerPath::parse(path).is_ok())
+        || key
+            .strip_prefix(FORM_KEY_PREFIX)
+            .is_some_and(|id| FieldId::parse(id).is_ok())
 }
 
 /// Whether a key may be shown (a field key, not something a value slipped into).
@@ -497,6 +499,29 @@ mod tests {
         assert_eq!(back.to_fields().unwrap(), fields);
         assert_eq!(back.given_name.as_deref(), Some("Amina"));
         assert_eq!(back.categories, vec![Category::VictimOfTrafficking]);
+    }
+
+    #[test]
+    fn repeat_instances_are_answers_json_keys() {
+        let first = crate::forms::new_repeat_instance_key();
+        let second = crate::forms::new_repeat_instance_key();
+        assert_ne!(first, second);
+        let mut data = sample();
+        data.answers_json = format!(
+            r#"{{"household_size": 2, "member.{first}.member_age": 41, "member.{second}.member_age": 9}}"#
+        );
+        let fields = data.to_fields().unwrap();
+        assert_eq!(
+            fields[&format!("answers.member.{first}.member_age")],
+            json!(41)
+        );
+        let (back, unreadable) = CaseData::from_stored(&fields);
+        assert!(unreadable.is_empty());
+        assert_eq!(back.to_fields().unwrap(), fields);
+        // A malformed instance key is refused by core's case model, naming the key.
+        data.answers_json = r#"{"member.Not-A-Key.member_age": 41}"#.into();
+        let fields = data.to_fields().unwrap();
+        assert!(Case::from_fields(&fields).is_err());
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! Form versions for the apps: which ones the store holds, a version's definition as JSON (the
 //! format of `docs/forms.md`, for the app to render), and installing one shipped with the app.
 //! Answers are recorded through [`crate::CaseData`]'s `answers_json` and `forms_json`; core
-//! checks them against the versions named.
+//! checks them against the versions named. A field of a repeat group is answered per
+//! instance, under `<repeat id>.<instance key>.<field id>` in `answers_json`, with a key from
+//! [`new_repeat_instance_key`].
 
 use crate::error::{FieldcaseError, Result};
 use crate::store::{lock, FieldcaseStore};
 use fieldcase_core::forms::{FormDefinition, FormId};
+use fieldcase_core::model::InstanceKey;
 use std::collections::HashMap;
 
 /// A form version the store holds.
@@ -19,6 +22,18 @@ pub struct FormInfo {
     pub field_count: u32,
     /// Installed on this device rather than received by sync.
     pub local: bool,
+}
+
+/// A key for a new instance of a repeat group (a household member being added): its answers
+/// go in `answers_json` as `<repeat id>.<key>.<field id>`. Keys sort in the order they were
+/// made, and two devices never make the same one, so members added on two devices at once
+/// are both kept. Removing an instance is clearing its answers.
+#[uniffi::export]
+pub fn new_repeat_instance_key() -> String {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    InstanceKey::generate(now_ms).to_string()
 }
 
 fn form_id(id: &str) -> Result<FormId> {

@@ -9,8 +9,10 @@
 //!
 //! Definitions are not personal data: errors may quote ids, labels and expressions.
 
+mod check;
+
 use super::expr::{Expr, ExprError};
-use crate::model::keys::{CASE_KEYS, CONSENT_PREFIX};
+use super::repeat::Repeat;
 use crate::model::FieldId;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -194,7 +196,17 @@ pub struct Section {
     /// When the whole section is shown; always when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relevant: Option<Condition>,
+    /// The repeat group whose instances each answer these fields (see `forms/repeat.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<FieldId>,
     pub fields: Vec<Field>,
+}
+
+impl Section {
+    /// The id of the repeat group whose instances answer these fields, if any.
+    pub fn repeat_id(&self) -> Option<&str> {
+        self.repeat.as_ref().map(FieldId::as_str)
+    }
 }
 
 /// An expression as written, parsed once when read.
@@ -237,6 +249,9 @@ pub struct FormDefinition {
     pub default_language: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub choice_lists: BTreeMap<String, Vec<Choice>>,
+    /// Repeat groups by id; their fields are in the sections that name them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub repeats: BTreeMap<FieldId, Repeat>,
     pub sections: Vec<Section>,
 }
 
@@ -302,6 +317,15 @@ impl FormDefinition {
         self.fields().find(|f| f.id.as_str() == id)
     }
 
+    /// The repeat group a field belongs to, if any.
+    pub fn repeat_of(&self, field_id: &str) -> Option<&FieldId> {
+        self.sections
+            .iter()
+            .find(|s| s.fields.iter().any(|f| f.id.as_str() == field_id))?
+            .repeat
+            .as_ref()
+    }
+
     /// The languages of the title.
     pub fn languages(&self) -> BTreeSet<&str> {
         self.title.keys().map(String::as_str).collect()
@@ -318,219 +342,6 @@ impl FormDefinition {
         let choice = list.iter().find(|c| c.code == code)?;
         pick(&choice.label, language, &self.default_language)
     }
-
-    /// Checks everything [`FormDefinition::from_json`] checks.
-    pub fn check(&self) -> Result<(), DefinitionError> {
-        if self.version == 0 {
-            return Err(DefinitionError::ZeroVersion);
-        }
-        check_language(&self.default_language, "default_language")?;
-        check_labels(&self.title, "title", &self.default_language, true)?;
-        for (name, choices) in &self.choice_lists {
-            let place = format!("choice list {name}");
-            if !valid_code(name) {
-                return Err(invalid(
-                    place,
-                    "list names are 1 to 64 of A-Z, a-z, 0-9, _, . and -",
-                ));
-            }
-            if choices.is_empty() || choices.len() > MAX_CHOICES {
-                return Err(invalid(
-                    place,
-                    format!("must hold 1 to {MAX_CHOICES} choices"),
-                ));
-            }
-            let mut codes = BTreeSet::new();
-            for choice in choices {
-                let place = format!("{place}, choice {}", choice.code);
-                if !valid_code(&choice.code) {
-                    return Err(invalid(
-                        place,
-                        "codes are 1 to 64 of A-Z, a-z, 0-9, _, . and -",
-                    ));
-                }
-                if !codes.insert(&choice.code) {
-                    return Err(invalid(place, "duplicate code"));
-                }
-                check_labels(&choice.label, &place, &self.default_language, true)?;
-            }
-        }
-        let ids: Vec<&str> = self.fields().map(|f| f.id.as_str()).collect();
-        if ids.len() > MAX_FIELDS {
-            return Err(invalid(
-                "sections",
-                format!("more than {MAX_FIELDS} fields"),
-            ));
-        }
-        let mut seen = BTreeSet::new();
-        for section in &self.sections {
-            if let Some(id) = &section.id {
-                if !seen.insert(id.as_str()) {
-                    return Err(invalid(format!("section {id}"), "id used twice"));
-                }
-            }
-        }
-        let mut cores = BTreeSet::new();
-        for section in &self.sections {
-            let place = match &section.id {
-                Some(id) => format!("section {id}"),
-                None => "section without id".to_owned(),
-            };
-            check_labels(&section.label, &place, &self.default_language, false)?;
-            if let Some(c) = &section.relevant {
-                check_refs(c, &place, "relevant", &ids)?;
-            }
-            for field in &section.fields {
-                if !seen.insert(field.id.as_str()) {
-                    return Err(invalid(format!("field {}", field.id), "id used twice"));
-                }
-                self.check_field(field, &ids, &mut cores)?;
-            }
-        }
-        self.check_calculation_cycles()
-    }
-
-    /// A calculation may use other calculations, in any order, but not itself through them.
-    fn check_calculation_cycles(&self) -> Result<(), DefinitionError> {
-        let calculations: BTreeMap<&str, BTreeSet<String>> = self
-            .fields()
-            .filter_map(|f| Some((f.id.as_str(), f.calculation.as_ref()?.expr.references())))
-            .collect();
-        // Depth-first, marking fields done; a field met again while open closes a cycle.
-        fn visit<'a>(
-            id: &'a str,
-            graph: &'a BTreeMap<&str, BTreeSet<String>>,
-            open: &mut Vec<&'a str>,
-            done: &mut BTreeSet<&'a str>,
-        ) -> Result<(), DefinitionError> {
-            if done.contains(id) {
-                return Ok(());
-            }
-            if open.len() >= MAX_CALCULATION_CHAIN {
-                return Err(invalid(
-                    format!("field {id}, calculation"),
-                    format!("calculations chain more than {MAX_CALCULATION_CHAIN} deep"),
-                ));
-            }
-            if open.contains(&id) {
-                return Err(invalid(
-                    format!("field {id}, calculation"),
-                    format!("refers to itself through {}", open.join(" → ")),
-                ));
-            }
-            open.push(id);
-            for next in graph.get(id).into_iter().flatten() {
-                if graph.contains_key(next.as_str()) {
-                    visit(next, graph, open, done)?;
-                }
-            }
-            open.pop();
-            done.insert(id);
-            Ok(())
-        }
-        let mut done = BTreeSet::new();
-        for id in calculations.keys() {
-            visit(id, &calculations, &mut Vec::new(), &mut done)?;
-        }
-        Ok(())
-    }
-
-    fn check_field<'a>(
-        &self,
-        field: &'a Field,
-        ids: &[&str],
-        cores: &mut BTreeSet<&'a str>,
-    ) -> Result<(), DefinitionError> {
-        let place = format!("field {}", field.id);
-        // A calculation is never shown, so it needs no label (as in XLSForm).
-        let shown = field.field_type != FieldType::Calculate;
-        check_labels(&field.label, &place, &self.default_language, shown)?;
-        check_labels(&field.hint, &place, &self.default_language, false)?;
-        check_labels(
-            &field.constraint_message,
-            &place,
-            &self.default_language,
-            false,
-        )?;
-        match (&field.choices, field.field_type.has_choices()) {
-            (Some(list), true) if !self.choice_lists.contains_key(list) => {
-                return Err(invalid(place, format!("no choice list named {list}")));
-            }
-            (None, true) => return Err(invalid(place, "a select field names its choice list")),
-            (Some(_), false) => {
-                return Err(invalid(place, "only select fields have a choice list"));
-            }
-            _ => {}
-        }
-        if let Some(c) = &field.relevant {
-            check_refs(c, &place, "relevant", ids)?;
-        }
-        if let Some(c) = &field.constraint {
-            check_refs(c, &place, "constraint", ids)?;
-        }
-        if let Some(c) = &field.required_if {
-            check_refs(c, &place, "required", ids)?;
-            if field.required {
-                return Err(invalid(place, "required and required_if together"));
-            }
-        }
-        if !field.field_type.takes_answer()
-            && (field.required
-                || field.required_if.is_some()
-                || field.constraint.is_some()
-                || field.core.is_some()
-                || field.default.is_some())
-        {
-            return Err(invalid(
-                place,
-                format!(
-                    "a {} takes no answer: no required, constraint, default or core",
-                    field.field_type
-                ),
-            ));
-        }
-        match (&field.calculation, field.field_type == FieldType::Calculate) {
-            (Some(c), true) => check_refs(c, &place, "calculation", ids)?,
-            (None, true) => return Err(invalid(place, "a calculate field needs a calculation")),
-            (Some(_), false) => {
-                return Err(invalid(place, "only calculate fields have a calculation"))
-            }
-            (None, false) => {}
-        }
-        if let Some(filter) = &field.choice_filter {
-            let Some(list) = field
-                .choices
-                .as_ref()
-                .and_then(|l| self.choice_lists.get(l))
-            else {
-                return Err(invalid(place, "only select fields have a choice_filter"));
-            };
-            check_refs(filter, &place, "choice_filter", ids)?;
-            for name in filter.expr.names() {
-                if !list.iter().any(|c| c.columns.contains_key(&name)) {
-                    return Err(invalid(
-                        format!("{place}, choice_filter"),
-                        format!("uses `{name}`, which is not a column of its choice list"),
-                    ));
-                }
-            }
-        }
-        if let Some(core) = &field.core {
-            if !CASE_KEYS.contains(&core.as_str()) || core.starts_with(CONSENT_PREFIX) {
-                return Err(invalid(
-                    place,
-                    "core must name a core variable of the case (see core-variables.md), not consent",
-                ));
-            }
-            if !cores.insert(core) {
-                return Err(invalid(
-                    place,
-                    "another field already records this core variable",
-                ));
-            }
-        }
-        Ok(())
-    }
 }
 
 fn pick<'a>(labels: &'a Labels, language: &str, default: &str) -> Option<&'a str> {
@@ -546,58 +357,4 @@ pub(crate) fn valid_code(code: &str) -> bool {
         && code
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-}
-
-fn check_language(code: &str, place: &str) -> Result<(), DefinitionError> {
-    let ok = (2..=8).contains(&code.len())
-        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(
-            place,
-            "a language code is 2 to 8 of a-z, 0-9 and - (en, fr, pt-br)",
-        ))
-    }
-}
-
-fn check_labels(
-    labels: &Labels,
-    place: &str,
-    default_language: &str,
-    required: bool,
-) -> Result<(), DefinitionError> {
-    if required && !labels.contains_key(default_language) {
-        return Err(invalid(
-            place,
-            format!("needs a label in the default language ({default_language})"),
-        ));
-    }
-    for (language, text) in labels {
-        check_language(language, place)?;
-        if text.trim().is_empty() || text.chars().count() > MAX_LABEL_CHARS {
-            return Err(invalid(
-                place,
-                format!("labels are 1 to {MAX_LABEL_CHARS} characters ({language})"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn check_refs(
-    condition: &Condition,
-    place: &str,
-    column: &str,
-    ids: &[&str],
-) -> Result<(), DefinitionError> {
-    for id in condition.expr.references() {
-        if !ids.contains(&id.as_str()) {
-            return Err(invalid(
-                format!("{place}, {column}"),
-                format!("refers to ${{{id}}}, which is not a field of this form"),
-            ));
-        }
-    }
-    Ok(())
 }

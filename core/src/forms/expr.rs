@@ -12,6 +12,7 @@
 //! unary   := "-" unary | primary
 //! primary := number | 'string' | "string" | ‘string’ | “string” | ${field} | "."
 //!          | name (a choice column, in a choice_filter) | "(" expr ")" | function(args)
+//!          | "position(..)"
 //! ```
 //!
 //! An expression is parsed once, when a form definition is read ([`Expr::parse`], in
@@ -243,6 +244,12 @@ pub struct Scope<'a> {
     pub name: &'a dyn Fn(&str) -> Val,
     /// `jr:choice-name(code, '${field}')`: the label of `code` in the field's list.
     pub choice_name: &'a dyn Fn(&str, &str) -> String,
+    /// Every instance's value, in order, of a repeat's field (or one value per instance for a
+    /// repeat's own id): what `count()`, `sum()`, `min()`, `max()` and `indexed-repeat()` read.
+    /// `None` for an id that is neither.
+    pub nodes: &'a dyn Fn(&str) -> Option<Vec<Val>>,
+    /// `position(..)`: the number, from 1, of the repeat instance evaluated; 0 outside one.
+    pub position: usize,
 }
 
 impl<'a> Scope<'a> {
@@ -254,6 +261,8 @@ impl<'a> Scope<'a> {
             today,
             name: &|_| Val::Text(String::new()),
             choice_name: &|_, _| String::new(),
+            nodes: &|_| None,
+            position: 0,
         }
     }
 }
@@ -356,6 +365,7 @@ impl fmt::Display for Expr {
                 write!(f, " {} ", op.as_str())?;
                 side(f, b, right)
             }
+            Expr::Call(Function::Position, _) => f.write_str("position(..)"),
             Expr::Call(function, args) => {
                 write!(f, "{}(", function.name())?;
                 for (i, arg) in args.iter().enumerate() {

@@ -16,17 +16,24 @@
 //!   ([`Reason::NotInForm`]); a field mapped to a core variable is answered there, not under
 //!   `answers.` ([`Reason::RecordedAsCore`]). A case that names no form keeps free answers,
 //!   as before forms existed.
+//! - A repeat group's fields are checked in each instance (`answers.<repeat>.<instance>.<id>`,
+//!   an instance existing while it holds an answer), in the instance's own context: its
+//!   `${field}`s, hidden fields and calculations are that instance's. A repeat whose
+//!   `relevant` is false takes no instance; one with a `count` takes at most that many
+//!   ([`Reason::TooManyItems`] on `answers.<repeat>`); a repeat's field answered once for the
+//!   case is [`Reason::InRepeat`]. Deleting an instance is clearing its answers.
 //!
 //! Errors name the field (`answers.<id>`, or the core variable) and a [`Reason`], never the
 //! value. This module is pure: finding form versions is the caller's job.
 
-use super::definition::{
-    Choice, Condition, Field, FieldType, FormDefinition, FormId, MAX_CALCULATION_CHAIN,
-};
-use super::expr::{Expr, Scope, Val};
-use crate::model::answers::ANSWER_KEY_PREFIX;
+mod context;
+
+use super::definition::{Condition, Field, FieldType, FormDefinition, FormId, Section};
+use super::expr::Val;
+use crate::model::answers::{AnswerPath, ANSWER_KEY_PREFIX};
 use crate::model::ValidationErrors;
 use crate::model::{Country, Date, DateError, Fields, PartialDate, Reason, ValidationError};
+use context::{answer_key_at, At, Context};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -98,20 +105,32 @@ pub fn check_case<'a>(
     }
     // Without every form, an answer of a missing one would look unknown: skip that check.
     if all_held {
-        let known: BTreeSet<&str> = forms
+        // Field id → the repeat it belongs to, over every form the case names.
+        let known: BTreeMap<&str, Option<&str>> = forms
             .iter()
-            .flat_map(|f| f.fields())
-            .map(|f| f.id.as_str())
+            .flat_map(|f| &f.sections)
+            .flat_map(|s| s.fields.iter().map(|f| (f.id.as_str(), s.repeat_id())))
             .collect();
         for (key, value) in fields.range(ANSWER_KEY_PREFIX.to_owned()..) {
-            let Some(id) = key.strip_prefix(ANSWER_KEY_PREFIX) else {
+            let Some(path) = key.strip_prefix(ANSWER_KEY_PREFIX) else {
                 break;
             };
-            if !value.is_null() && !known.contains(id) {
-                errors.push(ValidationError::new(
+            if value.is_null() {
+                continue;
+            }
+            // A malformed path is the case model's to report.
+            let Ok(path) = AnswerPath::parse(path) else {
+                continue;
+            };
+            let repeat = path.instance().map(|(r, _)| r.as_str());
+            match known.get(path.field().as_str()) {
+                // A repeat's field answered once for the case: its form says so (InRepeat).
+                Some(Some(_)) if repeat.is_none() => {}
+                Some(home) if *home == repeat => {}
+                _ => errors.push(ValidationError::new(
                     crate::model::validate::shown_key(key),
                     Reason::NotInForm,
-                ));
+                )),
             }
         }
     }
@@ -122,73 +141,10 @@ pub fn check_case<'a>(
     }
 }
 
-/// Where a field's answer lives in a case: its core variable, or `answers.<id>`.
+/// Where a field's answer lives in a case: its core variable, or `answers.<id>` (a repeat's
+/// field is answered per instance: see [`crate::model::AnswerPath`]).
 pub fn answer_key(field: &Field) -> String {
-    match &field.core {
-        Some(core) => core.clone(),
-        None => field.id.key(),
-    }
-}
-
-/// What evaluating one form's expressions against one case needs.
-struct Context<'a> {
-    form: &'a FormDefinition,
-    by_id: BTreeMap<&'a str, &'a Field>,
-    fields: &'a Fields,
-    /// Fields found hidden so far (they count as unanswered).
-    hidden: BTreeSet<&'a str>,
-    today: String,
-}
-
-impl<'a> Context<'a> {
-    /// A field's value: its answer, or its calculation's value; `''` when hidden.
-    fn value(&self, id: &str, depth: usize) -> Val {
-        if self.hidden.contains(id) {
-            return Val::from_answer(None);
-        }
-        let Some(field) = self.by_id.get(id) else {
-            return Val::from_answer(None);
-        };
-        match &field.calculation {
-            // Chains are bounded when the definition is read; the depth guards the stack.
-            Some(c) if depth <= MAX_CALCULATION_CHAIN => {
-                self.eval(&c.expr, Val::from_answer(None), depth + 1, None)
-            }
-            Some(_) => Val::from_answer(None),
-            None => Val::from_answer(self.fields.get(&answer_key(field))),
-        }
-    }
-
-    /// Evaluates an expression; `choice` gives the columns bare names read (a choice filter).
-    fn eval(&self, expr: &Expr, current: Val, depth: usize, choice: Option<&Choice>) -> Val {
-        let field = |id: &str| self.value(id, depth);
-        let name = |n: &str| {
-            Val::Text(
-                choice
-                    .and_then(|c| c.columns.get(n))
-                    .cloned()
-                    .unwrap_or_default(),
-            )
-        };
-        let choice_name = |id: &str, code: &str| {
-            self.by_id
-                .get(id)
-                .and_then(|f| self.form.choice_label(f, code, &self.form.default_language))
-                .unwrap_or_default()
-                .to_owned()
-        };
-        expr.eval(&Scope {
-            field: &field,
-            current,
-            today: self.today.clone(),
-            name: &name,
-            choice_name: &choice_name,
-        })
-    }
-
-    fn holds(&self, expr: &Expr, current: Val) -> bool {
-        self.eval(expr, current, 0, None).truthy()
-    }
+    answer_key_at(field, None)
 }
 
 /// Checks the fields of one form version against a case's flat fields.
@@ -197,69 +153,19 @@ pub fn check_form(
     fields: &Fields,
     today: Date,
 ) -> Result<(), ValidationErrors> {
-    let answer = |field: &Field| fields.get(&answer_key(field)).filter(|v| !v.is_null());
-    let mut cx = Context {
-        form,
-        by_id: form.fields().map(|f| (f.id.as_str(), f)).collect(),
-        fields,
-        hidden: BTreeSet::new(),
-        today: today.to_string(),
-    };
+    let mut cx = Context::new(form, fields, today.to_string());
     let mut errors = Vec::new();
-    for section in &form.sections {
-        // A section's condition is evaluated once, before its fields.
-        let section_shown = section
-            .relevant
-            .as_ref()
-            .is_none_or(|c| cx.holds(&c.expr, Val::from_answer(None)));
-        for field in &section.fields {
-            let value = answer(field);
-            let shown = section_shown
-                && field
-                    .relevant
-                    .as_ref()
-                    .is_none_or(|c| cx.holds(&c.expr, Val::from_answer(value)));
-            let key = answer_key(field);
-            if field.core.is_some() && fields.get(&field.id.key()).is_some_and(|v| !v.is_null()) {
-                errors.push(ValidationError::new(field.id.key(), Reason::RecordedAsCore));
-            }
-            if !shown {
-                cx.hidden.insert(field.id.as_str());
-                if value.is_some() {
-                    errors.push(ValidationError::new(key, Reason::NotRelevant));
-                }
-                continue;
-            }
-            let Some(value) = value else {
-                let required = field.required
-                    || field
-                        .required_if
-                        .as_ref()
-                        .is_some_and(|c| cx.holds(&c.expr, Val::from_answer(None)));
-                if required {
-                    errors.push(ValidationError::new(key, Reason::Required));
-                }
-                continue;
-            };
-            // A core variable's type is the case model's to check.
-            if field.core.is_none() {
-                if let Err(reason) = check_type(form, field, value) {
-                    errors.push(ValidationError::new(key, reason));
-                    continue;
-                }
-            }
-            if let Some(filter) = &field.choice_filter {
-                if !filtered_in(&cx, form, field, filter, value) {
-                    errors.push(ValidationError::new(key, Reason::NotAChoice));
-                    continue;
-                }
-            }
-            if let Some(c) = &field.constraint {
-                if !cx.holds(&c.expr, Val::from_answer(Some(value))) {
-                    errors.push(ValidationError::new(key, Reason::ConstraintFailed));
-                }
-            }
-        }
+    let mut rest = &form.sections[..];
+    while let Some(first) = rest.first() {
+        let Some(repeat) = first.repeat_id() else {
+            check_section(&mut cx, first, None, true, &mut errors);
+            rest = &rest[1..];
+            continue;
+        };
+        // A repeat's sections are consecutive (checked when the definition is read).
+        let block = rest.iter().take_while(|s| s.repeat == first.repeat).count();
+        check_repeat(&mut cx, repeat, &rest[..block], &mut errors);
+        rest = &rest[block..];
     }
     if errors.is_empty() {
         Ok(())
@@ -268,18 +174,135 @@ pub fn check_form(
     }
 }
 
+/// Checks every instance of a repeat, section by section, after the repeat's own condition
+/// and count (both evaluated outside it).
+fn check_repeat<'a>(
+    cx: &mut Context<'a>,
+    repeat: &'a str,
+    sections: &'a [Section],
+    errors: &mut Vec<ValidationError>,
+) {
+    let Some(declared) = cx.form.repeats.get(repeat) else {
+        return;
+    };
+    let shown = declared
+        .relevant
+        .as_ref()
+        .is_none_or(|c| cx.holds(&c.expr, Val::from_answer(None), None));
+    // A repeat's field answered once for the whole case: the instance is missing.
+    for field in sections.iter().flat_map(|s| &s.fields) {
+        if present(cx.fields, &field.id.key()) {
+            errors.push(ValidationError::new(field.id.key(), Reason::InRepeat));
+        }
+    }
+    let keys = cx.instances.get(repeat).cloned().unwrap_or_default();
+    if let Some(count) = &declared.count {
+        let most = cx
+            .eval(&count.expr, Val::from_answer(None), 0, None, None)
+            .number()
+            .filter(|n| *n >= 0.0)
+            .map_or(0, |n| n.floor().min(usize::MAX as f64) as usize);
+        if keys.len() > most {
+            errors.push(ValidationError::new(
+                format!("{ANSWER_KEY_PREFIX}{repeat}"),
+                Reason::TooManyItems { max_items: most },
+            ));
+        }
+    }
+    for (i, key) in keys.into_iter().enumerate() {
+        let at = At {
+            repeat,
+            key,
+            position: i + 1,
+        };
+        for section in sections {
+            check_section(cx, section, Some(at), shown, errors);
+        }
+    }
+}
+
+/// Checks one section's fields (in one instance `at` of its repeat, if it has one).
+fn check_section<'a>(
+    cx: &mut Context<'a>,
+    section: &'a Section,
+    at: Option<At<'a>>,
+    outer_shown: bool,
+    errors: &mut Vec<ValidationError>,
+) {
+    let fields = cx.fields;
+    // A section's condition is evaluated once, before its fields.
+    let section_shown = outer_shown
+        && section
+            .relevant
+            .as_ref()
+            .is_none_or(|c| cx.holds(&c.expr, Val::from_answer(None), at));
+    for field in &section.fields {
+        let value = cx.answer(field, at);
+        let shown = section_shown
+            && field
+                .relevant
+                .as_ref()
+                .is_none_or(|c| cx.holds(&c.expr, Val::from_answer(value), at));
+        // Keys are built only for errors: most fields of most cases have none.
+        let key = || answer_key_at(field, at);
+        if at.is_none() && field.core.is_some() && present(fields, &field.id.key()) {
+            errors.push(ValidationError::new(field.id.key(), Reason::RecordedAsCore));
+        }
+        if !shown {
+            cx.hide(field.id.as_str(), at);
+            if value.is_some() {
+                errors.push(ValidationError::new(key(), Reason::NotRelevant));
+            }
+            continue;
+        }
+        let Some(value) = value else {
+            let required = field.required
+                || field
+                    .required_if
+                    .as_ref()
+                    .is_some_and(|c| cx.holds(&c.expr, Val::from_answer(None), at));
+            if required {
+                errors.push(ValidationError::new(key(), Reason::Required));
+            }
+            continue;
+        };
+        // A core variable's type is the case model's to check.
+        if field.core.is_none() {
+            if let Err(reason) = check_type(cx.form, field, value) {
+                errors.push(ValidationError::new(key(), reason));
+                continue;
+            }
+        }
+        if let Some(filter) = &field.choice_filter {
+            if !filtered_in(cx, field, filter, value, at) {
+                errors.push(ValidationError::new(key(), Reason::NotAChoice));
+                continue;
+            }
+        }
+        if let Some(c) = &field.constraint {
+            if !cx.holds(&c.expr, Val::from_answer(Some(value)), at) {
+                errors.push(ValidationError::new(key(), Reason::ConstraintFailed));
+            }
+        }
+    }
+}
+
+fn present(fields: &Fields, key: &str) -> bool {
+    fields.get(key).is_some_and(|v| !v.is_null())
+}
+
 /// Whether every code of a select answer is a choice its field's `choice_filter` offers.
-fn filtered_in(
-    cx: &Context<'_>,
-    form: &FormDefinition,
+fn filtered_in<'a>(
+    cx: &Context<'a>,
     field: &Field,
     filter: &Condition,
     value: &Value,
+    at: Option<At<'a>>,
 ) -> bool {
     let Some(list) = field
         .choices
         .as_ref()
-        .and_then(|l| form.choice_lists.get(l))
+        .and_then(|l| cx.form.choice_lists.get(l))
     else {
         return false;
     };
@@ -289,8 +312,14 @@ fn filtered_in(
     };
     codes.into_iter().all(|code| {
         list.iter().find(|c| c.code == code).is_some_and(|choice| {
-            cx.eval(&filter.expr, Val::Text(code.to_owned()), 0, Some(choice))
-                .truthy()
+            cx.eval(
+                &filter.expr,
+                Val::Text(code.to_owned()),
+                0,
+                Some(choice),
+                at,
+            )
+            .truthy()
         })
     })
 }

@@ -1,12 +1,18 @@
 //! Form answers: everything a form asks beyond the core variables.
 //!
 //! A case holds answers as `answers.<field id>` → any JSON value, one flat key per answer so
-//! each answer merges on its own. This module guarantees that a [`FieldId`] has the form
-//! `[a-z][a-z0-9_]{0,63}` and that no answer is larger than [`MAX_ANSWER_BYTES`]; it does not
-//! check answers against a form definition (forms are their own records), and it treats every
-//! answer as possibly personal, so nothing here prints one.
+//! each answer merges on its own. A field of a repeat group (household members) is answered once
+//! per instance, as `answers.<repeat id>.<instance key>.<field id>` ([`AnswerPath`]): still one
+//! flat key per answer, so two devices editing different members — or adding members at the
+//! same time, under the distinct keys [`InstanceKey::generate`] makes — merge without loss.
+//!
+//! This module guarantees that a [`FieldId`] has the form `[a-z][a-z0-9_]{0,63}`, an
+//! [`InstanceKey`] the form `[a-z0-9]{1,32}`, and that no answer is larger than
+//! [`MAX_ANSWER_BYTES`]; it does not check answers against a form definition (forms are their
+//! own records), and it treats every answer as possibly personal, so nothing here prints one.
 
 use super::validate::Reason;
+use crate::protocol::MAX_FIELD_KEY_BYTES;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
@@ -62,6 +68,13 @@ impl TryFrom<String> for FieldId {
     }
 }
 
+/// Maps keyed by field id are looked up with a `&str`.
+impl std::borrow::Borrow<str> for FieldId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl From<FieldId> for String {
     fn from(id: FieldId) -> String {
         id.0
@@ -71,6 +84,141 @@ impl From<FieldId> for String {
 impl fmt::Display for FieldId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Longest repeat instance key, in bytes: [`InstanceKey::generate`] makes 20; the bound keeps
+/// an answer's key well within what an error may show.
+pub const MAX_INSTANCE_KEY_LEN: usize = 32;
+
+/// The key of one instance of a repeat group (one household member): `[a-z0-9]{1,32}`.
+/// Instances are ordered by key; [`InstanceKey::generate`] makes keys that sort in the order
+/// they were made and that two devices never both make.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InstanceKey(String);
+
+impl InstanceKey {
+    pub fn parse(key: &str) -> Result<InstanceKey, Reason> {
+        let valid = (1..=MAX_INSTANCE_KEY_LEN).contains(&key.len())
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if valid {
+            Ok(InstanceKey(key.to_owned()))
+        } else {
+            Err(Reason::InvalidInstanceKey)
+        }
+    }
+
+    /// A new key: the time in milliseconds (10 base-36 digits, so keys sort by creation) then
+    /// 10 random base-36 digits (about 51 bits, so two devices adding a member in the same
+    /// millisecond still make different keys).
+    pub fn generate(unix_millis: u64) -> InstanceKey {
+        let random: u64 = rand::random::<u64>() % 36u64.pow(10);
+        InstanceKey(format!(
+            "{}{}",
+            base36(unix_millis % 36u64.pow(10), 10),
+            base36(random, 10)
+        ))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn base36(mut n: u64, width: usize) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = vec![b'0'; width];
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(n % 36) as usize];
+        n /= 36;
+    }
+    String::from_utf8(out).expect("base-36 digits are ASCII")
+}
+
+impl fmt::Display for InstanceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where an answer lives after `answers.`: a field (`household_size`), or a field of one
+/// instance of a repeat group (`member.<instance key>.member_age`). Repeats do not nest.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AnswerPath {
+    text: String,
+    instance: Option<(FieldId, InstanceKey)>,
+    field: FieldId,
+}
+
+impl AnswerPath {
+    /// Reads the part of an answer key after `answers.`. The whole key fits the sync
+    /// protocol's [`MAX_FIELD_KEY_BYTES`], so every answer the model accepts can be synced.
+    pub fn parse(text: &str) -> Result<AnswerPath, Reason> {
+        if ANSWER_KEY_PREFIX.len() + text.len() > MAX_FIELD_KEY_BYTES {
+            return Err(Reason::TooLong {
+                max_chars: MAX_FIELD_KEY_BYTES,
+            });
+        }
+        let parts: Vec<&str> = text.split('.').collect();
+        let (instance, field) = match parts[..] {
+            [field] => (None, FieldId::parse(field)?),
+            [repeat, key, field] => (
+                Some((FieldId::parse(repeat)?, InstanceKey::parse(key)?)),
+                FieldId::parse(field)?,
+            ),
+            _ => return Err(Reason::InvalidFieldId),
+        };
+        Ok(AnswerPath {
+            text: text.to_owned(),
+            instance,
+            field,
+        })
+    }
+
+    /// The answer of `field` in one instance of `repeat`.
+    pub fn in_instance(repeat: &FieldId, key: &InstanceKey, field: &FieldId) -> AnswerPath {
+        AnswerPath {
+            text: format!("{repeat}.{key}.{field}"),
+            instance: Some((repeat.clone(), key.clone())),
+            field: field.clone(),
+        }
+    }
+
+    /// The field answered.
+    pub fn field(&self) -> &FieldId {
+        &self.field
+    }
+
+    /// The repeat and instance, for a field of a repeat group.
+    pub fn instance(&self) -> Option<(&FieldId, &InstanceKey)> {
+        self.instance.as_ref().map(|(r, k)| (r, k))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The flat key of this answer: `answers.<path>`.
+    pub fn key(&self) -> String {
+        format!("{ANSWER_KEY_PREFIX}{}", self.text)
+    }
+}
+
+impl From<FieldId> for AnswerPath {
+    fn from(field: FieldId) -> AnswerPath {
+        AnswerPath {
+            text: field.as_str().to_owned(),
+            instance: None,
+            field,
+        }
+    }
+}
+
+impl fmt::Display for AnswerPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
     }
 }
 
@@ -141,6 +289,54 @@ mod tests {
         let id: FieldId = serde_json::from_value(json!("q1")).unwrap();
         assert_eq!(serde_json::to_value(&id).unwrap(), json!("q1"));
         assert!(serde_json::from_value::<FieldId>(json!("Q1")).is_err());
+    }
+
+    #[test]
+    fn answer_paths_name_a_field_or_a_field_of_one_repeat_instance() {
+        let plain = AnswerPath::parse("household_size").unwrap();
+        assert_eq!(
+            (plain.field().as_str(), plain.instance()),
+            ("household_size", None)
+        );
+        let member = AnswerPath::parse("member.0k3x9q.member_age").unwrap();
+        assert_eq!(member.field().as_str(), "member_age");
+        let (repeat, key) = member.instance().unwrap();
+        assert_eq!((repeat.as_str(), key.as_str()), ("member", "0k3x9q"));
+        assert_eq!(member.key(), "answers.member.0k3x9q.member_age");
+        for bad in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            "member..age",
+            "member.K1.age",
+            "member.k1.Age",
+        ] {
+            assert!(AnswerPath::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            AnswerPath::parse("member.k_1.age"),
+            Err(Reason::InvalidInstanceKey)
+        );
+        assert!(AnswerPath::parse(&format!("m.{}.a", "k".repeat(33))).is_err());
+        // The longest ids with the longest instance key would not fit a synced key.
+        let long = format!("{}.{}.{}", "r".repeat(64), "k".repeat(32), "f".repeat(64));
+        assert_eq!(
+            AnswerPath::parse(&long),
+            Err(Reason::TooLong {
+                max_chars: MAX_FIELD_KEY_BYTES
+            })
+        );
+    }
+
+    #[test]
+    fn generated_instance_keys_sort_by_time_and_differ() {
+        let first = InstanceKey::generate(1_780_000_000_000);
+        let same_time = InstanceKey::generate(1_780_000_000_000);
+        let later = InstanceKey::generate(1_780_000_000_001);
+        assert_ne!(first, same_time);
+        assert!(first < later && same_time < later);
+        assert_eq!(first.as_str().len(), 20);
+        assert_eq!(InstanceKey::parse(first.as_str()), Ok(first));
     }
 
     #[test]

@@ -3,12 +3,13 @@
 //! A [`Case`] holds typed values: codes as enums, countries as [`Country`], dates as
 //! [`Date`]/[`PartialDate`]; an absent field is `None` or an empty list/set. It converts to and
 //! from the flat [`Fields`] the merge and store use (one key per core variable, consent as
-//! `consent.<part>`, answers as `answers.<field id>`, form versions as `forms.<form id>`) and the nested JSON form of imports and the
-//! API. Reading checks each value and then the rules between fields (`case_rules.rs`), and
+//! `consent.<part>`, answers as `answers.<field id>` or, in a repeat group,
+//! `answers.<repeat id>.<instance key>.<field id>`, form versions as `forms.<form id>`) and
+//! the nested JSON form of imports and the API. Reading checks each value and then the rules between fields (`case_rules.rs`), and
 //! reports every fault. Fields are public, so a hand-built case may break a rule: check it with
 //! [`Case::validate`]. `Debug` redacts identity data, the guardian's name and answers.
 
-use super::answers::{self, FieldId, ANSWER_KEY_PREFIX, MAX_ANSWERS};
+use super::answers::{self, AnswerPath, FieldId, ANSWER_KEY_PREFIX, MAX_ANSWERS};
 use super::codes::*;
 use super::consent::{AssistanceConsent, Consent, DataSharing};
 use super::country::Country;
@@ -65,8 +66,9 @@ pub struct Case {
     pub risk_level: Option<RiskLevel>,
     /// The user id of the caseworker responsible.
     pub assigned_to: Option<String>,
-    /// Form answers by field id; never null.
-    pub answers: BTreeMap<FieldId, Value>,
+    /// Form answers by field id (or repeat instance and field id, see [`AnswerPath`]); never
+    /// null.
+    pub answers: BTreeMap<AnswerPath, Value>,
     /// The form versions the answers were recorded with: form id → version
     /// (`forms.<form id>`; see [`crate::forms`]).
     pub forms: BTreeMap<FieldId, u32>,
@@ -401,7 +403,7 @@ impl Case {
     }
 
     fn read_answer(&mut self, c: &mut Collector, key: &str, id: &str, value: &Value) {
-        let Some(id) = c.take(&shown_key(key), FieldId::parse(id)) else {
+        let Some(id) = c.take(&shown_key(key), AnswerPath::parse(id)) else {
             return;
         };
         if value.is_null() {

@@ -37,7 +37,7 @@ pub mod validate;
 #[cfg(test)]
 mod proptests;
 
-pub use answers::{FieldId, MAX_ANSWERS, MAX_ANSWER_BYTES};
+pub use answers::{AnswerPath, FieldId, InstanceKey, MAX_ANSWERS, MAX_ANSWER_BYTES};
 pub use case::Case;
 pub use codes::{
     Category, ClosureReason, Code, DocumentType, ExploitationType, LabourSector, Programme,

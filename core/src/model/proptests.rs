@@ -7,7 +7,7 @@ use super::country::{Country, COUNTRY_CODES};
 use super::date::{Date, PartialDate};
 use super::document::Document;
 use super::keys::CASE_KEYS;
-use super::{Case, FieldId, Fields, Note, Service, ValidationErrors};
+use super::{AnswerPath, Case, Fields, Note, Service, ValidationErrors};
 use crate::ids::AgencyCode;
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
@@ -67,8 +67,10 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-fn answers() -> impl Strategy<Value = std::collections::BTreeMap<FieldId, Value>> {
-    let id = "[a-z][a-z0-9_]{0,12}".prop_map(|id| FieldId::parse(&id).unwrap());
+fn answers() -> impl Strategy<Value = std::collections::BTreeMap<AnswerPath, Value>> {
+    // A field's answer, or a field's answer in one instance of a repeat group.
+    let id = "[a-z][a-z0-9_]{0,12}(\\.[a-z0-9]{1,8}\\.[a-z][a-z0-9_]{0,8})?"
+        .prop_map(|id| AnswerPath::parse(&id).unwrap());
     btree_map(
         id,
         json_value().prop_filter("an answer is never null", |v| !v.is_null()),

@@ -71,6 +71,8 @@ pub enum Reason {
     InvalidRecordId,
     #[error("not a form field id: a letter a-z, then up to 63 of a-z, 0-9 and _")]
     InvalidFieldId,
+    #[error("not a repeat instance key: 1 to 32 of a-z and 0-9")]
+    InvalidInstanceKey,
     #[error("not a field of a case (a core variable or answers.<field id>)")]
     NotACaseField,
     #[error("must be another agency than the sending one")]
@@ -90,6 +92,11 @@ pub enum Reason {
     NotInForm,
     #[error("the field records a core variable: write the core variable, not the answer")]
     RecordedAsCore,
+    #[error(
+        "the field is asked once per instance of its repeat group: answer it as \
+         answers.<repeat>.<instance>.<field>"
+    )]
+    InRepeat,
     #[error("this form version is not held here; sync to receive it")]
     FormNotHeld,
     #[error("not a form version: a whole number from 1")]

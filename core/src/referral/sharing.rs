@@ -13,7 +13,7 @@
 //! referral was made, never widens what the receiving agency gets.
 
 use crate::ids::AgencyCode;
-use crate::model::answers::{FieldId, ANSWER_KEY_PREFIX};
+use crate::model::answers::{AnswerPath, ANSWER_KEY_PREFIX};
 use crate::model::consent::DataSharing;
 use crate::model::keys::{CASE_KEYS, CONSENT_DATA_SHARING, CONSENT_GUARDIAN, IDENTITY};
 use crate::model::validate::{shown_key, Collector};
@@ -30,7 +30,7 @@ pub fn is_case_key(key: &str) -> bool {
     CASE_KEYS.contains(&key)
         || key
             .strip_prefix(ANSWER_KEY_PREFIX)
-            .is_some_and(|id| FieldId::parse(id).is_ok())
+            .is_some_and(|id| AnswerPath::parse(id).is_ok())
 }
 
 /// Whether the case's consent names `agency` for identifying data. Absent or unreadable

@@ -1,6 +1,9 @@
 //! The XPath and ODK functions XLSForm forms use, evaluated the same everywhere. Functions that
-//! need data outside the form (`pull_data`, `search`, `instance`) or a repeat's nodes are
-//! refused by name with the reason, so an admin learns why rather than "unknown".
+//! need data outside the form (`pull_data`, `search`, `instance`) are refused by name with the
+//! reason, so an admin learns why rather than "unknown". The functions over a repeat's
+//! instances (`count`, `sum`, one-argument `min`/`max`, `indexed-repeat`) read them through
+//! [`Scope::nodes`]; where a definition may use them is checked when it is read
+//! (`forms/repeat.rs`).
 
 use super::{Expr, Scope, Val};
 use crate::model::Date;
@@ -42,9 +45,14 @@ pub enum Function {
     DecimalDateTime,
     Date,
     Once,
+    Count,
+    Sum,
+    /// `position(..)`: the number (from 1) of the repeat instance being evaluated.
+    Position,
+    IndexedRepeat,
 }
 
-const TABLE: [(&str, Function, usize, Option<usize>); 34] = [
+const TABLE: [(&str, Function, usize, Option<usize>); 38] = [
     ("today", Function::Today, 0, Some(0)),
     ("now", Function::Now, 0, Some(0)),
     ("not", Function::Not, 1, Some(1)),
@@ -84,24 +92,19 @@ const TABLE: [(&str, Function, usize, Option<usize>); 34] = [
     ("decimal-date-time", Function::DecimalDateTime, 1, Some(1)),
     ("date", Function::Date, 1, Some(1)),
     ("once", Function::Once, 1, Some(1)),
+    ("count", Function::Count, 1, Some(1)),
+    ("sum", Function::Sum, 1, Some(1)),
+    // Written `position(..)`: the parser reads the `..` and keeps no argument.
+    ("position", Function::Position, 0, Some(0)),
+    ("indexed-repeat", Function::IndexedRepeat, 3, Some(3)),
 ];
 
 /// Functions XLSForm knows that fieldcase refuses, with the reason.
-const REFUSED: [(&str, &str); 12] = [
+const REFUSED: [(&str, &str); 8] = [
     ("pulldata", "it reads a CSV file outside the form"),
     ("pull_data", "it reads a CSV file outside the form"),
     ("search", "it reads a CSV file outside the form"),
     ("instance", "it reads data outside the form"),
-    ("indexed-repeat", "repeat groups are not supported"),
-    ("position", "repeat groups are not supported"),
-    (
-        "sum",
-        "it adds a repeat's answers; repeat groups are not supported",
-    ),
-    (
-        "count",
-        "it counts a repeat's instances; repeat groups are not supported",
-    ),
     (
         "random",
         "a random value would differ between device and server",
@@ -159,6 +162,11 @@ impl Function {
         let arg = |i: usize| args[i].eval(scope);
         let number = |i: usize| arg(i).number().unwrap_or(f64::NAN);
         let text = |i: usize| arg(i).text();
+        // Every instance's value of a `${...}` argument naming a repeat or one of its fields.
+        let nodes = |i: usize| match &args[i] {
+            Expr::Field(id) => (scope.nodes)(id),
+            _ => None,
+        };
         match self {
             Function::Today => Val::Text(scope.today.clone()),
             // Times are not recorded; `now()` is the start of today (UTC), as a date-time.
@@ -263,7 +271,13 @@ impl Function {
             Function::Abs => Val::Number(number(0).abs()),
             Function::Pow => Val::Number(number(0).powf(number(1))),
             Function::Min | Function::Max => {
-                let values: Vec<f64> = (0..args.len()).map(number).collect();
+                let values: Vec<f64> = match nodes(0).filter(|_| args.len() == 1) {
+                    Some(values) => values
+                        .iter()
+                        .map(|v| v.number().unwrap_or(f64::NAN))
+                        .collect(),
+                    None => (0..args.len()).map(number).collect(),
+                };
                 if values.iter().any(|v| v.is_nan()) {
                     return Val::Number(f64::NAN);
                 }
@@ -273,6 +287,27 @@ impl Function {
                     f64::max
                 };
                 Val::Number(values.into_iter().reduce(pick).unwrap_or(f64::NAN))
+            }
+            // Outside a repeat context (checked when the definition is read) one value: it
+            // counts as one when answered.
+            Function::Count => match nodes(0) {
+                Some(values) => Val::Number(values.len() as f64),
+                None => Val::Number(if text(0).is_empty() { 0.0 } else { 1.0 }),
+            },
+            // XPath's sum: an unanswered instance is NaN, so the sum is too (as in ODK).
+            Function::Sum => match nodes(0) {
+                Some(values) => {
+                    Val::Number(values.iter().map(|v| v.number().unwrap_or(f64::NAN)).sum())
+                }
+                None => Val::Number(number(0)),
+            },
+            Function::Position => Val::Number(scope.position as f64),
+            Function::IndexedRepeat => {
+                let at = number(2);
+                let value = (at >= 1.0 && at.fract() == 0.0)
+                    .then(|| nodes(0)?.into_iter().nth(at as usize - 1))
+                    .flatten();
+                value.unwrap_or(Val::Text(String::new()))
             }
             Function::DecimalDateTime => Val::Number(number(0)),
             Function::Date => {

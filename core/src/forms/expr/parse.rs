@@ -37,6 +37,8 @@ enum Token {
     Field(String),
     Name(String),
     Dot,
+    /// `..`, only in `position(..)`.
+    DotDot,
     LParen,
     RParen,
     Comma,
@@ -54,6 +56,7 @@ impl fmt::Display for Token {
             Token::Field(_) => f.write_str("a field reference"),
             Token::Name(n) => write!(f, "`{n}`"),
             Token::Dot => f.write_str("`.`"),
+            Token::DotDot => f.write_str("`..`"),
             Token::LParen => f.write_str("`(`"),
             Token::RParen => f.write_str("`)`"),
             Token::Comma => f.write_str("`,`"),
@@ -143,6 +146,10 @@ fn lex(chars: &[char]) -> Result<Vec<(usize, Token)>, ExprError> {
                 }
                 i += len + 2;
                 Token::Field(name)
+            }
+            '.' if chars.get(i + 1) == Some(&'.') => {
+                i += 1;
+                Token::DotDot
             }
             '.' if !chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()) => Token::Dot,
             c if c.is_ascii_digit() || c == '.' => {
@@ -363,6 +370,15 @@ impl Parser {
             }
         };
         self.expect(Token::LParen)?;
+        if function == Some(Function::Position) {
+            // ODK's `position(..)`: the instance's number; no other argument makes sense.
+            if !matches!(self.peek(), Some((_, Token::DotDot))) {
+                return err(pos, "position() is written position(..)");
+            }
+            self.at += 1;
+            self.expect(Token::RParen)?;
+            return Ok(Expr::Call(Function::Position, Vec::new()));
+        }
         let mut args = Vec::new();
         if !matches!(self.peek(), Some((_, Token::RParen))) {
             args.push(self.or()?);

@@ -142,6 +142,8 @@ fn choice_names_and_columns_come_from_the_scope() {
         today: "2026-01-01".into(),
         name: &name,
         choice_name: &choice_name,
+        nodes: &|_| None,
+        position: 0,
     };
     assert_eq!(expr.eval(&scope).text(), "sex/f");
     let filter = Expr::parse("country = ${c}").unwrap();
@@ -170,6 +172,65 @@ fn references_are_collected() {
 }
 
 #[test]
+fn aggregates_read_every_instance_through_the_scope() {
+    let field = |_: &str| Val::Text(String::new());
+    // Three members, the last one's age unanswered.
+    let nodes = |id: &str| match id {
+        "member" => Some(vec![Val::Text("k1".into()); 3]),
+        "age" => Some(vec![
+            Val::Number(34.0),
+            Val::Number(7.0),
+            Val::Text(String::new()),
+        ]),
+        "name" => Some(vec![
+            Val::Text("A".into()),
+            Val::Text("B".into()),
+            Val::Text("C".into()),
+        ]),
+        _ => None,
+    };
+    let scope = |position| Scope {
+        nodes: &nodes,
+        position,
+        ..Scope::new(&field, Val::Text(String::new()), "2026-01-01".into())
+    };
+    let t = |text: &str, position: usize| Expr::parse(text).unwrap().eval(&scope(position)).text();
+    assert_eq!(t("count(${member})", 0), "3");
+    assert_eq!(t("count(${age})", 0), "3");
+    // XPath: an unanswered instance makes the sum NaN, shown as ''.
+    assert_eq!(t("sum(${age})", 0), "");
+    assert_eq!(t("sum(${age}) > 0", 0), "false");
+    assert_eq!(t("indexed-repeat(${age}, ${member}, 1) + 1", 0), "35");
+    assert_eq!(
+        t("indexed-repeat(${name}, ${member}, position(..) - 1)", 3),
+        "B"
+    );
+    assert_eq!(
+        t("indexed-repeat(${name}, ${member}, position(..) - 1)", 1),
+        ""
+    );
+    assert_eq!(t("indexed-repeat(${name}, ${member}, 1.5)", 1), "");
+    assert_eq!(t("max(indexed-repeat(${age}, ${member}, 1), 50)", 0), "50");
+    assert_eq!(t("position(..)", 2), "2");
+    // Not a repeat: one value, counted when answered.
+    assert_eq!(t("count(${other})", 0), "0");
+    assert_eq!(t("sum(3)", 0), "3");
+    let complete = |id: &str| match id {
+        "age" => Some(vec![Val::Number(34.0), Val::Text("7".into())]),
+        _ => None,
+    };
+    let scope = Scope {
+        nodes: &complete,
+        ..Scope::new(&field, Val::Text(String::new()), "2026-01-01".into())
+    };
+    let t = |text: &str| Expr::parse(text).unwrap().eval(&scope).text();
+    assert_eq!(t("sum(${age})"), "41");
+    assert_eq!(t("min(${age})"), "7");
+    assert_eq!(t("max(${age})"), "34");
+    assert_eq!(t("max(${age}, 50)"), "");
+}
+
+#[test]
 fn errors_give_position_and_reason() {
     let cases = [
         ("${age} >", 8, "unexpected end"),
@@ -180,7 +241,10 @@ fn errors_give_position_and_reason() {
         ("$a", 0, "expected `{`"),
         ("foo(1)", 0, "unknown function"),
         ("pulldata('a', 'b', 'c', 'd')", 0, "outside the form"),
-        ("sum(${a})", 0, "repeat groups are not supported"),
+        ("position()", 0, "written position(..)"),
+        ("position(.)", 0, "written position(..)"),
+        (".. = 1", 0, "expected a value"),
+        ("sum(${a}, ${b})", 0, "takes 1 argument"),
         ("/data/a = 1", 0, "paths are not supported"),
         ("not(1, 2)", 0, "takes 1 argument"),
         ("if(1, 2)", 0, "takes 3 argument"),
@@ -214,6 +278,7 @@ fn display_reads_back_to_the_same_expression() {
         "if(selected(${x}, 'y'), concat(‘a’, \"it's\"), coalesce(., 'z'))",
         "regex(., '^[0-9]+$') and not(country = ${c} or 1 < 2 < 3)",
         "jr:choice-name(${s}, '${s}') != '' and today() >= date(0.5)",
+        "count(${m}) + sum(${age}) > indexed-repeat(${age}, ${m}, position(..) - 1)",
     ] {
         let e = Expr::parse(text).unwrap();
         let shown = e.to_string();

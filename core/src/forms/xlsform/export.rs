@@ -6,6 +6,7 @@
 
 use super::{language_column, languages, XlsFormError};
 use crate::forms::definition::{Condition, Field, FormDefinition, Labels};
+use crate::model::FieldId;
 use rust_xlsxwriter::{Workbook, Worksheet};
 use std::collections::BTreeSet;
 
@@ -29,6 +30,7 @@ pub fn export(form: &FormDefinition) -> Result<Vec<u8>, XlsFormError> {
             "calculation",
             "default",
             "choice_filter",
+            "repeat_count",
         ]
         .map(str::to_owned),
     );
@@ -40,7 +42,32 @@ pub fn export(form: &FormDefinition) -> Result<Vec<u8>, XlsFormError> {
             .collect()
     };
     let blank = || vec![String::new(); languages.len()];
+    let text = |c: &Option<Condition>| c.as_ref().map(|c| c.text.clone()).unwrap_or_default();
+    let mut open_repeat: Option<&FieldId> = None;
     for section in &form.sections {
+        // A repeat's consecutive sections are written inside one begin/end repeat.
+        if section.repeat.as_ref() != open_repeat {
+            if open_repeat.is_some() {
+                survey
+                    .row(&["end_repeat".to_owned()])
+                    .map_err(write_error)?;
+            }
+            if let Some((id, repeat)) = section
+                .repeat
+                .as_ref()
+                .and_then(|id| form.repeats.get_key_value(id))
+            {
+                let mut row = vec!["begin_repeat".to_owned(), id.to_string()];
+                row.extend(per_language(&repeat.label));
+                row.extend(blank());
+                row.extend(blank());
+                row.extend([String::new(), text(&repeat.relevant)]);
+                row.extend(vec![String::new(); 5]);
+                row.push(text(&repeat.count));
+                survey.row(&row).map_err(write_error)?;
+            }
+            open_repeat = section.repeat.as_ref();
+        }
         if let Some(id) = &section.id {
             let mut row = vec!["begin_group".to_owned(), id.to_string()];
             row.extend(per_language(&section.label));
@@ -58,6 +85,11 @@ pub fn export(form: &FormDefinition) -> Result<Vec<u8>, XlsFormError> {
         if section.id.is_some() {
             survey.row(&["end_group".to_owned()]).map_err(write_error)?;
         }
+    }
+    if open_repeat.is_some() {
+        survey
+            .row(&["end_repeat".to_owned()])
+            .map_err(write_error)?;
     }
 
     let mut choices = Sheet::new(book.add_worksheet(), "choices").map_err(write_error)?;

@@ -7,15 +7,22 @@
 //! strictly (form ids, field names) are normalised by [`spelling`](super::spelling).
 
 use super::sheet::{get, labels, Sheet, MAX_ROWS};
-use super::spelling::{normalize_id, row_type, version_number, RowType};
-use super::{language_code, Problem, XlsFormError};
-use crate::forms::definition::{
-    valid_code, Choice, Condition, Field, FieldType, FormDefinition, Labels, Section,
-};
+use super::spelling::{normalize_id, row_type, RowType};
+use super::{Problem, XlsFormError};
+use crate::forms::definition::{Condition, Field, FieldType, FormDefinition, Labels, Section};
+use crate::forms::repeat::Repeat;
 use crate::model::FieldId;
 use calamine::{open_workbook_from_rs, Reader, Xlsx};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
+
+mod loops;
+mod repeats;
+mod sheets;
+
+use loops::LoopSpan;
+use repeats::RepeatRow;
+use sheets::{add_other, implied_default_language};
 
 /// Largest workbook accepted, in bytes: a form of a thousand questions in several languages is
 /// well under 1 MiB; the bound stops a zip bomb's outer layer.
@@ -27,7 +34,7 @@ pub const MAX_GROUP_DEPTH: usize = 8;
 
 /// Survey columns whose meaning fieldcase does not support: a row that fills one is refused
 /// rather than imported with the column silently ignored.
-const UNSUPPORTED_COLUMNS: [&str; 3] = ["repeat_count", "read_only", "trigger"];
+const UNSUPPORTED_COLUMNS: [&str; 2] = ["read_only", "trigger"];
 
 /// The code and label pyxform gives the choice `or_other` adds.
 const OTHER_CODE: &str = "other";
@@ -92,11 +99,17 @@ pub fn import_named(bytes: &[u8], file_name: Option<&str>) -> Result<FormDefinit
         .clone()
         .unwrap_or_else(|| implied_default_language(&survey));
     reader.collect_names(&survey);
-    let read = reader.survey(&survey, &default_language);
+    let mut read = reader.survey(&survey, &default_language);
     let mut choice_lists = choices
         .as_ref()
         .map(|c| reader.choices(c, &default_language, &read.filter_columns))
         .unwrap_or_default();
+    reader.expand_loops(
+        &mut read.sections,
+        &read.loops,
+        &choice_lists,
+        &default_language,
+    );
     for list in &read.or_other_lists {
         add_other(&mut choice_lists, list, &default_language);
     }
@@ -127,74 +140,39 @@ pub fn import_named(bytes: &[u8], file_name: Option<&str>) -> Result<FormDefinit
         title,
         default_language,
         choice_lists,
+        repeats: read.repeats,
         sections: read.sections,
     };
     form.check()?;
     Ok(form)
 }
 
-/// Without a `default_language` setting: `en` when a plain `label` column exists (pyxform's
-/// "default" language), else the language of the first translated label column.
-fn implied_default_language(survey: &Sheet) -> String {
-    let mut first = None;
-    for header in &survey.header {
-        if header == "label" {
-            return "en".into();
-        }
-        if let Some(language) = header.strip_prefix("label::") {
-            first = first.or_else(|| language_code(language));
-        }
-    }
-    first.unwrap_or_else(|| "en".into())
-}
-
-/// Adds the `other` choice `or_other` implies, labelled in every language of the list.
-fn add_other(lists: &mut BTreeMap<String, Vec<Choice>>, list: &str, default_language: &str) {
-    let Some(choices) = lists.get_mut(list) else {
-        return;
-    };
-    if choices.iter().any(|c| c.code == OTHER_CODE) {
-        return;
-    }
-    let mut languages: BTreeSet<String> = choices
-        .iter()
-        .flat_map(|c| c.label.keys().cloned())
-        .collect();
-    languages.insert(default_language.to_owned());
-    choices.push(Choice {
-        code: OTHER_CODE.into(),
-        label: languages
-            .into_iter()
-            .map(|l| (l, OTHER_LABEL.to_owned()))
-            .collect(),
-        columns: BTreeMap::new(),
-    });
-}
-
-struct Settings {
-    id: Option<FieldId>,
-    version: Option<u32>,
-    default_language: Option<String>,
-    title: Labels,
-}
-
 /// What the survey sheet gives besides its sections.
 struct Survey {
     sections: Vec<Section>,
+    repeats: BTreeMap<FieldId, Repeat>,
     /// Choice columns some `choice_filter` reads.
     filter_columns: BTreeSet<String>,
     /// Lists an `or_other` select uses.
     or_other_lists: BTreeSet<String>,
+    /// `begin loop over` spans, expanded once the choices are read.
+    loops: Vec<LoopSpan>,
 }
 
-/// An open group while reading nested groups, which become consecutive sections.
+/// An open group (or repeat) while reading nested groups, which become consecutive sections.
 struct Group {
     id: FieldId,
     label: Labels,
-    /// Its condition and every enclosing group's, joined with `and`.
+    /// Its condition and every enclosing group's up to the nearest repeat, joined with `and`
+    /// (a repeat's own condition is the repeat's, evaluated once outside it).
     relevant: Option<String>,
     /// How many sections continue it after inner groups closed.
     continued: usize,
+    /// The repeat its fields belong to: itself for a repeat, the enclosing one for a group.
+    repeat: Option<FieldId>,
+    is_repeat: bool,
+    /// For a `begin loop over`: its list, where its sections start, and its row.
+    loop_over: Option<(String, usize, u32)>,
 }
 
 struct Importer {
@@ -210,113 +188,6 @@ impl Importer {
             row,
             message: message.into(),
         });
-    }
-
-    fn settings(&mut self, sheet: Option<&Sheet>) -> Settings {
-        let mut settings = Settings {
-            id: None,
-            version: None,
-            default_language: None,
-            title: Labels::new(),
-        };
-        let Some(sheet) = sheet else {
-            return settings;
-        };
-        let Some((row_number, row)) = sheet.data().next() else {
-            return settings;
-        };
-        let language = get(row, sheet.column("default_language"));
-        if !language.is_empty() {
-            match language_code(language) {
-                Some(code) => settings.default_language = Some(code),
-                None => self.problem(
-                    "settings",
-                    row_number,
-                    "default_language: write a language code (en) or Name (code)",
-                ),
-            }
-        }
-        let id = get(row, sheet.column("form_id"));
-        if !id.is_empty() {
-            match normalize_id(id) {
-                Some(id) => settings.id = Some(id),
-                None => self.problem(
-                    "settings",
-                    row_number,
-                    "form_id: needs at least one letter or digit",
-                ),
-            }
-        }
-        let version = get(row, sheet.column("version"));
-        if !version.is_empty() {
-            match version_number(version) {
-                Ok(v) => settings.version = Some(v),
-                Err(message) => self.problem("settings", row_number, message),
-            }
-        }
-        let mut problems = Vec::new();
-        let default_language = settings.default_language.clone();
-        let title_columns = sheet.language_columns(
-            "form_title",
-            default_language.as_deref().unwrap_or("en"),
-            &mut problems,
-        );
-        self.problems.extend(problems);
-        settings.title = labels(row, &title_columns);
-        settings
-    }
-
-    fn choices(
-        &mut self,
-        sheet: &Sheet,
-        default_language: &str,
-        filter_columns: &BTreeSet<String>,
-    ) -> BTreeMap<String, Vec<Choice>> {
-        let mut lists: BTreeMap<String, Vec<Choice>> = BTreeMap::new();
-        if sheet.too_long() {
-            self.problem("choices", 0, format!("more than {MAX_ROWS} rows"));
-            return lists;
-        }
-        let list_column = sheet.column("list_name");
-        let name_column = sheet.column("name");
-        if list_column.is_none() || name_column.is_none() {
-            self.problem(
-                "choices",
-                sheet.first_row,
-                "needs the columns list_name and name",
-            );
-            return lists;
-        }
-        let mut problems = Vec::new();
-        let label_columns = sheet.language_columns("label", default_language, &mut problems);
-        self.problems.extend(problems);
-        let extra: Vec<(usize, &String)> = filter_columns
-            .iter()
-            .filter_map(|name| sheet.column(name).map(|c| (c, name)))
-            .collect();
-        for (row_number, row) in sheet.data() {
-            let list = get(row, list_column);
-            let code = get(row, name_column);
-            if !valid_code(list) || !valid_code(code) {
-                self.problem(
-                    "choices",
-                    row_number,
-                    "list_name and name are 1 to 64 of A-Z, a-z, 0-9, _, . and -",
-                );
-                continue;
-            }
-            let columns = extra
-                .iter()
-                .filter(|(c, _)| !get(row, Some(*c)).is_empty())
-                .map(|(c, name)| ((*name).clone(), get(row, Some(*c)).to_owned()))
-                .collect();
-            lists.entry(list.to_owned()).or_default().push(Choice {
-                code: code.to_owned(),
-                label: labels(row, &label_columns),
-                columns,
-            });
-        }
-        lists
     }
 
     /// First pass: every name of the survey and its normalised id, so expressions can refer
@@ -393,8 +264,10 @@ impl Importer {
     fn survey(&mut self, sheet: &Sheet, default_language: &str) -> Survey {
         let mut out = Survey {
             sections: Vec::new(),
+            repeats: BTreeMap::new(),
             filter_columns: BTreeSet::new(),
             or_other_lists: BTreeSet::new(),
+            loops: Vec::new(),
         };
         if sheet.too_long() {
             self.problem("survey", 0, format!("more than {MAX_ROWS} rows"));
@@ -421,6 +294,7 @@ impl Importer {
             column("choice_filter"),
         );
         let core_column = column("fieldcase::core");
+        let count_column = column("repeat_count");
         let unsupported: Vec<(usize, &str)> = UNSUPPORTED_COLUMNS
             .iter()
             .filter_map(|name| sheet.column(name).map(|c| (c, *name)))
@@ -447,12 +321,70 @@ impl Importer {
                     continue;
                 }
             };
+            let count_text = get(row, count_column);
+            if !count_text.is_empty() && kind != RowType::BeginRepeat {
+                self.problem(
+                    "survey",
+                    row_number,
+                    "repeat_count belongs on a begin repeat row",
+                );
+            }
             let (field_type, list, or_other) = match kind {
                 RowType::Metadata => continue,
-                RowType::BeginGroup => {
+                RowType::BeginRepeat => {
                     let Some(id) = self.field_id(name, row_number) else {
                         continue;
                     };
+                    let opened = self.begin_repeat(
+                        &mut out.repeats,
+                        &groups,
+                        RepeatRow {
+                            id,
+                            label: labels(row, &label_columns),
+                            relevant: relevant.map(|c| c.text),
+                            count: count_text,
+                            row: row_number,
+                        },
+                    );
+                    if let Some(group) = opened {
+                        out.sections.extend(current.take());
+                        groups.push(group);
+                    }
+                    continue;
+                }
+                RowType::EndRepeat => {
+                    match groups.pop() {
+                        Some(g) if g.is_repeat => {}
+                        Some(g) => self.problem(
+                            "survey",
+                            row_number,
+                            format!("end repeat, but group {} is open: close it first", g.id),
+                        ),
+                        None => {
+                            self.problem("survey", row_number, "end repeat without begin repeat")
+                        }
+                    }
+                    out.sections.extend(current.take());
+                    continue;
+                }
+                RowType::BeginGroup | RowType::BeginLoop { .. } => {
+                    let Some(id) = self.field_id(name, row_number) else {
+                        continue;
+                    };
+                    let mut loop_list = match kind {
+                        RowType::BeginLoop { list } => Some(list),
+                        _ => None,
+                    };
+                    if loop_list.is_some()
+                        && groups.iter().any(|g| g.is_repeat || g.loop_over.is_some())
+                    {
+                        self.problem(
+                            "survey",
+                            row_number,
+                            "a loop inside a repeat or another loop is not supported",
+                        );
+                        loop_list = None;
+                    }
                     if groups.len() >= MAX_GROUP_DEPTH {
                         self.problem(
                             "survey",
@@ -471,18 +403,58 @@ impl Importer {
                         label: labels(row, &label_columns),
                         relevant,
                         continued: 0,
+                        repeat: groups.last().and_then(|g| g.repeat.clone()),
+                        is_repeat: false,
+                        loop_over: None,
                     };
                     out.sections.extend(current.take());
+                    let group = Group {
+                        loop_over: loop_list.map(|list| (list, out.sections.len(), row_number)),
+                        ..group
+                    };
                     current = self.section(&group, Some(id), row_number);
                     groups.push(group);
                     continue;
                 }
                 RowType::EndGroup => {
-                    if groups.pop().is_none() {
-                        self.problem("survey", row_number, "end_group without begin_group");
-                        continue;
+                    match groups.pop() {
+                        None => {
+                            self.problem("survey", row_number, "end_group without begin_group");
+                            continue;
+                        }
+                        Some(g) if g.is_repeat => self.problem(
+                            "survey",
+                            row_number,
+                            format!("end_group closes repeat {}: write end repeat", g.id),
+                        ),
+                        Some(g) if g.loop_over.is_some() => self.problem(
+                            "survey",
+                            row_number,
+                            format!("end_group closes loop {}: write end loop", g.id),
+                        ),
+                        Some(_) => {}
                     }
                     out.sections.extend(current.take());
+                    continue;
+                }
+                RowType::EndLoop => {
+                    out.sections.extend(current.take());
+                    match groups.pop() {
+                        Some(Group {
+                            loop_over: Some((list, first, row)),
+                            ..
+                        }) => out.loops.push(LoopSpan {
+                            list,
+                            row,
+                            sections: first..out.sections.len(),
+                        }),
+                        Some(g) => self.problem(
+                            "survey",
+                            row_number,
+                            format!("end loop, but {} is open: close it first", g.id),
+                        ),
+                        None => self.problem("survey", row_number, "end loop without begin loop"),
+                    }
                     continue;
                 }
                 RowType::Field {
@@ -544,6 +516,14 @@ impl Importer {
                 Some(section) => section,
                 None => {
                     let section = match groups.last_mut() {
+                        // Fields directly in a repeat: a section without id of the repeat.
+                        Some(group) if group.is_repeat => Some(Section {
+                            id: None,
+                            label: Labels::new(),
+                            relevant: None,
+                            repeat: group.repeat.clone(),
+                            fields: Vec::new(),
+                        }),
                         // Fields after an inner group: the outer group continues.
                         Some(group) => {
                             group.continued += 1;
@@ -556,6 +536,7 @@ impl Importer {
                             id: None,
                             label: Labels::new(),
                             relevant: None,
+                            repeat: None,
                             fields: Vec::new(),
                         }),
                     };
@@ -563,6 +544,7 @@ impl Importer {
                         id: None,
                         label: Labels::new(),
                         relevant: None,
+                        repeat: None,
                         fields: Vec::new(),
                     }))
                 }
@@ -570,7 +552,12 @@ impl Importer {
             section.fields.extend(fields);
         }
         if let Some(group) = groups.first() {
-            self.problem("survey", 0, format!("group {} has no end_group", group.id));
+            let end = match (group.is_repeat, &group.loop_over) {
+                (true, _) => "end repeat",
+                (false, Some(_)) => "end loop",
+                (false, None) => "end_group",
+            };
+            self.problem("survey", 0, format!("group {} has no {end}", group.id));
         }
         out.sections.extend(current);
         out
@@ -607,6 +594,7 @@ impl Importer {
             id: Some(id),
             label: group.label.clone(),
             relevant,
+            repeat: group.repeat.clone(),
             fields: Vec::new(),
         })
     }

@@ -141,6 +141,9 @@ fn languages(form: &FormDefinition) -> Vec<String> {
     for list in form.choice_lists.values() {
         list.iter().for_each(|c| add(&c.label));
     }
+    for repeat in form.repeats.values() {
+        add(&repeat.label);
+    }
     for section in &form.sections {
         add(&section.label);
         for field in &section.fields {

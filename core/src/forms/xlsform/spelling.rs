@@ -139,6 +139,13 @@ pub(super) enum RowType {
     Metadata,
     BeginGroup,
     EndGroup,
+    BeginRepeat,
+    EndRepeat,
+    /// `begin loop over LIST`: the questions inside, once per choice of the list.
+    BeginLoop {
+        list: String,
+    },
+    EndLoop,
     Field {
         field_type: FieldType,
         list: Option<String>,
@@ -160,6 +167,9 @@ pub(super) fn row_type(cell: &str) -> Result<RowType, String> {
         "" => return Err("type is empty".into()),
         "begin group" | "begin_group" => return Ok(RowType::BeginGroup),
         "end group" | "end_group" => return Ok(RowType::EndGroup),
+        "begin repeat" | "begin_repeat" => return Ok(RowType::BeginRepeat),
+        "end repeat" | "end_repeat" => return Ok(RowType::EndRepeat),
+        "end loop" | "end_loop" => return Ok(RowType::EndLoop),
         "start" | "end" | "today" | "deviceid" | "username" | "simserial" | "subscriberid"
         | "phonenumber" | "email" | "audit" | "start-geopoint" | "imei" => {
             return Ok(RowType::Metadata)
@@ -184,6 +194,23 @@ pub(super) fn row_type(cell: &str) -> Result<RowType, String> {
             list: None,
             or_other: false,
         });
+    }
+    // `begin loop over LIST` (or `begin_loop over LIST`).
+    let loop_words = match lower.first().map(String::as_str) {
+        Some("begin") if lower.get(1).map(String::as_str) == Some("loop") => Some(2),
+        Some("begin_loop") => Some(1),
+        _ => None,
+    };
+    if let Some(skip) = loop_words {
+        return match &words[skip..] {
+            [over, list] if over.eq_ignore_ascii_case("over") => Ok(RowType::BeginLoop {
+                list: (*list).to_owned(),
+            }),
+            _ => Err(format!(
+                "type `{}`: write begin loop over LIST",
+                words.join(" ")
+            )),
+        };
     }
     // Selects: the prefix names the type, the rest is the list and an optional "or other".
     const SELECTS: [(&str, FieldType); 10] = [
@@ -230,32 +257,25 @@ pub(super) fn row_type(cell: &str) -> Result<RowType, String> {
     {
         return Err(format!("type `{whole}` needs one list name"));
     }
-    let first_two = lower.iter().take(2).cloned().collect::<Vec<_>>().join(" ");
-    let reason = match first_two.as_str() {
-        "begin repeat" | "begin_repeat" | "end repeat" | "end_repeat" | "begin loop" => {
-            "repeat groups are not supported: give each instance its own questions, or record \
-             the members as separate cases"
+    let reason = match lower[0].as_str() {
+        "select_one_from_file"
+        | "select_multiple_from_file"
+        | "select_one_external"
+        | "csv-external"
+        | "xml-external" => "it needs data outside the form",
+        "geopoint" | "geotrace" | "geoshape" | "image" | "audio" | "video" | "file"
+        | "background-audio" | "signature" | "barcode" => {
+            "media and locations are not recorded in a case"
         }
-        _ => match lower[0].as_str() {
-            "select_one_from_file"
-            | "select_multiple_from_file"
-            | "select_one_external"
-            | "csv-external"
-            | "xml-external" => "it needs data outside the form",
-            "geopoint" | "geotrace" | "geoshape" | "image" | "audio" | "video" | "file"
-            | "background-audio" | "signature" | "barcode" => {
-                "media and locations are not recorded in a case"
-            }
-            "time" | "datetime" => "times of day are not recorded in a case",
-            "range" | "rank" | "acknowledge" | "hidden" | "trigger" => {
-                "fieldcase has no such question type"
-            }
-            _ => {
-                return Err(format!(
-                    "type `{whole}` is not an XLSForm type fieldcase knows"
-                ))
-            }
-        },
+        "time" | "datetime" => "times of day are not recorded in a case",
+        "range" | "rank" | "acknowledge" | "hidden" | "trigger" => {
+            "fieldcase has no such question type"
+        }
+        _ => {
+            return Err(format!(
+                "type `{whole}` is not an XLSForm type fieldcase knows"
+            ))
+        }
     };
     Err(format!("type `{whole}` is not supported: {reason}"))
 }
@@ -356,9 +376,20 @@ mod tests {
         assert_eq!(row_type("phone number"), text);
         assert_eq!(row_type("add text prompt"), text);
         assert_eq!(row_type("Begin Group"), Ok(RowType::BeginGroup));
-        assert!(row_type("begin loop over hh")
+        assert_eq!(
+            row_type("Begin Loop Over hh"),
+            Ok(RowType::BeginLoop { list: "hh".into() })
+        );
+        assert_eq!(
+            row_type("begin_loop over hh"),
+            Ok(RowType::BeginLoop { list: "hh".into() })
+        );
+        assert_eq!(row_type("end loop"), Ok(RowType::EndLoop));
+        assert!(row_type("begin loop hh")
             .unwrap_err()
-            .contains("repeat groups"));
+            .contains("begin loop over LIST"));
+        assert_eq!(row_type("Begin_Repeat"), Ok(RowType::BeginRepeat));
+        assert_eq!(row_type("END REPEAT"), Ok(RowType::EndRepeat));
         assert!(row_type("geopoint").unwrap_err().contains("not supported"));
         assert_eq!(row_type("today"), Ok(RowType::Metadata));
         assert_eq!(row_type("deviceid"), Ok(RowType::Metadata));

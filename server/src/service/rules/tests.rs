@@ -379,6 +379,43 @@ fn invalid_case_values_are_refused_and_name_only_the_key() {
 }
 
 #[test]
+fn answers_of_repeat_instances_are_checked_like_other_answers() {
+    let mut records = Records::default();
+    // One household member's answers, as a device writes them.
+    let member = op(
+        RecordKind::Case,
+        RecordId::new(),
+        &[
+            ("answers.hh_size", 3.into()),
+            ("answers.member.0k3x9q.member_name", "Aye Aye".into()),
+            ("answers.member.0k3x9q.member_age", 41.into()),
+        ],
+    );
+    assert!(matches!(
+        decide_now(&mut records, "a_ngo", &member),
+        Decision::Create(_)
+    ));
+    for bad_key in [
+        "answers.member.0k_3.member_name",
+        "answers.member.0k3x9q",
+        "answers.member.0k3x9q.member_name.extra",
+    ] {
+        let bad = op(
+            RecordKind::Case,
+            RecordId::new(),
+            &[(bad_key, "Aye Aye".into())],
+        );
+        match decide_now(&mut records, "a_ngo", &bad) {
+            Decision::Reject(RejectReason::Invalid { detail }) => {
+                assert!(detail.contains(bad_key), "{detail}");
+                assert!(!detail.contains("Aye"), "{detail}");
+            }
+            other => panic!("{bad_key}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn a_service_is_provided_by_the_device_agency() {
     let (mut records, case) = with_case("a_ngo");
     let theirs = op(
