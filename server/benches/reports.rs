@@ -25,7 +25,8 @@ use fieldcase_core::model::{Case, Date};
 use fieldcase_core::referral::ReferralStatus;
 use fieldcase_core::sample::SampleCases;
 use fieldcase_core::{AgencyCode, RecordId};
-use fieldcase_server::reports::disclosure::protect;
+use fieldcase_server::reports::cellkey::PerturbationTable;
+use fieldcase_server::reports::disclosure::publish;
 use fieldcase_server::reports::duplicates::CandidateCache;
 use fieldcase_server::reports::engine::{compute, CountMode, ReportRequest, TABLE_IDS};
 use fieldcase_server::reports::facts::FactFilter;
@@ -173,11 +174,13 @@ fn phase(name: &str, db: &Path) {
                     filter: FactFilter::default(),
                     count,
                     tables: TABLE_IDS.to_vec(),
+                    keys: Some(storage.cell_keys()),
                 };
                 let (mut tables, _) = compute(&storage, &request).unwrap();
                 cells += tables.iter().map(|t| t.rows.len()).sum::<usize>();
+                let perturbation = PerturbationTable::new(5);
                 for t in &mut tables {
-                    protect(t, 5);
+                    publish(t, &perturbation, 5);
                 }
             }
             json!({"tables": TABLE_IDS.len() * 2, "rows": cells})
@@ -191,9 +194,10 @@ fn phase(name: &str, db: &Path) {
                 },
                 count: CountMode::Individuals,
                 tables: TABLE_IDS.to_vec(),
+                keys: None,
             };
             let (tables, linked) = compute(&storage, &request).unwrap();
-            json!({"tables": tables.len(), "linked_cases": linked})
+            json!({"tables": tables.len(), "linked_cases": linked.count})
         }
         "duplicates" => {
             // The scan, through the cache the server uses; then what a reviewer's next page

@@ -1,25 +1,55 @@
 //! Disclosure control for figures that leave the agency network.
 //!
-//! **Primary suppression**: every count from 1 to `threshold − 1` — cells, row and column
-//! totals and the grand total — is hidden. Zeros are published: a zero says that nobody in
-//! scope has a value, which singles out no one, and hiding zeros would hide most of a sparse
-//! table for nothing.
+//! [`publish`] is what every public figure goes through: first the **cell-key perturbation**
+//! ([`super::cellkey`]): each count, total and answer count is replaced by its published
+//! value, a deterministic function of its exact count and of the keys of the units in it. The
+//! table guarantees that no published value is between 1 and the server's threshold − 1 and
+//! that the same units always get the same noise, whatever the request; so the difference of
+//! two published figures always carries noise, and no small count is ever published.
 //!
-//! **Secondary suppression**: a hidden cell must not be recomputable from a published sum.
-//! For every line of the table (a row with its row total, a column with its column total, the
-//! margins with the grand total; [`super::table::Table::lines`]), if exactly one member of the
-//! line (parts and total together) is hidden, one more is hidden: the smallest non-zero
-//! published part, else the smallest zero part, else the total. This repeats over all lines
-//! until no line has exactly one hidden member. Ties go to the earliest row, so the same
-//! counts always hide the same way.
+//! Then [`protect`], on the *published* values, for a request that raised the threshold above
+//! the server's: **primary suppression** hides every published count from 1 to
+//! `threshold − 1`; **secondary suppression** makes sure no hidden cell can be recomputed from
+//! a published sum: for every line of the table (a row with its row total, a column with its
+//! column total, the margins with the grand total; [`super::table::Table::lines`]), if exactly
+//! one member of the line is hidden, one more is hidden (the smallest non-zero published part,
+//! else the smallest zero part, else the total), until no line has exactly one hidden member.
+//! Ties go to the earliest row, so the same values always hide the same way. At the server's
+//! own threshold there is nothing left to hide: perturbation has already moved every small
+//! count to 0 or to the threshold. Hiding depends only on published values, never on exact
+//! ones, so what is hidden says nothing the published values do not.
 //!
-//! What this guarantees (checked by a property test on random tables): no published count is
-//! between 1 and `threshold − 1`, and every line has either no hidden member or at least two.
-//! It does not protect against differencing *across* requests (two periods, two scopes): that
-//! needs audit of the requests, which is why public output is for publication, not for
-//! interactive querying by people outside the network.
+//! What [`protect`] guarantees on any table (checked by a property test on random tables): no
+//! published count is between 1 and `threshold − 1`, and every line has either no hidden
+//! member or at least two.
 
-use super::table::{CellRef, Suppression, Table};
+use super::cellkey::PerturbationTable;
+use super::table::{Cell, CellRef, Suppression, Table};
+
+/// Makes a table fit to leave the network: cell-key perturbation of every count
+/// ([`PerturbationTable::publish`]), then [`protect`] at `threshold` (at least the table's).
+/// A referral pair's median answer time is published only beside a published answer count of
+/// at least `threshold`.
+pub fn publish(table: &mut Table, perturbation: &PerturbationTable, threshold: u64) {
+    for at in table.all_cells() {
+        if let Some(cell) = table.cell_mut(at) {
+            perturb(cell, perturbation);
+        }
+    }
+    for row in &mut table.rows {
+        if let Some(answered) = &mut row.answered {
+            perturb(answered, perturbation);
+        }
+    }
+    protect(table, threshold.max(perturbation.threshold()));
+}
+
+/// Replaces an exact count by its published value.
+pub fn perturb(cell: &mut Cell, perturbation: &PerturbationTable) {
+    if let Some(n) = cell.count {
+        cell.count = Some(perturbation.publish(n, cell.key));
+    }
+}
 
 /// Hides small counts and what would reveal them (see the module docs). Median times are
 /// hidden with the answer count they are over.
@@ -87,7 +117,8 @@ pub fn protect(table: &mut Table, threshold: u64) {
                 answered.suppressed = Some(Suppression::Primary);
                 answered.count = None;
             }
-            if answered.suppressed.is_some() {
+            // A published zero may be a small count moved down: no median beside it either.
+            if answered.suppressed.is_some() || answered.value() == 0 {
                 row.median_hours_to_answer = Some(None);
             }
         }

@@ -10,6 +10,7 @@
 //! Services and referrals are read sorted by case, so one case's many services (or referrals)
 //! count once per individual without remembering every case seen.
 
+use super::cellkey::{CellKey, CellKeys, UnitKind};
 use super::facts::{
     CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow, AGE_BANDS, AGE_GROUPS, UNKNOWN,
 };
@@ -65,15 +66,23 @@ pub const TABLE_IDS: [&str; 17] = [
     "referrals_by_agency_pair",
 ];
 
-/// Confirmed duplicate links as individuals: each linked case mapped to its individual.
+/// Confirmed duplicate links as individuals: each linked case mapped to its individual and
+/// the individual's record key.
+///
+/// An individual's key is the key of its smallest linked case id: fixed while its links do
+/// not change, whichever of its records a request happens to count, so one person gets the
+/// same noise in every scope ([`super::cellkey`]).
 #[derive(Clone, Debug, Default)]
 pub struct Individuals {
-    of: HashMap<RecordId, u32>,
+    of: HashMap<RecordId, (u32, CellKey)>,
+    /// The key sum of every linked case (the units of `linked_cases`).
+    linked_key: CellKey,
 }
 
 impl Individuals {
-    /// Union-find over confirmed pairs.
-    pub fn from_links(links: &[(RecordId, RecordId)]) -> Individuals {
+    /// Union-find over confirmed pairs; `keys` gives the record keys (none: exact figures,
+    /// every key zero).
+    pub fn from_links(links: &[(RecordId, RecordId)], keys: Option<&CellKeys>) -> Individuals {
         let mut index: HashMap<RecordId, usize> = HashMap::new();
         let mut parent: Vec<usize> = Vec::new();
         fn find(parent: &mut [usize], mut x: usize) -> usize {
@@ -96,52 +105,84 @@ impl Individuals {
                 parent[rx.max(ry)] = rx.min(ry);
             }
         }
-        let of = index
+        let key_of = |r: RecordId| {
+            keys.map(|k| k.of(UnitKind::Case, r))
+                .unwrap_or_default()
+        };
+        let roots: Vec<(RecordId, u32)> = index
             .into_iter()
             .map(|(r, i)| (r, find(&mut parent, i) as u32))
             .collect();
-        Individuals { of }
+        let mut smallest: HashMap<u32, RecordId> = HashMap::new();
+        let mut linked_key = CellKey::default();
+        for (r, root) in &roots {
+            let slot = smallest.entry(*root).or_insert(*r);
+            *slot = (*slot).min(*r);
+            linked_key = linked_key.plus(key_of(*r));
+        }
+        let of = roots
+            .into_iter()
+            .map(|(r, root)| (r, (root, key_of(smallest[&root]))))
+            .collect();
+        Individuals { of, linked_key }
+    }
+
+    /// The individual of a case (and its key), when it is linked to another.
+    fn person(&self, case: &RecordId) -> Option<(u32, CellKey)> {
+        self.of.get(case).copied()
     }
 
     /// The individual of a case, when it is linked to another.
     pub fn of(&self, case: &RecordId) -> Option<u32> {
-        self.of.get(case).copied()
+        self.person(case).map(|(p, _)| p)
     }
 
-    /// Linked cases.
-    pub fn linked(&self) -> usize {
-        self.of.len()
+    /// Linked cases, with the key of their set.
+    pub fn linked(&self) -> Cell {
+        Cell::keyed(self.of.len() as u64, self.linked_key)
     }
 }
 
-/// A count that counts linked individuals once.
+/// A count that counts linked individuals once, with the key sum of its units.
 #[derive(Clone, Debug, Default)]
 struct Tally {
     n: u64,
-    people: HashSet<u32>,
+    /// Key sum of the units counted in `n` (each counted once by construction).
+    key: CellKey,
+    /// Linked individuals, each once, with their keys.
+    people: HashMap<u32, CellKey>,
 }
 
+/// One unit counted: a record counted on its own, or a linked individual.
 #[derive(Clone, Copy)]
 enum Unit {
-    One,
-    Person(u32),
+    One(CellKey),
+    Person(u32, CellKey),
 }
 
 impl Tally {
     fn add(&mut self, unit: Unit) {
         match unit {
-            Unit::One => self.n += 1,
-            Unit::Person(p) => {
-                self.people.insert(p);
+            Unit::One(key) => {
+                self.n += 1;
+                self.key = self.key.plus(key);
+            }
+            Unit::Person(p, key) => {
+                self.people.insert(p, key);
             }
         }
     }
     fn value(&self) -> u64 {
         self.n + self.people.len() as u64
     }
+    fn cell(&self) -> Cell {
+        let key = self.people.values().fold(self.key, |sum, k| sum.plus(*k));
+        Cell::keyed(self.value(), key)
+    }
     fn merge(&mut self, other: &Tally) {
         self.n += other.n;
-        self.people.extend(other.people.iter().copied());
+        self.key = self.key.plus(other.key);
+        self.people.extend(other.people.iter().map(|(p, k)| (*p, *k)));
     }
 }
 
@@ -238,7 +279,7 @@ fn one_way_table(
         .map(|k| Row {
             key: vec![(*k).to_owned()],
             label: label(k),
-            cells: vec![Cell::new(acc.cells.get(k).map(Tally::value).unwrap_or(0))],
+            cells: vec![acc.cells.get(k).map(Tally::cell).unwrap_or(Cell::new(0))],
             total: None,
             median_hours_to_answer: None,
             answered: None,
@@ -248,7 +289,7 @@ fn one_way_table(
         out_rows.push(Row {
             key: vec!["other".to_owned()],
             label: None,
-            cells: vec![Cell::new(rest.value())],
+            cells: vec![rest.cell()],
             total: None,
             median_hours_to_answer: None,
             answered: None,
@@ -263,7 +304,7 @@ fn one_way_table(
         columns: vec!["count".to_owned()],
         rows: out_rows,
         column_totals: None,
-        total: Some(Cell::new(acc.total.value())),
+        total: Some(acc.total.cell()),
         additive,
         note,
     }
@@ -545,6 +586,9 @@ pub struct ReportRequest {
     pub count: CountMode,
     /// Table ids to return (a subset of [`TABLE_IDS`]).
     pub tables: Vec<&'static str>,
+    /// Record keys, for figures that will be perturbed ([`super::cellkey`]); `None` for exact
+    /// figures (every cell key zero, and no key computed).
+    pub keys: Option<CellKeys>,
 }
 
 /// The unit label of case tables in a count mode.
@@ -555,20 +599,29 @@ fn case_unit(count: CountMode) -> &'static str {
     }
 }
 
-/// Computes the requested tables with exact counts (disclosure control comes after), and the
-/// number of cases in confirmed duplicate links (0 when counting assistance).
+/// Computes the requested tables with exact counts and their cell keys (disclosure control
+/// comes after), and the number of cases in confirmed duplicate links (0 when counting
+/// assistance).
 pub fn compute(
     storage: &dyn Storage,
     request: &ReportRequest,
-) -> Result<(Vec<Table>, u64), StorageError> {
+) -> Result<(Vec<Table>, Cell), StorageError> {
+    let keys = request.keys.as_ref();
     let individuals = match request.count {
         CountMode::Assistance => Individuals::default(),
-        CountMode::Individuals => Individuals::from_links(&storage.confirmed_duplicate_links()?),
+        CountMode::Individuals => {
+            Individuals::from_links(&storage.confirmed_duplicate_links()?, keys)
+        }
     };
-    let unit_of = |case: &RecordId| match (request.count, individuals.of(case)) {
-        (CountMode::Individuals, Some(p)) => Unit::Person(p),
-        _ => Unit::One,
+    let key_of = |kind: UnitKind, record: RecordId| {
+        keys.map(|k| k.of(kind, record)).unwrap_or_default()
     };
+    let unit_of = |case: &RecordId| match (request.count, individuals.person(case)) {
+        (CountMode::Individuals, Some((p, key))) => Unit::Person(p, key),
+        _ => Unit::One(key_of(UnitKind::Case, *case)),
+    };
+    let owned_in_countries = owned_cases_in_countries(storage, request)?;
+    let owned = |case: &RecordId| owned_in_countries.as_ref().is_none_or(|s| s.contains(case));
     let wants = |id: &str| request.tables.contains(&id);
     let mut out: Vec<Table> = Vec::new();
 
@@ -593,20 +646,56 @@ pub fn compute(
         } else {
             match id {
                 "by_sex_and_age_group" => two_way_table(&ct.sex_age, id, u),
-                "services_by_type" => services_table(storage, request, &individuals)?,
-                "referrals_by_agency_pair" => referrals_table(storage, request, &individuals)?,
+                "services_by_type" => {
+                    services_table(storage, request, &individuals, &key_of, &owned)?
+                }
+                "referrals_by_agency_pair" => {
+                    referrals_table(storage, request, &individuals, &key_of, &owned)?
+                }
                 _ => continue,
             }
         };
         out.push(table);
     }
-    Ok((out, individuals.linked() as u64))
+    Ok((out, individuals.linked()))
+}
+
+/// With an agency scope and a country (or region), the cases of that agency assisted there,
+/// regardless of period; `None` without both.
+///
+/// Services an agency gave and referrals it received can belong to another agency's case,
+/// whose country of assistance the scoped agency may never have been shown (consent decides
+/// what a referral shares). Filtering those by country would answer "is this referred
+/// person assisted in X?" for each X, so in an agency scope a country filter counts only the
+/// agency's own cases' services and referrals.
+fn owned_cases_in_countries(
+    storage: &dyn Storage,
+    request: &ReportRequest,
+) -> Result<Option<HashSet<RecordId>>, StorageError> {
+    let wants_linked_rows = request
+        .tables
+        .iter()
+        .any(|t| matches!(*t, "services_by_type" | "referrals_by_agency_pair"));
+    if request.filter.agency.is_none() || request.filter.countries.is_none() || !wants_linked_rows
+    {
+        return Ok(None);
+    }
+    let everywhen = FactFilter {
+        from: None,
+        to: None,
+        ..request.filter.clone()
+    };
+    let mut owned = HashSet::new();
+    storage.scan_case_facts(&everywhen, &mut |row| {
+        owned.insert(row.record);
+    })?;
+    Ok(Some(owned))
 }
 
 fn two_way_table(acc: &TwoWay, id: &'static str, unit: &'static str) -> Table {
     let rows: Vec<&'static str> = Sex::CODES.iter().copied().chain([UNKNOWN]).collect();
     let cols: Vec<&'static str> = AGE_GROUPS.iter().copied().chain([UNKNOWN]).collect();
-    let value = |t: Option<&Tally>| Cell::new(t.map(Tally::value).unwrap_or(0));
+    let value = |t: Option<&Tally>| t.map(Tally::cell).unwrap_or(Cell::new(0));
     Table {
         id,
         title: "By sex and age group at intake",
@@ -640,6 +729,8 @@ fn services_table(
     storage: &dyn Storage,
     request: &ReportRequest,
     individuals: &Individuals,
+    key_of: &dyn Fn(UnitKind, RecordId) -> CellKey,
+    owned: &dyn Fn(&RecordId) -> bool,
 ) -> Result<Table, StorageError> {
     let mut acc = OneWay::default();
     // Rows arrive sorted by case: one case's services count once per type per individual.
@@ -649,6 +740,9 @@ fn services_table(
     let count = request.count;
     storage.scan_service_facts(&request.filter, &mut |row: ServiceFactRow| {
         let case = row.facts.case_id;
+        if !owned(&case) {
+            return;
+        }
         if current != Some(case) {
             current = Some(case);
             seen.clear();
@@ -656,9 +750,14 @@ fn services_table(
         }
         let t = row.facts.service_type;
         match count {
-            CountMode::Assistance => acc.add(&[t.as_str()], Unit::One),
+            CountMode::Assistance => {
+                acc.add(&[t.as_str()], Unit::One(key_of(UnitKind::Service, row.record)))
+            }
             CountMode::Individuals => {
-                let unit = individuals.of(&case).map(Unit::Person).unwrap_or(Unit::One);
+                let unit = individuals
+                    .person(&case)
+                    .map(|(p, k)| Unit::Person(p, k))
+                    .unwrap_or_else(|| Unit::One(key_of(UnitKind::Case, case)));
                 if seen.insert(t) {
                     acc.cells.entry(t.as_str()).or_default().add(unit);
                 }
@@ -707,9 +806,13 @@ fn referrals_table(
     storage: &dyn Storage,
     request: &ReportRequest,
     individuals: &Individuals,
+    key_of: &dyn Fn(UnitKind, RecordId) -> CellKey,
+    owned: &dyn Fn(&RecordId) -> bool,
 ) -> Result<Table, StorageError> {
     struct Pair {
         cols: [Tally; 6],
+        /// The referrals answered, whose times the median is over.
+        answered: Tally,
         /// Seconds from sending to the first answer, one per answered referral: the only
         /// per-row memory, 4 bytes per answered referral in scope.
         answer_secs: Vec<u32>,
@@ -722,21 +825,26 @@ fn referrals_table(
     let mut seen: HashSet<(AgencyCode, AgencyCode, usize)> = HashSet::new();
     let mut seen_totals: HashSet<usize> = HashSet::new();
     storage.scan_referral_facts(&request.filter, &mut |row: ReferralFactRow| {
+        if !owned(&row.case_id) {
+            return;
+        }
         if current != Some(row.case_id) {
             current = Some(row.case_id);
             seen.clear();
             seen_totals.clear();
         }
+        let referral_key = key_of(UnitKind::Referral, row.referral);
         let unit = match count {
-            CountMode::Assistance => Unit::One,
+            CountMode::Assistance => Unit::One(referral_key),
             CountMode::Individuals => individuals
-                .of(&row.case_id)
-                .map(Unit::Person)
-                .unwrap_or(Unit::One),
+                .person(&row.case_id)
+                .map(|(p, k)| Unit::Person(p, k))
+                .unwrap_or_else(|| Unit::One(key_of(UnitKind::Case, row.case_id))),
         };
         let key = (row.from.clone(), row.to.clone());
         let pair = pairs.entry(key.clone()).or_insert_with(|| Pair {
             cols: Default::default(),
+            answered: Tally::default(),
             answer_secs: Vec::new(),
         });
         let mut columns = vec![0];
@@ -762,6 +870,7 @@ fn referrals_table(
             }
         }
         if let Some((_, at)) = row.answer {
+            pair.answered.add(Unit::One(referral_key));
             let secs = at.saturating_sub(row.sent_at_ms) / 1000;
             pair.answer_secs
                 .push(u32::try_from(secs).unwrap_or(u32::MAX));
@@ -772,10 +881,10 @@ fn referrals_table(
         .map(|((from, to), mut p)| Row {
             key: vec![from.to_string(), to.to_string()],
             label: None,
-            cells: p.cols.iter().map(|t| Cell::new(t.value())).collect(),
+            cells: p.cols.iter().map(Tally::cell).collect(),
             total: None,
             median_hours_to_answer: Some(median_hours(&mut p.answer_secs)),
-            answered: Some(Cell::new(p.answer_secs.len() as u64)),
+            answered: Some(p.answered.cell()),
         })
         .collect();
     Ok(Table {
@@ -789,7 +898,7 @@ fn referrals_table(
         column_dimension: Some("referral_outcome"),
         columns: REFERRAL_COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
         rows,
-        column_totals: Some(totals.iter().map(|t| Cell::new(t.value())).collect()),
+        column_totals: Some(totals.iter().map(Tally::cell).collect()),
         total: None,
         additive: false,
         note: Some(
@@ -841,11 +950,11 @@ mod tests {
             RecordId::new(),
             RecordId::new(),
         );
-        let people = Individuals::from_links(&[(a, b), (c, b)]);
+        let people = Individuals::from_links(&[(a, b), (c, b)], None);
         assert_eq!(people.of(&a), people.of(&c));
         assert!(people.of(&a).is_some());
         assert_eq!(people.of(&d), None);
-        assert_eq!(people.linked(), 3);
+        assert_eq!(people.linked().count, Some(3));
     }
 
     #[test]

@@ -520,6 +520,10 @@ impl Storage for PostgresStorage {
         self.read(|tx| forms::list(tx, &self.sealer, agency))
     }
 
+    fn cell_keys(&self) -> crate::reports::cellkey::CellKeys {
+        crate::reports::cellkey::CellKeys::from_sealer(&self.sealer)
+    }
+
     fn scan_case_facts(
         &self,
         filter: &crate::reports::facts::FactFilter,
