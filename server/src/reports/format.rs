@@ -224,6 +224,7 @@ mod tests {
                     cells: vec![Cell {
                         count: None,
                         suppressed: Some(crate::reports::table::Suppression::Primary),
+                        key: Default::default(),
                     }],
                     total: None,
                     median_hours_to_answer: None,
