@@ -41,7 +41,28 @@ pub fn publish(table: &mut Table, perturbation: &PerturbationTable, threshold: u
             perturb(answered, perturbation);
         }
     }
+    rank_by_published(table);
     protect(table, threshold.max(perturbation.threshold()));
+}
+
+/// Tables whose rows are listed largest first list them by *published* count: an order by
+/// exact counts would tell which of two rows published alike is larger, or that a row shown as
+/// zero holds people. (Which rows make a top-N list is still decided on exact counts; the
+/// folded `other` row stays last.)
+fn rank_by_published(table: &mut Table) {
+    if !super::engine::RANKED_TABLES.contains(&table.id) {
+        return;
+    }
+    let other = table
+        .rows
+        .iter()
+        .position(|r| r.key.first().map(String::as_str) == Some("other"))
+        .map(|i| table.rows.remove(i));
+    table.rows.sort_by(|a, b| {
+        let count = |r: &super::table::Row| r.cells.first().and_then(|c| c.count).unwrap_or(0);
+        count(b).cmp(&count(a)).then_with(|| a.key.cmp(&b.key))
+    });
+    table.rows.extend(other);
 }
 
 /// Replaces an exact count by its published value.

@@ -66,6 +66,14 @@ pub const TABLE_IDS: [&str; 17] = [
     "referrals_by_agency_pair",
 ];
 
+/// Tables whose rows are listed largest first (the rest are in a fixed order).
+pub const RANKED_TABLES: [&str; 4] = [
+    "by_nationality",
+    "by_country_of_assistance",
+    "victims_top_nationalities",
+    "victims_top_countries_of_identification",
+];
+
 /// Confirmed duplicate links as individuals: each linked case mapped to its individual and
 /// the individual's record key.
 ///
