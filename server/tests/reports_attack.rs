@@ -448,26 +448,34 @@ async fn mean_absolute_error(api: &Api, central: &str) -> [(f64, usize); 2] {
                 )
                 .await
                 .unwrap();
-            let flat = |r: &Value| -> Vec<Option<u64>> {
-                let mut out = Vec::new();
+            // Cells by (table, row, column): ranked tables order rows by published count.
+            let flat = |r: &Value| -> BTreeMap<(String, String, String), Option<u64>> {
+                let mut out = BTreeMap::new();
                 for t in r["tables"].as_array().unwrap() {
+                    let id = t["id"].as_str().unwrap().to_owned();
+                    let mut put = |row: String, column: String, c: &Value| {
+                        out.insert((id.clone(), row, column), c["count"].as_u64());
+                    };
                     for row in t["rows"].as_array().unwrap() {
-                        for c in row["cells"].as_array().unwrap() {
-                            out.push(c["count"].as_u64());
+                        let key = row["key"].to_string();
+                        for (j, c) in row["cells"].as_array().unwrap().iter().enumerate() {
+                            put(key.clone(), j.to_string(), c);
                         }
-                        out.push(row["total"]["count"].as_u64());
+                        put(key.clone(), "total".into(), &row["total"]);
+                        put(key, "answered".into(), &row["answered"]);
                     }
-                    for c in t["column_totals"].as_array().into_iter().flatten() {
-                        out.push(c["count"].as_u64());
+                    for (j, c) in t["column_totals"].as_array().into_iter().flatten().enumerate() {
+                        put("total".into(), j.to_string(), c);
                     }
-                    out.push(t["total"]["count"].as_u64());
+                    put("total".into(), "total".into(), &t["total"]);
                 }
                 out
             };
-            for (e, p) in flat(&exact).into_iter().zip(flat(&public)) {
-                if let (Some(e), Some(p)) = (e, p) {
+            let published = flat(&public);
+            for (at, e) in flat(&exact) {
+                if let (Some(e), Some(Some(p))) = (e, published.get(&at)) {
                     for i in 0..1 + usize::from(e > 0) {
-                        total[i] += e.abs_diff(p) as f64;
+                        total[i] += e.abs_diff(*p) as f64;
                         cells[i] += 1;
                     }
                 }
