@@ -693,8 +693,15 @@ async fn reports_match_the_generated_population_and_respect_roles() {
     // count (same scope: all time, individuals), small ones shown as 0 or the threshold.
     assert_eq!(public["perturbation"]["method"], "cell_key");
     let max = public["perturbation"]["max_perturbation"].as_u64().unwrap();
-    assert_eq!(hidden(&public), 0, "at the server's threshold nothing is left to hide");
-    assert!(hidden(&raised) > 0, "a raised threshold hides published counts below it");
+    assert_eq!(
+        hidden(&public),
+        0,
+        "at the server's threshold nothing is left to hide"
+    );
+    assert!(
+        hidden(&raised) > 0,
+        "a raised threshold hides published counts below it"
+    );
     // Counts by (table, row key, column); ranked tables list rows by published count.
     let counts = |r: &Value| -> BTreeMap<(String, String, usize), u64> {
         let mut out = BTreeMap::new();

@@ -72,7 +72,9 @@ fn possible(cell: &Value, rules: Rules) -> BTreeSet<u64> {
         (Some(v), None) => [v].into(),
         // Perturbed and hidden (a raised threshold): anything up to a bound.
         (None, Some(d)) => (0..THRESHOLD * 4 + d).collect(),
-        (Some(v), Some(d)) => (0..=v + d).filter(|n| support(*n, d).contains(&v)).collect(),
+        (Some(v), Some(d)) => (0..=v + d)
+            .filter(|n| support(*n, d).contains(&v))
+            .collect(),
     }
 }
 
@@ -280,9 +282,8 @@ async fn day_differencing(api: &Api, analyst: &str, planted: &Planted) -> (Vec<u
     let mut refused = 0;
     for on in planted.days.keys() {
         let next = on.add_days(1).unwrap();
-        let path = |from: Date| {
-            format!("/v1/reports/by_sex?country={SMALL}&from={from}&to=2025-12-31")
-        };
+        let path =
+            |from: Date| format!("/v1/reports/by_sex?country={SMALL}&from={from}&to=2025-12-31");
         let (Some(a), Some(b)) = (
             api.report(analyst, &path(*on)).await,
             api.report(analyst, &path(next)).await,
@@ -315,17 +316,22 @@ async fn nested_periods(api: &Api, analyst: &str) -> Vec<u64> {
     for q in 0..4u8 {
         let (a, b) = (q * 3 + 1, q * 3 + 3);
         let last = fieldcase_core::model::date::days_in_month(2025, b);
-        let path = format!(
-            "/v1/reports/by_sex?country={SMALL}&from=2025-{a:02}-01&to=2025-{b:02}-{last}"
-        );
+        let path =
+            format!("/v1/reports/by_sex?country={SMALL}&from=2025-{a:02}-01&to=2025-{b:02}-{last}");
         quarters.push(api.report(analyst, &path).await.unwrap());
     }
     let year = api
-        .report(analyst, &format!("/v1/reports/by_sex?country={SMALL}&year=2025"))
+        .report(
+            analyst,
+            &format!("/v1/reports/by_sex?country={SMALL}&year=2025"),
+        )
         .await
         .unwrap();
     let sets = |r: &Value| -> Vec<BTreeSet<u64>> {
-        by_sex_cells(r).iter().map(|c| possible(c, rules(r))).collect()
+        by_sex_cells(r)
+            .iter()
+            .map(|c| possible(c, rules(r)))
+            .collect()
     };
     let month_sets: Vec<Vec<BTreeSet<u64>>> = months.iter().map(sets).collect();
     let quarter_sets: Vec<Vec<BTreeSet<u64>>> = quarters.iter().map(sets).collect();
@@ -337,11 +343,15 @@ async fn nested_periods(api: &Api, analyst: &str) -> Vec<u64> {
             let q = m / 3;
             let others_q = (q * 3..q * 3 + 3)
                 .filter(|o| *o != m)
-                .fold(BTreeSet::from([0]), |acc, o| plus(&acc, &month_sets[o][cell]));
+                .fold(BTreeSet::from([0]), |acc, o| {
+                    plus(&acc, &month_sets[o][cell])
+                });
             let via_quarter = minus(&quarter_sets[q][cell], &others_q);
             let others_y = (0..12)
                 .filter(|o| *o != m)
-                .fold(BTreeSet::from([0]), |acc, o| plus(&acc, &month_sets[o][cell]));
+                .fold(BTreeSet::from([0]), |acc, o| {
+                    plus(&acc, &month_sets[o][cell])
+                });
             let via_year = minus(&year_sets[cell], &others_y);
             known.retain(|n| via_quarter.contains(n) && via_year.contains(n));
             recovered.extend(certain_small(&known));
@@ -464,7 +474,12 @@ async fn mean_absolute_error(api: &Api, central: &str) -> [(f64, usize); 2] {
                         put(key.clone(), "total".into(), &row["total"]);
                         put(key, "answered".into(), &row["answered"]);
                     }
-                    for (j, c) in t["column_totals"].as_array().into_iter().flatten().enumerate() {
+                    for (j, c) in t["column_totals"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .enumerate()
+                    {
                         put("total".into(), j.to_string(), c);
                     }
                     put("total".into(), "total".into(), &t["total"]);
@@ -505,7 +520,9 @@ async fn no_sequence_of_requests_recovers_a_small_count() {
     let central = api
         .token(&root, &user(Role::Analyst, UGA).await, &["exact_counts"])
         .await;
-    let supervisor = api.token(&root, &user(Role::Supervisor, KEN).await, &[]).await;
+    let supervisor = api
+        .token(&root, &user(Role::Supervisor, KEN).await, &[])
+        .await;
 
     // The population is what the attack needs: exact figures show the planted days.
     let exact = api
@@ -542,11 +559,23 @@ async fn no_sequence_of_requests_recovers_a_small_count() {
     );
 
     assert!(by_day.is_empty(), "day differencing recovered {by_day:?}");
-    assert!(by_period.is_empty(), "nested periods recovered {by_period:?}");
-    assert!(by_count.is_empty(), "assistance − individuals recovered {by_count:?}");
+    assert!(
+        by_period.is_empty(),
+        "nested periods recovered {by_period:?}"
+    );
+    assert!(
+        by_count.is_empty(),
+        "assistance − individuals recovered {by_count:?}"
+    );
     assert!(by_links.is_empty(), "linked_cases recovered {by_links:?}");
-    assert!(by_zeros.is_empty(), "published zeros made {by_zeros:?} certain");
-    assert!(by_scope.is_empty(), "a country never shared shows in {by_scope:?}");
+    assert!(
+        by_zeros.is_empty(),
+        "published zeros made {by_zeros:?} certain"
+    );
+    assert!(
+        by_scope.is_empty(),
+        "a country never shared shows in {by_scope:?}"
+    );
 
     // Exact figures stay exact for the grant, day by day.
     let day_exact = api

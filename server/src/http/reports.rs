@@ -17,7 +17,7 @@ use crate::report_api::*;
 use crate::reports::duplicates::{self, Candidate, Status};
 use crate::reports::engine::{self, CountMode, ReportRequest, TABLE_IDS};
 use crate::reports::facts::FactFilter;
-use crate::reports::format::{table_csv, PerturbationBody, Period, ReportBody, Scope};
+use crate::reports::format::{table_csv, Period, PerturbationBody, ReportBody, Scope};
 use crate::reports::query::{self, Disclosure, Format, ReportParams};
 use crate::reports::{cellkey, disclosure, regions};
 use crate::roles::{Grant, Role};
@@ -120,8 +120,7 @@ async fn report(
         query::check_public_period(params.from, params.to)
             .map_err(|e| ApiError::bad_request(e.0))?;
     }
-    let perturbation =
-        threshold.map(|_| cellkey::PerturbationTable::new(state.report_threshold));
+    let perturbation = threshold.map(|_| cellkey::PerturbationTable::new(state.report_threshold));
     let countries = match (params.country, params.region) {
         (Some(c), _) => Some(vec![c]),
         (None, Some(r)) => Some(regions::countries_of(r)),

@@ -247,7 +247,9 @@ impl PerturbationTable {
     }
 
     fn row(&self, n: u64) -> &Row {
-        let i = usize::try_from(n).unwrap_or(usize::MAX).min(self.rows.len() - 1);
+        let i = usize::try_from(n)
+            .unwrap_or(usize::MAX)
+            .min(self.rows.len() - 1);
         &self.rows[i]
     }
 

@@ -113,10 +113,7 @@ impl Individuals {
                 parent[rx.max(ry)] = rx.min(ry);
             }
         }
-        let key_of = |r: RecordId| {
-            keys.map(|k| k.of(UnitKind::Case, r))
-                .unwrap_or_default()
-        };
+        let key_of = |r: RecordId| keys.map(|k| k.of(UnitKind::Case, r)).unwrap_or_default();
         let roots: Vec<(RecordId, u32)> = index
             .into_iter()
             .map(|(r, i)| (r, find(&mut parent, i) as u32))
@@ -190,7 +187,8 @@ impl Tally {
     fn merge(&mut self, other: &Tally) {
         self.n += other.n;
         self.key = self.key.plus(other.key);
-        self.people.extend(other.people.iter().map(|(p, k)| (*p, *k)));
+        self.people
+            .extend(other.people.iter().map(|(p, k)| (*p, *k)));
     }
 }
 
@@ -621,9 +619,8 @@ pub fn compute(
             Individuals::from_links(&storage.confirmed_duplicate_links()?, keys)
         }
     };
-    let key_of = |kind: UnitKind, record: RecordId| {
-        keys.map(|k| k.of(kind, record)).unwrap_or_default()
-    };
+    let key_of =
+        |kind: UnitKind, record: RecordId| keys.map(|k| k.of(kind, record)).unwrap_or_default();
     let unit_of = |case: &RecordId| match (request.count, individuals.person(case)) {
         (CountMode::Individuals, Some((p, key))) => Unit::Person(p, key),
         _ => Unit::One(key_of(UnitKind::Case, *case)),
@@ -684,8 +681,7 @@ fn owned_cases_in_countries(
         .tables
         .iter()
         .any(|t| matches!(*t, "services_by_type" | "referrals_by_agency_pair"));
-    if request.filter.agency.is_none() || request.filter.countries.is_none() || !wants_linked_rows
-    {
+    if request.filter.agency.is_none() || request.filter.countries.is_none() || !wants_linked_rows {
         return Ok(None);
     }
     let everywhen = FactFilter {
@@ -758,9 +754,10 @@ fn services_table(
         }
         let t = row.facts.service_type;
         match count {
-            CountMode::Assistance => {
-                acc.add(&[t.as_str()], Unit::One(key_of(UnitKind::Service, row.record)))
-            }
+            CountMode::Assistance => acc.add(
+                &[t.as_str()],
+                Unit::One(key_of(UnitKind::Service, row.record)),
+            ),
             CountMode::Individuals => {
                 let unit = individuals
                     .person(&case)
