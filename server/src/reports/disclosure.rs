@@ -149,7 +149,8 @@ pub fn protect(table: &mut Table, threshold: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reports::table::{Cell, Row};
+    use crate::reports::cellkey::CellKey;
+    use crate::reports::table::Row;
     use proptest::prelude::*;
 
     fn one_way(counts: &[u64], additive_total: Option<u64>) -> Table {
@@ -262,6 +263,64 @@ mod tests {
         protect(&mut t, 5);
         check(&original, &t, 5).unwrap();
         assert_eq!(t.rows[0].cells[1].suppressed, Some(Suppression::Primary));
+    }
+
+    fn keyed(counts: &[u64], seed: u32) -> Table {
+        let mut t = one_way(counts, None);
+        for (i, row) in t.rows.iter_mut().enumerate() {
+            row.cells[0].key = CellKey((i as u32 + 1).wrapping_mul(2_654_435_761) ^ seed);
+        }
+        t
+    }
+
+    #[test]
+    fn published_tables_show_no_small_count_and_rank_by_published_value() {
+        let perturbation = PerturbationTable::new(5);
+        for seed in 0..200u32 {
+            let mut t = keyed(&[40, 3, 12, 9, 0, 1], seed.wrapping_mul(40_503));
+            t.id = "by_nationality";
+            t.rows.push(Row {
+                key: vec!["other".into()],
+                label: None,
+                cells: vec![Cell::new(50)],
+                total: None,
+                median_hours_to_answer: None,
+                answered: None,
+            });
+            publish(&mut t, &perturbation, 5);
+            let shown: Vec<u64> = t.rows.iter().map(|r| r.cells[0].count.unwrap()).collect();
+            assert!(shown.iter().all(|v| *v == 0 || *v >= 5), "{shown:?}");
+            assert_eq!(t.rows.last().unwrap().key, vec!["other".to_owned()]);
+            let ranked = &shown[..shown.len() - 1];
+            assert!(ranked.windows(2).all(|w| w[0] >= w[1]), "{shown:?}");
+            let zero = t
+                .rows
+                .iter()
+                .find(|r| r.key == vec!["4".to_owned()])
+                .unwrap();
+            assert_eq!(zero.cells[0].count, Some(0), "zero stays zero");
+        }
+    }
+
+    #[test]
+    fn a_median_is_not_published_beside_a_zero() {
+        let perturbation = PerturbationTable::new(5);
+        let mut hidden = 0;
+        for key in 0..50u32 {
+            let mut t = one_way(&[3], None);
+            t.rows[0].answered = Some(Cell::keyed(3, CellKey(key.wrapping_mul(85_899_345))));
+            t.rows[0].median_hours_to_answer = Some(Some(2.5));
+            publish(&mut t, &perturbation, 5);
+            let answered = t.rows[0].answered.unwrap().count.unwrap();
+            assert!(answered == 0 || answered == 5);
+            if answered == 0 {
+                assert_eq!(t.rows[0].median_hours_to_answer, Some(None));
+                hidden += 1;
+            } else {
+                assert_eq!(t.rows[0].median_hours_to_answer, Some(Some(2.5)));
+            }
+        }
+        assert!(hidden > 0 && hidden < 50, "both outcomes drawn: {hidden}");
     }
 
     proptest! {
