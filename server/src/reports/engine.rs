@@ -8,19 +8,22 @@
 //! on a guess, and the figure changes only when a person has looked.
 //!
 //! Services and referrals are read sorted by case, so one case's many services (or referrals)
-//! count once per individual without remembering every case seen.
+//! count once per individual without remembering every case seen ([`super::activity`]).
+//!
+//! Every cell carries the key sum of its units ([`super::tally`], [`super::cellkey`]) when the
+//! request asks for record keys (figures to be perturbed); exact figures compute no key.
 
-use super::cellkey::{CellKey, CellKeys, UnitKind};
-use super::facts::{
-    CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow, AGE_BANDS, AGE_GROUPS, UNKNOWN,
-};
+pub use super::activity::{median_hours, REFERRAL_COLUMNS};
+use super::activity::{referrals_table, services_table};
+use super::cellkey::{CellKeys, UnitKind};
+use super::facts::{CaseFactRow, FactFilter, AGE_BANDS, AGE_GROUPS, UNKNOWN};
 use super::regions;
 use super::table::{Cell, Row, Table};
+use super::tally::{Individuals, OneWay, Tally, TwoWay, Unit};
 use crate::storage::{Storage, StorageError};
 use fieldcase_core::model::codes::*;
-use fieldcase_core::referral::ReferralStatus;
-use fieldcase_core::{AgencyCode, RecordId};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use fieldcase_core::RecordId;
+use std::collections::{BTreeSet, HashSet};
 
 /// How many rows the "top" tables list before folding the rest into `other`.
 pub const TOP_N: usize = 10;
@@ -74,150 +77,8 @@ pub const RANKED_TABLES: [&str; 4] = [
     "victims_top_countries_of_identification",
 ];
 
-/// Confirmed duplicate links as individuals: each linked case mapped to its individual and
-/// the individual's record key.
-///
-/// An individual's key is the key of its smallest linked case id: fixed while its links do
-/// not change, whichever of its records a request happens to count, so one person gets the
-/// same noise in every scope ([`super::cellkey`]).
-#[derive(Clone, Debug, Default)]
-pub struct Individuals {
-    of: HashMap<RecordId, (u32, CellKey)>,
-    /// The key sum of every linked case (the units of `linked_cases`).
-    linked_key: CellKey,
-}
-
-impl Individuals {
-    /// Union-find over confirmed pairs; `keys` gives the record keys (none: exact figures,
-    /// every key zero).
-    pub fn from_links(links: &[(RecordId, RecordId)], keys: Option<&CellKeys>) -> Individuals {
-        let mut index: HashMap<RecordId, usize> = HashMap::new();
-        let mut parent: Vec<usize> = Vec::new();
-        fn find(parent: &mut [usize], mut x: usize) -> usize {
-            while parent[x] != x {
-                parent[x] = parent[parent[x]];
-                x = parent[x];
-            }
-            x
-        }
-        let mut id = |r: RecordId, parent: &mut Vec<usize>| {
-            *index.entry(r).or_insert_with(|| {
-                parent.push(parent.len());
-                parent.len() - 1
-            })
-        };
-        for (a, b) in links {
-            let (x, y) = (id(*a, &mut parent), id(*b, &mut parent));
-            let (rx, ry) = (find(&mut parent, x), find(&mut parent, y));
-            if rx != ry {
-                parent[rx.max(ry)] = rx.min(ry);
-            }
-        }
-        let key_of = |r: RecordId| keys.map(|k| k.of(UnitKind::Case, r)).unwrap_or_default();
-        let roots: Vec<(RecordId, u32)> = index
-            .into_iter()
-            .map(|(r, i)| (r, find(&mut parent, i) as u32))
-            .collect();
-        let mut smallest: HashMap<u32, RecordId> = HashMap::new();
-        let mut linked_key = CellKey::default();
-        for (r, root) in &roots {
-            let slot = smallest.entry(*root).or_insert(*r);
-            *slot = (*slot).min(*r);
-            linked_key = linked_key.plus(key_of(*r));
-        }
-        let of = roots
-            .into_iter()
-            .map(|(r, root)| (r, (root, key_of(smallest[&root]))))
-            .collect();
-        Individuals { of, linked_key }
-    }
-
-    /// The individual of a case (and its key), when it is linked to another.
-    fn person(&self, case: &RecordId) -> Option<(u32, CellKey)> {
-        self.of.get(case).copied()
-    }
-
-    /// The individual of a case, when it is linked to another.
-    pub fn of(&self, case: &RecordId) -> Option<u32> {
-        self.person(case).map(|(p, _)| p)
-    }
-
-    /// Linked cases, with the key of their set.
-    pub fn linked(&self) -> Cell {
-        Cell::keyed(self.of.len() as u64, self.linked_key)
-    }
-}
-
-/// A count that counts linked individuals once, with the key sum of its units.
-#[derive(Clone, Debug, Default)]
-struct Tally {
-    n: u64,
-    /// Key sum of the units counted in `n` (each counted once by construction).
-    key: CellKey,
-    /// Linked individuals, each once, with their keys.
-    people: HashMap<u32, CellKey>,
-}
-
-/// One unit counted: a record counted on its own, or a linked individual.
-#[derive(Clone, Copy)]
-enum Unit {
-    One(CellKey),
-    Person(u32, CellKey),
-}
-
-impl Tally {
-    fn add(&mut self, unit: Unit) {
-        match unit {
-            Unit::One(key) => {
-                self.n += 1;
-                self.key = self.key.plus(key);
-            }
-            Unit::Person(p, key) => {
-                self.people.insert(p, key);
-            }
-        }
-    }
-    fn value(&self) -> u64 {
-        self.n + self.people.len() as u64
-    }
-    fn cell(&self) -> Cell {
-        let key = self.people.values().fold(self.key, |sum, k| sum.plus(*k));
-        Cell::keyed(self.value(), key)
-    }
-    fn merge(&mut self, other: &Tally) {
-        self.n += other.n;
-        self.key = self.key.plus(other.key);
-        self.people
-            .extend(other.people.iter().map(|(p, k)| (*p, *k)));
-    }
-}
-
-/// A one-way table being counted.
-#[derive(Default)]
-struct OneWay {
-    cells: HashMap<&'static str, Tally>,
-    total: Tally,
-}
-
-impl OneWay {
-    fn add(&mut self, keys: &[&'static str], unit: Unit) {
-        for k in keys {
-            self.cells.entry(k).or_default().add(unit);
-        }
-        self.total.add(unit);
-    }
-}
-
-#[derive(Default)]
-struct TwoWay {
-    cells: HashMap<(&'static str, &'static str), Tally>,
-    rows: HashMap<&'static str, Tally>,
-    cols: HashMap<&'static str, Tally>,
-    total: Tally,
-}
-
 /// Row order of a table.
-enum Rows {
+pub(super) enum Rows {
     /// Every code, then `unknown`.
     Fixed(Vec<&'static str>),
     /// Rows seen, largest first.
@@ -236,14 +97,14 @@ fn codes_and_unknown(codes: &[&'static str]) -> Rows {
 }
 
 /// What names a one-way table.
-struct Shape {
-    id: &'static str,
-    title: &'static str,
-    unit: &'static str,
-    dimension: &'static str,
+pub(super) struct Shape {
+    pub(super) id: &'static str,
+    pub(super) title: &'static str,
+    pub(super) unit: &'static str,
+    pub(super) dimension: &'static str,
 }
 
-fn one_way_table(
+pub(super) fn one_way_table(
     acc: &OneWay,
     shape: Shape,
     rows: Rows,
@@ -728,206 +589,6 @@ fn two_way_table(acc: &TwoWay, id: &'static str, unit: &'static str) -> Table {
     }
 }
 
-/// Services given, by type: service records, or individuals who received each type.
-fn services_table(
-    storage: &dyn Storage,
-    request: &ReportRequest,
-    individuals: &Individuals,
-    key_of: &dyn Fn(UnitKind, RecordId) -> CellKey,
-    owned: &dyn Fn(&RecordId) -> bool,
-) -> Result<Table, StorageError> {
-    let mut acc = OneWay::default();
-    // Rows arrive sorted by case: one case's services count once per type per individual.
-    let mut current: Option<RecordId> = None;
-    let mut seen: BTreeSet<ServiceType> = BTreeSet::new();
-    let mut case_counted = false;
-    let count = request.count;
-    storage.scan_service_facts(&request.filter, &mut |row: ServiceFactRow| {
-        let case = row.facts.case_id;
-        if !owned(&case) {
-            return;
-        }
-        if current != Some(case) {
-            current = Some(case);
-            seen.clear();
-            case_counted = false;
-        }
-        let t = row.facts.service_type;
-        match count {
-            CountMode::Assistance => acc.add(
-                &[t.as_str()],
-                Unit::One(key_of(UnitKind::Service, row.record)),
-            ),
-            CountMode::Individuals => {
-                let unit = individuals
-                    .person(&case)
-                    .map(|(p, k)| Unit::Person(p, k))
-                    .unwrap_or_else(|| Unit::One(key_of(UnitKind::Case, case)));
-                if seen.insert(t) {
-                    acc.cells.entry(t.as_str()).or_default().add(unit);
-                }
-                if !case_counted {
-                    acc.total.add(unit);
-                    case_counted = true;
-                }
-            }
-        }
-    })?;
-    let (unit, additive) = match count {
-        CountMode::Assistance => ("services", true),
-        CountMode::Individuals => ("individuals", false),
-    };
-    let shape = Shape {
-        id: "services_by_type",
-        title: "Services given, by type",
-        unit,
-        dimension: "service_type",
-    };
-    Ok(one_way_table(
-        &acc,
-        shape,
-        Rows::Fixed(ServiceType::CODES.to_vec()),
-        additive,
-        Some(
-            "counts of assistance count each service given; individuals count each person once \
-             per type and once in the total",
-        ),
-    ))
-}
-
-/// The referral outcome columns.
-pub const REFERRAL_COLUMNS: [&str; 6] = [
-    "sent",
-    "accepted",
-    "declined",
-    "completed",
-    "cancelled",
-    "pending",
-];
-
-/// Referrals by (sending, receiving) agency: sent; first answered accepted or declined;
-/// completed; cancelled; still waiting for an answer (`pending`); median hours to answer.
-fn referrals_table(
-    storage: &dyn Storage,
-    request: &ReportRequest,
-    individuals: &Individuals,
-    key_of: &dyn Fn(UnitKind, RecordId) -> CellKey,
-    owned: &dyn Fn(&RecordId) -> bool,
-) -> Result<Table, StorageError> {
-    struct Pair {
-        cols: [Tally; 6],
-        /// The referrals answered, whose times the median is over.
-        answered: Tally,
-        /// Seconds from sending to the first answer, one per answered referral: the only
-        /// per-row memory, 4 bytes per answered referral in scope.
-        answer_secs: Vec<u32>,
-    }
-    let mut pairs: BTreeMap<(AgencyCode, AgencyCode), Pair> = BTreeMap::new();
-    let mut totals: [Tally; 6] = Default::default();
-    let count = request.count;
-    // Rows sorted by case: per case, the (pair, column) already counted in individuals mode.
-    let mut current: Option<RecordId> = None;
-    let mut seen: HashSet<(AgencyCode, AgencyCode, usize)> = HashSet::new();
-    let mut seen_totals: HashSet<usize> = HashSet::new();
-    storage.scan_referral_facts(&request.filter, &mut |row: ReferralFactRow| {
-        if !owned(&row.case_id) {
-            return;
-        }
-        if current != Some(row.case_id) {
-            current = Some(row.case_id);
-            seen.clear();
-            seen_totals.clear();
-        }
-        let referral_key = key_of(UnitKind::Referral, row.referral);
-        let unit = match count {
-            CountMode::Assistance => Unit::One(referral_key),
-            CountMode::Individuals => individuals
-                .person(&row.case_id)
-                .map(|(p, k)| Unit::Person(p, k))
-                .unwrap_or_else(|| Unit::One(key_of(UnitKind::Case, row.case_id))),
-        };
-        let key = (row.from.clone(), row.to.clone());
-        let pair = pairs.entry(key.clone()).or_insert_with(|| Pair {
-            cols: Default::default(),
-            answered: Tally::default(),
-            answer_secs: Vec::new(),
-        });
-        let mut columns = vec![0];
-        match row.answer.map(|a| a.0) {
-            Some(ReferralStatus::Accepted) => columns.push(1),
-            Some(ReferralStatus::Declined) => columns.push(2),
-            _ => {}
-        }
-        match row.status {
-            ReferralStatus::Completed => columns.push(3),
-            ReferralStatus::Cancelled => columns.push(4),
-            ReferralStatus::Sent => columns.push(5),
-            _ => {}
-        }
-        for c in columns {
-            let first =
-                count == CountMode::Assistance || seen.insert((key.0.clone(), key.1.clone(), c));
-            if first {
-                pair.cols[c].add(unit);
-            }
-            if count == CountMode::Assistance || seen_totals.insert(c) {
-                totals[c].add(unit);
-            }
-        }
-        if let Some((_, at)) = row.answer {
-            pair.answered.add(Unit::One(referral_key));
-            let secs = at.saturating_sub(row.sent_at_ms) / 1000;
-            pair.answer_secs
-                .push(u32::try_from(secs).unwrap_or(u32::MAX));
-        }
-    })?;
-    let rows = pairs
-        .into_iter()
-        .map(|((from, to), mut p)| Row {
-            key: vec![from.to_string(), to.to_string()],
-            label: None,
-            cells: p.cols.iter().map(Tally::cell).collect(),
-            total: None,
-            median_hours_to_answer: Some(median_hours(&mut p.answer_secs)),
-            answered: Some(p.answered.cell()),
-        })
-        .collect();
-    Ok(Table {
-        id: "referrals_by_agency_pair",
-        title: "Referrals by sending and receiving agency",
-        unit: match count {
-            CountMode::Assistance => "referrals",
-            CountMode::Individuals => "individuals",
-        },
-        row_dimensions: vec!["from_agency", "to_agency"],
-        column_dimension: Some("referral_outcome"),
-        columns: REFERRAL_COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
-        rows,
-        column_totals: Some(totals.iter().map(Tally::cell).collect()),
-        total: None,
-        additive: false,
-        note: Some(
-            "accepted and declined count first answers; completed, cancelled and pending are \
-             current statuses; median hours from sending to the first answer",
-        ),
-    })
-}
-
-/// The median of answer times in hours, to a tenth.
-pub fn median_hours(secs: &mut [u32]) -> Option<f64> {
-    if secs.is_empty() {
-        return None;
-    }
-    secs.sort_unstable();
-    let n = secs.len();
-    let median = if n % 2 == 1 {
-        f64::from(secs[n / 2])
-    } else {
-        (f64::from(secs[n / 2 - 1]) + f64::from(secs[n / 2])) / 2.0
-    };
-    Some((median / 360.0).round() / 10.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -945,27 +606,5 @@ mod tests {
             vec![SEXUAL_AND_LABOUR, "forced_begging"]
         );
         assert_eq!(exploitation_rows(&BTreeSet::new()), vec![UNKNOWN]);
-    }
-
-    #[test]
-    fn confirmed_links_make_one_individual_transitively() {
-        let (a, b, c, d) = (
-            RecordId::new(),
-            RecordId::new(),
-            RecordId::new(),
-            RecordId::new(),
-        );
-        let people = Individuals::from_links(&[(a, b), (c, b)], None);
-        assert_eq!(people.of(&a), people.of(&c));
-        assert!(people.of(&a).is_some());
-        assert_eq!(people.of(&d), None);
-        assert_eq!(people.linked().count, Some(3));
-    }
-
-    #[test]
-    fn medians_are_in_hours() {
-        assert_eq!(median_hours(&mut [3600, 7200, 36_000]), Some(2.0));
-        assert_eq!(median_hours(&mut [3600, 7200]), Some(1.5));
-        assert_eq!(median_hours(&mut []), None);
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! - [`facts`]: the non-identifying columns of each case and service that reports count
 //!   (kept sealed by storage, in step with the sealed state);
-//! - [`engine`]: one streaming pass over the facts in scope into every table;
+//! - [`engine`]: one streaming pass over the facts in scope into every table, counted with
+//!   [`tally`]; [`activity`]: the services and referrals tables;
 //! - [`cellkey`] and [`disclosure`]: cell-key perturbation and small-count rules for anything
 //!   that leaves the network;
 //! - [`matching`] and [`duplicates`]: keyed match profiles, candidate pairs for review;
@@ -11,6 +12,7 @@
 //!
 //! `docs/reports.md` describes every figure, the counting rules and who may see what.
 
+pub mod activity;
 pub mod cellkey;
 pub mod disclosure;
 pub mod duplicates;
@@ -21,3 +23,4 @@ pub mod matching;
 pub mod query;
 pub mod regions;
 pub mod table;
+pub mod tally;
