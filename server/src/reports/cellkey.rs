@@ -38,7 +38,7 @@ const CELL_KEY_LABEL: &[u8] = b"fieldcase/cell-key/v1";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnitKind {
     /// A case; also an individual (whose key is its smallest linked case's: see
-    /// [`super::engine::Individuals`]), so a person recorded once has the same key in counts
+    /// [`super::tally::Individuals`]), so a person recorded once has the same key in counts
     /// of assistance and of individuals.
     Case,
     Service,
