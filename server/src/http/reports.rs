@@ -145,6 +145,10 @@ async fn report(
             disclosure::publish(figures, table, t);
         }
         disclosure::perturb(&mut linked, table);
+        // Under a raised threshold, hidden like any table's count below it.
+        if linked.count.is_some_and(|v| v > 0 && v < t) {
+            linked.count = None;
+        }
     }
     tracing::info!(
         tables = tables.len(),
