@@ -5,8 +5,10 @@
 //!
 //! "Recovered" means the adversary is *certain* of a count from 1 to threshold − 1: every
 //! exact value consistent with what was published is that one count. Each attack returns
-//! what it recovered; the test asserts nothing was. On the code before cell-key perturbation
-//! every attack recovered counts (see the report of the branch that added it).
+//! what it recovered; the test asserts nothing was. Run on the code before cell-key
+//! perturbation (commit 700071e), every attack recovered counts: 70 by day differencing, 6 by
+//! nested periods, 2 by assistance minus individuals, `linked_cases` 3, one composition made
+//! certain by zeros, 3 referrals under a country never shared (`docs/reports.md`).
 //!
 //! Population: 3,000 cases of `SampleCases` over three agencies, plus a small country
 //! (Lesotho, which the generator never draws) with 1 to 3 people on each of 36 days of 2025
