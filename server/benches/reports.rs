@@ -7,7 +7,11 @@
 //! REPORTS_BENCH_CASES=100000,1000000 cargo bench -p fieldcase-server --bench reports
 //! # …and the same population in PostgreSQL too (a throwaway server from the test script):
 //! REPORTS_BENCH_POSTGRES=1 scripts/with-postgres.sh cargo bench -p fieldcase-server --bench reports
+//! REPORTS_BENCH_PHASES=utility cargo bench -p fieldcase-server --bench reports   # one phase
 //! ```
+//!
+//! The `utility` phase measures the cost of disclosure control: the mean absolute error of
+//! every published count against the exact one.
 //!
 //! **Population.** Cases from `fieldcase_core::sample::SampleCases` (seeded), spread over five
 //! agencies; every 50th person re-recorded by another agency with given and family names
@@ -32,10 +36,12 @@ use fieldcase_core::model::{Case, Date};
 use fieldcase_core::referral::ReferralStatus;
 use fieldcase_core::sample::SampleCases;
 use fieldcase_core::{AgencyCode, RecordId};
-use fieldcase_server::reports::disclosure::protect;
+use fieldcase_server::reports::cellkey::PerturbationTable;
+use fieldcase_server::reports::disclosure::publish;
 use fieldcase_server::reports::duplicates::CandidateCache;
 use fieldcase_server::reports::engine::{compute, CountMode, ReportRequest, TABLE_IDS};
 use fieldcase_server::reports::facts::FactFilter;
+use fieldcase_server::reports::table::CellRef;
 use fieldcase_server::seal::Sealer;
 use fieldcase_server::storage::migrate;
 use fieldcase_server::storage::postgres::testing::TempDatabase;
@@ -200,11 +206,13 @@ fn phase(name: &str, location: &str) {
                     filter: FactFilter::default(),
                     count,
                     tables: TABLE_IDS.to_vec(),
+                    keys: Some(storage.cell_keys()),
                 };
                 let (mut tables, _) = compute(storage, &request).unwrap();
                 cells += tables.iter().map(|t| t.rows.len()).sum::<usize>();
+                let perturbation = PerturbationTable::new(5);
                 for t in &mut tables {
-                    protect(t, 5);
+                    publish(t, &perturbation, 5);
                 }
             }
             json!({"tables": TABLE_IDS.len() * 2, "rows": cells})
@@ -218,9 +226,10 @@ fn phase(name: &str, location: &str) {
                 },
                 count: CountMode::Individuals,
                 tables: TABLE_IDS.to_vec(),
+                keys: None,
             };
             let (tables, linked) = compute(storage, &request).unwrap();
-            json!({"tables": tables.len(), "linked_cases": linked})
+            json!({"tables": tables.len(), "linked_cases": linked.count})
         }
         "duplicates" => {
             // The scan, through the cache the server uses; then what a reviewer's next page
@@ -237,6 +246,60 @@ fn phase(name: &str, location: &str) {
                 "blocks_skipped": stats.blocks_skipped,
                 "comparisons": stats.comparisons,
                 "next_page_seconds_cached": next_page_seconds,
+            })
+        }
+        "utility" => {
+            // The cost of disclosure control: every published count (perturbed, then the
+            // small-count rules) against the exact one, over all tables, all time and 2025,
+            // both counts.
+            let perturbation = PerturbationTable::new(5);
+            let (mut error, mut cells) = ([0u64; 2], [0u64; 2]);
+            for count in [CountMode::Assistance, CountMode::Individuals] {
+                for (from, to) in [
+                    (None, None),
+                    (Date::new(2025, 1, 1), Date::new(2025, 12, 31)),
+                ] {
+                    let request = ReportRequest {
+                        filter: FactFilter {
+                            from,
+                            to,
+                            ..FactFilter::default()
+                        },
+                        count,
+                        tables: TABLE_IDS.to_vec(),
+                        keys: Some(storage.cell_keys()),
+                    };
+                    let (tables, _) = compute(storage, &request).unwrap();
+                    for exact in tables {
+                        let mut public = exact.clone();
+                        publish(&mut public, &perturbation, 5);
+                        for at in exact.all_cells() {
+                            let e = exact.cell(at).and_then(|c| c.count);
+                            // Ranked tables reorder rows: match them by key.
+                            let p = match at {
+                                CellRef::Cell(i, j) => public
+                                    .rows
+                                    .iter()
+                                    .find(|r| r.key == exact.rows[i].key)
+                                    .and_then(|r| r.cells[j].count),
+                                _ => public.cell(at).and_then(|c| c.count),
+                            };
+                            if let (Some(e), Some(p)) = (e, p) {
+                                for k in 0..1 + usize::from(e > 0) {
+                                    error[k] += e.abs_diff(p);
+                                    cells[k] += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let mae = |k: usize| error[k] as f64 / cells[k].max(1) as f64;
+            json!({
+                "cells": cells[0],
+                "mean_absolute_error": mae(0),
+                "nonzero_cells": cells[1],
+                "mean_absolute_error_nonzero": mae(1),
             })
         }
         other => panic!("unknown phase {other}"),
@@ -318,7 +381,9 @@ fn main() {
 
 fn run_phases(backend: &str, location: &str) {
     println!(" {backend}:");
-    for name in ["reports", "report_year", "duplicates"] {
+    let phases = std::env::var("REPORTS_BENCH_PHASES")
+        .unwrap_or_else(|_| "reports,report_year,duplicates,utility".into());
+    for name in phases.split(',').map(str::trim) {
         let r = run_phase(location, name);
         println!(
             "  {name:<12} {:>8.2} s  peak {:>7.1} MiB (at start {:.1} MiB)  {}",

@@ -182,7 +182,7 @@ async function loadOptions() {
   const choices = options.exact_counts ? ['internal', 'public'] : ['public'];
   for (const choice of choices) {
     disclosure.append(element('option', { value: choice,
-      text: choice === 'internal' ? 'Exact (inside the network)' : 'Published (suppressed)' }));
+      text: choice === 'internal' ? 'Exact (inside the network)' : 'Published (perturbed)' }));
   }
   disclosure.value = options.default_disclosure;
   $('#filter-disclosure-label').hidden = !options.exact_counts;
@@ -209,9 +209,12 @@ async function loadReports() {
   const report = await busy('#figures', 'Loading figures…',
     () => api(`/v1/reports?${filterQuery()}`));
   if (report.threshold) state.threshold = report.threshold;
-  $('#disclosure').textContent = report.disclosure === 'public'
-    ? `Published figures: cells below ${state.threshold} suppressed`
-    : 'Exact counts (inside the network only)';
+  const perturbation = report.perturbation;
+  $('#disclosure').textContent = report.disclosure !== 'public'
+    ? 'Exact counts (inside the network only)'
+    : perturbation
+      ? `Published figures: values are perturbed (each within ±${perturbation.max_perturbation} of the exact count; none from 1 to ${state.threshold - 1}, small counts show as 0 or ${state.threshold}; totals need not add up)`
+      : `Published figures: cells below ${state.threshold} suppressed`;
   $('#disclosure').dataset.disclosure = report.disclosure || '';
   const tables = report.tables || [];
   const byId = Object.fromEntries(tables.map((t) => [t.id, t]));

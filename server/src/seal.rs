@@ -62,6 +62,9 @@ pub struct Sealer {
     /// HMAC-SHA256(server key, [`MATCH_KEY_LABEL`]): a separate key for duplicate-matching
     /// tokens, so a token never equals anything sealed or hashed under the server key itself.
     match_key: Zeroizing<[u8; KEY_BYTES]>,
+    /// The server key itself, kept only to derive further purpose keys from
+    /// ([`Sealer::derive_key`]).
+    key: Zeroizing<[u8; KEY_BYTES]>,
 }
 
 /// Label the match-token key is derived under. Stable: changing it orphans every stored token.
@@ -85,7 +88,20 @@ impl Sealer {
         Sealer {
             cipher: XChaCha20Poly1305::new(key.into()),
             match_key,
+            key: Zeroizing::new(*key),
         }
+    }
+
+    /// A key for one purpose, HMAC-SHA256(server key, `label`): never equal to the server key
+    /// or to another purpose's key. Used for the record keys of published figures
+    /// ([`crate::reports::cellkey::CellKeys`]).
+    pub fn derive_key(&self, label: &[u8]) -> Zeroizing<[u8; KEY_BYTES]> {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(self.key.as_ref()).expect("HMAC takes any key");
+        mac.update(label);
+        let mut out = Zeroizing::new([0u8; KEY_BYTES]);
+        out.copy_from_slice(&mac.finalize().into_bytes());
+        out
     }
 
     /// A keyed token of one normalized identifying value for duplicate matching:

@@ -116,6 +116,7 @@ async fn reports_and_review_from_the_command_line() {
         &["report", "by_sex", "--count", "assistance"],
     ));
     assert!(text.contains("By sex (by_sex)"), "{text}");
+    assert!(text.contains("values are perturbed"), "{text}");
     // HXL to a file.
     let out = dir.path().join("sex.hxl.csv");
     ok(run(

@@ -68,10 +68,10 @@ pub struct ReportArgs {
     /// individuals (default) or assistance.
     #[arg(long)]
     pub count: Option<String>,
-    /// internal (exact, inside the network) or public (suppressed).
+    /// internal (exact, inside the network) or public (perturbed by the cell-key method).
     #[arg(long)]
     pub disclosure: Option<String>,
-    /// Suppression threshold for public output (may only be raised).
+    /// Threshold for public output (may only be raised): published counts below it are hidden.
     #[arg(long)]
     pub threshold: Option<String>,
     /// json (default), csv or hxl (one table).
@@ -104,6 +104,12 @@ fn report_text(report: &serde_json::Value) -> String {
             .map(|t| format!(" threshold={t}"))
             .unwrap_or_default()
     );
+    if let Some(max) = report["perturbation"]["max_perturbation"].as_u64() {
+        out.push_str(&format!(
+            "values are perturbed: each within ±{max} of the exact count, none below the \
+             threshold but 0, totals perturbed on their own\n"
+        ));
+    }
     for t in report["tables"].as_array().into_iter().flatten() {
         out.push_str(&format!(
             "\n{} ({}) — {}\n",

@@ -2,7 +2,8 @@
 //!
 //! Who may ask what is [`super::principal`]'s table. Reports are computed per request on a
 //! blocking thread (one streaming pass over the facts in scope); public output goes through
-//! [`crate::reports::disclosure::protect`] before it leaves.
+//! [`crate::reports::disclosure::publish`] (cell-key perturbation, then the small-count rules)
+//! before it leaves, and covers only the periods [`query::check_public_period`] allows.
 
 use super::auth::Admin;
 use super::body::JsonBody;
@@ -16,9 +17,9 @@ use crate::report_api::*;
 use crate::reports::duplicates::{self, Candidate, Status};
 use crate::reports::engine::{self, CountMode, ReportRequest, TABLE_IDS};
 use crate::reports::facts::FactFilter;
-use crate::reports::format::{table_csv, Period, ReportBody, Scope};
+use crate::reports::format::{table_csv, Period, PerturbationBody, ReportBody, Scope};
 use crate::reports::query::{self, Disclosure, Format, ReportParams};
-use crate::reports::{disclosure, regions};
+use crate::reports::{cellkey, disclosure, regions};
 use crate::roles::{Grant, Role};
 use crate::storage::{DuplicateDecision, NewApiToken, StorageError};
 use crate::time::rfc3339;
@@ -115,6 +116,11 @@ async fn report(
         }
     }
     let (disclosure_mode, threshold) = decide_disclosure(&params, &rights, state.report_threshold)?;
+    if disclosure_mode == Disclosure::Public {
+        query::check_public_period(params.from, params.to)
+            .map_err(|e| ApiError::bad_request(e.0))?;
+    }
+    let perturbation = threshold.map(|_| cellkey::PerturbationTable::new(state.report_threshold));
     let countries = match (params.country, params.region) {
         (Some(c), _) => Some(vec![c]),
         (None, Some(r)) => Some(regions::countries_of(r)),
@@ -129,13 +135,19 @@ async fn report(
         },
         count: params.count,
         tables: params.tables.clone(),
+        keys: perturbation.as_ref().map(|_| state.storage.cell_keys()),
     };
     let storage = state.storage.clone();
-    let (mut tables, linked) =
+    let (mut tables, mut linked) =
         blocking(move || engine::compute(storage.as_ref(), &request)).await?;
-    if let Some(t) = threshold {
-        for table in &mut tables {
-            disclosure::protect(table, t);
+    if let (Some(t), Some(table)) = (threshold, &perturbation) {
+        for figures in &mut tables {
+            disclosure::publish(figures, table, t);
+        }
+        disclosure::perturb(&mut linked, table);
+        // Under a raised threshold, hidden like any table's count below it.
+        if linked.count.is_some_and(|v| v > 0 && v < t) {
+            linked.count = None;
         }
     }
     tracing::info!(
@@ -163,7 +175,17 @@ async fn report(
                 threshold,
                 individuals_rule: "confirmed duplicate links only; probable duplicates not yet \
                                    confirmed count as separate individuals",
-                linked_cases: (params.count == CountMode::Individuals).then_some(linked),
+                linked_cases: (params.count == CountMode::Individuals)
+                    .then_some(linked.count)
+                    .flatten(),
+                perturbation: perturbation.as_ref().map(|p| PerturbationBody {
+                    method: "cell_key",
+                    max_perturbation: p.max_perturbation(),
+                    note: "counts are perturbed: each is within max_perturbation of the exact \
+                           count, the same cell always shows the same value, no count from 1 to \
+                           threshold - 1 is shown (small counts show as 0 or the threshold), and \
+                           totals are perturbed on their own, so rows need not add up to them",
+                }),
                 tables,
             };
             Ok(Json(body).into_response())

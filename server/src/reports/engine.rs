@@ -8,18 +8,22 @@
 //! on a guess, and the figure changes only when a person has looked.
 //!
 //! Services and referrals are read sorted by case, so one case's many services (or referrals)
-//! count once per individual without remembering every case seen.
+//! count once per individual without remembering every case seen ([`super::activity`]).
+//!
+//! Every cell carries the key sum of its units ([`super::tally`], [`super::cellkey`]) when the
+//! request asks for record keys (figures to be perturbed); exact figures compute no key.
 
-use super::facts::{
-    CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow, AGE_BANDS, AGE_GROUPS, UNKNOWN,
-};
+pub use super::activity::{median_hours, REFERRAL_COLUMNS};
+use super::activity::{referrals_table, services_table};
+use super::cellkey::{CellKeys, UnitKind};
+use super::facts::{CaseFactRow, FactFilter, AGE_BANDS, AGE_GROUPS, UNKNOWN};
 use super::regions;
 use super::table::{Cell, Row, Table};
+use super::tally::{Individuals, OneWay, Tally, TwoWay, Unit};
 use crate::storage::{Storage, StorageError};
 use fieldcase_core::model::codes::*;
-use fieldcase_core::referral::ReferralStatus;
-use fieldcase_core::{AgencyCode, RecordId};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use fieldcase_core::RecordId;
+use std::collections::{BTreeSet, HashSet};
 
 /// How many rows the "top" tables list before folding the rest into `other`.
 pub const TOP_N: usize = 10;
@@ -65,112 +69,16 @@ pub const TABLE_IDS: [&str; 17] = [
     "referrals_by_agency_pair",
 ];
 
-/// Confirmed duplicate links as individuals: each linked case mapped to its individual.
-#[derive(Clone, Debug, Default)]
-pub struct Individuals {
-    of: HashMap<RecordId, u32>,
-}
-
-impl Individuals {
-    /// Union-find over confirmed pairs.
-    pub fn from_links(links: &[(RecordId, RecordId)]) -> Individuals {
-        let mut index: HashMap<RecordId, usize> = HashMap::new();
-        let mut parent: Vec<usize> = Vec::new();
-        fn find(parent: &mut [usize], mut x: usize) -> usize {
-            while parent[x] != x {
-                parent[x] = parent[parent[x]];
-                x = parent[x];
-            }
-            x
-        }
-        let mut id = |r: RecordId, parent: &mut Vec<usize>| {
-            *index.entry(r).or_insert_with(|| {
-                parent.push(parent.len());
-                parent.len() - 1
-            })
-        };
-        for (a, b) in links {
-            let (x, y) = (id(*a, &mut parent), id(*b, &mut parent));
-            let (rx, ry) = (find(&mut parent, x), find(&mut parent, y));
-            if rx != ry {
-                parent[rx.max(ry)] = rx.min(ry);
-            }
-        }
-        let of = index
-            .into_iter()
-            .map(|(r, i)| (r, find(&mut parent, i) as u32))
-            .collect();
-        Individuals { of }
-    }
-
-    /// The individual of a case, when it is linked to another.
-    pub fn of(&self, case: &RecordId) -> Option<u32> {
-        self.of.get(case).copied()
-    }
-
-    /// Linked cases.
-    pub fn linked(&self) -> usize {
-        self.of.len()
-    }
-}
-
-/// A count that counts linked individuals once.
-#[derive(Clone, Debug, Default)]
-struct Tally {
-    n: u64,
-    people: HashSet<u32>,
-}
-
-#[derive(Clone, Copy)]
-enum Unit {
-    One,
-    Person(u32),
-}
-
-impl Tally {
-    fn add(&mut self, unit: Unit) {
-        match unit {
-            Unit::One => self.n += 1,
-            Unit::Person(p) => {
-                self.people.insert(p);
-            }
-        }
-    }
-    fn value(&self) -> u64 {
-        self.n + self.people.len() as u64
-    }
-    fn merge(&mut self, other: &Tally) {
-        self.n += other.n;
-        self.people.extend(other.people.iter().copied());
-    }
-}
-
-/// A one-way table being counted.
-#[derive(Default)]
-struct OneWay {
-    cells: HashMap<&'static str, Tally>,
-    total: Tally,
-}
-
-impl OneWay {
-    fn add(&mut self, keys: &[&'static str], unit: Unit) {
-        for k in keys {
-            self.cells.entry(k).or_default().add(unit);
-        }
-        self.total.add(unit);
-    }
-}
-
-#[derive(Default)]
-struct TwoWay {
-    cells: HashMap<(&'static str, &'static str), Tally>,
-    rows: HashMap<&'static str, Tally>,
-    cols: HashMap<&'static str, Tally>,
-    total: Tally,
-}
+/// Tables whose rows are listed largest first (the rest are in a fixed order).
+pub const RANKED_TABLES: [&str; 4] = [
+    "by_nationality",
+    "by_country_of_assistance",
+    "victims_top_nationalities",
+    "victims_top_countries_of_identification",
+];
 
 /// Row order of a table.
-enum Rows {
+pub(super) enum Rows {
     /// Every code, then `unknown`.
     Fixed(Vec<&'static str>),
     /// Rows seen, largest first.
@@ -189,14 +97,14 @@ fn codes_and_unknown(codes: &[&'static str]) -> Rows {
 }
 
 /// What names a one-way table.
-struct Shape {
-    id: &'static str,
-    title: &'static str,
-    unit: &'static str,
-    dimension: &'static str,
+pub(super) struct Shape {
+    pub(super) id: &'static str,
+    pub(super) title: &'static str,
+    pub(super) unit: &'static str,
+    pub(super) dimension: &'static str,
 }
 
-fn one_way_table(
+pub(super) fn one_way_table(
     acc: &OneWay,
     shape: Shape,
     rows: Rows,
@@ -238,7 +146,7 @@ fn one_way_table(
         .map(|k| Row {
             key: vec![(*k).to_owned()],
             label: label(k),
-            cells: vec![Cell::new(acc.cells.get(k).map(Tally::value).unwrap_or(0))],
+            cells: vec![acc.cells.get(k).map(Tally::cell).unwrap_or(Cell::new(0))],
             total: None,
             median_hours_to_answer: None,
             answered: None,
@@ -248,7 +156,7 @@ fn one_way_table(
         out_rows.push(Row {
             key: vec!["other".to_owned()],
             label: None,
-            cells: vec![Cell::new(rest.value())],
+            cells: vec![rest.cell()],
             total: None,
             median_hours_to_answer: None,
             answered: None,
@@ -263,7 +171,7 @@ fn one_way_table(
         columns: vec!["count".to_owned()],
         rows: out_rows,
         column_totals: None,
-        total: Some(Cell::new(acc.total.value())),
+        total: Some(acc.total.cell()),
         additive,
         note,
     }
@@ -545,6 +453,9 @@ pub struct ReportRequest {
     pub count: CountMode,
     /// Table ids to return (a subset of [`TABLE_IDS`]).
     pub tables: Vec<&'static str>,
+    /// Record keys, for figures that will be perturbed ([`super::cellkey`]); `None` for exact
+    /// figures (every cell key zero, and no key computed).
+    pub keys: Option<CellKeys>,
 }
 
 /// The unit label of case tables in a count mode.
@@ -555,20 +466,28 @@ fn case_unit(count: CountMode) -> &'static str {
     }
 }
 
-/// Computes the requested tables with exact counts (disclosure control comes after), and the
-/// number of cases in confirmed duplicate links (0 when counting assistance).
+/// Computes the requested tables with exact counts and their cell keys (disclosure control
+/// comes after), and the number of cases in confirmed duplicate links (0 when counting
+/// assistance).
 pub fn compute(
     storage: &dyn Storage,
     request: &ReportRequest,
-) -> Result<(Vec<Table>, u64), StorageError> {
+) -> Result<(Vec<Table>, Cell), StorageError> {
+    let keys = request.keys.as_ref();
     let individuals = match request.count {
         CountMode::Assistance => Individuals::default(),
-        CountMode::Individuals => Individuals::from_links(&storage.confirmed_duplicate_links()?),
+        CountMode::Individuals => {
+            Individuals::from_links(&storage.confirmed_duplicate_links()?, keys)
+        }
     };
-    let unit_of = |case: &RecordId| match (request.count, individuals.of(case)) {
-        (CountMode::Individuals, Some(p)) => Unit::Person(p),
-        _ => Unit::One,
+    let key_of =
+        |kind: UnitKind, record: RecordId| keys.map(|k| k.of(kind, record)).unwrap_or_default();
+    let unit_of = |case: &RecordId| match (request.count, individuals.person(case)) {
+        (CountMode::Individuals, Some((p, key))) => Unit::Person(p, key),
+        _ => Unit::One(key_of(UnitKind::Case, *case)),
     };
+    let owned_in_countries = owned_cases_in_countries(storage, request)?;
+    let owned = |case: &RecordId| owned_in_countries.as_ref().is_none_or(|s| s.contains(case));
     let wants = |id: &str| request.tables.contains(&id);
     let mut out: Vec<Table> = Vec::new();
 
@@ -593,20 +512,55 @@ pub fn compute(
         } else {
             match id {
                 "by_sex_and_age_group" => two_way_table(&ct.sex_age, id, u),
-                "services_by_type" => services_table(storage, request, &individuals)?,
-                "referrals_by_agency_pair" => referrals_table(storage, request, &individuals)?,
+                "services_by_type" => {
+                    services_table(storage, request, &individuals, &key_of, &owned)?
+                }
+                "referrals_by_agency_pair" => {
+                    referrals_table(storage, request, &individuals, &key_of, &owned)?
+                }
                 _ => continue,
             }
         };
         out.push(table);
     }
-    Ok((out, individuals.linked() as u64))
+    Ok((out, individuals.linked()))
+}
+
+/// With an agency scope and a country (or region), the cases of that agency assisted there,
+/// regardless of period; `None` without both.
+///
+/// Services an agency gave and referrals it received can belong to another agency's case,
+/// whose country of assistance the scoped agency may never have been shown (consent decides
+/// what a referral shares). Filtering those by country would answer "is this referred
+/// person assisted in X?" for each X, so in an agency scope a country filter counts only the
+/// agency's own cases' services and referrals.
+fn owned_cases_in_countries(
+    storage: &dyn Storage,
+    request: &ReportRequest,
+) -> Result<Option<HashSet<RecordId>>, StorageError> {
+    let wants_linked_rows = request
+        .tables
+        .iter()
+        .any(|t| matches!(*t, "services_by_type" | "referrals_by_agency_pair"));
+    if request.filter.agency.is_none() || request.filter.countries.is_none() || !wants_linked_rows {
+        return Ok(None);
+    }
+    let everywhen = FactFilter {
+        from: None,
+        to: None,
+        ..request.filter.clone()
+    };
+    let mut owned = HashSet::new();
+    storage.scan_case_facts(&everywhen, &mut |row| {
+        owned.insert(row.record);
+    })?;
+    Ok(Some(owned))
 }
 
 fn two_way_table(acc: &TwoWay, id: &'static str, unit: &'static str) -> Table {
     let rows: Vec<&'static str> = Sex::CODES.iter().copied().chain([UNKNOWN]).collect();
     let cols: Vec<&'static str> = AGE_GROUPS.iter().copied().chain([UNKNOWN]).collect();
-    let value = |t: Option<&Tally>| Cell::new(t.map(Tally::value).unwrap_or(0));
+    let value = |t: Option<&Tally>| t.map(Tally::cell).unwrap_or(Cell::new(0));
     Table {
         id,
         title: "By sex and age group at intake",
@@ -635,185 +589,6 @@ fn two_way_table(acc: &TwoWay, id: &'static str, unit: &'static str) -> Table {
     }
 }
 
-/// Services given, by type: service records, or individuals who received each type.
-fn services_table(
-    storage: &dyn Storage,
-    request: &ReportRequest,
-    individuals: &Individuals,
-) -> Result<Table, StorageError> {
-    let mut acc = OneWay::default();
-    // Rows arrive sorted by case: one case's services count once per type per individual.
-    let mut current: Option<RecordId> = None;
-    let mut seen: BTreeSet<ServiceType> = BTreeSet::new();
-    let mut case_counted = false;
-    let count = request.count;
-    storage.scan_service_facts(&request.filter, &mut |row: ServiceFactRow| {
-        let case = row.facts.case_id;
-        if current != Some(case) {
-            current = Some(case);
-            seen.clear();
-            case_counted = false;
-        }
-        let t = row.facts.service_type;
-        match count {
-            CountMode::Assistance => acc.add(&[t.as_str()], Unit::One),
-            CountMode::Individuals => {
-                let unit = individuals.of(&case).map(Unit::Person).unwrap_or(Unit::One);
-                if seen.insert(t) {
-                    acc.cells.entry(t.as_str()).or_default().add(unit);
-                }
-                if !case_counted {
-                    acc.total.add(unit);
-                    case_counted = true;
-                }
-            }
-        }
-    })?;
-    let (unit, additive) = match count {
-        CountMode::Assistance => ("services", true),
-        CountMode::Individuals => ("individuals", false),
-    };
-    let shape = Shape {
-        id: "services_by_type",
-        title: "Services given, by type",
-        unit,
-        dimension: "service_type",
-    };
-    Ok(one_way_table(
-        &acc,
-        shape,
-        Rows::Fixed(ServiceType::CODES.to_vec()),
-        additive,
-        Some(
-            "counts of assistance count each service given; individuals count each person once \
-             per type and once in the total",
-        ),
-    ))
-}
-
-/// The referral outcome columns.
-pub const REFERRAL_COLUMNS: [&str; 6] = [
-    "sent",
-    "accepted",
-    "declined",
-    "completed",
-    "cancelled",
-    "pending",
-];
-
-/// Referrals by (sending, receiving) agency: sent; first answered accepted or declined;
-/// completed; cancelled; still waiting for an answer (`pending`); median hours to answer.
-fn referrals_table(
-    storage: &dyn Storage,
-    request: &ReportRequest,
-    individuals: &Individuals,
-) -> Result<Table, StorageError> {
-    struct Pair {
-        cols: [Tally; 6],
-        /// Seconds from sending to the first answer, one per answered referral: the only
-        /// per-row memory, 4 bytes per answered referral in scope.
-        answer_secs: Vec<u32>,
-    }
-    let mut pairs: BTreeMap<(AgencyCode, AgencyCode), Pair> = BTreeMap::new();
-    let mut totals: [Tally; 6] = Default::default();
-    let count = request.count;
-    // Rows sorted by case: per case, the (pair, column) already counted in individuals mode.
-    let mut current: Option<RecordId> = None;
-    let mut seen: HashSet<(AgencyCode, AgencyCode, usize)> = HashSet::new();
-    let mut seen_totals: HashSet<usize> = HashSet::new();
-    storage.scan_referral_facts(&request.filter, &mut |row: ReferralFactRow| {
-        if current != Some(row.case_id) {
-            current = Some(row.case_id);
-            seen.clear();
-            seen_totals.clear();
-        }
-        let unit = match count {
-            CountMode::Assistance => Unit::One,
-            CountMode::Individuals => individuals
-                .of(&row.case_id)
-                .map(Unit::Person)
-                .unwrap_or(Unit::One),
-        };
-        let key = (row.from.clone(), row.to.clone());
-        let pair = pairs.entry(key.clone()).or_insert_with(|| Pair {
-            cols: Default::default(),
-            answer_secs: Vec::new(),
-        });
-        let mut columns = vec![0];
-        match row.answer.map(|a| a.0) {
-            Some(ReferralStatus::Accepted) => columns.push(1),
-            Some(ReferralStatus::Declined) => columns.push(2),
-            _ => {}
-        }
-        match row.status {
-            ReferralStatus::Completed => columns.push(3),
-            ReferralStatus::Cancelled => columns.push(4),
-            ReferralStatus::Sent => columns.push(5),
-            _ => {}
-        }
-        for c in columns {
-            let first =
-                count == CountMode::Assistance || seen.insert((key.0.clone(), key.1.clone(), c));
-            if first {
-                pair.cols[c].add(unit);
-            }
-            if count == CountMode::Assistance || seen_totals.insert(c) {
-                totals[c].add(unit);
-            }
-        }
-        if let Some((_, at)) = row.answer {
-            let secs = at.saturating_sub(row.sent_at_ms) / 1000;
-            pair.answer_secs
-                .push(u32::try_from(secs).unwrap_or(u32::MAX));
-        }
-    })?;
-    let rows = pairs
-        .into_iter()
-        .map(|((from, to), mut p)| Row {
-            key: vec![from.to_string(), to.to_string()],
-            label: None,
-            cells: p.cols.iter().map(|t| Cell::new(t.value())).collect(),
-            total: None,
-            median_hours_to_answer: Some(median_hours(&mut p.answer_secs)),
-            answered: Some(Cell::new(p.answer_secs.len() as u64)),
-        })
-        .collect();
-    Ok(Table {
-        id: "referrals_by_agency_pair",
-        title: "Referrals by sending and receiving agency",
-        unit: match count {
-            CountMode::Assistance => "referrals",
-            CountMode::Individuals => "individuals",
-        },
-        row_dimensions: vec!["from_agency", "to_agency"],
-        column_dimension: Some("referral_outcome"),
-        columns: REFERRAL_COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
-        rows,
-        column_totals: Some(totals.iter().map(|t| Cell::new(t.value())).collect()),
-        total: None,
-        additive: false,
-        note: Some(
-            "accepted and declined count first answers; completed, cancelled and pending are \
-             current statuses; median hours from sending to the first answer",
-        ),
-    })
-}
-
-/// The median of answer times in hours, to a tenth.
-pub fn median_hours(secs: &mut [u32]) -> Option<f64> {
-    if secs.is_empty() {
-        return None;
-    }
-    secs.sort_unstable();
-    let n = secs.len();
-    let median = if n % 2 == 1 {
-        f64::from(secs[n / 2])
-    } else {
-        (f64::from(secs[n / 2 - 1]) + f64::from(secs[n / 2])) / 2.0
-    };
-    Some((median / 360.0).round() / 10.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -831,27 +606,5 @@ mod tests {
             vec![SEXUAL_AND_LABOUR, "forced_begging"]
         );
         assert_eq!(exploitation_rows(&BTreeSet::new()), vec![UNKNOWN]);
-    }
-
-    #[test]
-    fn confirmed_links_make_one_individual_transitively() {
-        let (a, b, c, d) = (
-            RecordId::new(),
-            RecordId::new(),
-            RecordId::new(),
-            RecordId::new(),
-        );
-        let people = Individuals::from_links(&[(a, b), (c, b)]);
-        assert_eq!(people.of(&a), people.of(&c));
-        assert!(people.of(&a).is_some());
-        assert_eq!(people.of(&d), None);
-        assert_eq!(people.linked(), 3);
-    }
-
-    #[test]
-    fn medians_are_in_hours() {
-        assert_eq!(median_hours(&mut [3600, 7200, 36_000]), Some(2.0));
-        assert_eq!(median_hours(&mut [3600, 7200]), Some(1.5));
-        assert_eq!(median_hours(&mut []), None);
     }
 }

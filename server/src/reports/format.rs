@@ -25,10 +25,25 @@ pub struct ReportBody {
     pub threshold: Option<u64>,
     /// How duplicates were counted.
     pub individuals_rule: &'static str,
-    /// Cases in confirmed duplicate links (individuals count only).
+    /// Cases in confirmed duplicate links (individuals count only); perturbed like any count
+    /// in public output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub linked_cases: Option<u64>,
+    /// Public output: how the counts were perturbed (absent for exact figures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub perturbation: Option<PerturbationBody>,
     pub tables: Vec<Table>,
+}
+
+/// The published parameters of the perturbation (`docs/reports.md`, "Disclosure control").
+#[derive(Clone, Debug, Serialize)]
+pub struct PerturbationBody {
+    /// `cell_key`.
+    pub method: &'static str,
+    /// The largest difference between a published count and the exact one.
+    pub max_perturbation: u64,
+    /// What a reader should know, in words.
+    pub note: &'static str,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -209,6 +224,7 @@ mod tests {
                     cells: vec![Cell {
                         count: None,
                         suppressed: Some(crate::reports::table::Suppression::Primary),
+                        key: Default::default(),
                     }],
                     total: None,
                     median_hours_to_answer: None,

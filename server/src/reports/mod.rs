@@ -2,14 +2,18 @@
 //!
 //! - [`facts`]: the non-identifying columns of each case and service that reports count
 //!   (kept sealed by storage, in step with the sealed state);
-//! - [`engine`]: one streaming pass over the facts in scope into every table;
-//! - [`disclosure`]: small-cell suppression for anything that leaves the network;
+//! - [`engine`]: one streaming pass over the facts in scope into every table, counted with
+//!   [`tally`]; [`activity`]: the services and referrals tables;
+//! - [`cellkey`] and [`disclosure`]: cell-key perturbation and small-count rules for anything
+//!   that leaves the network;
 //! - [`matching`] and [`duplicates`]: keyed match profiles, candidate pairs for review;
 //! - [`query`]: the request parameters and their allowed values; [`format`]: JSON, CSV, HXL;
 //! - [`regions`]: countries to IOM regions.
 //!
 //! `docs/reports.md` describes every figure, the counting rules and who may see what.
 
+pub mod activity;
+pub mod cellkey;
 pub mod disclosure;
 pub mod duplicates;
 pub mod engine;
@@ -19,3 +23,4 @@ pub mod matching;
 pub mod query;
 pub mod regions;
 pub mod table;
+pub mod tally;

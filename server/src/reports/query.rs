@@ -215,6 +215,44 @@ pub fn parse(
     })
 }
 
+/// Whether a period may be published: all time, or exactly one calendar month, quarter or
+/// year. Public figures are perturbed ([`super::cellkey`]), and noise only protects a small
+/// group when an adversary cannot isolate it in many different ways: with free days, the
+/// intake of one day is the difference of hundreds of pairs of periods (from D to any later
+/// end, minus from D+1 to the same end), each with its own noise, and averaging them removes
+/// it. Fixed, nested periods leave a month at most a few overlapping ways to be isolated (its
+/// quarter and its year minus the other months), each noisier than the month itself.
+pub fn check_public_period(from: Option<Date>, to: Option<Date>) -> Result<(), ParamError> {
+    let refuse = || {
+        ParamError(
+            "published figures cover all time or one calendar month, quarter or year: give \
+             year=YYYY, or from=YYYY-MM-01 with to the last day of that month, quarter or year \
+             (day-by-day periods are for exact figures inside the network)"
+                .into(),
+        )
+    };
+    let (from, to) = match (from, to) {
+        (None, None) => return Ok(()),
+        (Some(f), Some(t)) => (f, t),
+        _ => return Err(refuse()),
+    };
+    if from.day() != 1 || from.year() != to.year() {
+        return Err(refuse());
+    }
+    let last_month = match to.month() - from.month() {
+        0 => from.month(),
+        2 if from.month() % 3 == 1 => from.month() + 2,
+        11 if from.month() == 1 => 12,
+        _ => return Err(refuse()),
+    };
+    if to.month() != last_month
+        || to.day() != fieldcase_core::model::date::days_in_month(to.year(), to.month())
+    {
+        return Err(refuse());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +279,35 @@ mod tests {
         assert!(e.0.contains("by_sex"), "{e}");
         assert!(parse(&q(&[("year", "2025"), ("from", "2025-01-01")]), None).is_err());
         assert!(parse(&q(&[("format", "csv")]), None).is_err());
+    }
+
+    #[test]
+    fn public_periods_are_whole_months_quarters_or_years() {
+        let d = |t: &str| Some(Date::parse(t).unwrap());
+        for (from, to) in [
+            (None, None),
+            (d("2025-01-01"), d("2025-12-31")),
+            (d("2025-04-01"), d("2025-06-30")),
+            (d("2024-02-01"), d("2024-02-29")),
+            (d("2025-12-01"), d("2025-12-31")),
+        ] {
+            assert!(check_public_period(from, to).is_ok(), "{from:?} {to:?}");
+        }
+        for (from, to) in [
+            (d("2025-01-02"), d("2025-12-31")),
+            (d("2025-03-01"), d("2025-05-31")),
+            (d("2025-01-01"), d("2025-12-30")),
+            (d("2025-01-01"), d("2026-12-31")),
+            (
+                d("2025-02-01"),
+                d("2025-02-28").and_then(|x| x.add_days(-1)),
+            ),
+            (d("2025-01-01"), None),
+            (None, d("2025-01-31")),
+            (d("2025-01-01"), d("2025-02-28")),
+        ] {
+            assert!(check_public_period(from, to).is_err(), "{from:?} {to:?}");
+        }
     }
 
     #[test]

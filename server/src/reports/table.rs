@@ -5,6 +5,7 @@
 //! a total per column, and a grand total. [`Table::lines`] lists those sums for disclosure
 //! control ([`super::disclosure`]).
 
+use super::cellkey::CellKey;
 use serde::Serialize;
 
 /// Why a cell is hidden.
@@ -23,13 +24,24 @@ pub struct Cell {
     pub count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<Suppression>,
+    /// The cell key of the units counted ([`super::cellkey`]): what the published noise is
+    /// drawn from. Never serialized: it stays on the server.
+    #[serde(skip)]
+    pub key: CellKey,
 }
 
 impl Cell {
+    /// An exact count without a key (internal figures, tests).
     pub fn new(count: u64) -> Cell {
+        Cell::keyed(count, CellKey::default())
+    }
+
+    /// An exact count with the key of its units.
+    pub fn keyed(count: u64, key: CellKey) -> Cell {
         Cell {
             count: Some(count),
             suppressed: None,
+            key,
         }
     }
 

@@ -600,6 +600,11 @@ pub trait Storage: Send + Sync + 'static {
 
     // --- reports and duplicates ---------------------------------------------------------
 
+    /// The record keys of published figures' noise
+    /// ([`crate::reports::cellkey`]): derived from the server key this storage seals with, so
+    /// every process sharing the database draws the same noise.
+    fn cell_keys(&self) -> crate::reports::cellkey::CellKeys;
+
     /// Calls `visit` with the facts of every case in `filter`'s scope, one at a time (memory
     /// does not grow with the number of cases).
     fn scan_case_facts(

@@ -25,6 +25,29 @@ fn a_reopened_database_keeps_its_epoch_and_refuses_another_key() {
     ));
 }
 
+/// Published figures draw the same noise in every process sharing the database, and in either
+/// backend under the same server key: the record keys come from the key, not from a process.
+#[test]
+fn every_process_and_backend_draws_the_same_record_keys() {
+    use crate::reports::cellkey::UnitKind;
+    let store = temp_postgres();
+    let other = another_process(&store);
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = crate::storage::sqlite::SqliteStorage::open(
+        &dir.path().join("keys.db"),
+        Sealer::from_key(&[3; 32]),
+    )
+    .unwrap();
+    for _ in 0..20 {
+        let id = fieldcase_core::RecordId::new();
+        for kind in [UnitKind::Case, UnitKind::Service, UnitKind::Referral] {
+            let key = store.cell_keys().of(kind, id);
+            assert_eq!(other.cell_keys().of(kind, id), key);
+            assert_eq!(sqlite.cell_keys().of(kind, id), key);
+        }
+    }
+}
+
 #[test]
 fn a_newer_schema_is_refused() {
     let store = temp_postgres();

@@ -420,6 +420,10 @@ impl Storage for SqliteStorage {
         self.read(|tx| audit::list(tx, record))
     }
 
+    fn cell_keys(&self) -> crate::reports::cellkey::CellKeys {
+        crate::reports::cellkey::CellKeys::from_sealer(&self.sealer)
+    }
+
     fn scan_case_facts(
         &self,
         filter: &crate::reports::facts::FactFilter,
