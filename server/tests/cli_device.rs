@@ -289,7 +289,15 @@ fn the_demo_converges_keeps_agencies_apart_and_wipes_the_revoked_phone() {
             .any(|(_, c)| matches!(c.parse::<u64>(), Ok(1..=4))),
         "the population has small cells for publication to protect: {exact:?}"
     );
-    assert!(public.iter().any(|(_, c)| c.starts_with('<')), "{public:?}");
+    // Protection changed what a small cell shows (a cell-key perturbation publishes 1–4 as
+    // 0 or 5).
+    assert!(
+        exact
+            .iter()
+            .zip(&public)
+            .any(|((_, e), (_, p))| matches!(e.parse::<u64>(), Ok(1..=4)) && e != p),
+        "{exact:?} {public:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -72,8 +72,8 @@ pub async fn analyst_view(
     say(
         out,
         "\nThe central office's analyst reads the people assisted by nationality — exact inside \
-         the network, protected for publication (small counts hidden, so no one can be singled \
-         out):",
+         the network, protected for publication (every count given a little fixed noise, \
+         nothing from 1 to 4 ever shown, so no one can be singled out):",
     );
     for figures in [&exact, &public] {
         let line: Vec<String> = figures
