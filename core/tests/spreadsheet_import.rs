@@ -110,7 +110,7 @@ fn a_french_excel_csv_imports_strictly_with_every_problem_by_row_and_column() {
     assert_eq!(
         problems,
         [
-            "row 8, consent.guardian: required when consent to assistance is given for a person under 18 at intake",
+            "row 8, column J (consent.guardian): required when consent to assistance is given for a person under 18 at intake",
             "row 9, column C (date_of_birth): impossible date (no such month or day; is the day/month order right?)",
         ]
     );
