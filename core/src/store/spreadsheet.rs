@@ -204,15 +204,13 @@ impl Store {
                 }
             }
         }
-        let keep = problems
-            .len()
-            .min(MAX_REPORTED_PROBLEMS - report.problems.len().min(MAX_REPORTED_PROBLEMS));
+        let room = MAX_REPORTED_PROBLEMS.saturating_sub(report.problems.len());
         if !flagged && !problems.is_empty() {
             report.totals.refused += 1;
-            report.problems.extend(problems.into_iter().take(keep));
+            report.problems.extend(problems.into_iter().take(room));
             return Ok(None);
         }
-        report.problems.extend(problems.into_iter().take(keep));
+        report.problems.extend(problems.into_iter().take(room));
         let id = self.derived_row_id(&row_identity(row, cells))?;
         Ok(Some(Pending {
             id,

@@ -81,7 +81,7 @@ class ImportTest {
     }
 
     @Test
-    fun `a mapping file, a Latin-1 file and a bad mapping`() = runBlocking {
+    fun `a mapping file, a Latin-1 file and a bad mapping`(): Unit = runBlocking {
         val path = workDir("import-mapping").resolve("store.db").toString()
         val store = createUnenrolledStoreForTests(path, PASSPHRASE, "iom_uga", "cw_1")
         val mapped = store.importSpreadsheet(
