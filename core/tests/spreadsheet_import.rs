@@ -701,3 +701,32 @@ fn a_file_with_no_known_header_is_refused_before_anything_is_written() {
         Err(ReadError::OldXls)
     ));
 }
+
+#[test]
+fn a_row_reports_its_unreadable_cells_and_broken_rules_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = new_store(dir.path(), "together", 1);
+    let csv = dir.path().join("both.csv");
+    std::fs::write(
+        &csv,
+        "Prénom,Sexe,Date de naissance,Date d'enregistrement,Consentement,Statut\n\
+         Lea,Z,2012-01-01,2024-01-10,oui,fermé\n\
+         Noor,F,2012-01-01,2024-01-10,peut-être,ouvert\n",
+    )
+    .unwrap();
+    let report = import(&mut store, &csv, &Mapping::builtin(), &options(true, false));
+    assert_eq!(
+        shown(&report),
+        [
+            "row 2, column B (sex): no code matches; allowed codes: female, male, other, unknown",
+            "row 2, consent.guardian: required when consent to assistance is given for a person under 18 at intake",
+            "row 2, closure_reason: required when status is closed",
+            "row 3, column E (consent.assistance.given): not yes or no (yes/no, y/n, true/false, 1/0, oui/non)",
+        ],
+        "the unread consent raises no rule of its own"
+    );
+    assert_eq!(
+        report.totals.refused, 2,
+        "an unreadable value is refused even in review mode"
+    );
+}

@@ -27,7 +27,7 @@ use crate::merge::op::RecordKind;
 use crate::model::{Case, Fields, Reason};
 use crate::spreadsheet::plan::{row_identity, PlanError, MAX_HEADER_SCAN_ROWS};
 use crate::spreadsheet::{
-    Cell, ColumnPlan, ColumnReport, Mapping, ReadError, RowProblem, SheetReader,
+    Cell, ColumnPlan, ColumnReport, Mapping, ReadError, RowProblem, SheetReader, Target,
 };
 use sha2::{Digest, Sha256};
 
@@ -177,39 +177,40 @@ impl Store {
         let read = plan.convert_row(row, cells);
         let mut problems = read.problems;
         let mut fields = read.fields;
-        let mut flagged = false;
-        if problems.is_empty() {
-            match Case::from_fields(&fields) {
-                Ok(case) => fields = case.to_fields(),
-                Err(errors) => {
-                    for error in errors {
-                        let columns = plan.columns_of(error.key());
-                        problems.push(RowProblem {
-                            row,
-                            column: (columns.len() == 1).then(|| columns[0].clone()),
-                            reviewable: reviewable(&error.reason),
-                            field: error.field,
-                            reason: error.reason.to_string(),
-                        });
-                    }
-                    let all_rules = problems.iter().all(|p| p.reviewable);
-                    // Values were read cleanly: keep them as the model writes them.
-                    match Case::parse_fields(&fields) {
-                        Ok(case) if options.review && all_rules => {
-                            fields = case.to_fields();
-                            flagged = true;
-                        }
-                        _ => {}
-                    }
+        // Every problem of the row at once: the case model's too, except for fields whose
+        // cell could not be read (their absence would raise rules the cell did satisfy).
+        let unreadable: Vec<&'static str> = problems
+            .iter()
+            .filter_map(|p| Target::parse(&p.field).map(|t| t.field_key()))
+            .collect();
+        if let Err(errors) = Case::from_fields(&fields) {
+            for error in errors {
+                if unreadable.contains(&error.key()) {
+                    continue;
                 }
+                let columns = plan.columns_of(error.key());
+                problems.push(RowProblem {
+                    row,
+                    column: (columns.len() == 1).then(|| columns[0].clone()),
+                    reviewable: reviewable(&error.reason),
+                    field: error.field,
+                    reason: error.reason.to_string(),
+                });
             }
         }
+        // Review mode takes a row whose values all read and that breaks only rules between
+        // fields; the values are kept as the model writes them.
+        let accepted =
+            problems.is_empty() || (options.review && problems.iter().all(|p| p.reviewable));
+        let parsed = accepted.then(|| Case::parse_fields(&fields).ok()).flatten();
+        let flagged = parsed.is_some() && !problems.is_empty();
         let room = MAX_REPORTED_PROBLEMS.saturating_sub(report.problems.len());
-        if !flagged && !problems.is_empty() {
+        let Some(case) = parsed else {
             report.totals.refused += 1;
             report.problems.extend(problems.into_iter().take(room));
             return Ok(None);
-        }
+        };
+        fields = case.to_fields();
         report.problems.extend(problems.into_iter().take(room));
         let id = self.derived_row_id(&row_identity(row, cells))?;
         Ok(Some(Pending {
