@@ -442,63 +442,49 @@ fn write_workbook(path: &Path) {
     for (c, h) in headers.iter().enumerate() {
         sheet.write_string(1, c as u16, *h).unwrap();
     }
-    // 36954 is 2001-03-04; 45444 is 2024-06-01.
-    let rows: [(
-        &str,
-        &str,
-        Option<f64>,
-        &str,
-        &str,
-        f64,
-        Option<f64>,
-        bool,
-        &str,
-    ); 3] = [
-        (
-            "Mohamed",
-            "Al Hassan",
-            Some(36954.0),
-            "M",
-            "Sudan",
-            45444.0,
-            None,
-            true,
-            "yes",
-        ),
-        (
-            "Aisha",
-            "Yusuf",
-            None,
-            "Female",
-            "so",
-            45445.0,
-            Some(15.0),
-            false,
-            "yes",
-        ),
-        (
-            "Zeynep",
-            "Kaya",
-            Some(36955.0),
-            "F",
-            "Türkiye",
-            45446.0,
-            None,
-            false,
-            "maybe",
-        ),
+    // Text cells, then the date of birth (an Excel serial date, 36954 is 2001-03-04), the
+    // intake (45444 is 2024-06-01), the age and the VoT flag.
+    struct Row {
+        text: [&'static str; 5],
+        dob: Option<f64>,
+        intake: f64,
+        age: Option<f64>,
+        vot: bool,
+    }
+    let rows = [
+        Row {
+            text: ["Mohamed", "Al Hassan", "M", "Sudan", "yes"],
+            dob: Some(36954.0),
+            intake: 45444.0,
+            age: None,
+            vot: true,
+        },
+        Row {
+            text: ["Aisha", "Yusuf", "Female", "so", "yes"],
+            dob: None,
+            intake: 45445.0,
+            age: Some(15.0),
+            vot: false,
+        },
+        Row {
+            text: ["Zeynep", "Kaya", "F", "Türkiye", "maybe"],
+            dob: Some(36955.0),
+            intake: 45446.0,
+            age: None,
+            vot: false,
+        },
     ];
-    for (i, (given, family, dob, sex, nationality, intake, age, vot, consent)) in
-        rows.iter().enumerate()
-    {
+    for (i, row) in rows.iter().enumerate() {
+        let [given, family, sex, nationality, consent] = row.text;
+        let (dob, intake, age, vot) = (&row.dob, &row.intake, &row.age, &row.vot);
         let r = i as u32 + 3; // a blank row between the header and the data
-        sheet.write_string(r, 0, *given).unwrap();
-        sheet.write_string(r, 1, *family).unwrap();
+        sheet.write_string(r, 0, given).unwrap();
+        sheet.write_string(r, 1, family).unwrap();
         if let Some(dob) = dob {
             sheet.write_number_with_format(r, 2, *dob, &date).unwrap();
         }
-        sheet.write_string(r, 3, *sex).unwrap();
-        sheet.write_string(r, 4, *nationality).unwrap();
+        sheet.write_string(r, 3, sex).unwrap();
+        sheet.write_string(r, 4, nationality).unwrap();
         sheet
             .write_number_with_format(r, 5, *intake, &date)
             .unwrap();
@@ -506,7 +492,7 @@ fn write_workbook(path: &Path) {
             sheet.write_number(r, 6, *age).unwrap();
         }
         sheet.write_boolean(r, 7, *vot).unwrap();
-        sheet.write_string(r, 8, *consent).unwrap();
+        sheet.write_string(r, 8, consent).unwrap();
     }
     book.save(path).unwrap();
 }
