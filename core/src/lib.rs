@@ -6,7 +6,7 @@
 //!
 //! Layers point down: [`model`] and [`merge`] are pure (no I/O); [`crypto`] is pure key and
 //! sealing code; [`store`] is the only layer that knows SQLite; [`import`] streams files into
-//! the store. [`forms`] holds form definitions and checks answers against them. [`referral`] holds the pure rules of referrals and transfers between agencies.
+//! the store, and [`spreadsheet`] reads CSV and XLSX caseloads into cases for it. [`forms`] holds form definitions and checks answers against them. [`referral`] holds the pure rules of referrals and transfers between agencies.
 
 pub mod attachments;
 pub mod codec;
@@ -21,6 +21,7 @@ pub mod normalize;
 pub mod protocol;
 pub mod referral;
 pub mod sample;
+pub mod spreadsheet;
 pub mod store;
 pub mod sync;
 

@@ -19,7 +19,8 @@
 use fieldcase_core::crypto::CryptoError;
 use fieldcase_core::model::{ValidationError, ValidationErrors};
 use fieldcase_core::referral::TransitionError;
-use fieldcase_core::store::StoreError;
+use fieldcase_core::spreadsheet::{MappingError, ReadError};
+use fieldcase_core::store::{SpreadsheetError, StoreError};
 use fieldcase_core::sync::SyncError;
 
 /// One invalid field: its key (with a path into the value when the fault is inside it, as in
@@ -177,6 +178,64 @@ impl From<ValidationErrors> for FieldcaseError {
                     reason: e.reason.to_string(),
                 })
                 .collect(),
+        }
+    }
+}
+
+/// A problem with the file or mapping as a whole, on the input the app named.
+fn invalid_input(field: &str, message: String) -> FieldcaseError {
+    FieldcaseError::Invalid {
+        reason: format!("{field}: {message}"),
+        problems: vec![FieldProblem {
+            field: field.to_owned(),
+            reason: message,
+        }],
+    }
+}
+
+impl From<ReadError> for FieldcaseError {
+    fn from(error: ReadError) -> Self {
+        // Read errors name rows and what to do, never a cell's content.
+        match error {
+            ReadError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+                FieldcaseError::NotFound {
+                    reason: "no file at that path".to_owned(),
+                }
+            }
+            ReadError::Io(io) => FieldcaseError::Storage {
+                reason: format!("cannot read the file: {io}"),
+            },
+            other @ (ReadError::NotUtf8 { .. }
+            | ReadError::MalformedCsv { .. }
+            | ReadError::UnknownEncoding
+            | ReadError::Xlsx(_)
+            | ReadError::XlsxTooLarge
+            | ReadError::XlsxNotBuilt
+            | ReadError::OldXls) => invalid_input("file", other.to_string()),
+        }
+    }
+}
+
+impl From<MappingError> for FieldcaseError {
+    fn from(error: MappingError) -> Self {
+        match error {
+            MappingError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+                FieldcaseError::NotFound {
+                    reason: "no mapping file at that path".to_owned(),
+                }
+            }
+            // Mapping files hold column names and codes, not personal data.
+            other => invalid_input("mapping", other.to_string()),
+        }
+    }
+}
+
+impl From<SpreadsheetError> for FieldcaseError {
+    fn from(error: SpreadsheetError) -> Self {
+        match error {
+            SpreadsheetError::Read(read) => read.into(),
+            SpreadsheetError::Plan(plan) => invalid_input("file", plan.to_string()),
+            SpreadsheetError::Store(store) => store.into(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! A thin layer over `fieldcase-core`: it exposes one object per enrolled store
 //! ([`FieldcaseStore`]), records and enums for the case model ([`CaseData`] and the code
-//! sets), referrals between agencies (`referrals.rs`), one error enum ([`FieldcaseError`], mapped from core's errors in `error.rs` only),
+//! sets), referrals between agencies (`referrals.rs`), spreadsheet import with progress and the review list (`import.rs`), one error enum ([`FieldcaseError`], mapped from core's errors in `error.rs` only),
 //! and `async` enrollment and sync on a tokio runtime of its own, with progress and remote
 //! wipes reported through a callback the app implements ([`SyncObserver`]).
 //!
@@ -34,6 +34,7 @@ mod case;
 mod codes;
 mod error;
 mod forms;
+mod import;
 mod records;
 mod referrals;
 mod runtime;
@@ -44,6 +45,10 @@ pub use case::{AssistanceConsent, CaseData, CaseRecord, DataSharingConsent, Iden
 pub use codes::CaseStatus;
 pub use error::{FieldProblem, FieldcaseError};
 pub use forms::FormInfo;
+pub use import::{
+    ImportColumn, ImportObserver, ImportProblem, ImportProgress, ImportReport, ImportSettings,
+    ReviewItem, TextEncoding,
+};
 pub use records::{
     Conflict, DeviceIdentity, NoteRecord, SearchQuery, ServiceData, ServiceRecord, StoreStatus,
 };

@@ -148,7 +148,10 @@ impl Store {
             validate_case_change(&before, after)?;
             forms.check_change(Some(&before), after)
         };
-        self.save_local_change(RecordKind::Case, *id, None, changes, None, &validate)
+        let op = self.save_local_change(RecordKind::Case, *id, None, changes, None, &validate)?;
+        // A case imported for review leaves the list once an edit makes it pass every rule.
+        self.clear_review_if_passes(id)?;
+        Ok(op)
     }
 
     /// Loads a case this device's agency owns, or fails (`NoSuchRecord`, `NotOwner`).

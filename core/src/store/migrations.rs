@@ -7,7 +7,7 @@
 use rusqlite::{Connection, Transaction};
 
 /// The schema version this build writes.
-pub const LATEST_VERSION: u32 = 4;
+pub const LATEST_VERSION: u32 = 5;
 
 /// Version 1: metadata, sealed records, blind index and outbox.
 const V1: &str = "
@@ -113,8 +113,20 @@ CREATE TABLE attachment_chunks (
 );
 ";
 
+/// Review-flags step (version 5 here; self-contained, so a merge with other new steps can
+/// renumber it): cases a spreadsheet import let in although they break a rule between fields,
+/// with where they came from and why (sealed). Local to the device; a flag goes when its case
+/// passes every rule.
+const V_REVIEW_FLAGS: &str = "
+CREATE TABLE review_flags (
+    record_id  BLOB PRIMARY KEY,
+    flagged_ms INTEGER NOT NULL,
+    flag       BLOB NOT NULL
+) WITHOUT ROWID;
+";
+
 /// The steps, in order: `STEPS[n]` takes a store from version `n` to `n + 1`.
-const STEPS: [&str; LATEST_VERSION as usize] = [V1, V2, V3, V_ATTACHMENTS];
+const STEPS: [&str; LATEST_VERSION as usize] = [V1, V2, V3, V_ATTACHMENTS, V_REVIEW_FLAGS];
 
 /// What can stop a migration.
 #[derive(Debug, thiserror::Error)]

@@ -30,7 +30,9 @@ pub mod migrations;
 mod ownership;
 mod records;
 mod referrals;
+mod review;
 mod search;
+pub mod spreadsheet;
 mod sync_state;
 
 pub use attachments::{AttachmentMeta, NewAttachment};
@@ -46,7 +48,11 @@ pub use lifecycle::{Identity, OpenOptions};
 pub use referrals::{
     NewReferral, PendingTransition, ReferralView, TimelineEntry, TransitionRejection,
 };
+pub use review::{ReviewFlag, ReviewReason};
 pub use search::{SearchQuery, MAX_SEARCH_RESULTS};
+pub use spreadsheet::{
+    SpreadsheetError, SpreadsheetImportOptions, SpreadsheetProgress, SpreadsheetReport,
+};
 pub use sync_state::{ApplyReport, StoreStatus, SyncProgress};
 
 use crate::crypto::StoreKeys;

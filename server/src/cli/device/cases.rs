@@ -4,22 +4,16 @@ use super::store::Profile;
 use super::{ConflictCommand, DeviceCommand};
 use crate::cli::output::{table, Output};
 use anyhow::Context;
-use fieldcase_core::import::ImportOptions;
 use fieldcase_core::model::{nest_fields, Case, Fields, Note, Service};
 use fieldcase_core::store::{CaseRecord, Resolution, SearchQuery, Store};
 use fieldcase_core::{Hlc, RecordId, RecordKind};
 use serde_json::{json, Value};
-use std::io::{BufReader, Read};
+use std::io::Read;
 
 pub fn run(profile: &Profile, command: DeviceCommand, out: Output) -> anyhow::Result<()> {
     let mut store = profile.open()?;
     match command {
         DeviceCommand::Add { file, form } => add(&mut store, file, form.as_deref(), out),
-        DeviceCommand::Import {
-            file,
-            validate_only,
-            batch,
-        } => import(&mut store, &file, validate_only, batch, out),
         DeviceCommand::List { status, limit } => list(&store, status.as_deref(), limit, out),
         DeviceCommand::Show { id } => show(&store, &parse_id(&id)?, out),
         DeviceCommand::Update {
@@ -125,63 +119,6 @@ fn add(
     }
     let id = store.create_case_fields(fields)?;
     out.print(&json!({"id": id}), || format!("recorded case {id}"));
-    Ok(())
-}
-
-fn import(
-    store: &mut Store,
-    file: &std::path::Path,
-    validate_only: bool,
-    batch: usize,
-    out: Output,
-) -> anyhow::Result<()> {
-    let reader = BufReader::new(
-        std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?,
-    );
-    let options = ImportOptions {
-        batch_size: batch,
-        validate_only,
-    };
-    let show = !out.json;
-    let report = store.import_jsonl(reader, &options, &mut |p| {
-        if show {
-            eprint!(
-                "\rimport: {} lines read, {} imported, {} failed   ",
-                p.lines_read, p.imported, p.failed
-            );
-        }
-    })?;
-    if show {
-        eprintln!();
-    }
-    let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
-    let totals = &report.totals;
-    out.print(
-        &json!({"lines": totals.lines_read, "imported": totals.imported, "already_present": totals.already_present,
-                "failed": totals.failed, "validate_only": validate_only, "errors": errors}),
-        || {
-            let verb = if validate_only { "would import" } else { "imported" };
-            let mut text = format!(
-                "{verb} {} case(s); {} already present; {} line(s) refused",
-                totals.imported, totals.already_present, totals.failed
-            );
-            for error in errors.iter().take(50) {
-                text.push_str(&format!("\n  {error}"));
-            }
-            if errors.len() > 50 {
-                text.push_str(&format!("\n  … and {} more (use --json for all)", errors.len() - 50));
-            }
-            text
-        },
-    );
-    // A check that found refused lines has failed: a script running it before the real
-    // import must be able to stop on the exit status alone.
-    if validate_only && totals.failed > 0 {
-        anyhow::bail!(
-            "{} line(s) would be refused; nothing was written",
-            totals.failed
-        );
-    }
     Ok(())
 }
 

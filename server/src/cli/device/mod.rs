@@ -8,6 +8,7 @@
 mod attachments;
 mod cases;
 mod forms;
+mod import;
 mod referrals;
 mod store;
 mod sync;
@@ -60,16 +61,36 @@ pub enum DeviceCommand {
         #[arg(long, value_name = "ID[@VERSION]")]
         form: Option<String>,
     },
-    /// Import cases from a JSON Lines file.
+    /// Import cases from a spreadsheet (CSV, XLSX) or a JSON Lines file.
+    ///
+    /// Spreadsheets: common English and French headers are recognised; a mapping file names
+    /// the rest (docs/spreadsheet-import.md). Rows are checked like any case; strict by
+    /// default, `--review` also imports rows that break only a rule between fields (flagged,
+    /// see `device review list`). A re-run of the same file adds nothing twice.
     Import {
         file: PathBuf,
-        /// Check every line and report; write nothing. Exits with a failure status when any
-        /// line would be refused.
-        #[arg(long)]
+        /// Check every row and report what each column became and every problem; write
+        /// nothing. Exits with a failure status when any row would be refused.
+        #[arg(long, visible_alias = "dry-run")]
         validate_only: bool,
         /// Cases per transaction.
-        #[arg(long, default_value_t = fieldcase_core::import::DEFAULT_BATCH_SIZE)]
-        batch: usize,
+        #[arg(long)]
+        batch: Option<usize>,
+        /// A mapping file (.toml or .json) for a spreadsheet's columns and labels.
+        #[arg(long, value_name = "FILE")]
+        mapping: Option<PathBuf>,
+        /// Import rows that break only a rule between fields (a minor's guardian missing from
+        /// consent…) and flag them "needs review" instead of refusing them.
+        #[arg(long)]
+        review: bool,
+        /// The text encoding of a CSV file: utf8 (default) or latin1 (older Excel's "CSV").
+        #[arg(long, default_value = "utf8")]
+        encoding: String,
+    },
+    /// Cases imported for review, with what each still breaks.
+    Review {
+        #[command(subcommand)]
+        command: Option<ReviewCommand>,
     },
     /// List cases, most recently changed first.
     List {
@@ -178,6 +199,13 @@ pub enum DeviceCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// List the cases that need review (the default). A case leaves the list once it passes
+    /// every rule: edit it with `device update`.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConflictCommand {
     /// List open conflicts (the default).
     List,
@@ -228,6 +256,26 @@ pub async fn run(args: DeviceArgs, server: &super::ServerUrl, out: Output) -> an
             attachments::get(&profile, &id, &file, out).await
         }
         DeviceCommand::Form { command } => forms::run(&profile, command, out),
+        DeviceCommand::Import {
+            file,
+            validate_only,
+            batch,
+            mapping,
+            review,
+            encoding,
+        } => {
+            let options = import::ImportArgs {
+                validate_only,
+                batch,
+                mapping,
+                review,
+                encoding,
+            };
+            import::import(&mut profile.open()?, &file, &options, out)
+        }
+        DeviceCommand::Review { command } => match command.unwrap_or(ReviewCommand::List) {
+            ReviewCommand::List => import::review_list(&profile.open()?, out),
+        },
         other => cases::run(&profile, other, out),
     }
 }
