@@ -45,7 +45,8 @@ pub use codes::CaseStatus;
 pub use error::{FieldProblem, FieldcaseError};
 pub use forms::FormInfo;
 pub use records::{
-    Conflict, DeviceIdentity, NoteRecord, SearchQuery, ServiceData, ServiceRecord, StoreStatus,
+    CaseSearchResult, CaseSummary, Conflict, DeviceIdentity, NoteRecord, SearchMatch, SearchQuery,
+    ServiceData, ServiceRecord, StoreStatus,
 };
 pub use referrals::{
     is_identifying_field, NewReferral, Party, PendingTransition, ReferralRecord, ReferralStatus,
