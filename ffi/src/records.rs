@@ -4,7 +4,7 @@
 
 use crate::codes::{CaseStatus, RecordKind, ServiceType, Sex};
 use crate::error::{FieldcaseError, Result};
-use fieldcase_core::model::{note, service, Code, Fields};
+use fieldcase_core::model::{note, service, Fields};
 use fieldcase_core::store::{
     CaseSummary as CoreCaseSummary, ChildRecord, ConflictEntry, Identity, MatchKind, SearchHit,
     SearchQuery as CoreSearchQuery, StoreStatus as CoreStoreStatus,

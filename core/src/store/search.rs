@@ -252,6 +252,15 @@ impl Postings<'_> {
                 _ => Ok(self.all(only)?.to_vec()),
             },
             _ => {
+                // A word that matches nothing empties the tier: one row's look per token
+                // spares reading the long lists of the other words.
+                for token in tokens {
+                    if !self.read.contains_key(token)
+                        && self.store.posting(token, Some(1))?.is_empty()
+                    {
+                        return Ok(Vec::new());
+                    }
+                }
                 let mut lists = Vec::with_capacity(tokens.len());
                 for token in tokens {
                     lists.push(self.all(token)?.to_vec());
