@@ -225,8 +225,8 @@ fn has_word_starting_with(summary: &CaseSummary, prefix: &str) -> bool {
         .any(|word| word.starts_with(prefix))
 }
 
-/// Ids of the cases holding a token, newest first. A search reads each token's list at most
-/// once, however many tiers use it.
+/// The index lists one search reads, newest first. A whole single-token list (a tier checked
+/// in the clear) is read at most once per search, however many tiers use it.
 struct Postings<'s> {
     store: &'s Store,
     read: HashMap<Token, Vec<RecordId>>,
@@ -242,8 +242,8 @@ impl Postings<'_> {
         Ok(&self.read[token])
     }
 
-    /// Ids holding every token, newest first; none for no tokens. A single token's list is
-    /// read only as far as `enough` when that is given.
+    /// Ids holding every token, newest first, at most `enough` when that is given; none for no
+    /// tokens. Several tokens are intersected inside SQLite, driven by the shortest list.
     fn with_all(&mut self, tokens: &[Token], enough: Option<usize>) -> Result<Vec<RecordId>> {
         match tokens {
             [] => Ok(Vec::new()),
@@ -252,36 +252,27 @@ impl Postings<'_> {
                 _ => Ok(self.all(only)?.to_vec()),
             },
             _ => {
-                // A word that matches nothing empties the tier: one row's look per token
-                // spares reading the long lists of the other words.
+                // Count each list up to a few hundred rows (cheap inside SQLite): a word that
+                // matches nothing empties the tier, and the shortest list drives.
+                let mut sized = Vec::with_capacity(tokens.len());
                 for token in tokens {
-                    if !self.read.contains_key(token)
-                        && self.store.posting(token, Some(1))?.is_empty()
-                    {
+                    let rows = self.store.posting_len(token)?;
+                    if rows == 0 {
                         return Ok(Vec::new());
                     }
+                    sized.push((rows, *token));
                 }
-                let mut lists = Vec::with_capacity(tokens.len());
-                for token in tokens {
-                    lists.push(self.all(token)?.to_vec());
-                }
-                // The shortest list drives; the others are probed by binary search (every
-                // list is sorted newest first, so by descending id).
-                lists.sort_by_key(Vec::len);
-                let (driver, others) = lists.split_first().expect("two or more lists");
-                Ok(driver
-                    .iter()
-                    .filter(|id| {
-                        others
-                            .iter()
-                            .all(|list| list.binary_search_by(|probe| (*id).cmp(probe)).is_ok())
-                    })
-                    .copied()
-                    .collect())
+                sized.sort_by_key(|(rows, _)| *rows);
+                let ordered: Vec<Token> = sized.into_iter().map(|(_, token)| token).collect();
+                self.store.intersection(&ordered, enough)
             }
         }
     }
 }
+
+/// Rows of an index list counted when choosing which list of an intersection drives: enough to
+/// tell a rare word from a common one, few enough that counting stays in the microseconds.
+const SIZE_CHECK_ROWS: i64 = 512;
 
 impl Store {
     /// Finds cases by name, phone or document number: at most [`MAX_SEARCH_RESULTS`] summaries,
@@ -335,6 +326,49 @@ impl Store {
         Ok(hits)
     }
 
+    /// Rows of a token's list, counted up to [`SIZE_CHECK_ROWS`].
+    fn posting_len(&self, token: &Token) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM (SELECT 1 FROM search_index WHERE token = ?1 LIMIT ?2)",
+            )?
+            .query_row(rusqlite::params![&token[..], SIZE_CHECK_ROWS], |row| {
+                row.get(0)
+            })?)
+    }
+
+    /// Ids of the records holding every token (two or more), newest first, at most `limit`.
+    /// SQLite walks the first token's list newest first and looks each id up in the others'
+    /// (primary-key probes), stopping at the limit: the work follows the first list, so
+    /// callers put the shortest first.
+    fn intersection(&self, tokens: &[Token], limit: Option<usize>) -> Result<Vec<RecordId>> {
+        let mut sql = String::from("SELECT a.record_id FROM search_index a WHERE a.token = ?1");
+        for n in 2..=tokens.len() {
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM search_index b WHERE b.token = ?{n} AND b.record_id = a.record_id)"
+            ));
+        }
+        sql.push_str(&format!(
+            " ORDER BY a.record_id DESC LIMIT ?{}",
+            tokens.len() + 1
+        ));
+        let mut params: Vec<rusqlite::types::Value> = tokens
+            .iter()
+            .map(|t| rusqlite::types::Value::Blob(t.to_vec()))
+            .collect();
+        params.push(rusqlite::types::Value::Integer(
+            limit.map_or(-1, |l| l as i64),
+        ));
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut rows = statement.query(rusqlite::params_from_iter(params))?;
+        let mut ids = Vec::new();
+        while let Some(row) = rows.next()? {
+            ids.push(id_of(row)?);
+        }
+        Ok(ids)
+    }
+
     /// Ids of the records holding one token, newest first (UUIDv7 ids sort by creation
     /// time), at most `limit` of them.
     fn posting(&self, token: &Token, limit: Option<usize>) -> Result<Vec<RecordId>> {
@@ -345,14 +379,19 @@ impl Store {
         let mut rows = statement.query(rusqlite::params![&token[..], limit])?;
         let mut ids = Vec::new();
         while let Some(row) = rows.next()? {
-            let bytes: [u8; 16] = row
-                .get_ref(0)?
-                .as_blob()
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or(StoreError::Corrupt)?;
-            ids.push(RecordId::from_bytes(bytes));
+            ids.push(id_of(row)?);
         }
         Ok(ids)
     }
+}
+
+/// The record id in a row's first column; anything else means the file was damaged.
+fn id_of(row: &rusqlite::Row<'_>) -> Result<RecordId> {
+    let bytes: [u8; 16] = row
+        .get_ref(0)?
+        .as_blob()
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(StoreError::Corrupt)?;
+    Ok(RecordId::from_bytes(bytes))
 }
