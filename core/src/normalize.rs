@@ -195,8 +195,10 @@ fn push_ascii_digits(c: char, out: &mut String) {
     }
 }
 
-/// Splits a name into lowercase ASCII words (steps 1 and 2 of the module docs).
-fn name_words(name: &str) -> Vec<String> {
+/// Splits a name into lowercase ASCII words (steps 1 and 2 of the module docs), before any
+/// phonetic folding: the spelling search ranks first, and the words search-as-you-type
+/// prefixes are taken from.
+pub fn name_words(name: &str) -> Vec<String> {
     let mut words = Words::default();
     for c in name.chars().take(MAX_NAME_INPUT_CHARS).nfkc() {
         if words.full() {

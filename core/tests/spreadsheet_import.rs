@@ -56,7 +56,7 @@ fn shown(report: &SpreadsheetReport) -> Vec<String> {
 fn find(store: &Store, name: &str) -> fieldcase_core::store::CaseRecord {
     let found = store.search(&SearchQuery::Name(name.into())).unwrap();
     assert_eq!(found.len(), 1, "{name}");
-    found.into_iter().next().unwrap()
+    store.get_case(&found[0].summary.id).unwrap()
 }
 
 #[test]

@@ -273,6 +273,7 @@ fn an_accepted_transfer_moves_the_case_and_local_edits_stop() {
     )
     .unwrap();
     assert_eq!(a.get_case(&case_id).unwrap().owner_agency, "iom_uga");
+    assert_eq!(a.case_summary(&case_id).unwrap().owner_agency, "iom_uga");
     a.apply_remote(
         &[server_status(
             referral,
@@ -286,6 +287,12 @@ fn an_accepted_transfer_moves_the_case_and_local_edits_stop() {
     .unwrap();
     let case = a.get_case(&case_id).unwrap();
     assert_eq!(case.owner_agency, "iom_ken");
+    // The summary a list or search shows follows the owner, in the same transaction.
+    assert_eq!(a.case_summary(&case_id).unwrap().owner_agency, "iom_ken");
+    let found = a
+        .search(&fieldcase_core::store::SearchQuery::Name("amina".into()))
+        .unwrap();
+    assert_eq!(found[0].summary.owner_agency, "iom_ken");
     assert_eq!(
         case.fields["risk_level"], "high",
         "what it recorded stays readable"

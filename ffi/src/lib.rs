@@ -50,7 +50,8 @@ pub use import::{
     ReviewItem, TextEncoding,
 };
 pub use records::{
-    Conflict, DeviceIdentity, NoteRecord, SearchQuery, ServiceData, ServiceRecord, StoreStatus,
+    CaseSearchResult, CaseSummary, Conflict, DeviceIdentity, NoteRecord, SearchMatch, SearchQuery,
+    ServiceData, ServiceRecord, StoreStatus,
 };
 pub use referrals::{
     is_identifying_field, NewReferral, Party, PendingTransition, ReferralRecord, ReferralStatus,

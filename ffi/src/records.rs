@@ -2,12 +2,12 @@
 //! the store's status and identity. Each converts from core's type and holds nothing core
 //! does not; `Debug` of anything holding personal data shows nothing of it.
 
-use crate::codes::{RecordKind, ServiceType};
+use crate::codes::{CaseStatus, RecordKind, ServiceType, Sex};
 use crate::error::{FieldcaseError, Result};
 use fieldcase_core::model::{note, service, Fields};
 use fieldcase_core::store::{
-    ChildRecord, ConflictEntry, Identity, SearchQuery as CoreSearchQuery,
-    StoreStatus as CoreStoreStatus,
+    CaseSummary as CoreCaseSummary, ChildRecord, ConflictEntry, Identity, MatchKind, SearchHit,
+    SearchQuery as CoreSearchQuery, StoreStatus as CoreStoreStatus,
 };
 use serde_json::Value;
 
@@ -72,7 +72,8 @@ pub struct NoteRecord {
 #[derive(Clone, PartialEq, Eq, uniffi::Enum)]
 #[uniffi::export(Debug)]
 pub enum SearchQuery {
-    /// Every word must match a name of the case.
+    /// Every word must match a name of the case. Unless the text ends with a space, its last
+    /// word of three letters or more may also be the start of a name (search as you type).
     Name {
         text: String,
     },
@@ -82,6 +83,77 @@ pub enum SearchQuery {
     Document {
         number: String,
     },
+}
+
+/// What a case list or search result shows of a case, read without unsealing the case.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug)]
+pub struct CaseSummary {
+    pub id: String,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub other_names: Vec<String>,
+    /// `None` when absent, or when the stored value is not a code this build knows.
+    pub sex: Option<Sex>,
+    /// `YYYY-MM-DD`, `YYYY-MM` or `YYYY`, as recorded.
+    pub date_of_birth: Option<String>,
+    /// ISO 3166-1 alpha-3.
+    pub nationality: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub intake_date: Option<String>,
+    /// `None` only when the stored value is not a status this build knows.
+    pub status: Option<CaseStatus>,
+    pub owner_agency: String,
+}
+
+/// How a search result matched; results come best match first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum SearchMatch {
+    /// Every word spelled as in the case (ignoring case, accents and script), or the phone or
+    /// document number itself.
+    Exact,
+    /// Every word alike after transliteration folding ("Muhammad" for "Mohammed").
+    Alike,
+    /// The last word is the start of one of the case's names.
+    Prefix,
+}
+
+/// One search result.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug)]
+pub struct CaseSearchResult {
+    pub summary: CaseSummary,
+    pub matched: SearchMatch,
+}
+
+impl From<CoreCaseSummary> for CaseSummary {
+    fn from(summary: CoreCaseSummary) -> Self {
+        CaseSummary {
+            id: summary.id.to_string(),
+            sex: summary.sex.as_deref().and_then(Sex::parse),
+            status: CaseStatus::parse(&summary.status),
+            given_name: summary.given_name,
+            family_name: summary.family_name,
+            other_names: summary.other_names,
+            date_of_birth: summary.date_of_birth,
+            nationality: summary.nationality,
+            intake_date: summary.intake_date,
+            owner_agency: summary.owner_agency,
+        }
+    }
+}
+
+impl From<SearchHit> for CaseSearchResult {
+    fn from(hit: SearchHit) -> Self {
+        CaseSearchResult {
+            summary: hit.summary.into(),
+            matched: match hit.matched {
+                MatchKind::Exact => SearchMatch::Exact,
+                MatchKind::Phonetic => SearchMatch::Alike,
+                MatchKind::Prefix => SearchMatch::Prefix,
+            },
+        }
+    }
 }
 
 /// A value that lost a concurrent edit, next to the value in place now.
@@ -121,6 +193,8 @@ redacted_debug!(
     ServiceRecord,
     NoteRecord,
     SearchQuery,
+    CaseSummary,
+    CaseSearchResult,
     Conflict
 );
 

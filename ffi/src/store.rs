@@ -13,8 +13,8 @@ use crate::case::{CaseData, CaseRecord};
 use crate::codes::{CaseStatus, RecordKind, Resolution};
 use crate::error::Result;
 use crate::records::{
-    parse_version, Conflict, DeviceIdentity, NoteRecord, SearchQuery, ServiceData, ServiceRecord,
-    StoreStatus,
+    parse_version, CaseSearchResult, CaseSummary, Conflict, DeviceIdentity, NoteRecord,
+    SearchQuery, ServiceData, ServiceRecord, StoreStatus,
 };
 use crate::runtime::blocking;
 use fieldcase_core::crypto::KdfParams;
@@ -279,10 +279,45 @@ impl FieldcaseStore {
         Ok(store.count_cases(status.map(|s| s.as_str()))?)
     }
 
-    /// Cases matching a name, phone or document number, newest first, at most 50.
+    /// Cases matching a name, phone or document number, as whole cases, best match first,
+    /// at most 50. Each case is unsealed: for a result list, use `search_cases`.
     pub fn search(&self, query: SearchQuery) -> Result<Vec<CaseRecord>> {
+        let store = self.store();
+        store
+            .search(&query.into())?
+            .into_iter()
+            .map(|hit| Ok(CaseRecord::from_core(store.get_case(&hit.summary.id)?)))
+            .collect()
+    }
+
+    /// Cases matching a name, phone or document number, as summaries: exact matches first,
+    /// then alike names, then names starting with the last word typed; newest first within
+    /// each; at most 50. Fast enough to call on every keystroke (no case is unsealed).
+    pub fn search_cases(&self, query: SearchQuery) -> Result<Vec<CaseSearchResult>> {
         let found = self.store().search(&query.into())?;
-        Ok(found.into_iter().map(CaseRecord::from_core).collect())
+        Ok(found.into_iter().map(CaseSearchResult::from).collect())
+    }
+
+    /// Summaries of cases, most recently changed first, optionally with one status; at most
+    /// `MAX_LIST_LIMIT` (500) per call. What a case list shows, without unsealing cases.
+    pub fn list_case_summaries(
+        &self,
+        status: Option<CaseStatus>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<CaseSummary>> {
+        let summaries = self.store().list_case_summaries(
+            status.map(|s| s.as_str()),
+            limit.min(MAX_LIST_LIMIT) as usize,
+            offset as usize,
+        )?;
+        Ok(summaries.into_iter().map(CaseSummary::from).collect())
+    }
+
+    /// One case's summary.
+    pub fn case_summary(&self, id: String) -> Result<CaseSummary> {
+        let id = record_id("id", &id)?;
+        Ok(self.store().case_summary(&id)?.into())
     }
 
     // ---- Services and notes ----

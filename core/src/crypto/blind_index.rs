@@ -34,6 +34,11 @@ pub enum IndexKind {
     Phone,
     /// A document number, from [`crate::normalize::document_number`].
     Document,
+    /// One word of a name as spelled (case, diacritics and script folded, no phonetic
+    /// folding), from [`crate::normalize::name_words`]: ranks exact spellings first.
+    NameSpelling,
+    /// The first few letters of one word of a name as spelled, for search as you type.
+    NamePrefix,
 }
 
 impl IndexKind {
@@ -43,6 +48,8 @@ impl IndexKind {
             IndexKind::Name => 1,
             IndexKind::Phone => 2,
             IndexKind::Document => 3,
+            IndexKind::NameSpelling => 4,
+            IndexKind::NamePrefix => 5,
         }
     }
 }
@@ -109,7 +116,13 @@ mod tests {
     #[test]
     fn kinds_are_separate_domains() {
         let k = IndexKey::from_bytes([1; 32]);
-        let kinds = [IndexKind::Name, IndexKind::Phone, IndexKind::Document];
+        let kinds = [
+            IndexKind::Name,
+            IndexKind::Phone,
+            IndexKind::Document,
+            IndexKind::NameSpelling,
+            IndexKind::NamePrefix,
+        ];
         for a in kinds {
             for b in kinds {
                 if a != b {

@@ -96,6 +96,7 @@ impl From<super::migrations::MigrationError> for StoreError {
         match error {
             super::migrations::MigrationError::TooNew { found } => StoreError::TooNew { found },
             super::migrations::MigrationError::Sqlite(e) => e.into(),
+            super::migrations::MigrationError::Rebuild(e) => *e,
         }
     }
 }

@@ -84,7 +84,7 @@ impl Store {
         )?;
         {
             let mut conn = connection::open(&building, true, options.durability)?;
-            migrations::migrate(&mut conn)?;
+            migrations::migrate(&mut conn, &dek.derive_store_keys())?;
             let tx = conn.transaction()?;
             let identity_json = serde_json::to_vec(&identity).expect("identity serializes");
             let state = serde_json::to_vec(&DeviceState {
@@ -123,7 +123,7 @@ impl Store {
         let keys = envelope
             .unwrap_key(passphrase.as_bytes(), extra_secret, &store_id)?
             .derive_store_keys();
-        migrations::migrate(&mut conn)?;
+        migrations::migrate(&mut conn, &keys)?;
         let identity: Identity = read_meta_json(&conn, META_IDENTITY)?;
         let state: DeviceState = read_meta_json(&conn, META_DEVICE_STATE)?;
         Ok(Store {

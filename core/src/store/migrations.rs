@@ -1,13 +1,18 @@
 //! Schema migrations: numbered v→v+1 steps, each run in its own transaction.
 //!
 //! `PRAGMA user_version` holds the version. A store newer than this build refuses to open
-//! rather than guess. The test at the bottom migrates a version-1 snapshot to the latest and
-//! compares it with a fresh database, so a step that forgets something shows up as a diff.
+//! rather than guess. A step may also rebuild sealed data with the store's keys (migrations run
+//! when a store is opened with its passphrase). The test at the bottom migrates a version-1
+//! snapshot to the latest and compares it with a fresh database, so a step that forgets
+//! something shows up as a diff.
 
+use super::error::StoreError;
+use super::summary::rebuild_search_data;
+use crate::crypto::StoreKeys;
 use rusqlite::{Connection, Transaction};
 
 /// The schema version this build writes.
-pub const LATEST_VERSION: u32 = 5;
+pub const LATEST_VERSION: u32 = 6;
 
 /// Version 1: metadata, sealed records, blind index and outbox.
 const V1: &str = "
@@ -125,8 +130,52 @@ CREATE TABLE review_flags (
 ) WITHOUT ROWID;
 ";
 
+/// Search summaries step (version 6 here; self-contained, so a merge with other new steps can
+/// renumber it): one sealed summary per case, so searches and lists unseal a few fields
+/// instead of whole cases. Triggers remove a case's summary and index tokens with the case
+/// row, so no way of removing a case can leave them behind. The step then builds every
+/// existing case's summary and adds the index tokens of the newer kinds (spelling and
+/// prefix), which needs the store's keys ([`Step::rebuild_search`]).
+const V_SEARCH_SUMMARIES: &str = "
+CREATE TABLE case_summaries (
+    id      BLOB PRIMARY KEY,
+    summary BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TRIGGER case_summaries_follow_records AFTER DELETE ON records
+WHEN old.kind = 'case'
+BEGIN
+    DELETE FROM case_summaries WHERE id = old.id;
+    DELETE FROM search_index WHERE record_id = old.id;
+END;
+";
+
+/// One v→v+1 step: its schema change and whether it must then rebuild what search reads.
+struct Step {
+    sql: &'static str,
+    /// Rebuild every case's summary and index tokens (with the store's keys) after the SQL.
+    rebuild_search: bool,
+}
+
+const fn schema_only(sql: &'static str) -> Step {
+    Step {
+        sql,
+        rebuild_search: false,
+    }
+}
+
 /// The steps, in order: `STEPS[n]` takes a store from version `n` to `n + 1`.
-const STEPS: [&str; LATEST_VERSION as usize] = [V1, V2, V3, V_ATTACHMENTS, V_REVIEW_FLAGS];
+const STEPS: [Step; LATEST_VERSION as usize] = [
+    schema_only(V1),
+    schema_only(V2),
+    schema_only(V3),
+    schema_only(V_ATTACHMENTS),
+    schema_only(V_REVIEW_FLAGS),
+    Step {
+        sql: V_SEARCH_SUMMARIES,
+        rebuild_search: true,
+    },
+];
 
 /// What can stop a migration.
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +184,9 @@ pub enum MigrationError {
     TooNew { found: u32 },
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    /// Rebuilding summaries and index tokens failed (a case that does not unseal, say).
+    #[error("rebuilding the search data failed: {0}")]
+    Rebuild(#[source] Box<StoreError>),
 }
 
 /// The schema version of an open database.
@@ -142,37 +194,51 @@ pub fn version(conn: &Connection) -> rusqlite::Result<u32> {
     conn.query_row("PRAGMA user_version", [], |row| row.get(0))
 }
 
-/// Brings the schema to [`LATEST_VERSION`], one step per transaction.
-pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {
-    migrate_to(conn, LATEST_VERSION)
+/// Brings the schema to [`LATEST_VERSION`], one step per transaction. `keys` are the store's:
+/// some steps rebuild sealed data.
+pub fn migrate(conn: &mut Connection, keys: &StoreKeys) -> Result<(), MigrationError> {
+    migrate_to(conn, keys, LATEST_VERSION)
 }
 
-fn migrate_to(conn: &mut Connection, target: u32) -> Result<(), MigrationError> {
+fn migrate_to(conn: &mut Connection, keys: &StoreKeys, target: u32) -> Result<(), MigrationError> {
     let found = version(conn)?;
     if found > LATEST_VERSION {
         return Err(MigrationError::TooNew { found });
     }
     for step in found..target {
         let tx = conn.transaction()?;
-        apply_step(&tx, step)?;
+        apply_step(&tx, keys, step)?;
         tx.commit()?;
     }
     Ok(())
 }
 
-fn apply_step(tx: &Transaction<'_>, from: u32) -> rusqlite::Result<()> {
-    tx.execute_batch(STEPS[from as usize])?;
-    tx.pragma_update(None, "user_version", from + 1)
+fn apply_step(tx: &Transaction<'_>, keys: &StoreKeys, from: u32) -> Result<(), MigrationError> {
+    let step = &STEPS[from as usize];
+    tx.execute_batch(step.sql)?;
+    if step.rebuild_search {
+        rebuild_search_data(tx, keys).map_err(|e| MigrationError::Rebuild(Box::new(e)))?;
+    }
+    tx.pragma_update(None, "user_version", from + 1)?;
+    Ok(())
 }
 
 /// The full schema DDL of the latest version, for the plaintext benchmark baseline.
 pub fn latest_schema_sql() -> String {
-    STEPS.concat()
+    STEPS.iter().map(|step| step.sql).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::{DataKey, IndexKind};
+    use crate::hlc::Hlc;
+    use crate::ids::{DeviceId, RecordId};
+    use crate::merge::op::RecordKind;
+    use crate::merge::{FieldState, RecordState};
+    use crate::store::records::record_aad;
+    use crate::store::summary::read_summary;
+    use serde_json::json;
 
     fn schema(conn: &Connection) -> Vec<(String, String)> {
         let mut stmt = conn
@@ -184,19 +250,64 @@ mod tests {
         rows.map(Result::unwrap).collect()
     }
 
+    fn keys() -> StoreKeys {
+        DataKey::generate().derive_store_keys()
+    }
+
+    /// Writes a sealed case row the way versions before summaries did: record and the
+    /// phonetic name token only, no summary.
+    fn old_style_case(conn: &Connection, keys: &StoreKeys, given: &str, family: &str) -> RecordId {
+        let id = RecordId::new();
+        let hlc = Hlc {
+            wall_ms: 1_700_000_000_000,
+            counter: 0,
+            device: DeviceId::from_bytes([7; 16]),
+        };
+        let mut state = RecordState::new(RecordKind::Case);
+        for (key, value) in [
+            ("given_name", json!(given)),
+            ("family_name", json!(family)),
+            ("sex", json!("female")),
+            ("date_of_birth", json!("1990-04")),
+            ("nationality", json!("UGA")),
+            ("status", json!("active")),
+        ] {
+            state.fields.insert(key.into(), FieldState { value, hlc });
+        }
+        let sealed = keys
+            .seal
+            .seal(record_aad(&id), &crate::store::codec::encode(&state));
+        conn.execute(
+            "INSERT INTO records (id, kind, owner_agency, status, created_ms, updated_ms, state)
+             VALUES (?1, 'case', 'iom_uga', 'active', 1, 1, ?2)",
+            rusqlite::params![&id.as_bytes()[..], sealed],
+        )
+        .unwrap();
+        let token = keys
+            .index
+            .token(IndexKind::Name, &crate::normalize::name_tokens(given)[0]);
+        conn.execute(
+            "INSERT INTO search_index (token, record_id) VALUES (?1, ?2)",
+            rusqlite::params![&token[..], &id.as_bytes()[..]],
+        )
+        .unwrap();
+        id
+    }
+
     #[test]
     fn an_old_store_migrates_to_the_same_schema_as_a_fresh_one() {
+        let keys = keys();
         let mut old = Connection::open_in_memory().unwrap();
-        migrate_to(&mut old, 1).unwrap();
+        migrate_to(&mut old, &keys, 1).unwrap();
         old.execute(
             "INSERT INTO outbox (seq, record_id, op) VALUES (1, x'00', x'01')",
             [],
         )
         .unwrap();
-        migrate(&mut old).unwrap();
+        migrate(&mut old, &keys).unwrap();
 
         let mut fresh = Connection::open_in_memory().unwrap();
-        migrate(&mut fresh).unwrap();
+        migrate(&mut fresh, &keys).unwrap();
 
         assert_eq!(schema(&old), schema(&fresh));
         assert_eq!(version(&old).unwrap(), LATEST_VERSION);
@@ -207,21 +318,109 @@ mod tests {
     }
 
     #[test]
+    fn the_summaries_step_builds_a_summary_and_new_tokens_for_every_existing_case() {
+        let keys = keys();
+        let mut conn = Connection::open_in_memory().unwrap();
+        let before_summaries = LATEST_VERSION - 1;
+        migrate_to(&mut conn, &keys, before_summaries).unwrap();
+        let amina = old_style_case(&conn, &keys, "Amina", "Nakato");
+        let grace = old_style_case(&conn, &keys, "Grace", "Achieng");
+        migrate(&mut conn, &keys).unwrap();
+
+        let summary = read_summary(&conn, &keys, &amina).unwrap().unwrap();
+        assert_eq!(summary.id, amina);
+        assert_eq!(summary.given_name.as_deref(), Some("Amina"));
+        assert_eq!(summary.family_name.as_deref(), Some("Nakato"));
+        assert_eq!(summary.sex.as_deref(), Some("female"));
+        assert_eq!(summary.date_of_birth.as_deref(), Some("1990-04"));
+        assert_eq!(summary.nationality.as_deref(), Some("UGA"));
+        assert_eq!(summary.status, "active");
+        assert_eq!(summary.owner_agency, "iom_uga");
+        let grace_summary = read_summary(&conn, &keys, &grace).unwrap().unwrap();
+        assert_eq!(grace_summary.given_name.as_deref(), Some("Grace"));
+
+        let has = |kind, value: &str, id: &RecordId| -> bool {
+            let token = keys.index.token(kind, value);
+            conn.query_row(
+                "SELECT count(*) FROM search_index WHERE token = ?1 AND record_id = ?2",
+                rusqlite::params![&token[..], &id.as_bytes()[..]],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+                == 1
+        };
+        assert!(has(IndexKind::NameSpelling, "nakato", &amina));
+        assert!(has(IndexKind::NamePrefix, "nak", &amina));
+        assert!(has(IndexKind::NamePrefix, "nakat", &amina));
+        assert!(
+            !has(IndexKind::NamePrefix, "nakato", &amina),
+            "longer than indexed"
+        );
+        assert!(has(IndexKind::NamePrefix, "gra", &grace));
+        assert!(!has(IndexKind::NamePrefix, "gra", &amina));
+    }
+
+    #[test]
+    fn the_summaries_step_changes_nothing_when_a_case_does_not_unseal() {
+        let keys = keys();
+        let mut conn = Connection::open_in_memory().unwrap();
+        let before_summaries = LATEST_VERSION - 1;
+        migrate_to(&mut conn, &keys, before_summaries).unwrap();
+        old_style_case(&conn, &keys, "Amina", "Nakato");
+        // A case sealed under another store's key: the rebuild cannot read it.
+        old_style_case(&conn, &self::keys(), "Grace", "Achieng");
+        let failed = migrate(&mut conn, &keys);
+        assert!(
+            matches!(failed, Err(MigrationError::Rebuild(_))),
+            "{failed:?}"
+        );
+        assert_eq!(version(&conn).unwrap(), before_summaries);
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'case_summaries'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 0, "the failed step was rolled back whole");
+    }
+
+    #[test]
+    fn removing_a_case_row_removes_its_summary_and_tokens() {
+        let keys = keys();
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, &keys, LATEST_VERSION - 1).unwrap();
+        let amina = old_style_case(&conn, &keys, "Amina", "Nakato");
+        migrate(&mut conn, &keys).unwrap();
+        conn.execute("DELETE FROM records WHERE id = ?1", [&amina.as_bytes()[..]])
+            .unwrap();
+        let left: i64 = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM case_summaries) + (SELECT count(*) FROM search_index)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
     fn a_newer_store_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "user_version", LATEST_VERSION + 1)
             .unwrap();
         assert!(matches!(
-            migrate(&mut conn),
+            migrate(&mut conn, &keys()),
             Err(MigrationError::TooNew { .. })
         ));
     }
 
     #[test]
     fn migrating_twice_is_a_no_op() {
+        let keys = keys();
         let mut conn = Connection::open_in_memory().unwrap();
-        migrate(&mut conn).unwrap();
-        migrate(&mut conn).unwrap();
+        migrate(&mut conn, &keys).unwrap();
+        migrate(&mut conn, &keys).unwrap();
         assert_eq!(version(&conn).unwrap(), LATEST_VERSION);
     }
 }

@@ -10,7 +10,8 @@
 //!   only. Locking drops (and zeroizes) every key.
 //! - Every change is one operation in the outbox, written in the same transaction as its
 //!   effect. A save that returned `Ok` survives the app being killed.
-//! - Names, phones and document numbers are searchable through keyed blind-index tokens.
+//! - Names, phones and document numbers are searchable through keyed blind-index tokens;
+//!   searches and lists answer with small sealed case summaries (`summary.rs`), not whole cases.
 //! - Referral transitions are queued as commands and shown pending until the server answers;
 //!   a case transferred away can still be read but no longer changed (`referrals.rs`).
 //!
@@ -33,6 +34,7 @@ mod referrals;
 mod review;
 mod search;
 pub mod spreadsheet;
+mod summary;
 mod sync_state;
 
 pub use attachments::{AttachmentMeta, NewAttachment};
@@ -49,10 +51,13 @@ pub use referrals::{
     NewReferral, PendingTransition, ReferralView, TimelineEntry, TransitionRejection,
 };
 pub use review::{ReviewFlag, ReviewReason};
-pub use search::{SearchQuery, MAX_SEARCH_RESULTS};
+pub use search::{
+    MatchKind, SearchHit, SearchQuery, MAX_PREFIX_CHARS, MAX_SEARCH_RESULTS, MIN_PREFIX_CHARS,
+};
 pub use spreadsheet::{
     SpreadsheetError, SpreadsheetImportOptions, SpreadsheetProgress, SpreadsheetReport,
 };
+pub use summary::CaseSummary;
 pub use sync_state::{ApplyReport, StoreStatus, SyncProgress};
 
 use crate::crypto::StoreKeys;

@@ -10,6 +10,7 @@
 use super::error::{Result, StoreError};
 use super::records::StoredRecord;
 use super::referrals::id_from_blob;
+use super::summary::{write_summary, CaseSummary};
 use super::Store;
 use crate::crypto::StoreKeys;
 use crate::ids::{AgencyCode, RecordId};
@@ -67,6 +68,9 @@ impl Store {
                     "UPDATE records SET owner_agency = ?1 WHERE id = ?2",
                     params![owner.as_str(), &case_id.as_bytes()[..]],
                 )?;
+                // The summary shows the owner: rewritten in the same transaction.
+                let summary = CaseSummary::of(*case_id, &case.state, owner.as_str());
+                write_summary(conn, keys, &summary)?;
             }
         }
         Ok(())

@@ -4,7 +4,7 @@
 //! Every local change goes through [`Store::stage_local_change`] inside a transaction: load
 //! the current state, build one operation carrying the changed fields (each naming the version
 //! it replaces), merge it with the same pure rule remote operations use, validate the result,
-//! then write record, index tokens and outbox entry together.
+//! then write record, summary, index tokens and outbox entry together.
 
 use super::codec;
 use super::error::{Result, StoreError};
@@ -136,8 +136,8 @@ impl Store {
             .collect()
     }
 
-    /// Seals and writes one record's new state, refreshing its index tokens when the fields
-    /// they come from changed.
+    /// Seals and writes one record's new state, refreshing a case's summary and index tokens
+    /// when the fields they come from changed.
     pub(crate) fn write_record(
         conn: &Connection,
         keys: &StoreKeys,
@@ -175,6 +175,7 @@ impl Store {
             sealed,
         ])?;
         if after.kind == RecordKind::Case {
+            Self::refresh_summary(conn, keys, id, owner_agency, before, after)?;
             let old_tokens = before.map(|b| index_tokens(keys, b)).unwrap_or_default();
             let new_tokens = index_tokens(keys, after);
             if old_tokens != new_tokens {

@@ -5,7 +5,9 @@ use super::{ConflictCommand, DeviceCommand};
 use crate::cli::output::{table, Output};
 use anyhow::Context;
 use fieldcase_core::model::{nest_fields, Case, Fields, Note, Service};
-use fieldcase_core::store::{CaseRecord, Resolution, SearchQuery, Store};
+use fieldcase_core::store::{
+    CaseRecord, CaseSummary, MatchKind, Resolution, SearchHit, SearchQuery, Store,
+};
 use fieldcase_core::{Hlc, RecordId, RecordKind};
 use serde_json::{json, Value};
 use std::io::Read;
@@ -39,7 +41,7 @@ pub fn run(profile: &Profile, command: DeviceCommand, out: Output) -> anyhow::Re
                 _ => anyhow::bail!("search by --name, --phone or --document"),
             };
             let found = store.search(&query)?;
-            print_cases(&found, out);
+            print_hits(&found, out);
             Ok(())
         }
         DeviceCommand::Service {
@@ -141,38 +143,86 @@ fn display_name(record: &CaseRecord) -> String {
     }
 }
 
-fn print_cases(cases: &[CaseRecord], out: Output) {
-    let rows: Vec<Value> = cases
+/// One line of a list or search result, from the case's summary (no case is unsealed).
+fn summary_json(summary: &CaseSummary) -> Value {
+    json!({
+        "id": summary.id,
+        "given_name": summary.given_name,
+        "family_name": summary.family_name,
+        "sex": summary.sex,
+        "date_of_birth": summary.date_of_birth,
+        "nationality": summary.nationality,
+        "intake_date": summary.intake_date,
+        "status": summary.status,
+        "owner_agency": summary.owner_agency,
+    })
+}
+
+fn summary_row(summary: &CaseSummary) -> Vec<String> {
+    let text = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".into());
+    vec![
+        summary.id.to_string(),
+        summary
+            .display_name()
+            .unwrap_or_else(|| "(anonymous)".into()),
+        text(&summary.sex),
+        text(&summary.date_of_birth),
+        text(&summary.nationality),
+        text(&summary.intake_date),
+        summary.status.clone(),
+    ]
+}
+
+const SUMMARY_HEADERS: [&str; 7] = [
+    "ID",
+    "NAME",
+    "SEX",
+    "BORN",
+    "NATIONALITY",
+    "INTAKE",
+    "STATUS",
+];
+
+fn print_summaries(summaries: &[CaseSummary], out: Output) {
+    let rows: Vec<Value> = summaries.iter().map(summary_json).collect();
+    out.print(&rows, || {
+        let rows: Vec<Vec<String>> = summaries.iter().map(summary_row).collect();
+        table(&SUMMARY_HEADERS, &rows)
+    });
+}
+
+fn print_hits(hits: &[SearchHit], out: Output) {
+    let match_name = |hit: &SearchHit| match hit.matched {
+        MatchKind::Exact => "exact",
+        MatchKind::Phonetic => "alike",
+        MatchKind::Prefix => "prefix",
+    };
+    let rows: Vec<Value> = hits
         .iter()
-        .map(|c| json!({"id": c.id, "status": c.status(), "case": nest_fields(&c.fields)}))
+        .map(|hit| {
+            let mut row = summary_json(&hit.summary);
+            row["match"] = json!(match_name(hit));
+            row
+        })
         .collect();
     out.print(&rows, || {
-        let rows: Vec<Vec<String>> = cases
+        let rows: Vec<Vec<String>> = hits
             .iter()
-            .map(|c| {
-                let text = |key: &str| {
-                    c.fields
-                        .get(key)
-                        .and_then(Value::as_str)
-                        .unwrap_or("-")
-                        .to_owned()
-                };
-                vec![
-                    c.id.to_string(),
-                    display_name(c),
-                    text("nationality"),
-                    text("intake_date"),
-                    c.status().to_owned(),
-                ]
+            .map(|hit| {
+                let mut row = summary_row(&hit.summary);
+                row.push(match_name(hit).to_owned());
+                row
             })
             .collect();
-        table(&["ID", "NAME", "NATIONALITY", "INTAKE", "STATUS"], &rows)
+        let mut headers = SUMMARY_HEADERS.to_vec();
+        headers.push("MATCH");
+        table(&headers, &rows)
     });
 }
 
 fn list(store: &Store, status: Option<&str>, limit: usize, out: Output) -> anyhow::Result<()> {
-    let cases = store.list_cases(status, limit, 0)?;
-    print_cases(&cases, out);
+    let summaries = store.list_case_summaries(status, limit, 0)?;
+    print_summaries(&summaries, out);
     Ok(())
 }
 
