@@ -10,10 +10,12 @@
 //!
 //! `docs/reports.md` describes every figure, the counting rules and who may see what.
 
+pub mod comparison;
 pub mod disclosure;
 pub mod duplicates;
 pub mod engine;
 pub mod facts;
+pub mod fellegi_sunter;
 pub mod format;
 pub mod matching;
 pub mod query;

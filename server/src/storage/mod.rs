@@ -65,11 +65,12 @@ pub mod port;
 pub mod postgres;
 pub(crate) mod sealed_decisions;
 pub(crate) mod sealed_facts;
+pub(crate) mod sealed_profile;
 pub mod sqlite;
 
 use crate::credentials::SecretHash;
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
-use crate::reports::matching::{MatchProfile, Token};
+use crate::reports::matching::{BlockKey, MatchProfile};
 use crate::roles::{Grant, Role};
 use fieldcase_core::model::Date;
 use fieldcase_core::protocol::Rejection;
@@ -663,8 +664,13 @@ pub trait Storage: Send + Sync + 'static {
     /// member)` sorted by block. (A block of one case has no pair to compare.)
     fn scan_match_blocks(
         &self,
-        visit: &mut dyn FnMut(&Token, BlockMember),
+        visit: &mut dyn FnMut(&BlockKey, BlockMember),
     ) -> Result<(), StorageError>;
+
+    /// Up to `limit` match profiles spread over the whole caseload (not the most recent
+    /// ones): the sample the duplicate model estimates how often features agree by chance
+    /// from. The same data gives the same sample.
+    fn match_profile_sample(&self, limit: usize) -> Result<Vec<MatchProfile>, StorageError>;
 
     /// Pairs a person confirmed as one individual.
     fn confirmed_duplicate_links(&self) -> Result<Vec<(RecordId, RecordId)>, StorageError>;

@@ -9,9 +9,10 @@
 
 use super::{agency_of, backend, col, ms, record_id_of, to_sql};
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
-use crate::reports::matching::Token;
+use crate::reports::matching::{BlockKey, MatchProfile, BLOCK_KEY_BYTES};
 use crate::seal::Sealer;
 use crate::storage::sealed_facts::{in_countries, in_period, no_country_matches};
+use crate::storage::sealed_profile;
 use crate::storage::*;
 use ::postgres::fallible_iterator::FallibleIterator;
 use ::postgres::types::ToSql;
@@ -209,7 +210,7 @@ pub(super) fn scan_referral_facts(
 pub(super) fn scan_match_blocks(
     tx: &mut Transaction<'_>,
     sealer: &Sealer,
-    visit: &mut dyn FnMut(&Token, BlockMember),
+    visit: &mut dyn FnMut(&BlockKey, BlockMember),
 ) -> Result<(), StorageError> {
     let sql = "SELECT b.block, b.record_id, r.owner_agency, f.facts, p.profile
                FROM match_blocks b
@@ -221,8 +222,8 @@ pub(super) fn scan_match_blocks(
                ORDER BY b.block";
     stream(tx, sql, &[], |row| {
         let block: &[u8] = col(row, 0)?;
-        let mut b = [0u8; 16];
-        if block.len() == 16 {
+        let mut b = [0u8; BLOCK_KEY_BYTES];
+        if block.len() == BLOCK_KEY_BYTES {
             b.copy_from_slice(block);
         }
         let record = record_id_of(col(row, 1)?)?;
@@ -234,11 +235,40 @@ pub(super) fn scan_match_blocks(
             record,
             agency: agency_of(col(row, 2)?)?,
             intake_date,
-            profile: sealed_facts::open_profile(sealer, record, col(row, 4)?)?,
+            profile: sealed_profile::open_profile(sealer, record, col(row, 4)?)?,
         };
         visit(&b, member);
         Ok(())
     })
+}
+
+/// Up to `limit` profiles drawn by a repeatable Bernoulli sample of the table: spread over
+/// the whole caseload, and the same rows again while the table is unchanged.
+pub(super) fn match_profile_sample(
+    tx: &mut Transaction<'_>,
+    sealer: &Sealer,
+    limit: usize,
+) -> Result<Vec<MatchProfile>, StorageError> {
+    let total: i64 = tx
+        .query_one("SELECT count(*) FROM match_profiles", &[])
+        .map_err(backend)?
+        .get(0);
+    if total == 0 || limit == 0 {
+        return Ok(Vec::new());
+    }
+    // A little over the share wanted, so the sample rarely falls short; `LIMIT` cuts it.
+    let percent = (100.0 * 1.2 * limit as f64 / total as f64).min(100.0);
+    let sql = format!(
+        "SELECT record_id, profile FROM match_profiles
+         TABLESAMPLE BERNOULLI ({percent:.6}) REPEATABLE (12) LIMIT {limit}"
+    );
+    let mut out = Vec::new();
+    stream(tx, &sql, &[], |row| {
+        let record = record_id_of(col(row, 0)?)?;
+        out.push(sealed_profile::open_profile(sealer, record, col(row, 1)?)?);
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// Every decision (or only confirmations), by time of decision, then pair. Decisions are

@@ -480,9 +480,16 @@ impl Storage for SqliteStorage {
 
     fn scan_match_blocks(
         &self,
-        visit: &mut dyn FnMut(&crate::reports::matching::Token, BlockMember),
+        visit: &mut dyn FnMut(&crate::reports::matching::BlockKey, BlockMember),
     ) -> Result<(), StorageError> {
         self.read(|tx| reports::scan_match_blocks(tx, &self.sealer, visit))
+    }
+
+    fn match_profile_sample(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<crate::reports::matching::MatchProfile>, StorageError> {
+        self.read(|tx| reports::match_profile_sample(tx, &self.sealer, limit))
     }
 
     fn confirmed_duplicate_links(&self) -> Result<Vec<(RecordId, RecordId)>, StorageError> {

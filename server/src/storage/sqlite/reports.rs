@@ -8,9 +8,10 @@
 
 use super::{agency_col, backend, ms_col, record_id_col, to_sql_ms};
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
-use crate::reports::matching::Token;
+use crate::reports::matching::{BlockKey, MatchProfile, BLOCK_KEY_BYTES};
 use crate::seal::Sealer;
 use crate::storage::sealed_facts::{in_countries, in_period, no_country_matches};
+use crate::storage::sealed_profile;
 use crate::storage::*;
 use fieldcase_core::model::codes::*;
 use fieldcase_core::referral::ReferralStatus;
@@ -235,7 +236,7 @@ pub(super) fn scan_referral_facts(
 pub(super) fn scan_match_blocks(
     tx: &Transaction<'_>,
     sealer: &Sealer,
-    visit: &mut dyn FnMut(&Token, BlockMember),
+    visit: &mut dyn FnMut(&BlockKey, BlockMember),
 ) -> Result<(), StorageError> {
     let mut stmt = tx
         .prepare(
@@ -251,10 +252,10 @@ pub(super) fn scan_match_blocks(
         .map_err(backend)?;
     let mut rows = stmt.query([]).map_err(backend)?;
     while let Some(row) = rows.next().map_err(backend)? {
-        let read = || -> rusqlite::Result<(Token, RecordId, AgencyCode)> {
+        let read = || -> rusqlite::Result<(BlockKey, RecordId, AgencyCode)> {
             let block: Vec<u8> = row.get(0)?;
-            let mut b = [0u8; 16];
-            if block.len() == 16 {
+            let mut b = [0u8; BLOCK_KEY_BYTES];
+            if block.len() == BLOCK_KEY_BYTES {
                 b.copy_from_slice(&block);
             }
             Ok((b, record_id_col(row.get(1)?)?, agency_col(row.get(2)?)?))
@@ -265,7 +266,7 @@ pub(super) fn scan_match_blocks(
             None => None,
         };
         let sealed = sealed_ref(row, 4).map_err(backend)?.unwrap_or(&[]);
-        let profile = sealed_facts::open_profile(sealer, record, sealed)?;
+        let profile = sealed_profile::open_profile(sealer, record, sealed)?;
         visit(
             &block,
             BlockMember {
@@ -277,6 +278,50 @@ pub(super) fn scan_match_blocks(
         );
     }
     Ok(())
+}
+
+/// Up to `limit` profiles at evenly spaced row ids: one index seek each, so the sample costs
+/// the same at a million cases as at a thousand, and covers old and new cases alike.
+pub(super) fn match_profile_sample(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    limit: usize,
+) -> Result<Vec<MatchProfile>, StorageError> {
+    let (low, high): (Option<i64>, Option<i64>) = tx
+        .query_row("SELECT min(rowid), max(rowid) FROM match_profiles", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .map_err(backend)?;
+    let (Some(low), Some(high)) = (low, high) else {
+        return Ok(Vec::new());
+    };
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT rowid, record_id, profile FROM match_profiles WHERE rowid >= ?1
+             ORDER BY rowid LIMIT 1",
+        )
+        .map_err(backend)?;
+    let span = (high - low) as u128 + 1;
+    let mut out = Vec::new();
+    let mut last_taken = i64::MIN;
+    for i in 0..limit as u128 {
+        let target = low + (i * span / limit as u128) as i64;
+        if target <= last_taken {
+            continue;
+        }
+        let found = stmt
+            .query_row([target], |r| {
+                Ok((r.get::<_, i64>(0)?, record_id_col(r.get(1)?)?, r.get::<_, Vec<u8>>(2)?))
+            })
+            .optional()
+            .map_err(backend)?;
+        let Some((rowid, record, sealed)) = found else {
+            break;
+        };
+        out.push(sealed_profile::open_profile(sealer, record, &sealed)?);
+        last_taken = rowid;
+    }
+    Ok(out)
 }
 
 pub(super) fn case_summaries(
