@@ -12,10 +12,9 @@
 //!
 //! Pure functions: no I/O, no model; deterministic.
 
-use super::matching::{phonetic_code, phonetic_encoder, MatchProfile, NameField};
+use super::matching::{MatchProfile, NameField};
 use fieldcase_core::model::codes::Sex;
 use fieldcase_core::model::PartialDate;
-use rphonetic::DoubleMetaphone;
 use serde::Serialize;
 
 /// Features compared, in vector order (see [`FEATURE_NAMES`]).
@@ -148,18 +147,9 @@ impl Features {
     }
 }
 
-/// Compares profiles; holds the phonetic encoder so it is made once per scan.
-pub struct Comparer {
-    encoder: DoubleMetaphone,
-}
-
-impl Default for Comparer {
-    fn default() -> Self {
-        Comparer {
-            encoder: phonetic_encoder(),
-        }
-    }
-}
+/// Compares profiles (phonetic codes come with the profiles' name fields).
+#[derive(Default)]
+pub struct Comparer;
 
 /// A name field's level against another, with the shared token at the exact level.
 struct NameMatch<'a> {
@@ -176,16 +166,11 @@ impl Comparer {
         b: &MatchProfile,
         rarity: &dyn Fn(&str) -> f64,
     ) -> Comparison {
-        let family_a = merged(&a.family, &a.other);
-        let family_b = merged(&b.family, &b.other);
-        let straight = [
-            self.names(&a.given, &b.given),
-            self.names(&family_a, &family_b),
-        ];
-        let crossed = [
-            self.names(&a.given, &family_b),
-            self.names(&family_a, &b.given),
-        ];
+        // Other names count with the family name: both are "the rest of the name".
+        let (given_a, given_b) = ([&a.given], [&b.given]);
+        let (family_a, family_b) = ([&a.family, &a.other], [&b.family, &b.other]);
+        let straight = [names(&given_a, &given_b), names(&family_a, &family_b)];
+        let crossed = [names(&given_a, &family_b), names(&family_a, &given_b)];
         let strength = |m: &[Option<NameMatch>; 2]| -> u32 {
             m.iter().flatten().map(|n| u32::from(n.level) + 1).sum()
         };
@@ -210,7 +195,11 @@ impl Comparer {
         vector[DOCUMENT] = if a.documents.is_empty() || b.documents.is_empty() {
             MISSING
         } else {
-            u8::from(a.documents.iter().any(|d| b.documents.binary_search(d).is_ok()))
+            u8::from(
+                a.documents
+                    .iter()
+                    .any(|d| b.documents.binary_search(d).is_ok()),
+            )
         };
         vector[PHONE] = match (a.phone, b.phone) {
             (Some(x), Some(y)) => u8::from(x == y),
@@ -232,60 +221,51 @@ impl Comparer {
             swapped,
         }
     }
-
-    fn names<'a>(&self, x: &'a NameField, y: &'a NameField) -> Option<NameMatch<'a>> {
-        if x.is_empty() || y.is_empty() {
-            return None;
-        }
-        let exact: Vec<&str> = x.tokens().filter(|t| y.tokens().any(|u| u == *t)).collect();
-        if !exact.is_empty() {
-            return Some(NameMatch {
-                level: NAME_EXACT,
-                exact,
-            });
-        }
-        let codes_y: Vec<String> = y
-            .words
-            .iter()
-            .map(|w| phonetic_code(&self.encoder, w))
-            .collect();
-        let phonetic = x.words.iter().any(|w| {
-            let code = phonetic_code(&self.encoder, w);
-            !code.is_empty() && codes_y.contains(&code)
-        });
-        if phonetic {
-            return Some(NameMatch {
-                level: NAME_PHONETIC,
-                exact: Vec::new(),
-            });
-        }
-        let best = x
-            .tokens()
-            .flat_map(|s| y.tokens().map(move |t| strsim::jaro_winkler(s, t)))
-            .fold(0.0, f64::max);
-        let level = if best >= JARO_WINKLER_VERY_SIMILAR {
-            NAME_VERY_SIMILAR
-        } else if best >= JARO_WINKLER_SIMILAR {
-            NAME_SIMILAR
-        } else {
-            NAME_DIFFERENT
-        };
-        Some(NameMatch {
-            level,
-            exact: Vec::new(),
-        })
-    }
 }
 
-/// The family name with the other names: both are "the rest of the name" to compare.
-fn merged(family: &NameField, other: &NameField) -> NameField {
-    if other.is_empty() {
-        return family.clone();
+/// One name (its fields together) against another: the level, and at the exact level the
+/// tokens in common.
+fn names<'a>(x: &[&'a NameField], y: &[&'a NameField]) -> Option<NameMatch<'a>> {
+    let tokens = |f: &[&'a NameField]| f.iter().flat_map(|n| n.tokens()).collect::<Vec<&'a str>>();
+    let (tx, ty) = (tokens(x), tokens(y));
+    if tx.is_empty() || ty.is_empty() {
+        return None;
     }
-    let mut out = family.clone();
-    out.words.extend(other.words.iter().cloned());
-    out.runs.extend(other.runs.iter().cloned());
-    out
+    let exact: Vec<&str> = tx.iter().copied().filter(|t| ty.contains(t)).collect();
+    if !exact.is_empty() {
+        return Some(NameMatch {
+            level: NAME_EXACT,
+            exact,
+        });
+    }
+    let codes = |f: &[&'a NameField]| {
+        f.iter()
+            .flat_map(|n| n.codes.iter())
+            .filter(|c| !c.is_empty())
+            .collect::<Vec<&String>>()
+    };
+    let codes_y = codes(y);
+    if codes(x).iter().any(|c| codes_y.contains(c)) {
+        return Some(NameMatch {
+            level: NAME_PHONETIC,
+            exact: Vec::new(),
+        });
+    }
+    let best = tx
+        .iter()
+        .flat_map(|s| ty.iter().map(move |t| strsim::jaro_winkler(s, t)))
+        .fold(0.0, f64::max);
+    let level = if best >= JARO_WINKLER_VERY_SIMILAR {
+        NAME_VERY_SIMILAR
+    } else if best >= JARO_WINKLER_SIMILAR {
+        NAME_SIMILAR
+    } else {
+        NAME_DIFFERENT
+    };
+    Some(NameMatch {
+        level,
+        exact: Vec::new(),
+    })
 }
 
 /// How two dates of birth compare, at the precision both have.
@@ -296,7 +276,13 @@ fn dob_level(x: PartialDate, y: PartialDate) -> u8 {
         PartialDate::Day(_) => 3,
     };
     let shared = precision(x).min(precision(y));
-    let parts = |d: PartialDate| [Some(d.year()), d.month().map(u16::from), d.day().map(u16::from)];
+    let parts = |d: PartialDate| {
+        [
+            Some(d.year()),
+            d.month().map(u16::from),
+            d.day().map(u16::from),
+        ]
+    };
     let (px, py) = (parts(x), parts(y));
     let differing: Vec<usize> = (0..shared).filter(|&i| px[i] != py[i]).collect();
     match differing.as_slice() {
@@ -352,8 +338,15 @@ mod tests {
         assert_eq!(c.vector[GIVEN], NAME_DIFFERENT);
         assert_eq!(c.vector[FAMILY], NAME_DIFFERENT);
         assert!(!c.is_plausible());
-        let c = compare(json!({"given_name": "Amina"}), json!({"family_name": "Nakato"}));
-        assert_eq!((c.vector[GIVEN], c.vector[FAMILY]), (MISSING, NAME_DIFFERENT));
+        let c = compare(
+            json!({"given_name": "Amina"}),
+            json!({"family_name": "Nakato"}),
+        );
+        assert!(c.swapped, "the only names there are are compared");
+        assert_eq!(
+            (c.vector[GIVEN], c.vector[FAMILY]),
+            (NAME_DIFFERENT, MISSING)
+        );
     }
 
     #[test]
@@ -362,8 +355,14 @@ mod tests {
         assert_eq!(dob_level(d("1990-05-12"), d("1990-05-12")), DOB_EXACT);
         assert_eq!(dob_level(d("1990-05-12"), d("1990")), DOB_PARTIAL);
         assert_eq!(dob_level(d("1990-05-12"), d("1990-12-05")), DOB_SWAPPED);
-        assert_eq!(dob_level(d("1990-05-12"), d("1991-05-12")), DOB_ONE_PART_OFF);
-        assert_eq!(dob_level(d("1990-05-12"), d("1990-05-13")), DOB_ONE_PART_OFF);
+        assert_eq!(
+            dob_level(d("1990-05-12"), d("1991-05-12")),
+            DOB_ONE_PART_OFF
+        );
+        assert_eq!(
+            dob_level(d("1990-05-12"), d("1990-05-13")),
+            DOB_ONE_PART_OFF
+        );
         assert_eq!(dob_level(d("1990"), d("1989-02")), DOB_ONE_PART_OFF);
         assert_eq!(dob_level(d("1990-05-12"), d("1992-05-12")), DOB_DIFFERENT);
         assert_eq!(dob_level(d("1990-05-12"), d("1990-06-13")), DOB_DIFFERENT);

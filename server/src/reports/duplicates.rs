@@ -115,11 +115,11 @@ pub struct Stats {
     pub sampled_profiles: u64,
 }
 
-fn side(m: &BlockMember) -> Side {
+fn side_of(s: &CaseSummary) -> Side {
     Side {
-        record: m.record,
-        agency: m.agency.clone(),
-        intake_date: m.intake_date,
+        record: s.record,
+        agency: s.agency.clone(),
+        intake_date: s.intake_date,
     }
 }
 
@@ -189,17 +189,17 @@ struct Compared {
 #[derive(Default)]
 struct Sides {
     index: HashMap<RecordId, u32>,
-    sides: Vec<Side>,
+    records: Vec<RecordId>,
 }
 
 impl Sides {
-    fn of(&mut self, m: &BlockMember) -> u32 {
-        if let Some(&i) = self.index.get(&m.record) {
+    fn of(&mut self, record: RecordId) -> u32 {
+        if let Some(&i) = self.index.get(&record) {
             return i;
         }
-        let i = self.sides.len() as u32;
-        self.sides.push(side(m));
-        self.index.insert(m.record, i);
+        let i = self.records.len() as u32;
+        self.records.push(record);
+        self.index.insert(record, i);
         i
     }
 }
@@ -209,9 +209,9 @@ impl Sides {
 fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError> {
     let comparer = Comparer::default();
     let sample = storage.match_profile_sample(U_SAMPLE_PROFILES)?;
-    let mut model = Model::from_sample(&sample, &comparer);
+    let mut model = Model::from_sample(&sample.profiles, sample.cases, &comparer);
     let mut stats = Stats {
-        sampled_profiles: sample.len() as u64,
+        sampled_profiles: sample.profiles.len() as u64,
         ..Stats::default()
     };
     drop(sample);
@@ -221,9 +221,9 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError
     let mut patterns: HashMap<Vector, u64> = HashMap::new();
     let mut kept: Vec<Compared> = Vec::new();
     let mut block: Option<BlockKey> = None;
-    let mut members: Vec<BlockMember> = Vec::new();
+    let mut members: Vec<Arc<BlockMember>> = Vec::new();
     let mut oversized = false;
-    let mut flush = |members: &mut Vec<BlockMember>, oversized: bool, stats: &mut Stats| {
+    let mut flush = |members: &mut Vec<Arc<BlockMember>>, oversized: bool, stats: &mut Stats| {
         if members.is_empty() && !oversized {
             return;
         }
@@ -233,7 +233,7 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError
             members.clear();
             return;
         }
-        let ids: Vec<u32> = members.iter().map(|m| sides.of(m)).collect();
+        let ids: Vec<u32> = members.iter().map(|m| sides.of(m.record)).collect();
         for (i, x) in members.iter().enumerate() {
             for (j, y) in members.iter().enumerate().skip(i + 1) {
                 let (a, b) = if x.record.as_bytes() <= y.record.as_bytes() {
@@ -245,8 +245,7 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError
                     continue;
                 }
                 stats.comparisons += 1;
-                let c: Comparison =
-                    comparer.compare(&x.profile, &y.profile, &|w| model.rarity(w));
+                let c: Comparison = comparer.compare(&x.profile, &y.profile, &|w| model.rarity(w));
                 *patterns.entry(c.vector).or_default() += 1;
                 if c.is_plausible() {
                     kept.push(Compared {
@@ -285,7 +284,7 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError
         let frequencies = c.frequencies.map(|f| f.map(f64::from));
         model.probability(model.weight_of(&c.vector, frequencies))
     };
-    let mut kept_probabilities: Vec<f64> = kept.iter().map(probability).collect();
+    let kept_probabilities: Vec<f64> = kept.iter().map(probability).collect();
     // Matches expected among the pairs not kept (no name, document or phone agreement).
     let kept_patterns: f64 = kept
         .iter()
@@ -302,19 +301,35 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError
     stats.min_listed_score = round_score(threshold);
     stats.match_share = model.match_share;
 
+    let listed: Vec<(&Compared, f64)> = kept
+        .iter()
+        .zip(kept_probabilities)
+        .filter(|(_, p)| *p >= threshold)
+        .collect();
+    let mut wanted: Vec<RecordId> = listed
+        .iter()
+        .flat_map(|(c, _)| [sides.records[c.a as usize], sides.records[c.b as usize]])
+        .collect();
+    wanted.sort_unstable_by(|x, y| x.as_bytes().cmp(y.as_bytes()));
+    wanted.dedup();
+    let summaries: HashMap<RecordId, Side> = storage
+        .case_summaries(&wanted)?
+        .iter()
+        .map(|s| (s.record, side_of(s)))
+        .collect();
     let mut found: Found = HashMap::new();
-    for (c, p) in kept.iter().zip(kept_probabilities.drain(..)) {
-        if p < threshold {
+    for (c, p) in listed {
+        let (ra, rb) = (sides.records[c.a as usize], sides.records[c.b as usize]);
+        let (Some(a), Some(b)) = (summaries.get(&ra), summaries.get(&rb)) else {
             continue;
-        }
-        let (a, b) = (&sides.sides[c.a as usize], &sides.sides[c.b as usize]);
+        };
         let comparison = Comparison {
             vector: c.vector,
             exact_tokens: [None, None],
             swapped: c.swapped,
         };
         found.insert(
-            (a.record, b.record),
+            (ra, rb),
             Candidate {
                 a: a.clone(),
                 b: b.clone(),
@@ -363,16 +378,11 @@ fn with_decisions(storage: &dyn Storage, mut found: Found) -> Result<Vec<Candida
         let (Some(a), Some(b)) = (summaries.get(&d.record_a), summaries.get(&d.record_b)) else {
             continue;
         };
-        let to_side = |s: &CaseSummary| Side {
-            record: s.record,
-            agency: s.agency.clone(),
-            intake_date: s.intake_date,
-        };
         found.insert(
             key,
             Candidate {
-                a: to_side(a),
-                b: to_side(b),
+                a: side_of(a),
+                b: side_of(b),
                 score: None,
                 features: None,
                 status,

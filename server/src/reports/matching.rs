@@ -21,13 +21,14 @@
 //! Comparing every pair is quadratic, so cases are *blocked*: only cases sharing a block key
 //! are compared. One pass catches what another misses; each key is an HMAC (under the match
 //! key) of a domain-tagged value, cut to [`BLOCK_KEY_BYTES`]:
-//! - **name pair and birth year**: the Double Metaphone codes (computed on the folded words,
-//!   so `Mohammed`/`Muhammad`/`Mohamad`, `Ivanov`/`Ivanoff`, `Olena`/`Elena` share a code) of a
-//!   word of one name field and a word of another, unordered (a swapped given and family name
-//!   gives the same pair), with the birth year. No nationality: a second agency may record
-//!   another one.
-//! - **name pair and nationality**: the same pairs with the nationality instead of the year,
-//!   for a date of birth shifted by a year, missing, or mistyped.
+//! - **name pair and birth years**: the Double Metaphone codes (computed on the folded
+//!   words, so `Mohammed`/`Muhammad`/`Mohamad`, `Ivanov`/`Ivanoff`, `Olena`/`Elena` share a
+//!   code) of a word of one name field and a word of another, unordered (a swapped given and
+//!   family name gives the same pair), with a two-year window of the birth year: each case
+//!   is filed under the windows `⌊(y−1)/2⌋` and `⌊(y+1)/2⌋` of its year `y` (one or two
+//!   keys), so two years at most one apart always share a window — a year off by one, a
+//!   date cut to the year or month, or day and month swapped all meet. No nationality: a
+//!   second agency may record another one.
 //! - **one name word and the day and month of birth**, day and month unordered: for a full
 //!   date of birth with day and month swapped or the year off, with one name word (the other
 //!   may be mistyped or written in a script that leaves vowels out).
@@ -77,8 +78,7 @@ const PHONETIC_CODE_CHARS: usize = 4;
 
 /// Domains of the block keys (`Sealer::match_token`): each pass has its own, so a key of one
 /// pass never equals a key of another.
-const NAME_YEAR_DOMAIN: &str = "block/name-pair+year";
-const NAME_NATIONALITY_DOMAIN: &str = "block/name-pair+nationality";
+const NAME_YEARS_DOMAIN: &str = "block/name-pair+two-years";
 const WORD_DAY_MONTH_DOMAIN: &str = "block/name-word+day-month";
 const DOCUMENT_DOMAIN: &str = "block/document";
 const PHONE_DOMAIN: &str = "block/phone";
@@ -90,9 +90,19 @@ pub struct NameField {
     pub words: Vec<String>,
     /// Folded runs of adjacent words joined (`al hasan` → `alhasan`), distinct.
     pub runs: Vec<String>,
+    /// The phonetic code of each word ([`phonetic_code`]), computed when the field is made
+    /// or read back, never stored: comparisons use them pair after pair.
+    pub codes: Vec<String>,
 }
 
 impl NameField {
+    /// A field of these folded words and runs, with their phonetic codes.
+    pub fn new(words: Vec<String>, runs: Vec<String>) -> NameField {
+        let encoder = phonetic_encoder();
+        let codes = words.iter().map(|w| phonetic_code(&encoder, w)).collect();
+        NameField { words, runs, codes }
+    }
+
     fn of(names: &[&str]) -> NameField {
         let mut field = NameField::default();
         for name in names {
@@ -107,7 +117,7 @@ impl NameField {
                 }
             }
         }
-        field
+        NameField::new(field.words, field.runs)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -122,7 +132,12 @@ impl NameField {
 
 impl std::fmt::Debug for NameField {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "NameField({} words, {} runs)", self.words.len(), self.runs.len())
+        write!(
+            f,
+            "NameField({} words, {} runs)",
+            self.words.len(),
+            self.runs.len()
+        )
     }
 }
 
@@ -159,10 +174,27 @@ impl MatchProfile {
     /// The profile of a case. `None` when it carries nothing to match on (no name, document
     /// or phone): an anonymous intake is never a candidate.
     pub fn of_case(case: &Case, sealer: &Sealer) -> Option<MatchProfile> {
-        let given = NameField::of(&case.given_name.iter().map(String::as_str).collect::<Vec<_>>());
-        let family =
-            NameField::of(&case.family_name.iter().map(String::as_str).collect::<Vec<_>>());
-        let other = NameField::of(&case.other_names.iter().map(String::as_str).collect::<Vec<_>>());
+        let given = NameField::of(
+            &case
+                .given_name
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+        let family = NameField::of(
+            &case
+                .family_name
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+        let other = NameField::of(
+            &case
+                .other_names
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
         let mut documents: Vec<Token> = case
             .document_numbers
             .iter()
@@ -204,17 +236,10 @@ impl MatchProfile {
     /// The block keys of this profile (see the module docs), sorted, distinct. Derived from
     /// the profile alone, so the keys a stored profile was filed under can be recomputed.
     pub fn blocks(&self, sealer: &Sealer) -> Vec<BlockKey> {
-        let encoder = phonetic_encoder();
         let groups: Vec<BTreeSet<String>> = self
             .name_groups()
             .into_iter()
-            .map(|g| {
-                g.words
-                    .iter()
-                    .map(|w| phonetic_code(&encoder, w))
-                    .filter(|c| !c.is_empty())
-                    .collect()
-            })
+            .map(|g| g.codes.iter().filter(|c| !c.is_empty()).cloned().collect())
             .collect();
         // Unordered pairs of codes: across fields, or within the only field there is.
         let mut pairs: BTreeSet<(String, String)> = BTreeSet::new();
@@ -247,15 +272,13 @@ impl MatchProfile {
             out
         };
         let mut blocks: Vec<BlockKey> = Vec::new();
-        for (x, y) in &pairs {
-            if let Some(dob) = self.date_of_birth {
-                blocks.push(key(NAME_YEAR_DOMAIN, &format!("{x}|{y}|{}", dob.year())));
-            }
-            if let Some(country) = self.nationality {
-                blocks.push(key(
-                    NAME_NATIONALITY_DOMAIN,
-                    &format!("{x}|{y}|{}", country.as_str()),
-                ));
+        if let Some(dob) = self.date_of_birth {
+            let year = u32::from(dob.year());
+            let windows: BTreeSet<u32> = [year.saturating_sub(1) / 2, (year + 1) / 2].into();
+            for (x, y) in &pairs {
+                for w in &windows {
+                    blocks.push(key(NAME_YEARS_DOMAIN, &format!("{x}|{y}|{w}")));
+                }
             }
         }
         if let Some(full) = self.date_of_birth.and_then(PartialDate::full) {
@@ -266,11 +289,17 @@ impl MatchProfile {
             };
             let words: BTreeSet<&String> = groups.iter().flatten().collect();
             for code in words {
-                blocks.push(key(WORD_DAY_MONTH_DOMAIN, &format!("{code}|{lo:02}|{hi:02}")));
+                blocks.push(key(
+                    WORD_DAY_MONTH_DOMAIN,
+                    &format!("{code}|{lo:02}|{hi:02}"),
+                ));
             }
         }
         let token_key = |domain: &str, token: &Token| -> BlockKey {
-            key(domain, &token.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            key(
+                domain,
+                &token.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            )
         };
         blocks.extend(self.documents.iter().map(|d| token_key(DOCUMENT_DOMAIN, d)));
         blocks.extend(self.phone.iter().map(|p| token_key(PHONE_DOMAIN, p)));
@@ -359,6 +388,9 @@ mod tests {
         )
         .unwrap();
         let shown = format!("{p:?}");
-        assert!(!shown.contains("zainab") && !shown.contains("1990"), "{shown}");
+        assert!(
+            !shown.contains("zainab") && !shown.contains("1990"),
+            "{shown}"
+        );
     }
 }

@@ -79,8 +79,9 @@ fn decode_profile(bytes: &[u8]) -> Option<MatchProfile> {
     let mut reader = Reader { rest: bytes };
     let mut fields: [NameField; 3] = Default::default();
     for field in &mut fields {
-        field.words = reader.list()?;
-        field.runs = reader.list()?;
+        let words = reader.list()?;
+        let runs = reader.list()?;
+        *field = NameField::new(words, runs);
     }
     let dob = reader.take(5)?;
     let year = u16::from_be_bytes([dob[1], dob[2]]);

@@ -546,7 +546,7 @@ impl Storage for PostgresStorage {
 
     fn scan_match_blocks(
         &self,
-        visit: &mut dyn FnMut(&crate::reports::matching::BlockKey, BlockMember),
+        visit: &mut dyn FnMut(&crate::reports::matching::BlockKey, std::sync::Arc<BlockMember>),
     ) -> Result<(), StorageError> {
         self.read(|tx| reports::scan_match_blocks(tx, &self.sealer, visit))
     }
@@ -554,7 +554,7 @@ impl Storage for PostgresStorage {
     fn match_profile_sample(
         &self,
         limit: usize,
-    ) -> Result<Vec<crate::reports::matching::MatchProfile>, StorageError> {
+    ) -> Result<crate::storage::ProfileSample, StorageError> {
         self.read(|tx| reports::match_profile_sample(tx, &self.sealer, limit))
     }
 

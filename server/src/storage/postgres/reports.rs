@@ -9,7 +9,7 @@
 
 use super::{agency_of, backend, col, ms, record_id_of, to_sql};
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
-use crate::reports::matching::{BlockKey, MatchProfile, BLOCK_KEY_BYTES};
+use crate::reports::matching::{BlockKey, BLOCK_KEY_BYTES};
 use crate::seal::Sealer;
 use crate::storage::sealed_facts::{in_countries, in_period, no_country_matches};
 use crate::storage::sealed_profile;
@@ -20,6 +20,8 @@ use ::postgres::{Row, Transaction};
 use fieldcase_core::model::codes::*;
 use fieldcase_core::referral::ReferralStatus;
 use fieldcase_core::RecordId;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -206,20 +208,19 @@ pub(super) fn scan_referral_facts(
 }
 
 /// Members of blocks shared by at least two cases, sorted by block; only members' profiles
-/// (and intake dates) are opened.
+/// are opened, each once (a case in several blocks is visited with one shared member).
 pub(super) fn scan_match_blocks(
     tx: &mut Transaction<'_>,
     sealer: &Sealer,
-    visit: &mut dyn FnMut(&BlockKey, BlockMember),
+    visit: &mut dyn FnMut(&BlockKey, Arc<BlockMember>),
 ) -> Result<(), StorageError> {
-    let sql = "SELECT b.block, b.record_id, r.owner_agency, f.facts, p.profile
+    let sql = "SELECT b.block, b.record_id, p.profile
                FROM match_blocks b
                JOIN match_profiles p ON p.record_id = b.record_id
-               JOIN records r ON r.record_id = b.record_id
-               LEFT JOIN report_facts f ON f.record_id = b.record_id
                WHERE EXISTS (SELECT 1 FROM match_blocks o
                              WHERE o.block = b.block AND o.record_id <> b.record_id)
                ORDER BY b.block";
+    let mut opened: HashMap<RecordId, Arc<BlockMember>> = HashMap::new();
     stream(tx, sql, &[], |row| {
         let block: &[u8] = col(row, 0)?;
         let mut b = [0u8; BLOCK_KEY_BYTES];
@@ -227,15 +228,14 @@ pub(super) fn scan_match_blocks(
             b.copy_from_slice(block);
         }
         let record = record_id_of(col(row, 1)?)?;
-        let intake_date = match col::<Option<&[u8]>>(row, 3)? {
-            Some(sealed) => sealed_facts::open_case_intake(sealer, record, sealed)?,
-            None => None,
-        };
-        let member = BlockMember {
-            record,
-            agency: agency_of(col(row, 2)?)?,
-            intake_date,
-            profile: sealed_profile::open_profile(sealer, record, col(row, 4)?)?,
+        let member = match opened.get(&record) {
+            Some(m) => m.clone(),
+            None => {
+                let profile = sealed_profile::open_profile(sealer, record, col(row, 2)?)?;
+                let m = Arc::new(BlockMember { record, profile });
+                opened.insert(record, m.clone());
+                m
+            }
         };
         visit(&b, member);
         Ok(())
@@ -248,13 +248,16 @@ pub(super) fn match_profile_sample(
     tx: &mut Transaction<'_>,
     sealer: &Sealer,
     limit: usize,
-) -> Result<Vec<MatchProfile>, StorageError> {
+) -> Result<ProfileSample, StorageError> {
     let total: i64 = tx
         .query_one("SELECT count(*) FROM match_profiles", &[])
         .map_err(backend)?
         .get(0);
     if total == 0 || limit == 0 {
-        return Ok(Vec::new());
+        return Ok(ProfileSample {
+            cases: total as u64,
+            profiles: Vec::new(),
+        });
     }
     // A little over the share wanted, so the sample rarely falls short; `LIMIT` cuts it.
     let percent = (100.0 * 1.2 * limit as f64 / total as f64).min(100.0);
@@ -268,7 +271,10 @@ pub(super) fn match_profile_sample(
         out.push(sealed_profile::open_profile(sealer, record, col(row, 1)?)?);
         Ok(())
     })?;
-    Ok(out)
+    Ok(ProfileSample {
+        cases: total as u64,
+        profiles: out,
+    })
 }
 
 /// Every decision (or only confirmations), by time of decision, then pair. Decisions are

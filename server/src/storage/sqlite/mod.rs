@@ -480,7 +480,7 @@ impl Storage for SqliteStorage {
 
     fn scan_match_blocks(
         &self,
-        visit: &mut dyn FnMut(&crate::reports::matching::BlockKey, BlockMember),
+        visit: &mut dyn FnMut(&crate::reports::matching::BlockKey, std::sync::Arc<BlockMember>),
     ) -> Result<(), StorageError> {
         self.read(|tx| reports::scan_match_blocks(tx, &self.sealer, visit))
     }
@@ -488,7 +488,7 @@ impl Storage for SqliteStorage {
     fn match_profile_sample(
         &self,
         limit: usize,
-    ) -> Result<Vec<crate::reports::matching::MatchProfile>, StorageError> {
+    ) -> Result<crate::storage::ProfileSample, StorageError> {
         self.read(|tx| reports::match_profile_sample(tx, &self.sealer, limit))
     }
 
