@@ -752,16 +752,28 @@ impl Population {
         out
     }
 
-    /// Zipf-like choice: the first names of a list are much more common than the last.
+    /// Skewed choice: the first names of a list are more common than the last (the first
+    /// of thirty given names is about one in ten, as Mohammed is among Arabic-speaking men).
     fn common(&mut self, from: &'static [&'static str]) -> &'static str {
         let r: f64 = self.rng.gen();
-        from[((r * r * from.len() as f64) as usize).min(from.len() - 1)]
+        from[((r.powf(1.5) * from.len() as f64) as usize).min(from.len() - 1)]
+    }
+
+    /// A family name word: drawn evenly, as family names are spread far more thinly than
+    /// given names.
+    fn family_word(&mut self, from: &'static [&'static str]) -> &'static str {
+        from.choose(&mut self.rng).copied().unwrap_or("Ali")
     }
 
     fn family_name(&mut self, region: &Region, female: bool) -> String {
-        let mut names = vec![self.common(region.family).to_owned()];
+        let mut names = vec![self.family_word(region.family).to_owned()];
         if self.rng.gen_bool(region.two_family) {
-            let second = self.common(region.family);
+            // A father's name before the family name where that is the custom.
+            let second = if region.script == Script::Arabic {
+                self.common(region.male)
+            } else {
+                self.family_word(region.family)
+            };
             if second != names[0] {
                 names.push(second.to_owned());
             }
