@@ -242,8 +242,10 @@ pub(super) fn scan_match_blocks(
     })
 }
 
-/// Up to `limit` profiles drawn by a repeatable Bernoulli sample of the table: spread over
-/// the whole caseload, and the same rows again while the table is unchanged.
+/// Up to `limit` profiles chosen by a hash of their record ids: spread over the whole
+/// caseload (old and new cases alike), exactly `limit` when there are that many, and the same
+/// rows again while the table is unchanged. PostgreSQL keeps only the `limit` smallest hashes
+/// while it reads the table (a bounded sort).
 pub(super) fn match_profile_sample(
     tx: &mut Transaction<'_>,
     sealer: &Sealer,
@@ -259,11 +261,8 @@ pub(super) fn match_profile_sample(
             profiles: Vec::new(),
         });
     }
-    // A little over the share wanted, so the sample rarely falls short; `LIMIT` cuts it.
-    let percent = (100.0 * 1.2 * limit as f64 / total as f64).min(100.0);
     let sql = format!(
-        "SELECT record_id, profile FROM match_profiles
-         TABLESAMPLE BERNOULLI ({percent:.6}) REPEATABLE (12) LIMIT {limit}"
+        "SELECT record_id, profile FROM match_profiles ORDER BY md5(record_id) LIMIT {limit}"
     );
     let mut out = Vec::new();
     stream(tx, &sql, &[], |row| {
