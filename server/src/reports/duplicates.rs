@@ -8,9 +8,10 @@
 //! duplicates compare ([`Model::fit`]); (4) each pair's match probability is weighed with
 //! term frequencies, and pairs at or above the estimated threshold
 //! ([`listing_threshold`]) are listed. See `docs/reports.md` for its cost at 100,000 and
-//! 1,000,000 cases. Memory holds one block's members, the ids of the pairs compared, and
-//! the comparison levels of pairs with some name, document or phone agreement — never a
-//! name: names are compared inside the block and dropped with it. Pairs a person decided
+//! 1,000,000 cases. Memory holds the opened profiles of the cases in shared blocks (the
+//! storage scan opens each once), the ids of the pairs compared, and the comparison levels
+//! of pairs with some name, document or phone agreement; names live only in the opened
+//! profiles and are dropped with them. Pairs a person decided
 //! are listed with their decision even when they no longer score (a later edit changed a
 //! name), so a confirmation never silently disappears from review.
 //!
