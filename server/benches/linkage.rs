@@ -155,7 +155,7 @@ fn main() {
                 }
             }
             let mut wrong: Vec<_> = wrong.into_iter().collect();
-            wrong.sort_by(|a, b| b.1.cmp(&a.1));
+            wrong.sort_by_key(|w| std::cmp::Reverse(w.1));
             for (pattern, n) in wrong.iter().take(15) {
                 println!("  wrong ×{n}: {pattern}");
             }

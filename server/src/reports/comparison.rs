@@ -309,7 +309,7 @@ mod tests {
     }
 
     fn compare(a: serde_json::Value, b: serde_json::Value) -> Comparison {
-        Comparer::default().compare(&profile(a), &profile(b), &|_| 0.0)
+        Comparer.compare(&profile(a), &profile(b), &|_| 0.0)
     }
 
     #[test]

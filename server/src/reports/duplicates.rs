@@ -208,7 +208,7 @@ impl Sides {
 /// Walks the match blocks, compares every pair within a block once, estimates the model and
 /// keeps the pairs it lists.
 fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError> {
-    let comparer = Comparer::default();
+    let comparer = Comparer;
     let sample = storage.match_profile_sample(U_SAMPLE_PROFILES)?;
     let mut model = Model::from_sample(&sample.profiles, sample.cases, &comparer);
     let mut stats = Stats {

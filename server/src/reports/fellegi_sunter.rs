@@ -452,7 +452,7 @@ mod tests {
 
     #[test]
     fn m_comes_from_confident_matches_and_lambda_from_em() {
-        let mut model = Model::from_sample(&[], 10_000, &Comparer::default());
+        let mut model = Model::from_sample(&[], 10_000, &Comparer);
         let with_document = |mut v: Vector| {
             v[DOCUMENT] = 1;
             v
@@ -500,7 +500,7 @@ mod tests {
         };
         let mut sample: Vec<MatchProfile> = (0..50).map(|_| profile("Mohammed")).collect();
         sample.push(profile("Zebulon"));
-        let comparer = Comparer::default();
+        let comparer = Comparer;
         let model = Model::from_sample(&sample, 51, &comparer);
         let common = comparer.compare(&sample[0], &sample[1], &|w| model.rarity(w));
         let rare = comparer.compare(&sample[50], &sample[50], &|w| model.rarity(w));

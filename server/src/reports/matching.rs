@@ -274,7 +274,8 @@ impl MatchProfile {
         let mut blocks: Vec<BlockKey> = Vec::new();
         if let Some(dob) = self.date_of_birth {
             let year = u32::from(dob.year());
-            let windows: BTreeSet<u32> = [year.saturating_sub(1) / 2, (year + 1) / 2].into();
+            // ⌊(y−1)/2⌋ and ⌊(y+1)/2⌋ = ⌈y/2⌉.
+            let windows: BTreeSet<u32> = [year.saturating_sub(1) / 2, year.div_ceil(2)].into();
             for (x, y) in &pairs {
                 for w in &windows {
                     blocks.push(key(NAME_YEARS_DOMAIN, &format!("{x}|{y}|{w}")));
