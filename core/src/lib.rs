@@ -18,6 +18,7 @@ pub mod ids;
 pub mod merge;
 pub mod model;
 pub mod normalize;
+pub mod population;
 pub mod protocol;
 pub mod referral;
 pub mod sample;

@@ -118,22 +118,52 @@ pub const MAX_DOCUMENT_INPUT_CHARS: usize = 64;
 /// for the rules. Empty when the name has no letters or digits.
 pub fn name_tokens(name: &str) -> Vec<String> {
     let words = name_words(name);
-    let mut tokens: Vec<String> = Vec::with_capacity(MAX_NAME_TOKENS);
-    let mut add = |raw: &str| {
-        let token = fold_word(raw);
-        if !tokens.contains(&token) {
-            tokens.push(token);
-        }
-    };
-    for word in words.iter().filter(|w| w.len() >= MIN_WORD_TOKEN_CHARS) {
-        add(word);
-    }
-    for len in 2..=MAX_JOINED_WORDS {
-        for run in words.windows(len) {
-            add(&run.concat());
+    let mut tokens = folded_words_of(&words);
+    for run in folded_runs_of(&words) {
+        if !tokens.contains(&run) {
+            tokens.push(run);
         }
     }
     tokens
+}
+
+/// The folded words of a name alone (step 4 applied to each word of at least
+/// [`MIN_WORD_TOKEN_CHARS`] letters), in order, distinct: the first tokens of
+/// [`name_tokens`], without the joined runs. For comparisons that look at one word at a time
+/// (phonetic codes, string similarity).
+pub fn folded_words(name: &str) -> Vec<String> {
+    folded_words_of(&name_words(name))
+}
+
+/// The folded runs of 2 to [`MAX_JOINED_WORDS`] adjacent words of a name, distinct: the
+/// tokens of [`name_tokens`] that [`folded_words`] does not give (unless a run folds to a
+/// word).
+pub fn folded_runs(name: &str) -> Vec<String> {
+    folded_runs_of(&name_words(name))
+}
+
+fn folded_words_of(words: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    for word in words.iter().filter(|w| w.len() >= MIN_WORD_TOKEN_CHARS) {
+        let token = fold_word(word);
+        if !out.contains(&token) {
+            out.push(token);
+        }
+    }
+    out
+}
+
+fn folded_runs_of(words: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for len in 2..=MAX_JOINED_WORDS {
+        for run in words.windows(len) {
+            let token = fold_word(&run.concat());
+            if !out.contains(&token) {
+                out.push(token);
+            }
+        }
+    }
+    out
 }
 
 /// The key for a phone number, or `None` when it is not a plausible one.

@@ -626,9 +626,10 @@ async fn reports_match_the_generated_population_and_respect_roles() {
         let c = listed
             .get(id)
             .unwrap_or_else(|| panic!("known duplicate {id} not listed: {list}"));
-        assert!(c["score"].as_f64().unwrap() >= 0.6);
+        assert!(c["score"].as_f64().unwrap() >= list["min_candidate_score"].as_f64().unwrap());
         assert_ne!(c["a"]["agency"], c["b"]["agency"]);
-        assert!(c["features"]["name_tokens_matched"].as_u64().unwrap() >= 1);
+        let agrees = |f: &str| c["features"][f].as_str().is_some_and(|l| l != "different");
+        assert!(agrees("given_name") || agrees("family_name"), "{c}");
     }
     for id in listed.keys() {
         let verb = if known.contains(id) {

@@ -338,7 +338,7 @@ pub async fn list_duplicates(
             .take(limit)
             .map(candidate_body)
             .collect(),
-        min_candidate_score: crate::reports::matching::MIN_CANDIDATE_SCORE,
+        min_candidate_score: stats.min_listed_score,
         stats: ReviewStatsBody {
             blocks: stats.blocks,
             blocks_skipped: stats.blocks_skipped,

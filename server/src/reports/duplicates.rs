@@ -1,9 +1,17 @@
 //! The duplicate review list: candidate pairs found on demand by walking the match blocks,
 //! with the decisions people took.
 //!
-//! Candidates are computed from the stored blocks (one sorted scan; see `docs/reports.md` for
-//! its cost at 100,000 and 1,000,000 cases). Memory holds one block's members and the pairs
-//! that scored at least [`MIN_CANDIDATE_SCORE`], never every case. Pairs a person decided
+//! One computation: (1) a sample of profiles spread over the caseload estimates how often
+//! features agree by chance and how common each name is ([`Model::from_sample`]); (2) one
+//! sorted scan of the stored blocks compares every pair sharing a block once
+//! ([`Comparer`]); (3) expectation–maximisation over those comparisons estimates how true
+//! duplicates compare ([`Model::fit`]); (4) each pair's match probability is weighed with
+//! term frequencies, and pairs at or above the estimated threshold
+//! ([`listing_threshold`]) are listed. See `docs/reports.md` for its cost at 100,000 and
+//! 1,000,000 cases. Memory holds the opened profiles of the cases in shared blocks (the
+//! storage scan opens each once), the ids of the pairs compared, and the comparison levels
+//! of pairs with some name, document or phone agreement; names live only in the opened
+//! profiles and are dropped with them. Pairs a person decided
 //! are listed with their decision even when they no longer score (a later edit changed a
 //! name), so a confirmation never silently disappears from review.
 //!
@@ -13,11 +21,13 @@
 //! operation is merged). Decisions are read fresh on every request, so a confirmation shows
 //! at once.
 
-use super::matching::{score, Features, Token, MAX_BLOCK_RECORDS, MIN_CANDIDATE_SCORE};
+use super::comparison::{Comparer, Comparison, Features, Vector};
+use super::fellegi_sunter::{listing_threshold, Model, U_SAMPLE_PROFILES};
+use super::matching::{BlockKey, MAX_BLOCK_RECORDS};
 use crate::storage::{BlockMember, CaseSummary, Storage, StorageError};
 use fieldcase_core::model::Date;
 use fieldcase_core::{AgencyCode, RecordId};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// What review shows of one side of a pair.
@@ -89,21 +99,28 @@ fn ordered(x: RecordId, y: RecordId) -> (RecordId, RecordId) {
     }
 }
 
-/// What a computation looked at, for the reviewer and the benchmark.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What a computation looked at and estimated, for the reviewer and the benchmark.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Stats {
     /// Blocks shared by at least two cases.
     pub blocks: u64,
     /// Blocks larger than [`MAX_BLOCK_RECORDS`], not compared.
     pub blocks_skipped: u64,
+    /// Distinct pairs compared.
     pub comparisons: u64,
+    /// The estimated threshold: the lowest match probability listed.
+    pub min_listed_score: f64,
+    /// Estimated share of true duplicates among the pairs compared.
+    pub match_share: f64,
+    /// Profiles in the sample `u` and term frequencies were estimated from.
+    pub sampled_profiles: u64,
 }
 
-fn side(m: &BlockMember) -> Side {
+fn side_of(s: &CaseSummary) -> Side {
     Side {
-        record: m.record,
-        agency: m.agency.clone(),
-        intake_date: m.intake_date,
+        record: s.record,
+        agency: s.agency.clone(),
+        intake_date: s.intake_date,
     }
 }
 
@@ -160,44 +177,85 @@ impl CandidateCache {
     }
 }
 
-/// Walks the match blocks and scores every pair within a block.
+/// A compared pair kept for listing: its sides (indexes into the sides seen) and levels.
+struct Compared {
+    a: u32,
+    b: u32,
+    vector: Vector,
+    frequencies: [Option<f32>; 2],
+    swapped: bool,
+}
+
+/// The cases met in blocks, each once, by index.
+#[derive(Default)]
+struct Sides {
+    index: HashMap<RecordId, u32>,
+    records: Vec<RecordId>,
+}
+
+impl Sides {
+    fn of(&mut self, record: RecordId) -> u32 {
+        if let Some(&i) = self.index.get(&record) {
+            return i;
+        }
+        let i = self.records.len() as u32;
+        self.records.push(record);
+        self.index.insert(record, i);
+        i
+    }
+}
+
+/// Walks the match blocks, compares every pair within a block once, estimates the model and
+/// keeps the pairs it lists.
 fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError> {
-    let mut found: HashMap<(RecordId, RecordId), Candidate> = HashMap::new();
-    let mut stats = Stats::default();
-    let mut block: Option<Token> = None;
-    let mut members: Vec<BlockMember> = Vec::new();
+    let comparer = Comparer;
+    let sample = storage.match_profile_sample(U_SAMPLE_PROFILES)?;
+    let mut model = Model::from_sample(&sample.profiles, sample.cases, &comparer);
+    let mut stats = Stats {
+        sampled_profiles: sample.profiles.len() as u64,
+        ..Stats::default()
+    };
+    drop(sample);
+
+    let mut sides = Sides::default();
+    let mut compared: HashSet<u64> = HashSet::new();
+    let mut patterns: HashMap<Vector, u64> = HashMap::new();
+    let mut kept: Vec<Compared> = Vec::new();
+    let mut block: Option<BlockKey> = None;
+    let mut members: Vec<Arc<BlockMember>> = Vec::new();
     let mut oversized = false;
-    let mut flush = |members: &mut Vec<BlockMember>, oversized: bool, stats: &mut Stats| {
-        if members.is_empty() {
+    let mut flush = |members: &mut Vec<Arc<BlockMember>>, oversized: bool, stats: &mut Stats| {
+        if members.is_empty() && !oversized {
             return;
         }
         stats.blocks += 1;
         if oversized {
             stats.blocks_skipped += 1;
-        } else {
-            for (i, x) in members.iter().enumerate() {
-                for y in &members[i + 1..] {
-                    let key = ordered(x.record, y.record);
-                    if found.contains_key(&key) {
-                        continue;
-                    }
-                    stats.comparisons += 1;
-                    let (s, features) = score(&x.profile, &y.profile);
-                    if s >= MIN_CANDIDATE_SCORE {
-                        let (a, b) = if key.0 == x.record { (x, y) } else { (y, x) };
-                        found.insert(
-                            key,
-                            Candidate {
-                                a: side(a),
-                                b: side(b),
-                                score: Some(s),
-                                features: Some(features),
-                                status: Status::Pending,
-                                decided_at_ms: None,
-                                decided_by: None,
-                            },
-                        );
-                    }
+            members.clear();
+            return;
+        }
+        let ids: Vec<u32> = members.iter().map(|m| sides.of(m.record)).collect();
+        for (i, x) in members.iter().enumerate() {
+            for (j, y) in members.iter().enumerate().skip(i + 1) {
+                let (a, b) = if x.record.as_bytes() <= y.record.as_bytes() {
+                    (ids[i], ids[j])
+                } else {
+                    (ids[j], ids[i])
+                };
+                if a == b || !compared.insert(u64::from(a) << 32 | u64::from(b)) {
+                    continue;
+                }
+                stats.comparisons += 1;
+                let c: Comparison = comparer.compare(&x.profile, &y.profile, &|w| model.rarity(w));
+                *patterns.entry(c.vector).or_default() += 1;
+                if c.is_plausible() {
+                    kept.push(Compared {
+                        a,
+                        b,
+                        vector: c.vector,
+                        frequencies: model.frequencies(&c).map(|f| f.map(|f| f as f32)),
+                        swapped: c.swapped,
+                    });
                 }
             }
         }
@@ -212,12 +270,84 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError
         if members.len() >= MAX_BLOCK_RECORDS {
             // Keep nothing more of a block that will be skipped.
             oversized = true;
+            members.clear();
             return;
         }
-        members.push(member);
+        if !oversized {
+            members.push(member);
+        }
     })?;
     flush(&mut members, oversized, &mut stats);
+    drop(compared);
+
+    model.fit(&patterns);
+    let probability = |c: &Compared| {
+        let frequencies = c.frequencies.map(|f| f.map(f64::from));
+        model.probability(model.weight_of(&c.vector, frequencies))
+    };
+    let kept_probabilities: Vec<f64> = kept.iter().map(probability).collect();
+    // Matches expected among the pairs not kept (no name, document or phone agreement).
+    let kept_patterns: f64 = kept
+        .iter()
+        .map(|c| model.probability(model.weight_of(&c.vector, [None, None])))
+        .sum();
+    let all_patterns: f64 = patterns
+        .iter()
+        .map(|(v, &n)| n as f64 * model.probability(model.weight_of(v, [None, None])))
+        .sum();
+    let threshold = listing_threshold(
+        &mut kept_probabilities.clone(),
+        (all_patterns - kept_patterns).max(0.0),
+    );
+    stats.min_listed_score = round_score(threshold);
+    stats.match_share = model.match_share;
+
+    let listed: Vec<(&Compared, f64)> = kept
+        .iter()
+        .zip(kept_probabilities)
+        .filter(|(_, p)| *p >= threshold)
+        .collect();
+    let mut wanted: Vec<RecordId> = listed
+        .iter()
+        .flat_map(|(c, _)| [sides.records[c.a as usize], sides.records[c.b as usize]])
+        .collect();
+    wanted.sort_unstable_by(|x, y| x.as_bytes().cmp(y.as_bytes()));
+    wanted.dedup();
+    let summaries: HashMap<RecordId, Side> = storage
+        .case_summaries(&wanted)?
+        .iter()
+        .map(|s| (s.record, side_of(s)))
+        .collect();
+    let mut found: Found = HashMap::new();
+    for (c, p) in listed {
+        let (ra, rb) = (sides.records[c.a as usize], sides.records[c.b as usize]);
+        let (Some(a), Some(b)) = (summaries.get(&ra), summaries.get(&rb)) else {
+            continue;
+        };
+        let comparison = Comparison {
+            vector: c.vector,
+            exact_tokens: [None, None],
+            swapped: c.swapped,
+        };
+        found.insert(
+            (ra, rb),
+            Candidate {
+                a: a.clone(),
+                b: b.clone(),
+                score: Some(round_score(p)),
+                features: Some(Features::of(&comparison)),
+                status: Status::Pending,
+                decided_at_ms: None,
+                decided_by: None,
+            },
+        );
+    }
     Ok((found, stats))
+}
+
+/// A match probability as shown: three decimals, so the list reads plainly.
+fn round_score(p: f64) -> f64 {
+    (p * 1000.0).round() / 1000.0
 }
 
 /// The candidates with the decisions taken, plus decided pairs that no longer score.
@@ -249,16 +379,11 @@ fn with_decisions(storage: &dyn Storage, mut found: Found) -> Result<Vec<Candida
         let (Some(a), Some(b)) = (summaries.get(&d.record_a), summaries.get(&d.record_b)) else {
             continue;
         };
-        let to_side = |s: &CaseSummary| Side {
-            record: s.record,
-            agency: s.agency.clone(),
-            intake_date: s.intake_date,
-        };
         found.insert(
             key,
             Candidate {
-                a: to_side(a),
-                b: to_side(b),
+                a: side_of(a),
+                b: side_of(b),
                 score: None,
                 features: None,
                 status,

@@ -6,7 +6,8 @@
 //!   [`tally`]; [`activity`]: the services and referrals tables;
 //! - [`cellkey`] and [`disclosure`]: cell-key perturbation and small-count rules for anything
 //!   that leaves the network;
-//! - [`matching`] and [`duplicates`]: keyed match profiles, candidate pairs for review;
+//! - [`matching`], [`comparison`], [`fellegi_sunter`] and [`duplicates`]: sealed match
+//!   profiles, blocking, scoring with estimated weights, candidate pairs for review;
 //! - [`query`]: the request parameters and their allowed values; [`format`]: JSON, CSV, HXL;
 //! - [`regions`]: countries to IOM regions.
 //!
@@ -14,10 +15,12 @@
 
 pub mod activity;
 pub mod cellkey;
+pub mod comparison;
 pub mod disclosure;
 pub mod duplicates;
 pub mod engine;
 pub mod facts;
+pub mod fellegi_sunter;
 pub mod format;
 pub mod matching;
 pub mod query;

@@ -65,16 +65,18 @@ pub mod port;
 pub mod postgres;
 pub(crate) mod sealed_decisions;
 pub(crate) mod sealed_facts;
+pub(crate) mod sealed_profile;
 pub mod sqlite;
 
 use crate::credentials::SecretHash;
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
-use crate::reports::matching::{MatchProfile, Token};
+use crate::reports::matching::{BlockKey, MatchProfile};
 use crate::roles::{Grant, Role};
 use fieldcase_core::model::Date;
 use fieldcase_core::protocol::Rejection;
 use fieldcase_core::{AgencyCode, DeviceId, Operation, RecordId};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// A position in the server's operation log.
 pub type Position = u64;
@@ -431,13 +433,20 @@ pub struct CaseSummary {
     pub intake_date: Option<Date>,
 }
 
-/// One case in a match block, with what scoring and review need.
+/// One case in a match block, with what scoring needs (review reads agencies and intake
+/// dates of the pairs it lists through `case_summaries`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockMember {
     pub record: RecordId,
-    pub agency: AgencyCode,
-    pub intake_date: Option<Date>,
     pub profile: MatchProfile,
+}
+
+/// A sample of match profiles and the size of the caseload it was drawn from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfileSample {
+    /// Cases with a match profile.
+    pub cases: u64,
+    pub profiles: Vec<MatchProfile>,
 }
 
 /// Storage failures. None carries a field value or a secret.
@@ -630,11 +639,19 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<(), StorageError>;
 
     /// Every match block shared by at least two cases, with its members: `visit(block,
-    /// member)` sorted by block. (A block of one case has no pair to compare.)
+    /// member)` sorted by block. (A block of one case has no pair to compare.) A case in
+    /// several blocks may be visited with one shared member; a block of more than
+    /// `MAX_BLOCK_RECORDS` members may be cut to `MAX_BLOCK_RECORDS + 1` of them (it is
+    /// skipped anyway).
     fn scan_match_blocks(
         &self,
-        visit: &mut dyn FnMut(&Token, BlockMember),
+        visit: &mut dyn FnMut(&BlockKey, Arc<BlockMember>),
     ) -> Result<(), StorageError>;
+
+    /// Up to `limit` match profiles spread over the whole caseload (not the most recent
+    /// ones): the sample the duplicate model estimates how often features agree by chance
+    /// from. The same data gives the same sample.
+    fn match_profile_sample(&self, limit: usize) -> Result<ProfileSample, StorageError>;
 
     /// Pairs a person confirmed as one individual.
     fn confirmed_duplicate_links(&self) -> Result<Vec<(RecordId, RecordId)>, StorageError>;

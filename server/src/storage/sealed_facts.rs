@@ -17,8 +17,7 @@
 //! stays lenient, as the derivation is (a code no longer known reads as absent).
 
 use crate::reports::facts::{age_label, join_codes, split_codes, CaseFacts, ServiceFacts};
-use crate::reports::matching::{MatchProfile, Token};
-use crate::seal::{match_profile_ad, report_facts_ad, service_facts_ad, Sealer, MATCH_TOKEN_BYTES};
+use crate::seal::{report_facts_ad, service_facts_ad, Sealer};
 use crate::storage::StorageError;
 use fieldcase_core::model::codes::Code;
 use fieldcase_core::model::{Country, Date};
@@ -35,12 +34,7 @@ const CASE_FIELDS: usize = 14;
 /// Fields of a service's facts row.
 const SERVICE_FIELDS: usize = 3;
 
-/// Most tokens of one kind a sealed profile may hold when decoded: the writer keeps at most
-/// `MAX_NAME_TOKENS` names and three dates of birth; documents are few. A count above this
-/// in a stored profile means the row is damaged, not that a person has 65,535 documents.
-const MAX_PROFILE_TOKENS: usize = u16::MAX as usize;
-
-fn integrity(what: &str) -> StorageError {
+pub(crate) fn integrity(what: &str) -> StorageError {
     StorageError::Integrity(format!("a sealed {what} row does not open"))
 }
 
@@ -189,108 +183,6 @@ pub(crate) fn open_service(
     }))
 }
 
-/// A profile's plaintext: three token counts (big-endian u16) and a phone flag, the tokens,
-/// then nationality and sex as length-prefixed text. Blocks are not part of it: they live in
-/// `match_blocks`, keyed, so SQL can find shared ones.
-fn encode_profile(p: &MatchProfile) -> Zeroizing<Vec<u8>> {
-    let tokens = p.name_tokens.len() + p.dob.len() + p.documents.len() + 1;
-    let mut out = Zeroizing::new(Vec::with_capacity(7 + tokens * MATCH_TOKEN_BYTES + 16));
-    for list in [&p.name_tokens, &p.dob, &p.documents] {
-        let n = list.len().min(MAX_PROFILE_TOKENS);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    }
-    out.push(u8::from(p.phone.is_some()));
-    for list in [&p.name_tokens, &p.dob, &p.documents] {
-        for t in list.iter().take(MAX_PROFILE_TOKENS) {
-            out.extend_from_slice(t);
-        }
-    }
-    if let Some(phone) = &p.phone {
-        out.extend_from_slice(phone);
-    }
-    for text in [
-        p.nationality.map(|c| c.as_str()).unwrap_or(""),
-        p.sex.map(|s| s.as_str()).unwrap_or(""),
-    ] {
-        out.push(text.len() as u8);
-        out.extend_from_slice(text.as_bytes());
-    }
-    out
-}
-
-/// Reads [`encode_profile`]'s bytes back; `None` when they are cut short or too long.
-fn decode_profile(bytes: &[u8]) -> Option<MatchProfile> {
-    let mut rest = bytes;
-    let mut take = |n: usize| -> Option<&[u8]> {
-        if rest.len() < n {
-            return None;
-        }
-        let (head, tail) = rest.split_at(n);
-        rest = tail;
-        Some(head)
-    };
-    let mut counts = [0usize; 3];
-    for c in &mut counts {
-        let b = take(2)?;
-        *c = u16::from_be_bytes([b[0], b[1]]) as usize;
-    }
-    let has_phone = match take(1)?[0] {
-        0 => false,
-        1 => true,
-        _ => return None,
-    };
-    let mut lists: [Vec<Token>; 3] = Default::default();
-    for (list, n) in lists.iter_mut().zip(counts) {
-        list.reserve(n);
-        for _ in 0..n {
-            list.push(take(MATCH_TOKEN_BYTES)?.try_into().ok()?);
-        }
-    }
-    let phone = if has_phone {
-        Some(take(MATCH_TOKEN_BYTES)?.try_into().ok()?)
-    } else {
-        None
-    };
-    let mut text = || -> Option<String> {
-        let n = take(1)?[0] as usize;
-        String::from_utf8(take(n)?.to_vec()).ok()
-    };
-    let nationality = text()?;
-    let sex = text()?;
-    if !rest.is_empty() {
-        return None;
-    }
-    let [name_tokens, dob, documents] = lists;
-    Some(MatchProfile {
-        name_tokens,
-        dob,
-        documents,
-        phone,
-        nationality: country(&nationality),
-        sex: code(&sex),
-        blocks: Vec::new(),
-    })
-}
-
-/// Seals a case's match profile for `match_profiles.profile`.
-pub(crate) fn seal_profile(sealer: &Sealer, record: RecordId, profile: &MatchProfile) -> Vec<u8> {
-    sealer.seal(&match_profile_ad(record), &encode_profile(profile))
-}
-
-/// Opens a case's sealed match profile (without its blocks).
-pub(crate) fn open_profile(
-    sealer: &Sealer,
-    record: RecordId,
-    sealed: &[u8],
-) -> Result<MatchProfile, StorageError> {
-    let plain = Zeroizing::new(
-        sealer
-            .open(&match_profile_ad(record), sealed)
-            .map_err(|_| integrity("match profile"))?,
-    );
-    decode_profile(&plain).ok_or_else(|| integrity("match profile"))
-}
-
 // --- what a filter checks on an opened row (SQL sees only the intake month) -----------
 
 /// Whether a day lies in the filter's period; without a date, only in an unbounded one.
@@ -320,7 +212,6 @@ pub(crate) fn no_country_matches(filter: &crate::reports::facts::FactFilter) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reports::matching::MatchProfile;
     use fieldcase_core::model::codes::*;
     use fieldcase_core::model::Case;
     use serde_json::json;
@@ -372,7 +263,7 @@ mod tests {
     fn a_row_of_one_table_does_not_open_as_another() {
         let record = RecordId::new();
         let sealed = seal_case(&sealer(), record, &CaseFacts::from_case(&case()));
-        assert!(open_profile(&sealer(), record, &sealed).is_err());
+        assert!(crate::storage::sealed_profile::open_profile(&sealer(), record, &sealed).is_err());
         assert!(open_service(&sealer(), record, record, &sealed).is_err());
     }
 
@@ -393,26 +284,7 @@ mod tests {
     }
 
     #[test]
-    fn profiles_round_trip_without_their_blocks() {
-        let mut profile = MatchProfile::of_case(&case(), &sealer()).unwrap();
-        assert!(profile.phone.is_some() && !profile.documents.is_empty());
-        let record = RecordId::new();
-        let sealed = seal_profile(&sealer(), record, &profile);
-        profile.blocks.clear();
-        assert_eq!(open_profile(&sealer(), record, &sealed).unwrap(), profile);
-        let bare = MatchProfile::default();
-        let sealed = seal_profile(&sealer(), record, &bare);
-        assert_eq!(open_profile(&sealer(), record, &sealed).unwrap(), bare);
-    }
-
-    #[test]
     fn damaged_plaintexts_are_refused_not_misread() {
-        let profile = MatchProfile::of_case(&case(), &sealer()).unwrap();
-        let bytes = encode_profile(&profile);
-        assert!(decode_profile(&bytes[..bytes.len() - 1]).is_none());
-        let mut longer = bytes.to_vec();
-        longer.push(0);
-        assert!(decode_profile(&longer).is_none());
         assert!(decode_case("2025-01-01|female").is_none());
     }
 }

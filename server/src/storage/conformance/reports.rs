@@ -123,7 +123,7 @@ pub fn match_blocks_and_duplicate_decisions(store: &dyn Storage) {
             NOW,
         )
         .unwrap();
-    let mut blocks: Vec<(crate::reports::matching::Token, RecordId)> = Vec::new();
+    let mut blocks: Vec<(crate::reports::matching::BlockKey, RecordId)> = Vec::new();
     store
         .scan_match_blocks(&mut |block, member| blocks.push((*block, member.record)))
         .unwrap();
@@ -138,6 +138,20 @@ pub fn match_blocks_and_duplicate_decisions(store: &dyn Storage) {
         shared,
         "swapped names and a partial date of birth share a block"
     );
+    let sample = store.match_profile_sample(10).unwrap();
+    assert_eq!(sample.cases, 2);
+    assert_eq!(
+        sample.profiles.len(),
+        2,
+        "a sample larger than the caseload is all of it"
+    );
+    assert!(sample
+        .profiles
+        .iter()
+        .all(|p| p.nationality == Country::parse("SOM").ok()));
+    assert_eq!(store.match_profile_sample(1).unwrap().profiles.len(), 1);
+    let none = store.match_profile_sample(0).unwrap();
+    assert!(none.profiles.is_empty() && none.cases == 2);
 
     let decide = |x: RecordId, y: RecordId, confirmed: bool| DuplicateDecision {
         record_a: x,

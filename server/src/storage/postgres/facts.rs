@@ -12,14 +12,14 @@ use super::{backend, col, record_id_of};
 use crate::reports::facts::{CaseFacts, ServiceFacts};
 use crate::reports::matching::MatchProfile;
 use crate::seal::Sealer;
-use crate::storage::sealed_facts;
 use crate::storage::StorageError;
+use crate::storage::{sealed_facts, sealed_profile};
 use fieldcase_core::merge::RecordState;
 use fieldcase_core::{RecordId, RecordKind};
 
 /// Version of the derivation of facts and match profiles; the same as SQLite's
 /// (`sqlite::facts::FACTS_VERSION`): bump both together.
-pub const FACTS_VERSION: &str = "2";
+pub const FACTS_VERSION: &str = "3";
 
 /// Rewrites the facts (and match profile) of one record from its state after a merge.
 pub(super) fn refresh(
@@ -84,10 +84,10 @@ fn write_profile(
     tx.execute(
         "INSERT INTO match_profiles (record_id, profile) VALUES ($1, $2)
          ON CONFLICT (record_id) DO UPDATE SET profile = excluded.profile",
-        &[&id, &sealed_facts::seal_profile(sealer, record, p)],
+        &[&id, &sealed_profile::seal_profile(sealer, record, p)],
     )
     .map_err(backend)?;
-    for block in &p.blocks {
+    for block in &p.blocks(sealer) {
         tx.execute(
             "INSERT INTO match_blocks (block, record_id) VALUES ($1, $2)
              ON CONFLICT DO NOTHING",

@@ -525,9 +525,16 @@ impl Storage for PostgresStorage {
 
     fn scan_match_blocks(
         &self,
-        visit: &mut dyn FnMut(&crate::reports::matching::Token, BlockMember),
+        visit: &mut dyn FnMut(&crate::reports::matching::BlockKey, std::sync::Arc<BlockMember>),
     ) -> Result<(), StorageError> {
         self.read(|tx| reports::scan_match_blocks(tx, &self.sealer, visit))
+    }
+
+    fn match_profile_sample(
+        &self,
+        limit: usize,
+    ) -> Result<crate::storage::ProfileSample, StorageError> {
+        self.read(|tx| reports::match_profile_sample(tx, &self.sealer, limit))
     }
 
     fn confirmed_duplicate_links(&self) -> Result<Vec<(RecordId, RecordId)>, StorageError> {

@@ -10,9 +10,10 @@
 use super::Tx;
 use super::{agency_of, backend, col, ms, record_id_of, to_sql};
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
-use crate::reports::matching::Token;
+use crate::reports::matching::{BlockKey, BLOCK_KEY_BYTES};
 use crate::seal::Sealer;
 use crate::storage::sealed_facts::{in_countries, in_period, no_country_matches};
+use crate::storage::sealed_profile;
 use crate::storage::*;
 use ::postgres::fallible_iterator::FallibleIterator;
 use ::postgres::types::ToSql;
@@ -20,6 +21,8 @@ use ::postgres::Row;
 use fieldcase_core::model::codes::*;
 use fieldcase_core::referral::ReferralStatus;
 use fieldcase_core::RecordId;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -206,39 +209,71 @@ pub(super) fn scan_referral_facts(
 }
 
 /// Members of blocks shared by at least two cases, sorted by block; only members' profiles
-/// (and intake dates) are opened.
+/// are opened, each once (a case in several blocks is visited with one shared member).
 pub(super) fn scan_match_blocks(
     tx: &mut Tx<'_>,
     sealer: &Sealer,
-    visit: &mut dyn FnMut(&Token, BlockMember),
+    visit: &mut dyn FnMut(&BlockKey, Arc<BlockMember>),
 ) -> Result<(), StorageError> {
-    let sql = "SELECT b.block, b.record_id, r.owner_agency, f.facts, p.profile
+    let sql = "SELECT b.block, b.record_id, p.profile
                FROM match_blocks b
                JOIN match_profiles p ON p.record_id = b.record_id
-               JOIN records r ON r.record_id = b.record_id
-               LEFT JOIN report_facts f ON f.record_id = b.record_id
                WHERE EXISTS (SELECT 1 FROM match_blocks o
                              WHERE o.block = b.block AND o.record_id <> b.record_id)
                ORDER BY b.block";
+    let mut opened: HashMap<RecordId, Arc<BlockMember>> = HashMap::new();
     stream(tx, sql, &[], |row| {
         let block: &[u8] = col(row, 0)?;
-        let mut b = [0u8; 16];
-        if block.len() == 16 {
+        let mut b = [0u8; BLOCK_KEY_BYTES];
+        if block.len() == BLOCK_KEY_BYTES {
             b.copy_from_slice(block);
         }
         let record = record_id_of(col(row, 1)?)?;
-        let intake_date = match col::<Option<&[u8]>>(row, 3)? {
-            Some(sealed) => sealed_facts::open_case_intake(sealer, record, sealed)?,
-            None => None,
-        };
-        let member = BlockMember {
-            record,
-            agency: agency_of(col(row, 2)?)?,
-            intake_date,
-            profile: sealed_facts::open_profile(sealer, record, col(row, 4)?)?,
+        let member = match opened.get(&record) {
+            Some(m) => m.clone(),
+            None => {
+                let profile = sealed_profile::open_profile(sealer, record, col(row, 2)?)?;
+                let m = Arc::new(BlockMember { record, profile });
+                opened.insert(record, m.clone());
+                m
+            }
         };
         visit(&b, member);
         Ok(())
+    })
+}
+
+/// Up to `limit` profiles chosen by a hash of their record ids: spread over the whole
+/// caseload (old and new cases alike), exactly `limit` when there are that many, and the same
+/// rows again while the table is unchanged. PostgreSQL keeps only the `limit` smallest hashes
+/// while it reads the table (a bounded sort).
+pub(super) fn match_profile_sample(
+    tx: &mut Tx<'_>,
+    sealer: &Sealer,
+    limit: usize,
+) -> Result<ProfileSample, StorageError> {
+    let total: i64 = tx
+        .query_one("SELECT count(*) FROM match_profiles", &[])
+        .map_err(backend)?
+        .get(0);
+    if total == 0 || limit == 0 {
+        return Ok(ProfileSample {
+            cases: total as u64,
+            profiles: Vec::new(),
+        });
+    }
+    let sql = format!(
+        "SELECT record_id, profile FROM match_profiles ORDER BY md5(record_id) LIMIT {limit}"
+    );
+    let mut out = Vec::new();
+    stream(tx, &sql, &[], |row| {
+        let record = record_id_of(col(row, 0)?)?;
+        out.push(sealed_profile::open_profile(sealer, record, col(row, 1)?)?);
+        Ok(())
+    })?;
+    Ok(ProfileSample {
+        cases: total as u64,
+        profiles: out,
     })
 }
 

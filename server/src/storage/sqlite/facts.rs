@@ -13,8 +13,8 @@ use super::{backend, record_id_col};
 use crate::reports::facts::{CaseFacts, ServiceFacts};
 use crate::reports::matching::MatchProfile;
 use crate::seal::Sealer;
-use crate::storage::sealed_facts;
 use crate::storage::StorageError;
+use crate::storage::{sealed_facts, sealed_profile};
 use fieldcase_core::merge::RecordState;
 use fieldcase_core::{RecordId, RecordKind};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -22,7 +22,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 /// Version of the derivation of facts and match profiles. Bump it when either changes: the
 /// next start rebuilds every row from the sealed states.
 /// Version 2: rows sealed under the server key (version 1 kept them in the clear).
-pub const FACTS_VERSION: &str = "2";
+/// Version 3: match profiles keep folded name words and the date of birth; more blocking
+/// passes, with 8-byte block keys (issue 12).
+pub const FACTS_VERSION: &str = "3";
 
 /// Rewrites the facts (and match profile) of one record from its state after a merge.
 pub(super) fn refresh(
@@ -99,13 +101,13 @@ pub(super) fn write_profile(
         .map_err(backend)?
         .execute(params![
             record.as_bytes(),
-            sealed_facts::seal_profile(sealer, record, p)
+            sealed_profile::seal_profile(sealer, record, p)
         ])
         .map_err(backend)?;
     let mut insert = tx
         .prepare_cached("INSERT OR IGNORE INTO match_blocks (block, record_id) VALUES (?1, ?2)")
         .map_err(backend)?;
-    for block in &p.blocks {
+    for block in &p.blocks(sealer) {
         insert
             .execute(params![block.as_slice(), record.as_bytes()])
             .map_err(backend)?;

@@ -8,15 +8,18 @@
 
 use super::{agency_col, backend, ms_col, record_id_col, to_sql_ms};
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
-use crate::reports::matching::Token;
+use crate::reports::matching::{BlockKey, BLOCK_KEY_BYTES, MAX_BLOCK_RECORDS};
 use crate::seal::Sealer;
 use crate::storage::sealed_facts::{in_countries, in_period, no_country_matches};
+use crate::storage::sealed_profile;
 use crate::storage::*;
 use fieldcase_core::model::codes::*;
 use fieldcase_core::referral::ReferralStatus;
-use fieldcase_core::{AgencyCode, RecordId};
+use fieldcase_core::RecordId;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, OptionalExtension, Row, Transaction};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -227,56 +230,155 @@ pub(super) fn scan_referral_facts(
     Ok(())
 }
 
-/// Members of blocks shared by at least two cases, sorted by block. Most blocks hold one case:
-/// the `EXISTS` probe (one index seek on `match_blocks`) is checked before any profile is
-/// read, and the scan follows the primary key, so no sort holds rows in memory (a grouped
-/// subquery instead made SQLite sort every joined row: 235 MiB at 1,000,000 cases). Only the
-/// profiles (and intake dates) of members are opened.
+/// Members of blocks shared by at least two cases, sorted by block, in three steps, so each
+/// row is read once and each profile opened once:
+/// 1. one pass over `match_blocks` in key order (its primary key covers it: a sequential read
+///    of 8-byte keys and record ids, no sort, no probe per row) keeps the record ids of
+///    blocks with two members or more (at most `MAX_BLOCK_RECORDS + 1` per block);
+/// 2. one pass over `match_profiles` opens the profile of every record kept;
+/// 3. the kept blocks are visited in key order with the opened members.
+///
+/// Memory holds the kept record ids and one opened profile per member case (measured in
+/// `docs/reports.md`). An earlier version probed `EXISTS` and joined and opened a profile
+/// for every row of `match_blocks`; with several blocking passes that cost seconds per
+/// hundred thousand cases.
 pub(super) fn scan_match_blocks(
     tx: &Transaction<'_>,
     sealer: &Sealer,
-    visit: &mut dyn FnMut(&Token, BlockMember),
+    visit: &mut dyn FnMut(&BlockKey, Arc<BlockMember>),
 ) -> Result<(), StorageError> {
-    let mut stmt = tx
-        .prepare(
-            "SELECT b.block, b.record_id, r.owner_agency, f.facts, p.profile
-             FROM match_blocks b
-             JOIN match_profiles p ON p.record_id = b.record_id
-             JOIN records r ON r.record_id = b.record_id
-             LEFT JOIN report_facts f ON f.record_id = b.record_id
-             WHERE EXISTS (SELECT 1 FROM match_blocks o
-                           WHERE o.block = b.block AND o.record_id <> b.record_id)
-             ORDER BY b.block",
-        )
-        .map_err(backend)?;
-    let mut rows = stmt.query([]).map_err(backend)?;
-    while let Some(row) = rows.next().map_err(backend)? {
-        let read = || -> rusqlite::Result<(Token, RecordId, AgencyCode)> {
-            let block: Vec<u8> = row.get(0)?;
-            let mut b = [0u8; 16];
-            if block.len() == 16 {
-                b.copy_from_slice(&block);
+    let mut index: HashMap<RecordId, u32> = HashMap::new();
+    let mut records: Vec<RecordId> = Vec::new();
+    let mut groups: Vec<(BlockKey, Vec<u32>)> = Vec::new();
+    {
+        let mut keep = |block: BlockKey, run: &[RecordId]| {
+            if run.len() < 2 {
+                return;
             }
-            Ok((b, record_id_col(row.get(1)?)?, agency_col(row.get(2)?)?))
+            let members = run
+                .iter()
+                .map(|r| {
+                    *index.entry(*r).or_insert_with(|| {
+                        records.push(*r);
+                        (records.len() - 1) as u32
+                    })
+                })
+                .collect();
+            groups.push((block, members));
         };
-        let (block, record, agency) = read().map_err(backend)?;
-        let intake_date = match sealed_ref(row, 3).map_err(backend)? {
-            Some(sealed) => sealed_facts::open_case_intake(sealer, record, sealed)?,
-            None => None,
-        };
-        let sealed = sealed_ref(row, 4).map_err(backend)?.unwrap_or(&[]);
-        let profile = sealed_facts::open_profile(sealer, record, sealed)?;
-        visit(
-            &block,
-            BlockMember {
-                record,
-                agency,
-                intake_date,
-                profile,
-            },
-        );
+        let mut stmt = tx
+            .prepare("SELECT block, record_id FROM match_blocks ORDER BY block, record_id")
+            .map_err(backend)?;
+        let mut rows = stmt.query([]).map_err(backend)?;
+        let mut current: Option<BlockKey> = None;
+        let mut run: Vec<RecordId> = Vec::new();
+        while let Some(row) = rows.next().map_err(backend)? {
+            let (block, record) = (|| -> rusqlite::Result<(BlockKey, RecordId)> {
+                let bytes = match row.get_ref(0)? {
+                    ValueRef::Blob(b) => b,
+                    _ => &[],
+                };
+                let mut block = [0u8; BLOCK_KEY_BYTES];
+                if bytes.len() == BLOCK_KEY_BYTES {
+                    block.copy_from_slice(bytes);
+                }
+                Ok((block, record_id_col(row.get(1)?)?))
+            })()
+            .map_err(backend)?;
+            if current != Some(block) {
+                if let Some(done) = current {
+                    keep(done, &run);
+                }
+                current = Some(block);
+                run.clear();
+            }
+            if run.len() <= MAX_BLOCK_RECORDS {
+                run.push(record);
+            }
+        }
+        if let Some(done) = current {
+            keep(done, &run);
+        }
+    }
+    let mut members: Vec<Option<Arc<BlockMember>>> = vec![None; records.len()];
+    if !records.is_empty() {
+        let mut stmt = tx
+            .prepare("SELECT record_id, profile FROM match_profiles")
+            .map_err(backend)?;
+        let mut rows = stmt.query([]).map_err(backend)?;
+        while let Some(row) = rows.next().map_err(backend)? {
+            let record = record_id_col(row.get(0).map_err(backend)?).map_err(backend)?;
+            let Some(&i) = index.get(&record) else {
+                continue;
+            };
+            let sealed = sealed_ref(row, 1).map_err(backend)?.unwrap_or(&[]);
+            let profile = sealed_profile::open_profile(sealer, record, sealed)?;
+            members[i as usize] = Some(Arc::new(BlockMember { record, profile }));
+        }
+    }
+    drop(index);
+    for (block, ids) in &groups {
+        for &i in ids {
+            if let Some(member) = &members[i as usize] {
+                visit(block, member.clone());
+            }
+        }
     }
     Ok(())
+}
+
+/// Up to `limit` profiles at evenly spaced row ids: one index seek each, so the sample costs
+/// the same at a million cases as at a thousand, and covers old and new cases alike.
+pub(super) fn match_profile_sample(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    limit: usize,
+) -> Result<ProfileSample, StorageError> {
+    let (cases, low, high): (i64, Option<i64>, Option<i64>) = tx
+        .query_row(
+            "SELECT count(*), min(rowid), max(rowid) FROM match_profiles",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .map_err(backend)?;
+    let cases = cases as u64;
+    let (Some(low), Some(high)) = (low, high) else {
+        return Ok(ProfileSample::default());
+    };
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT rowid, record_id, profile FROM match_profiles WHERE rowid >= ?1
+             ORDER BY rowid LIMIT 1",
+        )
+        .map_err(backend)?;
+    let span = (high - low) as u128 + 1;
+    let mut out = Vec::new();
+    let mut last_taken = i64::MIN;
+    for i in 0..limit as u128 {
+        let target = low + (i * span / limit as u128) as i64;
+        if target <= last_taken {
+            continue;
+        }
+        let found = stmt
+            .query_row([target], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    record_id_col(r.get(1)?)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })
+            .optional()
+            .map_err(backend)?;
+        let Some((rowid, record, sealed)) = found else {
+            break;
+        };
+        out.push(sealed_profile::open_profile(sealer, record, &sealed)?);
+        last_taken = rowid;
+    }
+    Ok(ProfileSample {
+        cases,
+        profiles: out,
+    })
 }
 
 pub(super) fn case_summaries(

@@ -1,0 +1,543 @@
+//! A synthetic caseload with **planted double entries**, for measuring duplicate finding:
+//! people from the regions the field works in (Arabic-speaking, Cyrillic-origin, East and
+//! West African, South Asian, Latin American names, written in Latin script as caseworkers
+//! type them), a share of whom a second agency records again with the drift such
+//! re-recordings show. Every record says which person it is and, for a re-recording, which
+//! kind of drift it carries, so a test can score the duplicates a server finds.
+//!
+//! Kinds of drift ([`Drift`]): given and family name swapped; another script or diacritics
+//! (Cyrillic or Arabic script, accents added or dropped, capitals); a transliteration
+//! variant (Mohammed/Muhammad, Youssef/Yusuf, Aleksandr/Alexander, Ivanov/Ivanoff,
+//! Olena/Elena, an inserted letter, another ending or vowel); a date of birth cut to the year
+//! or the month; a date of birth shifted (day and month swapped, year off by one); a typo in
+//! a name; and a mix of a transliteration variant with a cut date of birth. The second
+//! record usually lacks the phone and document the first had, so names and the date of birth
+//! must carry the match. Relatives (a sibling: same family name and nationality, another
+//! given name and birth year) are planted too, as the hard non-duplicates they are.
+//!
+//! Deterministic for a seed. The rest of each case (programme, narrative, consent) comes from
+//! [`crate::sample::SampleCases`]. Nothing here is real.
+
+use crate::sample::SampleCases;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+/// The kind of drift between a person's first record and its re-recording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Drift {
+    Swapped,
+    ScriptOrDiacritics,
+    Transliteration,
+    PartialDateOfBirth,
+    ShiftedDateOfBirth,
+    Typo,
+    TransliterationAndPartialDate,
+}
+
+impl Drift {
+    pub const ALL: [Drift; 7] = [
+        Drift::Swapped,
+        Drift::ScriptOrDiacritics,
+        Drift::Transliteration,
+        Drift::PartialDateOfBirth,
+        Drift::ShiftedDateOfBirth,
+        Drift::Typo,
+        Drift::TransliterationAndPartialDate,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Drift::Swapped => "swapped_names",
+            Drift::ScriptOrDiacritics => "script_or_diacritics",
+            Drift::Transliteration => "transliteration",
+            Drift::PartialDateOfBirth => "partial_date_of_birth",
+            Drift::ShiftedDateOfBirth => "shifted_date_of_birth",
+            Drift::Typo => "typo",
+            Drift::TransliterationAndPartialDate => "transliteration_and_partial_date",
+        }
+    }
+}
+
+/// One record of the population.
+#[derive(Clone, Debug)]
+pub struct PlantedRecord {
+    /// The person recorded: equal for a person's records, different otherwise.
+    pub person: u64,
+    /// The case, in the nested JSON form of [`crate::model::Case::from_json`].
+    pub case: Value,
+    /// `Some` for a re-recording by a second agency, with its drift.
+    pub drift: Option<Drift>,
+}
+
+mod names;
+mod scorecard;
+mod scripts;
+
+pub use scorecard::{score_pairs, DriftScore, Scorecard};
+use scripts::{accents, to_arabic, to_cyrillic};
+
+use names::{Region, Script, REGIONS, VARIANTS};
+
+const AGENCIES: &[&str] = &["iom_uga", "iom_ken", "shelter_kla", "clinic_nbo", "iom_eth"];
+
+/// Generates a population: people one by one, each with one record and, for a share of
+/// them, a re-recording by a second agency.
+pub struct Population {
+    rng: StdRng,
+    base: SampleCases,
+    next_person: u64,
+    duplicate_share: f64,
+    /// A planted sibling waiting to be returned.
+    pending: Vec<PlantedRecord>,
+}
+
+/// Share of people with a sibling in the caseload (the same family name and nationality,
+/// another given name and birth year): the non-duplicates most like duplicates.
+const SIBLING_SHARE: f64 = 0.03;
+
+impl Population {
+    /// A population in which `duplicate_share` of people are recorded twice.
+    pub fn new(seed: u64, duplicate_share: f64) -> Population {
+        Population {
+            rng: StdRng::seed_from_u64(seed),
+            base: SampleCases::new(seed ^ 0x5eed),
+            next_person: 0,
+            duplicate_share,
+            pending: Vec::new(),
+        }
+    }
+
+    /// The records of the next person (one, or two for a duplicate); a sibling planted with
+    /// them waits in `pending`.
+    fn next_person(&mut self) -> Vec<PlantedRecord> {
+        let person = self.next_person;
+        self.next_person += 1;
+        let region = &REGIONS[self.rng.gen_range(0..REGIONS.len())];
+        let female = self.rng.gen_bool(0.5);
+        let given = self.common(if female { region.female } else { region.male });
+        let family = self.family_name(region, female);
+        let mut case = self.base.next_case();
+        let nationality = *region.countries.choose(&mut self.rng).unwrap_or(&"SDN");
+        case["given_name"] = json!(given);
+        case["family_name"] = json!(family);
+        case["sex"] = json!(if female { "female" } else { "male" });
+        case["nationality"] = json!(nationality);
+        case["document_numbers"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+            .for_each(|d| d["issuing_country"] = json!(nationality));
+        // Many survivors carry no document, and many have no phone of their own.
+        if self.rng.gen_bool(0.5) {
+            remove(&mut case, "document_numbers");
+        }
+        if self.rng.gen_bool(0.6) {
+            remove(&mut case, "phone");
+        }
+        let mut out = vec![PlantedRecord {
+            person,
+            case: case.clone(),
+            drift: None,
+        }];
+        if self.rng.gen_bool(SIBLING_SHARE) {
+            let sibling = self.sibling(&case, region);
+            self.pending.push(sibling);
+        }
+        if self.rng.gen_bool(self.duplicate_share) {
+            let drift = *Drift::ALL.choose(&mut self.rng).unwrap_or(&Drift::Swapped);
+            out.push(PlantedRecord {
+                person,
+                case: self.rerecord(&case, region, drift),
+                drift: Some(drift),
+            });
+        }
+        out
+    }
+
+    /// Skewed choice: the first names of a list are more common than the last (the first
+    /// of thirty given names is about one in ten, as Mohammed is among Arabic-speaking men).
+    fn common(&mut self, from: &'static [&'static str]) -> &'static str {
+        let r: f64 = self.rng.gen();
+        from[((r.powf(1.5) * from.len() as f64) as usize).min(from.len() - 1)]
+    }
+
+    /// A family name word: drawn evenly, as family names are spread far more thinly than
+    /// given names.
+    fn family_word(&mut self, from: &'static [&'static str]) -> &'static str {
+        from.choose(&mut self.rng).copied().unwrap_or("Ali")
+    }
+
+    fn family_name(&mut self, region: &Region, female: bool) -> String {
+        let mut names = vec![self.family_word(region.family).to_owned()];
+        if self.rng.gen_bool(region.two_family) {
+            // A father's name before the family name where that is the custom.
+            let second = if region.script == Script::Arabic {
+                self.common(region.male)
+            } else {
+                self.family_word(region.family)
+            };
+            if second != names[0] {
+                names.push(second.to_owned());
+            }
+        }
+        if female && region.feminine_family {
+            for n in &mut names {
+                *n = feminine(n);
+            }
+        }
+        names.join(" ")
+    }
+
+    fn sibling(&mut self, case: &Value, region: &Region) -> PlantedRecord {
+        let mut sib = self.base.next_case();
+        let female = self.rng.gen_bool(0.5);
+        let mut given = self.common(if female { region.female } else { region.male });
+        if Some(given) == case["given_name"].as_str() {
+            given = if female {
+                region.female[0]
+            } else {
+                region.male[0]
+            };
+        }
+        let mut family = case["family_name"].as_str().unwrap_or_default().to_owned();
+        if region.feminine_family {
+            family = family
+                .split(' ')
+                .map(|n| {
+                    if female {
+                        feminine(&masculine(n))
+                    } else {
+                        masculine(n)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
+        sib["given_name"] = json!(given);
+        sib["family_name"] = json!(family);
+        sib["sex"] = json!(if female { "female" } else { "male" });
+        sib["nationality"] = case["nationality"].clone();
+        if let Some(dob) = case["date_of_birth"].as_str() {
+            let year: i32 = dob[..4].parse().unwrap_or(1990);
+            let gap = *[-5, -4, -3, -2, 2, 3, 4, 5]
+                .choose(&mut self.rng)
+                .unwrap_or(&2);
+            let shifted = format!("{}{}", (year + gap).clamp(1950, 2017), &dob[4..]);
+            sib["date_of_birth"] = json!(valid_or_year(&shifted));
+        }
+        remove(&mut sib, "document_numbers");
+        remove(&mut sib, "phone");
+        with_guardian_if_minor(&mut sib);
+        let person = self.next_person;
+        self.next_person += 1;
+        PlantedRecord {
+            person,
+            case: sib,
+            drift: None,
+        }
+    }
+
+    /// The person recorded again by another agency, with `drift`.
+    fn rerecord(&mut self, case: &Value, region: &Region, drift: Drift) -> Value {
+        let mut again = case.clone();
+        // A second intake, later, by another agency: phone and document are usually not
+        // taken again, and nationality or sex are sometimes left blank.
+        if self.rng.gen_bool(0.8) {
+            remove(&mut again, "document_numbers");
+        }
+        if self.rng.gen_bool(0.8) {
+            remove(&mut again, "phone");
+        }
+        if self.rng.gen_bool(0.1) {
+            remove(&mut again, "nationality");
+        }
+        if self.rng.gen_bool(0.05) {
+            remove(&mut again, "sex");
+        }
+        let given = case["given_name"].as_str().unwrap_or_default().to_owned();
+        let family = case["family_name"].as_str().unwrap_or_default().to_owned();
+        let dob = case["date_of_birth"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        match drift {
+            Drift::Swapped => {
+                again["given_name"] = json!(family);
+                again["family_name"] = json!(given);
+            }
+            Drift::ScriptOrDiacritics => {
+                let write = |s: &str, rng: &mut StdRng| match region.script {
+                    Script::Cyrillic => to_cyrillic(s),
+                    Script::Arabic => to_arabic(s),
+                    Script::Latin => accents(s, rng),
+                };
+                again["given_name"] = json!(write(&given, &mut self.rng));
+                again["family_name"] = json!(write(&family, &mut self.rng));
+            }
+            Drift::Transliteration => self.transliterate(&mut again, &given, &family),
+            Drift::PartialDateOfBirth => {
+                again["date_of_birth"] = json!(self.partial(&dob));
+            }
+            Drift::ShiftedDateOfBirth => {
+                again["date_of_birth"] = json!(self.shifted(&dob));
+            }
+            Drift::Typo => {
+                if self.rng.gen_bool(0.5) {
+                    again["given_name"] = json!(self.typo(&given));
+                } else {
+                    again["family_name"] = json!(self.typo(&family));
+                }
+            }
+            Drift::TransliterationAndPartialDate => {
+                self.transliterate(&mut again, &given, &family);
+                again["date_of_birth"] = json!(self.partial(&dob));
+            }
+        }
+        with_guardian_if_minor(&mut again);
+        again
+    }
+
+    fn transliterate(&mut self, again: &mut Value, given: &str, family: &str) {
+        let changed_given = self.variant(given);
+        let changed_family = family
+            .split(' ')
+            .map(|w| self.variant(w))
+            .collect::<Vec<_>>()
+            .join(" ");
+        // At least one name changes; often both.
+        match self.rng.gen_range(0..3) {
+            0 => again["given_name"] = json!(changed_given),
+            1 => again["family_name"] = json!(changed_family),
+            _ => {
+                again["given_name"] = json!(changed_given);
+                again["family_name"] = json!(changed_family);
+            }
+        }
+    }
+
+    /// Another spelling of a name word: a known variant when there is one, else a rule
+    /// (inserted letter, another ending, another inner vowel).
+    fn variant(&mut self, word: &str) -> String {
+        if let Some(list) = VARIANTS.iter().find(|l| l[0] == word) {
+            return (*list[1..].choose(&mut self.rng).unwrap_or(&word)).to_owned();
+        }
+        let lower = word.to_lowercase();
+        for (from, to) in [
+            ("ov", "off"),
+            ("ev", "yev"),
+            ("eva", "yeva"),
+            ("iy", "y"),
+            ("ko", "co"),
+            ("yk", "ik"),
+        ] {
+            if lower.ends_with(from) && to.is_ascii() {
+                return format!("{}{}", &word[..word.len() - from.len()], to);
+            }
+        }
+        let chars: Vec<char> = word.chars().collect();
+        let inner: Vec<usize> = (1..chars.len().saturating_sub(1))
+            .filter(|&i| "aeiou".contains(chars[i]))
+            .collect();
+        match self.rng.gen_range(0..3) {
+            0 if !inner.is_empty() => {
+                let i = *inner.choose(&mut self.rng).unwrap_or(&1);
+                let mut c = chars.clone();
+                c[i] = match c[i] {
+                    'a' => 'e',
+                    'e' => 'i',
+                    'i' => 'e',
+                    'o' => 'u',
+                    _ => 'o',
+                };
+                c.into_iter().collect()
+            }
+            1 if chars.len() > 3 => {
+                // Double a consonant inside the word (Hasan → Hassan).
+                let i = (1..chars.len() - 1)
+                    .find(|&i| !"aeiouy".contains(chars[i]) && chars[i].is_ascii_lowercase())
+                    .unwrap_or(1);
+                let mut c = chars.clone();
+                c.insert(i, chars[i]);
+                c.into_iter().collect()
+            }
+            _ => {
+                if word.ends_with('a') {
+                    format!("{word}h")
+                } else if let Some(stem) = word.strip_suffix('i') {
+                    format!("{stem}y")
+                } else if let Some(stem) = word.strip_suffix('e') {
+                    format!("{stem}a")
+                } else {
+                    format!("{word}e")
+                }
+            }
+        }
+    }
+
+    fn partial(&mut self, dob: &str) -> String {
+        if dob.len() >= 7 && self.rng.gen_bool(0.3) {
+            dob[..7].to_owned()
+        } else {
+            dob[..4.min(dob.len())].to_owned()
+        }
+    }
+
+    fn shifted(&mut self, dob: &str) -> String {
+        if dob.len() == 10 {
+            let (m, d) = (&dob[5..7], &dob[8..10]);
+            if m != d && d <= "12" && self.rng.gen_bool(0.5) {
+                return format!("{}-{d}-{m}", &dob[..4]);
+            }
+        }
+        let year: i32 = dob.get(..4).and_then(|y| y.parse().ok()).unwrap_or(1990);
+        let off = if self.rng.gen_bool(0.5) { 1 } else { -1 };
+        valid_or_year(&format!("{}{}", year + off, dob.get(4..).unwrap_or("")))
+    }
+
+    fn typo(&mut self, name: &str) -> String {
+        let mut chars: Vec<char> = name.chars().collect();
+        if chars.len() < 4 {
+            chars.push('a');
+            return chars.into_iter().collect();
+        }
+        let i = self.rng.gen_range(1..chars.len() - 1);
+        match self.rng.gen_range(0..3) {
+            0 => chars.swap(i, i + 1),
+            1 => {
+                chars.remove(i);
+            }
+            _ => {
+                let keys = "qwertyuiopasdfghjklzxcvbnm";
+                let pos = keys.find(chars[i].to_ascii_lowercase()).unwrap_or(0);
+                let near = keys.as_bytes()[(pos + 1) % keys.len()] as char;
+                chars[i] = near;
+            }
+        }
+        chars.into_iter().collect()
+    }
+
+    /// The agency that records a record: a person's re-recording is another agency's.
+    pub fn agency_of(record: &PlantedRecord) -> &'static str {
+        let person = record.person;
+        let first = (person as usize) % AGENCIES.len();
+        if record.drift.is_some() {
+            AGENCIES[(first + 1 + (person as usize / 7) % (AGENCIES.len() - 1)) % AGENCIES.len()]
+        } else {
+            AGENCIES[first]
+        }
+    }
+}
+
+impl Iterator for Population {
+    type Item = PlantedRecord;
+    /// Records one by one (a person's two records follow each other).
+    fn next(&mut self) -> Option<PlantedRecord> {
+        if self.pending.is_empty() {
+            let mut records = self.next_person();
+            records.reverse();
+            self.pending.extend(records);
+        }
+        self.pending.pop()
+    }
+}
+
+/// A date of birth moved by a year may make a person a minor at intake, who needs a guardian
+/// to consent: the generator keeps every case valid.
+fn with_guardian_if_minor(case: &mut Value) {
+    if crate::model::Case::from_json(case).is_err() {
+        case["consent"]["guardian"] = json!("Legal guardian appointed by the court");
+    }
+}
+
+fn remove(case: &mut Value, field: &str) {
+    if let Some(o) = case.as_object_mut() {
+        o.remove(field);
+    }
+}
+
+/// A date of birth, or its year when the shifted day does not exist (29 February).
+fn valid_or_year(text: &str) -> String {
+    if crate::model::PartialDate::parse(text).is_ok() {
+        text.to_owned()
+    } else {
+        text[..4.min(text.len())].to_owned()
+    }
+}
+
+fn feminine(name: &str) -> String {
+    for (m, f) in [("ov", "ova"), ("ev", "eva"), ("in", "ina"), ("yov", "yova")] {
+        if name.ends_with(m) {
+            return format!("{name}{}", &f[m.len()..]);
+        }
+    }
+    name.to_owned()
+}
+
+fn masculine(name: &str) -> String {
+    for f in ["ova", "eva", "ina"] {
+        if name.ends_with(f) {
+            return name[..name.len() - 1].to_owned();
+        }
+    }
+    name.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Case;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn every_record_is_valid_and_every_drift_is_planted() {
+        let records: Vec<PlantedRecord> = Population::new(3, 0.2).take(4000).collect();
+        let mut drifts: BTreeMap<Drift, usize> = BTreeMap::new();
+        for (i, r) in records.iter().enumerate() {
+            if let Err(errors) = Case::from_json(&r.case) {
+                panic!("record {i} ({:?}) is invalid: {errors}", r.drift);
+            }
+            if let Some(d) = r.drift {
+                *drifts.entry(d).or_default() += 1;
+                let first = records[..i].iter().rev().find(|p| p.person == r.person);
+                assert!(first.is_some(), "a re-recording follows its person");
+            }
+        }
+        assert_eq!(drifts.len(), Drift::ALL.len(), "{drifts:?}");
+        assert!(drifts.values().all(|&n| n > 50), "{drifts:?}");
+        let again: Vec<PlantedRecord> = Population::new(3, 0.2).take(50).collect();
+        assert_eq!(again[49].case, records[49].case, "deterministic for a seed");
+    }
+
+    #[test]
+    fn scorecards_count_found_missed_and_wrong_pairs() {
+        let records = [
+            (1, 10, None),
+            (2, 10, Some(Drift::Typo)),
+            (3, 11, None),
+            (4, 11, Some(Drift::Swapped)),
+            (5, 12, None),
+        ];
+        let card = score_pairs(&records, &[(2, 1), (3, 5)]);
+        assert_eq!((card.true_pairs, card.listed, card.listed_true), (2, 2, 1));
+        assert_eq!(card.drift(Drift::Typo).recall(), 1.0);
+        assert_eq!(card.drift(Drift::Swapped).recall(), 0.0);
+        assert_eq!(
+            card.drift(Drift::Swapped).listed,
+            1,
+            "3–5 involves a swapped person"
+        );
+        assert_eq!(card.precision(), 0.5);
+    }
+
+    #[test]
+    fn scripts_and_variants_read_as_caseworkers_write_them() {
+        assert_eq!(to_cyrillic("Olena Shevchenko"), "Олена Шевченко");
+        assert_eq!(to_arabic("Mohammed"), "محمد");
+        let mut p = Population::new(1, 0.5);
+        let v = p.variant("Mohammed");
+        assert_ne!(v, "Mohammed");
+        assert_eq!(feminine("Ivanov"), "Ivanova");
+    }
+}

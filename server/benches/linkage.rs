@@ -1,0 +1,164 @@
+//! Duplicate finding measured on a population with planted double entries
+//! (`fieldcase_core::population`): recall and precision per kind of drift, the time of the
+//! first review page (a cold `CandidateCache`: the whole computation a reviewer waits for
+//! after new data), and the bytes per case of the matching tables on disk.
+//!
+//! ```sh
+//! LINKAGE_BENCH_CASES=10000,100000 cargo bench -p fieldcase-server --bench linkage
+//! ```
+//!
+//! The population is loaded with `SqliteStorage::bulk_load_cases` (the sync's derivation and
+//! sealing of facts and match profiles, without the operation log). `LINKAGE_BENCH_DIR` puts
+//! the databases elsewhere than the system's temporary directory; `LINKAGE_BENCH_DUPLICATES`
+//! sets the share of people recorded twice (default 0.1).
+
+use fieldcase_core::model::Case;
+use fieldcase_core::population::{score_pairs, Drift, Population};
+use fieldcase_core::{AgencyCode, RecordId};
+use fieldcase_server::reports::duplicates::{CandidateCache, Status};
+use fieldcase_server::seal::Sealer;
+use fieldcase_server::storage::sqlite::SqliteStorage;
+use fieldcase_server::storage::Storage;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+const KEY: [u8; 32] = [42; 32];
+const BATCH: usize = 10_000;
+
+fn open(db: &Path) -> SqliteStorage {
+    SqliteStorage::open(db, Sealer::from_key(&KEY)).expect("open the bench database")
+}
+
+/// Loads `n` records; returns each record's (id, person, drift).
+fn populate(db: &Path, n: usize, duplicates: f64) -> Vec<(RecordId, u64, Option<Drift>)> {
+    let storage = open(db);
+    let mut agencies: HashMap<&'static str, AgencyCode> = HashMap::new();
+    let mut batches: HashMap<&'static str, Vec<(RecordId, Case)>> = HashMap::new();
+    let mut truth = Vec::with_capacity(n);
+    let flush = |batches: &mut HashMap<&'static str, Vec<(RecordId, Case)>>,
+                 agencies: &HashMap<&'static str, AgencyCode>| {
+        for (code, batch) in batches.iter_mut() {
+            if !batch.is_empty() {
+                storage.bulk_load_cases(&agencies[code], batch).unwrap();
+                batch.clear();
+            }
+        }
+    };
+    for (i, record) in Population::new(12, duplicates).take(n).enumerate() {
+        let code = Population::agency_of(&record);
+        let agency = agencies.entry(code).or_insert_with(|| {
+            let a = AgencyCode::parse(code).unwrap();
+            fieldcase_server::service::forms::create_agency(&storage, &a, code, 0).unwrap();
+            a
+        });
+        let _ = agency;
+        let case = Case::from_json(&record.case).expect("generated cases are valid");
+        let id = RecordId::new();
+        batches.entry(code).or_default().push((id, case));
+        truth.push((id, record.person, record.drift));
+        if (i + 1) % BATCH == 0 {
+            flush(&mut batches, &agencies);
+        }
+    }
+    flush(&mut batches, &agencies);
+    storage.close();
+    truth
+}
+
+/// Bytes on disk of the matching tables: the database vacuumed into a copy, then the copy
+/// without `match_blocks` (and its index), then without `match_profiles`.
+fn footprint(db: &Path) -> (u64, u64) {
+    let copy = db.with_extension("copy.db");
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute("VACUUM INTO ?1", [copy.to_str().unwrap()])
+        .unwrap();
+    drop(conn);
+    let size = || std::fs::metadata(&copy).unwrap().len();
+    let conn = rusqlite::Connection::open(&copy).unwrap();
+    let full = size();
+    conn.execute_batch("DELETE FROM match_blocks; VACUUM;")
+        .unwrap();
+    let without_blocks = size();
+    conn.execute_batch("DELETE FROM match_profiles; VACUUM;")
+        .unwrap();
+    let without_profiles = size();
+    drop(conn);
+    let _ = std::fs::remove_file(&copy);
+    (full - without_blocks, without_blocks - without_profiles)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is taken from the command line.
+    let scales: Vec<usize> = std::env::var("LINKAGE_BENCH_CASES")
+        .unwrap_or_else(|_| "10000".into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("LINKAGE_BENCH_CASES: numbers"))
+        .collect();
+    let duplicates: f64 = std::env::var("LINKAGE_BENCH_DUPLICATES")
+        .ok()
+        .map(|s| s.parse().expect("LINKAGE_BENCH_DUPLICATES: a share"))
+        .unwrap_or(0.1);
+    for n in scales {
+        let dir = match std::env::var("LINKAGE_BENCH_DIR") {
+            Ok(d) => tempfile::tempdir_in(d).unwrap(),
+            Err(_) => tempfile::tempdir().unwrap(),
+        };
+        let db = dir.path().join("bench.db");
+        let started = Instant::now();
+        let truth = populate(&db, n, duplicates);
+        let load = started.elapsed().as_secs_f64();
+        let storage = open(&db);
+        let cache = CandidateCache::default();
+        let started = Instant::now();
+        let (list, stats) = cache.review_list(&storage).unwrap();
+        let first_page = started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let _ = cache.review_list(&storage).unwrap();
+        let next_page = started.elapsed().as_secs_f64();
+        storage.close();
+        let listed: Vec<(RecordId, RecordId)> = list
+            .iter()
+            .filter(|c| c.status == Status::Pending)
+            .map(|c| (c.a.record, c.b.record))
+            .collect();
+        let card = score_pairs(&truth, &listed);
+        let (blocks, profiles) = footprint(&db);
+        println!(
+            "{n} records ({} planted duplicate pairs), loaded in {load:.1} s",
+            card.true_pairs
+        );
+        println!(
+            "  first review page {first_page:.2} s, next {next_page:.3} s; {} blocks shared \
+             ({} skipped), {} pairs compared, {} profiles sampled, threshold {}, λ {:.3e}",
+            stats.blocks,
+            stats.blocks_skipped,
+            stats.comparisons,
+            stats.sampled_profiles,
+            stats.min_listed_score,
+            stats.match_share
+        );
+        println!(
+            "  on disk per case: match_blocks {:.0} B, match_profiles {:.0} B",
+            blocks as f64 / n as f64,
+            profiles as f64 / n as f64
+        );
+        print!("{card}");
+        if std::env::var("LINKAGE_BENCH_SHOW_ERRORS").is_ok() {
+            // The features of wrongly listed pairs, by pattern: what the model mistakes.
+            let person: HashMap<RecordId, u64> = truth.iter().map(|t| (t.0, t.1)).collect();
+            let mut wrong: HashMap<String, usize> = HashMap::new();
+            for c in list.iter().filter(|c| c.status == Status::Pending) {
+                if person.get(&c.a.record) != person.get(&c.b.record) {
+                    let f = serde_json::to_string(&c.features).unwrap();
+                    *wrong.entry(format!("{f} {:?}", c.score)).or_default() += 1;
+                }
+            }
+            let mut wrong: Vec<_> = wrong.into_iter().collect();
+            wrong.sort_by_key(|w| std::cmp::Reverse(w.1));
+            for (pattern, n) in wrong.iter().take(15) {
+                println!("  wrong ×{n}: {pattern}");
+            }
+        }
+    }
+}

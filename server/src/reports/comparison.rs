@@ -1,0 +1,384 @@
+//! How two match profiles compare, feature by feature, in discrete **comparison levels**: the
+//! comparison vector of Fellegi–Sunter record linkage ([`super::fellegi_sunter`] weighs it).
+//!
+//! Names are compared in memory on the folded words of the opened profiles (never stored or
+//! logged): exact (a word or joined run in common), phonetic (a word pair with the same Double
+//! Metaphone code), or by Jaro-Winkler similarity of the closest word pair, at two levels.
+//! Given and family names are compared straight and crossed (given against family); the
+//! better orientation counts, so a swapped given and family name costs nothing. Other names
+//! count with the family name. Dates of birth compare at the precision both have, with
+//! levels for a day and month swapped and for one part off (a year off by one, a mistyped
+//! day or month). A feature one side lacks is *missing* and says nothing either way.
+//!
+//! Pure functions: no I/O, no model; deterministic.
+
+use super::matching::{MatchProfile, NameField};
+use fieldcase_core::model::codes::Sex;
+use fieldcase_core::model::PartialDate;
+use serde::Serialize;
+
+/// Features compared, in vector order (see [`FEATURE_NAMES`]).
+pub const FEATURES: usize = 7;
+pub const GIVEN: usize = 0;
+pub const FAMILY: usize = 1;
+pub const DATE_OF_BIRTH: usize = 2;
+pub const DOCUMENT: usize = 3;
+pub const PHONE: usize = 4;
+pub const NATIONALITY: usize = 5;
+pub const SEX: usize = 6;
+
+/// Names of the features, as the model and its documentation call them.
+pub const FEATURE_NAMES: [&str; FEATURES] = [
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "document",
+    "phone",
+    "nationality",
+    "sex",
+];
+
+/// Most levels a feature has.
+pub const MAX_LEVELS: usize = 5;
+
+/// The levels of each feature, worst agreement first (level `0` is "different").
+pub const LEVELS: [&[&str]; FEATURES] = [
+    NAME_LEVELS,
+    NAME_LEVELS,
+    &[
+        "different",
+        "one_part_off",
+        "day_month_swapped",
+        "agree_partially",
+        "exact",
+    ],
+    &["different", "shared"],
+    &["different", "same"],
+    &["different", "same"],
+    &["different", "same"],
+];
+
+const NAME_LEVELS: &[&str] = &["different", "similar", "very_similar", "phonetic", "exact"];
+
+/// Name levels.
+pub const NAME_DIFFERENT: u8 = 0;
+pub const NAME_SIMILAR: u8 = 1;
+pub const NAME_VERY_SIMILAR: u8 = 2;
+pub const NAME_PHONETIC: u8 = 3;
+pub const NAME_EXACT: u8 = 4;
+
+/// Date-of-birth levels.
+pub const DOB_DIFFERENT: u8 = 0;
+pub const DOB_ONE_PART_OFF: u8 = 1;
+pub const DOB_SWAPPED: u8 = 2;
+pub const DOB_PARTIAL: u8 = 3;
+pub const DOB_EXACT: u8 = 4;
+
+/// A feature one side lacks.
+pub const MISSING: u8 = u8::MAX;
+
+/// Jaro-Winkler similarity of the closest word pair at or above which two names are "very
+/// similar": one letter in a typical name of six to eight letters changed, inserted or moved
+/// (Splink's default name comparison uses the same cut).
+pub const JARO_WINKLER_VERY_SIMILAR: f64 = 0.92;
+/// ... and "similar": two such changes, or one in a short name.
+pub const JARO_WINKLER_SIMILAR: f64 = 0.84;
+
+/// A comparison vector: one level per feature, [`MISSING`] where a side lacks it.
+pub type Vector = [u8; FEATURES];
+
+/// Two profiles compared.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    pub vector: Vector,
+    /// For a name feature at [`NAME_EXACT`]: the shared folded token, for the model's
+    /// term-frequency adjustment (the rarest one, when several are shared).
+    pub exact_tokens: [Option<String>; 2],
+    /// Given and family names matched crossed.
+    pub swapped: bool,
+}
+
+impl Comparison {
+    /// Whether any name agrees at all, or a document or phone is shared: a pair with none of
+    /// these is no probable duplicate whatever the model weighs.
+    pub fn is_plausible(&self) -> bool {
+        let name = |f: usize| self.vector[f] != MISSING && self.vector[f] > NAME_DIFFERENT;
+        name(GIVEN) || name(FAMILY) || self.vector[DOCUMENT] == 1 || self.vector[PHONE] == 1
+    }
+}
+
+/// What a reviewer sees instead of names: the level of each feature.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Features {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<&'static str>,
+    /// Given and family names matched crossed.
+    pub names_swapped: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_of_birth: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nationality: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sex: Option<&'static str>,
+}
+
+impl Features {
+    pub fn of(c: &Comparison) -> Features {
+        let level = |f: usize| -> Option<&'static str> {
+            let l = c.vector[f];
+            (l != MISSING).then(|| LEVELS[f].get(l as usize).copied().unwrap_or("different"))
+        };
+        Features {
+            given_name: level(GIVEN),
+            family_name: level(FAMILY),
+            names_swapped: c.swapped,
+            date_of_birth: level(DATE_OF_BIRTH),
+            document: level(DOCUMENT),
+            phone: level(PHONE),
+            nationality: level(NATIONALITY),
+            sex: level(SEX),
+        }
+    }
+}
+
+/// Compares profiles (phonetic codes come with the profiles' name fields).
+#[derive(Default)]
+pub struct Comparer;
+
+/// A name field's level against another, with the shared token at the exact level.
+struct NameMatch<'a> {
+    level: u8,
+    exact: Vec<&'a str>,
+}
+
+impl Comparer {
+    /// Compares two profiles. `rarity` orders shared exact tokens (lower = rarer), so the
+    /// term-frequency adjustment uses the most telling one.
+    pub fn compare(
+        &self,
+        a: &MatchProfile,
+        b: &MatchProfile,
+        rarity: &dyn Fn(&str) -> f64,
+    ) -> Comparison {
+        // Other names count with the family name: both are "the rest of the name".
+        let (given_a, given_b) = ([&a.given], [&b.given]);
+        let (family_a, family_b) = ([&a.family, &a.other], [&b.family, &b.other]);
+        let straight = [names(&given_a, &given_b), names(&family_a, &family_b)];
+        let crossed = [names(&given_a, &family_b), names(&family_a, &given_b)];
+        let strength = |m: &[Option<NameMatch>; 2]| -> u32 {
+            m.iter().flatten().map(|n| u32::from(n.level) + 1).sum()
+        };
+        let swapped = strength(&crossed) > strength(&straight);
+        let chosen = if swapped { crossed } else { straight };
+        let mut vector = [MISSING; FEATURES];
+        let mut exact_tokens: [Option<String>; 2] = [None, None];
+        for (f, m) in [GIVEN, FAMILY].into_iter().zip(chosen) {
+            if let Some(m) = m {
+                vector[f] = m.level;
+                exact_tokens[f] = m
+                    .exact
+                    .into_iter()
+                    .min_by(|x, y| rarity(x).total_cmp(&rarity(y)))
+                    .map(str::to_owned);
+            }
+        }
+        vector[DATE_OF_BIRTH] = match (a.date_of_birth, b.date_of_birth) {
+            (Some(x), Some(y)) => dob_level(x, y),
+            _ => MISSING,
+        };
+        vector[DOCUMENT] = if a.documents.is_empty() || b.documents.is_empty() {
+            MISSING
+        } else {
+            u8::from(
+                a.documents
+                    .iter()
+                    .any(|d| b.documents.binary_search(d).is_ok()),
+            )
+        };
+        vector[PHONE] = match (a.phone, b.phone) {
+            (Some(x), Some(y)) => u8::from(x == y),
+            _ => MISSING,
+        };
+        vector[NATIONALITY] = match (a.nationality, b.nationality) {
+            (Some(x), Some(y)) => u8::from(x == y),
+            _ => MISSING,
+        };
+        vector[SEX] = match (a.sex, b.sex) {
+            (Some(x @ (Sex::Female | Sex::Male)), Some(y @ (Sex::Female | Sex::Male))) => {
+                u8::from(x == y)
+            }
+            _ => MISSING,
+        };
+        Comparison {
+            vector,
+            exact_tokens,
+            swapped,
+        }
+    }
+}
+
+/// One name (its fields together) against another: the level, and at the exact level the
+/// tokens in common.
+fn names<'a>(x: &[&'a NameField], y: &[&'a NameField]) -> Option<NameMatch<'a>> {
+    let tokens = |f: &[&'a NameField]| f.iter().flat_map(|n| n.tokens()).collect::<Vec<&'a str>>();
+    let (tx, ty) = (tokens(x), tokens(y));
+    if tx.is_empty() || ty.is_empty() {
+        return None;
+    }
+    let exact: Vec<&str> = tx.iter().copied().filter(|t| ty.contains(t)).collect();
+    if !exact.is_empty() {
+        return Some(NameMatch {
+            level: NAME_EXACT,
+            exact,
+        });
+    }
+    let codes = |f: &[&'a NameField]| {
+        f.iter()
+            .flat_map(|n| n.codes.iter())
+            .filter(|c| !c.is_empty())
+            .collect::<Vec<&String>>()
+    };
+    let codes_y = codes(y);
+    if codes(x).iter().any(|c| codes_y.contains(c)) {
+        return Some(NameMatch {
+            level: NAME_PHONETIC,
+            exact: Vec::new(),
+        });
+    }
+    let best = tx
+        .iter()
+        .flat_map(|s| ty.iter().map(move |t| strsim::jaro_winkler(s, t)))
+        .fold(0.0, f64::max);
+    let level = if best >= JARO_WINKLER_VERY_SIMILAR {
+        NAME_VERY_SIMILAR
+    } else if best >= JARO_WINKLER_SIMILAR {
+        NAME_SIMILAR
+    } else {
+        NAME_DIFFERENT
+    };
+    Some(NameMatch {
+        level,
+        exact: Vec::new(),
+    })
+}
+
+/// How two dates of birth compare, at the precision both have.
+fn dob_level(x: PartialDate, y: PartialDate) -> u8 {
+    let precision = |d: PartialDate| match d {
+        PartialDate::Year(_) => 1,
+        PartialDate::Month(..) => 2,
+        PartialDate::Day(_) => 3,
+    };
+    let shared = precision(x).min(precision(y));
+    let parts = |d: PartialDate| {
+        [
+            Some(d.year()),
+            d.month().map(u16::from),
+            d.day().map(u16::from),
+        ]
+    };
+    let (px, py) = (parts(x), parts(y));
+    let differing: Vec<usize> = (0..shared).filter(|&i| px[i] != py[i]).collect();
+    match differing.as_slice() {
+        [] if shared == 3 => DOB_EXACT,
+        [] => DOB_PARTIAL,
+        [1, 2] if px[1] == py[2] && px[2] == py[1] => DOB_SWAPPED,
+        [0] if x.year().abs_diff(y.year()) == 1 => DOB_ONE_PART_OFF,
+        [1] | [2] => DOB_ONE_PART_OFF,
+        _ => DOB_DIFFERENT,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seal::Sealer;
+    use fieldcase_core::model::Case;
+    use serde_json::json;
+
+    fn profile(v: serde_json::Value) -> MatchProfile {
+        let fields = fieldcase_core::model::flatten_json(&v).unwrap();
+        let case = Case::parse_fields(&fields).unwrap();
+        MatchProfile::of_case(&case, &Sealer::from_key(&[5; 32])).unwrap()
+    }
+
+    fn compare(a: serde_json::Value, b: serde_json::Value) -> Comparison {
+        Comparer.compare(&profile(a), &profile(b), &|_| 0.0)
+    }
+
+    #[test]
+    fn names_compare_exactly_phonetically_and_by_similarity_in_either_order() {
+        let c = compare(
+            json!({"given_name": "Mohammed", "family_name": "Ivanov"}),
+            json!({"given_name": "Ivanoff", "family_name": "Muhammad"}),
+        );
+        assert!(c.swapped);
+        assert_eq!(c.vector[GIVEN], NAME_EXACT, "folding makes them one");
+        assert_eq!(c.vector[FAMILY], NAME_PHONETIC);
+        assert_eq!(c.exact_tokens[GIVEN].as_deref(), Some("mahamad"));
+
+        let c = compare(
+            json!({"given_name": "Olena", "family_name": "Kovalenko"}),
+            json!({"given_name": "Elena", "family_name": "Kovalenco"}),
+        );
+        assert!(!c.swapped);
+        assert_eq!(c.vector[GIVEN], NAME_PHONETIC);
+        assert!(c.vector[FAMILY] >= NAME_PHONETIC);
+
+        let c = compare(
+            json!({"given_name": "Grace", "family_name": "Achieng"}),
+            json!({"given_name": "Amina", "family_name": "Nakato"}),
+        );
+        assert_eq!(c.vector[GIVEN], NAME_DIFFERENT);
+        assert_eq!(c.vector[FAMILY], NAME_DIFFERENT);
+        assert!(!c.is_plausible());
+        let c = compare(
+            json!({"given_name": "Amina"}),
+            json!({"family_name": "Nakato"}),
+        );
+        assert!(c.swapped, "the only names there are are compared");
+        assert_eq!(
+            (c.vector[GIVEN], c.vector[FAMILY]),
+            (NAME_DIFFERENT, MISSING)
+        );
+    }
+
+    #[test]
+    fn dates_of_birth_compare_at_the_precision_both_have() {
+        let d = |s: &str| PartialDate::parse(s).unwrap();
+        assert_eq!(dob_level(d("1990-05-12"), d("1990-05-12")), DOB_EXACT);
+        assert_eq!(dob_level(d("1990-05-12"), d("1990")), DOB_PARTIAL);
+        assert_eq!(dob_level(d("1990-05-12"), d("1990-12-05")), DOB_SWAPPED);
+        assert_eq!(
+            dob_level(d("1990-05-12"), d("1991-05-12")),
+            DOB_ONE_PART_OFF
+        );
+        assert_eq!(
+            dob_level(d("1990-05-12"), d("1990-05-13")),
+            DOB_ONE_PART_OFF
+        );
+        assert_eq!(dob_level(d("1990"), d("1989-02")), DOB_ONE_PART_OFF);
+        assert_eq!(dob_level(d("1990-05-12"), d("1992-05-12")), DOB_DIFFERENT);
+        assert_eq!(dob_level(d("1990-05-12"), d("1990-06-13")), DOB_DIFFERENT);
+    }
+
+    #[test]
+    fn features_name_every_level_and_nothing_else() {
+        let c = compare(
+            json!({"given_name": "Amina", "date_of_birth": "1990", "sex": "female"}),
+            json!({"given_name": "Amina", "date_of_birth": "1990-01-02", "sex": "male"}),
+        );
+        let f = serde_json::to_value(Features::of(&c)).unwrap();
+        assert_eq!(
+            f,
+            json!({"given_name": "exact", "names_swapped": false,
+                   "date_of_birth": "agree_partially", "sex": "different"})
+        );
+    }
+}

@@ -1,0 +1,521 @@
+//! The probabilistic record-linkage model that weighs a comparison vector
+//! ([`super::comparison`]), in the manner of Fellegi–Sunter as Splink implements it, with its
+//! parameters **estimated from the data** on every scan rather than set by hand.
+//!
+//! # The model
+//!
+//! For each feature `f` and level `l`: `m[f][l]`, the probability that a *true* duplicate
+//! pair shows level `l`, and `u[f][l]`, the probability that a pair of *different* people
+//! does. A pair's match weight is `log2(λ/(1−λ)) + Σ_f log2(m[f][γ_f] / u[f][γ_f])` over the
+//! features both sides have (a missing feature adds nothing), where `λ` is the probability
+//! that two records drawn at random are one person; its match probability is
+//! `1 / (1 + 2^−weight)`. Blocking only decides which pairs are weighed: as in Splink, the
+//! prior is that of a random pair, so a pair's probability does not depend on how it was
+//! found.
+//!
+//! - **u from random pairs**: [`U_SAMPLE_PROFILES`] profiles spread over the whole caseload
+//!   are compared in up to [`U_RANDOM_PAIRS`] pairs drawn with a fixed seed (almost all are
+//!   two different people). Names are regional and gendered, so among pairs whose names
+//!   agree, agreement on nationality or sex is common and says little more; counting it as
+//!   independent evidence would list namesakes. So `u` of the other features (date of birth,
+//!   nationality, sex, document, phone) is taken over the random pairs whose given or family
+//!   name agrees at least phonetically: `P(names, rest | U) = P(names | U)·P(rest | names, U)`.
+//!   For the same reason the family name's `u` is taken over random pairs whose given name
+//!   agrees when it does (and a term frequency is scaled by that ratio).
+//! - **m from the data's confident matches**: pairs sharing a document number or a phone
+//!   (near-certain duplicates, found whatever their names) give `m` of names, date of birth,
+//!   nationality and sex; pairs agreeing on both names and the full date of birth give `m` of
+//!   document and phone.
+//! - **λ by expectation–maximisation**: the expected number of duplicate pairs among those
+//!   compared (the sum of their match probabilities) over the number of all pairs, iterated
+//!   to its fixed point.
+//! - All are smoothed toward documented prior values ([`PRIOR_M`], [`PRIOR_U`]) by a few
+//!   pseudo-observations ([`M_PRIOR_PAIRS`], [`U_PRIOR_PAIRS`]), so a caseload of three cases
+//!   behaves like the priors and a large one like its data.
+//! - **Term frequency**: a name agreeing exactly says more when the name is rare. For the
+//!   exact name level, `u` is replaced by the frequency of the shared word among the sampled
+//!   profiles (Splink's term-frequency adjustment), floored at half a count. Frequencies are
+//!   counts over keyed tokens (HMAC under a key made for this model and dropped with it),
+//!   held in memory only.
+//! - **Threshold**: the pairs listed are those whose match probability reaches the
+//!   threshold that maximises the *expected* F1 score of the list, computed from the match
+//!   probabilities of every compared pair (expected true positives among the listed, expected
+//!   matches overall); never below [`MIN_LISTED_PROBABILITY`].
+//!
+//! # What it does not do
+//!
+//! It does not learn from reviewers' decisions. It assumes features independent given match
+//! status beyond the correction above (given and family name agreement are not, a little:
+//! weights of pairs agreeing on everything are overconfident, which changes their order among
+//! themselves, not whether they are listed). With no document or phone shared anywhere, `m`
+//! stays at the priors.
+
+use super::comparison::{
+    Comparer, Comparison, Vector, DATE_OF_BIRTH, DOB_EXACT, DOCUMENT, FAMILY, FEATURES, GIVEN,
+    LEVELS, MAX_LEVELS, MISSING, NAME_EXACT, NAME_PHONETIC, PHONE,
+};
+use super::matching::MatchProfile;
+use hmac::{Hmac, Mac};
+use rand::rngs::StdRng;
+use rand::{Rng, RngCore, SeedableRng};
+use sha2::Sha256;
+use std::collections::HashMap;
+
+/// Profiles sampled to estimate `u` and term frequencies. Four thousand give about
+/// 0.01% resolution on a word's frequency, enough to tell a common name from a rare one.
+pub const U_SAMPLE_PROFILES: usize = 4000;
+/// Random pairs compared for `u`: enough to see levels with `u` near 10⁻⁴ a few times.
+pub const U_RANDOM_PAIRS: usize = 100_000;
+/// Seed of the random pairs: the same data gives the same model and the same list.
+const U_PAIRS_SEED: u64 = 0x6669_656c_6463_6173;
+/// Pseudo-pairs of prior weight in the `u` estimate.
+pub const U_PRIOR_PAIRS: f64 = 200.0;
+/// Pseudo-matches of prior weight in the `m` estimate: small against the hundreds of
+/// confident matches of a real caseload, decisive for a caseload of a handful.
+pub const M_PRIOR_PAIRS: f64 = 20.0;
+/// Expectation–maximisation of `λ` stops after this many rounds, or earlier when `λ` moves
+/// by less than [`EM_TOLERANCE`] of itself.
+pub const EM_MAX_ROUNDS: usize = 100;
+pub const EM_TOLERANCE: f64 = 1e-6;
+/// Prior number of duplicate pairs per case, where `λ` starts: one case in ten recorded
+/// twice, about what the central office sees.
+pub const PRIOR_DUPLICATES_PER_CASE: f64 = 0.1;
+/// Bounds of `λ` during estimation: above zero, so expectation–maximisation can move it,
+/// and at most one pair in two.
+const MATCH_SHARE_BOUNDS: (f64, f64) = (1e-12, 0.5);
+/// Least probability any level keeps, so one unseen level never makes a weight infinite.
+const MIN_PROBABILITY: f64 = 1e-6;
+/// The least match probability a listed pair may have, whatever the expected-F1 optimum
+/// says: with almost no matches among compared pairs the optimum is degenerate and would list
+/// a pair the model finds 99 to 1 against.
+pub const MIN_LISTED_PROBABILITY: f64 = 0.01;
+
+/// Prior `m` per feature and level (worst level first; see [`LEVELS`]): what a true duplicate
+/// recorded by a second agency usually shows.
+pub const PRIOR_M: [[f64; MAX_LEVELS]; FEATURES] = [
+    [0.03, 0.03, 0.06, 0.08, 0.80],
+    [0.03, 0.03, 0.06, 0.08, 0.80],
+    [0.03, 0.07, 0.02, 0.18, 0.70],
+    [0.50, 0.50, 0.0, 0.0, 0.0],
+    [0.30, 0.70, 0.0, 0.0, 0.0],
+    [0.10, 0.90, 0.0, 0.0, 0.0],
+    [0.05, 0.95, 0.0, 0.0, 0.0],
+];
+
+/// Prior `u` per feature and level: what two different people usually show (a full date of
+/// birth is one day in some 18,000 of the ages the field sees).
+pub const PRIOR_U: [[f64; MAX_LEVELS]; FEATURES] = [
+    [0.90, 0.05, 0.02, 0.02, 0.01],
+    [0.90, 0.05, 0.02, 0.02, 0.01],
+    [0.985, 0.004, 0.00005, 0.0109, 0.00005],
+    [0.9999, 0.0001, 0.0, 0.0, 0.0],
+    [0.9999, 0.0001, 0.0, 0.0, 0.0],
+    [0.85, 0.15, 0.0, 0.0, 0.0],
+    [0.50, 0.50, 0.0, 0.0, 0.0],
+];
+
+type Table = [[f64; MAX_LEVELS]; FEATURES];
+
+/// How often each name word occurs among the sampled profiles, keyed by a token under a key
+/// of this model's own: the table never holds a name.
+pub struct TermFrequencies {
+    key: Hmac<Sha256>,
+    counts: HashMap<[u8; 8], u32>,
+    profiles: usize,
+}
+
+impl TermFrequencies {
+    fn new(sample: &[MatchProfile]) -> TermFrequencies {
+        let mut secret = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut secret);
+        let key = <Hmac<Sha256> as Mac>::new_from_slice(&secret).expect("HMAC takes any key");
+        let mut tf = TermFrequencies {
+            key,
+            counts: HashMap::new(),
+            profiles: sample.len(),
+        };
+        for p in sample {
+            let mut seen: Vec<[u8; 8]> = [&p.given, &p.family, &p.other]
+                .into_iter()
+                .flat_map(|f| f.tokens())
+                .map(|t| tf.token(t))
+                .collect();
+            seen.sort_unstable();
+            seen.dedup();
+            for t in seen {
+                *tf.counts.entry(t).or_default() += 1;
+            }
+        }
+        tf
+    }
+
+    fn token(&self, word: &str) -> [u8; 8] {
+        let mut mac = self.key.clone();
+        mac.update(word.as_bytes());
+        let mut out = [0u8; 8];
+        out.copy_from_slice(&mac.finalize().into_bytes()[..8]);
+        out
+    }
+
+    /// Share of profiles carrying the word, at least half a count (an unseen word is rare,
+    /// not impossible).
+    pub fn frequency(&self, word: &str) -> f64 {
+        let n = self.counts.get(&self.token(word)).copied().unwrap_or(0) as f64;
+        n.max(0.5) / (self.profiles.max(1) as f64)
+    }
+}
+
+/// An estimated model (see the module docs).
+pub struct Model {
+    /// `λ`: the probability that two records drawn at random are one person.
+    pub match_share: f64,
+    pub m: Table,
+    pub u: Table,
+    /// `u` of the family name among random pairs whose given name agrees (see the module
+    /// docs): names of one region go together.
+    pub u_family_given_agrees: [f64; MAX_LEVELS],
+    pub tf: TermFrequencies,
+    /// Cases in the caseload, for the number of all pairs.
+    pub cases: u64,
+    /// Rounds expectation–maximisation of `λ` ran.
+    pub em_rounds: usize,
+    /// Confident matches `m` was estimated from.
+    pub confident_matches: u64,
+}
+
+fn smoothed(
+    counts: &[f64; MAX_LEVELS],
+    total: f64,
+    prior: &[f64; MAX_LEVELS],
+    weight: f64,
+    levels: usize,
+) -> [f64; MAX_LEVELS] {
+    let mut out = [0.0; MAX_LEVELS];
+    for l in 0..levels {
+        out[l] = ((counts[l] + weight * prior[l]) / (total + weight)).max(MIN_PROBABILITY);
+    }
+    out
+}
+
+/// Whether a given or family name agrees at least phonetically.
+fn names_agree(v: &Vector) -> bool {
+    [GIVEN, FAMILY].iter().any(|&f| agrees(v, f))
+}
+
+/// Whether a name feature agrees at least phonetically.
+fn agrees(v: &Vector, f: usize) -> bool {
+    v[f] != MISSING && v[f] >= NAME_PHONETIC
+}
+
+fn is_name(f: usize) -> bool {
+    f == GIVEN || f == FAMILY
+}
+
+/// Level counts of `features` over `pairs` (vector, count).
+fn level_counts<'a>(
+    pairs: impl Iterator<Item = (&'a Vector, f64)>,
+    features: &[usize],
+) -> ([[f64; MAX_LEVELS]; FEATURES], [f64; FEATURES]) {
+    let mut counts = [[0.0; MAX_LEVELS]; FEATURES];
+    let mut totals = [0.0; FEATURES];
+    for (v, n) in pairs {
+        for &f in features {
+            if v[f] != MISSING {
+                counts[f][v[f] as usize] += n;
+                totals[f] += n;
+            }
+        }
+    }
+    (counts, totals)
+}
+
+impl Model {
+    /// Estimates `u` and term frequencies from a sample of profiles spread over a caseload of
+    /// `cases` (see `Storage::match_profile_sample`); `m` starts at the priors and `λ` at
+    /// [`PRIOR_DUPLICATES_PER_CASE`].
+    pub fn from_sample(sample: &[MatchProfile], cases: u64, comparer: &Comparer) -> Model {
+        let tf = TermFrequencies::new(sample);
+        let mut vectors: HashMap<Vector, f64> = HashMap::new();
+        let n = sample.len();
+        if n >= 2 {
+            let mut count_pair = |a: &MatchProfile, b: &MatchProfile| {
+                *vectors
+                    .entry(comparer.compare(a, b, &|_| 0.0).vector)
+                    .or_default() += 1.0;
+            };
+            if n * (n - 1) / 2 <= U_RANDOM_PAIRS {
+                for i in 0..n {
+                    for j in i + 1..n {
+                        count_pair(&sample[i], &sample[j]);
+                    }
+                }
+            } else {
+                let mut rng = StdRng::seed_from_u64(U_PAIRS_SEED);
+                for _ in 0..U_RANDOM_PAIRS {
+                    let i = rng.gen_range(0..n);
+                    let mut j = rng.gen_range(0..n - 1);
+                    if j >= i {
+                        j += 1;
+                    }
+                    count_pair(&sample[i], &sample[j]);
+                }
+            }
+        }
+        let names: Vec<usize> = (0..FEATURES).filter(|&f| is_name(f)).collect();
+        let rest: Vec<usize> = (0..FEATURES).filter(|&f| !is_name(f)).collect();
+        let (name_counts, name_totals) = level_counts(vectors.iter().map(|(v, &n)| (v, n)), &names);
+        let (rest_counts, rest_totals) = level_counts(
+            vectors
+                .iter()
+                .filter(|(v, _)| names_agree(v))
+                .map(|(v, &n)| (v, n)),
+            &rest,
+        );
+        let (family_counts, family_totals) = level_counts(
+            vectors
+                .iter()
+                .filter(|(v, _)| agrees(v, GIVEN))
+                .map(|(v, &n)| (v, n)),
+            &[FAMILY],
+        );
+        let mut u = [[0.0; MAX_LEVELS]; FEATURES];
+        let mut m = [[0.0; MAX_LEVELS]; FEATURES];
+        for f in 0..FEATURES {
+            let levels = LEVELS[f].len();
+            let (counts, total) = if is_name(f) {
+                (&name_counts[f], name_totals[f])
+            } else {
+                (&rest_counts[f], rest_totals[f])
+            };
+            u[f] = smoothed(counts, total, &PRIOR_U[f], U_PRIOR_PAIRS, levels);
+            m[f] = smoothed(&[0.0; MAX_LEVELS], 0.0, &PRIOR_M[f], 1.0, levels);
+        }
+        let u_family_given_agrees = smoothed(
+            &family_counts[FAMILY],
+            family_totals[FAMILY],
+            &u[FAMILY],
+            U_PRIOR_PAIRS,
+            LEVELS[FAMILY].len(),
+        );
+        let mut model = Model {
+            match_share: 0.0,
+            m,
+            u,
+            u_family_given_agrees,
+            tf,
+            cases,
+            em_rounds: 0,
+            confident_matches: 0,
+        };
+        model.match_share = model.bounded_share(PRIOR_DUPLICATES_PER_CASE * cases as f64);
+        model
+    }
+
+    /// `λ` for an expected number of duplicate pairs.
+    fn bounded_share(&self, expected_pairs: f64) -> f64 {
+        let cases = self.cases.max(2) as f64;
+        let all_pairs = cases * (cases - 1.0) / 2.0;
+        (expected_pairs / all_pairs).clamp(MATCH_SHARE_BOUNDS.0, MATCH_SHARE_BOUNDS.1)
+    }
+
+    /// Estimates `m` from the confident matches among the compared pairs and `λ` by
+    /// expectation–maximisation (see the module docs). `patterns` counts the compared pairs
+    /// by comparison vector.
+    pub fn fit(&mut self, patterns: &HashMap<Vector, u64>) {
+        let pairs = || patterns.iter().map(|(v, &n)| (v, n as f64));
+        let by_identifier = |v: &Vector| v[DOCUMENT] == 1 || v[PHONE] == 1;
+        let by_name = |v: &Vector| {
+            v[GIVEN] != MISSING
+                && v[GIVEN] >= NAME_PHONETIC
+                && v[FAMILY] != MISSING
+                && v[FAMILY] >= NAME_PHONETIC
+                && v[DATE_OF_BIRTH] == DOB_EXACT
+        };
+        let described: Vec<usize> = (0..FEATURES)
+            .filter(|&f| f != DOCUMENT && f != PHONE)
+            .collect();
+        let (counts, totals) = level_counts(pairs().filter(|(v, _)| by_identifier(v)), &described);
+        let (id_counts, id_totals) =
+            level_counts(pairs().filter(|(v, _)| by_name(v)), &[DOCUMENT, PHONE]);
+        self.confident_matches = pairs()
+            .filter(|(v, _)| by_identifier(v))
+            .map(|(_, n)| n as u64)
+            .sum();
+        for f in 0..FEATURES {
+            let (c, t) = if f == DOCUMENT || f == PHONE {
+                (&id_counts[f], id_totals[f])
+            } else {
+                (&counts[f], totals[f])
+            };
+            self.m[f] = smoothed(c, t, &PRIOR_M[f], M_PRIOR_PAIRS, LEVELS[f].len());
+        }
+        for round in 1..=EM_MAX_ROUNDS {
+            let expected: f64 = pairs()
+                .map(|(v, n)| n * self.probability(self.weight_of(v, [None, None])))
+                .sum();
+            let share = self.bounded_share(expected);
+            let moved = (share - self.match_share).abs() / self.match_share;
+            self.match_share = share;
+            self.em_rounds = round;
+            if moved < EM_TOLERANCE {
+                break;
+            }
+        }
+    }
+
+    /// A vector's match weight (log2 odds, prior included). With `frequencies`, an exact name
+    /// level uses the shared word's frequency instead of `u` (term-frequency adjustment).
+    pub fn weight_of(&self, vector: &Vector, frequencies: [Option<f64>; 2]) -> f64 {
+        let mut w = (self.match_share / (1.0 - self.match_share)).log2();
+        let given_agrees = agrees(vector, GIVEN);
+        for (f, &l) in vector.iter().enumerate() {
+            if l == MISSING {
+                continue;
+            }
+            let level = l as usize;
+            let m = self.m[f][level];
+            let mut u = self.u[f][level];
+            // A family name agreeing after the given name did is less of a coincidence:
+            // both come from one region's names.
+            let dependence = if f == FAMILY && given_agrees {
+                u = self.u_family_given_agrees[level];
+                u / self.u[f][level]
+            } else {
+                1.0
+            };
+            if l == NAME_EXACT && is_name(f) {
+                if let Some(freq) = frequencies[f] {
+                    u = freq * dependence.max(1.0);
+                }
+            }
+            w += (m / u.max(MIN_PROBABILITY)).log2();
+        }
+        w
+    }
+
+    /// The term frequencies of a comparison's exact name tokens, for [`Model::weight_of`].
+    pub fn frequencies(&self, c: &Comparison) -> [Option<f64>; 2] {
+        [GIVEN, FAMILY].map(|f| c.exact_tokens[f].as_deref().map(|t| self.tf.frequency(t)))
+    }
+
+    /// A comparison's match weight, term frequencies applied.
+    pub fn weight(&self, c: &Comparison) -> f64 {
+        self.weight_of(&c.vector, self.frequencies(c))
+    }
+
+    /// Match probability of a weight.
+    pub fn probability(&self, weight: f64) -> f64 {
+        1.0 / (1.0 + (-weight).exp2())
+    }
+
+    /// How rare a word is for ordering shared words (lower = rarer).
+    pub fn rarity(&self, word: &str) -> f64 {
+        self.tf.frequency(word)
+    }
+}
+
+/// The match probability from which pairs are listed: the one that maximises the expected F1
+/// score of the list, given every compared pair's match probability (see the module docs).
+/// `probabilities` of the pairs kept for listing; `unkept_expected_matches`, the summed
+/// probabilities of compared pairs not kept (they count as expected matches missed).
+pub fn listing_threshold(probabilities: &mut [f64], unkept_expected_matches: f64) -> f64 {
+    probabilities.sort_unstable_by(|x, y| y.total_cmp(x));
+    let expected_matches: f64 = probabilities.iter().sum::<f64>() + unkept_expected_matches;
+    let mut best = (0.0, 1.0);
+    let mut true_positives = 0.0;
+    for (k, &p) in probabilities.iter().enumerate() {
+        if p < MIN_LISTED_PROBABILITY {
+            break;
+        }
+        true_positives += p;
+        let f1 = 2.0 * true_positives / ((k + 1) as f64 + expected_matches);
+        if f1 > best.0 {
+            best = (f1, p);
+        }
+    }
+    best.1.max(MIN_LISTED_PROBABILITY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reports::comparison::{DATE_OF_BIRTH, SEX};
+
+    fn vector(given: u8, family: u8, dob: u8) -> Vector {
+        let mut v = [MISSING; FEATURES];
+        v[GIVEN] = given;
+        v[FAMILY] = family;
+        v[DATE_OF_BIRTH] = dob;
+        v[SEX] = 1;
+        v
+    }
+
+    #[test]
+    fn m_comes_from_confident_matches_and_lambda_from_em() {
+        let mut model = Model::from_sample(&[], 10_000, &Comparer);
+        let with_document = |mut v: Vector| {
+            v[DOCUMENT] = 1;
+            v
+        };
+        let mut patterns = HashMap::new();
+        // 200 pairs sharing a document: their names and dates describe true duplicates.
+        patterns.insert(with_document(vector(4, 4, 4)), 150);
+        patterns.insert(with_document(vector(3, 4, 3)), 50);
+        // 800 more that look the same without a document, 5,000 namesakes.
+        patterns.insert(vector(4, 4, 4), 600);
+        patterns.insert(vector(3, 4, 3), 200);
+        patterns.insert(vector(4, 4, 0), 5000);
+        model.fit(&patterns);
+        assert_eq!(model.confident_matches, 200);
+        assert!(
+            model.m[GIVEN][3] > 0.2 && model.m[DATE_OF_BIRTH][0] < 0.01,
+            "{:?}",
+            model.m
+        );
+        let expected_pairs = model.match_share * 10_000.0 * 9_999.0 / 2.0;
+        assert!(
+            (850.0..1100.0).contains(&expected_pairs),
+            "{expected_pairs}"
+        );
+        let strong = model.probability(model.weight_of(&vector(4, 4, 4), [None, None]));
+        let namesake = model.probability(model.weight_of(&vector(4, 4, 0), [None, None]));
+        assert!(strong > 0.99 && namesake < 0.01, "{strong} {namesake}");
+        assert!(model.em_rounds > 1);
+    }
+
+    #[test]
+    fn a_rare_name_agreeing_weighs_more_than_a_common_one() {
+        use crate::seal::Sealer;
+        use fieldcase_core::model::Case;
+        let profile = |given: &str| {
+            let fields = fieldcase_core::model::flatten_json(
+                &serde_json::json!({"given_name": given, "family_name": "Okafor"}),
+            )
+            .unwrap();
+            MatchProfile::of_case(
+                &Case::parse_fields(&fields).unwrap(),
+                &Sealer::from_key(&[1; 32]),
+            )
+            .unwrap()
+        };
+        let mut sample: Vec<MatchProfile> = (0..50).map(|_| profile("Mohammed")).collect();
+        sample.push(profile("Zebulon"));
+        let comparer = Comparer;
+        let model = Model::from_sample(&sample, 51, &comparer);
+        let common = comparer.compare(&sample[0], &sample[1], &|w| model.rarity(w));
+        let rare = comparer.compare(&sample[50], &sample[50], &|w| model.rarity(w));
+        assert!(model.weight(&rare) > model.weight(&common) + 3.0);
+    }
+
+    #[test]
+    fn the_threshold_follows_the_expected_f1_and_never_lists_the_hopeless() {
+        let mut clear = vec![0.99, 0.98, 0.97, 0.6, 0.02, 0.001];
+        let t = listing_threshold(&mut clear, 0.0);
+        assert!((0.02..=0.6).contains(&t), "{t}");
+        assert!(
+            listing_threshold(&mut [0.001], 0.0) > 0.001,
+            "nothing listed"
+        );
+        assert_eq!(listing_threshold(&mut [], 0.0), 1.0);
+    }
+}
