@@ -16,7 +16,9 @@
 //! `Busy`. Everything else needs a person (a passphrase, a new enrollment code, an update)
 //! or is final.
 
+use fieldcase_core::attachments::AttachmentError;
 use fieldcase_core::crypto::CryptoError;
+use fieldcase_core::protocol::ErrorCode;
 use fieldcase_core::model::{ValidationError, ValidationErrors};
 use fieldcase_core::referral::TransitionError;
 use fieldcase_core::store::StoreError;
@@ -136,6 +138,22 @@ impl FieldcaseError {
         }
     }
 
+    /// A file the app named could not be opened. The path is not repeated: file names can
+    /// name the person.
+    pub(crate) fn unreadable_file(error: &std::io::Error) -> Self {
+        match error.kind() {
+            std::io::ErrorKind::NotFound => FieldcaseError::NotFound {
+                reason: reason("there is no file at that path"),
+            },
+            std::io::ErrorKind::PermissionDenied => FieldcaseError::Storage {
+                reason: reason("the app may not read the file at that path"),
+            },
+            _ => FieldcaseError::Storage {
+                reason: reason("the file at that path could not be read"),
+            },
+        }
+    }
+
     pub(crate) fn internal(what: &'static str) -> Self {
         FieldcaseError::Internal {
             reason: reason(what),
@@ -198,9 +216,28 @@ impl From<StoreError> for FieldcaseError {
             | StoreError::NoSuchAttachment { .. } => FieldcaseError::NotFound { reason: message },
             StoreError::AlreadyExists => FieldcaseError::AlreadyExists { reason: message },
             StoreError::Invalid(errors) => errors.into(),
+            // An attachment's content failed its SHA-256: damaged or altered, not bad input.
+            StoreError::Attachment(AttachmentError::Checksum) => {
+                FieldcaseError::Integrity { reason: message }
+            }
+            // The rest is the app's input: a problem named by what the app passed.
+            StoreError::Attachment(
+                ref why @ (AttachmentError::TooLarge { .. }
+                | AttachmentError::Empty
+                | AttachmentError::UnsupportedType { .. }
+                | AttachmentError::TypeMismatch { .. }
+                | AttachmentError::Field { .. }
+                | AttachmentError::Label
+                | AttachmentError::ChunkSize),
+            ) => FieldcaseError::Invalid {
+                problems: vec![FieldProblem {
+                    field: attachment_input(why).into(),
+                    reason: why.to_string(),
+                }],
+                reason: message,
+            },
             StoreError::AppendOnly { .. }
             | StoreError::MissingCaseLink { .. }
-            | StoreError::Attachment(_)
             | StoreError::Form(_)
             | StoreError::FormVersionConflict { .. } => FieldcaseError::Invalid {
                 reason: message,
@@ -283,6 +320,12 @@ impl From<SyncError> for FieldcaseError {
             // A server restored from an older backup lost changes this device can no longer
             // resend: only an administrator can sort it out, so it must not read as transient
             // (an app would retry it forever).
+            // Only the attachment routes answer 404 to a device: another agency's attachment,
+            // or none at all (the same answer, so nothing leaks).
+            SyncError::Refused {
+                code: ErrorCode::NotFound,
+                ..
+            } => FieldcaseError::NotFound { reason: message },
             SyncError::Refused { .. }
             | SyncError::ServerBehind { .. }
             | SyncError::ReplyTooLarge(_) => FieldcaseError::Refused { reason: message },
@@ -298,6 +341,19 @@ impl From<SyncError> for FieldcaseError {
             },
             SyncError::Store(store) => store.into(),
         }
+    }
+}
+
+/// The argument of the facade's attach calls an attachment error is about.
+fn attachment_input(error: &AttachmentError) -> &'static str {
+    match error {
+        AttachmentError::TooLarge { .. } | AttachmentError::Empty => "content",
+        AttachmentError::UnsupportedType { .. } | AttachmentError::TypeMismatch { .. } => {
+            "content_type"
+        }
+        AttachmentError::Field { .. } => "field",
+        AttachmentError::Label => "label",
+        AttachmentError::ChunkSize | AttachmentError::Checksum => "attachment",
     }
 }
 

@@ -7,7 +7,7 @@
 use rusqlite::{Connection, Transaction};
 
 /// The schema version this build writes.
-pub const LATEST_VERSION: u32 = 4;
+pub const LATEST_VERSION: u32 = 5;
 
 /// Version 1: metadata, sealed records, blind index and outbox.
 const V1: &str = "
@@ -113,8 +113,16 @@ CREATE TABLE attachment_chunks (
 );
 ";
 
+/// Attachment upload progress step (version 5 here; self-contained, so a merge with other
+/// new steps can renumber it): how many chunks of an attachment the server has confirmed, so
+/// an app can show "uploading 3 of 32" across restarts, not only while a sync runs.
+const V_ATTACHMENT_PROGRESS: &str = "
+ALTER TABLE attachments ADD COLUMN chunks_on_server INTEGER NOT NULL DEFAULT 0;
+";
+
 /// The steps, in order: `STEPS[n]` takes a store from version `n` to `n + 1`.
-const STEPS: [&str; LATEST_VERSION as usize] = [V1, V2, V3, V_ATTACHMENTS];
+const STEPS: [&str; LATEST_VERSION as usize] =
+    [V1, V2, V3, V_ATTACHMENTS, V_ATTACHMENT_PROGRESS];
 
 /// What can stop a migration.
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +200,23 @@ mod tests {
             .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
             .unwrap();
         assert_eq!(kept, 1, "migration must keep data");
+    }
+
+    #[test]
+    fn attachments_of_an_earlier_store_start_with_no_chunk_confirmed() {
+        let mut old = Connection::open_in_memory().unwrap();
+        migrate_to(&mut old, 4).unwrap();
+        old.execute(
+            "INSERT INTO attachments (id, case_id, created_ms, size, chunk_size, chunk_count, meta)
+             VALUES (x'01', x'02', 1, 10, 65536, 1, x'03')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut old).unwrap();
+        let confirmed: i64 = old
+            .query_row("SELECT chunks_on_server FROM attachments", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(confirmed, 0);
     }
 
     #[test]

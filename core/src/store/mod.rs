@@ -17,6 +17,7 @@
 //! What it does not do: talk to a network (see `sync`), or decide what a server may accept.
 //! A `Store` is not `Sync`; callers sharing one across threads wrap it in a mutex.
 
+mod attachment_list;
 mod attachments;
 mod cases;
 mod codec;
@@ -33,6 +34,7 @@ mod referrals;
 mod search;
 mod sync_state;
 
+pub use attachment_list::{AttachmentEntry, AttachmentSyncState};
 pub use attachments::{AttachmentMeta, NewAttachment};
 pub use cases::{CaseRecord, ChildRecord};
 pub use conflicts::{ConflictEntry, Resolution};
