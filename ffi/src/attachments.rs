@@ -49,6 +49,7 @@ pub enum AttachmentSyncState {
 
 /// One attachment of a case.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct AttachmentInfo {
     pub id: String,
     pub case_id: String,

@@ -370,6 +370,50 @@ mod tests {
     use fieldcase_core::model::Reason;
 
     #[test]
+    fn attachment_errors_name_the_argument_and_a_bad_checksum_is_integrity() {
+        let cases = [
+            (
+                AttachmentError::TypeMismatch {
+                    declared: fieldcase_core::attachments::ContentType::Png,
+                    sniffed: "image/jpeg".into(),
+                },
+                "content_type",
+            ),
+            (AttachmentError::Empty, "content"),
+            (AttachmentError::TooLarge { limit: 1 }, "content"),
+            (
+                AttachmentError::Field {
+                    field: "given_name".into(),
+                },
+                "field",
+            ),
+            (AttachmentError::Label, "label"),
+        ];
+        for (error, field) in cases {
+            let FieldcaseError::Invalid { problems, .. } = StoreError::Attachment(error).into()
+            else {
+                panic!("not Invalid");
+            };
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert_eq!(problems[0].field, field);
+        }
+        assert!(matches!(
+            StoreError::Attachment(AttachmentError::Checksum).into(),
+            FieldcaseError::Integrity { .. }
+        ));
+        let hidden: FieldcaseError = SyncError::Refused {
+            code: ErrorCode::NotFound,
+            message: "no such attachment".into(),
+        }
+        .into();
+        assert!(matches!(hidden, FieldcaseError::NotFound { .. }));
+        let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "/sdcard/Amina.jpg");
+        let error = FieldcaseError::unreadable_file(&missing);
+        assert!(matches!(error, FieldcaseError::NotFound { .. }));
+        assert!(!error.to_string().contains("Amina"), "{error}");
+    }
+
+    #[test]
     fn validation_errors_keep_every_field_and_no_value() {
         let errors = ValidationErrors(vec![
             ValidationError::new("nationality", Reason::NotCountry),
