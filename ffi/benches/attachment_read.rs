@@ -134,14 +134,24 @@ fn main() {
     for _ in 0..5 {
         read_core_file();
     }
-    report("core", "read 8 MiB to a file", scan.len(), time(20, read_core_file));
+    report(
+        "core",
+        "read 8 MiB to a file",
+        scan.len(),
+        time(20, read_core_file),
+    );
     let read_core_bytes = || {
         let mut content = Vec::with_capacity(photo.len());
         core.read_attachment_to(&core_photo, &mut content, &mut |_, _| {})
             .expect("read");
         assert_eq!(content.len(), photo.len());
     };
-    report("core", "read 4 MiB to a Vec", photo.len(), time(30, read_core_bytes));
+    report(
+        "core",
+        "read 4 MiB to a Vec",
+        photo.len(),
+        time(30, read_core_bytes),
+    );
 
     // The facade from Rust: its runtime, the temporary file and rename, no FFI.
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -196,8 +196,7 @@ impl FieldcaseStore {
         label: Option<String>,
     ) -> Result<String> {
         let case_id = record_id("case_id", &case_id)?;
-        let file =
-            std::fs::File::open(&path).map_err(|e| FieldcaseError::unreadable_file(&e))?;
+        let file = std::fs::File::open(&path).map_err(|e| FieldcaseError::unreadable_file(&e))?;
         let new = new_attachment(case_id, &content_type, &field, &label);
         let id = lock(&self.store).add_attachment_with(
             &new,
@@ -249,9 +248,8 @@ impl FieldcaseStore {
         blocking(move || {
             let mut part = PartFile::create(Path::new(&path))?;
             let progress = reporter(observer);
-            let meta = lock(&store).read_attachment_to(&id, &mut part, &mut |d, t| {
-                progress(d, t)
-            })?;
+            let meta =
+                lock(&store).read_attachment_to(&id, &mut part, &mut |d, t| progress(d, t))?;
             part.keep()?;
             Ok(meta.size)
         })

@@ -18,8 +18,8 @@
 
 use fieldcase_core::attachments::AttachmentError;
 use fieldcase_core::crypto::CryptoError;
-use fieldcase_core::protocol::ErrorCode;
 use fieldcase_core::model::{ValidationError, ValidationErrors};
+use fieldcase_core::protocol::ErrorCode;
 use fieldcase_core::referral::TransitionError;
 use fieldcase_core::store::StoreError;
 use fieldcase_core::sync::SyncError;

@@ -42,9 +42,7 @@ mod runtime;
 mod store;
 mod sync;
 
-pub use attachments::{
-    AttachmentInfo, AttachmentObserver, AttachmentSyncState, MAX_READ_BYTES,
-};
+pub use attachments::{AttachmentInfo, AttachmentObserver, AttachmentSyncState, MAX_READ_BYTES};
 pub use case::{AssistanceConsent, CaseData, CaseRecord, DataSharingConsent, IdentityDocument};
 pub use codes::CaseStatus;
 pub use error::{FieldProblem, FieldcaseError};

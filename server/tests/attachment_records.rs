@@ -205,7 +205,10 @@ async fn another_device_of_the_agency_lists_an_attachment_offline_and_fetches_it
     assert_eq!(meta.size, content.len() as u64);
     let seen = seen.into_inner().unwrap();
     assert_eq!(seen.first(), Some(&(0, content.len() as u64)));
-    assert_eq!(seen.last(), Some(&(content.len() as u64, content.len() as u64)));
+    assert_eq!(
+        seen.last(),
+        Some(&(content.len() as u64, content.len() as u64))
+    );
     assert_eq!(seen.len(), 1 + meta.chunk_count as usize);
     assert_eq!(&a2.store().read_attachment(&id).unwrap()[..], &content[..]);
     let listed = a2.store().list_attachments(&case_id).unwrap();
@@ -308,11 +311,23 @@ async fn a_device_cannot_write_an_attachment_record() {
         fields: forged
             .to_fields()
             .into_iter()
-            .map(|(k, value)| (k, FieldChange { value, seen: vec![] }))
+            .map(|(k, value)| {
+                (
+                    k,
+                    FieldChange {
+                        value,
+                        seen: vec![],
+                    },
+                )
+            })
             .collect(),
     };
     let ops = vec![
-        op(1, RecordKind::Attachment, attachment_record::record_id(&attachment_id)),
+        op(
+            1,
+            RecordKind::Attachment,
+            attachment_record::record_id(&attachment_id),
+        ),
         op(2, RecordKind::Attachment, RecordId::new()),
     ];
     let (reply, _) = raw_pull(&net, &a2.credential, ops).await;

@@ -13,8 +13,8 @@
 //! any record field, and never in `Debug` output.
 
 use super::wire::AttachmentInfo;
-use super::{check_chunk_size, check_field, check_label, chunk_count, ContentType, Sha256Digest};
 use super::MAX_ATTACHMENT_BYTES;
+use super::{check_chunk_size, check_field, check_label, chunk_count, ContentType, Sha256Digest};
 use crate::ids::RecordId;
 use crate::merge::op::RecordKind;
 use crate::model::Fields;

@@ -416,7 +416,17 @@ impl Store {
             .collect::<rusqlite::Result<_>>()?;
         rows.into_iter()
             .map(
-                |(id, case_id, created_ms, size, chunk_size, count, uploaded, sealed, on_server)| {
+                |(
+                    id,
+                    case_id,
+                    created_ms,
+                    size,
+                    chunk_size,
+                    count,
+                    uploaded,
+                    sealed,
+                    on_server,
+                )| {
                     let id = super::referrals::id_from_blob(id)?;
                     let case_id = super::referrals::id_from_blob(case_id)?;
                     let (size, chunk_size, count) = (size as u64, chunk_size as u32, count as u32);

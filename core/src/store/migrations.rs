@@ -121,8 +121,7 @@ ALTER TABLE attachments ADD COLUMN chunks_on_server INTEGER NOT NULL DEFAULT 0;
 ";
 
 /// The steps, in order: `STEPS[n]` takes a store from version `n` to `n + 1`.
-const STEPS: [&str; LATEST_VERSION as usize] =
-    [V1, V2, V3, V_ATTACHMENTS, V_ATTACHMENT_PROGRESS];
+const STEPS: [&str; LATEST_VERSION as usize] = [V1, V2, V3, V_ATTACHMENTS, V_ATTACHMENT_PROGRESS];
 
 /// What can stop a migration.
 #[derive(Debug, thiserror::Error)]

@@ -71,7 +71,15 @@ pub(super) fn append_on_completion(
     let fields: FieldMap = record_of(row)?
         .to_fields()
         .into_iter()
-        .map(|(key, value)| (key, FieldChange { value, seen: vec![] }))
+        .map(|(key, value)| {
+            (
+                key,
+                FieldChange {
+                    value,
+                    seen: vec![],
+                },
+            )
+        })
         .collect();
     let op = Operation {
         op_id: tx.server_op_id()?,
