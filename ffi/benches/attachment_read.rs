@@ -126,7 +126,7 @@ fn main() {
     let mut core = core_store(dir.path(), &scan, &photo);
     let (core_scan, core_photo) = (core.1, core.2);
     let core = &mut core.0;
-    let mut read_core_file = || {
+    let read_core_file = || {
         let mut file = std::io::BufWriter::new(std::fs::File::create(&out).expect("out"));
         core.read_attachment_to(&core_scan, &mut file, &mut |_, _| {})
             .expect("read");
