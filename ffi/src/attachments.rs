@@ -139,10 +139,13 @@ impl PartFile {
     }
 
     fn keep(mut self) -> Result<()> {
-        if let Some(file) = self.file.take() {
-            file.sync_all().map_err(StoreError::from)?;
-        }
+        let Some(file) = self.file.as_ref() else {
+            return Err(FieldcaseError::internal("a temporary file was kept twice"));
+        };
+        file.sync_all().map_err(StoreError::from)?;
         std::fs::rename(&self.path, &self.target).map_err(StoreError::from)?;
+        // Renamed: nothing left for `drop` to remove.
+        self.file = None;
         Ok(())
     }
 }
