@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use fieldcase_core::attachments::{AttachmentError, CHUNK_BYTES, MAX_ATTACHMENT_BYTES};
-use fieldcase_core::store::{NewAttachment, Store, StoreError};
+use fieldcase_core::store::{AttachmentSyncState, NewAttachment, Store, StoreError};
 use fieldcase_core::RecordId;
 use rusqlite::Connection;
 use std::collections::HashMap;
@@ -67,6 +67,68 @@ fn an_attachment_round_trips_and_is_listed_with_its_case() {
     let status = store.status().unwrap();
     assert_eq!(status.pending_attachments, 2);
     assert!(!status.synced, "an unsent attachment is never 'synced'");
+}
+
+#[test]
+fn the_list_shows_each_attachments_upload_progress_and_a_read_streams_with_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, case_id) = store_with_case(dir.path());
+    let content = payload(CHUNK_BYTES as usize * 4 + 5, 11);
+    let id = store
+        .add_attachment(&case_id, "image/jpeg", &content[..], Some("passport p.1"))
+        .unwrap();
+    let state = |store: &Store| store.list_attachments(&case_id).unwrap()[0].state;
+    assert_eq!(state(&store), AttachmentSyncState::LocalOnly);
+    store.note_chunks_on_server(&id, 3).unwrap();
+    assert_eq!(
+        state(&store),
+        AttachmentSyncState::Uploading {
+            chunks_sent: 3,
+            chunk_count: 5
+        }
+    );
+    // Kept across a restart; never more than the attachment has.
+    store.close().unwrap();
+    let mut store =
+        Store::open(&store_path(dir.path(), "a"), PASSPHRASE, None, &options()).unwrap();
+    store.note_chunks_on_server(&id, 99).unwrap();
+    assert_eq!(
+        state(&store),
+        AttachmentSyncState::Uploading {
+            chunks_sent: 5,
+            chunk_count: 5
+        }
+    );
+    store.mark_attachment_uploaded(&id).unwrap();
+    assert_eq!(state(&store), AttachmentSyncState::Uploaded);
+    store.note_chunks_on_server(&id, 1).unwrap();
+    assert_eq!(state(&store), AttachmentSyncState::Uploaded);
+    let listed = &store.list_attachments(&case_id).unwrap()[0];
+    assert_eq!(
+        (listed.id, listed.size, listed.label.as_deref()),
+        (id, content.len() as u64, Some("passport p.1"))
+    );
+    assert!(!format!("{listed:?}").contains("passport"));
+
+    let mut out = Vec::new();
+    let mut seen = Vec::new();
+    let meta = store
+        .read_attachment_to(&id, &mut out, &mut |done, total| seen.push((done, total)))
+        .unwrap();
+    assert_eq!(out, content);
+    assert_eq!(meta.id, id);
+    let total = content.len() as u64;
+    let expected: Vec<(u64, u64)> = [0, 1, 2, 3, 4]
+        .iter()
+        .map(|i| (i * u64::from(CHUNK_BYTES), total))
+        .chain([(total, total)])
+        .collect();
+    assert_eq!(seen, expected);
+    // An attachment the store does not hold.
+    assert!(matches!(
+        store.read_attachment_to(&RecordId::new(), &mut Vec::new(), &mut |_, _| {}),
+        Err(StoreError::NoSuchAttachment { .. })
+    ));
 }
 
 #[test]
@@ -139,6 +201,17 @@ fn expect_integrity_error(dir: &Path, tamper: impl FnOnce(&Connection, &RecordId
             StoreError::Integrity { .. } | StoreError::Attachment(AttachmentError::Checksum)
         ),
         "{error:?}"
+    );
+    // Streamed a chunk at a time, it fails the same way (what was written is thrown away).
+    let streamed = store
+        .read_attachment_to(&a, &mut Vec::new(), &mut |_, _| {})
+        .unwrap_err();
+    assert!(
+        matches!(
+            streamed,
+            StoreError::Integrity { .. } | StoreError::Attachment(AttachmentError::Checksum)
+        ),
+        "{streamed:?}"
     );
     // The other attachment still reads, unless the tampering took from it.
     let _ = store.read_attachment(&b);

@@ -163,6 +163,8 @@ pub enum RecordKind {
     Note,
     Referral,
     Form,
+    /// What the log says of an attachment (`list_attachments` shows it).
+    Attachment,
 }
 
 /// What a supervisor decides about a conflict.

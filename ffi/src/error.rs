@@ -16,8 +16,10 @@
 //! `Busy`. Everything else needs a person (a passphrase, a new enrollment code, an update)
 //! or is final.
 
+use fieldcase_core::attachments::AttachmentError;
 use fieldcase_core::crypto::CryptoError;
 use fieldcase_core::model::{ValidationError, ValidationErrors};
+use fieldcase_core::protocol::ErrorCode;
 use fieldcase_core::referral::TransitionError;
 use fieldcase_core::spreadsheet::{MappingError, ReadError};
 use fieldcase_core::store::{SpreadsheetError, StoreError};
@@ -134,6 +136,22 @@ impl FieldcaseError {
     pub(crate) fn sync_in_progress() -> Self {
         FieldcaseError::SyncInProgress {
             reason: reason("a sync of this store is already running; wait for it or cancel it"),
+        }
+    }
+
+    /// A file the app named could not be opened. The path is not repeated: file names can
+    /// name the person.
+    pub(crate) fn unreadable_file(error: &std::io::Error) -> Self {
+        match error.kind() {
+            std::io::ErrorKind::NotFound => FieldcaseError::NotFound {
+                reason: reason("there is no file at that path"),
+            },
+            std::io::ErrorKind::PermissionDenied => FieldcaseError::Storage {
+                reason: reason("the app may not read the file at that path"),
+            },
+            _ => FieldcaseError::Storage {
+                reason: reason("the file at that path could not be read"),
+            },
         }
     }
 
@@ -257,9 +275,28 @@ impl From<StoreError> for FieldcaseError {
             | StoreError::NoSuchAttachment { .. } => FieldcaseError::NotFound { reason: message },
             StoreError::AlreadyExists => FieldcaseError::AlreadyExists { reason: message },
             StoreError::Invalid(errors) => errors.into(),
+            // An attachment's content failed its SHA-256: damaged or altered, not bad input.
+            StoreError::Attachment(AttachmentError::Checksum) => {
+                FieldcaseError::Integrity { reason: message }
+            }
+            // The rest is the app's input: a problem named by what the app passed.
+            StoreError::Attachment(
+                ref why @ (AttachmentError::TooLarge { .. }
+                | AttachmentError::Empty
+                | AttachmentError::UnsupportedType { .. }
+                | AttachmentError::TypeMismatch { .. }
+                | AttachmentError::Field { .. }
+                | AttachmentError::Label
+                | AttachmentError::ChunkSize),
+            ) => FieldcaseError::Invalid {
+                problems: vec![FieldProblem {
+                    field: attachment_input(why).into(),
+                    reason: why.to_string(),
+                }],
+                reason: message,
+            },
             StoreError::AppendOnly { .. }
             | StoreError::MissingCaseLink { .. }
-            | StoreError::Attachment(_)
             | StoreError::Form(_)
             | StoreError::FormVersionConflict { .. } => FieldcaseError::Invalid {
                 reason: message,
@@ -342,6 +379,12 @@ impl From<SyncError> for FieldcaseError {
             // A server restored from an older backup lost changes this device can no longer
             // resend: only an administrator can sort it out, so it must not read as transient
             // (an app would retry it forever).
+            // Only the attachment routes answer 404 to a device: another agency's attachment,
+            // or none at all (the same answer, so nothing leaks).
+            SyncError::Refused {
+                code: ErrorCode::NotFound,
+                ..
+            } => FieldcaseError::NotFound { reason: message },
             SyncError::Refused { .. }
             | SyncError::ServerBehind { .. }
             | SyncError::ReplyTooLarge(_) => FieldcaseError::Refused { reason: message },
@@ -360,6 +403,19 @@ impl From<SyncError> for FieldcaseError {
     }
 }
 
+/// The argument of the facade's attach calls an attachment error is about.
+fn attachment_input(error: &AttachmentError) -> &'static str {
+    match error {
+        AttachmentError::TooLarge { .. } | AttachmentError::Empty => "content",
+        AttachmentError::UnsupportedType { .. } | AttachmentError::TypeMismatch { .. } => {
+            "content_type"
+        }
+        AttachmentError::Field { .. } => "field",
+        AttachmentError::Label => "label",
+        AttachmentError::ChunkSize | AttachmentError::Checksum => "attachment",
+    }
+}
+
 impl From<uniffi::UnexpectedUniFFICallbackError> for FieldcaseError {
     fn from(_: uniffi::UnexpectedUniFFICallbackError) -> Self {
         // The app's exception text is not repeated: it may hold anything the app put there.
@@ -371,6 +427,50 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for FieldcaseError {
 mod tests {
     use super::*;
     use fieldcase_core::model::Reason;
+
+    #[test]
+    fn attachment_errors_name_the_argument_and_a_bad_checksum_is_integrity() {
+        let cases = [
+            (
+                AttachmentError::TypeMismatch {
+                    declared: fieldcase_core::attachments::ContentType::Png,
+                    sniffed: "image/jpeg".into(),
+                },
+                "content_type",
+            ),
+            (AttachmentError::Empty, "content"),
+            (AttachmentError::TooLarge { limit: 1 }, "content"),
+            (
+                AttachmentError::Field {
+                    field: "given_name".into(),
+                },
+                "field",
+            ),
+            (AttachmentError::Label, "label"),
+        ];
+        for (error, field) in cases {
+            let FieldcaseError::Invalid { problems, .. } = StoreError::Attachment(error).into()
+            else {
+                panic!("not Invalid");
+            };
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert_eq!(problems[0].field, field);
+        }
+        assert!(matches!(
+            StoreError::Attachment(AttachmentError::Checksum).into(),
+            FieldcaseError::Integrity { .. }
+        ));
+        let hidden: FieldcaseError = SyncError::Refused {
+            code: ErrorCode::NotFound,
+            message: "no such attachment".into(),
+        }
+        .into();
+        assert!(matches!(hidden, FieldcaseError::NotFound { .. }));
+        let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "/sdcard/Amina.jpg");
+        let error = FieldcaseError::unreadable_file(&missing);
+        assert!(matches!(error, FieldcaseError::NotFound { .. }));
+        assert!(!error.to_string().contains("Amina"), "{error}");
+    }
 
     #[test]
     fn validation_errors_keep_every_field_and_no_value() {

@@ -2,7 +2,10 @@
 //!
 //! A thin layer over `fieldcase-core`: it exposes one object per enrolled store
 //! ([`FieldcaseStore`]), records and enums for the case model ([`CaseData`] and the code
-//! sets), referrals between agencies (`referrals.rs`), spreadsheet import with progress and the review list (`import.rs`), one error enum ([`FieldcaseError`], mapped from core's errors in `error.rs` only),
+//! sets), referrals between agencies (`referrals.rs`), spreadsheet import with progress and the
+//! review list (`import.rs`), attachments with their sync state and reads with progress
+//! (`attachments.rs`), one error enum ([`FieldcaseError`], mapped from core's errors in
+//! `error.rs` only),
 //! and `async` enrollment and sync on a tokio runtime of its own, with progress and remote
 //! wipes reported through a callback the app implements ([`SyncObserver`]).
 //!
@@ -30,6 +33,7 @@ macro_rules! redacted_debug {
     )+};
 }
 
+mod attachments;
 mod case;
 mod codes;
 mod error;
@@ -41,6 +45,7 @@ mod runtime;
 mod store;
 mod sync;
 
+pub use attachments::{AttachmentInfo, AttachmentObserver, AttachmentSyncState, MAX_READ_BYTES};
 pub use case::{AssistanceConsent, CaseData, CaseRecord, DataSharingConsent, IdentityDocument};
 pub use codes::CaseStatus;
 pub use error::{FieldProblem, FieldcaseError};

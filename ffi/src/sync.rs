@@ -317,7 +317,7 @@ impl FieldcaseStore {
     }
 
     /// The cached sync client, or a new one from the credential sealed in the store.
-    fn sync_client(&self) -> Result<SyncClient> {
+    pub(crate) fn sync_client(&self) -> Result<SyncClient> {
         let mut cached = lock(&self.client);
         if let Some(client) = cached.as_ref() {
             return Ok(client.clone());

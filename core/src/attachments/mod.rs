@@ -14,6 +14,7 @@
 //! Not done here: image processing (no resizing, no metadata stripping: a caller that wants
 //! EXIF location removed does it before adding), and deletion (attachments are append-only).
 
+pub mod record;
 pub mod wire;
 
 use sha2::{Digest as _, Sha256};

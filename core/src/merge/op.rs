@@ -23,15 +23,19 @@ pub enum RecordKind {
     Note,
     Referral,
     Form,
+    /// What the device knows of an attachment before it holds the bytes (id, case, field,
+    /// type, size, digest, label): written only by the server, when an upload completes.
+    Attachment,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 5] = [
+    pub const ALL: [RecordKind; 6] = [
         RecordKind::Case,
         RecordKind::Service,
         RecordKind::Note,
         RecordKind::Referral,
         RecordKind::Form,
+        RecordKind::Attachment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +45,7 @@ impl RecordKind {
             RecordKind::Note => "note",
             RecordKind::Referral => "referral",
             RecordKind::Form => "form",
+            RecordKind::Attachment => "attachment",
         }
     }
 

@@ -46,6 +46,8 @@ pub struct AttachmentMeta {
     pub created_ms: i64,
     /// The server holds the whole attachment (or it came from the server).
     pub uploaded: bool,
+    /// Chunks the server has confirmed so far (all of them once `uploaded`).
+    pub chunks_on_server: u32,
 }
 
 impl std::fmt::Debug for AttachmentMeta {
@@ -308,8 +310,20 @@ impl Store {
     pub fn mark_attachment_uploaded(&mut self, id: &RecordId) -> Result<()> {
         self.ensure_not_wiped()?;
         self.conn.execute(
-            "UPDATE attachments SET uploaded = 1 WHERE id = ?1",
+            "UPDATE attachments SET uploaded = 1, chunks_on_server = chunk_count WHERE id = ?1",
             [&id.as_bytes()[..]],
+        )?;
+        Ok(())
+    }
+
+    /// Notes how many chunks of an attachment the server has confirmed (for "uploading n of
+    /// m"); the upload itself resumes from the server's answer, not from this count.
+    pub fn note_chunks_on_server(&mut self, id: &RecordId, chunks: u32) -> Result<()> {
+        self.ensure_not_wiped()?;
+        self.conn.execute(
+            "UPDATE attachments SET chunks_on_server = min(?2, chunk_count)
+             WHERE id = ?1 AND uploaded = 0",
+            params![&id.as_bytes()[..], chunks],
         )?;
         Ok(())
     }
@@ -378,10 +392,11 @@ impl Store {
     ) -> Result<Vec<AttachmentMeta>> {
         let keys = self.keys()?;
         let sql = format!(
-            "SELECT id, case_id, created_ms, size, chunk_size, chunk_count, uploaded, meta
+            "SELECT id, case_id, created_ms, size, chunk_size, chunk_count, uploaded, meta,
+                    chunks_on_server
              FROM attachments {clause}"
         );
-        type Row = (Vec<u8>, Vec<u8>, i64, i64, i64, i64, bool, Vec<u8>);
+        type Row = (Vec<u8>, Vec<u8>, i64, i64, i64, i64, bool, Vec<u8>, i64);
         let rows: Vec<Row> = self
             .conn
             .prepare_cached(&sql)?
@@ -395,12 +410,23 @@ impl Store {
                     r.get(5)?,
                     r.get(6)?,
                     r.get(7)?,
+                    r.get(8)?,
                 ))
             })?
             .collect::<rusqlite::Result<_>>()?;
         rows.into_iter()
             .map(
-                |(id, case_id, created_ms, size, chunk_size, count, uploaded, sealed)| {
+                |(
+                    id,
+                    case_id,
+                    created_ms,
+                    size,
+                    chunk_size,
+                    count,
+                    uploaded,
+                    sealed,
+                    on_server,
+                )| {
                     let id = super::referrals::id_from_blob(id)?;
                     let case_id = super::referrals::id_from_blob(case_id)?;
                     let (size, chunk_size, count) = (size as u64, chunk_size as u32, count as u32);
@@ -425,6 +451,11 @@ impl Store {
                         label: meta.label,
                         created_ms,
                         uploaded,
+                        chunks_on_server: if uploaded {
+                            count
+                        } else {
+                            u32::try_from(on_server).unwrap_or(0).min(count)
+                        },
                     })
                 },
             )

@@ -12,7 +12,7 @@ use crate::crypto::StoreKeys;
 use rusqlite::{Connection, Transaction};
 
 /// The schema version this build writes.
-pub const LATEST_VERSION: u32 = 6;
+pub const LATEST_VERSION: u32 = 7;
 
 /// Version 1: metadata, sealed records, blind index and outbox.
 const V1: &str = "
@@ -130,7 +130,14 @@ CREATE TABLE review_flags (
 ) WITHOUT ROWID;
 ";
 
-/// Search summaries step (version 6 here; self-contained, so a merge with other new steps can
+/// Attachment upload progress step (version 6 here; self-contained, so a merge with other
+/// new steps can renumber it): how many chunks of an attachment the server has confirmed, so
+/// an app can show "uploading 3 of 32" across restarts, not only while a sync runs.
+const V_ATTACHMENT_PROGRESS: &str = "
+ALTER TABLE attachments ADD COLUMN chunks_on_server INTEGER NOT NULL DEFAULT 0;
+";
+
+/// Search summaries step (version 7 here; self-contained, so a merge with other new steps can
 /// renumber it): one sealed summary per case, so searches and lists unseal a few fields
 /// instead of whole cases. Triggers remove a case's summary and index tokens with the case
 /// row, so no way of removing a case can leave them behind. The step then builds every
@@ -171,6 +178,7 @@ const STEPS: [Step; LATEST_VERSION as usize] = [
     schema_only(V3),
     schema_only(V_ATTACHMENTS),
     schema_only(V_REVIEW_FLAGS),
+    schema_only(V_ATTACHMENT_PROGRESS),
     Step {
         sql: V_SEARCH_SUMMARIES,
         rebuild_search: true,
@@ -402,6 +410,24 @@ mod tests {
             )
             .unwrap();
         assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn attachments_of_an_earlier_store_start_with_no_chunk_confirmed() {
+        let mut old = Connection::open_in_memory().unwrap();
+        let keys = keys();
+        migrate_to(&mut old, &keys, 5).unwrap();
+        old.execute(
+            "INSERT INTO attachments (id, case_id, created_ms, size, chunk_size, chunk_count, meta)
+             VALUES (x'01', x'02', 1, 10, 65536, 1, x'03')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut old, &keys).unwrap();
+        let confirmed: i64 = old
+            .query_row("SELECT chunks_on_server FROM attachments", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(confirmed, 0);
     }
 
     #[test]

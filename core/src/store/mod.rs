@@ -18,6 +18,7 @@
 //! What it does not do: talk to a network (see `sync`), or decide what a server may accept.
 //! A `Store` is not `Sync`; callers sharing one across threads wrap it in a mutex.
 
+mod attachment_list;
 mod attachments;
 mod cases;
 mod codec;
@@ -37,6 +38,7 @@ pub mod spreadsheet;
 mod summary;
 mod sync_state;
 
+pub use attachment_list::{AttachmentEntry, AttachmentSyncState};
 pub use attachments::{AttachmentMeta, NewAttachment};
 pub use cases::{CaseRecord, ChildRecord};
 pub use conflicts::{ConflictEntry, Resolution};

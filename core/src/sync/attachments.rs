@@ -193,6 +193,8 @@ async fn upload_one(
     let base_sent = shown.attachment_bytes_sent;
     shown.attachment_bytes_sent = base_sent + meta.size.saturating_sub(missing_bytes);
     progress(shown);
+    let held_by_server = |missing: u32| meta.chunk_count.saturating_sub(missing);
+    lock(store).note_chunks_on_server(&meta.id, held_by_server(state.missing.len() as u32))?;
     let mut complete = state.complete;
     for index in &state.missing {
         if *index >= meta.chunk_count {
@@ -205,6 +207,9 @@ async fn upload_one(
         let receipt = client.put_chunk(&meta.id, *index, bytes).await?;
         outcome.attachment_bytes_sent += len;
         shown.attachment_bytes_sent += len;
+        if !receipt.complete {
+            lock(store).note_chunks_on_server(&meta.id, held_by_server(receipt.missing))?;
+        }
         progress(shown);
         complete = receipt.complete;
     }
@@ -227,10 +232,22 @@ pub async fn fetch_attachment(
     client: &SyncClient,
     id: &RecordId,
 ) -> Result<AttachmentMeta, SyncError> {
+    fetch_attachment_with_progress(store, client, id, &|_, _| {}).await
+}
+
+/// [`fetch_attachment`], calling `progress` with the bytes received so far and the total,
+/// once the description is in and after each chunk.
+pub async fn fetch_attachment_with_progress(
+    store: &Mutex<Store>,
+    client: &SyncClient,
+    id: &RecordId,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+) -> Result<AttachmentMeta, SyncError> {
     if let Ok(meta) = lock(store).attachment(id) {
+        progress(meta.size, meta.size);
         return Ok(meta);
     }
-    let result = download(client, id).await;
+    let result = download(client, id, progress).await;
     let (info, content) = wipe_if_revoked(store, result)?;
     let mut guard = lock(store);
     guard.save_received_attachment(&info, &content)?;
@@ -240,6 +257,7 @@ pub async fn fetch_attachment(
 async fn download(
     client: &SyncClient,
     id: &RecordId,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> Result<(AttachmentInfo, zeroize::Zeroizing<Vec<u8>>), SyncError> {
     let info = client.attachment_info(id).await?;
     if !info.complete {
@@ -256,8 +274,16 @@ async fn download(
         ));
     }
     let mut content = zeroize::Zeroizing::new(Vec::with_capacity(info.size as usize));
+    progress(0, info.size);
     for index in 0..info.chunk_count {
-        content.extend_from_slice(&client.get_chunk(id, index).await?);
+        let chunk = client.get_chunk(id, index).await?;
+        if content.len() as u64 + chunk.len() as u64 > info.size {
+            return Err(SyncError::BadReply(
+                "the attachment's chunks are longer than its size".into(),
+            ));
+        }
+        content.extend_from_slice(&chunk);
+        progress(content.len() as u64, info.size);
     }
     Ok((info, content))
 }

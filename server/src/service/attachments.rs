@@ -8,7 +8,8 @@
 //! hangs on, while the case's consent names it, and only if the agency that granted it could
 //! see the attachment itself (so an onward referral never passes on a photo its sender never
 //! had). Every read by an agency other than the declaring one is audited in the same
-//! transaction.
+//! transaction. The same rule ([`CaseView::sees`]) decides who receives the attachment's
+//! record in the log (`attachment_records.rs`).
 
 use super::audience::counted_grants;
 use super::audit::{self, Subject};
@@ -145,10 +146,14 @@ pub fn put_chunk(
                 missing,
                 complete: false,
             },
-            ChunkStored::Complete => ChunkReceipt {
-                missing: 0,
-                complete: true,
-            },
+            ChunkStored::Complete => {
+                // Devices learn of the attachment from the log, in the same transaction.
+                super::attachment_records::append_on_completion(tx, &row, now_ms)?;
+                ChunkReceipt {
+                    missing: 0,
+                    complete: true,
+                }
+            }
             ChunkStored::Mismatch => {
                 tracing::warn!(attachment = %id, "attachment failed its whole-file check; its chunks are dropped");
                 ChunkReceipt {
@@ -161,14 +166,14 @@ pub fn put_chunk(
 }
 
 /// What deciding the visibility of a case's attachments needs, read once.
-struct CaseView {
+pub(super) struct CaseView {
     access: Vec<CaseAccess>,
     referrals: Vec<ReferralRow>,
     values: Fields,
 }
 
 impl CaseView {
-    fn read(tx: &mut dyn StoreTx, case: RecordId) -> Result<Self, StorageError> {
+    pub(super) fn read(tx: &mut dyn StoreTx, case: RecordId) -> Result<Self, StorageError> {
         Ok(CaseView {
             access: tx.case_access(case)?,
             referrals: tx.referrals_of_case(case)?,
@@ -179,10 +184,16 @@ impl CaseView {
         })
     }
 
+    /// Every agency that holds or held a grant on the case: the only candidates, besides the
+    /// declaring agency, that [`CaseView::sees`] can answer yes for.
+    pub(super) fn agencies_with_grants(&self) -> std::collections::BTreeSet<AgencyCode> {
+        self.access.iter().map(|g| g.agency.clone()).collect()
+    }
+
     /// Whether `agency` may see `row` (see the module docs). `depth` bounds the walk back
     /// through the chain of grants (each grant has a grantor; a chain is never longer than the
     /// grants of the case).
-    fn sees(&self, agency: &AgencyCode, row: &StoredAttachment, depth: usize) -> bool {
+    pub(super) fn sees(&self, agency: &AgencyCode, row: &StoredAttachment, depth: usize) -> bool {
         if agency == &row.declared_by {
             return true;
         }

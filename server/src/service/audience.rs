@@ -55,7 +55,8 @@ pub(super) fn for_operation(
                 }
             }
         }
-        RecordKind::Referral | RecordKind::Form => {}
+        // Attachment records are the server's own, addressed by `attachment_records`.
+        RecordKind::Referral | RecordKind::Form | RecordKind::Attachment => {}
     }
     Ok(audiences)
 }

@@ -11,12 +11,14 @@
 //! - [`pull`]: what of the log a device may see ([`visibility`]), bounded by rows and bytes;
 //! - [`referrals`]: making a referral, its transitions under [`commands`], its timeline;
 //! - [`attachments`]: who may declare, upload and read an attachment;
+//!   [`attachment_records`]: its record in the log, under the same rule;
 //! - [`forms`]: publishing form versions, for one agency or the whole network;
 //! - [`audit`]: the wording of every audit entry.
 //!
 //! Layers point down: `http` → `sync` → `service` → `storage` → `seal`. Nothing here knows
 //! SQL; nothing in `storage` decides.
 
+pub mod attachment_records;
 pub mod attachments;
 pub mod audience;
 pub mod audit;

@@ -8,6 +8,7 @@
 //! take). A page always holds at least one operation when one is visible, so a cursor always
 //! moves. Read-only: the caller audits `deliveries` before anything leaves.
 
+use super::attachment_records;
 use super::visibility::{visible_to, Addressed, Visibility};
 use crate::config::MAX_PULL_SCAN_ROWS;
 use crate::storage::port::StoreTx;
@@ -54,6 +55,17 @@ fn pull_in(
         let visibility = if row.op_id.device == device.id {
             // The device's own operation: it has it.
             Visibility::None
+        } else if row.kind == RecordKind::Attachment
+            && row.owner_agency != device.agency
+            && row.audience == device.agency
+        {
+            // Another agency's attachment record: the attachment's own rule, asked now.
+            let fields = tx.open_payload(&row)?;
+            if attachment_records::visible(tx, &device.agency, row.record_id, &fields)? {
+                Visibility::Full
+            } else {
+                Visibility::None
+            }
         } else {
             let case = if row.kind == RecordKind::Case && row.owner_agency != device.agency {
                 if let std::collections::hash_map::Entry::Vacant(slot) = cases.entry(row.record_id)

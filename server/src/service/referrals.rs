@@ -83,6 +83,7 @@ pub(super) fn create(
     };
     write_status(tx, &row, &status, now_ms)?;
     deliver_shared_fields(tx, &row)?;
+    super::attachment_records::deliver_to(tx, row.case_id, &row.to_agency)?;
     let detail = format!(
         "to {}{}",
         referral.to_agency,

@@ -149,6 +149,11 @@ fn refuse_on_its_own(agency: &AgencyCode, op: &Operation, now_ms: u64) -> Option
             "forms are published by an agency admin on the server, not written by devices",
         ));
     }
+    if op.kind == RecordKind::Attachment {
+        return Some(invalid_reason(
+            "attachment records are written by the server when an upload completes, not by devices",
+        ));
+    }
     if op.record_id.is_server_authored() {
         return Some(RejectReason::Forbidden);
     }
@@ -181,7 +186,7 @@ fn refuse_on_its_own(agency: &AgencyCode, op: &Operation, now_ms: u64) -> Option
             other => other.map(drop),
         },
         RecordKind::Referral => Referral::from_fields(&values).map(drop),
-        RecordKind::Form => Ok(()),
+        RecordKind::Form | RecordKind::Attachment => Ok(()),
     };
     // Validation errors name keys and rules, never values.
     checked

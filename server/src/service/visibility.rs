@@ -73,6 +73,9 @@ pub fn visible_to(
             Visibility::Fields(listed.clone())
         }
         (RecordKind::Form, _) => Visibility::None,
+        // Another agency's attachment record: only through the attachment rule, which the
+        // pull asks (`service::attachment_records::visible`); never on an address alone.
+        (RecordKind::Attachment, _) => Visibility::None,
     }
 }
 
