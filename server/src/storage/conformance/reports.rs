@@ -177,6 +177,39 @@ pub fn match_blocks_and_duplicate_decisions(store: &dyn Storage) {
     let summaries = store.case_summaries(&[a, RecordId::new()]).unwrap();
     assert_eq!(summaries.len(), 1);
     assert_eq!(summaries[0].agency, agency("iom_uga"));
+
+    // A correction that makes `b` another person leaves none of its old blocks behind: the
+    // old ones are found from its old profile and deleted.
+    let other = [
+        ("given_name", json!("Achieng")),
+        ("family_name", json!("Otieno")),
+        ("date_of_birth", json!("1980-07-19")),
+        ("nationality", json!("KEN")),
+    ];
+    store
+        .push(&ken, &[op_with(&ken, 2, b, &other)], NOW)
+        .unwrap();
+    // Scans visit shared blocks only: a namesake of the corrected case shows its new blocks.
+    let c = RecordId::new();
+    store
+        .push(&uga, &[op_with(&uga, 2, c, &other)], NOW)
+        .unwrap();
+    let mut members: std::collections::BTreeMap<_, Vec<RecordId>> = Default::default();
+    store
+        .scan_match_blocks(&mut |block, member| {
+            members.entry(*block).or_default().push(member.record)
+        })
+        .unwrap();
+    assert!(
+        members
+            .values()
+            .all(|m| !(m.contains(&a) && m.contains(&b))),
+        "no block still pairs the corrected case with its former namesake"
+    );
+    assert!(
+        members.values().any(|m| m.contains(&b) && m.contains(&c)),
+        "the corrected case has its new blocks"
+    );
 }
 
 /// The review list's cache answers like a fresh scan: a new duplicate pushed after a scan is

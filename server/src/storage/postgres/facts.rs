@@ -74,8 +74,25 @@ fn write_profile(
     profile: Option<&MatchProfile>,
 ) -> Result<(), StorageError> {
     let id = record.as_bytes().as_slice();
-    tx.execute("DELETE FROM match_blocks WHERE record_id = $1", &[&id])
+    // The old blocks are those the old profile gives (blocks are a function of the profile
+    // and the key): deleted by primary key, so `match_blocks` needs no index by record.
+    let old = tx
+        .query_opt(
+            "SELECT profile FROM match_profiles WHERE record_id = $1",
+            &[&id],
+        )
         .map_err(backend)?;
+    if let Some(row) = old {
+        let sealed: Vec<u8> = col(&row, 0)?;
+        let old = sealed_profile::open_profile(sealer, record, &sealed)?;
+        for block in &old.blocks(sealer) {
+            tx.execute(
+                "DELETE FROM match_blocks WHERE block = $1 AND record_id = $2",
+                &[&block.as_slice(), &id],
+            )
+            .map_err(backend)?;
+        }
+    }
     let Some(p) = profile else {
         tx.execute("DELETE FROM match_profiles WHERE record_id = $1", &[&id])
             .map_err(backend)?;

@@ -86,10 +86,25 @@ pub(super) fn write_profile(
     record: RecordId,
     profile: Option<&MatchProfile>,
 ) -> Result<(), StorageError> {
-    tx.prepare_cached("DELETE FROM match_blocks WHERE record_id = ?1")
+    // The old blocks are those the old profile gives (blocks are a function of the profile
+    // and the key): deleted by primary key, so `match_blocks` needs no index by record.
+    let old: Option<Vec<u8>> = tx
+        .prepare_cached("SELECT profile FROM match_profiles WHERE record_id = ?1")
         .map_err(backend)?
-        .execute([record.as_bytes()])
+        .query_row([record.as_bytes()], |row| row.get(0))
+        .optional()
         .map_err(backend)?;
+    if let Some(sealed) = old {
+        let old = sealed_profile::open_profile(sealer, record, &sealed)?;
+        let mut delete = tx
+            .prepare_cached("DELETE FROM match_blocks WHERE block = ?1 AND record_id = ?2")
+            .map_err(backend)?;
+        for block in &old.blocks(sealer) {
+            delete
+                .execute(params![block.as_slice(), record.as_bytes()])
+                .map_err(backend)?;
+        }
+    }
     let Some(p) = profile else {
         tx.prepare_cached("DELETE FROM match_profiles WHERE record_id = ?1")
             .map_err(backend)?

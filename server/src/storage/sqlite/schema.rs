@@ -30,13 +30,16 @@
 //!    Duplicate decisions are keyed by a token of the pair and sealed. The plain tables are
 //!    dropped with `secure_delete` on, so their pages are zeroed; the sealed rows are
 //!    rebuilt from the sealed states (decisions: moved) when the storage opens.
+//! 8. lean match blocks ([`DROP_BLOCKS_BY_RECORD`]): `match_blocks` loses its index by
+//!    record (about a quarter of a case's bytes at rest); a case's old blocks are found from
+//!    its old sealed profile instead and deleted by primary key (`sqlite::facts`).
 
 use crate::storage::StorageError;
 use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The version [`CREATE_CURRENT`] creates.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// How long a connection waits for a lock before failing. Only the writer takes write locks
 /// and it is behind a mutex, so this covers checkpoints and external tools (backups).
@@ -427,7 +430,13 @@ pub const MIGRATIONS: &[&str] = &[
     CREDENTIAL_LIFECYCLE,
     // 6 → 7 (likewise; run with `secure_delete` on, see [`prepare`])
     SEAL_FACTS,
+    // 7 → 8
+    DROP_BLOCKS_BY_RECORD,
 ];
+
+/// Step 8: a case's blocks are deleted by primary key, from the keys its old profile gives,
+/// so the index by record costs bytes for nothing.
+pub const DROP_BLOCKS_BY_RECORD: &str = "DROP INDEX IF EXISTS match_blocks_by_record;";
 
 /// Run after [`CREATE_REFERRALS`] when upgrading to version 3.
 const BACKFILL_AUDIENCE: &str =
@@ -512,6 +521,8 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
         tx.execute_batch(CREDENTIAL_LIFECYCLE)
             .map_err(super::backend)?;
         tx.execute_batch(SEAL_FACTS).map_err(super::backend)?;
+        tx.execute_batch(DROP_BLOCKS_BY_RECORD)
+            .map_err(super::backend)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(super::backend)?;
         return tx.commit().map_err(super::backend);
