@@ -229,18 +229,26 @@ impl Store {
     /// A stable id for a line without one: a keyed hash of its bytes, shaped as a UUIDv8.
     /// Keyed, so the id reveals nothing about the line to someone without the store's key.
     fn derived_import_id(&self, line: &[u8]) -> RecordId {
-        let digest = Sha256::digest(line);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        let token = match self.keys() {
-            Ok(keys) => keys
-                .index
-                .token(IndexKind::Document, &format!("import-line:{hex}")),
+        match self.derived_id("import-line", line) {
+            Ok(id) => id,
             Err(_) => unreachable!("import checks the store is unlocked before reading"),
-        };
-        let mut bytes = token;
+        }
+    }
+
+    /// A record id derived from `content` under the store's index key, in the namespace
+    /// `purpose` (so a line and a row with the same bytes get different ids), shaped as a
+    /// UUIDv8: the same content always gives the same id, which is what lets an import run
+    /// again without doubles.
+    pub(super) fn derived_id(&self, purpose: &str, content: &[u8]) -> Result<RecordId> {
+        let digest = Sha256::digest(content);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let mut bytes = self
+            .keys()?
+            .index
+            .token(IndexKind::Document, &format!("{purpose}:{hex}"));
         bytes[6] = (bytes[6] & 0x0f) | 0x80; // version 8: custom
         bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
-        RecordId::from_bytes(bytes)
+        Ok(RecordId::from_bytes(bytes))
     }
 
     fn write_batch(

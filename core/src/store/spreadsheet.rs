@@ -21,7 +21,6 @@
 
 use super::error::{Result as StoreResult, StoreError};
 use super::Store;
-use crate::crypto::IndexKind;
 use crate::ids::RecordId;
 use crate::merge::op::RecordKind;
 use crate::model::{Case, Fields, Reason};
@@ -29,7 +28,6 @@ use crate::spreadsheet::plan::{row_identity, PlanError, MAX_HEADER_SCAN_ROWS};
 use crate::spreadsheet::{
     Cell, ColumnPlan, ColumnReport, Mapping, ReadError, RowProblem, SheetReader, Target,
 };
-use sha2::{Digest, Sha256};
 
 /// Default rows per transaction: the commit cost is amortized over many cases while a batch
 /// stays a few megabytes, and a kill loses little.
@@ -224,15 +222,7 @@ impl Store {
     /// A stable id for a row: a keyed hash of its number and cells, shaped as a UUIDv8. Keyed,
     /// so the id tells nothing about the row to someone without the store's key.
     fn derived_row_id(&self, identity: &[u8]) -> StoreResult<RecordId> {
-        let digest = Sha256::digest(identity);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        let mut bytes = self
-            .keys()?
-            .index
-            .token(IndexKind::Document, &format!("spreadsheet-row:{hex}"));
-        bytes[6] = (bytes[6] & 0x0f) | 0x80; // version 8: custom
-        bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
-        Ok(RecordId::from_bytes(bytes))
+        self.derived_id("spreadsheet-row", identity)
     }
 
     fn write_rows(
