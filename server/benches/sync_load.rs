@@ -2025,7 +2025,8 @@ async fn figure_footprint(cfg: &Config, report: &mut Report, root: &Path) {
 
 async fn footprint_of(cfg: &Config, report: &mut Report, root: &Path, shape: CaseShape) {
     let cases = cfg.n(10_000);
-    let data_dir = root.join(format!("server-footprint-{shape:?}"));
+    // Lowercase: the directory's name becomes a PostgreSQL database's name.
+    let data_dir = root.join(format!("server-footprint-{shape:?}").to_lowercase());
     let mut cluster = Cluster::start(cfg, &data_dir).await;
     let server = cluster.first();
     server
@@ -2033,7 +2034,7 @@ async fn footprint_of(cfg: &Config, report: &mut Report, root: &Path, shape: Cas
         .create_agency(AGENCY, "IOM Uganda")
         .await
         .expect("agency");
-    let devices = root.join(format!("devices-footprint-{shape:?}"));
+    let devices = root.join(format!("devices-footprint-{shape:?}").to_lowercase());
     std::fs::create_dir_all(&devices).expect("device dir");
     let a = enroll_device(server, AGENCY, &devices, "a").await;
     let (_, mean_case_bytes) = import_shaped_cases(&mut a.store(), 6, cases, shape);
