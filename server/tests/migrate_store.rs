@@ -8,8 +8,12 @@ mod common;
 use common::{enrolled_device, server_with_agencies, BIN};
 use fieldcase_core::model::Case;
 use fieldcase_core::sample::SampleCases;
+use fieldcase_server::server_key::KeySource;
 use fieldcase_server::storage::migrate::{self, MigrateError};
 use fieldcase_server::storage::postgres::testing::TempDatabase;
+use fieldcase_server::storage::postgres::PostgresStorage;
+use fieldcase_server::storage::sqlite::SqliteStorage;
+use fieldcase_server::storage::Storage;
 use fieldcase_server::{Server, ServerConfig};
 use std::process::Command;
 
@@ -71,6 +75,26 @@ async fn an_embedded_server_moves_into_postgresql_and_its_devices_keep_syncing()
             matches!(again, Err(MigrateError::TargetNotEmpty(_))),
             "{again:?}"
         );
+    }
+
+    // Both stores pick the same profiles for the duplicate model's sample (fewer than the 20
+    // cases), so the review list does not depend on where the data lives.
+    {
+        let (source, url, key) = (source.clone(), url.clone(), data.join("server.key"));
+        tokio::task::spawn_blocking(move || {
+            let sealer = || KeySource::DataDir.load(&key).unwrap().0;
+            let sqlite = SqliteStorage::open(&source, sealer()).unwrap();
+            let postgres = PostgresStorage::connect(&url, sealer()).unwrap();
+            let (a, b) = (
+                sqlite.match_profile_sample(7).unwrap(),
+                postgres.match_profile_sample(7).unwrap(),
+            );
+            assert_eq!((a.cases, a.profiles.len()), (20, 7));
+            assert_eq!(b.cases, 20);
+            assert!(a.profiles == b.profiles, "the same sample on both backends");
+        })
+        .await
+        .unwrap();
     }
 
     // The same address and data directory, now on PostgreSQL: the devices carry on.

@@ -650,7 +650,10 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Up to `limit` match profiles spread over the whole caseload (not the most recent
     /// ones): the sample the duplicate model estimates how often features agree by chance
-    /// from. The same data gives the same sample.
+    /// from. Every backend picks the same ones — the profiles whose record ids are smallest
+    /// by their last eight bytes (random in every id: a UUIDv7's random part, or a keyed
+    /// hash), then by the whole id — so the same data gives the same review list whatever
+    /// stores it.
     fn match_profile_sample(&self, limit: usize) -> Result<ProfileSample, StorageError>;
 
     /// Pairs a person confirmed as one individual.

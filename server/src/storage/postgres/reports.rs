@@ -262,8 +262,11 @@ pub(super) fn match_profile_sample(
             profiles: Vec::new(),
         });
     }
+    // The same choice as every backend's (see the trait): bytea compares bytewise, as
+    // SQLite's blobs do.
     let sql = format!(
-        "SELECT record_id, profile FROM match_profiles ORDER BY md5(record_id) LIMIT {limit}"
+        "SELECT record_id, profile FROM match_profiles
+         ORDER BY substring(record_id from 9 for 8), record_id LIMIT {limit}"
     );
     let mut out = Vec::new();
     stream(tx, &sql, &[], |row| {

@@ -327,56 +327,34 @@ pub(super) fn scan_match_blocks(
     Ok(())
 }
 
-/// Up to `limit` profiles at evenly spaced row ids: one index seek each, so the sample costs
-/// the same at a million cases as at a thousand, and covers old and new cases alike.
+/// Up to `limit` profiles, chosen as the trait says (by the random last eight bytes of their
+/// record ids): one sorted pass over the ids, the same choice as every other backend's.
 pub(super) fn match_profile_sample(
     tx: &Transaction<'_>,
     sealer: &Sealer,
     limit: usize,
 ) -> Result<ProfileSample, StorageError> {
-    let (cases, low, high): (i64, Option<i64>, Option<i64>) = tx
-        .query_row(
-            "SELECT count(*), min(rowid), max(rowid) FROM match_profiles",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+    let cases: i64 = tx
+        .query_row("SELECT count(*) FROM match_profiles", [], |r| r.get(0))
         .map_err(backend)?;
-    let cases = cases as u64;
-    let (Some(low), Some(high)) = (low, high) else {
-        return Ok(ProfileSample::default());
-    };
     let mut stmt = tx
         .prepare_cached(
-            "SELECT rowid, record_id, profile FROM match_profiles WHERE rowid >= ?1
-             ORDER BY rowid LIMIT 1",
+            "SELECT record_id, profile FROM match_profiles
+             ORDER BY substr(record_id, 9, 8), record_id LIMIT ?1",
         )
         .map_err(backend)?;
-    let span = (high - low) as u128 + 1;
+    let rows = stmt
+        .query_map([limit as i64], |r| {
+            Ok((record_id_col(r.get(0)?)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .map_err(backend)?;
     let mut out = Vec::new();
-    let mut last_taken = i64::MIN;
-    for i in 0..limit as u128 {
-        let target = low + (i * span / limit as u128) as i64;
-        if target <= last_taken {
-            continue;
-        }
-        let found = stmt
-            .query_row([target], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    record_id_col(r.get(1)?)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                ))
-            })
-            .optional()
-            .map_err(backend)?;
-        let Some((rowid, record, sealed)) = found else {
-            break;
-        };
+    for row in rows {
+        let (record, sealed) = row.map_err(backend)?;
         out.push(sealed_profile::open_profile(sealer, record, &sealed)?);
-        last_taken = rowid;
     }
     Ok(ProfileSample {
-        cases,
+        cases: cases as u64,
         profiles: out,
     })
 }
