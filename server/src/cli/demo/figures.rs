@@ -21,8 +21,8 @@ pub struct Figures {
     pub rows: Vec<(String, String)>,
 }
 
-/// What the analyst was given and saw.
-#[derive(Debug, Serialize)]
+/// What the analyst was given and saw. No `Debug`: it holds a token.
+#[derive(Serialize)]
 pub struct AnalystView {
     /// An API token of a central-office analyst allowed exact counts, for the dashboard.
     #[serde(skip)]
