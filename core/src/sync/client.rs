@@ -5,6 +5,7 @@
 //! in one transaction ([`Store::apply_reply`]).
 
 use super::server_url::{check_server_url, ConnectOptions, ServerUrlError, Transport};
+use super::trust::Pin;
 use crate::codec::{CodecError, Limit};
 use crate::protocol::{
     self, Cursor, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, SyncRequest, SyncResponse,
@@ -125,18 +126,31 @@ impl std::fmt::Debug for SyncClient {
 
 /// An HTTP client for a server reached over `transport`. For an https server it refuses every
 /// plain-HTTP URL, so a redirect cannot downgrade the connection.
-pub(super) fn http_client(transport: Transport) -> Result<reqwest::Client, SyncError> {
-    reqwest::Client::builder()
+/// Its TLS is [`super::trust::tls_config`]: TLS 1.2 or newer, the certificate checked against
+/// the public roots, or against `pins` when the device holds some.
+pub(super) fn http_client(transport: Transport, pins: &[Pin]) -> Result<reqwest::Client, SyncError> {
+    let builder = reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
         .https_only(transport == Transport::Https)
+        .use_preconfigured_tls(super::trust::tls_config(pins));
+    builder
         .build()
         .map_err(|e| SyncError::Network(e.to_string()))
 }
 
 pub(super) fn network_error(error: reqwest::Error) -> SyncError {
-    // reqwest's messages name the URL and the failure, never a body.
-    SyncError::Network(error.without_url().to_string())
+    // reqwest's messages name the URL and the failure, never a body. Its top message ("error
+    // sending request") hides the cause a user can act on, such as a refused certificate.
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    SyncError::Network(message)
 }
 
 pub(super) async fn error_from_response(response: reqwest::Response) -> SyncError {
@@ -171,7 +185,7 @@ impl SyncClient {
     /// [`for_store`](Self::for_store) with explicit connection options.
     pub fn for_store_with(store: &Store, options: ConnectOptions) -> Result<SyncClient, SyncError> {
         let (base_url, credential) = store.server()?.ok_or(SyncError::NotEnrolled)?;
-        SyncClient::with_options(&base_url, credential, options)
+        SyncClient::with_pins(&base_url, credential, options, &store.server_pins()?)
     }
 
     /// A client held to the default address policy (https, or http to this machine only).
@@ -186,9 +200,20 @@ impl SyncClient {
         credential: String,
         options: ConnectOptions,
     ) -> Result<SyncClient, SyncError> {
+        SyncClient::with_pins(base_url, credential, options, &[])
+    }
+
+    /// A client that trusts only a server certificate carrying one of `pins` (none: the
+    /// public roots), see [`super::trust`].
+    pub fn with_pins(
+        base_url: &str,
+        credential: String,
+        options: ConnectOptions,
+        pins: &[Pin],
+    ) -> Result<SyncClient, SyncError> {
         let transport = check_server_url(base_url, options)?;
         Ok(SyncClient {
-            http: http_client(transport)?,
+            http: http_client(transport, pins)?,
             base_url: base_url.trim_end_matches('/').to_owned(),
             credential,
             pull_limit: DEFAULT_PULL_LIMIT,
@@ -289,8 +314,21 @@ pub async fn enroll_with_options(
     device_label: &str,
     options: ConnectOptions,
 ) -> Result<EnrollResponse, SyncError> {
+    enroll_pinned(base_url, code, device_label, options, &[]).await
+}
+
+/// [`enroll_with_options`] trusting only a server certificate that carries one of `pins` (from
+/// the enrollment payload, [`super::EnrollmentPayload`]): the code is never sent to any other
+/// server. Store the pins with the credential ([`Store::set_server_pinned`]).
+pub async fn enroll_pinned(
+    base_url: &str,
+    code: &str,
+    device_label: &str,
+    options: ConnectOptions,
+    pins: &[Pin],
+) -> Result<EnrollResponse, SyncError> {
     let transport = check_server_url(base_url, options)?;
-    let http = http_client(transport)?;
+    let http = http_client(transport, pins)?;
     let response = http
         .post(format!("{}/v1/enroll", base_url.trim_end_matches('/')))
         .json(&EnrollRequest {

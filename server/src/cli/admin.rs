@@ -6,6 +6,7 @@
 
 use super::output::{table, Output};
 use crate::admin_client::AdminClient;
+use fieldcase_core::sync::{EnrollmentPayload, Pin};
 pub use crate::admin_client::ServerRefused;
 use crate::api::*;
 use crate::roles::Role;
@@ -196,7 +197,7 @@ pub async fn run(args: AdminArgs, server: &super::ServerUrl, out: Output) -> any
     if let AdminCommand::MigrateStore { data_dir, to } = &args.command {
         return migrate_store(data_dir, to, out).await;
     }
-    let client = AdminClient::new(server.or_local(), read_token(&args)?)?;
+    let client = AdminClient::pinned(server.or_local(), read_token(&args)?, server.pins())?;
     let none = None::<&()>;
     match args.command {
         AdminCommand::Agency(AgencyCommand::Add { code, name }) => {
@@ -268,13 +269,33 @@ pub async fn run(args: AdminArgs, server: &super::ServerUrl, out: Output) -> any
                     Some(&NewEnrollmentCodeBody { expires_hours }),
                 )
                 .await?;
-            out.print(&code, || {
-                format!(
-                    "enrollment code: {}\nfor user {} of {}, valid until {} (id {})\n\
-                     It is shown only once and works once; give it to the user in person.",
-                    code.code, code.user_id, code.agency, code.expires_at, code.id
-                )
-            });
+            // What a phone scans: the server, the code and the key pins in one line.
+            let payload = EnrollmentPayload {
+                server: server.or_local().to_owned(),
+                code: code.code.clone(),
+                pins: if code.pins.is_empty() {
+                    server.pins().to_vec()
+                } else {
+                    code.pins
+                        .iter()
+                        .filter_map(|pin| Pin::parse(pin).ok())
+                        .collect()
+                },
+            };
+            let payload = payload.to_text();
+            let mut json = serde_json::to_value(&code)?;
+            json["enrollment_payload"] = payload.clone().into();
+            out.print(
+                &json,
+                || {
+                    format!(
+                        "enrollment code: {}\nfor user {} of {}, valid until {} (id {})\n\
+                         It is shown only once and works once; give it to the user in person.\n\
+                         For a QR code (it carries the server and its key pin too):\n{payload}",
+                        code.code, code.user_id, code.agency, code.expires_at, code.id
+                    )
+                },
+            );
         }
         AdminCommand::Device(DeviceCommand::List { agency }) => {
             let path = format!("/v1/admin/devices{}", query(&agency));

@@ -177,6 +177,13 @@ pub async fn create_enrollment_code(
             user_id: user.id,
             agency: user.agency.to_string(),
             expires_at: rfc3339(expires_at_ms),
+            pins: state
+                .certificate
+                .iter()
+                .map(|certificate| certificate.pin())
+                .chain(state.tls_backup_pins.iter().copied())
+                .map(|pin| pin.to_string())
+                .collect(),
         }),
     ))
 }

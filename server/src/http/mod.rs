@@ -60,6 +60,10 @@ pub struct AppState {
     pub throttle: Arc<throttle::Throttle>,
     /// Deadline of one request ([`crate::config::REQUEST_TIMEOUT`]).
     pub request_timeout: std::time::Duration,
+    /// The served TLS certificate, when the server terminates TLS itself: its pin (and the
+    /// backup pins) go out with enrollment codes.
+    pub certificate: Option<Arc<crate::tls::ReloadingCertificate>>,
+    pub tls_backup_pins: Vec<fieldcase_core::sync::Pin>,
 }
 
 impl AppState {
@@ -80,6 +84,8 @@ impl AppState {
             metrics_token: None,
             throttle: Arc::default(),
             request_timeout: crate::config::REQUEST_TIMEOUT,
+            certificate: None,
+            tls_backup_pins: Vec::new(),
         }
     }
 }
