@@ -201,6 +201,12 @@ impl From<ValidationErrors> for FieldcaseError {
 }
 
 /// A problem with the file or mapping as a whole, on the input the app named.
+impl FieldcaseError {
+    pub(crate) fn invalid_input(field: &str, message: String) -> Self {
+        invalid_input(field, message)
+    }
+}
+
 fn invalid_input(field: &str, message: String) -> FieldcaseError {
     FieldcaseError::Invalid {
         reason: format!("{field}: {message}"),
