@@ -68,7 +68,10 @@ async fn a_qr_payload_enrolls_a_phone_that_then_syncs_pinned() {
     .await
     .err()
     .expect("another key's pin is refused");
-    assert!(matches!(refused, FieldcaseError::Network { .. }), "{refused:?}");
+    assert!(
+        matches!(refused, FieldcaseError::Network { .. }),
+        "{refused:?}"
+    );
 
     let phone = enroll_with_insecure_fast_kdf(
         String::new(),

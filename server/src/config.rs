@@ -132,6 +132,8 @@ pub struct ServerConfig {
     /// How often the TLS files are checked for a renewal ([`crate::tls::RELOAD_CHECK_INTERVAL`];
     /// tests shorten it).
     pub tls_reload_interval: Duration,
+    /// Device credentials' lifetime and rotation ([`crate::service::credentials`]).
+    pub credential_policy: crate::service::credentials::CredentialPolicy,
 }
 
 impl ServerConfig {
@@ -152,6 +154,7 @@ impl ServerConfig {
             tls: None,
             tls_backup_pins: Vec::new(),
             tls_reload_interval: crate::tls::RELOAD_CHECK_INTERVAL,
+            credential_policy: Default::default(),
         }
     }
 

@@ -171,6 +171,7 @@ impl Server {
         state.request_timeout = config.request_timeout;
         state.certificate = certificate.clone();
         state.tls_backup_pins = config.tls_backup_pins.clone();
+        state.credential_policy = config.credential_policy;
         if let Some(certificate) = &certificate {
             tracing::info!(pin = %certificate.pin(), "serving TLS");
         }

@@ -62,16 +62,20 @@ fn load(files: &TlsFiles) -> Result<(Arc<CertifiedKey>, Pin), TlsError> {
         .map_err(|e| certificate_error(&files.certificate, e))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| certificate_error(&files.certificate, e))?;
-    let leaf = chain.first().ok_or_else(|| {
-        certificate_error(&files.certificate, "no PEM certificate in the file")
-    })?;
-    let pin = Pin::of_certificate(leaf.as_ref())
-        .map_err(|e| certificate_error(&files.certificate, e))?;
+    let leaf = chain
+        .first()
+        .ok_or_else(|| certificate_error(&files.certificate, "no PEM certificate in the file"))?;
+    let pin =
+        Pin::of_certificate(leaf.as_ref()).map_err(|e| certificate_error(&files.certificate, e))?;
     // rustls's own messages about a key say what is wrong with its format, never its bytes.
     let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| key_error(&files.key, e))?;
     let provider = rustls::crypto::ring::default_provider();
-    let certified = CertifiedKey::from_der(chain, key, &provider)
-        .map_err(|e| key_error(&files.key, format!("{e} (does it belong to the certificate?)")))?;
+    let certified = CertifiedKey::from_der(chain, key, &provider).map_err(|e| {
+        key_error(
+            &files.key,
+            format!("{e} (does it belong to the certificate?)"),
+        )
+    })?;
     Ok((Arc::new(certified), pin))
 }
 
@@ -128,7 +132,13 @@ impl ReloadingCertificate {
 
 impl ResolvesServerCert for ReloadingCertificate {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.current.read().unwrap_or_else(|e| e.into_inner()).0.clone())
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .0
+                .clone(),
+        )
     }
 }
 

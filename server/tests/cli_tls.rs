@@ -111,7 +111,14 @@ fn an_enrollment_payload_carries_the_server_and_its_pin_to_a_device_that_then_sy
     let pinned = |args: &[&str]| ok(admin(&url, token, Some(&pin), args));
     pinned(&["agency", "add", "iom_uga", "--name", "IOM Uganda"]);
     let user = pinned(&[
-        "user", "add", "--agency", "iom_uga", "--role", "caseworker", "--name", "Amina",
+        "user",
+        "add",
+        "--agency",
+        "iom_uga",
+        "--role",
+        "caseworker",
+        "--name",
+        "Amina",
     ]);
     let code = pinned(&["enroll-code", "--user", user["id"].as_str().unwrap()]);
     let payload = code["enrollment_payload"].as_str().unwrap().to_owned();
@@ -119,7 +126,14 @@ fn an_enrollment_payload_carries_the_server_and_its_pin_to_a_device_that_then_sy
     let parsed = fieldcase_core::sync::EnrollmentPayload::parse(&payload).unwrap();
     assert_eq!(parsed.server, url);
     assert_eq!(parsed.code, code["code"].as_str().unwrap());
-    assert_eq!(parsed.pins.iter().map(|p| p.to_string()).collect::<Vec<_>>(), vec![pin.clone()]);
+    assert_eq!(
+        parsed
+            .pins
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>(),
+        vec![pin.clone()]
+    );
 
     // The payload alone enrolls: no --server, no --server-pin.
     let devices = dir.path().join("devices");
@@ -134,7 +148,10 @@ fn an_enrollment_payload_carries_the_server_and_its_pin_to_a_device_that_then_sy
     });
     let case_path = dir.path().join("case.json");
     std::fs::write(&case_path, case.to_string()).unwrap();
-    ok(device(&devices, &["add", "--file", case_path.to_str().unwrap()]));
+    ok(device(
+        &devices,
+        &["add", "--file", case_path.to_str().unwrap()],
+    ));
     let synced: Value = ok(device(&devices, &["sync"]));
     assert_eq!(synced["pushed"], 1, "{synced}");
 }

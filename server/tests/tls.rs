@@ -13,12 +13,10 @@ mod common;
 
 use common::PASSPHRASE;
 use fieldcase_core::crypto::KdfParams;
-use fieldcase_core::store::{Durability, Identity, OpenOptions, Store};
-use fieldcase_core::sync::{
-    enroll_pinned, sync_once, ConnectOptions, Pin, SyncClient, SyncError,
-};
 use fieldcase_core::model::Case;
 use fieldcase_core::sample::SampleCases;
+use fieldcase_core::store::{Durability, Identity, OpenOptions, Store};
+use fieldcase_core::sync::{enroll_pinned, sync_once, ConnectOptions, Pin, SyncClient, SyncError};
 use fieldcase_core::AgencyCode;
 use fieldcase_server::admin_client::AdminClient;
 use fieldcase_server::roles::Role;
@@ -52,7 +50,11 @@ async fn tls_server(dir: &Path, files: TlsFiles) -> (RunningServer, AdminClient,
         ..ServerConfig::new(dir.join("server"))
     };
     let server = Server::spawn(config).await.unwrap();
-    assert!(server.base_url.starts_with("https://"), "{}", server.base_url);
+    assert!(
+        server.base_url.starts_with("https://"),
+        "{}",
+        server.base_url
+    );
     let pem = std::fs::read(&files.certificate).unwrap();
     let der = rustls_pemfile_der(&pem);
     let pin = Pin::of_certificate(&der).unwrap();
@@ -89,7 +91,11 @@ async fn a_device_enrolled_with_the_pin_syncs_over_tls() {
     assert_eq!(served_pin, pin);
 
     let code = new_code(&admin, "amina").await;
-    assert_eq!(code.pins, vec![pin.to_string()], "the code carries the key pin");
+    assert_eq!(
+        code.pins,
+        vec![pin.to_string()],
+        "the code carries the key pin"
+    );
     let enrolled = enroll_pinned(
         &server.base_url,
         &code.code,
@@ -139,14 +145,26 @@ async fn a_device_without_the_pin_refuses_a_self_signed_server_and_keeps_its_cod
     let (server, admin, _) = tls_server(dir.path(), files).await;
     let code = new_code(&admin, "amina").await;
 
-    let refused = enroll_pinned(&server.base_url, &code.code, "phone", ConnectOptions::default(), &[])
-        .await
-        .unwrap_err();
+    let refused = enroll_pinned(
+        &server.base_url,
+        &code.code,
+        "phone",
+        ConnectOptions::default(),
+        &[],
+    )
+    .await
+    .unwrap_err();
     assert!(is_certificate_refusal(&refused), "{refused}");
     // Nothing was sent: the code still enrolls a device that holds the pin.
-    enroll_pinned(&server.base_url, &code.code, "phone", ConnectOptions::default(), &[pin])
-        .await
-        .unwrap();
+    enroll_pinned(
+        &server.base_url,
+        &code.code,
+        "phone",
+        ConnectOptions::default(),
+        &[pin],
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -161,9 +179,15 @@ async fn a_device_pinned_to_one_key_refuses_a_server_with_another() {
         tls_server(&dir.path().join("attacker"), attacker_files).await;
 
     let code = new_code(&attacker_admin, "amina").await;
-    let refused = enroll_pinned(&attacker.base_url, &code.code, "phone", ConnectOptions::default(), &[pin])
-        .await
-        .unwrap_err();
+    let refused = enroll_pinned(
+        &attacker.base_url,
+        &code.code,
+        "phone",
+        ConnectOptions::default(),
+        &[pin],
+    )
+    .await
+    .unwrap_err();
     assert!(is_certificate_refusal(&refused), "{refused}");
     // An admin client pinned to the real key refuses the attacker too.
     let misdirected =
@@ -181,8 +205,11 @@ async fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_is_n
     let token = server.admin_token().unwrap();
 
     // A broken renewal (a key that is not a key): the old certificate is still served.
-    std::fs::write(&files.key, "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
-        .unwrap();
+    std::fs::write(
+        &files.key,
+        "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let old = AdminClient::pinned(&server.base_url, token.clone(), &[old_pin]).unwrap();
     old.list_devices().await.unwrap();
@@ -244,7 +271,10 @@ async fn a_client_below_tls_1_2_gets_an_alert_and_no_session() {
             .expect("the server closes the connection")
             .ok();
         assert!(!reply.is_empty(), "TLS {version:#06x}: no answer at all");
-        assert_eq!(reply[0], 0x15, "TLS {version:#06x}: an alert record, not a ServerHello");
+        assert_eq!(
+            reply[0], 0x15,
+            "TLS {version:#06x}: an alert record, not a ServerHello"
+        );
         // The alert's description: protocol_version (70) or handshake_failure (40).
         let description = *reply.get(6).expect("a whole alert");
         assert!(

@@ -12,7 +12,7 @@ use crate::protocol::{
     DEFAULT_PULL_LIMIT, MAX_PUSH_COMMANDS, MAX_PUSH_OPS, PROTOCOL_VERSION,
 };
 use crate::store::{Store, StoreError, SyncProgress};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 /// How long one request may take before it counts as failed. 2G links move a 100 KB page in
@@ -39,6 +39,17 @@ pub enum SyncError {
     Unauthorized,
     #[error("this device was revoked by an administrator; its local data has been wiped")]
     Revoked,
+    /// Nothing on the device is lost: an admin renews it and the next sync goes through.
+    #[error(
+        "this device's credential expired after too long without a sync; nothing on it is \
+         lost: ask your administrator to renew the device, then sync again"
+    )]
+    CredentialExpired,
+    #[error(
+        "the server refused an old copy of this device's credential (it was replaced); if this \
+         store was restored from a backup, ask your administrator"
+    )]
+    CredentialReplaced,
     #[error("the server refused the request ({code:?}): {message}")]
     Refused { code: ErrorCode, message: String },
     #[error("the server's reply could not be read: {0}")]
@@ -112,7 +123,8 @@ pub struct SyncOutcome {
 pub struct SyncClient {
     http: reqwest::Client,
     base_url: String,
-    credential: String,
+    /// Replaced mid-run when the server rotates it (shared by clones of this client).
+    credential: Arc<RwLock<String>>,
     pull_limit: u32,
 }
 
@@ -128,7 +140,10 @@ impl std::fmt::Debug for SyncClient {
 /// plain-HTTP URL, so a redirect cannot downgrade the connection.
 /// Its TLS is [`super::trust::tls_config`]: TLS 1.2 or newer, the certificate checked against
 /// the public roots, or against `pins` when the device holds some.
-pub(super) fn http_client(transport: Transport, pins: &[Pin]) -> Result<reqwest::Client, SyncError> {
+pub(super) fn http_client(
+    transport: Transport,
+    pins: &[Pin],
+) -> Result<reqwest::Client, SyncError> {
     let builder = reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
@@ -164,6 +179,20 @@ pub(super) async fn error_from_response(response: reqwest::Response) -> SyncErro
                 ..
             }),
         ) => SyncError::Revoked,
+        (
+            _,
+            Some(ErrorBody {
+                error: ErrorCode::CredentialExpired,
+                ..
+            }),
+        ) => SyncError::CredentialExpired,
+        (
+            _,
+            Some(ErrorBody {
+                error: ErrorCode::CredentialReplaced,
+                ..
+            }),
+        ) => SyncError::CredentialReplaced,
         (401, _) => SyncError::Unauthorized,
         (429, _) => SyncError::RateLimited,
         (500..=599, _) => SyncError::Server { status },
@@ -215,15 +244,30 @@ impl SyncClient {
         Ok(SyncClient {
             http: http_client(transport, pins)?,
             base_url: base_url.trim_end_matches('/').to_owned(),
-            credential,
+            credential: Arc::new(RwLock::new(credential)),
             pull_limit: DEFAULT_PULL_LIMIT,
         })
     }
 
     /// The HTTP client, the server's base URL and the credential, for the attachment
     /// transfers in [`super::attachments`].
-    pub(super) fn parts(&self) -> (&reqwest::Client, &str, &str) {
-        (&self.http, &self.base_url, &self.credential)
+    pub(super) fn parts(&self) -> (&reqwest::Client, &str, String) {
+        (&self.http, &self.base_url, self.credential())
+    }
+
+    fn credential(&self) -> String {
+        self.credential
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Takes the credential a sync reply rotated to: stored in `store` first (so a crash
+    /// after this keeps it), then used from the next request on.
+    fn rotate_credential(&self, store: &Mutex<Store>, next: &str) -> Result<(), SyncError> {
+        lock(store).set_server(&self.base_url, next)?;
+        *self.credential.write().unwrap_or_else(|e| e.into_inner()) = next.to_owned();
+        Ok(())
     }
 
     /// Asks for pull pages of this many operations (the server caps it).
@@ -239,7 +283,7 @@ impl SyncClient {
         let response = self
             .http
             .post(format!("{}/v1/sync", self.base_url))
-            .bearer_auth(&self.credential)
+            .bearer_auth(self.credential())
             .header(reqwest::header::CONTENT_TYPE, protocol::CONTENT_TYPE)
             .body(body)
             .send()
@@ -484,6 +528,11 @@ async fn run(
             }
             other => other?,
         };
+        // Before anything else is sent: the request sent ahead below must carry the new
+        // credential, or the server would take it for a device that lost this reply.
+        if let Some(next) = &reply.next_credential {
+            client.rotate_credential(store, &next.0)?;
+        }
         outcome.requests += 1;
         outcome.bytes_sent += sent;
         outcome.bytes_received += received;

@@ -56,9 +56,10 @@ impl Pin {
     /// certificate, so a renewal with the same key keeps it.
     pub fn of_certificate(der: &[u8]) -> Result<Pin, TrustError> {
         let der = CertificateDer::from(der);
-        let cert =
-            webpki::EndEntityCert::try_from(&der).map_err(|_| TrustError::BadCertificate)?;
-        Ok(Pin(Sha256::digest(cert.subject_public_key_info().as_ref()).into()))
+        let cert = webpki::EndEntityCert::try_from(&der).map_err(|_| TrustError::BadCertificate)?;
+        Ok(Pin(
+            Sha256::digest(cert.subject_public_key_info().as_ref()).into()
+        ))
     }
 
     /// Reads `sha256/<base64>` (standard or URL-safe alphabet, padding optional).
@@ -250,7 +251,9 @@ impl ServerCertVerifier for PinnedVerifier {
         let mut roots = public_roots();
         for cert in pinned {
             let anchor = webpki::anchor_from_trusted_cert(cert)
-                .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?
+                .map_err(|_| {
+                    rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+                })?
                 .to_owned();
             roots.roots.push(anchor);
         }
@@ -305,7 +308,10 @@ mod tests {
         let text = pin.to_string();
         assert!(text.starts_with("sha256/+"), "{text}");
         assert_eq!(Pin::parse(&text).unwrap(), pin);
-        let url_safe = text.replace('+', "-").replace('/', "_").replacen("sha256_", "sha256/", 1);
+        let url_safe = text
+            .replace('+', "-")
+            .replace('/', "_")
+            .replacen("sha256_", "sha256/", 1);
         assert_eq!(Pin::parse(&url_safe).unwrap(), pin);
     }
 

@@ -6,12 +6,12 @@
 
 use super::output::{table, Output};
 use crate::admin_client::AdminClient;
-use fieldcase_core::sync::{EnrollmentPayload, Pin};
 pub use crate::admin_client::ServerRefused;
 use crate::api::*;
 use crate::roles::Role;
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use fieldcase_core::sync::{EnrollmentPayload, Pin};
 use reqwest::Method;
 use std::path::PathBuf;
 
@@ -115,6 +115,10 @@ pub enum DeviceCommand {
     },
     /// Revoke a device: at its next sync it is refused and told to wipe itself.
     Revoke { id: String },
+    /// Renew a device whose credential expired (too long without a sync): its lifetime
+    /// starts again, and its next sync goes through with everything it holds. Check first
+    /// that the phone is in its caseworker's hands.
+    Renew { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -285,17 +289,14 @@ pub async fn run(args: AdminArgs, server: &super::ServerUrl, out: Output) -> any
             let payload = payload.to_text();
             let mut json = serde_json::to_value(&code)?;
             json["enrollment_payload"] = payload.clone().into();
-            out.print(
-                &json,
-                || {
-                    format!(
-                        "enrollment code: {}\nfor user {} of {}, valid until {} (id {})\n\
+            out.print(&json, || {
+                format!(
+                    "enrollment code: {}\nfor user {} of {}, valid until {} (id {})\n\
                          It is shown only once and works once; give it to the user in person.\n\
                          For a QR code (it carries the server and its key pin too):\n{payload}",
-                        code.code, code.user_id, code.agency, code.expires_at, code.id
-                    )
-                },
-            );
+                    code.code, code.user_id, code.agency, code.expires_at, code.id
+                )
+            });
         }
         AdminCommand::Device(DeviceCommand::List { agency }) => {
             let path = format!("/v1/admin/devices{}", query(&agency));
@@ -335,6 +336,16 @@ pub async fn run(args: AdminArgs, server: &super::ServerUrl, out: Output) -> any
             out.print(&device, || {
                 format!(
                     "revoked device {}; at its next sync it is refused and told to wipe itself",
+                    device.id
+                )
+            });
+        }
+        AdminCommand::Device(DeviceCommand::Renew { id }) => {
+            let path = format!("/v1/admin/devices/{id}/renew");
+            let device: DeviceBody = client.call(Method::POST, &path, none).await?;
+            out.print(&device, || {
+                format!(
+                    "renewed device {}; its credential works again and rotates at its next sync",
                     device.id
                 )
             });

@@ -92,6 +92,15 @@ pub struct ServeArgs {
     /// beside the current key's so a planned key change does not lock them out. Repeatable.
     #[arg(long = "tls-backup-pin", env = "FIELDCASE_TLS_BACKUP_PINS", value_delimiter = ',', value_parser = parse_pin)]
     pub tls_backup_pins: Vec<fieldcase_core::sync::Pin>,
+    /// Days a device credential lives without a sync (each sync rotates it, so a device that
+    /// syncs at least this often never expires; an expired one is renewed by an admin).
+    #[arg(
+        long,
+        env = "FIELDCASE_CREDENTIAL_DAYS",
+        default_value_t = crate::service::credentials::DEFAULT_CREDENTIAL_DAYS,
+        value_parser = clap::value_parser!(u32).range(2..=3650),
+    )]
+    pub credential_days: u32,
 }
 
 fn parse_pin(text: &str) -> Result<fieldcase_core::sync::Pin, String> {
@@ -139,6 +148,9 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
         },
         tls_backup_pins: args.tls_backup_pins,
         tls_reload_interval: crate::tls::RELOAD_CHECK_INTERVAL,
+        credential_policy: crate::service::credentials::CredentialPolicy::days(
+            args.credential_days,
+        ),
     };
     let admin_token_path = config.admin_token_path();
     let server = Server::bind(config).await?;
@@ -155,8 +167,10 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
         || {
             let mut text = format!("listening on {url}");
             if let Some(pin) = pin {
-                text.push_str(&format!("
-TLS certificate key pin: {pin}"));
+                text.push_str(&format!(
+                    "
+TLS certificate key pin: {pin}"
+                ));
             }
             if token_written {
                 text.push_str(&format!(

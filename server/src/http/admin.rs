@@ -219,6 +219,26 @@ pub async fn revoke_device(
     Ok(Json(device_body(device)))
 }
 
+/// Restarts the lifetime of a device's credential (in the admin's scope). A revoked device
+/// stays revoked.
+pub async fn renew_device(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(device_id): Path<String>,
+) -> Result<Json<DeviceBody>, ApiError> {
+    let id: DeviceId = device_id
+        .parse()
+        .map_err(|_| ApiError::not_found("device"))?;
+    let storage = state.storage.clone();
+    let scope = admin.0.agency().cloned();
+    let now = state.time.now_ms();
+    let device = blocking(move || storage.renew_device_credential(id, scope.as_ref(), now))
+        .await?
+        .ok_or_else(|| ApiError::not_found("device"))?;
+    tracing::info!(device = %device.id, agency = %device.agency, "device credential renewed");
+    Ok(Json(device_body(device)))
+}
+
 pub async fn create_admin_token(
     State(state): State<AppState>,
     admin: Admin,

@@ -64,6 +64,8 @@ pub struct AppState {
     /// backup pins) go out with enrollment codes.
     pub certificate: Option<Arc<crate::tls::ReloadingCertificate>>,
     pub tls_backup_pins: Vec<fieldcase_core::sync::Pin>,
+    /// Device credentials' lifetime and rotation ([`crate::service::credentials`]).
+    pub credential_policy: crate::service::credentials::CredentialPolicy,
 }
 
 impl AppState {
@@ -86,6 +88,7 @@ impl AppState {
             request_timeout: crate::config::REQUEST_TIMEOUT,
             certificate: None,
             tls_backup_pins: Vec::new(),
+            credential_policy: Default::default(),
         }
     }
 }
@@ -191,6 +194,11 @@ fn routes() -> Routes {
             Method::POST,
             "/v1/admin/devices/{device_id}/revoke",
             post(admin::revoke_device),
+        )
+        .add(
+            Method::POST,
+            "/v1/admin/devices/{device_id}/renew",
+            post(admin::renew_device),
         )
         .add(
             Method::POST,

@@ -310,6 +310,13 @@ fn enrollment_target(
         );
     }
     let mut pins = payload.pins;
-    pins.extend(server.pins().iter().filter(|p| !pins.contains(p)).copied().collect::<Vec<_>>());
+    pins.extend(
+        server
+            .pins()
+            .iter()
+            .filter(|p| !pins.contains(p))
+            .copied()
+            .collect::<Vec<_>>(),
+    );
     Ok((payload.server, payload.code, pins))
 }

@@ -228,7 +228,18 @@ CREATE INDEX api_tokens_by_user ON api_tokens(user_id);
 const V2: &str = "DROP INDEX IF EXISTS match_blocks_by_record;";
 
 /// `MIGRATIONS[v]` upgrades version `v` to `v + 1`. Never edit a shipped step: add one.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+
+/// Device credentials expire and rotate: as SQLite's step 9
+/// (`sqlite::schema::DEVICE_CREDENTIAL_ROTATION`).
+const V3: &str = r#"
+ALTER TABLE devices ADD COLUMN credential_issued_at BIGINT;
+ALTER TABLE devices ADD COLUMN next_credential_hash BYTEA;
+ALTER TABLE devices ADD COLUMN retired_credential_hash BYTEA;
+UPDATE devices SET credential_issued_at = (extract(epoch from now()) * 1000)::bigint;
+CREATE UNIQUE INDEX devices_by_next_credential ON devices(next_credential_hash);
+CREATE INDEX devices_by_retired_credential ON devices(retired_credential_hash);
+"#;
 
 /// Brings the database to [`SCHEMA_VERSION`], one step per transaction; refuses a newer one.
 pub fn prepare(client: &mut Client) -> Result<(), StorageError> {
