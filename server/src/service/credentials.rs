@@ -15,9 +15,17 @@
 //!   off it): refused with `credential_replaced` and logged as a warning naming the device,
 //!   so an admin can revoke it. A credential nobody issued is unknown, as before.
 //!
+//! - A next credential replaced before its first use is kept as *superseded*: it is replaced
+//!   when the current credential is used again after a rotation, which a lost reply does —
+//!   and so does a copy of the current credential. If the superseded one is then presented,
+//!   two parties hold this device's credentials: refused as replaced and logged, so an admin
+//!   revokes the device (the copy holder's credential dies with it).
+//!
 //! So a device that syncs at least once per lifetime never expires, and a copied credential
-//! stops working at the device's next sync after the copy (at most `rotate_after_ms` plus the
-//! time to that sync), instead of for as long as the device lives.
+//! stops working at the device's next sync after the copy instead of living as long as the
+//! device. What it cannot do: tell the device from a copy used *before* the device's next
+//! sync; then the copy holds the newer credential and the device is refused — a loud failure
+//! an admin sees, not a silent takeover (`docs/security.md`).
 
 use crate::storage::{CredentialSlot, DeviceAuth};
 
@@ -67,7 +75,7 @@ pub enum Verdict {
 /// Judges the credential `device` was found by, at `now_ms`.
 pub fn judge(device: &DeviceAuth, now_ms: u64, policy: &CredentialPolicy) -> Verdict {
     match device.credential {
-        CredentialSlot::Retired => Verdict::Replaced,
+        CredentialSlot::Retired | CredentialSlot::Superseded => Verdict::Replaced,
         CredentialSlot::Next => Verdict::Promote,
         CredentialSlot::Current
             if now_ms.saturating_sub(device.credential_issued_at_ms) > policy.lifetime_ms =>
@@ -130,6 +138,8 @@ mod tests {
         assert!(!due_for_rotation(&next, u64::MAX, &policy));
         let retired = device(CredentialSlot::Retired, 0);
         assert_eq!(judge(&retired, 1, &policy), Verdict::Replaced);
+        let superseded = device(CredentialSlot::Superseded, 0);
+        assert_eq!(judge(&superseded, 1, &policy), Verdict::Replaced);
     }
 
     #[test]

@@ -177,6 +177,9 @@ pub enum CredentialSlot {
     Next,
     /// The credential the current one replaced: presented again, it is a copy.
     Retired,
+    /// A next credential replaced by another before its first use (the current credential
+    /// was used again meanwhile): presented, it shows two holders of this device's credential.
+    Superseded,
 }
 
 /// The device a redeemed enrollment code creates.
@@ -606,7 +609,8 @@ pub trait Storage: Send + Sync + 'static {
     /// Records that a device synced.
     fn touch_device(&self, id: DeviceId, now_ms: u64) -> Result<(), StorageError>;
     /// Stores the hash of the device's next credential, replacing one stored before and never
-    /// used (its reply was lost).
+    /// used (its reply was lost, or a copy of the current credential asked), which is kept as
+    /// superseded.
     fn stage_device_credential(
         &self,
         id: DeviceId,

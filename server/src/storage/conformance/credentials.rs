@@ -259,9 +259,14 @@ pub fn device_credentials_rotate_retire_and_renew_within_scope(store: &dyn Stora
     let next = hash_secret(SecretKind::DeviceCredential, "staged second");
     store.stage_device_credential(device.id, &first).unwrap();
     store.stage_device_credential(device.id, &next).unwrap();
-    assert!(
-        store.device_by_credential(&first).unwrap().is_none(),
-        "a stage replaces the one before it"
+    assert_eq!(
+        store
+            .device_by_credential(&first)
+            .unwrap()
+            .unwrap()
+            .credential,
+        CredentialSlot::Superseded,
+        "a stage replaces the one before it, which is kept as superseded"
     );
     let found = store.device_by_credential(&next).unwrap().unwrap();
     assert_eq!(

@@ -283,11 +283,12 @@ pub(super) fn device_by_credential(
     tx.query_opt(
         "SELECT d.id, d.agency, d.user_id, u.role, d.revoked_at, d.last_seen_at, d.last_seq,
                 CASE WHEN d.credential_hash = $1 THEN 0
-                     WHEN d.next_credential_hash = $1 THEN 1 ELSE 2 END,
+                     WHEN d.next_credential_hash = $1 THEN 1
+                     WHEN d.retired_credential_hash = $1 THEN 2 ELSE 3 END,
                 COALESCE(d.credential_issued_at, d.created_at)
          FROM devices d JOIN users u ON u.id = d.user_id
          WHERE d.credential_hash = $1 OR d.next_credential_hash = $1
-            OR d.retired_credential_hash = $1",
+            OR d.retired_credential_hash = $1 OR d.superseded_credential_hash = $1",
         &[&credential_hash.as_slice()],
     )
     .map_err(backend)?
@@ -303,7 +304,8 @@ pub(super) fn device_by_credential(
             credential: match col::<i32>(&row, 7)? {
                 0 => CredentialSlot::Current,
                 1 => CredentialSlot::Next,
-                _ => CredentialSlot::Retired,
+                2 => CredentialSlot::Retired,
+                _ => CredentialSlot::Superseded,
             },
             credential_issued_at_ms: ms(col(&row, 8)?),
         })
@@ -317,7 +319,9 @@ pub(super) fn stage_device_credential(
     next_hash: &SecretHash,
 ) -> Result<(), StorageError> {
     tx.execute(
-        "UPDATE devices SET next_credential_hash = $2 WHERE id = $1",
+        "UPDATE devices SET next_credential_hash = $2,
+                superseded_credential_hash = COALESCE(next_credential_hash, superseded_credential_hash)
+         WHERE id = $1",
         &[&id.as_bytes().as_slice(), &next_hash.as_slice()],
     )
     .map_err(backend)?;

@@ -236,9 +236,11 @@ const V3: &str = r#"
 ALTER TABLE devices ADD COLUMN credential_issued_at BIGINT;
 ALTER TABLE devices ADD COLUMN next_credential_hash BYTEA;
 ALTER TABLE devices ADD COLUMN retired_credential_hash BYTEA;
+ALTER TABLE devices ADD COLUMN superseded_credential_hash BYTEA;
 UPDATE devices SET credential_issued_at = (extract(epoch from now()) * 1000)::bigint;
 CREATE UNIQUE INDEX devices_by_next_credential ON devices(next_credential_hash);
 CREATE INDEX devices_by_retired_credential ON devices(retired_credential_hash);
+CREATE INDEX devices_by_superseded_credential ON devices(superseded_credential_hash);
 "#;
 
 /// Brings the database to [`SCHEMA_VERSION`], one step per transaction; refuses a newer one.

@@ -282,11 +282,12 @@ pub(super) fn device_by_credential(
     tx.query_row(
         "SELECT d.id, d.agency, d.user_id, u.role, d.revoked_at, d.last_seen_at, d.last_seq,
                 CASE WHEN d.credential_hash = ?1 THEN 0
-                     WHEN d.next_credential_hash = ?1 THEN 1 ELSE 2 END,
+                     WHEN d.next_credential_hash = ?1 THEN 1
+                     WHEN d.retired_credential_hash = ?1 THEN 2 ELSE 3 END,
                 COALESCE(d.credential_issued_at, d.created_at)
          FROM devices d JOIN users u ON u.id = d.user_id
          WHERE d.credential_hash = ?1 OR d.next_credential_hash = ?1
-            OR d.retired_credential_hash = ?1",
+            OR d.retired_credential_hash = ?1 OR d.superseded_credential_hash = ?1",
         [credential_hash],
         |row| {
             Ok(DeviceAuth {
@@ -310,7 +311,8 @@ fn credential_slot(code: i64) -> CredentialSlot {
     match code {
         0 => CredentialSlot::Current,
         1 => CredentialSlot::Next,
-        _ => CredentialSlot::Retired,
+        2 => CredentialSlot::Retired,
+        _ => CredentialSlot::Superseded,
     }
 }
 
@@ -320,7 +322,9 @@ pub(super) fn stage_device_credential(
     next_hash: &SecretHash,
 ) -> Result<(), StorageError> {
     tx.execute(
-        "UPDATE devices SET next_credential_hash = ?2 WHERE id = ?1",
+        "UPDATE devices SET next_credential_hash = ?2,
+                superseded_credential_hash = COALESCE(next_credential_hash, superseded_credential_hash)
+         WHERE id = ?1",
         params![id.as_bytes(), next_hash],
     )
     .map_err(backend)?;

@@ -438,16 +438,19 @@ pub const MIGRATIONS: &[&str] = &[
 
 /// Step 9: device credentials expire and rotate (`service::credentials`). Beside the current
 /// credential's hash a device row holds when it was issued, the hash of the next credential
-/// (given to the device in a sync reply, current from its first use) and the hash of the one
-/// it replaced (so a copy of an old credential is told apart from a forged one). Credentials
+/// (given to the device in a sync reply, current from its first use), the hash of the one
+/// it replaced and of a next one replaced before its use (so a copy of an old credential is
+/// told apart from a forged one). Credentials
 /// issued before this step count from the upgrade, so no device is locked out by it.
 pub const DEVICE_CREDENTIAL_ROTATION: &str = r#"
 ALTER TABLE devices ADD COLUMN credential_issued_at INTEGER;
 ALTER TABLE devices ADD COLUMN next_credential_hash BLOB;
 ALTER TABLE devices ADD COLUMN retired_credential_hash BLOB;
+ALTER TABLE devices ADD COLUMN superseded_credential_hash BLOB;
 UPDATE devices SET credential_issued_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
 CREATE UNIQUE INDEX devices_by_next_credential ON devices(next_credential_hash);
 CREATE INDEX devices_by_retired_credential ON devices(retired_credential_hash);
+CREATE INDEX devices_by_superseded_credential ON devices(superseded_credential_hash);
 "#;
 
 /// Step 8: a case's blocks are deleted by primary key, from the keys its old profile gives,
