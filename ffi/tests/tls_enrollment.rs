@@ -57,7 +57,7 @@ async fn a_qr_payload_enrolls_a_phone_that_then_syncs_pinned() {
     };
     let store_path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
 
-    let refused = enroll_with_insecure_fast_kdf(
+    let Err(refused) = enroll_with_insecure_fast_kdf(
         String::new(),
         payload(vec![other_pin]),
         "phone".into(),
@@ -66,8 +66,9 @@ async fn a_qr_payload_enrolls_a_phone_that_then_syncs_pinned() {
         None,
     )
     .await
-    .err()
-    .expect("another key's pin is refused");
+    else {
+        panic!("another key's pin is refused");
+    };
     assert!(
         matches!(refused, FieldcaseError::Network { .. }),
         "{refused:?}"

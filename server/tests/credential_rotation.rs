@@ -236,7 +236,9 @@ async fn an_expired_device_keeps_its_work_and_syncs_once_renewed() {
     world.add_case();
     world.sync().await.unwrap();
     // A month without a network.
-    world.clock.advance_ms(u64::from(LIFETIME_DAYS) * DAY_MS + 1);
+    world
+        .clock
+        .advance_ms(u64::from(LIFETIME_DAYS) * DAY_MS + 1);
     world.add_case();
     world.add_case();
     let error = world.sync().await.unwrap_err();
