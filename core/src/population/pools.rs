@@ -66,6 +66,7 @@ impl Pool {
         &self.names[0]
     }
 
+    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.names.len()
     }
