@@ -6,9 +6,14 @@
 //! Metaphone code), or by Jaro-Winkler similarity of the closest word pair, at two levels.
 //! Given and family names are compared straight and crossed (given against family); the
 //! better orientation counts, so a swapped given and family name costs nothing. Other names
-//! count with the family name. Dates of birth compare at the precision both have, with
-//! levels for a day and month swapped and for one part off (a year off by one, a mistyped
-//! day or month). A feature one side lacks is *missing* and says nothing either way.
+//! count with the family name. A word in common while each side has another word unlike the
+//! other's is its own level (exact *in part*). Dates of birth compare at the precision both
+//! have: exact, equal to the month or only to the year (one side knowing no more), day and
+//! month swapped, one part off (a year off by one, a mistyped day or month) at full or at
+//! partial precision. A feature one side lacks is *missing* and says nothing either way.
+//!
+//! The model weighs these levels; reviewers see them folded into the levels the list has
+//! always shown ([`Features`]), so the API's values do not change.
 //!
 //! Pure functions: no I/O, no model; deterministic.
 

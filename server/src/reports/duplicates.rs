@@ -2,9 +2,9 @@
 //! with the decisions people took.
 //!
 //! One computation: (1) a sample of profiles spread over the caseload estimates how often
-//! features agree by chance and how common each name is ([`Model::from_sample`]); (2) one
-//! sorted scan of the stored blocks compares every pair sharing a block once
-//! ([`Comparer`]); (3) expectation–maximisation over those comparisons estimates how true
+//! features agree by chance ([`Model::from_sample`]); (2) one sorted scan of the stored
+//! blocks compares every pair sharing a block once ([`Comparer`]) and counts how common each
+//! name word is over the cases it meets (keyed tokens in memory, [`TermFrequencies`]); (3) expectation–maximisation over those comparisons estimates how true
 //! duplicates compare ([`Model::fit`]); (4) each pair's match probability is weighed with
 //! term frequencies, and pairs at or above the estimated threshold
 //! ([`listing_threshold`]) are listed. See `docs/reports.md` for its cost at 100,000 and
