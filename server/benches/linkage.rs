@@ -138,6 +138,14 @@ fn main() {
             stats.min_listed_score,
             stats.match_share
         );
+        let [sample, scan, fit, described] = stats.phase_seconds;
+        println!(
+            "  phases (cumulative s): sample and u {sample:.2}, blocks scanned {scan:.2}, \
+             model fitted {fit:.2}, pairs described {described:.2}; load average {}",
+            std::fs::read_to_string("/proc/loadavg")
+                .map(|l| l.split(' ').take(3).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default()
+        );
         println!(
             "  on disk per case: match_blocks {:.0} B, match_profiles {:.0} B",
             blocks as f64 / n as f64,

@@ -1,7 +1,9 @@
 //! A synthetic caseload with **planted double entries**, for measuring duplicate finding:
 //! people from the regions the field works in (Arabic-speaking, Cyrillic-origin, East and
 //! West African, South Asian, Latin American names, written in Latin script as caseworkers
-//! type them), a share of whom a second agency records again with the drift such
+//! type them) with the long-tailed name frequencies of a real caseload (hundreds of given and
+//! family names per region, a few very common and many rare: see [`pools`] for why), a share
+//! of whom a second agency records again with the drift such
 //! re-recordings show. Every record says which person it is and, for a re-recording, which
 //! kind of drift it carries, so a test can score the duplicates a server finds.
 //!
@@ -71,7 +73,9 @@ pub struct PlantedRecord {
     pub drift: Option<Drift>,
 }
 
+mod extra_names;
 mod names;
+mod pools;
 mod scorecard;
 mod scripts;
 
@@ -79,6 +83,7 @@ pub use scorecard::{score_pairs, DriftScore, Scorecard};
 use scripts::{accents, to_arabic, to_cyrillic};
 
 use names::{Region, Script, REGIONS, VARIANTS};
+use pools::{pools, Pool, RegionPools};
 
 const AGENCIES: &[&str] = &["iom_uga", "iom_ken", "shelter_kla", "clinic_nbo", "iom_eth"];
 
@@ -114,10 +119,11 @@ impl Population {
     fn next_person(&mut self) -> Vec<PlantedRecord> {
         let person = self.next_person;
         self.next_person += 1;
-        let region = &REGIONS[self.rng.gen_range(0..REGIONS.len())];
+        let r = self.rng.gen_range(0..REGIONS.len());
+        let (region, names) = (&REGIONS[r], &pools()[r]);
         let female = self.rng.gen_bool(0.5);
-        let given = self.common(if female { region.female } else { region.male });
-        let family = self.family_name(region, female);
+        let given = self.given_of(names, female).to_owned();
+        let family = self.family_name(region, names, female);
         let mut case = self.base.next_case();
         let nationality = *region.countries.choose(&mut self.rng).unwrap_or(&"SDN");
         case["given_name"] = json!(given);
@@ -142,7 +148,7 @@ impl Population {
             drift: None,
         }];
         if self.rng.gen_bool(SIBLING_SHARE) {
-            let sibling = self.sibling(&case, region);
+            let sibling = self.sibling(&case, region, names);
             self.pending.push(sibling);
         }
         if self.rng.gen_bool(self.duplicate_share) {
@@ -156,49 +162,52 @@ impl Population {
         out
     }
 
-    /// Skewed choice: the first names of a list are more common than the last (the first
-    /// of thirty given names is about one in ten, as Mohammed is among Arabic-speaking men).
-    fn common(&mut self, from: &'static [&'static str]) -> &'static str {
-        let r: f64 = self.rng.gen();
-        from[((r.powf(1.5) * from.len() as f64) as usize).min(from.len() - 1)]
+    /// A given name of the region, drawn by its frequency ([`pools`]).
+    fn given_of(&mut self, names: &'static RegionPools, female: bool) -> &'static str {
+        let pool: &'static Pool = if female { &names.female } else { &names.male };
+        pool.draw(&mut self.rng)
     }
 
-    /// A family name word: drawn evenly, as family names are spread far more thinly than
-    /// given names.
-    fn family_word(&mut self, from: &'static [&'static str]) -> &'static str {
-        from.choose(&mut self.rng).copied().unwrap_or("Ali")
-    }
-
-    fn family_name(&mut self, region: &Region, female: bool) -> String {
-        let mut names = vec![self.family_word(region.family).to_owned()];
+    fn family_name(
+        &mut self,
+        region: &Region,
+        names: &'static RegionPools,
+        female: bool,
+    ) -> String {
+        let mut words = vec![names.family.draw(&mut self.rng).to_owned()];
         if self.rng.gen_bool(region.two_family) {
             // A father's name before the family name where that is the custom.
             let second = if region.script == Script::Arabic {
-                self.common(region.male)
+                names.male.draw(&mut self.rng)
             } else {
-                self.family_word(region.family)
+                names.family.draw(&mut self.rng)
             };
-            if second != names[0] {
-                names.push(second.to_owned());
+            if second != words[0] {
+                words.push(second.to_owned());
             }
         }
         if female && region.feminine_family {
-            for n in &mut names {
+            for n in &mut words {
                 *n = feminine(n);
             }
         }
-        names.join(" ")
+        words.join(" ")
     }
 
-    fn sibling(&mut self, case: &Value, region: &Region) -> PlantedRecord {
+    fn sibling(
+        &mut self,
+        case: &Value,
+        region: &Region,
+        names: &'static RegionPools,
+    ) -> PlantedRecord {
         let mut sib = self.base.next_case();
         let female = self.rng.gen_bool(0.5);
-        let mut given = self.common(if female { region.female } else { region.male });
+        let mut given = self.given_of(names, female);
         if Some(given) == case["given_name"].as_str() {
             given = if female {
-                region.female[0]
+                names.female.first()
             } else {
-                region.male[0]
+                names.male.first()
             };
         }
         let mut family = case["family_name"].as_str().unwrap_or_default().to_owned();

@@ -6,9 +6,14 @@
 //! Metaphone code), or by Jaro-Winkler similarity of the closest word pair, at two levels.
 //! Given and family names are compared straight and crossed (given against family); the
 //! better orientation counts, so a swapped given and family name costs nothing. Other names
-//! count with the family name. Dates of birth compare at the precision both have, with
-//! levels for a day and month swapped and for one part off (a year off by one, a mistyped
-//! day or month). A feature one side lacks is *missing* and says nothing either way.
+//! count with the family name. A word in common while each side has another word unlike the
+//! other's is its own level (exact *in part*). Dates of birth compare at the precision both
+//! have: exact, equal to the month or only to the year (one side knowing no more), day and
+//! month swapped, one part off (a year off by one, a mistyped day or month) at full or at
+//! partial precision. A feature one side lacks is *missing* and says nothing either way.
+//!
+//! The model weighs these levels; reviewers see them folded into the levels the list has
+//! always shown ([`Features`]), so the API's values do not change.
 //!
 //! Pure functions: no I/O, no model; deterministic.
 
@@ -39,7 +44,7 @@ pub const FEATURE_NAMES: [&str; FEATURES] = [
 ];
 
 /// Most levels a feature has.
-pub const MAX_LEVELS: usize = 5;
+pub const MAX_LEVELS: usize = 7;
 
 /// The levels of each feature, worst agreement first (level `0` is "different").
 pub const LEVELS: [&[&str]; FEATURES] = [
@@ -47,9 +52,11 @@ pub const LEVELS: [&[&str]; FEATURES] = [
     NAME_LEVELS,
     &[
         "different",
+        "one_part_off_partially",
         "one_part_off",
         "day_month_swapped",
-        "agree_partially",
+        "same_year",
+        "same_month",
         "exact",
     ],
     &["different", "shared"],
@@ -58,21 +65,54 @@ pub const LEVELS: [&[&str]; FEATURES] = [
     &["different", "same"],
 ];
 
-const NAME_LEVELS: &[&str] = &["different", "similar", "very_similar", "phonetic", "exact"];
+const NAME_LEVELS: &[&str] = &[
+    "different",
+    "similar",
+    "very_similar",
+    "phonetic",
+    "exact_in_part",
+    "exact",
+];
 
 /// Name levels.
 pub const NAME_DIFFERENT: u8 = 0;
 pub const NAME_SIMILAR: u8 = 1;
 pub const NAME_VERY_SIMILAR: u8 = 2;
 pub const NAME_PHONETIC: u8 = 3;
-pub const NAME_EXACT: u8 = 4;
+/// A word in common, but each side has another word the other lacks and nothing like it
+/// (`Haddad Ahmed` / `Haddad Omar`): namesakes in one word, often a father's name apart.
+pub const NAME_EXACT_IN_PART: u8 = 4;
+/// A word in common and no word of one side contradicting the other (one side may have
+/// fewer words: a second agency often records fewer).
+pub const NAME_EXACT: u8 = 5;
 
 /// Date-of-birth levels.
 pub const DOB_DIFFERENT: u8 = 0;
-pub const DOB_ONE_PART_OFF: u8 = 1;
-pub const DOB_SWAPPED: u8 = 2;
-pub const DOB_PARTIAL: u8 = 3;
-pub const DOB_EXACT: u8 = 4;
+/// At the precision one side has (year, or year and month), one part off: the years one
+/// apart, or the months: weak, a birth year is often guessed.
+pub const DOB_OFF_PARTIALLY: u8 = 1;
+/// Full dates with one part off: a year off by one, or one of day and month mistyped.
+pub const DOB_ONE_PART_OFF: u8 = 2;
+pub const DOB_SWAPPED: u8 = 3;
+/// Equal at the year, one side knowing no more.
+pub const DOB_SAME_YEAR: u8 = 4;
+/// Equal at the year and month, one side knowing no more.
+pub const DOB_SAME_MONTH: u8 = 5;
+pub const DOB_EXACT: u8 = 6;
+
+/// The level a reviewer sees (and the API names): the model's finer levels folded into the
+/// levels the review list has always shown.
+fn public_level(feature: usize, level: u8) -> &'static str {
+    match (feature, level) {
+        (GIVEN | FAMILY, NAME_EXACT_IN_PART) => "exact",
+        (DATE_OF_BIRTH, DOB_OFF_PARTIALLY) => "one_part_off",
+        (DATE_OF_BIRTH, DOB_SAME_YEAR | DOB_SAME_MONTH) => "agree_partially",
+        _ => LEVELS[feature]
+            .get(level as usize)
+            .copied()
+            .unwrap_or("different"),
+    }
+}
 
 /// A feature one side lacks.
 pub const MISSING: u8 = u8::MAX;
@@ -132,7 +172,7 @@ impl Features {
     pub fn of(c: &Comparison) -> Features {
         let level = |f: usize| -> Option<&'static str> {
             let l = c.vector[f];
-            (l != MISSING).then(|| LEVELS[f].get(l as usize).copied().unwrap_or("different"))
+            (l != MISSING).then(|| public_level(f, l))
         };
         Features {
             given_name: level(GIVEN),
@@ -233,10 +273,12 @@ fn names<'a>(x: &[&'a NameField], y: &[&'a NameField]) -> Option<NameMatch<'a>> 
     }
     let exact: Vec<&str> = tx.iter().copied().filter(|t| ty.contains(t)).collect();
     if !exact.is_empty() {
-        return Some(NameMatch {
-            level: NAME_EXACT,
-            exact,
-        });
+        let level = if contradicts(x, y, &exact) {
+            NAME_EXACT_IN_PART
+        } else {
+            NAME_EXACT
+        };
+        return Some(NameMatch { level, exact });
     }
     let codes = |f: &[&'a NameField]| {
         f.iter()
@@ -268,6 +310,37 @@ fn names<'a>(x: &[&'a NameField], y: &[&'a NameField]) -> Option<NameMatch<'a>> 
     })
 }
 
+/// Whether two names sharing `exact` tokens still contradict each other: both have a word
+/// left over, and a leftover word of one side is like no leftover word of the other (by
+/// phonetic code or Jaro-Winkler similarity). A shared joined run (`al hasan`/`alhasan`)
+/// accounts for its words, so it never contradicts.
+fn contradicts<'a>(x: &[&'a NameField], y: &[&'a NameField], exact: &[&str]) -> bool {
+    let leftovers = |f: &[&'a NameField]| -> Vec<(&'a str, &'a str)> {
+        f.iter()
+            .flat_map(|n| n.words.iter().zip(&n.codes))
+            .filter(|(w, _)| !exact.contains(&w.as_str()))
+            .map(|(w, c)| (w.as_str(), c.as_str()))
+            .collect()
+    };
+    let words = |f: &[&NameField]| f.iter().flat_map(|n| n.words.iter()).count();
+    let shared_run = exact.iter().any(|t| {
+        !x.iter().any(|n| n.words.iter().any(|w| w == t))
+            || !y.iter().any(|n| n.words.iter().any(|w| w == t))
+    });
+    if shared_run || words(x) == 0 || words(y) == 0 {
+        return false;
+    }
+    let (lx, ly) = (leftovers(x), leftovers(y));
+    if lx.is_empty() || ly.is_empty() {
+        return false;
+    }
+    let alike = |(w, c): &(&str, &str), (v, d): &(&str, &str)| {
+        (!c.is_empty() && c == d) || strsim::jaro_winkler(w, v) >= JARO_WINKLER_SIMILAR
+    };
+    lx.iter().any(|a| !ly.iter().any(|b| alike(a, b)))
+        || ly.iter().any(|b| !lx.iter().any(|a| alike(a, b)))
+}
+
 /// How two dates of birth compare, at the precision both have.
 fn dob_level(x: PartialDate, y: PartialDate) -> u8 {
     let precision = |d: PartialDate| match d {
@@ -287,10 +360,13 @@ fn dob_level(x: PartialDate, y: PartialDate) -> u8 {
     let differing: Vec<usize> = (0..shared).filter(|&i| px[i] != py[i]).collect();
     match differing.as_slice() {
         [] if shared == 3 => DOB_EXACT,
-        [] => DOB_PARTIAL,
+        [] if shared == 2 => DOB_SAME_MONTH,
+        [] => DOB_SAME_YEAR,
         [1, 2] if px[1] == py[2] && px[2] == py[1] => DOB_SWAPPED,
-        [0] if x.year().abs_diff(y.year()) == 1 => DOB_ONE_PART_OFF,
-        [1] | [2] => DOB_ONE_PART_OFF,
+        [0] if x.year().abs_diff(y.year()) == 1 && shared == 3 => DOB_ONE_PART_OFF,
+        [0] if x.year().abs_diff(y.year()) == 1 => DOB_OFF_PARTIALLY,
+        [1] | [2] if shared == 3 => DOB_ONE_PART_OFF,
+        [1] => DOB_OFF_PARTIALLY,
         _ => DOB_DIFFERENT,
     }
 }
@@ -350,10 +426,43 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_word_with_contradicting_others_is_exact_only_in_part() {
+        let family = |x: &str, y: &str| {
+            compare(
+                json!({"given_name": "Omar", "family_name": x}),
+                json!({"given_name": "Omar", "family_name": y}),
+            )
+            .vector[FAMILY]
+        };
+        assert_eq!(family("Haddad Ahmed", "Haddad Yasser"), NAME_EXACT_IN_PART);
+        assert_eq!(
+            family("Haddad Ahmed", "Haddad"),
+            NAME_EXACT,
+            "a word left out"
+        );
+        assert_eq!(
+            family("Haddad Ahmed", "Haddad Ahmad"),
+            NAME_EXACT,
+            "spelt apart"
+        );
+        assert_eq!(family("Al Hassan", "Alhassan"), NAME_EXACT, "a joined run");
+        let shown = Features::of(&compare(
+            json!({"given_name": "Omar", "family_name": "Haddad Ahmed"}),
+            json!({"given_name": "Omar", "family_name": "Haddad Yasser"}),
+        ));
+        assert_eq!(
+            shown.family_name,
+            Some("exact"),
+            "reviewers see the levels they knew"
+        );
+    }
+
+    #[test]
     fn dates_of_birth_compare_at_the_precision_both_have() {
         let d = |s: &str| PartialDate::parse(s).unwrap();
         assert_eq!(dob_level(d("1990-05-12"), d("1990-05-12")), DOB_EXACT);
-        assert_eq!(dob_level(d("1990-05-12"), d("1990")), DOB_PARTIAL);
+        assert_eq!(dob_level(d("1990-05-12"), d("1990")), DOB_SAME_YEAR);
+        assert_eq!(dob_level(d("1990-05-12"), d("1990-05")), DOB_SAME_MONTH);
         assert_eq!(dob_level(d("1990-05-12"), d("1990-12-05")), DOB_SWAPPED);
         assert_eq!(
             dob_level(d("1990-05-12"), d("1991-05-12")),
@@ -363,7 +472,8 @@ mod tests {
             dob_level(d("1990-05-12"), d("1990-05-13")),
             DOB_ONE_PART_OFF
         );
-        assert_eq!(dob_level(d("1990"), d("1989-02")), DOB_ONE_PART_OFF);
+        assert_eq!(dob_level(d("1990"), d("1989-02")), DOB_OFF_PARTIALLY);
+        assert_eq!(dob_level(d("1990-05"), d("1990-06-01")), DOB_OFF_PARTIALLY);
         assert_eq!(dob_level(d("1990-05-12"), d("1992-05-12")), DOB_DIFFERENT);
         assert_eq!(dob_level(d("1990-05-12"), d("1990-06-13")), DOB_DIFFERENT);
     }

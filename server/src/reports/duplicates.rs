@@ -2,9 +2,9 @@
 //! with the decisions people took.
 //!
 //! One computation: (1) a sample of profiles spread over the caseload estimates how often
-//! features agree by chance and how common each name is ([`Model::from_sample`]); (2) one
-//! sorted scan of the stored blocks compares every pair sharing a block once
-//! ([`Comparer`]); (3) expectation–maximisation over those comparisons estimates how true
+//! features agree by chance ([`Model::from_sample`]); (2) one sorted scan of the stored
+//! blocks compares every pair sharing a block once ([`Comparer`]) and counts how common each
+//! name word is over the cases it meets (keyed tokens in memory, [`TermFrequencies`]); (3) expectation–maximisation over those comparisons estimates how true
 //! duplicates compare ([`Model::fit`]); (4) each pair's match probability is weighed with
 //! term frequencies, and pairs at or above the estimated threshold
 //! ([`listing_threshold`]) are listed. See `docs/reports.md` for its cost at 100,000 and
@@ -22,7 +22,7 @@
 //! at once.
 
 use super::comparison::{Comparer, Comparison, Features, Vector};
-use super::fellegi_sunter::{listing_threshold, Model, U_SAMPLE_PROFILES};
+use super::fellegi_sunter::{listing_threshold, Model, TermFrequencies, U_SAMPLE_PROFILES};
 use super::matching::{BlockKey, MAX_BLOCK_RECORDS};
 use crate::storage::{BlockMember, CaseSummary, Storage, StorageError};
 use fieldcase_core::model::Date;
@@ -112,8 +112,12 @@ pub struct Stats {
     pub min_listed_score: f64,
     /// Estimated share of true duplicates among the pairs compared.
     pub match_share: f64,
-    /// Profiles in the sample `u` and term frequencies were estimated from.
+    /// Profiles in the sample `u` was estimated from.
     pub sampled_profiles: u64,
+    /// Seconds from the start of the computation to the end of each phase: the sample and
+    /// `u` estimated, the blocks scanned and compared, the model fitted and threshold set,
+    /// the listed pairs described. For the benchmark; never shown to a reviewer.
+    pub phase_seconds: [f64; 4],
 }
 
 fn side_of(s: &CaseSummary) -> Side {
@@ -182,7 +186,8 @@ struct Compared {
     a: u32,
     b: u32,
     vector: Vector,
-    frequencies: [Option<f32>; 2],
+    /// Keyed tokens (under the caseload's term-frequency key) of the exact name words shared.
+    exact: [Option<[u8; 8]>; 2],
     swapped: bool,
 }
 
@@ -194,20 +199,22 @@ struct Sides {
 }
 
 impl Sides {
-    fn of(&mut self, record: RecordId) -> u32 {
+    /// The index of a case, and whether it was met for the first time.
+    fn of(&mut self, record: RecordId) -> (u32, bool) {
         if let Some(&i) = self.index.get(&record) {
-            return i;
+            return (i, false);
         }
         let i = self.records.len() as u32;
         self.records.push(record);
         self.index.insert(record, i);
-        i
+        (i, true)
     }
 }
 
 /// Walks the match blocks, compares every pair within a block once, estimates the model and
 /// keeps the pairs it lists.
 fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError> {
+    let started = std::time::Instant::now();
     let comparer = Comparer;
     let sample = storage.match_profile_sample(U_SAMPLE_PROFILES)?;
     let mut model = Model::from_sample(&sample.profiles, sample.cases, &comparer);
@@ -215,8 +222,14 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError
         sampled_profiles: sample.profiles.len() as u64,
         ..Stats::default()
     };
+    let cases = sample.cases as usize;
     drop(sample);
+    stats.phase_seconds[0] = started.elapsed().as_secs_f64();
 
+    // Name frequencies over the caseload: every case met in a shared block counted once,
+    // by keyed token. A case that shares no block is met by no pair, and its words would
+    // only lower the counts of names that are rare anyway.
+    let mut caseload_tf = TermFrequencies::empty();
     let mut sides = Sides::default();
     let mut compared: HashSet<u64> = HashSet::new();
     let mut patterns: HashMap<Vector, u64> = HashMap::new();
@@ -234,7 +247,16 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError
             members.clear();
             return;
         }
-        let ids: Vec<u32> = members.iter().map(|m| sides.of(m.record)).collect();
+        let ids: Vec<u32> = members
+            .iter()
+            .map(|m| {
+                let (i, new) = sides.of(m.record);
+                if new {
+                    caseload_tf.add(&m.profile);
+                }
+                i
+            })
+            .collect();
         for (i, x) in members.iter().enumerate() {
             for (j, y) in members.iter().enumerate().skip(i + 1) {
                 let (a, b) = if x.record.as_bytes() <= y.record.as_bytes() {
@@ -253,7 +275,7 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError
                         a,
                         b,
                         vector: c.vector,
-                        frequencies: model.frequencies(&c).map(|f| f.map(|f| f as f32)),
+                        exact: c.exact_tokens.map(|t| t.map(|t| caseload_tf.token(&t))),
                         swapped: c.swapped,
                     });
                 }
@@ -279,10 +301,14 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError
     })?;
     flush(&mut members, oversized, &mut stats);
     drop(compared);
+    caseload_tf.over(cases);
+    stats.phase_seconds[1] = started.elapsed().as_secs_f64();
 
     model.fit(&patterns);
     let probability = |c: &Compared| {
-        let frequencies = c.frequencies.map(|f| f.map(f64::from));
+        let frequencies = c
+            .exact
+            .map(|t| t.map(|t| caseload_tf.frequency_of_token(&t)));
         model.probability(model.weight_of(&c.vector, frequencies))
     };
     let kept_probabilities: Vec<f64> = kept.iter().map(probability).collect();
@@ -300,6 +326,7 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError
         (all_patterns - kept_patterns).max(0.0),
     );
     stats.min_listed_score = round_score(threshold);
+    stats.phase_seconds[2] = started.elapsed().as_secs_f64();
     stats.match_share = model.match_share;
 
     let listed: Vec<(&Compared, f64)> = kept
@@ -342,6 +369,7 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError
             },
         );
     }
+    stats.phase_seconds[3] = started.elapsed().as_secs_f64();
     Ok((found, stats))
 }
 

@@ -35,8 +35,11 @@
 //! - **Term frequency**: a name agreeing exactly says more when the name is rare. For the
 //!   exact name level, `u` is replaced by the frequency of the shared word among the sampled
 //!   profiles (Splink's term-frequency adjustment), floored at half a count. Frequencies are
-//!   counts over keyed tokens (HMAC under a key made for this model and dropped with it),
-//!   held in memory only.
+//!   counts over keyed tokens (SipHash under a random 128-bit key made for the table and
+//!   dropped with it: the table holds no name, and no token outlives the scan), held in
+//!   memory only. The sample's table orders shared words during the scan; the frequencies
+//!   weighed are counted over the whole caseload as the scan meets its cases
+//!   ([`super::duplicates`]).
 //! - **Threshold**: the pairs listed are those whose match probability reaches the
 //!   threshold that maximises the *expected* F1 score of the list, computed from the match
 //!   probabilities of every compared pair (expected true positives among the listed, expected
@@ -52,14 +55,14 @@
 
 use super::comparison::{
     Comparer, Comparison, Vector, DATE_OF_BIRTH, DOB_EXACT, DOCUMENT, FAMILY, FEATURES, GIVEN,
-    LEVELS, MAX_LEVELS, MISSING, NAME_EXACT, NAME_PHONETIC, PHONE,
+    LEVELS, MAX_LEVELS, MISSING, NAME_EXACT, NAME_EXACT_IN_PART, NAME_PHONETIC, PHONE,
 };
 use super::matching::MatchProfile;
-use hmac::{Hmac, Mac};
 use rand::rngs::StdRng;
-use rand::{Rng, RngCore, SeedableRng};
-use sha2::Sha256;
+use rand::{Rng, SeedableRng};
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 /// Profiles sampled to estimate `u` and term frequencies. Four thousand give about
 /// 0.01% resolution on a word's frequency, enough to tell a common name from a rare one.
@@ -93,25 +96,25 @@ pub const MIN_LISTED_PROBABILITY: f64 = 0.01;
 /// Prior `m` per feature and level (worst level first; see [`LEVELS`]): what a true duplicate
 /// recorded by a second agency usually shows.
 pub const PRIOR_M: [[f64; MAX_LEVELS]; FEATURES] = [
-    [0.03, 0.03, 0.06, 0.08, 0.80],
-    [0.03, 0.03, 0.06, 0.08, 0.80],
-    [0.03, 0.07, 0.02, 0.18, 0.70],
-    [0.50, 0.50, 0.0, 0.0, 0.0],
-    [0.30, 0.70, 0.0, 0.0, 0.0],
-    [0.10, 0.90, 0.0, 0.0, 0.0],
-    [0.05, 0.95, 0.0, 0.0, 0.0],
+    [0.03, 0.03, 0.06, 0.08, 0.02, 0.78, 0.0],
+    [0.03, 0.03, 0.06, 0.08, 0.04, 0.76, 0.0],
+    [0.03, 0.01, 0.06, 0.02, 0.12, 0.06, 0.70],
+    [0.50, 0.50, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [0.30, 0.70, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [0.10, 0.90, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [0.05, 0.95, 0.0, 0.0, 0.0, 0.0, 0.0],
 ];
 
 /// Prior `u` per feature and level: what two different people usually show (a full date of
 /// birth is one day in some 18,000 of the ages the field sees).
 pub const PRIOR_U: [[f64; MAX_LEVELS]; FEATURES] = [
-    [0.90, 0.05, 0.02, 0.02, 0.01],
-    [0.90, 0.05, 0.02, 0.02, 0.01],
-    [0.985, 0.004, 0.00005, 0.0109, 0.00005],
-    [0.9999, 0.0001, 0.0, 0.0, 0.0],
-    [0.9999, 0.0001, 0.0, 0.0, 0.0],
-    [0.85, 0.15, 0.0, 0.0, 0.0],
-    [0.50, 0.50, 0.0, 0.0, 0.0],
+    [0.90, 0.05, 0.02, 0.02, 0.002, 0.008, 0.0],
+    [0.90, 0.05, 0.02, 0.02, 0.004, 0.006, 0.0],
+    [0.94, 0.03, 0.003, 0.00005, 0.025, 0.002, 0.00005],
+    [0.9999, 0.0001, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [0.9999, 0.0001, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [0.85, 0.15, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [0.50, 0.50, 0.0, 0.0, 0.0, 0.0, 0.0],
 ];
 
 type Table = [[f64; MAX_LEVELS]; FEATURES];
@@ -119,48 +122,64 @@ type Table = [[f64; MAX_LEVELS]; FEATURES];
 /// How often each name word occurs among the sampled profiles, keyed by a token under a key
 /// of this model's own: the table never holds a name.
 pub struct TermFrequencies {
-    key: Hmac<Sha256>,
+    key: RandomState,
     counts: HashMap<[u8; 8], u32>,
     profiles: usize,
 }
 
 impl TermFrequencies {
-    fn new(sample: &[MatchProfile]) -> TermFrequencies {
-        let mut secret = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut secret);
-        let key = <Hmac<Sha256> as Mac>::new_from_slice(&secret).expect("HMAC takes any key");
-        let mut tf = TermFrequencies {
-            key,
+    /// An empty table under a fresh key of its own.
+    pub fn empty() -> TermFrequencies {
+        TermFrequencies {
+            key: RandomState::new(),
             counts: HashMap::new(),
-            profiles: sample.len(),
-        };
+            profiles: 0,
+        }
+    }
+
+    fn new(sample: &[MatchProfile]) -> TermFrequencies {
+        let mut tf = TermFrequencies::empty();
         for p in sample {
-            let mut seen: Vec<[u8; 8]> = [&p.given, &p.family, &p.other]
-                .into_iter()
-                .flat_map(|f| f.tokens())
-                .map(|t| tf.token(t))
-                .collect();
-            seen.sort_unstable();
-            seen.dedup();
-            for t in seen {
-                *tf.counts.entry(t).or_default() += 1;
-            }
+            tf.add(p);
         }
         tf
     }
 
-    fn token(&self, word: &str) -> [u8; 8] {
-        let mut mac = self.key.clone();
-        mac.update(word.as_bytes());
-        let mut out = [0u8; 8];
-        out.copy_from_slice(&mac.finalize().into_bytes()[..8]);
-        out
+    /// Counts the name words of one more profile (each word once).
+    pub fn add(&mut self, p: &MatchProfile) {
+        let mut seen: Vec<[u8; 8]> = [&p.given, &p.family, &p.other]
+            .into_iter()
+            .flat_map(|f| f.tokens())
+            .map(|t| self.token(t))
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for t in seen {
+            *self.counts.entry(t).or_default() += 1;
+        }
+        self.profiles += 1;
+    }
+
+    /// Frequencies as shares of `profiles` rather than of the profiles counted: for counts
+    /// taken over part of a caseload of known size.
+    pub fn over(&mut self, profiles: usize) {
+        self.profiles = profiles.max(self.profiles);
+    }
+
+    /// The keyed token a word is counted under: what a caller keeps instead of the word.
+    pub fn token(&self, word: &str) -> [u8; 8] {
+        self.key.hash_one(word).to_le_bytes()
     }
 
     /// Share of profiles carrying the word, at least half a count (an unseen word is rare,
     /// not impossible).
     pub fn frequency(&self, word: &str) -> f64 {
-        let n = self.counts.get(&self.token(word)).copied().unwrap_or(0) as f64;
+        self.frequency_of_token(&self.token(word))
+    }
+
+    /// As [`TermFrequencies::frequency`], of a word's keyed token.
+    pub fn frequency_of_token(&self, token: &[u8; 8]) -> f64 {
+        let n = self.counts.get(token).copied().unwrap_or(0) as f64;
         n.max(0.5) / (self.profiles.max(1) as f64)
     }
 }
@@ -383,7 +402,7 @@ impl Model {
             } else {
                 1.0
             };
-            if l == NAME_EXACT && is_name(f) {
+            if (l == NAME_EXACT || l == NAME_EXACT_IN_PART) && is_name(f) {
                 if let Some(freq) = frequencies[f] {
                     u = freq * dependence.max(1.0);
                 }
@@ -439,7 +458,7 @@ pub fn listing_threshold(probabilities: &mut [f64], unkept_expected_matches: f64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reports::comparison::{DATE_OF_BIRTH, SEX};
+    use crate::reports::comparison::{DOB_DIFFERENT, DOB_SAME_YEAR, SEX};
 
     fn vector(given: u8, family: u8, dob: u8) -> Vector {
         let mut v = [MISSING; FEATURES];
@@ -459,16 +478,22 @@ mod tests {
         };
         let mut patterns = HashMap::new();
         // 200 pairs sharing a document: their names and dates describe true duplicates.
-        patterns.insert(with_document(vector(4, 4, 4)), 150);
-        patterns.insert(with_document(vector(3, 4, 3)), 50);
+        patterns.insert(
+            with_document(vector(NAME_EXACT, NAME_EXACT, DOB_EXACT)),
+            150,
+        );
+        patterns.insert(
+            with_document(vector(NAME_PHONETIC, NAME_EXACT, DOB_SAME_YEAR)),
+            50,
+        );
         // 800 more that look the same without a document, 5,000 namesakes.
-        patterns.insert(vector(4, 4, 4), 600);
-        patterns.insert(vector(3, 4, 3), 200);
-        patterns.insert(vector(4, 4, 0), 5000);
+        patterns.insert(vector(NAME_EXACT, NAME_EXACT, DOB_EXACT), 600);
+        patterns.insert(vector(NAME_PHONETIC, NAME_EXACT, DOB_SAME_YEAR), 200);
+        patterns.insert(vector(NAME_EXACT, NAME_EXACT, DOB_DIFFERENT), 5000);
         model.fit(&patterns);
         assert_eq!(model.confident_matches, 200);
         assert!(
-            model.m[GIVEN][3] > 0.2 && model.m[DATE_OF_BIRTH][0] < 0.01,
+            model.m[GIVEN][NAME_PHONETIC as usize] > 0.2 && model.m[DATE_OF_BIRTH][0] < 0.01,
             "{:?}",
             model.m
         );
@@ -477,8 +502,11 @@ mod tests {
             (850.0..1100.0).contains(&expected_pairs),
             "{expected_pairs}"
         );
-        let strong = model.probability(model.weight_of(&vector(4, 4, 4), [None, None]));
-        let namesake = model.probability(model.weight_of(&vector(4, 4, 0), [None, None]));
+        let strong = model
+            .probability(model.weight_of(&vector(NAME_EXACT, NAME_EXACT, DOB_EXACT), [None, None]));
+        let namesake = model.probability(
+            model.weight_of(&vector(NAME_EXACT, NAME_EXACT, DOB_DIFFERENT), [None, None]),
+        );
         assert!(strong > 0.99 && namesake < 0.01, "{strong} {namesake}");
         assert!(model.em_rounds > 1);
     }
