@@ -450,11 +450,17 @@ fn two_words_find_given_and_family_name_in_either_order_as_typed() {
     // Given name of one person, family name of another: no match.
     assert!(found(&store, "grace nakato").is_empty());
     assert!(found(&store, "grace nak").is_empty());
-    // A word typed twice is one word.
+    // A word typed twice is one word; a name with a word twice has it in two places.
     assert_eq!(
         found(&store, "nguyen nguyen "),
         vec![(nguyen, MatchKind::Exact)]
     );
+    assert_eq!(
+        found(&store, "nguyen ngu"),
+        vec![(nguyen, MatchKind::Prefix)]
+    );
+    // The prefix of the word typed in full is another word's, not the same word's.
+    assert!(found(&store, "okello oke").is_empty());
     // One word still finds everyone who has it.
     let okellos: Vec<RecordId> = found(&store, "okello ")
         .into_iter()

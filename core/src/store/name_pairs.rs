@@ -12,8 +12,9 @@
 //! - [`IndexKind::NamePairAlike`]: two distinct name tokens (folded words and joined runs), in
 //!   either order (the alike tier: "Mohamed alhassan" finds "Mohammed Al-Hassan");
 //! - [`IndexKind::NamePairPrefix`]: a folded word with the first [`PAIR_PREFIX_CHARS`] letters of
-//!   a word of the same name (itself included, as a one-word prefix search would find it): the
-//!   search-as-you-type tier. A longer typed prefix is checked on the unsealed summary.
+//!   *another* word of the same name (another place in it: "Nguyen Nguyen" pairs its two
+//!   words): the search-as-you-type tier. A longer typed prefix is checked on the unsealed
+//!   summary.
 //!
 //! What it does not do: pair a word of the given name with a word of an *other* name (two words
 //! typed together are looked for in one full name), or pair more than [`MAX_PAIR_WORDS`] words
@@ -62,14 +63,15 @@ fn distinct(items: impl Iterator<Item = String>) -> Vec<String> {
 
 /// Adds the pair tokens of one full name (its parts, e.g. given and family name) to `tokens`.
 pub(crate) fn add_pair_tokens(keys: &StoreKeys, parts: &[&str], tokens: &mut BTreeSet<Token>) {
-    let spelled = distinct(
-        parts
-            .iter()
-            .flat_map(|p| normalize::name_words(p))
-            .filter(|w| w.len() >= normalize::MIN_WORD_TOKEN_CHARS),
-    );
+    // Words in order, repeats kept: a prefix pairs a word with another place in the name.
+    let placed: Vec<String> = parts
+        .iter()
+        .flat_map(|p| normalize::name_words(p))
+        .filter(|w| w.len() >= normalize::MIN_WORD_TOKEN_CHARS)
+        .take(MAX_PAIR_WORDS)
+        .collect();
+    let spelled = distinct(placed.iter().cloned());
     let alike = distinct(parts.iter().flat_map(|p| normalize::name_tokens(p)));
-    let folded = distinct(parts.iter().flat_map(|p| normalize::folded_words(p)));
     let mut add = |kind, value: &str| {
         tokens.insert(keys.index.token(kind, value));
     };
@@ -83,9 +85,16 @@ pub(crate) fn add_pair_tokens(keys: &StoreKeys, parts: &[&str], tokens: &mut BTr
             add(IndexKind::NamePairAlike, &unordered(a, b));
         }
     }
-    for key in &folded {
-        for word in spelled.iter().filter(|w| w.len() >= PAIR_PREFIX_CHARS) {
-            add(IndexKind::NamePairPrefix, &with_prefix(key, word));
+    // A spelled word is one word: folding it gives one key.
+    let folded: Vec<String> = placed
+        .iter()
+        .map(|w| normalize::folded_words(w).pop().unwrap_or_default())
+        .collect();
+    for (i, key) in folded.iter().enumerate() {
+        for (j, word) in placed.iter().enumerate() {
+            if i != j && word.len() >= PAIR_PREFIX_CHARS {
+                add(IndexKind::NamePairPrefix, &with_prefix(key, word));
+            }
         }
     }
 }
