@@ -170,3 +170,36 @@ fn the_checked_in_workbooks_match_the_definitions() {
         assert_eq!(imported, form, "{name}.xlsx differs from {name}.json");
     }
 }
+
+/// `docs/examples/case-<form id>.json` of every shipped form: a case a user can copy, in the
+/// nested form `device add` reads, valid against its form and the case model.
+#[test]
+fn every_shipped_form_has_a_valid_example_case_in_the_docs() {
+    let forms: Vec<FormDefinition> = FORMS.iter().map(|name| load(name)).collect();
+    let lookup =
+        |id: &FormId, version: u32| forms.iter().find(|f| &f.id == id && f.version == version);
+    for form in &forms {
+        let file = format!(
+            "{}/../docs/examples/case-{}.json",
+            env!("CARGO_MANIFEST_DIR"),
+            form.id.as_str()
+        );
+        let text = std::fs::read(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let value: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        let case = Case::from_json_as_of(&value, today()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let fields = case.to_fields();
+        assert_eq!(
+            fields.get(&format!("forms.{}", form.id.as_str())),
+            Some(&json!(form.version)),
+            "{file} names its form"
+        );
+        check_case(&fields, &lookup, today()).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+    let minimal = format!(
+        "{}/../docs/examples/case-minimal.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&minimal).unwrap()).unwrap();
+    Case::from_json_as_of(&value, today()).unwrap();
+}

@@ -381,3 +381,90 @@ fn a_summary_altered_or_moved_at_rest_is_refused() {
         Some("Grace")
     );
 }
+
+/// Two words typed together are looked up as a pair of words of one full name (one index
+/// list, `store::name_pairs`): in either order, the second perhaps unfinished, and never a
+/// given name of one person with the family name of another.
+#[test]
+fn two_words_find_given_and_family_name_in_either_order_as_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = new_store(dir.path(), "a", 1);
+    let amina = store
+        .create_case(&case("Amina", "Okello", "+256 772 000001", "A0000001"))
+        .unwrap();
+    let grace = store
+        .create_case(&case("Grace", "Okello", "+256 772 000002", "A0000002"))
+        .unwrap();
+    let amina_nakato = store
+        .create_case(&case("Amina", "Nakato", "+256 772 000003", "A0000003"))
+        .unwrap();
+    let nguyen = store
+        .create_case(&case("Nguyen", "Nguyen", "+256 772 000004", "A0000004"))
+        .unwrap();
+    let mohammed = store
+        .create_case(&case(
+            "Mohammed",
+            "Al-Hassan",
+            "+256 772 000005",
+            "A0000005",
+        ))
+        .unwrap();
+
+    for text in ["Amina Okello", "okello amina", "AMINA  OKELLO "] {
+        assert_eq!(
+            found(&store, text),
+            vec![(amina, MatchKind::Exact)],
+            "{text}"
+        );
+    }
+    // Alike spellings of both words.
+    assert_eq!(
+        found(&store, "Aminah Okelo "),
+        vec![(amina, MatchKind::Phonetic)]
+    );
+    assert_eq!(
+        found(&store, "muhammad alhassan "),
+        vec![(mohammed, MatchKind::Phonetic)]
+    );
+    // As typed: a word and the start of the other, either order, any length of prefix.
+    for text in [
+        "amina oke",
+        "amina okel",
+        "Amina Okell",
+        "okello ami",
+        "okello amin",
+    ] {
+        assert_eq!(
+            found(&store, text),
+            vec![(amina, MatchKind::Prefix)],
+            "{text}"
+        );
+    }
+    assert_eq!(found(&store, "grace oke"), vec![(grace, MatchKind::Prefix)]);
+    assert_eq!(
+        found(&store, "amina nak"),
+        vec![(amina_nakato, MatchKind::Prefix)]
+    );
+    // A prefix that starts a name but not this one is checked on the summary.
+    assert!(found(&store, "amina okez").is_empty());
+    // Given name of one person, family name of another: no match.
+    assert!(found(&store, "grace nakato").is_empty());
+    assert!(found(&store, "grace nak").is_empty());
+    // A word typed twice is one word; a name with a word twice has it in two places.
+    assert_eq!(
+        found(&store, "nguyen nguyen "),
+        vec![(nguyen, MatchKind::Exact)]
+    );
+    assert_eq!(
+        found(&store, "nguyen ngu"),
+        vec![(nguyen, MatchKind::Prefix)]
+    );
+    // The prefix of the word typed in full is another word's, not the same word's.
+    assert!(found(&store, "okello oke").is_empty());
+    // One word still finds everyone who has it.
+    let okellos: Vec<RecordId> = found(&store, "okello ")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(okellos, vec![grace, amina]);
+}

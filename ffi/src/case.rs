@@ -58,7 +58,7 @@ pub enum DataSharingConsent {
     Agencies { codes: Vec<String> },
 }
 
-/// The core variables of a case (see `domain/core-variables.md`). Every field has a default,
+/// The core variables of a case (see `docs/case-format.md`). Every field has a default,
 /// so an app writes only what it knows: `CaseData(givenName = "…", sex = Sex.FEMALE)`.
 #[derive(Clone, Default, PartialEq, uniffi::Record)]
 #[uniffi::export(Debug)]

@@ -51,13 +51,21 @@ function showError(selector, message) {
   node.hidden = !message;
 }
 
-/// A cell as text: the count, `<threshold` for a primary suppression, `x` for a secondary one.
-function cellText(cell, threshold) {
+/// What marks a hidden count: the same `x` as CSV, HXL and text reports (docs/reports.md).
+const HIDDEN_COUNT = 'x';
+
+/// A cell as text: the count, or `x` when hidden.
+function cellText(cell) {
   if (!cell) return '';
-  if (cell.count === null || cell.count === undefined) {
-    return cell.suppressed === 'primary' ? `<${threshold}` : 'x';
-  }
+  if (cell.count === null || cell.count === undefined) return HIDDEN_COUNT;
   return String(cell.count);
+}
+
+/// Why a hidden cell is hidden, for its tooltip.
+function hiddenWhy(cell, threshold) {
+  return cell.suppressed === 'primary'
+    ? `hidden: below ${threshold}`
+    : 'hidden so that it cannot be worked back from a total';
 }
 
 function rowName(row) {
@@ -89,7 +97,7 @@ function barChart(table) {
     svg.append(svgElement('rect', { class: suppressed ? 'bar suppressed' : 'bar', x: labelWidth,
       y, width: barWidth, height: barHeight }));
     const count = svgElement('text', { x: labelWidth + barWidth + 4, y: y + barHeight - 5 });
-    count.textContent = cellText(cell, state.threshold);
+    count.textContent = cellText(cell);
     svg.append(count);
   });
   return svg;
@@ -112,9 +120,10 @@ function tableElement(table) {
     for (const cell of row.cells) {
       const suppressed = cell.count === null || cell.count === undefined;
       tr.append(element('td', { class: suppressed ? 'num suppressed' : 'num',
-        'data-suppressed': cell.suppressed, text: cellText(cell, state.threshold) }));
+        'data-suppressed': cell.suppressed, text: cellText(cell),
+        title: suppressed ? hiddenWhy(cell, state.threshold) : undefined }));
     }
-    if (hasRowTotals) tr.append(element('td', { class: 'num', text: cellText(row.total, state.threshold) }));
+    if (hasRowTotals) tr.append(element('td', { class: 'num', text: cellText(row.total) }));
     if (hasMedian) {
       const median = row.median_hours_to_answer;
       tr.append(element('td', { class: 'num', text: median === null || median === undefined ? '–' : median.toFixed(1) }));
@@ -123,12 +132,12 @@ function tableElement(table) {
   }
   if (table.column_totals && twoWay) {
     const tr = element('tr', { class: 'total' }, element('th', { scope: 'row', text: 'total' }));
-    for (const cell of table.column_totals) tr.append(element('td', { class: 'num', text: cellText(cell, state.threshold) }));
-    if (hasRowTotals) tr.append(element('td', { class: 'num', text: cellText(table.total, state.threshold) }));
+    for (const cell of table.column_totals) tr.append(element('td', { class: 'num', text: cellText(cell) }));
+    if (hasRowTotals) tr.append(element('td', { class: 'num', text: cellText(table.total) }));
     body.append(tr);
   } else if (table.total) {
     const tr = element('tr', { class: 'total' }, element('th', { scope: 'row', text: 'total' }),
-      element('td', { class: 'num', 'data-total': true, text: cellText(table.total, state.threshold) }));
+      element('td', { class: 'num', 'data-total': true, text: cellText(table.total) }));
     body.append(tr);
   }
   return element('table', { 'data-table': table.id }, element('thead', {}, head), body);
@@ -147,7 +156,7 @@ function figure(table) {
 
 function headlineCard(label, cell, id) {
   return element('div', { class: 'card', id },
-    element('div', { class: 'value', text: cellText(cell, state.threshold) }),
+    element('div', { class: 'value', text: cellText(cell) }),
     element('div', { class: 'label', text: label }));
 }
 
@@ -214,7 +223,7 @@ async function loadReports() {
     ? 'Exact counts (inside the network only)'
     : perturbation
       ? `Published figures: values are perturbed (each within ±${perturbation.max_perturbation} of the exact count; none from 1 to ${state.threshold - 1}, small counts show as 0 or ${state.threshold}; totals need not add up)`
-      : `Published figures: cells below ${state.threshold} suppressed`;
+      : `Published figures: cells below ${state.threshold} hidden (${HIDDEN_COUNT})`;
   $('#disclosure').dataset.disclosure = report.disclosure || '';
   const tables = report.tables || [];
   const byId = Object.fromEntries(tables.map((t) => [t.id, t]));

@@ -86,6 +86,38 @@ async fn invalid_cases_are_refused_once_and_a_failed_check_fails() {
         let message = refused["message"].as_str().unwrap();
         assert_eq!(message.matches("invalid field").count(), 1, "{message}");
 
+        // A key that is not a field names the fields it is close to.
+        let mut misnamed: Value = serde_json::from_str(&good).unwrap();
+        let sex = misnamed.as_object_mut().unwrap().remove("sex").unwrap();
+        misnamed["gender"] = sex;
+        misnamed["country"] = json!("UGA");
+        let misnamed_file = d.join("misnamed.json");
+        std::fs::write(&misnamed_file, misnamed.to_string()).unwrap();
+        let refused = failed(device(
+            d,
+            "alice",
+            PASSPHRASE,
+            &["add", "--file", misnamed_file.to_str().unwrap()],
+        ));
+        let message = refused["message"].as_str().unwrap();
+        assert!(
+            message.contains("gender: not a field of this record; did you mean sex?"),
+            "{message}"
+        );
+        assert!(
+            message.contains(
+                "did you mean nationality, country_of_assistance or country_of_destination?"
+            ),
+            "{message}"
+        );
+
+        // The documented minimal example is a case as it stands.
+        let example = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/examples/case-minimal.json"
+        );
+        ok(device(d, "alice", PASSPHRASE, &["add", "--file", example]));
+
         // All lines valid: the check succeeds.
         std::fs::write(&lines, format!("{good}\n")).unwrap();
         let clean = ok(device(
@@ -493,6 +525,23 @@ fn refuse_output(output: Output) -> String {
         assert!(!message.contains(secret), "{message}");
     }
     message
+}
+
+#[test]
+fn adding_a_case_says_where_its_format_is_documented() {
+    let output = Command::new(BIN)
+        .args(["device", "add", "--help"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("docs/case-format.md"), "{help}");
+    assert!(help.contains("docs/examples/"), "{help}");
+    assert!(!help.contains("nested import form"), "{help}");
+    for path in ["docs/case-format.md", "docs/examples"] {
+        let there = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+        assert!(there.exists(), "the help names {path}, which must exist");
+    }
 }
 
 #[test]

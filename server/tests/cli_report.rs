@@ -117,6 +117,64 @@ async fn reports_and_review_from_the_command_line() {
     ));
     assert!(text.contains("By sex (by_sex)"), "{text}");
     assert!(text.contains("values are perturbed"), "{text}");
+    // A two-way table in text: one `unknown` row and column, the row totals and a total
+    // line with the column totals, as in CSV.
+    let text = ok(run(&url, &token, &["report", "by_sex_and_age_group"]));
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines
+        .iter()
+        .find(|l| l.starts_with("SEX"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["SEX", "0-17", "18+", "UNKNOWN", "TOTAL"],
+        "{text}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("unknown")).count(),
+        1,
+        "{text}"
+    );
+    let total = lines.iter().find(|l| l.starts_with("total")).unwrap();
+    assert_eq!(total.split_whitespace().count(), 5, "{text}");
+    // Referral tables count people referred, and say so.
+    let text = ok(run(&url, &token, &["report", "referrals_by_agency_pair"]));
+    assert!(text.contains("— individuals referred"), "{text}");
+    let text = ok(run(
+        &url,
+        &token,
+        &[
+            "report",
+            "referrals_by_agency_pair",
+            "--count",
+            "assistance",
+        ],
+    ));
+    assert!(text.contains("— referrals"), "{text}");
+    // A raised threshold hides counts: `x` in text and in CSV alike.
+    let text = ok(run(
+        &url,
+        &token,
+        &["report", "by_sex", "--threshold", "1000"],
+    ));
+    assert!(text.contains("x = hidden"), "{text}");
+    let table = text.split_once("SEX").unwrap().1;
+    assert!(
+        table
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some("x")),
+        "{text}"
+    );
+    let csv = ok(run(
+        &url,
+        &token,
+        &["report", "by_sex", "--threshold", "1000", "--format", "csv"],
+    ));
+    assert!(
+        csv.starts_with("sex,count\n") && csv.contains(",x\n"),
+        "{csv}"
+    );
+
     // HXL to a file.
     let out = dir.path().join("sex.hxl.csv");
     ok(run(

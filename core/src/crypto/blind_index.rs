@@ -39,6 +39,13 @@ pub enum IndexKind {
     NameSpelling,
     /// The first few letters of one word of a name as spelled, for search as you type.
     NamePrefix,
+    /// Two words of one full name as spelled, in either order
+    /// ([`crate::store`]'s two-word search: one list instead of an intersection of two).
+    NamePair,
+    /// Two name tokens ([`crate::normalize::name_tokens`]) of one full name, in either order.
+    NamePairAlike,
+    /// A folded word of a full name with the first letters of a word of the same name.
+    NamePairPrefix,
 }
 
 impl IndexKind {
@@ -50,6 +57,9 @@ impl IndexKind {
             IndexKind::Document => 3,
             IndexKind::NameSpelling => 4,
             IndexKind::NamePrefix => 5,
+            IndexKind::NamePair => 6,
+            IndexKind::NamePairAlike => 7,
+            IndexKind::NamePairPrefix => 8,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The case: every core variable of `domain/core-variables.md`, plus form answers.
+//! The case: every core variable of `docs/case-format.md`, plus form answers.
 //!
 //! A [`Case`] holds typed values: codes as enums, countries as [`Country`], dates as
 //! [`Date`]/[`PartialDate`]; an absent field is `None` or an empty list/set. It converts to and
@@ -25,7 +25,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-/// One person's case. See `domain/core-variables.md` for what each field means.
+/// One person's case. See `docs/case-format.md` for what each field means.
 #[derive(Clone, Default, PartialEq)]
 pub struct Case {
     // Identity: sensitive, never in aggregate output.

@@ -468,7 +468,7 @@ fn every_value_reason_names_its_field() {
             json!("ERI"),
             "nationalty",
             Reason::UnknownKeyNear {
-                near: "nationality",
+                near: vec!["nationality"],
             },
         ),
         ("Given Name", json!("Amina"), MASKED_KEY, Reason::UnknownKey),
@@ -613,13 +613,13 @@ fn an_unknown_key_names_the_field_it_is_close_to_and_nothing_from_a_value() {
     assert!(errors.contains(
         "natonality",
         &Reason::UnknownKeyNear {
-            near: "nationality"
+            near: vec!["nationality"]
         }
     ));
     assert!(errors.contains(
         "date_of_brith",
         &Reason::UnknownKeyNear {
-            near: "date_of_birth"
+            near: vec!["date_of_birth"]
         }
     ));
     assert!(errors.contains("favourite_colour", &Reason::UnknownKey));

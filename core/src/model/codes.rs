@@ -1,4 +1,4 @@
-//! The closed code sets of the core variables (`domain/core-variables.md`).
+//! The closed code sets of the core variables (`docs/case-format.md`).
 //!
 //! Every code set is a fieldless enum whose serde form is its lowercase snake_case code, exactly
 //! as the domain document spells it. Each enum exposes `ALL` (every variant, in the document's

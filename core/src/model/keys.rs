@@ -1,6 +1,6 @@
 //! The flat field keys of a case: one key is one unit of last-writer-wins merge.
 //!
-//! These are the keys of `domain/core-variables.md`, with consent flattened to
+//! These are the keys of `docs/case-format.md`, with consent flattened to
 //! `consent.<part>`; form answers add `answers.<field id>` (see [`super::answers`]). The lists
 //! here say which keys hold identity data, so the store, referrals and exports can treat them
 //! apart. This module only names keys; it does not read values.

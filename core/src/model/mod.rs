@@ -29,6 +29,7 @@ pub mod date;
 pub mod document;
 pub mod json;
 pub mod keys;
+pub mod near_keys;
 pub mod note;
 pub mod read;
 pub mod service;

@@ -15,9 +15,10 @@ use std::fmt;
 pub enum Reason {
     #[error("not a field of this record")]
     UnknownKey,
-    /// Not a field, but close to one (a typo, another spelling): says which.
-    #[error("not a field of this record; did you mean {near}?")]
-    UnknownKeyNear { near: &'static str },
+    /// Not a field, but close to some (a typo, another name, a part): says which, best first
+    /// ([`super::near_keys`]).
+    #[error("not a field of this record; did you mean {}?", one_of(.near))]
+    UnknownKeyNear { near: Vec<&'static str> },
     #[error("required")]
     Required,
     /// Required because of another field: the text says when.
@@ -219,27 +220,27 @@ pub(crate) fn shown_key(key: &str) -> String {
     }
 }
 
-/// How alike an unknown key and a field key must be (Jaro–Winkler on the lowercased key) to
-/// be offered as "did you mean": high enough that `gender` does not suggest `sex`'s
-/// neighbours at random, low enough to catch a dropped letter or a swapped pair
-/// (`natonality`, `date_of_brith`).
-const NEAR_KEY_SIMILARITY: f64 = 0.88;
-
-/// Why `key` is refused when it is not one of `known`: the closest of `known` when one is
-/// close enough. Only a key that is shown gets a suggestion: a masked one may be a value.
+/// Why `key` is refused when it is not one of `known`: with the fields it is close to, when
+/// some are. Only a key that is shown gets suggestions: a masked one may be a value.
 pub(crate) fn unknown_key_reason(key: &str, known: &[&'static str]) -> Reason {
     if shown_key(key) == MASKED_KEY {
         return Reason::UnknownKey;
     }
-    let wanted = key.to_ascii_lowercase().replace(['-', ' '], "_");
-    known
-        .iter()
-        .map(|candidate| (strsim::jaro_winkler(&wanted, candidate), *candidate))
-        .filter(|(similarity, _)| *similarity >= NEAR_KEY_SIMILARITY)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map_or(Reason::UnknownKey, |(_, near)| Reason::UnknownKeyNear {
-            near,
-        })
+    let near = super::near_keys::near_keys(key, known);
+    if near.is_empty() {
+        Reason::UnknownKey
+    } else {
+        Reason::UnknownKeyNear { near }
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn one_of(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [only] => (*only).to_owned(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
 }
 
 /// Gathers errors while a record is parsed, so all of them are reported together.

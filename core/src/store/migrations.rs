@@ -12,7 +12,7 @@ use crate::crypto::StoreKeys;
 use rusqlite::{Connection, Transaction};
 
 /// The schema version this build writes.
-pub const LATEST_VERSION: u32 = 7;
+pub const LATEST_VERSION: u32 = 8;
 
 /// Version 1: metadata, sealed records, blind index and outbox.
 const V1: &str = "
@@ -157,6 +157,12 @@ BEGIN
 END;
 ";
 
+/// Name-pairs step (version 8 here; self-contained, so a merge with other new steps can
+/// renumber it): no schema change; every existing case gets the index tokens of pairs of its
+/// name words (`store::name_pairs`), which two-word searches read
+/// ([`Step::rebuild_search`]).
+const V_NAME_PAIRS: &str = "";
+
 /// One v→v+1 step: its schema change and whether it must then rebuild what search reads.
 struct Step {
     sql: &'static str,
@@ -181,6 +187,10 @@ const STEPS: [Step; LATEST_VERSION as usize] = [
     schema_only(V_ATTACHMENT_PROGRESS),
     Step {
         sql: V_SEARCH_SUMMARIES,
+        rebuild_search: true,
+    },
+    Step {
+        sql: V_NAME_PAIRS,
         rebuild_search: true,
     },
 ];
@@ -264,6 +274,35 @@ mod tests {
 
     /// Writes a sealed case row the way versions before summaries did: record and the
     /// phonetic name token only, no summary.
+    /// The schema version a step starts from (steps are found by their SQL, so renumbering
+    /// them in a merge needs no change here).
+    fn version_before(sql: &str) -> u32 {
+        STEPS.iter().position(|s| std::ptr::eq(s.sql, sql)).unwrap() as u32
+    }
+
+    #[test]
+    fn the_name_pairs_step_indexes_word_pairs_of_every_existing_case() {
+        let keys = keys();
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, &keys, version_before(V_NAME_PAIRS)).unwrap();
+        let amina = old_style_case(&conn, &keys, "Amina", "Nakato");
+        let pair = |conn: &Connection, kind, value: &str| -> i64 {
+            conn.query_row(
+                "SELECT count(*) FROM search_index WHERE token = ?1 AND record_id = ?2",
+                rusqlite::params![&keys.index.token(kind, value)[..], &amina.as_bytes()[..]],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(pair(&conn, IndexKind::NamePair, "amina nakato"), 0);
+        migrate(&mut conn, &keys).unwrap();
+        assert_eq!(pair(&conn, IndexKind::NamePair, "amina nakato"), 1);
+        let nakato = &crate::normalize::folded_words("Nakato")[0];
+        let prefix_pair = format!("{nakato} ami");
+        assert_eq!(pair(&conn, IndexKind::NamePairPrefix, &prefix_pair), 1);
+        assert_eq!(version(&conn).unwrap(), LATEST_VERSION);
+    }
+
     fn old_style_case(conn: &Connection, keys: &StoreKeys, given: &str, family: &str) -> RecordId {
         let id = RecordId::new();
         let hlc = Hlc {
@@ -329,7 +368,7 @@ mod tests {
     fn the_summaries_step_builds_a_summary_and_new_tokens_for_every_existing_case() {
         let keys = keys();
         let mut conn = Connection::open_in_memory().unwrap();
-        let before_summaries = LATEST_VERSION - 1;
+        let before_summaries = version_before(V_SEARCH_SUMMARIES);
         migrate_to(&mut conn, &keys, before_summaries).unwrap();
         let amina = old_style_case(&conn, &keys, "Amina", "Nakato");
         let grace = old_style_case(&conn, &keys, "Grace", "Achieng");
@@ -372,7 +411,7 @@ mod tests {
     fn the_summaries_step_changes_nothing_when_a_case_does_not_unseal() {
         let keys = keys();
         let mut conn = Connection::open_in_memory().unwrap();
-        let before_summaries = LATEST_VERSION - 1;
+        let before_summaries = version_before(V_SEARCH_SUMMARIES);
         migrate_to(&mut conn, &keys, before_summaries).unwrap();
         old_style_case(&conn, &keys, "Amina", "Nakato");
         // A case sealed under another store's key: the rebuild cannot read it.
@@ -397,7 +436,7 @@ mod tests {
     fn removing_a_case_row_removes_its_summary_and_tokens() {
         let keys = keys();
         let mut conn = Connection::open_in_memory().unwrap();
-        migrate_to(&mut conn, &keys, LATEST_VERSION - 1).unwrap();
+        migrate_to(&mut conn, &keys, version_before(V_SEARCH_SUMMARIES)).unwrap();
         let amina = old_style_case(&conn, &keys, "Amina", "Nakato");
         migrate(&mut conn, &keys).unwrap();
         conn.execute("DELETE FROM records WHERE id = ?1", [&amina.as_bytes()[..]])

@@ -29,6 +29,7 @@ mod forms;
 pub mod import;
 mod lifecycle;
 pub mod migrations;
+mod name_pairs;
 mod ownership;
 mod records;
 mod referrals;

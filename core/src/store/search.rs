@@ -14,10 +14,16 @@
 //! search as you type) — newest case first within a tier, at most [`MAX_SEARCH_RESULTS`] in
 //! all. Results are [`CaseSummary`]s, unsealed from their own rows: no case is unsealed.
 //!
+//! Two words ("Amina Okello", either order, the second perhaps still being typed) are looked
+//! up as a pair of words of one full name ([`super::name_pairs`]): one short list per tier
+//! rather than an intersection of two long ones, which is what keeps a common given name with
+//! a common family name at typing speed. More words are intersected, shortest list first.
+//!
 //! What it does not do: find a name by a word's middle or end, find a phone or document
 //! number by part of it, or rank by how many of a case's words matched.
 
 use super::error::{Result, StoreError};
+use super::name_pairs::{self, PAIR_PREFIX_CHARS};
 use super::summary::{read_summary, CaseSummary};
 use super::Store;
 use crate::crypto::{IndexKind, StoreKeys, Token};
@@ -95,16 +101,19 @@ pub(crate) fn index_tokens(keys: &StoreKeys, state: &RecordState) -> BTreeSet<To
             }
         }
     };
-    for key in ["given_name", "family_name"] {
-        if let Some(text) = values.get(key).and_then(Value::as_str) {
-            add_names(text);
-        }
-    }
-    if let Some(Value::Array(others)) = values.get("other_names") {
-        others
-            .iter()
-            .filter_map(Value::as_str)
-            .for_each(&mut add_names);
+    let full_name: Vec<&str> = ["given_name", "family_name"]
+        .into_iter()
+        .filter_map(|key| values.get(key).and_then(Value::as_str))
+        .collect();
+    full_name.iter().for_each(|text| add_names(text));
+    let others: Vec<&str> = match values.get("other_names") {
+        Some(Value::Array(others)) => others.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    others.iter().for_each(|text| add_names(text));
+    name_pairs::add_pair_tokens(keys, &full_name, &mut tokens);
+    for other in others {
+        name_pairs::add_pair_tokens(keys, &[other], &mut tokens);
     }
     if let Some(phone) = values
         .get("phone")
@@ -157,17 +166,33 @@ fn plan_query(keys: &StoreKeys, query: &SearchQuery) -> Vec<Tier> {
     match query {
         SearchQuery::Name(text) => {
             let words = normalize::name_words(text);
-            let spelled: Vec<Token> = words
+            let spelled_words: Vec<&String> = words
                 .iter()
                 .filter(|w| w.len() >= normalize::MIN_WORD_TOKEN_CHARS)
-                .map(|w| token(IndexKind::NameSpelling, w))
                 .collect();
+            // Two distinct words are one list of pairs (module `name_pairs`), not two lists
+            // to intersect.
+            let spelled: Vec<Token> = match spelled_words[..] {
+                [a, b] if a != b => vec![token(IndexKind::NamePair, &name_pairs::unordered(a, b))],
+                _ => spelled_words
+                    .iter()
+                    .map(|w| token(IndexKind::NameSpelling, w))
+                    .collect(),
+            };
             // Every word typed must be like a name part...
-            let per_word: Vec<Token> = text
-                .split_whitespace()
-                .filter_map(joined_key)
-                .map(|k| token(IndexKind::Name, &k))
-                .collect();
+            let word_keys: Vec<String> = text.split_whitespace().filter_map(joined_key).collect();
+            let per_word: Vec<Token> = match &word_keys[..] {
+                [a, b] if a != b => {
+                    vec![token(
+                        IndexKind::NamePairAlike,
+                        &name_pairs::unordered(a, b),
+                    )]
+                }
+                _ => word_keys
+                    .iter()
+                    .map(|k| token(IndexKind::Name, k))
+                    .collect(),
+            };
             let mut alike = vec![per_word];
             // ...or the words together are one name written apart ("Abd al Rahman").
             if text.split_whitespace().nth(1).is_some() {
@@ -185,11 +210,23 @@ fn plan_query(keys: &StoreKeys, query: &SearchQuery) -> Vec<Tier> {
             ];
             let typing = !text.ends_with(char::is_whitespace);
             if let Some((last, before)) = words.split_last().filter(|_| typing) {
-                if last.len() >= MIN_PREFIX_CHARS {
-                    let mut tokens: Vec<Token> = before
+                let before_keys: Vec<String> =
+                    before.iter().filter_map(|w| joined_key(w)).collect();
+                if let ([key], true) = (&before_keys[..], last.len() >= MIN_PREFIX_CHARS) {
+                    // A word and a prefix: one list of prefix pairs, the rest of a longer
+                    // prefix checked on the summary.
+                    tiers.push(Tier {
+                        matched: MatchKind::Prefix,
+                        alternatives: vec![vec![token(
+                            IndexKind::NamePairPrefix,
+                            &name_pairs::with_prefix(key, last),
+                        )]],
+                        prefix_check: (last.len() > PAIR_PREFIX_CHARS).then(|| last.clone()),
+                    });
+                } else if last.len() >= MIN_PREFIX_CHARS {
+                    let mut tokens: Vec<Token> = before_keys
                         .iter()
-                        .filter_map(|w| joined_key(w))
-                        .map(|k| token(IndexKind::Name, &k))
+                        .map(|k| token(IndexKind::Name, k))
                         .collect();
                     let indexed = &last[..last.len().min(MAX_PREFIX_CHARS)];
                     tokens.push(token(IndexKind::NamePrefix, indexed));

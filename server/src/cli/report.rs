@@ -9,6 +9,7 @@
 use super::output::{table, Output};
 use crate::admin_client::AdminClient;
 use crate::report_api::{CandidateBody, CandidateListBody, ReportOptionsBody};
+use crate::reports::format::HIDDEN_COUNT;
 use anyhow::Context;
 use clap::Args;
 use reqwest::Method;
@@ -85,15 +86,84 @@ pub struct ReportArgs {
     pub options: bool,
 }
 
+/// A count as text: the number, or [`HIDDEN_COUNT`] when hidden (as in CSV and on the
+/// dashboard).
 fn cell_text(c: &serde_json::Value) -> String {
     match c["count"].as_u64() {
         Some(n) => n.to_string(),
-        None if c.get("suppressed").is_some() => "x".to_owned(),
+        None if c.get("suppressed").is_some() => HIDDEN_COUNT.to_owned(),
         None => "?".to_owned(),
     }
 }
 
-/// A report's tables as aligned text (`x` marks a hidden count).
+fn strings(v: &serde_json::Value) -> impl Iterator<Item = &str> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s.as_str().unwrap_or(""))
+}
+
+/// One table as aligned text, laid out as its CSV (`reports::format`): the row dimensions,
+/// a name column where rows have names, the counts, the row total of two-way tables, the
+/// answers and median of referral tables, then a `total` line with the column totals and the
+/// grand total.
+fn table_text(t: &serde_json::Value) -> String {
+    let rows = t["rows"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let has = |key: &str| rows.iter().any(|r| r.get(key).is_some());
+    let (has_labels, has_row_totals, has_median) =
+        (has("label"), has("total"), has("median_hours_to_answer"));
+    let dimensions = t["row_dimensions"].as_array().map_or(1, Vec::len);
+    let mut header: Vec<String> = strings(&t["row_dimensions"]).map(str::to_owned).collect();
+    if has_labels {
+        header.push("name".to_owned());
+    }
+    header.extend(strings(&t["columns"]).map(str::to_owned));
+    if has_row_totals {
+        header.push("total".to_owned());
+    }
+    if has_median {
+        header.extend(["answered".to_owned(), "median_hours".to_owned()]);
+    }
+    let header: Vec<String> = header.iter().map(|h| h.to_uppercase()).collect();
+    let mut lines: Vec<Vec<String>> = Vec::new();
+    for r in rows {
+        let mut line: Vec<String> = strings(&r["key"]).map(str::to_owned).collect();
+        if has_labels {
+            line.push(r["label"].as_str().unwrap_or("").to_owned());
+        }
+        line.extend(r["cells"].as_array().into_iter().flatten().map(cell_text));
+        if has_row_totals {
+            line.push(cell_text(&r["total"]));
+        }
+        if has_median {
+            line.push(cell_text(&r["answered"]));
+            line.push(match &r["median_hours_to_answer"] {
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => "-".to_owned(),
+            });
+        }
+        lines.push(line);
+    }
+    let mut total = vec!["total".to_owned()];
+    total.extend((1..dimensions).map(|_| String::new()));
+    if has_labels {
+        total.push(String::new());
+    }
+    match t["column_totals"].as_array() {
+        Some(totals) => total.extend(totals.iter().map(cell_text)),
+        None => total.push(cell_text(&t["total"])),
+    }
+    if has_row_totals {
+        total.push(cell_text(&t["total"]));
+    }
+    if total.len() > dimensions {
+        lines.push(total);
+    }
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    table(&header, &lines)
+}
+
+/// A report's tables as aligned text ([`HIDDEN_COUNT`] marks a hidden count).
 fn report_text(report: &serde_json::Value) -> String {
     let mut out = format!(
         "count={} disclosure={}{}\n",
@@ -110,6 +180,17 @@ fn report_text(report: &serde_json::Value) -> String {
              threshold but 0, totals perturbed on their own\n"
         ));
     }
+    let hidden = report["tables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|t| t.to_string().contains("\"suppressed\""));
+    if hidden {
+        out.push_str(&format!(
+            "{HIDDEN_COUNT} = hidden: below the threshold, or so that it cannot be worked back \
+             from a total\n"
+        ));
+    }
     for t in report["tables"].as_array().into_iter().flatten() {
         out.push_str(&format!(
             "\n{} ({}) — {}\n",
@@ -117,40 +198,7 @@ fn report_text(report: &serde_json::Value) -> String {
             t["id"].as_str().unwrap_or(""),
             t["unit"].as_str().unwrap_or("")
         ));
-        let mut header: Vec<String> = t["row_dimensions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|d| d.as_str().unwrap_or("").to_uppercase())
-            .collect();
-        header.extend(
-            t["columns"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|c| c.as_str().unwrap_or("").to_uppercase()),
-        );
-        let mut rows: Vec<Vec<String>> = Vec::new();
-        for r in t["rows"].as_array().into_iter().flatten() {
-            let mut line: Vec<String> = r["key"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|k| k.as_str().unwrap_or("").to_owned())
-                .collect();
-            line.extend(r["cells"].as_array().into_iter().flatten().map(cell_text));
-            rows.push(line);
-        }
-        if !t["total"].is_null() {
-            let mut line = vec!["total".to_owned()];
-            line.extend(
-                (1..t["row_dimensions"].as_array().map_or(1, Vec::len)).map(|_| String::new()),
-            );
-            line.push(cell_text(&t["total"]));
-            rows.push(line);
-        }
-        let header: Vec<&str> = header.iter().map(String::as_str).collect();
-        out.push_str(&table(&header, &rows));
+        out.push_str(&table_text(t));
         out.push('\n');
     }
     out

@@ -63,7 +63,7 @@ pub(super) fn services_table(
     })?;
     let (unit, additive) = match count {
         CountMode::Assistance => ("services", true),
-        CountMode::Individuals => ("individuals", false),
+        CountMode::Individuals => ("individuals served", false),
     };
     let shape = Shape {
         id: "services_by_type",
@@ -183,9 +183,11 @@ pub(super) fn referrals_table(
     Ok(Table {
         id: "referrals_by_agency_pair",
         title: "Referrals by sending and receiving agency",
+        // In individuals mode each cell counts the people referred (a person referred twice
+        // between the same agencies once), not referrals: the label says so.
         unit: match count {
             CountMode::Assistance => "referrals",
-            CountMode::Individuals => "individuals",
+            CountMode::Individuals => "individuals referred",
         },
         row_dimensions: vec!["from_agency", "to_agency"],
         column_dimension: Some("referral_outcome"),

@@ -88,12 +88,17 @@ pub(super) enum Rows {
 }
 
 fn codes_and_unknown(codes: &[&'static str]) -> Rows {
+    Rows::Fixed(with_unknown(codes))
+}
+
+/// Every code, then `unknown` unless the codes have one of their own (sex): a missing value
+/// and the code `unknown` share one row.
+fn with_unknown(codes: &[&'static str]) -> Vec<&'static str> {
     let mut rows = codes.to_vec();
-    // Some code lists have an `unknown` of their own (sex): one row holds both.
     if !rows.contains(&UNKNOWN) {
         rows.push(UNKNOWN);
     }
-    Rows::Fixed(rows)
+    rows
 }
 
 /// What names a one-way table.
@@ -558,8 +563,8 @@ fn owned_cases_in_countries(
 }
 
 fn two_way_table(acc: &TwoWay, id: &'static str, unit: &'static str) -> Table {
-    let rows: Vec<&'static str> = Sex::CODES.iter().copied().chain([UNKNOWN]).collect();
-    let cols: Vec<&'static str> = AGE_GROUPS.iter().copied().chain([UNKNOWN]).collect();
+    let rows = with_unknown(Sex::CODES);
+    let cols = with_unknown(&AGE_GROUPS);
     let value = |t: Option<&Tally>| t.map(Tally::cell).unwrap_or(Cell::new(0));
     Table {
         id,
@@ -606,5 +611,23 @@ mod tests {
             vec![SEXUAL_AND_LABOUR, "forced_begging"]
         );
         assert_eq!(exploitation_rows(&BTreeSet::new()), vec![UNKNOWN]);
+    }
+
+    #[test]
+    fn sex_by_age_group_has_one_unknown_row_and_column() {
+        let table = two_way_table(&TwoWay::default(), "by_sex_and_age_group", "individuals");
+        let keys: Vec<&str> = table.rows.iter().map(|r| r.key[0].as_str()).collect();
+        assert_eq!(
+            keys.iter().filter(|k| **k == UNKNOWN).count(),
+            1,
+            "{keys:?}"
+        );
+        assert_eq!(keys.last(), Some(&UNKNOWN));
+        assert_eq!(
+            table.columns.iter().filter(|c| *c == UNKNOWN).count(),
+            1,
+            "{:?}",
+            table.columns
+        );
     }
 }

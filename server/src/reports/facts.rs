@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 
 /// The coarse age groups of the source ("28% were under 18").
 pub const AGE_GROUPS: [&str; 2] = ["0-17", "18+"];
-/// The finer age bands of `core-variables.md`, as `(label, first year, last year)`.
+/// The finer age bands of the reports (`docs/reports.md`), as `(label, first year, last year)`.
 pub const AGE_BANDS: [(&str, u32, u32); 7] = [
     ("0-8", 0, 8),
     ("9-13", 9, 13),

@@ -2,8 +2,9 @@
 //!
 //! CSV and HXL have the same layout: one line per row (the row's dimension values, then one
 //! count per column, then the row total or the referral median where the table has them) and
-//! a last line `total` with the column totals and grand total. A hidden count is an empty
-//! field (HXL tools read an empty number as missing, not zero). HXL adds, as the second line,
+//! a last line `total` with the column totals and grand total. A hidden count is
+//! [`HIDDEN_COUNT`], as in text reports and on the dashboard (HXL and spreadsheet tools read it
+//! as missing, not zero). HXL adds, as the second line,
 //! the hashtag of each column (<https://hxlstandard.org>): `#country+code+origin` for a
 //! nationality, `#region+name`, `#org+code+sender`, `#affected+num` for people counted,
 //! `#reached+num+cases` for records, and so on ([`hxl_tag`]).
@@ -83,7 +84,9 @@ pub fn hxl_tag(dimension: &str) -> &'static str {
 /// The HXL hashtag of a count column.
 fn count_tag(table: &Table, column: &str) -> String {
     let base = match table.unit {
-        "individuals" | "victims" => "#affected+num".to_owned(),
+        "individuals" | "individuals served" | "individuals referred" | "victims" => {
+            "#affected+num".to_owned()
+        }
         "services" => "#output+num+services".to_owned(),
         "referrals" => "#output+num+referrals".to_owned(),
         _ => "#reached+num+cases".to_owned(),
@@ -108,10 +111,22 @@ fn count_tag(table: &Table, column: &str) -> String {
     format!("{base}+{attribute}")
 }
 
+/// How a hidden count is written everywhere a person reads one: CSV and HXL, the command
+/// line's text reports and the dashboard (`dashboard/app.js`). One symbol for both kinds of
+/// hiding: below a raised threshold, or hidden so another cannot be worked back from a total.
+pub const HIDDEN_COUNT: &str = "x";
+
+/// A count as written in CSV: the number, [`HIDDEN_COUNT`] when hidden, empty when the table
+/// has no such count.
 fn count_text(cell: Option<&Cell>) -> String {
-    cell.and_then(|c| c.count)
-        .map(|c| c.to_string())
-        .unwrap_or_default()
+    match cell {
+        Some(Cell { count: Some(n), .. }) => n.to_string(),
+        Some(Cell {
+            suppressed: Some(_),
+            ..
+        }) => HIDDEN_COUNT.to_owned(),
+        _ => String::new(),
+    }
 }
 
 /// One table as CSV, with the HXL hashtag line when `hxl`.
@@ -201,7 +216,7 @@ mod tests {
     use crate::reports::table::Row;
 
     #[test]
-    fn hxl_has_a_hashtag_line_and_hidden_counts_are_empty() {
+    fn hxl_has_a_hashtag_line_and_hidden_counts_are_marked() {
         let table = Table {
             id: "by_nationality",
             title: "t",
@@ -239,7 +254,7 @@ mod tests {
         let text = String::from_utf8(table_csv(&table, true).unwrap()).unwrap();
         assert_eq!(
             text,
-            "nationality,count\n#country+code+origin,#affected+num\nUGA,12\nKEN,\ntotal,15\n"
+            "nationality,count\n#country+code+origin,#affected+num\nUGA,12\nKEN,x\ntotal,15\n"
         );
         let plain = String::from_utf8(table_csv(&table, false).unwrap()).unwrap();
         assert!(!plain.contains('#'));

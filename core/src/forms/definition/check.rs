@@ -288,7 +288,7 @@ impl FormDefinition {
             if !CASE_KEYS.contains(&core.as_str()) || core.starts_with(CONSENT_PREFIX) {
                 return Err(invalid(
                     place,
-                    "core must name a core variable of the case (see core-variables.md), not consent",
+                    "core must name a core variable of the case (see docs/case-format.md), not consent",
                 ));
             }
             if !cores.insert(core) {

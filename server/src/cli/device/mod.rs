@@ -57,8 +57,15 @@ pub enum DeviceCommand {
         #[arg(long, default_value = "desktop device")]
         label: String,
     },
-    /// Record a case from a JSON file (or standard input) in the nested import form.
+    /// Record a case from a JSON file (or standard input).
+    ///
+    /// The file holds one case: a JSON object whose keys are the case's fields, e.g.
+    /// {"sex": "female", "nationality": "ETH", "intake_date": "2026-10-02"}. Every key, its
+    /// type, codes and when it is required: docs/case-format.md; a complete case for each
+    /// shipped form: docs/examples/. A key that is not a field is refused with the fields it
+    /// is close to.
     Add {
+        /// The case file (JSON); standard input when left out.
         #[arg(long)]
         file: Option<PathBuf>,
         /// Record the answers with this form: ID or ID@VERSION (default: the newest held).
