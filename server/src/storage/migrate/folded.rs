@@ -37,6 +37,9 @@ pub(super) fn target_relation(table: &str) -> String {
     }
 }
 
+/// A SQLite `match_blocks` row: the record, then the block key.
+type OwnedBlock = (Vec<u8>, Vec<u8>);
+
 /// Writes every SQLite match profile with its blocks packed (sorted, concatenated) into
 /// PostgreSQL's `match_profiles`: both SQLite tables read in record order and merged.
 /// Returns the profiles written. (A block of no profile is not written: the checksums of
@@ -52,7 +55,7 @@ pub(super) fn copy_match_profiles(
         .prepare("SELECT record_id, block FROM match_blocks ORDER BY record_id, block")
         .map_err(source_error)?;
     let mut blocks = block_rows.query([]).map_err(source_error)?;
-    let mut next_block = || -> Result<Option<(Vec<u8>, Vec<u8>)>, MigrateError> {
+    let mut next_block = || -> Result<Option<OwnedBlock>, MigrateError> {
         let Some(row) = blocks.next().map_err(source_error)? else {
             return Ok(None);
         };
