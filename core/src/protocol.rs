@@ -198,6 +198,22 @@ pub struct SyncResponse {
     /// which get the result recorded the first time).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command_results: Vec<CommandResult>,
+    /// A new credential for this device (rotation): store it, and send it from the next
+    /// request on. The one this request carried keeps working until the new one is first used
+    /// and is refused after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_credential: Option<Credential>,
+}
+
+/// A device credential (a bearer secret) in a message. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Credential(pub String);
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credential(<redacted>)")
+    }
 }
 
 /// A referral transition a device asks for. The server applies it only if the referral is
@@ -372,13 +388,25 @@ pub struct EnrollRequest {
 }
 
 /// Reply to a successful enrollment. The credential is shown once; the server keeps a hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollResponse {
     pub device_id: crate::ids::DeviceId,
     pub agency: crate::ids::AgencyCode,
     pub user_id: String,
     pub role: String,
     pub credential: String,
+}
+
+impl std::fmt::Debug for EnrollResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The credential is a bearer secret: never in a log or a panic message.
+        f.debug_struct("EnrollResponse")
+            .field("device_id", &self.device_id)
+            .field("agency", &self.agency)
+            .field("user_id", &self.user_id)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The JSON body of every error reply (4xx and 5xx), on every route.
@@ -397,6 +425,10 @@ pub enum ErrorCode {
     Unauthorized,
     /// The device was revoked: the device must wipe its local store.
     DeviceRevoked,
+    /// The device credential outlived its lifetime without a sync: an admin renews the device.
+    CredentialExpired,
+    /// The credential was replaced by a newer one (rotation): this is a copy of an old one.
+    CredentialReplaced,
     Forbidden,
     NotFound,
     Conflict,
@@ -581,6 +613,7 @@ mod tests {
             reset: false,
             server_time_ms: 1,
             command_results: vec![],
+            next_credential: None,
         };
         let decoded: SyncResponse = decode_reply(&encode_body(&reply)).unwrap();
         assert_eq!(decoded, reply);

@@ -201,6 +201,12 @@ impl From<ValidationErrors> for FieldcaseError {
 }
 
 /// A problem with the file or mapping as a whole, on the input the app named.
+impl FieldcaseError {
+    pub(crate) fn invalid_input(field: &str, message: String) -> Self {
+        invalid_input(field, message)
+    }
+}
+
 fn invalid_input(field: &str, message: String) -> FieldcaseError {
     FieldcaseError::Invalid {
         reason: format!("{field}: {message}"),
@@ -374,7 +380,9 @@ impl From<SyncError> for FieldcaseError {
             | SyncError::RateLimited
             | SyncError::Stalled
             | SyncError::BadReply(_) => FieldcaseError::Server { reason: message },
-            SyncError::Unauthorized => FieldcaseError::Unauthorized { reason: message },
+            SyncError::Unauthorized
+            | SyncError::CredentialExpired
+            | SyncError::CredentialReplaced => FieldcaseError::Unauthorized { reason: message },
             SyncError::Revoked => FieldcaseError::Revoked { reason: message },
             // A server restored from an older backup lost changes this device can no longer
             // resend: only an administrator can sort it out, so it must not read as transient
@@ -585,6 +593,8 @@ mod tests {
                 device_next: 21,
             },
             SyncError::Stalled,
+            SyncError::CredentialExpired,
+            SyncError::CredentialReplaced,
             SyncError::NotEnrolled,
             SyncError::Cancelled,
             SyncError::ServerUrl(fieldcase_core::sync::ServerUrlError::InsecureHttp),
@@ -598,6 +608,8 @@ mod tests {
                 | SyncError::Server { .. }
                 | SyncError::RateLimited
                 | SyncError::Unauthorized
+                | SyncError::CredentialExpired
+                | SyncError::CredentialReplaced
                 | SyncError::Revoked
                 | SyncError::Refused { .. }
                 | SyncError::BadReply(_)

@@ -102,6 +102,11 @@ impl From<CoreOutcome> for SyncOutcome {
 /// path yet, the extra secret long enough, the server address) is checked first. The address
 /// must be `https://`, or `http://` to this device (127.0.0.1, `::1`, `localhost`); anything
 /// else is `Invalid` on `server_url` and nothing is sent.
+///
+/// `code` may also be the whole enrollment payload an administrator's QR code carries
+/// (`fieldcase-enroll:v1?server=…&code=…&pin=…`): the server then comes from it (`server_url`
+/// empty, or the same address), and the store trusts only the TLS keys it pins, for
+/// enrollment and every sync after.
 #[uniffi::export]
 pub async fn enroll(
     server_url: String,
@@ -181,11 +186,21 @@ async fn enroll_with(
         return Err(StoreError::from(CryptoError::WeakExtraSecret(MIN_EXTRA_SECRET_LEN)).into());
     }
     kdf.check().map_err(StoreError::from)?;
+    let (server_url, code, pins) = enrollment_target(server_url, code)?;
     let url = server_url.clone();
-    let enrolled =
-        spawn(async move { fieldcase_core::sync::enroll(&url, &code, &device_label).await })
-            .await?
-            .map_err(FieldcaseError::from_enrollment)?;
+    let enroll_pins = pins.clone();
+    let enrolled = spawn(async move {
+        fieldcase_core::sync::enroll_pinned(
+            &url,
+            &code,
+            &device_label,
+            fieldcase_core::sync::ConnectOptions::default(),
+            &enroll_pins,
+        )
+        .await
+    })
+    .await?
+    .map_err(FieldcaseError::from_enrollment)?;
     let store = blocking(move || {
         let identity = Identity {
             device: enrolled.device_id,
@@ -203,11 +218,32 @@ async fn enroll_with(
             identity,
             &options,
         )?;
-        store.set_server(&server_url, &enrolled.credential)?;
+        store.set_server_pinned(&server_url, &enrolled.credential, &pins)?;
         Ok(store)
     })
     .await?;
     Ok(Arc::new(FieldcaseStore::new(store, kdf)))
+}
+
+/// The server, code and pins of an enrollment: from a payload when `code` is one.
+fn enrollment_target(
+    server_url: String,
+    code: String,
+) -> Result<(String, String, Vec<fieldcase_core::sync::Pin>)> {
+    use fieldcase_core::sync::{trust::ENROLLMENT_PAYLOAD_SCHEME, EnrollmentPayload};
+    if !code.trim().starts_with(ENROLLMENT_PAYLOAD_SCHEME) {
+        return Ok((server_url, code, Vec::new()));
+    }
+    let payload = EnrollmentPayload::parse(&code)
+        .map_err(|e| FieldcaseError::invalid_input("code", e.to_string()))?;
+    let given = server_url.trim().trim_end_matches('/');
+    if !given.is_empty() && given != payload.server.trim_end_matches('/') {
+        return Err(FieldcaseError::invalid_input(
+            "server_url",
+            "the enrollment payload names another server; pass an empty server_url".into(),
+        ));
+    }
+    Ok((payload.server, payload.code, payload.pins))
 }
 
 /// Clears the running-sync slot when the sync's caller finishes or goes away.

@@ -1964,6 +1964,7 @@ fn codec_figure(report: &mut Report) {
         reset: false,
         server_time_ms: 1_764_370_001_234,
         command_results: Vec::new(),
+        next_credential: None,
     };
     let request_body = protocol::encode_body(&request);
     let response_body = protocol::encode_body(&response);

@@ -4,6 +4,7 @@ use crate::api::*;
 use crate::roles::Role;
 use anyhow::Context;
 use fieldcase_core::protocol::ErrorBody;
+use fieldcase_core::sync::Pin;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -107,9 +108,16 @@ impl AdminClient {
 
     /// A client of the server at `base_url` with an admin token.
     pub fn new(base_url: &str, token: String) -> anyhow::Result<AdminClient> {
+        AdminClient::pinned(base_url, token, &[])
+    }
+
+    /// A client that trusts only a server TLS key with one of `pins` (none: the public roots),
+    /// with TLS 1.2 or newer, as devices connect ([`fieldcase_core::sync::trust`]).
+    pub fn pinned(base_url: &str, token: String, pins: &[Pin]) -> anyhow::Result<AdminClient> {
         Ok(AdminClient {
             http: reqwest::Client::builder()
                 .timeout(REQUEST_TIMEOUT)
+                .use_preconfigured_tls(fieldcase_core::sync::trust::tls_config(pins))
                 .build()?,
             base: base_url.trim_end_matches('/').to_owned(),
             token,

@@ -57,6 +57,10 @@ pub struct EnrollmentCodeBody {
     pub user_id: String,
     pub agency: String,
     pub expires_at: String,
+    /// Pins of the server's TLS key (`sha256/…`) when it serves TLS itself: the current key's,
+    /// then any backup keys'. A device enrolled with them trusts no other key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pins: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

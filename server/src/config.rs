@@ -124,6 +124,16 @@ pub struct ServerConfig {
     /// a password: never logged or printed whole (see
     /// [`crate::storage::postgres::describe_url`]).
     pub database_url: Option<String>,
+    /// Serve TLS from these PEM files ([`crate::tls`]), reloaded when they change.
+    pub tls: Option<crate::tls::TlsFiles>,
+    /// Pins of keys the server will move to (a planned key change), given to devices with
+    /// the current key's pin at enrollment so they accept either.
+    pub tls_backup_pins: Vec<fieldcase_core::sync::Pin>,
+    /// How often the TLS files are checked for a renewal ([`crate::tls::RELOAD_CHECK_INTERVAL`];
+    /// tests shorten it).
+    pub tls_reload_interval: Duration,
+    /// Device credentials' lifetime and rotation ([`crate::service::credentials`]).
+    pub credential_policy: crate::service::credentials::CredentialPolicy,
 }
 
 impl ServerConfig {
@@ -141,6 +151,10 @@ impl ServerConfig {
             request_timeout: REQUEST_TIMEOUT,
             header_read_timeout: HEADER_READ_TIMEOUT,
             database_url: None,
+            tls: None,
+            tls_backup_pins: Vec::new(),
+            tls_reload_interval: crate::tls::RELOAD_CHECK_INTERVAL,
+            credential_policy: Default::default(),
         }
     }
 

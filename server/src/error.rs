@@ -45,6 +45,23 @@ impl ApiError {
         )
     }
 
+    pub fn credential_expired() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::CredentialExpired,
+            "this device's credential expired after too long without a sync; an administrator \
+             can renew the device (fieldcase admin device renew), and nothing on it is lost",
+        )
+    }
+
+    pub fn credential_replaced() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::CredentialReplaced,
+            "this credential was replaced by a newer one: it is an old copy",
+        )
+    }
+
     pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }

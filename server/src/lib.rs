@@ -32,6 +32,7 @@ pub mod service;
 pub mod storage;
 pub mod sync;
 pub mod time;
+pub mod tls;
 
 pub use config::ServerConfig;
 pub use server::{RunningServer, Server, StartError};

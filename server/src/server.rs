@@ -55,6 +55,8 @@ pub enum StartError {
         crate::config::MIN_METRICS_TOKEN_CHARS
     )]
     MetricsToken,
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -71,6 +73,9 @@ pub struct Server {
     admin_token_written: Option<PathBuf>,
     /// [`crate::config::HEADER_READ_TIMEOUT`] unless the config shortened it.
     header_read_timeout: std::time::Duration,
+    /// The TLS certificate served, when the config names one.
+    certificate: Option<Arc<crate::tls::ReloadingCertificate>>,
+    tls_reload_interval: std::time::Duration,
 }
 
 impl Server {
@@ -80,6 +85,15 @@ impl Server {
                 return Err(StartError::MetricsToken);
             }
         }
+        // Before anything is created: a wrong certificate path is the commonest start failure.
+        let certificate = match config.tls.clone() {
+            Some(files) => Some(Arc::new(
+                tokio::task::spawn_blocking(move || crate::tls::ReloadingCertificate::load(files))
+                    .await
+                    .expect("reading the certificate does not panic")?,
+            )),
+            None => None,
+        };
         fsutil::create_private_dir(&config.data_dir).map_err(|source| StartError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
@@ -155,7 +169,15 @@ impl Server {
             .as_deref()
             .map(|t| credentials::hash_secret(SecretKind::AdminToken, t.trim()));
         state.request_timeout = config.request_timeout;
+        state.certificate = certificate.clone();
+        state.tls_backup_pins = config.tls_backup_pins.clone();
+        state.credential_policy = config.credential_policy;
+        if let Some(certificate) = &certificate {
+            tracing::info!(pin = %certificate.pin(), "serving TLS");
+        }
         Ok(Server {
+            certificate,
+            tls_reload_interval: config.tls_reload_interval,
             header_read_timeout: config.header_read_timeout,
             listener,
             storage,
@@ -168,6 +190,20 @@ impl Server {
     /// The address actually bound (the real port when the config asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The scheme devices and admins reach this server with: `https` when it serves TLS.
+    pub fn scheme(&self) -> &'static str {
+        if self.certificate.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// The pin of the TLS certificate served, if any.
+    pub fn tls_pin(&self) -> Option<fieldcase_core::sync::Pin> {
+        self.certificate.as_ref().map(|c| c.pin())
     }
 
     /// Where this start wrote the first system-admin token, if it did.
@@ -193,7 +229,18 @@ impl Server {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = fired_tx.send(());
         };
-        let serve = crate::listen::serve(self.listener, router, self.header_read_timeout, graceful);
+        let tls = self.certificate.as_ref().map(|c| c.server_config());
+        let reload = self
+            .certificate
+            .clone()
+            .map(|c| tokio::spawn(crate::tls::watch(c, self.tls_reload_interval)));
+        let serve = crate::listen::serve(
+            self.listener,
+            router,
+            self.header_read_timeout,
+            tls,
+            graceful,
+        );
         let result = tokio::select! {
             result = serve => result,
             _ = async {
@@ -207,6 +254,9 @@ impl Server {
                 Ok(())
             }
         };
+        if let Some(reload) = reload {
+            reload.abort();
+        }
         let storage = self.storage;
         let _ = tokio::task::spawn_blocking(move || storage.close()).await;
         result
@@ -217,13 +267,14 @@ impl Server {
         let data_dir = config.data_dir.clone();
         let server = Server::bind(config).await?;
         let addr = server.local_addr();
+        let scheme = server.scheme();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
             let _ = stop_rx.await;
         }));
         Ok(RunningServer {
             addr,
-            base_url: format!("http://{addr}"),
+            base_url: format!("{scheme}://{addr}"),
             data_dir,
             stop: Some(stop_tx),
             task,

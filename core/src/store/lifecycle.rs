@@ -45,6 +45,9 @@ const META_SERVER: &str = "server";
 struct ServerRecord {
     base_url: String,
     credential: String,
+    /// The server's certificate pins from enrollment (none: the public roots decide).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pins: Vec<crate::sync::Pin>,
 }
 
 fn server_aad() -> crate::crypto::Aad<'static> {
@@ -240,12 +243,26 @@ impl Store {
         self.wiped
     }
 
-    /// Remembers the server this device is enrolled with and its credential (sealed).
+    /// Remembers the server this device is enrolled with and its credential (sealed), keeping
+    /// the certificate pins already stored.
     pub fn set_server(&mut self, base_url: &str, credential: &str) -> Result<()> {
+        let pins = self.server_record()?.map(|r| r.pins).unwrap_or_default();
+        self.set_server_pinned(base_url, credential, &pins)
+    }
+
+    /// Remembers the server, this device's credential and the server's certificate pins
+    /// (sealed, like the credential, so they cannot be swapped on a stolen phone's file).
+    pub fn set_server_pinned(
+        &mut self,
+        base_url: &str,
+        credential: &str,
+        pins: &[crate::sync::Pin],
+    ) -> Result<()> {
         let keys = self.keys()?;
         let record = ServerRecord {
             base_url: base_url.to_owned(),
             credential: credential.to_owned(),
+            pins: pins.to_vec(),
         };
         let plain = zeroize::Zeroizing::new(serde_json::to_vec(&record).expect("serializes"));
         let sealed = keys.seal.seal(server_aad(), &plain);
@@ -258,6 +275,17 @@ impl Store {
 
     /// The enrolled server's URL and this device's credential, if enrolled.
     pub fn server(&self) -> Result<Option<(String, String)>> {
+        Ok(self
+            .server_record()?
+            .map(|record| (record.base_url, record.credential)))
+    }
+
+    /// The server's certificate pins stored at enrollment (empty: none).
+    pub fn server_pins(&self) -> Result<Vec<crate::sync::Pin>> {
+        Ok(self.server_record()?.map(|r| r.pins).unwrap_or_default())
+    }
+
+    fn server_record(&self) -> Result<Option<ServerRecord>> {
         let keys = self.keys()?;
         let sealed: Option<Vec<u8>> = self
             .conn
@@ -279,8 +307,9 @@ impl Store {
                 .open(server_aad(), &sealed)
                 .map_err(|_| integrity())?,
         );
-        let record: ServerRecord = serde_json::from_slice(&plain).map_err(|_| integrity())?;
-        Ok(Some((record.base_url, record.credential)))
+        serde_json::from_slice(&plain)
+            .map(Some)
+            .map_err(|_| integrity())
     }
 
     /// Removes a store that cannot be opened (forgotten passphrase, remote wipe of a locked

@@ -47,7 +47,7 @@ impl SyncClient {
         let (http, _, credential) = self.parts();
         let response = http
             .put(self.url(&format!("/v1/attachments/{id}")))
-            .bearer_auth(credential)
+            .bearer_auth(&credential)
             .json(declaration)
             .send()
             .await;
@@ -64,7 +64,7 @@ impl SyncClient {
         let digest = Sha256Digest::of(&bytes).to_hex();
         let response = http
             .put(self.url(&format!("/v1/attachments/{id}/chunks/{index}")))
-            .bearer_auth(credential)
+            .bearer_auth(&credential)
             .header(reqwest::header::CONTENT_TYPE, CHUNK_CONTENT_TYPE)
             .header(CHUNK_SHA256_HEADER, digest)
             .body(bytes)
@@ -78,7 +78,7 @@ impl SyncClient {
         let (http, _, credential) = self.parts();
         let response = http
             .get(self.url(&format!("/v1/attachments/{id}")))
-            .bearer_auth(credential)
+            .bearer_auth(&credential)
             .send()
             .await;
         Self::json_reply(response).await
@@ -92,7 +92,7 @@ impl SyncClient {
         let (http, _, credential) = self.parts();
         let response = http
             .get(self.url(&format!("/v1/cases/{case_id}/attachments")))
-            .bearer_auth(credential)
+            .bearer_auth(&credential)
             .send()
             .await;
         Self::json_reply::<AttachmentList>(response)
@@ -104,7 +104,7 @@ impl SyncClient {
         let (http, _, credential) = self.parts();
         let response = http
             .get(self.url(&format!("/v1/attachments/{id}/chunks/{index}")))
-            .bearer_auth(credential)
+            .bearer_auth(&credential)
             .send()
             .await
             .map_err(network_error)?;

@@ -5,13 +5,14 @@
 //! in one transaction ([`Store::apply_reply`]).
 
 use super::server_url::{check_server_url, ConnectOptions, ServerUrlError, Transport};
+use super::trust::Pin;
 use crate::codec::{CodecError, Limit};
 use crate::protocol::{
     self, Cursor, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, SyncRequest, SyncResponse,
     DEFAULT_PULL_LIMIT, MAX_PUSH_COMMANDS, MAX_PUSH_OPS, PROTOCOL_VERSION,
 };
 use crate::store::{Store, StoreError, SyncProgress};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 /// How long one request may take before it counts as failed. 2G links move a 100 KB page in
@@ -38,6 +39,17 @@ pub enum SyncError {
     Unauthorized,
     #[error("this device was revoked by an administrator; its local data has been wiped")]
     Revoked,
+    /// Nothing on the device is lost: an admin renews it and the next sync goes through.
+    #[error(
+        "this device's credential expired after too long without a sync; nothing on it is \
+         lost: ask your administrator to renew the device, then sync again"
+    )]
+    CredentialExpired,
+    #[error(
+        "the server refused an old copy of this device's credential (it was replaced); if this \
+         store was restored from a backup, ask your administrator"
+    )]
+    CredentialReplaced,
     #[error("the server refused the request ({code:?}): {message}")]
     Refused { code: ErrorCode, message: String },
     #[error("the server's reply could not be read: {0}")]
@@ -111,7 +123,8 @@ pub struct SyncOutcome {
 pub struct SyncClient {
     http: reqwest::Client,
     base_url: String,
-    credential: String,
+    /// Replaced mid-run when the server rotates it (shared by clones of this client).
+    credential: Arc<RwLock<String>>,
     pull_limit: u32,
 }
 
@@ -125,18 +138,34 @@ impl std::fmt::Debug for SyncClient {
 
 /// An HTTP client for a server reached over `transport`. For an https server it refuses every
 /// plain-HTTP URL, so a redirect cannot downgrade the connection.
-pub(super) fn http_client(transport: Transport) -> Result<reqwest::Client, SyncError> {
-    reqwest::Client::builder()
+/// Its TLS is [`super::trust::tls_config`]: TLS 1.2 or newer, the certificate checked against
+/// the public roots, or against `pins` when the device holds some.
+pub(super) fn http_client(
+    transport: Transport,
+    pins: &[Pin],
+) -> Result<reqwest::Client, SyncError> {
+    let builder = reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
         .https_only(transport == Transport::Https)
+        .use_preconfigured_tls(super::trust::tls_config(pins));
+    builder
         .build()
         .map_err(|e| SyncError::Network(e.to_string()))
 }
 
 pub(super) fn network_error(error: reqwest::Error) -> SyncError {
-    // reqwest's messages name the URL and the failure, never a body.
-    SyncError::Network(error.without_url().to_string())
+    // reqwest's messages name the URL and the failure, never a body. Its top message ("error
+    // sending request") hides the cause a user can act on, such as a refused certificate.
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    SyncError::Network(message)
 }
 
 pub(super) async fn error_from_response(response: reqwest::Response) -> SyncError {
@@ -150,6 +179,20 @@ pub(super) async fn error_from_response(response: reqwest::Response) -> SyncErro
                 ..
             }),
         ) => SyncError::Revoked,
+        (
+            _,
+            Some(ErrorBody {
+                error: ErrorCode::CredentialExpired,
+                ..
+            }),
+        ) => SyncError::CredentialExpired,
+        (
+            _,
+            Some(ErrorBody {
+                error: ErrorCode::CredentialReplaced,
+                ..
+            }),
+        ) => SyncError::CredentialReplaced,
         (401, _) => SyncError::Unauthorized,
         (429, _) => SyncError::RateLimited,
         (500..=599, _) => SyncError::Server { status },
@@ -171,7 +214,7 @@ impl SyncClient {
     /// [`for_store`](Self::for_store) with explicit connection options.
     pub fn for_store_with(store: &Store, options: ConnectOptions) -> Result<SyncClient, SyncError> {
         let (base_url, credential) = store.server()?.ok_or(SyncError::NotEnrolled)?;
-        SyncClient::with_options(&base_url, credential, options)
+        SyncClient::with_pins(&base_url, credential, options, &store.server_pins()?)
     }
 
     /// A client held to the default address policy (https, or http to this machine only).
@@ -186,19 +229,45 @@ impl SyncClient {
         credential: String,
         options: ConnectOptions,
     ) -> Result<SyncClient, SyncError> {
+        SyncClient::with_pins(base_url, credential, options, &[])
+    }
+
+    /// A client that trusts only a server certificate carrying one of `pins` (none: the
+    /// public roots), see [`super::trust`].
+    pub fn with_pins(
+        base_url: &str,
+        credential: String,
+        options: ConnectOptions,
+        pins: &[Pin],
+    ) -> Result<SyncClient, SyncError> {
         let transport = check_server_url(base_url, options)?;
         Ok(SyncClient {
-            http: http_client(transport)?,
+            http: http_client(transport, pins)?,
             base_url: base_url.trim_end_matches('/').to_owned(),
-            credential,
+            credential: Arc::new(RwLock::new(credential)),
             pull_limit: DEFAULT_PULL_LIMIT,
         })
     }
 
     /// The HTTP client, the server's base URL and the credential, for the attachment
     /// transfers in [`super::attachments`].
-    pub(super) fn parts(&self) -> (&reqwest::Client, &str, &str) {
-        (&self.http, &self.base_url, &self.credential)
+    pub(super) fn parts(&self) -> (&reqwest::Client, &str, String) {
+        (&self.http, &self.base_url, self.credential())
+    }
+
+    fn credential(&self) -> String {
+        self.credential
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Takes the credential a sync reply rotated to: stored in `store` first (so a crash
+    /// after this keeps it), then used from the next request on.
+    fn rotate_credential(&self, store: &Mutex<Store>, next: &str) -> Result<(), SyncError> {
+        lock(store).set_server(&self.base_url, next)?;
+        *self.credential.write().unwrap_or_else(|e| e.into_inner()) = next.to_owned();
+        Ok(())
     }
 
     /// Asks for pull pages of this many operations (the server caps it).
@@ -214,7 +283,7 @@ impl SyncClient {
         let response = self
             .http
             .post(format!("{}/v1/sync", self.base_url))
-            .bearer_auth(&self.credential)
+            .bearer_auth(self.credential())
             .header(reqwest::header::CONTENT_TYPE, protocol::CONTENT_TYPE)
             .body(body)
             .send()
@@ -289,8 +358,21 @@ pub async fn enroll_with_options(
     device_label: &str,
     options: ConnectOptions,
 ) -> Result<EnrollResponse, SyncError> {
+    enroll_pinned(base_url, code, device_label, options, &[]).await
+}
+
+/// [`enroll_with_options`] trusting only a server certificate that carries one of `pins` (from
+/// the enrollment payload, [`super::EnrollmentPayload`]): the code is never sent to any other
+/// server. Store the pins with the credential ([`Store::set_server_pinned`]).
+pub async fn enroll_pinned(
+    base_url: &str,
+    code: &str,
+    device_label: &str,
+    options: ConnectOptions,
+    pins: &[Pin],
+) -> Result<EnrollResponse, SyncError> {
     let transport = check_server_url(base_url, options)?;
-    let http = http_client(transport)?;
+    let http = http_client(transport, pins)?;
     let response = http
         .post(format!("{}/v1/enroll", base_url.trim_end_matches('/')))
         .json(&EnrollRequest {
@@ -446,6 +528,11 @@ async fn run(
             }
             other => other?,
         };
+        // Before anything else is sent: the request sent ahead below must carry the new
+        // credential, or the server would take it for a device that lost this reply.
+        if let Some(next) = &reply.next_credential {
+            client.rotate_credential(store, &next.0)?;
+        }
         outcome.requests += 1;
         outcome.bytes_sent += sent;
         outcome.bytes_received += received;

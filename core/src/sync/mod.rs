@@ -16,14 +16,20 @@
 //!
 //! A server address must be `https://`, or plain `http://` to this machine only, unless the
 //! caller opts out explicitly ([`ConnectOptions`]); anything else is refused before a
-//! connection is made ([`SyncError::ServerUrl`]).
+//! connection is made ([`SyncError::ServerUrl`]). HTTPS is TLS 1.2 or newer, with the server's
+//! certificate checked against the public roots or the pins the device got at enrollment
+//! ([`trust`]).
 
 mod attachments;
 mod client;
 mod retry;
 mod server_url;
+pub mod trust;
 
 pub use attachments::{fetch_attachment, fetch_attachment_with_progress, upload_pending};
-pub use client::{enroll, enroll_with_options, sync_once, SyncClient, SyncError, SyncOutcome};
+pub use client::{
+    enroll, enroll_pinned, enroll_with_options, sync_once, SyncClient, SyncError, SyncOutcome,
+};
 pub use retry::{sync_with_retry, RetryPolicy};
 pub use server_url::{ConnectOptions, ServerUrlError};
+pub use trust::{EnrollmentPayload, Pin, TrustError};

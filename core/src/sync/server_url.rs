@@ -11,8 +11,8 @@
 //!
 //! Loopback is decided from the address as written, never from a DNS answer: a name other
 //! than `localhost` is not loopback even if it resolves to 127.0.0.1, since whoever controls
-//! the resolver controls that answer. It does not check certificates (rustls does, against
-//! the platform's roots) and does not pin them.
+//! the resolver controls that answer. Certificates are checked (and pinned) by the TLS
+//! configuration, [`super::trust`].
 
 use std::net::IpAddr;
 

@@ -11,6 +11,7 @@ use crate::api::*;
 use crate::roles::Role;
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use fieldcase_core::sync::{EnrollmentPayload, Pin};
 use reqwest::Method;
 use std::path::PathBuf;
 
@@ -114,6 +115,10 @@ pub enum DeviceCommand {
     },
     /// Revoke a device: at its next sync it is refused and told to wipe itself.
     Revoke { id: String },
+    /// Renew a device whose credential expired (too long without a sync): its lifetime
+    /// starts again, and its next sync goes through with everything it holds. Check first
+    /// that the phone is in its caseworker's hands.
+    Renew { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,7 +201,7 @@ pub async fn run(args: AdminArgs, server: &super::ServerUrl, out: Output) -> any
     if let AdminCommand::MigrateStore { data_dir, to } = &args.command {
         return migrate_store(data_dir, to, out).await;
     }
-    let client = AdminClient::new(server.or_local(), read_token(&args)?)?;
+    let client = AdminClient::pinned(server.or_local(), read_token(&args)?, server.pins())?;
     let none = None::<&()>;
     match args.command {
         AdminCommand::Agency(AgencyCommand::Add { code, name }) => {
@@ -268,10 +273,27 @@ pub async fn run(args: AdminArgs, server: &super::ServerUrl, out: Output) -> any
                     Some(&NewEnrollmentCodeBody { expires_hours }),
                 )
                 .await?;
-            out.print(&code, || {
+            // What a phone scans: the server, the code and the key pins in one line.
+            let payload = EnrollmentPayload {
+                server: server.or_local().to_owned(),
+                code: code.code.clone(),
+                pins: if code.pins.is_empty() {
+                    server.pins().to_vec()
+                } else {
+                    code.pins
+                        .iter()
+                        .filter_map(|pin| Pin::parse(pin).ok())
+                        .collect()
+                },
+            };
+            let payload = payload.to_text();
+            let mut json = serde_json::to_value(&code)?;
+            json["enrollment_payload"] = payload.clone().into();
+            out.print(&json, || {
                 format!(
                     "enrollment code: {}\nfor user {} of {}, valid until {} (id {})\n\
-                     It is shown only once and works once; give it to the user in person.",
+                         It is shown only once and works once; give it to the user in person.\n\
+                         For a QR code (it carries the server and its key pin too):\n{payload}",
                     code.code, code.user_id, code.agency, code.expires_at, code.id
                 )
             });
@@ -314,6 +336,16 @@ pub async fn run(args: AdminArgs, server: &super::ServerUrl, out: Output) -> any
             out.print(&device, || {
                 format!(
                     "revoked device {}; at its next sync it is refused and told to wipe itself",
+                    device.id
+                )
+            });
+        }
+        AdminCommand::Device(DeviceCommand::Renew { id }) => {
+            let path = format!("/v1/admin/devices/{id}/renew");
+            let device: DeviceBody = client.call(Method::POST, &path, none).await?;
+            out.print(&device, || {
+                format!(
+                    "renewed device {}; its credential works again and rotates at its next sync",
                     device.id
                 )
             });

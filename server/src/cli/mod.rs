@@ -15,6 +15,7 @@ pub mod report;
 pub mod serve;
 
 use clap::{Parser, Subcommand};
+use fieldcase_core::sync::Pin;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,6 +31,16 @@ pub struct Cli {
     /// `duplicates`, `device enroll`); accepted before or after the subcommand.
     #[arg(long, global = true, env = "FIELDCASE_SERVER")]
     pub server: Option<String>,
+    /// Trust only a server whose TLS key has this pin (`sha256/…`, as `fieldcase serve` prints
+    /// it): for a server with a self-signed or private certificate. Repeatable.
+    #[arg(
+        long = "server-pin",
+        global = true,
+        env = "FIELDCASE_SERVER_PIN",
+        value_delimiter = ',',
+        value_parser = parse_pin
+    )]
+    pub server_pins: Vec<Pin>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -51,23 +62,45 @@ pub enum Command {
     Duplicates(report::DuplicatesArgs),
 }
 
-/// The `--server` option (or `FIELDCASE_SERVER`), as the commands that talk to a server read it.
-#[derive(Clone, Debug)]
-pub struct ServerUrl(Option<String>);
+fn parse_pin(text: &str) -> Result<Pin, String> {
+    Pin::parse(text).map_err(|e| e.to_string())
+}
+
+/// The `--server` option (or `FIELDCASE_SERVER`) and the `--server-pin`s, as the commands that
+/// talk to a server read them.
+#[derive(Clone, Debug, Default)]
+pub struct ServerUrl {
+    url: Option<String>,
+    pins: Vec<Pin>,
+}
 
 impl ServerUrl {
+    pub fn new(url: Option<String>, pins: Vec<Pin>) -> ServerUrl {
+        ServerUrl { url, pins }
+    }
+
+    /// The pins given (none: the public roots decide).
+    pub fn pins(&self) -> &[Pin] {
+        &self.pins
+    }
+
+    /// Whether a URL was given.
+    pub fn given(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
     /// Where a server usually runs when none is named: this machine, `fieldcase serve`'s
     /// default port — what an administrator on the server's own machine means.
     pub const LOCAL: &'static str = "http://127.0.0.1:8080";
 
     /// The URL given, or [`ServerUrl::LOCAL`].
     pub fn or_local(&self) -> &str {
-        self.0.as_deref().unwrap_or(Self::LOCAL)
+        self.url.as_deref().unwrap_or(Self::LOCAL)
     }
 
     /// The URL given; an error saying how to give one when none was.
     pub fn required(&self) -> anyhow::Result<&str> {
-        self.0.as_deref().ok_or_else(|| {
+        self.url.as_deref().ok_or_else(|| {
             anyhow::anyhow!("which server? pass --server URL or set FIELDCASE_SERVER")
         })
     }
@@ -79,7 +112,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let out = output::Output { json: cli.json };
-    let server = ServerUrl(cli.server);
+    let server = ServerUrl::new(cli.server, cli.server_pins);
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(args, out).await,

@@ -38,7 +38,7 @@ impl Connection {
         };
         let token = token.trim().to_owned();
         anyhow::ensure!(!token.is_empty(), "the token is empty");
-        AdminClient::new(server.or_local(), token)
+        AdminClient::pinned(server.or_local(), token, server.pins())
     }
 }
 

@@ -1,5 +1,8 @@
 //! `fieldcase serve`: runs the sync server until SIGTERM or ctrl-c.
 //!
+//! With `--tls-cert`/`--tls-key` it serves HTTPS ([`crate::tls`]) and prints the certificate
+//! key's pin, which enrollment codes carry to devices.
+//!
 //! Prints `listening on http://ADDR` on stdout (flushed) once the socket is bound — with
 //! `--listen 127.0.0.1:0` that line carries the port the OS chose, which is how scripts and
 //! tests find it. Logs go to stderr, as text or (`--log-format json`) one JSON object a line.
@@ -78,6 +81,30 @@ pub struct ServeArgs {
     /// users of the machine).
     #[arg(long, env = "FIELDCASE_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key. Reloaded
+    /// when the file changes or on SIGHUP, without a restart.
+    #[arg(long, env = "FIELDCASE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "FIELDCASE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Pin (`sha256/…`) of a key the server will move to, given to devices at enrollment
+    /// beside the current key's so a planned key change does not lock them out. Repeatable.
+    #[arg(long = "tls-backup-pin", env = "FIELDCASE_TLS_BACKUP_PINS", value_delimiter = ',', value_parser = parse_pin)]
+    pub tls_backup_pins: Vec<fieldcase_core::sync::Pin>,
+    /// Days a device credential lives without a sync (each sync rotates it, so a device that
+    /// syncs at least this often never expires; an expired one is renewed by an admin).
+    #[arg(
+        long,
+        env = "FIELDCASE_CREDENTIAL_DAYS",
+        default_value_t = crate::service::credentials::DEFAULT_CREDENTIAL_DAYS,
+        value_parser = clap::value_parser!(u32).range(2..=3650),
+    )]
+    pub credential_days: u32,
+}
+
+fn parse_pin(text: &str) -> Result<fieldcase_core::sync::Pin, String> {
+    fieldcase_core::sync::Pin::parse(text).map_err(|e| e.to_string())
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` filter.
@@ -115,19 +142,36 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
         request_timeout: crate::config::REQUEST_TIMEOUT,
         header_read_timeout: crate::config::HEADER_READ_TIMEOUT,
         database_url: args.database_url,
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(certificate), Some(key)) => Some(crate::tls::TlsFiles { certificate, key }),
+            _ => None,
+        },
+        tls_backup_pins: args.tls_backup_pins,
+        tls_reload_interval: crate::tls::RELOAD_CHECK_INTERVAL,
+        credential_policy: crate::service::credentials::CredentialPolicy::days(
+            args.credential_days,
+        ),
     };
     let admin_token_path = config.admin_token_path();
     let server = Server::bind(config).await?;
-    let url = format!("http://{}", server.local_addr());
+    let url = format!("{}://{}", server.scheme(), server.local_addr());
     let token_written = server.admin_token_written().is_some();
+    let pin = server.tls_pin();
     out.line(
         &serde_json::json!({
             "event": "listening",
             "url": url,
+            "tls_pin": pin.map(|p| p.to_string()),
             "admin_token_file": token_written.then(|| admin_token_path.display().to_string()),
         }),
         || {
             let mut text = format!("listening on {url}");
+            if let Some(pin) = pin {
+                text.push_str(&format!(
+                    "
+TLS certificate key pin: {pin}"
+                ));
+            }
             if token_written {
                 text.push_str(&format!(
                     "\nsystem admin token written to {}; it expires in {} days. Copy it \

@@ -177,6 +177,13 @@ pub async fn create_enrollment_code(
             user_id: user.id,
             agency: user.agency.to_string(),
             expires_at: rfc3339(expires_at_ms),
+            pins: state
+                .certificate
+                .iter()
+                .map(|certificate| certificate.pin())
+                .chain(state.tls_backup_pins.iter().copied())
+                .map(|pin| pin.to_string())
+                .collect(),
         }),
     ))
 }
@@ -209,6 +216,26 @@ pub async fn revoke_device(
         .await?
         .ok_or_else(|| ApiError::not_found("device"))?;
     tracing::info!(device = %device.id, agency = %device.agency, "device revoked");
+    Ok(Json(device_body(device)))
+}
+
+/// Restarts the lifetime of a device's credential (in the admin's scope). A revoked device
+/// stays revoked.
+pub async fn renew_device(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(device_id): Path<String>,
+) -> Result<Json<DeviceBody>, ApiError> {
+    let id: DeviceId = device_id
+        .parse()
+        .map_err(|_| ApiError::not_found("device"))?;
+    let storage = state.storage.clone();
+    let scope = admin.0.agency().cloned();
+    let now = state.time.now_ms();
+    let device = blocking(move || storage.renew_device_credential(id, scope.as_ref(), now))
+        .await?
+        .ok_or_else(|| ApiError::not_found("device"))?;
+    tracing::info!(device = %device.id, agency = %device.agency, "device credential renewed");
     Ok(Json(device_body(device)))
 }
 

@@ -1,7 +1,8 @@
 //! Who is calling: device credentials on `/v1/sync`, admin tokens on `/v1/admin/…`.
 //!
 //! Both are `Authorization: Bearer <secret>`, found by the hash of the secret
-//! ([`crate::credentials`]). The two kinds hash under different prefixes and live in
+//! ([`crate::credentials`]). A device credential is also judged by its age and slot
+//! ([`crate::service::credentials`]): expired, replaced (a copy) or rotated (first use). The two kinds hash under different prefixes and live in
 //! different tables, so a device credential is simply unknown to the admin routes and an
 //! admin token unknown to sync: both get 401.
 //!
@@ -12,7 +13,8 @@
 use super::{blocking, AppState};
 use crate::credentials::{hash_secret, SecretKind};
 use crate::error::ApiError;
-use crate::storage::{AdminScope, DeviceAuth};
+use crate::service::credentials::{judge, Verdict};
+use crate::storage::{AdminScope, CredentialSlot, DeviceAuth};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -45,7 +47,26 @@ impl FromRequestParts<AppState> for AuthedDevice {
         let secret = bearer(parts).ok_or_else(|| ApiError::unauthorized(DEVICE_HELP))?;
         let hash = hash_secret(SecretKind::DeviceCredential, secret);
         let storage = state.storage.clone();
-        match blocking(move || storage.device_by_credential(&hash)).await? {
+        let now = state.time.now_ms();
+        let policy = state.credential_policy;
+        let found = blocking(move || {
+            let Some(mut device) = storage.device_by_credential(&hash)? else {
+                return Ok(None);
+            };
+            if !device.revoked && judge(&device, now, &policy) == Verdict::Promote {
+                // The first use of a rotated credential. Two requests racing with it both
+                // see it current afterwards; one staged again meanwhile makes it unknown.
+                if storage.promote_device_credential(device.id, &hash, now)? {
+                    device.credential = CredentialSlot::Current;
+                    device.credential_issued_at_ms = now;
+                } else {
+                    return storage.device_by_credential(&hash);
+                }
+            }
+            Ok::<_, crate::storage::StorageError>(Some(device))
+        })
+        .await?;
+        match found {
             None => {
                 refuse_api_token(
                     state,
@@ -61,7 +82,22 @@ impl FromRequestParts<AppState> for AuthedDevice {
                 tracing::info!(device = %device.id, agency = %device.agency, "revoked device refused");
                 Err(ApiError::device_revoked())
             }
-            Some(device) => Ok(AuthedDevice(device)),
+            Some(device) => match judge(&device, now, &policy) {
+                Verdict::Accept | Verdict::Promote => Ok(AuthedDevice(device)),
+                Verdict::Expired => {
+                    tracing::info!(device = %device.id, agency = %device.agency, "expired device credential refused");
+                    Err(ApiError::credential_expired())
+                }
+                Verdict::Replaced => {
+                    tracing::warn!(
+                        device = %device.id,
+                        agency = %device.agency,
+                        "a replaced credential of this device was presented: a copy of it \
+                         exists; revoke the device if it was not restored from a backup"
+                    );
+                    Err(ApiError::credential_replaced())
+                }
+            },
         }
     }
 }

@@ -60,6 +60,12 @@ pub struct AppState {
     pub throttle: Arc<throttle::Throttle>,
     /// Deadline of one request ([`crate::config::REQUEST_TIMEOUT`]).
     pub request_timeout: std::time::Duration,
+    /// The served TLS certificate, when the server terminates TLS itself: its pin (and the
+    /// backup pins) go out with enrollment codes.
+    pub certificate: Option<Arc<crate::tls::ReloadingCertificate>>,
+    pub tls_backup_pins: Vec<fieldcase_core::sync::Pin>,
+    /// Device credentials' lifetime and rotation ([`crate::service::credentials`]).
+    pub credential_policy: crate::service::credentials::CredentialPolicy,
 }
 
 impl AppState {
@@ -80,6 +86,9 @@ impl AppState {
             metrics_token: None,
             throttle: Arc::default(),
             request_timeout: crate::config::REQUEST_TIMEOUT,
+            certificate: None,
+            tls_backup_pins: Vec::new(),
+            credential_policy: Default::default(),
         }
     }
 }
@@ -185,6 +194,11 @@ fn routes() -> Routes {
             Method::POST,
             "/v1/admin/devices/{device_id}/revoke",
             post(admin::revoke_device),
+        )
+        .add(
+            Method::POST,
+            "/v1/admin/devices/{device_id}/renew",
+            post(admin::renew_device),
         )
         .add(
             Method::POST,

@@ -5,18 +5,21 @@
 //! `MAX_COMPRESSED_BODY_BYTES`. Decompression and parsing (one bounded stream into typed
 //! messages, see `fieldcase_core::codec`; a body over a bound is a 413 naming it) and the
 //! database work run on a blocking thread; a semaphore bounds how many run at once
-//! (taken once the body is in, so a slow upload holds no slot).
+//! (taken once the body is in, so a slow upload holds no slot). A reply to a device whose
+//! credential is due carries its next one (`crate::service::credentials`).
 
 use super::auth::AuthedDevice;
 use super::body::{read_body, require_content_type};
 use super::{blocking, AppState};
+use crate::credentials::SecretKind;
 use crate::error::ApiError;
+use crate::service::credentials;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use fieldcase_core::protocol::{
-    decode_body, encode_body, CodecError, Limit, SyncRequest, CONTENT_TYPE,
+    decode_body, encode_body, CodecError, Credential, Limit, SyncRequest, CONTENT_TYPE,
     MAX_COMPRESSED_BODY_BYTES,
 };
 
@@ -39,9 +42,17 @@ pub async fn sync(
     let storage = state.storage.clone();
     let now = state.time.now_ms();
     let for_work = device.clone();
+    let rotate = credentials::due_for_rotation(&device, now, &state.credential_policy);
     let (encoded, stats) = blocking(move || {
         let request: SyncRequest = decode_body(&bytes).map_err(codec_error)?;
-        let (response, stats) = crate::sync::sync(&*storage, &for_work, &request, now)?;
+        let (mut response, stats) = crate::sync::sync(&*storage, &for_work, &request, now)?;
+        if rotate {
+            // Stored before the reply leaves: the device may use it from its next request.
+            let next = crate::credentials::new_bearer_secret();
+            let hash = crate::credentials::hash_secret(SecretKind::DeviceCredential, &next);
+            storage.stage_device_credential(for_work.id, &hash)?;
+            response.next_credential = Some(Credential(next));
+        }
         Ok::<_, ApiError>((encode_body(&response), stats))
     })
     .await?;

@@ -13,7 +13,8 @@
 //! - [`attachments`]: who may declare, upload and read an attachment;
 //!   [`attachment_records`]: its record in the log, under the same rule;
 //! - [`forms`]: publishing form versions, for one agency or the whole network;
-//! - [`audit`]: the wording of every audit entry.
+//! - [`audit`]: the wording of every audit entry;
+//! - [`credentials`]: device credentials' expiry, rotation and copies.
 //!
 //! Layers point down: `http` → `sync` → `service` → `storage` → `seal`. Nothing here knows
 //! SQL; nothing in `storage` decides.
@@ -23,6 +24,7 @@ pub mod attachments;
 pub mod audience;
 pub mod audit;
 pub mod commands;
+pub mod credentials;
 pub mod forms;
 pub mod pull;
 pub mod push;

@@ -401,6 +401,11 @@ macro_rules! conformance_suite {
                 c::enrollment_codes_can_be_revoked_within_scope(&*store);
             }
             #[test]
+            fn device_credentials_rotate_retire_and_renew_within_scope() {
+                let store = $make;
+                c::device_credentials_rotate_retire_and_renew_within_scope(&*store);
+            }
+            #[test]
             fn a_referral_delivers_only_what_consent_allows() {
                 let store = $make;
                 c::a_referral_delivers_only_what_consent_allows(&*store);

@@ -162,6 +162,24 @@ pub struct DeviceAuth {
     pub last_seen_at_ms: Option<u64>,
     /// `last_seq` when the device authenticated.
     pub last_seq: u64,
+    /// Which of the device's credentials was presented.
+    pub credential: CredentialSlot,
+    /// When the device's current credential was issued (its lifetime counts from here).
+    pub credential_issued_at_ms: u64,
+}
+
+/// The credentials a device row knows (see `service::credentials`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialSlot {
+    /// The credential in use.
+    Current,
+    /// The credential given in a sync reply, not used yet: its first use makes it current.
+    Next,
+    /// The credential the current one replaced: presented again, it is a copy.
+    Retired,
+    /// A next credential replaced by another before its first use (the current credential
+    /// was used again meanwhile): presented, it shows two holders of this device's credential.
+    Superseded,
 }
 
 /// The device a redeemed enrollment code creates.
@@ -590,6 +608,30 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<Option<Device>, StorageError>;
     /// Records that a device synced.
     fn touch_device(&self, id: DeviceId, now_ms: u64) -> Result<(), StorageError>;
+    /// Stores the hash of the device's next credential, replacing one stored before and never
+    /// used (its reply was lost, or a copy of the current credential asked), which is kept as
+    /// superseded.
+    fn stage_device_credential(
+        &self,
+        id: DeviceId,
+        next_hash: &SecretHash,
+    ) -> Result<(), StorageError>;
+    /// Makes the staged credential `next_hash` current from `now_ms`, retiring the current one.
+    /// `false` (nothing changed) when `next_hash` is not the device's staged credential.
+    fn promote_device_credential(
+        &self,
+        id: DeviceId,
+        next_hash: &SecretHash,
+        now_ms: u64,
+    ) -> Result<bool, StorageError>;
+    /// Restarts the lifetime of a device's current credential from `now_ms` (an admin renewing
+    /// an expired device), in `scope` when given; `None` when there is no such device.
+    fn renew_device_credential(
+        &self,
+        id: DeviceId,
+        scope: Option<&AgencyCode>,
+        now_ms: u64,
+    ) -> Result<Option<Device>, StorageError>;
     fn device_counts(&self) -> Result<DeviceCounts, StorageError>;
 
     // --- the service layer's transactions (see [`port`]) -----------------------------------

@@ -160,6 +160,7 @@ pub fn sync(
         reset,
         server_time_ms: now_ms,
         command_results,
+        next_credential: None,
     };
     Ok((response, stats))
 }

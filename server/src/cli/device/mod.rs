@@ -45,8 +45,12 @@ pub struct DeviceArgs {
 pub enum DeviceCommand {
     /// Enroll this profile with a server using a one-time code, creating its store.
     /// The server comes from `--server URL` (before or after `enroll`) or `FIELDCASE_SERVER`.
+    ///
+    /// `--code` also takes the whole enrollment payload an administrator's QR code carries
+    /// (`fieldcase-enroll:v1?server=…&code=…&pin=…`): the server and its TLS key pins come from
+    /// it, and the device will trust no other key.
     Enroll {
-        /// The code an administrator issued (e.g. K7QM-4TXP-9WDR).
+        /// The code an administrator issued (e.g. K7QM-4TXP-9WDR), or the enrollment payload.
         #[arg(long)]
         code: String,
         /// A label for administrators, e.g. "Kampala laptop 2".
@@ -229,7 +233,8 @@ pub async fn run(args: DeviceArgs, server: &super::ServerUrl, out: Output) -> an
     let profile = store::Profile::new(&args.dir, &args.profile, connect)?;
     match args.command {
         DeviceCommand::Enroll { code, label } => {
-            sync::enroll(&profile, server.required()?, &code, &label, out).await
+            let (url, code, pins) = enrollment_target(server, &code)?;
+            sync::enroll(&profile, &url, &code, &pins, &label, out).await
         }
         DeviceCommand::Sync { attempts } => sync::sync(&profile, attempts, out).await,
         DeviceCommand::Status => sync::status(&profile, out),
@@ -278,4 +283,40 @@ pub async fn run(args: DeviceArgs, server: &super::ServerUrl, out: Output) -> an
         },
         other => cases::run(&profile, other, out),
     }
+}
+
+/// The server, code and pins of an enrollment: from a payload when `--code` is one (a
+/// `--server` given too must be the same), else from `--server` and `--server-pin`.
+fn enrollment_target(
+    server: &super::ServerUrl,
+    code: &str,
+) -> anyhow::Result<(String, String, Vec<fieldcase_core::sync::Pin>)> {
+    if !code
+        .trim()
+        .starts_with(fieldcase_core::sync::trust::ENROLLMENT_PAYLOAD_SCHEME)
+    {
+        return Ok((
+            server.required()?.to_owned(),
+            code.to_owned(),
+            server.pins().to_vec(),
+        ));
+    }
+    let payload = fieldcase_core::sync::EnrollmentPayload::parse(code)?;
+    if let Some(given) = server.given() {
+        anyhow::ensure!(
+            given.trim_end_matches('/') == payload.server.trim_end_matches('/'),
+            "the enrollment payload names another server than --server / FIELDCASE_SERVER; \
+             drop one of them"
+        );
+    }
+    let mut pins = payload.pins;
+    pins.extend(
+        server
+            .pins()
+            .iter()
+            .filter(|p| !pins.contains(p))
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    Ok((payload.server, payload.code, pins))
 }

@@ -4,9 +4,7 @@ use super::store::{passphrase, Profile};
 use crate::cli::output::Output;
 use anyhow::Context;
 use fieldcase_core::store::{Identity, OpenOptions, Store, SyncProgress};
-use fieldcase_core::sync::{
-    enroll_with_options as enroll_device, sync_with_retry, RetryPolicy, SyncError,
-};
+use fieldcase_core::sync::{enroll_pinned, sync_with_retry, Pin, RetryPolicy, SyncError};
 use serde_json::json;
 use std::sync::Mutex;
 
@@ -28,6 +26,7 @@ pub async fn enroll(
     profile: &Profile,
     server: &str,
     code: &str,
+    pins: &[Pin],
     label: &str,
     out: Output,
 ) -> anyhow::Result<()> {
@@ -50,7 +49,7 @@ pub async fn enroll(
         passphrase.chars().count() >= 8,
         "choose a passphrase of at least 8 characters"
     );
-    let enrolled = enroll_device(server, code, label, profile.connect)
+    let enrolled = enroll_pinned(server, code, label, profile.connect, pins)
         .await
         .map_err(enrollment_error)?;
     let identity = Identity {
@@ -65,7 +64,7 @@ pub async fn enroll(
         identity,
         &OpenOptions::default(),
     )?;
-    store.set_server(server, &enrolled.credential)?;
+    store.set_server_pinned(server, &enrolled.credential, pins)?;
     store.close()?;
     out.print(
         &json!({"profile": profile.name, "device_id": enrolled.device_id, "agency": enrolled.agency, "user_id": enrolled.user_id}),

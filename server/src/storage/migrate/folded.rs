@@ -1,6 +1,6 @@
 //! The logical tables PostgreSQL keeps in another shape than SQLite: SQLite's `match_blocks`
 //! rows (block, record) live packed in their case's `match_profiles.blocks` in PostgreSQL
-//! (its schema version 3). The migration still copies, counts and checksums them as the
+//! (schema step `PACK_MATCH_BLOCKS`). The migration still copies, counts and checksums them as the
 //! tables [`super::TABLES`] names: on the PostgreSQL side each is read through a query that
 //! gives SQLite's rows back ([`target_relation`]), and `match_profiles` is written from both
 //! SQLite tables at once, each case's profile with its blocks ([`copy_match_profiles`]).

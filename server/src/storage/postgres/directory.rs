@@ -239,8 +239,9 @@ pub(super) fn redeem_enrollment_code(
     let user_id: String = col(&row, 1)?;
     let role = role_of(col(&row, 2)?)?;
     tx.execute(
-        "INSERT INTO devices (id, agency, user_id, label, credential_hash, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO devices (id, agency, user_id, label, credential_hash, created_at,
+                              credential_issued_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
         &[
             &device.id.as_bytes().as_slice(),
             &agency.as_str(),
@@ -280,9 +281,14 @@ pub(super) fn device_by_credential(
     credential_hash: &SecretHash,
 ) -> Result<Option<DeviceAuth>, StorageError> {
     tx.query_opt(
-        "SELECT d.id, d.agency, d.user_id, u.role, d.revoked_at, d.last_seen_at, d.last_seq
+        "SELECT d.id, d.agency, d.user_id, u.role, d.revoked_at, d.last_seen_at, d.last_seq,
+                CASE WHEN d.credential_hash = $1 THEN 0
+                     WHEN d.next_credential_hash = $1 THEN 1
+                     WHEN d.retired_credential_hash = $1 THEN 2 ELSE 3 END,
+                COALESCE(d.credential_issued_at, d.created_at)
          FROM devices d JOIN users u ON u.id = d.user_id
-         WHERE d.credential_hash = $1",
+         WHERE d.credential_hash = $1 OR d.next_credential_hash = $1
+            OR d.retired_credential_hash = $1 OR d.superseded_credential_hash = $1",
         &[&credential_hash.as_slice()],
     )
     .map_err(backend)?
@@ -295,8 +301,76 @@ pub(super) fn device_by_credential(
             revoked: col::<Option<i64>>(&row, 4)?.is_some(),
             last_seen_at_ms: col::<Option<i64>>(&row, 5)?.map(ms),
             last_seq: ms(col(&row, 6)?),
+            credential: match col::<i32>(&row, 7)? {
+                0 => CredentialSlot::Current,
+                1 => CredentialSlot::Next,
+                2 => CredentialSlot::Retired,
+                _ => CredentialSlot::Superseded,
+            },
+            credential_issued_at_ms: ms(col(&row, 8)?),
         })
     })
+    .transpose()
+}
+
+pub(super) fn stage_device_credential(
+    tx: &mut Tx<'_>,
+    id: DeviceId,
+    next_hash: &SecretHash,
+) -> Result<(), StorageError> {
+    tx.execute(
+        "UPDATE devices SET next_credential_hash = $2,
+                superseded_credential_hash = COALESCE(next_credential_hash, superseded_credential_hash)
+         WHERE id = $1",
+        &[&id.as_bytes().as_slice(), &next_hash.as_slice()],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) fn promote_device_credential(
+    tx: &mut Tx<'_>,
+    id: DeviceId,
+    next_hash: &SecretHash,
+    now_ms: u64,
+) -> Result<bool, StorageError> {
+    let changed = tx
+        .execute(
+            "UPDATE devices SET retired_credential_hash = credential_hash,
+                    credential_hash = next_credential_hash, next_credential_hash = NULL,
+                    credential_issued_at = $3
+             WHERE id = $1 AND next_credential_hash = $2",
+            &[
+                &id.as_bytes().as_slice(),
+                &next_hash.as_slice(),
+                &to_sql(now_ms),
+            ],
+        )
+        .map_err(backend)?;
+    Ok(changed == 1)
+}
+
+pub(super) fn renew_device_credential(
+    tx: &mut Tx<'_>,
+    id: DeviceId,
+    scope: Option<&AgencyCode>,
+    now_ms: u64,
+) -> Result<Option<Device>, StorageError> {
+    let scope = scope.map(|a| a.as_str());
+    tx.execute(
+        "UPDATE devices SET credential_issued_at = $3
+         WHERE id = $1 AND ($2::TEXT IS NULL OR agency = $2)",
+        &[&id.as_bytes().as_slice(), &scope, &to_sql(now_ms)],
+    )
+    .map_err(backend)?;
+    tx.query_opt(
+        &format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1 AND ($2::TEXT IS NULL OR agency = $2)"
+        ),
+        &[&id.as_bytes().as_slice(), &scope],
+    )
+    .map_err(backend)?
+    .map(|row| device_row(&row))
     .transpose()
 }
 

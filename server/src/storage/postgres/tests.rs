@@ -254,7 +254,8 @@ fn a_pushed_value_is_nowhere_in_the_database_in_the_clear() {
 
 /// The logical schema is SQLite's: the same tables with the same columns, and every index
 /// SQLite names. A column added to one backend and not the other fails here. (SQLite's
-/// `match_blocks` rows are packed in `match_profiles.blocks` in PostgreSQL: schema step 3.)
+/// `match_blocks` rows are packed in `match_profiles.blocks` in PostgreSQL:
+/// `schema::PACK_MATCH_BLOCKS`.)
 #[test]
 fn the_schema_has_the_tables_columns_and_indexes_of_sqlite() {
     use std::collections::BTreeSet;
@@ -354,10 +355,11 @@ fn the_pool_lends_at_most_its_size_and_reuses_returned_clients() {
     drop(second);
 }
 
-/// Schema step 3 packs each case's rows of `match_blocks` into its `match_profiles` row: a
-/// database written at version 2 finds the same shared blocks, with the same members, after.
+/// The schema step [`schema::PACK_MATCH_BLOCKS`] packs each case's rows of `match_blocks` into
+/// its `match_profiles` row: a database written at the version before finds the same shared
+/// blocks, with the same members, after.
 #[test]
-fn match_blocks_of_a_version_2_database_survive_packing() {
+fn match_blocks_of_a_database_before_packing_survive_it() {
     use crate::service::Service;
     use crate::storage::conformance::{enrolled_device, new_case_op};
     use fieldcase_core::FieldChange;
@@ -406,7 +408,12 @@ fn match_blocks_of_a_version_2_database_survive_packing() {
         before.len()
     );
 
-    // Back to version 2's shape: one row per (block, record), profiles without blocks.
+    // Back to the shape before the step: one row per (block, record), profiles without
+    // blocks, at the version the step starts from.
+    let before_packing = schema::MIGRATIONS
+        .iter()
+        .position(|step| *step == schema::PACK_MATCH_BLOCKS)
+        .unwrap() as i64;
     let mut client = store
         .database()
         .config()
@@ -421,9 +428,11 @@ fn match_blocks_of_a_version_2_database_survive_packing() {
              INSERT INTO match_blocks
                  SELECT substring(blocks FROM k * 8 + 1 FOR 8), record_id
                  FROM match_profiles, generate_series(0, length(blocks) / 8 - 1) AS k;
-             ALTER TABLE match_profiles DROP COLUMN blocks;
-             UPDATE schema_version SET version = 2;",
+             ALTER TABLE match_profiles DROP COLUMN blocks;",
         )
+        .unwrap();
+    client
+        .execute("UPDATE schema_version SET version = $1", &[&before_packing])
         .unwrap();
     let rows: i64 = client
         .query_one("SELECT count(*) FROM match_blocks", &[])
@@ -437,7 +446,7 @@ fn match_blocks_of_a_version_2_database_survive_packing() {
         .query_one("SELECT sum(length(blocks) / 8) FROM match_profiles", &[])
         .unwrap()
         .get(0);
-    assert_eq!(unpacked, rows, "every block of version 2 is kept");
+    assert_eq!(unpacked, rows, "every block from before is kept");
     let gone: Option<String> = client
         .query_one("SELECT to_regclass('match_blocks')::text", &[])
         .unwrap()

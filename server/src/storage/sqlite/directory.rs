@@ -242,8 +242,9 @@ pub(super) fn redeem_enrollment_code(
         return Ok(None);
     };
     tx.execute(
-        "INSERT INTO devices (id, agency, user_id, label, credential_hash, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO devices (id, agency, user_id, label, credential_hash, created_at,
+                              credential_issued_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
         params![
             device.id.as_bytes(),
             agency.as_str(),
@@ -279,9 +280,14 @@ pub(super) fn device_by_credential(
     credential_hash: &SecretHash,
 ) -> Result<Option<DeviceAuth>, StorageError> {
     tx.query_row(
-        "SELECT d.id, d.agency, d.user_id, u.role, d.revoked_at, d.last_seen_at, d.last_seq
+        "SELECT d.id, d.agency, d.user_id, u.role, d.revoked_at, d.last_seen_at, d.last_seq,
+                CASE WHEN d.credential_hash = ?1 THEN 0
+                     WHEN d.next_credential_hash = ?1 THEN 1
+                     WHEN d.retired_credential_hash = ?1 THEN 2 ELSE 3 END,
+                COALESCE(d.credential_issued_at, d.created_at)
          FROM devices d JOIN users u ON u.id = d.user_id
-         WHERE d.credential_hash = ?1",
+         WHERE d.credential_hash = ?1 OR d.next_credential_hash = ?1
+            OR d.retired_credential_hash = ?1 OR d.superseded_credential_hash = ?1",
         [credential_hash],
         |row| {
             Ok(DeviceAuth {
@@ -292,8 +298,75 @@ pub(super) fn device_by_credential(
                 revoked: row.get::<_, Option<i64>>(4)?.is_some(),
                 last_seen_at_ms: row.get::<_, Option<i64>>(5)?.map(ms_col),
                 last_seq: ms_col(row.get(6)?),
+                credential: credential_slot(row.get(7)?),
+                credential_issued_at_ms: ms_col(row.get(8)?),
             })
         },
+    )
+    .optional()
+    .map_err(backend)
+}
+
+fn credential_slot(code: i64) -> CredentialSlot {
+    match code {
+        0 => CredentialSlot::Current,
+        1 => CredentialSlot::Next,
+        2 => CredentialSlot::Retired,
+        _ => CredentialSlot::Superseded,
+    }
+}
+
+pub(super) fn stage_device_credential(
+    tx: &Transaction<'_>,
+    id: DeviceId,
+    next_hash: &SecretHash,
+) -> Result<(), StorageError> {
+    tx.execute(
+        "UPDATE devices SET next_credential_hash = ?2,
+                superseded_credential_hash = COALESCE(next_credential_hash, superseded_credential_hash)
+         WHERE id = ?1",
+        params![id.as_bytes(), next_hash],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) fn promote_device_credential(
+    tx: &Transaction<'_>,
+    id: DeviceId,
+    next_hash: &SecretHash,
+    now_ms: u64,
+) -> Result<bool, StorageError> {
+    let changed = tx
+        .execute(
+            "UPDATE devices SET retired_credential_hash = credential_hash,
+                    credential_hash = next_credential_hash, next_credential_hash = NULL,
+                    credential_issued_at = ?3
+             WHERE id = ?1 AND next_credential_hash = ?2",
+            params![id.as_bytes(), next_hash, to_sql_ms(now_ms)],
+        )
+        .map_err(backend)?;
+    Ok(changed == 1)
+}
+
+pub(super) fn renew_device_credential(
+    tx: &Transaction<'_>,
+    id: DeviceId,
+    scope: Option<&AgencyCode>,
+    now_ms: u64,
+) -> Result<Option<Device>, StorageError> {
+    tx.execute(
+        "UPDATE devices SET credential_issued_at = ?3
+         WHERE id = ?1 AND (?2 IS NULL OR agency = ?2)",
+        params![id.as_bytes(), scope.map(|a| a.as_str()), to_sql_ms(now_ms)],
+    )
+    .map_err(backend)?;
+    tx.query_row(
+        &format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1 AND (?2 IS NULL OR agency = ?2)"
+        ),
+        params![id.as_bytes(), scope.map(|a| a.as_str())],
+        device_row,
     )
     .optional()
     .map_err(backend)

@@ -394,6 +394,32 @@ impl Storage for SqliteStorage {
         self.write(|tx| directory::touch_device(tx, id, now_ms))
     }
 
+    fn stage_device_credential(
+        &self,
+        id: DeviceId,
+        next_hash: &SecretHash,
+    ) -> Result<(), StorageError> {
+        self.write(|tx| directory::stage_device_credential(tx, id, next_hash))
+    }
+
+    fn promote_device_credential(
+        &self,
+        id: DeviceId,
+        next_hash: &SecretHash,
+        now_ms: u64,
+    ) -> Result<bool, StorageError> {
+        self.write(|tx| directory::promote_device_credential(tx, id, next_hash, now_ms))
+    }
+
+    fn renew_device_credential(
+        &self,
+        id: DeviceId,
+        scope: Option<&AgencyCode>,
+        now_ms: u64,
+    ) -> Result<Option<Device>, StorageError> {
+        self.write(|tx| directory::renew_device_credential(tx, id, scope, now_ms))
+    }
+
     fn device_counts(&self) -> Result<DeviceCounts, StorageError> {
         self.read(directory::device_counts)
     }

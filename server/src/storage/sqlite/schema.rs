@@ -39,7 +39,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The version [`CREATE_CURRENT`] creates.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// How long a connection waits for a lock before failing. Only the writer takes write locks
 /// and it is behind a mutex, so this covers checkpoints and external tools (backups).
@@ -432,7 +432,26 @@ pub const MIGRATIONS: &[&str] = &[
     SEAL_FACTS,
     // 7 → 8
     DROP_BLOCKS_BY_RECORD,
+    // 8 → 9
+    DEVICE_CREDENTIAL_ROTATION,
 ];
+
+/// Step 9: device credentials expire and rotate (`service::credentials`). Beside the current
+/// credential's hash a device row holds when it was issued, the hash of the next credential
+/// (given to the device in a sync reply, current from its first use), the hash of the one
+/// it replaced and of a next one replaced before its use (so a copy of an old credential is
+/// told apart from a forged one). Credentials
+/// issued before this step count from the upgrade, so no device is locked out by it.
+pub const DEVICE_CREDENTIAL_ROTATION: &str = r#"
+ALTER TABLE devices ADD COLUMN credential_issued_at INTEGER;
+ALTER TABLE devices ADD COLUMN next_credential_hash BLOB;
+ALTER TABLE devices ADD COLUMN retired_credential_hash BLOB;
+ALTER TABLE devices ADD COLUMN superseded_credential_hash BLOB;
+UPDATE devices SET credential_issued_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
+CREATE UNIQUE INDEX devices_by_next_credential ON devices(next_credential_hash);
+CREATE INDEX devices_by_retired_credential ON devices(retired_credential_hash);
+CREATE INDEX devices_by_superseded_credential ON devices(superseded_credential_hash);
+"#;
 
 /// Step 8: a case's blocks are deleted by primary key, from the keys its old profile gives,
 /// so the index by record costs bytes for nothing.
@@ -522,6 +541,8 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
             .map_err(super::backend)?;
         tx.execute_batch(SEAL_FACTS).map_err(super::backend)?;
         tx.execute_batch(DROP_BLOCKS_BY_RECORD)
+            .map_err(super::backend)?;
+        tx.execute_batch(DEVICE_CREDENTIAL_ROTATION)
             .map_err(super::backend)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(super::backend)?;
