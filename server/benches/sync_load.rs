@@ -50,7 +50,13 @@
 //!    case and where it goes (`dbstat`, per table and index). Twice, each on a fresh server:
 //!    intake-sized cases (the generator's cases without their free-text narrative, ~0.6 KB of
 //!    JSON: what the target is set for — under 1.2 KB per case) and the generator's full cases
-//!    (~1.1 KB, with a narrative).
+//!    (~1.1 KB, with a narrative). On PostgreSQL (`SYNC_LOAD_DATABASE_URL`) the figure is
+//!    `pg_total_relation_size` of every table, split into heap, TOAST and each index.
+//!    Measured (4 December 2026, 10,000 intake-sized cases of 670 B JSON): SQLite 1,106 B/case;
+//!    PostgreSQL 2,251 B/case with one `match_blocks` row per block key (949 B of it) and
+//!    1,409 B/case with the keys packed into `match_profiles` (PostgreSQL schema step
+//!    `PACK_MATCH_BLOCKS`): op_log 457, match_profiles 306, report_facts 284, records 229,
+//!    op_audience 82, the ~20 nearly empty tables ~57 (8 KiB pages over 10,000 cases).
 //!
 //! Every figure runs against `fieldcase serve` as a separate process
 //! (`env!("CARGO_BIN_EXE_fieldcase")`, `--listen 127.0.0.1:0`, logs to a file), with its
@@ -564,8 +570,9 @@ impl PgDatabase {
         database
     }
 
-    /// `pg_database_size`, and `pg_total_relation_size` (heap, indexes, TOAST) of each table.
-    fn sizes(&self) -> (u64, Vec<(String, u64)>) {
+    /// `pg_database_size`, and `pg_total_relation_size` (heap, indexes, TOAST) of each table
+    /// with its parts: the heap alone, its TOAST (with the TOAST index) and each index.
+    fn sizes(&self) -> (u64, Vec<TableSize>) {
         let url = self.url.clone();
         on_thread(move || {
             let mut client = pg_connect(&url);
@@ -575,7 +582,13 @@ impl PgDatabase {
                 .get(0);
             let tables = client
                 .query(
-                    "SELECT c.relname::text, pg_total_relation_size(c.oid) FROM pg_class c \
+                    "SELECT c.relname::text, pg_total_relation_size(c.oid), \
+                       pg_relation_size(c.oid), \
+                       COALESCE(pg_total_relation_size(NULLIF(c.reltoastrelid, 0)), 0), \
+                       COALESCE((SELECT json_object_agg(i.relname, pg_relation_size(i.oid)) \
+                                 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+                                 WHERE x.indrelid = c.oid)::text, '{}') \
+                     FROM pg_class c \
                      JOIN pg_namespace n ON n.oid = c.relnamespace \
                      WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
                      ORDER BY 2 DESC",
@@ -583,11 +596,27 @@ impl PgDatabase {
                 )
                 .expect("table sizes")
                 .iter()
-                .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1) as u64))
+                .map(|row| TableSize {
+                    name: row.get(0),
+                    total: row.get::<_, i64>(1) as u64,
+                    heap: row.get::<_, i64>(2) as u64,
+                    toast: row.get::<_, i64>(3) as u64,
+                    indexes: serde_json::from_str(&row.get::<_, String>(4))
+                        .expect("index sizes"),
+                })
                 .collect();
             (total as u64, tables)
         })
     }
+}
+
+/// One table's bytes on disk (main fork of the heap; TOAST with its index; each index).
+struct TableSize {
+    name: String,
+    total: u64,
+    heap: u64,
+    toast: u64,
+    indexes: serde_json::Map<String, Value>,
 }
 
 impl Drop for PgDatabase {
@@ -2051,17 +2080,32 @@ async fn footprint_of(cfg: &Config, report: &mut Report, root: &Path, shape: Cas
         }
         Some(database) => {
             let (total, tables) = database.sizes();
-            let table_sum: u64 = tables.iter().map(|t| t.1).sum();
+            let table_sum: u64 = tables.iter().map(|t| t.total).sum();
+            let per_case = |bytes: u64| json!(round(bytes as f64 / cases as f64, 1));
             let by_table: serde_json::Map<String, Value> = tables
                 .iter()
-                .filter(|t| t.1 > 0)
-                .map(|(name, bytes)| (name.clone(), json!(round(*bytes as f64 / cases as f64, 1))))
+                .filter(|t| t.total > 0)
+                .map(|t| (t.name.clone(), per_case(t.total)))
+                .collect();
+            let parts: serde_json::Map<String, Value> = tables
+                .iter()
+                .filter(|t| t.total > 0)
+                .map(|t| {
+                    let indexes: serde_json::Map<String, Value> = t
+                        .indexes
+                        .iter()
+                        .map(|(name, bytes)| (name.clone(), per_case(bytes.as_u64().unwrap_or(0))))
+                        .collect();
+                    let parts = json!({"heap": per_case(t.heap), "toast": per_case(t.toast), "indexes": indexes});
+                    (t.name.clone(), parts)
+                })
                 .collect();
             let layout = json!({
                 "pg_database_size_bytes": total,
                 "tables_total_relation_size_bytes": table_sum,
                 "tables_bytes_per_case": round(table_sum as f64 / cases as f64, 0),
                 "bytes_per_case_by_table": by_table,
+                "bytes_per_case_by_part": parts,
             });
             report.line(format!(
                 "server at rest (PostgreSQL): tables {:.0} B/case (pg_total_relation_size, with indexes and TOAST); whole database {:.0} B/case (pg_database_size, with the catalog)",

@@ -6,6 +6,9 @@
 //! numbers and `server_meta` keeps the database's epoch — so every device's cursor and
 //! credential stay valid, and the devices carry on syncing against the new database.
 //!
+//! - **One shape apart**: SQLite's `match_blocks` rows live packed in their case's
+//!   `match_profiles` row in PostgreSQL; they are written with the profiles and counted and
+//!   checksummed as SQLite's rows all the same (`folded`).
 //! - **Order**: tables are copied parents first ([`TABLES`]), rows in insertion order, so every
 //!   foreign key finds its row.
 //! - **Resumable**: each table is copied in one PostgreSQL transaction that also records it as
@@ -29,6 +32,8 @@ use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+
+mod folded;
 
 /// Every table of the logical schema, parents before children.
 pub const TABLES: &[&str] = &[
@@ -203,7 +208,10 @@ impl Fingerprint {
 /// The columns a table has in PostgreSQL, with their types, in a stable (name) order.
 fn target_columns(pg: &mut Client, table: &str) -> Result<Vec<(String, Type)>, MigrateError> {
     let statement = pg
-        .prepare(&format!("SELECT * FROM {table} LIMIT 0"))
+        .prepare(&format!(
+            "SELECT * FROM {} LIMIT 0",
+            folded::target_relation(table)
+        ))
         .map_err(target_error)?;
     let mut columns: Vec<(String, Type)> = statement
         .columns()
@@ -269,7 +277,14 @@ fn target_fingerprint(
     let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
     let mut print = Fingerprint::default();
     for row in pg
-        .query(&format!("SELECT {} FROM {table}", names.join(", ")), &[])
+        .query(
+            &format!(
+                "SELECT {} FROM {}",
+                names.join(", "),
+                folded::target_relation(table)
+            ),
+            &[],
+        )
         .map_err(target_error)?
     {
         let cells = columns
@@ -335,8 +350,31 @@ fn copy_table(
     table: &'static str,
     columns: &[(String, Type)],
 ) -> Result<u64, MigrateError> {
-    let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
     let mut tx = pg.transaction().map_err(target_error)?;
+    let copied = if folded::is_folding(table) {
+        folded::copy_match_profiles(sqlite, &mut tx)?
+    } else if folded::is_folded(table) {
+        folded::source_rows(sqlite, table)?
+    } else {
+        copy_rows(sqlite, &mut tx, table, columns)?
+    };
+    tx.execute(
+        "INSERT INTO fieldcase_migration (table_name, rows) VALUES ($1, $2)",
+        &[&table, &(copied as i64)],
+    )
+    .map_err(target_error)?;
+    tx.commit().map_err(target_error)?;
+    Ok(copied)
+}
+
+/// Copies a table's rows as they are, column for column.
+fn copy_rows(
+    sqlite: &Connection,
+    tx: &mut postgres::Transaction<'_>,
+    table: &'static str,
+    columns: &[(String, Type)],
+) -> Result<u64, MigrateError> {
+    let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
     // The target's own first-start rows (its epoch, key check): the source's replace them.
     if table == "server_meta" {
         tx.execute("DELETE FROM server_meta", &[])
@@ -370,11 +408,11 @@ fn copy_table(
         batch.push(row);
         copied += 1;
         if batch.len() == BATCH_ROWS {
-            flush(&mut tx, &mut batch)?;
+            flush(tx, &mut batch)?;
         }
         Ok(())
     })?;
-    flush(&mut tx, &mut batch)?;
+    flush(tx, &mut batch)?;
     // Identity columns go on from the highest copied value, as SQLite's would.
     for (name, _) in columns {
         let sequence: Option<String> = tx
@@ -393,12 +431,6 @@ fn copy_table(
             .map_err(target_error)?;
         }
     }
-    tx.execute(
-        "INSERT INTO fieldcase_migration (table_name, rows) VALUES ($1, $2)",
-        &[&table, &(copied as i64)],
-    )
-    .map_err(target_error)?;
-    tx.commit().map_err(target_error)?;
     Ok(copied)
 }
 
@@ -429,7 +461,10 @@ pub fn sqlite_to_postgres(
     if done.is_empty() {
         for table in TABLES.iter().filter(|t| **t != "server_meta") {
             let rows: i64 = pg
-                .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+                .query_one(
+                    &format!("SELECT count(*) FROM {}", folded::target_relation(table)),
+                    &[],
+                )
                 .map_err(target_error)?
                 .get(0);
             if rows > 0 {

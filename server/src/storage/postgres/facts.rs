@@ -10,7 +10,7 @@ use super::state::{load_state, read_meta, write_meta};
 use super::Tx;
 use super::{backend, col, record_id_of};
 use crate::reports::facts::{CaseFacts, ServiceFacts};
-use crate::reports::matching::MatchProfile;
+use crate::reports::matching::{BlockKey, MatchProfile};
 use crate::seal::Sealer;
 use crate::storage::StorageError;
 use crate::storage::{sealed_facts, sealed_profile};
@@ -66,7 +66,8 @@ fn write_case(
     )
 }
 
-/// Writes (or, with `None`, removes) a case's sealed match profile and its keyed blocks.
+/// Writes (or, with `None`, removes) a case's sealed match profile and its keyed blocks, in
+/// one row: the blocks packed ([`pack_blocks`]), so replacing the row replaces them all.
 fn write_profile(
     tx: &mut Tx<'_>,
     sealer: &Sealer,
@@ -74,45 +75,31 @@ fn write_profile(
     profile: Option<&MatchProfile>,
 ) -> Result<(), StorageError> {
     let id = record.as_bytes().as_slice();
-    // The old blocks are those the old profile gives (blocks are a function of the profile
-    // and the key): deleted by primary key, so `match_blocks` needs no index by record.
-    let old = tx
-        .query_opt(
-            "SELECT profile FROM match_profiles WHERE record_id = $1",
-            &[&id],
-        )
-        .map_err(backend)?;
-    if let Some(row) = old {
-        let sealed: Vec<u8> = col(&row, 0)?;
-        let old = sealed_profile::open_profile(sealer, record, &sealed)?;
-        for block in &old.blocks(sealer) {
-            tx.execute(
-                "DELETE FROM match_blocks WHERE block = $1 AND record_id = $2",
-                &[&block.as_slice(), &id],
-            )
-            .map_err(backend)?;
-        }
-    }
     let Some(p) = profile else {
         tx.execute("DELETE FROM match_profiles WHERE record_id = $1", &[&id])
             .map_err(backend)?;
         return Ok(());
     };
     tx.execute(
-        "INSERT INTO match_profiles (record_id, profile) VALUES ($1, $2)
-         ON CONFLICT (record_id) DO UPDATE SET profile = excluded.profile",
-        &[&id, &sealed_profile::seal_profile(sealer, record, p)],
+        "INSERT INTO match_profiles (record_id, profile, blocks) VALUES ($1, $2, $3)
+         ON CONFLICT (record_id) DO UPDATE SET
+           profile = excluded.profile, blocks = excluded.blocks",
+        &[
+            &id,
+            &sealed_profile::seal_profile(sealer, record, p),
+            &pack_blocks(p.blocks(sealer)),
+        ],
     )
     .map_err(backend)?;
-    for block in &p.blocks(sealer) {
-        tx.execute(
-            "INSERT INTO match_blocks (block, record_id) VALUES ($1, $2)
-             ON CONFLICT DO NOTHING",
-            &[&block.as_slice(), &id],
-        )
-        .map_err(backend)?;
-    }
     Ok(())
+}
+
+/// A case's block keys as `match_profiles.blocks` holds them: sorted, without repeats (two
+/// name pairs may key alike), concatenated ([`BLOCK_KEY_BYTES`](crate::reports::matching::BLOCK_KEY_BYTES) each).
+pub(super) fn pack_blocks(mut blocks: Vec<BlockKey>) -> Vec<u8> {
+    blocks.sort_unstable();
+    blocks.dedup();
+    blocks.concat()
 }
 
 fn refresh_service(
@@ -153,7 +140,7 @@ pub(super) fn rebuild_if_stale(tx: &mut Tx<'_>, sealer: &Sealer) -> Result<(), S
     }
     tx.batch_execute(
         "DELETE FROM report_facts; DELETE FROM service_facts;
-         DELETE FROM match_blocks; DELETE FROM match_profiles;",
+         DELETE FROM match_profiles;",
     )
     .map_err(backend)?;
     let records = tx

@@ -210,17 +210,26 @@ pub(super) fn scan_referral_facts(
 
 /// Members of blocks shared by at least two cases, sorted by block; only members' profiles
 /// are opened, each once (a case in several blocks is visited with one shared member).
+/// Each case's packed blocks (`facts::pack_blocks`) are unpacked into (block, record) pairs
+/// and counted per block in one sort; only the pairs of shared blocks fetch a profile.
 pub(super) fn scan_match_blocks(
     tx: &mut Tx<'_>,
     sealer: &Sealer,
     visit: &mut dyn FnMut(&BlockKey, Arc<BlockMember>),
 ) -> Result<(), StorageError> {
-    let sql = "SELECT b.block, b.record_id, p.profile
-               FROM match_blocks b
-               JOIN match_profiles p ON p.record_id = b.record_id
-               WHERE EXISTS (SELECT 1 FROM match_blocks o
-                             WHERE o.block = b.block AND o.record_id <> b.record_id)
-               ORDER BY b.block";
+    let sql = format!(
+        "SELECT b.block, b.record_id, p.profile
+         FROM (SELECT block, record_id, count(*) OVER (PARTITION BY block) AS members
+               FROM (SELECT substring(m.blocks FROM k * {n} + 1 FOR {n}) AS block, m.record_id
+                     FROM match_profiles m,
+                          generate_series(0, length(m.blocks) / {n} - 1) AS k) AS unpacked
+              ) AS b
+         JOIN match_profiles p ON p.record_id = b.record_id
+         WHERE b.members > 1
+         ORDER BY b.block",
+        n = BLOCK_KEY_BYTES
+    );
+    let sql = sql.as_str();
     let mut opened: HashMap<RecordId, Arc<BlockMember>> = HashMap::new();
     stream(tx, sql, &[], |row| {
         let block: &[u8] = col(row, 0)?;

@@ -253,7 +253,9 @@ fn a_pushed_value_is_nowhere_in_the_database_in_the_clear() {
 }
 
 /// The logical schema is SQLite's: the same tables with the same columns, and every index
-/// SQLite names. A column added to one backend and not the other fails here.
+/// SQLite names. A column added to one backend and not the other fails here. (SQLite's
+/// `match_blocks` rows are packed in `match_profiles.blocks` in PostgreSQL:
+/// `schema::PACK_MATCH_BLOCKS`.)
 #[test]
 fn the_schema_has_the_tables_columns_and_indexes_of_sqlite() {
     use std::collections::BTreeSet;
@@ -287,7 +289,7 @@ fn the_schema_has_the_tables_columns_and_indexes_of_sqlite() {
         .config()
         .connect(::postgres::NoTls)
         .unwrap();
-    let pg_columns: BTreeSet<(String, String)> = client
+    let mut pg_columns: BTreeSet<(String, String)> = client
         .query(
             "SELECT table_name::text, column_name::text FROM information_schema.columns
              WHERE table_schema = 'public' AND table_name <> 'schema_version'",
@@ -297,6 +299,12 @@ fn the_schema_has_the_tables_columns_and_indexes_of_sqlite() {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
+    let pair = |t: &str, c: &str| (t.to_owned(), c.to_owned());
+    assert!(pg_columns.remove(&pair("match_profiles", "blocks")));
+    pg_columns.extend([
+        pair("match_blocks", "block"),
+        pair("match_blocks", "record_id"),
+    ]);
     let pg_indexes: BTreeSet<String> = client
         .query(
             "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public'",
@@ -345,4 +353,103 @@ fn the_pool_lends_at_most_its_size_and_reuses_returned_clients() {
         "and got the returned connection, not a new one"
     );
     drop(second);
+}
+
+/// The schema step [`schema::PACK_MATCH_BLOCKS`] packs each case's rows of `match_blocks` into
+/// its `match_profiles` row: a database written at the version before finds the same shared
+/// blocks, with the same members, after.
+#[test]
+fn match_blocks_of_a_database_before_packing_survive_it() {
+    use crate::service::Service;
+    use crate::storage::conformance::{enrolled_device, new_case_op};
+    use fieldcase_core::FieldChange;
+    let store = temp_postgres();
+    let (uga, ken) = (
+        enrolled_device(&*store, "iom_uga"),
+        enrolled_device(&*store, "iom_ken"),
+    );
+    let person = [
+        ("given_name", "Hodan"),
+        ("family_name", "Abdi Warsame"),
+        ("date_of_birth", "1991-04-02"),
+    ];
+    let swapped = [
+        ("given_name", "Warsame"),
+        ("family_name", "Hodan"),
+        ("date_of_birth", "1991"),
+    ];
+    for (device, seq, fields) in [(&uga, 1, person), (&ken, 1, swapped), (&uga, 2, swapped)] {
+        let mut op = new_case_op(device, seq, RecordId::new());
+        op.fields = fields
+            .iter()
+            .map(|(k, v)| {
+                let change = FieldChange {
+                    value: serde_json::json!(v),
+                    seen: vec![],
+                };
+                ((*k).to_owned(), change)
+            })
+            .collect();
+        (&*store as &dyn Storage)
+            .push(device, &[op], crate::storage::conformance::NOW)
+            .unwrap();
+    }
+    let shared = |store: &dyn Storage| {
+        let mut seen = Vec::new();
+        store
+            .scan_match_blocks(&mut |block, member| seen.push((*block, member.record)))
+            .unwrap();
+        seen
+    };
+    let before = shared(&*store);
+    assert!(
+        before.len() >= 3,
+        "the three cases share blocks: {}",
+        before.len()
+    );
+
+    // Back to the shape before the step: one row per (block, record), profiles without
+    // blocks, at the version the step starts from.
+    let before_packing = schema::MIGRATIONS
+        .iter()
+        .position(|step| *step == schema::PACK_MATCH_BLOCKS)
+        .unwrap() as i64;
+    let mut client = store
+        .database()
+        .config()
+        .connect(::postgres::NoTls)
+        .unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE match_blocks (
+                 block     BYTEA NOT NULL,
+                 record_id BYTEA NOT NULL REFERENCES records(record_id),
+                 PRIMARY KEY (block, record_id));
+             INSERT INTO match_blocks
+                 SELECT substring(blocks FROM k * 8 + 1 FOR 8), record_id
+                 FROM match_profiles, generate_series(0, length(blocks) / 8 - 1) AS k;
+             ALTER TABLE match_profiles DROP COLUMN blocks;",
+        )
+        .unwrap();
+    client
+        .execute("UPDATE schema_version SET version = $1", &[&before_packing])
+        .unwrap();
+    let rows: i64 = client
+        .query_one("SELECT count(*) FROM match_blocks", &[])
+        .unwrap()
+        .get(0);
+    assert!(rows > before.len() as i64, "unshared blocks are kept too");
+
+    let reopened = another_process(&store);
+    assert_eq!(shared(&reopened), before);
+    let unpacked: i64 = client
+        .query_one("SELECT sum(length(blocks) / 8) FROM match_profiles", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(unpacked, rows, "every block from before is kept");
+    let gone: Option<String> = client
+        .query_one("SELECT to_regclass('match_blocks')::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(gone, None);
 }
