@@ -283,6 +283,16 @@ CREATE TABLE duplicate_decisions (
 );
 "#;
 
+/// Undoes the steps after 8 (which this rewind to version 6 would otherwise run twice).
+const UNDO_STEPS_AFTER_8: &str = "
+    DROP INDEX devices_by_next_credential; DROP INDEX devices_by_retired_credential;
+    DROP INDEX devices_by_superseded_credential;
+    ALTER TABLE devices DROP COLUMN credential_issued_at;
+    ALTER TABLE devices DROP COLUMN next_credential_hash;
+    ALTER TABLE devices DROP COLUMN retired_credential_hash;
+    ALTER TABLE devices DROP COLUMN superseded_credential_hash;
+";
+
 #[tokio::test]
 async fn a_version_5_database_gets_its_plain_facts_sealed_and_wiped() {
     let dir = tempfile::tempdir().unwrap();
@@ -303,6 +313,7 @@ async fn a_version_5_database_gets_its_plain_facts_sealed_and_wiped() {
              DROP TABLE duplicate_decisions;",
         )
         .unwrap();
+        conn.execute_batch(UNDO_STEPS_AFTER_8).unwrap();
         conn.execute_batch(PLAIN_TABLES_V5).unwrap();
         conn.execute(
             "INSERT INTO duplicate_decisions VALUES (?1, ?2, 'confirmed', 1, 'reviewer')",
