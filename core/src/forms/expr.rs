@@ -312,6 +312,21 @@ impl Expr {
         out
     }
 
+    /// Whether the expression reads nothing but `.`, literals and today's date: no other
+    /// field, repeat position or choice column, so its value depends on the answer alone.
+    pub fn reads_only_current(&self) -> bool {
+        let mut alone = true;
+        self.visit(&mut |e| {
+            if matches!(
+                e,
+                Expr::Field(_) | Expr::Name(_) | Expr::Call(Function::Position, _)
+            ) {
+                alone = false;
+            }
+        });
+        alone
+    }
+
     /// The bare names (choice columns) the expression uses.
     pub fn names(&self) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
