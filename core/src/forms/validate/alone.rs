@@ -22,8 +22,9 @@ use serde_json::Value;
 /// Checks one value of a case (`key` → `value`) against the rules that read it alone, under
 /// `forms` (the versions the case names). `all_held` says whether every version it names was
 /// found: without one, a field of that form would look unknown, so "not in the form" is not
-/// decided (as in `check_case`). Keys other than `answers.*` are the case model's, except
-/// that a core variable a form field records must satisfy that field's own constraint.
+/// decided (as in `check_case`); with no form at all, answers are free (a case that names no
+/// form). Keys other than `answers.*` are the case model's, except that a core variable a
+/// form field records must satisfy that field's own constraint.
 pub fn check_answer_alone(
     forms: &[&FormDefinition],
     all_held: bool,
@@ -31,7 +32,7 @@ pub fn check_answer_alone(
     value: &Value,
     today: Date,
 ) -> Result<(), ValidationError> {
-    if value.is_null() {
+    if value.is_null() || (forms.is_empty() && all_held) {
         return Ok(());
     }
     let Some(path) = key.strip_prefix(ANSWER_KEY_PREFIX) else {

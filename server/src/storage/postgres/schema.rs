@@ -227,8 +227,20 @@ CREATE INDEX api_tokens_by_user ON api_tokens(user_id);
 /// sealed profile gives (`postgres::facts`), so the index by record is bytes for nothing.
 const V2: &str = "DROP INDEX IF EXISTS match_blocks_by_record;";
 
+/// Version 3: cases that need review (`service::review`), their reasons sealed under the
+/// server key bound to the case (`seal::case_review_ad`).
+const V3: &str = r#"
+CREATE TABLE case_reviews (
+    case_id    BYTEA PRIMARY KEY NOT NULL REFERENCES records(record_id),
+    agency     TEXT NOT NULL,
+    flagged_at BIGINT NOT NULL,
+    reasons    BYTEA NOT NULL
+);
+CREATE INDEX case_reviews_by_agency ON case_reviews(agency, flagged_at);
+"#;
+
 /// `MIGRATIONS[v]` upgrades version `v` to `v + 1`. Never edit a shipped step: add one.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Brings the database to [`SCHEMA_VERSION`], one step per transaction; refuses a newer one.
 pub fn prepare(client: &mut Client) -> Result<(), StorageError> {

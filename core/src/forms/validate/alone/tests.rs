@@ -89,6 +89,8 @@ fn a_field_of_no_form_the_case_names_is_refused_unless_a_form_is_missing() {
         check_answer_alone(&[&form], false, k, &json!("red"), today()),
         Ok(())
     );
+    // A case that names no form keeps free answers.
+    assert_eq!(check_answer_alone(&[], true, k, &json!("red"), today()), Ok(()));
     // A field that records a core variable is written there.
     let k = "answers.sex";
     assert_eq!(
