@@ -74,7 +74,15 @@ fn raw_case(device: &Device, seq: u64, values: Value) -> Operation {
         },
         fields: fields(values)
             .into_iter()
-            .map(|(k, value)| (k, FieldChange { value, seen: vec![] }))
+            .map(|(k, value)| {
+                (
+                    k,
+                    FieldChange {
+                        value,
+                        seen: vec![],
+                    },
+                )
+            })
             .collect(),
     }
 }
@@ -151,7 +159,11 @@ async fn answers_are_checked_on_the_server_and_merged_breaks_are_flagged() {
         "answers.phone": "call me on 0812"
     });
     let ops = vec![
-        raw_case(&raw, 1, with(screened(), "answers.interview_language", json!("klingon"))),
+        raw_case(
+            &raw,
+            1,
+            with(screened(), "answers.interview_language", json!("klingon")),
+        ),
         raw_case(&raw, 2, managed),
         raw_case(&raw, 3, with(screened(), "answers.bank_pin", json!("4711"))),
         raw_case(&raw, 4, with(screened(), "forms.iom_screening", json!(9))),
@@ -167,10 +179,26 @@ async fn answers_are_checked_on_the_server_and_merged_breaks_are_flagged() {
         .collect();
     assert_eq!(refused.len(), 4, "{refused:?}");
     let expect = [
-        (1, "answers.interview_language: not one of the field's choices", "klingon"),
-        (2, "answers.phone: does not satisfy the field's constraint", "0812"),
-        (3, "answers.bank_pin: not a field of the case's forms", "4711"),
-        (4, "forms.iom_screening: this form version is not published", "9"),
+        (
+            1,
+            "answers.interview_language: not one of the field's choices",
+            "klingon",
+        ),
+        (
+            2,
+            "answers.phone: does not satisfy the field's constraint",
+            "0812",
+        ),
+        (
+            3,
+            "answers.bank_pin: not a field of the case's forms",
+            "4711",
+        ),
+        (
+            4,
+            "forms.iom_screening: this form version is not published",
+            "9",
+        ),
     ];
     for ((seq, detail), (want_seq, want, value)) in refused.iter().zip(expect) {
         assert_eq!(*seq, want_seq);
@@ -182,7 +210,11 @@ async fn answers_are_checked_on_the_server_and_merged_breaks_are_flagged() {
     assert!(a.store().get_case(&valid_id).is_ok());
 
     // The merge: a minor's screening, edited offline on two devices.
-    let minor = with(with(screened(), "answers.is_minor", json!(true)), "answers.accompanied", json!(true));
+    let minor = with(
+        with(screened(), "answers.is_minor", json!(true)),
+        "answers.accompanied",
+        json!(true),
+    );
     let case_id = a.store().create_case_fields(fields(minor)).unwrap();
     assert_eq!(a.sync().await.unwrap().rejected, 0);
     b.sync().await.unwrap();
@@ -198,12 +230,24 @@ async fn answers_are_checked_on_the_server_and_merged_breaks_are_flagged() {
         .update_case(&case_id, fields(json!({"answers.accompanied": false})))
         .unwrap();
     assert_eq!(a.sync().await.unwrap().rejected, 0);
-    assert_eq!(b.sync().await.unwrap().rejected, 0, "a merged break is never refused");
+    assert_eq!(
+        b.sync().await.unwrap().rejected,
+        0,
+        "a merged break is never refused"
+    );
     a.sync().await.unwrap();
     for device in [&a, &b] {
         let merged = device.store().get_case(&case_id).unwrap().fields;
-        assert_eq!(merged["answers.is_minor"], json!(false), "a's write is kept");
-        assert_eq!(merged["answers.accompanied"], json!(false), "b's write is kept");
+        assert_eq!(
+            merged["answers.is_minor"],
+            json!(false),
+            "a's write is kept"
+        );
+        assert_eq!(
+            merged["answers.accompanied"],
+            json!(false),
+            "b's write is kept"
+        );
     }
 
     // The agency's admin sees the case flagged, with the field and the rule.

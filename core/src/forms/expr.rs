@@ -312,14 +312,18 @@ impl Expr {
         out
     }
 
-    /// Whether the expression reads nothing but `.`, literals and today's date: no other
-    /// field, repeat position or choice column, so its value depends on the answer alone.
+    /// Whether the expression reads nothing but `.` and literals: no other field, repeat
+    /// position, choice column or clock (`today()` is another day when an answer written
+    /// offline arrives), so its value depends on the answer alone, wherever and whenever it
+    /// is evaluated.
     pub fn reads_only_current(&self) -> bool {
         let mut alone = true;
         self.visit(&mut |e| {
             if matches!(
                 e,
-                Expr::Field(_) | Expr::Name(_) | Expr::Call(Function::Position, _)
+                Expr::Field(_)
+                    | Expr::Name(_)
+                    | Expr::Call(Function::Position | Function::Today | Function::Now, _)
             ) {
                 alone = false;
             }

@@ -13,8 +13,7 @@ use crate::storage::port::StoreTx;
 use crate::storage::StorageError;
 use fieldcase_core::forms::{FormDefinition, FormId};
 use fieldcase_core::store::{
-    form_record_id, legacy_form_record_id, FORM_DEFINITION_FIELD, FORM_ID_FIELD,
-    FORM_VERSION_FIELD,
+    form_record_id, legacy_form_record_id, FORM_DEFINITION_FIELD, FORM_ID_FIELD, FORM_VERSION_FIELD,
 };
 use fieldcase_core::{AgencyCode, RecordKind};
 use serde_json::Value;

@@ -13,9 +13,9 @@ use super::form_versions::{self, PushForms};
 use super::{audience, referrals, review, rules};
 use crate::storage::port::{FieldMap, StoreTx, StoredRecord};
 use crate::storage::{DeviceAuth, PushOutcome, Storage, StorageError};
+use fieldcase_core::forms::{form_refs, FormDefinition, FormId};
 use fieldcase_core::merge::{merged_state, RecordState};
 use fieldcase_core::protocol::{Rejection, SERVER_DEVICE_ID};
-use fieldcase_core::forms::{form_refs, FormDefinition, FormId};
 use fieldcase_core::{AgencyCode, Operation, RecordId, RecordKind};
 use rules::{Decision, RecordLookup, ReferralGrant};
 use std::collections::BTreeMap;
@@ -77,7 +77,14 @@ fn push_in(
         match rules::decide(&device.agency, op, now_ms, &mut lookup)? {
             Decision::Create(record) => {
                 tx.insert_record(op, &record)?;
-                apply(tx, &mut forms, op, &record.owner_agency, record.case_id, now_ms)?;
+                apply(
+                    tx,
+                    &mut forms,
+                    op,
+                    &record.owner_agency,
+                    record.case_id,
+                    now_ms,
+                )?;
                 outcome.applied += 1;
             }
             Decision::CreateReferral { record, referral } => {

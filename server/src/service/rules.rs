@@ -93,8 +93,7 @@ pub trait RecordLookup {
         version: u32,
     ) -> Result<Option<Arc<FormDefinition>>, Self::Error>;
     /// Every version of form `id` published for `agency`.
-    fn form_versions(&mut self, agency: &AgencyCode, id: &FormId)
-        -> Result<Vec<u32>, Self::Error>;
+    fn form_versions(&mut self, agency: &AgencyCode, id: &FormId) -> Result<Vec<u32>, Self::Error>;
     /// The forms case `case` names now (`forms.<id>` → version).
     fn case_forms(&mut self, case: RecordId) -> Result<BTreeMap<FormId, u32>, Self::Error>;
 }

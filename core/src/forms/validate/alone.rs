@@ -3,7 +3,8 @@
 //! [`check_case`](super::check_case) judges a whole case; some of its rules read one answer
 //! only — the field must be one of the case's forms (and answered where its repeat says), the
 //! value must have the field's type and choice codes, and a `constraint` that reads nothing but
-//! `.` (a `regex()`, a range, a length) must hold. No merge of two valid edits can break one of
+//! `.` and literals (a `regex()`, a range, a length; not `today()`, which is another day when
+//! an answer written offline arrives) must hold. No merge of two valid edits can break one of
 //! these, so the server refuses a pushed operation that does, exactly as a device refuses the
 //! write ([`check_answer_alone`] gives the very error `check_case` gives for that key when the
 //! field is shown). Every other rule — `relevant`, `required`, constraints and choice filters

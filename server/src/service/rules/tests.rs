@@ -94,7 +94,11 @@ fn note_fields(case: &str, text: &str) -> Vec<(&'static str, serde_json::Value)>
     ]
 }
 
-pub(super) fn op(kind: RecordKind, record: RecordId, fields: &[(&str, serde_json::Value)]) -> Operation {
+pub(super) fn op(
+    kind: RecordKind,
+    record: RecordId,
+    fields: &[(&str, serde_json::Value)],
+) -> Operation {
     let device = DeviceId::from_bytes([1; 16]);
     Operation {
         op_id: OpId { device, seq: 1 },

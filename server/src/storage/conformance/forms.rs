@@ -193,8 +193,16 @@ pub fn pushed_answers_are_checked_and_merged_cases_flagged(store: &dyn Storage) 
     // Still flagged after an unrelated edit (since the first time); cleared once fixed.
     let phone = answers_op(&a, 4, case, &[("answers.phone", json!("+256700000001"))]);
     store.push(&a, &[phone], NOW + 20).unwrap();
-    assert_eq!(review::list(store, &a.agency).unwrap()[0].flagged_ms, NOW + 10);
-    let cleared = answers_op(&a, 5, case, &[("answers.guardian", serde_json::Value::Null)]);
+    assert_eq!(
+        review::list(store, &a.agency).unwrap()[0].flagged_ms,
+        NOW + 10
+    );
+    let cleared = answers_op(
+        &a,
+        5,
+        case,
+        &[("answers.guardian", serde_json::Value::Null)],
+    );
     assert_eq!(store.push(&a, &[cleared], NOW + 30).unwrap().applied, 1);
     assert!(review::list(store, &a.agency).unwrap().is_empty());
 }

@@ -6,8 +6,8 @@ use crate::seal::Sealer;
 use crate::storage::port::CaseReview;
 use crate::storage::sealed_reviews;
 use crate::storage::StorageError;
-use fieldcase_core::{AgencyCode, RecordId};
 use ::postgres::Row;
+use fieldcase_core::{AgencyCode, RecordId};
 
 fn opened(sealer: &Sealer, row: &Row) -> Result<CaseReview, StorageError> {
     let case_id = record_id_of(col(row, 0)?)?;

@@ -19,7 +19,10 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     ))
 }
 
-fn opened(sealer: &Sealer, (case_id, agency, flagged_ms, sealed): Row) -> Result<CaseReview, StorageError> {
+fn opened(
+    sealer: &Sealer,
+    (case_id, agency, flagged_ms, sealed): Row,
+) -> Result<CaseReview, StorageError> {
     Ok(CaseReview {
         reasons: sealed_reviews::open(sealer, case_id, &sealed)?,
         case_id,

@@ -61,7 +61,10 @@ fn a_value_of_the_wrong_type_or_an_unknown_code_is_refused_naming_the_field() {
     let form = screening();
     let k = "answers.interview_language";
     assert_eq!(alone(&form, k, json!("am")), Ok(()));
-    assert_eq!(alone(&form, k, json!("klingon")), refused(k, Reason::NotAChoice));
+    assert_eq!(
+        alone(&form, k, json!("klingon")),
+        refused(k, Reason::NotAChoice)
+    );
     let k = "answers.is_minor";
     assert_eq!(
         alone(&form, k, json!("no")),
@@ -90,7 +93,10 @@ fn a_field_of_no_form_the_case_names_is_refused_unless_a_form_is_missing() {
         Ok(())
     );
     // A case that names no form keeps free answers.
-    assert_eq!(check_answer_alone(&[], true, k, &json!("red"), today()), Ok(()));
+    assert_eq!(
+        check_answer_alone(&[], true, k, &json!("red"), today()),
+        Ok(())
+    );
     // A field that records a core variable is written there.
     let k = "answers.sex";
     assert_eq!(
@@ -104,15 +110,35 @@ fn a_constraint_on_the_value_alone_is_checked_and_one_between_fields_is_not() {
     let form = screening();
     let k = "answers.debt_amount_usd";
     assert_eq!(alone(&form, k, json!(250.5)), Ok(()));
-    assert_eq!(alone(&form, k, json!(-3)), refused(k, Reason::ConstraintFailed));
-    let k = "answers.outcome_notes";
-    assert_eq!(alone(&form, k, json!("too short")), refused(k, Reason::ConstraintFailed));
-    let k = "answers.screening_consent";
-    assert_eq!(alone(&form, k, json!(false)), refused(k, Reason::ConstraintFailed));
-    // `intake_date` records a core variable; its constraint `. <= today()` reads it alone.
     assert_eq!(
-        alone(&form, "intake_date", json!("2026-12-30")),
-        refused("intake_date", Reason::ConstraintFailed)
+        alone(&form, k, json!(-3)),
+        refused(k, Reason::ConstraintFailed)
+    );
+    let k = "answers.outcome_notes";
+    assert_eq!(
+        alone(&form, k, json!("too short")),
+        refused(k, Reason::ConstraintFailed)
+    );
+    let k = "answers.screening_consent";
+    assert_eq!(
+        alone(&form, k, json!(false)),
+        refused(k, Reason::ConstraintFailed)
+    );
+    // `intake_date` records a core variable: its own constraint is checked there too, but
+    // `. <= today()` reads the clock — a day that differs when an answer written offline
+    // arrives — so it is not refused alone.
+    assert_eq!(alone(&form, "intake_date", json!("2026-12-30")), Ok(()));
+    // `screening_consent` (`. = 'yes'`) records no core variable; one that does and reads
+    // only `.` is checked under the core key.
+    let mut consent_core = form.clone();
+    for field in consent_core.sections.iter_mut().flat_map(|s| &mut s.fields) {
+        if field.id.as_str() == "debt_amount_usd" {
+            field.core = Some("debt".to_owned());
+        }
+    }
+    assert_eq!(
+        alone(&consent_core, "debt", json!(-1)),
+        refused("debt", Reason::ConstraintFailed)
     );
     // `categories` must hold a code when `${screening_outcome}` says so: between fields.
     assert_eq!(alone(&form, "categories", json!(["other"])), Ok(()));
@@ -128,9 +154,15 @@ fn a_regex_and_a_range_hold_in_every_repeat_instance() {
     );
     let k = "answers.member.m1.age";
     assert_eq!(alone(&form, k, json!(40)), Ok(()));
-    assert_eq!(alone(&form, k, json!(130)), refused(k, Reason::ConstraintFailed));
+    assert_eq!(
+        alone(&form, k, json!(130)),
+        refused(k, Reason::ConstraintFailed)
+    );
     // Reads `${hh_size}`: a rule between fields.
-    assert_eq!(alone(&form, "answers.member.m1.head_age", json!(999)), Ok(()));
+    assert_eq!(
+        alone(&form, "answers.member.m1.head_age", json!(999)),
+        Ok(())
+    );
     assert_eq!(
         alone(&form, "answers.age", json!(3)),
         refused("answers.age", Reason::InRepeat)

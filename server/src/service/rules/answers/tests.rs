@@ -50,7 +50,11 @@ fn screening_start() -> Vec<(&'static str, Value)> {
     ]
 }
 
-fn with(mut fields: Vec<(&'static str, Value)>, key: &'static str, value: Value) -> Vec<(&'static str, Value)> {
+fn with(
+    mut fields: Vec<(&'static str, Value)>,
+    key: &'static str,
+    value: Value,
+) -> Vec<(&'static str, Value)> {
     fields.retain(|(k, _)| *k != key);
     fields.push((key, value));
     fields
@@ -89,8 +93,15 @@ fn valid_screening_answers_are_accepted() {
 #[test]
 fn a_code_not_in_the_list_is_refused_naming_the_field_not_the_value() {
     let mut records = screening_published();
-    let fields = with(screening_start(), "answers.interview_language", json!("klingon"));
-    let detail = refusal(decide_now(&mut records, A, &new_case(&fields)), &["klingon"]);
+    let fields = with(
+        screening_start(),
+        "answers.interview_language",
+        json!("klingon"),
+    );
+    let detail = refusal(
+        decide_now(&mut records, A, &new_case(&fields)),
+        &["klingon"],
+    );
     assert!(
         detail.contains("answers.interview_language: not one of the field's choices"),
         "{detail}"
@@ -102,7 +113,10 @@ fn a_field_of_no_form_and_a_value_breaking_its_own_constraint_are_refused() {
     let mut records = screening_published();
     let fields = with(screening_start(), "answers.shoe_size", json!(44));
     let detail = refusal(decide_now(&mut records, A, &new_case(&fields)), &["44"]);
-    assert!(detail.contains("answers.shoe_size: not a field of the case's forms"), "{detail}");
+    assert!(
+        detail.contains("answers.shoe_size: not a field of the case's forms"),
+        "{detail}"
+    );
 
     let fields = with(screening_start(), "answers.debt_amount_usd", json!(-250));
     let detail = refusal(decide_now(&mut records, A, &new_case(&fields)), &["250"]);
@@ -184,18 +198,29 @@ fn existing_case(records: &mut Records, forms: &[(&str, u32)]) -> RecordId {
 fn an_edit_is_checked_against_the_forms_its_case_names() {
     let mut records = screening_published();
     let case = existing_case(&mut records, &[("iom_screening", 1)]);
-    let edit = op(RecordKind::Case, case, &[("answers.referred_by", json!("police"))]);
+    let edit = op(
+        RecordKind::Case,
+        case,
+        &[("answers.referred_by", json!("police"))],
+    );
     assert!(matches!(
         decide_now(&mut records, A, &edit),
         Decision::Append { .. }
     ));
-    let edit = op(RecordKind::Case, case, &[("answers.referred_by", json!("aliens"))]);
+    let edit = op(
+        RecordKind::Case,
+        case,
+        &[("answers.referred_by", json!("aliens"))],
+    );
     refusal(decide_now(&mut records, A, &edit), &["aliens"]);
     // Taking the case off its form frees its answers (as on a device).
     let off = op(
         RecordKind::Case,
         case,
-        &[("forms.iom_screening", Value::Null), ("answers.anything", json!("x"))],
+        &[
+            ("forms.iom_screening", Value::Null),
+            ("answers.anything", json!("x")),
+        ],
     );
     assert!(matches!(
         decide_now(&mut records, A, &off),
@@ -215,7 +240,11 @@ fn an_answer_written_offline_under_the_version_the_case_left_is_kept() {
     }
     publish(&mut records, A, v2);
     let case = existing_case(&mut records, &[("iom_screening", 2)]);
-    let late = op(RecordKind::Case, case, &[("answers.referred_by", json!("police"))]);
+    let late = op(
+        RecordKind::Case,
+        case,
+        &[("answers.referred_by", json!("police"))],
+    );
     assert!(matches!(
         decide_now(&mut records, A, &late),
         Decision::Append { .. }
@@ -223,7 +252,11 @@ fn an_answer_written_offline_under_the_version_the_case_left_is_kept() {
     // A field of no version is still refused, and so is a late code of no version.
     let unknown = op(RecordKind::Case, case, &[("answers.shoe_size", json!(44))]);
     refusal(decide_now(&mut records, A, &unknown), &[]);
-    let wrong = op(RecordKind::Case, case, &[("answers.referred_by", json!("aliens"))]);
+    let wrong = op(
+        RecordKind::Case,
+        case,
+        &[("answers.referred_by", json!("aliens"))],
+    );
     refusal(decide_now(&mut records, A, &wrong), &["aliens"]);
 }
 
@@ -231,7 +264,11 @@ fn an_answer_written_offline_under_the_version_the_case_left_is_kept() {
 fn a_case_naming_a_version_from_before_the_check_is_not_refused_for_unknown_fields() {
     let mut records = screening_published();
     let case = existing_case(&mut records, &[("old_form", 7)]);
-    let edit = op(RecordKind::Case, case, &[("answers.old_question", json!("x"))]);
+    let edit = op(
+        RecordKind::Case,
+        case,
+        &[("answers.old_question", json!("x"))],
+    );
     assert!(matches!(
         decide_now(&mut records, A, &edit),
         Decision::Append { .. }
