@@ -13,11 +13,11 @@
 //!
 //! This module is pure: the caller finds the form versions.
 
-use super::context::Context;
 use super::{check_type, FormDefinition};
+use crate::forms::expr::{Scope, Val};
 use crate::model::answers::{AnswerPath, ANSWER_KEY_PREFIX};
 use crate::model::validate::shown_key;
-use crate::model::{Date, Fields, Reason, ValidationError};
+use crate::model::{Date, Reason, ValidationError};
 use serde_json::Value;
 
 /// Checks one value of a case (`key` → `value`) against the rules that read it alone, under
@@ -87,8 +87,11 @@ fn check_core_variable(
     Ok(())
 }
 
-/// A field's constraint, when it reads only `.`, evaluated by the same engine `check_case`
-/// uses (a context with no other answers: the constraint reads none).
+/// A field's constraint, when it reads only `.`, evaluated by the engine `check_case` uses.
+/// Such an expression reaches no other answer, calculation, repeat or choice column, so its
+/// scope holds `.` and the form's labels (`jr:choice-name`) only — built per call without the
+/// case-wide index `check_case` builds once per case, which would cost as much as the check
+/// for every answer of a long form.
 fn own_constraint(
     form: &FormDefinition,
     field: &super::Field,
@@ -102,10 +105,25 @@ fn own_constraint(
     else {
         return Ok(());
     };
-    let nothing = Fields::new();
-    let cx = Context::new(form, &nothing, today.to_string());
-    let current = crate::forms::expr::Val::from_answer(Some(value));
-    if cx.holds(&constraint.expr, current, None) {
+    let unanswered = |_: &str| Val::from_answer(None);
+    let no_column = |_: &str| Val::Text(String::new());
+    let choice_name = |id: &str, code: &str| {
+        form.fields()
+            .find(|f| f.id.as_str() == id)
+            .and_then(|f| form.choice_label(f, code, &form.default_language))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let scope = Scope {
+        field: &unanswered,
+        current: Val::from_answer(Some(value)),
+        today: today.to_string(),
+        name: &no_column,
+        choice_name: &choice_name,
+        nodes: &|_| None,
+        position: 0,
+    };
+    if constraint.expr.holds(&scope) {
         Ok(())
     } else {
         Err(Reason::ConstraintFailed)
