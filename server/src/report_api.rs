@@ -126,3 +126,18 @@ pub struct RegionBody {
     pub id: String,
     pub name: String,
 }
+
+/// `GET /v1/case-reviews`: the caller's agency's cases that need review, oldest flag first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseReviewsBody {
+    pub cases: Vec<CaseReviewBody>,
+}
+
+/// One case that needs review: fields and rules it breaks, never a value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseReviewBody {
+    pub case_id: String,
+    /// When it came to need review (RFC 3339).
+    pub flagged_at: String,
+    pub reasons: Vec<fieldcase_core::store::ReviewReason>,
+}

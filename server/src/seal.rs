@@ -262,6 +262,11 @@ pub fn duplicate_decision_ad(pair_key: &[u8]) -> Vec<u8> {
     derived_row_ad(b"fieldcase/duplicate_decisions/v1", pair_key)
 }
 
+/// Associated data of a case's sealed review reasons (`case_reviews.reasons`).
+pub fn case_review_ad(record: RecordId) -> Vec<u8> {
+    derived_row_ad(b"fieldcase/case_reviews/v1", record.as_bytes())
+}
+
 /// Associated data of the key check value kept in the database.
 pub const KEY_CHECK_AD: &[u8] = b"fieldcase/server_meta/key_check/v1";
 

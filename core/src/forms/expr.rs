@@ -312,6 +312,25 @@ impl Expr {
         out
     }
 
+    /// Whether the expression reads nothing but `.` and literals: no other field, repeat
+    /// position, choice column or clock (`today()` is another day when an answer written
+    /// offline arrives), so its value depends on the answer alone, wherever and whenever it
+    /// is evaluated.
+    pub fn reads_only_current(&self) -> bool {
+        let mut alone = true;
+        self.visit(&mut |e| {
+            if matches!(
+                e,
+                Expr::Field(_)
+                    | Expr::Name(_)
+                    | Expr::Call(Function::Position | Function::Today | Function::Now, _)
+            ) {
+                alone = false;
+            }
+        });
+        alone
+    }
+
     /// The bare names (choice columns) the expression uses.
     pub fn names(&self) -> BTreeSet<String> {
         let mut out = BTreeSet::new();

@@ -6,7 +6,8 @@
 //! - [`expr`]: the expression language of `relevant`, `constraint`, `calculation` and
 //!   `choice_filter` (XLSForm's XPath subset), parsed once; the one engine device and server run.
 //! - [`repeat`]: repeat groups (answers per instance) and where their fields may be referred to.
-//! - [`validate`]: answers against a form version; a case against the versions it names.
+//! - [`validate`]: answers against a form version; a case against the versions it names; one
+//!   answer against the rules that read it alone (what the server refuses a pushed write for).
 //! - `xlsform` (feature `xlsform`): XLSForm import and export, for admin tools and the server.
 //!
 //! A case names its forms as `forms.<form id>` → version; answers are `answers.<field id>`, or
@@ -28,4 +29,4 @@ pub use definition::{
 };
 pub use expr::{Expr, ExprError};
 pub use repeat::Repeat;
-pub use validate::{check_case, check_form, form_refs, FORM_KEY_PREFIX};
+pub use validate::{check_answer_alone, check_case, check_form, form_refs, FORM_KEY_PREFIX};

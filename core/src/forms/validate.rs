@@ -26,6 +26,7 @@
 //! Errors name the field (`answers.<id>`, or the core variable) and a [`Reason`], never the
 //! value. This module is pure: finding form versions is the caller's job.
 
+mod alone;
 mod context;
 
 use super::definition::{Condition, Field, FieldType, FormDefinition, FormId, Section};
@@ -33,6 +34,7 @@ use super::expr::Val;
 use crate::model::answers::{AnswerPath, ANSWER_KEY_PREFIX};
 use crate::model::ValidationErrors;
 use crate::model::{Country, Date, DateError, Fields, PartialDate, Reason, ValidationError};
+pub use alone::check_answer_alone;
 use context::{answer_key_at, At, Context};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

@@ -100,6 +100,8 @@ pub enum Reason {
     InRepeat,
     #[error("this form version is not held here; sync to receive it")]
     FormNotHeld,
+    #[error("this form version is not published for the agency on the server")]
+    FormNotPublished,
     #[error("not a form version: a whole number from 1")]
     InvalidFormVersion,
 }

@@ -11,6 +11,7 @@ pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod body;
+pub mod case_reviews;
 pub mod dashboard;
 pub mod enroll;
 pub mod forms;
@@ -256,6 +257,7 @@ fn routes() -> Routes {
         .add(Method::GET, "/v1/reports/options", get(reports::options))
         .add(Method::GET, "/v1/reports/{table}", get(reports::report_one))
         .add(Method::GET, "/v1/duplicates", get(reports::list_duplicates))
+        .add(Method::GET, "/v1/case-reviews", get(case_reviews::list))
         .add(
             Method::POST,
             "/v1/duplicates/{pair_id}/confirm",

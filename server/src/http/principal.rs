@@ -135,6 +135,22 @@ impl Principal {
         }
     }
 
+    /// The agency whose flagged cases this caller may list: its own, for an agency admin or
+    /// supervisor; 403 for anyone else (see `super::case_reviews`).
+    pub fn case_review_agency(&self) -> Result<AgencyCode, ApiError> {
+        match self {
+            Principal::Admin(AdminScope::Agency(agency)) => Ok(agency.clone()),
+            Principal::User {
+                agency,
+                role: Role::Supervisor | Role::AgencyAdmin,
+                ..
+            } => Ok(agency.clone()),
+            _ => Err(ApiError::forbidden(
+                "cases that need review are for the agency's supervisors and admins",
+            )),
+        }
+    }
+
     /// Refuses anyone who may not review duplicates.
     pub fn require_review(&self) -> Result<(), ApiError> {
         let allowed = match self {

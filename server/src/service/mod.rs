@@ -13,6 +13,8 @@
 //! - [`attachments`]: who may declare, upload and read an attachment;
 //!   [`attachment_records`]: its record in the log, under the same rule;
 //! - [`forms`]: publishing form versions, for one agency or the whole network;
+//!   [`form_versions`]: reading them back (parsed once per process) to check pushed answers;
+//!   [`review`]: cases whose merged answers break a rule between fields, flagged for review;
 //! - [`audit`]: the wording of every audit entry;
 //! - [`credentials`]: device credentials' expiry, rotation and copies.
 //!
@@ -25,10 +27,12 @@ pub mod audience;
 pub mod audit;
 pub mod commands;
 pub mod credentials;
+pub mod form_versions;
 pub mod forms;
 pub mod pull;
 pub mod push;
 pub mod referrals;
+pub mod review;
 pub mod rules;
 pub mod visibility;
 

@@ -5,15 +5,21 @@
 //! retry); past `last_seq + 1` the push stops (a gap: the device resends the rest); otherwise
 //! [`rules::decide`] says what to do, the operation is merged into its record's state with the
 //! pure merge devices use, and appended addressed to the audiences [`audience`] computes. The
-//! device's new `last_seq` commits with those effects or not at all.
+//! device's new `last_seq` commits with those effects or not at all. After an accepted
+//! operation on a case, the merged case's flag for review is refreshed ([`review`]). Form
+//! versions are read once per push ([`PushForms`]) and parsed once per process.
 
-use super::{audience, referrals, rules};
+use super::form_versions::{self, PushForms};
+use super::{audience, referrals, review, rules};
 use crate::storage::port::{FieldMap, StoreTx, StoredRecord};
 use crate::storage::{DeviceAuth, PushOutcome, Storage, StorageError};
+use fieldcase_core::forms::{form_refs, FormDefinition, FormId};
 use fieldcase_core::merge::{merged_state, RecordState};
 use fieldcase_core::protocol::{Rejection, SERVER_DEVICE_ID};
-use fieldcase_core::{AgencyCode, Operation, RecordId};
+use fieldcase_core::{AgencyCode, Operation, RecordId, RecordKind};
 use rules::{Decision, RecordLookup, ReferralGrant};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Applies a device's operations in one transaction (see the module docs). Every operation
 /// must be the device's own (`InvalidPush` otherwise; the caller checks first).
@@ -44,6 +50,7 @@ fn push_in(
         // Revoked between authentication and this transaction: nothing more is accepted.
         return Err(StorageError::DeviceRevoked);
     }
+    let mut forms = PushForms::default();
     let mut outcome = PushOutcome {
         acked_through: progress.last_seq,
         ..PushOutcome::default()
@@ -63,10 +70,21 @@ fn push_in(
             outcome.gap = true;
             break;
         }
-        match rules::decide(&device.agency, op, now_ms, &mut Lookup(tx))? {
+        let mut lookup = Lookup {
+            tx: &mut *tx,
+            forms: &mut forms,
+        };
+        match rules::decide(&device.agency, op, now_ms, &mut lookup)? {
             Decision::Create(record) => {
                 tx.insert_record(op, &record)?;
-                apply(tx, op, &record.owner_agency, record.case_id)?;
+                apply(
+                    tx,
+                    &mut forms,
+                    op,
+                    &record.owner_agency,
+                    record.case_id,
+                    now_ms,
+                )?;
                 outcome.applied += 1;
             }
             Decision::CreateReferral { record, referral } => {
@@ -75,7 +93,7 @@ fn push_in(
             }
             Decision::Append { owner_agency } => {
                 let case_id = tx.record(op.record_id)?.and_then(|r| r.case_id);
-                apply(tx, op, &owner_agency, case_id)?;
+                apply(tx, &mut forms, op, &owner_agency, case_id, now_ms)?;
                 outcome.applied += 1;
             }
             Decision::AlreadyRecorded => outcome.applied += 1,
@@ -107,36 +125,70 @@ pub(super) fn merge_into_state(
     Ok(after)
 }
 
-/// Merges an accepted operation into its record's state and appends it, addressed.
+/// Merges an accepted operation into its record's state and appends it, addressed; a case's
+/// flag for review follows its merged state.
 fn apply(
     tx: &mut dyn StoreTx,
+    forms: &mut PushForms,
     op: &Operation,
     owner: &AgencyCode,
     case_id: Option<RecordId>,
+    now_ms: u64,
 ) -> Result<(), StorageError> {
     let after = merge_into_state(tx, op)?;
     let audiences = audience::for_operation(tx, op, owner, case_id, &after)?;
     tx.append(op, owner, &audiences)?;
+    if op.kind == RecordKind::Case {
+        review::refresh(tx, forms, op, owner, &after.values(), now_ms)?;
+    }
     Ok(())
 }
 
 /// The rules' view of records, read inside the push transaction (so an operation sees the
 /// records the operations before it in the same batch created).
-struct Lookup<'a>(&'a mut dyn StoreTx);
+struct Lookup<'a> {
+    tx: &'a mut dyn StoreTx,
+    forms: &'a mut PushForms,
+}
 
 impl RecordLookup for Lookup<'_> {
     type Error = StorageError;
 
     fn record(&mut self, id: RecordId) -> Result<Option<StoredRecord>, StorageError> {
-        self.0.record(id)
+        self.tx.record(id)
     }
 
     fn creation_fields(&mut self, id: RecordId) -> Result<Option<FieldMap>, StorageError> {
-        self.0.creation_fields(id)
+        self.tx.creation_fields(id)
     }
 
     fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, StorageError> {
-        self.0.agency_exists(agency)
+        self.tx.agency_exists(agency)
+    }
+
+    fn form(
+        &mut self,
+        agency: &AgencyCode,
+        id: &FormId,
+        version: u32,
+    ) -> Result<Option<Arc<FormDefinition>>, StorageError> {
+        self.forms.get(&mut *self.tx, agency, id, version)
+    }
+
+    fn form_versions(
+        &mut self,
+        agency: &AgencyCode,
+        id: &FormId,
+    ) -> Result<Vec<u32>, StorageError> {
+        form_versions::versions(&mut *self.tx, agency, id)
+    }
+
+    fn case_forms(&mut self, case: RecordId) -> Result<BTreeMap<FormId, u32>, StorageError> {
+        Ok(self
+            .tx
+            .record_state(case)?
+            .map(|state| form_refs(&state.values()).0)
+            .unwrap_or_default())
     }
 
     fn referrals_to(
@@ -145,7 +197,7 @@ impl RecordLookup for Lookup<'_> {
         agency: &AgencyCode,
     ) -> Result<Vec<ReferralGrant>, StorageError> {
         Ok(self
-            .0
+            .tx
             .referrals_of_case(case)?
             .into_iter()
             .filter(|r| &r.to_agency == agency)

@@ -293,6 +293,11 @@ fn transition(
             // The case is the receiving agency's now: new operations go to it as owner, and
             // no longer to the sender (unless another open referral still gives it access).
             tx.set_record_owner(row.case_id, &row.to_agency)?;
+            // Its flag for review, if any, goes with it.
+            if let Some(mut review) = tx.case_review(row.case_id)? {
+                review.agency = row.to_agency.clone();
+                tx.set_case_review(row.case_id, Some(&review))?;
+            }
             true
         }
         _ => false,

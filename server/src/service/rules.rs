@@ -34,6 +34,10 @@
 //!   valid edits may break one and must still be stored), a service or note whole. A service's
 //!   `provider_agency` must be the pushing device's agency: a device cannot put its work in
 //!   another agency's figures.
+//! - A case operation's answers are checked against the form versions the resulting case
+//!   names, with core's engine, for every rule a value breaks on its own ([`answers`]): after
+//!   ownership (the forms are the owner's), so a refusal tells nothing of another agency's
+//!   case. Rules between fields are the review flag's ([`crate::service::review`]).
 //! - Everything an operation can be refused for on its own is decided before the record is
 //!   looked up, so an operation refused for its content gets the same answer whether its
 //!   record id is unknown or another agency's; of an operation valid on its own, an id of
@@ -41,12 +45,16 @@
 //!   ids are random (UUIDv7, 74 random bits) and server ids are refused up front, so this
 //!   tells a device nothing about ids it was not given.
 
+use fieldcase_core::forms::{FormDefinition, FormId};
 use fieldcase_core::model::{Case, Date, Fields, Note, Service, ValidationErrors};
 use fieldcase_core::protocol::{RejectReason, MAX_CLOCK_AHEAD_MS};
 use fieldcase_core::referral::record::SERVER_KEYS;
 use fieldcase_core::referral::{Referral, ReferralStatus};
 use fieldcase_core::{AgencyCode, FieldChange, Operation, RecordId, RecordKind};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+mod answers;
 
 /// The field of a service or note that names its case.
 pub const CASE_ID_FIELD: &str = "case_id";
@@ -77,6 +85,17 @@ pub trait RecordLookup {
         case: RecordId,
         agency: &AgencyCode,
     ) -> Result<Vec<ReferralGrant>, Self::Error>;
+    /// The form version `id`@`version` published for `agency`, parsed; `None` when it is not.
+    fn form(
+        &mut self,
+        agency: &AgencyCode,
+        id: &FormId,
+        version: u32,
+    ) -> Result<Option<Arc<FormDefinition>>, Self::Error>;
+    /// Every version of form `id` published for `agency`.
+    fn form_versions(&mut self, agency: &AgencyCode, id: &FormId) -> Result<Vec<u32>, Self::Error>;
+    /// The forms case `case` names now (`forms.<id>` → version).
+    fn case_forms(&mut self, case: RecordId) -> Result<BTreeMap<FormId, u32>, Self::Error>;
 }
 
 /// What to do with one operation.
@@ -109,8 +128,16 @@ pub fn decide<L: RecordLookup>(
     if let Some(refusal) = refuse_on_its_own(agency, op, now_ms) {
         return Ok(Decision::Reject(refusal));
     }
+    let Some(today) = server_today(now_ms) else {
+        return Ok(invalid("the server's clock is out of range"));
+    };
     match lookup.record(op.record_id)? {
-        None => decide_create(agency, op, lookup),
+        None => {
+            if let Some(refusal) = answers::refuse_answers(agency, op, false, today, lookup)? {
+                return Ok(Decision::Reject(refusal));
+            }
+            decide_create(agency, op, lookup)
+        }
         Some(existing) => {
             // Ownership first: nothing else about another agency's record is revealed.
             if existing.owner_agency != *agency {
@@ -128,6 +155,9 @@ pub fn decide<L: RecordLookup>(
                 } else {
                     Decision::Reject(RejectReason::NotEditable)
                 });
+            }
+            if let Some(refusal) = answers::refuse_answers(agency, op, true, today, lookup)? {
+                return Ok(Decision::Reject(refusal));
             }
             Ok(Decision::Append {
                 owner_agency: existing.owner_agency,
@@ -171,7 +201,7 @@ fn refuse_on_its_own(agency: &AgencyCode, op: &Operation, now_ms: u64) -> Option
     let values = values_of(op);
     // "Today" is the server's: a date up to a day past it (time zones) is accepted, as on a
     // device.
-    let Some(today) = Date::from_days_since_epoch((now_ms / 86_400_000) as i64) else {
+    let Some(today) = server_today(now_ms) else {
         return Some(invalid_reason("the server's clock is out of range"));
     };
     let checked = match op.kind {
@@ -194,6 +224,11 @@ fn refuse_on_its_own(agency: &AgencyCode, op: &Operation, now_ms: u64) -> Option
         .map(|errors: ValidationErrors| RejectReason::Invalid {
             detail: errors.to_string(),
         })
+}
+
+/// The server's date (UTC), `None` for a clock out of range.
+pub(crate) fn server_today(now_ms: u64) -> Option<Date> {
+    Date::from_days_since_epoch((now_ms / 86_400_000) as i64)
 }
 
 fn values_of(op: &Operation) -> Fields {

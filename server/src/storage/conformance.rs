@@ -356,6 +356,11 @@ macro_rules! conformance_suite {
                 c::forms_are_immutable_and_reach_only_their_agency(&*store);
             }
             #[test]
+            fn pushed_answers_are_checked_and_merged_cases_flagged() {
+                let store = $make;
+                c::pushed_answers_are_checked_and_merged_cases_flagged(&*store);
+            }
+            #[test]
             fn push_is_idempotent_and_stops_at_gaps() {
                 let store = $make;
                 c::push_is_idempotent_and_stops_at_gaps(&*store);

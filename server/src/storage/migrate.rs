@@ -58,6 +58,7 @@ pub const TABLES: &[&str] = &[
     "match_profiles",
     "match_blocks",
     "duplicate_decisions",
+    "case_reviews",
 ];
 
 /// Rows inserted per statement round trip inside a table's transaction: large enough that a

@@ -66,6 +66,7 @@ pub mod postgres;
 pub(crate) mod sealed_decisions;
 pub(crate) mod sealed_facts;
 pub(crate) mod sealed_profile;
+pub(crate) mod sealed_reviews;
 pub mod sqlite;
 
 use crate::credentials::SecretHash;

@@ -118,6 +118,32 @@ pub enum ChunkStored {
 
 /// One transaction's reads and writes. Every method runs inside the transaction the service
 /// opened; nothing is visible to others until it commits, and an error rolls back all of it.
+/// A case whose forms' rules between fields it breaks, kept for the owning agency's review
+/// (written by [`crate::service::review`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct CaseReview {
+    pub case_id: RecordId,
+    /// The case's owner: the only agency that sees the flag.
+    pub agency: AgencyCode,
+    /// When the case last came to need review (kept while it goes on needing it).
+    pub flagged_ms: u64,
+    /// What the case breaks, as JSON `[{"field": …, "reason": …}]`: fields and rules only,
+    /// never a value. Sealed at rest.
+    pub reasons: String,
+}
+
+/// Names the case and when, not what it breaks (field names of an agency's forms stay out of
+/// logs).
+impl std::fmt::Debug for CaseReview {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaseReview")
+            .field("case_id", &self.case_id)
+            .field("agency", &self.agency)
+            .field("flagged_ms", &self.flagged_ms)
+            .finish_non_exhaustive()
+    }
+}
+
 pub trait StoreTx {
     // --- devices and agencies --------------------------------------------------------------
     fn device_progress(&mut self, device: DeviceId)
@@ -241,6 +267,17 @@ pub trait StoreTx {
 
     // --- audit ----------------------------------------------------------------------------
     fn append_audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError>;
+
+    // Cases that need review.
+    fn case_review(&mut self, case: RecordId) -> Result<Option<CaseReview>, StorageError>;
+    /// Records `review` for `case` (replacing any), or clears the case's flag when `None`.
+    fn set_case_review(
+        &mut self,
+        case: RecordId,
+        review: Option<&CaseReview>,
+    ) -> Result<(), StorageError>;
+    /// The flags of `agency`'s cases, oldest first.
+    fn case_reviews(&mut self, agency: &AgencyCode) -> Result<Vec<CaseReview>, StorageError>;
 
     // --- attachments ----------------------------------------------------------------------
     fn attachment(&mut self, id: RecordId) -> Result<Option<StoredAttachment>, StorageError>;

@@ -6,10 +6,14 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 
 #[derive(Default)]
-struct Records {
-    records: HashMap<RecordId, StoredRecord>,
-    created: HashMap<RecordId, BTreeMap<String, FieldChange>>,
-    referrals: HashMap<(RecordId, AgencyCode), Vec<ReferralGrant>>,
+pub(super) struct Records {
+    pub records: HashMap<RecordId, StoredRecord>,
+    pub created: HashMap<RecordId, BTreeMap<String, FieldChange>>,
+    pub referrals: HashMap<(RecordId, AgencyCode), Vec<ReferralGrant>>,
+    /// Published form versions, by agency.
+    pub forms: HashMap<(AgencyCode, FormId, u32), Arc<FormDefinition>>,
+    /// The forms each case names now.
+    pub case_forms: HashMap<RecordId, BTreeMap<FormId, u32>>,
 }
 
 impl RecordLookup for Records {
@@ -37,12 +41,36 @@ impl RecordLookup for Records {
             .cloned()
             .unwrap_or_default())
     }
+    fn form(
+        &mut self,
+        agency: &AgencyCode,
+        id: &FormId,
+        version: u32,
+    ) -> Result<Option<Arc<FormDefinition>>, Infallible> {
+        Ok(self
+            .forms
+            .get(&(agency.clone(), id.clone(), version))
+            .cloned())
+    }
+    fn form_versions(&mut self, agency: &AgencyCode, id: &FormId) -> Result<Vec<u32>, Infallible> {
+        let mut versions: Vec<u32> = self
+            .forms
+            .keys()
+            .filter(|(a, i, _)| a == agency && i == id)
+            .map(|(_, _, v)| *v)
+            .collect();
+        versions.sort_unstable();
+        Ok(versions)
+    }
+    fn case_forms(&mut self, case: RecordId) -> Result<BTreeMap<FormId, u32>, Infallible> {
+        Ok(self.case_forms.get(&case).cloned().unwrap_or_default())
+    }
 }
 
 /// The server's clock in these tests: 2026-01-10.
-const NOW_MS: u64 = 1_768_003_200_000;
+pub(super) const NOW_MS: u64 = 1_768_003_200_000;
 
-fn agency(code: &str) -> AgencyCode {
+pub(super) fn agency(code: &str) -> AgencyCode {
     AgencyCode::parse(code).unwrap()
 }
 
@@ -66,7 +94,11 @@ fn note_fields(case: &str, text: &str) -> Vec<(&'static str, serde_json::Value)>
     ]
 }
 
-fn op(kind: RecordKind, record: RecordId, fields: &[(&str, serde_json::Value)]) -> Operation {
+pub(super) fn op(
+    kind: RecordKind,
+    record: RecordId,
+    fields: &[(&str, serde_json::Value)],
+) -> Operation {
     let device = DeviceId::from_bytes([1; 16]);
     Operation {
         op_id: OpId { device, seq: 1 },
@@ -92,7 +124,7 @@ fn op(kind: RecordKind, record: RecordId, fields: &[(&str, serde_json::Value)]) 
     }
 }
 
-fn decide_now(records: &mut Records, agency_code: &str, op: &Operation) -> Decision {
+pub(super) fn decide_now(records: &mut Records, agency_code: &str, op: &Operation) -> Decision {
     match decide(&agency(agency_code), op, NOW_MS, records) {
         Ok(decision) => decision,
         Err(never) => match never {},

@@ -270,8 +270,20 @@ ALTER TABLE match_profiles
     RENAME CONSTRAINT match_profiles_v4_record_id_fkey TO match_profiles_record_id_fkey;
 "#;
 
+/// Version 5: cases that need review (`service::review`), their reasons sealed under the
+/// server key bound to the case (`seal::case_review_ad`).
+const V5: &str = r#"
+CREATE TABLE case_reviews (
+    case_id    BYTEA PRIMARY KEY NOT NULL REFERENCES records(record_id),
+    agency     TEXT NOT NULL,
+    flagged_at BIGINT NOT NULL,
+    reasons    BYTEA NOT NULL
+);
+CREATE INDEX case_reviews_by_agency ON case_reviews(agency, flagged_at);
+"#;
+
 /// `MIGRATIONS[v]` upgrades version `v` to `v + 1`. Never edit a shipped step: add one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, PACK_MATCH_BLOCKS];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, PACK_MATCH_BLOCKS, V5];
 
 /// Brings the database to [`SCHEMA_VERSION`], one step per transaction; refuses a newer one.
 pub fn prepare(client: &mut Client) -> Result<(), StorageError> {

@@ -2,7 +2,7 @@
 //! Each method forwards to the module of its aggregate; nothing here decides anything.
 
 use super::Tx;
-use super::{attachments, audit, directory, facts, oplog, referrals, settings, state};
+use super::{attachments, audit, directory, facts, oplog, referrals, reviews, settings, state};
 use crate::seal::Sealer;
 use crate::storage::port::*;
 use crate::storage::{Agency, AuditEntry, Position, StorageError};
@@ -219,6 +219,22 @@ impl StoreTx for PgTx<'_, '_> {
 
     fn append_audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError> {
         audit::insert(&mut *self.tx, entry)
+    }
+
+    fn case_review(&mut self, case: RecordId) -> Result<Option<CaseReview>, StorageError> {
+        reviews::load(&mut *self.tx, self.sealer, case)
+    }
+
+    fn set_case_review(
+        &mut self,
+        case: RecordId,
+        review: Option<&CaseReview>,
+    ) -> Result<(), StorageError> {
+        reviews::store(&mut *self.tx, self.sealer, case, review)
+    }
+
+    fn case_reviews(&mut self, agency: &AgencyCode) -> Result<Vec<CaseReview>, StorageError> {
+        reviews::of_agency(&mut *self.tx, self.sealer, agency)
     }
 
     fn attachment(&mut self, id: RecordId) -> Result<Option<StoredAttachment>, StorageError> {

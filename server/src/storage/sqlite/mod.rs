@@ -20,6 +20,7 @@ mod facts;
 mod oplog;
 mod referrals;
 mod reports;
+mod reviews;
 pub mod schema;
 mod settings;
 mod state;

@@ -39,7 +39,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The version [`CREATE_CURRENT`] creates.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// How long a connection waits for a lock before failing. Only the writer takes write locks
 /// and it is behind a mutex, so this covers checkpoints and external tools (backups).
@@ -434,6 +434,8 @@ pub const MIGRATIONS: &[&str] = &[
     DROP_BLOCKS_BY_RECORD,
     // 8 → 9
     DEVICE_CREDENTIAL_ROTATION,
+    // 9 → 10
+    CREATE_CASE_REVIEWS,
 ];
 
 /// Step 9: device credentials expire and rotate (`service::credentials`). Beside the current
@@ -456,6 +458,18 @@ CREATE INDEX devices_by_superseded_credential ON devices(superseded_credential_h
 /// Step 8: a case's blocks are deleted by primary key, from the keys its old profile gives,
 /// so the index by record costs bytes for nothing.
 pub const DROP_BLOCKS_BY_RECORD: &str = "DROP INDEX IF EXISTS match_blocks_by_record;";
+
+/// Step 10: cases that need review (`service::review`): one row per flagged case, its reasons
+/// sealed under the server key bound to the case (`seal::case_review_ad`).
+pub const CREATE_CASE_REVIEWS: &str = r#"
+CREATE TABLE case_reviews (
+    case_id    BLOB PRIMARY KEY NOT NULL REFERENCES records(record_id),
+    agency     TEXT NOT NULL,
+    flagged_at INTEGER NOT NULL,
+    reasons    BLOB NOT NULL
+);
+CREATE INDEX case_reviews_by_agency ON case_reviews(agency, flagged_at);
+"#;
 
 /// Run after [`CREATE_REFERRALS`] when upgrading to version 3.
 const BACKFILL_AUDIENCE: &str =
@@ -543,6 +557,8 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
         tx.execute_batch(DROP_BLOCKS_BY_RECORD)
             .map_err(super::backend)?;
         tx.execute_batch(DEVICE_CREDENTIAL_ROTATION)
+            .map_err(super::backend)?;
+        tx.execute_batch(CREATE_CASE_REVIEWS)
             .map_err(super::backend)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(super::backend)?;

@@ -1,6 +1,6 @@
 //! [`StoreTx`] over one SQLite transaction: the port the service layer writes through.
 
-use super::{attachments, audit, directory, facts, oplog, referrals, settings, state};
+use super::{attachments, audit, directory, facts, oplog, referrals, reviews, settings, state};
 use crate::seal::Sealer;
 use crate::storage::port::*;
 use crate::storage::{Agency, AuditEntry, Position, StorageError};
@@ -218,6 +218,22 @@ impl StoreTx for SqliteTx<'_, '_> {
 
     fn append_audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError> {
         audit::insert(self.tx, entry)
+    }
+
+    fn case_review(&mut self, case: RecordId) -> Result<Option<CaseReview>, StorageError> {
+        reviews::load(self.tx, self.sealer, case)
+    }
+
+    fn set_case_review(
+        &mut self,
+        case: RecordId,
+        review: Option<&CaseReview>,
+    ) -> Result<(), StorageError> {
+        reviews::store(self.tx, self.sealer, case, review)
+    }
+
+    fn case_reviews(&mut self, agency: &AgencyCode) -> Result<Vec<CaseReview>, StorageError> {
+        reviews::of_agency(self.tx, self.sealer, agency)
     }
 
     fn attachment(&mut self, id: RecordId) -> Result<Option<StoredAttachment>, StorageError> {
