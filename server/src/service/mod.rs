@@ -13,7 +13,8 @@
 //! - [`attachments`]: who may declare, upload and read an attachment;
 //!   [`attachment_records`]: its record in the log, under the same rule;
 //! - [`forms`]: publishing form versions, for one agency or the whole network;
-//! - [`audit`]: the wording of every audit entry.
+//! - [`audit`]: the wording of every audit entry, appended to a hash chain ([`audit_chain`]),
+//!   checkpoints, verification and the trail an admin reads;
 //!
 //! Layers point down: `http` → `sync` → `service` → `storage` → `seal`. Nothing here knows
 //! SQL; nothing in `storage` decides.
@@ -22,6 +23,7 @@ pub mod attachment_records;
 pub mod attachments;
 pub mod audience;
 pub mod audit;
+pub mod audit_chain;
 pub mod commands;
 pub mod forms;
 pub mod pull;

@@ -11,6 +11,7 @@ use fieldcase_core::protocol::RejectReason;
 use fieldcase_core::{FieldChange, Hlc, OpId, RecordId, RecordKind};
 
 mod attachments;
+mod audit;
 mod concurrency;
 mod credentials;
 mod forms;
@@ -18,6 +19,7 @@ mod port;
 mod referrals;
 mod reports;
 pub use attachments::*;
+pub use audit::*;
 pub use concurrency::*;
 pub use credentials::*;
 pub use forms::*;
@@ -486,6 +488,21 @@ macro_rules! conformance_suite {
             fn a_failed_transaction_leaves_nothing_and_snapshots_do_not_write() {
                 let store = $make;
                 c::a_failed_transaction_leaves_nothing_and_snapshots_do_not_write(&*store);
+            }
+            #[test]
+            fn the_audit_chain_links_selects_and_verifies() {
+                let store = $make;
+                c::the_audit_chain_links_selects_and_verifies(&*store);
+            }
+            #[test]
+            fn a_taken_sequence_number_is_refused() {
+                let store = $make;
+                c::a_taken_sequence_number_is_refused(&*store);
+            }
+            #[test]
+            fn concurrent_audit_writers_keep_one_chain() {
+                let store = $make;
+                c::concurrent_audit_writers_keep_one_chain(&*store, &[]);
             }
             #[test]
             fn api_tokens_carry_their_user() {

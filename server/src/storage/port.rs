@@ -11,7 +11,7 @@
 //! audit entry. Payloads and states are sealed by the implementation (at rest is its concern),
 //! bound to the identity of what they hold.
 
-use crate::storage::{Agency, AuditEntry, Position, StorageError};
+use crate::storage::{Agency, AuditEntry, AuditLink, Position, StorageError};
 use fieldcase_core::attachments::wire::{Declaration, UploadState};
 use fieldcase_core::attachments::Sha256Digest;
 use fieldcase_core::merge::RecordState;
@@ -240,7 +240,20 @@ pub trait StoreTx {
     ) -> Result<(), StorageError>;
 
     // --- audit ----------------------------------------------------------------------------
-    fn append_audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError>;
+    /// The last link of the audit chain (`None` while it is empty). It is the chain's
+    /// serialization point: an implementation whose writers run concurrently makes every
+    /// transaction that reads the head and appends after it commit one after the other
+    /// (PostgreSQL: the position lock, taken here), and refuses a second entry at a sequence
+    /// number already taken (so a transaction that read a stale head is run again).
+    fn audit_head(&mut self) -> Result<Option<AuditLink>, StorageError>;
+    /// Appends an entry at `link` (computed by [`crate::service::audit_chain`] from the head),
+    /// with the checkpoint signature when it is one.
+    fn append_audit(
+        &mut self,
+        entry: &AuditEntry,
+        link: &AuditLink,
+        signature: Option<&[u8]>,
+    ) -> Result<(), StorageError>;
 
     // --- attachments ----------------------------------------------------------------------
     fn attachment(&mut self, id: RecordId) -> Result<Option<StoredAttachment>, StorageError>;

@@ -16,6 +16,8 @@
 //!    codes, admin tokens), records and their sealed state, the log and its audiences,
 //!    referrals, case access, referral commands, the audit log, attachments, report facts,
 //!    match profiles and blocks, duplicate decisions, API tokens.
+//! 2. match blocks lose their index by record.
+//! 3. the audit chain ([`V3_AUDIT_CHAIN`]).
 
 use super::backend;
 use crate::storage::StorageError;
@@ -227,8 +229,23 @@ CREATE INDEX api_tokens_by_user ON api_tokens(user_id);
 /// sealed profile gives (`postgres::facts`), so the index by record is bytes for nothing.
 const V2: &str = "DROP INDEX IF EXISTS match_blocks_by_record;";
 
+/// Version 3: the audit log becomes a hash chain: each entry's sequence number in the chain,
+/// its hash and (on a checkpoint) the server's signature, filled by the server, never by SQL;
+/// the events `checkpoint` and `case_purged`. Entries kept from before are chained in the
+/// same transaction, oldest first (`postgres::audit::chain_unchained`).
+const V3_AUDIT_CHAIN: &str = r#"
+ALTER TABLE audit_log ADD COLUMN seq BIGINT, ADD COLUMN chain_hash BYTEA,
+    ADD COLUMN signature BYTEA;
+ALTER TABLE audit_log DROP CONSTRAINT audit_log_event_check;
+ALTER TABLE audit_log ADD CONSTRAINT audit_log_event_check CHECK (event IN
+    ('referral_created', 'referral_transition', 'command_refused', 'shared_delivery',
+     'timeline_read', 'checkpoint', 'case_purged'));
+CREATE UNIQUE INDEX audit_log_by_seq ON audit_log(seq);
+CREATE INDEX audit_log_by_user ON audit_log(user_id);
+"#;
+
 /// `MIGRATIONS[v]` upgrades version `v` to `v + 1`. Never edit a shipped step: add one.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3_AUDIT_CHAIN];
 
 /// Brings the database to [`SCHEMA_VERSION`], one step per transaction; refuses a newer one.
 pub fn prepare(client: &mut Client) -> Result<(), StorageError> {
@@ -260,6 +277,10 @@ pub fn prepare(client: &mut Client) -> Result<(), StorageError> {
         }
         tx.batch_execute(MIGRATIONS[version as usize])
             .map_err(backend)?;
+        if version + 1 == 3 {
+            let chained = super::audit::chain_unchained(&mut tx)?;
+            tracing::info!(entries = chained, "chained the audit log");
+        }
         tx.execute("UPDATE schema_version SET version = $1", &[&(version + 1)])
             .map_err(backend)?;
         tx.commit().map_err(backend)?;

@@ -5,7 +5,7 @@ use super::Tx;
 use super::{attachments, audit, directory, facts, oplog, referrals, settings, state};
 use crate::seal::Sealer;
 use crate::storage::port::*;
-use crate::storage::{Agency, AuditEntry, Position, StorageError};
+use crate::storage::{Agency, AuditEntry, AuditLink, Position, StorageError};
 use fieldcase_core::attachments::wire::Declaration;
 use fieldcase_core::merge::RecordState;
 use fieldcase_core::protocol::CommandOutcome;
@@ -217,8 +217,17 @@ impl StoreTx for PgTx<'_, '_> {
         referrals::store_command_outcome(&mut *self.tx, device, seq, referral, outcome, now_ms)
     }
 
-    fn append_audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError> {
-        audit::insert(&mut *self.tx, entry)
+    fn audit_head(&mut self) -> Result<Option<AuditLink>, StorageError> {
+        audit::head(&mut *self.tx)
+    }
+
+    fn append_audit(
+        &mut self,
+        entry: &AuditEntry,
+        link: &AuditLink,
+        signature: Option<&[u8]>,
+    ) -> Result<(), StorageError> {
+        audit::insert(&mut *self.tx, entry, link, signature)
     }
 
     fn attachment(&mut self, id: RecordId) -> Result<Option<StoredAttachment>, StorageError> {

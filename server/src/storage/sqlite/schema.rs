@@ -33,13 +33,18 @@
 //! 8. lean match blocks ([`DROP_BLOCKS_BY_RECORD`]): `match_blocks` loses its index by
 //!    record (about a quarter of a case's bytes at rest); a case's old blocks are found from
 //!    its old sealed profile instead and deleted by primary key (`sqlite::facts`).
+//! 9. the audit chain ([`AUDIT_CHAIN`]): `audit_log` gains each entry's sequence number in
+//!    the chain, its hash and (on a checkpoint) the server's signature, and the events
+//!    `checkpoint` and `case_purged`; entries kept from before are chained in the same
+//!    transaction, oldest first (`sqlite::audit::chain_unchained`, through
+//!    `crate::service::audit_chain`).
 
 use crate::storage::StorageError;
 use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The version [`CREATE_CURRENT`] creates.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// How long a connection waits for a lock before failing. Only the writer takes write locks
 /// and it is behind a mutex, so this covers checkpoints and external tools (backups).
@@ -432,7 +437,44 @@ pub const MIGRATIONS: &[&str] = &[
     SEAL_FACTS,
     // 7 → 8
     DROP_BLOCKS_BY_RECORD,
+    // 8 → 9 (existing entries are chained in the same transaction, see [`prepare`])
+    AUDIT_CHAIN,
 ];
+
+/// Step 9: the audit log becomes a hash chain. The table is rebuilt (SQLite cannot change a
+/// CHECK constraint in place) keeping every row and its id; `seq`, `chain_hash` and
+/// `signature` are filled by the server, never by SQL.
+pub const AUDIT_CHAIN: &str = r#"
+CREATE TABLE audit_log_v9 (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    at             INTEGER NOT NULL,
+    event          TEXT NOT NULL CHECK (event IN
+                     ('referral_created', 'referral_transition', 'command_refused',
+                      'shared_delivery', 'timeline_read', 'checkpoint', 'case_purged')),
+    agency         TEXT NOT NULL,
+    device_id      BLOB,
+    user_id        TEXT,
+    record_id      BLOB,
+    first_position INTEGER,
+    last_position  INTEGER,
+    ops            INTEGER,
+    detail         TEXT,
+    seq            INTEGER,
+    chain_hash     BLOB,
+    signature      BLOB
+);
+INSERT INTO audit_log_v9
+    (id, at, event, agency, device_id, user_id, record_id, first_position, last_position, ops,
+     detail)
+    SELECT id, at, event, agency, device_id, user_id, record_id, first_position, last_position,
+           ops, detail
+    FROM audit_log ORDER BY id;
+DROP TABLE audit_log;
+ALTER TABLE audit_log_v9 RENAME TO audit_log;
+CREATE INDEX audit_log_by_record ON audit_log(record_id, at);
+CREATE UNIQUE INDEX audit_log_by_seq ON audit_log(seq);
+CREATE INDEX audit_log_by_user ON audit_log(user_id);
+"#;
 
 /// Step 8: a case's blocks are deleted by primary key, from the keys its old profile gives,
 /// so the index by record costs bytes for nothing.
@@ -523,6 +565,7 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
         tx.execute_batch(SEAL_FACTS).map_err(super::backend)?;
         tx.execute_batch(DROP_BLOCKS_BY_RECORD)
             .map_err(super::backend)?;
+        tx.execute_batch(AUDIT_CHAIN).map_err(super::backend)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(super::backend)?;
         return tx.commit().map_err(super::backend);
@@ -541,6 +584,10 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
             tx.execute_batch(CREATE_REFERRALS).map_err(super::backend)?;
             tx.execute_batch(BACKFILL_AUDIENCE)
                 .map_err(super::backend)?;
+        }
+        if from + 1 == 9 {
+            let chained = super::audit::chain_unchained(&tx)?;
+            tracing::info!(entries = chained, "chained the audit log");
         }
         tx.pragma_update(None, "user_version", from + 1)
             .map_err(super::backend)?;

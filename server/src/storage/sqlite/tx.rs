@@ -3,7 +3,7 @@
 use super::{attachments, audit, directory, facts, oplog, referrals, settings, state};
 use crate::seal::Sealer;
 use crate::storage::port::*;
-use crate::storage::{Agency, AuditEntry, Position, StorageError};
+use crate::storage::{Agency, AuditEntry, AuditLink, Position, StorageError};
 use fieldcase_core::attachments::wire::Declaration;
 use fieldcase_core::merge::RecordState;
 use fieldcase_core::protocol::CommandOutcome;
@@ -216,8 +216,17 @@ impl StoreTx for SqliteTx<'_, '_> {
         referrals::store_command_outcome(self.tx, device, seq, referral, outcome, now_ms)
     }
 
-    fn append_audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError> {
-        audit::insert(self.tx, entry)
+    fn audit_head(&mut self) -> Result<Option<AuditLink>, StorageError> {
+        audit::head(self.tx)
+    }
+
+    fn append_audit(
+        &mut self,
+        entry: &AuditEntry,
+        link: &AuditLink,
+        signature: Option<&[u8]>,
+    ) -> Result<(), StorageError> {
+        audit::insert(self.tx, entry, link, signature)
     }
 
     fn attachment(&mut self, id: RecordId) -> Result<Option<StoredAttachment>, StorageError> {
