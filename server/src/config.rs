@@ -90,6 +90,12 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// between cells, not half a minute.
 pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How often a running server does its housekeeping ([`crate::service::maintenance`]): signs
+/// an audit checkpoint when entries were added since the last one and purges closed cases
+/// past their agency's retention period. An hour bounds how many audit entries are not yet
+/// under a signed checkpoint, and purging is measured in days, so more often buys nothing.
+pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
 /// Everything `fieldcase serve` (or a test) needs to start a server.
 #[derive(Clone)]
 pub struct ServerConfig {
@@ -124,6 +130,8 @@ pub struct ServerConfig {
     /// a password: never logged or printed whole (see
     /// [`crate::storage::postgres::describe_url`]).
     pub database_url: Option<String>,
+    /// How often housekeeping runs ([`MAINTENANCE_INTERVAL`]; tests shorten it).
+    pub maintenance_interval: Duration,
 }
 
 impl ServerConfig {
@@ -141,6 +149,7 @@ impl ServerConfig {
             request_timeout: REQUEST_TIMEOUT,
             header_read_timeout: HEADER_READ_TIMEOUT,
             database_url: None,
+            maintenance_interval: MAINTENANCE_INTERVAL,
         }
     }
 

@@ -71,6 +71,9 @@ pub struct Server {
     admin_token_written: Option<PathBuf>,
     /// [`crate::config::HEADER_READ_TIMEOUT`] unless the config shortened it.
     header_read_timeout: std::time::Duration,
+    time: Arc<dyn crate::time::TimeSource>,
+    /// [`crate::config::MAINTENANCE_INTERVAL`] unless the config shortened it.
+    maintenance_interval: std::time::Duration,
 }
 
 impl Server {
@@ -156,6 +159,8 @@ impl Server {
             .map(|t| credentials::hash_secret(SecretKind::AdminToken, t.trim()));
         state.request_timeout = config.request_timeout;
         Ok(Server {
+            time: config.time.clone(),
+            maintenance_interval: config.maintenance_interval,
             header_read_timeout: config.header_read_timeout,
             listener,
             storage,
@@ -187,6 +192,11 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let router = http::router(self.state);
+        let housekeeping = tokio::spawn(crate::service::maintenance::every(
+            self.storage.clone(),
+            self.time.clone(),
+            self.maintenance_interval,
+        ));
         let (fired_tx, fired_rx) = oneshot::channel::<()>();
         let graceful = async move {
             shutdown.await;
@@ -207,6 +217,8 @@ impl Server {
                 Ok(())
             }
         };
+        housekeeping.abort();
+        let _ = housekeeping.await;
         let storage = self.storage;
         let _ = tokio::task::spawn_blocking(move || storage.close()).await;
         result

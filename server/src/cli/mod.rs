@@ -6,6 +6,7 @@
 //! go to stderr (as an `ErrorBody` JSON object with `--json`) with exit status 1.
 
 pub mod admin;
+pub mod admin_audit;
 pub mod admin_forms;
 pub mod admin_tokens;
 pub mod demo;

@@ -115,6 +115,7 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
         request_timeout: crate::config::REQUEST_TIMEOUT,
         header_read_timeout: crate::config::HEADER_READ_TIMEOUT,
         database_url: args.database_url,
+        maintenance_interval: crate::config::MAINTENANCE_INTERVAL,
     };
     let admin_token_path = config.admin_token_path();
     let server = Server::bind(config).await?;

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod attachments;
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod dashboard;
@@ -225,6 +226,17 @@ fn routes() -> Routes {
             Method::POST,
             "/v1/admin/enrollment-codes/{code_id}/revoke",
             post(tokens::revoke_enrollment_code),
+        )
+        .add(Method::GET, "/v1/admin/audit", get(audit::trail))
+        .add(
+            Method::GET,
+            "/v1/admin/audit/checkpoints",
+            get(audit::list_checkpoints),
+        )
+        .add(
+            Method::POST,
+            "/v1/admin/audit/checkpoints",
+            post(audit::create_checkpoint),
         )
         .add(Method::GET, "/v1/admin/forms", get(forms::list))
         .add(Method::POST, "/v1/admin/forms", post(forms::publish))

@@ -138,20 +138,37 @@ pub fn needs_checkpoint(storage: &dyn Storage) -> Result<bool, StorageError> {
     Ok(head.is_some_and(|h| h.seq > last_checkpoint))
 }
 
+/// The agency code checkpoints the server makes are recorded under (they name no record and
+/// no user, so they appear in no agency's trail).
+pub const NETWORK_AGENCY: &str = "network";
+
+/// Signs the chain's head now, for the whole network (an admin's request or the periodic
+/// task), and returns the checkpoint as admins export it; `None` while the chain is empty.
+pub fn checkpoint_now(
+    storage: &dyn Storage,
+    now_ms: u64,
+) -> Result<Option<ExportedCheckpoint>, StorageError> {
+    let network = AgencyCode::parse(NETWORK_AGENCY).expect("a valid agency code");
+    let public = audit_chain::hex(storage.audit_signing_key().verifying_key().as_bytes());
+    Ok(checkpoint(storage, &network, now_ms)?.and_then(|c| exported(&public, &c)))
+}
+
+fn exported(public_key_hex: &str, c: &ChainedAuditEntry) -> Option<ExportedCheckpoint> {
+    Some(ExportedCheckpoint {
+        seq: c.seq?,
+        hash: audit_chain::hex(&c.hash?),
+        at: crate::time::rfc3339(c.entry.at_ms),
+        signature: audit_chain::hex(c.signature.as_deref().unwrap_or_default()),
+        public_key: public_key_hex.to_owned(),
+    })
+}
+
 /// Every checkpoint, as admins export them.
 pub fn export_checkpoints(storage: &dyn Storage) -> Result<Vec<ExportedCheckpoint>, StorageError> {
     let public = audit_chain::hex(storage.audit_signing_key().verifying_key().as_bytes());
     let mut out = Vec::new();
     storage.scan_audit(&AuditSelect::Checkpoints, &mut |c| {
-        if let (Some(seq), Some(hash)) = (c.seq, c.hash) {
-            out.push(ExportedCheckpoint {
-                seq,
-                hash: audit_chain::hex(&hash),
-                at: crate::time::rfc3339(c.entry.at_ms),
-                signature: audit_chain::hex(c.signature.as_deref().unwrap_or_default()),
-                public_key: public.clone(),
-            });
-        }
+        out.extend(exported(&public, &c))
     })?;
     Ok(out)
 }

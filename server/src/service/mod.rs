@@ -13,6 +13,7 @@
 //! - [`attachments`]: who may declare, upload and read an attachment;
 //!   [`attachment_records`]: its record in the log, under the same rule;
 //! - [`forms`]: publishing form versions, for one agency or the whole network;
+//! - [`maintenance`]: the periodic housekeeping (checkpoints, retention);
 //! - [`audit`]: the wording of every audit entry, appended to a hash chain ([`audit_chain`]),
 //!   checkpoints, verification and the trail an admin reads;
 //!
@@ -26,6 +27,7 @@ pub mod audit;
 pub mod audit_chain;
 pub mod commands;
 pub mod forms;
+pub mod maintenance;
 pub mod pull;
 pub mod push;
 pub mod referrals;

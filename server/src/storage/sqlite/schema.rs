@@ -527,6 +527,11 @@ pub fn configure(conn: &Connection, role: ConnectionRole) -> rusqlite::Result<()
 /// Brings the database to [`SCHEMA_VERSION`]: creates it when empty, upgrades it step by step
 /// when older, refuses it when newer.
 pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
+    upgrade_to(conn, SCHEMA_VERSION)
+}
+
+/// As [`prepare`], stopping at version `target` (tests build databases of past versions).
+fn upgrade_to(conn: &mut Connection, target: i64) -> Result<(), StorageError> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(super::backend)?;
@@ -574,7 +579,7 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
     // rather than leave them readable in the free list.
     conn.pragma_update(None, "secure_delete", "ON")
         .map_err(super::backend)?;
-    for from in version..SCHEMA_VERSION {
+    for from in version..target {
         let step = MIGRATIONS[(from - 1) as usize];
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -675,6 +680,36 @@ mod tests {
         assert_eq!(version(&old).unwrap(), SCHEMA_VERSION);
         assert_eq!(version(&fresh).unwrap(), SCHEMA_VERSION);
         assert_eq!(describe(&old).unwrap(), describe(&fresh).unwrap());
+    }
+
+    #[test]
+    fn audit_entries_of_a_version_8_database_are_chained_by_step_9() {
+        let mut old = Connection::open_in_memory().unwrap();
+        old.execute_batch(SNAPSHOT_V1).unwrap();
+        upgrade_to(&mut old, 8).unwrap();
+        old.execute_batch(
+            "INSERT INTO audit_log (at, event, agency, record_id, detail)
+               VALUES (1, 'referral_created', 'iom_uga', x'0102030405060708090a0b0c0d0e0faa', 'sent'),
+                      (2, 'shared_delivery', 'iom_eth', x'0102030405060708090a0b0c0d0e0faa', NULL),
+                      (3, 'timeline_read', 'iom_eth', x'0102030405060708090a0b0c0d0e0fbb', NULL);
+             DELETE FROM audit_log WHERE at = 2;",
+        )
+        .unwrap();
+        prepare(&mut old).unwrap();
+        let tx = old.transaction().unwrap();
+        let mut rows = Vec::new();
+        super::super::audit::scan(&tx, &crate::storage::AuditSelect::All, &mut |c| {
+            rows.push(c)
+        })
+        .unwrap();
+        let seqs: Vec<_> = rows.iter().map(|c| c.seq).collect();
+        assert_eq!(seqs, vec![Some(1), Some(2)], "numbered without the old gap");
+        let key = crate::service::audit_chain::signing_key(&[1; 32]).verifying_key();
+        let mut verifier = crate::service::audit_chain::ChainVerifier::new(&key, &[]);
+        rows.iter().for_each(|c| verifier.visit(c));
+        assert!(verifier.finish().intact());
+        assert_eq!(rows[1].entry.detail, None);
+        assert_eq!(rows[0].entry.detail.as_deref(), Some("sent"));
     }
 
     #[test]
