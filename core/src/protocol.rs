@@ -347,6 +347,10 @@ pub enum RejectReason {
         /// The server's clock when it refused the operation.
         server_time_ms: u64,
     },
+    /// The record (or the case it belongs to) was purged: its agency keeps closed cases only
+    /// so long (`docs/security.md`, "Retention"). The device keeps the operation aside with
+    /// this reason; nothing of it is applied anywhere.
+    Purged,
 }
 
 /// Reply to `GET /v1/referrals/{referral_id}/timeline`: who did what to a referral, when.

@@ -1,5 +1,6 @@
 //! The server's housekeeping, run by `fieldcase serve` every
-//! [`crate::config::MAINTENANCE_INTERVAL`] (and on demand by admin commands): sign an audit
+//! [`crate::config::MAINTENANCE_INTERVAL`] (and on demand by admin commands): purge closed
+//! cases past their agency's retention period ([`super::retention`]), then sign an audit
 //! checkpoint when entries were added since the last one.
 //!
 //! Each step is its own transaction and safe to run again, on any number of server processes
@@ -13,13 +14,18 @@ use std::time::Duration;
 /// What one round did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Housekeeping {
+    /// What the retention purge did.
+    pub purged: super::retention::PurgeReport,
     /// The sequence number of the checkpoint signed, if one was.
     pub checkpoint: Option<u64>,
 }
 
 /// One round of housekeeping.
 pub fn run_once(storage: &dyn Storage, now_ms: u64) -> Result<Housekeeping, StorageError> {
-    let mut done = Housekeeping::default();
+    let mut done = Housekeeping {
+        purged: super::retention::purge_expired(storage, now_ms)?,
+        ..Housekeeping::default()
+    };
     if super::audit::needs_checkpoint(storage)? {
         done.checkpoint = super::audit::checkpoint_now(storage, now_ms)?.map(|c| c.seq);
     }
@@ -37,6 +43,13 @@ pub async fn every(storage: Arc<dyn Storage>, time: Arc<dyn TimeSource>, interva
         let now = time.now_ms();
         match tokio::task::spawn_blocking(move || run_once(&*storage, now)).await {
             Ok(Ok(done)) => {
+                if done.purged.cases > 0 {
+                    tracing::info!(
+                        cases = done.purged.cases,
+                        dependents = done.purged.dependents,
+                        "purged closed cases past their retention period"
+                    );
+                }
                 if let Some(seq) = done.checkpoint {
                     tracing::info!(seq, "signed an audit checkpoint");
                 }

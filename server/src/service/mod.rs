@@ -14,6 +14,7 @@
 //!   [`attachment_records`]: its record in the log, under the same rule;
 //! - [`forms`]: publishing form versions, for one agency or the whole network;
 //! - [`maintenance`]: the periodic housekeeping (checkpoints, retention);
+//! - [`retention`]: how long an agency keeps closed cases, and purging them;
 //! - [`audit`]: the wording of every audit entry, appended to a hash chain ([`audit_chain`]),
 //!   checkpoints, verification and the trail an admin reads;
 //!
@@ -31,6 +32,7 @@ pub mod maintenance;
 pub mod pull;
 pub mod push;
 pub mod referrals;
+pub mod retention;
 pub mod rules;
 pub mod visibility;
 

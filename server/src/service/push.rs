@@ -135,6 +135,10 @@ impl RecordLookup for Lookup<'_> {
         self.0.creation_fields(id)
     }
 
+    fn is_purged(&mut self, id: RecordId) -> Result<bool, StorageError> {
+        self.0.is_purged(id)
+    }
+
     fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, StorageError> {
         self.0.agency_exists(agency)
     }

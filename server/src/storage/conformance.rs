@@ -18,6 +18,7 @@ mod forms;
 mod port;
 mod referrals;
 mod reports;
+mod retention;
 pub use attachments::*;
 pub use audit::*;
 pub use concurrency::*;
@@ -26,6 +27,7 @@ pub use forms::*;
 pub use port::*;
 pub use referrals::*;
 pub use reports::*;
+pub use retention::*;
 
 /// The server clock of these checks (2025-10-09): after every date the fixtures use, since
 /// the server refuses dates in its future.
@@ -503,6 +505,16 @@ macro_rules! conformance_suite {
             fn concurrent_audit_writers_keep_one_chain() {
                 let store = $make;
                 c::concurrent_audit_writers_keep_one_chain(&*store, &[]);
+            }
+            #[test]
+            fn closed_cases_past_retention_are_purged_and_late_edits_refused() {
+                let store = $make;
+                c::closed_cases_past_retention_are_purged_and_late_edits_refused(&*store);
+            }
+            #[test]
+            fn settings_are_replaced_in_place() {
+                let store = $make;
+                c::settings_are_replaced_in_place(&*store);
             }
             #[test]
             fn api_tokens_carry_their_user() {

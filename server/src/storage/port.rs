@@ -144,6 +144,8 @@ pub trait StoreTx {
     fn setting(&mut self, key: &str) -> Result<Option<Vec<u8>>, StorageError>;
     /// Creates a server setting; `AlreadyExists` when the key is taken.
     fn insert_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError>;
+    /// Creates or replaces a server setting.
+    fn put_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError>;
     /// The settings whose key starts with `prefix`, in byte order of their keys.
     fn settings_with_prefix(
         &mut self,
@@ -238,6 +240,17 @@ pub trait StoreTx {
         outcome: &CommandOutcome,
         now_ms: u64,
     ) -> Result<(), StorageError>;
+
+    // --- retention ------------------------------------------------------------------------
+    /// The records that hang on a case (services, notes, referrals, attachments), in no order.
+    fn records_of_case(&mut self, case: RecordId) -> Result<Vec<RecordId>, StorageError>;
+    /// Whether the record was purged ([`StoreTx::purge_records`]).
+    fn is_purged(&mut self, id: RecordId) -> Result<bool, StorageError>;
+    /// Purges records: removes their logged operations (and audiences), merged state, match
+    /// profiles and blocks, attachments with their chunks and the access granted to them;
+    /// keeps each record's row marked purged (so a late edit can be refused), its sealed
+    /// report facts and its referral rows (codes), so figures for past periods hold.
+    fn purge_records(&mut self, ids: &[RecordId], now_ms: u64) -> Result<(), StorageError>;
 
     // --- audit ----------------------------------------------------------------------------
     /// The last link of the audit chain (`None` while it is empty). It is the chain's

@@ -38,6 +38,7 @@ mod oplog;
 pub mod pool;
 mod referrals;
 mod reports;
+mod retention;
 pub mod schema;
 mod settings;
 mod state;

@@ -18,6 +18,7 @@
 //!    match profiles and blocks, duplicate decisions, API tokens.
 //! 2. match blocks lose their index by record.
 //! 3. the audit chain ([`V3_AUDIT_CHAIN`]).
+//! 4. retention ([`V4_RETENTION`]).
 
 use super::backend;
 use crate::storage::StorageError;
@@ -244,8 +245,15 @@ CREATE UNIQUE INDEX audit_log_by_seq ON audit_log(seq);
 CREATE INDEX audit_log_by_user ON audit_log(user_id);
 "#;
 
+/// Version 4: records purged under their agency's retention period (content gone, row kept
+/// so a late edit is refused), and a way to the records of a case.
+const V4_RETENTION: &str = r#"
+ALTER TABLE records ADD COLUMN purged_at BIGINT;
+CREATE INDEX records_by_case ON records(case_id) WHERE case_id IS NOT NULL;
+"#;
+
 /// `MIGRATIONS[v]` upgrades version `v` to `v + 1`. Never edit a shipped step: add one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3_AUDIT_CHAIN];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3_AUDIT_CHAIN, V4_RETENTION];
 
 /// Brings the database to [`SCHEMA_VERSION`], one step per transaction; refuses a newer one.
 pub fn prepare(client: &mut Client) -> Result<(), StorageError> {

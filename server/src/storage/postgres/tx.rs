@@ -2,7 +2,7 @@
 //! Each method forwards to the module of its aggregate; nothing here decides anything.
 
 use super::Tx;
-use super::{attachments, audit, directory, facts, oplog, referrals, settings, state};
+use super::{attachments, audit, directory, facts, oplog, referrals, retention, settings, state};
 use crate::seal::Sealer;
 use crate::storage::port::*;
 use crate::storage::{Agency, AuditEntry, AuditLink, Position, StorageError};
@@ -215,6 +215,22 @@ impl StoreTx for PgTx<'_, '_> {
         now_ms: u64,
     ) -> Result<(), StorageError> {
         referrals::store_command_outcome(&mut *self.tx, device, seq, referral, outcome, now_ms)
+    }
+
+    fn put_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        settings::put_setting(&mut *self.tx, key, value)
+    }
+
+    fn records_of_case(&mut self, case: RecordId) -> Result<Vec<RecordId>, StorageError> {
+        retention::records_of_case(&mut *self.tx, case)
+    }
+
+    fn is_purged(&mut self, id: RecordId) -> Result<bool, StorageError> {
+        retention::is_purged(&mut *self.tx, id)
+    }
+
+    fn purge_records(&mut self, ids: &[RecordId], now_ms: u64) -> Result<(), StorageError> {
+        retention::purge(&mut *self.tx, self.sealer, ids, now_ms)
     }
 
     fn audit_head(&mut self) -> Result<Option<AuditLink>, StorageError> {

@@ -20,6 +20,7 @@ mod facts;
 mod oplog;
 mod referrals;
 mod reports;
+mod retention;
 pub mod schema;
 mod settings;
 mod state;

@@ -38,13 +38,16 @@
 //!    `checkpoint` and `case_purged`; entries kept from before are chained in the same
 //!    transaction, oldest first (`sqlite::audit::chain_unchained`, through
 //!    `crate::service::audit_chain`).
+//! 10. retention ([`RETENTION`]): `records.purged_at` marks a record purged under its
+//!    agency's retention period (its content gone, its row kept so a late edit is refused),
+//!    and `records_by_case` finds what hangs on a case.
 
 use crate::storage::StorageError;
 use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The version [`CREATE_CURRENT`] creates.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// How long a connection waits for a lock before failing. Only the writer takes write locks
 /// and it is behind a mutex, so this covers checkpoints and external tools (backups).
@@ -439,7 +442,15 @@ pub const MIGRATIONS: &[&str] = &[
     DROP_BLOCKS_BY_RECORD,
     // 8 → 9 (existing entries are chained in the same transaction, see [`prepare`])
     AUDIT_CHAIN,
+    // 9 → 10
+    RETENTION,
 ];
+
+/// Step 10: records purged under retention, and a way to the records of a case.
+pub const RETENTION: &str = r#"
+ALTER TABLE records ADD COLUMN purged_at INTEGER;
+CREATE INDEX records_by_case ON records(case_id) WHERE case_id IS NOT NULL;
+"#;
 
 /// Step 9: the audit log becomes a hash chain. The table is rebuilt (SQLite cannot change a
 /// CHECK constraint in place) keeping every row and its id; `seq`, `chain_hash` and
@@ -571,6 +582,7 @@ fn upgrade_to(conn: &mut Connection, target: i64) -> Result<(), StorageError> {
         tx.execute_batch(DROP_BLOCKS_BY_RECORD)
             .map_err(super::backend)?;
         tx.execute_batch(AUDIT_CHAIN).map_err(super::backend)?;
+        tx.execute_batch(RETENTION).map_err(super::backend)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(super::backend)?;
         return tx.commit().map_err(super::backend);
