@@ -197,3 +197,11 @@ pub struct AuditEntryBody {
     pub ops: Option<u32>,
     pub detail: Option<String>,
 }
+
+/// `PUT /v1/admin/agencies/{code}/retention` and its `GET`: how many days the agency keeps
+/// closed cases (`null`: for ever).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionBody {
+    pub days: Option<u32>,
+}

@@ -30,6 +30,7 @@ pub mod import;
 mod lifecycle;
 pub mod migrations;
 mod ownership;
+mod purge;
 mod records;
 mod referrals;
 mod review;

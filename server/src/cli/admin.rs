@@ -55,6 +55,9 @@ pub enum AdminCommand {
     /// The audit trail of a case or a user; signed checkpoints; verifying the chain.
     #[command(subcommand)]
     Audit(super::admin_audit::AuditCommand),
+    /// How long an agency keeps closed cases; purging those past it.
+    #[command(subcommand)]
+    Retention(super::admin_retention::RetentionCommand),
     /// Form definitions: publish versions for devices, list them, convert XLSForm.
     #[command(subcommand)]
     Form(super::admin_forms::FormCommand),
@@ -328,6 +331,9 @@ pub async fn run(args: AdminArgs, server: &super::ServerUrl, out: Output) -> any
         }
         AdminCommand::Form(command) => super::admin_forms::run(&client, command, out).await?,
         AdminCommand::Audit(command) => super::admin_audit::run(&client, command, out).await?,
+        AdminCommand::Retention(command) => {
+            super::admin_retention::run(&client, command, out).await?
+        }
         AdminCommand::MigrateStore { .. } => unreachable!("handled before a client is made"),
         AdminCommand::ApiToken(command) => {
             super::admin_tokens::run_api_tokens(&client, command, out).await?

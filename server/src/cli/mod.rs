@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod admin_audit;
 pub mod admin_forms;
+pub mod admin_retention;
 pub mod admin_tokens;
 pub mod demo;
 pub mod device;

@@ -20,6 +20,7 @@ pub mod middleware;
 pub mod principal;
 pub mod referrals;
 pub mod reports;
+pub mod retention;
 pub mod sync;
 pub mod throttle;
 pub mod tokens;
@@ -226,6 +227,21 @@ fn routes() -> Routes {
             Method::POST,
             "/v1/admin/enrollment-codes/{code_id}/revoke",
             post(tokens::revoke_enrollment_code),
+        )
+        .add(
+            Method::GET,
+            "/v1/admin/agencies/{code}/retention",
+            get(retention::show),
+        )
+        .add(
+            Method::PUT,
+            "/v1/admin/agencies/{code}/retention",
+            axum::routing::put(retention::set),
+        )
+        .add(
+            Method::POST,
+            "/v1/admin/retention/purge",
+            post(retention::purge_now),
         )
         .add(Method::GET, "/v1/admin/audit", get(audit::trail))
         .add(

@@ -9,6 +9,10 @@
 //! edit to a purged record is refused with [`fieldcase_core::protocol::RejectReason::Purged`]
 //! (see [`super::rules`]) and kept aside on the device with that reason.
 //!
+//! Every agency that may hold a copy (the owner, the agencies its referrals reached) gets a
+//! purge notice in the log ([`fieldcase_core::protocol::PURGED_FIELD`]): each of its devices
+//! drops the case at its next sync, however long it was offline.
+//!
 //! Report figures for past periods do not change: each purged record keeps its sealed report
 //! facts (the report's dimensions only) and referral rows, with nothing behind its id any more.
 //! Its match profile goes, so a purged case is no longer proposed as a duplicate.
@@ -16,7 +20,9 @@
 use crate::storage::port::StoreTx;
 use crate::storage::{AuditEntry, AuditEvent, Storage, StorageError};
 use fieldcase_core::model::codes::Status;
-use fieldcase_core::{AgencyCode, RecordId, RecordKind};
+use fieldcase_core::protocol::PURGED_FIELD;
+use fieldcase_core::{AgencyCode, FieldChange, Operation, RecordId, RecordKind};
+use std::collections::BTreeSet;
 
 /// Settings key prefix of each agency's retention period, in days (decimal text).
 const SETTING_PREFIX: &str = "retention_days/";
@@ -27,7 +33,7 @@ pub const MAX_RETENTION_DAYS: u32 = 36_500;
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// What one purge did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PurgeReport {
     /// Cases purged.
     pub cases: u64,
@@ -136,10 +142,21 @@ fn purge_case(
     if tx.is_purged(case)? || !closed_since(tx, case)?.is_some_and(|at| at < cutoff) {
         return Ok(None);
     }
+    // Every agency that may hold a copy: the owner, and each agency a referral of the case
+    // reached (read before the purge removes the access they were granted).
+    let mut holders: BTreeSet<AgencyCode> = BTreeSet::from([agency.clone()]);
+    for referral in tx.referrals_of_case(case)? {
+        holders.insert(referral.from_agency);
+        holders.insert(referral.to_agency);
+    }
+    holders.extend(tx.case_access(case)?.into_iter().map(|a| a.agency));
     let mut records = tx.records_of_case(case)?;
     let dependents = records.len() as u64;
     records.push(case);
     tx.purge_records(&records, now_ms)?;
+    for holder in &holders {
+        notify_purged(tx, holder, case, now_ms)?;
+    }
     super::audit::append(
         tx,
         &AuditEntry {
@@ -156,4 +173,32 @@ fn purge_case(
         },
     )?;
     Ok(Some(dependents))
+}
+
+/// Appends the purge notice of `case` for the devices of `holder` (see
+/// [`fieldcase_core::protocol::PURGED_FIELD`]). Each holder gets its own notice, written as
+/// if it were that agency's own record, so the pull's visibility rule hands it over whole:
+/// it holds nothing but the marker.
+fn notify_purged(
+    tx: &mut dyn StoreTx,
+    holder: &AgencyCode,
+    case: RecordId,
+    now_ms: u64,
+) -> Result<(), StorageError> {
+    let op = Operation {
+        op_id: tx.server_op_id()?,
+        kind: RecordKind::Case,
+        record_id: case,
+        hlc: tx.server_clock(now_ms)?,
+        fields: [(
+            PURGED_FIELD.to_owned(),
+            FieldChange {
+                value: true.into(),
+                seen: vec![],
+            },
+        )]
+        .into(),
+    };
+    tx.append(&op, holder, &[(holder.clone(), None)])?;
+    Ok(())
 }

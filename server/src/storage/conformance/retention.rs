@@ -123,11 +123,20 @@ pub fn closed_cases_past_retention_are_purged_and_late_edits_refused(store: &dyn
         Ok(())
     })
     .unwrap();
-    // Nothing of it is pulled any more; the open case is.
+    // Nothing of it is pulled any more but the purge notice; the open case is.
     let other = enrolled(store, "agency_a");
     let page = store.pull(&other, 0, 100).unwrap();
     let records: Vec<RecordId> = page.ops.iter().map(|o| o.record_id).collect();
-    assert_eq!(records, vec![open]);
+    assert_eq!(records, vec![open, closed]);
+    let notice = &page.ops[1];
+    assert_eq!(
+        notice.op_id.device,
+        fieldcase_core::protocol::SERVER_DEVICE_ID
+    );
+    assert_eq!(
+        notice.fields.keys().collect::<Vec<_>>(),
+        vec![fieldcase_core::protocol::PURGED_FIELD]
+    );
     // Figures for past periods hold: the purged case's facts are still counted.
     assert_eq!(facts(store), 2);
     let purged_entries: Vec<_> = store
