@@ -139,7 +139,8 @@ fn purge_case(
     cutoff: u64,
     now_ms: u64,
 ) -> Result<Option<u64>, StorageError> {
-    if tx.is_purged(case)? || !closed_since(tx, case)?.is_some_and(|at| at < cutoff) {
+    let still_expired = matches!(closed_since(tx, case)?, Some(at) if at < cutoff);
+    if tx.is_purged(case)? || !still_expired {
         return Ok(None);
     }
     // Every agency that may hold a copy: the owner, and each agency a referral of the case

@@ -39,8 +39,8 @@
 //!    transaction, oldest first (`sqlite::audit::chain_unchained`, through
 //!    `crate::service::audit_chain`).
 //! 10. retention ([`RETENTION`]): `records.purged_at` marks a record purged under its
-//!    agency's retention period (its content gone, its row kept so a late edit is refused),
-//!    and `records_by_case` finds what hangs on a case.
+//!     agency's retention period (its content gone, its row kept so a late edit is refused),
+//!     and `records_by_case` finds what hangs on a case.
 
 use crate::storage::StorageError;
 use rusqlite::{Connection, TransactionBehavior};
