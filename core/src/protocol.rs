@@ -39,6 +39,13 @@ pub const SERVER_DEVICE_ID: DeviceId = DeviceId(uuid::Uuid::from_u128(
     0x0000_0000_0000_4000_8000_5e7e_5e7e_5e7e,
 ));
 
+/// The key of a purge notice: a server-authored operation on a case (from
+/// [`SERVER_DEVICE_ID`]) holding only this key tells a device that the case was purged under
+/// its agency's retention period; the device drops the case and everything that hangs on it.
+/// Its own unsynced edits stay in its outbox, are refused by the server as
+/// [`RejectReason::Purged`] and are kept aside with that reason.
+pub const PURGED_FIELD: &str = "_purged";
+
 /// Default and largest number of operations the server returns in one pull page. Sized so
 /// a page of ~1.2 KB cases compresses to a few hundred KB: big enough for few round trips on
 /// 2G, small enough that a dropped connection wastes little.
@@ -363,6 +370,10 @@ pub enum RejectReason {
         /// The server's clock when it refused the operation.
         server_time_ms: u64,
     },
+    /// The record (or the case it belongs to) was purged: its agency keeps closed cases only
+    /// so long (`docs/security.md`, "Retention"). The device keeps the operation aside with
+    /// this reason; nothing of it is applied anywhere.
+    Purged,
 }
 
 /// Reply to `GET /v1/referrals/{referral_id}/timeline`: who did what to a referral, when.

@@ -174,3 +174,38 @@ pub struct PublishQuery {
     #[serde(default)]
     pub network: Option<bool>,
 }
+
+/// `GET /v1/admin/audit?case=…` or `?user=…`: whose audit trail (exactly one of them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditTrailQuery {
+    #[serde(default)]
+    pub case: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+/// One entry of an audit trail: who (agency, device, user) did what (event, detail: codes
+/// only) to which record, when, and where it stands in the audit chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntryBody {
+    /// The entry's sequence number in the chain (`null`: written outside it).
+    pub seq: Option<u64>,
+    pub at: String,
+    pub event: String,
+    pub agency: String,
+    pub device_id: Option<String>,
+    pub user_id: Option<String>,
+    pub record_id: Option<String>,
+    pub first_position: Option<u64>,
+    pub last_position: Option<u64>,
+    pub ops: Option<u32>,
+    pub detail: Option<String>,
+}
+
+/// `PUT /v1/admin/agencies/{code}/retention` and its `GET`: how many days the agency keeps
+/// closed cases (`null`: for ever).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionBody {
+    pub days: Option<u32>,
+}

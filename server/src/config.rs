@@ -90,6 +90,12 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// between cells, not half a minute.
 pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How often a running server does its housekeeping ([`crate::service::maintenance`]): signs
+/// an audit checkpoint when entries were added since the last one and purges closed cases
+/// past their agency's retention period. An hour bounds how many audit entries are not yet
+/// under a signed checkpoint, and purging is measured in days, so more often buys nothing.
+pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
 /// Everything `fieldcase serve` (or a test) needs to start a server.
 #[derive(Clone)]
 pub struct ServerConfig {
@@ -134,6 +140,8 @@ pub struct ServerConfig {
     pub tls_reload_interval: Duration,
     /// Device credentials' lifetime and rotation ([`crate::service::credentials`]).
     pub credential_policy: crate::service::credentials::CredentialPolicy,
+    /// How often housekeeping runs ([`MAINTENANCE_INTERVAL`]; tests shorten it).
+    pub maintenance_interval: Duration,
 }
 
 impl ServerConfig {
@@ -155,6 +163,7 @@ impl ServerConfig {
             tls_backup_pins: Vec::new(),
             tls_reload_interval: crate::tls::RELOAD_CHECK_INTERVAL,
             credential_policy: Default::default(),
+            maintenance_interval: MAINTENANCE_INTERVAL,
         }
     }
 

@@ -76,6 +76,9 @@ pub struct Server {
     /// The TLS certificate served, when the config names one.
     certificate: Option<Arc<crate::tls::ReloadingCertificate>>,
     tls_reload_interval: std::time::Duration,
+    time: Arc<dyn crate::time::TimeSource>,
+    /// [`crate::config::MAINTENANCE_INTERVAL`] unless the config shortened it.
+    maintenance_interval: std::time::Duration,
 }
 
 impl Server {
@@ -178,6 +181,8 @@ impl Server {
         Ok(Server {
             certificate,
             tls_reload_interval: config.tls_reload_interval,
+            time: config.time.clone(),
+            maintenance_interval: config.maintenance_interval,
             header_read_timeout: config.header_read_timeout,
             listener,
             storage,
@@ -223,6 +228,11 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let router = http::router(self.state);
+        let housekeeping = tokio::spawn(crate::service::maintenance::every(
+            self.storage.clone(),
+            self.time.clone(),
+            self.maintenance_interval,
+        ));
         let (fired_tx, fired_rx) = oneshot::channel::<()>();
         let graceful = async move {
             shutdown.await;
@@ -257,6 +267,8 @@ impl Server {
         if let Some(reload) = reload {
             reload.abort();
         }
+        housekeeping.abort();
+        let _ = housekeeping.await;
         let storage = self.storage;
         let _ = tokio::task::spawn_blocking(move || storage.close()).await;
         result

@@ -97,6 +97,8 @@ async fn a_version_4_database_gets_its_report_facts_rebuilt_from_sealed_state() 
              DROP INDEX enrollment_codes_by_id; DROP INDEX enrollment_codes_by_agency;
              ALTER TABLE enrollment_codes DROP COLUMN id;
              ALTER TABLE enrollment_codes DROP COLUMN revoked_at;
+             DROP INDEX records_by_case;
+             ALTER TABLE records DROP COLUMN purged_at;
              PRAGMA user_version = 4;",
         )
         .unwrap();

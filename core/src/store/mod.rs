@@ -31,6 +31,7 @@ mod lifecycle;
 pub mod migrations;
 mod name_pairs;
 mod ownership;
+mod purge;
 mod records;
 mod referrals;
 mod review;

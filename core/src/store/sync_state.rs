@@ -82,6 +82,8 @@ pub struct ApplyReport {
     /// Referral commands the server applied / refused, in this reply.
     pub commands_applied: usize,
     pub commands_rejected: usize,
+    /// Cases this device held that the server purged (dropped with what hangs on them).
+    pub cases_purged: usize,
 }
 
 fn rejected_aad(seq: &[u8; 8]) -> Aad<'_> {
@@ -229,6 +231,19 @@ impl Store {
                 .collect()
         });
         let ops: &[Operation] = cleaned.as_deref().unwrap_or(ops);
+        // Purge notices are not merged: they drop their case once the page is applied.
+        let purged: Vec<RecordId> = ops
+            .iter()
+            .filter(|op| super::purge::is_purge_notice(op))
+            .map(|op| op.record_id)
+            .collect();
+        let kept: Option<Vec<Operation>> = (!purged.is_empty()).then(|| {
+            ops.iter()
+                .filter(|op| !super::purge::is_purge_notice(op))
+                .cloned()
+                .collect()
+        });
+        let ops: &[Operation] = kept.as_deref().unwrap_or(ops);
         let tx = self.conn.transaction()?;
         let mut current: BTreeMap<RecordId, StoredRecord> = BTreeMap::new();
         for op in ops {
@@ -284,6 +299,11 @@ impl Store {
         )?;
         report.commands_applied = commands.applied;
         report.commands_rejected = commands.rejected;
+        for case in &purged {
+            if super::purge::drop_case(&tx, case)? {
+                report.cases_purged += 1;
+            }
+        }
         tx.execute("UPDATE sync_state SET cursor = ?1", [next_cursor])?;
         Self::save_device_state(&tx, counters.last_seq, &counters.clock)?;
         tx.commit()?;

@@ -53,6 +53,12 @@ pub enum AdminCommand {
     /// Enrollment codes: list them, revoke an unused one.
     #[command(subcommand)]
     EnrollCodes(super::admin_tokens::EnrollCodesCommand),
+    /// The audit trail of a case or a user; signed checkpoints; verifying the chain.
+    #[command(subcommand)]
+    Audit(super::admin_audit::AuditCommand),
+    /// How long an agency keeps closed cases; purging those past it.
+    #[command(subcommand)]
+    Retention(super::admin_retention::RetentionCommand),
     /// Form definitions: publish versions for devices, list them, convert XLSForm.
     #[command(subcommand)]
     Form(super::admin_forms::FormCommand),
@@ -200,6 +206,11 @@ pub async fn run(args: AdminArgs, server: &super::ServerUrl, out: Output) -> any
     }
     if let AdminCommand::MigrateStore { data_dir, to } = &args.command {
         return migrate_store(data_dir, to, out).await;
+    }
+    if let AdminCommand::Audit(command) = &args.command {
+        if let Some(done) = super::admin_audit::run_offline(command, out).await {
+            return done;
+        }
     }
     let client = AdminClient::pinned(server.or_local(), read_token(&args)?, server.pins())?;
     let none = None::<&()>;
@@ -351,6 +362,10 @@ pub async fn run(args: AdminArgs, server: &super::ServerUrl, out: Output) -> any
             });
         }
         AdminCommand::Form(command) => super::admin_forms::run(&client, command, out).await?,
+        AdminCommand::Audit(command) => super::admin_audit::run(&client, command, out).await?,
+        AdminCommand::Retention(command) => {
+            super::admin_retention::run(&client, command, out).await?
+        }
         AdminCommand::MigrateStore { .. } => unreachable!("handled before a client is made"),
         AdminCommand::ApiToken(command) => {
             super::admin_tokens::run_api_tokens(&client, command, out).await?

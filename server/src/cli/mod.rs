@@ -6,7 +6,9 @@
 //! go to stderr (as an `ErrorBody` JSON object with `--json`) with exit status 1.
 
 pub mod admin;
+pub mod admin_audit;
 pub mod admin_forms;
+pub mod admin_retention;
 pub mod admin_tokens;
 pub mod demo;
 pub mod device;

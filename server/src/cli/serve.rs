@@ -151,6 +151,7 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
         credential_policy: crate::service::credentials::CredentialPolicy::days(
             args.credential_days,
         ),
+        maintenance_interval: crate::config::MAINTENANCE_INTERVAL,
     };
     let admin_token_path = config.admin_token_path();
     let server = Server::bind(config).await?;

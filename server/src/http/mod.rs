@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod attachments;
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod case_reviews;
@@ -20,6 +21,7 @@ pub mod middleware;
 pub mod principal;
 pub mod referrals;
 pub mod reports;
+pub mod retention;
 pub mod sync;
 pub mod throttle;
 pub mod tokens;
@@ -240,6 +242,32 @@ fn routes() -> Routes {
             Method::POST,
             "/v1/admin/enrollment-codes/{code_id}/revoke",
             post(tokens::revoke_enrollment_code),
+        )
+        .add(
+            Method::GET,
+            "/v1/admin/agencies/{code}/retention",
+            get(retention::show),
+        )
+        .add(
+            Method::PUT,
+            "/v1/admin/agencies/{code}/retention",
+            axum::routing::put(retention::set),
+        )
+        .add(
+            Method::POST,
+            "/v1/admin/retention/purge",
+            post(retention::purge_now),
+        )
+        .add(Method::GET, "/v1/admin/audit", get(audit::trail))
+        .add(
+            Method::GET,
+            "/v1/admin/audit/checkpoints",
+            get(audit::list_checkpoints),
+        )
+        .add(
+            Method::POST,
+            "/v1/admin/audit/checkpoints",
+            post(audit::create_checkpoint),
         )
         .add(Method::GET, "/v1/admin/forms", get(forms::list))
         .add(Method::POST, "/v1/admin/forms", post(forms::publish))

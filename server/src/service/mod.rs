@@ -15,8 +15,11 @@
 //! - [`forms`]: publishing form versions, for one agency or the whole network;
 //!   [`form_versions`]: reading them back (parsed once per process) to check pushed answers;
 //!   [`review`]: cases whose merged answers break a rule between fields, flagged for review;
-//! - [`audit`]: the wording of every audit entry;
-//! - [`credentials`]: device credentials' expiry, rotation and copies.
+//! - [`credentials`]: device credentials' expiry, rotation and copies;
+//! - [`maintenance`]: the periodic housekeeping (checkpoints, retention);
+//! - [`retention`]: how long an agency keeps closed cases, and purging them;
+//! - [`audit`]: the wording of every audit entry, appended to a hash chain ([`audit_chain`]),
+//!   checkpoints, verification and the trail an admin reads.
 //!
 //! Layers point down: `http` → `sync` → `service` → `storage` → `seal`. Nothing here knows
 //! SQL; nothing in `storage` decides.
@@ -25,13 +28,16 @@ pub mod attachment_records;
 pub mod attachments;
 pub mod audience;
 pub mod audit;
+pub mod audit_chain;
 pub mod commands;
 pub mod credentials;
 pub mod form_versions;
 pub mod forms;
+pub mod maintenance;
 pub mod pull;
 pub mod push;
 pub mod referrals;
+pub mod retention;
 pub mod review;
 pub mod rules;
 pub mod visibility;

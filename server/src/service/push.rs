@@ -162,6 +162,10 @@ impl RecordLookup for Lookup<'_> {
         self.tx.creation_fields(id)
     }
 
+    fn is_purged(&mut self, id: RecordId) -> Result<bool, StorageError> {
+        self.tx.is_purged(id)
+    }
+
     fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, StorageError> {
         self.tx.agency_exists(agency)
     }

@@ -77,6 +77,8 @@ pub trait RecordLookup {
         &mut self,
         id: RecordId,
     ) -> Result<Option<BTreeMap<String, FieldChange>>, Self::Error>;
+    /// Whether the record was purged under its agency's retention period.
+    fn is_purged(&mut self, id: RecordId) -> Result<bool, Self::Error>;
     /// Whether `agency` is an agency of this network.
     fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, Self::Error>;
     /// The referrals of `case` addressed to `agency`.
@@ -142,6 +144,9 @@ pub fn decide<L: RecordLookup>(
             // Ownership first: nothing else about another agency's record is revealed.
             if existing.owner_agency != *agency {
                 return Ok(Decision::Reject(RejectReason::Forbidden));
+            }
+            if lookup.is_purged(op.record_id)? {
+                return Ok(Decision::Reject(RejectReason::Purged));
             }
             if existing.kind != op.kind {
                 return Ok(invalid("kind differs from the record's kind"));
@@ -266,6 +271,9 @@ fn decide_create<L: RecordLookup>(
         if !allowed {
             return Ok(Decision::Reject(RejectReason::Forbidden));
         }
+        if lookup.is_purged(case_id)? {
+            return Ok(Decision::Reject(RejectReason::Purged));
+        }
         Some(case_id)
     } else {
         None
@@ -298,6 +306,9 @@ fn decide_referral<L: RecordLookup>(
     match lookup.record(referral.case_id)? {
         Some(case) if case.kind == RecordKind::Case && case.owner_agency == *agency => {}
         _ => return Ok(Decision::Reject(RejectReason::Forbidden)),
+    }
+    if lookup.is_purged(referral.case_id)? {
+        return Ok(Decision::Reject(RejectReason::Purged));
     }
     if !lookup.agency_exists(&referral.to_agency)? {
         return Ok(invalid("to_agency is not an agency of this network"));

@@ -11,19 +11,23 @@ use fieldcase_core::protocol::RejectReason;
 use fieldcase_core::{FieldChange, Hlc, OpId, RecordId, RecordKind};
 
 mod attachments;
+mod audit;
 mod concurrency;
 mod credentials;
 mod forms;
 mod port;
 mod referrals;
 mod reports;
+mod retention;
 pub use attachments::*;
+pub use audit::*;
 pub use concurrency::*;
 pub use credentials::*;
 pub use forms::*;
 pub use port::*;
 pub use referrals::*;
 pub use reports::*;
+pub use retention::*;
 
 /// The server clock of these checks (2025-10-09): after every date the fixtures use, since
 /// the server refuses dates in its future.
@@ -496,6 +500,31 @@ macro_rules! conformance_suite {
             fn a_failed_transaction_leaves_nothing_and_snapshots_do_not_write() {
                 let store = $make;
                 c::a_failed_transaction_leaves_nothing_and_snapshots_do_not_write(&*store);
+            }
+            #[test]
+            fn the_audit_chain_links_selects_and_verifies() {
+                let store = $make;
+                c::the_audit_chain_links_selects_and_verifies(&*store);
+            }
+            #[test]
+            fn a_taken_sequence_number_is_refused() {
+                let store = $make;
+                c::a_taken_sequence_number_is_refused(&*store);
+            }
+            #[test]
+            fn concurrent_audit_writers_keep_one_chain() {
+                let store = $make;
+                c::concurrent_audit_writers_keep_one_chain(&*store, &[]);
+            }
+            #[test]
+            fn closed_cases_past_retention_are_purged_and_late_edits_refused() {
+                let store = $make;
+                c::closed_cases_past_retention_are_purged_and_late_edits_refused(&*store);
+            }
+            #[test]
+            fn settings_are_replaced_in_place() {
+                let store = $make;
+                c::settings_are_replaced_in_place(&*store);
             }
             #[test]
             fn api_tokens_carry_their_user() {

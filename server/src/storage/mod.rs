@@ -364,6 +364,10 @@ pub enum AuditEvent {
     SharedDelivery,
     /// A referral's timeline was read.
     TimelineRead,
+    /// A signed checkpoint of the audit chain ([`crate::service::audit_chain`]).
+    Checkpoint,
+    /// A closed case was purged under its agency's retention period.
+    CasePurged,
 }
 
 impl AuditEvent {
@@ -374,6 +378,8 @@ impl AuditEvent {
             AuditEvent::CommandRefused => "command_refused",
             AuditEvent::SharedDelivery => "shared_delivery",
             AuditEvent::TimelineRead => "timeline_read",
+            AuditEvent::Checkpoint => "checkpoint",
+            AuditEvent::CasePurged => "case_purged",
         }
     }
 
@@ -384,6 +390,8 @@ impl AuditEvent {
             AuditEvent::CommandRefused,
             AuditEvent::SharedDelivery,
             AuditEvent::TimelineRead,
+            AuditEvent::Checkpoint,
+            AuditEvent::CasePurged,
         ]
         .into_iter()
         .find(|e| e.as_str() == text)
@@ -405,6 +413,39 @@ pub struct AuditEntry {
     pub last_position: Option<Position>,
     pub ops: Option<u32>,
     pub detail: Option<String>,
+}
+
+/// Where an audit entry stands in the chain: its sequence number (1, 2, … without gaps) and
+/// SHA-256 of the previous entry's hash and its own canonical bytes
+/// ([`crate::service::audit_chain`] computes it; storage only keeps it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditLink {
+    pub seq: u64,
+    pub hash: [u8; 32],
+}
+
+/// An audit entry as stored: the entry, its link in the chain (`None`: a row that was never
+/// chained, which verification reports) and, on a checkpoint, the server's signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainedAuditEntry {
+    pub entry: AuditEntry,
+    /// The stored sequence number; `None` for a row written outside the chain.
+    pub seq: Option<u64>,
+    pub hash: Option<[u8; 32]>,
+    pub signature: Option<Vec<u8>>,
+}
+
+/// Which audit entries a scan visits (always in chain order).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuditSelect {
+    /// Every entry, chained or not.
+    All,
+    /// Entries about one record.
+    Record(RecordId),
+    /// Entries of one user's acts.
+    User(String),
+    /// Signed checkpoints only.
+    Checkpoints,
 }
 
 /// An API token to store (only its hash): a user's bearer token for reports and review.
@@ -648,7 +689,28 @@ pub trait Storage: Send + Sync + 'static {
     fn read_tx(&self, work: &mut TxWork<'_>) -> Result<(), StorageError>;
 
     /// Audit entries, oldest first: of one record when given, else all.
-    fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError>;
+    fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError> {
+        let select = match record {
+            Some(id) => AuditSelect::Record(id),
+            None => AuditSelect::All,
+        };
+        let mut out = Vec::new();
+        self.scan_audit(&select, &mut |chained| out.push(chained.entry))?;
+        Ok(out)
+    }
+
+    /// Calls `visit` with the audit entries `select` names, in one snapshot, in chain order
+    /// (by sequence number; rows never chained last, in insertion order).
+    fn scan_audit(
+        &self,
+        select: &AuditSelect,
+        visit: &mut dyn FnMut(ChainedAuditEntry),
+    ) -> Result<(), StorageError>;
+
+    /// The key that signs audit checkpoints: derived from the server key this storage seals
+    /// with (like [`Storage::cell_keys`]), so every process sharing the database signs alike
+    /// and a copy of the database without the key cannot forge a checkpoint.
+    fn audit_signing_key(&self) -> ed25519_dalek::SigningKey;
 
     // --- reports and duplicates ---------------------------------------------------------
 

@@ -11,7 +11,7 @@
 //! audit entry. Payloads and states are sealed by the implementation (at rest is its concern),
 //! bound to the identity of what they hold.
 
-use crate::storage::{Agency, AuditEntry, Position, StorageError};
+use crate::storage::{Agency, AuditEntry, AuditLink, Position, StorageError};
 use fieldcase_core::attachments::wire::{Declaration, UploadState};
 use fieldcase_core::attachments::Sha256Digest;
 use fieldcase_core::merge::RecordState;
@@ -170,6 +170,8 @@ pub trait StoreTx {
     fn setting(&mut self, key: &str) -> Result<Option<Vec<u8>>, StorageError>;
     /// Creates a server setting; `AlreadyExists` when the key is taken.
     fn insert_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError>;
+    /// Creates or replaces a server setting.
+    fn put_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError>;
     /// The settings whose key starts with `prefix`, in byte order of their keys.
     fn settings_with_prefix(
         &mut self,
@@ -265,8 +267,32 @@ pub trait StoreTx {
         now_ms: u64,
     ) -> Result<(), StorageError>;
 
+    // --- retention ------------------------------------------------------------------------
+    /// The records that hang on a case (services, notes, referrals, attachments), in no order.
+    fn records_of_case(&mut self, case: RecordId) -> Result<Vec<RecordId>, StorageError>;
+    /// Whether the record was purged ([`StoreTx::purge_records`]).
+    fn is_purged(&mut self, id: RecordId) -> Result<bool, StorageError>;
+    /// Purges records: removes their logged operations (and audiences), merged state, match
+    /// profiles and blocks, attachments with their chunks and the access granted to them;
+    /// keeps each record's row marked purged (so a late edit can be refused), its sealed
+    /// report facts and its referral rows (codes), so figures for past periods hold.
+    fn purge_records(&mut self, ids: &[RecordId], now_ms: u64) -> Result<(), StorageError>;
+
     // --- audit ----------------------------------------------------------------------------
-    fn append_audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError>;
+    /// The last link of the audit chain (`None` while it is empty). It is the chain's
+    /// serialization point: an implementation whose writers run concurrently makes every
+    /// transaction that reads the head and appends after it commit one after the other
+    /// (PostgreSQL: the position lock, taken here), and refuses a second entry at a sequence
+    /// number already taken (so a transaction that read a stale head is run again).
+    fn audit_head(&mut self) -> Result<Option<AuditLink>, StorageError>;
+    /// Appends an entry at `link` (computed by [`crate::service::audit_chain`] from the head),
+    /// with the checkpoint signature when it is one.
+    fn append_audit(
+        &mut self,
+        entry: &AuditEntry,
+        link: &AuditLink,
+        signature: Option<&[u8]>,
+    ) -> Result<(), StorageError>;
 
     // Cases that need review.
     fn case_review(&mut self, case: RecordId) -> Result<Option<CaseReview>, StorageError>;

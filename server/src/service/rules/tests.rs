@@ -27,6 +27,9 @@ impl RecordLookup for Records {
     ) -> Result<Option<BTreeMap<String, FieldChange>>, Infallible> {
         Ok(self.created.get(&id).cloned())
     }
+    fn is_purged(&mut self, _id: RecordId) -> Result<bool, Infallible> {
+        Ok(false)
+    }
     fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, Infallible> {
         Ok(agency.as_str() != "nowhere")
     }

@@ -286,7 +286,17 @@ pub fn the_port_reads_back_referrals_access_and_commands(store: &dyn Storage) {
         ops: Some(2),
         detail: Some("code".into()),
     };
-    write(store, |tx| tx.append_audit(&entry)).unwrap();
+    let link = AuditLink {
+        seq: 1,
+        hash: [9; 32],
+    };
+    write(store, |tx| {
+        assert_eq!(tx.audit_head()?, None);
+        tx.append_audit(&entry, &link, None)?;
+        assert_eq!(tx.audit_head()?, Some(link));
+        Ok(())
+    })
+    .unwrap();
     assert_eq!(store.audit_log(Some(case)).unwrap(), vec![entry.clone()]);
     assert!(store.audit_log(Some(referral)).unwrap().is_empty());
     assert_eq!(store.audit_log(None).unwrap(), vec![entry]);

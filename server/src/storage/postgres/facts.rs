@@ -68,7 +68,7 @@ fn write_case(
 
 /// Writes (or, with `None`, removes) a case's sealed match profile and its keyed blocks, in
 /// one row: the blocks packed ([`pack_blocks`]), so replacing the row replaces them all.
-fn write_profile(
+pub(super) fn write_profile(
     tx: &mut Tx<'_>,
     sealer: &Sealer,
     record: RecordId,
@@ -139,7 +139,12 @@ pub(super) fn rebuild_if_stale(tx: &mut Tx<'_>, sealer: &Sealer) -> Result<(), S
         return Ok(());
     }
     tx.batch_execute(
-        "DELETE FROM report_facts; DELETE FROM service_facts;
+        // The facts of purged records stay (their state is gone; figures for past
+        // periods keep counting them, in the derivation they were purged with).
+        "DELETE FROM report_facts WHERE record_id NOT IN
+           (SELECT record_id FROM records WHERE purged_at IS NOT NULL);
+         DELETE FROM service_facts WHERE record_id NOT IN
+           (SELECT record_id FROM records WHERE purged_at IS NOT NULL);
          DELETE FROM match_profiles;",
     )
     .map_err(backend)?;

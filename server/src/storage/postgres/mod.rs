@@ -38,6 +38,7 @@ mod oplog;
 pub mod pool;
 mod referrals;
 mod reports;
+mod retention;
 mod reviews;
 pub mod schema;
 mod settings;
@@ -106,6 +107,12 @@ pub(crate) fn backend(e: ::postgres::Error) -> StorageError {
         Some(db) => StorageError::Backend(format!("{}: {}", db.code().code(), db.message())),
         None => StorageError::Backend(e.to_string()),
     }
+}
+
+/// Asks the transaction runner to run the current work again on a fresh snapshot (for a
+/// failure that a fresh snapshot resolves, which PostgreSQL does not flag as a conflict).
+pub(super) fn retry_later() {
+    RETRYABLE.with(|r| r.set(true));
 }
 
 /// Whether a driver error is a unique-key violation (something to create exists already).
@@ -518,8 +525,20 @@ impl Storage for PostgresStorage {
         })
     }
 
-    fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError> {
-        self.read(|tx| audit::list(tx, record))
+    fn scan_audit(
+        &self,
+        select: &AuditSelect,
+        visit: &mut dyn FnMut(ChainedAuditEntry),
+    ) -> Result<(), StorageError> {
+        self.read(|tx| audit::scan(tx, select, visit))
+    }
+
+    fn audit_signing_key(&self) -> ed25519_dalek::SigningKey {
+        crate::service::audit_chain::signing_key(
+            &self
+                .sealer
+                .derive_key(crate::service::audit_chain::SIGNING_KEY_LABEL),
+        )
     }
 
     fn cell_keys(&self) -> crate::reports::cellkey::CellKeys {

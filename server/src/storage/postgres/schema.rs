@@ -21,6 +21,9 @@
 //! 2. no index of match blocks by record.
 //! 3. device credentials that expire and rotate.
 //! 4. match blocks packed into their case's `match_profiles` row; no `match_blocks` table.
+//! 5. cases flagged for review.
+//! 6. the audit chain ([`V6_AUDIT_CHAIN`]).
+//! 7. retention ([`V7_RETENTION`]).
 
 use super::backend;
 use crate::storage::StorageError;
@@ -282,8 +285,38 @@ CREATE TABLE case_reviews (
 CREATE INDEX case_reviews_by_agency ON case_reviews(agency, flagged_at);
 "#;
 
+/// Version 6: the audit log becomes a hash chain: each entry's sequence number in the chain,
+/// its hash and (on a checkpoint) the server's signature, filled by the server, never by SQL;
+/// the events `checkpoint` and `case_purged`. Entries kept from before are chained in the
+/// same transaction, oldest first (`postgres::audit::chain_unchained`).
+const V6_AUDIT_CHAIN: &str = r#"
+ALTER TABLE audit_log ADD COLUMN seq BIGINT, ADD COLUMN chain_hash BYTEA,
+    ADD COLUMN signature BYTEA;
+ALTER TABLE audit_log DROP CONSTRAINT audit_log_event_check;
+ALTER TABLE audit_log ADD CONSTRAINT audit_log_event_check CHECK (event IN
+    ('referral_created', 'referral_transition', 'command_refused', 'shared_delivery',
+     'timeline_read', 'checkpoint', 'case_purged'));
+CREATE UNIQUE INDEX audit_log_by_seq ON audit_log(seq);
+CREATE INDEX audit_log_by_user ON audit_log(user_id);
+"#;
+
+/// Version 7: records purged under their agency's retention period (content gone, row kept
+/// so a late edit is refused), and a way to the records of a case.
+const V7_RETENTION: &str = r#"
+ALTER TABLE records ADD COLUMN purged_at BIGINT;
+CREATE INDEX records_by_case ON records(case_id) WHERE case_id IS NOT NULL;
+"#;
+
 /// `MIGRATIONS[v]` upgrades version `v` to `v + 1`. Never edit a shipped step: add one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, PACK_MATCH_BLOCKS, V5];
+pub const MIGRATIONS: &[&str] = &[
+    V1,
+    V2,
+    V3,
+    PACK_MATCH_BLOCKS,
+    V5,
+    V6_AUDIT_CHAIN,
+    V7_RETENTION,
+];
 
 /// Brings the database to [`SCHEMA_VERSION`], one step per transaction; refuses a newer one.
 pub fn prepare(client: &mut Client) -> Result<(), StorageError> {
@@ -315,6 +348,10 @@ pub fn prepare(client: &mut Client) -> Result<(), StorageError> {
         }
         tx.batch_execute(MIGRATIONS[version as usize])
             .map_err(backend)?;
+        if version + 1 == 6 {
+            let chained = super::audit::chain_unchained(&mut tx)?;
+            tracing::info!(entries = chained, "chained the audit log");
+        }
         tx.execute("UPDATE schema_version SET version = $1", &[&(version + 1)])
             .map_err(backend)?;
         tx.commit().map_err(backend)?;

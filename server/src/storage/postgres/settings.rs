@@ -38,3 +38,14 @@ pub(super) fn settings_with_prefix(
     .map(|row| Ok((col(row, 0)?, col(row, 1)?)))
     .collect()
 }
+
+/// Creates or replaces a server setting.
+pub(super) fn put_setting(tx: &mut Tx<'_>, key: &str, value: &[u8]) -> Result<(), StorageError> {
+    tx.execute(
+        "INSERT INTO server_meta (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        &[&key, &value],
+    )
+    .map_err(backend)?;
+    Ok(())
+}

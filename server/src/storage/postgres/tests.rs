@@ -453,3 +453,108 @@ fn match_blocks_of_a_database_before_packing_survive_it() {
         .get(0);
     assert_eq!(gone, None);
 }
+
+#[test]
+fn audit_writers_in_two_processes_keep_one_chain() {
+    let store = temp_postgres();
+    let other = another_process(&store);
+    crate::storage::conformance::concurrent_audit_writers_keep_one_chain(&*store, &[&other]);
+}
+
+/// Appends `n` audit entries through the service, as pushes and pulls do.
+fn audited(store: &dyn Storage, n: u64) {
+    let device = crate::storage::conformance::enrolled_device(store, "agency_a");
+    for i in 0..n {
+        let entry = AuditEntry {
+            at_ms: crate::storage::conformance::NOW + i,
+            event: AuditEvent::SharedDelivery,
+            agency: device.agency.clone(),
+            device: Some(device.id),
+            user_id: Some(device.user_id.clone()),
+            record_id: Some(RecordId::new()),
+            first_position: Some(i + 1),
+            last_position: Some(i + 1),
+            ops: Some(1),
+            detail: None,
+        };
+        crate::storage::write(store, |tx| crate::service::audit::append(tx, &entry)).unwrap();
+    }
+}
+
+fn breaks(store: &dyn Storage) -> Vec<(u64, crate::service::audit_chain::BreakKind)> {
+    crate::service::audit::verify(store, &[])
+        .unwrap()
+        .breaks
+        .iter()
+        .map(|b| (b.position, b.kind))
+        .collect()
+}
+
+#[test]
+fn edited_deleted_and_reordered_audit_rows_are_found_at_their_position() {
+    use crate::service::audit_chain::BreakKind;
+    let store = temp_postgres();
+    audited(&*store, 6);
+    assert!(breaks(&*store).is_empty());
+    let mut db = store
+        .database()
+        .config()
+        .connect(::postgres::NoTls)
+        .unwrap();
+
+    db.execute("UPDATE audit_log SET ops = 7 WHERE seq = 2", &[])
+        .unwrap();
+    assert_eq!(breaks(&*store), vec![(2, BreakKind::Altered)]);
+    db.execute("UPDATE audit_log SET ops = 1 WHERE seq = 2", &[])
+        .unwrap();
+    assert!(breaks(&*store).is_empty(), "undone");
+
+    // Swap two entries' places in the chain.
+    db.batch_execute(
+        "UPDATE audit_log SET seq = -3 WHERE seq = 3;
+         UPDATE audit_log SET seq = 3 WHERE seq = 4;
+         UPDATE audit_log SET seq = 4 WHERE seq = -3;",
+    )
+    .unwrap();
+    // Both moved entries, and the one after them (its predecessor's hash changed).
+    assert_eq!(
+        breaks(&*store),
+        vec![
+            (3, BreakKind::Altered),
+            (4, BreakKind::Altered),
+            (5, BreakKind::Altered)
+        ]
+    );
+
+    db.execute("DELETE FROM audit_log WHERE seq = 5", &[])
+        .unwrap();
+    assert!(breaks(&*store).contains(&(5, BreakKind::Missing)));
+}
+
+#[test]
+fn audit_entries_from_before_the_chain_are_chained_by_the_migration() {
+    let database = testing::TempDatabase::create();
+    let mut db = database.config().connect(::postgres::NoTls).unwrap();
+    db.batch_execute("CREATE TABLE schema_version (version BIGINT NOT NULL)")
+        .unwrap();
+    db.batch_execute(schema::MIGRATIONS[0]).unwrap();
+    db.batch_execute(schema::MIGRATIONS[1]).unwrap();
+    db.batch_execute(
+        "INSERT INTO schema_version (version) VALUES (2);
+         INSERT INTO audit_log (at, event, agency, detail) VALUES
+           (1, 'referral_created', 'agency_a', 'sent'),
+           (2, 'referral_transition', 'agency_b', 'accept');",
+    )
+    .unwrap();
+    let store = PostgresStorage::open(database.config(), Sealer::from_key(&[3; 32])).unwrap();
+    let report = crate::service::audit::verify(&store, &[]).unwrap();
+    assert!(report.intact(), "{report:?}");
+    assert_eq!((report.entries, report.last_position), (2, 2));
+    audited(&store, 1);
+    assert_eq!(
+        crate::service::audit::verify(&store, &[])
+            .unwrap()
+            .last_position,
+        3
+    );
+}

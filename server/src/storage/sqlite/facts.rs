@@ -180,7 +180,12 @@ pub(super) fn rebuild_if_stale(conn: &mut Connection, sealer: &Sealer) -> Result
     tx.pragma_update(None, "secure_delete", "ON")
         .map_err(backend)?;
     tx.execute_batch(
-        "DELETE FROM report_facts; DELETE FROM service_facts;
+        // The facts of purged records stay (their state is gone; figures for past
+        // periods keep counting them, in the derivation they were purged with).
+        "DELETE FROM report_facts WHERE record_id NOT IN
+           (SELECT record_id FROM records WHERE purged_at IS NOT NULL);
+         DELETE FROM service_facts WHERE record_id NOT IN
+           (SELECT record_id FROM records WHERE purged_at IS NOT NULL);
          DELETE FROM match_blocks; DELETE FROM match_profiles;",
     )
     .map_err(backend)?;

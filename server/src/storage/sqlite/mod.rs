@@ -20,6 +20,7 @@ mod facts;
 mod oplog;
 mod referrals;
 mod reports;
+mod retention;
 mod reviews;
 pub mod schema;
 mod settings;
@@ -443,8 +444,20 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn audit_log(&self, record: Option<RecordId>) -> Result<Vec<AuditEntry>, StorageError> {
-        self.read(|tx| audit::list(tx, record))
+    fn scan_audit(
+        &self,
+        select: &AuditSelect,
+        visit: &mut dyn FnMut(ChainedAuditEntry),
+    ) -> Result<(), StorageError> {
+        self.read(|tx| audit::scan(tx, select, visit))
+    }
+
+    fn audit_signing_key(&self) -> ed25519_dalek::SigningKey {
+        crate::service::audit_chain::signing_key(
+            &self
+                .sealer
+                .derive_key(crate::service::audit_chain::SIGNING_KEY_LABEL),
+        )
     }
 
     fn cell_keys(&self) -> crate::reports::cellkey::CellKeys {

@@ -33,13 +33,23 @@
 //! 8. lean match blocks ([`DROP_BLOCKS_BY_RECORD`]): `match_blocks` loses its index by
 //!    record (about a quarter of a case's bytes at rest); a case's old blocks are found from
 //!    its old sealed profile instead and deleted by primary key (`sqlite::facts`).
+//! 9. device credentials that expire and rotate ([`DEVICE_CREDENTIAL_ROTATION`]).
+//! 10. cases flagged for review ([`CREATE_CASE_REVIEWS`]).
+//! 11. the audit chain ([`AUDIT_CHAIN`]): `audit_log` gains each entry's sequence number in
+//!    the chain, its hash and (on a checkpoint) the server's signature, and the events
+//!    `checkpoint` and `case_purged`; entries kept from before are chained in the same
+//!    transaction, oldest first (`sqlite::audit::chain_unchained`, through
+//!    `crate::service::audit_chain`).
+//! 12. retention ([`RETENTION`]): `records.purged_at` marks a record purged under its
+//!     agency's retention period (its content gone, its row kept so a late edit is refused),
+//!     and `records_by_case` finds what hangs on a case.
 
 use crate::storage::StorageError;
 use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The version [`CREATE_CURRENT`] creates.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// How long a connection waits for a lock before failing. Only the writer takes write locks
 /// and it is behind a mutex, so this covers checkpoints and external tools (backups).
@@ -436,6 +446,10 @@ pub const MIGRATIONS: &[&str] = &[
     DEVICE_CREDENTIAL_ROTATION,
     // 9 → 10
     CREATE_CASE_REVIEWS,
+    // 10 → 11 (existing entries are chained in the same transaction, see [`prepare`])
+    AUDIT_CHAIN,
+    // 11 → 12
+    RETENTION,
 ];
 
 /// Step 9: device credentials expire and rotate (`service::credentials`). Beside the current
@@ -453,6 +467,47 @@ UPDATE devices SET credential_issued_at = CAST(strftime('%s', 'now') AS INTEGER)
 CREATE UNIQUE INDEX devices_by_next_credential ON devices(next_credential_hash);
 CREATE INDEX devices_by_retired_credential ON devices(retired_credential_hash);
 CREATE INDEX devices_by_superseded_credential ON devices(superseded_credential_hash);
+"#;
+
+/// Step 12: records purged under retention, and a way to the records of a case.
+pub const RETENTION: &str = r#"
+ALTER TABLE records ADD COLUMN purged_at INTEGER;
+CREATE INDEX records_by_case ON records(case_id) WHERE case_id IS NOT NULL;
+"#;
+
+/// Step 11: the audit log becomes a hash chain. The table is rebuilt (SQLite cannot change a
+/// CHECK constraint in place) keeping every row and its id; `seq`, `chain_hash` and
+/// `signature` are filled by the server, never by SQL.
+pub const AUDIT_CHAIN: &str = r#"
+CREATE TABLE audit_log_v9 (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    at             INTEGER NOT NULL,
+    event          TEXT NOT NULL CHECK (event IN
+                     ('referral_created', 'referral_transition', 'command_refused',
+                      'shared_delivery', 'timeline_read', 'checkpoint', 'case_purged')),
+    agency         TEXT NOT NULL,
+    device_id      BLOB,
+    user_id        TEXT,
+    record_id      BLOB,
+    first_position INTEGER,
+    last_position  INTEGER,
+    ops            INTEGER,
+    detail         TEXT,
+    seq            INTEGER,
+    chain_hash     BLOB,
+    signature      BLOB
+);
+INSERT INTO audit_log_v9
+    (id, at, event, agency, device_id, user_id, record_id, first_position, last_position, ops,
+     detail)
+    SELECT id, at, event, agency, device_id, user_id, record_id, first_position, last_position,
+           ops, detail
+    FROM audit_log ORDER BY id;
+DROP TABLE audit_log;
+ALTER TABLE audit_log_v9 RENAME TO audit_log;
+CREATE INDEX audit_log_by_record ON audit_log(record_id, at);
+CREATE UNIQUE INDEX audit_log_by_seq ON audit_log(seq);
+CREATE INDEX audit_log_by_user ON audit_log(user_id);
 "#;
 
 /// Step 8: a case's blocks are deleted by primary key, from the keys its old profile gives,
@@ -518,6 +573,11 @@ pub fn configure(conn: &Connection, role: ConnectionRole) -> rusqlite::Result<()
 /// Brings the database to [`SCHEMA_VERSION`]: creates it when empty, upgrades it step by step
 /// when older, refuses it when newer.
 pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
+    upgrade_to(conn, SCHEMA_VERSION)
+}
+
+/// As [`prepare`], stopping at version `target` (tests build databases of past versions).
+fn upgrade_to(conn: &mut Connection, target: i64) -> Result<(), StorageError> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(super::backend)?;
@@ -560,6 +620,8 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
             .map_err(super::backend)?;
         tx.execute_batch(CREATE_CASE_REVIEWS)
             .map_err(super::backend)?;
+        tx.execute_batch(AUDIT_CHAIN).map_err(super::backend)?;
+        tx.execute_batch(RETENTION).map_err(super::backend)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(super::backend)?;
         return tx.commit().map_err(super::backend);
@@ -568,7 +630,7 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
     // rather than leave them readable in the free list.
     conn.pragma_update(None, "secure_delete", "ON")
         .map_err(super::backend)?;
-    for from in version..SCHEMA_VERSION {
+    for from in version..target {
         let step = MIGRATIONS[(from - 1) as usize];
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -578,6 +640,10 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
             tx.execute_batch(CREATE_REFERRALS).map_err(super::backend)?;
             tx.execute_batch(BACKFILL_AUDIENCE)
                 .map_err(super::backend)?;
+        }
+        if from + 1 == 11 {
+            let chained = super::audit::chain_unchained(&tx)?;
+            tracing::info!(entries = chained, "chained the audit log");
         }
         tx.pragma_update(None, "user_version", from + 1)
             .map_err(super::backend)?;
@@ -665,6 +731,36 @@ mod tests {
         assert_eq!(version(&old).unwrap(), SCHEMA_VERSION);
         assert_eq!(version(&fresh).unwrap(), SCHEMA_VERSION);
         assert_eq!(describe(&old).unwrap(), describe(&fresh).unwrap());
+    }
+
+    #[test]
+    fn audit_entries_of_a_version_8_database_are_chained_by_step_9() {
+        let mut old = Connection::open_in_memory().unwrap();
+        old.execute_batch(SNAPSHOT_V1).unwrap();
+        upgrade_to(&mut old, 8).unwrap();
+        old.execute_batch(
+            "INSERT INTO audit_log (at, event, agency, record_id, detail)
+               VALUES (1, 'referral_created', 'iom_uga', x'0102030405060708090a0b0c0d0e0faa', 'sent'),
+                      (2, 'shared_delivery', 'iom_eth', x'0102030405060708090a0b0c0d0e0faa', NULL),
+                      (3, 'timeline_read', 'iom_eth', x'0102030405060708090a0b0c0d0e0fbb', NULL);
+             DELETE FROM audit_log WHERE at = 2;",
+        )
+        .unwrap();
+        prepare(&mut old).unwrap();
+        let tx = old.transaction().unwrap();
+        let mut rows = Vec::new();
+        super::super::audit::scan(&tx, &crate::storage::AuditSelect::All, &mut |c| {
+            rows.push(c)
+        })
+        .unwrap();
+        let seqs: Vec<_> = rows.iter().map(|c| c.seq).collect();
+        assert_eq!(seqs, vec![Some(1), Some(2)], "numbered without the old gap");
+        let key = crate::service::audit_chain::signing_key(&[1; 32]).verifying_key();
+        let mut verifier = crate::service::audit_chain::ChainVerifier::new(&key, &[]);
+        rows.iter().for_each(|c| verifier.visit(c));
+        assert!(verifier.finish().intact());
+        assert_eq!(rows[1].entry.detail, None);
+        assert_eq!(rows[0].entry.detail.as_deref(), Some("sent"));
     }
 
     #[test]

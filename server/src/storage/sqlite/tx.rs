@@ -1,9 +1,11 @@
 //! [`StoreTx`] over one SQLite transaction: the port the service layer writes through.
 
-use super::{attachments, audit, directory, facts, oplog, referrals, reviews, settings, state};
+use super::{
+    attachments, audit, directory, facts, oplog, referrals, retention, reviews, settings, state,
+};
 use crate::seal::Sealer;
 use crate::storage::port::*;
-use crate::storage::{Agency, AuditEntry, Position, StorageError};
+use crate::storage::{Agency, AuditEntry, AuditLink, Position, StorageError};
 use fieldcase_core::attachments::wire::Declaration;
 use fieldcase_core::merge::RecordState;
 use fieldcase_core::protocol::CommandOutcome;
@@ -216,8 +218,33 @@ impl StoreTx for SqliteTx<'_, '_> {
         referrals::store_command_outcome(self.tx, device, seq, referral, outcome, now_ms)
     }
 
-    fn append_audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError> {
-        audit::insert(self.tx, entry)
+    fn put_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        settings::put_setting(self.tx, key, value)
+    }
+
+    fn records_of_case(&mut self, case: RecordId) -> Result<Vec<RecordId>, StorageError> {
+        retention::records_of_case(self.tx, case)
+    }
+
+    fn is_purged(&mut self, id: RecordId) -> Result<bool, StorageError> {
+        retention::is_purged(self.tx, id)
+    }
+
+    fn purge_records(&mut self, ids: &[RecordId], now_ms: u64) -> Result<(), StorageError> {
+        retention::purge(self.tx, self.sealer, ids, now_ms)
+    }
+
+    fn audit_head(&mut self) -> Result<Option<AuditLink>, StorageError> {
+        audit::head(self.tx)
+    }
+
+    fn append_audit(
+        &mut self,
+        entry: &AuditEntry,
+        link: &AuditLink,
+        signature: Option<&[u8]>,
+    ) -> Result<(), StorageError> {
+        audit::insert(self.tx, entry, link, signature)
     }
 
     fn case_review(&mut self, case: RecordId) -> Result<Option<CaseReview>, StorageError> {
