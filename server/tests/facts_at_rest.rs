@@ -283,7 +283,8 @@ CREATE TABLE duplicate_decisions (
 );
 "#;
 
-/// Undoes the steps after 8 (which this rewind to version 6 would otherwise run twice).
+/// Undoes the steps after 8 that cannot run twice (this rewind to version 6 runs them again;
+/// the audit chain's rebuild of `audit_log` can).
 const UNDO_STEPS_AFTER_8: &str = "
     DROP INDEX devices_by_next_credential; DROP INDEX devices_by_retired_credential;
     DROP INDEX devices_by_superseded_credential;
@@ -291,6 +292,8 @@ const UNDO_STEPS_AFTER_8: &str = "
     ALTER TABLE devices DROP COLUMN next_credential_hash;
     ALTER TABLE devices DROP COLUMN retired_credential_hash;
     ALTER TABLE devices DROP COLUMN superseded_credential_hash;
+    DROP TABLE case_reviews;
+    DROP INDEX records_by_case; ALTER TABLE records DROP COLUMN purged_at;
 ";
 
 #[tokio::test]

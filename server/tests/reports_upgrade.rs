@@ -99,6 +99,13 @@ async fn a_version_4_database_gets_its_report_facts_rebuilt_from_sealed_state() 
              ALTER TABLE enrollment_codes DROP COLUMN revoked_at;
              DROP INDEX records_by_case;
              ALTER TABLE records DROP COLUMN purged_at;
+             DROP TABLE case_reviews;
+             DROP INDEX devices_by_next_credential; DROP INDEX devices_by_retired_credential;
+             DROP INDEX devices_by_superseded_credential;
+             ALTER TABLE devices DROP COLUMN credential_issued_at;
+             ALTER TABLE devices DROP COLUMN next_credential_hash;
+             ALTER TABLE devices DROP COLUMN retired_credential_hash;
+             ALTER TABLE devices DROP COLUMN superseded_credential_hash;
              PRAGMA user_version = 4;",
         )
         .unwrap();
