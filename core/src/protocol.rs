@@ -170,6 +170,11 @@ pub struct SyncRequest {
         deserialize_with = "bounded_commands"
     )]
     pub commands: Vec<ReferralCommand>,
+    /// The store's rollback counter and tamper flag ([`StoreReport`]). Sent by every device
+    /// built with an unlock guard; once a device has sent one, the server refuses a request
+    /// without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreReport>,
 }
 
 /// Reply to `POST /v1/sync`.
@@ -198,6 +203,9 @@ pub struct SyncResponse {
     /// which get the result recorded the first time).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command_results: Vec<CommandResult>,
+    /// The agency's device policy (erase limit, lease), for the device to keep and enforce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_policy: Option<DevicePolicy>,
 }
 
 /// A referral transition a device asks for. The server applies it only if the referral is
@@ -397,6 +405,9 @@ pub enum ErrorCode {
     Unauthorized,
     /// The device was revoked: the device must wipe its local store.
     DeviceRevoked,
+    /// The device's store was copied back from an older file, or its unlock guard was
+    /// edited: the server refuses it until an administrator has looked.
+    StoreUntrusted,
     Forbidden,
     NotFound,
     Conflict,
@@ -408,6 +419,7 @@ pub enum ErrorCode {
     Unavailable,
 }
 
+pub use crate::device_policy::{DevicePolicy, StoreReport};
 pub use crate::codec::{encode_body, CodecError, Limit, ZSTD_LEVEL};
 
 /// Decompresses and parses a message under the push limits ([`PUSH_LIMITS`]); see
@@ -438,6 +450,7 @@ mod tests {
     #[test]
     fn bodies_round_trip() {
         let request = SyncRequest {
+            store: None,
             protocol: PROTOCOL_VERSION,
             ops: vec![],
             cursor: None,
@@ -535,6 +548,7 @@ mod tests {
             Err(CodecError::Json(_))
         ));
         let truncated = &encode_body(&SyncRequest {
+            store: None,
             protocol: 1,
             ops: vec![],
             cursor: None,
@@ -556,6 +570,7 @@ mod tests {
         assert!(serde_json::to_vec(&definition).unwrap().len() > 2 * 1024 * 1024 - 200 * 1024);
         let device = DeviceId::from_bytes([1; 16]);
         let reply = SyncResponse {
+            device_policy: None,
             acked_through: 0,
             rejections: vec![],
             ops: vec![Operation {

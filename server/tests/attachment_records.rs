@@ -115,6 +115,7 @@ fn set(key: &str, value: Value) -> Fields {
 /// its decompressed text (to search for anything that must not be there).
 async fn raw_pull(net: &Net, credential: &str, ops: Vec<Operation>) -> (SyncResponse, String) {
     let request = SyncRequest {
+        store: None,
         protocol: PROTOCOL_VERSION,
         ops,
         cursor: None,

@@ -91,6 +91,7 @@ async fn raw_sync(net: &Net, credential: &str, request: &SyncRequest) -> (SyncRe
 
 fn request(ops: Vec<Operation>, commands: Vec<ReferralCommand>) -> SyncRequest {
     SyncRequest {
+        store: None,
         protocol: PROTOCOL_VERSION,
         ops,
         cursor: None,

@@ -406,6 +406,7 @@ impl InFlight {
 /// that page. Work saved meanwhile goes in the next request after the pull ends.
 fn pull_ahead(request: &SyncRequest, reply: &SyncResponse) -> Option<SyncRequest> {
     (reply.more && request.ops.is_empty() && request.commands.is_empty()).then(|| SyncRequest {
+        store: None,
         protocol: PROTOCOL_VERSION,
         ops: Vec::new(),
         cursor: Some(reply.next_cursor.clone()),
@@ -516,6 +517,7 @@ fn next_request(store: &Mutex<Store>, client: &SyncClient) -> Result<SyncRequest
         Vec::new()
     };
     Ok(SyncRequest {
+        store: None,
         protocol: PROTOCOL_VERSION,
         ops,
         cursor: guard.cursor()?.map(Cursor),
@@ -555,6 +557,7 @@ mod tests {
 
     fn request() -> SyncRequest {
         SyncRequest {
+            store: None,
             protocol: PROTOCOL_VERSION,
             ops: vec![],
             cursor: None,
@@ -605,6 +608,7 @@ mod tests {
     #[test]
     fn only_a_pure_pull_with_more_to_come_asks_for_the_next_page_ahead() {
         let pull = SyncRequest {
+            store: None,
             cursor: Some(Cursor("e.3".into())),
             pull_limit: Some(7),
             ..request()

@@ -12,6 +12,7 @@
 //! - [`referrals`]: making a referral, its transitions under [`commands`], its timeline;
 //! - [`attachments`]: who may declare, upload and read an attachment;
 //!   [`attachment_records`]: its record in the log, under the same rule;
+//! - [`device_store`]: a device store's rollback counter, and the agency's device policy;
 //! - [`forms`]: publishing form versions, for one agency or the whole network;
 //! - [`audit`]: the wording of every audit entry.
 //!
@@ -23,6 +24,7 @@ pub mod attachments;
 pub mod audience;
 pub mod audit;
 pub mod commands;
+pub mod device_store;
 pub mod forms;
 pub mod pull;
 pub mod push;

@@ -13,6 +13,7 @@ use fieldcase_core::{FieldChange, Hlc, OpId, RecordId, RecordKind};
 mod attachments;
 mod concurrency;
 mod credentials;
+mod device_store;
 mod forms;
 mod port;
 mod referrals;
@@ -20,6 +21,7 @@ mod reports;
 pub use attachments::*;
 pub use concurrency::*;
 pub use credentials::*;
+pub use device_store::*;
 pub use forms::*;
 pub use port::*;
 pub use referrals::*;
@@ -486,6 +488,16 @@ macro_rules! conformance_suite {
             fn a_failed_transaction_leaves_nothing_and_snapshots_do_not_write() {
                 let store = $make;
                 c::a_failed_transaction_leaves_nothing_and_snapshots_do_not_write(&*store);
+            }
+            #[test]
+            fn the_port_keeps_store_counters_and_replaces_settings() {
+                let store = $make;
+                c::the_port_keeps_store_counters_and_replaces_settings(&*store);
+            }
+            #[test]
+            fn a_rolled_back_store_is_refused_for_good() {
+                let store = $make;
+                c::a_rolled_back_store_is_refused_for_good(&*store);
             }
             #[test]
             fn api_tokens_carry_their_user() {

@@ -227,8 +227,18 @@ CREATE INDEX api_tokens_by_user ON api_tokens(user_id);
 /// sealed profile gives (`postgres::facts`), so the index by record is bytes for nothing.
 const V2: &str = "DROP INDEX IF EXISTS match_blocks_by_record;";
 
+/// Version 3: per device, the highest rollback counter its store sent and whether the store
+/// was found copied back or tampered with ([`crate::service::device_store`]).
+const V3: &str = r#"
+CREATE TABLE device_store_counters (
+    device_id BYTEA PRIMARY KEY REFERENCES devices(id),
+    counter   BIGINT NOT NULL,
+    untrusted BOOLEAN NOT NULL DEFAULT FALSE
+);
+"#;
+
 /// `MIGRATIONS[v]` upgrades version `v` to `v + 1`. Never edit a shipped step: add one.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Brings the database to [`SCHEMA_VERSION`], one step per transaction; refuses a newer one.
 pub fn prepare(client: &mut Client) -> Result<(), StorageError> {

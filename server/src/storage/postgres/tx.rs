@@ -2,7 +2,7 @@
 //! Each method forwards to the module of its aggregate; nothing here decides anything.
 
 use super::Tx;
-use super::{attachments, audit, directory, facts, oplog, referrals, settings, state};
+use super::{device_store, attachments, audit, directory, facts, oplog, referrals, settings, state};
 use crate::seal::Sealer;
 use crate::storage::port::*;
 use crate::storage::{Agency, AuditEntry, Position, StorageError};
@@ -35,6 +35,18 @@ impl StoreTx for PgTx<'_, '_> {
         oplog::set_device_progress(&mut *self.tx, device, last_seq, now_ms)
     }
 
+    fn store_counter(&mut self, device: DeviceId) -> Result<Option<StoreCounter>, StorageError> {
+        device_store::store_counter(&mut *self.tx, device)
+    }
+
+    fn set_store_counter(
+        &mut self,
+        device: DeviceId,
+        value: &StoreCounter,
+    ) -> Result<(), StorageError> {
+        device_store::set_store_counter(&mut *self.tx, device, value)
+    }
+
     fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, StorageError> {
         directory::agency_exists(&mut *self.tx, agency)
     }
@@ -58,6 +70,10 @@ impl StoreTx for PgTx<'_, '_> {
 
     fn insert_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
         settings::insert_setting(&mut *self.tx, key, value)
+    }
+
+    fn put_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        settings::put_setting(&mut *self.tx, key, value)
     }
 
     fn settings_with_prefix(

@@ -39,7 +39,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The version [`CREATE_CURRENT`] creates.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// How long a connection waits for a lock before failing. Only the writer takes write locks
 /// and it is behind a mutex, so this covers checkpoints and external tools (backups).
@@ -432,7 +432,19 @@ pub const MIGRATIONS: &[&str] = &[
     SEAL_FACTS,
     // 7 → 8
     DROP_BLOCKS_BY_RECORD,
+    // 8 → 9
+    DEVICE_STORE_COUNTERS,
 ];
+
+/// Step 9: per device, the highest rollback counter its store sent and whether the store was
+/// found copied back or tampered with ([`crate::service::device_store`]).
+pub const DEVICE_STORE_COUNTERS: &str = r#"
+CREATE TABLE device_store_counters (
+    device_id BLOB PRIMARY KEY REFERENCES devices(id),
+    counter   INTEGER NOT NULL,
+    untrusted INTEGER NOT NULL DEFAULT 0
+);
+"#;
 
 /// Step 8: a case's blocks are deleted by primary key, from the keys its old profile gives,
 /// so the index by record costs bytes for nothing.
@@ -522,6 +534,8 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StorageError> {
             .map_err(super::backend)?;
         tx.execute_batch(SEAL_FACTS).map_err(super::backend)?;
         tx.execute_batch(DROP_BLOCKS_BY_RECORD)
+            .map_err(super::backend)?;
+        tx.execute_batch(DEVICE_STORE_COUNTERS)
             .map_err(super::backend)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(super::backend)?;

@@ -1,6 +1,6 @@
 //! [`StoreTx`] over one SQLite transaction: the port the service layer writes through.
 
-use super::{attachments, audit, directory, facts, oplog, referrals, settings, state};
+use super::{device_store, attachments, audit, directory, facts, oplog, referrals, settings, state};
 use crate::seal::Sealer;
 use crate::storage::port::*;
 use crate::storage::{Agency, AuditEntry, Position, StorageError};
@@ -34,6 +34,18 @@ impl StoreTx for SqliteTx<'_, '_> {
         oplog::set_device_progress(self.tx, device, last_seq, now_ms)
     }
 
+    fn store_counter(&mut self, device: DeviceId) -> Result<Option<StoreCounter>, StorageError> {
+        device_store::store_counter(self.tx, device)
+    }
+
+    fn set_store_counter(
+        &mut self,
+        device: DeviceId,
+        value: &StoreCounter,
+    ) -> Result<(), StorageError> {
+        device_store::set_store_counter(self.tx, device, value)
+    }
+
     fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, StorageError> {
         directory::agency_exists(self.tx, agency)
     }
@@ -57,6 +69,10 @@ impl StoreTx for SqliteTx<'_, '_> {
 
     fn insert_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
         settings::insert_setting(self.tx, key, value)
+    }
+
+    fn put_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        settings::put_setting(self.tx, key, value)
     }
 
     fn settings_with_prefix(
