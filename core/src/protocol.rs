@@ -419,8 +419,8 @@ pub enum ErrorCode {
     Unavailable,
 }
 
-pub use crate::device_policy::{DevicePolicy, StoreReport};
 pub use crate::codec::{encode_body, CodecError, Limit, ZSTD_LEVEL};
+pub use crate::device_policy::{DevicePolicy, StoreReport};
 
 /// Decompresses and parses a message under the push limits ([`PUSH_LIMITS`]); see
 /// [`crate::codec`].

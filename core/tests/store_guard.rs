@@ -395,3 +395,62 @@ fn a_deleted_value_leaves_the_file() {
         "secure_delete zeroes a deleted row's bytes"
     );
 }
+
+#[test]
+fn a_store_made_before_guards_gets_one_without_being_reported_as_tampered() {
+    use fieldcase_core::crypto::KeyEnvelope;
+    let dir = tempfile::tempdir().unwrap();
+    let path = store_path(dir.path(), "a");
+    let clock = TestClock::new();
+    create(&path, &clock).close().unwrap();
+    // Made as an older build made it: an envelope without the "guarded" flag, no guard row.
+    let conn = Connection::open(&path).unwrap();
+    let meta = |key: &str| -> Vec<u8> {
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .unwrap()
+    };
+    let store_id = meta("store_id");
+    let envelope = KeyEnvelope::from_bytes(&meta("envelope")).unwrap();
+    let dek = envelope
+        .unwrap_key(PASSPHRASE.as_bytes(), None, &store_id)
+        .unwrap();
+    let old =
+        KeyEnvelope::wrap(&dek, PASSPHRASE.as_bytes(), None, envelope.kdf, &store_id).unwrap();
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'envelope'",
+        [old.to_bytes()],
+    )
+    .unwrap();
+    conn.execute("DELETE FROM meta WHERE key = 'unlock_guard'", [])
+        .unwrap();
+    drop(conn);
+
+    assert!(matches!(fail(&path, &clock), StoreError::WrongPassphrase));
+    let store = open(&path, PASSPHRASE, &clock).unwrap();
+    assert_eq!(store.last_unlock_report().failed_attempts, 1);
+    assert!(!store.last_unlock_report().guard_tampered);
+    store.close().unwrap();
+    // From now on it is guarded: deleting the guard is noticed.
+    let guarded = KeyEnvelope::from_bytes(
+        &Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT value FROM meta WHERE key = 'envelope'", [], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(guarded.guarded());
+}
+
+#[test]
+fn a_failed_unlock_of_an_unlocked_store_keeps_it_unlocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let mut store = create(&store_path(dir.path(), "a"), &clock);
+    assert!(matches!(
+        store.unlock("nope", None),
+        Err(StoreError::WrongPassphrase)
+    ));
+    assert!(!store.is_locked());
+}

@@ -16,7 +16,11 @@ pub enum StoreError {
     Wiped,
     #[error("the store is locked; unlock it with the passphrase first")]
     Locked,
-    #[error("too many failed unlocks: try again in {} seconds", retry_after.as_secs().max(1))]
+    // Rounded up: whoever waits that long is not refused again.
+    #[error(
+        "too many failed unlocks: try again in {} seconds",
+        retry_after.as_millis().div_ceil(1000).max(1)
+    )]
     TooSoon { retry_after: std::time::Duration },
     #[error(
         "this store was erased after too many failed unlocks; its data cannot be recovered. \

@@ -276,8 +276,6 @@ impl Store {
         for_renewal: bool,
     ) -> Result<()> {
         self.ensure_not_wiped()?;
-        self.keys = None;
-        self.lease_renewal = None;
         let attempt = unlock::attempt(
             &self.conn,
             &self.store_id,
@@ -285,6 +283,8 @@ impl Store {
             extra_secret,
             self.unlock_clock.as_ref(),
         )?;
+        self.keys = None;
+        self.lease_renewal = None;
         self.unlock_report = attempt.report;
         migrations::migrate(&mut self.conn, &attempt.keys)?;
         let identity: Identity = read_meta_json(&self.conn, META_IDENTITY)?;

@@ -105,11 +105,13 @@ pub(super) fn attempt(
         Err(error) => return Err(error.into()),
     };
     let keys = dek.derive_store_keys();
-    let tampered = match &stored {
-        StoredGuard::Present(_) => !guard.verify(&keys.guard, store_id),
-        StoredGuard::Missing => envelope.guarded(),
-        StoredGuard::Malformed => true,
-    };
+    // A store made before guards existed never had a keyed guard: nothing to verify (its
+    // envelope says so, authenticated).
+    let tampered = envelope.guarded()
+        && match &stored {
+            StoredGuard::Present(_) => !guard.verify(&keys.guard, store_id),
+            StoredGuard::Missing | StoredGuard::Malformed => true,
+        };
     let fresh = Guard::fresh(
         &keys.guard,
         store_id,
@@ -236,6 +238,10 @@ impl Store {
     /// changes nothing.
     pub fn apply_device_policy(&self, policy: DevicePolicy) -> Result<()> {
         policy.check().map_err(StoreError::Policy)?;
+        if self.device_policy()? == policy {
+            // Every reply carries it: write only when it changed.
+            return Ok(());
+        }
         self.update_guard(|guard| guard.policy = policy)?;
         Ok(())
     }

@@ -38,6 +38,14 @@ pub enum SyncError {
     Unauthorized,
     #[error("this device was revoked by an administrator; its local data has been wiped")]
     Revoked,
+    /// The server found this store copied back from an older file, or its unlock record
+    /// edited. Nothing here is deleted; the device must be enrolled again.
+    #[error(
+        "the server no longer accepts this device's store: it was copied back from an older \
+         file or its unlock record was edited. Nothing here is deleted; ask your \
+         administrator to enroll the device again"
+    )]
+    StoreUntrusted,
     #[error("the server refused the request ({code:?}): {message}")]
     Refused { code: ErrorCode, message: String },
     #[error("the server's reply could not be read: {0}")]
@@ -150,6 +158,13 @@ pub(super) async fn error_from_response(response: reqwest::Response) -> SyncErro
                 ..
             }),
         ) => SyncError::Revoked,
+        (
+            _,
+            Some(ErrorBody {
+                error: ErrorCode::StoreUntrusted,
+                ..
+            }),
+        ) => SyncError::StoreUntrusted,
         (401, _) => SyncError::Unauthorized,
         (429, _) => SyncError::RateLimited,
         (500..=599, _) => SyncError::Server { status },
@@ -342,8 +357,10 @@ pub async fn sync_once(
     }
     let now = crate::hlc::now_ms() as i64;
     let note = match &result {
+        // The server answered every request: the lease starts again.
         Ok(_) => guard
-            .record_sync_outcome(now, None)
+            .record_server_contact()
+            .and_then(|()| guard.record_sync_outcome(now, None))
             .and_then(|()| guard.end_sync_writes()),
         Err(error) => {
             // Best effort: the failure is what the caller needs to see, and the next sync or
@@ -355,6 +372,40 @@ pub async fn sync_once(
     drop(guard);
     note?;
     result
+}
+
+/// Renews the lease of a store held for it ([`Store::open_for_lease_renewal`]): one request
+/// that pushes and pulls nothing, carrying the store's counter. When the server answers, the
+/// store takes the agency's policy, the lease starts again and the store is unlocked; a
+/// revoked device is wiped, an untrusted store stays locked.
+pub async fn renew_lease(store: &Mutex<Store>, client: &SyncClient) -> Result<(), SyncError> {
+    let request = {
+        let guard = lock(store);
+        SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            ops: Vec::new(),
+            cursor: guard.cursor()?.map(Cursor),
+            // The page is not applied (the cursor stays): ask for as little as possible.
+            pull_limit: Some(1),
+            commands: Vec::new(),
+            store: Some(guard.next_store_report()?),
+        }
+    };
+    match client.exchange(&request).await {
+        Ok((reply, _, _)) => {
+            let mut guard = lock(store);
+            if let Some(policy) = reply.device_policy {
+                guard.apply_device_policy(policy)?;
+            }
+            guard.finish_lease_renewal()?;
+            Ok(())
+        }
+        Err(SyncError::Revoked) => {
+            lock(store).wipe()?;
+            Err(SyncError::Revoked)
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// A request sent ahead, whose reply is awaited later.
@@ -459,7 +510,13 @@ async fn run(
                 device_next: first,
             });
         }
-        ahead = pull_ahead(&request, &reply).map(|next| InFlight::send(client, next));
+        ahead = match pull_ahead(&request, &reply) {
+            Some(mut next) => {
+                next.store = Some(lock(store).next_store_report()?);
+                Some(InFlight::send(client, next))
+            }
+            None => None,
+        };
         let rejected: Vec<_> = reply
             .rejections
             .iter()
@@ -467,6 +524,9 @@ async fn run(
             .collect();
         let (remaining, remaining_commands) = {
             let mut guard = lock(store);
+            if let Some(policy) = reply.device_policy {
+                guard.apply_device_policy(policy)?;
+            }
             guard.acknowledge(reply.acked_through, &rejected)?;
             let report =
                 guard.apply_reply(&reply.ops, &reply.next_cursor.0, &reply.command_results)?;
@@ -517,7 +577,7 @@ fn next_request(store: &Mutex<Store>, client: &SyncClient) -> Result<SyncRequest
         Vec::new()
     };
     Ok(SyncRequest {
-        store: None,
+        store: Some(guard.next_store_report()?),
         protocol: PROTOCOL_VERSION,
         ops,
         cursor: guard.cursor()?.map(Cursor),

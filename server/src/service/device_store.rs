@@ -163,11 +163,18 @@ mod tests {
             decide(stored(5, true), Some(&report(9, false))),
             Err(Untrusted::Flagged)
         );
-        assert_eq!(decide(stored(5, false), None), Err(Untrusted::CounterMissing));
+        assert_eq!(
+            decide(stored(5, false), None),
+            Err(Untrusted::CounterMissing)
+        );
         assert_eq!(
             decide(None, Some(&report(1, true))),
             Err(Untrusted::GuardTampered)
         );
-        assert_eq!(decide(None, None), Ok(None), "a device built before counters");
+        assert_eq!(
+            decide(None, None),
+            Ok(None),
+            "a device built before counters"
+        );
     }
 }

@@ -2,7 +2,9 @@
 //! Each method forwards to the module of its aggregate; nothing here decides anything.
 
 use super::Tx;
-use super::{device_store, attachments, audit, directory, facts, oplog, referrals, settings, state};
+use super::{
+    attachments, audit, device_store, directory, facts, oplog, referrals, settings, state,
+};
 use crate::seal::Sealer;
 use crate::storage::port::*;
 use crate::storage::{Agency, AuditEntry, Position, StorageError};

@@ -1,6 +1,8 @@
 //! [`StoreTx`] over one SQLite transaction: the port the service layer writes through.
 
-use super::{device_store, attachments, audit, directory, facts, oplog, referrals, settings, state};
+use super::{
+    attachments, audit, device_store, directory, facts, oplog, referrals, settings, state,
+};
 use crate::seal::Sealer;
 use crate::storage::port::*;
 use crate::storage::{Agency, AuditEntry, Position, StorageError};
