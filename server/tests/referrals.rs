@@ -720,7 +720,7 @@ async fn every_illegal_transition_is_refused_with_a_typed_error() {
         ),
     ];
     for (device, cmd, code, current) in cases {
-        let (reply, _) = raw_sync(&net, &device, &request(vec![], vec![cmd])).await;
+        let (reply, _) = raw_sync(&net, device, &request(vec![], vec![cmd])).await;
         assert_eq!(
             reply.command_results[0].outcome,
             CommandOutcome::Rejected {
