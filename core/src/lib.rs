@@ -11,6 +11,7 @@
 pub mod attachments;
 pub mod codec;
 pub mod crypto;
+pub mod device_policy;
 pub mod forms;
 pub mod hlc;
 pub mod ids;

@@ -177,6 +177,11 @@ pub struct SyncRequest {
         deserialize_with = "bounded_commands"
     )]
     pub commands: Vec<ReferralCommand>,
+    /// The store's rollback counter and tamper flag ([`StoreReport`]). Sent by every device
+    /// built with an unlock guard; once a device has sent one, the server refuses a request
+    /// without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreReport>,
 }
 
 /// Reply to `POST /v1/sync`.
@@ -210,6 +215,9 @@ pub struct SyncResponse {
     /// and is refused after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_credential: Option<Credential>,
+    /// The agency's device policy (erase limit, lease), for the device to keep and enforce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_policy: Option<DevicePolicy>,
 }
 
 /// A device credential (a bearer secret) in a message. Its `Debug` never shows it.
@@ -440,6 +448,9 @@ pub enum ErrorCode {
     CredentialExpired,
     /// The credential was replaced by a newer one (rotation): this is a copy of an old one.
     CredentialReplaced,
+    /// The device's store was copied back from an older file, or its unlock guard was
+    /// edited: the server refuses it until an administrator has looked.
+    StoreUntrusted,
     Forbidden,
     NotFound,
     Conflict,
@@ -452,6 +463,7 @@ pub enum ErrorCode {
 }
 
 pub use crate::codec::{encode_body, CodecError, Limit, ZSTD_LEVEL};
+pub use crate::device_policy::{DevicePolicy, StoreReport};
 
 /// Decompresses and parses a message under the push limits ([`PUSH_LIMITS`]); see
 /// [`crate::codec`].
@@ -481,6 +493,7 @@ mod tests {
     #[test]
     fn bodies_round_trip() {
         let request = SyncRequest {
+            store: None,
             protocol: PROTOCOL_VERSION,
             ops: vec![],
             cursor: None,
@@ -578,6 +591,7 @@ mod tests {
             Err(CodecError::Json(_))
         ));
         let truncated = &encode_body(&SyncRequest {
+            store: None,
             protocol: 1,
             ops: vec![],
             cursor: None,
@@ -599,6 +613,7 @@ mod tests {
         assert!(serde_json::to_vec(&definition).unwrap().len() > 2 * 1024 * 1024 - 200 * 1024);
         let device = DeviceId::from_bytes([1; 16]);
         let reply = SyncResponse {
+            device_policy: None,
             acked_through: 0,
             rejections: vec![],
             ops: vec![Operation {

@@ -50,6 +50,25 @@ pub enum FieldcaseError {
     /// The store has been wiped (by the app, or because the agency revoked this device).
     #[error("{reason}")]
     Wiped { reason: String },
+    /// Too many failed unlocks: the next attempt is taken after `retry_after_secs`. Nothing
+    /// was tried (the passphrase given, right or wrong, was not checked).
+    #[error("{reason}")]
+    TooSoon {
+        reason: String,
+        retry_after_secs: u64,
+    },
+    /// The store erased itself after the agency's limit of failed unlocks: its data cannot
+    /// be recovered, whatever the passphrase. Enroll the device again.
+    #[error("{reason}")]
+    Erased { reason: String },
+    /// The store has not reached its server for more than `days` days and is locked. Open it
+    /// for a lease renewal (`open_store_for_lease_renewal`) and sync on a network.
+    #[error("{reason}")]
+    LeaseExpired { reason: String, days: u32 },
+    /// The server found this store copied back from an older file, or its unlock record
+    /// edited, and no longer accepts it. Nothing on the device is deleted; enroll again.
+    #[error("{reason}")]
+    StoreUntrusted { reason: String },
     /// Input that breaks the case model. `problems` lists every invalid field at once.
     #[error("{reason}")]
     Invalid {
@@ -275,6 +294,18 @@ impl From<StoreError> for FieldcaseError {
             }
             StoreError::Locked => FieldcaseError::Locked { reason: message },
             StoreError::Wiped => FieldcaseError::Wiped { reason: message },
+            StoreError::TooSoon { retry_after } => FieldcaseError::TooSoon {
+                reason: message,
+                // Rounded up: an app that waits this long is never refused again.
+                retry_after_secs: retry_after.as_millis().div_ceil(1000) as u64,
+            },
+            StoreError::Erased => FieldcaseError::Erased { reason: message },
+            StoreError::LeaseExpired { days } => FieldcaseError::LeaseExpired {
+                reason: message,
+                days,
+            },
+            // The policy came from the server: nothing the user can fix.
+            StoreError::Policy(_) => FieldcaseError::Refused { reason: message },
             StoreError::NotFound
             | StoreError::NoSuchRecord { .. }
             | StoreError::NoSuchConflict
@@ -384,6 +415,7 @@ impl From<SyncError> for FieldcaseError {
             | SyncError::CredentialExpired
             | SyncError::CredentialReplaced => FieldcaseError::Unauthorized { reason: message },
             SyncError::Revoked => FieldcaseError::Revoked { reason: message },
+            SyncError::StoreUntrusted => FieldcaseError::StoreUntrusted { reason: message },
             // A server restored from an older backup lost changes this device can no longer
             // resend: only an administrator can sort it out, so it must not read as transient
             // (an app would retry it forever).
@@ -513,6 +545,16 @@ mod tests {
             (SyncError::Network("timed out".into()).into(), "Network"),
             (SyncError::Server { status: 503 }.into(), "Server"),
             (SyncError::Revoked.into(), "Revoked"),
+            (SyncError::StoreUntrusted.into(), "StoreUntrusted"),
+            (StoreError::Erased.into(), "Erased"),
+            (StoreError::LeaseExpired { days: 3 }.into(), "LeaseExpired"),
+            (
+                StoreError::TooSoon {
+                    retry_after: std::time::Duration::from_millis(29_001),
+                }
+                .into(),
+                "TooSoon { reason: \"too many failed unlocks: try again in 30 seconds\", retry_after_secs: 30",
+            ),
             (SyncError::Cancelled.into(), "Cancelled"),
             (SyncError::Store(StoreError::Locked).into(), "Locked"),
             (
@@ -583,6 +625,7 @@ mod tests {
             SyncError::RateLimited,
             SyncError::Unauthorized,
             SyncError::Revoked,
+            SyncError::StoreUntrusted,
             SyncError::Refused {
                 code: ErrorCode::UnsupportedProtocol,
                 message: "update the app".into(),
@@ -611,6 +654,7 @@ mod tests {
                 | SyncError::CredentialExpired
                 | SyncError::CredentialReplaced
                 | SyncError::Revoked
+                | SyncError::StoreUntrusted
                 | SyncError::Refused { .. }
                 | SyncError::BadReply(_)
                 | SyncError::ServerBehind { .. }

@@ -38,6 +38,7 @@ mod case;
 mod codes;
 mod error;
 mod forms;
+mod guard;
 mod import;
 mod records;
 mod referrals;
@@ -50,6 +51,7 @@ pub use case::{AssistanceConsent, CaseData, CaseRecord, DataSharingConsent, Iden
 pub use codes::CaseStatus;
 pub use error::{FieldProblem, FieldcaseError};
 pub use forms::FormInfo;
+pub use guard::{DevicePolicy, UnlockReport, UnlockStatus};
 pub use import::{
     ImportColumn, ImportObserver, ImportProblem, ImportProgress, ImportReport, ImportSettings,
     ReviewItem, TextEncoding,

@@ -70,7 +70,10 @@ fn options(kdf: KdfParams) -> OpenOptions {
     }
 }
 
-/// Opens an existing store and unlocks it. A wrong passphrase reads and changes nothing.
+/// Opens an existing store and unlocks it. A wrong passphrase reads nothing and changes
+/// nothing but the failed-unlock count; too soon after failures it fails with `TooSoon`
+/// without trying, at the agency's limit with `Erased`, after a lapsed lease with
+/// `LeaseExpired` (see `open_store_for_lease_renewal`).
 #[uniffi::export]
 pub async fn open_store(
     path: String,
@@ -81,11 +84,12 @@ pub async fn open_store(
     let extra_secret = extra_secret.map(Zeroizing::new);
     let kdf = KdfParams::DEFAULT;
     let store = blocking(move || {
-        Ok(Store::open(
+        Ok(Store::open_with_clock(
             &PathBuf::from(path),
             &passphrase,
             extra_secret.as_deref().map(Vec::as_slice),
             &options(kdf),
+            crate::guard::clock(),
         )?)
     })
     .await?;
@@ -122,12 +126,13 @@ pub fn create_unenrolled_store_for_tests(
         user: user_id,
     };
     let kdf = KdfParams::insecure_fast_for_tests();
-    let store = Store::create(
+    let store = Store::create_with_clock(
         &PathBuf::from(path),
         &passphrase,
         None,
         identity,
         &options(kdf),
+        crate::guard::clock(),
     )?;
     Ok(Arc::new(FieldcaseStore::new(store, kdf)))
 }

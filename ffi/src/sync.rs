@@ -211,12 +211,13 @@ async fn enroll_with(
             kdf,
             ..OpenOptions::default()
         };
-        let mut store = Store::create(
+        let mut store = Store::create_with_clock(
             &path,
             &credentials.passphrase,
             credentials.extra_secret.as_deref().map(Vec::as_slice),
             identity,
             &options,
+            crate::guard::clock(),
         )?;
         store.set_server_pinned(&server_url, &enrolled.credential, &pins)?;
         Ok(store)

@@ -1175,6 +1175,7 @@ async fn profile_initial_pull(
     let meter = Meter::start(server, None);
     loop {
         let request = SyncRequest {
+            store: None,
             protocol: PROTOCOL_VERSION,
             ops: vec![],
             cursor: cursor.clone(),
@@ -1637,6 +1638,7 @@ async fn push_backlog(
     let mut latencies = Vec::new();
     for chunk in ops.chunks(batch) {
         let request = SyncRequest {
+            store: None,
             protocol: PROTOCOL_VERSION,
             ops: chunk.to_vec(),
             cursor: cursor.take(),
@@ -1955,6 +1957,7 @@ fn codec_figure(report: &mut Report) {
     const CALLS: usize = 2000;
     let cursor = Cursor("3f9a0c1d2e4b5a69.120700".into());
     let request = SyncRequest {
+        store: None,
         protocol: PROTOCOL_VERSION,
         ops: vec![],
         cursor: Some(cursor.clone()),
@@ -1962,6 +1965,7 @@ fn codec_figure(report: &mut Report) {
         commands: Vec::new(),
     };
     let response = SyncResponse {
+        device_policy: None,
         acked_through: 41,
         rejections: vec![],
         ops: vec![],

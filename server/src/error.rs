@@ -62,6 +62,16 @@ impl ApiError {
         )
     }
 
+    pub fn store_untrusted() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::StoreUntrusted,
+            "this device's store was copied back from an older file or its unlock record was \
+             edited: the server no longer accepts it. Nothing on the device is deleted; ask \
+             your administrator to enroll the device again",
+        )
+    }
+
     pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
@@ -171,6 +181,7 @@ impl From<StorageError> for ApiError {
             }
             StorageError::NotFound(what) => ApiError::not_found(what),
             StorageError::DeviceRevoked => ApiError::device_revoked(),
+            StorageError::StoreUntrusted => ApiError::store_untrusted(),
             StorageError::InvalidPush(why) => ApiError::bad_request(why),
             StorageError::Conflict(why) => ApiError::conflict(why),
             StorageError::Rejected(why) => ApiError::bad_request(why),

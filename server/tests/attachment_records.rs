@@ -113,8 +113,12 @@ fn set(key: &str, value: Value) -> Fields {
 
 /// A pull from the beginning of the log, as the device's credential gets it: the reply and
 /// its decompressed text (to search for anything that must not be there).
-async fn raw_pull(net: &Net, credential: &str, ops: Vec<Operation>) -> (SyncResponse, String) {
+async fn raw_pull(net: &Net, device: &Device, ops: Vec<Operation>) -> (SyncResponse, String) {
+    let credential = &device.credential;
+    // The device's own store report: its counter moves on as for any request it sends.
+    let store = Some(device.store().next_store_report().unwrap());
     let request = SyncRequest {
+        store,
         protocol: PROTOCOL_VERSION,
         ops,
         cursor: None,
@@ -145,7 +149,7 @@ async fn sees_nothing_of(net: &Net, device: &Device, case_id: RecordId, id: Reco
         .list_attachments(&case_id)
         .unwrap()
         .is_empty());
-    let (reply, text) = raw_pull(net, &device.credential, vec![]).await;
+    let (reply, text) = raw_pull(net, device, vec![]).await;
     assert!(
         reply.ops.iter().all(|op| op.kind != RecordKind::Attachment),
         "an attachment record reached {}",
@@ -330,7 +334,7 @@ async fn a_device_cannot_write_an_attachment_record() {
         ),
         op(2, RecordKind::Attachment, RecordId::new()),
     ];
-    let (reply, _) = raw_pull(&net, &a2.credential, ops).await;
+    let (reply, _) = raw_pull(&net, &a2, ops).await;
     assert_eq!(reply.rejections.len(), 2, "{:?}", reply.rejections);
     assert!(matches!(
         reply.rejections[0].reason,

@@ -164,6 +164,7 @@ async fn sync(
     ops: Vec<Operation>,
 ) -> (u16, Vec<u8>) {
     let body = encode_body(&SyncRequest {
+        store: None,
         protocol: PROTOCOL_VERSION,
         ops,
         cursor: None,

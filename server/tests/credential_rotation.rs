@@ -42,6 +42,7 @@ async fn raw_sync(url: &str, credential: &str) -> (u16, Result<SyncResponse, Err
         cursor: None,
         pull_limit: Some(1),
         commands: vec![],
+        store: None,
     };
     let reply = reqwest::Client::new()
         .post(format!("{url}/v1/sync"))

@@ -73,13 +73,16 @@ async fn device(net: &Net, agency: &str, name: &str) -> Device {
 
 /// One raw sync, as a device that does not go through the store would send it. Returns the
 /// reply and its decompressed JSON text.
-async fn raw_sync(net: &Net, credential: &str, request: &SyncRequest) -> (SyncResponse, String) {
+async fn raw_sync(net: &Net, device: &Device, request: &SyncRequest) -> (SyncResponse, String) {
+    // The device's own store report: its counter moves on as for any request it sends.
+    let mut request = request.clone();
+    request.store = Some(device.store().next_store_report().unwrap());
     let response = net
         .http
         .post(format!("{}/v1/sync", net.server.base_url))
-        .bearer_auth(credential)
+        .bearer_auth(&device.credential)
         .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-        .body(encode_body(request))
+        .body(encode_body(&request))
         .send()
         .await
         .unwrap();
@@ -91,6 +94,7 @@ async fn raw_sync(net: &Net, credential: &str, request: &SyncRequest) -> (SyncRe
 
 fn request(ops: Vec<Operation>, commands: Vec<ReferralCommand>) -> SyncRequest {
     SyncRequest {
+        store: None,
         protocol: PROTOCOL_VERSION,
         ops,
         cursor: None,
@@ -258,7 +262,7 @@ async fn a_field_left_out_of_consent_never_reaches_the_receiving_agency() {
     a1.sync().await.unwrap();
 
     // The pull itself, byte for byte: the shared fields are there, nothing else is.
-    let (reply, text) = raw_sync(&net, &b1.credential, &request(vec![], vec![])).await;
+    let (reply, text) = raw_sync(&net, &b1, &request(vec![], vec![])).await;
     no_marker_in(&text, "B's pull");
     assert!(text.contains("female") && text.contains(&referral_id.to_string()));
     let case_ops: Vec<_> = reply
@@ -302,7 +306,7 @@ async fn a_field_left_out_of_consent_never_reaches_the_receiving_agency() {
     assert!(matches!(local, StoreError::NotOwner { .. }));
     no_marker_in(&format!("{local} {local:?}"), "B's local error");
     let forged = case_edit(&b1, 1, case_id, "given_name", json!("guess"));
-    let (reply, text) = raw_sync(&net, &b1.credential, &request(vec![forged], vec![])).await;
+    let (reply, text) = raw_sync(&net, &b1, &request(vec![forged], vec![])).await;
     assert_eq!(reply.rejections[0].reason, RejectReason::Forbidden);
     no_marker_in(&text, "B's refused push");
     let (status, body) = timeline(&net, &b1.credential, &referral_id.to_string()).await;
@@ -317,7 +321,7 @@ async fn a_field_left_out_of_consent_never_reaches_the_receiving_agency() {
         .update_case(&case_id, set("given_name", json!(format!("{NAME}c"))))
         .unwrap();
     a1.sync().await.unwrap();
-    let (_, text) = raw_sync(&net, &b1.credential, &request(vec![], vec![])).await;
+    let (_, text) = raw_sync(&net, &b1, &request(vec![], vec![])).await;
     no_marker_in(&text, "B's pull after A's edits");
     b1.sync().await.unwrap();
     assert_eq!(
@@ -451,7 +455,7 @@ async fn a_hostile_device_listing_identifying_fields_gets_them_stripped() {
     };
     let (reply, _) = raw_sync(
         &net,
-        &hostile.credential,
+        &hostile,
         &request(vec![case_op, referral_op, forged_op], vec![]),
     )
     .await;
@@ -466,7 +470,7 @@ async fn a_hostile_device_listing_identifying_fields_gets_them_stripped() {
         RejectReason::Invalid { detail } if detail.contains("only by the server")
     ));
 
-    let (_, text) = raw_sync(&net, &b1.credential, &request(vec![], vec![])).await;
+    let (_, text) = raw_sync(&net, &b1, &request(vec![], vec![])).await;
     no_marker_in(&text, "B's pull");
     b1.sync().await.unwrap();
     let case = b1.store().get_case(&case_id).unwrap();
@@ -597,9 +601,9 @@ async fn a_resent_command_gets_the_same_answer_and_applies_once() {
         ReferralStatus::Sent,
         None,
     );
-    let (first, _) = raw_sync(&net, &b1.credential, &request(vec![], vec![accept.clone()])).await;
+    let (first, _) = raw_sync(&net, &b1, &request(vec![], vec![accept.clone()])).await;
     // The reply was "lost": the device sends the same command again.
-    let (again, _) = raw_sync(&net, &b1.credential, &request(vec![], vec![accept.clone()])).await;
+    let (again, _) = raw_sync(&net, &b1, &request(vec![], vec![accept.clone()])).await;
     assert_eq!(first.command_results, again.command_results);
     assert_eq!(
         first.command_results[0].outcome,
@@ -620,7 +624,7 @@ async fn a_resent_command_gets_the_same_answer_and_applies_once() {
         ReferralStatus::Sent,
         Some("changed our mind"),
     );
-    let (reply, _) = raw_sync(&net, &b1.credential, &request(vec![], vec![stale])).await;
+    let (reply, _) = raw_sync(&net, &b1, &request(vec![], vec![stale])).await;
     assert_eq!(
         reply.command_results[0].outcome,
         CommandOutcome::Rejected {
@@ -716,7 +720,7 @@ async fn every_illegal_transition_is_refused_with_a_typed_error() {
         ),
     ];
     for (device, cmd, code, current) in cases {
-        let (reply, _) = raw_sync(&net, &device.credential, &request(vec![], vec![cmd])).await;
+        let (reply, _) = raw_sync(&net, device, &request(vec![], vec![cmd])).await;
         assert_eq!(
             reply.command_results[0].outcome,
             CommandOutcome::Rejected {
@@ -754,7 +758,7 @@ async fn every_illegal_transition_is_refused_with_a_typed_error() {
         ReferralStatus::Accepted,
         None,
     );
-    let (reply, _) = raw_sync(&net, &a1.credential, &request(vec![], vec![cancel])).await;
+    let (reply, _) = raw_sync(&net, &a1, &request(vec![], vec![cancel])).await;
     assert_eq!(
         reply.command_results[0].outcome,
         CommandOutcome::Rejected {
@@ -804,7 +808,7 @@ async fn after_a_transfer_the_sender_keeps_what_it_had_and_receives_nothing_new(
     let next_seq = 3; // the case and the referral were 1 and 2
     let (reply, _) = raw_sync(
         &net,
-        &a1.credential,
+        &a1,
         &request(
             vec![case_edit(
                 &a1,
@@ -952,7 +956,7 @@ async fn consent_withdrawn_after_the_referral_stops_identifying_fields() {
     let case_id = new_case(&a1, json!([B]));
     refer(&a1, &referral(case_id, B, &["sex", "given_name"], false));
     a1.sync().await.unwrap();
-    let (_, text) = raw_sync(&net, &b1.credential, &request(vec![], vec![])).await;
+    let (_, text) = raw_sync(&net, &b1, &request(vec![], vec![])).await;
     assert!(text.contains(NAME), "consent names B: the name goes");
     // The person withdraws consent; the copies already in the log are no longer delivered.
     a1.store()
@@ -962,7 +966,7 @@ async fn consent_withdrawn_after_the_referral_stops_identifying_fields() {
         .update_case(&case_id, set("sex", json!("unknown")))
         .unwrap();
     a1.sync().await.unwrap();
-    let (reply, text) = raw_sync(&net, &b1.credential, &request(vec![], vec![])).await;
+    let (reply, text) = raw_sync(&net, &b1, &request(vec![], vec![])).await;
     no_marker_in(&text, "B's pull after consent was withdrawn");
     assert!(reply
         .ops
@@ -1116,7 +1120,7 @@ async fn an_onward_referral_passes_on_only_what_the_referrer_holds() {
     );
     b1.sync().await.unwrap();
 
-    let (reply, text) = raw_sync(&net, &c1.credential, &request(vec![], vec![])).await;
+    let (reply, text) = raw_sync(&net, &c1, &request(vec![], vec![])).await;
     no_marker_in(&text, "the third agency's pull");
     let fields: std::collections::BTreeSet<&str> = reply
         .ops

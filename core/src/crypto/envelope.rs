@@ -20,11 +20,15 @@
 //! |---------|----------------------------------------------------|
 //! | 0..4    | magic `FCKE`                                       |
 //! | 4       | version (1)                                        |
-//! | 5       | flags: bit 0 = needs extra secret; others zero     |
+//! | 5       | flags: bit 0 = needs extra secret, bit 1 = guarded |
 //! | 6..18   | Argon2id memory KiB, iterations, parallelism (u32) |
 //! | 18..34  | salt (16 random bytes)                             |
 //! | 34..58  | XChaCha20-Poly1305 nonce (24 random bytes)         |
 //! | 58..106 | wrapped data key (32 bytes) and tag (16 bytes)     |
+//!
+//! "Guarded" says the store keeps an unlock guard (failed-unlock count, see `store::guard`)
+//! beside this envelope: being authenticated, the flag lets the store tell a guard that was
+//! deleted to reset the count from a store made before guards existed.
 //!
 //! The associated data of the wrap is bytes 0..34 followed by the context's length (u64) and
 //! the context itself.
@@ -47,6 +51,8 @@ pub const ENVELOPE_VERSION: u8 = 1;
 const SALT_LEN: usize = 16;
 /// Flag bit: the KEK mixes in the platform keystore's extra secret.
 const FLAG_EXTRA_SECRET: u8 = 0b0000_0001;
+/// Flag bit: the store this envelope belongs to keeps an unlock guard.
+const FLAG_GUARDED: u8 = 0b0000_0010;
 /// The shortest extra secret [`KeyEnvelope::wrap`] accepts. The keystore secret is meant to be
 /// 32 random bytes; anything under 128 bits adds too little to be worth depending on, and an
 /// empty one would mark the store as needing a secret while adding nothing.
@@ -64,6 +70,8 @@ pub struct KeyEnvelope {
     pub kdf: KdfParams,
     /// Whether the KEK also needs the extra secret from the platform keystore.
     pub needs_extra_secret: bool,
+    /// Whether the store keeps an unlock guard (authenticated like every header field).
+    guarded: bool,
     version: u8,
     salt: [u8; SALT_LEN],
     nonce: [u8; NONCE_LEN],
@@ -86,6 +94,29 @@ impl KeyEnvelope {
         params: KdfParams,
         context: &[u8],
     ) -> Result<KeyEnvelope, CryptoError> {
+        KeyEnvelope::wrap_with(dek, passphrase, extra_secret, params, context, false)
+    }
+
+    /// [`KeyEnvelope::wrap`] for a store that keeps an unlock guard: the envelope says so,
+    /// authenticated, so the guard cannot be deleted unnoticed.
+    pub fn wrap_guarded(
+        dek: &DataKey,
+        passphrase: &[u8],
+        extra_secret: Option<&[u8]>,
+        params: KdfParams,
+        context: &[u8],
+    ) -> Result<KeyEnvelope, CryptoError> {
+        KeyEnvelope::wrap_with(dek, passphrase, extra_secret, params, context, true)
+    }
+
+    fn wrap_with(
+        dek: &DataKey,
+        passphrase: &[u8],
+        extra_secret: Option<&[u8]>,
+        params: KdfParams,
+        context: &[u8],
+        guarded: bool,
+    ) -> Result<KeyEnvelope, CryptoError> {
         params.check()?;
         if extra_secret.is_some_and(|secret| secret.len() < MIN_EXTRA_SECRET_LEN) {
             return Err(CryptoError::WeakExtraSecret(MIN_EXTRA_SECRET_LEN));
@@ -93,6 +124,7 @@ impl KeyEnvelope {
         let mut envelope = KeyEnvelope {
             kdf: params,
             needs_extra_secret: extra_secret.is_some(),
+            guarded,
             version: ENVELOPE_VERSION,
             salt: [0; SALT_LEN],
             nonce: [0; NONCE_LEN],
@@ -159,6 +191,11 @@ impl KeyEnvelope {
         Ok(dek)
     }
 
+    /// Whether the store keeps an unlock guard beside this envelope.
+    pub fn guarded(&self) -> bool {
+        self.guarded
+    }
+
     /// The envelope's format version.
     pub fn version(&self) -> u8 {
         self.version
@@ -196,7 +233,7 @@ impl KeyEnvelope {
             return Err(CryptoError::Malformed(WHAT));
         };
         let flags = bytes[5];
-        if flags & !FLAG_EXTRA_SECRET != 0 {
+        if flags & !(FLAG_EXTRA_SECRET | FLAG_GUARDED) != 0 {
             return Err(CryptoError::Malformed(WHAT));
         }
         let u32_at = |at: usize| {
@@ -209,6 +246,7 @@ impl KeyEnvelope {
                 parallelism: u32_at(14),
             },
             needs_extra_secret: flags & FLAG_EXTRA_SECRET != 0,
+            guarded: flags & FLAG_GUARDED != 0,
             version,
             salt: [0; SALT_LEN],
             nonce: [0; NONCE_LEN],
@@ -233,7 +271,7 @@ impl KeyEnvelope {
             FLAG_EXTRA_SECRET
         } else {
             0
-        };
+        } | if self.guarded { FLAG_GUARDED } else { 0 };
         header[6..10].copy_from_slice(&self.kdf.memory_kib.to_le_bytes());
         header[10..14].copy_from_slice(&self.kdf.iterations.to_le_bytes());
         header[14..18].copy_from_slice(&self.kdf.parallelism.to_le_bytes());
@@ -259,6 +297,7 @@ impl fmt::Debug for KeyEnvelope {
             .field("version", &self.version)
             .field("kdf", &self.kdf)
             .field("needs_extra_secret", &self.needs_extra_secret)
+            .field("guarded", &self.guarded)
             .finish_non_exhaustive()
     }
 }
@@ -428,6 +467,23 @@ mod tests {
     }
 
     #[test]
+    fn the_guarded_flag_round_trips_and_cannot_be_cleared() {
+        let envelope = KeyEnvelope::wrap_guarded(&dek(), PASS, None, fast(), STORE).unwrap();
+        assert!(envelope.guarded());
+        let mut bytes = envelope.to_bytes();
+        let parsed = KeyEnvelope::from_bytes(&bytes).unwrap();
+        assert!(parsed.guarded());
+        assert!(parsed.unwrap_key(PASS, None, STORE).is_ok());
+        bytes[5] = 0;
+        let cleared = KeyEnvelope::from_bytes(&bytes).unwrap();
+        assert!(!cleared.guarded());
+        assert_eq!(
+            cleared.unwrap_key(PASS, None, STORE).unwrap_err(),
+            CryptoError::WrongPassphrase
+        );
+    }
+
+    #[test]
     fn tampered_parameters_fail_fast() {
         let envelope = wrapped(None);
         let hostile = [
@@ -525,7 +581,7 @@ mod tests {
         );
 
         let mut flags = bytes.clone();
-        flags[5] = 0b10;
+        flags[5] = 0b100;
         assert!(matches!(
             KeyEnvelope::from_bytes(&flags),
             Err(CryptoError::Malformed(_))

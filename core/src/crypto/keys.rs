@@ -21,6 +21,9 @@ use zeroize::Zeroizing;
 const SEAL_KEY_INFO: &[u8] = b"fieldcase/v1/store/seal";
 /// HKDF `info` for the subkey that makes blind-index tokens.
 const INDEX_KEY_INFO: &[u8] = b"fieldcase/v1/store/blind-index";
+/// HKDF `info` for the subkey that authenticates the unlock guard (failed-unlock count,
+/// agency policy, lease, rollback counter) kept in the clear beside the key envelope.
+const GUARD_KEY_INFO: &[u8] = b"fieldcase/v1/store/unlock-guard";
 /// HKDF-SHA256 can expand up to 8160 bytes; 32 always succeeds.
 const OKM_LEN_OK: &str = "32 bytes is a valid HKDF-SHA256 output length";
 
@@ -63,7 +66,9 @@ impl DataKey {
         let seal = SealKey::from_key_ref(&okm);
         hkdf.expand(INDEX_KEY_INFO, okm.as_mut()).expect(OKM_LEN_OK);
         let index = IndexKey::from_key_ref(&okm);
-        StoreKeys { seal, index }
+        hkdf.expand(GUARD_KEY_INFO, okm.as_mut()).expect(OKM_LEN_OK);
+        let guard = GuardKey(Zeroizing::new(*okm));
+        StoreKeys { seal, index, guard }
     }
 }
 
@@ -80,6 +85,25 @@ pub struct StoreKeys {
     pub seal: SealKey,
     /// Makes blind-index tokens.
     pub index: IndexKey,
+    /// Authenticates the unlock guard ([`crate::store`]'s failed-unlock record).
+    pub guard: GuardKey,
+}
+
+/// The key that MACs the unlock guard: only someone who knows the passphrase can make a guard
+/// record the store accepts. Zeroized on drop; `Debug` prints no bytes.
+pub struct GuardKey(Zeroizing<[u8; KEY_LEN]>);
+
+impl GuardKey {
+    /// The raw key, for HMAC. Do not log, store or copy it.
+    pub fn expose_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for GuardKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GuardKey(<redacted>)")
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub mod seal;
 pub use blind_index::{IndexKey, IndexKind, Token};
 pub use envelope::KeyEnvelope;
 pub use kdf::KdfParams;
-pub use keys::{DataKey, StoreKeys};
+pub use keys::{DataKey, GuardKey, StoreKeys};
 pub use seal::{Aad, SealKey};
 
 /// Length of every symmetric key in this layer: 256 bits.

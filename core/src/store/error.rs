@@ -16,6 +16,24 @@ pub enum StoreError {
     Wiped,
     #[error("the store is locked; unlock it with the passphrase first")]
     Locked,
+    // Rounded up: whoever waits that long is not refused again.
+    #[error(
+        "too many failed unlocks: try again in {} seconds",
+        retry_after.as_millis().div_ceil(1000).max(1)
+    )]
+    TooSoon { retry_after: std::time::Duration },
+    #[error(
+        "this store was erased after too many failed unlocks; its data cannot be recovered. \
+         Enroll the device again"
+    )]
+    Erased,
+    #[error(
+        "this store has not reached its server for more than {days} days and is locked; \
+         connect to the network and sync to open it"
+    )]
+    LeaseExpired { days: u32 },
+    #[error("the device policy sent by the server is out of bounds: {0}")]
+    Policy(crate::device_policy::PolicyError),
     #[error("no store exists at this path")]
     NotFound,
     #[error("a store already exists at this path")]

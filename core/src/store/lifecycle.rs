@@ -2,6 +2,8 @@
 
 use super::connection::{self, Durability};
 use super::error::{Result, StoreError};
+use super::guard::{SystemClock, UnlockClock};
+use super::unlock::{self, read_envelope, META_ENVELOPE, META_STORE_ID};
 use super::{migrations, Store};
 use crate::crypto::{DataKey, KdfParams, KeyEnvelope, StoreKeys};
 use crate::hlc::{Clock, Hlc};
@@ -9,6 +11,7 @@ use crate::ids::{AgencyCode, DeviceId};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Who writes through this store: the device, its agency and the user it is enrolled for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,8 +37,6 @@ struct DeviceState {
     clock: Option<Hlc>,
 }
 
-const META_STORE_ID: &str = "store_id";
-const META_ENVELOPE: &str = "envelope";
 const META_IDENTITY: &str = "identity";
 const META_DEVICE_STATE: &str = "device_state";
 const META_SERVER: &str = "server";
@@ -70,6 +71,25 @@ impl Store {
         identity: Identity,
         options: &OpenOptions,
     ) -> Result<Store> {
+        Store::create_with_clock(
+            path,
+            passphrase,
+            extra_secret,
+            identity,
+            options,
+            Arc::new(SystemClock),
+        )
+    }
+
+    /// [`Store::create`] with the clock the unlock guard reads (delays, lease).
+    pub fn create_with_clock(
+        path: &Path,
+        passphrase: &str,
+        extra_secret: Option<&[u8]>,
+        identity: Identity,
+        options: &OpenOptions,
+        clock: Arc<dyn UnlockClock>,
+    ) -> Result<Store> {
         if path.exists() {
             return Err(StoreError::AlreadyExists);
         }
@@ -78,13 +98,14 @@ impl Store {
         remove_database_files(&building)?;
         let store_id: [u8; 16] = rand::random();
         let dek = DataKey::generate();
-        let envelope = KeyEnvelope::wrap(
+        let envelope = KeyEnvelope::wrap_guarded(
             &dek,
             passphrase.as_bytes(),
             extra_secret,
             options.kdf,
             &store_id,
         )?;
+        let guard = unlock::initial_guard(&dek.derive_store_keys(), &store_id, clock.now_ms());
         {
             let mut conn = connection::open(&building, true, options.durability)?;
             migrations::migrate(&mut conn, &dek.derive_store_keys())?;
@@ -101,32 +122,80 @@ impl Store {
             insert.execute(params![META_IDENTITY, identity_json])?;
             insert.execute(params![META_DEVICE_STATE, state])?;
             drop(insert);
+            unlock::write_guard(&tx, &guard)?;
             tx.commit()?;
             checkpoint_and_close(conn)?;
         }
         std::fs::rename(&building, path)?;
         remove_database_files(&building)?;
-        Store::open(path, passphrase, extra_secret, options)
+        Store::open_with_clock(path, passphrase, extra_secret, options, clock)
     }
 
-    /// Opens an existing store and unlocks it. A wrong passphrase reads nothing and changes
-    /// nothing in the file.
+    /// Opens an existing store and unlocks it, through the unlock guard: a wrong passphrase
+    /// is counted in the file (and nothing else changes); attempts too soon after failures are
+    /// refused with `TooSoon`; the attempt that reaches the agency's limit erases the store;
+    /// an expired lease refuses with `LeaseExpired` (see [`Store::open_for_lease_renewal`]).
     pub fn open(
         path: &Path,
         passphrase: &str,
         extra_secret: Option<&[u8]>,
         options: &OpenOptions,
     ) -> Result<Store> {
+        Store::open_with_clock(
+            path,
+            passphrase,
+            extra_secret,
+            options,
+            Arc::new(SystemClock),
+        )
+    }
+
+    /// [`Store::open`] with the clock the unlock guard reads.
+    pub fn open_with_clock(
+        path: &Path,
+        passphrase: &str,
+        extra_secret: Option<&[u8]>,
+        options: &OpenOptions,
+        clock: Arc<dyn UnlockClock>,
+    ) -> Result<Store> {
+        let mut store = Store::open_locked(path, options, clock)?;
+        store.unlock(passphrase, extra_secret)?;
+        Ok(store)
+    }
+
+    /// Opens a store whose lease ran out, for a sync only: the passphrase is checked like any
+    /// unlock, but the keys are held aside (records stay `Locked`) until the server answers
+    /// ([`crate::sync::renew_lease`] then [`Store::finish_lease_renewal`]).
+    pub fn open_for_lease_renewal(
+        path: &Path,
+        passphrase: &str,
+        extra_secret: Option<&[u8]>,
+        options: &OpenOptions,
+        clock: Arc<dyn UnlockClock>,
+    ) -> Result<Store> {
+        let mut store = Store::open_locked(path, options, clock)?;
+        store.unlock_for_lease_renewal(passphrase, extra_secret)?;
+        Ok(store)
+    }
+
+    /// Opens the file without a key: only the guard's status can be read until an unlock.
+    /// Migrations run at the first unlock.
+    pub fn open_locked(
+        path: &Path,
+        options: &OpenOptions,
+        clock: Arc<dyn UnlockClock>,
+    ) -> Result<Store> {
         if !path.is_file() {
             return Err(StoreError::NotFound);
         }
-        let mut conn = connection::open(path, false, options.durability)?;
+        let conn = connection::open(path, false, options.durability)?;
         let store_id = read_store_id(&conn)?;
-        let envelope = read_envelope(&conn)?;
-        let keys = envelope
-            .unwrap_key(passphrase.as_bytes(), extra_secret, &store_id)?
-            .derive_store_keys();
-        migrations::migrate(&mut conn, &keys)?;
+        if unlock::is_erased(&conn)? {
+            return Err(StoreError::Erased);
+        }
+        read_envelope(&conn)?;
+        // Both are kept in the clear (ids, not personal data); reread at unlock, after the
+        // migrations.
         let identity: Identity = read_meta_json(&conn, META_IDENTITY)?;
         let state: DeviceState = read_meta_json(&conn, META_DEVICE_STATE)?;
         Ok(Store {
@@ -135,9 +204,12 @@ impl Store {
             store_id,
             clock: Clock::resume(identity.device, state.clock),
             identity,
-            keys: Some(keys),
+            keys: None,
+            lease_renewal: None,
             last_seq: state.last_seq,
             wiped: false,
+            unlock_clock: clock,
+            unlock_report: unlock::UnlockReport::default(),
         })
     }
 
@@ -184,11 +256,54 @@ impl Store {
         self.keys.is_none()
     }
 
-    /// Unwraps the data key again. A wrong passphrase leaves the store locked.
+    /// Unwraps the data key through the unlock guard (see [`Store::open`]). A wrong
+    /// passphrase leaves the store locked.
     pub fn unlock(&mut self, passphrase: &str, extra_secret: Option<&[u8]>) -> Result<()> {
-        let envelope = read_envelope(&self.conn)?;
-        let dek = envelope.unwrap_key(passphrase.as_bytes(), extra_secret, &self.store_id)?;
-        self.keys = Some(dek.derive_store_keys());
+        self.unlock_guarded(passphrase, extra_secret, false)
+    }
+
+    /// Checks the passphrase of a store whose lease ran out and holds its keys for a sync
+    /// only (see [`Store::open_for_lease_renewal`]).
+    pub fn unlock_for_lease_renewal(
+        &mut self,
+        passphrase: &str,
+        extra_secret: Option<&[u8]>,
+    ) -> Result<()> {
+        self.unlock_guarded(passphrase, extra_secret, true)
+    }
+
+    fn unlock_guarded(
+        &mut self,
+        passphrase: &str,
+        extra_secret: Option<&[u8]>,
+        for_renewal: bool,
+    ) -> Result<()> {
+        self.ensure_not_wiped()?;
+        let attempt = unlock::attempt(
+            &self.conn,
+            &self.store_id,
+            passphrase,
+            extra_secret,
+            self.unlock_clock.as_ref(),
+        )?;
+        self.keys = None;
+        self.lease_renewal = None;
+        self.unlock_report = attempt.report;
+        migrations::migrate(&mut self.conn, &attempt.keys)?;
+        let identity: Identity = read_meta_json(&self.conn, META_IDENTITY)?;
+        let state: DeviceState = read_meta_json(&self.conn, META_DEVICE_STATE)?;
+        self.clock = Clock::resume(identity.device, state.clock);
+        self.identity = identity;
+        self.last_seq = state.last_seq;
+        if for_renewal {
+            self.lease_renewal = Some(attempt.keys);
+        } else if attempt.guard.lease_expired(self.unlock_clock.now_ms()) {
+            return Err(StoreError::LeaseExpired {
+                days: attempt.guard.policy.lease_days,
+            });
+        } else {
+            self.keys = Some(attempt.keys);
+        }
         Ok(())
     }
 
@@ -203,10 +318,12 @@ impl Store {
         kdf: KdfParams,
     ) -> Result<()> {
         kdf.check()?;
+        // Only an unlocked store: on a locked one this would be a way round the unlock guard.
+        self.keys()?;
         let envelope = read_envelope(&self.conn)?;
         let dek = envelope.unwrap_key(old.as_bytes(), old_extra_secret, &self.store_id)?;
         let rewrapped =
-            KeyEnvelope::wrap(&dek, new.as_bytes(), new_extra_secret, kdf, &self.store_id)?;
+            KeyEnvelope::wrap_guarded(&dek, new.as_bytes(), new_extra_secret, kdf, &self.store_id)?;
         self.conn.execute(
             "UPDATE meta SET value = ?1 WHERE key = ?2",
             params![rewrapped.to_bytes(), META_ENVELOPE],
@@ -224,6 +341,7 @@ impl Store {
             return Ok(());
         }
         self.keys = None;
+        self.lease_renewal = None;
         self.wiped = true;
         let conn = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
         // secure_delete is on, so the deleted envelope's bytes are zeroed in the page.
@@ -258,7 +376,8 @@ impl Store {
         credential: &str,
         pins: &[crate::sync::Pin],
     ) -> Result<()> {
-        let keys = self.keys()?;
+        // Also while held for a lease renewal: a renewal sync may rotate the credential.
+        let keys = self.guard_keys()?;
         let record = ServerRecord {
             base_url: base_url.to_owned(),
             credential: credential.to_owned(),
@@ -286,7 +405,8 @@ impl Store {
     }
 
     fn server_record(&self) -> Result<Option<ServerRecord>> {
-        let keys = self.keys()?;
+        // Also while held for a lease renewal: the renewal is a sync.
+        let keys = self.guard_keys()?;
         let sealed: Option<Vec<u8>> = self
             .conn
             .query_row(
@@ -390,11 +510,6 @@ pub(super) fn unlocked_keys(keys: &Option<StoreKeys>, wiped: bool) -> Result<&St
 fn read_store_id(conn: &Connection) -> Result<[u8; 16]> {
     let bytes: Vec<u8> = read_meta(conn, META_STORE_ID)?;
     bytes.try_into().map_err(|_| StoreError::NotAStore)
-}
-
-fn read_envelope(conn: &Connection) -> Result<KeyEnvelope> {
-    let bytes = read_meta(conn, META_ENVELOPE)?;
-    KeyEnvelope::from_bytes(&bytes).map_err(|_| StoreError::NotAStore)
 }
 
 fn read_meta(conn: &Connection, key: &str) -> Result<Vec<u8>> {

@@ -26,6 +26,7 @@ mod conflicts;
 mod connection;
 mod error;
 mod forms;
+pub mod guard;
 pub mod import;
 mod lifecycle;
 pub mod migrations;
@@ -39,6 +40,7 @@ mod search;
 pub mod spreadsheet;
 mod summary;
 mod sync_state;
+mod unlock;
 
 pub use attachment_list::{AttachmentEntry, AttachmentSyncState};
 pub use attachments::{AttachmentMeta, NewAttachment};
@@ -50,6 +52,7 @@ pub use forms::{
     form_record_fields, form_record_id, legacy_form_record_id, FormSummary, FORM_DEFINITION_FIELD,
     FORM_ID_FIELD, FORM_VERSION_FIELD,
 };
+pub use guard::{SystemClock, UnlockClock};
 pub use lifecycle::{Identity, OpenOptions};
 pub use referrals::{
     NewReferral, PendingTransition, ReferralView, TimelineEntry, TransitionRejection,
@@ -63,6 +66,7 @@ pub use spreadsheet::{
 };
 pub use summary::CaseSummary;
 pub use sync_state::{ApplyReport, StoreStatus, SyncProgress};
+pub use unlock::{GuardStatus, UnlockReport};
 
 use crate::crypto::StoreKeys;
 use crate::hlc::Clock;
@@ -76,10 +80,15 @@ pub struct Store {
     store_id: [u8; 16],
     identity: Identity,
     keys: Option<StoreKeys>,
+    /// Keys held for a lease renewal only: guard upkeep and the server record, nothing else.
+    lease_renewal: Option<StoreKeys>,
     clock: Clock,
     last_seq: u64,
     /// Set once the store has been wiped; every call then fails with `Wiped`.
     wiped: bool,
+    /// The clock the unlock guard reads (delays, lease); injected in tests.
+    unlock_clock: std::sync::Arc<dyn UnlockClock>,
+    unlock_report: UnlockReport,
 }
 
 impl std::fmt::Debug for Store {

@@ -50,6 +50,14 @@ pub enum SyncError {
          store was restored from a backup, ask your administrator"
     )]
     CredentialReplaced,
+    /// The server found this store copied back from an older file, or its unlock record
+    /// edited. Nothing here is deleted; the device must be enrolled again.
+    #[error(
+        "the server no longer accepts this device's store: it was copied back from an older \
+         file or its unlock record was edited. Nothing here is deleted; ask your \
+         administrator to enroll the device again"
+    )]
+    StoreUntrusted,
     #[error("the server refused the request ({code:?}): {message}")]
     Refused { code: ErrorCode, message: String },
     #[error("the server's reply could not be read: {0}")]
@@ -193,6 +201,13 @@ pub(super) async fn error_from_response(response: reqwest::Response) -> SyncErro
                 ..
             }),
         ) => SyncError::CredentialReplaced,
+        (
+            _,
+            Some(ErrorBody {
+                error: ErrorCode::StoreUntrusted,
+                ..
+            }),
+        ) => SyncError::StoreUntrusted,
         (401, _) => SyncError::Unauthorized,
         (429, _) => SyncError::RateLimited,
         (500..=599, _) => SyncError::Server { status },
@@ -424,8 +439,10 @@ pub async fn sync_once(
     }
     let now = crate::hlc::now_ms() as i64;
     let note = match &result {
+        // The server answered every request: the lease starts again.
         Ok(_) => guard
-            .record_sync_outcome(now, None)
+            .record_server_contact()
+            .and_then(|()| guard.record_sync_outcome(now, None))
             .and_then(|()| guard.end_sync_writes()),
         Err(error) => {
             // Best effort: the failure is what the caller needs to see, and the next sync or
@@ -437,6 +454,40 @@ pub async fn sync_once(
     drop(guard);
     note?;
     result
+}
+
+/// Renews the lease of a store held for it ([`Store::open_for_lease_renewal`]): one request
+/// that pushes and pulls nothing, carrying the store's counter. When the server answers, the
+/// store takes the agency's policy, the lease starts again and the store is unlocked; a
+/// revoked device is wiped, an untrusted store stays locked.
+pub async fn renew_lease(store: &Mutex<Store>, client: &SyncClient) -> Result<(), SyncError> {
+    let request = {
+        let guard = lock(store);
+        SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            ops: Vec::new(),
+            cursor: guard.cursor()?.map(Cursor),
+            // The page is not applied (the cursor stays): ask for as little as possible.
+            pull_limit: Some(1),
+            commands: Vec::new(),
+            store: Some(guard.next_store_report()?),
+        }
+    };
+    match client.exchange(&request).await {
+        Ok((reply, _, _)) => {
+            let mut guard = lock(store);
+            if let Some(policy) = reply.device_policy {
+                guard.apply_device_policy(policy)?;
+            }
+            guard.finish_lease_renewal()?;
+            Ok(())
+        }
+        Err(SyncError::Revoked) => {
+            lock(store).wipe()?;
+            Err(SyncError::Revoked)
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// A request sent ahead, whose reply is awaited later.
@@ -488,6 +539,7 @@ impl InFlight {
 /// that page. Work saved meanwhile goes in the next request after the pull ends.
 fn pull_ahead(request: &SyncRequest, reply: &SyncResponse) -> Option<SyncRequest> {
     (reply.more && request.ops.is_empty() && request.commands.is_empty()).then(|| SyncRequest {
+        store: None,
         protocol: PROTOCOL_VERSION,
         ops: Vec::new(),
         cursor: Some(reply.next_cursor.clone()),
@@ -545,7 +597,13 @@ async fn run(
                 device_next: first,
             });
         }
-        ahead = pull_ahead(&request, &reply).map(|next| InFlight::send(client, next));
+        ahead = match pull_ahead(&request, &reply) {
+            Some(mut next) => {
+                next.store = Some(lock(store).next_store_report()?);
+                Some(InFlight::send(client, next))
+            }
+            None => None,
+        };
         let rejected: Vec<_> = reply
             .rejections
             .iter()
@@ -553,6 +611,9 @@ async fn run(
             .collect();
         let (remaining, remaining_commands) = {
             let mut guard = lock(store);
+            if let Some(policy) = reply.device_policy {
+                guard.apply_device_policy(policy)?;
+            }
             guard.acknowledge(reply.acked_through, &rejected)?;
             let report =
                 guard.apply_reply(&reply.ops, &reply.next_cursor.0, &reply.command_results)?;
@@ -603,6 +664,7 @@ fn next_request(store: &Mutex<Store>, client: &SyncClient) -> Result<SyncRequest
         Vec::new()
     };
     Ok(SyncRequest {
+        store: Some(guard.next_store_report()?),
         protocol: PROTOCOL_VERSION,
         ops,
         cursor: guard.cursor()?.map(Cursor),
@@ -642,6 +704,7 @@ mod tests {
 
     fn request() -> SyncRequest {
         SyncRequest {
+            store: None,
             protocol: PROTOCOL_VERSION,
             ops: vec![],
             cursor: None,
@@ -692,6 +755,7 @@ mod tests {
     #[test]
     fn only_a_pure_pull_with_more_to_come_asks_for_the_next_page_ahead() {
         let pull = SyncRequest {
+            store: None,
             cursor: Some(Cursor("e.3".into())),
             pull_limit: Some(7),
             ..request()

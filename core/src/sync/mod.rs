@@ -28,7 +28,8 @@ pub mod trust;
 
 pub use attachments::{fetch_attachment, fetch_attachment_with_progress, upload_pending};
 pub use client::{
-    enroll, enroll_pinned, enroll_with_options, sync_once, SyncClient, SyncError, SyncOutcome,
+    enroll, enroll_pinned, enroll_with_options, renew_lease, sync_once, SyncClient, SyncError,
+    SyncOutcome,
 };
 pub use retry::{sync_with_retry, RetryPolicy};
 pub use server_url::{ConnectOptions, ServerUrlError};

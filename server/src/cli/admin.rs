@@ -87,6 +87,18 @@ pub enum AgencyCommand {
     },
     /// The agencies this token may see, with their codes.
     List,
+    /// Set the agency's device policy: failed unlocks before a phone's store erases itself,
+    /// and days without a sync before it locks (0: never). Phones take it at their next sync.
+    DevicePolicy {
+        /// The agency's code.
+        code: String,
+        /// Failed unlocks in a row that erase a phone's store (5-100; default 10).
+        #[arg(long)]
+        erase_after_failures: u32,
+        /// Days a phone's store may go without a sync before it locks (0-365; 0: no lease).
+        #[arg(long, default_value_t = 0)]
+        lease_days: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,6 +237,33 @@ pub async fn run(args: AdminArgs, server: &super::ServerUrl, out: Output) -> any
                 .await?;
             out.print(&agency, || {
                 format!("created agency {} ({})", agency.code, agency.name)
+            });
+        }
+        AdminCommand::Agency(AgencyCommand::DevicePolicy {
+            code,
+            erase_after_failures,
+            lease_days,
+        }) => {
+            let policy = fieldcase_core::device_policy::DevicePolicy {
+                erase_after_failures,
+                lease_days,
+            };
+            let set: fieldcase_core::device_policy::DevicePolicy = client
+                .call(
+                    Method::PUT,
+                    &format!("/v1/admin/agencies/{code}/device-policy"),
+                    Some(&policy),
+                )
+                .await?;
+            out.print(&set, || {
+                format!(
+                    "agency {code}: stores erase after {} failed unlocks; {}",
+                    set.erase_after_failures,
+                    match set.lease_days {
+                        0 => "no lease".to_owned(),
+                        days => format!("lock after {days} days without a sync"),
+                    }
+                )
             });
         }
         AdminCommand::Agency(AgencyCommand::List) => {

@@ -97,6 +97,23 @@ pub async fn list_agencies(
     Ok(Json(agencies.into_iter().map(agency_body).collect()))
 }
 
+/// `PUT /v1/admin/agencies/{code}/device-policy`: the erase limit and lease of the agency's
+/// devices, checked against their bounds ([`crate::service::device_store`]).
+pub async fn set_device_policy(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(code): Path<String>,
+    JsonBody(policy): JsonBody<fieldcase_core::device_policy::DevicePolicy>,
+) -> Result<Json<fieldcase_core::device_policy::DevicePolicy>, ApiError> {
+    let agency = addressable_agency(&admin, &code).ok_or_else(|| ApiError::not_found("agency"))?;
+    let storage = state.storage.clone();
+    let set = agency.clone();
+    blocking(move || crate::service::device_store::set_agency_policy(&*storage, &set, &policy))
+        .await?;
+    tracing::info!(agency = %agency, "device policy set");
+    Ok(Json(policy))
+}
+
 pub async fn create_user(
     State(state): State<AppState>,
     admin: Admin,

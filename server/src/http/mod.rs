@@ -185,6 +185,11 @@ fn routes() -> Routes {
             "/v1/admin/agencies",
             post(admin::create_agency),
         )
+        .add(
+            Method::PUT,
+            "/v1/admin/agencies/{code}/device-policy",
+            put(admin::set_device_policy),
+        )
         .add(Method::GET, "/v1/admin/users", get(admin::list_users))
         .add(Method::POST, "/v1/admin/users", post(admin::create_user))
         .add(

@@ -12,6 +12,7 @@
 //! - [`referrals`]: making a referral, its transitions under [`commands`], its timeline;
 //! - [`attachments`]: who may declare, upload and read an attachment;
 //!   [`attachment_records`]: its record in the log, under the same rule;
+//! - [`device_store`]: a device store's rollback counter, and the agency's device policy;
 //! - [`forms`]: publishing form versions, for one agency or the whole network;
 //!   [`form_versions`]: reading them back (parsed once per process) to check pushed answers;
 //!   [`review`]: cases whose merged answers break a rule between fields, flagged for review;
@@ -31,6 +32,7 @@ pub mod audit;
 pub mod audit_chain;
 pub mod commands;
 pub mod credentials;
+pub mod device_store;
 pub mod form_versions;
 pub mod forms;
 pub mod maintenance;

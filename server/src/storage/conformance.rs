@@ -14,6 +14,7 @@ mod attachments;
 mod audit;
 mod concurrency;
 mod credentials;
+mod device_store;
 mod forms;
 mod port;
 mod referrals;
@@ -23,6 +24,7 @@ pub use attachments::*;
 pub use audit::*;
 pub use concurrency::*;
 pub use credentials::*;
+pub use device_store::*;
 pub use forms::*;
 pub use port::*;
 pub use referrals::*;
@@ -525,6 +527,16 @@ macro_rules! conformance_suite {
             fn settings_are_replaced_in_place() {
                 let store = $make;
                 c::settings_are_replaced_in_place(&*store);
+            }
+            #[test]
+            fn the_port_keeps_store_counters_and_replaces_settings() {
+                let store = $make;
+                c::the_port_keeps_store_counters_and_replaces_settings(&*store);
+            }
+            #[test]
+            fn a_rolled_back_store_is_refused_for_good() {
+                let store = $make;
+                c::a_rolled_back_store_is_refused_for_good(&*store);
             }
             #[test]
             fn api_tokens_carry_their_user() {

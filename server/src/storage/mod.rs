@@ -520,6 +520,10 @@ pub enum StorageError {
     NotFound(&'static str),
     #[error("the device was revoked")]
     DeviceRevoked,
+    /// The device's store was copied back from an older file or tampered with
+    /// ([`crate::service::device_store`]).
+    #[error("the device's store is not trusted")]
+    StoreUntrusted,
     /// A push broke the protocol in a way no operation-level rejection covers.
     #[error("{0}")]
     InvalidPush(&'static str),

@@ -59,6 +59,15 @@ pub struct DeviceProgress {
     pub revoked: bool,
 }
 
+/// What the server holds about a device's own store (see [`crate::service::device_store`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreCounter {
+    /// The highest rollback counter the store has sent.
+    pub counter: u64,
+    /// The store was found copied back from an older file or tampered with: refused for good.
+    pub untrusted: bool,
+}
+
 /// An agency's access to a case's fields, granted by one referral.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CaseAccess {
@@ -153,6 +162,15 @@ pub trait StoreTx {
         device: DeviceId,
         last_seq: u64,
         now_ms: u64,
+    ) -> Result<(), StorageError>;
+    /// What the server holds about the device's own store, if it ever reported one. On
+    /// PostgreSQL the row is locked until the transaction ends.
+    fn store_counter(&mut self, device: DeviceId) -> Result<Option<StoreCounter>, StorageError>;
+    /// Creates or replaces what the server holds about the device's store.
+    fn set_store_counter(
+        &mut self,
+        device: DeviceId,
+        value: &StoreCounter,
     ) -> Result<(), StorageError>;
     fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, StorageError>;
     /// Creates an agency; `AlreadyExists` when its code is taken.

@@ -78,6 +78,11 @@ pub fn sync(
         ));
     }
 
+    // Before anything is applied: a store copied back from an older file would push
+    // sequence numbers the server has seen and have them skipped as resends.
+    let device_policy =
+        crate::service::device_store::check_report(storage, device, request.store.as_ref())?;
+
     let push = if request.ops.is_empty() {
         let stale = device
             .last_seen_at_ms
@@ -152,6 +157,7 @@ pub fn sync(
         reset,
     };
     let response = SyncResponse {
+        device_policy: Some(device_policy),
         acked_through,
         rejections,
         ops: page.ops,

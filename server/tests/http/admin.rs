@@ -40,6 +40,7 @@ async fn admin_routes_refuse_missing_tokens_and_device_credentials() {
     // The device was not revoked by any of that, and an admin token is no device credential.
     assert_eq!(h.sync(&d, vec![], None, None).await.acked_through, 0);
     let request = SyncRequest {
+        store: None,
         protocol: PROTOCOL_VERSION,
         ops: vec![],
         cursor: None,
@@ -84,6 +85,7 @@ async fn a_revoked_device_is_told_to_wipe_and_can_push_nothing() {
         .sync_raw(
             &d.credential,
             &SyncRequest {
+                store: None,
                 protocol: PROTOCOL_VERSION,
                 ops: vec![case_op(&d, 2, case, &[("status", json!("closed"))])],
                 cursor: None,

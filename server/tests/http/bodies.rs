@@ -46,6 +46,7 @@ async fn broken_sync_bodies_are_client_errors() {
     h.add_agency("iom_uga").await;
     let d = h.device("iom_uga").await;
     let valid = encode_body(&SyncRequest {
+        store: None,
         protocol: PROTOCOL_VERSION,
         ops: vec![case_op(
             &d,
@@ -107,6 +108,7 @@ async fn wrong_content_types_are_refused() {
     h.add_agency("iom_uga").await;
     let d = h.device("iom_uga").await;
     let body = encode_body(&SyncRequest {
+        store: None,
         protocol: PROTOCOL_VERSION,
         ops: vec![],
         cursor: None,

@@ -273,6 +273,7 @@ impl Harness {
             .sync_raw(
                 &device.credential,
                 &SyncRequest {
+                    store: None,
                     protocol: PROTOCOL_VERSION,
                     ops,
                     cursor,

@@ -288,6 +288,7 @@ async fn whole_requests_that_break_the_protocol_are_refused_and_change_nothing()
         .sync_raw(
             &a.credential,
             &SyncRequest {
+                store: None,
                 protocol: PROTOCOL_VERSION,
                 ops: mixed,
                 cursor: None,
@@ -306,6 +307,7 @@ async fn whole_requests_that_break_the_protocol_are_refused_and_change_nothing()
         .sync_raw(
             &a.credential,
             &SyncRequest {
+                store: None,
                 protocol: PROTOCOL_VERSION,
                 ops: too_many,
                 cursor: None,
@@ -321,6 +323,7 @@ async fn whole_requests_that_break_the_protocol_are_refused_and_change_nothing()
         .sync_raw(
             &a.credential,
             &SyncRequest {
+                store: None,
                 protocol: PROTOCOL_VERSION + 1,
                 ops: vec![],
                 cursor: None,

@@ -32,6 +32,7 @@
 
 mod attachments;
 mod audit;
+mod device_store;
 mod directory;
 mod facts;
 mod oplog;

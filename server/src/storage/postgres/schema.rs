@@ -24,6 +24,7 @@
 //! 5. cases flagged for review.
 //! 6. the audit chain ([`V6_AUDIT_CHAIN`]).
 //! 7. retention ([`V7_RETENTION`]).
+//! 8. store rollback counters ([`V8_DEVICE_STORE_COUNTERS`]).
 
 use super::backend;
 use crate::storage::StorageError;
@@ -307,6 +308,16 @@ ALTER TABLE records ADD COLUMN purged_at BIGINT;
 CREATE INDEX records_by_case ON records(case_id) WHERE case_id IS NOT NULL;
 "#;
 
+/// Version 8: per device, the highest rollback counter its store sent and whether the store
+/// was found copied back or tampered with ([`crate::service::device_store`]).
+const V8_DEVICE_STORE_COUNTERS: &str = r#"
+CREATE TABLE device_store_counters (
+    device_id BYTEA PRIMARY KEY REFERENCES devices(id),
+    counter   BIGINT NOT NULL,
+    untrusted BOOLEAN NOT NULL DEFAULT FALSE
+);
+"#;
+
 /// `MIGRATIONS[v]` upgrades version `v` to `v + 1`. Never edit a shipped step: add one.
 pub const MIGRATIONS: &[&str] = &[
     V1,
@@ -316,6 +327,7 @@ pub const MIGRATIONS: &[&str] = &[
     V5,
     V6_AUDIT_CHAIN,
     V7_RETENTION,
+    V8_DEVICE_STORE_COUNTERS,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], one step per transaction; refuses a newer one.

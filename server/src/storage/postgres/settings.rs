@@ -22,6 +22,16 @@ pub(super) fn insert_setting(tx: &mut Tx<'_>, key: &str, value: &[u8]) -> Result
     Ok(())
 }
 
+pub(super) fn put_setting(tx: &mut Tx<'_>, key: &str, value: &[u8]) -> Result<(), StorageError> {
+    tx.execute(
+        "INSERT INTO server_meta (key, value) VALUES ($1, $2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        &[&key, &value],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
 pub(super) fn settings_with_prefix(
     tx: &mut Tx<'_>,
     prefix: &str,
@@ -37,15 +47,4 @@ pub(super) fn settings_with_prefix(
     .iter()
     .map(|row| Ok((col(row, 0)?, col(row, 1)?)))
     .collect()
-}
-
-/// Creates or replaces a server setting.
-pub(super) fn put_setting(tx: &mut Tx<'_>, key: &str, value: &[u8]) -> Result<(), StorageError> {
-    tx.execute(
-        "INSERT INTO server_meta (key, value) VALUES ($1, $2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        &[&key, &value],
-    )
-    .map_err(backend)?;
-    Ok(())
 }

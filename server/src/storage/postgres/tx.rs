@@ -3,7 +3,8 @@
 
 use super::Tx;
 use super::{
-    attachments, audit, directory, facts, oplog, referrals, retention, reviews, settings, state,
+    attachments, audit, device_store, directory, facts, oplog, referrals, retention, reviews,
+    settings, state,
 };
 use crate::seal::Sealer;
 use crate::storage::port::*;
@@ -37,6 +38,18 @@ impl StoreTx for PgTx<'_, '_> {
         oplog::set_device_progress(&mut *self.tx, device, last_seq, now_ms)
     }
 
+    fn store_counter(&mut self, device: DeviceId) -> Result<Option<StoreCounter>, StorageError> {
+        device_store::store_counter(&mut *self.tx, device)
+    }
+
+    fn set_store_counter(
+        &mut self,
+        device: DeviceId,
+        value: &StoreCounter,
+    ) -> Result<(), StorageError> {
+        device_store::set_store_counter(&mut *self.tx, device, value)
+    }
+
     fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, StorageError> {
         directory::agency_exists(&mut *self.tx, agency)
     }
@@ -60,6 +73,10 @@ impl StoreTx for PgTx<'_, '_> {
 
     fn insert_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
         settings::insert_setting(&mut *self.tx, key, value)
+    }
+
+    fn put_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        settings::put_setting(&mut *self.tx, key, value)
     }
 
     fn settings_with_prefix(
@@ -217,10 +234,6 @@ impl StoreTx for PgTx<'_, '_> {
         now_ms: u64,
     ) -> Result<(), StorageError> {
         referrals::store_command_outcome(&mut *self.tx, device, seq, referral, outcome, now_ms)
-    }
-
-    fn put_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
-        settings::put_setting(&mut *self.tx, key, value)
     }
 
     fn records_of_case(&mut self, case: RecordId) -> Result<Vec<RecordId>, StorageError> {

@@ -15,6 +15,7 @@ mod attachments;
 mod audit;
 pub mod bulk;
 mod decisions;
+mod device_store;
 mod directory;
 mod facts;
 mod oplog;

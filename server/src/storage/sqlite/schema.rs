@@ -43,13 +43,15 @@
 //! 12. retention ([`RETENTION`]): `records.purged_at` marks a record purged under its
 //!     agency's retention period (its content gone, its row kept so a late edit is refused),
 //!     and `records_by_case` finds what hangs on a case.
+//! 13. store rollback counters ([`DEVICE_STORE_COUNTERS`]): per device, the highest counter
+//!     its store sent and whether it was found copied back or tampered with.
 
 use crate::storage::StorageError;
 use rusqlite::{Connection, TransactionBehavior};
 use std::time::Duration;
 
 /// The version [`CREATE_CURRENT`] creates.
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 13;
 
 /// How long a connection waits for a lock before failing. Only the writer takes write locks
 /// and it is behind a mutex, so this covers checkpoints and external tools (backups).
@@ -450,6 +452,8 @@ pub const MIGRATIONS: &[&str] = &[
     AUDIT_CHAIN,
     // 11 → 12
     RETENTION,
+    // 12 → 13
+    DEVICE_STORE_COUNTERS,
 ];
 
 /// Step 9: device credentials expire and rotate (`service::credentials`). Beside the current
@@ -508,6 +512,16 @@ ALTER TABLE audit_log_v9 RENAME TO audit_log;
 CREATE INDEX audit_log_by_record ON audit_log(record_id, at);
 CREATE UNIQUE INDEX audit_log_by_seq ON audit_log(seq);
 CREATE INDEX audit_log_by_user ON audit_log(user_id);
+"#;
+
+/// Step 13: per device, the highest rollback counter its store sent and whether the store was
+/// found copied back or tampered with ([`crate::service::device_store`]).
+pub const DEVICE_STORE_COUNTERS: &str = r#"
+CREATE TABLE device_store_counters (
+    device_id BLOB PRIMARY KEY REFERENCES devices(id),
+    counter   INTEGER NOT NULL,
+    untrusted INTEGER NOT NULL DEFAULT 0
+);
 "#;
 
 /// Step 8: a case's blocks are deleted by primary key, from the keys its old profile gives,
@@ -622,6 +636,8 @@ fn upgrade_to(conn: &mut Connection, target: i64) -> Result<(), StorageError> {
             .map_err(super::backend)?;
         tx.execute_batch(AUDIT_CHAIN).map_err(super::backend)?;
         tx.execute_batch(RETENTION).map_err(super::backend)?;
+        tx.execute_batch(DEVICE_STORE_COUNTERS)
+            .map_err(super::backend)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(super::backend)?;
         return tx.commit().map_err(super::backend);

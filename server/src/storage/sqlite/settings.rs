@@ -32,6 +32,20 @@ pub(super) fn insert_setting(
     Ok(())
 }
 
+pub(super) fn put_setting(
+    tx: &Transaction<'_>,
+    key: &str,
+    value: &[u8],
+) -> Result<(), StorageError> {
+    tx.execute(
+        "INSERT INTO server_meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
 pub(super) fn settings_with_prefix(
     tx: &Transaction<'_>,
     prefix: &str,
@@ -51,19 +65,4 @@ pub(super) fn settings_with_prefix(
         .collect::<Result<Vec<_>, _>>()
         .map_err(backend);
     rows
-}
-
-/// Creates or replaces a server setting.
-pub(super) fn put_setting(
-    tx: &Transaction<'_>,
-    key: &str,
-    value: &[u8],
-) -> Result<(), StorageError> {
-    tx.execute(
-        "INSERT INTO server_meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![key, value],
-    )
-    .map_err(backend)?;
-    Ok(())
 }

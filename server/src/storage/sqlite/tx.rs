@@ -1,7 +1,8 @@
 //! [`StoreTx`] over one SQLite transaction: the port the service layer writes through.
 
 use super::{
-    attachments, audit, directory, facts, oplog, referrals, retention, reviews, settings, state,
+    attachments, audit, device_store, directory, facts, oplog, referrals, retention, reviews,
+    settings, state,
 };
 use crate::seal::Sealer;
 use crate::storage::port::*;
@@ -36,6 +37,18 @@ impl StoreTx for SqliteTx<'_, '_> {
         oplog::set_device_progress(self.tx, device, last_seq, now_ms)
     }
 
+    fn store_counter(&mut self, device: DeviceId) -> Result<Option<StoreCounter>, StorageError> {
+        device_store::store_counter(self.tx, device)
+    }
+
+    fn set_store_counter(
+        &mut self,
+        device: DeviceId,
+        value: &StoreCounter,
+    ) -> Result<(), StorageError> {
+        device_store::set_store_counter(self.tx, device, value)
+    }
+
     fn agency_exists(&mut self, agency: &AgencyCode) -> Result<bool, StorageError> {
         directory::agency_exists(self.tx, agency)
     }
@@ -59,6 +72,10 @@ impl StoreTx for SqliteTx<'_, '_> {
 
     fn insert_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
         settings::insert_setting(self.tx, key, value)
+    }
+
+    fn put_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        settings::put_setting(self.tx, key, value)
     }
 
     fn settings_with_prefix(
@@ -216,10 +233,6 @@ impl StoreTx for SqliteTx<'_, '_> {
         now_ms: u64,
     ) -> Result<(), StorageError> {
         referrals::store_command_outcome(self.tx, device, seq, referral, outcome, now_ms)
-    }
-
-    fn put_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
-        settings::put_setting(self.tx, key, value)
     }
 
     fn records_of_case(&mut self, case: RecordId) -> Result<Vec<RecordId>, StorageError> {
