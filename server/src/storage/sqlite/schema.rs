@@ -36,10 +36,10 @@
 //! 9. device credentials that expire and rotate ([`DEVICE_CREDENTIAL_ROTATION`]).
 //! 10. cases flagged for review ([`CREATE_CASE_REVIEWS`]).
 //! 11. the audit chain ([`AUDIT_CHAIN`]): `audit_log` gains each entry's sequence number in
-//!    the chain, its hash and (on a checkpoint) the server's signature, and the events
-//!    `checkpoint` and `case_purged`; entries kept from before are chained in the same
-//!    transaction, oldest first (`sqlite::audit::chain_unchained`, through
-//!    `crate::service::audit_chain`).
+//!     the chain, its hash and (on a checkpoint) the server's signature, and the events
+//!     `checkpoint` and `case_purged`; entries kept from before are chained in the same
+//!     transaction, oldest first (`sqlite::audit::chain_unchained`, through
+//!     `crate::service::audit_chain`).
 //! 12. retention ([`RETENTION`]): `records.purged_at` marks a record purged under its
 //!     agency's retention period (its content gone, its row kept so a late edit is refused),
 //!     and `records_by_case` finds what hangs on a case.
