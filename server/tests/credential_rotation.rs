@@ -17,8 +17,8 @@ use common::PASSPHRASE;
 use fieldcase_core::crypto::KdfParams;
 use fieldcase_core::model::Case;
 use fieldcase_core::protocol::{
-    decode_reply, encode_body, ErrorBody, ErrorCode, SyncRequest, SyncResponse, CONTENT_TYPE,
-    PROTOCOL_VERSION,
+    decode_reply, encode_body, ErrorBody, ErrorCode, StoreReport, SyncRequest, SyncResponse,
+    CONTENT_TYPE, PROTOCOL_VERSION,
 };
 use fieldcase_core::sample::SampleCases;
 use fieldcase_core::store::{Durability, Identity, OpenOptions, Store};
@@ -36,13 +36,22 @@ const LIFETIME_DAYS: u32 = 30;
 
 /// A raw sync request with `credential`: the status, and the reply or error body.
 async fn raw_sync(url: &str, credential: &str) -> (u16, Result<SyncResponse, ErrorBody>) {
+    raw_sync_with(url, credential, None).await
+}
+
+/// [`raw_sync`] reporting a store counter, as a copy of the whole store would.
+async fn raw_sync_with(
+    url: &str,
+    credential: &str,
+    store: Option<StoreReport>,
+) -> (u16, Result<SyncResponse, ErrorBody>) {
     let request = SyncRequest {
         protocol: PROTOCOL_VERSION,
         ops: vec![],
         cursor: None,
         pull_limit: Some(1),
         commands: vec![],
-        store: None,
+        store,
     };
     let reply = reqwest::Client::new()
         .post(format!("{url}/v1/sync"))
@@ -212,9 +221,14 @@ async fn a_lost_rotation_reply_loses_nothing() {
 async fn a_copy_used_before_the_device_syncs_again_is_detected_not_silent() {
     let mut world = World::new().await;
     let (old, _) = world.rotate().await;
-    // Someone holding a copy of the old credential syncs before the phone does: the server
-    // cannot tell them from a phone whose reply was lost, and gives them a newer credential.
-    let (status, copy) = raw_sync(&world.url, &old).await;
+    // Someone holding a copy of the phone's store (its old credential, and a rollback counter
+    // ahead of the phone's) syncs before the phone does: the server cannot tell them from a
+    // phone whose reply was lost, and gives them a newer credential.
+    let ahead = StoreReport {
+        counter: 1_000_000,
+        guard_tampered: false,
+    };
+    let (status, copy) = raw_sync_with(&world.url, &old, Some(ahead)).await;
     assert_eq!(status, 200);
     let copy_credential = copy.unwrap().next_credential.expect("rotated again").0;
 

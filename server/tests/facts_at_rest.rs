@@ -294,6 +294,7 @@ const UNDO_STEPS_AFTER_8: &str = "
     ALTER TABLE devices DROP COLUMN superseded_credential_hash;
     DROP TABLE case_reviews;
     DROP INDEX records_by_case; ALTER TABLE records DROP COLUMN purged_at;
+    DROP TABLE device_store_counters;
 ";
 
 #[tokio::test]

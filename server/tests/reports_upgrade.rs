@@ -106,6 +106,7 @@ async fn a_version_4_database_gets_its_report_facts_rebuilt_from_sealed_state() 
              ALTER TABLE devices DROP COLUMN next_credential_hash;
              ALTER TABLE devices DROP COLUMN retired_credential_hash;
              ALTER TABLE devices DROP COLUMN superseded_credential_hash;
+             DROP TABLE device_store_counters;
              PRAGMA user_version = 4;",
         )
         .unwrap();

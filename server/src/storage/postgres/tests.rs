@@ -369,7 +369,8 @@ fn match_blocks_of_a_database_before_packing_survive_it() {
         ALTER TABLE audit_log ADD CONSTRAINT audit_log_event_check CHECK (event IN
             ('referral_created', 'referral_transition', 'command_refused', 'shared_delivery',
              'timeline_read'));
-        DROP INDEX records_by_case; ALTER TABLE records DROP COLUMN purged_at;";
+        DROP INDEX records_by_case; ALTER TABLE records DROP COLUMN purged_at;
+        DROP TABLE device_store_counters;";
     use crate::service::Service;
     use crate::storage::conformance::{enrolled_device, new_case_op};
     use fieldcase_core::FieldChange;
