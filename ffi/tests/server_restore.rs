@@ -5,6 +5,8 @@
 //! The server side is produced as in `tests/tests/server_restore.rs`: the server is stopped,
 //! its data directory copied, more work synced, and the copy put back.
 
+mod common;
+
 use fieldcase_ffi::*;
 use fieldcase_server::admin_client::AdminClient;
 use fieldcase_server::roles::Role;
@@ -18,25 +20,6 @@ const PASSPHRASE: &str = "correct horse battery";
 const AGENCY: &str = "iom_uga";
 /// Attempts to bind the old port again after a stop before giving up.
 const REBIND_ATTEMPTS: u32 = 50;
-
-fn case(given: &str) -> CaseData {
-    CaseData {
-        given_name: Some(given.into()),
-        family_name: Some("Okello".into()),
-        sex: Some(Sex::Female),
-        nationality: Some("UGA".into()),
-        country_of_assistance: Some("KEN".into()),
-        intake_date: Some("2024-06-01".into()),
-        categories: vec![Category::StrandedMigrant],
-        consent_assistance: Some(AssistanceConsent {
-            given: true,
-            date: "2024-06-01".into(),
-            recorded_by: "cw_1".into(),
-        }),
-        status: Some(CaseStatus::Open),
-        ..CaseData::default()
-    }
-}
 
 /// Copies every file of `from` into `to` (created if missing). Data directories are flat.
 fn copy_dir(from: &Path, to: &Path) {
@@ -67,7 +50,9 @@ async fn start(data_dir: &Path, addr: SocketAddr) -> RunningServer {
 
 fn create(store: &FieldcaseStore, count: usize) {
     for i in 0..count {
-        store.create_case(case(&format!("Person{i}"))).unwrap();
+        store
+            .create_case(common::case(&format!("Person{i}")))
+            .unwrap();
     }
 }
 

@@ -4,6 +4,8 @@
 //! code is spent.
 
 use fieldcase_core::sync::{EnrollmentPayload, Pin};
+mod common;
+
 use fieldcase_ffi::*;
 use fieldcase_server::admin_client::AdminClient;
 use fieldcase_server::roles::Role;
@@ -84,24 +86,7 @@ async fn a_qr_payload_enrolls_a_phone_that_then_syncs_pinned() {
     )
     .await
     .unwrap();
-    phone
-        .create_case(CaseData {
-            given_name: Some("Amina".into()),
-            family_name: Some("Okello".into()),
-            sex: Some(Sex::Female),
-            nationality: Some("UGA".into()),
-            country_of_assistance: Some("KEN".into()),
-            intake_date: Some("2024-06-01".into()),
-            categories: vec![Category::StrandedMigrant],
-            consent_assistance: Some(AssistanceConsent {
-                given: true,
-                date: "2024-06-01".into(),
-                recorded_by: "cw_1".into(),
-            }),
-            status: Some(CaseStatus::Open),
-            ..CaseData::default()
-        })
-        .unwrap();
+    phone.create_case(common::case("Amina")).unwrap();
     let outcome = phone.clone().sync(None).await.unwrap();
     assert_eq!((outcome.pushed, outcome.rejected), (1, 0));
 }

@@ -223,15 +223,10 @@ pub async fn revoke_device(
     admin: Admin,
     Path(device_id): Path<String>,
 ) -> Result<Json<DeviceBody>, ApiError> {
-    let id: DeviceId = device_id
-        .parse()
-        .map_err(|_| ApiError::not_found("device"))?;
-    let storage = state.storage.clone();
-    let scope = admin.0.agency().cloned();
-    let now = state.time.now_ms();
-    let device = blocking(move || storage.revoke_device(id, scope.as_ref(), now))
-        .await?
-        .ok_or_else(|| ApiError::not_found("device"))?;
+    let device = change_device(&state, &admin, &device_id, |storage, id, scope, now| {
+        storage.revoke_device(id, scope, now)
+    })
+    .await?;
     tracing::info!(device = %device.id, agency = %device.agency, "device revoked");
     Ok(Json(device_body(device)))
 }
@@ -243,17 +238,38 @@ pub async fn renew_device(
     admin: Admin,
     Path(device_id): Path<String>,
 ) -> Result<Json<DeviceBody>, ApiError> {
+    let device = change_device(&state, &admin, &device_id, |storage, id, scope, now| {
+        storage.renew_device_credential(id, scope, now)
+    })
+    .await?;
+    tracing::info!(device = %device.id, agency = %device.agency, "device credential renewed");
+    Ok(Json(device_body(device)))
+}
+
+/// Runs `change` on a device in the admin's scope; a malformed id, an unknown device and one
+/// of another agency are all "no such device".
+async fn change_device(
+    state: &AppState,
+    admin: &Admin,
+    device_id: &str,
+    change: impl FnOnce(
+            &dyn crate::storage::Storage,
+            DeviceId,
+            Option<&fieldcase_core::AgencyCode>,
+            u64,
+        ) -> Result<Option<crate::storage::Device>, crate::storage::StorageError>
+        + Send
+        + 'static,
+) -> Result<crate::storage::Device, ApiError> {
     let id: DeviceId = device_id
         .parse()
         .map_err(|_| ApiError::not_found("device"))?;
     let storage = state.storage.clone();
     let scope = admin.0.agency().cloned();
     let now = state.time.now_ms();
-    let device = blocking(move || storage.renew_device_credential(id, scope.as_ref(), now))
+    blocking(move || change(&*storage, id, scope.as_ref(), now))
         .await?
-        .ok_or_else(|| ApiError::not_found("device"))?;
-    tracing::info!(device = %device.id, agency = %device.agency, "device credential renewed");
-    Ok(Json(device_body(device)))
+        .ok_or_else(|| ApiError::not_found("device"))
 }
 
 pub async fn create_admin_token(

@@ -361,15 +361,7 @@ pub(super) fn renew_device_credential(
         params![id.as_bytes(), scope.map(|a| a.as_str()), to_sql_ms(now_ms)],
     )
     .map_err(backend)?;
-    tx.query_row(
-        &format!(
-            "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1 AND (?2 IS NULL OR agency = ?2)"
-        ),
-        params![id.as_bytes(), scope.map(|a| a.as_str())],
-        device_row,
-    )
-    .optional()
-    .map_err(backend)
+    device_in_scope(tx, id, scope)
 }
 
 const DEVICE_COLUMNS: &str =
@@ -415,6 +407,15 @@ pub(super) fn revoke_device(
         params![id.as_bytes(), scope.map(|a| a.as_str()), to_sql_ms(now_ms)],
     )
     .map_err(backend)?;
+    device_in_scope(tx, id, scope)
+}
+
+/// The device `id`, if it is in `scope` (when given).
+fn device_in_scope(
+    tx: &Transaction<'_>,
+    id: DeviceId,
+    scope: Option<&AgencyCode>,
+) -> Result<Option<Device>, StorageError> {
     tx.query_row(
         &format!(
             "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1 AND (?2 IS NULL OR agency = ?2)"
