@@ -125,7 +125,8 @@ fn expr_token_sequences() {
         let mut tape = Tape::new(bytes);
         let mut text = String::new();
         while !tape.is_empty() {
-            text.push_str(*tape.pick(TOKENS));
+            let token: &&str = tape.pick(TOKENS);
+            text.push_str(token);
             if tape.byte() & 1 == 1 {
                 text.push(' ');
             }

@@ -91,7 +91,7 @@ fn generated_workbook(tape: &mut Tape) -> Vec<u8> {
         for row in 0..tape.below(8) as u32 {
             for col in 0..tape.below(6) as u16 {
                 let cell = tape.text(CELLS);
-                if tape.byte() % 8 == 0 {
+                if tape.below(8) == 0 {
                     let _ = sheet.write_number(row, col, f64::from(tape.byte()) - 100.5);
                 } else {
                     let _ = sheet.write_string(row, col, &cell);
@@ -127,7 +127,7 @@ fn xlsform_altered_workbook() {
             let at = at % workbook.len();
             workbook[at] = tape.byte();
         }
-        if tape.byte() % 4 == 0 {
+        if tape.below(4) == 0 {
             workbook.truncate(tape.below(workbook.len()));
         }
         check_workbook(&workbook);
