@@ -136,3 +136,78 @@ async fn a_purged_case_leaves_every_phone_and_an_offline_edit_is_kept_aside() {
         .unwrap();
     assert_eq!(counted, 2);
 }
+
+/// A closed case referred to a partner agency: the partner's phone, offline across the purge,
+/// drops the case and the referral at its next sync, and the partner's phone enrolled after the
+/// purge never receives either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purged_case_leaves_the_referral_partners_phones_too() {
+    use fieldcase_core::model::ServiceType;
+    use fieldcase_core::referral::Urgency;
+    use fieldcase_core::store::NewReferral;
+    use fieldcase_core::AgencyCode;
+    const B: &str = "iom_eth";
+
+    let dir = tempfile::tempdir().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let clock = Arc::new(ManualTimeSource::new(now));
+    let server = Server::spawn(ServerConfig {
+        time: clock.clone(),
+        ..ServerConfig::new(dir.path().join("server"))
+    })
+    .await
+    .unwrap();
+    let token = server.admin_token().unwrap();
+    let admin = AdminClient::new(&server.base_url, token.clone()).unwrap();
+    admin.create_agency(A, "IOM Uganda").await.unwrap();
+    admin.create_agency(B, "IOM Ethiopia").await.unwrap();
+    let sender = enrolled_device(&server.base_url, &admin, A, dir.path(), "sender").await;
+    let partner = enrolled_device(&server.base_url, &admin, B, dir.path(), "partner").await;
+
+    let case = new_case(&sender, "closed");
+    let referral = sender
+        .store()
+        .create_referral(&NewReferral {
+            case_id: case,
+            to_agency: AgencyCode::parse(B).unwrap(),
+            services: [ServiceType::Shelter].into(),
+            reason: "Shelter on return".into(),
+            urgency: Urgency::Medium,
+            shared_fields: ["sex".to_owned(), "nationality".to_owned()].into(),
+            transfer: false,
+            share_back: false,
+        })
+        .unwrap();
+    sender.sync().await.unwrap();
+    partner.sync().await.unwrap();
+    assert!(
+        holds(&partner, &case),
+        "the referral brought the shared case"
+    );
+    assert!(partner.store().get_referral(&referral).is_ok());
+
+    // The partner's phone goes offline; the sender's agency purges the case.
+    ok(admin_cli(
+        &server.base_url,
+        &token,
+        &["retention", "set", "--agency", A, "--days", "30"],
+    ));
+    clock.advance_ms(40 * DAY_MS);
+    let purged = ok(admin_cli(&server.base_url, &token, &["retention", "purge"]));
+    assert_eq!(purged["cases"], 1);
+
+    partner.sync().await.unwrap();
+    assert!(!holds(&partner, &case), "the partner's copy is gone");
+    assert!(
+        partner.store().get_referral(&referral).is_err(),
+        "and the referral with it"
+    );
+    let later = enrolled_device(&server.base_url, &admin, B, dir.path(), "partner-later").await;
+    later.sync().await.unwrap();
+    assert!(!holds(&later, &case));
+    assert!(later.store().get_referral(&referral).is_err());
+    server.shutdown().await.unwrap();
+}
