@@ -70,10 +70,11 @@
 //!
 //! Run (release): `cargo bench -p fieldcase-server --bench sync_load`.
 //! `SYNC_LOAD_SCALE=0.1` scales every count down for a quick run;
-//! `SYNC_LOAD_ONLY=codec,sync,ingest,fleet,footprint` (any subset) picks figure groups (`sync` =
-//! figures 1–3; `codec` = what encoding and decoding the small bodies of every sync costs,
-//! `codec_small_bodies`). Progress and the summary lines go to stderr as they happen; stdout
-//! has the JSON lines, then the summary.
+//! `SYNC_LOAD_ONLY=codec,sync,initial,ingest,fleet,footprint` (any subset) picks figure groups
+//! (`sync` = figures 1–3; `initial` = figure 1 alone, the initial sync and its profile; `codec` =
+//! what encoding and decoding the small bodies of every sync costs, `codec_small_bodies`).
+//! Progress and the summary lines go to stderr as they happen; stdout has the JSON lines, then
+//! the summary.
 //!
 //! Figures 4–6 can run on PostgreSQL instead (figures 1–3 always use SQLite):
 //!
@@ -1147,8 +1148,10 @@ async fn figures_sync(cfg: &Config, report: &mut Report, root: &Path) {
     }
 
     profile_initial_pull(report, &server, &b, &devices, cases).await;
-    idle_figures(report, &server, &fast, &b).await;
-    two_g_figures(cfg, report, &server, &a, &b).await;
+    if cfg.wants("sync") {
+        idle_figures(report, &server, &fast, &b).await;
+        two_g_figures(cfg, report, &server, &a, &b).await;
+    }
 
     let hwm = server.overall_peak_kib();
     report.emit(json!({"figure": "server_memory_sync_phase", "vm_hwm_kib": hwm}));
@@ -1175,7 +1178,9 @@ async fn profile_initial_pull(
     let meter = Meter::start(server, None);
     loop {
         let request = SyncRequest {
-            store: None,
+            // B's own counter, moved on as for any request it sends: the server refuses a
+            // device that reported one before and sends none now.
+            store: Some(b.store().next_store_report().expect("store report")),
             protocol: PROTOCOL_VERSION,
             ops: vec![],
             cursor: cursor.clone(),
@@ -2175,7 +2180,7 @@ async fn run(cfg: Config) {
     if cfg.wants("codec") {
         codec_figure(&mut report);
     }
-    if cfg.wants("sync") {
+    if cfg.wants("sync") || cfg.wants("initial") {
         eprintln!("figures 1-3: initial sync, idle sync, 2G");
         figures_sync(&cfg, &mut report, root.path()).await;
     }
