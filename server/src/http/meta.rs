@@ -110,4 +110,25 @@ mod tests {
             "openapi.json documents routes that do not exist: {missing:?}"
         );
     }
+
+    /// Schemathesis found every authenticated route answering an undocumented 429 once the
+    /// loopback address had used up its failed logins (scripts/api-fuzz.sh).
+    #[test]
+    fn every_throttled_route_documents_its_429() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).expect("valid JSON");
+        let mut undocumented = Vec::new();
+        for (method, path) in crate::http::route_table() {
+            let responses = &doc["paths"][path][method.as_str().to_ascii_lowercase()]["responses"];
+            let throttled = crate::http::throttle::Class::of(path).is_some();
+            if throttled != responses.get("429").is_some() {
+                undocumented.push(format!("{method} {path}"));
+            }
+        }
+        assert!(
+            undocumented.is_empty(),
+            "429 documented exactly on throttled routes, not on: {undocumented:?}"
+        );
+        let too_many = &doc["components"]["responses"]["TooManyRequests"];
+        assert!(too_many["headers"]["Retry-After"].is_object());
+    }
 }

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Schemathesis against the OpenAPI document a real `fieldcase serve` serves, once per role, each
+# with a real token of that role: no 5xx, no status, content type or body off the document, and
+# no 2xx on a route the role may not use (scripts/api-fuzz/roles.py). See docs/api-testing.md.
+#
+# Installs the pinned Schemathesis (scripts/api-fuzz/requirements.txt) into a virtualenv under
+# the cargo target directory, builds the debug `fieldcase` binary, starts it on a loopback port
+# in a throwaway directory, seeds agencies, users, tokens and an enrolled device through the
+# real command line and API, then runs. Knobs: FIELDCASE_FUZZ_EXAMPLES (examples per operation,
+# default 25), FIELDCASE_FUZZ_SECONDS (time budget per role, default 40), FIELDCASE_FUZZ_ROLES
+# (a space-separated subset), FIELDCASE_FUZZ_SEED (replay a run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+EXAMPLES="${FIELDCASE_FUZZ_EXAMPLES:-25}"
+SECONDS_PER_ROLE="${FIELDCASE_FUZZ_SECONDS:-40}"
+ROLES="${FIELDCASE_FUZZ_ROLES:-anonymous caseworker supervisor analyst agency_admin system_admin}"
+TARGET="${CARGO_TARGET_DIR:-target}"
+VENV="$TARGET/api-fuzz-venv"
+
+if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    echo "api-fuzz: installing python3-venv" >&2
+    sudo apt-get install -y python3-venv >&2
+fi
+if ! cmp -s scripts/api-fuzz/requirements.txt "$VENV/requirements.txt" 2>/dev/null; then
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r scripts/api-fuzz/requirements.txt
+    cp scripts/api-fuzz/requirements.txt "$VENV/requirements.txt"
+fi
+
+cargo build --quiet --locked -p fieldcase-server --bin fieldcase
+BIN="$TARGET/debug/fieldcase"
+
+WORK="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# One server per role, so every role starts from the same seeded data. 127.0.0.1 is its trusted
+# proxy: the hooks give each request a source address of its own (see hooks.py).
+start_server() {
+    local data="$WORK/server-$1"
+    "$BIN" serve --data-dir "$data" --listen 127.0.0.1:0 --trusted-proxy 127.0.0.1 >"$WORK/serve-$1.out" 2>"$WORK/serve-$1.err" &
+    SERVER_PID=$!
+    URL=""
+    for _ in $(seq 1 200); do
+        URL="$(grep -o 'listening on http://[0-9.:]*' "$WORK/serve-$1.out" 2>/dev/null | head -1 | cut -d' ' -f3 || true)"
+        [ -n "$URL" ] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/serve-$1.err" >&2; exit 1; }
+        sleep 0.1
+    done
+    [ -n "$URL" ] || { echo "api-fuzz: the server did not start" >&2; exit 1; }
+    ADMIN_TOKEN="$(cat "$data/admin.token")"
+}
+
+stop_server() {
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+admin() { FIELDCASE_ADMIN_TOKEN="$ADMIN_TOKEN" "$BIN" --json admin --server "$URL" "$@"; }
+json() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
+
+# Two agencies, a user of every role in the first, and the token each role is tested with.
+seed() {
+    admin agency add iom_uga --name "IOM Uganda" >/dev/null
+    admin agency add iom_eth --name "IOM Ethiopia" >/dev/null
+    local user
+    case "$1" in
+        anonymous) TOKEN="" ;;
+        system_admin) TOKEN="$ADMIN_TOKEN" ;;
+        agency_admin) TOKEN="$(admin token add --agency iom_uga | json "['token']")" ;;
+        supervisor | analyst)
+            user="$(admin user add --agency iom_uga --role "$1" --name "A $1" | json "['id']")"
+            TOKEN="$(admin token add --user "$user" | json "['token']")"
+            ;;
+        caseworker)
+            user="$(admin user add --agency iom_uga --role caseworker --name "A caseworker" | json "['id']")"
+            local code
+            code="$(admin enroll-code --user "$user" | json "['code']")"
+            TOKEN="$(curl -sf -H 'content-type: application/json' \
+                -d "{\"code\": \"$code\", \"device_label\": \"api-fuzz phone\"}" \
+                "$URL/v1/enroll" | json "['credential']")"
+            ;;
+    esac
+}
+
+# Every route of the document must be in the role table, so a new route gets a decision.
+"$VENV/bin/python" - server/src/http/openapi.json <<'EOF'
+import json, sys
+sys.path.insert(0, "scripts/api-fuzz")
+import roles
+document = json.load(open(sys.argv[1]))
+known = set().union(*roles.ALLOWED.values()) | roles.SYSTEM_ADMIN_ONLY | roles.DUPLICATES | roles.DEVICE
+missing = [
+    f"{method.upper()} {path}"
+    for path, item in document["paths"].items()
+    for method in item
+    if method in ("get", "put", "post", "delete", "patch")
+    and f"{method.upper()} {path}" not in known
+]
+if missing:
+    sys.exit(f"api-fuzz: routes missing from scripts/api-fuzz/roles.py: {missing}")
+EOF
+
+SEED_ARGS=()
+[ -n "${FIELDCASE_FUZZ_SEED:-}" ] && SEED_ARGS=(--seed "$FIELDCASE_FUZZ_SEED")
+FAILED=()
+for role in $ROLES; do
+    start_server "$role"
+    seed "$role"
+    HEADERS=()
+    [ -n "$TOKEN" ] && HEADERS=(-H "Authorization: Bearer $TOKEN")
+    printf '\n--- %s (%s examples per operation, at most %s s) ---\n' "$role" "$EXAMPLES" "$SECONDS_PER_ROLE"
+    # Rotating the admin token revokes the token the run is using: every later request would be
+    # a 401. Its role rule is the same as every other admin route's (tested by the Rust tests).
+    if ! FIELDCASE_FUZZ_ROLE="$role" SCHEMATHESIS_HOOKS="scripts/api-fuzz/hooks.py" \
+        "$VENV/bin/schemathesis" run "$URL/openapi.json" \
+        --url "$URL" \
+        "${HEADERS[@]}" \
+        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,role_may_use_route \
+        --phases examples,coverage,fuzzing \
+        --max-examples "$EXAMPLES" \
+        --max-time "$SECONDS_PER_ROLE" \
+        --workers 1 \
+        --exclude-path /v1/admin/tokens/rotate \
+        --report junit --report-dir "$TARGET/api-fuzz-report/$role" \
+        "${SEED_ARGS[@]}" \
+        --output-sanitize true; then
+        FAILED+=("$role")
+    fi
+    stop_server
+done
+
+if [ ${#FAILED[@]} -gt 0 ]; then
+    echo "api-fuzz: failures for: ${FAILED[*]}" >&2
+    exit 1
+fi
+echo "api-fuzz: every role passed"
