@@ -18,9 +18,13 @@ ROLES="${FIELDCASE_FUZZ_ROLES:-anonymous caseworker supervisor analyst agency_ad
 TARGET="${CARGO_TARGET_DIR:-target}"
 VENV="$TARGET/api-fuzz-venv"
 
-if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
-    echo "api-fuzz: installing python3-venv" >&2
-    sudo apt-get install -y python3-venv >&2
+if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    echo "installing Debian's python3-venv (once per machine)" >&2
+    as_root=()
+    [ "$(id -u)" -ne 0 ] && as_root=(sudo)
+    "${as_root[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends \
+        python3-venv >/dev/null
 fi
 if ! cmp -s scripts/api-fuzz/requirements.txt "$VENV/requirements.txt" 2>/dev/null; then
     rm -rf "$VENV"
@@ -74,18 +78,26 @@ seed() {
     case "$1" in
         anonymous) TOKEN="" ;;
         system_admin) TOKEN="$ADMIN_TOKEN" ;;
-        agency_admin) TOKEN="$(admin token add --agency iom_uga | json "['token']")" ;;
+        agency_admin) TOKEN="$(admin token add --agency iom_uga --label "api-fuzz agency admin" | json "['token']")" ;;
         supervisor | analyst)
             user="$(admin user add --agency iom_uga --role "$1" --name "A $1" | json "['id']")"
-            TOKEN="$(admin token add --user "$user" | json "['token']")"
+            TOKEN="$(admin token add --user "$user" --label "api-fuzz $1" | json "['token']")"
             ;;
         caseworker)
             user="$(admin user add --agency iom_uga --role caseworker --name "A caseworker" | json "['id']")"
             local code
             code="$(admin enroll-code --user "$user" | json "['code']")"
-            TOKEN="$(curl -sf -H 'content-type: application/json' \
-                -d "{\"code\": \"$code\", \"device_label\": \"api-fuzz phone\"}" \
-                "$URL/v1/enroll" | json "['credential']")"
+            # Enrolled over the API itself: the device credential is what the phone would hold.
+            TOKEN="$("$VENV/bin/python" - "$URL" "$code" <<'PY'
+import json, sys, urllib.request
+url, code = sys.argv[1:]
+body = json.dumps({"code": code, "device_label": "api-fuzz phone"}).encode()
+request = urllib.request.Request(
+    f"{url}/v1/enroll", data=body, headers={"Content-Type": "application/json"}
+)
+print(json.load(urllib.request.urlopen(request))["credential"])
+PY
+)"
             ;;
     esac
 }

@@ -1,6 +1,6 @@
 //! What Schemathesis found off the OpenAPI document (scripts/api-fuzz.sh), kept as tests: the
-//! replies it saw are documented — the units of report tables, and 415 on every route that
-//! reads a JSON body.
+//! replies it saw are documented — the units of report tables, 415 on every route that reads a
+//! JSON body, 403 for an API token on every admin route.
 
 use crate::common::*;
 use reqwest::{Method, StatusCode};
@@ -100,4 +100,50 @@ async fn json_routes_answer_415_for_another_body_type_and_document_it() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn an_api_token_gets_the_documented_403_on_every_admin_route() {
+    let h = Harness::start().await;
+    h.add_agency("iom_uga").await;
+    let user = h.add_user("iom_uga", "supervisor").await;
+    let issued = h
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/users/{user}/api-tokens"),
+            Some(serde_json::json!({"label": "reports"})),
+        )
+        .await;
+    assert_eq!(issued.status, StatusCode::CREATED);
+    let token = issued.json()["token"].as_str().unwrap().to_owned();
+    let doc = document(&h).await;
+    let mut tried = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let schemes = operation["security"].to_string();
+            if !schemes.contains("adminToken") || schemes.contains("apiToken") {
+                continue;
+            }
+            let concrete = path
+                .replace("{code}", "iom_uga")
+                .replace("{user_id}", &user)
+                .replace(['{', '}'], "");
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let reply = h
+                .json_call(
+                    method.clone(),
+                    &concrete,
+                    Some(&token),
+                    Some(serde_json::json!({})),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{method} {path}");
+            assert!(
+                operation["responses"].get("403").is_some(),
+                "{method} {path} answers an API token 403 without documenting it"
+            );
+            tried += 1;
+        }
+    }
+    assert!(tried >= 25, "only {tried} admin routes");
 }
