@@ -68,24 +68,55 @@ stop_server() {
 }
 
 admin() { FIELDCASE_ADMIN_TOKEN="$ADMIN_TOKEN" "$BIN" --json admin --server "$URL" "$@"; }
+device() {
+    FIELDCASE_PASSPHRASE="api-fuzz passphrase, not for the field" \
+        "$BIN" --json device --dir "$WORK/devices-$ROLE" --profile field --server "$URL" "$@"
+}
 json() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
 
-# Two agencies, a user of every role in the first, and the token each role is tested with.
+# Two agencies; in the first, a field device that records a case with a photo and refers it
+# to the second (so ids of real cases, attachments, referrals, users and devices exist); and
+# the token the role is tested with: of a user of that role in the first agency.
 seed() {
     admin agency add iom_uga --name "IOM Uganda" >/dev/null
     admin agency add iom_eth --name "IOM Ethiopia" >/dev/null
-    local user
-    case "$1" in
+    local field code user
+    field="$(admin user add --agency iom_uga --role caseworker --name "Field worker" | json "['id']")"
+    code="$(admin enroll-code --user "$field" | json "['code']")"
+    device enroll --code "$code" --label "api-fuzz field phone" >/dev/null
+    python3 - "$WORK/case-$ROLE.json" "$WORK/photo-$ROLE.png" <<'PY'
+import json, struct, sys, zlib
+case = {
+    "given_name": "Fuzz", "family_name": "Seeded", "sex": "female", "nationality": "ETH",
+    "country_of_assistance": "UGA", "intake_date": "2026-01-15",
+    "categories": ["stranded_migrant"], "programme": "avrr",
+    "consent": {"assistance": {"given": True, "date": "2026-01-15", "recorded_by": "cw-1"},
+                "data_sharing": ["iom_eth"]},
+}
+json.dump(case, open(sys.argv[1], "w"))
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+       + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b""))
+open(sys.argv[2], "wb").write(png)
+PY
+    CASE_ID="$(device add --file "$WORK/case-$ROLE.json" | json "['id']")"
+    ATTACHMENT_ID="$(device attach "$CASE_ID" "$WORK/photo-$ROLE.png" | json "['id']")"
+    REFERRAL_ID="$(device referral create "$CASE_ID" --to iom_eth --services shelter \
+        --reason "needs a shelter place" --share sex,nationality | json "['id']")"
+    device sync >/dev/null
+    DEVICE_ID="$(admin device list | json "[0]['id']")"
+    USER_ID="$field"
+    case "$ROLE" in
         anonymous) TOKEN="" ;;
         system_admin) TOKEN="$ADMIN_TOKEN" ;;
         agency_admin) TOKEN="$(admin token add --agency iom_uga --label "api-fuzz agency admin" | json "['token']")" ;;
         supervisor | analyst)
-            user="$(admin user add --agency iom_uga --role "$1" --name "A $1" | json "['id']")"
-            TOKEN="$(admin token add --user "$user" --label "api-fuzz $1" | json "['token']")"
+            user="$(admin user add --agency iom_uga --role "$ROLE" --name "A $ROLE" | json "['id']")"
+            TOKEN="$(admin token add --user "$user" --label "api-fuzz $ROLE" | json "['token']")"
             ;;
         caseworker)
             user="$(admin user add --agency iom_uga --role caseworker --name "A caseworker" | json "['id']")"
-            local code
             code="$(admin enroll-code --user "$user" | json "['code']")"
             # Enrolled over the API itself: the device credential is what the phone would hold.
             TOKEN="$("$VENV/bin/python" - "$URL" "$code" <<'PY'
@@ -100,6 +131,31 @@ PY
 )"
             ;;
     esac
+}
+
+# The run's configuration: the token (from the environment, never on a command line) and the
+# seeded ids, used for half of the generated path parameters (the other half stays random, so
+# unknown ids are still tried). Token ids are left random: a run must not revoke its own.
+configure() {
+    {
+        if [ -n "$TOKEN" ]; then
+            echo 'headers = { Authorization = "Bearer ${FIELDCASE_FUZZ_TOKEN}" }'
+        fi
+        echo '[dictionaries]'
+        echo "agencies = { values = [\"iom_uga\", \"iom_eth\"] }"
+        echo "cases = { values = [\"$CASE_ID\"] }"
+        echo "attachments = { values = [\"$ATTACHMENT_ID\"] }"
+        echo "referrals = { values = [\"$REFERRAL_ID\"] }"
+        echo "users = { values = [\"$USER_ID\"] }"
+        echo "devices = { values = [\"$DEVICE_ID\"] }"
+        echo '[parameters]'
+        echo '"path.code" = { dictionary = "agencies", probability = 0.5 }'
+        echo '"path.case_id" = { dictionary = "cases", probability = 0.5 }'
+        echo '"path.attachment_id" = { dictionary = "attachments", probability = 0.5 }'
+        echo '"path.referral_id" = { dictionary = "referrals", probability = 0.5 }'
+        echo '"path.user_id" = { dictionary = "users", probability = 0.5 }'
+        echo '"path.device_id" = { dictionary = "devices", probability = 0.5 }'
+    } >"$WORK/schemathesis-$ROLE.toml"
 }
 
 # Every route of the document must be in the role table, so a new route gets a decision.
@@ -123,28 +179,27 @@ EOF
 SEED_ARGS=()
 [ -n "${FIELDCASE_FUZZ_SEED:-}" ] && SEED_ARGS=(--seed "$FIELDCASE_FUZZ_SEED")
 FAILED=()
-for role in $ROLES; do
-    start_server "$role"
-    seed "$role"
-    HEADERS=()
-    [ -n "$TOKEN" ] && HEADERS=(-H "Authorization: Bearer $TOKEN")
-    printf '\n--- %s (%s examples per operation, at most %s s) ---\n' "$role" "$EXAMPLES" "$SECONDS_PER_ROLE"
+for ROLE in $ROLES; do
+    start_server "$ROLE"
+    seed
+    configure
+    printf '\n--- %s (%s examples per operation, at most %s s) ---\n' "$ROLE" "$EXAMPLES" "$SECONDS_PER_ROLE"
     # Rotating the admin token revokes the token the run is using: every later request would be
     # a 401. Its role rule is the same as every other admin route's (tested by the Rust tests).
-    if ! FIELDCASE_FUZZ_ROLE="$role" SCHEMATHESIS_HOOKS="scripts/api-fuzz/hooks.py" \
-        "$VENV/bin/schemathesis" run "$URL/openapi.json" \
+    if ! FIELDCASE_FUZZ_ROLE="$ROLE" FIELDCASE_FUZZ_TOKEN="$TOKEN" \
+        SCHEMATHESIS_HOOKS="scripts/api-fuzz/hooks.py" \
+        "$VENV/bin/schemathesis" --config-file "$WORK/schemathesis-$ROLE.toml" run "$URL/openapi.json" \
         --url "$URL" \
-        "${HEADERS[@]}" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,role_may_use_route \
         --phases examples,coverage,fuzzing \
         --max-examples "$EXAMPLES" \
         --max-time "$SECONDS_PER_ROLE" \
         --workers 1 \
         --exclude-path /v1/admin/tokens/rotate \
-        --report junit --report-dir "$TARGET/api-fuzz-report/$role" \
+        --report junit --report-dir "$TARGET/api-fuzz-report/$ROLE" \
         "${SEED_ARGS[@]}" \
         --output-sanitize true; then
-        FAILED+=("$role")
+        FAILED+=("$ROLE")
     fi
     stop_server
 done
