@@ -33,6 +33,8 @@ if ! cmp -s scripts/api-fuzz/requirements.txt "$VENV/requirements.txt" 2>/dev/nu
     cp scripts/api-fuzz/requirements.txt "$VENV/requirements.txt"
 fi
 
+VENV_ABS="$(realpath "$VENV")"
+
 cargo build --quiet --locked -p fieldcase-server --bin fieldcase
 BIN="$TARGET/debug/fieldcase"
 
@@ -176,6 +178,9 @@ if missing:
     sys.exit(f"api-fuzz: routes missing from scripts/api-fuzz/roles.py: {missing}")
 EOF
 
+STATE="$(realpath -m "$TARGET/api-fuzz-state")"
+mkdir -p "$STATE"
+HOOKS="$(realpath scripts/api-fuzz/hooks.py)"
 SEED_ARGS=()
 [ -n "${FIELDCASE_FUZZ_SEED:-}" ] && SEED_ARGS=(--seed "$FIELDCASE_FUZZ_SEED")
 FAILED=()
@@ -186,9 +191,11 @@ for ROLE in $ROLES; do
     printf '\n--- %s (%s examples per operation, at most %s s) ---\n' "$ROLE" "$EXAMPLES" "$SECONDS_PER_ROLE"
     # Rotating the admin token revokes the token the run is using: every later request would be
     # a 401. Its role rule is the same as every other admin route's (tested by the Rust tests).
-    if ! FIELDCASE_FUZZ_ROLE="$ROLE" FIELDCASE_FUZZ_TOKEN="$TOKEN" \
-        SCHEMATHESIS_HOOKS="scripts/api-fuzz/hooks.py" \
-        "$VENV/bin/schemathesis" --config-file "$WORK/schemathesis-$ROLE.toml" run "$URL/openapi.json" \
+    # Run from a directory under the target dir: Schemathesis keeps its cache of failures
+    # (replayed first on the next run) in `.schemathesis/` of the working directory.
+    if ! (cd "$STATE" && FIELDCASE_FUZZ_ROLE="$ROLE" FIELDCASE_FUZZ_TOKEN="$TOKEN" \
+        SCHEMATHESIS_HOOKS="$HOOKS" \
+        "$VENV_ABS/bin/schemathesis" --config-file "$WORK/schemathesis-$ROLE.toml" run "$URL/openapi.json" \
         --url "$URL" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,role_may_use_route \
         --phases examples,coverage,fuzzing \
@@ -196,9 +203,9 @@ for ROLE in $ROLES; do
         --max-time "$SECONDS_PER_ROLE" \
         --workers 1 \
         --exclude-path /v1/admin/tokens/rotate \
-        --report junit --report-dir "$TARGET/api-fuzz-report/$ROLE" \
+        --report junit --report-dir "$STATE/report/$ROLE" \
         "${SEED_ARGS[@]}" \
-        --output-sanitize true; then
+        --output-sanitize true); then
         FAILED+=("$ROLE")
     fi
     stop_server
