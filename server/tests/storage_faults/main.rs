@@ -5,8 +5,8 @@
 //! chain still verifies); with the fault removed the same operation succeeds.
 //!
 //! Two faults: the port call fails instead of writing, or it fails after the database wrote
-//! (only the transaction's rollback can then undo it). On the SQLite file, a trigger that
-//! raises on the Nth row written fails statements in the middle of a port call too.
+//! (only the transaction's rollback can then undo it). And in the database itself, a trigger
+//! that raises on the Nth row written fails statements in the middle of a port call.
 
 mod faulty;
 mod rows;
@@ -109,7 +109,7 @@ fn referral(
 enum Injection<'a> {
     /// The Nth write call of the port (both kinds, each on a fresh database).
     Port(Fault),
-    /// The Nth row written to the SQLite file.
+    /// The Nth row written to the database.
     Rows(&'a RowFaults),
 }
 
@@ -117,7 +117,7 @@ impl std::fmt::Debug for Injection<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Injection::Port(fault) => write!(f, "port call, {fault:?}"),
-            Injection::Rows(_) => f.write_str("SQLite row"),
+            Injection::Rows(_) => f.write_str("row in the database"),
         }
     }
 }
@@ -315,7 +315,7 @@ fn postgres() -> FaultyStorage<TempPostgres> {
 /// A fresh SQLite storage in `dir`, with row faults installed on its file.
 fn sqlite_with_rows(dir: &std::path::Path) -> (FaultyStorage<Box<SqliteStorage>>, RowFaults) {
     let storage = sqlite(dir);
-    let rows = RowFaults::install(&dir.join("server.db"), INJECTED);
+    let rows = RowFaults::sqlite(&dir.join("server.db"), INJECTED);
     (storage, rows)
 }
 
@@ -374,6 +374,14 @@ fn postgres_a_failed_write_of_a_pushed_page_changes_nothing() {
             Injection::Port(fault),
         );
     }
+    let storage = postgres();
+    let config = storage.inner().database().config();
+    let rows = RowFaults::postgres(&config, INJECTED);
+    push_page(
+        &storage,
+        &|| Snapshot::of_postgres(&config),
+        Injection::Rows(&rows),
+    );
 }
 
 #[test]
@@ -387,4 +395,12 @@ fn postgres_a_failed_write_of_a_referral_transition_changes_nothing() {
             Injection::Port(fault),
         );
     }
+    let storage = postgres();
+    let config = storage.inner().database().config();
+    let rows = RowFaults::postgres(&config, INJECTED);
+    referral_transition(
+        &storage,
+        &|| Snapshot::of_postgres(&config),
+        Injection::Rows(&rows),
+    );
 }

@@ -55,7 +55,8 @@ impl Snapshot {
         let mut client = config.connect(postgres::NoTls).unwrap();
         let tables: Vec<String> = client
             .query(
-                "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()",
+                "SELECT tablename::text FROM pg_tables
+                 WHERE schemaname = current_schema() AND tablename NOT LIKE 'fault\\_%'",
                 &[],
             )
             .unwrap()
