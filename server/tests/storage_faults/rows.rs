@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 pub enum RowFaults {
     Sqlite(rusqlite::Connection),
-    Postgres(Mutex<postgres::Client>),
+    Postgres(Box<Mutex<postgres::Client>>),
 }
 
 impl RowFaults {
@@ -80,7 +80,7 @@ impl RowFaults {
             ));
         }
         client.batch_execute(&sql).unwrap();
-        RowFaults::Postgres(Mutex::new(client))
+        RowFaults::Postgres(Box::new(Mutex::new(client)))
     }
 
     /// Makes the `n`th row write from now on fail (and, the countdown staying at zero, every
