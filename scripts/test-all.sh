@@ -27,6 +27,9 @@ step "mobile bindings: Kotlin on a JVM against a real server"
 step "dashboard: headless Debian chromium against a real server"
 ./scripts/dashboard-test.sh
 
+step "API fuzzing: Schemathesis per role against a real server (docs/api-testing.md)"
+./scripts/api-fuzz.sh
+
 # Benchmarks are type-checked by clippy above; this links them too, in the debug profile the
 # tests already built, rather than a second, optimized copy of every dependency.
 step "benchmarks build"

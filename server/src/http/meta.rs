@@ -110,4 +110,99 @@ mod tests {
             "openapi.json documents routes that do not exist: {missing:?}"
         );
     }
+
+    /// Schemathesis found every authenticated route answering an undocumented 429 once the
+    /// loopback address had used up its failed logins (scripts/api-fuzz.sh).
+    #[test]
+    fn every_throttled_route_documents_its_429() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).expect("valid JSON");
+        let mut undocumented = Vec::new();
+        for (method, path) in crate::http::route_table() {
+            let responses = &doc["paths"][path][method.as_str().to_ascii_lowercase()]["responses"];
+            let throttled = crate::http::throttle::Class::of(path).is_some();
+            if throttled != responses.get("429").is_some() {
+                undocumented.push(format!("{method} {path}"));
+            }
+        }
+        assert!(
+            undocumented.is_empty(),
+            "429 documented exactly on throttled routes, not on: {undocumented:?}"
+        );
+        let too_many = &doc["components"]["responses"]["TooManyRequests"];
+        assert!(too_many["headers"]["Retry-After"].is_object());
+    }
+
+    /// Schemathesis found the labels the document allowed mostly refused (empty, blank, control
+    /// characters): the document's `Label` now says what `check_label` accepts. Whatever the
+    /// pattern accepts, the server does; without surrounding spaces, exactly that.
+    #[test]
+    fn the_documented_label_is_what_the_server_accepts() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).expect("valid JSON");
+        let label = &doc["components"]["schemas"]["Label"];
+        let pattern = regex::Regex::new(label["pattern"].as_str().unwrap()).unwrap();
+        let max = label["maxLength"].as_u64().unwrap() as usize;
+        let min = label["minLength"].as_u64().unwrap() as usize;
+        let documented = |s: &str| pattern.is_match(s) && (min..=max).contains(&s.chars().count());
+        let long = "x".repeat(100);
+        let too_long = "x".repeat(101);
+        let spaced = format!(" {long} ");
+        let samples = [
+            "",
+            " ",
+            "\t",
+            "a",
+            "IOM Uganda",
+            " a ",
+            "a\tb",
+            "a\nb",
+            "a\u{7f}",
+            "a\u{85}",
+            "a\u{9f}b",
+            "a\u{a0}b",
+            "\u{a0}",
+            "\u{3000}",
+            "Ольга",
+            "名前",
+            "x\u{200b}",
+            &long,
+            &too_long,
+            &spaced,
+        ];
+        for sample in samples {
+            let server = crate::http::enroll::check_label("label", sample).is_ok();
+            if documented(sample) {
+                assert!(server, "documented but refused: {sample:?}");
+            }
+            if sample.trim() == sample {
+                assert_eq!(documented(sample), server, "{sample:?}");
+            }
+        }
+    }
+
+    /// Schemathesis found the admin routes answering an API token with an undocumented 403
+    /// (an API token is known, so it is refused rather than unknown: `super::auth`).
+    #[test]
+    fn every_admin_route_documents_the_403_an_api_token_gets() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).expect("valid JSON");
+        let mut undocumented = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("path item") {
+                let schemes: Vec<&str> = operation["security"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.as_object())
+                    .flat_map(|s| s.keys().map(String::as_str))
+                    .collect();
+                let admin_only = schemes.contains(&"adminToken") && !schemes.contains(&"apiToken");
+                if admin_only && operation["responses"].get("403").is_none() {
+                    undocumented.push(format!("{method} {path}"));
+                }
+            }
+        }
+        assert!(
+            undocumented.is_empty(),
+            "admin routes without a documented 403: {undocumented:?}"
+        );
+    }
 }

@@ -5,6 +5,7 @@ mod access;
 mod admin;
 mod bodies;
 mod common;
+mod document;
 mod enroll;
 mod input;
 mod sealing;
