@@ -14,7 +14,7 @@ use common::*;
 use fieldcase_core::model::{Date, Note, Service, ServiceType};
 use fieldcase_core::protocol::{CommandOutcome, CommandResult, PURGED_FIELD, SERVER_DEVICE_ID};
 use fieldcase_core::referral::{HistoryEntry, ReferralStatus, ServerState, Transition, Urgency};
-use fieldcase_core::store::{NewReferral, Store, StoreError};
+use fieldcase_core::store::{NewReferral, SearchQuery, Store, StoreError};
 use fieldcase_core::{AgencyCode, FieldChange, Hlc, OpId, Operation, RecordId, RecordKind};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
@@ -405,6 +405,24 @@ fn a_failed_write_of_a_pulled_page_leaves_the_store_as_it_was() {
         a.get_case(&gone),
         Err(StoreError::NoSuchRecord { .. })
     ));
+    // Its blind-index tokens went with it: nothing leads to it by name, phone or document.
+    for query in [
+        SearchQuery::Name("Grace Achieng".into()),
+        SearchQuery::Name("Gra".into()),
+        SearchQuery::Phone("+256 772 000001".into()),
+        SearchQuery::Document("K0000001".into()),
+    ] {
+        assert!(a.search(&query).unwrap().is_empty(), "{query:?}");
+    }
+    let raw = Connection::open(store_path(dir.path(), "a")).unwrap();
+    let tokens_left: i64 = raw
+        .query_row(
+            "SELECT count(*) FROM search_index WHERE record_id = ?1",
+            [&gone.as_bytes()[..]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tokens_left, 0);
     // The local edit is still waiting to be pushed, with its own number.
     assert_eq!(outbox_seqs(&a), vec![3]);
 }

@@ -239,6 +239,7 @@ impl Store {
     pub fn begin_sync_writes(&self) -> Result<()> {
         self.ensure_not_wiped()?;
         connection::set_wal_autocheckpoint(&self.conn, connection::SYNC_WAL_AUTOCHECKPOINT_PAGES)?;
+        connection::set_cache_size(&self.conn, connection::SYNC_CACHE_SIZE_KIB)?;
         Ok(())
     }
 
@@ -249,6 +250,8 @@ impl Store {
             return Ok(());
         }
         connection::set_wal_autocheckpoint(&self.conn, connection::WAL_AUTOCHECKPOINT_PAGES)?;
+        // Shrinking the cache frees the pages the sync held on to.
+        connection::set_cache_size(&self.conn, connection::CACHE_SIZE_KIB)?;
         self.checkpoint()
     }
 

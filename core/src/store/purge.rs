@@ -9,6 +9,10 @@
 //! as purged, and kept in `rejected_ops` with that reason — nothing typed is lost silently.
 
 use super::error::Result;
+use super::records::IndexChanges;
+use super::search::index_tokens;
+use super::Store;
+use crate::crypto::StoreKeys;
 use crate::ids::RecordId;
 use crate::merge::op::{Operation, RecordKind};
 use crate::protocol::{PURGED_FIELD, SERVER_DEVICE_ID};
@@ -22,9 +26,15 @@ pub(super) fn is_purge_notice(op: &Operation) -> bool {
 }
 
 /// Removes `case` and everything that hangs on it, inside the caller's transaction; returns
-/// whether the device held the case.
-pub(super) fn drop_case(conn: &Connection, case: &RecordId) -> Result<bool> {
+/// whether the device held the case. The case's index tokens are computed from its state
+/// (the index has no way in by record), so they go too.
+pub(super) fn drop_case(conn: &Connection, keys: &StoreKeys, case: &RecordId) -> Result<bool> {
     let case_bytes = case.as_bytes().as_slice();
+    if let Some(record) = Store::load_record(conn, keys, case)? {
+        let mut index = IndexChanges::default();
+        index.remove_all(case, index_tokens(keys, &record.state));
+        index.apply(conn)?;
+    }
     let mut ids: Vec<Vec<u8>> = conn
         .prepare_cached("SELECT id FROM records WHERE case_id = ?1")?
         .query_map([case_bytes], |row| row.get(0))?
@@ -40,7 +50,6 @@ pub(super) fn drop_case(conn: &Connection, case: &RecordId) -> Result<bool> {
             "DELETE FROM referral_commands WHERE referral_id = ?1",
             "DELETE FROM referral_rejections WHERE referral_id = ?1",
             "DELETE FROM review_flags WHERE record_id = ?1",
-            "DELETE FROM search_index WHERE record_id = ?1",
             "DELETE FROM case_summaries WHERE id = ?1",
             "DELETE FROM attachment_chunks WHERE attachment_id = ?1",
             "DELETE FROM attachments WHERE id = ?1",

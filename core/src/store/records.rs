@@ -10,7 +10,7 @@ use super::codec;
 use super::error::{Result, StoreError};
 use super::search::index_tokens;
 use super::Store;
-use crate::crypto::{Aad, StoreKeys};
+use crate::crypto::{Aad, StoreKeys, Token};
 use crate::hlc::{Clock, Hlc};
 use crate::ids::{AgencyCode, RecordId};
 use crate::merge::op::{FieldChange, OpId, Operation, RecordKind};
@@ -18,6 +18,47 @@ use crate::merge::{plan, RecordState};
 use crate::model::Fields;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
+
+/// Blind-index rows to remove and to add, applied together: in key order, so a page of a
+/// thousand pulled cases walks the index b-tree once from left to right instead of jumping to
+/// a random leaf for each of its tens of thousands of tokens (the tokens are keyed hashes).
+#[derive(Default)]
+pub(crate) struct IndexChanges {
+    remove: Vec<(Token, [u8; 16])>,
+    add: Vec<(Token, [u8; 16])>,
+}
+
+impl IndexChanges {
+    /// Removes `tokens` of record `id` (a case about to be deleted).
+    pub(crate) fn remove_all(&mut self, id: &RecordId, tokens: impl IntoIterator<Item = Token>) {
+        let id = *id.as_bytes();
+        self.remove
+            .extend(tokens.into_iter().map(|token| (token, id)));
+    }
+
+    /// Applies the changes inside the caller's transaction. Removals go first: a row removed
+    /// and added by the same page belongs to one record written once, so never both.
+    pub(crate) fn apply(mut self, conn: &Connection) -> Result<()> {
+        self.remove.sort_unstable();
+        self.add.sort_unstable();
+        if !self.remove.is_empty() {
+            let mut delete = conn
+                .prepare_cached("DELETE FROM search_index WHERE token = ?1 AND record_id = ?2")?;
+            for (token, id) in &self.remove {
+                delete.execute(params![&token[..], &id[..]])?;
+            }
+        }
+        if !self.add.is_empty() {
+            let mut insert = conn.prepare_cached(
+                "INSERT OR IGNORE INTO search_index (token, record_id) VALUES (?1, ?2)",
+            )?;
+            for (token, id) in &self.add {
+                insert.execute(params![&token[..], &id[..]])?;
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Checks a record's merged values before a local change is written.
 pub(crate) type Validator<'a> = &'a dyn Fn(&Fields) -> Result<()>;
@@ -147,6 +188,34 @@ impl Store {
         before: Option<&RecordState>,
         after: &RecordState,
     ) -> Result<()> {
+        let mut index = IndexChanges::default();
+        Self::write_record_deferring_index(
+            conn,
+            keys,
+            id,
+            case_id,
+            owner_agency,
+            before,
+            after,
+            &mut index,
+        )?;
+        index.apply(conn)
+    }
+
+    /// [`Store::write_record`], with the index token changes added to `index` for the caller
+    /// to apply (once, sorted, for a whole page of pulled records) before its transaction
+    /// commits.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn write_record_deferring_index(
+        conn: &Connection,
+        keys: &StoreKeys,
+        id: &RecordId,
+        case_id: Option<&RecordId>,
+        owner_agency: &str,
+        before: Option<&RecordState>,
+        after: &RecordState,
+        index: &mut IndexChanges,
+    ) -> Result<()> {
         let sealed = keys.seal.seal(record_aad(id), &codec::encode(after));
         let ms = |h: Option<crate::hlc::Hlc>| h.map_or(0, |h| h.wall_ms as i64);
         let status = (after.kind == RecordKind::Case).then(|| {
@@ -179,18 +248,13 @@ impl Store {
             let old_tokens = before.map(|b| index_tokens(keys, b)).unwrap_or_default();
             let new_tokens = index_tokens(keys, after);
             if old_tokens != new_tokens {
-                let mut delete = conn.prepare_cached(
-                    "DELETE FROM search_index WHERE token = ?1 AND record_id = ?2",
-                )?;
-                for token in old_tokens.difference(&new_tokens) {
-                    delete.execute(params![&token[..], &id.as_bytes()[..]])?;
-                }
-                let mut insert = conn.prepare_cached(
-                    "INSERT OR IGNORE INTO search_index (token, record_id) VALUES (?1, ?2)",
-                )?;
-                for token in new_tokens.difference(&old_tokens) {
-                    insert.execute(params![&token[..], &id.as_bytes()[..]])?;
-                }
+                let id = *id.as_bytes();
+                index
+                    .remove
+                    .extend(old_tokens.difference(&new_tokens).map(|token| (*token, id)));
+                index
+                    .add
+                    .extend(new_tokens.difference(&old_tokens).map(|token| (*token, id)));
             }
         }
         Ok(())

@@ -7,7 +7,7 @@
 //! there for a person to review — they are never resent and never silently dropped.
 
 use super::error::{Result, StoreError};
-use super::records::{outbox_aad, StoredRecord};
+use super::records::{outbox_aad, IndexChanges, StoredRecord};
 use super::Store;
 use crate::crypto::Aad;
 use crate::ids::RecordId;
@@ -264,6 +264,7 @@ impl Store {
             ..Default::default()
         };
         let mut touched = BTreeMap::new();
+        let mut index = IndexChanges::default();
         for (id, outcome) in &merged.records {
             let existing = current.get(id);
             let case_id = existing.and_then(|r| r.case_id).or_else(|| {
@@ -276,7 +277,7 @@ impl Store {
             });
             // Everything a device is sent belongs to, or is shared with, its agency.
             let owner = existing.map_or(self.identity.agency.as_str(), |r| r.owner_agency.as_str());
-            Self::write_record(
+            Self::write_record_deferring_index(
                 &tx,
                 keys,
                 id,
@@ -284,6 +285,7 @@ impl Store {
                 owner,
                 outcome.before.as_ref(),
                 &outcome.after,
+                &mut index,
             )?;
             report.records_changed += 1;
             report.new_conflicts += outcome.new_conflicts();
@@ -299,8 +301,10 @@ impl Store {
         )?;
         report.commands_applied = commands.applied;
         report.commands_rejected = commands.rejected;
+        // Before the purges: a purged case's tokens are read from what the page wrote.
+        index.apply(&tx)?;
         for case in &purged {
-            if super::purge::drop_case(&tx, case)? {
+            if super::purge::drop_case(&tx, keys, case)? {
                 report.cases_purged += 1;
             }
         }
