@@ -6,9 +6,10 @@
 //! numbers and `server_meta` keeps the database's epoch — so every device's cursor and
 //! credential stay valid, and the devices carry on syncing against the new database.
 //!
-//! - **One shape apart**: SQLite's `match_blocks` rows live packed in their case's
-//!   `match_profiles` row in PostgreSQL; they are written with the profiles and counted and
-//!   checksummed as SQLite's rows all the same (`folded`).
+//! - **Shapes apart**: SQLite's `report_facts` and `match_profiles` rows live in their
+//!   record's `records` row in PostgreSQL, and its `match_blocks` rows packed beside the
+//!   profile; they are written into those rows and counted and checksummed as SQLite's rows
+//!   all the same (`folded`).
 //! - **Order**: tables are copied parents first ([`TABLES`]), rows in insertion order, so every
 //!   foreign key finds its row.
 //! - **Resumable**: each table is copied in one PostgreSQL transaction that also records it as
@@ -353,7 +354,7 @@ fn copy_table(
 ) -> Result<u64, MigrateError> {
     let mut tx = pg.transaction().map_err(target_error)?;
     let copied = if folded::is_folding(table) {
-        folded::copy_match_profiles(sqlite, &mut tx)?
+        folded::copy_folding(sqlite, &mut tx, table)?
     } else if folded::is_folded(table) {
         folded::source_rows(sqlite, table)?
     } else {

@@ -47,17 +47,17 @@ fn write_case(
     case: &fieldcase_core::model::Case,
 ) -> Result<(), StorageError> {
     let f = CaseFacts::from_case(case);
-    tx.execute(
-        "INSERT INTO report_facts (record_id, intake_month, facts) VALUES ($1, $2, $3)
-         ON CONFLICT (record_id) DO UPDATE SET
-           intake_month = excluded.intake_month, facts = excluded.facts",
-        &[
-            &record.as_bytes().as_slice(),
-            &sealed_facts::intake_month(f.intake_date),
-            &sealed_facts::seal_case(sealer, record, &f),
-        ],
-    )
-    .map_err(backend)?;
+    let updated = tx
+        .execute(
+            "UPDATE records SET intake_month = $2, facts = $3 WHERE record_id = $1",
+            &[
+                &record.as_bytes().as_slice(),
+                &sealed_facts::intake_month(f.intake_date),
+                &sealed_facts::seal_case(sealer, record, &f),
+            ],
+        )
+        .map_err(backend)?;
+    one_record(updated)?;
     write_profile(
         tx,
         sealer,
@@ -75,26 +75,34 @@ pub(super) fn write_profile(
     profile: Option<&MatchProfile>,
 ) -> Result<(), StorageError> {
     let id = record.as_bytes().as_slice();
-    let Some(p) = profile else {
-        tx.execute("DELETE FROM match_profiles WHERE record_id = $1", &[&id])
-            .map_err(backend)?;
-        return Ok(());
+    let (sealed, blocks) = match profile {
+        Some(p) => (
+            Some(sealed_profile::seal_profile(sealer, record, p)),
+            Some(pack_blocks(p.blocks(sealer))),
+        ),
+        None => (None, None),
     };
-    tx.execute(
-        "INSERT INTO match_profiles (record_id, profile, blocks) VALUES ($1, $2, $3)
-         ON CONFLICT (record_id) DO UPDATE SET
-           profile = excluded.profile, blocks = excluded.blocks",
-        &[
-            &id,
-            &sealed_profile::seal_profile(sealer, record, p),
-            &pack_blocks(p.blocks(sealer)),
-        ],
-    )
-    .map_err(backend)?;
-    Ok(())
+    let updated = tx
+        .execute(
+            "UPDATE records SET profile = $2, blocks = $3 WHERE record_id = $1",
+            &[&id, &sealed, &blocks],
+        )
+        .map_err(backend)?;
+    one_record(updated)
 }
 
-/// A case's block keys as `match_profiles.blocks` holds them: sorted, without repeats (two
+/// Facts and profiles live in their record's row (schema step `FOLD_DERIVED_INTO_RECORDS`):
+/// writing them for a record without a row is a bug in the caller, never silently nothing.
+fn one_record(updated: u64) -> Result<(), StorageError> {
+    match updated {
+        1 => Ok(()),
+        n => Err(StorageError::Backend(format!(
+            "derived data written to {n} record rows, not one"
+        ))),
+    }
+}
+
+/// A case's block keys as `records.blocks` holds them: sorted, without repeats (two
 /// name pairs may key alike), concatenated ([`BLOCK_KEY_BYTES`](crate::reports::matching::BLOCK_KEY_BYTES) each).
 pub(super) fn pack_blocks(mut blocks: Vec<BlockKey>) -> Vec<u8> {
     blocks.sort_unstable();
@@ -141,11 +149,11 @@ pub(super) fn rebuild_if_stale(tx: &mut Tx<'_>, sealer: &Sealer) -> Result<(), S
     tx.batch_execute(
         // The facts of purged records stay (their state is gone; figures for past
         // periods keep counting them, in the derivation they were purged with).
-        "DELETE FROM report_facts WHERE record_id NOT IN
-           (SELECT record_id FROM records WHERE purged_at IS NOT NULL);
+        "UPDATE records SET intake_month = NULL, facts = NULL
+           WHERE purged_at IS NULL AND facts IS NOT NULL;
          DELETE FROM service_facts WHERE record_id NOT IN
            (SELECT record_id FROM records WHERE purged_at IS NOT NULL);
-         DELETE FROM match_profiles;",
+         UPDATE records SET profile = NULL, blocks = NULL WHERE profile IS NOT NULL;",
     )
     .map_err(backend)?;
     let records = tx

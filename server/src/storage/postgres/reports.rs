@@ -83,10 +83,11 @@ pub(super) fn scan_case_facts(
     let agency = filter.agency.as_ref().map(|a| a.as_str());
     stream(
         tx,
-        "SELECT f.record_id, r.owner_agency, f.facts
-         FROM report_facts f JOIN records r ON r.record_id = f.record_id
-         WHERE ($1::text IS NULL OR f.intake_month >= $1)
-           AND ($2::text IS NULL OR f.intake_month <= $2)
+        "SELECT r.record_id, r.owner_agency, r.facts
+         FROM records r
+         WHERE r.facts IS NOT NULL
+           AND ($1::text IS NULL OR r.intake_month >= $1)
+           AND ($2::text IS NULL OR r.intake_month <= $2)
            AND ($3::text IS NULL OR r.owner_agency = $3)",
         &[&from, &to, &agency],
         |row| {
@@ -119,7 +120,8 @@ pub(super) fn scan_service_facts(
     }
     let sql = if filter.countries.is_some() {
         "SELECT s.record_id, s.case_id, s.facts, f.facts
-         FROM service_facts s JOIN report_facts f ON f.record_id = s.case_id
+         FROM service_facts s JOIN records f ON f.record_id = s.case_id
+         WHERE f.facts IS NOT NULL
          ORDER BY s.case_id"
     } else {
         "SELECT s.record_id, s.case_id, s.facts, NULL::bytea FROM service_facts s
@@ -157,7 +159,10 @@ pub(super) fn scan_referral_facts(
         return Ok(());
     }
     let (case_facts, join) = if filter.countries.is_some() {
-        ("f.facts", " JOIN report_facts f ON f.record_id = r.case_id")
+        (
+            "f.facts",
+            " JOIN records f ON f.record_id = r.case_id AND f.facts IS NOT NULL",
+        )
     } else {
         ("NULL::bytea", "")
     };
@@ -221,10 +226,11 @@ pub(super) fn scan_match_blocks(
         "SELECT b.block, b.record_id, p.profile
          FROM (SELECT block, record_id, count(*) OVER (PARTITION BY block) AS members
                FROM (SELECT substring(m.blocks FROM k * {n} + 1 FOR {n}) AS block, m.record_id
-                     FROM match_profiles m,
-                          generate_series(0, length(m.blocks) / {n} - 1) AS k) AS unpacked
+                     FROM records m,
+                          generate_series(0, length(m.blocks) / {n} - 1) AS k
+                     WHERE m.profile IS NOT NULL) AS unpacked
               ) AS b
-         JOIN match_profiles p ON p.record_id = b.record_id
+         JOIN records p ON p.record_id = b.record_id
          WHERE b.members > 1
          ORDER BY b.block",
         n = BLOCK_KEY_BYTES
@@ -262,7 +268,10 @@ pub(super) fn match_profile_sample(
     limit: usize,
 ) -> Result<ProfileSample, StorageError> {
     let total: i64 = tx
-        .query_one("SELECT count(*) FROM match_profiles", &[])
+        .query_one(
+            "SELECT count(*) FROM records WHERE profile IS NOT NULL",
+            &[],
+        )
         .map_err(backend)?
         .get(0);
     if total == 0 || limit == 0 {
@@ -274,7 +283,7 @@ pub(super) fn match_profile_sample(
     // The same choice as every backend's (see the trait): bytea compares bytewise, as
     // SQLite's blobs do.
     let sql = format!(
-        "SELECT record_id, profile FROM match_profiles
+        "SELECT record_id, profile FROM records WHERE profile IS NOT NULL
          ORDER BY substring(record_id from 9 for 8), record_id LIMIT {limit}"
     );
     let mut out = Vec::new();
@@ -347,8 +356,7 @@ pub(super) fn case_summaries(
     cases: &[RecordId],
 ) -> Result<Vec<CaseSummary>, StorageError> {
     // Prepared once (by the connection's cache) and run per case.
-    let statement = "SELECT r.owner_agency, f.facts FROM records r
-         LEFT JOIN report_facts f ON f.record_id = r.record_id
+    let statement = "SELECT r.owner_agency, r.facts FROM records r
          WHERE r.record_id = $1 AND r.kind = 'case'";
     let mut out = Vec::with_capacity(cases.len());
     for record in cases {

@@ -5,7 +5,9 @@
 //! `BIGINT` for times, positions and counters, `BOOLEAN` for flags). Log positions come from an
 //! identity column, so a position is never reused. One difference: SQLite's `match_blocks`
 //! rows (block, record) live packed in their case's `match_profiles.blocks` (version 4), where
-//! PostgreSQL's per-row overhead would otherwise make them the largest thing a case costs.
+//! PostgreSQL's per-row overhead would otherwise make them the largest thing a case costs; and,
+//! for the same reason, SQLite's `report_facts` and `match_profiles` rows live in their
+//! record's `records` row (version 9).
 //!
 //! The version lives in the one-row table `schema_version`. [`MIGRATIONS`]`[v]` takes the
 //! database from version `v` to `v + 1`, each step in its own transaction together with the
@@ -25,6 +27,8 @@
 //! 6. the audit chain ([`V6_AUDIT_CHAIN`]).
 //! 7. retention ([`V7_RETENTION`]).
 //! 8. store rollback counters ([`V8_DEVICE_STORE_COUNTERS`]).
+//! 9. a case's report facts and match profile in its `records` row
+//!    ([`FOLD_DERIVED_INTO_RECORDS`]); no `report_facts` or `match_profiles` table.
 
 use super::backend;
 use crate::storage::StorageError;
@@ -318,6 +322,23 @@ CREATE TABLE device_store_counters (
 );
 "#;
 
+/// Version 9: a case's sealed report facts (with its clear intake month) and its sealed match
+/// profile (with its packed blocks) move into the case's `records` row. Each of the two tables
+/// cost a case a tuple header and a primary-key entry of its own — about 90 bytes apiece in
+/// PostgreSQL — for one row per case keyed like `records`. A `NULL` facts or profile is a
+/// record without them. The report scans read `records` where the column is set.
+pub(crate) const FOLD_DERIVED_INTO_RECORDS: &str = r#"
+ALTER TABLE records ADD COLUMN intake_month TEXT, ADD COLUMN facts BYTEA,
+    ADD COLUMN profile BYTEA, ADD COLUMN blocks BYTEA;
+UPDATE records r SET intake_month = f.intake_month, facts = f.facts
+FROM report_facts f WHERE f.record_id = r.record_id;
+UPDATE records r SET profile = m.profile, blocks = m.blocks
+FROM match_profiles m WHERE m.record_id = r.record_id;
+DROP TABLE report_facts;
+DROP TABLE match_profiles;
+CREATE INDEX records_by_intake_month ON records(intake_month) WHERE facts IS NOT NULL;
+"#;
+
 /// `MIGRATIONS[v]` upgrades version `v` to `v + 1`. Never edit a shipped step: add one.
 pub const MIGRATIONS: &[&str] = &[
     V1,
@@ -328,6 +349,7 @@ pub const MIGRATIONS: &[&str] = &[
     V6_AUDIT_CHAIN,
     V7_RETENTION,
     V8_DEVICE_STORE_COUNTERS,
+    FOLD_DERIVED_INTO_RECORDS,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], one step per transaction; refuses a newer one.

@@ -300,8 +300,20 @@ fn the_schema_has_the_tables_columns_and_indexes_of_sqlite() {
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     let pair = |t: &str, c: &str| (t.to_owned(), c.to_owned());
-    assert!(pg_columns.remove(&pair("match_profiles", "blocks")));
+    // Folded into `records` in PostgreSQL (`schema::FOLD_DERIVED_INTO_RECORDS`): the rows of
+    // SQLite's `report_facts`, `match_profiles` and `match_blocks`.
+    for column in ["intake_month", "facts", "profile", "blocks"] {
+        assert!(
+            pg_columns.remove(&pair("records", column)),
+            "records.{column}"
+        );
+    }
     pg_columns.extend([
+        pair("report_facts", "record_id"),
+        pair("report_facts", "intake_month"),
+        pair("report_facts", "facts"),
+        pair("match_profiles", "record_id"),
+        pair("match_profiles", "profile"),
         pair("match_blocks", "block"),
         pair("match_blocks", "record_id"),
     ]);
@@ -315,6 +327,10 @@ fn the_schema_has_the_tables_columns_and_indexes_of_sqlite() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(pg_columns, lite_columns);
+    // The intake month's index follows the facts into `records`.
+    let mut lite_indexes = lite_indexes;
+    assert!(lite_indexes.remove("report_facts_by_intake_month"));
+    assert!(pg_indexes.contains("records_by_intake_month"));
     let missing: Vec<_> = lite_indexes.difference(&pg_indexes).collect();
     assert!(
         missing.is_empty(),
@@ -371,6 +387,26 @@ fn match_blocks_of_a_database_before_packing_survive_it() {
              'timeline_read'));
         DROP INDEX records_by_case; ALTER TABLE records DROP COLUMN purged_at;
         DROP TABLE device_store_counters;";
+    // Step 9 (`schema::FOLD_DERIVED_INTO_RECORDS`) undone: facts and profiles back in
+    // tables of their own.
+    const UNDO_FOLDING_INTO_RECORDS: &str = "
+        CREATE TABLE report_facts (
+            record_id    BYTEA PRIMARY KEY REFERENCES records(record_id),
+            intake_month TEXT,
+            facts        BYTEA NOT NULL);
+        CREATE INDEX report_facts_by_intake_month ON report_facts(intake_month);
+        INSERT INTO report_facts
+            SELECT record_id, intake_month, facts FROM records WHERE facts IS NOT NULL;
+        CREATE TABLE match_profiles (
+            record_id BYTEA PRIMARY KEY REFERENCES records(record_id),
+            profile   BYTEA NOT NULL,
+            blocks    BYTEA NOT NULL);
+        INSERT INTO match_profiles
+            SELECT record_id, profile, COALESCE(blocks, ''::bytea)
+            FROM records WHERE profile IS NOT NULL;
+        DROP INDEX records_by_intake_month;
+        ALTER TABLE records DROP COLUMN intake_month, DROP COLUMN facts,
+            DROP COLUMN profile, DROP COLUMN blocks;";
     use crate::service::Service;
     use crate::storage::conformance::{enrolled_device, new_case_op};
     use fieldcase_core::FieldChange;
@@ -430,6 +466,7 @@ fn match_blocks_of_a_database_before_packing_survive_it() {
         .config()
         .connect(::postgres::NoTls)
         .unwrap();
+    client.batch_execute(UNDO_FOLDING_INTO_RECORDS).unwrap();
     client
         .batch_execute(
             "CREATE TABLE match_blocks (
@@ -455,7 +492,10 @@ fn match_blocks_of_a_database_before_packing_survive_it() {
     let reopened = another_process(&store);
     assert_eq!(shared(&reopened), before);
     let unpacked: i64 = client
-        .query_one("SELECT sum(length(blocks) / 8) FROM match_profiles", &[])
+        .query_one(
+            "SELECT sum(length(blocks) / 8) FROM records WHERE profile IS NOT NULL",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(unpacked, rows, "every block from before is kept");
