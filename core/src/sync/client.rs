@@ -471,6 +471,7 @@ pub async fn renew_lease(store: &Mutex<Store>, client: &SyncClient) -> Result<()
             pull_limit: Some(1),
             commands: Vec::new(),
             store: Some(guard.next_store_report()?),
+            handoff: None,
         }
     };
     match client.exchange(&request).await {
@@ -545,6 +546,7 @@ fn pull_ahead(request: &SyncRequest, reply: &SyncResponse) -> Option<SyncRequest
         cursor: Some(reply.next_cursor.clone()),
         pull_limit: request.pull_limit,
         commands: Vec::new(),
+        handoff: None,
     })
 }
 
@@ -670,6 +672,7 @@ fn next_request(store: &Mutex<Store>, client: &SyncClient) -> Result<SyncRequest
         cursor: guard.cursor()?.map(Cursor),
         pull_limit: Some(client.pull_limit),
         commands,
+        handoff: None,
     })
 }
 
@@ -710,6 +713,7 @@ mod tests {
             cursor: None,
             pull_limit: None,
             commands: vec![],
+            handoff: None,
         }
     }
 

@@ -167,6 +167,7 @@ pub fn sync(
         server_time_ms: now_ms,
         command_results,
         next_credential: None,
+        handoff: None,
     };
     Ok((response, stats))
 }
