@@ -271,6 +271,10 @@ pub enum HandoffOutcome {
     },
     /// Refused: the phone drops what it imported from the bundle and shows why.
     Refused { code: String, reason: String },
+    /// The server does not hold the case yet (the referring phone has not synced it): the
+    /// phone presents the bundle again with its next sync, and its commands on the referral
+    /// wait.
+    Pending,
 }
 
 /// Reply to `POST /v1/sync`.

@@ -55,6 +55,8 @@ pub enum HandoffError {
     NotConsented { field: String },
     #[error("the bundle's contents are not valid: {0}")]
     Invalid(&'static str),
+    #[error("this phone has no handoff keys yet: sync once with a network, then try again")]
+    NoKeys,
 }
 
 impl HandoffError {
@@ -75,6 +77,7 @@ impl HandoffError {
             HandoffError::Replayed => "replayed",
             HandoffError::NotConsented { .. } => "not_consented",
             HandoffError::Invalid(_) => "invalid",
+            HandoffError::NoKeys => "no_keys",
         }
     }
 }

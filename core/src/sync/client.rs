@@ -619,6 +619,9 @@ async fn run(
             guard.acknowledge(reply.acked_through, &rejected)?;
             let report =
                 guard.apply_reply(&reply.ops, &reply.next_cursor.0, &reply.command_results)?;
+            if let Some(handoff) = &reply.handoff {
+                guard.apply_handoff_reply(handoff)?;
+            }
             outcome.new_conflicts += report.new_conflicts;
             outcome.commands_applied += report.commands_applied as u64;
             outcome.commands_rejected += report.commands_rejected as u64;
@@ -654,7 +657,7 @@ async fn run(
 /// The next request: the outbox's first operations and, once the whole outbox fits, the
 /// referral commands; the stored cursor.
 fn next_request(store: &Mutex<Store>, client: &SyncClient) -> Result<SyncRequest, SyncError> {
-    let guard = lock(store);
+    let mut guard = lock(store);
     let ops = within_push_bytes(guard.pending_ops(MAX_PUSH_OPS)?);
     // Commands go only with the whole outbox: a command about a referral made on this device
     // must reach the server after the referral itself, or it would be refused as unknown,
@@ -672,7 +675,8 @@ fn next_request(store: &Mutex<Store>, client: &SyncClient) -> Result<SyncRequest
         cursor: guard.cursor()?.map(Cursor),
         pull_limit: Some(client.pull_limit),
         commands,
-        handoff: None,
+        // Registers this device's signing key, refreshes the directory, presents bundles read.
+        handoff: Some(guard.handoff_sync()?),
     })
 }
 

@@ -202,6 +202,11 @@ fn apply_in(
             continue;
         }
         let row = tx.referral(command.referral_id)?;
+        if row.is_none() && super::handoff::waits_for_case(tx, command.referral_id)? {
+            // Handed over offline, its case not on the server yet: no answer, so the device
+            // sends the command again once the referring phone has synced.
+            continue;
+        }
         let outcome = match (commands::decide(&device.agency, row.as_ref(), command), row) {
             (Ok(status), Some(row)) => {
                 transition(tx, device, &row, command, status, now_ms)?;

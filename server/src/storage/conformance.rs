@@ -484,6 +484,11 @@ macro_rules! conformance_suite {
                 c::the_port_reads_back_records_state_and_the_log(&*store);
             }
             #[test]
+            fn the_port_keeps_secret_settings_sealed() {
+                let store = $make;
+                c::the_port_keeps_secret_settings_sealed(&*store);
+            }
+            #[test]
             fn the_port_keeps_agencies_settings_and_records_by_kind() {
                 let store = $make;
                 c::the_port_keeps_agencies_settings_and_records_by_kind(&*store);
