@@ -289,6 +289,15 @@ impl From<SpreadsheetError> for FieldcaseError {
     }
 }
 
+impl From<fieldcase_core::handoff::HandoffError> for FieldcaseError {
+    fn from(error: fieldcase_core::handoff::HandoffError) -> Self {
+        FieldcaseError::Handoff {
+            code: error.code().into(),
+            reason: error.to_string(),
+        }
+    }
+}
+
 impl From<StoreError> for FieldcaseError {
     fn from(error: StoreError) -> Self {
         // Core's store messages carry table names, field keys and record ids, never values.
