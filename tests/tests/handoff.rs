@@ -338,3 +338,52 @@ async fn consent_withdrawn_meanwhile_takes_the_names_back() {
     );
     assert!(m.b.store().handoff_refusals().unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_the_server_has_not_seen_waits_for_the_referring_phone() {
+    let m = meet(consent_names_eth()).await;
+    // A second case, recorded offline after the last sync, referred and handed over.
+    let mut case = SampleCases::new(16).next_case();
+    case["consent"]["data_sharing"] = consent_names_eth();
+    let new_case = m.a.create_case(&case);
+    let referral =
+        m.a.store()
+            .create_referral(&NewReferral {
+                case_id: new_case,
+                to_agency: AgencyCode::parse("iom_eth").unwrap(),
+                services: [ServiceType::Medical].into(),
+                reason: "Needs a doctor".into(),
+                urgency: Urgency::Medium,
+                shared_fields: ["sex".to_owned()].into(),
+                transfer: false,
+                share_back: false,
+            })
+            .unwrap();
+    let bundle =
+        m.a.store()
+            .make_handoff(&referral, DEFAULT_LIFETIME_MS)
+            .unwrap()
+            .bytes;
+    m.b.store().read_handoff(&bundle).unwrap();
+    m.b.store()
+        .request_transition(&referral, Transition::Accept, None)
+        .unwrap();
+
+    // The receiving phone syncs first: the server cannot place the referral yet.
+    m.b.sync().await.unwrap();
+    assert_eq!(m.b.store().pending_handoffs().unwrap(), 1);
+    let view = m.b.store().get_referral(&referral).unwrap();
+    assert!(!view.confirmed && view.pending.len() == 1 && view.last_rejection.is_none());
+
+    // Once the referring phone has synced the case, the next sync reconciles and accepts.
+    m.a.sync().await.unwrap();
+    m.b.sync().await.unwrap();
+    m.a.sync().await.unwrap();
+    for phone in [&m.a, &m.b] {
+        let view = phone.store().get_referral(&referral).unwrap();
+        assert!(view.confirmed);
+        assert_eq!(view.status, ReferralStatus::Accepted);
+        assert_eq!(view.history.len(), 2);
+        assert_eq!(phone.store().pending_handoffs().unwrap(), 0);
+    }
+}

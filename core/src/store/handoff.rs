@@ -45,6 +45,10 @@ struct PendingHandoff {
     referral_id: RecordId,
     case_id: RecordId,
     signed: SignedReferral,
+    /// The server answered `pending` (it does not hold the case yet): commands on the
+    /// referral wait until it reconciles the bundle.
+    #[serde(default)]
+    waiting: bool,
 }
 
 /// The server's refusal of a bundle read here, kept for the person to see.
@@ -172,6 +176,31 @@ impl Store {
     /// The server's refusals of bundles read here, oldest first.
     pub fn handoff_refusals(&self) -> Result<Vec<HandoffRefusal>> {
         Ok(self.handoff_state()?.refusals)
+    }
+
+    /// Referrals read from bundles whose case the server does not hold yet: the sync holds
+    /// back commands on them until the server reconciles the bundle.
+    pub fn handoff_waiting(&self) -> Result<std::collections::BTreeSet<RecordId>> {
+        Ok(self
+            .handoff_state()?
+            .pending
+            .iter()
+            .filter(|p| p.waiting)
+            .map(|p| p.referral_id)
+            .collect())
+    }
+
+    /// How many queued commands are held back by [`Store::handoff_waiting`].
+    pub fn handoff_waiting_commands(&self) -> Result<u64> {
+        let mut count = 0;
+        for id in self.handoff_waiting()? {
+            count += self.conn.query_row(
+                "SELECT count(*) FROM referral_commands WHERE referral_id = ?1",
+                [&id.as_bytes()[..]],
+                |r| r.get::<_, i64>(0),
+            )? as u64;
+        }
+        Ok(count)
     }
 
     /// Bundles read here still waiting for the server's answer.
@@ -320,6 +349,7 @@ impl Store {
             referral_id,
             case_id: opened.referral.case_id,
             signed: opened.signed.clone(),
+            waiting: false,
         });
         let state_json = Zeroizing::new(serde_json::to_vec(&state).expect("serializes"));
         {
@@ -385,7 +415,10 @@ impl Store {
                 continue;
             };
             match &result.outcome {
-                HandoffOutcome::Pending => report.pending += 1,
+                HandoffOutcome::Pending => {
+                    state.pending[at].waiting = true;
+                    report.pending += 1;
+                }
                 HandoffOutcome::Reconciled { withdrawn } => {
                     let pending = state.pending.remove(at);
                     report.reconciled += 1;

@@ -625,7 +625,11 @@ async fn run(
             outcome.new_conflicts += report.new_conflicts;
             outcome.commands_applied += report.commands_applied as u64;
             outcome.commands_rejected += report.commands_rejected as u64;
-            guard.pending_work()?
+            let (ops, commands) = guard.pending_work()?;
+            (
+                ops,
+                commands.saturating_sub(guard.handoff_waiting_commands()?),
+            )
         };
         let acked_now = first_pending
             .map_or(0, |first| (reply.acked_through + 1).saturating_sub(first))
@@ -639,7 +643,14 @@ async fn run(
         shown.more_to_pull = reply.more;
         progress(&shown);
         let cursor_moved = request.cursor.as_ref() != Some(&reply.next_cursor);
-        let unanswered = commands_now > 0 && reply.command_results.is_empty();
+        // A handed-over referral the server cannot place yet leaves its commands unanswered
+        // on purpose: that is progress (the phone now holds them back), not a stall.
+        let handoff_pending = reply.handoff.as_ref().is_some_and(|h| {
+            h.results
+                .iter()
+                .any(|r| r.outcome == protocol::HandoffOutcome::Pending)
+        });
+        let unanswered = commands_now > 0 && reply.command_results.is_empty() && !handoff_pending;
         let nothing_taken = (pushed_now > 0 && acked_now == 0) || (pushed_now == 0 && unanswered);
         if nothing_taken && reply.ops.is_empty() && !cursor_moved {
             // The server took none of what we sent (operations or referral commands), had
@@ -664,7 +675,11 @@ fn next_request(store: &Mutex<Store>, client: &SyncClient) -> Result<SyncRequest
     // for good.
     let whole_outbox = ops.len() as u64 == guard.pending_work()?.0;
     let commands = if whole_outbox {
-        guard.pending_commands(MAX_PUSH_COMMANDS)?
+        // Commands on a referral handed over offline whose case the server lacks wait for it.
+        let waiting = guard.handoff_waiting()?;
+        let mut commands = guard.pending_commands(MAX_PUSH_COMMANDS)?;
+        commands.retain(|c| !waiting.contains(&c.referral_id));
+        commands
     } else {
         Vec::new()
     };
