@@ -35,7 +35,7 @@ class HandoffTest {
             server.addAgency("iom_eth", "IOM Ethiopia")
             server.addAgency("ngo_x", "NGO X")
             val dir = workDir("handoff")
-            fun phone(agency: String, name: String) = enrollWithInsecureFastKdf(
+            suspend fun phone(agency: String, name: String) = enrollWithInsecureFastKdf(
                 server.url, server.enrollmentCode(server.addCaseworker(agency, name)), name,
                 dir.resolve("$name.db").toString(), PASSPHRASE, null,
             )
