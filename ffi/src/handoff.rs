@@ -13,8 +13,10 @@ use fieldcase_core::handoff::qr::{self, Assembler, ChunkError};
 use fieldcase_core::handoff::DEFAULT_LIFETIME_MS;
 use std::sync::Mutex;
 
-/// A bundle made for the receiving agency.
+/// A bundle made for the receiving agency. Its `toString` shows nothing (a bundle is
+/// encrypted, but kilobytes of it in a log help no one).
 #[derive(uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct HandoffBundle {
     pub bundle_id: String,
     /// Encrypted and signed: safe to hand to any carrier.

@@ -422,3 +422,32 @@ fn qr_chunks_reassemble_in_any_order_and_refuse_misreads() {
     let drawn = qr::render_terminal(&parts[0]).unwrap();
     assert!(drawn.lines().count() > 30, "{}", drawn.lines().count());
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any bytes at all: a typed error, never a panic; the assembler takes no garbage.
+        #[test]
+        fn arbitrary_bytes_are_refused(bytes in proptest::collection::vec(any::<u8>(), 0..3000)) {
+            let w = world(json!(["iom_eth"]), &["sex"]);
+            prop_assert!(read(&w, &bytes).is_err());
+            let mut assembler = Assembler::new();
+            prop_assert!(assembler.add(&bytes).is_err());
+            prop_assert!(assembler.bundle().is_none());
+        }
+
+        /// Any single changed byte of a real bundle is refused.
+        #[test]
+        fn every_changed_byte_is_refused(at in any::<prop::sample::Index>(), flip in 1u8..=255) {
+            let w = world(json!(["iom_eth"]), &["sex", "given_name"]);
+            let mut bytes = make_in(&w, NOW).bytes;
+            let i = at.index(bytes.len());
+            bytes[i] ^= flip;
+            prop_assert!(read(&w, &bytes).is_err());
+        }
+    }
+}

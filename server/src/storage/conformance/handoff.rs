@@ -78,7 +78,9 @@ fn bundle(
             ("consent.data_sharing", json!("none")),
         ],
     );
-    let pushed = store.push(&from.device, std::slice::from_ref(&case_op), NOW).unwrap();
+    let pushed = store
+        .push(&from.device, std::slice::from_ref(&case_op), NOW)
+        .unwrap();
     assert!(pushed.rejections.is_empty() && pushed.applied == 1);
     (
         case,
@@ -232,7 +234,9 @@ pub fn a_handed_over_referral_is_reconciled_once_and_refused_with_reasons(store:
             ("created_on", json!("2023-11-14")),
         ],
     );
-    let pushed = store.push(&a.device, std::slice::from_ref(&transfer), NOW).unwrap();
+    let pushed = store
+        .push(&a.device, std::slice::from_ref(&transfer), NOW)
+        .unwrap();
     assert!(pushed.rejections.is_empty() && pushed.applied == 1);
     let accepted = store
         .apply_commands(
