@@ -8,9 +8,9 @@
 //! server's refusals for the person to see.
 //!
 //! Reading a bundle checks everything ([`crate::handoff::open`]) before writing anything, then
-//! merges the referral and the shared case fields in one transaction exactly like operations
-//! pulled from the server (the same operations arrive again from the server later and merge
-//! to nothing). The caseworker can then accept or decline at once with
+//! writes in one transaction the referral and the shared case fields — merged exactly like
+//! operations pulled from the server (the same operations arrive again from the server later
+//! and merge to nothing) — the attachments, and the bundle's state. The caseworker can then accept or decline at once with
 //! [`Store::request_transition`]: the command waits, pending, like any other. The server's
 //! answer about the bundle ([`Store::apply_handoff_reply`]) wins: fields it no longer shares
 //! (consent withdrawn meanwhile) are dropped, and a refused bundle's referral and case copies
@@ -352,16 +352,11 @@ impl Store {
             waiting: false,
         });
         let state_json = Zeroizing::new(serde_json::to_vec(&state).expect("serializes"));
-        {
-            let keys = super::lifecycle::unlocked_keys(&self.keys, self.wiped)?;
-            let mut counters = self.counters();
-            let tx = self.conn.transaction()?;
-            Self::merge_received_in(&tx, keys, &self.identity, &ops, &mut counters)?;
-            seal_meta(&tx, keys, STATE, &state_json)?;
-            Self::save_device_state(&tx, counters.last_seq, &counters.clock)?;
-            tx.commit()?;
-            self.commit_counters(counters);
-        }
+        // One transaction: the records, the attachments and the bundle's state, or nothing.
+        let keys = super::lifecycle::unlocked_keys(&self.keys, self.wiped)?;
+        let mut counters = self.counters();
+        let tx = self.conn.transaction()?;
+        Self::merge_received_in(&tx, keys, &self.identity, &ops, &mut counters)?;
         for (entry, content) in opened.payload.attachments.iter().zip(&opened.attachments) {
             let info = crate::attachments::wire::AttachmentInfo {
                 id: entry.id,
@@ -379,8 +374,12 @@ impl Store {
                 complete: true,
                 created_at_ms: entry.created_at_ms,
             };
-            self.save_received_attachment(&info, content)?;
+            Self::save_received_attachment_in(&tx, keys, &info, content)?;
         }
+        seal_meta(&tx, keys, STATE, &state_json)?;
+        Self::save_device_state(&tx, counters.last_seq, &counters.clock)?;
+        tx.commit()?;
+        self.commit_counters(counters);
         Ok(HandoffImport {
             bundle_id: opened.header.id,
             referral_id,
