@@ -77,6 +77,32 @@ impl FieldcaseStore {
     }
 }
 
+#[uniffi::export]
+impl FieldcaseStore {
+    /// On the receiving phone, after accepting or declining a referral read from a bundle: a
+    /// signed receipt of that answer (one QR code) for the referring phone to read.
+    pub fn make_handoff_receipt(&self, referral_id: String) -> Result<Vec<u8>> {
+        let id = record_id("referral_id", &referral_id)?;
+        Ok(self.store().make_handoff_receipt(&id)?)
+    }
+
+    /// On the referring phone: reads the receiving phone's receipt; returns the transition it
+    /// reports, which `handoff_reported` shows until the server's status arrives.
+    pub fn read_handoff_receipt(&self, bytes: Vec<u8>) -> Result<crate::referrals::Transition> {
+        Ok(self.store().read_handoff_receipt(&bytes)?)
+    }
+
+    /// The receiving phone's reported answer to a referral made here, while the server has
+    /// not decided it yet.
+    pub fn handoff_reported(
+        &self,
+        referral_id: String,
+    ) -> Result<Option<crate::referrals::Transition>> {
+        let id = record_id("referral_id", &referral_id)?;
+        Ok(self.store().handoff_reported(&id)?)
+    }
+}
+
 /// Cuts a bundle into chunks, each for one QR code (version 12, level M: show them one after
 /// another, in any order).
 #[uniffi::export]

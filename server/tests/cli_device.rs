@@ -544,6 +544,7 @@ async fn a_referral_handed_over_offline_from_the_command_line() {
             .to_owned();
         run("alice", &["sync"]);
         run("bob", &["sync"]);
+        run("alice", &["sync"]); // holds bob's key now, for the receipt
 
         // No network from here on: refer, make the bundle as a file and as QR codes.
         let referral_id = run(
@@ -616,6 +617,24 @@ async fn a_referral_handed_over_offline_from_the_command_line() {
             &["handoff", "read", bundle.to_str().unwrap()],
         ));
         assert!(again.contains("already read"), "{again}");
+
+        // Bob shows his answer back; alice's phone records it, pending the server.
+        let receipt = d.join("receipt.fchr");
+        run(
+            "bob",
+            &[
+                "handoff",
+                "receipt",
+                &referral_id,
+                "--out",
+                receipt.to_str().unwrap(),
+            ],
+        );
+        let reported = run(
+            "alice",
+            &["handoff", "read-receipt", receipt.to_str().unwrap()],
+        );
+        assert_eq!(reported["reported"], "accept");
 
         // Back online, the receiving phone first: one referral, accepted, on both.
         run("bob", &["sync"]);

@@ -73,6 +73,9 @@ async fn meet(consent: serde_json::Value) -> Meeting {
         .unwrap();
     a.sync().await.unwrap();
     b.sync().await.unwrap();
+    // Once more, so the referring phone's directory holds the receiving phone's key too (for
+    // its receipt): phones sync every day they have a network, long before they meet.
+    a.sync().await.unwrap();
     assert!(a.store().handoff_ready().unwrap() && b.store().handoff_ready().unwrap());
 
     // From here on, no network until the test says so.
@@ -136,6 +139,39 @@ fn read_by_qr_and_accept(m: &Meeting) {
     assert_eq!(view.expected_status(), ReferralStatus::Accepted);
     let sent = m.a.store().get_referral(&m.referral).unwrap();
     assert!(!sent.confirmed);
+
+    // The receiving phone shows its answer back as one QR code: the referring phone records
+    // it as reported, pending the server.
+    let receipt = m.b.store().make_handoff_receipt(&m.referral).unwrap();
+    assert_eq!(chunks_of_receipt(&receipt), 1);
+    assert_eq!(m.a.store().handoff_reported(&m.referral).unwrap(), None);
+    assert_eq!(
+        m.a.store().read_handoff_receipt(&receipt).unwrap(),
+        Transition::Accept
+    );
+    assert_eq!(
+        m.a.store().handoff_reported(&m.referral).unwrap(),
+        Some(Transition::Accept)
+    );
+    let own = m.b.store().read_handoff_receipt(&receipt).unwrap_err();
+    assert!(
+        matches!(own, StoreError::Handoff(HandoffError::WrongAgency)),
+        "{own:?}"
+    );
+    let mut forged = receipt.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let forged = m.a.store().read_handoff_receipt(&forged).unwrap_err();
+    assert!(
+        matches!(forged, StoreError::Handoff(HandoffError::BadSignature)),
+        "{forged:?}"
+    );
+}
+
+/// A receipt fits one QR code at the chosen version.
+fn chunks_of_receipt(receipt: &[u8]) -> usize {
+    assert!(receipt.len() <= fieldcase_core::handoff::qr::QR_CAPACITY_BYTES);
+    1
 }
 
 /// Both phones hold one referral, accepted, with the server's history of exactly one

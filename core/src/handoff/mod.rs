@@ -5,7 +5,8 @@
 //! - [`keys`]: device signing keys (Ed25519) and agency keys (X25519);
 //! - [`contents`]: what a bundle carries, chosen by the same sharing rules the server applies;
 //! - [`bundle`]: the format — make, open, verify;
-//! - [`qr`]: cutting a bundle into QR-sized chunks and putting it back together.
+//! - [`qr`]: cutting a bundle into QR-sized chunks and putting it back together;
+//! - [`receipt`]: the receiving phone's signed answer, shown back to the referring phone.
 //!
 //! Nothing here does I/O; the store makes and imports bundles with these pieces.
 
@@ -13,6 +14,7 @@ pub mod bundle;
 pub mod contents;
 pub mod keys;
 pub mod qr;
+pub mod receipt;
 
 pub use bundle::{
     make, open, peek_header, BundleId, Header, KnownSigner, MadeBundle, MakeInput, OpenedBundle,

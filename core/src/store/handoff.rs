@@ -67,6 +67,9 @@ struct HandoffState {
     seen: BTreeMap<BundleId, RecordId>,
     pending: Vec<PendingHandoff>,
     refusals: Vec<HandoffRefusal>,
+    /// On the referring phone: the receiving phone's answers, read from its receipts.
+    #[serde(default)]
+    reported: BTreeMap<RecordId, crate::handoff::receipt::Receipt>,
 }
 
 /// What reading a bundle imported.
@@ -388,6 +391,79 @@ impl Store {
             fields,
             attachments: opened.attachments.len(),
         })
+    }
+
+    /// On the receiving phone: a signed receipt of the answer given here to a referral read
+    /// from a bundle (its last transition still waiting for the server), for the referring
+    /// phone to read. Fits one QR code.
+    pub fn make_handoff_receipt(&mut self, referral_id: &RecordId) -> Result<Vec<u8>> {
+        let state = self.handoff_state()?;
+        let bundle_id = state
+            .seen
+            .iter()
+            .find(|(_, r)| *r == referral_id)
+            .map(|(b, _)| *b)
+            .ok_or(HandoffError::Invalid(
+                "this referral was not read from a bundle here",
+            ))?;
+        let view = self.get_referral(referral_id)?;
+        let transition = view
+            .pending
+            .last()
+            .map(|p| p.transition)
+            .ok_or(HandoffError::Invalid(
+                "accept or decline the referral first",
+            ))?;
+        let receipt = crate::handoff::receipt::Receipt {
+            bundle_id,
+            referral_id: *referral_id,
+            transition,
+            device: self.identity.device,
+            at_ms: crate::hlc::now_ms(),
+        };
+        let key = self.signing_key()?;
+        Ok(crate::handoff::receipt::make_receipt(&receipt, &key))
+    }
+
+    /// On the referring phone: reads the receiving phone's receipt and records its answer as
+    /// reported, shown by [`Store::handoff_reported`] until the server's status arrives.
+    pub fn read_handoff_receipt(&mut self, bytes: &[u8]) -> Result<crate::referral::Transition> {
+        let directory = self.directory()?.ok_or(HandoffError::NoKeys)?;
+        let signer = |device| {
+            let d = directory.devices.iter().find(|d| d.device == device)?;
+            Some(KnownSigner {
+                agency: d.agency.clone(),
+                key: DevicePublicKey::parse_hex(&d.key)?,
+                revoked: d.revoked,
+            })
+        };
+        let (receipt, known) = crate::handoff::receipt::read_receipt(bytes, &signer)?;
+        let view = self.get_referral(&receipt.referral_id)?;
+        if view.referral.from_agency != self.identity.agency
+            || view.referral.to_agency != known.agency
+        {
+            return Err(HandoffError::WrongAgency.into());
+        }
+        let mut state = self.handoff_state()?;
+        let transition = receipt.transition;
+        state.reported.insert(receipt.referral_id, receipt);
+        let json = Zeroizing::new(serde_json::to_vec(&state).expect("serializes"));
+        seal_meta(&self.conn, self.keys()?, STATE, &json)?;
+        Ok(transition)
+    }
+
+    /// The receiving phone's answer to a referral made here, as its receipt reported it, while
+    /// the server has not decided the referral's status yet (`None` after, or with no receipt).
+    pub fn handoff_reported(
+        &self,
+        referral_id: &RecordId,
+    ) -> Result<Option<crate::referral::Transition>> {
+        let Some(receipt) = self.handoff_state()?.reported.remove(referral_id) else {
+            return Ok(None);
+        };
+        let view = self.get_referral(referral_id)?;
+        let undecided = view.status == crate::referral::ReferralStatus::Sent;
+        Ok(undecided.then_some(receipt.transition))
     }
 
     fn record_exists(&self, id: &RecordId) -> Result<bool> {

@@ -32,6 +32,17 @@ pub enum HandoffCli {
     },
     /// Read a bundle file made for this profile's agency and import the referral.
     Read { file: PathBuf },
+    /// After answering a referral read from a bundle: a signed receipt of the answer (one QR
+    /// code and/or a file) for the referring phone.
+    Receipt {
+        referral_id: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        qr: bool,
+    },
+    /// On the referring phone: read the receiving phone's receipt file.
+    ReadReceipt { file: PathBuf },
 }
 
 pub fn run(profile: &Profile, command: HandoffCli, out: Output) -> anyhow::Result<()> {
@@ -84,6 +95,42 @@ pub fn run(profile: &Profile, command: HandoffCli, out: Output) -> anyhow::Resul
                     )
                 },
             );
+            Ok(())
+        }
+        HandoffCli::Receipt {
+            referral_id,
+            out: file,
+            qr,
+        } => {
+            anyhow::ensure!(
+                file.is_some() || qr,
+                "say where the receipt goes: --out FILE, --qr, or both"
+            );
+            let id: RecordId = referral_id
+                .parse()
+                .map_err(|_| anyhow::anyhow!("not a referral id: {referral_id}"))?;
+            let receipt = store.make_handoff_receipt(&id)?;
+            if let Some(path) = &file {
+                crate::fsutil::write_secret_file(path, &receipt)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            }
+            if qr {
+                eprintln!("{}", render_terminal(&receipt)?);
+            }
+            out.print(&json!({"bytes": receipt.len(), "file": file}), || {
+                format!("receipt of {} bytes (one QR code)", receipt.len())
+            });
+            Ok(())
+        }
+        HandoffCli::ReadReceipt { file } => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let transition = store.read_handoff_receipt(&bytes)?;
+            out.print(&json!({"reported": transition}), || {
+                format!(
+                    "the receiving phone reports: {transition} (not yet confirmed by the server)"
+                )
+            });
             Ok(())
         }
         HandoffCli::Read { file } => {

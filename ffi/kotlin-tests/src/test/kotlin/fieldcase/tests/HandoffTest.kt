@@ -1,7 +1,7 @@
 // Referral handoff with no network, across the facade from Kotlin against a real server: two
 // phones of two agencies enroll and sync once, then hand a referral over by QR codes (read in
-// reverse order, one twice) with no network, the receiving phone accepts on the spot, and
-// both sync afterwards; the server records one referral and one acceptance. Reading the same
+// reverse order, one twice) with no network, the receiving phone accepts on the spot and shows
+// its receipt back, and both sync afterwards; the server records one referral and one acceptance. Reading the same
 // bundle again, a damaged code and a bundle for another agency are refused with their codes.
 package fieldcase.tests
 
@@ -48,6 +48,7 @@ class HandoffTest {
             a.sync(null)
             b.sync(null)
             x.sync(null)
+            a.sync(null) // now holding every phone's key
 
             // --- No network from here: refer, make a bundle, show it as QR codes. ---
             val referralId = a.createReferral(
@@ -87,6 +88,13 @@ class HandoffTest {
             val again = assertThrows<FieldcaseException.Handoff> { b.readHandoffBundle(scanned) }
             assertEquals("replayed", again.code)
 
+            // --- The answer goes back as one QR code: the referring phone records it too. ---
+            val receipt = b.makeHandoffReceipt(referralId)
+            assertTrue(receipt.size <= 287)
+            assertNull(a.handoffReported(referralId))
+            assertEquals(Transition.ACCEPT, a.readHandoffReceipt(receipt))
+            assertEquals(Transition.ACCEPT, a.handoffReported(referralId))
+
             // --- Back online, the receiving phone first. ---
             b.sync(null)
             a.sync(null)
@@ -101,6 +109,7 @@ class HandoffTest {
                 )
             }
             assertEquals(0uL, a.status().rejectedChanges)
+            assertNull(a.handoffReported(referralId), "the server's status replaces the report")
         }
     }
 }
