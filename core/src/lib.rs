@@ -13,6 +13,7 @@ pub mod codec;
 pub mod crypto;
 pub mod device_policy;
 pub mod forms;
+pub mod handoff;
 pub mod hlc;
 pub mod ids;
 

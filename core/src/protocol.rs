@@ -182,6 +182,99 @@ pub struct SyncRequest {
     /// without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<StoreReport>,
+    /// Offline handoff: the device's signing key, the directory it holds, the referrals it
+    /// read from bundles ([`HandoffSync`]). The server applies these before the operations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<HandoffSync>,
+}
+
+/// Most signed referrals one sync carries: a phone reads a handful of bundles a day.
+pub const MAX_PUSH_HANDOFFS: usize = 50;
+
+/// What a device sends about offline handoffs (`docs/handoff.md`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffSync {
+    /// The device's Ed25519 public key, hex. Registered the first time; a different key for
+    /// the same device later is refused.
+    pub signing_key: String,
+    /// The digest of the handoff directory the device holds; the server sends its directory
+    /// when it differs (or when this is `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_digest: Option<String>,
+    /// Referrals this device read from bundles and the server has not answered yet, at most
+    /// [`MAX_PUSH_HANDOFFS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub referrals: Vec<crate::handoff::SignedReferral>,
+}
+
+/// The server's answer about handoffs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffReply {
+    /// The directory, when the device's digest was out of date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<HandoffDirectory>,
+    /// One result per signed referral of the request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<HandoffResult>,
+}
+
+/// What a phone needs to make and read bundles with no network: its own agency's secret key,
+/// every agency's public key, and every device's signing key and whether it was revoked.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffDirectory {
+    pub digest: String,
+    /// This device's agency's X25519 secret key, hex. Never logged (see `Debug`).
+    pub agency_key: String,
+    /// Agency code → X25519 public key, hex.
+    pub agencies: std::collections::BTreeMap<crate::ids::AgencyCode, String>,
+    pub devices: Vec<DirectoryDevice>,
+}
+
+impl std::fmt::Debug for HandoffDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandoffDirectory")
+            .field("digest", &self.digest)
+            .field("agencies", &self.agencies.len())
+            .field("devices", &self.devices.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One device of the directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryDevice {
+    pub device: DeviceId,
+    pub agency: crate::ids::AgencyCode,
+    /// Its Ed25519 public key, hex.
+    pub key: String,
+    pub revoked: bool,
+}
+
+/// The server's answer to one signed referral.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffResult {
+    pub bundle_id: crate::handoff::BundleId,
+    pub referral_id: RecordId,
+    pub outcome: HandoffOutcome,
+}
+
+/// Whether the server took a handed-over referral.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum HandoffOutcome {
+    /// The server holds the referral (from this bundle, or because the referring phone synced
+    /// first). `withdrawn` lists fields the bundle carried that the server does not share
+    /// now (consent withdrawn meanwhile): the phone drops them.
+    Reconciled {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        withdrawn: Vec<String>,
+    },
+    /// Refused: the phone drops what it imported from the bundle and shows why.
+    Refused { code: String, reason: String },
+    /// The server does not hold the case yet (the referring phone has not synced it): the
+    /// phone presents the bundle again with its next sync, and its commands on the referral
+    /// wait.
+    Pending,
 }
 
 /// Reply to `POST /v1/sync`.
@@ -218,6 +311,9 @@ pub struct SyncResponse {
     /// The agency's device policy (erase limit, lease), for the device to keep and enforce.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_policy: Option<DevicePolicy>,
+    /// The answer to the request's [`HandoffSync`], when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<HandoffReply>,
 }
 
 /// A device credential (a bearer secret) in a message. Its `Debug` never shows it.
@@ -499,6 +595,7 @@ mod tests {
             cursor: None,
             pull_limit: Some(10),
             commands: vec![],
+            handoff: None,
         };
         let decoded: SyncRequest = decode_body(&encode_body(&request)).unwrap();
         assert_eq!(decoded, request);
@@ -597,6 +694,7 @@ mod tests {
             cursor: None,
             pull_limit: None,
             commands: vec![],
+            handoff: None,
         })[..5];
         assert!(decode_body::<SyncRequest>(truncated).is_err());
     }
@@ -640,6 +738,7 @@ mod tests {
             server_time_ms: 1,
             command_results: vec![],
             next_credential: None,
+            handoff: None,
         };
         let decoded: SyncResponse = decode_reply(&encode_body(&reply)).unwrap();
         assert_eq!(decoded, reply);

@@ -124,6 +124,12 @@ pub enum FieldcaseError {
     /// A fault inside fieldcase or the app's callback; report it.
     #[error("{reason}")]
     Internal { reason: String },
+    /// A handoff bundle could not be made or read (expired, meant for another agency,
+    /// altered, signed by an unknown or revoked device, already read…); nothing was imported.
+    /// `code` is stable (`expired`, `wrong_agency`, `tampered`, `bad_signature`, `replayed`,
+    /// `revoked_device`, `unknown_device`, `no_keys`, …) for the app to choose its words.
+    #[error("{reason}")]
+    Handoff { code: String, reason: String },
 }
 
 pub type Result<T, E = FieldcaseError> = std::result::Result<T, E>;
@@ -283,12 +289,25 @@ impl From<SpreadsheetError> for FieldcaseError {
     }
 }
 
+impl From<fieldcase_core::handoff::HandoffError> for FieldcaseError {
+    fn from(error: fieldcase_core::handoff::HandoffError) -> Self {
+        FieldcaseError::Handoff {
+            code: error.code().into(),
+            reason: error.to_string(),
+        }
+    }
+}
+
 impl From<StoreError> for FieldcaseError {
     fn from(error: StoreError) -> Self {
         // Core's store messages carry table names, field keys and record ids, never values.
         let message = error.to_string();
         match error {
             StoreError::WrongPassphrase => FieldcaseError::WrongPassphrase { reason: message },
+            StoreError::Handoff(why) => FieldcaseError::Handoff {
+                code: why.code().into(),
+                reason: message,
+            },
             StoreError::MissingExtraSecret => {
                 FieldcaseError::MissingExtraSecret { reason: message }
             }

@@ -2,7 +2,8 @@
 //!
 //! A thin layer over `fieldcase-core`: it exposes one object per enrolled store
 //! ([`FieldcaseStore`]), records and enums for the case model ([`CaseData`] and the code
-//! sets), referrals between agencies (`referrals.rs`), spreadsheet import with progress and the
+//! sets), referrals between agencies (`referrals.rs`) and their handoff phone to phone with no network
+//! (`handoff.rs`), spreadsheet import with progress and the
 //! review list (`import.rs`), attachments with their sync state and reads with progress
 //! (`attachments.rs`), one error enum ([`FieldcaseError`], mapped from core's errors in
 //! `error.rs` only),
@@ -39,6 +40,7 @@ mod codes;
 mod error;
 mod forms;
 mod guard;
+mod handoff;
 mod import;
 mod records;
 mod referrals;
@@ -52,6 +54,9 @@ pub use codes::CaseStatus;
 pub use error::{FieldProblem, FieldcaseError};
 pub use forms::FormInfo;
 pub use guard::{DevicePolicy, UnlockReport, UnlockStatus};
+pub use handoff::{
+    handoff_qr_chunks, ChunkProgress, HandoffAssembler, HandoffBundle, HandoffImport,
+};
 pub use import::{
     ImportColumn, ImportObserver, ImportProblem, ImportProgress, ImportReport, ImportSettings,
     ReviewItem, TextEncoding,

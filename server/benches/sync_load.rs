@@ -1186,6 +1186,7 @@ async fn profile_initial_pull(
             cursor: cursor.clone(),
             pull_limit: None,
             commands: Vec::new(),
+            handoff: None,
         };
         let (reply, _, received, json) = raw_sync(&http, &server.url, &b.credential, &request)
             .await
@@ -1649,6 +1650,7 @@ async fn push_backlog(
             cursor: cursor.take(),
             pull_limit: None,
             commands: Vec::new(),
+            handoff: None,
         };
         let start = Instant::now();
         let (reply, _, _, _) = raw_sync(&http, &url, &credential, &request).await?;
@@ -1968,6 +1970,7 @@ fn codec_figure(report: &mut Report) {
         cursor: Some(cursor.clone()),
         pull_limit: Some(protocol::DEFAULT_PULL_LIMIT),
         commands: Vec::new(),
+        handoff: None,
     };
     let response = SyncResponse {
         device_policy: None,
@@ -1980,6 +1983,7 @@ fn codec_figure(report: &mut Report) {
         server_time_ms: 1_764_370_001_234,
         command_results: Vec::new(),
         next_credential: None,
+        handoff: None,
     };
     let request_body = protocol::encode_body(&request);
     let response_body = protocol::encode_body(&response);

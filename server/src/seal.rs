@@ -189,6 +189,13 @@ impl Sealer {
     }
 }
 
+/// Associated data of a secret server setting: the table and the setting's key.
+pub fn secret_setting_ad(key: &str) -> Vec<u8> {
+    let mut ad = b"server_meta/secret\0".to_vec();
+    ad.extend_from_slice(key.as_bytes());
+    ad
+}
+
 /// Associated data of an operation's sealed payload: the table, the operation's id (unique in
 /// the log), its record and kind. Moving a payload to another row changes at least one of them.
 pub fn op_payload_ad(device: DeviceId, seq: u64, record: RecordId, kind: RecordKind) -> Vec<u8> {

@@ -124,6 +124,7 @@ async fn raw_pull(net: &Net, device: &Device, ops: Vec<Operation>) -> (SyncRespo
         cursor: None,
         pull_limit: None,
         commands: vec![],
+        handoff: None,
     };
     let response = reqwest::Client::new()
         .post(format!("{}/v1/sync", net.server.base_url))

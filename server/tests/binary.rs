@@ -170,6 +170,7 @@ async fn sync(
         cursor: None,
         pull_limit: None,
         commands: vec![],
+        handoff: None,
     });
     let response = http
         .post(format!("{url}/v1/sync"))

@@ -517,6 +517,138 @@ async fn referrals_from_the_command_line() {
     server.shutdown().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_referral_handed_over_offline_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let agencies = [("iom_uga", "IOM Uganda"), ("iom_eth", "IOM Ethiopia")];
+    let (server, admin) = server_with_agencies(dir.path(), &agencies).await;
+    let people = [("alice", "iom_uga"), ("bob", "iom_eth")];
+    let codes = caseworker_codes(&admin, &people).await;
+    let devices = dir.path().join("devices");
+    let url = server.base_url.clone();
+    let work = tokio::task::spawn_blocking(move || {
+        let d = devices.as_path();
+        for (profile, code) in ["alice", "bob"].iter().zip(&codes) {
+            ok(device(
+                d,
+                profile,
+                PASSPHRASE,
+                &["enroll", "--server", &url, "--code", code],
+            ));
+        }
+        let run = |profile: &str, args: &[&str]| ok(device(d, profile, PASSPHRASE, args));
+        let file = case_file(d, "ETH");
+        let case_id = run("alice", &["add", "--file", file.to_str().unwrap()])["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        run("alice", &["sync"]);
+        run("bob", &["sync"]);
+        run("alice", &["sync"]); // holds bob's key now, for the receipt
+
+        // No network from here on: refer, make the bundle as a file and as QR codes.
+        let referral_id = run(
+            "alice",
+            &[
+                "referral",
+                "create",
+                &case_id,
+                "--to",
+                "iom_eth",
+                "--services",
+                "shelter",
+                "--reason",
+                "Needs a bed tonight",
+                "--share",
+                "sex,nationality",
+            ],
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let bundle = d.join("handoff.fchb");
+        let made = device(
+            d,
+            "alice",
+            PASSPHRASE,
+            &[
+                "handoff",
+                "make",
+                &referral_id,
+                "--out",
+                bundle.to_str().unwrap(),
+                "--qr",
+            ],
+        );
+        let drawn = String::from_utf8_lossy(&made.stderr).to_string();
+        let made = ok(made);
+        let codes = made["qr_codes"].as_u64().unwrap();
+        assert!(codes >= 1, "{made}");
+        assert_eq!(made["qr_version"], 12);
+        assert_eq!(
+            made["bytes"].as_u64().unwrap(),
+            std::fs::metadata(&bundle).unwrap().len()
+        );
+        assert!(
+            drawn.contains(&format!("QR code {codes} of {codes}")),
+            "{drawn}"
+        );
+        assert!(drawn.contains('▀') || drawn.contains('▄'), "half blocks");
+        let nothing = failed(device(
+            d,
+            "alice",
+            PASSPHRASE,
+            &["handoff", "make", &referral_id],
+        ));
+        assert!(nothing["message"]
+            .as_str()
+            .unwrap()
+            .contains("--out FILE, --qr"));
+
+        // The receiving caseworker reads it and accepts at once; a second read is refused.
+        let read = run("bob", &["handoff", "read", bundle.to_str().unwrap()]);
+        assert_eq!(read["referral_id"], referral_id.as_str());
+        assert_eq!(read["from_agency"], "iom_uga");
+        run("bob", &["referral", "accept", &referral_id]);
+        let again = refuse_output(device(
+            d,
+            "bob",
+            PASSPHRASE,
+            &["handoff", "read", bundle.to_str().unwrap()],
+        ));
+        assert!(again.contains("already read"), "{again}");
+
+        // Bob shows his answer back; alice's phone records it, pending the server.
+        let receipt = d.join("receipt.fchr");
+        run(
+            "bob",
+            &[
+                "handoff",
+                "receipt",
+                &referral_id,
+                "--out",
+                receipt.to_str().unwrap(),
+            ],
+        );
+        let reported = run(
+            "alice",
+            &["handoff", "read-receipt", receipt.to_str().unwrap()],
+        );
+        assert_eq!(reported["reported"], "accept");
+
+        // Back online, the receiving phone first: one referral, accepted, on both.
+        run("bob", &["sync"]);
+        run("alice", &["sync"]);
+        for profile in ["alice", "bob"] {
+            let listed = run(profile, &["referral", "list"]);
+            assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+            assert_eq!(listed[0]["status"], "accepted", "{profile}: {listed}");
+        }
+    });
+    work.await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
 /// The message of a failed command, checked for the case's names.
 fn refuse_output(output: Output) -> String {
     let body = failed(output);

@@ -52,6 +52,7 @@ async fn raw_sync_with(
         pull_limit: Some(1),
         commands: vec![],
         store,
+        handoff: None,
     };
     let reply = reqwest::Client::new()
         .post(format!("{url}/v1/sync"))

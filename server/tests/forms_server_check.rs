@@ -96,6 +96,7 @@ async fn raw_push(base_url: &str, device: &Device, ops: Vec<Operation>) -> SyncR
         pull_limit: Some(1),
         commands: vec![],
         store: None,
+        handoff: None,
     };
     let response = reqwest::Client::new()
         .post(format!("{base_url}/v1/sync"))

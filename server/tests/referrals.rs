@@ -100,6 +100,7 @@ fn request(ops: Vec<Operation>, commands: Vec<ReferralCommand>) -> SyncRequest {
         cursor: None,
         pull_limit: None,
         commands,
+        handoff: None,
     }
 }
 

@@ -22,7 +22,8 @@ pub mod status;
 pub use owner::{case_owner, ReferralFacts};
 pub use record::{HistoryEntry, Referral, ServerState};
 pub use sharing::{
-    allowed_shared_fields, check_shared_fields, is_identifying, may_share, shareable, SharingError,
+    allowed_shared_fields, attachment_visible, check_shared_fields, is_identifying, may_share,
+    shareable, shared_copies, SharingError,
 };
 pub use status::{
     next_status, Party, ReferralStatus, Transition, TransitionError, Urgency,

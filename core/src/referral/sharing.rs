@@ -12,13 +12,16 @@
 //! consent it holds when it delivers, so a hostile device, or consent withdrawn after the
 //! referral was made, never widens what the receiving agency gets.
 
+use crate::hlc::Hlc;
 use crate::ids::AgencyCode;
+use crate::merge::op::FieldChange;
+use crate::merge::RecordState;
 use crate::model::answers::{AnswerPath, ANSWER_KEY_PREFIX};
 use crate::model::consent::DataSharing;
 use crate::model::keys::{CASE_KEYS, CONSENT_DATA_SHARING, CONSENT_GUARDIAN, IDENTITY};
 use crate::model::validate::{shown_key, Collector};
 use crate::model::Fields;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Whether `key` names data that identifies the person.
 pub fn is_identifying(key: &str) -> bool {
@@ -74,6 +77,58 @@ pub fn shareable<'a>(
         .filter(|k| may_share(k, case, agency))
         .cloned()
         .collect()
+}
+
+/// The copies of a case's shared fields delivered to the receiving agency: the fields of
+/// `requested` that consent allows now ([`shareable`]), present (not cleared), grouped by the
+/// version that wrote them — each copy keeps its version, so delivering it twice merges to
+/// nothing. Returns the allowed set too (the delivery's field list). The server delivers these
+/// when it records a referral; a phone handing a referral over without a network puts the
+/// same groups in the bundle, so both paths give the receiving agency exactly the same data.
+pub fn shared_copies(
+    requested: &BTreeSet<String>,
+    case: &RecordState,
+    agency: &AgencyCode,
+) -> (
+    BTreeSet<String>,
+    BTreeMap<Hlc, BTreeMap<String, FieldChange>>,
+) {
+    let allowed = shareable(requested, &case.values(), agency);
+    let mut by_version: BTreeMap<Hlc, BTreeMap<String, FieldChange>> = BTreeMap::new();
+    for (key, field) in &case.fields {
+        if allowed.contains(key) && !field.value.is_null() {
+            by_version.entry(field.hlc).or_default().insert(
+                key.clone(),
+                FieldChange {
+                    value: field.value.clone(),
+                    seen: vec![],
+                },
+            );
+        }
+    }
+    (allowed, by_version)
+}
+
+/// Whether an agency may see an attachment declared by `declared_by`, hanging on `field` of a
+/// case, through a grant that shares `granted` (`None`: no grant); `case` is the case's
+/// current values, whose consent decides.
+///
+/// The rule: the declaring agency sees it; any other agency — the case's owner after a
+/// transfer included — only through a grant that shares the field the attachment hangs on,
+/// while the consent names it: attachments are photos of a person or of their papers, so they
+/// are identifying whatever field they hang on. The server asks it for every attachment it
+/// lists to a device; a phone asks it for every attachment it puts in a handoff bundle.
+pub fn attachment_visible(
+    agency: &AgencyCode,
+    declared_by: &AgencyCode,
+    field: &str,
+    granted: Option<&BTreeSet<String>>,
+    case: &Fields,
+) -> bool {
+    if agency == declared_by {
+        return true;
+    }
+    granted.is_some_and(|fields| fields.contains(field)) && consent_names(case, agency)
 }
 
 /// Why a referral may not share a field. Names the key (masked unless it looks like one),
@@ -188,5 +243,76 @@ mod tests {
             ["sex".to_owned()].into(),
             "the server strips what consent does not allow"
         );
+    }
+
+    #[test]
+    fn shared_copies_keep_versions_and_drop_what_consent_forbids() {
+        use crate::ids::DeviceId;
+        let at = |ms| Hlc {
+            wall_ms: ms,
+            counter: 0,
+            device: DeviceId::from_bytes([3; 16]),
+        };
+        let mut state = RecordState::new(crate::merge::op::RecordKind::Case);
+        for (key, value, ms) in [
+            ("sex", json!("female"), 1),
+            ("nationality", json!("ETH"), 2),
+            ("given_name", json!("Amina"), 2),
+            ("consent.data_sharing", json!("none"), 1),
+            ("risk_level", serde_json::Value::Null, 3),
+        ] {
+            state
+                .fields
+                .insert(key.into(), crate::merge::FieldState { value, hlc: at(ms) });
+        }
+        let requested: BTreeSet<String> = ["sex", "nationality", "given_name", "risk_level"]
+            .map(String::from)
+            .into();
+        let (allowed, copies) = shared_copies(&requested, &state, &agency("iom_eth"));
+        assert_eq!(
+            allowed,
+            ["sex", "nationality", "risk_level"]
+                .map(String::from)
+                .into()
+        );
+        assert_eq!(copies.len(), 2, "one copy per version");
+        assert_eq!(copies[&at(1)].keys().collect::<Vec<_>>(), ["sex"]);
+        assert_eq!(
+            copies[&at(2)].keys().collect::<Vec<_>>(),
+            ["nationality"],
+            "no name without consent, no cleared field"
+        );
+    }
+
+    #[test]
+    fn an_attachment_reaches_another_agency_only_through_its_field_and_consent() {
+        let (a, b, c) = (agency("iom_uga"), agency("iom_eth"), agency("ngo_x"));
+        let consent = |sharing: serde_json::Value| -> Fields {
+            [("consent.data_sharing".to_owned(), sharing)].into()
+        };
+        let photo: BTreeSet<String> = ["photo".into(), "sex".into()].into();
+        let sex_only: BTreeSet<String> = ["sex".into()].into();
+        let named = consent(json!(["iom_eth"]));
+        assert!(attachment_visible(&a, &a, "photo", None, &Fields::new()));
+        assert!(
+            !attachment_visible(&b, &a, "photo", None, &named),
+            "no grant, not even as the new owner of a transferred case"
+        );
+        assert!(attachment_visible(&b, &a, "photo", Some(&photo), &named));
+        assert!(!attachment_visible(
+            &b,
+            &a,
+            "photo",
+            Some(&sex_only),
+            &named
+        ));
+        assert!(!attachment_visible(
+            &b,
+            &a,
+            "photo",
+            Some(&photo),
+            &consent(json!("none"))
+        ));
+        assert!(!attachment_visible(&c, &a, "photo", Some(&photo), &named));
     }
 }

@@ -225,6 +225,20 @@ impl Store {
         content: &[u8],
     ) -> Result<()> {
         let keys = super::lifecycle::unlocked_keys(&self.keys, self.wiped)?;
+        let tx = self.conn.transaction()?;
+        Self::save_received_attachment_in(&tx, keys, info, content)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// [`Store::save_received_attachment`] inside the caller's transaction (a handoff bundle
+    /// imports its attachments with its records, all or nothing).
+    pub(crate) fn save_received_attachment_in(
+        tx: &Connection,
+        keys: &StoreKeys,
+        info: &AttachmentInfo,
+        content: &[u8],
+    ) -> Result<()> {
         check_chunk_size(info.chunk_size)?;
         check_field(&info.field)?;
         let content_type = ContentType::parse(&info.content_type).ok_or_else(|| {
@@ -238,7 +252,6 @@ impl Store {
         {
             return Err(AttachmentError::Checksum.into());
         }
-        let tx = self.conn.transaction()?;
         let exists: bool = tx.query_row(
             "SELECT count(*) > 0 FROM attachments WHERE id = ?1",
             [&info.id.as_bytes()[..]],
@@ -251,7 +264,7 @@ impl Store {
         for (index, chunk) in content.chunks(info.chunk_size as usize).enumerate() {
             let index = index as u32;
             let last = index + 1 == count;
-            write_chunk(&tx, keys, &info.id, index, last, info.chunk_size, chunk)?;
+            write_chunk(tx, keys, &info.id, index, last, info.chunk_size, chunk)?;
         }
         let meta = SealedMeta {
             content_type: content_type.as_str().to_owned(),
@@ -260,7 +273,7 @@ impl Store {
             sha256: info.sha256,
         };
         insert_row(
-            &tx,
+            tx,
             keys,
             &info.id,
             &info.case_id,
@@ -269,9 +282,7 @@ impl Store {
             count,
             true,
             &meta,
-        )?;
-        tx.commit()?;
-        Ok(())
+        )
     }
 
     /// One attachment's metadata (`NoSuchAttachment` when unknown here).

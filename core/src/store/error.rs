@@ -82,6 +82,9 @@ pub enum StoreError {
     Database(String),
     #[error("file error: {0}")]
     Io(#[from] std::io::Error),
+    /// A handoff bundle could not be made or read; nothing was imported.
+    #[error("{0}")]
+    Handoff(#[from] crate::handoff::HandoffError),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -27,6 +27,7 @@ mod connection;
 mod error;
 mod forms;
 pub mod guard;
+mod handoff;
 pub mod import;
 mod lifecycle;
 pub mod migrations;
@@ -53,6 +54,7 @@ pub use forms::{
     FORM_ID_FIELD, FORM_VERSION_FIELD,
 };
 pub use guard::{SystemClock, UnlockClock};
+pub use handoff::{HandoffImport, HandoffRefusal, HandoffReport};
 pub use lifecycle::{Identity, OpenOptions};
 pub use referrals::{
     NewReferral, PendingTransition, ReferralView, TimelineEntry, TransitionRejection,

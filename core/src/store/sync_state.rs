@@ -245,11 +245,44 @@ impl Store {
         });
         let ops: &[Operation] = kept.as_deref().unwrap_or(ops);
         let tx = self.conn.transaction()?;
+        let mut report = Self::merge_received_in(&tx, keys, &self.identity, ops, &mut counters)?;
+        let commands = Self::apply_command_results(
+            &tx,
+            keys,
+            self.identity.device,
+            command_results,
+            crate::hlc::now_ms() as i64,
+        )?;
+        report.commands_applied = commands.applied;
+        report.commands_rejected = commands.rejected;
+        for case in &purged {
+            if super::purge::drop_case(&tx, keys, case)? {
+                report.cases_purged += 1;
+            }
+        }
+        tx.execute("UPDATE sync_state SET cursor = ?1", [next_cursor])?;
+        Self::save_device_state(&tx, counters.last_seq, &counters.clock)?;
+        tx.commit()?;
+        self.commit_counters(counters);
+        Ok(report)
+    }
+
+    /// Merges operations received from elsewhere — a pulled page, or a handoff bundle read
+    /// here — into their records inside the caller's transaction: the clock observes them,
+    /// each record is merged and resealed, and the owners of cases whose referrals changed are
+    /// brought up to date.
+    pub(crate) fn merge_received_in(
+        tx: &rusqlite::Connection,
+        keys: &crate::crypto::StoreKeys,
+        identity: &super::Identity,
+        ops: &[Operation],
+        counters: &mut super::records::Counters,
+    ) -> Result<ApplyReport> {
         let mut current: BTreeMap<RecordId, StoredRecord> = BTreeMap::new();
         for op in ops {
             counters.clock.observe(op.hlc);
             if let std::collections::btree_map::Entry::Vacant(slot) = current.entry(op.record_id) {
-                if let Some(record) = Self::load_record(&tx, keys, &op.record_id)? {
+                if let Some(record) = Self::load_record(tx, keys, &op.record_id)? {
                     slot.insert(record);
                 }
             }
@@ -276,9 +309,9 @@ impl Store {
                     .and_then(|s| s.parse().ok())
             });
             // Everything a device is sent belongs to, or is shared with, its agency.
-            let owner = existing.map_or(self.identity.agency.as_str(), |r| r.owner_agency.as_str());
+            let owner = existing.map_or(identity.agency.as_str(), |r| r.owner_agency.as_str());
             Self::write_record_deferring_index(
-                &tx,
+                tx,
                 keys,
                 id,
                 case_id.as_ref(),
@@ -291,27 +324,10 @@ impl Store {
             report.new_conflicts += outcome.new_conflicts();
             touched.insert(*id, (outcome.after.kind, case_id));
         }
-        Self::refresh_case_owners(&tx, keys, &super::ownership::cases_touched(&touched))?;
-        let commands = Self::apply_command_results(
-            &tx,
-            keys,
-            self.identity.device,
-            command_results,
-            crate::hlc::now_ms() as i64,
-        )?;
-        report.commands_applied = commands.applied;
-        report.commands_rejected = commands.rejected;
-        // Before the purges: a purged case's tokens are read from what the page wrote.
-        index.apply(&tx)?;
-        for case in &purged {
-            if super::purge::drop_case(&tx, keys, case)? {
-                report.cases_purged += 1;
-            }
-        }
-        tx.execute("UPDATE sync_state SET cursor = ?1", [next_cursor])?;
-        Self::save_device_state(&tx, counters.last_seq, &counters.clock)?;
-        tx.commit()?;
-        self.commit_counters(counters);
+        // In key order, once for the page (see `IndexChanges`); before any purge, which
+        // reads a case's tokens from what was written here.
+        index.apply(tx)?;
+        Self::refresh_case_owners(tx, keys, &super::ownership::cases_touched(&touched))?;
         Ok(report)
     }
 

@@ -471,6 +471,7 @@ pub async fn renew_lease(store: &Mutex<Store>, client: &SyncClient) -> Result<()
             pull_limit: Some(1),
             commands: Vec::new(),
             store: Some(guard.next_store_report()?),
+            handoff: None,
         }
     };
     match client.exchange(&request).await {
@@ -545,6 +546,7 @@ fn pull_ahead(request: &SyncRequest, reply: &SyncResponse) -> Option<SyncRequest
         cursor: Some(reply.next_cursor.clone()),
         pull_limit: request.pull_limit,
         commands: Vec::new(),
+        handoff: None,
     })
 }
 
@@ -617,10 +619,17 @@ async fn run(
             guard.acknowledge(reply.acked_through, &rejected)?;
             let report =
                 guard.apply_reply(&reply.ops, &reply.next_cursor.0, &reply.command_results)?;
+            if let Some(handoff) = &reply.handoff {
+                guard.apply_handoff_reply(handoff)?;
+            }
             outcome.new_conflicts += report.new_conflicts;
             outcome.commands_applied += report.commands_applied as u64;
             outcome.commands_rejected += report.commands_rejected as u64;
-            guard.pending_work()?
+            let (ops, commands) = guard.pending_work()?;
+            (
+                ops,
+                commands.saturating_sub(guard.handoff_waiting_commands()?),
+            )
         };
         let acked_now = first_pending
             .map_or(0, |first| (reply.acked_through + 1).saturating_sub(first))
@@ -634,7 +643,14 @@ async fn run(
         shown.more_to_pull = reply.more;
         progress(&shown);
         let cursor_moved = request.cursor.as_ref() != Some(&reply.next_cursor);
-        let unanswered = commands_now > 0 && reply.command_results.is_empty();
+        // A handed-over referral the server cannot place yet leaves its commands unanswered
+        // on purpose: that is progress (the phone now holds them back), not a stall.
+        let handoff_pending = reply.handoff.as_ref().is_some_and(|h| {
+            h.results
+                .iter()
+                .any(|r| r.outcome == protocol::HandoffOutcome::Pending)
+        });
+        let unanswered = commands_now > 0 && reply.command_results.is_empty() && !handoff_pending;
         let nothing_taken = (pushed_now > 0 && acked_now == 0) || (pushed_now == 0 && unanswered);
         if nothing_taken && reply.ops.is_empty() && !cursor_moved {
             // The server took none of what we sent (operations or referral commands), had
@@ -652,14 +668,18 @@ async fn run(
 /// The next request: the outbox's first operations and, once the whole outbox fits, the
 /// referral commands; the stored cursor.
 fn next_request(store: &Mutex<Store>, client: &SyncClient) -> Result<SyncRequest, SyncError> {
-    let guard = lock(store);
+    let mut guard = lock(store);
     let ops = within_push_bytes(guard.pending_ops(MAX_PUSH_OPS)?);
     // Commands go only with the whole outbox: a command about a referral made on this device
     // must reach the server after the referral itself, or it would be refused as unknown,
     // for good.
     let whole_outbox = ops.len() as u64 == guard.pending_work()?.0;
     let commands = if whole_outbox {
-        guard.pending_commands(MAX_PUSH_COMMANDS)?
+        // Commands on a referral handed over offline whose case the server lacks wait for it.
+        let waiting = guard.handoff_waiting()?;
+        let mut commands = guard.pending_commands(MAX_PUSH_COMMANDS)?;
+        commands.retain(|c| !waiting.contains(&c.referral_id));
+        commands
     } else {
         Vec::new()
     };
@@ -670,6 +690,8 @@ fn next_request(store: &Mutex<Store>, client: &SyncClient) -> Result<SyncRequest
         cursor: guard.cursor()?.map(Cursor),
         pull_limit: Some(client.pull_limit),
         commands,
+        // Registers this device's signing key, refreshes the directory, presents bundles read.
+        handoff: Some(guard.handoff_sync()?),
     })
 }
 
@@ -710,6 +732,7 @@ mod tests {
             cursor: None,
             pull_limit: None,
             commands: vec![],
+            handoff: None,
         }
     }
 

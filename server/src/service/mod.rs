@@ -35,6 +35,7 @@ pub mod credentials;
 pub mod device_store;
 pub mod form_versions;
 pub mod forms;
+pub mod handoff;
 pub mod maintenance;
 pub mod pull;
 pub mod push;

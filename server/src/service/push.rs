@@ -15,7 +15,7 @@ use crate::storage::port::{FieldMap, StoreTx, StoredRecord};
 use crate::storage::{DeviceAuth, PushOutcome, Storage, StorageError};
 use fieldcase_core::forms::{form_refs, FormDefinition, FormId};
 use fieldcase_core::merge::{merged_state, RecordState};
-use fieldcase_core::protocol::{Rejection, SERVER_DEVICE_ID};
+use fieldcase_core::protocol::{RejectReason, Rejection, SERVER_DEVICE_ID};
 use fieldcase_core::{AgencyCode, Operation, RecordId, RecordKind};
 use rules::{Decision, RecordLookup, ReferralGrant};
 use std::collections::BTreeMap;
@@ -106,6 +106,33 @@ fn push_in(
     }
     tx.set_device_progress(device.id, outcome.acked_through, now_ms)?;
     Ok(outcome)
+}
+
+/// Decides a referral operation handed over in a bundle exactly as if `signer` (the device
+/// that made and signed it) had pushed it, and records the referral when the rules say so.
+/// `None`: recorded now or before (the referring phone synced first); `Some`: refused, why.
+pub(super) fn create_from_handoff(
+    tx: &mut dyn StoreTx,
+    signer: &DeviceAuth,
+    op: &Operation,
+    now_ms: u64,
+) -> Result<Option<RejectReason>, StorageError> {
+    let mut forms = PushForms::default();
+    let mut lookup = Lookup {
+        tx: &mut *tx,
+        forms: &mut forms,
+    };
+    match rules::decide(&signer.agency, op, now_ms, &mut lookup)? {
+        Decision::CreateReferral { record, referral } => {
+            referrals::create(tx, signer, op, &record, &referral, now_ms)?;
+            Ok(None)
+        }
+        Decision::AlreadyRecorded => Ok(None),
+        Decision::Reject(reason) => Ok(Some(reason)),
+        Decision::Create(_) | Decision::Append { .. } => Ok(Some(RejectReason::Invalid {
+            detail: "a handed-over operation must create a referral".into(),
+        })),
+    }
 }
 
 /// Folds `op` into its record's stored state (and the facts derived from it); returns the

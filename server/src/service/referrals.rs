@@ -20,9 +20,10 @@ use super::{audience, commands};
 use crate::storage::port::{Audience, CaseAccess, ReferralRow, StoreTx, StoredRecord};
 use crate::storage::{AuditEvent, DeviceAuth, Position, Storage, StorageError};
 use fieldcase_core::protocol::{CommandOutcome, CommandResult, ReferralCommand, ReferralTimeline};
-use fieldcase_core::referral::{shareable, HistoryEntry, Referral, ReferralStatus, ServerState};
-use fieldcase_core::{FieldChange, Hlc, Operation, RecordId, RecordKind};
-use std::collections::BTreeMap;
+use fieldcase_core::referral::{
+    shared_copies, HistoryEntry, Referral, ReferralStatus, ServerState,
+};
+use fieldcase_core::{FieldChange, Operation, RecordId, RecordKind};
 
 /// Records a new referral and everything it sets in motion (see the module docs).
 pub(super) fn create(
@@ -150,19 +151,7 @@ fn deliver_shared_fields(tx: &mut dyn StoreTx, row: &ReferralRow) -> Result<(), 
     let Some(owner) = tx.record(row.case_id)?.map(|r| r.owner_agency) else {
         return Ok(());
     };
-    let allowed = shareable(&row.shared_fields, &case.values(), &row.to_agency);
-    let mut by_version: BTreeMap<Hlc, BTreeMap<String, FieldChange>> = BTreeMap::new();
-    for (key, field) in &case.fields {
-        if allowed.contains(key) && !field.value.is_null() {
-            by_version.entry(field.hlc).or_default().insert(
-                key.clone(),
-                FieldChange {
-                    value: field.value.clone(),
-                    seen: vec![],
-                },
-            );
-        }
-    }
+    let (allowed, by_version) = shared_copies(&row.shared_fields, &case, &row.to_agency);
     let audience: [Audience; 1] = [(row.to_agency.clone(), Some(allowed))];
     for (hlc, fields) in by_version {
         let op = Operation {
@@ -213,6 +202,11 @@ fn apply_in(
             continue;
         }
         let row = tx.referral(command.referral_id)?;
+        if row.is_none() && super::handoff::waits_for_case(tx, command.referral_id)? {
+            // Handed over offline, its case not on the server yet: no answer, so the device
+            // sends the command again once the referring phone has synced.
+            continue;
+        }
         let outcome = match (commands::decide(&device.agency, row.as_ref(), command), row) {
             (Ok(status), Some(row)) => {
                 transition(tx, device, &row, command, status, now_ms)?;

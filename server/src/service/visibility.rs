@@ -79,28 +79,11 @@ pub fn visible_to(
     }
 }
 
-/// Whether a device of `device_agency` may see an attachment declared by `declared_by`,
-/// hanging on `field` of a case, through a grant that shares `granted` (`None`: no grant);
-/// `case` is the case's current merged state, whose consent decides.
-///
-/// The rule: the declaring agency sees it; any other agency — the case's owner after a
-/// transfer included — only through a grant that shares the field the attachment hangs on,
-/// while the consent names it: attachments are photos of a person or of their papers, so they
-/// are identifying whatever field they hang on. (Whether the grantor itself could see it is
-/// checked by [`crate::service::attachments`], walking the chain of grants.)
-pub fn attachment_visible(
-    device_agency: &AgencyCode,
-    declared_by: &AgencyCode,
-    field: &str,
-    granted: Option<&BTreeSet<String>>,
-    case: &Fields,
-) -> bool {
-    if device_agency == declared_by {
-        return true;
-    }
-    granted.is_some_and(|fields| fields.contains(field))
-        && fieldcase_core::referral::sharing::consent_names(case, device_agency)
-}
+/// Whether a device of `device_agency` may see an attachment: the rule lives in core
+/// ([`fieldcase_core::referral::attachment_visible`]) because a phone making a handoff bundle
+/// applies it too. (Whether the grantor itself could see it is checked by
+/// [`crate::service::attachments`], walking the chain of grants.)
+pub use fieldcase_core::referral::attachment_visible;
 
 #[cfg(test)]
 mod tests {
@@ -161,38 +144,6 @@ mod tests {
             Visibility::None,
             "a row addressed to B is not A's"
         );
-    }
-
-    #[test]
-    fn an_attachment_reaches_another_agency_only_through_its_field_and_consent() {
-        let (a, b, c) = (agency("iom_uga"), agency("iom_eth"), agency("ngo_x"));
-        let consent = |sharing: serde_json::Value| -> Fields {
-            [("consent.data_sharing".to_owned(), sharing)].into()
-        };
-        let photo: BTreeSet<String> = ["photo".into(), "sex".into()].into();
-        let sex_only: BTreeSet<String> = ["sex".into()].into();
-        let named = consent(json!(["iom_eth"]));
-        assert!(attachment_visible(&a, &a, "photo", None, &Fields::new()));
-        assert!(
-            !attachment_visible(&b, &a, "photo", None, &named),
-            "no grant, not even as the new owner of a transferred case"
-        );
-        assert!(attachment_visible(&b, &a, "photo", Some(&photo), &named));
-        assert!(!attachment_visible(
-            &b,
-            &a,
-            "photo",
-            Some(&sex_only),
-            &named
-        ));
-        assert!(!attachment_visible(
-            &b,
-            &a,
-            "photo",
-            Some(&photo),
-            &consent(json!("none"))
-        ));
-        assert!(!attachment_visible(&c, &a, "photo", Some(&photo), &named));
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod concurrency;
 mod credentials;
 mod device_store;
 mod forms;
+mod handoff;
 mod port;
 mod referrals;
 mod reports;
@@ -26,6 +27,7 @@ pub use concurrency::*;
 pub use credentials::*;
 pub use device_store::*;
 pub use forms::*;
+pub use handoff::*;
 pub use port::*;
 pub use referrals::*;
 pub use reports::*;
@@ -482,6 +484,16 @@ macro_rules! conformance_suite {
             fn the_port_reads_back_records_state_and_the_log() {
                 let store = $make;
                 c::the_port_reads_back_records_state_and_the_log(&*store);
+            }
+            #[test]
+            fn a_handed_over_referral_is_reconciled_once_and_refused_with_reasons() {
+                let store = $make;
+                c::a_handed_over_referral_is_reconciled_once_and_refused_with_reasons(&*store);
+            }
+            #[test]
+            fn the_port_keeps_secret_settings_sealed() {
+                let store = $make;
+                c::the_port_keeps_secret_settings_sealed(&*store);
             }
             #[test]
             fn the_port_keeps_agencies_settings_and_records_by_kind() {

@@ -195,6 +195,15 @@ pub trait StoreTx {
         &mut self,
         prefix: &str,
     ) -> Result<Vec<(String, Vec<u8>)>, StorageError>;
+    /// A secret setting (an agency's handoff key), sealed at rest with the server key and bound
+    /// to its key, so it never sits in the database in the clear and cannot be moved to
+    /// another key. `None` when unset.
+    fn secret_setting(
+        &mut self,
+        key: &str,
+    ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, StorageError>;
+    /// Creates a secret setting; `AlreadyExists` when the key is taken.
+    fn insert_secret_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError>;
 
     // --- records and their merged state ----------------------------------------------------
     fn record(&mut self, id: RecordId) -> Result<Option<StoredRecord>, StorageError>;

@@ -83,6 +83,22 @@ pub fn sync(
     let device_policy =
         crate::service::device_store::check_report(storage, device, request.store.as_ref())?;
 
+    // Handed-over referrals before the operations and commands that may be about them (the
+    // receiving phone's acceptance, in this same request).
+    let handoff = match &request.handoff {
+        Some(handoff) => Some(
+            crate::service::handoff::sync(storage, device, handoff, now_ms).map_err(
+                |e| match e {
+                    crate::service::handoff::HandoffSyncError::BadRequest(why) => {
+                        SyncError::BadRequest(why.into())
+                    }
+                    crate::service::handoff::HandoffSyncError::Storage(e) => SyncError::Storage(e),
+                },
+            )?,
+        ),
+        None => None,
+    };
+
     let push = if request.ops.is_empty() {
         let stale = device
             .last_seen_at_ms
@@ -167,6 +183,7 @@ pub fn sync(
         server_time_ms: now_ms,
         command_results,
         next_credential: None,
+        handoff,
     };
     Ok((response, stats))
 }

@@ -46,6 +46,7 @@ async fn admin_routes_refuse_missing_tokens_and_device_credentials() {
         cursor: None,
         pull_limit: None,
         commands: vec![],
+        handoff: None,
     };
     for token in [h.admin_token.as_str(), "not-a-token"] {
         let reply = h.sync_raw(token, &request).await;
@@ -91,6 +92,7 @@ async fn a_revoked_device_is_told_to_wipe_and_can_push_nothing() {
                 cursor: None,
                 pull_limit: None,
                 commands: vec![],
+                handoff: None,
             },
         )
         .await;

@@ -57,6 +57,7 @@ async fn broken_sync_bodies_are_client_errors() {
         cursor: None,
         pull_limit: None,
         commands: vec![],
+        handoff: None,
     });
     let ct = Some(CONTENT_TYPE);
     let bad_request = (StatusCode::BAD_REQUEST, ErrorCode::BadRequest);
@@ -114,6 +115,7 @@ async fn wrong_content_types_are_refused() {
         cursor: None,
         pull_limit: None,
         commands: vec![],
+        handoff: None,
     });
     for ct in [
         None,

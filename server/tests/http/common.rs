@@ -279,6 +279,7 @@ impl Harness {
                     cursor,
                     pull_limit,
                     commands: vec![],
+                    handoff: None,
                 },
             )
             .await;

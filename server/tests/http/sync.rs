@@ -294,6 +294,7 @@ async fn whole_requests_that_break_the_protocol_are_refused_and_change_nothing()
                 cursor: None,
                 pull_limit: None,
                 commands: vec![],
+                handoff: None,
             },
         )
         .await;
@@ -313,6 +314,7 @@ async fn whole_requests_that_break_the_protocol_are_refused_and_change_nothing()
                 cursor: None,
                 pull_limit: None,
                 commands: vec![],
+                handoff: None,
             },
         )
         .await;
@@ -329,6 +331,7 @@ async fn whole_requests_that_break_the_protocol_are_refused_and_change_nothing()
                 cursor: None,
                 pull_limit: None,
                 commands: vec![],
+                handoff: None,
             },
         )
         .await;

@@ -391,6 +391,17 @@ impl StoreTx for FaultyTx<'_, '_> {
     fn put_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
         self.write("put_setting", |tx| tx.put_setting(key, value))
     }
+    fn secret_setting(
+        &mut self,
+        key: &str,
+    ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, StorageError> {
+        self.inner.secret_setting(key)
+    }
+    fn insert_secret_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        self.write("insert_secret_setting", |tx| {
+            tx.insert_secret_setting(key, value)
+        })
+    }
     fn settings_with_prefix(
         &mut self,
         prefix: &str,

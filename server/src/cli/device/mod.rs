@@ -8,6 +8,7 @@
 mod attachments;
 mod cases;
 mod forms;
+mod handoff;
 mod import;
 mod referrals;
 mod store;
@@ -181,6 +182,12 @@ pub enum DeviceCommand {
         #[command(subcommand)]
         command: referrals::ReferralCli,
     },
+    /// Hand a referral to a phone of the receiving agency with no network: a bundle as a
+    /// file and/or QR codes in the terminal, and reading one (docs/handoff.md).
+    Handoff {
+        #[command(subcommand)]
+        command: handoff::HandoffCli,
+    },
     /// Push pending changes and pull what is new, retrying on network failures.
     Sync {
         /// Attempts before giving up on a failing network.
@@ -248,6 +255,7 @@ pub async fn run(args: DeviceArgs, server: &super::ServerUrl, out: Output) -> an
         DeviceCommand::Passwd => store::change_passphrase(&profile, out),
         DeviceCommand::Wipe { yes } => store::wipe(&profile, yes, out),
         DeviceCommand::Referral { command } => referrals::run(&profile, command, out),
+        DeviceCommand::Handoff { command } => handoff::run(&profile, command, out),
         DeviceCommand::Attach {
             case_id,
             file,

@@ -393,3 +393,37 @@ pub fn a_failed_transaction_leaves_nothing_and_snapshots_do_not_write(store: &dy
     assert!(written.is_err(), "a read-only snapshot refuses writes");
     assert_eq!(store.list_devices(None).unwrap()[0].last_seq, 0);
 }
+
+pub fn the_port_keeps_secret_settings_sealed(store: &dyn Storage) {
+    let secret = b"an agency's handoff secret key!!";
+    write(store, |tx| {
+        tx.insert_secret_setting("handoff/agency_secret/a", secret)
+    })
+    .unwrap();
+    let (opened, raw, missing) = read(store, |tx| {
+        Ok((
+            tx.secret_setting("handoff/agency_secret/a")?,
+            tx.setting("handoff/agency_secret/a")?,
+            tx.secret_setting("handoff/agency_secret/b")?,
+        ))
+    })
+    .unwrap();
+    assert_eq!(opened.as_deref().map(Vec::as_slice), Some(&secret[..]));
+    let raw = raw.expect("stored as a setting");
+    assert!(
+        !raw.windows(8).any(|w| w == &secret[..8]),
+        "the secret is not in the database in the clear"
+    );
+    assert!(missing.is_none());
+    assert!(matches!(
+        write(store, |tx| tx
+            .insert_secret_setting("handoff/agency_secret/a", b"x")),
+        Err(StorageError::AlreadyExists(_))
+    ));
+    // A sealed value moved to another key does not open there.
+    write(store, |tx| tx.put_setting("handoff/agency_secret/c", &raw)).unwrap();
+    assert!(matches!(
+        read(store, |tx| tx.secret_setting("handoff/agency_secret/c")),
+        Err(StorageError::Integrity(_))
+    ));
+}

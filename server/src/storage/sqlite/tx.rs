@@ -85,6 +85,26 @@ impl StoreTx for SqliteTx<'_, '_> {
         settings::settings_with_prefix(self.tx, prefix)
     }
 
+    fn secret_setting(
+        &mut self,
+        key: &str,
+    ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, StorageError> {
+        let Some(sealed) = settings::setting(self.tx, key)? else {
+            return Ok(None);
+        };
+        self.sealer
+            .open(&crate::seal::secret_setting_ad(key), &sealed)
+            .map(|plain| Some(zeroize::Zeroizing::new(plain)))
+            .map_err(|_| StorageError::Integrity("a secret setting does not open".into()))
+    }
+
+    fn insert_secret_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        let sealed = self
+            .sealer
+            .seal(&crate::seal::secret_setting_ad(key), value);
+        settings::insert_setting(self.tx, key, &sealed)
+    }
+
     fn record(&mut self, id: RecordId) -> Result<Option<StoredRecord>, StorageError> {
         oplog::record(self.tx, id)
     }
