@@ -47,23 +47,39 @@ fn write_case(
     case: &fieldcase_core::model::Case,
 ) -> Result<(), StorageError> {
     let f = CaseFacts::from_case(case);
+    let (profile, blocks) =
+        sealed_profile_columns(sealer, record, MatchProfile::of_case(case, sealer).as_ref());
+    // One statement, so one new version of the row.
     let updated = tx
         .execute(
-            "UPDATE records SET intake_month = $2, facts = $3 WHERE record_id = $1",
+            "UPDATE records SET intake_month = $2, facts = $3, profile = $4, blocks = $5
+             WHERE record_id = $1",
             &[
                 &record.as_bytes().as_slice(),
                 &sealed_facts::intake_month(f.intake_date),
                 &sealed_facts::seal_case(sealer, record, &f),
+                &profile,
+                &blocks,
             ],
         )
         .map_err(backend)?;
-    one_record(updated)?;
-    write_profile(
-        tx,
-        sealer,
-        record,
-        MatchProfile::of_case(case, sealer).as_ref(),
-    )
+    one_record(updated)
+}
+
+/// The `profile` and `blocks` columns of a case's row: sealed, packed; both `NULL` without a
+/// profile.
+fn sealed_profile_columns(
+    sealer: &Sealer,
+    record: RecordId,
+    profile: Option<&MatchProfile>,
+) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    match profile {
+        Some(p) => (
+            Some(sealed_profile::seal_profile(sealer, record, p)),
+            Some(pack_blocks(p.blocks(sealer))),
+        ),
+        None => (None, None),
+    }
 }
 
 /// Writes (or, with `None`, removes) a case's sealed match profile and its keyed blocks, in
@@ -75,13 +91,7 @@ pub(super) fn write_profile(
     profile: Option<&MatchProfile>,
 ) -> Result<(), StorageError> {
     let id = record.as_bytes().as_slice();
-    let (sealed, blocks) = match profile {
-        Some(p) => (
-            Some(sealed_profile::seal_profile(sealer, record, p)),
-            Some(pack_blocks(p.blocks(sealer))),
-        ),
-        None => (None, None),
-    };
+    let (sealed, blocks) = sealed_profile_columns(sealer, record, profile);
     let updated = tx
         .execute(
             "UPDATE records SET profile = $2, blocks = $3 WHERE record_id = $1",
