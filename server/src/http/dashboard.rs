@@ -1,5 +1,9 @@
-//! The central office's dashboard: one static page, its script and its style sheet, served
-//! from the binary (no build step, no CDN — the office may be as offline as the field).
+//! The central office's dashboard: one static page, its script and its style sheet, the
+//! vendored chart and map code (`dashboard/vendor.js`, built from npm packages pinned in
+//! `dashboard/vendor/package-lock.json`), the Natural Earth country boundaries
+//! (`dashboard/world.json`) and the names of codes (`/dashboard/labels.json`, from the forms),
+//! all served from the binary (no CDN, no tile server — the office may be as offline as the
+//! field).
 //!
 //! The page holds no data and no secret. It asks the analyst for their API token, keeps it in
 //! the tab's `sessionStorage` (gone when the tab closes) and calls the same report API the
@@ -12,13 +16,15 @@ use axum::response::{IntoResponse, Response};
 const INDEX_HTML: &str = include_str!("../../dashboard/index.html");
 const APP_JS: &str = include_str!("../../dashboard/app.js");
 const APP_CSS: &str = include_str!("../../dashboard/app.css");
+const VENDOR_JS: &str = include_str!("../../dashboard/vendor.js");
+const WORLD_JSON: &str = include_str!("../../dashboard/world.json");
 
 /// Only this origin; no inline script or style, no framing, no plugins.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
     style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; \
     form-action 'none'; frame-ancestors 'none'";
 
-fn asset(body: &'static str, content_type: &'static str) -> Response {
+fn asset(body: impl IntoResponse, content_type: &'static str) -> Response {
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
         (
@@ -52,4 +58,19 @@ pub async fn script() -> Response {
 
 pub async fn style() -> Response {
     asset(APP_CSS, "text/css; charset=utf-8")
+}
+
+pub async fn vendor() -> Response {
+    asset(VENDOR_JS, "text/javascript; charset=utf-8")
+}
+
+pub async fn world() -> Response {
+    asset(WORLD_JSON, "application/json")
+}
+
+pub async fn labels() -> Response {
+    asset(
+        crate::reports::labels::labels().to_string(),
+        "application/json",
+    )
 }

@@ -142,6 +142,13 @@ fn routes() -> Routes {
         .add(Method::GET, "/dashboard", get(dashboard::index))
         .add(Method::GET, "/dashboard/app.js", get(dashboard::script))
         .add(Method::GET, "/dashboard/app.css", get(dashboard::style))
+        .add(Method::GET, "/dashboard/vendor.js", get(dashboard::vendor))
+        .add(Method::GET, "/dashboard/world.json", get(dashboard::world))
+        .add(
+            Method::GET,
+            "/dashboard/labels.json",
+            get(dashboard::labels),
+        )
         .add(Method::POST, "/v1/sync", post(sync::sync))
         .add(Method::POST, "/v1/enroll", post(enroll::enroll))
         .add(
@@ -288,6 +295,11 @@ fn routes() -> Routes {
         )
         .add(Method::GET, "/v1/reports", get(reports::report_all))
         .add(Method::GET, "/v1/reports/options", get(reports::options))
+        .add(
+            Method::GET,
+            "/v1/reports/series",
+            get(reports::report_series),
+        )
         .add(Method::GET, "/v1/reports/{table}", get(reports::report_one))
         .add(Method::GET, "/v1/duplicates", get(reports::list_duplicates))
         .add(Method::GET, "/v1/case-reviews", get(case_reviews::list))
