@@ -99,6 +99,13 @@ const WORDS = {
       reintegration_by_type: 'Reintegration assistance by type', services_by_type: 'Services by type',
       referrals_by_agency_pair: 'Referrals between agencies',
     },
+    notes: {
+      multi: 'A person may be in several rows; the total counts each person once.',
+      by_age_band: 'A date of birth known only to the year can straddle two bands: such people count as unknown here, though their age group may be known.',
+      victims_by_exploitation: 'Sexual and labour exploitation together is its own row, not counted under sexual or under labour; a victim of other types too counts in each of their rows.',
+      services_by_type: 'Counts of assistance count each service given; unique individuals count each person once per type and once in the total.',
+      referrals_by_agency_pair: 'Accepted and declined count first answers; completed, cancelled and pending are current statuses; the median is over hours from sending to the first answer.',
+    },
     features: {
       given_name: 'given name', family_name: 'family name', names_swapped: 'names swapped',
       date_of_birth: 'date of birth', document: 'document', phone: 'phone',
@@ -191,6 +198,13 @@ const WORDS = {
       reintegration_by_type: 'Aide à la réintégration par type', services_by_type: 'Services par type',
       referrals_by_agency_pair: 'Orientations entre organisations',
     },
+    notes: {
+      multi: 'Une personne peut figurer dans plusieurs lignes ; le total la compte une seule fois.',
+      by_age_band: "Une date de naissance connue seulement à l'année peut chevaucher deux tranches : la personne compte alors comme inconnue ici, même si son groupe d'âge est connu.",
+      victims_by_exploitation: "L'exploitation sexuelle et par le travail à la fois forme sa propre ligne, non comptée sous sexuelle ni sous travail ; une victime d'autres types aussi compte dans chacune de ses lignes.",
+      services_by_type: "Les actes d'assistance comptent chaque service fourni ; les personnes uniques comptent chaque personne une fois par type et une fois dans le total.",
+      referrals_by_agency_pair: "Acceptées et refusées comptent les premières réponses ; terminées, annulées et en attente sont les statuts actuels ; la médiane porte sur les heures entre l'envoi et la première réponse.",
+    },
     features: {
       given_name: 'prénom', family_name: 'nom de famille', names_swapped: 'noms inversés',
       date_of_birth: 'date de naissance', document: 'document', phone: 'téléphone',
@@ -254,11 +268,17 @@ function rowName(table, row) {
 }
 
 function columnName(table, column) {
-  if (table.column_dimension) return codeName(table.column_dimension, column);
-  return t('columns')[column] || column;
+  const name = table.column_dimension ? codeName(table.column_dimension, column) : column;
+  return name !== column ? name : t('columns')[column] || codeName('age_group', column);
 }
 
 const tableTitle = (table) => t('tables')[table.id] || table.title;
+
+/// A table's note in the page's language (the API's notes are English and name codes).
+function noteOf(table) {
+  if (!table.note) return '';
+  return t('notes')[table.id] || t('notes').multi;
+}
 
 // --- small helpers -------------------------------------------------------------------------
 
@@ -611,10 +631,12 @@ function drillable(table) {
   return null;
 }
 
-function activate(node, action) {
+/// Makes `node` a button for the keyboard and assistive technology (and `clickTarget`, which
+/// may be larger, for the mouse).
+function activate(node, action, clickTarget = node) {
   node.setAttribute('tabindex', '0');
   node.setAttribute('role', 'button');
-  node.addEventListener('click', action);
+  clickTarget.addEventListener('click', action);
   node.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); action(); }
   });
@@ -642,11 +664,12 @@ function barChart(table) {
   const height = heights.reduce((a, b) => a + b + gap, gap);
   const max = Math.max(1, ...rows.map((r) => r.cells[0]?.count || 0));
   const x = V().scaleLinear().domain([0, max]).range([0, width - labelWidth - 56]);
-  const svg = svgElement('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img',
+  const drill = drillable(table);
+  // A picture, unless its bars are buttons (an image may not hold controls).
+  const svg = svgElement('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: drill ? 'group' : 'img',
     'aria-label': t('chartOf')(tableTitle(table)), xmlns: 'http://www.w3.org/2000/svg',
     'font-family': 'system-ui, sans-serif', 'font-size': 12 });
   svg.append(hatchPattern(`hatch-${table.id}`));
-  const drill = drillable(table);
   let y = gap;
   rows.forEach((row, i) => {
     const rowHeight = heights[i];
@@ -660,16 +683,17 @@ function barChart(table) {
     group.append(label);
     const barY = y + (rowHeight - 18) / 2;
     const barWidth = hidden ? 10 : Math.max(cell.count > 0 ? 2 : 0, x(cell.count));
-    group.append(svgElement('rect', { class: hidden ? 'bar hidden' : 'bar', x: labelWidth, y: barY, width: barWidth,
-      height: 18, fill: hidden ? `url(#hatch-${table.id})` : ACCENT, stroke: hidden ? HIDDEN_FILL : undefined }));
+    const bar = svgElement('rect', { class: hidden ? 'bar hidden' : 'bar', x: labelWidth, y: barY, width: Math.max(barWidth, 1),
+      height: 18, fill: hidden ? `url(#hatch-${table.id})` : ACCENT, stroke: hidden ? HIDDEN_FILL : undefined });
+    group.append(bar);
     group.append(svgElement('text', { x: labelWidth + barWidth + 5, y: barY + 13, fill: '#1d2733' },
       hidden ? HIDDEN_COUNT : fmt.format(cell.count)));
     group.append(svgElement('title', {}, `${name}: ${hidden ? `${HIDDEN_COUNT} (${hiddenWhy(cell)})` : fmt.format(cell.count)}`));
     const set = drill && drill(row);
     if (set) {
       group.classList.add('drill');
-      group.setAttribute('aria-label', `${name}: ${cellText(cell)} — ${t('clickToFilter')}`);
-      activate(group, () => drillTo(set, row.key[0]));
+      bar.setAttribute('aria-label', `${name}: ${cellText(cell)} — ${t('clickToFilter')}`);
+      activate(bar, () => drillTo(set, row.key[0]), group);
     }
     svg.append(group);
     y += rowHeight + gap;
@@ -708,7 +732,7 @@ function lineChart({ months, lines, title, onMonth, width = 560, height = 260 })
   const max = Math.max(1, ...values);
   const x = V().scaleBand().domain(months).range([margin.left, width - margin.right]).padding(0.1);
   const y = V().scaleLinear().domain([0, max]).nice().range([height - margin.bottom, margin.top]);
-  const svg = svgElement('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img',
+  const svg = svgElement('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: onMonth ? 'group' : 'img',
     'aria-label': title, xmlns: 'http://www.w3.org/2000/svg', 'font-family': 'system-ui, sans-serif', 'font-size': 11 });
   for (const tick of y.ticks(Math.min(5, max)).filter(Number.isInteger)) {
     svg.append(svgElement('line', { x1: margin.left, x2: width - margin.right, y1: y(tick), y2: y(tick), stroke: '#e3e8ee' }));
@@ -898,7 +922,8 @@ function figure(table) {
   const mode = modes.includes(state.modes[table.id]) ? state.modes[table.id] : modes[0];
   holder.append(element('div', { class: 'figure-head' }, heading, modeSwitch(table, modes, mode, draw)), unit, body,
     exportButtons(table, holder));
-  if (table.note) holder.append(element('p', { class: 'hint note', lang: 'en', text: table.note }));
+  const note = noteOf(table);
+  if (note) holder.append(element('p', { class: 'hint note', text: note }));
   draw(mode);
   return holder;
 }
@@ -1065,7 +1090,7 @@ async function drawMap() {
   const steps = palette.slice(palette.length - bounds.length);
   const colour = (n) => steps[bounds.findIndex((b) => n <= b)] || steps[steps.length - 1];
   const title = t('mapOf')(state.map === 'by_nationality' ? t('byNationality').toLowerCase() : t('byCountryOfAssistance').toLowerCase());
-  const svg = svgElement('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': title,
+  const svg = svgElement('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'group', 'aria-label': title,
     xmlns: 'http://www.w3.org/2000/svg', 'font-family': 'system-ui, sans-serif', 'font-size': 12, class: 'map' });
   svg.append(hatchPattern('hatch-map'));
   svg.append(svgElement('path', { d: path({ type: 'Sphere' }), fill: '#f4f8fb', stroke: '#d6dde5' }));
