@@ -54,6 +54,8 @@ pub struct AppState {
     pub report_threshold: u64,
     /// The last duplicate-candidate scan, reused while the log has not grown.
     pub duplicate_candidates: Arc<crate::reports::duplicates::CandidateCache>,
+    /// Published reports, reused while the log and the confirmed links stay the same.
+    pub report_cache: Arc<crate::reports::cache::ReportCache>,
     /// Where first start writes the system-admin token (`<data-dir>/admin.token`): rotating
     /// the token it holds deletes it.
     pub admin_token_file: Option<std::path::PathBuf>,
@@ -85,6 +87,7 @@ impl AppState {
             sync_slots: Arc::new(Semaphore::new(crate::config::MAX_CONCURRENT_SYNCS)),
             report_threshold: crate::config::DEFAULT_REPORT_THRESHOLD,
             duplicate_candidates: Arc::default(),
+            report_cache: Arc::default(),
             admin_token_file: None,
             metrics_token: None,
             throttle: Arc::default(),

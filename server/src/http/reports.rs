@@ -171,20 +171,36 @@ async fn published_tables(
             .as_ref()
             .map(|_| state.storage.cell_keys()),
     };
+    // Everything that decides the figures (codes, dates and the disclosure only).
+    let key = format!(
+        "{:?}|{:?}|{:?}|{}|{:?}",
+        request.filter,
+        request.count,
+        request.tables,
+        publication.disclosure.as_str(),
+        publication.threshold
+    );
     let storage = state.storage.clone();
-    let (mut tables, mut linked) =
-        blocking(move || engine::compute(storage.as_ref(), &request)).await?;
-    if let (Some(t), Some(table)) = (publication.threshold, &publication.perturbation) {
-        for figures in &mut tables {
-            disclosure::publish(figures, table, t);
-        }
-        disclosure::perturb(&mut linked, table);
-        // Under a raised threshold, hidden like any table's count below it.
-        if linked.count.is_some_and(|v| v > 0 && v < t) {
-            linked.count = None;
-        }
-    }
-    Ok((tables, linked))
+    let cache = state.report_cache.clone();
+    let (threshold, perturbation) = (publication.threshold, publication.perturbation.clone());
+    let answer = blocking(move || {
+        cache.get_or_compute(storage.as_ref(), &key, || {
+            let (mut tables, mut linked) = engine::compute(storage.as_ref(), &request)?;
+            if let (Some(t), Some(table)) = (threshold, &perturbation) {
+                for figures in &mut tables {
+                    disclosure::publish(figures, table, t);
+                }
+                disclosure::perturb(&mut linked, table);
+                // Under a raised threshold, hidden like any table's count below it.
+                if linked.count.is_some_and(|v| v > 0 && v < t) {
+                    linked.count = None;
+                }
+            }
+            Ok((tables, linked))
+        })
+    })
+    .await?;
+    Ok((*answer).clone())
 }
 
 fn perturbation_body(p: &cellkey::PerturbationTable) -> PerturbationBody {

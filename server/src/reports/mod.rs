@@ -8,6 +8,7 @@
 //!   that leaves the network;
 //! - [`matching`], [`comparison`], [`fellegi_sunter`] and [`duplicates`]: sealed match
 //!   profiles, blocking, scoring with estimated weights, candidate pairs for review;
+//! - [`cache`]: published reports reused while nothing they count has changed;
 //! - [`query`]: the request parameters and their allowed values; [`format`]: JSON, CSV, HXL;
 //! - [`regions`]: countries to IOM regions; [`labels`]: the names of codes in English and
 //!   French, from the forms' definitions, for the dashboard;
@@ -16,6 +17,7 @@
 //! `docs/reports.md` describes every figure, the counting rules and who may see what.
 
 pub mod activity;
+pub mod cache;
 pub mod cellkey;
 pub mod comparison;
 pub mod disclosure;
