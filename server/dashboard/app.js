@@ -32,6 +32,9 @@ const WORDS = {
     overview: 'Overview', breakdowns: 'Breakdowns', referrals: 'Referrals', duplicates: 'Duplicates',
     trendTitle: 'Month by month', mapTitle: 'Where', mapShows: 'Show',
     byCountryOfAssistance: 'By country of assistance', byNationality: 'By nationality',
+    referralFlows: 'Referrals between agencies',
+    flowNote: 'Each agency is placed in the country where it assists most of its cases in these filters; arrows are as wide as the referrals sent.',
+    flowSkipped: 'Not drawn (one country, or an agency not placed):',
     referralFlow: 'Referrals and transfers between agencies',
     duplicatesTitle: 'Probable duplicates to review',
     duplicatesHelp: 'Two records of the same person, found by matching features. Confirm to count them as one individual; reject if they are different people. No names are shown.',
@@ -129,6 +132,9 @@ const WORDS = {
     aboutFigures: 'À propos de ces chiffres', overview: "Vue d'ensemble", breakdowns: 'Répartitions',
     referrals: 'Orientations', duplicates: 'Doublons', trendTitle: 'Mois par mois', mapTitle: 'Où',
     mapShows: 'Afficher', byCountryOfAssistance: "Par pays d'assistance", byNationality: 'Par nationalité',
+    referralFlows: 'Orientations entre organisations',
+    flowNote: "Chaque organisation est placée dans le pays où elle assiste la plupart de ses dossiers selon ces filtres ; les flèches sont aussi larges que les orientations envoyées.",
+    flowSkipped: 'Non tracées (un seul pays, ou une organisation non placée) :',
     referralFlow: 'Orientations et transferts entre organisations',
     duplicatesTitle: 'Doublons probables à examiner',
     duplicatesHelp: "Deux dossiers d'une même personne, trouvés par des caractéristiques concordantes. Confirmez pour les compter comme une seule personne ; rejetez s'il s'agit de personnes différentes. Aucun nom n'est affiché.",
@@ -239,6 +245,8 @@ const state = {
   report: null,
   previous: null,
   series: null,
+  /// Where agencies are drawn, by request (see agencyPlaces).
+  places: new Map(),
 };
 
 const t = (key) => WORDS[state.lang][key] ?? WORDS.en[key] ?? key;
@@ -1006,13 +1014,12 @@ function fetchSeries(tables, span) {
   return api(`/v1/reports/series?${params}`).then((body) => new Map(body.months.map((m) => [m.month, m.tables])));
 }
 
-async function loadTrend() {
-  const holder = $('#trend .chart-holder');
+async function loadTrend(current) {
   const span = trendWindow();
   const series = await busy('#trend', t('loadingTrend'), () => fetchSeries(['by_sex', 'victims_by_exploitation'], span));
+  if (!current()) return;
   state.series = { span, series };
   drawTrend();
-  return holder;
 }
 
 function drawTrend() {
@@ -1071,16 +1078,91 @@ async function loadWorld() {
 
 /// Countries coloured by the published count of the chosen table (the same cells the table
 /// shows: hidden ones hatched and marked hidden, never coloured by a guess).
+/// Where each agency is drawn for referral flows: the country of assistance of most of its
+/// cases in the current filters (from its published `by_country_of_assistance`). Agencies have
+/// no address of their own; an agency another token may not see is not placed.
+async function agencyPlaces(codes) {
+  const out = new Map();
+  await Promise.all(codes.map(async (code) => {
+    const params = new URLSearchParams(reportQuery(periodRange(), { tables: 'by_country_of_assistance' }));
+    params.set('agency', code);
+    params.delete('country');
+    params.delete('region');
+    const key = params.toString();
+    if (!state.places.has(key)) {
+      state.places.set(key, api(`/v1/reports?${key}`).then((body) => {
+        const rows = body.tables[0].rows.filter((r) => !isHidden(r.cells[0]) && r.cells[0].count > 0 && r.key[0] !== 'unknown');
+        rows.sort((a, b) => b.cells[0].count - a.cells[0].count);
+        return rows.length ? rows[0].key[0] : null;
+      }).catch(() => null));
+    }
+    const place = await state.places.get(key);
+    if (place) out.set(code, place);
+  }));
+  return out;
+}
+
+/// Referral flows on the map: an arrow from the sending agency's country to the receiving
+/// agency's, as wide as the referrals sent (the published cell); hidden counts dashed.
+function flowLayer(svg, projection, features, note, table, places) {
+  if (!table || table.rows.length === 0) { note.textContent = t('noReferrals'); return; }
+  const sent = table.columns.indexOf('sent');
+  const centre = new Map(features.filter((f) => f.id).map((f) => [f.id, projection(V().geoCentroid(f))]));
+  const max = Math.max(1, ...table.rows.map((r) => r.cells[sent]?.count || 0));
+  const fmt = numberFormat();
+  const defs = svgElement('defs');
+  const marker = svgElement('marker', { id: 'flow-head', viewBox: '0 0 10 10', refX: 8, refY: 5, markerWidth: 12,
+    markerHeight: 12, markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' });
+  marker.append(svgElement('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#b4541a' }));
+  defs.append(marker);
+  svg.append(defs);
+  const skipped = [];
+  for (const row of table.rows) {
+    const [from, to] = row.key.map((code) => places.get(code));
+    const a = from && centre.get(from);
+    const b = to && centre.get(to);
+    const cell = row.cells[sent];
+    const label = `${rowName(table, row)} (${from ? codeName('country_of_assistance', from) : '?'} → ${to ? codeName('country_of_assistance', to) : '?'}): ${cellText(cell)}`;
+    if (!a || !b || from === to) { skipped.push(label); continue; }
+    const hidden = isHidden(cell);
+    const [mx, my] = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
+    const [dx, dy] = [b[0] - a[0], b[1] - a[1]];
+    const bend = 0.25;
+    const control = [mx - dy * bend, my + dx * bend];
+    const arc = svgElement('path', { d: `M${a[0]},${a[1]} Q${control[0]},${control[1]} ${b[0]},${b[1]}`, fill: 'none',
+      stroke: hidden ? HIDDEN_FILL : '#b4541a', 'stroke-width': hidden ? 1.5 : 1.5 + (cell.count / max) * 6,
+      'stroke-dasharray': hidden ? '4 3' : undefined, 'stroke-opacity': 0.85, 'marker-end': 'url(#flow-head)',
+      'data-flow': row.key.join('|'), class: 'flow' });
+    arc.append(svgElement('title', {}, label));
+    svg.append(arc);
+    svg.append(svgElement('text', { x: (mx + control[0]) / 2, y: (my + control[1]) / 2 - 6, 'text-anchor': 'middle',
+      fill: '#1d2733', 'font-weight': 'bold', 'font-size': 14, stroke: '#ffffff', 'stroke-width': 3,
+      'paint-order': 'stroke' }, hidden ? HIDDEN_COUNT : fmt.format(cell.count)));
+  }
+  note.textContent = `${t('flowNote')}${skipped.length ? ` ${t('flowSkipped')} ${skipped.join('; ')}.` : ''}`;
+}
+
 async function drawMap() {
   const holder = $('#map .chart-holder');
   const report = state.report;
-  const table = report?.tables.find((x) => x.id === state.map);
+  const flows = state.map === 'referral_flows';
+  const table = report?.tables.find((x) => x.id === (flows ? 'by_country_of_assistance' : state.map));
   if (!table) { holder.replaceChildren(); return; }
   const features = await loadWorld();
   const cells = new Map(table.rows.map((r) => [r.key[0], r.cells[0]]));
   const width = 960;
   const height = 470;
-  const projection = V().geoNaturalEarth1().fitExtent([[4, 4], [width - 4, height - 4]], { type: 'Sphere' });
+  // Flows: the agencies' places first, and the map fitted to their countries (neighbours'
+  // arrows would be lost at world scale).
+  const flowTable = flows ? report.tables.find((x) => x.id === REFERRAL_FLOW) : null;
+  const places = flowTable ? await agencyPlaces([...new Set(flowTable.rows.flatMap((r) => r.key))]) : new Map();
+  const placed = features.filter((f) => [...places.values()].includes(f.id));
+  const projection = V().geoNaturalEarth1();
+  if (placed.length) {
+    projection.fitExtent([[width * 0.2, height * 0.15], [width * 0.8, height * 0.85]], { type: 'FeatureCollection', features: placed });
+  } else {
+    projection.fitExtent([[4, 4], [width - 4, height - 4]], { type: 'Sphere' });
+  }
   const path = V().geoPath(projection);
   const counts = [...cells.values()].filter((c) => !isHidden(c)).map((c) => c.count);
   const max = Math.max(1, ...counts);
@@ -1089,7 +1171,7 @@ async function drawMap() {
   const bounds = [...new Set(palette.map((_, i) => Math.ceil((max * (i + 1)) / palette.length)))];
   const steps = palette.slice(palette.length - bounds.length);
   const colour = (n) => steps[bounds.findIndex((b) => n <= b)] || steps[steps.length - 1];
-  const title = t('mapOf')(state.map === 'by_nationality' ? t('byNationality').toLowerCase() : t('byCountryOfAssistance').toLowerCase());
+  const title = flows ? t('referralFlows') : t('mapOf')(state.map === 'by_nationality' ? t('byNationality').toLowerCase() : t('byCountryOfAssistance').toLowerCase());
   const svg = svgElement('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'group', 'aria-label': title,
     xmlns: 'http://www.w3.org/2000/svg', 'font-family': 'system-ui, sans-serif', 'font-size': 12, class: 'map' });
   svg.append(hatchPattern('hatch-map'));
@@ -1126,15 +1208,19 @@ async function drawMap() {
   legend.append(svgElement('rect', { x: 100, y: 22, width: 14, height: 12, fill: '#e6e9ed' }));
   legend.append(svgElement('text', { x: 120, y: 32, fill: '#1d2733' }, t('mapNoCases')));
   svg.append(legend);
+  const note = element('p', { class: 'hint', id: 'map-note' });
+  const shown = flows ? report.tables.find((x) => x.id === REFERRAL_FLOW) || table : table;
+  if (flows) flowLayer(svg, projection, features, note, flowTable, places);
+  note.hidden = !note.textContent;
   const body = element('div', { class: 'body' });
   const mode = state.modes.map || 'chart';
   const fakeTable = { id: 'map', title: t('mapTitle') };
   const draw = (m) => {
     state.modes.map = m;
     for (const b of holder.querySelectorAll('.mode button')) b.setAttribute('aria-pressed', String(b.dataset.mode === m));
-    body.replaceChildren(m === 'chart' ? svg : tableElement(table, title));
+    body.replaceChildren(m === 'chart' ? svg : tableElement(shown, flows ? tableTitle(shown) : title));
   };
-  holder.replaceChildren(modeSwitch(fakeTable, ['chart', 'table'], mode, draw), body, exportButtons(table, holder));
+  holder.replaceChildren(modeSwitch(fakeTable, ['chart', 'table'], mode, draw), body, note, exportButtons(shown, holder));
   draw(mode);
 }
 
@@ -1227,24 +1313,42 @@ function drawReport() {
   $('#brief-title').textContent = t('briefTitle')(periodLabel());
 }
 
+/// Which load is the latest: a load overtaken by a newer one (filters changed again, a
+/// decision taken) draws nothing more, so its late answers never replace newer figures.
+let generation = 0;
+
 async function loadReports() {
+  const mine = ++generation;
+  const current = () => mine === generation;
   showError('#app-error', '');
   const report = await busy('#headline', t('loading'), () => api(`/v1/reports?${reportQuery()}`));
+  if (!current()) return;
   if (report.threshold) state.threshold = report.threshold;
   state.report = report;
   state.previous = null;
+  state.series = null;
+  state.places = new Map();
   drawReport();
   // How many times the figures were drawn: lets scripts (and tests) wait for a redraw.
   document.body.dataset.loads = String(Number(document.body.dataset.loads || 0) + 1);
   await drawMap();
+  if (!current()) return;
   const previous = previousRange();
-  const later = [loadTrend()];
+  const later = [loadTrend(current)];
   if (previous) {
-    later.push(api(`/v1/reports?${reportQuery(previous, { tables: HEADLINE_TABLES.join(',') })}`)
-      .then((body) => { state.previous = body; drawHeadline(); })
-      .catch(() => { state.previous = { tables: [] }; drawHeadline(); }));
+    const asked = api(`/v1/reports?${reportQuery(previous, { tables: HEADLINE_TABLES.join(',') })}`)
+      .catch(() => ({ tables: [] }));
+    later.push(asked.then((body) => {
+      if (!current()) return;
+      state.previous = body;
+      drawHeadline();
+    }));
   }
   await Promise.all(later);
+  if (!current()) return;
+  // Which view the figures are of (the address's query), and how many times everything was
+  // drawn: lets scripts (and tests) wait for the redraw of what they asked.
+  document.body.dataset.shown = location.search;
   document.body.dataset.trends = String(Number(document.body.dataset.trends || 0) + 1);
 }
 

@@ -43,9 +43,11 @@ export async function signedIn(browser, server, token, { query = '', context = {
 }
 
 /// Waits until the figures and trends were drawn more than `before` times.
+/// Waits until the figures and trends were drawn more than `before` times, the last time for
+/// the filters now in the address.
 export async function settled(page, before) {
-  await page.waitForFunction((n) => Number(document.body.dataset.trends || 0) > n, before,
-    { timeout: 60000 });
+  await page.waitForFunction((n) => Number(document.body.dataset.trends || 0) > n
+    && document.body.dataset.shown === location.search, before, { timeout: 60000 });
 }
 
 export const loads = (page) => page.evaluate(() => Number(document.body.dataset.trends || 0));

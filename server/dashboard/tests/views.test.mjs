@@ -180,6 +180,12 @@ test('the map colours countries by the published cells; a country filters everyt
   const nationalities = await page.locator('#map path.drill').evaluateAll((paths) => paths.map((p) => p.dataset.country).sort());
   assert.deepEqual(nationalities, [...new Set(POPULATION.map((c) => c.fields.nationality))].sort());
   assert.match(page.url(), /map=by_nationality/);
+  // Referral flows: Uganda's agency refers to Ethiopia's, drawn from Uganda to Ethiopia.
+  await page.selectOption('#map-dimension', 'referral_flows');
+  const flow = page.locator('#map path[data-flow="iom_uga|iom_eth"]');
+  await flow.waitFor();
+  assert.equal(await flow.locator('title').textContent(), 'IOM Uganda → IOM Ethiopia (Uganda → Ethiopia): 1');
+  assert.match(await page.locator('#map-note').innerText(), /country where it assists most/);
   await page.selectOption('#map-dimension', 'by_country_of_assistance');
   // Keyboard: Enter on Uganda.
   const before = await loads(page);
