@@ -810,6 +810,7 @@ async fn reports_match_the_generated_population_and_respect_roles() {
         "/dashboard/app.js",
         "/dashboard/app.css",
         "/dashboard/vendor.js",
+        "/dashboard/parts/{name}",
         "/dashboard/world.json",
         "/dashboard/labels.json",
     ];

@@ -1,5 +1,6 @@
-//! The central office's dashboard: one static page, its script and its style sheet, the
-//! vendored chart and map code (`dashboard/vendor.js`, built from npm packages pinned in
+//! The central office's dashboard: one static page, its script (`app.js` and the parts under
+//! `dashboard/parts/`) and its style sheet, the vendored chart and map code
+//! (`dashboard/vendor.js`, built from npm packages pinned in
 //! `dashboard/vendor/package-lock.json`), the Natural Earth country boundaries
 //! (`dashboard/world.json`) and the names of codes (`/dashboard/labels.json`, from the forms),
 //! all served from the binary (no CDN, no tile server — the office may be as offline as the
@@ -10,13 +11,24 @@
 //! command line uses, so everything it shows passes the same role and disclosure checks.
 //! A strict Content-Security-Policy allows only this origin's script, style and API.
 
-use axum::http::{header, HeaderName, HeaderValue};
+use axum::extract::Path;
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 const INDEX_HTML: &str = include_str!("../../dashboard/index.html");
 const APP_JS: &str = include_str!("../../dashboard/app.js");
 const APP_CSS: &str = include_str!("../../dashboard/app.css");
 const VENDOR_JS: &str = include_str!("../../dashboard/vendor.js");
+/// The page's script beyond `app.js`, by name (`/dashboard/parts/{name}`).
+const PARTS: [(&str, &str); 4] = [
+    ("words.js", include_str!("../../dashboard/parts/words.js")),
+    ("charts.js", include_str!("../../dashboard/parts/charts.js")),
+    ("map.js", include_str!("../../dashboard/parts/map.js")),
+    (
+        "figures.js",
+        include_str!("../../dashboard/parts/figures.js"),
+    ),
+];
 const WORLD_JSON: &str = include_str!("../../dashboard/world.json");
 
 /// Only this origin; no inline script or style, no framing, no plugins.
@@ -73,4 +85,11 @@ pub async fn labels() -> Response {
         crate::reports::labels::labels().to_string(),
         "application/json",
     )
+}
+
+pub async fn part(Path(name): Path<String>) -> Response {
+    match PARTS.iter().find(|(n, _)| *n == name) {
+        Some((_, body)) => asset(*body, "text/javascript; charset=utf-8"),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }

@@ -146,6 +146,7 @@ fn routes() -> Routes {
         .add(Method::GET, "/dashboard/app.js", get(dashboard::script))
         .add(Method::GET, "/dashboard/app.css", get(dashboard::style))
         .add(Method::GET, "/dashboard/vendor.js", get(dashboard::vendor))
+        .add(Method::GET, "/dashboard/parts/{name}", get(dashboard::part))
         .add(Method::GET, "/dashboard/world.json", get(dashboard::world))
         .add(
             Method::GET,
