@@ -113,7 +113,7 @@ pub struct ReportOptionsBody {
     pub formats: Vec<String>,
     pub regions: Vec<RegionBody>,
     pub agencies: Vec<String>,
-    /// The name of each agency in `agencies`, by code (for people to read).
+    /// The name of every agency, by code (for people to read: referral partners too).
     #[serde(default)]
     pub agency_names: std::collections::BTreeMap<String, String>,
     pub threshold: u64,

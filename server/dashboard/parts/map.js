@@ -20,7 +20,9 @@ async function loadWorld() {
 /// no address of their own; an agency another token may not see is not placed.
 async function agencyPlaces(codes) {
   const out = new Map();
-  await Promise.all(codes.map(async (code) => {
+  // A token limited to its agency sees no other agency's figures: those are not placed.
+  const scope = state.options?.scope_agency;
+  await Promise.all(codes.filter((code) => !scope || code === scope).map(async (code) => {
     const params = new URLSearchParams(reportQuery(periodRange(), { tables: 'by_country_of_assistance' }));
     params.set('agency', code);
     params.delete('country');

@@ -213,6 +213,22 @@ test('the map colours countries by the published cells; a country filters everyt
   await closePublished();
 });
 
+test('a supervisor sees their own agency, partners by name, and no error', async () => {
+  const user = await server.admin('user', 'add', '--agency', 'iom_eth', '--role', 'supervisor', '--name', 'supervisor');
+  const token = (await server.admin('token', 'add', '--user', user.id, '--label', 'dashboard')).token;
+  const { page, problems, close } = await signedIn(browser, server, token, { query: '?map=referral_flows' });
+  const own = POPULATION.filter((c) => c.agency === 'iom_eth').length;
+  assert.equal(await headlineTotal(page), String(own));
+  assert.equal(await page.locator('#filter-agency').inputValue(), 'iom_eth');
+  assert.equal(await page.locator('#filter-agency').isDisabled(), true);
+  assert.match(await page.locator('#whoami').innerText(), /IOM Ethiopia/);
+  // Uganda's referral reaches Ethiopia: named, but not placed (Uganda's figures are not its).
+  assert.match(await page.locator('#map-note').innerText(), /IOM Uganda → IOM Ethiopia/);
+  assert.ok(!(await allText(page)).includes('iom_uga'), 'no agency code on the page');
+  assert.deepEqual(problems, []);
+  await close();
+});
+
 test('the view is in the address: a bookmark opens the same filters, language and tab', async () => {
   const { page, close } = await signedIn(browser, server, central,
     { query: '?lang=fr&view=figures&country=ETH&count=assistance&figures=internal' });

@@ -353,7 +353,16 @@ pub async fn options(
     let rights = principal.report_rights()?;
     let storage = state.storage.clone();
     let only = rights.agency.clone();
-    let agencies = blocking(move || storage.list_agencies(only.as_ref())).await?;
+    let everyone = blocking(move || storage.list_agencies(None)).await?;
+    // Names of every agency, for reading referral partners; filters only the caller's scope.
+    let agency_names = everyone
+        .iter()
+        .map(|a| (a.code.to_string(), a.name.clone()))
+        .collect();
+    let agencies: Vec<_> = everyone
+        .into_iter()
+        .filter(|a| only.as_ref().is_none_or(|o| *o == a.code))
+        .collect();
     let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     Ok(Json(ReportOptionsBody {
         params: strings(&query::PARAMS),
@@ -368,10 +377,7 @@ pub async fn options(
                 name: r.name.to_owned(),
             })
             .collect(),
-        agency_names: agencies
-            .iter()
-            .map(|a| (a.code.to_string(), a.name.clone()))
-            .collect(),
+        agency_names,
         agencies: agencies.into_iter().map(|a| a.code.to_string()).collect(),
         threshold: state.report_threshold,
         scope_agency: rights.agency.map(|a| a.to_string()),
