@@ -138,13 +138,16 @@ async fn publication(
 }
 
 /// The tables of `params` over `from`..=`to`, computed and, for public output, published
-/// (perturbed, then suppressed); with the count of linked cases, published alike.
+/// (perturbed, then suppressed); with the count of linked cases, published alike. Answers are
+/// reused from [`crate::reports::cache`] while the data is unchanged; `refreshable` ones are
+/// computed again after new data for the next reader.
 async fn published_tables(
     state: &AppState,
     publication: &Publication,
     params: &ReportParams,
     from: Option<fieldcase_core::model::Date>,
     to: Option<fieldcase_core::model::Date>,
+    refreshable: bool,
 ) -> Result<
     (
         Vec<crate::reports::table::Table>,
@@ -183,23 +186,22 @@ async fn published_tables(
     let storage = state.storage.clone();
     let cache = state.report_cache.clone();
     let (threshold, perturbation) = (publication.threshold, publication.perturbation.clone());
-    let answer = blocking(move || {
-        cache.get_or_compute(storage.as_ref(), &key, || {
-            let (mut tables, mut linked) = engine::compute(storage.as_ref(), &request)?;
-            if let (Some(t), Some(table)) = (threshold, &perturbation) {
-                for figures in &mut tables {
-                    disclosure::publish(figures, table, t);
-                }
-                disclosure::perturb(&mut linked, table);
-                // Under a raised threshold, hidden like any table's count below it.
-                if linked.count.is_some_and(|v| v > 0 && v < t) {
-                    linked.count = None;
-                }
+    let recipe: crate::reports::cache::Recipe = std::sync::Arc::new(move |storage| {
+        let (mut tables, mut linked) = engine::compute(storage, &request)?;
+        if let (Some(t), Some(table)) = (threshold, &perturbation) {
+            for figures in &mut tables {
+                disclosure::publish(figures, table, t);
             }
-            Ok((tables, linked))
-        })
-    })
-    .await?;
+            disclosure::perturb(&mut linked, table);
+            // Under a raised threshold, hidden like any table's count below it.
+            if linked.count.is_some_and(|v| v > 0 && v < t) {
+                linked.count = None;
+            }
+        }
+        Ok((tables, linked))
+    });
+    let answer =
+        blocking(move || cache.get_or_compute(storage.as_ref(), &key, recipe, refreshable)).await?;
     Ok((*answer).clone())
 }
 
@@ -256,7 +258,7 @@ async fn report(
     }
     let as_of = data_as_of(&state, publication.agency.as_ref()).await?;
     let (tables, linked) =
-        published_tables(&state, &publication, &params, params.from, params.to).await?;
+        published_tables(&state, &publication, &params, params.from, params.to, true).await?;
     let disclosure_mode = publication.disclosure;
     tracing::info!(
         tables = tables.len(),
@@ -324,8 +326,15 @@ pub async fn report_series(
     let publication = publication(&state, &principal, &params).await?;
     let mut out = Vec::with_capacity(months.len());
     for (first, last) in months {
-        let (tables, _) =
-            published_tables(&state, &publication, &params, Some(first), Some(last)).await?;
+        let (tables, _) = published_tables(
+            &state,
+            &publication,
+            &params,
+            Some(first),
+            Some(last),
+            false,
+        )
+        .await?;
         out.push(MonthBody {
             month: first.to_string()[..7].to_owned(),
             tables,

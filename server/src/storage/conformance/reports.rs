@@ -365,7 +365,7 @@ pub fn api_tokens_carry_their_user(store: &dyn Storage) {
 pub fn cached_reports_follow_the_log_and_decisions(store: &dyn Storage) {
     use crate::reports::cache::ReportCache;
     use crate::reports::engine::{compute, CountMode, ReportRequest};
-    use std::cell::Cell as Counter;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let device = enrolled(store, "iom_uga");
     let case = |sex: &str| {
         vec![
@@ -385,13 +385,18 @@ pub fn cached_reports_follow_the_log_and_decisions(store: &dyn Storage) {
         keys: None,
     };
     let cache = ReportCache::default();
-    let computed = Counter::new(0);
+    let computed = std::sync::Arc::new(AtomicUsize::new(0));
+    let recipe = {
+        let computed = computed.clone();
+        let request = request.clone();
+        std::sync::Arc::new(move |store: &dyn Storage| {
+            computed.fetch_add(1, Ordering::SeqCst);
+            compute(store, &request)
+        })
+    };
     let ask = |key: &str| {
         cache
-            .get_or_compute(store, key, || {
-                computed.set(computed.get() + 1);
-                compute(store, &request)
-            })
+            .get_or_compute(store, key, recipe.clone(), true)
             .unwrap()
     };
     let total = |answer: &crate::reports::cache::Published| answer.0[0].total.unwrap().count;
@@ -403,15 +408,23 @@ pub fn cached_reports_follow_the_log_and_decisions(store: &dyn Storage) {
         std::sync::Arc::ptr_eq(&first, &again),
         "the same answer, kept"
     );
-    assert_eq!(computed.get(), 1);
+    assert_eq!(computed.load(Ordering::SeqCst), 1);
     ask("another request");
-    assert_eq!(computed.get(), 2, "another request is computed");
+    assert_eq!(
+        computed.load(Ordering::SeqCst),
+        2,
+        "another request is computed"
+    );
 
     store
         .push(&device, &[op_with(&device, 2, b, &case("female"))], NOW)
         .unwrap();
     let after_push = ask("by_sex");
-    assert_eq!(computed.get(), 3, "a push makes the next answer new");
+    assert_eq!(
+        computed.load(Ordering::SeqCst),
+        3,
+        "a push makes the next answer new"
+    );
     assert_eq!(total(&after_push), Some(2));
 
     store
@@ -425,7 +438,7 @@ pub fn cached_reports_follow_the_log_and_decisions(store: &dyn Storage) {
         .unwrap();
     let after_decision = ask("by_sex");
     assert_eq!(
-        computed.get(),
+        computed.load(Ordering::SeqCst),
         4,
         "a confirmed link makes the next answer new"
     );
@@ -435,5 +448,65 @@ pub fn cached_reports_follow_the_log_and_decisions(store: &dyn Storage) {
         "two records, one individual"
     );
     assert_eq!(ask("by_sex"), after_decision);
-    assert_eq!(computed.get(), 4);
+    assert_eq!(computed.load(Ordering::SeqCst), 4);
+
+    // After new data, a refresh computes again the answers asked most recently, and the next
+    // request finds the new figures without computing.
+    let hour = std::time::Duration::from_secs(3600);
+    store
+        .push(
+            &device,
+            &[op_with(&device, 3, RecordId::new(), &case("male"))],
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        cache.refresh(store, 1, hour).unwrap(),
+        1,
+        "at most the number asked"
+    );
+    assert_eq!(computed.load(Ordering::SeqCst), 5);
+    let fresh = ask("by_sex");
+    assert_eq!(
+        computed.load(Ordering::SeqCst),
+        5,
+        "served from the refreshed answer"
+    );
+    assert_eq!(total(&fresh), Some(2), "one linked pair and a new person");
+    assert_eq!(
+        cache.refresh(store, 4, hour).unwrap(),
+        1,
+        "then the older request"
+    );
+    assert_eq!(
+        cache.refresh(store, 4, hour).unwrap(),
+        0,
+        "nothing is stale"
+    );
+    store
+        .push(
+            &device,
+            &[op_with(&device, 4, RecordId::new(), &case("male"))],
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        cache.refresh(store, 4, std::time::Duration::ZERO).unwrap(),
+        0,
+        "none asked recently enough"
+    );
+    let month = cache.get_or_compute(store, "a month", recipe.clone(), false);
+    assert!(month.is_ok());
+    store
+        .push(
+            &device,
+            &[op_with(&device, 5, RecordId::new(), &case("male"))],
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        cache.refresh(store, 4, hour).unwrap(),
+        2,
+        "the two refreshable requests, not the month"
+    );
 }
