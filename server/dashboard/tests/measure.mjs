@@ -60,9 +60,9 @@ const browser = await launch();
 async function measure(name, analyst, query) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
-  let bytes = 0;
-  page.on('response', async (response) => {
-    try { bytes += (await response.body()).length; } catch { /* a redirect has no body */ }
+  const bodies = [];
+  page.on('response', (response) => {
+    bodies.push(response.body().then((b) => b.length, () => 0)); // a redirect has no body
   });
   await page.goto(`${url}/dashboard${query}`);
   await page.fill('#token', analyst);
@@ -73,6 +73,8 @@ async function measure(name, analyst, query) {
   await page.waitForFunction(() => Number(document.body.dataset.trends || 0) > 0, null, { timeout: 600000 });
   const all = Date.now() - started;
   const total = await page.locator('#headline-total .value').innerText();
+  await page.waitForLoadState('networkidle');
+  const bytes = (await Promise.all(bodies)).reduce((a, b) => a + b, 0);
   console.log(`${name}: first figures ${(first / 1000).toFixed(2)} s, everything ${(all / 1000).toFixed(2)} s, ` +
     `page weight ${(bytes / 1024).toFixed(0)} KiB, individuals shown ${total}`);
   await context.close();
