@@ -132,7 +132,7 @@ impl ReportCache {
                 .map(|e| (e.request.clone(), e.recipe.clone(), e.asked_at))
                 .collect()
         };
-        stale.sort_by(|a, b| b.2.cmp(&a.2));
+        stale.sort_by_key(|e| std::cmp::Reverse(e.2));
         stale.truncate(most);
         for (request, recipe, asked_at) in &stale {
             let answer = Arc::new(recipe(storage)?);
