@@ -8,6 +8,8 @@
 //! # …and the same population in PostgreSQL too (a throwaway server from the test script):
 //! REPORTS_BENCH_POSTGRES=1 scripts/with-postgres.sh cargo bench -p fieldcase-server --bench reports
 //! REPORTS_BENCH_PHASES=utility cargo bench -p fieldcase-server --bench reports   # one phase
+//! # keep the populated database for a server (the dashboard's measurement, docs/dashboard.md):
+//! REPORTS_BENCH_KEEP=/tmp/100k.db REPORTS_BENCH_PHASES= cargo bench -p fieldcase-server --bench reports
 //! ```
 //!
 //! The `utility` phase measures the cost of disclosure control: the mean absolute error of
@@ -357,6 +359,11 @@ fn main() {
         let load = populate(&db, n);
         let size_mib = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0) as f64 / 1048576.0;
         println!("{n} cases (+2% re-recorded): loaded in {load:.1} s, database {size_mib:.0} MiB");
+        if let Ok(keep) = std::env::var("REPORTS_BENCH_KEEP") {
+            // Sealed under the bench's key: serve it with FIELDCASE_SERVER_KEY set to that key.
+            std::fs::copy(&db, &keep).expect("copy the populated database");
+            println!("  kept as {keep}");
+        }
         run_phases("SQLite", &db.display().to_string());
         if std::env::var_os("REPORTS_BENCH_POSTGRES").is_some() {
             let database = TempDatabase::create();
@@ -383,7 +390,7 @@ fn run_phases(backend: &str, location: &str) {
     println!(" {backend}:");
     let phases = std::env::var("REPORTS_BENCH_PHASES")
         .unwrap_or_else(|_| "reports,report_year,duplicates,utility".into());
-    for name in phases.split(',').map(str::trim) {
+    for name in phases.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let r = run_phase(location, name);
         println!(
             "  {name:<12} {:>8.2} s  peak {:>7.1} MiB (at start {:.1} MiB)  {}",

@@ -1,13 +1,92 @@
-// The central office's dashboard. Plain script, no framework and no build step: it signs in
-// with an API token kept in this tab's sessionStorage, calls the report API of this server and
-// draws what comes back. Every figure passes the server's role and disclosure checks; this
-// page never computes a count itself, it only shows the server's.
+// The central office's dashboard. Plain script, no framework: it signs in with an API token
+// kept in this tab's sessionStorage, calls the report API of this server and draws what comes
+// back, with the d3 modules and the Natural Earth map of vendor.js / world.json (both served
+// by this server: no CDN, no tile server). Every figure passes the server's role and
+// disclosure checks; this page never computes a count itself, it only shows the server's —
+// charts, map and trends draw the same published cells the tables show.
+//
+// The script is in parts, plain scripts sharing their top-level names, loaded in this order:
+// /dashboard/vendor.js (d3, topojson-client), parts/words.js (English and French),
+// parts/charts.js (bars, lines, flows, tables), parts/map.js, parts/figures.js (cards,
+// headline, trend, exports), then this file (state, address, filters, loading, duplicates).
 'use strict';
 
 const TOKEN_KEY = 'fieldcase.apiToken';
-/// The report table drawn in its own section rather than among the figures.
 const REFERRAL_FLOW = 'referrals_by_agency_pair';
+const HEADLINE_TABLES = ['by_sex', 'victims_by_exploitation', 'services_by_type', REFERRAL_FLOW];
+/// What marks a hidden count: the same `x` as CSV, HXL and text reports (docs/reports.md).
+const HIDDEN_COUNT = 'x';
+const ACCENT = '#0b6aa2';
+const LAST_YEAR = '#b4541a';
+const HIDDEN_FILL = '#9aa5b1';
 const $ = (selector) => document.querySelector(selector);
+const V = () => window.fieldcaseVendor;
+
+const state = {
+  lang: 'en',
+  view: 'overview',
+  periodKind: 'all',
+  period: '',
+  from: '',
+  to: '',
+  agency: '',
+  country: '',
+  region: '',
+  count: 'individuals',
+  disclosure: '',
+  map: 'by_country_of_assistance',
+  modes: {},
+  threshold: 5,
+  options: null,
+  labels: null,
+  world: null,
+  report: null,
+  previous: null,
+  series: null,
+  /// Where agencies are drawn, by request (see agencyPlaces).
+  places: new Map(),
+};
+
+const t = (key) => WORDS[state.lang][key] ?? WORDS.en[key] ?? key;
+const numberFormat = () => new Intl.NumberFormat(state.lang === 'fr' ? 'fr-FR' : 'en-GB');
+
+/// The name of a code of a report dimension, in the page's language (never the code itself
+/// when a name is known: labels come from the forms' definitions, /dashboard/labels.json).
+function codeName(dimension, code) {
+  const labels = state.labels || {};
+  const pick = (entry) => entry && (entry[state.lang] || entry.en);
+  if (dimension === 'nationality' || dimension === 'country_of_assistance') {
+    const name = pick(labels.countries?.[code]);
+    if (name) return name;
+  }
+  if (dimension === 'region') {
+    const name = pick(labels.regions?.[code]);
+    if (name) return name;
+  }
+  if (dimension === 'from_agency' || dimension === 'to_agency' || dimension === 'agency') {
+    return state.options?.agency_names?.[code] || code;
+  }
+  return pick(labels.dimensions?.[dimension]?.[code]) || pick(labels.dimensions?.['*']?.[code]) || code;
+}
+
+function rowName(table, row) {
+  return row.key.map((code, i) => codeName(table.row_dimensions[i], code)).join(' → ');
+}
+
+function columnName(table, column) {
+  const name = table.column_dimension ? codeName(table.column_dimension, column) : column;
+  return name !== column ? name : t('columns')[column] || codeName('age_group', column);
+}
+
+const tableTitle = (table) => t('tables')[table.id] || table.title;
+
+/// A table's note in the page's language (the API's notes are English and name codes).
+function noteOf(table) {
+  if (!table.note) return '';
+  return t('notes')[table.id] || t('notes').multi;
+}
+
+// --- small helpers -------------------------------------------------------------------------
 
 /// A request to this server's API with the signed-in token; a typed error otherwise.
 async function api(path, options = {}) {
@@ -27,6 +106,27 @@ async function api(path, options = {}) {
   return body;
 }
 
+/// The same request, as a file (CSV and HXL exports).
+async function download(path, name) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok) {
+    let message = `the server answered ${response.status}`;
+    try { message = (await response.json()).message || message; } catch { /* not JSON */ }
+    throw new Error(message);
+  }
+  saveBlob(await response.blob(), name);
+}
+
+function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = element('a', { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
 function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
@@ -35,13 +135,16 @@ function element(tag, attributes = {}, ...children) {
     else if (name === 'text') node.textContent = value;
     else node.setAttribute(name, value === true ? '' : value);
   }
-  for (const child of children) node.append(child);
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
   return node;
 }
 
-function svgElement(tag, attributes = {}) {
+function svgElement(tag, attributes = {}, text) {
   const node = document.createElementNS('http://www.w3.org/2000/svg', tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value !== undefined && value !== null) node.setAttribute(name, value);
+  }
+  if (text !== undefined) node.textContent = text;
   return node;
 }
 
@@ -51,155 +154,272 @@ function showError(selector, message) {
   node.hidden = !message;
 }
 
-/// What marks a hidden count: the same `x` as CSV, HXL and text reports (docs/reports.md).
-const HIDDEN_COUNT = 'x';
+const isHidden = (cell) => !cell || cell.count === null || cell.count === undefined;
 
-/// A cell as text: the count, or `x` when hidden.
+/// A cell as text: the count in the page's number format, or `x` when hidden.
 function cellText(cell) {
   if (!cell) return '';
-  if (cell.count === null || cell.count === undefined) return HIDDEN_COUNT;
-  return String(cell.count);
+  if (isHidden(cell)) return HIDDEN_COUNT;
+  return numberFormat().format(cell.count);
 }
 
-/// Why a hidden cell is hidden, for its tooltip.
-function hiddenWhy(cell, threshold) {
-  return cell.suppressed === 'primary'
-    ? `hidden: below ${threshold}`
-    : 'hidden so that it cannot be worked back from a total';
+function hiddenWhy(cell) {
+  return cell.suppressed === 'primary' ? t('hiddenPrimary')(state.threshold) : t('hiddenSecondary');
 }
 
-function rowName(row) {
-  return row.label || row.key.join(' · ');
+/// Width of `text` in the charts' font, so labels get the room they need (never cut off).
+const measure = (() => {
+  let context;
+  return (text, size = 12) => {
+    context = context || document.createElement('canvas').getContext('2d');
+    context.font = `${size}px system-ui, sans-serif`;
+    return context.measureText(text).width;
+  };
+})();
+
+// --- periods -------------------------------------------------------------------------------
+
+const pad = (n) => String(n).padStart(2, '0');
+const lastDay = (y, m) => new Date(Date.UTC(y, m, 0)).getUTCDate();
+const monthKey = (y, m) => `${y}-${pad(m)}`;
+function addMonths(key, n) {
+  const [y, m] = key.split('-').map(Number);
+  const index = y * 12 + (m - 1) + n;
+  return monthKey(Math.floor(index / 12), (index % 12) + 1);
+}
+function thisMonth() {
+  const now = new Date();
+  return monthKey(now.getUTCFullYear(), now.getUTCMonth() + 1);
 }
 
-// --- figures -----------------------------------------------------------------------------
-
-/// A horizontal bar chart of a one-way table; suppressed bars are drawn empty and grey.
-function barChart(table) {
-  const rows = table.rows;
-  const max = Math.max(1, ...rows.map((r) => (r.cells[0] && r.cells[0].count) || 0));
-  const barHeight = 18;
-  const gap = 6;
-  const labelWidth = 130;
-  const width = 420;
-  const height = rows.length * (barHeight + gap) + gap;
-  const svg = svgElement('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img',
-    'aria-label': `${table.title} (chart)` });
-  rows.forEach((row, i) => {
-    const y = gap + i * (barHeight + gap);
-    const cell = row.cells[0] || {};
-    const suppressed = cell.count === null || cell.count === undefined;
-    const value = suppressed ? 0 : cell.count;
-    const label = svgElement('text', { x: 0, y: y + barHeight - 5 });
-    label.textContent = rowName(row).slice(0, 22);
-    svg.append(label);
-    const barWidth = suppressed ? 6 : Math.max(1, ((width - labelWidth - 40) * value) / max);
-    svg.append(svgElement('rect', { class: suppressed ? 'bar suppressed' : 'bar', x: labelWidth,
-      y, width: barWidth, height: barHeight }));
-    const count = svgElement('text', { x: labelWidth + barWidth + 4, y: y + barHeight - 5 });
-    count.textContent = cellText(cell);
-    svg.append(count);
-  });
-  return svg;
-}
-
-/// A table element for any report table: rows, columns, row totals, column totals, total.
-function tableElement(table) {
-  const twoWay = Boolean(table.column_dimension);
-  const hasRowTotals = table.rows.some((r) => r.total);
-  const hasMedian = table.rows.some((r) => r.median_hours_to_answer !== undefined);
-  const head = element('tr', {},
-    element('th', { scope: 'col', text: table.row_dimensions.join(' · ') }),
-    ...table.columns.map((c) => element('th', { scope: 'col', class: 'num', text: c })),
-    ...(hasRowTotals ? [element('th', { scope: 'col', class: 'num', text: 'total' })] : []),
-    ...(hasMedian ? [element('th', { scope: 'col', class: 'num', text: 'median hours to answer' })] : []));
-  const body = element('tbody');
-  for (const row of table.rows) {
-    const tr = element('tr', { 'data-key': row.key.join('|') },
-      element('th', { scope: 'row', text: rowName(row) }));
-    for (const cell of row.cells) {
-      const suppressed = cell.count === null || cell.count === undefined;
-      tr.append(element('td', { class: suppressed ? 'num suppressed' : 'num',
-        'data-suppressed': cell.suppressed, text: cellText(cell),
-        title: suppressed ? hiddenWhy(cell, state.threshold) : undefined }));
+/// The period filter as `from`/`to` dates (inclusive), `null` for all time.
+function periodRange() {
+  const v = state.period;
+  switch (state.periodKind) {
+    case 'year': return v ? { from: `${v}-01-01`, to: `${v}-12-31` } : null;
+    case 'quarter': {
+      const [y, q] = v.split('-Q').map(Number);
+      if (!y || !q) return null;
+      return { from: `${y}-${pad(q * 3 - 2)}-01`, to: `${y}-${pad(q * 3)}-${lastDay(y, q * 3)}` };
     }
-    if (hasRowTotals) tr.append(element('td', { class: 'num', text: cellText(row.total) }));
-    if (hasMedian) {
-      const median = row.median_hours_to_answer;
-      tr.append(element('td', { class: 'num', text: median === null || median === undefined ? '–' : median.toFixed(1) }));
+    case 'month': {
+      const [y, m] = v.split('-').map(Number);
+      if (!y || !m) return null;
+      return { from: `${v}-01`, to: `${v}-${pad(lastDay(y, m))}` };
     }
-    body.append(tr);
+    case 'custom': return state.from || state.to ? { from: state.from, to: state.to } : null;
+    default: return null;
   }
-  if (table.column_totals && twoWay) {
-    const tr = element('tr', { class: 'total' }, element('th', { scope: 'row', text: 'total' }));
-    for (const cell of table.column_totals) tr.append(element('td', { class: 'num', text: cellText(cell) }));
-    if (hasRowTotals) tr.append(element('td', { class: 'num', text: cellText(table.total) }));
-    body.append(tr);
-  } else if (table.total) {
-    const tr = element('tr', { class: 'total' }, element('th', { scope: 'row', text: 'total' }),
-      element('td', { class: 'num', 'data-total': true, text: cellText(table.total) }));
-    body.append(tr);
-  }
-  return element('table', { 'data-table': table.id }, element('thead', {}, head), body);
 }
 
-function figure(table) {
-  const holder = element('article', { class: 'figure', id: `figure-${table.id}` },
-    element('h2', { text: table.title }));
-  if (!table.column_dimension && table.rows.length > 0 && table.rows.length <= 16) {
-    holder.append(barChart(table));
+/// The same period one year earlier, when it has one.
+function previousRange() {
+  const range = periodRange();
+  if (!range || !range.from || !range.to) return null;
+  const back = (d) => {
+    const y = Number(d.slice(0, 4)) - 1;
+    const md = d.slice(5);
+    return md === '02-29' ? `${y}-02-28` : `${y}-${md}`;
+  };
+  // The last day of February moves with leap years.
+  let to = back(range.to);
+  if (range.to.slice(5) === '02-28' || range.to.slice(5) === '02-29') {
+    to = `${to.slice(0, 4)}-02-${pad(lastDay(Number(to.slice(0, 4)), 2))}`;
   }
-  holder.append(tableElement(table));
-  if (table.note) holder.append(element('p', { class: 'hint', text: table.note }));
-  return holder;
+  return { from: back(range.from), to };
 }
 
-function headlineCard(label, cell, id) {
-  return element('div', { class: 'card', id },
-    element('div', { class: 'value', text: cellText(cell) }),
-    element('div', { class: 'label', text: label }));
+function periodLabel(kind = state.periodKind, value = state.period) {
+  const dateFormat = (y, m) => new Intl.DateTimeFormat(state.lang === 'fr' ? 'fr-FR' : 'en-GB',
+    { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, 1)));
+  switch (kind) {
+    case 'year': return value;
+    case 'quarter': { const [y, q] = value.split('-Q'); return t('quarterName')(y, q); }
+    case 'month': { const [y, m] = value.split('-').map(Number); return dateFormat(y, m); }
+    case 'custom': return `${state.from || '…'} – ${state.to || '…'}`;
+    default: return t('periods').all;
+  }
 }
 
-// --- state and loading -------------------------------------------------------------------
+/// The twelve months the trend shows (ending with the period's last month, or this month for
+/// all time) and the twelve before them, for "a year before".
+function trendWindow() {
+  const range = periodRange();
+  const end = range && range.to ? range.to.slice(0, 7) : thisMonth();
+  const start = addMonths(end, -11);
+  return { start, end, requestFrom: addMonths(start, -12), months: Array.from({ length: 12 }, (_, i) => addMonths(start, i)) };
+}
 
-const state = { threshold: 5 };
+function periodChoices(kind) {
+  const year = new Date().getUTCFullYear();
+  const out = [];
+  for (let y = year; y >= year - 5; y--) {
+    if (kind === 'year') out.push(String(y));
+    if (kind === 'quarter') for (let q = 4; q >= 1; q--) out.push(`${y}-Q${q}`);
+    if (kind === 'month') for (let m = 12; m >= 1; m--) out.push(monthKey(y, m));
+  }
+  const current = thisMonth();
+  return out.filter((v) => v.slice(0, 7) <= current || kind !== 'month');
+}
 
-function filterQuery() {
+// --- state and the URL ---------------------------------------------------------------------
+
+const URL_KEYS = { lang: 'lang', view: 'view', periodKind: 'period', period: 'which', from: 'from',
+  to: 'to', agency: 'agency', country: 'country', region: 'region', count: 'count',
+  disclosure: 'figures', map: 'map' };
+const DEFAULTS = { lang: 'en', view: 'overview', periodKind: 'all', period: '', from: '', to: '',
+  agency: '', country: '', region: '', count: 'individuals', disclosure: '', map: 'by_country_of_assistance' };
+
+function readUrl() {
+  const params = new URLSearchParams(location.search);
+  for (const [key, name] of Object.entries(URL_KEYS)) {
+    if (params.has(name)) state[key] = params.get(name);
+  }
+  if (!params.has('lang')) {
+    const preferred = (navigator.language || 'en').slice(0, 2);
+    if (WORDS[preferred]) state.lang = preferred;
+  }
+  if (!WORDS[state.lang]) state.lang = 'en';
+}
+
+/// The view's state in the address bar, so it can be bookmarked and shared (no token in it).
+function writeUrl() {
   const params = new URLSearchParams();
-  const from = $('#filter-from').value;
-  const to = $('#filter-to').value;
-  const region = $('#filter-region').value;
-  if (from) params.set('from', from);
-  if (to) params.set('to', to);
-  if (region) params.set('region', region);
-  params.set('count', $('#filter-count').value);
-  const disclosure = $('#filter-disclosure').value;
-  if (disclosure) params.set('disclosure', disclosure);
+  for (const [key, name] of Object.entries(URL_KEYS)) {
+    if (state[key] && state[key] !== DEFAULTS[key]) params.set(name, state[key]);
+  }
+  const query = params.toString();
+  history.replaceState(null, '', query ? `?${query}` : location.pathname);
+}
+
+/// The report API's parameters for the current filters (`range` overrides the period).
+function reportQuery(range = periodRange(), extra = {}) {
+  const params = new URLSearchParams();
+  if (range) {
+    if (range.from) params.set('from', range.from);
+    if (range.to) params.set('to', range.to);
+  }
+  if (state.agency) params.set('agency', state.agency);
+  if (state.country) params.set('country', state.country);
+  else if (state.region) params.set('region', state.region);
+  params.set('count', state.count);
+  if (state.disclosure) params.set('disclosure', state.disclosure);
+  for (const [k, v] of Object.entries(extra)) params.set(k, v);
   return params.toString();
 }
 
-async function loadOptions() {
-  const options = await api('/v1/reports/options');
-  const select = $('#filter-region');
-  for (const region of options.regions || []) {
-    select.append(element('option', { value: region.id, text: region.name }));
-  }
-  state.threshold = options.threshold;
-  // Exact counts are offered only to those granted them; everyone else sees published figures.
-  const disclosure = $('#filter-disclosure');
-  disclosure.replaceChildren();
-  const choices = options.exact_counts ? ['internal', 'public'] : ['public'];
-  for (const choice of choices) {
-    disclosure.append(element('option', { value: choice,
-      text: choice === 'internal' ? 'Exact (inside the network)' : 'Published (perturbed)' }));
-  }
-  disclosure.value = options.default_disclosure;
-  $('#filter-disclosure-label').hidden = !options.exact_counts;
-  return options;
+function filtersToForm() {
+  $('#lang').value = state.lang;
+  $('#filter-period-kind').value = state.periodKind;
+  fillPeriodChoices();
+  $('#filter-period').value = state.period;
+  $('#filter-from').value = state.from;
+  $('#filter-to').value = state.to;
+  $('#filter-agency').value = state.agency;
+  $('#filter-country').value = state.country;
+  $('#filter-region').value = state.region;
+  $('#filter-count').value = state.count;
+  if (state.disclosure) $('#filter-disclosure').value = state.disclosure;
+  $('#map-dimension').value = state.map;
 }
 
+function formToFilters() {
+  state.periodKind = $('#filter-period-kind').value;
+  state.period = state.periodKind === 'all' || state.periodKind === 'custom' ? '' : $('#filter-period').value;
+  state.from = state.periodKind === 'custom' ? $('#filter-from').value : '';
+  state.to = state.periodKind === 'custom' ? $('#filter-to').value : '';
+  state.agency = $('#filter-agency').value;
+  state.country = $('#filter-country').value;
+  state.region = state.country ? '' : $('#filter-region').value;
+  state.count = $('#filter-count').value;
+  state.disclosure = $('#filter-disclosure').value;
+}
+
+function fillPeriodChoices() {
+  const kind = $('#filter-period-kind').value;
+  const select = $('#filter-period');
+  const keep = select.value;
+  select.replaceChildren(...periodChoices(kind).map((v) =>
+    element('option', { value: v, text: periodLabel(kind, v) })));
+  if (keep && [...select.options].some((o) => o.value === keep)) select.value = keep;
+  $('#filter-period-label').hidden = kind === 'all' || kind === 'custom';
+  for (const label of document.querySelectorAll('.custom-period')) label.hidden = kind !== 'custom';
+}
+
+// --- words on the page ---------------------------------------------------------------------
+
+function translatePage() {
+  document.documentElement.lang = state.lang;
+  for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
+  $('#filters').setAttribute('aria-label', t('figures'));
+  $('#views').setAttribute('aria-label', t('overview'));
+  $('#headline').setAttribute('aria-label', t('figures'));
+  fillSelects();
+}
+
+function fillSelects() {
+  const options = state.options;
+  if (!options) return;
+  const agency = $('#filter-agency');
+  agency.replaceChildren(element('option', { value: '', text: t('allAgencies') }),
+    ...options.agencies.map((code) => element('option', { value: code, text: codeName('agency', code) })));
+  agency.value = state.agency;
+  agency.disabled = Boolean(options.scope_agency);
+  const countries = Object.keys(state.labels?.countries || {})
+    .map((code) => ({ code, name: codeName('country_of_assistance', code) }))
+    .sort((a, b) => a.name.localeCompare(b.name, state.lang));
+  const country = $('#filter-country');
+  country.replaceChildren(element('option', { value: '', text: t('allCountries') }),
+    ...countries.map((c) => element('option', { value: c.code, text: c.name })));
+  country.value = state.country;
+  const region = $('#filter-region');
+  region.replaceChildren(element('option', { value: '', text: t('allRegions') }),
+    ...(options.regions || []).map((r) => element('option', { value: r.id, text: codeName('region', r.id) })));
+  region.value = state.region;
+  const disclosure = $('#filter-disclosure');
+  const choices = options.exact_counts ? ['internal', 'public'] : ['public'];
+  disclosure.replaceChildren(...choices.map((c) => element('option', { value: c,
+    text: c === 'internal' ? t('exactOption') : t('publicOption') })));
+  disclosure.value = state.disclosure || options.default_disclosure;
+  $('#filter-disclosure-label').hidden = !options.exact_counts;
+  // Day-by-day periods are for exact figures only (published ones cover fixed periods).
+  $('#filter-period-kind option[value=custom]').hidden = !options.exact_counts;
+  fillPeriodChoices();
+  $('#filter-period').value = state.period;
+}
+
+function drawLegend(report) {
+  const terms = $('#legend-terms');
+  const items = [];
+  const term = (symbol, text, cls) => items.push(element('dt', { class: cls, text: symbol }), element('dd', { text }));
+  if (report.disclosure !== 'public') {
+    $('#disclosure').textContent = t('exactBadge');
+    term('=', t('legendExact'), 'exact');
+  } else {
+    $('#disclosure').textContent = t('publicBadge');
+    if (report.perturbation) {
+      term('±', t('legendPerturbed')(report.perturbation.max_perturbation, state.threshold), 'perturbed');
+      term('Σ', t('legendTotals'), 'totals');
+    } else {
+      term('<', t('legendSuppressed')(state.threshold), 'suppressed');
+    }
+    term(HIDDEN_COUNT, t('legendHidden'), 'hidden-term');
+  }
+  term('∪', t('legendOverlap'), 'overlap');
+  terms.replaceChildren(...items);
+  $('#disclosure').dataset.disclosure = report.disclosure || '';
+  $('#disclosure').dataset.max = report.perturbation ? String(report.perturbation.max_perturbation) : '';
+}
+
+function drawAsOf(report) {
+  const when = report?.data_as_of;
+  $('#as-of').textContent = when ? t('asOf')(`${when.slice(0, 10)} ${when.slice(11, 16)} UTC`) : t('noData');
+}
+
+// --- loading -------------------------------------------------------------------------------
+
 /// Marks a region busy while `work` runs: assistive technology is told, and the status line
-/// says what is being fetched (a first review after new data can take a while at scale).
+/// says what is being fetched.
 async function busy(selector, message, work) {
   const region = $(selector);
   const status = $('#status');
@@ -213,70 +433,90 @@ async function busy(selector, message, work) {
   }
 }
 
-async function loadReports() {
-  showError('#app-error', '');
-  const report = await busy('#figures', 'Loading figures…',
-    () => api(`/v1/reports?${filterQuery()}`));
-  if (report.threshold) state.threshold = report.threshold;
-  const perturbation = report.perturbation;
-  $('#disclosure').textContent = report.disclosure !== 'public'
-    ? 'Exact counts (inside the network only)'
-    : perturbation
-      ? `Published figures: values are perturbed (each within ±${perturbation.max_perturbation} of the exact count; none from 1 to ${state.threshold - 1}, small counts show as 0 or ${state.threshold}; totals need not add up)`
-      : `Published figures: cells below ${state.threshold} hidden (${HIDDEN_COUNT})`;
-  $('#disclosure').dataset.disclosure = report.disclosure || '';
-  const tables = report.tables || [];
-  const byId = Object.fromEntries(tables.map((t) => [t.id, t]));
-
-  const headline = $('#headline');
-  headline.replaceChildren();
-  const sex = byId.by_sex;
-  if (sex) headline.append(headlineCard(report.count === 'assistance' ? 'Cases assisted' : 'Individuals assisted', sex.total, 'headline-total'));
-  const vot = byId.victims_by_exploitation;
-  if (vot) headline.append(headlineCard('Victims of trafficking', vot.total, 'headline-vot'));
-
+function drawReport() {
+  const report = state.report;
+  if (!report) return;
+  drawLegend(report);
+  drawAsOf(report);
+  drawHeadline();
   const figures = $('#figures');
-  figures.replaceChildren();
-  for (const table of tables) {
-    if (table.id === REFERRAL_FLOW) continue;
-    figures.append(figure(table));
-  }
-  const flow = tables.filter((t) => t.id === REFERRAL_FLOW);
-  const flowHolder = $('#referral-flow .table-holder');
-  flowHolder.replaceChildren(...(flow.length ? flow.map(tableElement)
-    : [element('p', { class: 'hint', text: 'No referrals in this period.' })]));
+  figures.replaceChildren(...report.tables.filter((x) => x.id !== REFERRAL_FLOW).map(figure));
+  drawReferrals();
+  $('#brief-title').textContent = t('briefTitle')(periodLabel());
+}
+
+/// Which load is the latest: a load overtaken by a newer one (filters changed again, a
+/// decision taken) draws nothing more, so its late answers never replace newer figures.
+let generation = 0;
+
+async function loadReports() {
+  const mine = ++generation;
+  const current = () => mine === generation;
+  showError('#app-error', '');
+  const report = await busy('#headline', t('loading'), () => api(`/v1/reports?${reportQuery()}`));
+  if (!current()) return;
+  if (report.threshold) state.threshold = report.threshold;
+  state.report = report;
+  state.previous = null;
+  state.series = null;
+  state.places = new Map();
+  drawReport();
   // How many times the figures were drawn: lets scripts (and tests) wait for a redraw.
   document.body.dataset.loads = String(Number(document.body.dataset.loads || 0) + 1);
+  await drawMap();
+  if (!current()) return;
+  const previous = previousRange();
+  const later = [loadTrend(current)];
+  if (previous) {
+    const asked = api(`/v1/reports?${reportQuery(previous, { tables: HEADLINE_TABLES.join(',') })}`)
+      .catch(() => ({ tables: [] }));
+    later.push(asked.then((body) => {
+      if (!current()) return;
+      state.previous = body;
+      drawHeadline();
+    }));
+  }
+  await Promise.all(later);
+  if (!current()) return;
+  // Which view the figures are of (the address's query), and how many times everything was
+  // drawn: lets scripts (and tests) wait for the redraw of what they asked.
+  document.body.dataset.shown = location.search;
+  document.body.dataset.trends = String(Number(document.body.dataset.trends || 0) + 1);
+}
+
+function reload() {
+  writeUrl();
+  return loadReports().catch((error) => showError('#app-error', error.message));
 }
 
 async function loadDuplicates() {
-  if ($('#duplicates').hidden) return;
+  if (!state.options?.review_duplicates) return;
   const holder = $('#duplicates .table-holder');
   let list;
   try {
-    list = await busy('#duplicates', 'Looking for probable duplicates…',
-      () => api('/v1/duplicates?status=pending&limit=50'));
+    list = await busy('#duplicates', t('lookingDuplicates'), () => api('/v1/duplicates?status=pending&limit=50'));
   } catch (error) {
     if (error.status === 403) {
-      holder.replaceChildren(element('p', { class: 'hint', text: 'Your role does not review duplicates.' }));
+      holder.replaceChildren(element('p', { class: 'hint', text: t('roleNoReview') }));
       return;
     }
     throw error;
   }
   const pairs = list.candidates;
   if (pairs.length === 0) {
-    holder.replaceChildren(element('p', { class: 'hint', id: 'no-duplicates', text: 'Nothing to review.' }));
+    holder.replaceChildren(element('p', { class: 'hint', id: 'no-duplicates', text: t('nothingToReview') }));
     return;
   }
   const body = element('tbody');
   for (const pair of pairs) {
-    const confirm = element('button', { type: 'button', 'data-action': 'confirm', text: 'Same person' });
-    const reject = element('button', { type: 'button', class: 'secondary', 'data-action': 'reject', text: 'Different people' });
+    const confirm = element('button', { type: 'button', 'data-action': 'confirm', text: t('samePerson') });
+    const reject = element('button', { type: 'button', class: 'secondary', 'data-action': 'reject', text: t('differentPeople') });
     const decide = async (action) => {
       confirm.disabled = true; reject.disabled = true;
       try {
         await api(`/v1/duplicates/${encodeURIComponent(pair.id)}/${action}`, { method: 'POST' });
         await Promise.all([loadReports(), loadDuplicates()]);
+        $('#duplicates h2').focus?.();
       } catch (error) {
         showError('#app-error', error.message);
         confirm.disabled = false; reject.disabled = false;
@@ -284,13 +524,18 @@ async function loadDuplicates() {
     };
     confirm.addEventListener('click', () => decide('confirm'));
     reject.addEventListener('click', () => decide('reject'));
-    const agencies = `${pair.a.agency} ↔ ${pair.b.agency}`;
+    const agencies = `${codeName('agency', pair.a.agency)} ↔ ${codeName('agency', pair.b.agency)}`;
     const dates = [pair.a.intake_date, pair.b.intake_date].filter(Boolean).join(' / ');
     const matched = Object.entries(pair.features || {})
-      .filter(([, value]) => value !== false && value !== null && value !== 0)
-      .map(([name, value]) => (value === true ? name : `${name}: ${value}`)).join(', ');
-    body.append(element('tr', { 'data-pair': pair.id },
-      element('td', { class: 'num', text: pair.score !== undefined ? Number(pair.score).toFixed(2) : '' }),
+      .filter(([, value]) => value !== false && value !== null && value !== 0 && value !== 'different')
+      .map(([name, value]) => {
+        const feature = t('features')[name] || name;
+        return value === true ? feature : `${feature}: ${t('levels')[value] || value}`;
+      }).join(', ');
+    const score = pair.score !== undefined && pair.score !== null
+      ? new Intl.NumberFormat(state.lang === 'fr' ? 'fr-FR' : 'en-GB', { style: 'percent' }).format(pair.score) : '';
+    body.append(element('tr', { 'data-pair': pair.id, 'data-agencies': `${pair.a.agency} ↔ ${pair.b.agency}` },
+      element('td', { class: 'num', text: score }),
       element('td', { text: agencies }),
       element('td', { text: dates }),
       element('td', { text: matched }),
@@ -298,10 +543,22 @@ async function loadDuplicates() {
   }
   holder.replaceChildren(element('table', { id: 'duplicate-list' },
     element('thead', {}, element('tr', {},
-      element('th', { class: 'num', text: 'score' }), element('th', { text: 'agencies' }),
-      element('th', { text: 'intake dates' }),
-      element('th', { text: 'what matches' }), element('th', { text: 'decision' }))),
+      element('th', { scope: 'col', class: 'num', text: t('score') }), element('th', { scope: 'col', text: t('agencies') }),
+      element('th', { scope: 'col', text: t('intakeDates') }),
+      element('th', { scope: 'col', text: t('whatMatches') }), element('th', { scope: 'col', text: t('decision') }))),
     body));
+}
+
+function showView(view, focus = false) {
+  state.view = view;
+  for (const tab of document.querySelectorAll('#views [role=tab]')) {
+    const selected = tab.dataset.view === view;
+    tab.setAttribute('aria-selected', String(selected));
+    tab.setAttribute('tabindex', selected ? '0' : '-1');
+    if (selected && focus) tab.focus();
+  }
+  for (const panel of document.querySelectorAll('.view')) panel.hidden = panel.id !== `view-${view}`;
+  writeUrl();
 }
 
 async function showApp() {
@@ -309,13 +566,22 @@ async function showApp() {
   $('#app').hidden = false;
   $('#session').hidden = false;
   try {
-    const options = await loadOptions();
+    const [options, labels] = await Promise.all([api('/v1/reports/options'), fetch('/dashboard/labels.json').then((r) => r.json())]);
+    state.options = options;
+    state.labels = labels;
+    state.threshold = options.threshold;
+    if (options.scope_agency) state.agency = options.scope_agency;
+    if (!options.exact_counts && state.periodKind === 'custom') state.periodKind = 'all';
+    translatePage();
+    filtersToForm();
     $('#whoami').textContent = options.scope_agency
-      ? `signed in (agency ${options.scope_agency})` : 'signed in (whole network)';
-    if (!options.review_duplicates) $('#duplicates').hidden = true;
-    await Promise.all([loadReports(), loadDuplicates()]);
+      ? t('signedInAgency')(codeName('agency', options.scope_agency)) : t('signedInNetwork');
+    $('#tab-duplicates').hidden = !options.review_duplicates;
+    if (!options.review_duplicates && state.view === 'duplicates') state.view = 'overview';
+    showView(state.view);
+    await Promise.all([reload(), loadDuplicates()]);
   } catch (error) {
-    if (error.status === 401) return signOut('That token was not accepted: ' + error.message);
+    if (error.status === 401) return signOut(t('notAccepted') + error.message);
     showError('#app-error', error.message);
   }
 }
@@ -329,6 +595,9 @@ function signOut(message) {
 }
 
 document.addEventListener('DOMContentLoaded', () => {
+  readUrl();
+  translatePage();
+  $('#lang').value = state.lang;
   $('#sign-in-form').addEventListener('submit', (event) => {
     event.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, $('#token').value.trim());
@@ -338,7 +607,47 @@ document.addEventListener('DOMContentLoaded', () => {
   $('#sign-out').addEventListener('click', () => signOut(''));
   $('#filters').addEventListener('submit', (event) => {
     event.preventDefault();
-    loadReports().catch((error) => showError('#app-error', error.message));
+    formToFilters();
+    reload();
   });
+  $('#filter-period-kind').addEventListener('change', fillPeriodChoices);
+  $('#filter-country').addEventListener('change', () => { if ($('#filter-country').value) $('#filter-region').value = ''; });
+  $('#filter-region').addEventListener('change', () => { if ($('#filter-region').value) $('#filter-country').value = ''; });
+  $('#clear-filters').addEventListener('click', () => {
+    Object.assign(state, { periodKind: 'all', period: '', from: '', to: '', country: '', region: '',
+      agency: state.options?.scope_agency || '' });
+    filtersToForm();
+    reload();
+  });
+  $('#lang').addEventListener('change', () => {
+    state.lang = $('#lang').value;
+    translatePage();
+    filtersToForm();
+    writeUrl();
+    if (state.options) {
+      $('#whoami').textContent = state.options.scope_agency
+        ? t('signedInAgency')(codeName('agency', state.options.scope_agency)) : t('signedInNetwork');
+      drawReport();
+      drawTrend();
+      drawMap();
+      loadDuplicates().catch((error) => showError('#app-error', error.message));
+    }
+  });
+  $('#map-dimension').addEventListener('change', () => {
+    state.map = $('#map-dimension').value;
+    writeUrl();
+    drawMap();
+  });
+  const tabs = [...document.querySelectorAll('#views [role=tab]')];
+  for (const tab of tabs) {
+    tab.addEventListener('click', () => showView(tab.dataset.view));
+    tab.addEventListener('keydown', (event) => {
+      const visible = tabs.filter((x) => !x.hidden);
+      const i = visible.indexOf(tab);
+      const next = event.key === 'ArrowRight' ? visible[(i + 1) % visible.length]
+        : event.key === 'ArrowLeft' ? visible[(i - 1 + visible.length) % visible.length] : null;
+      if (next) { event.preventDefault(); showView(next.dataset.view, true); }
+    });
+  }
   if (sessionStorage.getItem(TOKEN_KEY)) showApp();
 });

@@ -113,6 +113,9 @@ pub struct ReportOptionsBody {
     pub formats: Vec<String>,
     pub regions: Vec<RegionBody>,
     pub agencies: Vec<String>,
+    /// The name of every agency, by code (for people to read: referral partners too).
+    #[serde(default)]
+    pub agency_names: std::collections::BTreeMap<String, String>,
     pub threshold: u64,
     /// The caller's rights.
     pub scope_agency: Option<String>,

@@ -227,6 +227,10 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let refresh_reports = tokio::spawn(crate::reports::cache::refresh_every(
+            self.storage.clone(),
+            self.state.report_cache.clone(),
+        ));
         let router = http::router(self.state);
         let housekeeping = tokio::spawn(crate::service::maintenance::every(
             self.storage.clone(),
@@ -269,6 +273,8 @@ impl Server {
         }
         housekeeping.abort();
         let _ = housekeeping.await;
+        refresh_reports.abort();
+        let _ = refresh_reports.await;
         let storage = self.storage;
         let _ = tokio::task::spawn_blocking(move || storage.close()).await;
         result

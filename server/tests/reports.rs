@@ -801,7 +801,7 @@ async fn reports_match_the_generated_population_and_respect_roles() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Every route that is not public and not a report answers an analyst's token with 403.
-    // (The dashboard's page, script and style are static and hold no data.)
+    // (The dashboard's page, scripts, style, map and code names are static and hold no data.)
     let public_routes = [
         "/healthz",
         "/openapi.json",
@@ -809,6 +809,10 @@ async fn reports_match_the_generated_population_and_respect_roles() {
         "/dashboard",
         "/dashboard/app.js",
         "/dashboard/app.css",
+        "/dashboard/vendor.js",
+        "/dashboard/parts/{name}",
+        "/dashboard/world.json",
+        "/dashboard/labels.json",
     ];
     let case_id = cases[0].id.unwrap().to_string();
     let mut checked = 0;

@@ -4,8 +4,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
 import { seededServer, POPULATION } from './seed.mjs';
+import { launch, analystToken, signedIn, apply, cellOf, headlineTotal } from './browser.mjs';
 
 const THRESHOLD = 5;
 let server;
@@ -13,13 +13,7 @@ let browser;
 
 before(async () => {
   server = await seededServer();
-  browser = await chromium.launch({
-    executablePath: process.env.FIELDCASE_CHROMIUM || '/usr/bin/chromium',
-    // This machine's network is closed: without these Chromium spends its start-up on
-    // connections that are refused.
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launch();
 });
 
 after(async () => {
@@ -27,67 +21,25 @@ after(async () => {
   await server?.close();
 });
 
-/// An analyst user of the central office with an API token carrying `grants`.
-async function analystToken(name, grants) {
-  const user = await server.admin('user', 'add', '--agency', 'iom_uga', '--role', 'analyst',
-    '--name', name);
-  const args = ['token', 'add', '--user', user.id, '--label', `${name} dashboard`];
-  for (const grant of grants) args.push('--grant', grant);
-  return (await server.admin(...args)).token;
-}
-
-/// A fresh page signed in with `token`; page errors (a CSP violation, a script error) fail
-/// the test.
-async function signedIn(token) {
-  const page = await browser.newPage();
-  const problems = [];
-  page.on('pageerror', (error) => problems.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(message.text());
-  });
-  await page.goto(`${server.url}/dashboard`);
-  await page.fill('#token', token);
-  await page.click('#sign-in-form button[type=submit]');
-  await page.waitForSelector('#figure-by_sex table');
-  if (process.env.FIELDCASE_DASHBOARD_SCREENSHOT) {
-    await page.screenshot({ path: process.env.FIELDCASE_DASHBOARD_SCREENSHOT, fullPage: true });
-  }
-  return { page, problems };
-}
-
-async function cellOf(page, tableId, rowKey, column = 0) {
-  return page.locator(`table[data-table="${tableId}"] tr[data-key="${rowKey}"] td`).nth(column).innerText();
-}
-
-async function headlineTotal(page) {
-  return (await page.locator('#headline-total .value').innerText()).trim();
-}
-
-/// Reloads the figures after changing filters and waits for the page to redraw.
-async function apply(page) {
-  const loads = await page.evaluate(() => Number(document.body.dataset.loads || 0));
-  await page.click('#filters button[type=submit]');
-  await page.waitForFunction((n) => Number(document.body.dataset.loads || 0) > n, loads);
-}
-
 const bySex = (cases) => cases.reduce((counts, c) => {
   counts[c.fields.sex] = (counts[c.fields.sex] || 0) + 1;
   return counts;
 }, {});
 
 test('a plain analyst sees published figures only: perturbed, no small count, no case, no review', async () => {
-  const { page, problems } = await signedIn(await analystToken('plain analyst', []));
+  const { page, problems, close } = await signedIn(browser, server,
+    await analystToken(server, 'plain analyst', []));
   const expected = bySex(POPULATION);
   assert.ok(expected.female >= THRESHOLD && expected.male < THRESHOLD && expected.other < THRESHOLD,
     'the population is built to have both large and small cells');
 
   // The legend says the values are perturbed, and by how much at most.
-  const legend = await page.locator('#disclosure').innerText();
-  assert.match(legend, /perturbed/);
+  const legend = await page.locator('#legend').innerText();
+  assert.match(legend, /Published figures/);
   const max = Number(legend.match(/±(\d+)/)[1]);
   assert.ok(max >= 1, legend);
   assert.equal(await page.locator('#filter-disclosure-label').isVisible(), false);
-  assert.equal(await page.locator('#duplicates').isVisible(), false);
+  assert.equal(await page.locator('#tab-duplicates').isVisible(), false);
   const near = (text, exact) => Math.abs(Number(text) - exact) <= max;
   const female = await cellOf(page, 'by_sex', 'female');
   assert.ok(near(female, expected.female), `female ${female}, exact ${expected.female}`);
@@ -98,19 +50,19 @@ test('a plain analyst sees published figures only: perturbed, no small count, no
   const total = await headlineTotal(page);
   assert.ok(near(total, POPULATION.length), `total ${total}, exact ${POPULATION.length}`);
 
-  // A day-by-day period is for exact figures: published ones cover whole months.
-  await page.fill('#filter-from', '2026-05-02');
-  await page.click('#filters button[type=submit]');
-  await page.waitForSelector('#app-error:not([hidden])');
-  assert.match(await page.locator('#app-error').innerText(), /calendar month/);
-  // The browser logs the refused request (a 400) to the console; nothing else may be there.
-  problems.splice(0, problems.length, ...problems.filter((p) => !/\b400\b/.test(p)));
-  await page.fill('#filter-from', '');
+  // A day-by-day period is for exact figures: published ones cover fixed periods only, so
+  // the period list does not offer dates; a month is offered, and goes into the address.
+  assert.equal(await page.locator('#filter-period-kind option[value=custom]').evaluate((o) => o.hidden), true);
+  await page.selectOption('#filter-period-kind', 'month');
+  await page.selectOption('#filter-period', '2026-05');
+  await apply(page);
+  assert.match(page.url(), /period=month&which=2026-05/);
+  await page.selectOption('#filter-period-kind', 'all');
   await apply(page);
 
   // Nowhere on the page (charts' labels aside) is a count between 1 and the threshold.
   const published = await page.locator('td.num').allInnerTexts();
-  assert.ok(published.length > 20, 'the page shows the report tables');
+  assert.ok(published.length > 20, 'the page holds the report tables');
   for (const text of published) {
     const n = Number(text);
     if (text.trim() !== '' && Number.isInteger(n)) {
@@ -128,16 +80,17 @@ test('a plain analyst sees published figures only: perturbed, no small count, no
     return response.status;
   });
   assert.equal(refused, 403);
-  await page.close();
+  await close();
 });
 
 test('the central office reviews a duplicate and the count of individuals follows', async () => {
-  const { page, problems } = await signedIn(
-    await analystToken('central analyst', ['exact_counts', 'review_duplicates']));
+  const { page, problems, close } = await signedIn(browser, server,
+    await analystToken(server, 'central analyst', ['exact_counts', 'review_duplicates']));
   await page.selectOption('#filter-disclosure', 'internal');
   await apply(page);
   const expected = bySex(POPULATION);
   assert.match(await page.locator('#disclosure').innerText(), /Exact/);
+  await page.click('#tab-duplicates');
   assert.equal(await cellOf(page, 'by_sex', 'male'), String(expected.male));
   assert.equal(await cellOf(page, 'by_sex', 'other'), String(expected.other));
   assert.equal(await headlineTotal(page), String(POPULATION.length));
@@ -146,7 +99,7 @@ test('the central office reviews a duplicate and the count of individuals follow
   const rows = page.locator('#duplicate-list tbody tr');
   assert.equal(await rows.count(), 1);
   const row = await rows.first().innerText();
-  assert.match(row, /iom_uga ↔ iom_eth|iom_eth ↔ iom_uga/);
+  assert.match(row, /IOM Uganda ↔ IOM Ethiopia|IOM Ethiopia ↔ IOM Uganda/);
   const html = await page.content();
   for (const c of POPULATION) {
     assert.ok(!html.includes(c.fields.given_name), 'no name reaches the dashboard');
@@ -164,14 +117,15 @@ test('the central office reviews a duplicate and the count of individuals follow
   await apply(page);
   assert.equal(await headlineTotal(page), String(POPULATION.length));
 
-  // A period: intake from May on.
+  // A period of days (exact figures): intake from May on.
+  await page.selectOption('#filter-period-kind', 'custom');
   await page.fill('#filter-from', '2026-05-01');
   await apply(page);
   const fromMay = POPULATION.filter((c) => c.fields.intake_date >= '2026-05-01').length;
   assert.equal(await headlineTotal(page), String(fromMay));
 
   // A region with no case in it.
-  await page.fill('#filter-from', '');
+  await page.selectOption('#filter-period-kind', 'all');
   const empty = await page.evaluate(() => [...document.querySelectorAll('#filter-region option')]
     .map((o) => ({ value: o.value, text: o.textContent }))
     .find((o) => o.value && !/africa/i.test(o.text)));
@@ -183,16 +137,18 @@ test('the central office reviews a duplicate and the count of individuals follow
   // Referral flow: Uganda's referral to Ethiopia, sent and accepted.
   await page.selectOption('#filter-region', '');
   await apply(page);
+  await page.click('#tab-referrals');
+  await page.click('#referral-flow .mode button[data-mode=table]');
   const flow = page.locator('#referral-flow table');
   const headers = await flow.locator('thead th').allInnerTexts();
-  const flowRow = flow.locator('tbody tr', { hasText: 'iom_eth' }).first();
+  const flowRow = flow.locator('tbody tr', { hasText: 'IOM Ethiopia' }).first();
   const cells = await flowRow.locator('td').allInnerTexts();
   const column = (name) => cells[headers.indexOf(name) - 1];
-  assert.match(await flowRow.innerText(), /iom_uga/);
-  assert.equal(column('sent'), '1');
-  assert.equal(column('accepted'), '1');
+  assert.match(await flowRow.innerText(), /IOM Uganda/);
+  assert.equal(column('Sent'), '1');
+  assert.equal(column('Accepted'), '1');
   assert.deepEqual(problems, []);
-  await page.close();
+  await close();
 });
 
 test('a wrong token is refused at sign-in and nothing is shown', async () => {

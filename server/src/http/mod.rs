@@ -54,6 +54,8 @@ pub struct AppState {
     pub report_threshold: u64,
     /// The last duplicate-candidate scan, reused while the log has not grown.
     pub duplicate_candidates: Arc<crate::reports::duplicates::CandidateCache>,
+    /// Published reports, reused while the log and the confirmed links stay the same.
+    pub report_cache: Arc<crate::reports::cache::ReportCache>,
     /// Where first start writes the system-admin token (`<data-dir>/admin.token`): rotating
     /// the token it holds deletes it.
     pub admin_token_file: Option<std::path::PathBuf>,
@@ -85,6 +87,7 @@ impl AppState {
             sync_slots: Arc::new(Semaphore::new(crate::config::MAX_CONCURRENT_SYNCS)),
             report_threshold: crate::config::DEFAULT_REPORT_THRESHOLD,
             duplicate_candidates: Arc::default(),
+            report_cache: Arc::default(),
             admin_token_file: None,
             metrics_token: None,
             throttle: Arc::default(),
@@ -142,6 +145,14 @@ fn routes() -> Routes {
         .add(Method::GET, "/dashboard", get(dashboard::index))
         .add(Method::GET, "/dashboard/app.js", get(dashboard::script))
         .add(Method::GET, "/dashboard/app.css", get(dashboard::style))
+        .add(Method::GET, "/dashboard/vendor.js", get(dashboard::vendor))
+        .add(Method::GET, "/dashboard/parts/{name}", get(dashboard::part))
+        .add(Method::GET, "/dashboard/world.json", get(dashboard::world))
+        .add(
+            Method::GET,
+            "/dashboard/labels.json",
+            get(dashboard::labels),
+        )
         .add(Method::POST, "/v1/sync", post(sync::sync))
         .add(Method::POST, "/v1/enroll", post(enroll::enroll))
         .add(
@@ -288,6 +299,11 @@ fn routes() -> Routes {
         )
         .add(Method::GET, "/v1/reports", get(reports::report_all))
         .add(Method::GET, "/v1/reports/options", get(reports::options))
+        .add(
+            Method::GET,
+            "/v1/reports/series",
+            get(reports::report_series),
+        )
         .add(Method::GET, "/v1/reports/{table}", get(reports::report_one))
         .add(Method::GET, "/v1/duplicates", get(reports::list_duplicates))
         .add(Method::GET, "/v1/case-reviews", get(case_reviews::list))

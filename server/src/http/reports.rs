@@ -19,6 +19,7 @@ use crate::reports::engine::{self, CountMode, ReportRequest, TABLE_IDS};
 use crate::reports::facts::FactFilter;
 use crate::reports::format::{table_csv, Period, PerturbationBody, ReportBody, Scope};
 use crate::reports::query::{self, Disclosure, Format, ReportParams};
+use crate::reports::series::{self, MonthBody, SeriesBody};
 use crate::reports::{cellkey, disclosure, regions};
 use crate::roles::{Grant, Role};
 use crate::storage::{DuplicateDecision, NewApiToken, StorageError};
@@ -87,11 +88,22 @@ fn decide_disclosure(
     Ok((Disclosure::Public, Some(threshold)))
 }
 
-async fn report(
-    state: AppState,
-    principal: Principal,
-    params: ReportParams,
-) -> Result<Response, ApiError> {
+/// Who a report is for and how it is published, decided once per request.
+struct Publication {
+    /// The agency the figures are limited to.
+    agency: Option<fieldcase_core::AgencyCode>,
+    disclosure: Disclosure,
+    /// Public output: the suppression threshold.
+    threshold: Option<u64>,
+    perturbation: Option<cellkey::PerturbationTable>,
+}
+
+/// The caller's scope and disclosure for `params`, or why not (403, 400).
+async fn publication(
+    state: &AppState,
+    principal: &Principal,
+    params: &ReportParams,
+) -> Result<Publication, ApiError> {
     let rights = principal.report_rights()?;
     let agency = match (&rights.agency, &params.agency) {
         (Some(own), Some(asked)) if own != asked => {
@@ -115,12 +127,34 @@ async fn report(
             )));
         }
     }
-    let (disclosure_mode, threshold) = decide_disclosure(&params, &rights, state.report_threshold)?;
-    if disclosure_mode == Disclosure::Public {
-        query::check_public_period(params.from, params.to)
-            .map_err(|e| ApiError::bad_request(e.0))?;
-    }
+    let (disclosure, threshold) = decide_disclosure(params, &rights, state.report_threshold)?;
     let perturbation = threshold.map(|_| cellkey::PerturbationTable::new(state.report_threshold));
+    Ok(Publication {
+        agency,
+        disclosure,
+        threshold,
+        perturbation,
+    })
+}
+
+/// The tables of `params` over `from`..=`to`, computed and, for public output, published
+/// (perturbed, then suppressed); with the count of linked cases, published alike. Answers are
+/// reused from [`crate::reports::cache`] while the data is unchanged; `refreshable` ones are
+/// computed again after new data for the next reader.
+async fn published_tables(
+    state: &AppState,
+    publication: &Publication,
+    params: &ReportParams,
+    from: Option<fieldcase_core::model::Date>,
+    to: Option<fieldcase_core::model::Date>,
+    refreshable: bool,
+) -> Result<
+    (
+        Vec<crate::reports::table::Table>,
+        crate::reports::table::Cell,
+    ),
+    ApiError,
+> {
     let countries = match (params.country, params.region) {
         (Some(c), _) => Some(vec![c]),
         (None, Some(r)) => Some(regions::countries_of(r)),
@@ -128,28 +162,104 @@ async fn report(
     };
     let request = ReportRequest {
         filter: FactFilter {
-            from: params.from,
-            to: params.to,
-            agency: agency.clone(),
+            from,
+            to,
+            agency: publication.agency.clone(),
             countries,
         },
         count: params.count,
         tables: params.tables.clone(),
-        keys: perturbation.as_ref().map(|_| state.storage.cell_keys()),
+        keys: publication
+            .perturbation
+            .as_ref()
+            .map(|_| state.storage.cell_keys()),
     };
+    // Everything that decides the figures (codes, dates and the disclosure only).
+    let key = format!(
+        "{:?}|{:?}|{:?}|{}|{:?}",
+        request.filter,
+        request.count,
+        request.tables,
+        publication.disclosure.as_str(),
+        publication.threshold
+    );
     let storage = state.storage.clone();
-    let (mut tables, mut linked) =
-        blocking(move || engine::compute(storage.as_ref(), &request)).await?;
-    if let (Some(t), Some(table)) = (threshold, &perturbation) {
-        for figures in &mut tables {
-            disclosure::publish(figures, table, t);
+    let cache = state.report_cache.clone();
+    let (threshold, perturbation) = (publication.threshold, publication.perturbation.clone());
+    let recipe: crate::reports::cache::Recipe = std::sync::Arc::new(move |storage| {
+        let (mut tables, mut linked) = engine::compute(storage, &request)?;
+        if let (Some(t), Some(table)) = (threshold, &perturbation) {
+            for figures in &mut tables {
+                disclosure::publish(figures, table, t);
+            }
+            disclosure::perturb(&mut linked, table);
+            // Under a raised threshold, hidden like any table's count below it.
+            if linked.count.is_some_and(|v| v > 0 && v < t) {
+                linked.count = None;
+            }
         }
-        disclosure::perturb(&mut linked, table);
-        // Under a raised threshold, hidden like any table's count below it.
-        if linked.count.is_some_and(|v| v > 0 && v < t) {
-            linked.count = None;
-        }
+        Ok((tables, linked))
+    });
+    let answer =
+        blocking(move || cache.get_or_compute(storage.as_ref(), &key, recipe, refreshable)).await?;
+    Ok((*answer).clone())
+}
+
+fn perturbation_body(p: &cellkey::PerturbationTable) -> PerturbationBody {
+    PerturbationBody {
+        method: "cell_key",
+        max_perturbation: p.max_perturbation(),
+        note: "counts are perturbed: each is within max_perturbation of the exact \
+               count, the same cell always shows the same value, no count from 1 to \
+               threshold - 1 is shown (small counts show as 0 or the threshold), and \
+               totals are perturbed on their own, so rows need not add up to them",
     }
+}
+
+fn scope_body(publication: &Publication, params: &ReportParams) -> Scope {
+    Scope {
+        agency: publication.agency.as_ref().map(|a| a.to_string()),
+        country: params.country.map(|c| c.to_string()),
+        region: params.region.map(|r| r.id.to_owned()),
+    }
+}
+
+fn count_code(count: CountMode) -> &'static str {
+    match count {
+        CountMode::Assistance => "assistance",
+        CountMode::Individuals => "individuals",
+    }
+}
+
+/// The newest sync of a device in scope (RFC 3339): the figures include nothing newer.
+async fn data_as_of(
+    state: &AppState,
+    agency: Option<&fieldcase_core::AgencyCode>,
+) -> Result<Option<String>, ApiError> {
+    let storage = state.storage.clone();
+    let agency = agency.cloned();
+    let devices = blocking(move || storage.list_devices(agency.as_ref())).await?;
+    Ok(devices
+        .iter()
+        .filter_map(|d| d.last_seen_at_ms)
+        .max()
+        .map(rfc3339))
+}
+
+async fn report(
+    state: AppState,
+    principal: Principal,
+    params: ReportParams,
+) -> Result<Response, ApiError> {
+    let publication = publication(&state, &principal, &params).await?;
+    if publication.disclosure == Disclosure::Public {
+        query::check_public_period(params.from, params.to)
+            .map_err(|e| ApiError::bad_request(e.0))?;
+    }
+    let as_of = data_as_of(&state, publication.agency.as_ref()).await?;
+    let (tables, linked) =
+        published_tables(&state, &publication, &params, params.from, params.to, true).await?;
+    let disclosure_mode = publication.disclosure;
     tracing::info!(
         tables = tables.len(),
         disclosure = disclosure_mode.as_str(),
@@ -162,30 +272,17 @@ async fn report(
                     from: params.from.map(|d| d.to_string()),
                     to: params.to.map(|d| d.to_string()),
                 },
-                scope: Scope {
-                    agency: agency.map(|a| a.to_string()),
-                    country: params.country.map(|c| c.to_string()),
-                    region: params.region.map(|r| r.id.to_owned()),
-                },
-                count: match params.count {
-                    CountMode::Assistance => "assistance",
-                    CountMode::Individuals => "individuals",
-                },
+                scope: scope_body(&publication, &params),
+                count: count_code(params.count),
                 disclosure: disclosure_mode.as_str(),
-                threshold,
+                threshold: publication.threshold,
                 individuals_rule: "confirmed duplicate links only; probable duplicates not yet \
                                    confirmed count as separate individuals",
                 linked_cases: (params.count == CountMode::Individuals)
                     .then_some(linked.count)
                     .flatten(),
-                perturbation: perturbation.as_ref().map(|p| PerturbationBody {
-                    method: "cell_key",
-                    max_perturbation: p.max_perturbation(),
-                    note: "counts are perturbed: each is within max_perturbation of the exact \
-                           count, the same cell always shows the same value, no count from 1 to \
-                           threshold - 1 is shown (small counts show as 0 or the threshold), and \
-                           totals are perturbed on their own, so rows need not add up to them",
-                }),
+                perturbation: publication.perturbation.as_ref().map(perturbation_body),
+                data_as_of: as_of,
                 tables,
             };
             Ok(Json(body).into_response())
@@ -212,6 +309,52 @@ async fn report(
     }
 }
 
+/// `GET /v1/reports/series`: the tables month by month over whole months, each month
+/// published as its own one-month report ([`crate::reports::series`]).
+pub async fn report_series(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<SeriesBody>, ApiError> {
+    let params = query::parse(&q, None).map_err(|e| ApiError::bad_request(e.0))?;
+    if params.format != Format::Json {
+        return Err(ApiError::bad_request(
+            "a series is JSON only; CSV and HXL are one table of one period",
+        ));
+    }
+    let months = series::months(params.from, params.to).map_err(|e| ApiError::bad_request(e.0))?;
+    let publication = publication(&state, &principal, &params).await?;
+    let mut out = Vec::with_capacity(months.len());
+    for (first, last) in months {
+        let (tables, _) = published_tables(
+            &state,
+            &publication,
+            &params,
+            Some(first),
+            Some(last),
+            false,
+        )
+        .await?;
+        out.push(MonthBody {
+            month: first.to_string()[..7].to_owned(),
+            tables,
+        });
+    }
+    tracing::info!(
+        months = out.len(),
+        disclosure = publication.disclosure.as_str(),
+        "report series computed"
+    );
+    Ok(Json(SeriesBody {
+        scope: scope_body(&publication, &params),
+        count: count_code(params.count),
+        disclosure: publication.disclosure.as_str(),
+        threshold: publication.threshold,
+        perturbation: publication.perturbation.as_ref().map(perturbation_body),
+        months: out,
+    }))
+}
+
 pub async fn options(
     State(state): State<AppState>,
     principal: Principal,
@@ -219,7 +362,16 @@ pub async fn options(
     let rights = principal.report_rights()?;
     let storage = state.storage.clone();
     let only = rights.agency.clone();
-    let agencies = blocking(move || storage.list_agencies(only.as_ref())).await?;
+    let everyone = blocking(move || storage.list_agencies(None)).await?;
+    // Names of every agency, for reading referral partners; filters only the caller's scope.
+    let agency_names = everyone
+        .iter()
+        .map(|a| (a.code.to_string(), a.name.clone()))
+        .collect();
+    let agencies: Vec<_> = everyone
+        .into_iter()
+        .filter(|a| only.as_ref().is_none_or(|o| *o == a.code))
+        .collect();
     let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     Ok(Json(ReportOptionsBody {
         params: strings(&query::PARAMS),
@@ -234,6 +386,7 @@ pub async fn options(
                 name: r.name.to_owned(),
             })
             .collect(),
+        agency_names,
         agencies: agencies.into_iter().map(|a| a.code.to_string()).collect(),
         threshold: state.report_threshold,
         scope_agency: rights.agency.map(|a| a.to_string()),

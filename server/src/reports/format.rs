@@ -33,6 +33,9 @@ pub struct ReportBody {
     /// Public output: how the counts were perturbed (absent for exact figures).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub perturbation: Option<PerturbationBody>,
+    /// The newest sync of a device in scope (RFC 3339): the figures include nothing newer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_as_of: Option<String>,
     pub tables: Vec<Table>,
 }
 

@@ -466,6 +466,11 @@ macro_rules! conformance_suite {
                 c::cached_duplicate_candidates_follow_the_log(&*store);
             }
             #[test]
+            fn cached_reports_follow_the_log_and_decisions() {
+                let store = $make;
+                c::cached_reports_follow_the_log_and_decisions(&*store);
+            }
+            #[test]
             fn match_blocks_and_duplicate_decisions() {
                 let store = $make;
                 c::match_blocks_and_duplicate_decisions(&*store);

@@ -192,7 +192,10 @@ async fn operator_endpoints_answer() {
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
-            let concrete = path.replace("{user_id}", "x").replace("{device_id}", "x");
+            let concrete = path
+                .replace("{user_id}", "x")
+                .replace("{device_id}", "x")
+                .replace("{name}", "words.js");
             let reply = h.send(method.clone(), &concrete, None, None, vec![]).await;
             assert!(
                 reply.status != StatusCode::NOT_FOUND

@@ -358,3 +358,155 @@ pub fn api_tokens_carry_their_user(store: &dyn Storage) {
         Err(StorageError::NotFound("user"))
     ));
 }
+
+/// The report cache reuses an answer only while nothing it counts has changed: a push (the
+/// log grows) and a duplicate decision (the links change) each make the next request compute
+/// afresh, and its figures are the engine's.
+pub fn cached_reports_follow_the_log_and_decisions(store: &dyn Storage) {
+    use crate::reports::cache::ReportCache;
+    use crate::reports::engine::{compute, CountMode, ReportRequest};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let device = enrolled(store, "iom_uga");
+    let case = |sex: &str| {
+        vec![
+            ("sex", json!(sex)),
+            ("nationality", json!("ERI")),
+            ("intake_date", json!("2025-03-01")),
+        ]
+    };
+    let (a, b) = (RecordId::new(), RecordId::new());
+    store
+        .push(&device, &[op_with(&device, 1, a, &case("female"))], NOW)
+        .unwrap();
+    let request = ReportRequest {
+        filter: FactFilter::default(),
+        count: CountMode::Individuals,
+        tables: vec!["by_sex"],
+        keys: None,
+    };
+    let cache = ReportCache::default();
+    let computed = std::sync::Arc::new(AtomicUsize::new(0));
+    let recipe = {
+        let computed = computed.clone();
+        let request = request.clone();
+        std::sync::Arc::new(move |store: &dyn Storage| {
+            computed.fetch_add(1, Ordering::SeqCst);
+            compute(store, &request)
+        })
+    };
+    let ask = |key: &str| {
+        cache
+            .get_or_compute(store, key, recipe.clone(), true)
+            .unwrap()
+    };
+    let total = |answer: &crate::reports::cache::Published| answer.0[0].total.unwrap().count;
+
+    let first = ask("by_sex");
+    assert_eq!(total(&first), Some(1));
+    let again = ask("by_sex");
+    assert!(
+        std::sync::Arc::ptr_eq(&first, &again),
+        "the same answer, kept"
+    );
+    assert_eq!(computed.load(Ordering::SeqCst), 1);
+    ask("another request");
+    assert_eq!(
+        computed.load(Ordering::SeqCst),
+        2,
+        "another request is computed"
+    );
+
+    store
+        .push(&device, &[op_with(&device, 2, b, &case("female"))], NOW)
+        .unwrap();
+    let after_push = ask("by_sex");
+    assert_eq!(
+        computed.load(Ordering::SeqCst),
+        3,
+        "a push makes the next answer new"
+    );
+    assert_eq!(total(&after_push), Some(2));
+
+    store
+        .decide_duplicate(&DuplicateDecision {
+            record_a: a,
+            record_b: b,
+            confirmed: true,
+            decided_at_ms: NOW,
+            decided_by: "u1".into(),
+        })
+        .unwrap();
+    let after_decision = ask("by_sex");
+    assert_eq!(
+        computed.load(Ordering::SeqCst),
+        4,
+        "a confirmed link makes the next answer new"
+    );
+    assert_eq!(
+        total(&after_decision),
+        Some(1),
+        "two records, one individual"
+    );
+    assert_eq!(ask("by_sex"), after_decision);
+    assert_eq!(computed.load(Ordering::SeqCst), 4);
+
+    // After new data, a refresh computes again the answers asked most recently, and the next
+    // request finds the new figures without computing.
+    let hour = std::time::Duration::from_secs(3600);
+    store
+        .push(
+            &device,
+            &[op_with(&device, 3, RecordId::new(), &case("male"))],
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        cache.refresh(store, 1, hour).unwrap(),
+        1,
+        "at most the number asked"
+    );
+    assert_eq!(computed.load(Ordering::SeqCst), 5);
+    let fresh = ask("by_sex");
+    assert_eq!(
+        computed.load(Ordering::SeqCst),
+        5,
+        "served from the refreshed answer"
+    );
+    assert_eq!(total(&fresh), Some(2), "one linked pair and a new person");
+    assert_eq!(
+        cache.refresh(store, 4, hour).unwrap(),
+        1,
+        "then the older request"
+    );
+    assert_eq!(
+        cache.refresh(store, 4, hour).unwrap(),
+        0,
+        "nothing is stale"
+    );
+    store
+        .push(
+            &device,
+            &[op_with(&device, 4, RecordId::new(), &case("male"))],
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        cache.refresh(store, 4, std::time::Duration::ZERO).unwrap(),
+        0,
+        "none asked recently enough"
+    );
+    let month = cache.get_or_compute(store, "a month", recipe.clone(), false);
+    assert!(month.is_ok());
+    store
+        .push(
+            &device,
+            &[op_with(&device, 5, RecordId::new(), &case("male"))],
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        cache.refresh(store, 4, hour).unwrap(),
+        2,
+        "the two refreshable requests, not the month"
+    );
+}
