@@ -68,7 +68,12 @@ AGENCY_ADMINISTRATION = {
     "GET /v1/admin/audit",
 }
 
-REPORTS = {"GET /v1/reports", "GET /v1/reports/options", "GET /v1/reports/{table}"}
+REPORTS = {
+    "GET /v1/reports",
+    "GET /v1/reports/options",
+    "GET /v1/reports/series",
+    "GET /v1/reports/{table}",
+}
 CASE_REVIEWS = {"GET /v1/case-reviews"}
 DUPLICATES = {
     "GET /v1/duplicates",
