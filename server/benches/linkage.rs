@@ -130,8 +130,9 @@ fn main() {
         );
         println!(
             "  first review page {first_page:.2} s, next {next_page:.3} s; {} blocks shared \
-             ({} skipped), {} pairs compared, {} profiles sampled, threshold {}, λ {:.3e}",
+             ({} split, {} skipped), {} pairs compared, {} profiles sampled, threshold {}, λ {:.3e}",
             stats.blocks,
+            stats.blocks_split,
             stats.blocks_skipped,
             stats.comparisons,
             stats.sampled_profiles,

@@ -23,11 +23,12 @@
 
 use super::comparison::{Comparer, Comparison, Features, Vector};
 use super::fellegi_sunter::{listing_threshold, Model, TermFrequencies, U_SAMPLE_PROFILES};
-use super::matching::{BlockKey, MAX_BLOCK_RECORDS};
-use crate::storage::{BlockMember, CaseSummary, Storage, StorageError};
+use super::matching::MatchProfile;
+use super::pairs::BlockedCases;
+use crate::storage::{CaseSummary, Storage, StorageError};
 use fieldcase_core::model::Date;
 use fieldcase_core::{AgencyCode, RecordId};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// What review shows of one side of a pair.
@@ -102,10 +103,14 @@ fn ordered(x: RecordId, y: RecordId) -> (RecordId, RecordId) {
 /// What a computation looked at and estimated, for the reviewer and the benchmark.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Stats {
-    /// Blocks shared by at least two cases.
+    /// Blocks shared by at least two cases: those compared (each sub-block of an oversized
+    /// block counted) and those skipped.
     pub blocks: u64,
-    /// Blocks larger than [`MAX_BLOCK_RECORDS`], not compared.
+    /// Blocks, or sub-blocks of an oversized block, larger than `MAX_BLOCK_RECORDS`: not
+    /// compared.
     pub blocks_skipped: u64,
+    /// Blocks larger than `MAX_BLOCK_RECORDS` compared in sub-blocks (`super::pairs`).
+    pub blocks_split: u64,
     /// Distinct pairs compared.
     pub comparisons: u64,
     /// The estimated threshold: the lowest match probability listed.
@@ -181,7 +186,7 @@ impl CandidateCache {
     }
 }
 
-/// A compared pair kept for listing: its sides (indexes into the sides seen) and levels.
+/// A compared pair kept for listing: its sides (indexes into the cases blocked) and levels.
 struct Compared {
     a: u32,
     b: u32,
@@ -189,26 +194,6 @@ struct Compared {
     /// Keyed tokens (under the caseload's term-frequency key) of the exact name words shared.
     exact: [Option<[u8; 8]>; 2],
     swapped: bool,
-}
-
-/// The cases met in blocks, each once, by index.
-#[derive(Default)]
-struct Sides {
-    index: HashMap<RecordId, u32>,
-    records: Vec<RecordId>,
-}
-
-impl Sides {
-    /// The index of a case, and whether it was met for the first time.
-    fn of(&mut self, record: RecordId) -> (u32, bool) {
-        if let Some(&i) = self.index.get(&record) {
-            return (i, false);
-        }
-        let i = self.records.len() as u32;
-        self.records.push(record);
-        self.index.insert(record, i);
-        (i, true)
-    }
 }
 
 /// Walks the match blocks, compares every pair within a block once, estimates the model and
@@ -230,78 +215,30 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError
     // by keyed token. A case that shares no block is met by no pair, and its words would
     // only lower the counts of names that are rare anyway.
     let mut caseload_tf = TermFrequencies::empty();
-    let mut sides = Sides::default();
-    let mut compared: HashSet<u64> = HashSet::new();
-    let mut patterns: HashMap<Vector, u64> = HashMap::new();
-    let mut kept: Vec<Compared> = Vec::new();
-    let mut block: Option<BlockKey> = None;
-    let mut members: Vec<Arc<BlockMember>> = Vec::new();
-    let mut oversized = false;
-    let mut flush = |members: &mut Vec<Arc<BlockMember>>, oversized: bool, stats: &mut Stats| {
-        if members.is_empty() && !oversized {
-            return;
-        }
-        stats.blocks += 1;
-        if oversized {
-            stats.blocks_skipped += 1;
-            members.clear();
-            return;
-        }
-        let ids: Vec<u32> = members
-            .iter()
-            .map(|m| {
-                let (i, new) = sides.of(m.record);
-                if new {
-                    caseload_tf.add(&m.profile);
-                }
-                i
-            })
-            .collect();
-        for (i, x) in members.iter().enumerate() {
-            for (j, y) in members.iter().enumerate().skip(i + 1) {
-                let (a, b) = if x.record.as_bytes() <= y.record.as_bytes() {
-                    (ids[i], ids[j])
-                } else {
-                    (ids[j], ids[i])
-                };
-                if a == b || !compared.insert(u64::from(a) << 32 | u64::from(b)) {
-                    continue;
-                }
-                stats.comparisons += 1;
-                let c: Comparison = comparer.compare(&x.profile, &y.profile, &|w| model.rarity(w));
-                *patterns.entry(c.vector).or_default() += 1;
-                if c.is_plausible() {
-                    kept.push(Compared {
-                        a,
-                        b,
-                        vector: c.vector,
-                        exact: c.exact_tokens.map(|t| t.map(|t| caseload_tf.token(&t))),
-                        swapped: c.swapped,
-                    });
-                }
-            }
-        }
-        members.clear();
-    };
-    storage.scan_match_blocks(&mut |b, member| {
-        if block.as_ref() != Some(b) {
-            flush(&mut members, oversized, &mut stats);
-            block = Some(*b);
-            oversized = false;
-        }
-        if members.len() >= MAX_BLOCK_RECORDS {
-            // Keep nothing more of a block that will be skipped.
-            oversized = true;
-            members.clear();
-            return;
-        }
-        if !oversized {
-            members.push(member);
-        }
-    })?;
-    flush(&mut members, oversized, &mut stats);
-    drop(compared);
+    let blocked =
+        BlockedCases::collect(|visit| storage.scan_match_blocks(visit), &mut |profile| {
+            caseload_tf.add(profile)
+        })?;
     caseload_tf.over(cases);
+    stats.blocks = blocked.blocks() as u64 + blocked.skipped;
+    stats.blocks_skipped = blocked.skipped;
+    stats.blocks_split = blocked.split;
+    let judge = |a: u32, b: u32, x: &MatchProfile, y: &MatchProfile| {
+        let c: Comparison = comparer.compare(x, y, &|w| model.rarity(w));
+        let kept = c.is_plausible().then(|| Compared {
+            a,
+            b,
+            vector: c.vector,
+            exact: c.exact_tokens.map(|t| t.map(|t| caseload_tf.token(&t))),
+            swapped: c.swapped,
+        });
+        (c.vector, kept)
+    };
+    let compared = blocked.compare_pairs(&judge);
+    let (patterns, kept) = (compared.patterns, compared.kept);
+    stats.comparisons = compared.comparisons;
+    // The opened profiles go now: only the record ids of the cases are needed from here.
+    let records = blocked.into_records();
     stats.phase_seconds[1] = started.elapsed().as_secs_f64();
 
     model.fit(&patterns);
@@ -336,7 +273,7 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError
         .collect();
     let mut wanted: Vec<RecordId> = listed
         .iter()
-        .flat_map(|(c, _)| [sides.records[c.a as usize], sides.records[c.b as usize]])
+        .flat_map(|(c, _)| [records[c.a as usize], records[c.b as usize]])
         .collect();
     wanted.sort_unstable_by(|x, y| x.as_bytes().cmp(y.as_bytes()));
     wanted.dedup();
@@ -347,7 +284,7 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError
         .collect();
     let mut found: Found = HashMap::new();
     for (c, p) in listed {
-        let (ra, rb) = (sides.records[c.a as usize], sides.records[c.b as usize]);
+        let (ra, rb) = (records[c.a as usize], records[c.b as usize]);
         let (Some(a), Some(b)) = (summaries.get(&ra), summaries.get(&rb)) else {
             continue;
         };

@@ -37,8 +37,9 @@
 //! A key of [`BLOCK_KEY_BYTES`] bytes collides by chance with probability about 2⁻⁶⁴ per pair
 //! of distinct keys; a collision only adds a comparison, which scoring rejects. A block
 //! holding more than [`MAX_BLOCK_RECORDS`] cases says little (a common name pair) and would
-//! cost quadratically: it is skipped and counted; the other passes usually still bring its
-//! true pairs together. Known misses: a re-recording whose names share no phonetic code in two
+//! cost quadratically: it is compared in smaller sub-blocks by birth year, sex, nationality
+//! and day and month of birth (`super::pairs`), and one of more than
+//! [`MAX_SCANNED_BLOCK_RECORDS`] is skipped and counted. Known misses: a re-recording whose names share no phonetic code in two
 //! fields (or in one field with a full date of birth in common) and that shares no document or
 //! phone.
 
@@ -63,6 +64,11 @@ pub type BlockKey = [u8; BLOCK_KEY_BYTES];
 /// Largest block compared. A block of `n` cases costs `n·(n−1)/2` comparisons; 50 keeps a
 /// block under 1,225 and real name pairs with a birth year or a nationality far below it.
 pub const MAX_BLOCK_RECORDS: usize = 50;
+
+/// Largest block the storage scan hands over whole. A block of more than
+/// [`MAX_BLOCK_RECORDS`] cases is compared in sub-blocks (see `super::pairs`), which needs
+/// its members; beyond this many it is skipped unread, bounding the scan's memory.
+pub const MAX_SCANNED_BLOCK_RECORDS: usize = 2000;
 
 /// Most words (and, separately, most joined runs) kept per name field. `normalize` keeps at
 /// most eight words per name; this bounds the profile of a hostile or corrupt record.

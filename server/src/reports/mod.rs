@@ -28,6 +28,7 @@ pub mod fellegi_sunter;
 pub mod format;
 pub mod labels;
 pub mod matching;
+pub mod pairs;
 pub mod query;
 pub mod regions;
 pub mod series;

@@ -750,8 +750,8 @@ pub trait Storage: Send + Sync + 'static {
     /// Every match block shared by at least two cases, with its members: `visit(block,
     /// member)` sorted by block. (A block of one case has no pair to compare.) A case in
     /// several blocks may be visited with one shared member; a block of more than
-    /// `MAX_BLOCK_RECORDS` members may be cut to `MAX_BLOCK_RECORDS + 1` of them (it is
-    /// skipped anyway).
+    /// `MAX_SCANNED_BLOCK_RECORDS` members may be cut to `MAX_SCANNED_BLOCK_RECORDS + 1` of
+    /// them (it is skipped anyway).
     fn scan_match_blocks(
         &self,
         visit: &mut dyn FnMut(&BlockKey, Arc<BlockMember>),

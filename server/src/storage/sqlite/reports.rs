@@ -8,7 +8,7 @@
 
 use super::{agency_col, backend, ms_col, record_id_col, to_sql_ms};
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
-use crate::reports::matching::{BlockKey, BLOCK_KEY_BYTES, MAX_BLOCK_RECORDS};
+use crate::reports::matching::{BlockKey, BLOCK_KEY_BYTES, MAX_SCANNED_BLOCK_RECORDS};
 use crate::seal::Sealer;
 use crate::storage::sealed_facts::{in_countries, in_period, no_country_matches};
 use crate::storage::sealed_profile;
@@ -234,7 +234,7 @@ pub(super) fn scan_referral_facts(
 /// row is read once and each profile opened once:
 /// 1. one pass over `match_blocks` in key order (its primary key covers it: a sequential read
 ///    of 8-byte keys and record ids, no sort, no probe per row) keeps the record ids of
-///    blocks with two members or more (at most `MAX_BLOCK_RECORDS + 1` per block);
+///    blocks with two members or more (at most `MAX_SCANNED_BLOCK_RECORDS + 1` per block);
 /// 2. one pass over `match_profiles` opens the profile of every record kept;
 /// 3. the kept blocks are visited in key order with the opened members.
 ///
@@ -292,7 +292,7 @@ pub(super) fn scan_match_blocks(
                 current = Some(block);
                 run.clear();
             }
-            if run.len() <= MAX_BLOCK_RECORDS {
+            if run.len() <= MAX_SCANNED_BLOCK_RECORDS {
                 run.push(record);
             }
         }
