@@ -38,6 +38,11 @@ const MAX_THREADS: usize = 8;
 /// small enough that a few huge runs do not leave other workers idle at the end.
 const BLOCKS_PER_TAKE: usize = 256;
 
+/// What compares one pair: given the two cases' indexes (the one with the smaller record id
+/// first) and profiles, the pair's comparison vector and what to keep of it, if anything.
+pub type Judge<'a, K> =
+    dyn Fn(u32, u32, &MatchProfile, &MatchProfile) -> (Vector, Option<K>) + Sync + 'a;
+
 /// The blocks to compare, in memory: each case met in a compared block once (its index is its
 /// position in [`BlockedCases::records`]), each block as a list of case indexes.
 #[derive(Default)]
@@ -214,13 +219,8 @@ impl BlockedCases {
         }
     }
 
-    /// Compares every pair sharing a block once. `judge` gets the two cases' indexes (the
-    /// one with the smaller record id first) and profiles, and returns the pair's comparison
-    /// vector and what to keep of it, if anything.
-    pub fn compare_pairs<K: Send>(
-        &self,
-        judge: &(dyn Fn(u32, u32, &MatchProfile, &MatchProfile) -> (Vector, Option<K>) + Sync),
-    ) -> Compared<K> {
+    /// Compares every pair sharing a block once, with `judge`.
+    pub fn compare_pairs<K: Send>(&self, judge: &Judge<K>) -> Compared<K> {
         let threads = std::thread::available_parallelism()
             .map_or(1, usize::from)
             .clamp(1, MAX_THREADS);
@@ -254,12 +254,7 @@ impl BlockedCases {
         })
     }
 
-    fn compare_block<K>(
-        &self,
-        b: usize,
-        judge: &(dyn Fn(u32, u32, &MatchProfile, &MatchProfile) -> (Vector, Option<K>) + Sync),
-        out: &mut Compared<K>,
-    ) {
+    fn compare_block<K>(&self, b: usize, judge: &Judge<K>, out: &mut Compared<K>) {
         let members = self.block(b);
         for (i, &x) in members.iter().enumerate() {
             for &y in &members[i + 1..] {
@@ -423,7 +418,11 @@ mod tests {
         let profile = |n: u16| MatchProfile {
             date_of_birth: Some(PartialDate::parse(date(n)).unwrap()),
             nationality: Some(Country::parse("UKR").unwrap()),
-            sex: Some(if n % 2 == 0 { Sex::Female } else { Sex::Male }),
+            sex: Some(if n.is_multiple_of(2) {
+                Sex::Female
+            } else {
+                Sex::Male
+            }),
             ..MatchProfile::default()
         };
         let block: Vec<u16> = (1..=120).collect();
