@@ -3,17 +3,18 @@
 //!
 //! One computation: (1) a sample of profiles spread over the caseload estimates how often
 //! features agree by chance ([`Model::from_sample`]); (2) one sorted scan of the stored
-//! blocks compares every pair sharing a block once, on every core ([`Comparer`], `super::pairs`), and counts how common each
-//! name word is over the cases it meets (keyed tokens in memory, [`TermFrequencies`]); (3) expectation–maximisation over those comparisons estimates how true
-//! duplicates compare ([`Model::fit`]); (4) each pair's match probability is weighed with
-//! term frequencies, and pairs at or above the estimated threshold
-//! ([`listing_threshold`]) are listed. See `docs/reports.md` for its cost at 100,000 and
-//! 1,000,000 cases. Memory holds the opened profiles of the cases in shared blocks (the
-//! storage scan opens each once), each case's list of blocks (`super::pairs`), and the comparison levels
-//! of pairs with some name, document or phone agreement; names live only in the opened
-//! profiles and are dropped with them. Pairs a person decided
-//! are listed with their decision even when they no longer score (a later edit changed a
-//! name), so a confirmation never silently disappears from review.
+//! blocks compares every pair sharing a block once, on every core ([`Comparer`],
+//! `super::pairs`), and counts how common each name word is over the cases it meets (keyed
+//! tokens in memory, [`TermFrequencies`]); (3) expectation–maximisation over those
+//! comparisons estimates how true duplicates compare ([`Model::fit`]); (4) each pair's match
+//! probability is weighed with term frequencies, and pairs at or above the estimated
+//! threshold ([`listing_threshold`]) are listed. See `docs/reports.md` for its cost at
+//! 100,000 and 1,000,000 cases. Memory holds the opened profiles of the cases in shared
+//! blocks (the storage scan opens each once), each case's list of blocks, and the comparison
+//! levels of pairs with some name, document or phone agreement; names live only in the
+//! opened profiles and are dropped with them. Pairs a person decided are listed with their
+//! decision even when they no longer score (a later edit changed a name), so a confirmation
+//! never silently disappears from review.
 //!
 //! The scan costs seconds at a million cases, and a reviewer pages through the list and
 //! decides pair after pair: [`CandidateCache`] keeps the candidates of the last scan and
