@@ -17,6 +17,10 @@ PUBLIC = {
     "GET /dashboard",
     "GET /dashboard/app.js",
     "GET /dashboard/app.css",
+    "GET /dashboard/vendor.js",
+    "GET /dashboard/parts/{name}",
+    "GET /dashboard/world.json",
+    "GET /dashboard/labels.json",
     "POST /v1/enroll",
 }
 
