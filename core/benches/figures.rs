@@ -159,15 +159,7 @@ fn import_plain(file: &Path, db: &Path) {
                     hlc,
                     fields: fields
                         .iter()
-                        .map(|(k, v)| {
-                            (
-                                k.clone(),
-                                FieldChange {
-                                    value: v.clone(),
-                                    seen: vec![],
-                                },
-                            )
-                        })
+                        .map(|(k, v)| (k.clone(), FieldChange::fresh(v.clone())))
                         .collect(),
                 };
                 let mut state = fieldcase_core::merge::RecordState::new(RecordKind::Case);

@@ -76,15 +76,7 @@ fn fixture() -> Fixture {
         fields: referral
             .to_fields()
             .into_iter()
-            .map(|(k, value)| {
-                (
-                    k,
-                    FieldChange {
-                        value,
-                        seen: vec![],
-                    },
-                )
-            })
+            .map(|(k, value)| (k, FieldChange::fresh(value)))
             .collect(),
     };
     let mut bytes = vec![0u8; PHOTO_BYTES];

@@ -725,10 +725,7 @@ mod tests {
                 },
                 fields: [(
                     "definition".to_owned(),
-                    crate::merge::op::FieldChange {
-                        value: definition,
-                        seen: vec![],
-                    },
+                    crate::merge::op::FieldChange::fresh(definition),
                 )]
                 .into(),
             }],

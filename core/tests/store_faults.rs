@@ -245,15 +245,7 @@ fn server_op(seq: u64, kind: RecordKind, record: RecordId, fields: serde_json::V
             .as_object()
             .unwrap()
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    FieldChange {
-                        value: v.clone(),
-                        seen: vec![],
-                    },
-                )
-            })
+            .map(|(k, v)| (k.clone(), FieldChange::fresh(v.clone())))
             .collect(),
     }
 }

@@ -79,15 +79,7 @@ fn server_status(
         fields: state
             .to_fields()
             .into_iter()
-            .map(|(k, v)| {
-                (
-                    k,
-                    FieldChange {
-                        value: v,
-                        seen: vec![],
-                    },
-                )
-            })
+            .map(|(k, v)| (k, FieldChange::fresh(v)))
             .collect(),
     }
 }

@@ -269,15 +269,7 @@ fn remote_change(id: RecordId, seq: u64, fields: Fields) -> Operation {
         hlc,
         fields: fields
             .into_iter()
-            .map(|(k, value)| {
-                (
-                    k,
-                    FieldChange {
-                        value,
-                        seen: vec![],
-                    },
-                )
-            })
+            .map(|(k, value)| (k, FieldChange::fresh(value)))
             .collect(),
     }
 }

@@ -173,15 +173,7 @@ fn case_op(device: &DeviceAuth, seq: u64, answers: &[(String, Value)], form: boo
         },
         fields: fields
             .into_iter()
-            .map(|(k, value)| {
-                (
-                    k,
-                    FieldChange {
-                        value,
-                        seen: vec![],
-                    },
-                )
-            })
+            .map(|(k, value)| (k, FieldChange::fresh(value)))
             .collect(),
     }
 }
@@ -207,10 +199,7 @@ fn edit_op(device: &DeviceAuth, seq: u64, case: RecordId) -> Operation {
         fields: fields
             .into_iter()
             .map(|(k, value)| {
-                let change = FieldChange {
-                    value,
-                    seen: vec![],
-                };
+                let change = FieldChange::fresh(value);
                 (k.to_owned(), change)
             })
             .collect(),

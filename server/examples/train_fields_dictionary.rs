@@ -69,15 +69,7 @@ fn scrubbed_payload(rng: &mut StdRng, mut case: Value) -> Vec<u8> {
     let fields: BTreeMap<String, FieldChange> = case
         .to_fields()
         .into_iter()
-        .map(|(key, value)| {
-            (
-                key,
-                FieldChange {
-                    value,
-                    seen: vec![],
-                },
-            )
-        })
+        .map(|(key, value)| (key, FieldChange::fresh(value)))
         .collect();
     serde_json::to_vec(&fields).expect("field maps serialize")
 }

@@ -316,15 +316,7 @@ async fn a_device_cannot_write_an_attachment_record() {
         fields: forged
             .to_fields()
             .into_iter()
-            .map(|(k, value)| {
-                (
-                    k,
-                    FieldChange {
-                        value,
-                        seen: vec![],
-                    },
-                )
-            })
+            .map(|(k, value)| (k, FieldChange::fresh(value)))
             .collect(),
     };
     let ops = vec![

@@ -197,14 +197,7 @@ fn marker_op(enrolled: &EnrollResponse) -> Operation {
             counter: 0,
             device,
         },
-        fields: [(
-            "given_name".to_owned(),
-            FieldChange {
-                value: json!(MARKER),
-                seen: vec![],
-            },
-        )]
-        .into(),
+        fields: [("given_name".to_owned(), FieldChange::fresh(json!(MARKER)))].into(),
     }
 }
 

@@ -74,15 +74,7 @@ fn raw_case(device: &Device, seq: u64, values: Value) -> Operation {
         },
         fields: fields(values)
             .into_iter()
-            .map(|(k, value)| {
-                (
-                    k,
-                    FieldChange {
-                        value,
-                        seen: vec![],
-                    },
-                )
-            })
+            .map(|(k, value)| (k, FieldChange::fresh(value)))
             .collect(),
     }
 }

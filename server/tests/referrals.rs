@@ -200,14 +200,7 @@ fn case_edit(device: &Device, seq: u64, case_id: RecordId, key: &str, value: Val
             counter: 0,
             device: device.device_id,
         },
-        fields: [(
-            key.to_owned(),
-            FieldChange {
-                value,
-                seen: vec![],
-            },
-        )]
-        .into(),
+        fields: [(key.to_owned(), FieldChange::fresh(value))].into(),
     }
 }
 
@@ -394,15 +387,7 @@ async fn a_hostile_device_listing_identifying_fields_gets_them_stripped() {
     let to_changes = |fields: Fields| {
         fields
             .into_iter()
-            .map(|(k, v)| {
-                (
-                    k,
-                    FieldChange {
-                        value: v,
-                        seen: vec![],
-                    },
-                )
-            })
+            .map(|(k, v)| (k, FieldChange::fresh(v)))
             .collect()
     };
     let case_op = Operation {

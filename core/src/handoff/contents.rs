@@ -142,15 +142,7 @@ impl Payload {
                 fields: copy
                     .fields
                     .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            crate::merge::op::FieldChange {
-                                value: v.clone(),
-                                seen: vec![],
-                            },
-                        )
-                    })
+                    .map(|(k, v)| (k.clone(), crate::merge::op::FieldChange::fresh(v.clone())))
                     .collect(),
             })
             .collect()

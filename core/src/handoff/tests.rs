@@ -57,15 +57,7 @@ fn world(consent: Value, shared: &[&str]) -> World {
         fields: referral
             .to_fields()
             .into_iter()
-            .map(|(k, value)| {
-                (
-                    k,
-                    FieldChange {
-                        value,
-                        seen: vec![],
-                    },
-                )
-            })
+            .map(|(k, value)| (k, FieldChange::fresh(value)))
             .collect(),
     };
     let mut case = RecordState::new(RecordKind::Case);

@@ -88,6 +88,17 @@ pub struct FieldChange {
     pub seen: Vec<Hlc>,
 }
 
+impl FieldChange {
+    /// A new value written without replacing a version the editor saw: a field set for the
+    /// first time, or a copy the server or a bundle makes of a value as it stands.
+    pub fn fresh(value: serde_json::Value) -> FieldChange {
+        FieldChange {
+            value,
+            seen: Vec::new(),
+        }
+    }
+}
+
 /// One change to one record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Operation {

@@ -97,13 +97,10 @@ pub fn shared_copies(
     let mut by_version: BTreeMap<Hlc, BTreeMap<String, FieldChange>> = BTreeMap::new();
     for (key, field) in &case.fields {
         if allowed.contains(key) && !field.value.is_null() {
-            by_version.entry(field.hlc).or_default().insert(
-                key.clone(),
-                FieldChange {
-                    value: field.value.clone(),
-                    seen: vec![],
-                },
-            );
+            by_version
+                .entry(field.hlc)
+                .or_default()
+                .insert(key.clone(), FieldChange::fresh(field.value.clone()));
         }
     }
     (allowed, by_version)

@@ -196,15 +196,7 @@ impl Store {
             hlc,
             fields: form_record_fields(form)
                 .into_iter()
-                .map(|(k, value)| {
-                    (
-                        k,
-                        FieldChange {
-                            value,
-                            seen: vec![],
-                        },
-                    )
-                })
+                .map(|(k, value)| (k, FieldChange::fresh(value)))
                 .collect(),
         };
         let merged = plan(&BTreeMap::new(), std::slice::from_ref(&op));

@@ -253,15 +253,7 @@ impl Store {
                 .fields
                 .iter()
                 .filter(|(k, f)| REFERRAL_KEYS.contains(&k.as_str()) && f.hlc == created)
-                .map(|(k, f)| {
-                    (
-                        k.clone(),
-                        FieldChange {
-                            value: f.value.clone(),
-                            seen: vec![],
-                        },
-                    )
-                })
+                .map(|(k, f)| (k.clone(), FieldChange::fresh(f.value.clone())))
                 .collect(),
         };
         let case = self.require(RecordKind::Case, &referral.case_id)?;

@@ -839,10 +839,7 @@ mod tests {
             },
             fields: [(
                 "text".to_owned(),
-                crate::merge::op::FieldChange {
-                    value: "x".repeat(text_bytes).into(),
-                    seen: vec![],
-                },
+                crate::merge::op::FieldChange::fresh("x".repeat(text_bytes).into()),
             )]
             .into(),
         };

@@ -71,15 +71,7 @@ pub(super) fn append_on_completion(
     let fields: FieldMap = record_of(row)?
         .to_fields()
         .into_iter()
-        .map(|(key, value)| {
-            (
-                key,
-                FieldChange {
-                    value,
-                    seen: vec![],
-                },
-            )
-        })
+        .map(|(key, value)| (key, FieldChange::fresh(value)))
         .collect();
     let op = Operation {
         op_id: tx.server_op_id()?,
@@ -126,13 +118,10 @@ pub(super) fn deliver_to(
         };
         let mut by_version: BTreeMap<Hlc, FieldMap> = BTreeMap::new();
         for (key, field) in &state.fields {
-            by_version.entry(field.hlc).or_default().insert(
-                key.clone(),
-                FieldChange {
-                    value: field.value.clone(),
-                    seen: vec![],
-                },
-            );
+            by_version
+                .entry(field.hlc)
+                .or_default()
+                .insert(key.clone(), FieldChange::fresh(field.value.clone()));
         }
         let audience: [Audience; 1] = [(agency.clone(), None)];
         for (hlc, fields) in by_version {

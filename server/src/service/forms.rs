@@ -147,10 +147,7 @@ fn publish_in(
         fields: form_record_fields(form)
             .into_iter()
             .map(|(key, value)| {
-                let change = FieldChange {
-                    value,
-                    seen: vec![],
-                };
+                let change = FieldChange::fresh(value);
                 (key, change)
             })
             .collect(),

@@ -177,10 +177,7 @@ mod tests {
         for i in 0..100 {
             op.fields.insert(
                 format!("answers.q{i:03}"),
-                FieldChange {
-                    value: "x".repeat(9 * 1024).into(),
-                    seen: vec![],
-                },
+                FieldChange::fresh("x".repeat(9 * 1024).into()),
             );
         }
         op

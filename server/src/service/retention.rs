@@ -191,14 +191,7 @@ fn notify_purged(
         kind: RecordKind::Case,
         record_id: case,
         hlc: tx.server_clock(now_ms)?,
-        fields: [(
-            PURGED_FIELD.to_owned(),
-            FieldChange {
-                value: true.into(),
-                seen: vec![],
-            },
-        )]
-        .into(),
+        fields: [(PURGED_FIELD.to_owned(), FieldChange::fresh(true.into()))].into(),
     };
     tx.append(&op, holder, &[(holder.clone(), None)])?;
     Ok(())

@@ -44,13 +44,8 @@ fn agency(code: &str) -> AgencyCode {
 /// An operation of `device` setting a case's `sex`.
 pub fn sex_op(device: &DeviceAuth, seq: u64, record: RecordId, sex: &str) -> Operation {
     let mut op = case_op(device, seq, record);
-    op.fields.insert(
-        "sex".to_owned(),
-        FieldChange {
-            value: sex.into(),
-            seen: vec![],
-        },
-    );
+    op.fields
+        .insert("sex".to_owned(), FieldChange::fresh(sex.into()));
     op
 }
 
@@ -125,14 +120,7 @@ fn case_op(device: &DeviceAuth, seq: u64, record: RecordId) -> Operation {
             counter: 0,
             device: device.id,
         },
-        fields: [(
-            "sex".to_owned(),
-            FieldChange {
-                value: "female".into(),
-                seen: vec![],
-            },
-        )]
-        .into(),
+        fields: [("sex".to_owned(), FieldChange::fresh("female".into()))].into(),
     }
 }
 

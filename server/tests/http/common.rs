@@ -311,15 +311,7 @@ impl Harness {
 pub fn fields(pairs: &[(&str, Value)]) -> std::collections::BTreeMap<String, FieldChange> {
     pairs
         .iter()
-        .map(|(k, v)| {
-            (
-                (*k).to_owned(),
-                FieldChange {
-                    value: v.clone(),
-                    seen: vec![],
-                },
-            )
-        })
+        .map(|(k, v)| ((*k).to_owned(), FieldChange::fresh(v.clone())))
         .collect()
 }
 

@@ -114,15 +114,7 @@ pub(super) fn op(
         },
         fields: fields
             .iter()
-            .map(|(k, v)| {
-                (
-                    (*k).to_owned(),
-                    FieldChange {
-                        value: v.clone(),
-                        seen: vec![],
-                    },
-                )
-            })
+            .map(|(k, v)| ((*k).to_owned(), FieldChange::fresh(v.clone())))
             .collect(),
     }
 }

@@ -141,10 +141,7 @@ fn answers_op(
 ) -> Operation {
     let mut op = case_op(device, seq, case);
     for (key, value) in fields {
-        let change = FieldChange {
-            value: value.clone(),
-            seen: vec![],
-        };
+        let change = FieldChange::fresh(value.clone());
         op.fields.insert((*key).to_owned(), change);
     }
     op

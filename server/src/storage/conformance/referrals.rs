@@ -32,15 +32,7 @@ pub(super) fn op_with(
         },
         fields: fields
             .iter()
-            .map(|(k, v)| {
-                (
-                    (*k).to_owned(),
-                    FieldChange {
-                        value: v.clone(),
-                        seen: vec![],
-                    },
-                )
-            })
+            .map(|(k, v)| ((*k).to_owned(), FieldChange::fresh(v.clone())))
             .collect(),
     }
 }

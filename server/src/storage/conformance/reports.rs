@@ -13,15 +13,7 @@ fn op_with(device: &DeviceAuth, seq: u64, record: RecordId, fields: &[(&str, Val
     let mut op = case_op(device, seq, record);
     op.fields = fields
         .iter()
-        .map(|(k, v)| {
-            (
-                (*k).to_owned(),
-                FieldChange {
-                    value: v.clone(),
-                    seen: vec![],
-                },
-            )
-        })
+        .map(|(k, v)| ((*k).to_owned(), FieldChange::fresh(v.clone())))
         .collect();
     op
 }

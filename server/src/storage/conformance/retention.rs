@@ -22,15 +22,7 @@ fn op_of(
     op.kind = kind;
     op.fields = fields
         .iter()
-        .map(|(k, v)| {
-            (
-                (*k).to_owned(),
-                FieldChange {
-                    value: v.clone(),
-                    seen: vec![],
-                },
-            )
-        })
+        .map(|(k, v)| ((*k).to_owned(), FieldChange::fresh(v.clone())))
         .collect();
     op
 }

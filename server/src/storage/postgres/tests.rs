@@ -184,10 +184,7 @@ fn a_pushed_value_is_nowhere_in_the_database_in_the_clear() {
     let mut op = crate::storage::conformance::new_case_op(&a, 1, RecordId::new());
     op.fields.insert(
         "given_name".into(),
-        fieldcase_core::FieldChange {
-            value: serde_json::json!(MARKER),
-            seen: vec![],
-        },
+        fieldcase_core::FieldChange::fresh(serde_json::json!(MARKER)),
     );
     let storage: &dyn Storage = &*store;
     assert_eq!(
@@ -429,10 +426,7 @@ fn match_blocks_of_a_database_before_packing_survive_it() {
         op.fields = fields
             .iter()
             .map(|(k, v)| {
-                let change = FieldChange {
-                    value: serde_json::json!(v),
-                    seen: vec![],
-                };
+                let change = FieldChange::fresh(serde_json::json!(v));
                 ((*k).to_owned(), change)
             })
             .collect();
