@@ -51,10 +51,7 @@ fn op(
             .unwrap()
             .iter()
             .map(|(k, v)| {
-                let change = FieldChange {
-                    value: v.clone(),
-                    seen: vec![],
-                };
+                let change = FieldChange::fresh(v.clone());
                 (k.clone(), change)
             })
             .collect(),
@@ -312,95 +309,68 @@ fn postgres() -> FaultyStorage<TempPostgres> {
     FaultyStorage::new(temp_postgres())
 }
 
-/// A fresh SQLite storage in `dir`, with row faults installed on its file.
-fn sqlite_with_rows(dir: &std::path::Path) -> (FaultyStorage<Box<SqliteStorage>>, RowFaults) {
-    let storage = sqlite(dir);
-    let rows = RowFaults::sqlite(&dir.join("server.db"), INJECTED);
-    (storage, rows)
+/// A scenario of this file, run against one storage with one way of failing.
+type Scenario<S> = fn(&FaultyStorage<S>, &dyn Fn() -> Snapshot, Injection<'_>);
+
+/// Runs `scenario` on fresh SQLite storage once per port fault, then with row faults.
+fn on_sqlite(scenario: Scenario<Box<SqliteStorage>>) {
+    for fault in PORT_FAULTS {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        scenario(
+            &sqlite(dir.path()),
+            &|| Snapshot::of_sqlite(&path),
+            Injection::Port(fault),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.db");
+    let storage = sqlite(dir.path());
+    let rows = RowFaults::sqlite(&path, INJECTED);
+    scenario(
+        &storage,
+        &|| Snapshot::of_sqlite(&path),
+        Injection::Rows(&rows),
+    );
+}
+
+/// Runs `scenario` on a fresh PostgreSQL database once per port fault, then with row faults.
+fn on_postgres(scenario: Scenario<TempPostgres>) {
+    for fault in PORT_FAULTS {
+        let storage = postgres();
+        let config = storage.inner().database().config();
+        scenario(
+            &storage,
+            &|| Snapshot::of_postgres(&config),
+            Injection::Port(fault),
+        );
+    }
+    let storage = postgres();
+    let config = storage.inner().database().config();
+    let rows = RowFaults::postgres(&config, INJECTED);
+    scenario(
+        &storage,
+        &|| Snapshot::of_postgres(&config),
+        Injection::Rows(&rows),
+    );
 }
 
 #[test]
 fn sqlite_a_failed_write_of_a_pushed_page_changes_nothing() {
-    for fault in PORT_FAULTS {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = sqlite(dir.path());
-        let path = dir.path().join("server.db");
-        push_page(
-            &storage,
-            &|| Snapshot::of_sqlite(&path),
-            Injection::Port(fault),
-        );
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (storage, rows) = sqlite_with_rows(dir.path());
-    let path = dir.path().join("server.db");
-    push_page(
-        &storage,
-        &|| Snapshot::of_sqlite(&path),
-        Injection::Rows(&rows),
-    );
+    on_sqlite(push_page);
 }
 
 #[test]
 fn sqlite_a_failed_write_of_a_referral_transition_changes_nothing() {
-    for fault in PORT_FAULTS {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = sqlite(dir.path());
-        let path = dir.path().join("server.db");
-        referral_transition(
-            &storage,
-            &|| Snapshot::of_sqlite(&path),
-            Injection::Port(fault),
-        );
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (storage, rows) = sqlite_with_rows(dir.path());
-    let path = dir.path().join("server.db");
-    referral_transition(
-        &storage,
-        &|| Snapshot::of_sqlite(&path),
-        Injection::Rows(&rows),
-    );
+    on_sqlite(referral_transition);
 }
 
 #[test]
 fn postgres_a_failed_write_of_a_pushed_page_changes_nothing() {
-    for fault in PORT_FAULTS {
-        let storage = postgres();
-        let config = storage.inner().database().config();
-        push_page(
-            &storage,
-            &|| Snapshot::of_postgres(&config),
-            Injection::Port(fault),
-        );
-    }
-    let storage = postgres();
-    let config = storage.inner().database().config();
-    let rows = RowFaults::postgres(&config, INJECTED);
-    push_page(
-        &storage,
-        &|| Snapshot::of_postgres(&config),
-        Injection::Rows(&rows),
-    );
+    on_postgres(push_page);
 }
 
 #[test]
 fn postgres_a_failed_write_of_a_referral_transition_changes_nothing() {
-    for fault in PORT_FAULTS {
-        let storage = postgres();
-        let config = storage.inner().database().config();
-        referral_transition(
-            &storage,
-            &|| Snapshot::of_postgres(&config),
-            Injection::Port(fault),
-        );
-    }
-    let storage = postgres();
-    let config = storage.inner().database().config();
-    let rows = RowFaults::postgres(&config, INJECTED);
-    referral_transition(
-        &storage,
-        &|| Snapshot::of_postgres(&config),
-        Injection::Rows(&rows),
-    );
+    on_postgres(referral_transition);
 }
