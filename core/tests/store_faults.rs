@@ -420,6 +420,33 @@ fn a_failed_write_of_a_pulled_page_leaves_the_store_as_it_was() {
 }
 
 #[test]
+fn a_failed_write_while_a_sync_indexes_its_new_cases_leaves_them_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = new_store(dir.path(), "a", 1);
+    let mut b = new_store(dir.path(), "b", 2);
+    let amina = b
+        .create_case(&case("Amina", "Nakato", "+256 772 123456", "B1234567"))
+        .unwrap();
+    b.create_case(&case("Joy", "Auma", "+256 772 000002", "K0000002"))
+        .unwrap();
+    let page = b.pending_ops(10).unwrap();
+    let faults = Faults::install(&store_path(dir.path(), "a"));
+    a.begin_sync_writes().unwrap();
+    // The page inside a sync: rows, summaries and the pending list, all or nothing.
+    fail_each_write(&mut a, &faults, "pulled page inside a sync", |s| {
+        s.apply_remote(&page, "c1")
+    });
+    // The sync's end writes the tokens of both cases and empties the list in one transaction.
+    let (_, writes) = fail_each_write(&mut a, &faults, "indexing a sync's new cases", |s| {
+        s.end_sync_writes()
+    });
+    assert!(writes > 20, "indexing wrote only {writes} rows");
+    let hits = a.search(&SearchQuery::Name("amina nakato".into())).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].summary.id, amina);
+}
+
+#[test]
 fn a_failed_write_of_a_referral_transition_leaves_the_store_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = new_store(dir.path(), "a", 1);

@@ -16,7 +16,7 @@ pub mod kdf;
 pub mod keys;
 pub mod seal;
 
-pub use blind_index::{IndexKey, IndexKind, Token};
+pub use blind_index::{IndexKey, IndexKind, Token, TokenHasher};
 pub use envelope::KeyEnvelope;
 pub use kdf::KdfParams;
 pub use keys::{DataKey, GuardKey, StoreKeys};

@@ -351,7 +351,8 @@ impl Store {
         let keys = super::lifecycle::unlocked_keys(&self.keys, self.wiped)?;
         let mut counters = self.counters();
         let tx = self.conn.transaction()?;
-        Self::merge_received_in(&tx, keys, &self.identity, &ops, &mut counters)?;
+        // A handoff's case is searched for at once: its tokens are written now.
+        Self::merge_received_in(&tx, keys, &self.identity, &ops, &mut counters, false)?;
         for (entry, content) in opened.payload.attachments.iter().zip(&opened.attachments) {
             let info = crate::attachments::wire::AttachmentInfo {
                 id: entry.id,

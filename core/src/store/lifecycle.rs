@@ -210,6 +210,7 @@ impl Store {
             wiped: false,
             unlock_clock: clock,
             unlock_report: unlock::UnlockReport::default(),
+            sync_writes: false,
         })
     }
 
@@ -232,27 +233,46 @@ impl Store {
         Ok(())
     }
 
-    /// Defers SQLite's own checkpoints while a sync applies its pages (up to
-    /// [`connection::SYNC_WAL_AUTOCHECKPOINT_PAGES`]); [`Store::end_sync_writes`] restores
-    /// the interactive threshold and checkpoints once. Durability is unchanged: a checkpoint
-    /// only moves committed pages from the WAL into the main file.
-    pub fn begin_sync_writes(&self) -> Result<()> {
+    /// Prepares the store for a sync's pages: SQLite's own checkpoints wait (up to
+    /// [`connection::SYNC_WAL_AUTOCHECKPOINT_PAGES`]) and cases new to the store are indexed
+    /// once at the end ([`super::pending_index`]); [`Store::end_sync_writes`] does both. Durability
+    /// is unchanged: a checkpoint only moves committed pages from the WAL into the main file,
+    /// and the pending list is committed with the cases it names.
+    pub fn begin_sync_writes(&mut self) -> Result<()> {
         self.ensure_not_wiped()?;
         connection::set_wal_autocheckpoint(&self.conn, connection::SYNC_WAL_AUTOCHECKPOINT_PAGES)?;
         connection::set_cache_size(&self.conn, connection::SYNC_CACHE_SIZE_KIB)?;
+        self.sync_writes = true;
         Ok(())
     }
 
-    /// Ends [`Store::begin_sync_writes`]: back to [`connection::WAL_AUTOCHECKPOINT_PAGES`],
-    /// then one checkpoint of what the sync wrote.
-    pub fn end_sync_writes(&self) -> Result<()> {
+    /// Ends [`Store::begin_sync_writes`]: indexes the cases the sync brought in, goes back to
+    /// [`connection::WAL_AUTOCHECKPOINT_PAGES`], then checkpoints once. Called whether the sync
+    /// succeeded or not; a locked store indexes its pending cases when next unlocked.
+    pub fn end_sync_writes(&mut self) -> Result<()> {
+        self.sync_writes = false;
         if self.wiped {
             return Ok(());
         }
+        let indexed = match &self.keys {
+            Some(keys) => super::pending_index::index_all(&mut self.conn, keys).map(|_| ()),
+            None => Ok(()),
+        };
         connection::set_wal_autocheckpoint(&self.conn, connection::WAL_AUTOCHECKPOINT_PAGES)?;
         // Shrinking the cache frees the pages the sync held on to.
         connection::set_cache_size(&self.conn, connection::CACHE_SIZE_KIB)?;
+        indexed?;
         self.checkpoint()
+    }
+
+    /// Indexes the pending cases once [`super::pending_index::MAX_PENDING_CASES`] are waiting,
+    /// in the middle of a long sync.
+    pub(super) fn index_pending_when_due(&mut self) -> Result<()> {
+        let keys = unlocked_keys(&self.keys, self.wiped)?;
+        if super::pending_index::count(&self.conn)? >= super::pending_index::MAX_PENDING_CASES {
+            super::pending_index::index_all(&mut self.conn, keys)?;
+        }
+        Ok(())
     }
 
     pub fn is_locked(&self) -> bool {
@@ -305,6 +325,8 @@ impl Store {
                 days: attempt.guard.policy.lease_days,
             });
         } else {
+            // A sync that did not reach its end left cases to index (`pending_index`).
+            super::pending_index::index_all(&mut self.conn, &attempt.keys)?;
             self.keys = Some(attempt.keys);
         }
         Ok(())
@@ -578,7 +600,7 @@ mod tests {
             kdf: KdfParams::insecure_fast_for_tests(),
             durability: Durability::Normal,
         };
-        let store = Store::create(
+        let mut store = Store::create(
             &dir.path().join("s.db"),
             "passphrase",
             None,

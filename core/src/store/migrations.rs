@@ -12,7 +12,7 @@ use crate::crypto::StoreKeys;
 use rusqlite::{Connection, Transaction};
 
 /// The schema version this build writes.
-pub const LATEST_VERSION: u32 = 9;
+pub const LATEST_VERSION: u32 = 10;
 
 /// Version 1: metadata, sealed records, blind index and outbox.
 const V1: &str = "
@@ -179,6 +179,17 @@ BEGIN
 END;
 ";
 
+/// Pending-index step (version 10 here; self-contained, so a merge with other new steps can
+/// renumber it): cases a sync brought in whose index tokens are not written yet
+/// (`store::pending_index`). A sync writes each new case's row and summary as its page
+/// arrives and the tokens of all of them at its end, in one sorted pass; a store closed in
+/// between finds the list here and finishes it when next unlocked.
+const V_PENDING_INDEX: &str = "
+CREATE TABLE search_index_pending (
+    record_id BLOB PRIMARY KEY
+) WITHOUT ROWID;
+";
+
 /// One v→v+1 step: its schema change and whether it must then rebuild what search reads.
 struct Step {
     sql: &'static str,
@@ -210,6 +221,7 @@ const STEPS: [Step; LATEST_VERSION as usize] = [
         rebuild_search: true,
     },
     schema_only(V_INDEX_BY_TOKEN_ONLY),
+    schema_only(V_PENDING_INDEX),
 ];
 
 /// What can stop a migration.

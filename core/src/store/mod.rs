@@ -33,6 +33,7 @@ mod lifecycle;
 pub mod migrations;
 mod name_pairs;
 mod ownership;
+mod pending_index;
 mod purge;
 mod records;
 mod referrals;
@@ -91,6 +92,9 @@ pub struct Store {
     /// The clock the unlock guard reads (delays, lease); injected in tests.
     unlock_clock: std::sync::Arc<dyn UnlockClock>,
     unlock_report: UnlockReport,
+    /// Set between [`Store::begin_sync_writes`] and [`Store::end_sync_writes`]: pulled cases
+    /// new to the store are indexed when the sync ends (`pending_index`).
+    sync_writes: bool,
 }
 
 impl std::fmt::Debug for Store {

@@ -20,7 +20,7 @@
 //! typed together are looked for in one full name), or pair more than [`MAX_PAIR_WORDS`] words
 //! of one name (a long name still matches its first words).
 
-use crate::crypto::{IndexKind, StoreKeys, Token};
+use crate::crypto::{IndexKind, Token, TokenHasher};
 use crate::normalize;
 use std::collections::BTreeSet;
 
@@ -62,7 +62,7 @@ fn distinct(items: impl Iterator<Item = String>) -> Vec<String> {
 }
 
 /// Adds the pair tokens of one full name (its parts, e.g. given and family name) to `tokens`.
-pub(crate) fn add_pair_tokens(keys: &StoreKeys, parts: &[&str], tokens: &mut BTreeSet<Token>) {
+pub(crate) fn add_pair_tokens(hasher: &TokenHasher, parts: &[&str], tokens: &mut BTreeSet<Token>) {
     // Words in order, repeats kept: a prefix pairs a word with another place in the name.
     let placed: Vec<String> = parts
         .iter()
@@ -73,7 +73,7 @@ pub(crate) fn add_pair_tokens(keys: &StoreKeys, parts: &[&str], tokens: &mut BTr
     let spelled = distinct(placed.iter().cloned());
     let alike = distinct(parts.iter().flat_map(|p| normalize::name_tokens(p)));
     let mut add = |kind, value: &str| {
-        tokens.insert(keys.index.token(kind, value));
+        tokens.insert(hasher.token(kind, value));
     };
     for (i, a) in spelled.iter().enumerate() {
         for b in &spelled[i + 1..] {

@@ -34,6 +34,7 @@ pub(super) fn drop_case(conn: &Connection, keys: &StoreKeys, case: &RecordId) ->
         let mut index = IndexChanges::default();
         index.remove_all(case, index_tokens(keys, &record.state));
         index.apply(conn)?;
+        super::pending_index::forget(conn, case)?;
     }
     let mut ids: Vec<Vec<u8>> = conn
         .prepare_cached("SELECT id FROM records WHERE case_id = ?1")?

@@ -8,6 +8,7 @@
 
 use super::codec;
 use super::error::{Result, StoreError};
+use super::pending_index;
 use super::search::index_tokens;
 use super::Store;
 use crate::crypto::{Aad, StoreKeys, Token};
@@ -19,21 +20,69 @@ use crate::model::Fields;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
 
+/// One row of the blind index: a token and the id of the case it leads to.
+pub(crate) type IndexRow = (Token, [u8; 16]);
+
 /// Blind-index rows to remove and to add, applied together: in key order, so a page of a
 /// thousand pulled cases walks the index b-tree once from left to right instead of jumping to
 /// a random leaf for each of its tens of thousands of tokens (the tokens are keyed hashes).
 #[derive(Default)]
 pub(crate) struct IndexChanges {
-    remove: Vec<(Token, [u8; 16])>,
-    add: Vec<(Token, [u8; 16])>,
+    remove: Vec<IndexRow>,
+    add: Vec<IndexRow>,
+    /// New cases go on the pending list instead ([`super::pending_index`]): set while a sync
+    /// applies its pages.
+    defer_new_cases: bool,
+    pending: Vec<[u8; 16]>,
 }
 
 impl IndexChanges {
+    /// Changes that leave the tokens of cases new to the store for
+    /// [`super::pending_index`] to write, when `defer` is set.
+    pub(crate) fn deferring_new_cases(defer: bool) -> IndexChanges {
+        IndexChanges {
+            defer_new_cases: defer,
+            ..IndexChanges::default()
+        }
+    }
+
     /// Removes `tokens` of record `id` (a case about to be deleted).
     pub(crate) fn remove_all(&mut self, id: &RecordId, tokens: impl IntoIterator<Item = Token>) {
         let id = *id.as_bytes();
         self.remove
             .extend(tokens.into_iter().map(|token| (token, id)));
+    }
+
+    /// Notes the token changes of case `id` going from `before` to `after`. A pending case's
+    /// tokens are left to the pending pass, which reads its state then: writing them now too
+    /// would be correct (tokens of `before` are removed, the pass adds what is missing) but
+    /// would spend the random inserts the pending list is there to save.
+    fn track(
+        &mut self,
+        conn: &Connection,
+        keys: &StoreKeys,
+        id: &RecordId,
+        before: Option<&RecordState>,
+        after: &RecordState,
+    ) -> Result<()> {
+        match before {
+            None if self.defer_new_cases => {
+                self.pending.push(*id.as_bytes());
+                return Ok(());
+            }
+            Some(_) if pending_index::holds(conn, id)? => return Ok(()),
+            _ => {}
+        }
+        let old_tokens = before.map(|b| index_tokens(keys, b)).unwrap_or_default();
+        let new_tokens = index_tokens(keys, after);
+        if old_tokens != new_tokens {
+            let id = *id.as_bytes();
+            self.remove
+                .extend(old_tokens.difference(&new_tokens).map(|token| (*token, id)));
+            self.add
+                .extend(new_tokens.difference(&old_tokens).map(|token| (*token, id)));
+        }
+        Ok(())
     }
 
     /// Applies the changes inside the caller's transaction. Removals go first: a row removed
@@ -48,16 +97,41 @@ impl IndexChanges {
                 delete.execute(params![&token[..], &id[..]])?;
             }
         }
-        if !self.add.is_empty() {
-            let mut insert = conn.prepare_cached(
-                "INSERT OR IGNORE INTO search_index (token, record_id) VALUES (?1, ?2)",
-            )?;
-            for (token, id) in &self.add {
-                insert.execute(params![&token[..], &id[..]])?;
-            }
-        }
-        Ok(())
+        insert_index_rows(conn, &self.add)?;
+        pending_index::add(conn, &mut self.pending)
     }
+}
+
+/// Index rows written by one statement: one call into SQLite per batch instead of per row.
+const INDEX_ROWS_PER_STATEMENT: usize = 64;
+
+/// Inserts blind-index rows (already present ones are kept), best given in key order.
+pub(crate) fn insert_index_rows(conn: &Connection, rows: &[IndexRow]) -> Result<()> {
+    let statement = |n: usize| {
+        let values = vec!["(?, ?)"; n].join(", ");
+        format!("INSERT OR IGNORE INTO search_index (token, record_id) VALUES {values}")
+    };
+    let mut full = conn.prepare_cached(&statement(INDEX_ROWS_PER_STATEMENT))?;
+    let mut batches = rows.chunks_exact(INDEX_ROWS_PER_STATEMENT);
+    for batch in batches.by_ref() {
+        bind_index_rows(&mut full, batch)?;
+        full.raw_execute()?;
+    }
+    let rest = batches.remainder();
+    if !rest.is_empty() {
+        let mut last = conn.prepare_cached(&statement(rest.len()))?;
+        bind_index_rows(&mut last, rest)?;
+        last.raw_execute()?;
+    }
+    Ok(())
+}
+
+fn bind_index_rows(statement: &mut rusqlite::CachedStatement<'_>, rows: &[IndexRow]) -> Result<()> {
+    for (n, (token, id)) in rows.iter().enumerate() {
+        statement.raw_bind_parameter(2 * n + 1, &token[..])?;
+        statement.raw_bind_parameter(2 * n + 2, &id[..])?;
+    }
+    Ok(())
 }
 
 /// Checks a record's merged values before a local change is written.
@@ -137,11 +211,7 @@ impl Store {
             table: "records",
             record: id.to_string(),
         };
-        let plain = keys
-            .seal
-            .open(record_aad(id), &sealed)
-            .map_err(|_| integrity())?;
-        let state = codec::decode(&plain).ok_or_else(integrity)?;
+        let state = Self::unseal_state(keys, id, &sealed)?;
         let case_id = case_id
             .map(|b| b.try_into().map(RecordId::from_bytes))
             .transpose()
@@ -154,6 +224,23 @@ impl Store {
             updated_ms,
             state,
         }))
+    }
+
+    /// Unseals a record's state as read from its row.
+    pub(crate) fn unseal_state(
+        keys: &StoreKeys,
+        id: &RecordId,
+        sealed: &[u8],
+    ) -> Result<RecordState> {
+        let integrity = || StoreError::Integrity {
+            table: "records",
+            record: id.to_string(),
+        };
+        let plain = keys
+            .seal
+            .open(record_aad(id), sealed)
+            .map_err(|_| integrity())?;
+        codec::decode(&plain).ok_or_else(integrity)
     }
 
     /// Loads and unseals the records whose ids a query selects, in the query's order. A
@@ -245,17 +332,7 @@ impl Store {
         ])?;
         if after.kind == RecordKind::Case {
             Self::refresh_summary(conn, keys, id, owner_agency, before, after)?;
-            let old_tokens = before.map(|b| index_tokens(keys, b)).unwrap_or_default();
-            let new_tokens = index_tokens(keys, after);
-            if old_tokens != new_tokens {
-                let id = *id.as_bytes();
-                index
-                    .remove
-                    .extend(old_tokens.difference(&new_tokens).map(|token| (*token, id)));
-                index
-                    .add
-                    .extend(new_tokens.difference(&old_tokens).map(|token| (*token, id)));
-            }
+            index.track(conn, keys, id, before, after)?;
         }
         Ok(())
     }

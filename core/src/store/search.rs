@@ -87,17 +87,18 @@ pub const MAX_PREFIX_CHARS: usize = 5;
 /// The index tokens of a case's identifying values.
 pub(crate) fn index_tokens(keys: &StoreKeys, state: &RecordState) -> BTreeSet<Token> {
     let values = FieldValues(&state.fields);
+    let hasher = keys.index.hasher();
     let mut tokens = BTreeSet::new();
     let mut add_names = |text: &str| {
         for token in normalize::name_tokens(text) {
-            tokens.insert(keys.index.token(IndexKind::Name, &token));
+            tokens.insert(hasher.token(IndexKind::Name, &token));
         }
         for word in normalize::name_words(text) {
             if word.len() >= normalize::MIN_WORD_TOKEN_CHARS {
-                tokens.insert(keys.index.token(IndexKind::NameSpelling, &word));
+                tokens.insert(hasher.token(IndexKind::NameSpelling, &word));
             }
             for len in MIN_PREFIX_CHARS..=word.len().min(MAX_PREFIX_CHARS) {
-                tokens.insert(keys.index.token(IndexKind::NamePrefix, &word[..len]));
+                tokens.insert(hasher.token(IndexKind::NamePrefix, &word[..len]));
             }
         }
     };
@@ -111,16 +112,16 @@ pub(crate) fn index_tokens(keys: &StoreKeys, state: &RecordState) -> BTreeSet<To
         _ => Vec::new(),
     };
     others.iter().for_each(|text| add_names(text));
-    name_pairs::add_pair_tokens(keys, &full_name, &mut tokens);
+    name_pairs::add_pair_tokens(&hasher, &full_name, &mut tokens);
     for other in others {
-        name_pairs::add_pair_tokens(keys, &[other], &mut tokens);
+        name_pairs::add_pair_tokens(&hasher, &[other], &mut tokens);
     }
     if let Some(phone) = values
         .get("phone")
         .and_then(Value::as_str)
         .and_then(normalize::phone)
     {
-        tokens.insert(keys.index.token(IndexKind::Phone, &phone));
+        tokens.insert(hasher.token(IndexKind::Phone, &phone));
     }
     if let Some(Value::Array(documents)) = values.get("document_numbers") {
         for number in documents
@@ -129,7 +130,7 @@ pub(crate) fn index_tokens(keys: &StoreKeys, state: &RecordState) -> BTreeSet<To
             .filter_map(Value::as_str)
         {
             if let Some(number) = normalize::document_number(number) {
-                tokens.insert(keys.index.token(IndexKind::Document, &number));
+                tokens.insert(hasher.token(IndexKind::Document, &number));
             }
         }
     }

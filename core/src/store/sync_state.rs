@@ -245,7 +245,14 @@ impl Store {
         });
         let ops: &[Operation] = kept.as_deref().unwrap_or(ops);
         let tx = self.conn.transaction()?;
-        let mut report = Self::merge_received_in(&tx, keys, &self.identity, ops, &mut counters)?;
+        let mut report = Self::merge_received_in(
+            &tx,
+            keys,
+            &self.identity,
+            ops,
+            &mut counters,
+            self.sync_writes,
+        )?;
         let commands = Self::apply_command_results(
             &tx,
             keys,
@@ -264,6 +271,9 @@ impl Store {
         Self::save_device_state(&tx, counters.last_seq, &counters.clock)?;
         tx.commit()?;
         self.commit_counters(counters);
+        if self.sync_writes {
+            self.index_pending_when_due()?;
+        }
         Ok(report)
     }
 
@@ -277,6 +287,7 @@ impl Store {
         identity: &super::Identity,
         ops: &[Operation],
         counters: &mut super::records::Counters,
+        defer_new_cases: bool,
     ) -> Result<ApplyReport> {
         let mut current: BTreeMap<RecordId, StoredRecord> = BTreeMap::new();
         for op in ops {
@@ -297,7 +308,7 @@ impl Store {
             ..Default::default()
         };
         let mut touched = BTreeMap::new();
-        let mut index = IndexChanges::default();
+        let mut index = IndexChanges::deferring_new_cases(defer_new_cases);
         for (id, outcome) in &merged.records {
             let existing = current.get(id);
             let case_id = existing.and_then(|r| r.case_id).or_else(|| {
