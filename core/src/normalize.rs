@@ -117,9 +117,14 @@ pub const MAX_DOCUMENT_INPUT_CHARS: usize = 64;
 /// The keys to index for one name, and to look up when searching for it. See the module docs
 /// for the rules. Empty when the name has no letters or digits.
 pub fn name_tokens(name: &str) -> Vec<String> {
-    let words = name_words(name);
-    let mut tokens = folded_words_of(&words);
-    for run in folded_runs_of(&words) {
+    name_tokens_of_words(&name_words(name))
+}
+
+/// [`name_tokens`] of a name already split by [`name_words`], for callers that need both
+/// (the search index) and would otherwise normalize the name twice.
+pub fn name_tokens_of_words(words: &[String]) -> Vec<String> {
+    let mut tokens = folded_words_of(words);
+    for run in folded_runs_of(words) {
         if !tokens.contains(&run) {
             tokens.push(run);
         }
@@ -352,8 +357,9 @@ fn is_vowel(b: u8) -> bool {
     matches!(b, b'a' | b'e' | b'i' | b'o' | b'u')
 }
 
-/// Folds one lowercase ASCII word or joined word (step 4 of the module docs).
-fn fold_word(raw: &str) -> String {
+/// Folds one lowercase ASCII word or joined word (step 4 of the module docs): a word of
+/// [`name_words`] of at least [`MIN_WORD_TOKEN_CHARS`] letters gives its [`folded_words`] key.
+pub fn fold_word(raw: &str) -> String {
     let raw = raw.as_bytes();
 
     // Substitutions.

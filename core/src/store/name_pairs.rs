@@ -48,8 +48,8 @@ pub(crate) fn with_prefix(folded: &str, word: &str) -> String {
 }
 
 /// Distinct items, in order, at most [`MAX_PAIR_WORDS`].
-fn distinct(items: impl Iterator<Item = String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
     for item in items {
         if out.len() == MAX_PAIR_WORDS {
             break;
@@ -61,17 +61,29 @@ fn distinct(items: impl Iterator<Item = String>) -> Vec<String> {
     out
 }
 
+/// One part of a full name (a given name, a family name, an other name), normalized once.
+pub(crate) struct NameParts {
+    /// [`normalize::name_words`] of the part.
+    pub words: Vec<String>,
+    /// [`normalize::name_tokens`] of the part.
+    pub alike: Vec<String>,
+}
+
 /// Adds the pair tokens of one full name (its parts, e.g. given and family name) to `tokens`.
-pub(crate) fn add_pair_tokens(hasher: &TokenHasher, parts: &[&str], tokens: &mut BTreeSet<Token>) {
+pub(crate) fn add_pair_tokens(
+    hasher: &TokenHasher,
+    parts: &[NameParts],
+    tokens: &mut BTreeSet<Token>,
+) {
     // Words in order, repeats kept: a prefix pairs a word with another place in the name.
-    let placed: Vec<String> = parts
+    let placed: Vec<&String> = parts
         .iter()
-        .flat_map(|p| normalize::name_words(p))
+        .flat_map(|p| &p.words)
         .filter(|w| w.len() >= normalize::MIN_WORD_TOKEN_CHARS)
         .take(MAX_PAIR_WORDS)
         .collect();
-    let spelled = distinct(placed.iter().cloned());
-    let alike = distinct(parts.iter().flat_map(|p| normalize::name_tokens(p)));
+    let spelled = distinct(placed.iter().map(|w| w.as_str()));
+    let alike = distinct(parts.iter().flat_map(|p| &p.alike).map(String::as_str));
     let mut add = |kind, value: &str| {
         tokens.insert(hasher.token(kind, value));
     };
@@ -85,11 +97,8 @@ pub(crate) fn add_pair_tokens(hasher: &TokenHasher, parts: &[&str], tokens: &mut
             add(IndexKind::NamePairAlike, &unordered(a, b));
         }
     }
-    // A spelled word is one word: folding it gives one key.
-    let folded: Vec<String> = placed
-        .iter()
-        .map(|w| normalize::folded_words(w).pop().unwrap_or_default())
-        .collect();
+    // A spelled word is one word of at least the token length: folding it gives its key.
+    let folded: Vec<String> = placed.iter().map(|w| normalize::fold_word(w)).collect();
     for (i, key) in folded.iter().enumerate() {
         for (j, word) in placed.iter().enumerate() {
             if i != j && word.len() >= PAIR_PREFIX_CHARS {

@@ -23,7 +23,7 @@
 //! number by part of it, or rank by how many of a case's words matched.
 
 use super::error::{Result, StoreError};
-use super::name_pairs::{self, PAIR_PREFIX_CHARS};
+use super::name_pairs::{self, NameParts, PAIR_PREFIX_CHARS};
 use super::summary::{read_summary, CaseSummary};
 use super::Store;
 use crate::crypto::{IndexKind, StoreKeys, Token};
@@ -89,29 +89,39 @@ pub(crate) fn index_tokens(keys: &StoreKeys, state: &RecordState) -> BTreeSet<To
     let values = FieldValues(&state.fields);
     let hasher = keys.index.hasher();
     let mut tokens = BTreeSet::new();
-    let mut add_names = |text: &str| {
-        for token in normalize::name_tokens(text) {
-            tokens.insert(hasher.token(IndexKind::Name, &token));
+    // Each name normalized once: its words as spelled and its tokens feed both the single-word
+    // and the pair tokens.
+    let name_of = |text: &str| {
+        let words = normalize::name_words(text);
+        let alike = normalize::name_tokens_of_words(&words);
+        NameParts { words, alike }
+    };
+    let full_name: Vec<NameParts> = ["given_name", "family_name"]
+        .into_iter()
+        .filter_map(|key| values.get(key).and_then(Value::as_str))
+        .map(name_of)
+        .collect();
+    let others: Vec<NameParts> = match values.get("other_names") {
+        Some(Value::Array(others)) => others
+            .iter()
+            .filter_map(Value::as_str)
+            .map(name_of)
+            .collect(),
+        _ => Vec::new(),
+    };
+    for name in full_name.iter().chain(&others) {
+        for token in &name.alike {
+            tokens.insert(hasher.token(IndexKind::Name, token));
         }
-        for word in normalize::name_words(text) {
+        for word in &name.words {
             if word.len() >= normalize::MIN_WORD_TOKEN_CHARS {
-                tokens.insert(hasher.token(IndexKind::NameSpelling, &word));
+                tokens.insert(hasher.token(IndexKind::NameSpelling, word));
             }
             for len in MIN_PREFIX_CHARS..=word.len().min(MAX_PREFIX_CHARS) {
                 tokens.insert(hasher.token(IndexKind::NamePrefix, &word[..len]));
             }
         }
-    };
-    let full_name: Vec<&str> = ["given_name", "family_name"]
-        .into_iter()
-        .filter_map(|key| values.get(key).and_then(Value::as_str))
-        .collect();
-    full_name.iter().for_each(|text| add_names(text));
-    let others: Vec<&str> = match values.get("other_names") {
-        Some(Value::Array(others)) => others.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    };
-    others.iter().for_each(|text| add_names(text));
+    }
     name_pairs::add_pair_tokens(&hasher, &full_name, &mut tokens);
     for other in others {
         name_pairs::add_pair_tokens(&hasher, &[other], &mut tokens);
