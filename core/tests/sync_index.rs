@@ -1,7 +1,8 @@
-//! The search index across a sync: cases a sync brings in are indexed once when it ends, and
-//! the index it leaves is exactly the one page-by-page writing leaves — through new cases
-//! changed again by a later page, local edits and purges in the middle of the sync, and a sync
-//! cut short by the app being closed.
+//! What a sync's end does. The search index: cases a sync brings in are indexed once when it
+//! ends, and the index it leaves is exactly the one page-by-page writing leaves — through new
+//! cases changed again by a later page, local edits and purges in the middle of the sync, and
+//! a sync cut short by the app being closed. The WAL: copied back into the main file by a
+//! checkpoint the sync's end leaves running.
 
 mod common;
 use common::*;
@@ -201,4 +202,42 @@ fn pages_applied_outside_a_sync_are_indexed_at_once() {
     store.apply_remote(&ops, "c1").unwrap();
     assert_eq!(pending_cases(&path), 0);
     assert_eq!(found(&store, "amina"), [ids[0]].into());
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+#[test]
+fn a_syncs_end_copies_what_it_wrote_into_the_main_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<(String, String)> = (0..150)
+        .map(|n| (format!("Given{n}"), format!("Family{n}")))
+        .collect();
+    let names: Vec<(&str, &str)> = names
+        .iter()
+        .map(|(g, f)| (g.as_str(), f.as_str()))
+        .collect();
+    let (ids, ops) = cases_from_elsewhere(dir.path(), 7, &names);
+    let path = store_path(dir.path(), "synced");
+    let mut wal = path.clone().into_os_string();
+    wal.push("-wal");
+    let mut store = new_store(dir.path(), "synced", 1);
+    store.begin_sync_writes().unwrap();
+    store.apply_remote(&ops, "c1").unwrap();
+    let main_before = file_len(&path);
+    assert!(
+        file_len(Path::new(&wal)) > main_before,
+        "the sync's pages wait in the WAL"
+    );
+    store.end_sync_writes().unwrap();
+    // Locking waits for the checkpoint; so would closing.
+    store.lock();
+    assert!(
+        file_len(&path) > main_before + 150 * 1024,
+        "main file {} bytes after the sync, {main_before} before",
+        file_len(&path)
+    );
+    store.unlock(PASSPHRASE, None).unwrap();
+    assert_eq!(found(&store, "given149 family149"), [ids[149]].into());
 }

@@ -68,6 +68,45 @@ pub fn open(path: &Path, create: bool, durability: Durability) -> rusqlite::Resu
     Ok(conn)
 }
 
+/// A checkpoint running on a connection and thread of its own, so whoever waited for the
+/// work that filled the WAL (a sync) does not wait for its copy into the main file too. In WAL
+/// mode a checkpoint runs beside the store's own reads and writes; a checkpoint the store
+/// starts meanwhile (SQLite's automatic one after a commit) finds this one running and skips.
+/// Joined before the store locks, wipes or closes, and when dropped.
+#[derive(Default)]
+pub struct BackgroundCheckpoint(Option<std::thread::JoinHandle<()>>);
+
+impl BackgroundCheckpoint {
+    /// Starts a passive checkpoint of the database at `path` (after any still running).
+    /// Best effort, like every checkpoint: one that fails only leaves more for the next.
+    pub fn start(&mut self, path: &Path) {
+        self.wait();
+        let path = path.to_owned();
+        self.0 = Some(std::thread::spawn(move || {
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            if let Ok(conn) = Connection::open_with_flags(&path, flags) {
+                let _ = conn.busy_timeout(BUSY_TIMEOUT);
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+        }));
+    }
+
+    /// Waits for a running checkpoint to end.
+    pub fn wait(&mut self) {
+        if let Some(running) = self.0.take() {
+            // The thread only runs SQLite calls whose errors it drops; a panic there is
+            // nothing the store can act on.
+            let _ = running.join();
+        }
+    }
+}
+
+impl Drop for BackgroundCheckpoint {
+    fn drop(&mut self) {
+        self.wait();
+    }
+}
+
 /// Sets the WAL page count after which a commit checkpoints (0 turns it off).
 pub fn set_wal_autocheckpoint(conn: &Connection, pages: u32) -> rusqlite::Result<()> {
     conn.pragma_update(None, "wal_autocheckpoint", pages)

@@ -95,6 +95,8 @@ pub struct Store {
     /// Set between [`Store::begin_sync_writes`] and [`Store::end_sync_writes`]: pulled cases
     /// new to the store are indexed when the sync ends (`pending_index`).
     sync_writes: bool,
+    /// The checkpoint a sync leaves running when it ends.
+    background_checkpoint: connection::BackgroundCheckpoint,
 }
 
 impl std::fmt::Debug for Store {
