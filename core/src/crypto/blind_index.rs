@@ -80,6 +80,12 @@ impl IndexKey {
         IndexKey(key)
     }
 
+    /// A second copy of the key, for a thread that makes tokens beside the store's (zeroized
+    /// on drop like this one).
+    pub(crate) fn duplicate(&self) -> IndexKey {
+        IndexKey::from_key_ref(&self.0)
+    }
+
     /// The token for one normalized value: HMAC-SHA256(key, version || kind || value),
     /// truncated to 16 bytes. The two-byte prefix has a fixed length, so no (kind, value) pair
     /// can be spelled as another.

@@ -211,6 +211,7 @@ impl Store {
             unlock_clock: clock,
             unlock_report: unlock::UnlockReport::default(),
             sync_writes: false,
+            token_worker: None,
             background_checkpoint: Default::default(),
         })
     }
@@ -219,6 +220,11 @@ impl Store {
     /// [`Store::unlock`].
     pub fn lock(&mut self) {
         self.keys = None;
+        // The worker holds a copy of the index key: it goes too. Its tokens are made again
+        // at the next unlock.
+        if let Some(worker) = self.token_worker.take() {
+            worker.finish();
+        }
         self.background_checkpoint.wait();
         // A locked phone is an idle one: a good moment to fold the WAL back. Best effort —
         // a failed checkpoint only means the next one does more.
@@ -245,6 +251,10 @@ impl Store {
         connection::set_wal_autocheckpoint(&self.conn, connection::SYNC_WAL_AUTOCHECKPOINT_PAGES)?;
         connection::set_cache_size(&self.conn, connection::SYNC_CACHE_SIZE_KIB)?;
         self.sync_writes = true;
+        self.token_worker = self
+            .keys
+            .as_ref()
+            .map(|keys| super::pending_index::TokenWorker::start(&keys.index));
         Ok(())
     }
 
@@ -256,11 +266,18 @@ impl Store {
     /// cases when next unlocked.
     pub fn end_sync_writes(&mut self) -> Result<()> {
         self.sync_writes = false;
+        let prepared = self
+            .token_worker
+            .take()
+            .map(|worker| worker.finish())
+            .unwrap_or_default();
         if self.wiped {
             return Ok(());
         }
         let indexed = match &self.keys {
-            Some(keys) => super::pending_index::index_all(&mut self.conn, keys).map(|_| ()),
+            Some(keys) => {
+                super::pending_index::index_all(&mut self.conn, keys, &prepared).map(drop)
+            }
             None => Ok(()),
         };
         connection::set_wal_autocheckpoint(&self.conn, connection::WAL_AUTOCHECKPOINT_PAGES)?;
@@ -276,7 +293,13 @@ impl Store {
     pub(super) fn index_pending_when_due(&mut self) -> Result<()> {
         let keys = unlocked_keys(&self.keys, self.wiped)?;
         if super::pending_index::count(&self.conn)? >= super::pending_index::MAX_PENDING_CASES {
-            super::pending_index::index_all(&mut self.conn, keys)?;
+            let prepared = self
+                .token_worker
+                .take()
+                .map(|worker| worker.finish())
+                .unwrap_or_default();
+            self.token_worker = Some(super::pending_index::TokenWorker::start(&keys.index));
+            super::pending_index::index_all(&mut self.conn, keys, &prepared)?;
         }
         Ok(())
     }
@@ -332,7 +355,7 @@ impl Store {
             });
         } else {
             // A sync that did not reach its end left cases to index (`pending_index`).
-            super::pending_index::index_all(&mut self.conn, &attempt.keys)?;
+            super::pending_index::index_all(&mut self.conn, &attempt.keys, &Default::default())?;
             self.keys = Some(attempt.keys);
         }
         Ok(())
@@ -374,6 +397,9 @@ impl Store {
         self.keys = None;
         self.lease_renewal = None;
         self.wiped = true;
+        if let Some(worker) = self.token_worker.take() {
+            worker.finish();
+        }
         // No checkpoint may write old pages back over the wipe.
         self.background_checkpoint.wait();
         let conn = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);

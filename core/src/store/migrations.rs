@@ -186,7 +186,10 @@ END;
 /// between finds the list here and finishes it when next unlocked.
 const V_PENDING_INDEX: &str = "
 CREATE TABLE search_index_pending (
-    record_id BLOB PRIMARY KEY
+    record_id BLOB PRIMARY KEY,
+    -- Raised by every write of the case while it waits: tokens made from an earlier state
+    -- (on a thread beside the sync) are told from current ones.
+    version   INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 ";
 

@@ -95,6 +95,8 @@ pub struct Store {
     /// Set between [`Store::begin_sync_writes`] and [`Store::end_sync_writes`]: pulled cases
     /// new to the store are indexed when the sync ends (`pending_index`).
     sync_writes: bool,
+    /// Makes the tokens of the cases a running sync brings in (`pending_index`).
+    token_worker: Option<pending_index::TokenWorker>,
     /// The checkpoint a sync leaves running when it ends.
     background_checkpoint: connection::BackgroundCheckpoint,
 }

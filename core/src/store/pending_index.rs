@@ -15,17 +15,27 @@
 //! when [`MAX_PENDING_CASES`] are waiting, and at unlock (a store closed in the middle of a
 //! sync). A purge drops a pending case's id with the case.
 //!
+//! Making the tokens is most of the work of indexing (unsealing, normalizing and hashing each
+//! case), so while a sync runs a [`TokenWorker`] thread makes them from the states the pages
+//! write, beside the sync; each case on the list carries a version that every write of it
+//! raises, so at the end only tokens of a case's current version are used and any other case
+//! (changed by a local edit meanwhile, or listed before the app was closed) is unsealed and
+//! hashed then.
+//!
 //! What it costs: until then the new cases are listed (their summaries are written with them)
 //! but not found by search. A case already on the device keeps its tokens up to date on every
 //! page as before, so a sync never hides a case search could find before it began.
 
 use super::error::{Result, StoreError};
 use super::records::{insert_index_rows, IndexRow};
-use super::search::index_tokens;
+use super::search::{index_tokens, index_tokens_under};
 use super::Store;
-use crate::crypto::StoreKeys;
+use crate::crypto::{IndexKey, StoreKeys, Token};
 use crate::ids::RecordId;
-use rusqlite::Connection;
+use crate::merge::RecordState;
+use rusqlite::{Connection, OptionalExtension};
+use std::collections::HashMap;
+use std::sync::mpsc;
 
 /// Cases a sync may leave unsearchable before it indexes them in the middle of the sync: a
 /// first sync of a large caseload over a slow link runs for a long time, and a caseworker may
@@ -33,14 +43,19 @@ use rusqlite::Connection;
 /// about 20 MB at this count).
 pub(crate) const MAX_PENDING_CASES: u64 = 20_000;
 
-/// Whether case `id`'s tokens wait in the pending list.
-pub(crate) fn holds(conn: &Connection, id: &RecordId) -> Result<bool> {
+/// The version of a pending case, raised: case `id` is being written again while it waits.
+/// `None` when the case is not pending.
+pub(crate) fn touch(conn: &Connection, id: &RecordId) -> Result<Option<i64>> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM search_index_pending WHERE record_id = ?1")?
-        .exists([&id.as_bytes()[..]])?)
+        .prepare_cached(
+            "UPDATE search_index_pending SET version = version + 1 WHERE record_id = ?1
+             RETURNING version",
+        )?
+        .query_row([&id.as_bytes()[..]], |row| row.get(0))
+        .optional()?)
 }
 
-/// Adds cases to the pending list, inside the caller's transaction.
+/// Adds new cases to the pending list (at version 0), inside the caller's transaction.
 pub(crate) fn add(conn: &Connection, ids: &mut [[u8; 16]]) -> Result<()> {
     ids.sort_unstable();
     let mut insert =
@@ -68,9 +83,14 @@ pub(crate) fn count(conn: &Connection) -> Result<u64> {
     )
 }
 
-/// Writes the tokens of every pending case from its current state and empties the list, in
-/// one transaction. Returns how many cases were indexed.
-pub(crate) fn index_all(conn: &mut Connection, keys: &StoreKeys) -> Result<usize> {
+/// Writes the tokens of every pending case and empties the list, in one transaction: the
+/// tokens `prepared` holds for a case's current version, otherwise made from its state now.
+/// Returns how many cases were indexed.
+pub(crate) fn index_all(
+    conn: &mut Connection,
+    keys: &StoreKeys,
+    prepared: &PreparedTokens,
+) -> Result<usize> {
     // Most calls (every unlock, every sync's end) find nothing to do: no write transaction.
     if !conn
         .prepare_cached("SELECT 1 FROM search_index_pending")?
@@ -79,22 +99,86 @@ pub(crate) fn index_all(conn: &mut Connection, keys: &StoreKeys) -> Result<usize
         return Ok(0);
     }
     let tx = conn.transaction()?;
-    let pending: i64 = tx.query_row("SELECT count(*) FROM search_index_pending", [], |row| {
-        row.get(0)
-    })?;
-    // A case dropped since it was listed has no row left, and nothing to index.
-    let sealed: Vec<(Vec<u8>, Vec<u8>)> = tx
-        .prepare(
-            "SELECT r.id, r.state FROM search_index_pending p JOIN records r ON r.id = p.record_id",
-        )?
+    let listed: Vec<(Vec<u8>, i64)> = tx
+        .prepare("SELECT record_id, version FROM search_index_pending")?
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut rows = tokens_of(keys, &sealed)?;
+    let mut rows = Vec::new();
+    let mut sealed = Vec::new();
+    {
+        let mut state_of = tx.prepare_cached("SELECT state FROM records WHERE id = ?1")?;
+        for (id, version) in &listed {
+            let id: [u8; 16] = id.as_slice().try_into().map_err(|_| StoreError::Corrupt)?;
+            match prepared.get(&id) {
+                Some((made_at, tokens)) if made_at == version => {
+                    rows.extend(tokens.iter().map(|token| (*token, id)));
+                }
+                _ => {
+                    // A case dropped since it was listed has no row left, and nothing to index.
+                    if let Some(state) = state_of
+                        .query_row([&id[..]], |row| row.get::<_, Vec<u8>>(0))
+                        .optional()?
+                    {
+                        sealed.push((id, state));
+                    }
+                }
+            }
+        }
+    }
+    rows.extend(tokens_of(keys, &sealed)?);
     rows.sort_unstable();
     insert_index_rows(&tx, &rows)?;
     tx.execute("DELETE FROM search_index_pending", [])?;
     tx.commit()?;
-    Ok(pending as usize)
+    Ok(listed.len())
+}
+
+/// Tokens made ahead by a [`TokenWorker`]: per case, the version they were made from.
+pub(crate) type PreparedTokens = HashMap<[u8; 16], (i64, Vec<Token>)>;
+
+/// A pending case's state to make tokens from: its id, version and
+/// [`super::search::indexed_part`].
+pub(crate) type TokenJob = ([u8; 16], i64, RecordState);
+
+/// A thread that makes the tokens of pending cases while a sync goes on, from the states its
+/// pages wrote, on a core the sync's own thread does not use. It holds a copy of the index key
+/// (zeroized when the thread ends), so the store stops it when it locks.
+pub(crate) struct TokenWorker {
+    jobs: mpsc::Sender<Vec<TokenJob>>,
+    thread: std::thread::JoinHandle<PreparedTokens>,
+}
+
+impl TokenWorker {
+    pub(crate) fn start(key: &IndexKey) -> TokenWorker {
+        let key = key.duplicate();
+        let (jobs, received) = mpsc::channel::<Vec<TokenJob>>();
+        let thread = std::thread::spawn(move || {
+            let mut prepared = PreparedTokens::new();
+            for batch in received {
+                for (id, version, state) in batch {
+                    let tokens = index_tokens_under(&key, &state).into_iter().collect();
+                    // Batches arrive in commit order, so a later version replaces an earlier.
+                    prepared.insert(id, (version, tokens));
+                }
+            }
+            prepared
+        });
+        TokenWorker { jobs, thread }
+    }
+
+    /// Hands over the cases a committed page wrote.
+    pub(crate) fn send(&self, batch: Vec<TokenJob>) {
+        if !batch.is_empty() {
+            // A worker that is gone (it panicked) only means the cases are hashed at the end.
+            let _ = self.jobs.send(batch);
+        }
+    }
+
+    /// Waits for every case handed over and returns the tokens made.
+    pub(crate) fn finish(self) -> PreparedTokens {
+        drop(self.jobs);
+        self.thread.join().unwrap_or_default()
+    }
 }
 
 /// Most threads that unseal cases and compute their tokens at once.
@@ -103,15 +187,15 @@ const MAX_WORKERS: usize = 4;
 /// The index rows of sealed cases (id, sealed state). Unsealing, decoding and hashing take
 /// three quarters of indexing a first sync; they need nothing from the database, so they run
 /// on every core (the sync's network work is over by then).
-fn tokens_of(keys: &StoreKeys, sealed: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<IndexRow>> {
+fn tokens_of(keys: &StoreKeys, sealed: &[([u8; 16], Vec<u8>)]) -> Result<Vec<IndexRow>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, MAX_WORKERS);
     let chunk = sealed.len().div_ceil(workers).max(1);
-    let tokens_of_chunk = |cases: &[(Vec<u8>, Vec<u8>)]| -> Result<Vec<IndexRow>> {
+    let tokens_of_chunk = |cases: &[([u8; 16], Vec<u8>)]| -> Result<Vec<IndexRow>> {
         let mut rows = Vec::new();
         for (id, state) in cases {
-            let id: [u8; 16] = id.as_slice().try_into().map_err(|_| StoreError::Corrupt)?;
+            let id = *id;
             let state = Store::unseal_state(keys, &RecordId::from_bytes(id), state)?;
             rows.extend(index_tokens(keys, &state).into_iter().map(|t| (t, id)));
         }
@@ -135,4 +219,55 @@ fn tokens_of(keys: &StoreKeys, sealed: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<Inde
         rows.extend(part?);
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::DataKey;
+    use crate::merge::FieldState;
+    use crate::sample::SampleCases;
+
+    fn state_of(case: &serde_json::Value) -> RecordState {
+        let mut state = RecordState::new(crate::merge::op::RecordKind::Case);
+        for (field, value) in crate::model::Case::from_json(case).unwrap().to_fields() {
+            state.fields.insert(
+                field,
+                FieldState {
+                    value,
+                    hlc: crate::hlc::Hlc {
+                        wall_ms: 1,
+                        counter: 0,
+                        device: crate::ids::DeviceId::from_bytes([1; 16]),
+                    },
+                },
+            );
+        }
+        state
+    }
+
+    #[test]
+    fn a_worker_makes_the_tokens_the_store_makes_from_the_indexed_part_alone() {
+        let keys = DataKey::generate().derive_store_keys();
+        let cases: Vec<RecordState> = SampleCases::new(11)
+            .take(50)
+            .map(|c| state_of(&c))
+            .collect();
+        let worker = TokenWorker::start(&keys.index);
+        let jobs = cases
+            .iter()
+            .enumerate()
+            .map(|(n, state)| ([n as u8; 16], 3, super::super::search::indexed_part(state)))
+            .collect();
+        worker.send(jobs);
+        let prepared = worker.finish();
+        assert_eq!(prepared.len(), cases.len());
+        for (n, state) in cases.iter().enumerate() {
+            let (version, tokens) = &prepared[&[n as u8; 16]];
+            assert_eq!(*version, 3);
+            let expected: Vec<Token> = index_tokens(&keys, state).into_iter().collect();
+            assert!(expected.len() > 10, "{} tokens", expected.len());
+            assert_eq!(tokens, &expected);
+        }
+    }
 }

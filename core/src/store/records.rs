@@ -9,7 +9,8 @@
 use super::codec;
 use super::error::{Result, StoreError};
 use super::pending_index;
-use super::search::index_tokens;
+use super::pending_index::TokenJob;
+use super::search::{index_tokens, indexed_part};
 use super::Store;
 use crate::crypto::{Aad, StoreKeys, Token};
 use crate::hlc::{Clock, Hlc};
@@ -34,6 +35,8 @@ pub(crate) struct IndexChanges {
     /// applies its pages.
     defer_new_cases: bool,
     pending: Vec<[u8; 16]>,
+    /// While a sync applies its pages: the pending cases written, for its token worker.
+    token_jobs: Vec<TokenJob>,
 }
 
 impl IndexChanges {
@@ -54,9 +57,10 @@ impl IndexChanges {
     }
 
     /// Notes the token changes of case `id` going from `before` to `after`. A pending case's
-    /// tokens are left to the pending pass, which reads its state then: writing them now too
-    /// would be correct (tokens of `before` are removed, the pass adds what is missing) but
-    /// would spend the random inserts the pending list is there to save.
+    /// tokens are left to the pending pass; its version goes up, so tokens a sync's worker made
+    /// from an earlier state are not used. (Writing them now too would also be correct — the
+    /// tokens of `before` are removed, the pass adds what is missing — but would spend the
+    /// random inserts the pending list is there to save.)
     fn track(
         &mut self,
         conn: &Connection,
@@ -65,13 +69,20 @@ impl IndexChanges {
         before: Option<&RecordState>,
         after: &RecordState,
     ) -> Result<()> {
-        match before {
+        let pending_version = match before {
             None if self.defer_new_cases => {
                 self.pending.push(*id.as_bytes());
-                return Ok(());
+                Some(0)
             }
-            Some(_) if pending_index::holds(conn, id)? => return Ok(()),
-            _ => {}
+            None => None,
+            Some(_) => pending_index::touch(conn, id)?,
+        };
+        if let Some(version) = pending_version {
+            if self.defer_new_cases {
+                self.token_jobs
+                    .push((*id.as_bytes(), version, indexed_part(after)));
+            }
+            return Ok(());
         }
         let old_tokens = before.map(|b| index_tokens(keys, b)).unwrap_or_default();
         let new_tokens = index_tokens(keys, after);
@@ -86,8 +97,9 @@ impl IndexChanges {
     }
 
     /// Applies the changes inside the caller's transaction. Removals go first: a row removed
-    /// and added by the same page belongs to one record written once, so never both.
-    pub(crate) fn apply(mut self, conn: &Connection) -> Result<()> {
+    /// and added by the same page belongs to one record written once, so never both. Returns
+    /// the pending cases written, for a sync's token worker once the transaction commits.
+    pub(crate) fn apply(mut self, conn: &Connection) -> Result<Vec<TokenJob>> {
         self.remove.sort_unstable();
         self.add.sort_unstable();
         if !self.remove.is_empty() {
@@ -98,7 +110,8 @@ impl IndexChanges {
             }
         }
         insert_index_rows(conn, &self.add)?;
-        pending_index::add(conn, &mut self.pending)
+        pending_index::add(conn, &mut self.pending)?;
+        Ok(self.token_jobs)
     }
 }
 
@@ -286,7 +299,8 @@ impl Store {
             after,
             &mut index,
         )?;
-        index.apply(conn)
+        // Not deferring: no pending case is handed to a worker from here.
+        index.apply(conn).map(drop)
     }
 
     /// [`Store::write_record`], with the index token changes added to `index` for the caller

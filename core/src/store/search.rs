@@ -26,7 +26,7 @@ use super::error::{Result, StoreError};
 use super::name_pairs::{self, NameParts, PAIR_PREFIX_CHARS};
 use super::summary::{read_summary, CaseSummary};
 use super::Store;
-use crate::crypto::{IndexKind, StoreKeys, Token};
+use crate::crypto::{IndexKey, IndexKind, StoreKeys, Token};
 use crate::ids::RecordId;
 use crate::merge::{FieldState, RecordState};
 use crate::normalize;
@@ -84,10 +84,36 @@ pub const MIN_PREFIX_CHARS: usize = 3;
 /// summaries; each further length would add a token per word to every case.
 pub const MAX_PREFIX_CHARS: usize = 5;
 
+/// The fields a case's index tokens come from: nothing else of the case changes them.
+pub(crate) const INDEXED_FIELDS: [&str; 5] = [
+    "given_name",
+    "family_name",
+    "other_names",
+    "phone",
+    "document_numbers",
+];
+
+/// The part of a case's state its index tokens come from ([`INDEXED_FIELDS`]): what a
+/// thread making tokens beside the store needs of a case, without the rest of it.
+pub(crate) fn indexed_part(state: &RecordState) -> RecordState {
+    let mut part = RecordState::new(state.kind);
+    for field in INDEXED_FIELDS {
+        if let Some(value) = state.fields.get(field) {
+            part.fields.insert(field.to_owned(), value.clone());
+        }
+    }
+    part
+}
+
 /// The index tokens of a case's identifying values.
 pub(crate) fn index_tokens(keys: &StoreKeys, state: &RecordState) -> BTreeSet<Token> {
+    index_tokens_under(&keys.index, state)
+}
+
+/// [`index_tokens`] under the index key alone.
+pub(crate) fn index_tokens_under(key: &IndexKey, state: &RecordState) -> BTreeSet<Token> {
     let values = FieldValues(&state.fields);
-    let hasher = keys.index.hasher();
+    let hasher = key.hasher();
     let mut tokens = BTreeSet::new();
     // Each name normalized once: its words as spelled and its tokens feed both the single-word
     // and the pair tokens.

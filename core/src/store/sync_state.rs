@@ -245,7 +245,7 @@ impl Store {
         });
         let ops: &[Operation] = kept.as_deref().unwrap_or(ops);
         let tx = self.conn.transaction()?;
-        let mut report = Self::merge_received_in(
+        let (mut report, token_jobs) = Self::merge_received_in(
             &tx,
             keys,
             &self.identity,
@@ -271,6 +271,9 @@ impl Store {
         Self::save_device_state(&tx, counters.last_seq, &counters.clock)?;
         tx.commit()?;
         self.commit_counters(counters);
+        if let Some(worker) = &self.token_worker {
+            worker.send(token_jobs);
+        }
         if self.sync_writes {
             self.index_pending_when_due()?;
         }
@@ -280,7 +283,8 @@ impl Store {
     /// Merges operations received from elsewhere — a pulled page, or a handoff bundle read
     /// here — into their records inside the caller's transaction: the clock observes them,
     /// each record is merged and resealed, and the owners of cases whose referrals changed are
-    /// brought up to date.
+    /// brought up to date. With `defer_new_cases`, new cases go on the pending index list and
+    /// the pending cases written are returned, for the sync's token worker.
     pub(crate) fn merge_received_in(
         tx: &rusqlite::Connection,
         keys: &crate::crypto::StoreKeys,
@@ -288,7 +292,7 @@ impl Store {
         ops: &[Operation],
         counters: &mut super::records::Counters,
         defer_new_cases: bool,
-    ) -> Result<ApplyReport> {
+    ) -> Result<(ApplyReport, Vec<super::pending_index::TokenJob>)> {
         let mut current: BTreeMap<RecordId, StoredRecord> = BTreeMap::new();
         for op in ops {
             counters.clock.observe(op.hlc);
@@ -337,9 +341,9 @@ impl Store {
         }
         // In key order, once for the page (see `IndexChanges`); before any purge, which
         // reads a case's tokens from what was written here.
-        index.apply(tx)?;
+        let token_jobs = index.apply(tx)?;
         Self::refresh_case_owners(tx, keys, &super::ownership::cases_touched(&touched))?;
-        Ok(report)
+        Ok((report, token_jobs))
     }
 
     /// Notes the outcome of a sync attempt for [`Store::status`].
