@@ -40,8 +40,8 @@ use std::sync::mpsc;
 /// Cases a sync may leave unsearchable before it indexes them in the middle of the sync: a
 /// first sync of a large caseload over a slow link runs for a long time, and a caseworker may
 /// search what arrived. Also bounds the memory of one pass (some thirty 32-byte rows a case,
-/// about 20 MB at this count).
-pub(crate) const MAX_PENDING_CASES: u64 = 20_000;
+/// about 20 MB at this count). Three in this crate's unit tests, which exercise the bound.
+pub(crate) const MAX_PENDING_CASES: u64 = if cfg!(test) { 3 } else { 20_000 };
 
 /// The version of a pending case, raised: case `id` is being written again while it waits.
 /// `None` when the case is not pending.
@@ -244,6 +244,63 @@ mod tests {
             );
         }
         state
+    }
+
+    #[test]
+    fn a_long_sync_indexes_its_new_cases_every_max_pending_cases() {
+        use crate::import::ImportOptions;
+        use crate::store::{Durability, Identity, OpenOptions, SearchQuery};
+        let dir = tempfile::tempdir().unwrap();
+        let options = OpenOptions {
+            kdf: crate::crypto::KdfParams::insecure_fast_for_tests(),
+            durability: Durability::Normal,
+        };
+        let store_of = |name: &str, device: u8| {
+            let identity = Identity {
+                device: crate::ids::DeviceId::from_bytes([device; 16]),
+                agency: crate::ids::AgencyCode::parse("iom_uga").unwrap(),
+                user: "user".into(),
+            };
+            Store::create(&dir.path().join(name), "pass", None, identity, &options).unwrap()
+        };
+        let mut source = store_of("source.db", 1);
+        let cases: String = SampleCases::new(5)
+            .take(5)
+            .map(|c| format!("{c}\n"))
+            .collect();
+        source
+            .import_jsonl(cases.as_bytes(), &ImportOptions::default(), &mut |_| {})
+            .unwrap();
+        let ops = source.pending_ops(usize::MAX).unwrap();
+        let family = |n: usize| {
+            ops[n].fields["family_name"]
+                .value
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let mut store = store_of("synced.db", 2);
+        store.begin_sync_writes().unwrap();
+        store.apply_remote(&ops[..2], "c1").unwrap();
+        assert_eq!(count(&store.conn).unwrap(), 2, "under the bound: waiting");
+        store.apply_remote(&ops[2..4], "c2").unwrap();
+        assert_eq!(
+            count(&store.conn).unwrap(),
+            0,
+            "at the bound: indexed mid-sync"
+        );
+        let found = |store: &Store, n: usize| {
+            store
+                .search(&SearchQuery::Name(format!("{} ", family(n))))
+                .unwrap()
+                .iter()
+                .any(|hit| hit.summary.id == ops[n].record_id)
+        };
+        assert!((0..4).all(|n| found(&store, n)));
+        store.apply_remote(&ops[4..], "c3").unwrap();
+        assert!(!found(&store, 4));
+        store.end_sync_writes().unwrap();
+        assert!(found(&store, 4));
     }
 
     #[test]
