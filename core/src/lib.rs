@@ -27,6 +27,8 @@ pub mod sample;
 pub mod spreadsheet;
 pub mod store;
 pub mod sync;
+#[cfg(any(feature = "xlsform", feature = "spreadsheet-xlsx"))]
+mod workbook;
 
 pub use store::import;
 

@@ -377,3 +377,25 @@ fn the_checked_in_fixture_imports() {
     let form = import(&bytes).unwrap();
     assert_eq!(form, import(&household()).unwrap());
 }
+
+/// A workbook whose cell reference has fourteen column letters: calamine's reference parser
+/// overflows on it (a panic with overflow checks, found by the fuzz target). It is a damaged
+/// workbook, told as such, for forms and caseload spreadsheets alike.
+#[test]
+fn a_cell_reference_too_long_for_a_column_is_a_damaged_workbook() {
+    let bytes = include_bytes!("fixtures/damaged-cell-reference.xlsx");
+    match import(bytes) {
+        Err(XlsFormError::Unreadable(message)) => assert!(message.contains("damaged"), "{message}"),
+        other => panic!("expected a damaged workbook, got {other:?}"),
+    }
+    let sheet = fieldcase_core::spreadsheet::SheetReader::xlsx(std::io::Cursor::new(&bytes[..]));
+    assert!(
+        matches!(
+            sheet,
+            Err(fieldcase_core::spreadsheet::ReadError::Xlsx(
+                "the workbook is damaged"
+            ))
+        ),
+        "{sheet:?}"
+    );
+}

@@ -324,6 +324,12 @@ mod xlsx {
     pub(super) fn first_sheet<R: Read + Seek>(
         input: R,
     ) -> Result<Vec<(u64, Vec<Cell>)>, ReadError> {
+        crate::workbook::read_guarded(|| read_first_sheet(input))
+            .unwrap_or(Err(ReadError::Xlsx("the workbook is damaged")))
+    }
+
+    /// [`first_sheet`]; may panic inside calamine on a malformed workbook.
+    fn read_first_sheet<R: Read + Seek>(input: R) -> Result<Vec<(u64, Vec<Cell>)>, ReadError> {
         let mut book: Xlsx<R> =
             open_workbook_from_rs(input).map_err(|_| ReadError::Xlsx("not a workbook"))?;
         let range = book

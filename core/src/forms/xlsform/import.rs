@@ -52,6 +52,15 @@ pub fn import_named(bytes: &[u8], file_name: Option<&str>) -> Result<FormDefinit
     if bytes.len() > MAX_XLSFORM_BYTES {
         return Err(XlsFormError::TooLarge);
     }
+    crate::workbook::read_guarded(|| read_workbook(bytes, file_name)).unwrap_or_else(|| {
+        Err(XlsFormError::Unreadable(
+            "the workbook is damaged (a malformed cell reference or part)".into(),
+        ))
+    })
+}
+
+/// [`import_named`] past the size check; may panic inside calamine on a malformed workbook.
+fn read_workbook(bytes: &[u8], file_name: Option<&str>) -> Result<FormDefinition, XlsFormError> {
     let mut book: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|e: calamine::XlsxError| XlsFormError::Unreadable(e.to_string()))?;
     let names = book.sheet_names();
