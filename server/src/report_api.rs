@@ -94,6 +94,13 @@ pub struct CandidateListBody {
     pub candidates: Vec<CandidateBody>,
     pub min_candidate_score: f64,
     pub stats: ReviewStatsBody,
+    /// When the scan the candidates come from started (RFC 3339).
+    #[serde(default)]
+    pub scanned_at: Option<String>,
+    /// A newer scan is running in the background: cases synced since `scanned_at` show once it
+    /// ends (large caseloads only; see `docs/reports.md`).
+    #[serde(default)]
+    pub refreshing: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

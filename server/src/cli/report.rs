@@ -356,8 +356,15 @@ pub async fn run_duplicates(
                         ]
                     })
                     .collect();
+                let as_of = match (&list.scanned_at, list.refreshing) {
+                    (Some(at), true) => {
+                        format!(" (found by the scan of {at}; a newer scan is running)")
+                    }
+                    (Some(at), false) => format!(" (found by the scan of {at})"),
+                    (None, _) => String::new(),
+                };
                 format!(
-                    "{}\n{} of {} pairs",
+                    "{}\n{} of {} pairs{as_of}",
                     table(&["PAIR", "SCORE", "STATUS", "A", "B"], &rows),
                     list.candidates.len(),
                     list.total

@@ -470,8 +470,10 @@ pub async fn list_duplicates(
     let offset = number("offset", 0, usize::MAX)?;
     let storage = state.storage.clone();
     let cache = state.duplicate_candidates.clone();
-    let (list, stats) = blocking(move || cache.review_list(storage.as_ref())).await?;
-    let matching: Vec<Candidate> = list
+    let listing = blocking(move || cache.review_listing(&storage)).await?;
+    let stats = listing.stats;
+    let matching: Vec<Candidate> = listing
+        .candidates
         .into_iter()
         .filter(|c| status.is_none_or(|s| c.status == s))
         .filter(|c| {
@@ -497,6 +499,8 @@ pub async fn list_duplicates(
             blocks_skipped: stats.blocks_skipped,
             comparisons: stats.comparisons,
         },
+        scanned_at: Some(rfc3339(listing.scanned_at_ms)),
+        refreshing: listing.refreshing,
     }))
 }
 

@@ -280,6 +280,107 @@ pub fn cached_duplicate_candidates_follow_writes_of(reader: &dyn Storage, writer
     assert_eq!(after, review_list(reader).unwrap().0);
 }
 
+/// When scans are long, a request after new pushes gets the last list at once (decisions
+/// current) while a new scan runs in the background; the next request after it ends lists the
+/// new pair. (`limit` zero makes every scan count as long.)
+pub fn a_long_scan_is_served_while_a_newer_one_runs(store: std::sync::Arc<dyn Storage>) {
+    use crate::reports::duplicates::{review_list, CandidateCache, Status};
+    let cache = std::sync::Arc::new(CandidateCache::with_foreground_limit(
+        std::time::Duration::ZERO,
+    ));
+    let uga = enrolled(&*store, "iom_uga");
+    let ken = enrolled(&*store, "iom_ken");
+    let person = |given: &str, family: &str, dob: &str| {
+        vec![
+            ("given_name", json!(given)),
+            ("family_name", json!(family)),
+            ("date_of_birth", json!(dob)),
+            ("nationality", json!("ERI")),
+            ("sex", json!("male")),
+        ]
+    };
+    let (a, b, c, d) = (
+        RecordId::new(),
+        RecordId::new(),
+        RecordId::new(),
+        RecordId::new(),
+    );
+    store
+        .push(
+            &uga,
+            &[
+                op_with(&uga, 1, a, &person("Yonas", "Tesfay", "1988-01-09")),
+                op_with(&uga, 2, c, &person("Selam", "Haile", "1991-05-02")),
+            ],
+            NOW,
+        )
+        .unwrap();
+    store
+        .push(
+            &ken,
+            &[op_with(&ken, 1, b, &person("Tesfay", "Yonas", "1988"))],
+            NOW,
+        )
+        .unwrap();
+    let first = cache.review_listing(&store).unwrap();
+    assert_eq!(
+        first.candidates.len(),
+        1,
+        "no scan yet: scanned on the request"
+    );
+    assert!(!first.refreshing);
+
+    // A second double entry, and a decision on the first pair.
+    store
+        .push(
+            &ken,
+            &[op_with(&ken, 2, d, &person("Selam", "Hayle", "1991-05-02"))],
+            NOW,
+        )
+        .unwrap();
+    store
+        .decide_duplicate(&DuplicateDecision {
+            record_a: a,
+            record_b: b,
+            confirmed: true,
+            decided_at_ms: NOW,
+            decided_by: "u1".into(),
+        })
+        .unwrap();
+    let served = cache.review_listing(&store).unwrap();
+    assert_eq!(
+        served.scanned_at_ms, first.scanned_at_ms,
+        "the last scan's list"
+    );
+    assert_eq!(
+        served.candidates.len(),
+        1,
+        "the new pair waits for the new scan"
+    );
+    assert_eq!(
+        served.candidates[0].status,
+        Status::Confirmed,
+        "decisions are current"
+    );
+
+    let waited = std::time::Instant::now();
+    while cache.is_refreshing() {
+        assert!(
+            waited.elapsed().as_secs() < 60,
+            "the background scan never ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let refreshed = cache.review_listing(&store).unwrap();
+    assert!(!refreshed.refreshing);
+    assert_eq!(
+        refreshed.candidates.len(),
+        2,
+        "the new pair, once the scan ended"
+    );
+    assert_eq!(refreshed.candidates, review_list(&*store).unwrap().0);
+}
+
 pub fn api_tokens_carry_their_user(store: &dyn Storage) {
     store.create_agency(&agency("hq"), "HQ", NOW).unwrap();
     let user = store

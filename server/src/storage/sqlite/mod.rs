@@ -582,6 +582,16 @@ mod tests {
     crate::storage::conformance::conformance_suite!(temp_store());
 
     #[test]
+    fn a_long_duplicate_scan_is_served_while_a_newer_one_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStorage::open(&dir.path().join("test.db"), Sealer::from_key(&[3; 32])).unwrap();
+        crate::storage::conformance::a_long_scan_is_served_while_a_newer_one_runs(
+            std::sync::Arc::new(store),
+        );
+    }
+
+    #[test]
     fn a_reopened_database_keeps_its_epoch_and_refuses_another_key() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("test.db");
