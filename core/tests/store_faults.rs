@@ -12,10 +12,10 @@
 mod common;
 use common::*;
 use fieldcase_core::model::{Date, Note, Service, ServiceType};
-use fieldcase_core::protocol::{CommandOutcome, CommandResult, PURGED_FIELD, SERVER_DEVICE_ID};
+use fieldcase_core::protocol::{CommandOutcome, CommandResult, PURGED_FIELD};
 use fieldcase_core::referral::{HistoryEntry, ReferralStatus, ServerState, Transition, Urgency};
 use fieldcase_core::store::{NewReferral, SearchQuery, Store, StoreError};
-use fieldcase_core::{AgencyCode, FieldChange, Hlc, OpId, Operation, RecordId, RecordKind};
+use fieldcase_core::{AgencyCode, Operation, RecordId, RecordKind};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 use serde_json::json;
@@ -225,29 +225,6 @@ fn outbox_seqs(store: &Store) -> Vec<u64> {
         .iter()
         .map(|op| op.op_id.seq)
         .collect()
-}
-
-/// An operation the server writes itself (`fields` as given).
-fn server_op(seq: u64, kind: RecordKind, record: RecordId, fields: serde_json::Value) -> Operation {
-    Operation {
-        op_id: OpId {
-            device: SERVER_DEVICE_ID,
-            seq,
-        },
-        kind,
-        record_id: record,
-        hlc: Hlc {
-            wall_ms: fieldcase_core::hlc::now_ms() + seq,
-            counter: 0,
-            device: SERVER_DEVICE_ID,
-        },
-        fields: fields
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), FieldChange::fresh(v.clone())))
-            .collect(),
-    }
 }
 
 /// The server's status operation on a referral.

@@ -7,9 +7,9 @@
 mod common;
 use common::*;
 use fieldcase_core::model::Fields;
-use fieldcase_core::protocol::{PURGED_FIELD, SERVER_DEVICE_ID};
+use fieldcase_core::protocol::PURGED_FIELD;
 use fieldcase_core::store::{SearchQuery, Store};
-use fieldcase_core::{FieldChange, Hlc, OpId, Operation, RecordId, RecordKind};
+use fieldcase_core::{Operation, RecordId, RecordKind};
 use rusqlite::Connection;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -44,29 +44,6 @@ fn pending_cases(path: &Path) -> i64 {
             row.get(0)
         })
         .unwrap()
-}
-
-/// A change of case `id` by the server, as a sync page carries it.
-fn server_change(seq: u64, id: RecordId, fields: serde_json::Value) -> Operation {
-    Operation {
-        op_id: OpId {
-            device: SERVER_DEVICE_ID,
-            seq,
-        },
-        kind: RecordKind::Case,
-        record_id: id,
-        hlc: Hlc {
-            wall_ms: fieldcase_core::hlc::now_ms() + 10_000 + seq,
-            counter: 0,
-            device: SERVER_DEVICE_ID,
-        },
-        fields: fields
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), FieldChange::fresh(v.clone())))
-            .collect(),
-    }
 }
 
 /// Cases made on another device of the agency, as the operations a sync would pull.
@@ -121,13 +98,23 @@ fn a_syncs_new_cases_are_found_once_it_ends_with_the_index_writing_them_at_once_
         ops[1].clone(),
         ops[2].clone(),
         ops[3].clone(),
-        server_change(1, amina, json!({ "family_name": "Namubiru" })),
+        server_op(
+            1,
+            RecordKind::Case,
+            amina,
+            json!({ "family_name": "Namubiru" }),
+        ),
     ]
     .into();
     let second_page = [
         // A case new in this sync, renamed by a later page.
-        server_change(2, tigist, json!({ "given_name": "Selam" })),
-        server_change(3, joy, json!({ PURGED_FIELD: true })),
+        server_op(
+            2,
+            RecordKind::Case,
+            tigist,
+            json!({ "given_name": "Selam" }),
+        ),
+        server_op(3, RecordKind::Case, joy, json!({ PURGED_FIELD: true })),
     ];
     let local_edit: Fields = [("family_name".to_string(), json!("Odongo"))].into();
 

@@ -90,3 +90,33 @@ pub fn database_bytes(path: &Path) -> Vec<u8> {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// An operation from the server itself (status keys, purge notices, corrections), as a sync
+/// page carries it: written after everything a test made before it.
+pub fn server_op(
+    seq: u64,
+    kind: fieldcase_core::RecordKind,
+    record: fieldcase_core::RecordId,
+    fields: Value,
+) -> fieldcase_core::Operation {
+    use fieldcase_core::protocol::SERVER_DEVICE_ID;
+    fieldcase_core::Operation {
+        op_id: fieldcase_core::OpId {
+            device: SERVER_DEVICE_ID,
+            seq,
+        },
+        kind,
+        record_id: record,
+        hlc: fieldcase_core::Hlc {
+            wall_ms: fieldcase_core::hlc::now_ms() + seq,
+            counter: 0,
+            device: SERVER_DEVICE_ID,
+        },
+        fields: fields
+            .as_object()
+            .expect("fields as a JSON object")
+            .iter()
+            .map(|(k, v)| (k.clone(), fieldcase_core::FieldChange::fresh(v.clone())))
+            .collect(),
+    }
+}

@@ -32,7 +32,7 @@ use fieldcase_core::model::Date;
 use fieldcase_core::{AgencyCode, RecordId};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// What review shows of one side of a pair.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,6 +160,10 @@ pub struct CandidateCache {
     last: Mutex<Option<CachedScan>>,
     /// A background scan is running ([`CandidateCache::refresh_in_background`]).
     refreshing: AtomicBool,
+    /// Signalled when a background scan ends, for a request that found no list at all.
+    background_done: Condvar,
+    /// Scans run so far, in the foreground or the background.
+    scans: std::sync::atomic::AtomicU64,
     /// [`FOREGROUND_SCAN_LIMIT`], unless a test sets another.
     foreground_limit: std::time::Duration,
 }
@@ -198,6 +202,8 @@ impl CandidateCache {
         CandidateCache {
             last: Mutex::default(),
             refreshing: AtomicBool::new(false),
+            background_done: Condvar::new(),
+            scans: Default::default(),
             foreground_limit: limit,
         }
     }
@@ -205,6 +211,11 @@ impl CandidateCache {
     /// Whether a background scan is running.
     pub fn is_refreshing(&self) -> bool {
         self.refreshing.load(Ordering::SeqCst)
+    }
+
+    /// How many scans this cache has run.
+    pub fn scans_run(&self) -> u64 {
+        self.scans.load(Ordering::SeqCst)
     }
 
     /// As [`review_list`], scanning the blocks again only when the log has grown since the
@@ -229,7 +240,7 @@ impl CandidateCache {
         storage: &Arc<dyn Storage>,
     ) -> Result<ReviewListing, StorageError> {
         let log_end = storage.log_end()?;
-        let scan = match self.last_scan() {
+        let scan = match self.last_scan_or_running() {
             Some(scan) if scan.log_end == log_end => scan,
             Some(scan) if scan.took >= self.foreground_limit => {
                 self.refresh_in_background(storage.clone());
@@ -261,12 +272,27 @@ impl CandidateCache {
                 // The next request tries again; the error names no case.
                 tracing::warn!(%error, "the background duplicate scan failed");
             }
+            let _last = cache.last.lock().unwrap_or_else(|e| e.into_inner());
             cache.refreshing.store(false, Ordering::SeqCst);
+            cache.background_done.notify_all();
         });
     }
 
     fn last_scan(&self) -> Option<CachedScan> {
         self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The last scan; when there is none but one runs in the background (the one started with
+    /// the server), waits for it rather than start a second scan of the same data.
+    fn last_scan_or_running(&self) -> Option<CachedScan> {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        while last.is_none() && self.refreshing.load(Ordering::SeqCst) {
+            last = self
+                .background_done
+                .wait(last)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        last.clone()
     }
 
     /// Scans the blocks as the log stood at `log_end` and keeps the result (unless a scan of
@@ -276,6 +302,7 @@ impl CandidateCache {
         let started_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
+        self.scans.fetch_add(1, Ordering::SeqCst);
         let (found, stats) = find_candidates(storage)?;
         let scan = CachedScan {
             log_end,

@@ -18,6 +18,34 @@ fn op_with(device: &DeviceAuth, seq: u64, record: RecordId, fields: &[(&str, Val
     op
 }
 
+/// The identifying fields of a person of `nationality` and `sex`, for the matching checks.
+fn person_of(
+    nationality: &str,
+    sex: &str,
+    given: &str,
+    family: &str,
+    dob: &str,
+) -> Vec<(&'static str, Value)> {
+    vec![
+        ("given_name", json!(given)),
+        ("family_name", json!(family)),
+        ("date_of_birth", json!(dob)),
+        ("nationality", json!(nationality)),
+        ("sex", json!(sex)),
+    ]
+}
+
+/// A reviewer's decision on the pair (`x`, `y`).
+fn decision(x: RecordId, y: RecordId, confirmed: bool) -> DuplicateDecision {
+    DuplicateDecision {
+        record_a: x,
+        record_b: y,
+        confirmed,
+        decided_at_ms: NOW,
+        decided_by: "u1".into(),
+    }
+}
+
 fn rows(store: &dyn Storage, filter: &FactFilter) -> Vec<crate::reports::facts::CaseFactRow> {
     let mut out = Vec::new();
     store.scan_case_facts(filter, &mut |r| out.push(r)).unwrap();
@@ -86,15 +114,8 @@ pub fn report_facts_follow_merged_state(store: &dyn Storage) {
 pub fn match_blocks_and_duplicate_decisions(store: &dyn Storage) {
     let uga = enrolled(store, "iom_uga");
     let ken = enrolled(store, "iom_ken");
-    let person = |given: &str, family: &str, dob: &str| {
-        vec![
-            ("given_name", json!(given)),
-            ("family_name", json!(family)),
-            ("date_of_birth", json!(dob)),
-            ("nationality", json!("SOM")),
-            ("sex", json!("female")),
-        ]
-    };
+    let person =
+        |given: &str, family: &str, dob: &str| person_of("SOM", "female", given, family, dob);
     let (a, b) = (RecordId::new(), RecordId::new());
     store
         .push(
@@ -145,13 +166,7 @@ pub fn match_blocks_and_duplicate_decisions(store: &dyn Storage) {
     let none = store.match_profile_sample(0).unwrap();
     assert!(none.profiles.is_empty() && none.cases == 2);
 
-    let decide = |x: RecordId, y: RecordId, confirmed: bool| DuplicateDecision {
-        record_a: x,
-        record_b: y,
-        confirmed,
-        decided_at_ms: NOW,
-        decided_by: "u1".into(),
-    };
+    let decide = decision;
     store.decide_duplicate(&decide(b, a, true)).unwrap();
     let links = store.confirmed_duplicate_links().unwrap();
     assert_eq!(links.len(), 1);
@@ -217,15 +232,8 @@ pub fn cached_duplicate_candidates_follow_writes_of(reader: &dyn Storage, writer
     use crate::reports::duplicates::{review_list, CandidateCache, Status};
     let uga = enrolled(writer, "iom_uga");
     let ken = enrolled(writer, "iom_ken");
-    let person = |given: &str, family: &str, dob: &str| {
-        vec![
-            ("given_name", json!(given)),
-            ("family_name", json!(family)),
-            ("date_of_birth", json!(dob)),
-            ("nationality", json!("ERI")),
-            ("sex", json!("male")),
-        ]
-    };
+    let person =
+        |given: &str, family: &str, dob: &str| person_of("ERI", "male", given, family, dob);
     let cache = CandidateCache::default();
     let log_before = reader.log_end().unwrap();
     let (a, b) = (RecordId::new(), RecordId::new());
@@ -262,15 +270,7 @@ pub fn cached_duplicate_candidates_follow_writes_of(reader: &dyn Storage, writer
     );
     assert_eq!(cached, review_list(reader).unwrap().0);
 
-    writer
-        .decide_duplicate(&DuplicateDecision {
-            record_a: a,
-            record_b: b,
-            confirmed: true,
-            decided_at_ms: NOW,
-            decided_by: "u1".into(),
-        })
-        .unwrap();
+    writer.decide_duplicate(&decision(a, b, true)).unwrap();
     let (after, _) = cache.review_list(reader).unwrap();
     assert_eq!(
         after[0].status,
@@ -290,15 +290,8 @@ pub fn a_long_scan_is_served_while_a_newer_one_runs(store: std::sync::Arc<dyn St
     ));
     let uga = enrolled(&*store, "iom_uga");
     let ken = enrolled(&*store, "iom_ken");
-    let person = |given: &str, family: &str, dob: &str| {
-        vec![
-            ("given_name", json!(given)),
-            ("family_name", json!(family)),
-            ("date_of_birth", json!(dob)),
-            ("nationality", json!("ERI")),
-            ("sex", json!("male")),
-        ]
-    };
+    let person =
+        |given: &str, family: &str, dob: &str| person_of("ERI", "male", given, family, dob);
     let (a, b, c, d) = (
         RecordId::new(),
         RecordId::new(),
@@ -338,15 +331,7 @@ pub fn a_long_scan_is_served_while_a_newer_one_runs(store: std::sync::Arc<dyn St
             NOW,
         )
         .unwrap();
-    store
-        .decide_duplicate(&DuplicateDecision {
-            record_a: a,
-            record_b: b,
-            confirmed: true,
-            decided_at_ms: NOW,
-            decided_by: "u1".into(),
-        })
-        .unwrap();
+    store.decide_duplicate(&decision(a, b, true)).unwrap();
     let served = cache.review_listing(&store).unwrap();
     assert_eq!(
         served.scanned_at_ms, first.scanned_at_ms,
@@ -520,15 +505,7 @@ pub fn cached_reports_follow_the_log_and_decisions(store: &dyn Storage) {
     );
     assert_eq!(total(&after_push), Some(2));
 
-    store
-        .decide_duplicate(&DuplicateDecision {
-            record_a: a,
-            record_b: b,
-            confirmed: true,
-            decided_at_ms: NOW,
-            decided_by: "u1".into(),
-        })
-        .unwrap();
+    store.decide_duplicate(&decision(a, b, true)).unwrap();
     let after_decision = ask("by_sex");
     assert_eq!(
         computed.load(Ordering::SeqCst),
