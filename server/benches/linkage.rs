@@ -10,16 +10,19 @@
 //! The population is loaded with `SqliteStorage::bulk_load_cases` (the sync's derivation and
 //! sealing of facts and match profiles, without the operation log). `LINKAGE_BENCH_DIR` puts
 //! the databases elsewhere than the system's temporary directory; `LINKAGE_BENCH_DUPLICATES`
-//! sets the share of people recorded twice (default 0.1).
+//! sets the share of people recorded twice (default 0.1). `LINKAGE_BENCH_SHOW_ERRORS` also
+//! prints the features of wrongly listed pairs and, per drift, how many missed pairs share no
+//! block (never compared) and how many were compared but scored under the threshold.
 
 use fieldcase_core::model::Case;
 use fieldcase_core::population::{score_pairs, Drift, Population};
 use fieldcase_core::{AgencyCode, RecordId};
 use fieldcase_server::reports::duplicates::{CandidateCache, Status};
+use fieldcase_server::reports::matching::{BlockKey, MatchProfile};
 use fieldcase_server::seal::Sealer;
 use fieldcase_server::storage::sqlite::SqliteStorage;
 use fieldcase_server::storage::Storage;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Instant;
 
@@ -31,8 +34,19 @@ fn open(db: &Path) -> SqliteStorage {
 }
 
 /// Loads `n` records; returns each record's (id, person, drift).
-fn populate(db: &Path, n: usize, duplicates: f64) -> Vec<(RecordId, u64, Option<Drift>)> {
+/// Per record, the block keys its case is filed under: kept only with
+/// `LINKAGE_BENCH_SHOW_ERRORS`, to tell missed pairs that were never compared from those that
+/// scored too low.
+type FiledBlocks = HashMap<RecordId, HashSet<BlockKey>>;
+
+fn populate(
+    db: &Path,
+    n: usize,
+    duplicates: f64,
+    filed: &mut Option<FiledBlocks>,
+) -> Vec<(RecordId, u64, Option<Drift>)> {
     let storage = open(db);
+    let sealer = Sealer::from_key(&KEY);
     let mut agencies: HashMap<&'static str, AgencyCode> = HashMap::new();
     let mut batches: HashMap<&'static str, Vec<(RecordId, Case)>> = HashMap::new();
     let mut truth = Vec::with_capacity(n);
@@ -55,6 +69,12 @@ fn populate(db: &Path, n: usize, duplicates: f64) -> Vec<(RecordId, u64, Option<
         let _ = agency;
         let case = Case::from_json(&record.case).expect("generated cases are valid");
         let id = RecordId::new();
+        if let Some(filed) = filed.as_mut() {
+            let blocks = MatchProfile::of_case(&case, &sealer)
+                .map(|p| p.blocks(&sealer).into_iter().collect())
+                .unwrap_or_default();
+            filed.insert(id, blocks);
+        }
         batches.entry(code).or_default().push((id, case));
         truth.push((id, record.person, record.drift));
         if (i + 1) % BATCH == 0 {
@@ -106,7 +126,9 @@ fn main() {
         };
         let db = dir.path().join("bench.db");
         let started = Instant::now();
-        let truth = populate(&db, n, duplicates);
+        let show_errors = std::env::var("LINKAGE_BENCH_SHOW_ERRORS").is_ok();
+        let mut filed = show_errors.then(FiledBlocks::new);
+        let truth = populate(&db, n, duplicates, &mut filed);
         let load = started.elapsed().as_secs_f64();
         let storage = open(&db);
         let cache = CandidateCache::default();
@@ -153,7 +175,40 @@ fn main() {
             profiles as f64 / n as f64
         );
         print!("{card}");
-        if std::env::var("LINKAGE_BENCH_SHOW_ERRORS").is_ok() {
+        if let Some(filed) = &filed {
+            // Missed pairs per drift: how many share no block (never compared: a blocking
+            // miss) against how many were compared and scored under the threshold.
+            let listed_set: HashSet<(RecordId, RecordId)> =
+                listed.iter().flat_map(|&(a, b)| [(a, b), (b, a)]).collect();
+            let mut of_person: HashMap<u64, Vec<(RecordId, Option<Drift>)>> = HashMap::new();
+            for (id, person, drift) in &truth {
+                of_person.entry(*person).or_default().push((*id, *drift));
+            }
+            let mut missed: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+            for records in of_person.values() {
+                let drift = records
+                    .iter()
+                    .find_map(|r| r.1)
+                    .map_or("sibling", Drift::as_str);
+                for (i, (a, _)) in records.iter().enumerate() {
+                    for (b, _) in &records[i + 1..] {
+                        if listed_set.contains(&(*a, *b)) {
+                            continue;
+                        }
+                        let entry = missed.entry(drift).or_default();
+                        if filed[a].is_disjoint(&filed[b]) {
+                            entry.0 += 1;
+                        } else {
+                            entry.1 += 1;
+                        }
+                    }
+                }
+            }
+            for (drift, (unblocked, low)) in missed {
+                println!("  missed {drift}: {unblocked} share no block, {low} scored too low");
+            }
+        }
+        if show_errors {
             // The features of wrongly listed pairs, by pattern: what the model mistakes.
             let person: HashMap<RecordId, u64> = truth.iter().map(|t| (t.0, t.1)).collect();
             let mut wrong: HashMap<String, usize> = HashMap::new();
