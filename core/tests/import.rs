@@ -133,3 +133,51 @@ fn an_oversized_line_is_reported_and_skipped_without_stopping() {
     assert_eq!(report.errors[0].line, 2);
     assert_eq!(report.errors[0].problem, LineProblem::TooLong);
 }
+
+/// A file that reads `good` bytes, then fails like a storage card pulled out.
+struct FailingAfter {
+    good: Cursor<Vec<u8>>,
+}
+
+impl std::io::Read for FailingAfter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.good.read(buf)? {
+            0 => Err(std::io::Error::other("the card was removed")),
+            n => Ok(n),
+        }
+    }
+}
+
+#[test]
+fn imported_cases_are_found_once_the_import_ends_even_when_it_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = new_store(dir.path(), "a", 1);
+    let options = ImportOptions {
+        batch_size: 2,
+        ..ImportOptions::default()
+    };
+    let lines: Vec<String> = (0..5).map(good).collect();
+    let report = store
+        .import_jsonl(file(&lines), &options, &mut |_| {})
+        .unwrap();
+    assert_eq!(report.totals.imported, 5);
+    let found = |store: &fieldcase_core::store::Store, phone: usize| {
+        store
+            .search(&SearchQuery::Phone(format!("+256 772 {phone:06}")))
+            .unwrap()
+            .len()
+    };
+    assert!((0..5).all(|i| found(&store, i) == 1));
+
+    // Two full batches are committed before the file fails: both are searchable.
+    let more: Vec<String> = (5..9).map(|i| good(i) + "\n").collect();
+    let failing = std::io::BufReader::new(FailingAfter {
+        good: Cursor::new(more.concat().into_bytes()),
+    });
+    assert!(store.import_jsonl(failing, &options, &mut |_| {}).is_err());
+    assert_eq!(store.count_cases(None).unwrap(), 9);
+    assert!(
+        (5..9).all(|i| found(&store, i) == 1),
+        "the committed batches are found"
+    );
+}

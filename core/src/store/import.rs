@@ -14,7 +14,6 @@
 use super::{Result, Store};
 use crate::crypto::IndexKind;
 use crate::ids::RecordId;
-use crate::merge::op::RecordKind;
 use crate::model::{Case, ValidationErrors};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -156,6 +155,21 @@ impl Store {
     /// store fails) stop the import after the last committed batch; line errors do not.
     pub fn import_jsonl(
         &mut self,
+        reader: impl BufRead,
+        options: &ImportOptions,
+        progress: &mut dyn FnMut(&ImportProgress),
+    ) -> Result<ImportReport> {
+        let imported = self.import_jsonl_batches(reader, options, progress);
+        // The imported cases' index tokens are written now, after a failure too: every
+        // committed batch stays, and must be found.
+        let indexed = self.index_all_pending();
+        let report = imported?;
+        indexed?;
+        Ok(report)
+    }
+
+    fn import_jsonl_batches(
+        &mut self,
         mut reader: impl BufRead,
         options: &ImportOptions,
         progress: &mut dyn FnMut(&ImportProgress),
@@ -196,6 +210,7 @@ impl Store {
             }
             if batch.len() >= batch_size {
                 self.write_batch(&mut batch, options, &mut report.totals)?;
+                self.index_pending_when_due()?;
                 progress(&report.totals);
             }
         }
@@ -278,17 +293,13 @@ impl Store {
                 }
                 let agency = &self.identity.agency;
                 // Already validated by parse_line; the merged record is exactly these fields.
-                let op = Self::stage_local_change(
+                let op = Self::stage_imported_case(
                     &tx,
                     keys,
                     &mut counters,
                     agency,
-                    RecordKind::Case,
                     case.id,
-                    None,
                     case.fields,
-                    None,
-                    None,
                 )?;
                 imported += u64::from(op.is_some());
             }

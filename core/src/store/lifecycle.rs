@@ -288,17 +288,26 @@ impl Store {
         Ok(())
     }
 
+    /// Writes the index tokens of every pending case now (the end of a bulk import).
+    pub(super) fn index_all_pending(&mut self) -> Result<()> {
+        let keys = unlocked_keys(&self.keys, self.wiped)?;
+        super::pending_index::index_all(&mut self.conn, keys, &Default::default()).map(drop)
+    }
+
     /// Indexes the pending cases once [`super::pending_index::MAX_PENDING_CASES`] are waiting,
-    /// in the middle of a long sync.
+    /// in the middle of a long sync or import.
     pub(super) fn index_pending_when_due(&mut self) -> Result<()> {
         let keys = unlocked_keys(&self.keys, self.wiped)?;
         if super::pending_index::count(&self.conn)? >= super::pending_index::MAX_PENDING_CASES {
-            let prepared = self
-                .token_worker
-                .take()
-                .map(|worker| worker.finish())
-                .unwrap_or_default();
-            self.token_worker = Some(super::pending_index::TokenWorker::start(&keys.index));
+            // A sync's worker hands over what it made and starts again; an import has none.
+            let prepared = match self.token_worker.take() {
+                Some(worker) => {
+                    let prepared = worker.finish();
+                    self.token_worker = Some(super::pending_index::TokenWorker::start(&keys.index));
+                    prepared
+                }
+                None => Default::default(),
+            };
             super::pending_index::index_all(&mut self.conn, keys, &prepared)?;
         }
         Ok(())

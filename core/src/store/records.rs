@@ -367,6 +367,60 @@ impl Store {
         resolving: Option<(&str, Hlc)>,
         validate: Option<Validator<'_>>,
     ) -> Result<Option<Operation>> {
+        let mut index = IndexChanges::default();
+        let op = Self::stage_change(
+            conn, keys, counters, agency, kind, id, case_id, changes, resolving, validate,
+            &mut index,
+        )?;
+        index.apply(conn)?;
+        Ok(op)
+    }
+
+    /// Stages a case new to the store from a bulk import ([`Store::stage_local_change`]
+    /// without validation, already done on the line or row): its index tokens wait on the
+    /// pending list ([`super::pending_index`]) and are written in one sorted pass when the
+    /// import ends, as a sync's are.
+    pub(crate) fn stage_imported_case(
+        conn: &Connection,
+        keys: &StoreKeys,
+        counters: &mut Counters,
+        agency: &AgencyCode,
+        id: RecordId,
+        fields: Fields,
+    ) -> Result<Option<Operation>> {
+        let mut index = IndexChanges::deferring_new_cases(true);
+        let op = Self::stage_change(
+            conn,
+            keys,
+            counters,
+            agency,
+            RecordKind::Case,
+            id,
+            None,
+            fields,
+            None,
+            None,
+            &mut index,
+        )?;
+        // No token worker runs during an import: the pass makes the tokens at the end.
+        index.apply(conn)?;
+        Ok(op)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn stage_change(
+        conn: &Connection,
+        keys: &StoreKeys,
+        counters: &mut Counters,
+        agency: &AgencyCode,
+        kind: RecordKind,
+        id: RecordId,
+        case_id: Option<RecordId>,
+        changes: Fields,
+        resolving: Option<(&str, Hlc)>,
+        validate: Option<Validator<'_>>,
+        index: &mut IndexChanges,
+    ) -> Result<Option<Operation>> {
         let current = Self::load_record(conn, keys, &id)?;
         if let Some(existing) = &current {
             if existing.state.kind != kind {
@@ -427,7 +481,7 @@ impl Store {
             .as_ref()
             .map_or(agency.as_str(), |r| r.owner_agency.as_str());
         let case_id = current.as_ref().and_then(|r| r.case_id).or(case_id);
-        Self::write_record(
+        Self::write_record_deferring_index(
             conn,
             keys,
             &id,
@@ -435,6 +489,7 @@ impl Store {
             owner,
             current_state,
             &outcome.after,
+            index,
         )?;
         Self::append_outbox(conn, keys, &op)?;
         counters.last_seq = op.op_id.seq;

@@ -22,7 +22,6 @@
 use super::error::{Result as StoreResult, StoreError};
 use super::Store;
 use crate::ids::RecordId;
-use crate::merge::op::RecordKind;
 use crate::model::{Case, Fields, Reason};
 use crate::spreadsheet::plan::{row_identity, PlanError, MAX_HEADER_SCAN_ROWS};
 use crate::spreadsheet::{
@@ -121,6 +120,22 @@ impl Store {
     /// Imports a spreadsheet. `progress` is called after every batch and once at the end.
     pub fn import_spreadsheet(
         &mut self,
+        sheet: SheetReader,
+        mapping: &Mapping,
+        options: &SpreadsheetImportOptions,
+        progress: &mut dyn FnMut(&SpreadsheetProgress),
+    ) -> Result<SpreadsheetReport, SpreadsheetError> {
+        let imported = self.import_spreadsheet_rows(sheet, mapping, options, progress);
+        // The imported cases' index tokens are written now, after a failure too: every
+        // committed batch stays, and must be found.
+        let indexed = self.index_all_pending();
+        let report = imported?;
+        indexed?;
+        Ok(report)
+    }
+
+    fn import_spreadsheet_rows(
+        &mut self,
         mut sheet: SheetReader,
         mapping: &Mapping,
         options: &SpreadsheetImportOptions,
@@ -154,6 +169,7 @@ impl Store {
             }
             if batch.len() >= batch_size {
                 self.write_rows(&mut batch, options, &mut report.totals)?;
+                self.index_pending_when_due()?;
                 progress(&report.totals);
             }
         }
@@ -251,17 +267,13 @@ impl Store {
                     continue;
                 }
                 // Checked by check_row; the merged record of a new id is exactly these fields.
-                let op = Self::stage_local_change(
+                let op = Self::stage_imported_case(
                     &tx,
                     keys,
                     &mut counters,
                     &self.identity.agency,
-                    RecordKind::Case,
                     pending.id,
-                    None,
                     pending.fields,
-                    None,
-                    None,
                 )?;
                 if pending.flagged {
                     let at = op.map_or(0, |op| op.hlc.wall_ms as i64);
