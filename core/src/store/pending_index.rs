@@ -1,5 +1,5 @@
-//! Index tokens of the cases a sync brings in, written once when the sync ends instead of page
-//! by page.
+//! Index tokens of the cases a sync or a bulk import brings in, written once when it ends
+//! instead of page by page (batch by batch).
 //!
 //! Why: a case has some thirty index tokens, and tokens are keyed hashes, so they land all over
 //! the index b-tree. Written page by page, every page of a first sync rewrites most of the
@@ -13,7 +13,9 @@
 //! no tokens either: they are computed from the case's state when the pending cases are
 //! indexed — when the sync ends, whether it succeeded or not ([`Store::end_sync_writes`]),
 //! when [`MAX_PENDING_CASES`] are waiting, and at unlock (a store closed in the middle of a
-//! sync). A purge drops a pending case's id with the case.
+//! sync). A purge drops a pending case's id with the case. Imports (JSON Lines, spreadsheets)
+//! put their new cases on the same list and index them every [`MAX_PENDING_CASES`] and when
+//! they end, after a failure too (`Store::stage_imported_case`); they run no worker.
 //!
 //! Making the tokens is most of the work of indexing (unsealing, normalizing and hashing each
 //! case), so while a sync runs a [`TokenWorker`] thread makes them from the states the pages
