@@ -363,8 +363,14 @@ impl Store {
                 days: attempt.guard.policy.lease_days,
             });
         } else {
-            // A sync that did not reach its end left cases to index (`pending_index`).
-            super::pending_index::index_all(&mut self.conn, &attempt.keys, &Default::default())?;
+            // A sync that did not reach its end left cases to index (`pending_index`). Best
+            // effort: the store opens either way (locking someone out of their cases over a
+            // search index would be worse), and the list stays for the next sync's end.
+            if let Err(error) =
+                super::pending_index::index_all(&mut self.conn, &attempt.keys, &Default::default())
+            {
+                tracing::warn!(%error, "indexing the cases of an unfinished sync failed");
+            }
             self.keys = Some(attempt.keys);
         }
         Ok(())
