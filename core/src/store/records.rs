@@ -407,6 +407,8 @@ impl Store {
         Ok(op)
     }
 
+    /// [`Store::stage_local_change`], with the index changes left in `index` for the caller
+    /// to apply.
     #[allow(clippy::too_many_arguments)]
     fn stage_change(
         conn: &Connection,
