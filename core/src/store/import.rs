@@ -11,9 +11,11 @@
 //! an `"id"` get one derived from a keyed hash of the line, so a re-run after an interrupted
 //! import picks up where it stopped instead of duplicating what was done.
 
+use super::records::IndexChanges;
 use super::{Result, Store};
 use crate::crypto::IndexKind;
 use crate::ids::RecordId;
+use crate::merge::op::RecordKind;
 use crate::model::{Case, ValidationErrors};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -280,6 +282,8 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut imported = 0;
         let mut present = 0;
+        // The batch's new cases wait for their tokens (`super::pending_index`).
+        let mut index = IndexChanges::deferring_new_cases(true);
         {
             let mut exists = tx.prepare_cached("SELECT 1 FROM records WHERE id = ?1")?;
             for case in batch.drain(..) {
@@ -293,17 +297,23 @@ impl Store {
                 }
                 let agency = &self.identity.agency;
                 // Already validated by parse_line; the merged record is exactly these fields.
-                let op = Self::stage_imported_case(
+                let op = Self::stage_local_change(
                     &tx,
                     keys,
                     &mut counters,
                     agency,
+                    RecordKind::Case,
                     case.id,
+                    None,
                     case.fields,
+                    None,
+                    None,
+                    &mut index,
                 )?;
                 imported += u64::from(op.is_some());
             }
         }
+        index.apply(&tx)?;
         if options.validate_only {
             tx.rollback()?;
         } else {

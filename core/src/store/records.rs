@@ -353,64 +353,11 @@ impl Store {
 
     /// Stages one local change inside `conn`'s open transaction and returns its operation,
     /// or `None` when nothing actually changes. `validate` sees the merged values; callers that
-    /// validated already (bulk import of new records) pass `None`.
+    /// validated already (bulk import of new records) pass `None`. The index changes go in
+    /// `index`, for the caller to apply once for all it stages (an import's batch defers its
+    /// new cases' tokens to the pending pass, `super::pending_index`).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn stage_local_change(
-        conn: &Connection,
-        keys: &StoreKeys,
-        counters: &mut Counters,
-        agency: &AgencyCode,
-        kind: RecordKind,
-        id: RecordId,
-        case_id: Option<RecordId>,
-        changes: Fields,
-        resolving: Option<(&str, Hlc)>,
-        validate: Option<Validator<'_>>,
-    ) -> Result<Option<Operation>> {
-        let mut index = IndexChanges::default();
-        let op = Self::stage_change(
-            conn, keys, counters, agency, kind, id, case_id, changes, resolving, validate,
-            &mut index,
-        )?;
-        index.apply(conn)?;
-        Ok(op)
-    }
-
-    /// Stages a case new to the store from a bulk import ([`Store::stage_local_change`]
-    /// without validation, already done on the line or row): its index tokens wait on the
-    /// pending list ([`super::pending_index`]) and are written in one sorted pass when the
-    /// import ends, as a sync's are.
-    pub(crate) fn stage_imported_case(
-        conn: &Connection,
-        keys: &StoreKeys,
-        counters: &mut Counters,
-        agency: &AgencyCode,
-        id: RecordId,
-        fields: Fields,
-    ) -> Result<Option<Operation>> {
-        let mut index = IndexChanges::deferring_new_cases(true);
-        let op = Self::stage_change(
-            conn,
-            keys,
-            counters,
-            agency,
-            RecordKind::Case,
-            id,
-            None,
-            fields,
-            None,
-            None,
-            &mut index,
-        )?;
-        // No token worker runs during an import: the pass makes the tokens at the end.
-        index.apply(conn)?;
-        Ok(op)
-    }
-
-    /// [`Store::stage_local_change`], with the index changes left in `index` for the caller
-    /// to apply.
-    #[allow(clippy::too_many_arguments)]
-    fn stage_change(
         conn: &Connection,
         keys: &StoreKeys,
         counters: &mut Counters,
@@ -524,6 +471,7 @@ impl Store {
         let mut counters = self.counters();
         let keys = super::lifecycle::unlocked_keys(&self.keys, self.wiped)?;
         let tx = self.conn.transaction()?;
+        let mut index = IndexChanges::default();
         let op = Self::stage_local_change(
             &tx,
             keys,
@@ -535,7 +483,9 @@ impl Store {
             changes,
             resolving,
             Some(validate),
+            &mut index,
         )?;
+        index.apply(&tx)?;
         if op.is_some() {
             Self::save_device_state(&tx, counters.last_seq, &counters.clock)?;
             tx.commit()?;

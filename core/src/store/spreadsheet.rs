@@ -20,8 +20,10 @@
 //! row, the column letter and the field with the rule, never a value.
 
 use super::error::{Result as StoreResult, StoreError};
+use super::records::IndexChanges;
 use super::Store;
 use crate::ids::RecordId;
+use crate::merge::op::RecordKind;
 use crate::model::{Case, Fields, Reason};
 use crate::spreadsheet::plan::{row_identity, PlanError, MAX_HEADER_SCAN_ROWS};
 use crate::spreadsheet::{
@@ -254,6 +256,8 @@ impl Store {
         let keys = super::lifecycle::unlocked_keys(&self.keys, self.wiped)?;
         let tx = self.conn.transaction()?;
         let (mut imported, mut flagged, mut present) = (0, 0, 0);
+        // The batch's new cases wait for their tokens (`super::pending_index`).
+        let mut index = IndexChanges::deferring_new_cases(true);
         {
             let mut exists = tx.prepare_cached("SELECT 1 FROM records WHERE id = ?1")?;
             for pending in batch.drain(..) {
@@ -267,13 +271,18 @@ impl Store {
                     continue;
                 }
                 // Checked by check_row; the merged record of a new id is exactly these fields.
-                let op = Self::stage_imported_case(
+                let op = Self::stage_local_change(
                     &tx,
                     keys,
                     &mut counters,
                     &self.identity.agency,
+                    RecordKind::Case,
                     pending.id,
+                    None,
                     pending.fields,
+                    None,
+                    None,
+                    &mut index,
                 )?;
                 if pending.flagged {
                     let at = op.map_or(0, |op| op.hlc.wall_ms as i64);
@@ -288,6 +297,7 @@ impl Store {
                 }
             }
         }
+        index.apply(&tx)?;
         if options.dry_run {
             tx.rollback()?;
         } else {
