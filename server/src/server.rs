@@ -175,11 +175,6 @@ impl Server {
         state.certificate = certificate.clone();
         state.tls_backup_pins = config.tls_backup_pins.clone();
         state.credential_policy = config.credential_policy;
-        // A large caseload's duplicate scan takes seconds to minutes: start it now, so the
-        // first reviewer finds a list ready.
-        state
-            .duplicate_candidates
-            .refresh_in_background(storage.clone());
         if let Some(certificate) = &certificate {
             tracing::info!(pin = %certificate.pin(), "serving TLS");
         }

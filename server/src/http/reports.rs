@@ -360,6 +360,10 @@ pub async fn options(
     principal: Principal,
 ) -> Result<Json<ReportOptionsBody>, ApiError> {
     let rights = principal.report_rights()?;
+    let review_duplicates = principal.require_review().is_ok();
+    if review_duplicates {
+        state.duplicate_candidates.warm_up(&state.storage);
+    }
     let storage = state.storage.clone();
     let only = rights.agency.clone();
     let everyone = blocking(move || storage.list_agencies(None)).await?;
@@ -392,7 +396,7 @@ pub async fn options(
         scope_agency: rights.agency.map(|a| a.to_string()),
         exact_counts: rights.exact,
         default_disclosure: if rights.exact { "internal" } else { "public" }.to_owned(),
-        review_duplicates: principal.require_review().is_ok(),
+        review_duplicates,
     }))
 }
 

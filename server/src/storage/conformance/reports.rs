@@ -364,6 +364,17 @@ pub fn a_long_scan_is_served_while_a_newer_one_runs(store: std::sync::Arc<dyn St
         "the new pair, once the scan ended"
     );
     assert_eq!(refreshed.candidates, review_list(&*store).unwrap().0);
+    assert_eq!(cache.scans_run(), 2);
+
+    // A request while a warm-up scan runs waits for that scan instead of running a second
+    // one; a warm-up with a list already kept starts nothing.
+    let warmed = std::sync::Arc::new(CandidateCache::default());
+    warmed.warm_up(&store);
+    let first = warmed.review_listing(&store).unwrap();
+    assert_eq!(first.candidates, refreshed.candidates);
+    warmed.warm_up(&store);
+    assert!(!warmed.is_refreshing());
+    assert_eq!(warmed.scans_run(), 1);
 }
 
 pub fn api_tokens_carry_their_user(store: &dyn Storage) {
