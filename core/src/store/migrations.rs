@@ -180,9 +180,9 @@ END;
 ";
 
 /// Pending-index step (version 10 here; self-contained, so a merge with other new steps can
-/// renumber it): cases a sync brought in whose index tokens are not written yet
-/// (`store::pending_index`). A sync writes each new case's row and summary as its page
-/// arrives and the tokens of all of them at its end, in one sorted pass; a store closed in
+/// renumber it): cases a sync or an import brought in whose index tokens are not written yet
+/// (`store::pending_index`). Each new case's row and summary are written as its page or batch
+/// arrives and the tokens of all of them at the end, in one sorted pass; a store closed in
 /// between finds the list here and finishes it when next unlocked.
 const V_PENDING_INDEX: &str = "
 CREATE TABLE search_index_pending (
