@@ -17,6 +17,7 @@
 use fieldcase_core::model::Case;
 use fieldcase_core::population::{score_pairs, Drift, Population};
 use fieldcase_core::{AgencyCode, RecordId};
+use fieldcase_server::reports::comparison::{Comparer, Features};
 use fieldcase_server::reports::duplicates::{CandidateCache, Status};
 use fieldcase_server::reports::matching::{BlockKey, MatchProfile};
 use fieldcase_server::seal::Sealer;
@@ -34,10 +35,10 @@ fn open(db: &Path) -> SqliteStorage {
 }
 
 /// Loads `n` records; returns each record's (id, person, drift).
-/// Per record, the block keys its case is filed under: kept only with
+/// Per record, the block keys its case is filed under and its match profile: kept only with
 /// `LINKAGE_BENCH_SHOW_ERRORS`, to tell missed pairs that were never compared from those that
-/// scored too low.
-type FiledBlocks = HashMap<RecordId, HashSet<BlockKey>>;
+/// scored too low, and to show how the latter compare.
+type FiledBlocks = HashMap<RecordId, (HashSet<BlockKey>, Option<MatchProfile>)>;
 
 fn populate(
     db: &Path,
@@ -70,10 +71,12 @@ fn populate(
         let case = Case::from_json(&record.case).expect("generated cases are valid");
         let id = RecordId::new();
         if let Some(filed) = filed.as_mut() {
-            let blocks = MatchProfile::of_case(&case, &sealer)
+            let profile = MatchProfile::of_case(&case, &sealer);
+            let blocks = profile
+                .as_ref()
                 .map(|p| p.blocks(&sealer).into_iter().collect())
                 .unwrap_or_default();
-            filed.insert(id, blocks);
+            filed.insert(id, (blocks, profile));
         }
         batches.entry(code).or_default().push((id, case));
         truth.push((id, record.person, record.drift));
@@ -185,6 +188,8 @@ fn main() {
                 of_person.entry(*person).or_default().push((*id, *drift));
             }
             let mut missed: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+            // How the pairs scored too low compare, by drift and pattern.
+            let mut low_patterns: HashMap<(&str, String), usize> = HashMap::new();
             for records in of_person.values() {
                 let drift = records
                     .iter()
@@ -196,16 +201,27 @@ fn main() {
                             continue;
                         }
                         let entry = missed.entry(drift).or_default();
-                        if filed[a].is_disjoint(&filed[b]) {
+                        let ((blocks_a, profile_a), (blocks_b, profile_b)) = (&filed[a], &filed[b]);
+                        if blocks_a.is_disjoint(blocks_b) {
                             entry.0 += 1;
                         } else {
                             entry.1 += 1;
+                            if let (Some(pa), Some(pb)) = (profile_a, profile_b) {
+                                let c = Comparer.compare(pa, pb, &|_| 0.0);
+                                let f = serde_json::to_string(&Features::of(&c)).unwrap();
+                                *low_patterns.entry((drift, f)).or_default() += 1;
+                            }
                         }
                     }
                 }
             }
             for (drift, (unblocked, low)) in missed {
                 println!("  missed {drift}: {unblocked} share no block, {low} scored too low");
+            }
+            let mut low_patterns: Vec<_> = low_patterns.into_iter().collect();
+            low_patterns.sort_by_key(|p| std::cmp::Reverse(p.1));
+            for ((drift, pattern), n) in low_patterns.iter().take(20) {
+                println!("  too low ×{n} {drift}: {pattern}");
             }
         }
         if show_errors {

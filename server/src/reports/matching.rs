@@ -32,6 +32,14 @@
 //! - **one name word and the day and month of birth**, day and month unordered: for a full
 //!   date of birth with day and month swapped or the year off, with one name word (the other
 //!   may be mistyped or written in a script that leaves vowels out).
+//! - **a name word's code, another word's initial and birth years**: the Double Metaphone code
+//!   of a word of one name field, the initial ([`initial`]) of a word of another (or of
+//!   another word of the only field), and the same two-year windows. A typo inside a word
+//!   (a letter dropped, doubled, moved or struck beside) often changes its code but not its
+//!   first letter, so a re-recording with one name mistyped and a birth date known only to
+//!   the year, which shares no code pair and no day and month, still meets its twin here.
+//!   Keys are ordered (code, initial) but carry no field, so a swapped given and family name
+//!   meets too.
 //! - each **document** number; the **phone** key.
 //!
 //! A key of [`BLOCK_KEY_BYTES`] bytes collides by chance with probability about 2⁻⁶⁴ per pair
@@ -39,9 +47,10 @@
 //! holding more than [`MAX_BLOCK_RECORDS`] cases says little (a common name pair) and would
 //! cost quadratically: it is compared in smaller sub-blocks by birth year, sex, nationality
 //! and day and month of birth (`super::pairs`), and one of more than
-//! [`MAX_SCANNED_BLOCK_RECORDS`] is skipped and counted. Known misses: a re-recording whose names share no phonetic code in two
-//! fields (or in one field with a full date of birth in common) and that shares no document or
-//! phone.
+//! [`MAX_SCANNED_BLOCK_RECORDS`] is skipped and counted. Known misses: a re-recording whose
+//! names share neither a phonetic code in one field and an initial in another nor (with a
+//! full date of birth in common) a code in one field, whose years of birth are two or more
+//! apart, and that shares no document or phone.
 
 use crate::seal::{Sealer, MATCH_TOKEN_BYTES};
 use fieldcase_core::model::codes::Sex;
@@ -86,6 +95,7 @@ const PHONETIC_CODE_CHARS: usize = 4;
 /// pass never equals a key of another.
 const NAME_YEARS_DOMAIN: &str = "block/name-pair+two-years";
 const WORD_DAY_MONTH_DOMAIN: &str = "block/name-word+day-month";
+const CODE_INITIAL_YEARS_DOMAIN: &str = "block/code+initial+two-years";
 const DOCUMENT_DOMAIN: &str = "block/document";
 const PHONE_DOMAIN: &str = "block/phone";
 
@@ -239,6 +249,47 @@ impl MatchProfile {
             .collect()
     }
 
+    /// The (code, initial) pairs of the code-and-initial pass: the code of a word of one name
+    /// field with the initial of a word of another, both ways; with one field only, the code
+    /// of one of its words with the initial of another of its words. Distinct.
+    fn code_initial_pairs(&self) -> BTreeSet<(&str, char)> {
+        fn add<'p>(
+            pairs: &mut BTreeSet<(&'p str, char)>,
+            from: &'p NameField,
+            to: &NameField,
+            same_field: bool,
+        ) {
+            for (i, code) in from.codes.iter().enumerate() {
+                if code.is_empty() {
+                    continue;
+                }
+                for (j, word) in to.words.iter().enumerate() {
+                    if same_field && i == j {
+                        continue;
+                    }
+                    if let Some(first) = initial(word) {
+                        pairs.insert((code.as_str(), first));
+                    }
+                }
+            }
+        }
+        let fields = self.name_groups();
+        let mut pairs = BTreeSet::new();
+        match fields.as_slice() {
+            [only] => add(&mut pairs, only, only, true),
+            _ => {
+                for (i, a) in fields.iter().enumerate() {
+                    for (j, b) in fields.iter().enumerate() {
+                        if i != j {
+                            add(&mut pairs, a, b, false);
+                        }
+                    }
+                }
+            }
+        }
+        pairs
+    }
+
     /// The block keys of this profile (see the module docs), sorted, distinct. Derived from
     /// the profile alone, so the keys a stored profile was filed under can be recomputed.
     pub fn blocks(&self, sealer: &Sealer) -> Vec<BlockKey> {
@@ -287,6 +338,14 @@ impl MatchProfile {
                     blocks.push(key(NAME_YEARS_DOMAIN, &format!("{x}|{y}|{w}")));
                 }
             }
+            for (code, initial) in self.code_initial_pairs() {
+                for w in &windows {
+                    blocks.push(key(
+                        CODE_INITIAL_YEARS_DOMAIN,
+                        &format!("{code}|{initial}|{w}"),
+                    ));
+                }
+            }
         }
         if let Some(full) = self.date_of_birth.and_then(PartialDate::full) {
             let (lo, hi) = if full.day() <= full.month() {
@@ -314,6 +373,14 @@ impl MatchProfile {
         blocks.dedup();
         blocks
     }
+}
+
+/// The first letter of a folded word as the code-and-initial pass keys it: vowels (and `y`)
+/// are one letter, since transliterations trade them at the start of a name (`Olena`/`Elena`,
+/// `Yusuf`/`Iusuf`) as the phonetic code does.
+pub fn initial(folded_word: &str) -> Option<char> {
+    let first = folded_word.chars().next()?;
+    Some(if "aeiouy".contains(first) { 'a' } else { first })
 }
 
 /// The phonetic code [`MatchProfile::blocks`] and comparisons use for one folded word.
@@ -371,6 +438,36 @@ mod tests {
         let stranger = blocks(json!({"given_name": "Grace", "family_name": "Achieng",
             "date_of_birth": "1990-05-12", "nationality": "UZB"}));
         assert!(!share(&base, &stranger));
+    }
+
+    #[test]
+    fn a_mistyped_name_with_a_birth_year_only_meets_its_twin_by_code_and_initial() {
+        let encoder = phonetic_encoder();
+        assert_ne!(
+            phonetic_code(&encoder, "mohammed"),
+            phonetic_code(&encoder, "mohamemd"),
+            "the typo changes the code, so no name pair is shared"
+        );
+        let base = blocks(json!({"given_name": "Mohammed", "family_name": "Haddad",
+            "date_of_birth": "1990"}));
+        for twin in [
+            json!({"given_name": "Mohamemd", "family_name": "Haddad", "date_of_birth": "1990"}),
+            json!({"given_name": "Haddad", "family_name": "Mohamemd", "date_of_birth": "1991"}),
+            json!({"given_name": "Mohammed", "family_name": "Hadadd", "date_of_birth": "1990-03"}),
+        ] {
+            assert!(share(&base, &blocks(twin.clone())), "{twin}");
+        }
+        // One field only: a code and the initial of another word of it.
+        let single = blocks(json!({"family_name": "Haddad Mohammed", "date_of_birth": "1990"}));
+        let twin = blocks(json!({"family_name": "Haddad Mohamemd", "date_of_birth": "1990"}));
+        assert!(share(&single, &twin));
+        // Another initial, or birth years two apart, share nothing.
+        for stranger in [
+            json!({"given_name": "Kareem", "family_name": "Haddad", "date_of_birth": "1990"}),
+            json!({"given_name": "Mohamemd", "family_name": "Haddad", "date_of_birth": "1993"}),
+        ] {
+            assert!(!share(&base, &blocks(stranger.clone())), "{stranger}");
+        }
     }
 
     #[test]

@@ -24,7 +24,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 /// Version 2: rows sealed under the server key (version 1 kept them in the clear).
 /// Version 3: match profiles keep folded name words and the date of birth; more blocking
 /// passes, with 8-byte block keys (issue 12).
-pub const FACTS_VERSION: &str = "3";
+/// Version 4: the code-and-initial blocking pass (`reports::matching`).
+pub const FACTS_VERSION: &str = "4";
 
 /// Rewrites the facts (and match profile) of one record from its state after a merge.
 pub(super) fn refresh(
