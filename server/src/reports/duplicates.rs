@@ -20,13 +20,16 @@
 //! decides pair after pair: [`CandidateCache`] keeps the candidates of the last scan and
 //! reuses them while the operation log has not grown (match profiles change only when an
 //! operation is merged); when a long scan is out of date, the last list is served while a new
-//! scan runs in the background ([`FOREGROUND_SCAN_LIMIT`]). Decisions are read fresh on every
-//! request, so a confirmation shows at once.
+//! scan runs in the background ([`FOREGROUND_SCAN_LIMIT`]). The list of a long scan is also
+//! saved, sealed ([`super::saved_review`]), so after a restart (or in a second server process)
+//! the first reviewer is served it at once while a new scan runs. Decisions are read fresh on
+//! every request, so a confirmation shows at once.
 
 use super::comparison::{Comparer, Comparison, Features, Vector};
 use super::fellegi_sunter::{listing_threshold, Model, TermFrequencies, U_SAMPLE_PROFILES};
 use super::matching::MatchProfile;
 use super::pairs::BlockedCases;
+use super::saved_review::{SavedList, SavedPair, SETTING_KEY};
 use crate::storage::{CaseSummary, Storage, StorageError};
 use fieldcase_core::model::Date;
 use fieldcase_core::{AgencyCode, RecordId};
@@ -141,7 +144,7 @@ type Found = HashMap<(RecordId, RecordId), Candidate>;
 
 /// Every candidate pair and every decided pair, highest score first.
 pub fn review_list(storage: &dyn Storage) -> Result<(Vec<Candidate>, Stats), StorageError> {
-    let (found, stats) = find_candidates(storage)?;
+    let (found, _, stats) = find_candidates(storage)?;
     Ok((with_decisions(storage, found)?, stats))
 }
 
@@ -240,7 +243,10 @@ impl CandidateCache {
         storage: &Arc<dyn Storage>,
     ) -> Result<ReviewListing, StorageError> {
         let log_end = storage.log_end()?;
-        let scan = match self.last_scan_or_running() {
+        let known = self
+            .last_scan_or_running()
+            .or_else(|| self.load_saved(storage.as_ref()));
+        let scan = match known {
             Some(scan) if scan.log_end == log_end => scan,
             Some(scan) if scan.took >= self.foreground_limit => {
                 self.refresh_in_background(storage.clone());
@@ -264,9 +270,18 @@ impl CandidateCache {
         }
         let cache = self.clone();
         std::thread::spawn(move || {
-            let scanned = storage
-                .log_end()
-                .and_then(|log_end| cache.scan(storage.as_ref(), log_end));
+            // A saved list serves whoever waits while this scan runs (unless it is current,
+            // and then there is nothing to scan).
+            let saved_log_end = match cache.last_scan() {
+                Some(_) => None,
+                None => cache.load_saved(storage.as_ref()).map(|s| s.log_end),
+            };
+            let scanned = storage.log_end().and_then(|log_end| {
+                if saved_log_end == Some(log_end) {
+                    return Ok(());
+                }
+                cache.scan(storage.as_ref(), log_end).map(drop)
+            });
             if let Err(error) = scanned {
                 // The next request tries again; the error names no case.
                 tracing::warn!(%error, "the background duplicate scan failed");
@@ -315,7 +330,7 @@ impl CandidateCache {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         self.scans.fetch_add(1, Ordering::SeqCst);
-        let (found, stats) = find_candidates(storage)?;
+        let (found, listed, stats) = find_candidates(storage)?;
         let scan = CachedScan {
             log_end,
             found: Arc::new(found),
@@ -323,11 +338,100 @@ impl CandidateCache {
             took: started.elapsed(),
             started_ms,
         };
+        if scan.took >= self.foreground_limit {
+            save(storage, &scan, listed);
+        }
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         if last.as_ref().is_none_or(|kept| kept.log_end <= log_end) {
             *last = Some(scan.clone());
         }
         Ok(scan)
+    }
+
+    /// With no list in memory, the saved list of the last long scan (by this process or
+    /// another), kept as the last scan; `None` when there is none or it cannot be read (then
+    /// the caller scans).
+    fn load_saved(&self, storage: &dyn Storage) -> Option<CachedScan> {
+        let loaded = match load(storage) {
+            Ok(loaded) => loaded?,
+            Err(error) => {
+                tracing::warn!(%error, "the saved duplicate list was not read; scanning instead");
+                return None;
+            }
+        };
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_none() {
+            *last = Some(loaded.clone());
+        }
+        self.background_done.notify_all();
+        last.clone()
+    }
+}
+
+/// Saves a long scan's listed pairs ([`super::saved_review`]). A failure is logged and
+/// otherwise ignored: the list is only a head start for the next process.
+fn save(storage: &dyn Storage, scan: &CachedScan, pairs: Vec<SavedPair>) {
+    let saved = SavedList {
+        log_end: scan.log_end,
+        started_ms: scan.started_ms,
+        took_ms: u64::try_from(scan.took.as_millis()).unwrap_or(u64::MAX),
+        stats: scan.stats.clone(),
+        pairs,
+    };
+    let bytes = saved.encode();
+    if let Err(error) =
+        crate::storage::write(storage, |tx| tx.put_secret_setting(SETTING_KEY, &bytes))
+    {
+        tracing::warn!(%error, "the duplicate list was not saved");
+    }
+}
+
+/// The saved list, with each side's agency and intake date read now (pairs of records that
+/// are gone or purged are left out).
+fn load(storage: &dyn Storage) -> Result<Option<CachedScan>, StorageError> {
+    let Some(bytes) = crate::storage::read(storage, |tx| tx.secret_setting(SETTING_KEY))? else {
+        return Ok(None);
+    };
+    let saved = SavedList::decode(&bytes).map_err(|e| StorageError::Integrity(e.to_string()))?;
+    let mut wanted: Vec<RecordId> = saved.pairs.iter().flat_map(|p| [p.a, p.b]).collect();
+    wanted.sort_unstable_by(|x, y| x.as_bytes().cmp(y.as_bytes()));
+    wanted.dedup();
+    let summaries: HashMap<RecordId, Side> = storage
+        .case_summaries(&wanted)?
+        .iter()
+        .map(|s| (s.record, side_of(s)))
+        .collect();
+    let mut found: Found = HashMap::with_capacity(saved.pairs.len());
+    for p in &saved.pairs {
+        let (Some(a), Some(b)) = (summaries.get(&p.a), summaries.get(&p.b)) else {
+            continue;
+        };
+        found.insert((p.a, p.b), pending(a, b, p.score, p.vector, p.swapped));
+    }
+    Ok(Some(CachedScan {
+        log_end: saved.log_end,
+        found: Arc::new(found),
+        stats: saved.stats,
+        took: std::time::Duration::from_millis(saved.took_ms),
+        started_ms: saved.started_ms,
+    }))
+}
+
+/// An undecided candidate: its sides, probability and levels.
+fn pending(a: &Side, b: &Side, score: f64, vector: Vector, swapped: bool) -> Candidate {
+    let comparison = Comparison {
+        vector,
+        exact_tokens: [None, None],
+        swapped,
+    };
+    Candidate {
+        a: a.clone(),
+        b: b.clone(),
+        score: Some(score),
+        features: Some(Features::of(&comparison)),
+        status: Status::Pending,
+        decided_at_ms: None,
+        decided_by: None,
     }
 }
 
@@ -342,8 +446,8 @@ struct Compared {
 }
 
 /// Walks the match blocks, compares every pair within a block once, estimates the model and
-/// keeps the pairs it lists.
-fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError> {
+/// keeps the pairs it lists (as candidates, and as they are saved).
+fn find_candidates(storage: &dyn Storage) -> Result<(Found, Vec<SavedPair>, Stats), StorageError> {
     let started = std::time::Instant::now();
     let comparer = Comparer;
     let sample = storage.match_profile_sample(U_SAMPLE_PROFILES)?;
@@ -428,31 +532,24 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Stats), StorageError
         .map(|s| (s.record, side_of(s)))
         .collect();
     let mut found: Found = HashMap::new();
+    let mut saved = Vec::with_capacity(listed.len());
     for (c, p) in listed {
         let (ra, rb) = (records[c.a as usize], records[c.b as usize]);
         let (Some(a), Some(b)) = (summaries.get(&ra), summaries.get(&rb)) else {
             continue;
         };
-        let comparison = Comparison {
+        let score = round_score(p);
+        found.insert((ra, rb), pending(a, b, score, c.vector, c.swapped));
+        saved.push(SavedPair {
+            a: ra,
+            b: rb,
+            score,
             vector: c.vector,
-            exact_tokens: [None, None],
             swapped: c.swapped,
-        };
-        found.insert(
-            (ra, rb),
-            Candidate {
-                a: a.clone(),
-                b: b.clone(),
-                score: Some(round_score(p)),
-                features: Some(Features::of(&comparison)),
-                status: Status::Pending,
-                decided_at_ms: None,
-                decided_by: None,
-            },
-        );
+        });
     }
     stats.phase_seconds[3] = started.elapsed().as_secs_f64();
-    Ok((found, stats))
+    Ok((found, saved, stats))
 }
 
 /// A match probability as shown: three decimals, so the list reads plainly.

@@ -31,6 +31,7 @@ pub mod matching;
 pub mod pairs;
 pub mod query;
 pub mod regions;
+pub mod saved_review;
 pub mod series;
 pub mod table;
 pub mod tally;

@@ -204,6 +204,8 @@ pub trait StoreTx {
     ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, StorageError>;
     /// Creates a secret setting; `AlreadyExists` when the key is taken.
     fn insert_secret_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError>;
+    /// Creates or replaces a secret setting, sealed as [`StoreTx::secret_setting`] says.
+    fn put_secret_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError>;
 
     // --- records and their merged state ----------------------------------------------------
     fn record(&mut self, id: RecordId) -> Result<Option<StoredRecord>, StorageError>;

@@ -420,6 +420,27 @@ pub fn the_port_keeps_secret_settings_sealed(store: &dyn Storage) {
             .insert_secret_setting("handoff/agency_secret/a", b"x")),
         Err(StorageError::AlreadyExists(_))
     ));
+    // Replacing one keeps it sealed and bound to its key.
+    write(store, |tx| {
+        tx.put_secret_setting(
+            "handoff/agency_secret/a",
+            b"replaced secret value, sealed too",
+        )
+    })
+    .unwrap();
+    let (opened, raw) = read(store, |tx| {
+        Ok((
+            tx.secret_setting("handoff/agency_secret/a")?,
+            tx.setting("handoff/agency_secret/a")?,
+        ))
+    })
+    .unwrap();
+    assert_eq!(
+        opened.as_deref().map(Vec::as_slice),
+        Some(&b"replaced secret value, sealed too"[..])
+    );
+    let raw = raw.expect("stored as a setting");
+    assert!(!raw.windows(8).any(|w| w == b"replaced"));
     // A sealed value moved to another key does not open there.
     write(store, |tx| tx.put_setting("handoff/agency_secret/c", &raw)).unwrap();
     assert!(matches!(

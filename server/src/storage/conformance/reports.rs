@@ -367,7 +367,12 @@ pub fn a_long_scan_is_served_while_a_newer_one_runs(store: std::sync::Arc<dyn St
     assert_eq!(cache.scans_run(), 2);
 
     // A request while a warm-up scan runs waits for that scan instead of running a second
-    // one; a warm-up with a list already kept starts nothing.
+    // one; a warm-up with a list already kept starts nothing. (The saved list of the scans
+    // above is replaced by one that does not open: a warm-up then scans.)
+    write(&*store, |tx| {
+        tx.put_setting(crate::reports::saved_review::SETTING_KEY, b"not a list")
+    })
+    .unwrap();
     let warmed = std::sync::Arc::new(CandidateCache::default());
     warmed.warm_up(&store);
     let first = warmed.review_listing(&store).unwrap();
@@ -375,6 +380,130 @@ pub fn a_long_scan_is_served_while_a_newer_one_runs(store: std::sync::Arc<dyn St
     warmed.warm_up(&store);
     assert!(!warmed.is_refreshing());
     assert_eq!(warmed.scans_run(), 1);
+}
+
+/// The list of a long scan is saved, sealed: a server that starts again (`restarted`, a second
+/// handle on the same database, as another process or the next start holds) serves it to its
+/// first reviewer without scanning, and when operations came in since, serves it while a new
+/// scan runs; a saved list that does not open is scanned over, never served.
+pub fn a_saved_long_scan_is_served_after_a_restart(
+    store: std::sync::Arc<dyn Storage>,
+    restarted: impl Fn() -> std::sync::Arc<dyn Storage>,
+) {
+    use crate::reports::duplicates::{review_list, CandidateCache};
+    use crate::reports::saved_review::SETTING_KEY;
+    use std::sync::Arc;
+    let long_scans = || {
+        Arc::new(CandidateCache::with_foreground_limit(
+            std::time::Duration::ZERO,
+        ))
+    };
+    let uga = enrolled(&*store, "iom_uga");
+    let ken = enrolled(&*store, "iom_ken");
+    let person =
+        |given: &str, family: &str, dob: &str| person_of("ERI", "female", given, family, dob);
+    let ids: Vec<RecordId> = (0..5).map(|_| RecordId::new()).collect();
+    store
+        .push(
+            &uga,
+            &[
+                op_with(&uga, 1, ids[0], &person("Yonas", "Tesfay", "1988-01-09")),
+                op_with(&uga, 2, ids[1], &person("Selam", "Haile", "1991-05-02")),
+            ],
+            NOW,
+        )
+        .unwrap();
+    store
+        .push(
+            &ken,
+            &[
+                op_with(&ken, 1, ids[2], &person("Tesfay", "Yonas", "1988")),
+                op_with(&ken, 2, ids[3], &person("Selam", "Hayle", "1991-05-02")),
+            ],
+            NOW,
+        )
+        .unwrap();
+    let first = long_scans().review_listing(&store).unwrap();
+    assert_eq!(first.candidates.len(), 2);
+    let raw = read(&*store, |tx| tx.setting(SETTING_KEY))
+        .unwrap()
+        .expect("a long scan's list is saved");
+    for id in &ids {
+        assert!(
+            !raw.windows(16).any(|w| w == id.as_bytes()),
+            "the saved list is sealed: no record id in the clear"
+        );
+    }
+
+    // Started again with nothing new: the saved list, no scan.
+    let store = restarted();
+    let cache = long_scans();
+    let served = cache.review_listing(&store).unwrap();
+    assert_eq!(served.candidates, first.candidates);
+    assert_eq!(served.scanned_at_ms, first.scanned_at_ms);
+    assert!(!served.refreshing);
+    assert_eq!(cache.scans_run(), 0);
+
+    // Started again after a new double entry: the saved list at once, the new pair once the
+    // background scan ends.
+    store
+        .push(
+            &ken,
+            &[op_with(
+                &ken,
+                3,
+                ids[4],
+                &person("Selam", "Haile", "1991-05-02"),
+            )],
+            NOW,
+        )
+        .unwrap();
+    let store = restarted();
+    let cache = long_scans();
+    let served = cache.review_listing(&store).unwrap();
+    assert_eq!(
+        served.candidates, first.candidates,
+        "the saved list, at once"
+    );
+    assert!(served.refreshing, "with a new scan under way");
+    let waited = std::time::Instant::now();
+    while cache.is_refreshing() {
+        assert!(
+            waited.elapsed().as_secs() < 60,
+            "the background scan never ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let current = cache.review_listing(&store).unwrap();
+    assert_eq!(
+        current.candidates.len(),
+        4,
+        "the new case pairs with both its twins"
+    );
+    assert_eq!(current.candidates, review_list(&*store).unwrap().0);
+    assert_eq!(cache.scans_run(), 1);
+
+    // A saved list that does not open (or is not a list) is scanned over.
+    write(&*store, |tx| {
+        tx.put_setting(SETTING_KEY, b"not a sealed list")
+    })
+    .unwrap();
+    let cache = long_scans();
+    assert_eq!(
+        cache.review_listing(&store).unwrap().candidates,
+        current.candidates
+    );
+    assert_eq!(cache.scans_run(), 1);
+    write(&*store, |tx| {
+        tx.put_secret_setting(SETTING_KEY, b"sealed, but not a list")
+    })
+    .unwrap();
+    let cache = long_scans();
+    assert_eq!(
+        cache.review_listing(&store).unwrap().candidates,
+        current.candidates
+    );
+    assert_eq!(cache.scans_run(), 1);
 }
 
 pub fn api_tokens_carry_their_user(store: &dyn Storage) {

@@ -113,6 +113,15 @@ fn a_duplicate_candidate_cache_follows_what_another_process_writes() {
 }
 
 #[test]
+fn a_long_duplicate_scan_saved_by_one_process_is_served_by_another() {
+    let store = temp_postgres();
+    let open = || -> std::sync::Arc<dyn crate::storage::Storage> {
+        std::sync::Arc::new(another_process(&store))
+    };
+    crate::storage::conformance::a_saved_long_scan_is_served_after_a_restart(open(), open);
+}
+
+#[test]
 fn operations_pushed_through_one_process_are_pulled_through_another() {
     use crate::service::Service;
     let store = temp_postgres();

@@ -106,6 +106,13 @@ impl StoreTx for PgTx<'_, '_> {
         settings::insert_setting(&mut *self.tx, key, &sealed)
     }
 
+    fn put_secret_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        let sealed = self
+            .sealer
+            .seal(&crate::seal::secret_setting_ad(key), value);
+        settings::put_setting(&mut *self.tx, key, &sealed)
+    }
+
     fn record(&mut self, id: RecordId) -> Result<Option<StoredRecord>, StorageError> {
         oplog::record(&mut *self.tx, id)
     }

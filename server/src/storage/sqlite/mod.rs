@@ -592,6 +592,16 @@ mod tests {
     }
 
     #[test]
+    fn a_saved_long_duplicate_scan_is_served_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.db");
+        let open = || -> std::sync::Arc<dyn crate::storage::Storage> {
+            std::sync::Arc::new(SqliteStorage::open(&path, Sealer::from_key(&[3; 32])).unwrap())
+        };
+        crate::storage::conformance::a_saved_long_scan_is_served_after_a_restart(open(), open);
+    }
+
+    #[test]
     fn a_reopened_database_keeps_its_epoch_and_refuses_another_key() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("test.db");

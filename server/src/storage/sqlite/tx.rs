@@ -105,6 +105,13 @@ impl StoreTx for SqliteTx<'_, '_> {
         settings::insert_setting(self.tx, key, &sealed)
     }
 
+    fn put_secret_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        let sealed = self
+            .sealer
+            .seal(&crate::seal::secret_setting_ad(key), value);
+        settings::put_setting(self.tx, key, &sealed)
+    }
+
     fn record(&mut self, id: RecordId) -> Result<Option<StoredRecord>, StorageError> {
         oplog::record(self.tx, id)
     }
