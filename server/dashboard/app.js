@@ -503,8 +503,14 @@ async function loadDuplicates() {
     throw error;
   }
   const pairs = list.candidates;
+  // A large caseload's list comes from the last comparison run while a newer one runs: say
+  // which, so a reviewer knows records synced since may still be added.
+  const when = list.scanned_at;
+  const asOf = element('p', { class: 'hint', id: 'duplicates-as-of', role: 'status',
+    text: when ? [t('comparedAsOf')(`${when.slice(0, 10)} ${when.slice(11, 16)} UTC`),
+      list.refreshing ? t('newerBeingCompared') : ''].join(' ').trim() : '' });
   if (pairs.length === 0) {
-    holder.replaceChildren(element('p', { class: 'hint', id: 'no-duplicates', text: t('nothingToReview') }));
+    holder.replaceChildren(asOf, element('p', { class: 'hint', id: 'no-duplicates', text: t('nothingToReview') }));
     return;
   }
   const body = element('tbody');
@@ -541,7 +547,7 @@ async function loadDuplicates() {
       element('td', { text: matched }),
       element('td', {}, confirm, ' ', reject)));
   }
-  holder.replaceChildren(element('table', { id: 'duplicate-list' },
+  holder.replaceChildren(asOf, element('table', { id: 'duplicate-list' },
     element('thead', {}, element('tr', {},
       element('th', { scope: 'col', class: 'num', text: t('score') }), element('th', { scope: 'col', text: t('agencies') }),
       element('th', { scope: 'col', text: t('intakeDates') }),

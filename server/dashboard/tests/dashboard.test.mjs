@@ -98,6 +98,9 @@ test('the central office reviews a duplicate and the count of individuals follow
   // Exactly the seeded pair is proposed: the two agencies, no names on the page.
   const rows = page.locator('#duplicate-list tbody tr');
   assert.equal(await rows.count(), 1);
+  // A small caseload is compared on the request: the list is current, no newer run pending.
+  const asOf = await page.locator('#duplicates-as-of').innerText();
+  assert.match(asOf, /^Records compared as of \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\.$/);
   const row = await rows.first().innerText();
   assert.match(row, /IOM Uganda ↔ IOM Ethiopia|IOM Ethiopia ↔ IOM Uganda/);
   const html = await page.content();

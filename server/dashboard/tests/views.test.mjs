@@ -103,7 +103,7 @@ test('names, not codes, in English and in French, with ISO dates and a legend', 
 /// Compares a full-page screenshot with its reference (written when asked to, or missing).
 async function compareScreenshot(page, name) {
   const shot = PNG.sync.read(await page.screenshot({ fullPage: true, animations: 'disabled',
-    mask: [page.locator('#as-of')], maskColor: '#777777' }));
+    mask: [page.locator('#as-of'), page.locator('#duplicates-as-of')], maskColor: '#777777' }));
   const file = join(here, 'screenshots', `${name}.png`);
   let reference;
   try { reference = PNG.sync.read(await readFile(file)); } catch { reference = null; }
