@@ -129,68 +129,6 @@ fn indistinguishable(v: &Vector) -> bool {
         && top_or_missing(SEX, &[1])
 }
 
-/// What no method can do on this population with these fields: pairs of records with the same
-/// name words and a comparison vector at the top level everywhere ([`indistinguishable`]) look
-/// alike to any scorer whether they are one person or two, so a scorer lists all of such a
-/// group (name words and levels) or none of it. Prints, for recall of at least 0.99, the fewest
-/// wrongly listed pairs those groups force, and the precision that leaves at most: a ceiling.
-fn print_ceiling(truth: &[(RecordId, u64, Option<Drift>)], filed: &FiledBlocks, true_pairs: usize) {
-    let mut by_words: HashMap<Vec<&str>, Vec<(RecordId, u64)>> = HashMap::new();
-    for (id, person, _) in truth {
-        if let Some(p) = &filed[id].1 {
-            let mut words: Vec<&str> = [&p.given, &p.family, &p.other]
-                .into_iter()
-                .flat_map(|f| f.words.iter().map(String::as_str))
-                .collect();
-            words.sort_unstable();
-            words.dedup();
-            if !words.is_empty() {
-                by_words.entry(words).or_default().push((*id, *person));
-            }
-        }
-    }
-    // (true pairs, pairs of two people) per group of name words and levels.
-    let mut groups: HashMap<(&[&str], Vector), (usize, usize)> = HashMap::new();
-    for (words, records) in &by_words {
-        for (i, (a, pa)) in records.iter().enumerate() {
-            for (b, pb) in &records[i + 1..] {
-                let (Some(x), Some(y)) = (&filed[a].1, &filed[b].1) else {
-                    continue;
-                };
-                let vector = Comparer.compare(x, y, &|_| 0.0).vector;
-                if indistinguishable(&vector) {
-                    let g = groups.entry((words.as_slice(), vector)).or_default();
-                    if pa == pb {
-                        g.0 += 1;
-                    } else {
-                        g.1 += 1;
-                    }
-                }
-            }
-        }
-    }
-    let (alike_true, alike_false) = groups.values().fold((0, 0), |(t, f), g| (t + g.0, f + g.1));
-    // Leave out the groups with most wrong pairs per true one while recall stays ≥ 0.99.
-    let mut mixed: Vec<(usize, usize)> = groups.into_values().filter(|g| g.1 > 0).collect();
-    mixed.sort_by(|x, y| (y.1 * x.0.max(1)).cmp(&(x.1 * y.0.max(1))));
-    let mut may_miss = true_pairs / 100;
-    let mut forced = 0;
-    for (t, f) in mixed {
-        if t <= may_miss {
-            may_miss -= t;
-        } else {
-            forced += f;
-        }
-    }
-    let listed_true = true_pairs as f64 * 0.99;
-    println!(
-        "  alike to every field: {alike_true} true pairs and {alike_false} pairs of two people \
-         share name words and top levels; recall 0.99 lists at least {forced} of the latter: \
-         precision at most {:.4}",
-        listed_true / (listed_true + forced as f64)
-    );
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is taken from the command line.
     let scales: Vec<usize> = std::env::var("LINKAGE_BENCH_CASES")
@@ -352,9 +290,32 @@ fn main() {
                     }
                 }
             }
-            if let Some(filed) = profiles {
-                print_ceiling(&truth, filed, card.true_pairs);
+            // Calibration: the share of true pairs among the listed, by match probability. A
+            // calibrated model lists pairs of probability p that are one person p of the time.
+            let mut buckets = [(0usize, 0usize); 10];
+            for c in list.iter().filter(|c| c.status == Status::Pending) {
+                let Some(score) = c.score else { continue };
+                let b = &mut buckets[((score * 10.0) as usize).min(9)];
+                b.0 += 1;
+                if person.get(&c.a.record) == person.get(&c.b.record) {
+                    b.1 += 1;
+                }
             }
+            let shown: Vec<String> = buckets
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.0 > 0)
+                .map(|(i, b)| {
+                    format!(
+                        "{:.1}–{:.1}: {} listed, {:.3} true",
+                        i as f64 / 10.0,
+                        (i + 1) as f64 / 10.0,
+                        b.0,
+                        b.1 as f64 / b.0 as f64
+                    )
+                })
+                .collect();
+            println!("  calibration: {}", shown.join("; "));
             let wrong_total: usize = wrong.values().sum();
             println!(
                 "  wrongly listed: {wrong_total}, of which {namesakes} agree on every feature \
