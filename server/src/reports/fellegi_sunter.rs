@@ -57,7 +57,8 @@
 
 use super::comparison::{
     Comparer, Comparison, Vector, DATE_OF_BIRTH, DOB_EXACT, DOCUMENT, FAMILY, FEATURES, GIVEN,
-    LEVELS, MAX_LEVELS, MISSING, NAME_EXACT, NAME_EXACT_IN_PART, NAME_PHONETIC, PHONE,
+    LEVELS, MAX_LEVELS, MISSING, NAME_EXACT, NAME_EXACT_IN_PART, NAME_PHONETIC, NATIONALITY, PHONE,
+    SEX,
 };
 use super::matching::MatchProfile;
 use rand::rngs::StdRng;
@@ -201,6 +202,10 @@ pub struct Model {
     /// `u` of the family name among random pairs whose given name agrees (see the module
     /// docs): names of one region go together.
     pub u_family_given_agrees: [f64; MAX_LEVELS],
+    /// `u` of nationality and sex among random pairs whose given name agrees: a given name
+    /// says much of both (one region's names, one sex's names), so their agreement says less
+    /// than among pairs with only a family name in common.
+    pub u_given_agrees: Table,
     pub tf: TermFrequencies,
     /// Cases in the caseload, for the number of all pairs.
     pub cases: u64,
@@ -298,12 +303,12 @@ impl Model {
                 .map(|(v, &n)| (v, n)),
             &rest,
         );
-        let (family_counts, family_totals) = level_counts(
+        let (given_counts, given_totals) = level_counts(
             vectors
                 .iter()
                 .filter(|(v, _)| agrees(v, GIVEN))
                 .map(|(v, &n)| (v, n)),
-            &[FAMILY],
+            &[FAMILY, NATIONALITY, SEX],
         );
         let mut u = [[0.0; MAX_LEVELS]; FEATURES];
         let mut m = [[0.0; MAX_LEVELS]; FEATURES];
@@ -318,17 +323,28 @@ impl Model {
             m[f] = smoothed(&[0.0; MAX_LEVELS], 0.0, &PRIOR_M[f], 1.0, levels);
         }
         let u_family_given_agrees = smoothed(
-            &family_counts[FAMILY],
-            family_totals[FAMILY],
+            &given_counts[FAMILY],
+            given_totals[FAMILY],
             &u[FAMILY],
             U_PRIOR_PAIRS,
             LEVELS[FAMILY].len(),
         );
+        let mut u_given_agrees = u;
+        for f in [NATIONALITY, SEX] {
+            u_given_agrees[f] = smoothed(
+                &given_counts[f],
+                given_totals[f],
+                &u[f],
+                U_PRIOR_PAIRS,
+                LEVELS[f].len(),
+            );
+        }
         let mut model = Model {
             match_share: 0.0,
             m,
             u,
             u_family_given_agrees,
+            u_given_agrees,
             tf,
             cases,
             em_rounds: 0,
@@ -457,6 +473,9 @@ impl Model {
             } else {
                 1.0
             };
+            if (f == NATIONALITY || f == SEX) && given_agrees {
+                u = self.u_given_agrees[f][level];
+            }
             if (l == NAME_EXACT || l == NAME_EXACT_IN_PART) && is_name(f) {
                 if let Some(freq) = frequencies[f] {
                     u = freq * dependence.max(1.0);
@@ -513,7 +532,7 @@ pub fn listing_threshold(probabilities: &mut [f64], unkept_expected_matches: f64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reports::comparison::{DOB_DIFFERENT, DOB_SAME_YEAR, NAME_DIFFERENT, SEX};
+    use crate::reports::comparison::{DOB_DIFFERENT, DOB_SAME_YEAR, NAME_DIFFERENT};
 
     fn vector(given: u8, family: u8, dob: u8) -> Vector {
         let mut v = [MISSING; FEATURES];
