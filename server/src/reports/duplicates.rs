@@ -393,14 +393,10 @@ fn load(storage: &dyn Storage) -> Result<Option<CachedScan>, StorageError> {
         return Ok(None);
     };
     let saved = SavedList::decode(&bytes).map_err(|e| StorageError::Integrity(e.to_string()))?;
-    let mut wanted: Vec<RecordId> = saved.pairs.iter().flat_map(|p| [p.a, p.b]).collect();
-    wanted.sort_unstable_by(|x, y| x.as_bytes().cmp(y.as_bytes()));
-    wanted.dedup();
-    let summaries: HashMap<RecordId, Side> = storage
-        .case_summaries(&wanted)?
-        .iter()
-        .map(|s| (s.record, side_of(s)))
-        .collect();
+    let summaries = sides_of(
+        storage,
+        saved.pairs.iter().flat_map(|p| [p.a, p.b]).collect(),
+    )?;
     let mut found: Found = HashMap::with_capacity(saved.pairs.len());
     for p in &saved.pairs {
         let (Some(a), Some(b)) = (summaries.get(&p.a), summaries.get(&p.b)) else {
@@ -415,6 +411,20 @@ fn load(storage: &dyn Storage) -> Result<Option<CachedScan>, StorageError> {
         took: std::time::Duration::from_millis(saved.took_ms),
         started_ms: saved.started_ms,
     }))
+}
+
+/// What review shows of each of these cases (unknown ids are left out).
+fn sides_of(
+    storage: &dyn Storage,
+    mut cases: Vec<RecordId>,
+) -> Result<HashMap<RecordId, Side>, StorageError> {
+    cases.sort_unstable_by(|x, y| x.as_bytes().cmp(y.as_bytes()));
+    cases.dedup();
+    Ok(storage
+        .case_summaries(&cases)?
+        .iter()
+        .map(|s| (s.record, side_of(s)))
+        .collect())
 }
 
 /// An undecided candidate: its sides, probability and levels.
@@ -520,17 +530,13 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Vec<SavedPair>, Stat
         .zip(kept_probabilities)
         .filter(|(_, p)| *p >= threshold)
         .collect();
-    let mut wanted: Vec<RecordId> = listed
-        .iter()
-        .flat_map(|(c, _)| [records[c.a as usize], records[c.b as usize]])
-        .collect();
-    wanted.sort_unstable_by(|x, y| x.as_bytes().cmp(y.as_bytes()));
-    wanted.dedup();
-    let summaries: HashMap<RecordId, Side> = storage
-        .case_summaries(&wanted)?
-        .iter()
-        .map(|s| (s.record, side_of(s)))
-        .collect();
+    let summaries = sides_of(
+        storage,
+        listed
+            .iter()
+            .flat_map(|(c, _)| [records[c.a as usize], records[c.b as usize]])
+            .collect(),
+    )?;
     let mut found: Found = HashMap::new();
     let mut saved = Vec::with_capacity(listed.len());
     for (c, p) in listed {

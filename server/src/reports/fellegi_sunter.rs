@@ -21,7 +21,8 @@
 //!   nationality, sex, document, phone) is taken over the random pairs whose given or family
 //!   name agrees at least phonetically: `P(names, rest | U) = P(names | U)·P(rest | names, U)`.
 //!   For the same reason the family name's `u` is taken over random pairs whose given name
-//!   agrees when it does (and a term frequency is scaled by that ratio).
+//!   agrees when it does (and a term frequency is scaled by that ratio), and so are `u` of
+//!   nationality and sex: a given name says much of a person's region and sex.
 //! - **m from the data's confident matches**: pairs sharing a document number or a phone
 //!   (near-certain duplicates, found whatever their names) give `m` of names, date of birth,
 //!   nationality and sex, each pair weighed by how likely its other features make it one
