@@ -505,7 +505,13 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Vec<SavedPair>, Stat
         let frequencies = c
             .exact
             .map(|t| t.map(|t| caseload_tf.frequency_of_token(&t)));
-        model.probability(model.weight_of(&c.vector, frequencies))
+        let pair = match c.exact {
+            [Some(given), Some(family)] => {
+                Some(caseload_tf.pair_frequency_of_tokens(&given, &family))
+            }
+            _ => None,
+        };
+        model.probability(model.weight_with_pair(&c.vector, frequencies, pair))
     };
     let kept_probabilities: Vec<f64> = kept.iter().map(probability).collect();
     // Matches expected among the pairs not kept (no name, document or phone agreement).

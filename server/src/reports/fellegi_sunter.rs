@@ -42,7 +42,10 @@
 //!   dropped with it: the table holds no name, and no token outlives the scan), held in
 //!   memory only. The sample's table orders shared words during the scan; the frequencies
 //!   weighed are counted over the whole caseload as the scan meets its cases
-//!   ([`super::duplicates`]).
+//!   ([`super::duplicates`]). When both names agree exactly, they weigh **together** against
+//!   the share of cases carrying both shared words ([`Model::weight_with_pair`]): a given and
+//!   a family name go together by region and sex far more than one caseload-wide correction
+//!   says, and namesakes with names common together were listed with too much confidence.
 //! - **Threshold**: the pairs listed are those whose match probability reaches the
 //!   threshold that maximises the *expected* F1 score of the list, computed from the match
 //!   probabilities of every compared pair (expected true positives among the listed, expected
@@ -134,6 +137,9 @@ type Table = [[f64; MAX_LEVELS]; FEATURES];
 pub struct TermFrequencies {
     key: RandomState,
     counts: HashMap<[u8; 8], u32>,
+    /// Profiles carrying both words of a pair (a given name's word with a word of the family
+    /// or other names), keyed by [`TermFrequencies::pair_token`].
+    pair_counts: HashMap<[u8; 8], u32>,
     profiles: usize,
 }
 
@@ -143,6 +149,7 @@ impl TermFrequencies {
         TermFrequencies {
             key: RandomState::new(),
             counts: HashMap::new(),
+            pair_counts: HashMap::new(),
             profiles: 0,
         }
     }
@@ -167,7 +174,40 @@ impl TermFrequencies {
         for t in seen {
             *self.counts.entry(t).or_default() += 1;
         }
+        let given: Vec<[u8; 8]> = p.given.tokens().map(|t| self.token(t)).collect();
+        let mut pairs: Vec<[u8; 8]> = [&p.family, &p.other]
+            .into_iter()
+            .flat_map(|f| f.tokens())
+            .flat_map(|t| {
+                let rest = self.token(t);
+                given.iter().map(move |g| (*g, rest))
+            })
+            .map(|(g, rest)| self.pair_token(&g, &rest))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        for t in pairs {
+            *self.pair_counts.entry(t).or_default() += 1;
+        }
         self.profiles += 1;
+    }
+
+    /// The token two words' tokens are counted under together, whichever comes first (a
+    /// record with given and family name swapped counts under the same one).
+    pub fn pair_token(&self, a: &[u8; 8], b: &[u8; 8]) -> [u8; 8] {
+        let (x, y) = if a <= b { (a, b) } else { (b, a) };
+        self.key.hash_one((x, y)).to_le_bytes()
+    }
+
+    /// Share of profiles carrying both words, given and other (of their tokens), at least
+    /// half a count.
+    pub fn pair_frequency_of_tokens(&self, a: &[u8; 8], b: &[u8; 8]) -> f64 {
+        let n = self
+            .pair_counts
+            .get(&self.pair_token(a, b))
+            .copied()
+            .unwrap_or(0) as f64;
+        n.max(0.5) / (self.profiles.max(1) as f64)
     }
 
     /// Frequencies as shares of `profiles` rather than of the profiles counted: for counts
@@ -457,10 +497,31 @@ impl Model {
     /// A vector's match weight (log2 odds, prior included). With `frequencies`, an exact name
     /// level uses the shared word's frequency instead of `u` (term-frequency adjustment).
     pub fn weight_of(&self, vector: &Vector, frequencies: [Option<f64>; 2]) -> f64 {
+        self.weight_with_pair(vector, frequencies, None)
+    }
+
+    /// As [`Model::weight_of`]; when both names agree exactly and `pair_frequency` is the
+    /// share of cases carrying both shared words, the two names weigh together against it
+    /// rather than each against its own frequency: how often a given name and a family name
+    /// go together depends on the region and sex they come from, which one caseload-wide
+    /// correction (`u_family_given_agrees`) only averages.
+    pub fn weight_with_pair(
+        &self,
+        vector: &Vector,
+        frequencies: [Option<f64>; 2],
+        pair_frequency: Option<f64>,
+    ) -> f64 {
+        let exact = |f: usize| vector[f] == NAME_EXACT || vector[f] == NAME_EXACT_IN_PART;
+        let together = pair_frequency
+            .filter(|_| exact(GIVEN) && exact(FAMILY) && frequencies.iter().all(Option::is_some));
         let mut w = (self.match_share / (1.0 - self.match_share)).log2();
+        if let Some(both) = together {
+            let m = self.m[GIVEN][vector[GIVEN] as usize] * self.m[FAMILY][vector[FAMILY] as usize];
+            w += (m / both.max(MIN_PROBABILITY * MIN_PROBABILITY)).log2();
+        }
         let given_agrees = agrees(vector, GIVEN);
         for (f, &l) in vector.iter().enumerate() {
-            if l == MISSING {
+            if l == MISSING || (together.is_some() && is_name(f)) {
                 continue;
             }
             let level = l as usize;
@@ -648,6 +709,68 @@ mod tests {
         let common = comparer.compare(&sample[0], &sample[1], &|w| model.rarity(w));
         let rare = comparer.compare(&sample[50], &sample[50], &|w| model.rarity(w));
         assert!(model.weight(&rare) > model.weight(&common) + 3.0);
+    }
+
+    #[test]
+    fn names_that_go_together_weigh_less_than_their_words_apart() {
+        use crate::seal::Sealer;
+        use fieldcase_core::model::Case;
+        let profile = |given: &str, family: &str| {
+            let fields = fieldcase_core::model::flatten_json(
+                &serde_json::json!({"given_name": given, "family_name": family}),
+            )
+            .unwrap();
+            MatchProfile::of_case(
+                &Case::parse_fields(&fields).unwrap(),
+                &Sealer::from_key(&[1; 32]),
+            )
+            .unwrap()
+        };
+        // Amina and Okafor each on 20 of 100 profiles: together on 10 in one caseload,
+        // on 1 in the other.
+        let caseload = |together: usize| {
+            let mut tf = TermFrequencies::empty();
+            for i in 0..100 {
+                let (given, family) = match i {
+                    _ if i < together => ("Amina".to_owned(), "Okafor".to_owned()),
+                    _ if i < 20 => ("Amina".to_owned(), format!("Family{i}")),
+                    _ if i < 40 - together => (format!("Given{i}"), "Okafor".to_owned()),
+                    _ => (format!("Given{i}"), format!("Family{i}")),
+                };
+                tf.add(&profile(&given, &family));
+            }
+            tf
+        };
+        let (often, seldom) = (caseload(10), caseload(1));
+        let pair = profile("Amina", "Okafor");
+        let tokens = |tf: &TermFrequencies| {
+            (
+                tf.token(&pair.given.words[0]),
+                tf.token(&pair.family.words[0]),
+            )
+        };
+        let (a, o) = tokens(&often);
+        assert_eq!(often.pair_frequency_of_tokens(&a, &o), 0.1);
+        assert_eq!(
+            often.pair_frequency_of_tokens(&o, &a),
+            0.1,
+            "either order: swapped names count together"
+        );
+        let (sa, so) = tokens(&seldom);
+        assert_eq!(seldom.pair_frequency_of_tokens(&sa, &so), 0.01);
+        assert_eq!(often.frequency_of_token(&a), seldom.frequency_of_token(&sa));
+
+        let model = Model::from_sample(&[], 100, &Comparer);
+        let v = vector(NAME_EXACT, NAME_EXACT, DOB_SAME_YEAR);
+        let words = [Some(0.2), Some(0.2)];
+        let weight = |pair| model.weight_with_pair(&v, words, Some(pair));
+        assert!((weight(0.01) - weight(0.1) - 10f64.log2()).abs() < 1e-9);
+        // Without both names exact, the pair's frequency is not used.
+        let one_name = vector(NAME_EXACT, NAME_PHONETIC, DOB_SAME_YEAR);
+        assert_eq!(
+            model.weight_with_pair(&one_name, [Some(0.2), None], Some(0.01)),
+            model.weight_of(&one_name, [Some(0.2), None])
+        );
     }
 
     #[test]
