@@ -44,7 +44,7 @@ pub const FEATURE_NAMES: [&str; FEATURES] = [
 ];
 
 /// Most levels a feature has.
-pub const MAX_LEVELS: usize = 7;
+pub const MAX_LEVELS: usize = 8;
 
 /// The levels of each feature, worst agreement first (level `0` is "different").
 pub const LEVELS: [&[&str]; FEATURES] = [
@@ -53,7 +53,8 @@ pub const LEVELS: [&[&str]; FEATURES] = [
     &[
         "different",
         "one_part_off_partially",
-        "one_part_off",
+        "day_or_month_off",
+        "year_off",
         "day_month_swapped",
         "same_year",
         "same_month",
@@ -91,21 +92,27 @@ pub const DOB_DIFFERENT: u8 = 0;
 /// At the precision one side has (year, or year and month), one part off: the years one
 /// apart, or the months: weak, a birth year is often guessed.
 pub const DOB_OFF_PARTIALLY: u8 = 1;
-/// Full dates with one part off: a year off by one, or one of day and month mistyped.
-pub const DOB_ONE_PART_OFF: u8 = 2;
-pub const DOB_SWAPPED: u8 = 3;
+/// Full dates in the same year with the day or the month unlike (a slip typing one of them —
+/// or two people born the same year and month). Told from [`DOB_YEAR_OFF`]: two namesakes
+/// share a year and month one time in some 500, a day and month with the year one off one
+/// time in some 7,000, so the two say very different things.
+pub const DOB_DAY_OR_MONTH_OFF: u8 = 2;
+/// Full dates with the same day and month, the years one apart (a guessed or misremembered
+/// year).
+pub const DOB_YEAR_OFF: u8 = 3;
+pub const DOB_SWAPPED: u8 = 4;
 /// Equal at the year, one side knowing no more.
-pub const DOB_SAME_YEAR: u8 = 4;
+pub const DOB_SAME_YEAR: u8 = 5;
 /// Equal at the year and month, one side knowing no more.
-pub const DOB_SAME_MONTH: u8 = 5;
-pub const DOB_EXACT: u8 = 6;
+pub const DOB_SAME_MONTH: u8 = 6;
+pub const DOB_EXACT: u8 = 7;
 
 /// The level a reviewer sees (and the API names): the model's finer levels folded into the
 /// levels the review list has always shown.
 fn public_level(feature: usize, level: u8) -> &'static str {
     match (feature, level) {
         (GIVEN | FAMILY, NAME_EXACT_IN_PART) => "exact",
-        (DATE_OF_BIRTH, DOB_OFF_PARTIALLY) => "one_part_off",
+        (DATE_OF_BIRTH, DOB_OFF_PARTIALLY | DOB_DAY_OR_MONTH_OFF | DOB_YEAR_OFF) => "one_part_off",
         (DATE_OF_BIRTH, DOB_SAME_YEAR | DOB_SAME_MONTH) => "agree_partially",
         _ => LEVELS[feature]
             .get(level as usize)
@@ -407,9 +414,9 @@ fn dob_level(x: PartialDate, y: PartialDate) -> u8 {
         [] if shared == 2 => DOB_SAME_MONTH,
         [] => DOB_SAME_YEAR,
         [1, 2] if px[1] == py[2] && px[2] == py[1] => DOB_SWAPPED,
-        [0] if x.year().abs_diff(y.year()) == 1 && shared == 3 => DOB_ONE_PART_OFF,
+        [0] if x.year().abs_diff(y.year()) == 1 && shared == 3 => DOB_YEAR_OFF,
         [0] if x.year().abs_diff(y.year()) == 1 => DOB_OFF_PARTIALLY,
-        [1] | [2] if shared == 3 => DOB_ONE_PART_OFF,
+        [1] | [2] if shared == 3 => DOB_DAY_OR_MONTH_OFF,
         [1] => DOB_OFF_PARTIALLY,
         _ => DOB_DIFFERENT,
     }
@@ -534,13 +541,14 @@ mod tests {
         assert_eq!(dob_level(d("1990-05-12"), d("1990")), DOB_SAME_YEAR);
         assert_eq!(dob_level(d("1990-05-12"), d("1990-05")), DOB_SAME_MONTH);
         assert_eq!(dob_level(d("1990-05-12"), d("1990-12-05")), DOB_SWAPPED);
-        assert_eq!(
-            dob_level(d("1990-05-12"), d("1991-05-12")),
-            DOB_ONE_PART_OFF
-        );
+        assert_eq!(dob_level(d("1990-05-12"), d("1991-05-12")), DOB_YEAR_OFF);
         assert_eq!(
             dob_level(d("1990-05-12"), d("1990-05-13")),
-            DOB_ONE_PART_OFF
+            DOB_DAY_OR_MONTH_OFF
+        );
+        assert_eq!(
+            dob_level(d("1990-05-12"), d("1990-09-12")),
+            DOB_DAY_OR_MONTH_OFF
         );
         assert_eq!(dob_level(d("1990"), d("1989-02")), DOB_OFF_PARTIALLY);
         assert_eq!(dob_level(d("1990-05"), d("1990-06-01")), DOB_OFF_PARTIALLY);

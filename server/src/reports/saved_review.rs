@@ -26,6 +26,8 @@ use fieldcase_core::RecordId;
 pub const SETTING_KEY: &str = "duplicates/last-long-scan";
 
 /// Version of the layout below; a saved list of another version is ignored (rescanned).
+/// Comparison levels are saved as their numbers (`super::comparison`): a change of the
+/// levels of any feature changes the layout's meaning and must raise this version.
 pub const FORMAT_VERSION: u8 = 1;
 
 /// Magic bytes, so a value of another kind under the key is never read as a list.
