@@ -402,6 +402,9 @@ impl StoreTx for FaultyTx<'_, '_> {
             tx.insert_secret_setting(key, value)
         })
     }
+    fn put_secret_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        self.write("put_secret_setting", |tx| tx.put_secret_setting(key, value))
+    }
     fn settings_with_prefix(
         &mut self,
         prefix: &str,
