@@ -505,9 +505,10 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Vec<SavedPair>, Stat
         let frequencies = c
             .exact
             .map(|t| t.map(|t| caseload_tf.frequency_of_token(&t)));
+        // Other cases carrying both exact words: the compared two are counted in the table.
         let pair = match c.exact {
             [Some(given), Some(family)] => {
-                Some(caseload_tf.pair_frequency_of_tokens(&given, &family))
+                Some(caseload_tf.pair_frequency_besides(&given, &family, 2))
             }
             _ => None,
         };

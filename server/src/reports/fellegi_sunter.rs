@@ -199,15 +199,16 @@ impl TermFrequencies {
         self.key.hash_one((x, y)).to_le_bytes()
     }
 
-    /// Share of profiles carrying both words, given and other (of their tokens), at least
-    /// half a count.
-    pub fn pair_frequency_of_tokens(&self, a: &[u8; 8], b: &[u8; 8]) -> f64 {
+    /// Share of profiles carrying both words (of their tokens: a given name's and another
+    /// name's) besides `besides` of them — the two records a pair compares, for
+    /// [`Model::weight_with_pair`].
+    pub fn pair_frequency_besides(&self, a: &[u8; 8], b: &[u8; 8], besides: u32) -> f64 {
         let n = self
             .pair_counts
             .get(&self.pair_token(a, b))
             .copied()
-            .unwrap_or(0) as f64;
-        n.max(0.5) / (self.profiles.max(1) as f64)
+            .unwrap_or(0);
+        f64::from(n.saturating_sub(besides)) / (self.profiles.max(1) as f64)
     }
 
     /// Frequencies as shares of `profiles` rather than of the profiles counted: for counts
@@ -500,28 +501,28 @@ impl Model {
         self.weight_with_pair(vector, frequencies, None)
     }
 
-    /// As [`Model::weight_of`]; when both names agree exactly and `pair_frequency` is the
-    /// share of cases carrying both shared words, the two names weigh together against it
-    /// rather than each against its own frequency: how often a given name and a family name
-    /// go together depends on the region and sex they come from, which one caseload-wide
-    /// correction (`u_family_given_agrees`) only averages.
+    /// As [`Model::weight_of`]; when both names agree exactly, `others_with_both` is the
+    /// share of cases *other than the two compared* carrying both shared words. The two names
+    /// then weigh together against the larger of it and the product of their own `u`: how
+    /// often a given and a family name go together depends on the region and sex they come
+    /// from, which one caseload-wide correction (`u_family_given_agrees`) only averages, so
+    /// names common *together* say less than their words apart. The two compared records are
+    /// left out of the count: they would make every combination look common in a small
+    /// caseload, and a combination no one else carries is as rare as its words say.
     pub fn weight_with_pair(
         &self,
         vector: &Vector,
         frequencies: [Option<f64>; 2],
-        pair_frequency: Option<f64>,
+        others_with_both: Option<f64>,
     ) -> f64 {
         let exact = |f: usize| vector[f] == NAME_EXACT || vector[f] == NAME_EXACT_IN_PART;
-        let together = pair_frequency
+        let together = others_with_both
             .filter(|_| exact(GIVEN) && exact(FAMILY) && frequencies.iter().all(Option::is_some));
         let mut w = (self.match_share / (1.0 - self.match_share)).log2();
-        if let Some(both) = together {
-            let m = self.m[GIVEN][vector[GIVEN] as usize] * self.m[FAMILY][vector[FAMILY] as usize];
-            w += (m / both.max(MIN_PROBABILITY * MIN_PROBABILITY)).log2();
-        }
+        let (mut names_m, mut names_u) = (1.0, 1.0);
         let given_agrees = agrees(vector, GIVEN);
         for (f, &l) in vector.iter().enumerate() {
-            if l == MISSING || (together.is_some() && is_name(f)) {
+            if l == MISSING {
                 continue;
             }
             let level = l as usize;
@@ -543,7 +544,16 @@ impl Model {
                     u = freq * dependence.max(1.0);
                 }
             }
-            w += (m / u.max(MIN_PROBABILITY)).log2();
+            let u = u.max(MIN_PROBABILITY);
+            if together.is_some() && is_name(f) {
+                names_m *= m;
+                names_u *= u;
+            } else {
+                w += (m / u).log2();
+            }
+        }
+        if let Some(others) = together {
+            w += (names_m / names_u.max(others)).log2();
         }
         w
     }
@@ -750,21 +760,26 @@ mod tests {
             )
         };
         let (a, o) = tokens(&often);
-        assert_eq!(often.pair_frequency_of_tokens(&a, &o), 0.1);
+        assert_eq!(often.pair_frequency_besides(&a, &o, 0), 0.1);
         assert_eq!(
-            often.pair_frequency_of_tokens(&o, &a),
-            0.1,
-            "either order: swapped names count together"
+            often.pair_frequency_besides(&o, &a, 2),
+            0.08,
+            "either order (swapped names count together), the compared two left out"
         );
         let (sa, so) = tokens(&seldom);
-        assert_eq!(seldom.pair_frequency_of_tokens(&sa, &so), 0.01);
+        assert_eq!(seldom.pair_frequency_besides(&sa, &so, 0), 0.01);
+        assert_eq!(seldom.pair_frequency_besides(&sa, &so, 2), 0.0);
         assert_eq!(often.frequency_of_token(&a), seldom.frequency_of_token(&sa));
 
         let model = Model::from_sample(&[], 100, &Comparer);
         let v = vector(NAME_EXACT, NAME_EXACT, DOB_SAME_YEAR);
-        let words = [Some(0.2), Some(0.2)];
-        let weight = |pair| model.weight_with_pair(&v, words, Some(pair));
+        let words = [Some(0.01), Some(0.01)];
+        let weight = |others| model.weight_with_pair(&v, words, Some(others));
+        // Names common together weigh less than their words apart...
         assert!((weight(0.01) - weight(0.1) - 10f64.log2()).abs() < 1e-9);
+        assert!(weight(0.01) < model.weight_of(&v, words) - 3.0);
+        // ...and a combination no one else carries weighs as its words do.
+        assert!((weight(0.0) - model.weight_of(&v, words)).abs() < 1e-9);
         // Without both names exact, the pair's frequency is not used.
         let one_name = vector(NAME_EXACT, NAME_PHONETIC, DOB_SAME_YEAR);
         assert_eq!(
