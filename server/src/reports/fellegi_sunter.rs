@@ -606,6 +606,12 @@ mod tests {
     use super::*;
     use crate::reports::comparison::{DOB_DIFFERENT, DOB_SAME_YEAR, NAME_DIFFERENT};
 
+    /// `v` with a document shared: a confident match.
+    fn with_document(mut v: Vector) -> Vector {
+        v[DOCUMENT] = 1;
+        v
+    }
+
     fn vector(given: u8, family: u8, dob: u8) -> Vector {
         let mut v = [MISSING; FEATURES];
         v[GIVEN] = given;
@@ -618,10 +624,6 @@ mod tests {
     #[test]
     fn m_comes_from_confident_matches_and_lambda_from_em() {
         let mut model = Model::from_sample(&[], 10_000, &Comparer);
-        let with_document = |mut v: Vector| {
-            v[DOCUMENT] = 1;
-            v
-        };
         let mut patterns = HashMap::new();
         // 200 pairs sharing a document: their names and dates describe true duplicates.
         patterns.insert(
@@ -659,10 +661,6 @@ mod tests {
 
     #[test]
     fn two_people_sharing_a_number_do_not_teach_m_that_duplicates_disagree() {
-        let with_document = |mut v: Vector| {
-            v[DOCUMENT] = 1;
-            v
-        };
         let fitted = |strangers: u64| {
             let mut model = Model::from_sample(&[], 1_000_000, &Comparer);
             let mut patterns = HashMap::new();
