@@ -155,6 +155,8 @@ pub async fn run(args: ServeArgs, out: Output) -> anyhow::Result<()> {
     };
     let admin_token_path = config.admin_token_path();
     let server = Server::bind(config).await?;
+    let stop =
+        shutdown_signal().map_err(|e| anyhow::anyhow!("registering for the stop signals: {e}"))?;
     let url = format!("{}://{}", server.scheme(), server.local_addr());
     let token_written = server.admin_token_written().is_some();
     let pin = server.tls_pin();
@@ -186,29 +188,33 @@ TLS certificate key pin: {pin}"
         },
     );
     tracing::info!(url = %url, "listening");
-    server.run(shutdown_signal()).await?;
+    server.run(stop).await?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Resolves on ctrl-c or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers for ctrl-c and SIGTERM at once and resolves when either comes. Registered before
+/// the server says it is listening: a handler first registered when the server's shutdown
+/// future is first polled left a moment after "listening on" in which a SIGTERM (from a
+/// supervisor, or a test) took the default action and killed the process instead of stopping
+/// it.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
