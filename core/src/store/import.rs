@@ -162,12 +162,7 @@ impl Store {
         progress: &mut dyn FnMut(&ImportProgress),
     ) -> Result<ImportReport> {
         let imported = self.import_jsonl_batches(reader, options, progress);
-        // The imported cases' index tokens are written now, after a failure too: every
-        // committed batch stays, and must be found.
-        let indexed = self.index_all_pending();
-        let report = imported?;
-        indexed?;
-        Ok(report)
+        self.indexing_pending_after(imported)
     }
 
     fn import_jsonl_batches(

@@ -288,10 +288,19 @@ impl Store {
         Ok(())
     }
 
-    /// Writes the index tokens of every pending case now (the end of a bulk import).
-    pub(super) fn index_all_pending(&mut self) -> Result<()> {
-        let keys = unlocked_keys(&self.keys, self.wiped)?;
-        super::pending_index::index_all(&mut self.conn, keys, &Default::default()).map(drop)
+    /// Ends a bulk import that came to `imported`: writes the index tokens of every pending
+    /// case now, after a failure too (every committed batch stays, and must be found). The
+    /// import's own error, if any, is the one returned.
+    pub(super) fn indexing_pending_after<T, E: From<super::StoreError>>(
+        &mut self,
+        imported: std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let indexed = unlocked_keys(&self.keys, self.wiped).and_then(|keys| {
+            super::pending_index::index_all(&mut self.conn, keys, &Default::default())
+        });
+        let report = imported?;
+        indexed?;
+        Ok(report)
     }
 
     /// Indexes the pending cases once [`super::pending_index::MAX_PENDING_CASES`] are waiting,

@@ -15,7 +15,7 @@
 //! when [`MAX_PENDING_CASES`] are waiting, and at unlock (a store closed in the middle of a
 //! sync). A purge drops a pending case's id with the case. Imports (JSON Lines, spreadsheets)
 //! put their new cases on the same list and index them every [`MAX_PENDING_CASES`] and when
-//! they end, after a failure too (`Store::stage_imported_case`); they run no worker.
+//! they end, after a failure too (`Store::indexing_pending_after`); they run no worker.
 //!
 //! Making the tokens is most of the work of indexing (unsealing, normalizing and hashing each
 //! case), so while a sync runs a [`TokenWorker`] thread makes them from the states the pages

@@ -128,12 +128,7 @@ impl Store {
         progress: &mut dyn FnMut(&SpreadsheetProgress),
     ) -> Result<SpreadsheetReport, SpreadsheetError> {
         let imported = self.import_spreadsheet_rows(sheet, mapping, options, progress);
-        // The imported cases' index tokens are written now, after a failure too: every
-        // committed batch stays, and must be found.
-        let indexed = self.index_all_pending();
-        let report = imported?;
-        indexed?;
-        Ok(report)
+        self.indexing_pending_after(imported)
     }
 
     fn import_spreadsheet_rows(
