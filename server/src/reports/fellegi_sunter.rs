@@ -164,25 +164,21 @@ impl TermFrequencies {
 
     /// Counts the name words of one more profile (each word once).
     pub fn add(&mut self, p: &MatchProfile) {
-        let mut seen: Vec<[u8; 8]> = [&p.given, &p.family, &p.other]
+        let given: Vec<[u8; 8]> = p.given.tokens().map(|t| self.token(t)).collect();
+        let rest: Vec<[u8; 8]> = [&p.family, &p.other]
             .into_iter()
             .flat_map(|f| f.tokens())
             .map(|t| self.token(t))
             .collect();
+        let mut seen: Vec<[u8; 8]> = given.iter().chain(&rest).copied().collect();
         seen.sort_unstable();
         seen.dedup();
         for t in seen {
             *self.counts.entry(t).or_default() += 1;
         }
-        let given: Vec<[u8; 8]> = p.given.tokens().map(|t| self.token(t)).collect();
-        let mut pairs: Vec<[u8; 8]> = [&p.family, &p.other]
-            .into_iter()
-            .flat_map(|f| f.tokens())
-            .flat_map(|t| {
-                let rest = self.token(t);
-                given.iter().map(move |g| (*g, rest))
-            })
-            .map(|(g, rest)| self.pair_token(&g, &rest))
+        let mut pairs: Vec<[u8; 8]> = rest
+            .iter()
+            .flat_map(|r| given.iter().map(|g| self.pair_token(g, r)))
             .collect();
         pairs.sort_unstable();
         pairs.dedup();
@@ -241,12 +237,10 @@ pub struct Model {
     pub match_share: f64,
     pub m: Table,
     pub u: Table,
-    /// `u` of the family name among random pairs whose given name agrees (see the module
-    /// docs): names of one region go together.
-    pub u_family_given_agrees: [f64; MAX_LEVELS],
-    /// `u` of nationality and sex among random pairs whose given name agrees: a given name
-    /// says much of both (one region's names, one sex's names), so their agreement says less
-    /// than among pairs with only a family name in common.
+    /// `u` of the family name, nationality and sex among random pairs whose given name agrees
+    /// (see the module docs): a given name says much of a person's region and sex, so their
+    /// agreement says less than among pairs with only a family name in common. The other
+    /// features' rows are `u`'s.
     pub u_given_agrees: Table,
     pub tf: TermFrequencies,
     /// Cases in the caseload, for the number of all pairs.
@@ -364,15 +358,8 @@ impl Model {
             u[f] = smoothed(counts, total, &PRIOR_U[f], U_PRIOR_PAIRS, levels);
             m[f] = smoothed(&[0.0; MAX_LEVELS], 0.0, &PRIOR_M[f], 1.0, levels);
         }
-        let u_family_given_agrees = smoothed(
-            &given_counts[FAMILY],
-            given_totals[FAMILY],
-            &u[FAMILY],
-            U_PRIOR_PAIRS,
-            LEVELS[FAMILY].len(),
-        );
         let mut u_given_agrees = u;
-        for f in [NATIONALITY, SEX] {
+        for f in [FAMILY, NATIONALITY, SEX] {
             u_given_agrees[f] = smoothed(
                 &given_counts[f],
                 given_totals[f],
@@ -385,7 +372,6 @@ impl Model {
             match_share: 0.0,
             m,
             u,
-            u_family_given_agrees,
             u_given_agrees,
             tf,
             cases,
@@ -469,6 +455,7 @@ impl Model {
         let mut weights = vec![1.0; shared.len()];
         let mut share = SHARED_IDENTIFIER_PRIOR;
         let prior = (self.match_share / (1.0 - self.match_share)).log2();
+        let total: f64 = shared.iter().map(|(_, n)| n).sum();
         for _ in 0..SHARED_IDENTIFIER_ROUNDS {
             let (counts, totals) = level_counts(
                 shared.iter().zip(&weights).map(|((v, n), w)| (v, n * w)),
@@ -487,7 +474,6 @@ impl Model {
             for ((v, _), w) in shared.iter().zip(&mut weights) {
                 *w = self.probability(odds + self.weight_of(v, [None, None]) - prior);
             }
-            let total: f64 = shared.iter().map(|(_, n)| n).sum();
             if total > 0.0 {
                 let expected: f64 = shared.iter().zip(&weights).map(|((_, n), w)| n * w).sum();
                 share = (expected / total).clamp(0.01, 0.999);
@@ -505,7 +491,7 @@ impl Model {
     /// share of cases *other than the two compared* carrying both shared words. The two names
     /// then weigh together against the larger of it and the product of their own `u`: how
     /// often a given and a family name go together depends on the region and sex they come
-    /// from, which one caseload-wide correction (`u_family_given_agrees`) only averages, so
+    /// from, which one caseload-wide correction (`u_given_agrees`) only averages, so
     /// names common *together* say less than their words apart. The two compared records are
     /// left out of the count: they would make every combination look common in a small
     /// caseload, and a combination no one else carries is as rare as its words say.
@@ -528,17 +514,13 @@ impl Model {
             let level = l as usize;
             let m = self.m[f][level];
             let mut u = self.u[f][level];
-            // A family name agreeing after the given name did is less of a coincidence:
-            // both come from one region's names.
-            let dependence = if f == FAMILY && given_agrees {
-                u = self.u_family_given_agrees[level];
-                u / self.u[f][level]
-            } else {
-                1.0
-            };
-            if (f == NATIONALITY || f == SEX) && given_agrees {
+            // A family name, nationality or sex agreeing after the given name did is less of a
+            // coincidence: they go with the given name's region and sex (other rows are `u`).
+            if given_agrees && f != GIVEN {
                 u = self.u_given_agrees[f][level];
             }
+            // The same ratio scales a family name's term frequency.
+            let dependence = u / self.u[f][level];
             if (l == NAME_EXACT || l == NAME_EXACT_IN_PART) && is_name(f) {
                 if let Some(freq) = frequencies[f] {
                     u = freq * dependence.max(1.0);
