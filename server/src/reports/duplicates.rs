@@ -393,56 +393,48 @@ fn load(storage: &dyn Storage) -> Result<Option<CachedScan>, StorageError> {
         return Ok(None);
     };
     let saved = SavedList::decode(&bytes).map_err(|e| StorageError::Integrity(e.to_string()))?;
-    let summaries = sides_of(
-        storage,
-        saved.pairs.iter().flat_map(|p| [p.a, p.b]).collect(),
-    )?;
-    let mut found: Found = HashMap::with_capacity(saved.pairs.len());
-    for p in &saved.pairs {
-        let (Some(a), Some(b)) = (summaries.get(&p.a), summaries.get(&p.b)) else {
-            continue;
-        };
-        found.insert((p.a, p.b), pending(a, b, p.score, p.vector, p.swapped));
-    }
     Ok(Some(CachedScan {
         log_end: saved.log_end,
-        found: Arc::new(found),
+        found: Arc::new(candidates_of(storage, &saved.pairs)?),
         stats: saved.stats,
         took: std::time::Duration::from_millis(saved.took_ms),
         started_ms: saved.started_ms,
     }))
 }
 
-/// What review shows of each of these cases (unknown ids are left out).
-fn sides_of(
-    storage: &dyn Storage,
-    mut cases: Vec<RecordId>,
-) -> Result<HashMap<RecordId, Side>, StorageError> {
+/// The listed pairs as undecided candidates, each side's agency and intake date read now;
+/// pairs with a side that is no longer a case (purged, or never one) are left out.
+fn candidates_of(storage: &dyn Storage, listed: &[SavedPair]) -> Result<Found, StorageError> {
+    let mut cases: Vec<RecordId> = listed.iter().flat_map(|p| [p.a, p.b]).collect();
     cases.sort_unstable_by(|x, y| x.as_bytes().cmp(y.as_bytes()));
     cases.dedup();
-    Ok(storage
+    let sides: HashMap<RecordId, Side> = storage
         .case_summaries(&cases)?
         .iter()
         .map(|s| (s.record, side_of(s)))
-        .collect())
-}
-
-/// An undecided candidate: its sides, probability and levels.
-fn pending(a: &Side, b: &Side, score: f64, vector: Vector, swapped: bool) -> Candidate {
-    let comparison = Comparison {
-        vector,
-        exact_tokens: [None, None],
-        swapped,
-    };
-    Candidate {
-        a: a.clone(),
-        b: b.clone(),
-        score: Some(score),
-        features: Some(Features::of(&comparison)),
-        status: Status::Pending,
-        decided_at_ms: None,
-        decided_by: None,
+        .collect();
+    let mut found = Found::with_capacity(listed.len());
+    for p in listed {
+        let (Some(a), Some(b)) = (sides.get(&p.a), sides.get(&p.b)) else {
+            continue;
+        };
+        let comparison = Comparison {
+            vector: p.vector,
+            exact_tokens: [None, None],
+            swapped: p.swapped,
+        };
+        let candidate = Candidate {
+            a: a.clone(),
+            b: b.clone(),
+            score: Some(p.score),
+            features: Some(Features::of(&comparison)),
+            status: Status::Pending,
+            decided_at_ms: None,
+            decided_by: None,
+        };
+        found.insert((p.a, p.b), candidate);
     }
+    Ok(found)
 }
 
 /// A compared pair kept for listing: its sides (indexes into the cases blocked) and levels.
@@ -456,7 +448,7 @@ struct Compared {
 }
 
 /// Walks the match blocks, compares every pair within a block once, estimates the model and
-/// keeps the pairs it lists (as candidates, and as they are saved).
+/// keeps the pairs it lists: as candidates, and as they are saved.
 fn find_candidates(storage: &dyn Storage) -> Result<(Found, Vec<SavedPair>, Stats), StorageError> {
     let started = std::time::Instant::now();
     let comparer = Comparer;
@@ -537,32 +529,19 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Vec<SavedPair>, Stat
         .zip(kept_probabilities)
         .filter(|(_, p)| *p >= threshold)
         .collect();
-    let summaries = sides_of(
-        storage,
-        listed
-            .iter()
-            .flat_map(|(c, _)| [records[c.a as usize], records[c.b as usize]])
-            .collect(),
-    )?;
-    let mut found: Found = HashMap::new();
-    let mut saved = Vec::with_capacity(listed.len());
-    for (c, p) in listed {
-        let (ra, rb) = (records[c.a as usize], records[c.b as usize]);
-        let (Some(a), Some(b)) = (summaries.get(&ra), summaries.get(&rb)) else {
-            continue;
-        };
-        let score = round_score(p);
-        found.insert((ra, rb), pending(a, b, score, c.vector, c.swapped));
-        saved.push(SavedPair {
-            a: ra,
-            b: rb,
-            score,
+    let listed: Vec<SavedPair> = listed
+        .into_iter()
+        .map(|(c, p)| SavedPair {
+            a: records[c.a as usize],
+            b: records[c.b as usize],
+            score: round_score(p),
             vector: c.vector,
             swapped: c.swapped,
-        });
-    }
+        })
+        .collect();
+    let found = candidates_of(storage, &listed)?;
     stats.phase_seconds[3] = started.elapsed().as_secs_f64();
-    Ok((found, saved, stats))
+    Ok((found, listed, stats))
 }
 
 /// A match probability as shown: three decimals, so the list reads plainly.
