@@ -113,6 +113,14 @@ fn a_duplicate_candidate_cache_follows_what_another_process_writes() {
 }
 
 #[test]
+fn a_long_duplicate_scan_is_served_while_a_newer_one_runs() {
+    let store = temp_postgres();
+    crate::storage::conformance::a_long_scan_is_served_while_a_newer_one_runs(std::sync::Arc::new(
+        another_process(&store),
+    ));
+}
+
+#[test]
 fn a_long_duplicate_scan_saved_by_one_process_is_served_by_another() {
     let store = temp_postgres();
     let open = || -> std::sync::Arc<dyn crate::storage::Storage> {
