@@ -503,12 +503,14 @@ async function loadDuplicates() {
     throw error;
   }
   const pairs = list.candidates;
-  // A large caseload's list comes from the last comparison run while a newer one runs: say
-  // which, so a reviewer knows records synced since may still be added.
+  // A large caseload's list comes from the last comparison run while a newer one runs, or,
+  // the very first time, from a first look at a share of it: say which, so a reviewer knows
+  // more pairs may still be added.
   const when = list.scanned_at;
+  const progress = list.first_look != null ? t('firstLook')(Math.max(1, Math.round(list.first_look * 100)))
+    : list.refreshing ? t('newerBeingCompared') : '';
   const asOf = element('p', { class: 'hint', id: 'duplicates-as-of', role: 'status',
-    text: when ? [t('comparedAsOf')(`${when.slice(0, 10)} ${when.slice(11, 16)} UTC`),
-      list.refreshing ? t('newerBeingCompared') : ''].join(' ').trim() : '' });
+    text: when ? [t('comparedAsOf')(`${when.slice(0, 10)} ${when.slice(11, 16)} UTC`), progress].join(' ').trim() : '' });
   if (pairs.length === 0) {
     holder.replaceChildren(asOf, element('p', { class: 'hint', id: 'no-duplicates', text: t('nothingToReview') }));
     return;

@@ -101,6 +101,10 @@ pub struct CandidateListBody {
     /// ends (large caseloads only; see `docs/reports.md`).
     #[serde(default)]
     pub refreshing: bool,
+    /// The candidates are a first look at a large caseload's very first comparison: the pairs
+    /// of this share of the match blocks, until the whole comparison (`refreshing`) ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_look: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

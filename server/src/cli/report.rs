@@ -357,6 +357,11 @@ pub async fn run_duplicates(
                     })
                     .collect();
                 let as_of = match (&list.scanned_at, list.refreshing) {
+                    (Some(at), _) if list.first_look.is_some() => format!(
+                        " (a first look at {:.1}% of the match blocks, from {at}; \
+                         the whole comparison is running)",
+                        list.first_look.unwrap_or_default() * 100.0
+                    ),
                     (Some(at), true) => {
                         format!(" (found by the scan of {at}; a newer scan is running)")
                     }

@@ -505,6 +505,7 @@ pub async fn list_duplicates(
         },
         scanned_at: Some(rfc3339(listing.scanned_at_ms)),
         refreshing: listing.refreshing,
+        first_look: listing.first_look,
     }))
 }
 

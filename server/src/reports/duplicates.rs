@@ -24,10 +24,17 @@
 //! saved, sealed ([`super::saved_review`]), so after a restart (or in a second server process)
 //! the first reviewer is served it at once while a new scan runs. Decisions are read fresh on
 //! every request, so a confirmation shows at once.
+//!
+//! The very first scan of a large caseload has nothing to serve meanwhile (at a million cases
+//! it takes over a minute). It starts with a **first look** ([`FIRST_LOOK_ABOVE`]): the same
+//! computation over a random slice of the blocks ([`BlockSlice`]: block keys are keyed
+//! hashes), sized to cost about what a whole scan of 100,000 cases does. Its pairs are
+//! served, marked as a first look, while the whole comparison runs in the background and
+//! then replaces them. A first look is never saved.
 
 use super::comparison::{Comparer, Comparison, Features, Vector};
 use super::fellegi_sunter::{listing_threshold, Model, TermFrequencies, U_SAMPLE_PROFILES};
-use super::matching::MatchProfile;
+use super::matching::{BlockSlice, MatchProfile};
 use super::pairs::BlockedCases;
 use super::saved_review::{SavedList, SavedPair, SETTING_KEY};
 use crate::storage::{CaseSummary, Storage, StorageError};
@@ -144,7 +151,7 @@ type Found = HashMap<(RecordId, RecordId), Candidate>;
 
 /// Every candidate pair and every decided pair, highest score first.
 pub fn review_list(storage: &dyn Storage) -> Result<(Vec<Candidate>, Stats), StorageError> {
-    let (found, _, stats) = find_candidates(storage)?;
+    let (found, _, stats) = find_candidates(storage, BlockSlice::ALL)?;
     Ok((with_decisions(storage, found)?, stats))
 }
 
@@ -156,6 +163,15 @@ pub fn review_list(storage: &dyn Storage) -> Result<(Vec<Candidate>, Stats), Sto
 /// request, so a small caseload's list is always current.
 pub const FOREGROUND_SCAN_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Caseloads (cases with a match profile) above which a scan with no list to serve meanwhile
+/// starts with a first look at a slice of the blocks. Pairs compared grow as the caseload to
+/// the power of about 1.5 (1.23 million at 100,000 cases, 41.5 million at 1,000,000), so a
+/// slice of `(FIRST_LOOK_ABOVE / cases)^1.5` of the blocks compares about as many pairs as a
+/// whole scan of `FIRST_LOOK_ABOVE` cases: some 3 s on two cores.
+pub const FIRST_LOOK_ABOVE: u64 = 100_000;
+
+/// The growth of pairs compared with the caseload, measured (see [`FIRST_LOOK_ABOVE`]).
+const PAIRS_GROWTH_EXPONENT: f64 = 1.5;
 /// The candidates of the last scan, kept while the operation log has not grown, and served
 /// while a newer scan runs when scans are long ([`FOREGROUND_SCAN_LIMIT`]).
 #[derive(Debug)]
@@ -169,6 +185,8 @@ pub struct CandidateCache {
     scans: std::sync::atomic::AtomicU64,
     /// [`FOREGROUND_SCAN_LIMIT`], unless a test sets another.
     foreground_limit: std::time::Duration,
+    /// [`FIRST_LOOK_ABOVE`], unless a test sets another.
+    first_look_above: u64,
 }
 
 impl Default for CandidateCache {
@@ -185,6 +203,15 @@ struct CachedScan {
     took: std::time::Duration,
     /// When the scan started (milliseconds since the Unix epoch): the list is as of then.
     started_ms: u64,
+    /// For a first look, the share of the blocks it compared; `None` for a whole scan.
+    first_look: Option<f64>,
+}
+
+impl CachedScan {
+    /// Whether the list is current at `log_end`: a whole scan of the log as it stands.
+    fn is_current(&self, log_end: u64) -> bool {
+        self.log_end == log_end && self.first_look.is_none()
+    }
 }
 
 /// A review list as served: possibly the last scan's while a newer one runs.
@@ -197,6 +224,9 @@ pub struct ReviewListing {
     /// A newer scan is running: operations merged since `scanned_at_ms` may add or change
     /// candidates once it ends.
     pub refreshing: bool,
+    /// The candidates are a first look: pairs of this share of the blocks, while the whole
+    /// comparison runs (`refreshing`).
+    pub first_look: Option<f64>,
 }
 
 impl CandidateCache {
@@ -208,7 +238,14 @@ impl CandidateCache {
             background_done: Condvar::new(),
             scans: Default::default(),
             foreground_limit: limit,
+            first_look_above: FIRST_LOOK_ABOVE,
         }
+    }
+
+    /// The same cache, taking a first look at caseloads above `cases` (tests use small ones).
+    pub fn with_first_look_above(mut self, cases: u64) -> CandidateCache {
+        self.first_look_above = cases;
+        self
     }
 
     /// Whether a background scan is running.
@@ -228,7 +265,7 @@ impl CandidateCache {
         storage: &dyn Storage,
     ) -> Result<(Vec<Candidate>, Stats), StorageError> {
         let log_end = storage.log_end()?;
-        let scan = match self.last_scan().filter(|c| c.log_end == log_end) {
+        let scan = match self.last_scan().filter(|c| c.is_current(log_end)) {
             Some(hit) => hit,
             None => self.scan(storage, log_end)?,
         };
@@ -247,18 +284,35 @@ impl CandidateCache {
             .last_scan_or_running()
             .or_else(|| self.load_saved(storage.as_ref()));
         let scan = match known {
-            Some(scan) if scan.log_end == log_end => scan,
-            Some(scan) if scan.took >= self.foreground_limit => {
+            Some(scan) if scan.is_current(log_end) => scan,
+            Some(scan) if scan.first_look.is_some() || scan.took >= self.foreground_limit => {
                 self.refresh_in_background(storage.clone());
                 scan
             }
-            _ => self.scan(storage.as_ref(), log_end)?,
+            Some(_) => self.scan(storage.as_ref(), log_end)?,
+            None if self.first_look_share(storage.as_ref())?.is_some() => {
+                // A large caseload never compared: the background job takes a first look
+                // before the whole comparison; serve it as soon as it is there.
+                self.refresh_in_background(storage.clone());
+                match self.last_scan_or_running() {
+                    Some(scan) => scan,
+                    None => self.scan(storage.as_ref(), log_end)?,
+                }
+            }
+            None => self.scan(storage.as_ref(), log_end)?,
+        };
+        let refreshing = self.refreshing.load(Ordering::SeqCst);
+        // A first look whose whole comparison ended meanwhile is no longer the last list.
+        let scan = match scan.first_look {
+            Some(_) if !refreshing => self.last_scan().unwrap_or(scan),
+            _ => scan,
         };
         Ok(ReviewListing {
             candidates: with_decisions(storage.as_ref(), (*scan.found).clone())?,
             stats: scan.stats,
             scanned_at_ms: scan.started_ms,
-            refreshing: self.refreshing.load(Ordering::SeqCst),
+            refreshing,
+            first_look: scan.first_look,
         })
     }
 
@@ -279,6 +333,11 @@ impl CandidateCache {
             let scanned = storage.log_end().and_then(|log_end| {
                 if saved_log_end == Some(log_end) {
                     return Ok(());
+                }
+                if cache.last_scan().is_none() {
+                    if let Some(share) = cache.first_look_share(storage.as_ref())? {
+                        cache.first_look(storage.as_ref(), log_end, share)?;
+                    }
                 }
                 cache.scan(storage.as_ref(), log_end).map(drop)
             });
@@ -305,6 +364,44 @@ impl CandidateCache {
         }
     }
 
+    /// The share of the blocks a first look compares, when the caseload is large enough to
+    /// take one ([`FIRST_LOOK_ABOVE`]).
+    fn first_look_share(&self, storage: &dyn Storage) -> Result<Option<f64>, StorageError> {
+        let cases = storage.match_profile_sample(0)?.cases;
+        if cases <= self.first_look_above {
+            return Ok(None);
+        }
+        let share = (self.first_look_above as f64 / cases as f64).powf(PAIRS_GROWTH_EXPONENT);
+        Ok(Some(BlockSlice::share(share).share_of_keys()))
+    }
+
+    /// Compares a slice of `share` of the blocks and keeps the list as the last scan, unless a
+    /// list is there already; wakes whoever waits for one.
+    fn first_look(
+        &self,
+        storage: &dyn Storage,
+        log_end: u64,
+        share: f64,
+    ) -> Result<(), StorageError> {
+        let started = std::time::Instant::now();
+        let started_ms = now_ms();
+        let (found, _, stats) = find_candidates(storage, BlockSlice::share(share))?;
+        let scan = CachedScan {
+            log_end,
+            found: Arc::new(found),
+            stats,
+            took: started.elapsed(),
+            started_ms,
+            first_look: Some(share),
+        };
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_none() {
+            *last = Some(scan);
+        }
+        self.background_done.notify_all();
+        Ok(())
+    }
+
     fn last_scan(&self) -> Option<CachedScan> {
         self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -326,17 +423,16 @@ impl CandidateCache {
     /// a later log was kept meanwhile).
     fn scan(&self, storage: &dyn Storage, log_end: u64) -> Result<CachedScan, StorageError> {
         let started = std::time::Instant::now();
-        let started_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let started_ms = now_ms();
         self.scans.fetch_add(1, Ordering::SeqCst);
-        let (found, listed, stats) = find_candidates(storage)?;
+        let (found, listed, stats) = find_candidates(storage, BlockSlice::ALL)?;
         let scan = CachedScan {
             log_end,
             found: Arc::new(found),
             stats,
             took: started.elapsed(),
             started_ms,
+            first_look: None,
         };
         if scan.took >= self.foreground_limit {
             save(storage, &scan, listed);
@@ -366,6 +462,13 @@ impl CandidateCache {
         self.background_done.notify_all();
         last.clone()
     }
+}
+
+/// Now, in milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Saves a long scan's listed pairs ([`super::saved_review`]). A failure is logged and
@@ -399,6 +502,7 @@ fn load(storage: &dyn Storage) -> Result<Option<CachedScan>, StorageError> {
         stats: saved.stats,
         took: std::time::Duration::from_millis(saved.took_ms),
         started_ms: saved.started_ms,
+        first_look: None,
     }))
 }
 
@@ -447,9 +551,12 @@ struct Compared {
     swapped: bool,
 }
 
-/// Walks the match blocks, compares every pair within a block once, estimates the model and
-/// keeps the pairs it lists: as candidates, and as they are saved.
-fn find_candidates(storage: &dyn Storage) -> Result<(Found, Vec<SavedPair>, Stats), StorageError> {
+/// Walks the match blocks of `slice`, compares every pair within a block once, estimates the
+/// model and keeps the pairs it lists: as candidates, and as they are saved.
+fn find_candidates(
+    storage: &dyn Storage,
+    slice: BlockSlice,
+) -> Result<(Found, Vec<SavedPair>, Stats), StorageError> {
     let started = std::time::Instant::now();
     let comparer = Comparer;
     let sample = storage.match_profile_sample(U_SAMPLE_PROFILES)?;
@@ -466,11 +573,14 @@ fn find_candidates(storage: &dyn Storage) -> Result<(Found, Vec<SavedPair>, Stat
     // by keyed token. A case that shares no block is met by no pair, and its words would
     // only lower the counts of names that are rare anyway.
     let mut caseload_tf = TermFrequencies::empty();
-    let blocked =
-        BlockedCases::collect(|visit| storage.scan_match_blocks(visit), &mut |profile| {
-            caseload_tf.add(profile)
-        })?;
-    caseload_tf.over(cases);
+    let blocked = BlockedCases::collect(
+        |visit| storage.scan_match_blocks(slice, visit),
+        &mut |profile| caseload_tf.add(profile),
+    )?;
+    // A slice meets a share of the cases: words are counted over the cases it met.
+    if slice.is_all() {
+        caseload_tf.over(cases);
+    }
     stats.blocks = blocked.blocks() as u64 + blocked.skipped;
     stats.blocks_skipped = blocked.skipped;
     stats.blocks_split = blocked.split;

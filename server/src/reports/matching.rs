@@ -72,6 +72,51 @@ pub const BLOCK_KEY_BYTES: usize = 8;
 /// A block key: a keyed token cut to [`BLOCK_KEY_BYTES`].
 pub type BlockKey = [u8; BLOCK_KEY_BYTES];
 
+/// The blocks a scan reads: all of them, or those whose keys sort below a bound. Block keys
+/// are keyed hashes, so the blocks below a bound are a random share of every blocking pass's
+/// blocks: what a first look at a large caseload compares (`super::duplicates`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlockSlice {
+    below: Option<BlockKey>,
+}
+
+impl BlockSlice {
+    /// Every block.
+    pub const ALL: BlockSlice = BlockSlice { below: None };
+
+    /// About `share` of the blocks (in steps of 1/65,536 of the key space); every block for a
+    /// share of one or more, none for zero or less.
+    pub fn share(share: f64) -> BlockSlice {
+        if share >= 1.0 || share.is_nan() {
+            return BlockSlice::ALL;
+        }
+        let steps = (share.max(0.0) * 65_536.0).ceil() as u16;
+        let mut below = [0u8; BLOCK_KEY_BYTES];
+        below[..2].copy_from_slice(&steps.to_be_bytes());
+        BlockSlice { below: Some(below) }
+    }
+
+    /// The bound keys sort below (bytewise), or `None` for every block.
+    pub fn below(&self) -> Option<&BlockKey> {
+        self.below.as_ref()
+    }
+
+    pub fn contains(&self, key: &BlockKey) -> bool {
+        self.below.is_none_or(|below| key < &below)
+    }
+
+    pub fn is_all(&self) -> bool {
+        self.below.is_none()
+    }
+
+    /// The share of the key space the slice covers.
+    pub fn share_of_keys(&self) -> f64 {
+        self.below.map_or(1.0, |b| {
+            f64::from(u16::from_be_bytes([b[0], b[1]])) / 65_536.0
+        })
+    }
+}
+
 /// Largest block compared. A block of `n` cases costs `n·(n−1)/2` comparisons; 50 keeps a
 /// block under 1,225 and real name pairs with a birth year or a nationality far below it.
 pub const MAX_BLOCK_RECORDS: usize = 50;
@@ -482,6 +527,28 @@ mod tests {
             two.blocks(&Sealer::from_key(&[2; 32]))
         );
         assert!(MatchProfile::of_case(&Case::default(), &sealer()).is_none());
+    }
+
+    #[test]
+    fn a_slice_holds_the_keys_below_its_share_of_the_key_space() {
+        let key = |first: u8, second: u8| -> BlockKey { [first, second, 9, 9, 9, 9, 9, 9] };
+        let quarter = BlockSlice::share(0.25);
+        assert_eq!(quarter.share_of_keys(), 0.25);
+        assert!(quarter.contains(&key(0, 0)));
+        assert!(quarter.contains(&key(0x3f, 0xff)));
+        assert!(!quarter.contains(&key(0x40, 0)));
+        assert!(!quarter.contains(&key(0xff, 0xff)));
+        for all in [
+            BlockSlice::share(1.0),
+            BlockSlice::share(7.0),
+            BlockSlice::ALL,
+        ] {
+            assert!(all.is_all() && all.contains(&key(0xff, 0xff)));
+        }
+        let none = BlockSlice::share(0.0);
+        assert!(!none.contains(&key(0, 0)) && none.share_of_keys() == 0.0);
+        // A share too small for a step still holds some keys.
+        assert!(BlockSlice::share(1e-9).contains(&key(0, 0)));
     }
 
     #[test]

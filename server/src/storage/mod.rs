@@ -71,7 +71,7 @@ pub mod sqlite;
 
 use crate::credentials::SecretHash;
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
-use crate::reports::matching::{BlockKey, MatchProfile};
+use crate::reports::matching::{BlockKey, BlockSlice, MatchProfile};
 use crate::roles::{Grant, Role};
 use fieldcase_core::model::Date;
 use fieldcase_core::protocol::Rejection;
@@ -751,9 +751,11 @@ pub trait Storage: Send + Sync + 'static {
     /// member)` sorted by block. (A block of one case has no pair to compare.) A case in
     /// several blocks may be visited with one shared member; a block of more than
     /// `MAX_SCANNED_BLOCK_RECORDS` members may be cut to `MAX_SCANNED_BLOCK_RECORDS + 1` of
-    /// them (it is skipped anyway).
+    /// them (it is skipped anyway). Only the blocks of `slice` are visited: a block is in it
+    /// or out of it whole.
     fn scan_match_blocks(
         &self,
+        slice: BlockSlice,
         visit: &mut dyn FnMut(&BlockKey, Arc<BlockMember>),
     ) -> Result<(), StorageError>;
 

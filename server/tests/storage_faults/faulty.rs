@@ -5,6 +5,9 @@
 //! the database ([`Fault::Instead`]) or after the database did it ([`Fault::After`], so the
 //! write is in the transaction and only a rollback removes it). Everything else, reads and
 //! the [`Storage`] methods outside the service's transactions, is the real storage's.
+//!
+//! Whole scans of the match blocks can also be held ([`FaultyStorage::hold_whole_scans`]), to
+//! see what a reviewer is served while the first comparison of a caseload runs.
 
 use fieldcase_core::attachments::wire::Declaration;
 use fieldcase_core::merge::RecordState;
@@ -13,7 +16,7 @@ use fieldcase_core::referral::ReferralStatus;
 use fieldcase_core::{AgencyCode, DeviceId, Hlc, OpId, Operation, RecordId, RecordKind};
 use fieldcase_server::credentials::SecretHash;
 use fieldcase_server::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
-use fieldcase_server::reports::matching::BlockKey;
+use fieldcase_server::reports::matching::{BlockKey, BlockSlice};
 use fieldcase_server::storage::port::*;
 use fieldcase_server::storage::*;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -46,6 +49,8 @@ pub struct Faults {
 pub struct FaultyStorage<S> {
     inner: S,
     faults: Faults,
+    /// Read by every whole scan of the match blocks; held for writing, it holds them.
+    whole_scans: std::sync::RwLock<()>,
 }
 
 impl<S> FaultyStorage<S>
@@ -57,7 +62,15 @@ where
         FaultyStorage {
             inner,
             faults: Faults::default(),
+            whole_scans: std::sync::RwLock::new(()),
         }
+    }
+
+    /// Holds every scan of all the match blocks (not of a slice) until the guard drops.
+    pub fn hold_whole_scans(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.whole_scans
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The real storage underneath.
@@ -294,9 +307,15 @@ where
     }
     fn scan_match_blocks(
         &self,
+        slice: BlockSlice,
         visit: &mut dyn FnMut(&BlockKey, Arc<BlockMember>),
     ) -> Result<(), StorageError> {
-        self.inner.scan_match_blocks(visit)
+        let _held = slice.is_all().then(|| {
+            self.whole_scans
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        });
+        self.inner.scan_match_blocks(slice, visit)
     }
     fn match_profile_sample(&self, limit: usize) -> Result<ProfileSample, StorageError> {
         self.inner.match_profile_sample(limit)

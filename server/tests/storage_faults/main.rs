@@ -7,8 +7,12 @@
 //! Two faults: the port call fails instead of writing, or it fails after the database wrote
 //! (only the transaction's rollback can then undo it). And in the database itself, a trigger
 //! that raises on the Nth row written fails statements in the middle of a port call.
+//!
+//! And the whole scan of the match blocks held, to see what the first reviewer of a large
+//! caseload is served while its first comparison runs ([`first_look`]).
 
 mod faulty;
+mod first_look;
 mod rows;
 mod snapshot;
 

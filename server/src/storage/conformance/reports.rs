@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::reports::facts::FactFilter;
+use crate::reports::matching::BlockSlice;
 use crate::roles::Grant;
 use crate::service::Service;
 use fieldcase_core::model::codes::{ExploitationType, Sex};
@@ -138,8 +139,30 @@ pub fn match_blocks_and_duplicate_decisions(store: &dyn Storage) {
         .unwrap();
     let mut blocks: Vec<(crate::reports::matching::BlockKey, RecordId)> = Vec::new();
     store
-        .scan_match_blocks(&mut |block, member| blocks.push((*block, member.record)))
+        .scan_match_blocks(BlockSlice::ALL, &mut |block, member| {
+            blocks.push((*block, member.record))
+        })
         .unwrap();
+    // A slice ending at the last block's prefix: exactly the blocks below it, read whole.
+    let last = blocks.last().expect("shared blocks").0;
+    let slice = BlockSlice::share(f64::from(u16::from_be_bytes([last[0], last[1]])) / 65_536.0);
+    let mut sliced: Vec<(crate::reports::matching::BlockKey, RecordId)> = Vec::new();
+    store
+        .scan_match_blocks(slice, &mut |block, member| {
+            sliced.push((*block, member.record))
+        })
+        .unwrap();
+    let mut expected: Vec<_> = blocks
+        .iter()
+        .filter(|(block, _)| slice.contains(block))
+        .copied()
+        .collect();
+    // Members of a block come in no promised order.
+    for v in [&mut sliced, &mut expected] {
+        v.sort_by_key(|(block, record)| (*block, *record.as_bytes()));
+    }
+    assert_eq!(sliced, expected, "a slice is the blocks below its bound");
+    assert!(sliced.len() < blocks.len(), "the last block is left out");
     assert!(
         blocks.windows(2).all(|w| w[0].0 <= w[1].0),
         "sorted by block"
@@ -203,7 +226,7 @@ pub fn match_blocks_and_duplicate_decisions(store: &dyn Storage) {
         .unwrap();
     let mut members: std::collections::BTreeMap<_, Vec<RecordId>> = Default::default();
     store
-        .scan_match_blocks(&mut |block, member| {
+        .scan_match_blocks(BlockSlice::ALL, &mut |block, member| {
             members.entry(*block).or_default().push(member.record)
         })
         .unwrap();

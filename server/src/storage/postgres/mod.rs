@@ -572,9 +572,10 @@ impl Storage for PostgresStorage {
 
     fn scan_match_blocks(
         &self,
+        slice: crate::reports::matching::BlockSlice,
         visit: &mut dyn FnMut(&crate::reports::matching::BlockKey, std::sync::Arc<BlockMember>),
     ) -> Result<(), StorageError> {
-        self.read(|tx| reports::scan_match_blocks(tx, &self.sealer, visit))
+        self.read(|tx| reports::scan_match_blocks(tx, &self.sealer, slice, visit))
     }
 
     fn match_profile_sample(

@@ -10,7 +10,7 @@
 use super::Tx;
 use super::{agency_of, backend, col, ms, record_id_of, to_sql};
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
-use crate::reports::matching::{BlockKey, BLOCK_KEY_BYTES};
+use crate::reports::matching::{BlockKey, BlockSlice, BLOCK_KEY_BYTES};
 use crate::seal::Sealer;
 use crate::storage::sealed_facts::{in_countries, in_period, no_country_matches};
 use crate::storage::sealed_profile;
@@ -220,8 +220,15 @@ pub(super) fn scan_referral_facts(
 pub(super) fn scan_match_blocks(
     tx: &mut Tx<'_>,
     sealer: &Sealer,
+    slice: BlockSlice,
     visit: &mut dyn FnMut(&BlockKey, Arc<BlockMember>),
 ) -> Result<(), StorageError> {
+    // A slice drops whole blocks before they are counted; `$1` is its bound.
+    let in_slice = if slice.is_all() {
+        ""
+    } else {
+        "WHERE block < $1"
+    };
     let sql = format!(
         "SELECT b.block, b.record_id, p.profile
          FROM (SELECT block, record_id, count(*) OVER (PARTITION BY block) AS members
@@ -229,6 +236,7 @@ pub(super) fn scan_match_blocks(
                      FROM records m,
                           generate_series(0, length(m.blocks) / {n} - 1) AS k
                      WHERE m.profile IS NOT NULL) AS unpacked
+               {in_slice}
               ) AS b
          JOIN records p ON p.record_id = b.record_id
          WHERE b.members > 1
@@ -236,8 +244,13 @@ pub(super) fn scan_match_blocks(
         n = BLOCK_KEY_BYTES
     );
     let sql = sql.as_str();
+    let below: Option<&[u8]> = slice.below().map(|b| b.as_slice());
+    let params: Vec<&(dyn ToSql + Sync)> = match &below {
+        Some(below) => vec![below],
+        None => Vec::new(),
+    };
     let mut opened: HashMap<RecordId, Arc<BlockMember>> = HashMap::new();
-    stream(tx, sql, &[], |row| {
+    stream(tx, sql, &params, |row| {
         let block: &[u8] = col(row, 0)?;
         let mut b = [0u8; BLOCK_KEY_BYTES];
         if block.len() == BLOCK_KEY_BYTES {

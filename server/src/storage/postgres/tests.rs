@@ -4,6 +4,7 @@
 
 use super::testing::temp_postgres;
 use super::*;
+use crate::reports::matching::BlockSlice;
 
 // The conformance suite runs against PostgreSQL from `server/tests/storage_conformance.rs`, as
 // another crate would run it, through the exported macro.
@@ -454,7 +455,9 @@ fn match_blocks_of_a_database_before_packing_survive_it() {
     let shared = |store: &dyn Storage| {
         let mut seen = Vec::new();
         store
-            .scan_match_blocks(&mut |block, member| seen.push((*block, member.record)))
+            .scan_match_blocks(BlockSlice::ALL, &mut |block, member| {
+                seen.push((*block, member.record))
+            })
             .unwrap();
         seen
     };

@@ -8,7 +8,7 @@
 
 use super::{agency_col, backend, ms_col, record_id_col, to_sql_ms};
 use crate::reports::facts::{CaseFactRow, FactFilter, ReferralFactRow, ServiceFactRow};
-use crate::reports::matching::{BlockKey, BLOCK_KEY_BYTES, MAX_SCANNED_BLOCK_RECORDS};
+use crate::reports::matching::{BlockKey, BlockSlice, BLOCK_KEY_BYTES, MAX_SCANNED_BLOCK_RECORDS};
 use crate::seal::Sealer;
 use crate::storage::sealed_facts::{in_countries, in_period, no_country_matches};
 use crate::storage::sealed_profile;
@@ -245,6 +245,7 @@ pub(super) fn scan_referral_facts(
 pub(super) fn scan_match_blocks(
     tx: &Transaction<'_>,
     sealer: &Sealer,
+    slice: BlockSlice,
     visit: &mut dyn FnMut(&BlockKey, Arc<BlockMember>),
 ) -> Result<(), StorageError> {
     let mut index: HashMap<RecordId, u32> = HashMap::new();
@@ -266,10 +267,25 @@ pub(super) fn scan_match_blocks(
                 .collect();
             groups.push((block, members));
         };
-        let mut stmt = tx
-            .prepare("SELECT block, record_id FROM match_blocks ORDER BY block, record_id")
-            .map_err(backend)?;
-        let mut rows = stmt.query([]).map_err(backend)?;
+        // A slice is a range of the primary key, read as one (not every row filtered).
+        let mut stmt;
+        let mut rows = match slice.below() {
+            None => {
+                stmt = tx
+                    .prepare("SELECT block, record_id FROM match_blocks ORDER BY block, record_id")
+                    .map_err(backend)?;
+                stmt.query([]).map_err(backend)?
+            }
+            Some(below) => {
+                stmt = tx
+                    .prepare(
+                        "SELECT block, record_id FROM match_blocks
+                         WHERE block < ?1 ORDER BY block, record_id",
+                    )
+                    .map_err(backend)?;
+                stmt.query([below.as_slice()]).map_err(backend)?
+            }
+        };
         let mut current: Option<BlockKey> = None;
         let mut run: Vec<RecordId> = Vec::new();
         while let Some(row) = rows.next().map_err(backend)? {
