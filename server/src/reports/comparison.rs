@@ -3,7 +3,9 @@
 //!
 //! Names are compared in memory on the folded words of the opened profiles (never stored or
 //! logged): exact (a word or joined run in common), phonetic (a word pair with the same Double
-//! Metaphone code), or by Jaro-Winkler similarity of the closest word pair, at two levels.
+//! Metaphone code), or by Jaro-Winkler similarity of the closest word pair, at two levels, with
+//! a level between them for a word pair with the same consonant skeleton (a name in Arabic
+//! script, written without its short vowels, against its Latin spelling).
 //! Given and family names are compared straight and crossed (given against family); the
 //! better orientation counts, so a swapped given and family name costs nothing. Other names
 //! count with the family name. A word in common while each side has another word unlike the
@@ -17,7 +19,7 @@
 //!
 //! Pure functions: no I/O, no model; deterministic.
 
-use super::matching::{MatchProfile, NameField};
+use super::matching::{skeletons_meet, MatchProfile, NameField};
 use fieldcase_core::model::codes::Sex;
 use fieldcase_core::model::PartialDate;
 use serde::Serialize;
@@ -69,6 +71,7 @@ pub const LEVELS: [&[&str]; FEATURES] = [
 const NAME_LEVELS: &[&str] = &[
     "different",
     "similar",
+    "same_consonants",
     "very_similar",
     "phonetic",
     "exact_in_part",
@@ -78,14 +81,20 @@ const NAME_LEVELS: &[&str] = &[
 /// Name levels.
 pub const NAME_DIFFERENT: u8 = 0;
 pub const NAME_SIMILAR: u8 = 1;
-pub const NAME_VERY_SIMILAR: u8 = 2;
-pub const NAME_PHONETIC: u8 = 3;
+/// A word pair with the same consonant skeleton, one of the words written without its vowels
+/// (`super::matching::skeletons_meet`), and no closer likeness: a name in Arabic script,
+/// written without its short vowels, against its Latin spelling (`محمد`/`Mohammed`) — or, by
+/// chance, against another name with those consonants. A level of its own, so the model
+/// weighs it by what it says, not as a phonetic match does.
+pub const NAME_SAME_CONSONANTS: u8 = 2;
+pub const NAME_VERY_SIMILAR: u8 = 3;
+pub const NAME_PHONETIC: u8 = 4;
 /// A word in common, but each side has another word the other lacks and nothing like it
 /// (`Haddad Ahmed` / `Haddad Omar`): namesakes in one word, often a father's name apart.
-pub const NAME_EXACT_IN_PART: u8 = 4;
+pub const NAME_EXACT_IN_PART: u8 = 5;
 /// A word in common and no word of one side contradicting the other (one side may have
 /// fewer words: a second agency often records fewer).
-pub const NAME_EXACT: u8 = 5;
+pub const NAME_EXACT: u8 = 6;
 
 /// Date-of-birth levels.
 pub const DOB_DIFFERENT: u8 = 0;
@@ -112,6 +121,7 @@ pub const DOB_EXACT: u8 = 7;
 fn public_level(feature: usize, level: u8) -> &'static str {
     match (feature, level) {
         (GIVEN | FAMILY, NAME_EXACT_IN_PART) => "exact",
+        (GIVEN | FAMILY, NAME_SAME_CONSONANTS) => "phonetic",
         (DATE_OF_BIRTH, DOB_OFF_PARTIALLY | DOB_DAY_OR_MONTH_OFF | DOB_YEAR_OFF) => "one_part_off",
         (DATE_OF_BIRTH, DOB_SAME_YEAR | DOB_SAME_MONTH) => "agree_partially",
         _ => LEVELS[feature]
@@ -282,6 +292,12 @@ fn names<'a>(x: &[&'a NameField], y: &[&'a NameField]) -> Option<NameMatch<'a>> 
             .flat_map(|n| n.codes.iter())
             .filter(|c| !c.is_empty())
     }
+    fn share_consonants(x: &[&NameField], y: &[&NameField]) -> bool {
+        x.iter().flat_map(|n| &n.skeletons).any(|&s| {
+            y.iter()
+                .any(|n| n.skeletons.iter().any(|&t| skeletons_meet(s, t)))
+        })
+    }
     if tokens(x).next().is_none() || tokens(y).next().is_none() {
         return None;
     }
@@ -305,6 +321,8 @@ fn names<'a>(x: &[&'a NameField], y: &[&'a NameField]) -> Option<NameMatch<'a>> 
         .fold(0.0, f64::max);
     let level = if best >= JARO_WINKLER_VERY_SIMILAR {
         NAME_VERY_SIMILAR
+    } else if share_consonants(x, y) {
+        NAME_SAME_CONSONANTS
     } else if best >= JARO_WINKLER_SIMILAR {
         NAME_SIMILAR
     } else {
@@ -362,14 +380,14 @@ fn jaro_winkler_bound(s: &str, t: &str) -> f64 {
 
 /// Whether two names sharing `exact` tokens still contradict each other: both have a word
 /// left over, and a leftover word of one side is like no leftover word of the other (by
-/// phonetic code or Jaro-Winkler similarity). A shared joined run (`al hasan`/`alhasan`)
+/// phonetic code, consonants, or Jaro-Winkler similarity). A shared joined run (`al hasan`/`alhasan`)
 /// accounts for its words, so it never contradicts.
 fn contradicts<'a>(x: &[&'a NameField], y: &[&'a NameField], exact: &[&str]) -> bool {
-    let leftovers = |f: &[&'a NameField]| -> Vec<(&'a str, &'a str)> {
+    let leftovers = |f: &[&'a NameField]| -> Vec<(&'a str, &'a str, u64)> {
         f.iter()
-            .flat_map(|n| n.words.iter().zip(&n.codes))
-            .filter(|(w, _)| !exact.contains(&w.as_str()))
-            .map(|(w, c)| (w.as_str(), c.as_str()))
+            .flat_map(|n| n.words.iter().zip(&n.codes).zip(&n.skeletons))
+            .filter(|((w, _), _)| !exact.contains(&w.as_str()))
+            .map(|((w, c), s)| (w.as_str(), c.as_str(), *s))
             .collect()
     };
     let words = |f: &[&NameField]| f.iter().flat_map(|n| n.words.iter()).count();
@@ -384,8 +402,9 @@ fn contradicts<'a>(x: &[&'a NameField], y: &[&'a NameField], exact: &[&str]) -> 
     if lx.is_empty() || ly.is_empty() {
         return false;
     }
-    let alike = |(w, c): &(&str, &str), (v, d): &(&str, &str)| {
+    let alike = |(w, c, s): &(&str, &str, u64), (v, d, t): &(&str, &str, u64)| {
         (!c.is_empty() && c == d)
+            || skeletons_meet(*s, *t)
             || similarity_from(w, v, JARO_WINKLER_SIMILAR) >= JARO_WINKLER_SIMILAR
     };
     lx.iter().any(|a| !ly.iter().any(|b| alike(a, b)))
@@ -500,6 +519,32 @@ mod tests {
             (c.vector[GIVEN], c.vector[FAMILY]),
             (NAME_DIFFERENT, MISSING)
         );
+    }
+
+    #[test]
+    fn a_name_in_arabic_script_meets_its_latin_spelling_by_its_consonants() {
+        let c = compare(
+            json!({"given_name": "Mohammed", "family_name": "Mansour"}),
+            json!({"given_name": "محمد", "family_name": "منسور"}),
+        );
+        assert_eq!(c.vector[GIVEN], NAME_SAME_CONSONANTS);
+        assert_eq!(
+            Features::of(&c).given_name,
+            Some("phonetic"),
+            "as reviewers see it"
+        );
+        assert!(c.vector[FAMILY] >= NAME_SAME_CONSONANTS);
+        let c = compare(
+            json!({"given_name": "Aisha", "family_name": "Al-Hassan"}),
+            json!({"given_name": "ايشا", "family_name": "ال حسن"}),
+        );
+        assert_eq!(
+            c.vector[FAMILY], NAME_EXACT,
+            "the word besides the shared one is the same name in script: no contradiction"
+        );
+        // A skeleton of one consonant (`n`) tells nothing.
+        let c = compare(json!({"given_name": "Hana"}), json!({"given_name": "Nuha"}));
+        assert!(c.vector[GIVEN] < NAME_SAME_CONSONANTS);
     }
 
     #[test]

@@ -107,10 +107,11 @@ const MIN_PROBABILITY: f64 = 1e-6;
 pub const MIN_LISTED_PROBABILITY: f64 = 0.01;
 
 /// Prior `m` per feature and level (worst level first; see [`LEVELS`]): what a true duplicate
-/// recorded by a second agency usually shows.
+/// recorded by a second agency usually shows. (`same_consonants`: one record in some 25 spells
+/// a name in a script without short vowels where the other spells it in Latin letters.)
 pub const PRIOR_M: [[f64; MAX_LEVELS]; FEATURES] = [
-    [0.03, 0.03, 0.06, 0.08, 0.02, 0.78, 0.0, 0.0],
-    [0.03, 0.03, 0.06, 0.08, 0.04, 0.76, 0.0, 0.0],
+    [0.03, 0.03, 0.04, 0.06, 0.08, 0.02, 0.74, 0.0],
+    [0.03, 0.03, 0.04, 0.06, 0.08, 0.04, 0.72, 0.0],
     [0.03, 0.01, 0.02, 0.04, 0.02, 0.12, 0.06, 0.70],
     [0.50, 0.50, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
     [0.30, 0.70, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
@@ -121,8 +122,8 @@ pub const PRIOR_M: [[f64; MAX_LEVELS]; FEATURES] = [
 /// Prior `u` per feature and level: what two different people usually show (a full date of
 /// birth is one day in some 18,000 of the ages the field sees).
 pub const PRIOR_U: [[f64; MAX_LEVELS]; FEATURES] = [
-    [0.90, 0.05, 0.02, 0.02, 0.002, 0.008, 0.0, 0.0],
-    [0.90, 0.05, 0.02, 0.02, 0.004, 0.006, 0.0, 0.0],
+    [0.898, 0.05, 0.002, 0.02, 0.02, 0.002, 0.008, 0.0],
+    [0.898, 0.05, 0.002, 0.02, 0.02, 0.004, 0.006, 0.0],
     [0.94, 0.03, 0.0028, 0.0002, 0.00005, 0.025, 0.002, 0.00005],
     [0.9999, 0.0001, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
     [0.9999, 0.0001, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],

@@ -156,6 +156,9 @@ pub struct NameField {
     /// The phonetic code of each word ([`phonetic_code`]), computed when the field is made
     /// or read back, never stored: comparisons use them pair after pair.
     pub codes: Vec<String>,
+    /// The [`skeleton_key`] of each word ([`NO_SKELETON`] for a word without one); computed
+    /// like `codes`, never stored.
+    pub skeletons: Vec<u64>,
 }
 
 impl NameField {
@@ -163,7 +166,16 @@ impl NameField {
     pub fn new(words: Vec<String>, runs: Vec<String>) -> NameField {
         let encoder = phonetic_encoder();
         let codes = words.iter().map(|w| phonetic_code(&encoder, w)).collect();
-        NameField { words, runs, codes }
+        let skeletons = words
+            .iter()
+            .map(|w| skeleton_key(w).unwrap_or(NO_SKELETON))
+            .collect();
+        NameField {
+            words,
+            runs,
+            codes,
+            skeletons,
+        }
     }
 
     fn of(names: &[&str]) -> NameField {
@@ -428,6 +440,47 @@ pub fn initial(folded_word: &str) -> Option<char> {
     Some(if "aeiouy".contains(first) { 'a' } else { first })
 }
 
+/// The consonants of a folded word that every spelling of it writes, in order, a letter
+/// doubled written once: no vowels (Arabic script writes no short vowels: `محمد` folds to
+/// `mhmd` where the Latin spelling folds to `mahamad`), and none of `h`, `w`, `v`, `y`,
+/// which script and transliteration write, drop or turn into vowels (`ح`, `و`, `ي`, the
+/// `h` of `th`/`kh`). `None` under two consonants: a skeleton of one letter says nothing.
+pub fn consonant_skeleton(folded_word: &str) -> Option<String> {
+    let mut skeleton = String::new();
+    for c in folded_word.chars() {
+        if "aeiouhwvy".contains(c) || skeleton.ends_with(c) {
+            continue;
+        }
+        skeleton.push(c);
+    }
+    (skeleton.chars().count() >= 2).then_some(skeleton)
+}
+
+/// A word's consonant skeleton as comparisons meet it: a hash of [`consonant_skeleton`] (in
+/// memory only, within one process, so any fixed hash does) whose lowest bit says whether the
+/// word was written without its vowels — at most one, as a name in Arabic script folds
+/// (`mhmd`, `mnsvr`) — and whose second bit is set, so no key is [`NO_SKELETON`]. `None`
+/// without a skeleton.
+pub fn skeleton_key(folded_word: &str) -> Option<u64> {
+    let skeleton = consonant_skeleton(folded_word)?;
+    let hash = std::hash::BuildHasher::hash_one(
+        &std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default(),
+        skeleton,
+    );
+    let vowels = folded_word.chars().filter(|c| "aeiou".contains(*c)).count();
+    Some((hash & !1) | 2 | u64::from(vowels <= 1))
+}
+
+/// The skeleton key of a word without a skeleton: meets none.
+pub const NO_SKELETON: u64 = 0;
+
+/// Whether two words' [`skeleton_key`]s meet: the same consonants, and one of the words written
+/// without its vowels. Two words both spelled out with their vowels and sharing only their
+/// consonants are two names (`Mohammed` and `Mahmoud` both fold to `m…h…m…d`).
+pub fn skeletons_meet(a: u64, b: u64) -> bool {
+    a != NO_SKELETON && (a | 1) == (b | 1) && (a | b) & 1 == 1
+}
+
 /// The phonetic code [`MatchProfile::blocks`] and comparisons use for one folded word.
 pub fn phonetic_code(encoder: &DoubleMetaphone, folded_word: &str) -> String {
     encoder.encode(folded_word)
@@ -549,6 +602,26 @@ mod tests {
         assert!(!none.contains(&key(0, 0)) && none.share_of_keys() == 0.0);
         // A share too small for a step still holds some keys.
         assert!(BlockSlice::share(1e-9).contains(&key(0, 0)));
+    }
+
+    #[test]
+    fn a_consonant_skeleton_keeps_what_every_script_writes() {
+        let skeleton = |w: &str| consonant_skeleton(w);
+        assert_eq!(skeleton("mahamad"), Some("md".into()));
+        assert_eq!(skeleton("mhmd"), skeleton("mahamad"));
+        assert_eq!(skeleton("mnsvr"), skeleton("mansar"));
+        assert_eq!(skeleton("tar"), skeleton("tahar"));
+        assert_eq!(skeleton("hadad"), None, "one consonant");
+        let key = |w: &str| skeleton_key(w).unwrap();
+        assert!(
+            skeletons_meet(key("mhmd"), key("mahamad")),
+            "script against Latin"
+        );
+        assert!(
+            !skeletons_meet(key("mahmad"), key("mahamad")),
+            "Mahmoud and Mohammed, both written out, are two names"
+        );
+        assert!(!skeletons_meet(key("mnsvr"), key("mhmd")));
     }
 
     #[test]

@@ -28,7 +28,9 @@ pub const SETTING_KEY: &str = "duplicates/last-long-scan";
 /// Version of the layout below; a saved list of another version is ignored (rescanned).
 /// Comparison levels are saved as their numbers (`super::comparison`): a change of the
 /// levels of any feature changes the layout's meaning and must raise this version.
-pub const FORMAT_VERSION: u8 = 1;
+/// Version 2: the name level `same_consonants` (names' levels from `very_similar` up moved
+/// one up).
+pub const FORMAT_VERSION: u8 = 2;
 
 /// Magic bytes, so a value of another kind under the key is never read as a list.
 const MAGIC: &[u8; 4] = b"FCDL";
@@ -247,10 +249,10 @@ mod tests {
             Err(SavedListError::NotAList)
         );
         let mut other_version = good.clone();
-        other_version[4] = 2;
+        other_version[4] = FORMAT_VERSION + 1;
         assert_eq!(
             SavedList::decode(&other_version),
-            Err(SavedListError::Version(2))
+            Err(SavedListError::Version(FORMAT_VERSION + 1))
         );
         // Cut anywhere, or one byte too many: a length error, never a panic.
         for cut in 5..good.len() {
