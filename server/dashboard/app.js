@@ -507,7 +507,9 @@ async function loadDuplicates() {
   // the very first time, from a first look at a share of it: say which, so a reviewer knows
   // more pairs may still be added.
   const when = list.scanned_at;
-  const progress = list.first_look != null ? t('firstLook')(Math.max(1, Math.round(list.first_look * 100)))
+  const share = (s) => new Intl.NumberFormat(state.lang === 'fr' ? 'fr-FR' : 'en-GB',
+    { style: 'percent', maximumFractionDigits: 1 }).format(s);
+  const progress = list.first_look != null ? t('firstLook')(share(list.first_look))
     : list.refreshing ? t('newerBeingCompared') : '';
   const asOf = element('p', { class: 'hint', id: 'duplicates-as-of', role: 'status',
     text: when ? [t('comparedAsOf')(`${when.slice(0, 10)} ${when.slice(11, 16)} UTC`), progress].join(' ').trim() : '' });

@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 /// Generated cases (a tenth of the people recorded twice by a second agency), loaded.
 const CASES: usize = 600;
-/// Caseloads above this take a first look: a slice of (100 / 600)^1.5, some 7% of the blocks.
-const FIRST_LOOK_ABOVE: u64 = 100;
+/// Caseloads above this take a first look: a slice of (0.6 · 200 / 600)^1.5, some 9% of the
+/// blocks.
+const FIRST_LOOK_ABOVE: u64 = 200;
 
 fn loaded(dir: &std::path::Path) -> FaultyStorage<Box<SqliteStorage>> {
     let storage = SqliteStorage::open(&dir.join("server.db"), Sealer::from_key(&[9; 32])).unwrap();

@@ -317,7 +317,24 @@ pub(super) fn scan_match_blocks(
         }
     }
     let mut members: Vec<Option<Arc<BlockMember>>> = vec![None; records.len()];
-    if !records.is_empty() {
+    if !slice.is_all() {
+        // A slice meets a share of the cases: each one's profile is looked up (in id order,
+        // along the index) rather than every profile read.
+        let mut stmt = tx
+            .prepare_cached("SELECT profile FROM match_profiles WHERE record_id = ?1")
+            .map_err(backend)?;
+        let mut order: Vec<usize> = (0..records.len()).collect();
+        order.sort_unstable_by_key(|&i| *records[i].as_bytes());
+        for i in order {
+            let record = records[i];
+            let mut rows = stmt.query([record.as_bytes()]).map_err(backend)?;
+            if let Some(row) = rows.next().map_err(backend)? {
+                let sealed = sealed_ref(row, 0).map_err(backend)?.unwrap_or(&[]);
+                let profile = sealed_profile::open_profile(sealer, record, sealed)?;
+                members[i] = Some(Arc::new(BlockMember { record, profile }));
+            }
+        }
+    } else if !records.is_empty() {
         let mut stmt = tx
             .prepare("SELECT record_id, profile FROM match_profiles")
             .map_err(backend)?;
