@@ -35,7 +35,7 @@
 use super::comparison::{Comparer, Comparison, Features, Vector};
 use super::fellegi_sunter::{listing_threshold, Model, TermFrequencies, U_SAMPLE_PROFILES};
 use super::matching::{BlockSlice, MatchProfile};
-use super::pairs::BlockedCases;
+use super::pairs::{on_every_core, BlockedCases};
 use super::saved_review::{SavedList, SavedPair, SETTING_KEY};
 use crate::storage::{CaseSummary, Storage, StorageError};
 use fieldcase_core::model::Date;
@@ -622,12 +622,16 @@ fn find_candidates(
         };
         model.probability(model.weight_with_pair(&c.vector, frequencies, pair))
     };
-    let kept_probabilities: Vec<f64> = kept.iter().map(probability).collect();
+    // Each kept pair's probability, and as its pattern alone weighs it (to tell how many
+    // matches the pairs not kept hold): millions of pairs at a million cases, so on every core.
+    let scored: Vec<(f64, f64)> = on_every_core(&kept, |c| {
+        let alone = model.probability(model.weight_of(&c.vector, [None, None]));
+        (probability(c), alone)
+    });
+    let kept_probabilities: Vec<f64> = scored.iter().map(|s| s.0).collect();
     // Matches expected among the pairs not kept (no name, document or phone agreement).
-    let kept_patterns: f64 = kept
-        .iter()
-        .map(|c| model.probability(model.weight_of(&c.vector, [None, None])))
-        .sum();
+    let kept_patterns: f64 = scored.iter().map(|s| s.1).sum();
+    drop(scored);
     let all_patterns: f64 = patterns
         .iter()
         .map(|(v, &n)| n as f64 * model.probability(model.weight_of(v, [None, None])))

@@ -277,6 +277,29 @@ impl BlockedCases {
     }
 }
 
+/// `f` of every item, in order, the items split among the cores' threads.
+pub fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, MAX_THREADS);
+    if threads == 1 || items.len() < 2 * threads {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        let mut all = Vec::with_capacity(items.len());
+        for part in parts {
+            // A part only panics if `f` does; carry the panic on as it was.
+            all.extend(part.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        all
+    })
+}
+
 /// A group within an oversized block.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum SubKey {
@@ -444,6 +467,15 @@ mod tests {
         // The 116 others: 38 or 39 per date, in sub-blocks of at most MAX_BLOCK_RECORDS.
         assert!(pairs.len() < 3 * 39 * 38, "{} pairs", pairs.len());
         assert_eq!(b.skipped, 0);
+    }
+
+    #[test]
+    fn every_core_maps_every_item_in_order() {
+        for n in [0usize, 1, 3, 1000] {
+            let items: Vec<usize> = (0..n).collect();
+            let doubled: Vec<usize> = items.iter().map(|x| x * 2).collect();
+            assert_eq!(on_every_core(&items, |x| x * 2), doubled);
+        }
     }
 
     #[test]
