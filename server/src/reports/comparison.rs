@@ -232,16 +232,22 @@ impl Comparer {
             m.iter().flatten().map(|n| u32::from(n.level) + 1).sum()
         };
         let swapped = strength(&crossed) > strength(&straight);
-        let chosen = if swapped { crossed } else { straight };
+        let chosen = if swapped {
+            in_given_name_order(crossed)
+        } else {
+            straight
+        };
         let mut vector = [MISSING; FEATURES];
         let mut exact_tokens: [Option<String>; 2] = [None, None];
         for (f, m) in [GIVEN, FAMILY].into_iter().zip(chosen) {
             if let Some(m) = m {
                 vector[f] = m.level;
+                // The rarest; of equally rare words the first in order, whichever record
+                // came first.
                 exact_tokens[f] = m
                     .exact
                     .into_iter()
-                    .min_by(|x, y| rarity(x).total_cmp(&rarity(y)))
+                    .min_by(|x, y| rarity(x).total_cmp(&rarity(y)).then_with(|| x.cmp(y)))
                     .map(str::to_owned);
             }
         }
@@ -277,6 +283,26 @@ impl Comparer {
             exact_tokens,
             swapped,
         }
+    }
+}
+
+/// The two crossings of a swapped pair (first record's given name against the second's family
+/// name, and the other way round) in the order they fill the given and family name's levels:
+/// the better agreeing first. Which record comes first exchanges the two crossings, and a
+/// pair must compare the same either way (record ids order them, and ids are random).
+fn in_given_name_order<'a>(crossed: [Option<NameMatch<'a>>; 2]) -> [Option<NameMatch<'a>>; 2] {
+    fn key<'a>(m: &Option<NameMatch<'a>>) -> Option<(u8, Vec<&'a str>)> {
+        m.as_ref().map(|n| {
+            let mut words = n.exact.clone();
+            words.sort_unstable();
+            (n.level, words)
+        })
+    }
+    let [first, second] = crossed;
+    if key(&second) > key(&first) {
+        [second, first]
+    } else {
+        [first, second]
     }
 }
 
@@ -519,6 +545,30 @@ mod tests {
             (c.vector[GIVEN], c.vector[FAMILY]),
             (NAME_DIFFERENT, MISSING)
         );
+    }
+
+    #[test]
+    fn a_pair_compares_the_same_whichever_record_comes_first() {
+        let pairs = [
+            // Crossed, one crossing exact and the other only alike.
+            (
+                json!({"given_name": "Yonas", "family_name": "Abraham", "date_of_birth": "1988"}),
+                json!({"given_name": "Abrhm", "family_name": "Yonas", "date_of_birth": "1988"}),
+            ),
+            (
+                json!({"given_name": "Yonas", "family_name": "Tesfay Haile", "date_of_birth": "1988-01-09"}),
+                json!({"given_name": "Tesfay", "family_name": "Yonas", "date_of_birth": "1988"}),
+            ),
+            (
+                json!({"given_name": "Amina", "family_name": "Hassan", "other_names": ["Mina"]}),
+                json!({"given_name": "Hasan", "family_name": "Amina Ali"}),
+            ),
+        ];
+        for (a, b) in pairs {
+            let (ab, ba) = (compare(a.clone(), b.clone()), compare(b, a));
+            assert_eq!(ab.vector, ba.vector);
+            assert_eq!(ab.swapped, ba.swapped);
+        }
     }
 
     #[test]
