@@ -213,6 +213,27 @@ struct CachedScan {
 }
 
 impl CachedScan {
+    /// Compares the blocks of `slice` as the log stood at `log_end`, timed: the scan, and its
+    /// listed pairs as they are saved. A slice of less than every block is a first look.
+    fn compute(
+        storage: &dyn Storage,
+        log_end: u64,
+        slice: BlockSlice,
+    ) -> Result<(CachedScan, Vec<SavedPair>), StorageError> {
+        let started = std::time::Instant::now();
+        let started_ms = now_ms();
+        let (found, listed, stats) = find_candidates(storage, slice)?;
+        let scan = CachedScan {
+            log_end,
+            found: Arc::new(found),
+            stats,
+            took: started.elapsed(),
+            started_ms,
+            first_look: (!slice.is_all()).then(|| slice.share_of_keys()),
+        };
+        Ok((scan, listed))
+    }
+
     /// Whether the list is current at `log_end`: a whole scan of the log as it stands.
     fn is_current(&self, log_end: u64) -> bool {
         self.log_end == log_end && self.first_look.is_none()
@@ -389,17 +410,7 @@ impl CandidateCache {
         log_end: u64,
         share: f64,
     ) -> Result<(), StorageError> {
-        let started = std::time::Instant::now();
-        let started_ms = now_ms();
-        let (found, _, stats) = find_candidates(storage, BlockSlice::share(share))?;
-        let scan = CachedScan {
-            log_end,
-            found: Arc::new(found),
-            stats,
-            took: started.elapsed(),
-            started_ms,
-            first_look: Some(share),
-        };
+        let (scan, _) = CachedScan::compute(storage, log_end, BlockSlice::share(share))?;
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         if last.is_none() {
             *last = Some(scan);
@@ -428,18 +439,8 @@ impl CandidateCache {
     /// Scans the blocks as the log stood at `log_end` and keeps the result (unless a scan of
     /// a later log was kept meanwhile).
     fn scan(&self, storage: &dyn Storage, log_end: u64) -> Result<CachedScan, StorageError> {
-        let started = std::time::Instant::now();
-        let started_ms = now_ms();
         self.scans.fetch_add(1, Ordering::SeqCst);
-        let (found, listed, stats) = find_candidates(storage, BlockSlice::ALL)?;
-        let scan = CachedScan {
-            log_end,
-            found: Arc::new(found),
-            stats,
-            took: started.elapsed(),
-            started_ms,
-            first_look: None,
-        };
+        let (scan, listed) = CachedScan::compute(storage, log_end, BlockSlice::ALL)?;
         if scan.took >= self.foreground_limit {
             save(storage, &scan, listed);
         }
