@@ -221,9 +221,7 @@ impl BlockedCases {
 
     /// Compares every pair sharing a block once, with `judge`.
     pub fn compare_pairs<K: Send>(&self, judge: &Judge<K>) -> Compared<K> {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .clamp(1, MAX_THREADS);
+        let threads = worker_threads();
         let taken = AtomicUsize::new(0);
         let work = || {
             let mut out = Compared::default();
@@ -277,11 +275,16 @@ impl BlockedCases {
     }
 }
 
+/// Threads a computation here uses: one per core, at most [`MAX_THREADS`].
+fn worker_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, MAX_THREADS)
+}
+
 /// `f` of every item, in order, the items split among the cores' threads.
 pub fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .clamp(1, MAX_THREADS);
+    let threads = worker_threads();
     if threads == 1 || items.len() < 2 * threads {
         return items.iter().map(f).collect();
     }
