@@ -15,12 +15,20 @@
 //! a name; and a mix of a transliteration variant with a cut date of birth. The second
 //! record usually lacks the phone and document the first had, so names and the date of birth
 //! must carry the match. Relatives (a sibling: same family name and nationality, another
-//! given name and birth year) are planted too, as the hard non-duplicates they are.
+//! given name and birth year, half the time the same trafficking story) are planted too, as
+//! the hard non-duplicates they are.
+//!
+//! A victim's case tells a story: where the person was exploited (a few destinations per
+//! region, some far more frequent) and how (labour and sexual exploitation most). A
+//! re-recording mostly tells the same story, but one time in eight the destination is not
+//! recorded and one time in twenty it is another place of the journey; the exploitation is
+//! left out one time in twelve and classified with a type more or less one time in six.
 //!
 //! Deterministic for a seed. The rest of each case (programme, narrative, consent) comes from
 //! [`crate::sample::SampleCases`]. Nothing here is real.
 
 use crate::sample::SampleCases;
+use rand::distributions::{Distribution, WeightedIndex};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -135,6 +143,7 @@ impl Population {
             .into_iter()
             .flatten()
             .for_each(|d| d["issuing_country"] = json!(nationality));
+        self.tell_story(&mut case, region);
         // Many survivors carry no document, and many have no phone of their own.
         if self.rng.gen_bool(0.5) {
             remove(&mut case, "document_numbers");
@@ -228,6 +237,20 @@ impl Population {
         sib["family_name"] = json!(family);
         sib["sex"] = json!(if female { "female" } else { "male" });
         sib["nationality"] = case["nationality"].clone();
+        self.tell_story(&mut sib, region);
+        // Siblings are often trafficked together: half the time a sibling's story is the
+        // other's, which makes them harder to tell from one person recorded twice.
+        if has(&sib, "exploitation_types")
+            && has(case, "exploitation_types")
+            && self.rng.gen_bool(0.5)
+        {
+            for field in STORY {
+                match case.get(field) {
+                    Some(value) => sib[field] = value.clone(),
+                    None => remove(&mut sib, field),
+                }
+            }
+        }
         if let Some(dob) = case["date_of_birth"].as_str() {
             let year: i32 = dob[..4].parse().unwrap_or(1990);
             let gap = *[-5, -4, -3, -2, 2, 3, 4, 5]
@@ -265,6 +288,7 @@ impl Population {
         if self.rng.gen_bool(0.05) {
             remove(&mut again, "sex");
         }
+        self.retell_story(&mut again, region);
         let given = case["given_name"].as_str().unwrap_or_default().to_owned();
         let family = case["family_name"].as_str().unwrap_or_default().to_owned();
         let dob = case["date_of_birth"]
@@ -306,6 +330,99 @@ impl Population {
         }
         with_guardian_if_minor(&mut again);
         again
+    }
+
+    /// A victim's trafficking story as the region's cases tell it: where they were exploited
+    /// ([`Region::destinations`]) and how ([`EXPLOITATION_WEIGHTS`], a second type one time
+    /// in four). Cases of people who are not victims carry no story.
+    fn tell_story(&mut self, case: &mut Value, region: &Region) {
+        if !has(case, "exploitation_types") {
+            return;
+        }
+        case["country_of_destination"] = json!(self.destination(region));
+        let types =
+            WeightedIndex::new(EXPLOITATION_WEIGHTS.iter().map(|w| w.1)).expect("positive weights");
+        let mut chosen = vec![EXPLOITATION_WEIGHTS[types.sample(&mut self.rng)].0];
+        if self.rng.gen_bool(0.25) {
+            let second = EXPLOITATION_WEIGHTS[types.sample(&mut self.rng)].0;
+            if !chosen.contains(&second) {
+                chosen.push(second);
+            }
+        }
+        self.set_exploitation(case, chosen);
+    }
+
+    fn destination(&mut self, region: &Region) -> &'static str {
+        let weights = (1..=region.destinations.len()).map(|k| 1.0 / k as f64);
+        let index = WeightedIndex::new(weights).expect("every region has destinations");
+        region.destinations[index.sample(&mut self.rng)]
+    }
+
+    /// Sets the exploitation types, with a labour sector exactly when labour is one.
+    fn set_exploitation(&mut self, case: &mut Value, mut types: Vec<&'static str>) {
+        types.sort_unstable();
+        if types.contains(&"labour") {
+            if !has(case, "labour_sectors") {
+                case["labour_sectors"] =
+                    json!([*SECTORS.choose(&mut self.rng).unwrap_or(&"other")]);
+            }
+        } else {
+            remove(case, "labour_sectors");
+        }
+        case["exploitation_types"] = json!(types);
+    }
+
+    /// The story as a second agency records it: the same person's, heard by someone else.
+    /// The destination is sometimes not asked, or recorded as another place of the journey;
+    /// the exploitation is sometimes not recorded, or classified with a type more or less.
+    fn retell_story(&mut self, again: &mut Value, region: &Region) {
+        if has(again, "country_of_destination") {
+            let roll: f64 = self.rng.gen();
+            if roll < 0.12 {
+                remove(again, "country_of_destination");
+            } else if roll < 0.17 {
+                let before = again["country_of_destination"].clone();
+                let other = region
+                    .destinations
+                    .iter()
+                    .filter(|d| json!(d) != before)
+                    .copied()
+                    .collect::<Vec<_>>();
+                if let Some(place) = other.choose(&mut self.rng) {
+                    again["country_of_destination"] = json!(place);
+                }
+            }
+        }
+        if let Some(types) = again["exploitation_types"].as_array() {
+            let mut types: Vec<&'static str> = types
+                .iter()
+                .filter_map(|t| {
+                    EXPLOITATION_WEIGHTS
+                        .iter()
+                        .find(|w| Some(w.0) == t.as_str())
+                })
+                .map(|w| w.0)
+                .collect();
+            let roll: f64 = self.rng.gen();
+            if roll < 0.08 {
+                remove(again, "exploitation_types");
+                remove(again, "labour_sectors");
+            } else if roll < 0.25 {
+                if types.len() > 1 {
+                    types.remove(self.rng.gen_range(0..types.len()));
+                } else {
+                    let extra = EXPLOITATION_WEIGHTS
+                        .iter()
+                        .map(|w| w.0)
+                        .filter(|t| !types.contains(t))
+                        .collect::<Vec<_>>();
+                    if let Some(t) = extra.choose(&mut self.rng) {
+                        types.push(t);
+                    }
+                }
+                self.set_exploitation(again, types);
+            }
+        }
     }
 
     fn transliterate(&mut self, again: &mut Value, given: &str, family: &str) {
@@ -460,6 +577,40 @@ fn with_guardian_if_minor(case: &mut Value) {
     }
 }
 
+/// Exploitation types by how often the field meets them: labour and sexual exploitation far
+/// the most (as in the source document's figures), so two victims often share a type by
+/// chance.
+const EXPLOITATION_WEIGHTS: &[(&str, f64)] = &[
+    ("labour", 0.42),
+    ("sexual", 0.30),
+    ("domestic_servitude", 0.10),
+    ("forced_begging", 0.06),
+    ("forced_marriage", 0.05),
+    ("forced_criminality", 0.04),
+    ("other", 0.02),
+    ("organ_removal", 0.01),
+];
+
+const SECTORS: &[&str] = &[
+    "agriculture",
+    "construction",
+    "domestic_work",
+    "fishing",
+    "manufacturing",
+    "hospitality",
+];
+
+/// The fields of a victim's story.
+const STORY: [&str; 3] = [
+    "country_of_destination",
+    "exploitation_types",
+    "labour_sectors",
+];
+
+fn has(case: &Value, field: &str) -> bool {
+    case.get(field).is_some_and(|v| !v.is_null())
+}
+
 fn remove(case: &mut Value, field: &str) {
     if let Some(o) = case.as_object_mut() {
         o.remove(field);
@@ -517,6 +668,49 @@ mod tests {
         assert!(drifts.values().all(|&n| n > 50), "{drifts:?}");
         let again: Vec<PlantedRecord> = Population::new(3, 0.2).take(50).collect();
         assert_eq!(again[49].case, records[49].case, "deterministic for a seed");
+    }
+
+    #[test]
+    fn a_rerecording_mostly_tells_the_same_story_and_namesakes_often_share_one() {
+        let records: Vec<PlantedRecord> = Population::new(5, 0.3).take(6000).collect();
+        fn destination(r: &PlantedRecord) -> Option<&str> {
+            r.case["country_of_destination"].as_str()
+        }
+        let (mut both, mut same) = (0, 0);
+        for (i, r) in records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.drift.is_some())
+        {
+            let first = records[..i].iter().rev().find(|p| p.person == r.person);
+            if let (Some(a), Some(b)) = (first.and_then(destination), destination(r)) {
+                both += 1;
+                same += usize::from(a == b);
+            }
+        }
+        let kept = same as f64 / both as f64;
+        assert!(
+            (0.9..1.0).contains(&kept),
+            "{same} of {both} re-recordings keep the destination"
+        );
+        // Two victims of one region share a destination by chance far more often than one
+        // in six (the regions' destinations are few and skewed).
+        let victims: Vec<(&str, &str)> = records
+            .iter()
+            .filter(|r| r.drift.is_none())
+            .filter_map(|r| Some((r.case["nationality"].as_str()?, destination(r)?)))
+            .filter(|(n, _)| ["SDN", "EGY", "SYR", "IRQ", "YEM"].contains(n))
+            .collect();
+        let pairs = victims.len() * (victims.len() - 1) / 2;
+        let shared = (0..victims.len())
+            .flat_map(|i| (i + 1..victims.len()).map(move |j| (i, j)))
+            .filter(|&(i, j)| victims[i].1 == victims[j].1)
+            .count();
+        let chance = shared as f64 / pairs as f64;
+        assert!(
+            (0.2..0.4).contains(&chance),
+            "namesakes' regions share a destination {chance}"
+        );
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub(super) struct Region {
     pub(super) script: Script,
     /// Cyrillic-origin family names take a feminine ending.
     pub(super) feminine_family: bool,
+    /// Where the region's victims of trafficking were exploited, the most frequent first
+    /// (drawn with weights 1, 1/2, 1/3, …): people of one region go to a few places, so two
+    /// namesakes of a region often share a destination by chance.
+    pub(super) destinations: &'static [&'static str],
 }
 
 pub(super) const REGIONS: &[Region] = &[
@@ -109,6 +113,7 @@ pub(super) const REGIONS: &[Region] = &[
         two_family: 0.7,
         script: Script::Arabic,
         feminine_family: false,
+        destinations: &["SAU", "ARE", "LBY", "TUR", "ITA", "DEU"],
     },
     Region {
         countries: &["UKR", "RUS", "MDA", "BLR", "KAZ", "UZB", "KGZ", "TJK"],
@@ -211,6 +216,7 @@ pub(super) const REGIONS: &[Region] = &[
         two_family: 0.5,
         script: Script::Cyrillic,
         feminine_family: true,
+        destinations: &["RUS", "TUR", "POL", "DEU", "ARE", "ISR"],
     },
     Region {
         countries: &["ETH", "ERI", "SOM", "KEN", "UGA", "TZA", "SSD"],
@@ -281,6 +287,7 @@ pub(super) const REGIONS: &[Region] = &[
         two_family: 0.8,
         script: Script::Latin,
         feminine_family: false,
+        destinations: &["SAU", "ARE", "LBY", "ZAF", "KWT", "ITA"],
     },
     Region {
         countries: &["NGA", "GHA", "SEN", "MLI", "CIV", "GIN", "BFA", "NER"],
@@ -373,6 +380,7 @@ pub(super) const REGIONS: &[Region] = &[
         two_family: 0.6,
         script: Script::Latin,
         feminine_family: false,
+        destinations: &["LBY", "ITA", "MAR", "ESP", "DZA", "NER"],
     },
     Region {
         countries: &["BGD", "PAK", "IND", "NPL", "AFG", "LKA"],
@@ -426,6 +434,7 @@ pub(super) const REGIONS: &[Region] = &[
         two_family: 0.6,
         script: Script::Latin,
         feminine_family: false,
+        destinations: &["ARE", "SAU", "MYS", "QAT", "THA", "KWT"],
     },
     Region {
         countries: &["GTM", "HND", "SLV", "VEN", "COL", "MEX", "BOL", "PER"],
@@ -508,6 +517,7 @@ pub(super) const REGIONS: &[Region] = &[
         two_family: 0.9,
         script: Script::Latin,
         feminine_family: false,
+        destinations: &["USA", "MEX", "ESP", "GTM", "ARG", "CHL"],
     },
 ];
 
