@@ -140,6 +140,24 @@ pub fn folded_words(name: &str) -> Vec<String> {
     folded_words_of(&name_words(name))
 }
 
+/// Each folded word of [`folded_words`] with its spelling (the word of [`name_words`] it was
+/// folded from; of words folding alike, the first): the folding puts every spelling of a name
+/// under one key, and so can move a typo's key further from the name's than the typo is
+/// (`irina`/`iria` fold to `irana`/`irea`); a comparison of likeness looks at both.
+pub fn folded_and_spelled_words(name: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for word in name_words(name)
+        .into_iter()
+        .filter(|w| w.len() >= MIN_WORD_TOKEN_CHARS)
+    {
+        let token = fold_word(&word);
+        if !out.iter().any(|(t, _)| *t == token) {
+            out.push((token, word));
+        }
+    }
+    out
+}
+
 /// The folded runs of 2 to [`MAX_JOINED_WORDS`] adjacent words of a name, distinct: the
 /// tokens of [`name_tokens`] that [`folded_words`] does not give (unless a run folds to a
 /// word).
@@ -439,6 +457,19 @@ mod tests {
     fn shares_token(a: &str, b: &str) -> bool {
         let (ta, tb) = (name_tokens(a), name_tokens(b));
         ta.iter().any(|t| tb.contains(t))
+    }
+
+    #[test]
+    fn each_folded_word_keeps_its_first_spelling() {
+        let pairs = folded_and_spelled_words("Irina Iryna al-Hassan Irina");
+        let folded: Vec<&str> = pairs.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(folded, folded_words("Irina Iryna al-Hassan Irina"));
+        let spelled: Vec<&str> = pairs.iter().map(|(_, s)| s.as_str()).collect();
+        assert_eq!(
+            spelled,
+            ["irina", "al", "hassan"],
+            "Iryna folds as Irina does"
+        );
     }
 
     #[test]

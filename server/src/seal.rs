@@ -259,7 +259,7 @@ pub fn service_facts_ad(record: RecordId) -> Vec<u8> {
 
 /// Associated data of a case's sealed match profile (`match_profiles.profile`).
 pub fn match_profile_ad(record: RecordId) -> Vec<u8> {
-    derived_row_ad(b"fieldcase/match_profiles/v2", record.as_bytes())
+    derived_row_ad(b"fieldcase/match_profiles/v3", record.as_bytes())
 }
 
 /// Associated data of a sealed duplicate decision (`duplicate_decisions.decision`), bound to

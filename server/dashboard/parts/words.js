@@ -102,11 +102,12 @@ const WORDS = {
       given_name: 'given name', family_name: 'family name', names_swapped: 'names swapped',
       date_of_birth: 'date of birth', document: 'document', phone: 'phone',
       nationality: 'nationality', sex: 'sex',
+      country_of_destination: 'country of destination', exploitation_types: 'type of exploitation',
     },
     levels: {
       exact: 'same', phonetic: 'sounds the same', very_similar: 'very similar', similar: 'similar',
       agree_partially: 'agrees in part', day_month_swapped: 'day and month swapped',
-      one_part_off: 'one part differs', shared: 'shared', same: 'same',
+      one_part_off: 'one part differs', shared: 'shared', same: 'same', overlapping: 'in part the same',
     },
   },
   fr: {
@@ -207,11 +208,12 @@ const WORDS = {
       given_name: 'prénom', family_name: 'nom de famille', names_swapped: 'noms inversés',
       date_of_birth: 'date de naissance', document: 'document', phone: 'téléphone',
       nationality: 'nationalité', sex: 'sexe',
+      country_of_destination: 'pays de destination', exploitation_types: "type d'exploitation",
     },
     levels: {
       exact: 'identique', phonetic: 'se prononce pareil', very_similar: 'très proche', similar: 'proche',
       agree_partially: 'concorde en partie', day_month_swapped: 'jour et mois inversés',
-      one_part_off: 'une partie diffère', shared: 'commun', same: 'identique',
+      one_part_off: 'une partie diffère', shared: 'commun', same: 'identique', overlapping: 'en partie identique',
     },
   },
 };

@@ -3,7 +3,8 @@
 //!
 //! Names are compared in memory on the folded words of the opened profiles (never stored or
 //! logged): exact (a word or joined run in common), phonetic (a word pair with the same Double
-//! Metaphone code), or by Jaro-Winkler similarity of the closest word pair, at two levels, with
+//! Metaphone code), or by Jaro-Winkler similarity of the closest word pair (folded, or as
+//! spelled: the folding can move a typo further from its name), at two levels, with
 //! a level between them for a word pair with the same consonant skeleton (a name in Arabic
 //! script, written without its short vowels, against its Latin spelling).
 //! Given and family names are compared straight and crossed (given against family); the
@@ -12,7 +13,12 @@
 //! other's is its own level (exact *in part*). Dates of birth compare at the precision both
 //! have: exact, equal to the month or only to the year (one side knowing no more), day and
 //! month swapped, one part off (a year off by one, a mistyped day or month) at full or at
-//! partial precision. A feature one side lacks is *missing* and says nothing either way.
+//! partial precision. A victim's story compares too: the country where the person was
+//! exploited (same or not) and the exploitation types (the same set, some in common, none):
+//! one person recorded twice tells the same story far more often than two namesakes of a
+//! region do, though those share the region's few destinations and common types by chance
+//! (the model's `u` is taken among pairs whose names agree, so it knows). A feature one side
+//! lacks is *missing* and says nothing either way.
 //!
 //! The model weighs these levels; reviewers see them folded into the levels the list has
 //! always shown ([`Features`]), so the API's values do not change.
@@ -20,12 +26,12 @@
 //! Pure functions: no I/O, no model; deterministic.
 
 use super::matching::{skeletons_meet, MatchProfile, NameField};
-use fieldcase_core::model::codes::Sex;
+use fieldcase_core::model::codes::{ExploitationType, Sex};
 use fieldcase_core::model::PartialDate;
 use serde::Serialize;
 
 /// Features compared, in vector order (see [`FEATURE_NAMES`]).
-pub const FEATURES: usize = 7;
+pub const FEATURES: usize = 9;
 pub const GIVEN: usize = 0;
 pub const FAMILY: usize = 1;
 pub const DATE_OF_BIRTH: usize = 2;
@@ -33,6 +39,8 @@ pub const DOCUMENT: usize = 3;
 pub const PHONE: usize = 4;
 pub const NATIONALITY: usize = 5;
 pub const SEX: usize = 6;
+pub const DESTINATION: usize = 7;
+pub const EXPLOITATION: usize = 8;
 
 /// Names of the features, as the model and its documentation call them.
 pub const FEATURE_NAMES: [&str; FEATURES] = [
@@ -43,6 +51,8 @@ pub const FEATURE_NAMES: [&str; FEATURES] = [
     "phone",
     "nationality",
     "sex",
+    "country_of_destination",
+    "exploitation_types",
 ];
 
 /// Most levels a feature has.
@@ -66,6 +76,8 @@ pub const LEVELS: [&[&str]; FEATURES] = [
     &["different", "same"],
     &["different", "same"],
     &["different", "same"],
+    &["different", "same"],
+    &["different", "overlapping", "same"],
 ];
 
 const NAME_LEVELS: &[&str] = &[
@@ -115,6 +127,11 @@ pub const DOB_SAME_YEAR: u8 = 5;
 /// Equal at the year and month, one side knowing no more.
 pub const DOB_SAME_MONTH: u8 = 6;
 pub const DOB_EXACT: u8 = 7;
+
+/// Exploitation-type levels: no type in common, some in common, the same set.
+pub const EXPLOITATION_DIFFERENT: u8 = 0;
+pub const EXPLOITATION_OVERLAPPING: u8 = 1;
+pub const EXPLOITATION_SAME: u8 = 2;
 
 /// The level a reviewer sees (and the API names): the model's finer levels folded into the
 /// levels the review list has always shown.
@@ -183,6 +200,10 @@ pub struct Features {
     pub nationality: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sex: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country_of_destination: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exploitation_types: Option<&'static str>,
 }
 
 impl Features {
@@ -200,6 +221,8 @@ impl Features {
             phone: level(PHONE),
             nationality: level(NATIONALITY),
             sex: level(SEX),
+            country_of_destination: level(DESTINATION),
+            exploitation_types: level(EXPLOITATION),
         }
     }
 }
@@ -278,11 +301,29 @@ impl Comparer {
             }
             _ => MISSING,
         };
+        vector[DESTINATION] = match (a.destination, b.destination) {
+            (Some(x), Some(y)) => u8::from(x == y),
+            _ => MISSING,
+        };
+        vector[EXPLOITATION] = exploitation_level(&a.exploitation, &b.exploitation);
         Comparison {
             vector,
             exact_tokens,
             swapped,
         }
+    }
+}
+
+/// How two records' exploitation types agree (both sorted); [`MISSING`] when either has none.
+fn exploitation_level(x: &[ExploitationType], y: &[ExploitationType]) -> u8 {
+    if x.is_empty() || y.is_empty() {
+        MISSING
+    } else if x == y {
+        EXPLOITATION_SAME
+    } else if x.iter().any(|t| y.contains(t)) {
+        EXPLOITATION_OVERLAPPING
+    } else {
+        EXPLOITATION_DIFFERENT
     }
 }
 
@@ -318,6 +359,9 @@ fn names<'a>(x: &[&'a NameField], y: &[&'a NameField]) -> Option<NameMatch<'a>> 
             .flat_map(|n| n.codes.iter())
             .filter(|c| !c.is_empty())
     }
+    fn spellings<'a, 'f>(f: &'f [&'a NameField]) -> impl Iterator<Item = &'a str> + 'f {
+        f.iter().flat_map(|n| n.spelled.iter()).map(String::as_str)
+    }
     fn share_consonants(x: &[&NameField], y: &[&NameField]) -> bool {
         x.iter().flat_map(|n| &n.skeletons).any(|&s| {
             y.iter()
@@ -342,9 +386,13 @@ fn names<'a>(x: &[&'a NameField], y: &[&'a NameField]) -> Option<NameMatch<'a>> 
             exact: Vec::new(),
         });
     }
-    let best = tokens(x)
-        .flat_map(|s| tokens(y).map(move |t| similarity_from(s, t, JARO_WINKLER_SIMILAR)))
-        .fold(0.0, f64::max);
+    let best =
+        tokens(x)
+            .flat_map(|s| tokens(y).map(move |t| similarity_from(s, t, JARO_WINKLER_SIMILAR)))
+            .chain(spellings(x).flat_map(|s| {
+                spellings(y).map(move |t| similarity_from(s, t, JARO_WINKLER_SIMILAR))
+            }))
+            .fold(0.0, f64::max);
     let level = if best >= JARO_WINKLER_VERY_SIMILAR {
         NAME_VERY_SIMILAR
     } else if share_consonants(x, y) {
@@ -409,11 +457,23 @@ fn jaro_winkler_bound(s: &str, t: &str) -> f64 {
 /// phonetic code, consonants, or Jaro-Winkler similarity). A shared joined run (`al hasan`/`alhasan`)
 /// accounts for its words, so it never contradicts.
 fn contradicts<'a>(x: &[&'a NameField], y: &[&'a NameField], exact: &[&str]) -> bool {
-    let leftovers = |f: &[&'a NameField]| -> Vec<(&'a str, &'a str, u64)> {
+    struct Leftover<'a> {
+        word: &'a str,
+        spelled: &'a str,
+        code: &'a str,
+        skeleton: u64,
+    }
+    let leftovers = |f: &[&'a NameField]| -> Vec<Leftover<'a>> {
         f.iter()
-            .flat_map(|n| n.words.iter().zip(&n.codes).zip(&n.skeletons))
-            .filter(|((w, _), _)| !exact.contains(&w.as_str()))
-            .map(|((w, c), s)| (w.as_str(), c.as_str(), *s))
+            .flat_map(|n| {
+                (0..n.words.len()).map(move |i| Leftover {
+                    word: &n.words[i],
+                    spelled: &n.spelled[i],
+                    code: &n.codes[i],
+                    skeleton: n.skeletons[i],
+                })
+            })
+            .filter(|l| !exact.contains(&l.word))
             .collect()
     };
     let words = |f: &[&NameField]| f.iter().flat_map(|n| n.words.iter()).count();
@@ -428,10 +488,11 @@ fn contradicts<'a>(x: &[&'a NameField], y: &[&'a NameField], exact: &[&str]) -> 
     if lx.is_empty() || ly.is_empty() {
         return false;
     }
-    let alike = |(w, c, s): &(&str, &str, u64), (v, d, t): &(&str, &str, u64)| {
-        (!c.is_empty() && c == d)
-            || skeletons_meet(*s, *t)
-            || similarity_from(w, v, JARO_WINKLER_SIMILAR) >= JARO_WINKLER_SIMILAR
+    let alike = |a: &Leftover, b: &Leftover| {
+        (!a.code.is_empty() && a.code == b.code)
+            || skeletons_meet(a.skeleton, b.skeleton)
+            || similarity_from(a.word, b.word, JARO_WINKLER_SIMILAR) >= JARO_WINKLER_SIMILAR
+            || similarity_from(a.spelled, b.spelled, JARO_WINKLER_SIMILAR) >= JARO_WINKLER_SIMILAR
     };
     lx.iter().any(|a| !ly.iter().any(|b| alike(a, b)))
         || ly.iter().any(|b| !lx.iter().any(|a| alike(a, b)))
@@ -482,6 +543,76 @@ mod tests {
 
     fn compare(a: serde_json::Value, b: serde_json::Value) -> Comparison {
         Comparer.compare(&profile(a), &profile(b), &|_| 0.0)
+    }
+
+    #[test]
+    fn a_victims_story_compares_where_both_records_tell_it() {
+        let victim = |destination: &str, types: &[&str]| {
+            let mut case = json!({
+                "given_name": "Amina", "family_name": "Haddad",
+                "categories": ["victim_of_trafficking"], "exploitation_types": types,
+            });
+            if types.contains(&"labour") {
+                case["labour_sectors"] = json!(["construction"]);
+            }
+            if !destination.is_empty() {
+                case["country_of_destination"] = json!(destination);
+            }
+            case
+        };
+        let levels = |a, b| {
+            let c = compare(a, b);
+            (c.vector[DESTINATION], c.vector[EXPLOITATION])
+        };
+        assert_eq!(
+            levels(victim("LBY", &["labour"]), victim("LBY", &["labour"])),
+            (1, EXPLOITATION_SAME)
+        );
+        assert_eq!(
+            levels(
+                victim("LBY", &["labour", "sexual"]),
+                victim("SAU", &["sexual"])
+            ),
+            (0, EXPLOITATION_OVERLAPPING)
+        );
+        assert_eq!(
+            levels(victim("", &["forced_begging"]), victim("LBY", &["labour"])),
+            (MISSING, EXPLOITATION_DIFFERENT)
+        );
+        let untold = json!({"given_name": "Amina", "family_name": "Haddad"});
+        assert_eq!(
+            levels(victim("LBY", &["labour"]), untold),
+            (MISSING, MISSING),
+            "a record without a story says nothing either way"
+        );
+        let features = Features::of(&compare(
+            victim("LBY", &["labour", "sexual"]),
+            victim("LBY", &["sexual"]),
+        ));
+        assert_eq!(features.country_of_destination, Some("same"));
+        assert_eq!(features.exploitation_types, Some("overlapping"));
+    }
+
+    #[test]
+    fn a_typo_the_folding_moves_is_still_seen_in_the_spelling() {
+        // `irina` and `iria` fold to `irana` and `irea`: 0.83 apart folded, 0.95 as spelled.
+        let c = compare(
+            json!({"given_name": "Irina", "family_name": "Petrova"}),
+            json!({"given_name": "Iria", "family_name": "Petrova"}),
+        );
+        assert_eq!(c.vector[GIVEN], NAME_VERY_SIMILAR);
+        // The same slip in a second family name does not make the names contradict.
+        let c = compare(
+            json!({"given_name": "Olga", "family_name": "Petrova Irina"}),
+            json!({"given_name": "Olga", "family_name": "Petrova Iria"}),
+        );
+        assert_eq!(c.vector[FAMILY], NAME_EXACT);
+        // Two names both spelled out and far apart still differ.
+        let c = compare(
+            json!({"given_name": "Irina", "family_name": "Petrova"}),
+            json!({"given_name": "Oksana", "family_name": "Petrova"}),
+        );
+        assert_eq!(c.vector[GIVEN], NAME_DIFFERENT);
     }
 
     proptest::proptest! {

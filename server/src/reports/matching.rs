@@ -55,7 +55,7 @@
 //! day and month of birth) a code, and that shares no document or phone.
 
 use crate::seal::{Sealer, MATCH_TOKEN_BYTES};
-use fieldcase_core::model::codes::Sex;
+use fieldcase_core::model::codes::{ExploitationType, Sex};
 use fieldcase_core::model::{Case, Country, PartialDate};
 use fieldcase_core::normalize;
 use rphonetic::{DoubleMetaphone, Encoder};
@@ -153,6 +153,10 @@ pub struct NameField {
     pub words: Vec<String>,
     /// Folded runs of adjacent words joined (`al hasan` → `alhasan`), distinct.
     pub runs: Vec<String>,
+    /// Each word as spelled before folding, aligned with `words`
+    /// (`normalize::folded_and_spelled_words`): likeness is measured on both, as the folding
+    /// can move a typo further from its name than the typo is.
+    pub spelled: Vec<String>,
     /// The phonetic code of each word ([`phonetic_code`]), computed when the field is made
     /// or read back, never stored: comparisons use them pair after pair.
     pub codes: Vec<String>,
@@ -162,8 +166,10 @@ pub struct NameField {
 }
 
 impl NameField {
-    /// A field of these folded words and runs, with their phonetic codes.
-    pub fn new(words: Vec<String>, runs: Vec<String>) -> NameField {
+    /// A field of these folded words, runs and spellings (one per word), with their phonetic
+    /// codes.
+    pub fn new(words: Vec<String>, runs: Vec<String>, spelled: Vec<String>) -> NameField {
+        debug_assert_eq!(words.len(), spelled.len(), "one spelling per word");
         let encoder = phonetic_encoder();
         let codes = words.iter().map(|w| phonetic_code(&encoder, w)).collect();
         let skeletons = words
@@ -173,6 +179,7 @@ impl NameField {
         NameField {
             words,
             runs,
+            spelled,
             codes,
             skeletons,
         }
@@ -181,9 +188,10 @@ impl NameField {
     fn of(names: &[&str]) -> NameField {
         let mut field = NameField::default();
         for name in names {
-            for w in normalize::folded_words(name) {
+            for (w, spelled) in normalize::folded_and_spelled_words(name) {
                 if !field.words.contains(&w) && field.words.len() < MAX_FIELD_TOKENS {
                     field.words.push(w);
+                    field.spelled.push(spelled);
                 }
             }
             for r in normalize::folded_runs(name) {
@@ -192,7 +200,7 @@ impl NameField {
                 }
             }
         }
-        NameField::new(field.words, field.runs)
+        NameField::new(field.words, field.runs, field.spelled)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -229,6 +237,10 @@ pub struct MatchProfile {
     pub phone: Option<Token>,
     pub nationality: Option<Country>,
     pub sex: Option<Sex>,
+    /// A victim's story: where the person was exploited ...
+    pub destination: Option<Country>,
+    /// ... and how (sorted, distinct). Empty when not recorded.
+    pub exploitation: Vec<ExploitationType>,
 }
 
 impl std::fmt::Debug for MatchProfile {
@@ -297,6 +309,8 @@ impl MatchProfile {
             phone,
             nationality: case.nationality,
             sex: case.sex,
+            destination: case.country_of_destination,
+            exploitation: case.exploitation_types.iter().copied().collect(),
         })
     }
 

@@ -400,7 +400,10 @@ mod tests {
     fn pairs_compared(b: &BlockedCases) -> Vec<(u16, u16)> {
         let judge = |x: u32, y: u32, _: &MatchProfile, _: &MatchProfile| {
             let n = |i: u32| number(b.records[i as usize]);
-            ([0; 7], Some((n(x), n(y))))
+            (
+                [0; crate::reports::comparison::FEATURES],
+                Some((n(x), n(y))),
+            )
         };
         let mut pairs = b.compare_pairs(&judge).kept;
         pairs.sort_unstable();

@@ -30,7 +30,8 @@ pub const SETTING_KEY: &str = "duplicates/last-long-scan";
 /// levels of any feature changes the layout's meaning and must raise this version.
 /// Version 2: the name level `same_consonants` (names' levels from `very_similar` up moved
 /// one up).
-pub const FORMAT_VERSION: u8 = 2;
+/// Version 3: the features `country_of_destination` and `exploitation_types`.
+pub const FORMAT_VERSION: u8 = 3;
 
 /// Magic bytes, so a value of another kind under the key is never read as a list.
 const MAGIC: &[u8; 4] = b"FCDL";
@@ -225,7 +226,7 @@ mod tests {
                     a: RecordId::new(),
                     b: RecordId::new(),
                     score: 0.5 + i as f64 / 1000.0,
-                    vector: [5, 4, 6, MISSING, MISSING, 1, 0],
+                    vector: [5, 4, 6, MISSING, MISSING, 1, 0, 1, 2],
                     swapped: i % 2 == 0,
                 })
                 .collect(),

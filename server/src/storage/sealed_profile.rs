@@ -12,7 +12,7 @@ use super::sealed_facts::integrity;
 use crate::reports::matching::{MatchProfile, NameField, Token, MAX_DOCUMENTS, MAX_FIELD_TOKENS};
 use crate::seal::{match_profile_ad, Sealer, MATCH_TOKEN_BYTES};
 use crate::storage::StorageError;
-use fieldcase_core::model::codes::Sex;
+use fieldcase_core::model::codes::{ExploitationType, Sex};
 use fieldcase_core::model::{Country, PartialDate};
 use fieldcase_core::RecordId;
 use zeroize::Zeroizing;
@@ -35,15 +35,18 @@ fn put_list(out: &mut Vec<u8>, list: &[String]) {
     }
 }
 
-/// A profile's plaintext: per name field (given, family, other) its words then its runs,
-/// each a count byte and length-prefixed texts; the date of birth (precision byte 0–3, year
-/// big-endian u16, month, day); a count byte and the document tokens; a phone flag and
-/// token; nationality and sex as length-prefixed text.
+/// A profile's plaintext: per name field (given, family, other) its words, its runs and its
+/// words as spelled, each a count byte and length-prefixed texts; the date of birth
+/// (precision byte 0–3, year big-endian u16, month, day); a count byte and the document
+/// tokens; a phone flag and token; nationality and sex as length-prefixed text; the
+/// destination as length-prefixed text and the exploitation types as a byte of bits in
+/// `ExploitationType::ALL` order.
 fn encode_profile(p: &MatchProfile) -> Zeroizing<Vec<u8>> {
     let mut out = Zeroizing::new(Vec::with_capacity(128));
     for field in [&p.given, &p.family, &p.other] {
         put_list(&mut out, &field.words);
         put_list(&mut out, &field.runs);
+        put_list(&mut out, &field.spelled);
     }
     match p.date_of_birth {
         None => out.extend_from_slice(&[0, 0, 0, 0, 0]),
@@ -70,7 +73,32 @@ fn encode_profile(p: &MatchProfile) -> Zeroizing<Vec<u8>> {
     }
     put_text(&mut out, p.nationality.map(|c| c.as_str()).unwrap_or(""));
     put_text(&mut out, p.sex.map(|s| s.as_str()).unwrap_or(""));
+    put_text(&mut out, p.destination.map(|c| c.as_str()).unwrap_or(""));
+    out.push(exploitation_bits(&p.exploitation));
     out
+}
+
+fn exploitation_bits(types: &[ExploitationType]) -> u8 {
+    ExploitationType::ALL
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| types.contains(t))
+        .fold(0, |bits, (i, _)| bits | 1 << i)
+}
+
+/// The types of [`exploitation_bits`]; `None` for a bit no type has (a damaged row).
+fn exploitation_of(bits: u8) -> Option<Vec<ExploitationType>> {
+    let all = ExploitationType::ALL;
+    if all.len() < 8 && bits >> all.len() != 0 {
+        return None;
+    }
+    Some(
+        all.iter()
+            .enumerate()
+            .filter(|(i, _)| bits & (1 << i) != 0)
+            .map(|(_, t)| *t)
+            .collect(),
+    )
 }
 
 /// Reads [`encode_profile`]'s bytes back; `None` when they are cut short, too long or out of
@@ -81,7 +109,11 @@ fn decode_profile(bytes: &[u8]) -> Option<MatchProfile> {
     for field in &mut fields {
         let words = reader.list()?;
         let runs = reader.list()?;
-        *field = NameField::new(words, runs);
+        let spelled = reader.list()?;
+        if spelled.len() != words.len() {
+            return None;
+        }
+        *field = NameField::new(words, runs, spelled);
     }
     let dob = reader.take(5)?;
     let year = u16::from_be_bytes([dob[1], dob[2]]);
@@ -107,6 +139,8 @@ fn decode_profile(bytes: &[u8]) -> Option<MatchProfile> {
     };
     let nationality = reader.text()?;
     let sex = reader.text()?;
+    let destination = reader.text()?;
+    let exploitation = exploitation_of(reader.take(1)?[0])?;
     if !reader.rest.is_empty() {
         return None;
     }
@@ -120,6 +154,8 @@ fn decode_profile(bytes: &[u8]) -> Option<MatchProfile> {
         phone,
         nationality: Country::parse(&nationality).ok(),
         sex: Sex::parse(&sex),
+        destination: Country::parse(&destination).ok(),
+        exploitation,
     })
 }
 
@@ -185,7 +221,9 @@ mod tests {
             "given_name": "Amina Zahra", "family_name": "Al-Hassan", "other_names": ["Mimi"],
             "date_of_birth": "1990-05-12", "sex": "female", "nationality": "UGA",
             "phone": "+256 772 123456",
-            "document_numbers": [{"type": "passport", "number": "B1234567"}]
+            "document_numbers": [{"type": "passport", "number": "B1234567"}],
+            "categories": ["victim_of_trafficking"], "country_of_destination": "LBY",
+            "exploitation_types": ["labour", "sexual"], "labour_sectors": ["construction"]
         }))
         .unwrap();
         MatchProfile::of_case(&Case::parse_fields(&fields).unwrap(), &sealer()).unwrap()
@@ -196,6 +234,8 @@ mod tests {
         let profile = profile();
         assert!(profile.phone.is_some() && !profile.documents.is_empty());
         assert!(!profile.family.runs.is_empty() && !profile.other.words.is_empty());
+        assert_eq!(profile.family.spelled.len(), profile.family.words.len());
+        assert!(profile.destination.is_some() && profile.exploitation.len() == 2);
         let record = RecordId::new();
         let sealed = seal_profile(&sealer(), record, &profile);
         assert_eq!(open_profile(&sealer(), record, &sealed).unwrap(), profile);
@@ -219,13 +259,23 @@ mod tests {
         longer.push(0);
         assert!(decode_profile(&longer).is_none());
         let mut bad_precision = bytes.to_vec();
-        // The date's precision byte follows the six name lists.
+        // The date's precision byte follows the nine name lists.
         let mut reader = Reader { rest: &bytes };
-        for _ in 0..6 {
+        for _ in 0..9 {
             reader.list().unwrap();
         }
         let at = bytes.len() - reader.rest.len();
         bad_precision[at] = 9;
         assert!(decode_profile(&bad_precision).is_none());
+        // The exploitation types' byte is the last: a bit no type has is damage.
+        let mut bad_types = bytes.to_vec();
+        *bad_types.last_mut().unwrap() |= 0x80;
+        if ExploitationType::ALL.len() < 8 {
+            assert!(decode_profile(&bad_types).is_none());
+        }
+        // A field with a spelling fewer than its words.
+        let mut short = profile();
+        short.given.spelled.pop();
+        assert!(decode_profile(&encode_profile(&short)).is_none());
     }
 }

@@ -25,7 +25,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 /// Version 3: match profiles keep folded name words and the date of birth; more blocking
 /// passes, with 8-byte block keys (issue 12).
 /// Version 4: the code-and-initial blocking pass (`reports::matching`).
-pub const FACTS_VERSION: &str = "4";
+/// Version 5: match profiles keep the victim's story (destination and exploitation types)
+/// and each name word as spelled (before folding).
+pub const FACTS_VERSION: &str = "5";
 
 /// Rewrites the facts (and match profile) of one record from its state after a merge.
 pub(super) fn refresh(
