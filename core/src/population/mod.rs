@@ -211,13 +211,15 @@ impl Population {
     ) -> PlantedRecord {
         let mut sib = self.base.next_case();
         let female = self.rng.gen_bool(0.5);
+        // Another name than the sibling's, also once folded: parents do not give two
+        // children one name in two spellings (`Fatima` / `Fatma`).
+        let theirs = crate::normalize::folded_words(case["given_name"].as_str().unwrap_or(""));
         let mut given = self.given_of(names, female);
-        if Some(given) == case["given_name"].as_str() {
-            given = if female {
-                names.female.first()
-            } else {
-                names.male.first()
-            };
+        for _ in 0..20 {
+            if crate::normalize::folded_words(given) != theirs {
+                break;
+            }
+            given = self.given_of(names, female);
         }
         let mut family = case["family_name"].as_str().unwrap_or_default().to_owned();
         if region.feminine_family {
@@ -256,7 +258,14 @@ impl Population {
             let gap = *[-5, -4, -3, -2, 2, 3, 4, 5]
                 .choose(&mut self.rng)
                 .unwrap_or(&2);
-            let shifted = format!("{}{}", (year + gap).clamp(1950, 2017), &dob[4..]);
+            // Born at least two years apart: a gap past the youngest birth year the caseload
+            // has goes the other way (clamping it made twins).
+            let year = if (1950..=2017).contains(&(year + gap)) {
+                year + gap
+            } else {
+                year - gap
+            };
+            let shifted = format!("{year}{}", &dob[4..]);
             sib["date_of_birth"] = json!(valid_or_year(&shifted));
         }
         remove(&mut sib, "document_numbers");
