@@ -101,7 +101,7 @@ async fn the_review_list_finds_transliterated_double_entries_and_little_else() {
     // Floors a little under what this population measures (recall 0.997, precision 0.985,
     // every drift's recall 0.98 or more; figures at 10,000 and 100,000 records are in
     // docs/reports.md). The transliteration floor is the target. Precision is a
-    // point under the 0.99: of the 391 pairs listed, 6 are two people — 5 pairs of
+    // point under the 0.99: of the 393 pairs listed, 6 are two people — 5 pairs of
     // namesakes (names, nationality and sex alike, dates of birth equal at the precision
     // both have or one part off; one namesake is recorded twice, so listed twice) and a
     // sibling born a year from a re-recording whose date drifted by one: pairs no field of
