@@ -61,11 +61,6 @@ impl Pool {
         &self.names[i.min(self.names.len() - 1)]
     }
 
-    /// The most common name, for a sibling who would otherwise share a given name.
-    pub(super) fn first(&self) -> &str {
-        &self.names[0]
-    }
-
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.names.len()
