@@ -61,6 +61,12 @@ impl Pool {
         &self.names[i.min(self.names.len() - 1)]
     }
 
+    /// The most common name.
+    #[cfg(test)]
+    pub(super) fn first(&self) -> &str {
+        &self.names[0]
+    }
+
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.names.len()
