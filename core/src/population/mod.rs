@@ -723,6 +723,24 @@ mod tests {
     }
 
     #[test]
+    fn a_sibling_has_another_name_and_another_birth_year() {
+        let mut p = Population::new(9, 0.1);
+        let case = json!({
+            "given_name": "Fatima", "family_name": "Haddad", "date_of_birth": "2016-05-01",
+            "nationality": "SDN", "sex": "female",
+        });
+        for _ in 0..500 {
+            let sibling = p.sibling(&case, &REGIONS[0], &pools()[0]).case;
+            let given = sibling["given_name"].as_str().unwrap();
+            assert_ne!(crate::normalize::folded_words(given), ["fatama"], "{given}");
+            let year: i32 = sibling["date_of_birth"].as_str().unwrap()[..4]
+                .parse()
+                .unwrap();
+            assert!((year - 2016).abs() >= 2 && year <= 2017, "born {year}");
+        }
+    }
+
+    #[test]
     fn scorecards_count_found_missed_and_wrong_pairs() {
         let records = [
             (1, 10, None),
