@@ -123,7 +123,7 @@ const EXPLOITATION: &[&str] = &[
     "forced_criminality",
     "other",
 ];
-const SECTORS: &[&str] = &[
+pub(crate) const SECTORS: &[&str] = &[
     "agriculture",
     "construction",
     "domestic_work",
