@@ -123,7 +123,7 @@ const EXPLOITATION: &[&str] = &[
     "forced_criminality",
     "other",
 ];
-pub(crate) const SECTORS: &[&str] = &[
+const SECTORS: &[&str] = &[
     "agriculture",
     "construction",
     "domestic_work",

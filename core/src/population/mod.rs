@@ -372,9 +372,8 @@ impl Population {
         types.sort_unstable();
         if types.contains(&"labour") {
             if !has(case, "labour_sectors") {
-                case["labour_sectors"] = json!([*crate::sample::SECTORS
-                    .choose(&mut self.rng)
-                    .unwrap_or(&"other")]);
+                case["labour_sectors"] =
+                    json!([*SECTORS.choose(&mut self.rng).unwrap_or(&"other")]);
             }
         } else {
             remove(case, "labour_sectors");
@@ -599,6 +598,15 @@ const EXPLOITATION_WEIGHTS: &[(&str, f64)] = &[
     ("forced_criminality", 0.04),
     ("other", 0.02),
     ("organ_removal", 0.01),
+];
+
+const SECTORS: &[&str] = &[
+    "agriculture",
+    "construction",
+    "domestic_work",
+    "fishing",
+    "manufacturing",
+    "hospitality",
 ];
 
 /// The fields of a victim's story.
