@@ -18,7 +18,8 @@
 //!   two different people). Names are regional and gendered, so among pairs whose names
 //!   agree, agreement on nationality or sex is common and says little more; counting it as
 //!   independent evidence would list namesakes. So `u` of the other features (date of birth,
-//!   nationality, sex, document, phone) is taken over the random pairs whose given or family
+//!   nationality, sex, document, phone, a victim's destination and exploitation types: a
+//!   region's people go to a few places) is taken over the random pairs whose given or family
 //!   name agrees at least phonetically: `P(names, rest | U) = P(names | U)·P(rest | names, U)`.
 //!   For the same reason the family name's `u` is taken over random pairs whose given name
 //!   agrees when it does (and a term frequency is scaled by that ratio), and so are `u` of
@@ -111,7 +112,9 @@ pub const MIN_LISTED_PROBABILITY: f64 = 0.01;
 
 /// Prior `m` per feature and level (worst level first; see [`LEVELS`]): what a true duplicate
 /// recorded by a second agency usually shows. (`same_consonants`: one record in some 25 spells
-/// a name in a script without short vowels where the other spells it in Latin letters.)
+/// a name in a script without short vowels where the other spells it in Latin letters; a
+/// victim's story: a second agency mostly hears the same destination and types, and now and
+/// then leaves one out or classifies the exploitation with a type more or less.)
 pub const PRIOR_M: [[f64; MAX_LEVELS]; FEATURES] = [
     [0.03, 0.03, 0.04, 0.06, 0.08, 0.02, 0.74, 0.0],
     [0.03, 0.03, 0.04, 0.06, 0.08, 0.04, 0.72, 0.0],
