@@ -145,17 +145,11 @@ pub fn folded_words(name: &str) -> Vec<String> {
 /// under one key, and so can move a typo's key further from the name's than the typo is
 /// (`irina`/`iria` fold to `irana`/`irea`); a comparison of likeness looks at both.
 pub fn folded_and_spelled_words(name: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for word in name_words(name)
+    let words = name_words(name);
+    folded_with_spelling(&words)
         .into_iter()
-        .filter(|w| w.len() >= MIN_WORD_TOKEN_CHARS)
-    {
-        let token = fold_word(&word);
-        if !out.iter().any(|(t, _)| *t == token) {
-            out.push((token, word));
-        }
-    }
-    out
+        .map(|(token, word)| (token, word.clone()))
+        .collect()
 }
 
 /// The folded runs of 2 to [`MAX_JOINED_WORDS`] adjacent words of a name, distinct: the
@@ -166,11 +160,20 @@ pub fn folded_runs(name: &str) -> Vec<String> {
 }
 
 fn folded_words_of(words: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    folded_with_spelling(words)
+        .into_iter()
+        .map(|(token, _)| token)
+        .collect()
+}
+
+/// Step 4 applied to each word of at least [`MIN_WORD_TOKEN_CHARS`] letters: the distinct
+/// folded words in order, each with the first word that folds to it.
+fn folded_with_spelling(words: &[String]) -> Vec<(String, &String)> {
+    let mut out: Vec<(String, &String)> = Vec::with_capacity(words.len());
     for word in words.iter().filter(|w| w.len() >= MIN_WORD_TOKEN_CHARS) {
         let token = fold_word(word);
-        if !out.contains(&token) {
-            out.push(token);
+        if !out.iter().any(|(t, _)| *t == token) {
+            out.push((token, word));
         }
     }
     out
