@@ -86,10 +86,14 @@ fn exploitation_bits(types: &[ExploitationType]) -> u8 {
         .fold(0, |bits, (i, _)| bits | 1 << i)
 }
 
-/// The types of [`exploitation_bits`]; `None` for a bit no type has (a damaged row).
+// The exploitation types are encoded as one byte of bits.
+const _: () = assert!(ExploitationType::ALL.len() <= 8);
+
+/// The types of [`exploitation_bits`]; `None` for a bit no type has (a damaged row; with
+/// eight types every bit is one's).
 fn exploitation_of(bits: u8) -> Option<Vec<ExploitationType>> {
     let all = ExploitationType::ALL;
-    if all.len() < 8 && bits >> all.len() != 0 {
+    if u32::from(bits) >> all.len() != 0 {
         return None;
     }
     Some(
@@ -267,12 +271,12 @@ mod tests {
         let at = bytes.len() - reader.rest.len();
         bad_precision[at] = 9;
         assert!(decode_profile(&bad_precision).is_none());
-        // The exploitation types' byte is the last: a bit no type has is damage.
-        let mut bad_types = bytes.to_vec();
-        *bad_types.last_mut().unwrap() |= 0x80;
-        if ExploitationType::ALL.len() < 8 {
-            assert!(decode_profile(&bad_types).is_none());
-        }
+        // The exploitation types' byte is the last; every one of its bits is a type.
+        assert_eq!(exploitation_of(0xff).unwrap(), ExploitationType::ALL);
+        assert_eq!(
+            exploitation_of(exploitation_bits(&profile().exploitation)).unwrap(),
+            profile().exploitation
+        );
         // A field with a spelling fewer than its words.
         let mut short = profile();
         short.given.spelled.pop();
