@@ -22,7 +22,11 @@
 //!    Letters that transliterate to no letter (the Cyrillic soft sign, Arabic ʿayn and hamza)
 //!    are dropped. A few Arabic letters are mapped before `deunicode` because it drops or
 //!    mangles them: alif and alif maqsura → `a`, alif with hamza below → `i`, tāʾ marbūṭa → `a`;
-//!    shadda and sukun (`deunicode` turns shadda into `W`) → nothing.
+//!    shadda and sukun (`deunicode` turns shadda into `W`) → nothing. Wāw is `u` where it is
+//!    written for a long vowel — after a consonant, inside or at the end of a word, and not
+//!    beside alif, yāʾ or another wāw (`منصور` → `mnsur`, `ابو` → `abu`) — and `w` elsewhere
+//!    (`وليد` → `wlid`, `مروان` → `mrwan`): as `v`, the way `w` folds, a long `ū` kept every
+//!    Arabic-script spelling of Mansour or Mahmoud from the Latin one's phonetic code.
 //! 2. **Words.** Whitespace, hyphens and dashes, apostrophes (including `’`, `ʼ`, `ʻ`, `ʿ`,
 //!    `ʾ`) and any other punctuation or symbol end a word. At most [`MAX_NAME_WORDS`] words of at
 //!    most [`MAX_WORD_CHARS`] letters are kept; input past [`MAX_NAME_INPUT_CHARS`] is ignored.
@@ -256,11 +260,18 @@ fn push_ascii_digits(c: char, out: &mut String) {
 /// prefixes are taken from.
 pub fn name_words(name: &str) -> Vec<String> {
     let mut words = Words::default();
-    for c in name.chars().take(MAX_NAME_INPUT_CHARS).nfkc() {
+    let chars: Vec<char> = name.chars().take(MAX_NAME_INPUT_CHARS).nfkc().collect();
+    for (i, &c) in chars.iter().enumerate() {
         if words.full() {
             break;
         }
-        if c.is_ascii_alphanumeric() {
+        if c == WAW {
+            words.push(if waw_is_long_vowel(&chars, i) {
+                'u'
+            } else {
+                'w'
+            });
+        } else if c.is_ascii_alphanumeric() {
             words.push(c);
         } else if c.is_ascii() || c.is_whitespace() || is_apostrophe(c) {
             words.end_word();
@@ -336,6 +347,34 @@ fn is_latin_diacritic(c: char) -> bool {
         | '\u{1DC0}'..='\u{1DFF}'
         | '\u{20D0}'..='\u{20FF}'
         | '\u{FE20}'..='\u{FE2F}')
+}
+
+/// The Arabic letter wāw: a consonant `w` or the long vowel `ū`/`ō`, by position.
+const WAW: char = '\u{0648}';
+
+/// Whether the wāw at `chars[i]` is written for a long vowel (`منصور` Manṣūr, `محمود` Maḥmūd,
+/// `ابو` Abū) rather than the consonant `w` (`وليد` Walīd, `مروان` Marwān): inside or at the
+/// end of a word, after a consonant and not beside a letter that is itself a long vowel
+/// (alif, yāʾ, another wāw). Vowel signs, shadda and tatweel between letters are looked past.
+fn waw_is_long_vowel(chars: &[char], i: usize) -> bool {
+    let is_mark = |c: &char| matches!(c, '\u{064B}'..='\u{0652}' | '\u{0670}' | '\u{0640}');
+    let is_letter = |c: char| matches!(c, '\u{0621}'..='\u{064A}' | '\u{0671}'..='\u{06D3}');
+    let is_alif = |c: char| {
+        matches!(
+            c,
+            '\u{0627}' | '\u{0622}' | '\u{0623}' | '\u{0625}' | '\u{0671}' | '\u{0649}'
+        )
+    };
+    let is_ya_or_waw = |c: char| matches!(c, '\u{064A}' | '\u{06CC}' | WAW);
+    let previous = |j: usize| chars[..j].iter().rposition(|c| !is_mark(c));
+    let Some(before) = previous(i).filter(|&b| is_letter(chars[b])) else {
+        return false; // word-initial: a consonant
+    };
+    // Yāʾ or wāw starting a word is a consonant (`يوسف` Yūsuf); elsewhere, a long vowel.
+    let starts_word = previous(before).is_none_or(|k| !is_letter(chars[k]));
+    let before_is_vowel = is_alif(chars[before]) || (is_ya_or_waw(chars[before]) && !starts_word);
+    let after = chars[i + 1..].iter().find(|c| !is_mark(c)).copied();
+    !before_is_vowel && !after.is_some_and(|c| is_alif(c) || is_ya_or_waw(c))
 }
 
 /// Arabic letters `deunicode` drops or mangles (see the module docs).
@@ -567,6 +606,28 @@ mod tests {
                 name_tokens(b)
             );
         }
+    }
+
+    #[test]
+    fn waw_is_a_long_vowel_after_a_consonant_and_a_consonant_elsewhere() {
+        let cases = [
+            ("منصور", "mnsur"),   // Manṣūr
+            ("محمود", "mhmud"),   // Maḥmūd
+            ("نور", "nur"),       // Nūr
+            ("ابو", "abu"),       // Abū, at the end of a word
+            ("يوسف", "yusf"),     // Yūsuf: the yāʾ starting the word is a consonant
+            ("مَحْمُود", "mahmuud"), // with its vowel signs, which are read
+            ("وليد", "wlyd"),     // Walīd: starting the word
+            ("مروان", "mrwan"),   // Marwān: before alif
+            ("داود", "dawd"),     // Dāwūd: after alif
+            ("حسين", "hsyn"),     // no wāw: unchanged
+        ];
+        for (raw, words) in cases {
+            assert_eq!(name_words(raw), vec![words.to_owned()], "{raw}");
+        }
+        // The long vowel folds as the Latin spelling's does: one phonetic code for both.
+        assert_eq!(fold_word("mnsur"), "mnsar");
+        assert_eq!(fold_word("mansour"), "mansar");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::crypto::StoreKeys;
 use rusqlite::{Connection, Transaction};
 
 /// The schema version this build writes.
-pub const LATEST_VERSION: u32 = 10;
+pub const LATEST_VERSION: u32 = 11;
 
 /// Version 1: metadata, sealed records, blind index and outbox.
 const V1: &str = "
@@ -193,6 +193,13 @@ CREATE TABLE search_index_pending (
 ) WITHOUT ROWID;
 ";
 
+/// Refolding step (version 11 here; self-contained, so a merge with other new steps can
+/// renumber it): the folding of names changed (an Arabic wāw written for a long vowel folds
+/// to `u`, not `w`), so every index token is dropped and rebuilt from the cases' states
+/// ([`Step::rebuild_search`]): tokens of the old folding would neither be found by a search
+/// nor removed with their case.
+const V_REFOLD_NAMES: &str = "DELETE FROM search_index;";
+
 /// One v→v+1 step: its schema change and whether it must then rebuild what search reads.
 struct Step {
     sql: &'static str,
@@ -225,6 +232,10 @@ const STEPS: [Step; LATEST_VERSION as usize] = [
     },
     schema_only(V_INDEX_BY_TOKEN_ONLY),
     schema_only(V_PENDING_INDEX),
+    Step {
+        sql: V_REFOLD_NAMES,
+        rebuild_search: true,
+    },
 ];
 
 /// What can stop a migration.
@@ -332,6 +343,45 @@ mod tests {
         let nakato = &crate::normalize::folded_words("Nakato")[0];
         let prefix_pair = format!("{nakato} ami");
         assert_eq!(pair(&conn, IndexKind::NamePairPrefix, &prefix_pair), 1);
+        assert_eq!(version(&conn).unwrap(), LATEST_VERSION);
+    }
+
+    #[test]
+    fn the_refolding_step_replaces_every_token_of_the_old_folding() {
+        let keys = keys();
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, &keys, version_before(V_REFOLD_NAMES)).unwrap();
+        let mansour = old_style_case(&conn, &keys, "منصور", "Nakato");
+        // The token the folding before this step made of `منصور` (its wāw a `w`, folded `v`).
+        let stale = keys.index.token(IndexKind::Name, "mnsvr");
+        conn.execute(
+            "INSERT INTO search_index (token, record_id) VALUES (?1, ?2)",
+            rusqlite::params![&stale[..], &mansour.as_bytes()[..]],
+        )
+        .unwrap();
+        let indexed = |conn: &Connection, token: &[u8]| -> i64 {
+            conn.query_row(
+                "SELECT count(*) FROM search_index WHERE token = ?1 AND record_id = ?2",
+                rusqlite::params![token, &mansour.as_bytes()[..]],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(indexed(&conn, &stale), 1);
+        migrate(&mut conn, &keys).unwrap();
+        assert_eq!(indexed(&conn, &stale), 0);
+        let current = crate::normalize::name_tokens("منصور");
+        assert_eq!(current, vec!["mnsar".to_owned()]);
+        let token = keys.index.token(IndexKind::Name, &current[0]);
+        assert_eq!(indexed(&conn, &token), 1);
+        let nakato = keys
+            .index
+            .token(IndexKind::Name, &crate::normalize::name_tokens("Nakato")[0]);
+        assert_eq!(
+            indexed(&conn, &nakato),
+            1,
+            "the other tokens are rebuilt too"
+        );
         assert_eq!(version(&conn).unwrap(), LATEST_VERSION);
     }
 

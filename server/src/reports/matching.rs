@@ -553,6 +553,19 @@ mod tests {
     }
 
     #[test]
+    fn a_name_in_arabic_script_with_long_vowels_meets_its_latin_spelling() {
+        // `محمود منصور` writes no short vowel; its wāws are the long `ū`s of Mahmoud Mansour.
+        let latin = blocks(json!({"given_name": "Mahmoud", "family_name": "Mansour",
+            "date_of_birth": "1988-03-02"}));
+        let arabic = blocks(json!({"given_name": "محمود", "family_name": "منصور",
+            "date_of_birth": "1988"}));
+        assert!(share(&latin, &arabic));
+        let other = blocks(json!({"given_name": "محمد", "family_name": "نصر",
+            "date_of_birth": "1988"}));
+        assert!(!share(&latin, &other));
+    }
+
+    #[test]
     fn a_mistyped_name_with_a_birth_year_only_meets_its_twin_by_code_and_initial() {
         let encoder = phonetic_encoder();
         assert_ne!(

@@ -27,7 +27,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 /// Version 4: the code-and-initial blocking pass (`reports::matching`).
 /// Version 5: match profiles keep the victim's story (destination and exploitation types)
 /// and each name word as spelled (before folding).
-pub const FACTS_VERSION: &str = "5";
+/// Version 6: an Arabic wāw written for a long vowel folds to `u` (`normalize::name_words`),
+/// which changes the folded words and block keys of names in Arabic script.
+pub const FACTS_VERSION: &str = "6";
 
 /// Rewrites the facts (and match profile) of one record from its state after a merge.
 pub(super) fn refresh(
