@@ -325,17 +325,9 @@ mod tests {
 
     #[test]
     fn the_name_pairs_step_indexes_word_pairs_of_every_existing_case() {
-        let keys = keys();
-        let mut conn = Connection::open_in_memory().unwrap();
-        migrate_to(&mut conn, &keys, version_before(V_NAME_PAIRS)).unwrap();
-        let amina = old_style_case(&conn, &keys, "Amina", "Nakato");
-        let pair = |conn: &Connection, kind, value: &str| -> i64 {
-            conn.query_row(
-                "SELECT count(*) FROM search_index WHERE token = ?1 AND record_id = ?2",
-                rusqlite::params![&keys.index.token(kind, value)[..], &amina.as_bytes()[..]],
-                |r| r.get(0),
-            )
-            .unwrap()
+        let (keys, mut conn, amina) = case_before(V_NAME_PAIRS, "Amina");
+        let pair = |conn: &Connection, kind, value: &str| {
+            indexed(conn, &keys.index.token(kind, value), &amina)
         };
         assert_eq!(pair(&conn, IndexKind::NamePair, "amina nakato"), 0);
         migrate(&mut conn, &keys).unwrap();
@@ -348,10 +340,7 @@ mod tests {
 
     #[test]
     fn the_refolding_step_replaces_every_token_of_the_old_folding() {
-        let keys = keys();
-        let mut conn = Connection::open_in_memory().unwrap();
-        migrate_to(&mut conn, &keys, version_before(V_REFOLD_NAMES)).unwrap();
-        let mansour = old_style_case(&conn, &keys, "منصور", "Nakato");
+        let (keys, mut conn, mansour) = case_before(V_REFOLD_NAMES, "منصور");
         // The token the folding before this step made of `منصور` (its wāw a `w`, folded `v`).
         let stale = keys.index.token(IndexKind::Name, "mnsvr");
         conn.execute(
@@ -359,14 +348,7 @@ mod tests {
             rusqlite::params![&stale[..], &mansour.as_bytes()[..]],
         )
         .unwrap();
-        let indexed = |conn: &Connection, token: &[u8]| -> i64 {
-            conn.query_row(
-                "SELECT count(*) FROM search_index WHERE token = ?1 AND record_id = ?2",
-                rusqlite::params![token, &mansour.as_bytes()[..]],
-                |r| r.get(0),
-            )
-            .unwrap()
-        };
+        let indexed = |conn: &Connection, token: &[u8]| indexed(conn, token, &mansour);
         assert_eq!(indexed(&conn, &stale), 1);
         migrate(&mut conn, &keys).unwrap();
         assert_eq!(indexed(&conn, &stale), 0);
@@ -383,6 +365,26 @@ mod tests {
             "the other tokens are rebuilt too"
         );
         assert_eq!(version(&conn).unwrap(), LATEST_VERSION);
+    }
+
+    /// A store at the version before `step`, holding one case (`given` Nakato) written the
+    /// way early versions did.
+    fn case_before(step: &str, given: &str) -> (StoreKeys, Connection, RecordId) {
+        let keys = keys();
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, &keys, version_before(step)).unwrap();
+        let id = old_style_case(&conn, &keys, given, "Nakato");
+        (keys, conn, id)
+    }
+
+    /// How many index rows lead from `token` to the case `id` (0 or 1).
+    fn indexed(conn: &Connection, token: &[u8], id: &RecordId) -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM search_index WHERE token = ?1 AND record_id = ?2",
+            rusqlite::params![token, &id.as_bytes()[..]],
+            |r| r.get(0),
+        )
+        .unwrap()
     }
 
     fn old_style_case(conn: &Connection, keys: &StoreKeys, given: &str, family: &str) -> RecordId {
