@@ -27,7 +27,7 @@
 //!    beside alif, yāʾ or another wāw (`منصور` → `mnsur`, `ابو` → `abu`) — and `w` elsewhere
 //!    (`وليد` → `wlid`, `مروان` → `mrwan`): as `v`, the way `w` folds, a long `ū` kept every
 //!    Arabic-script spelling of Mansour or Mahmoud from the Latin one's phonetic code. (The
-//!    diphthong `aw` is written alike: `شوقي` reads `shuqi`, nearer Chouki than Shawqi.)
+//!    diphthong `aw` is written alike: `شوقي` reads `shuqy`, nearer Chouki than Shawqi.)
 //! 2. **Words.** Whitespace, hyphens and dashes, apostrophes (including `’`, `ʼ`, `ʻ`, `ʿ`,
 //!    `ʾ`) and any other punctuation or symbol end a word. At most [`MAX_NAME_WORDS`] words of at
 //!    most [`MAX_WORD_CHARS`] letters are kept; input past [`MAX_NAME_INPUT_CHARS`] is ignored.
