@@ -622,6 +622,7 @@ mod tests {
             ("مروان", "mrwan"),   // Marwān: before alif
             ("داود", "dawd"),     // Dāwūd: after alif
             ("حسين", "hsyn"),     // no wāw: unchanged
+            ("شوقي", "shuqy"),    // Shawqi: the diphthong is written as the long vowel is
         ];
         for (raw, words) in cases {
             assert_eq!(name_words(raw), vec![words.to_owned()], "{raw}");
@@ -629,6 +630,7 @@ mod tests {
         // The long vowel folds as the Latin spelling's does: one phonetic code for both.
         assert_eq!(fold_word("mnsur"), "mnsar");
         assert_eq!(fold_word("mansour"), "mansar");
+        assert_eq!(fold_word("shuqy"), fold_word("chouki"));
     }
 
     #[test]
