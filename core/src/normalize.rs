@@ -25,7 +25,7 @@
 //!    shadda and sukun (`deunicode` turns shadda into `W`) → nothing. Wāw is `u` where it is
 //!    written for a long vowel — after a consonant, inside or at the end of a word, and not
 //!    beside alif, yāʾ or another wāw (`منصور` → `mnsur`, `ابو` → `abu`) — and `w` elsewhere
-//!    (`وليد` → `wlid`, `مروان` → `mrwan`): as `v`, the way `w` folds, a long `ū` kept every
+//!    (`وليد` → `wlyd`, `مروان` → `mrwan`): as `v`, the way `w` folds, a long `ū` kept every
 //!    Arabic-script spelling of Mansour or Mahmoud from the Latin one's phonetic code. (The
 //!    diphthong `aw` is written alike: `شوقي` reads `shuqy`, nearer Chouki than Shawqi.)
 //! 2. **Words.** Whitespace, hyphens and dashes, apostrophes (including `’`, `ʼ`, `ʻ`, `ʿ`,

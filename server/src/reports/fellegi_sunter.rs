@@ -739,7 +739,8 @@ mod tests {
             often.u_namesakes[NATIONALITY][same],
             seldom.u_namesakes[NATIONALITY][same]
         );
-        // Sex (one in every vector here) is left at the given name's `u`, smoothed toward it.
+        // Sex agrees in every vector here: among namesakes it is estimated above the given
+        // name's `u` it is smoothed toward.
         assert!(often.u_namesakes[SEX][1] > often.u_given_agrees[SEX][1]);
         // A pair of namesakes born the same year, one date known to the year only, both of
         // one nationality: where namesakes mostly share one, that agreement says little.
