@@ -16,7 +16,8 @@
 //! the databases elsewhere than the system's temporary directory; `LINKAGE_BENCH_DUPLICATES`
 //! sets the share of people recorded twice (default 0.1). `LINKAGE_BENCH_SHOW_ERRORS` also
 //! prints the features of wrongly listed pairs and, per drift, how many missed pairs share no
-//! block (never compared) and how many were compared but scored under the threshold.
+//! block (never compared) and how many were compared but scored under the threshold, and
+//! the best any matcher could do on the same fields ([`best_any_matcher_could_do`]).
 
 use fieldcase_core::model::Case;
 use fieldcase_core::population::{score_pairs, Drift, Population};
@@ -26,7 +27,7 @@ use fieldcase_server::reports::comparison::{
     FAMILY, GIVEN, MISSING, NAME_EXACT, NATIONALITY, PHONE, SEX,
 };
 use fieldcase_server::reports::duplicates::{CandidateCache, Status};
-use fieldcase_server::reports::matching::{BlockKey, MatchProfile};
+use fieldcase_server::reports::matching::{BlockKey, MatchProfile, MAX_BLOCK_RECORDS};
 use fieldcase_server::seal::Sealer;
 use fieldcase_server::storage::sqlite::SqliteStorage;
 use fieldcase_server::storage::Storage;
@@ -141,6 +142,200 @@ fn indistinguishable(v: &Vector) -> bool {
         && v[PHONE] == MISSING
         && top_or_missing(NATIONALITY, &[1])
         && top_or_missing(SEX, &[1])
+}
+
+/// The best list any matcher could make from these records' fields, with this blocking: the
+/// pairs sharing a block of at most [`MAX_BLOCK_RECORDS`] cases, and every planted pair
+/// wherever it was filed, grouped by all a matcher can know of a pair — its comparison vector,
+/// how common the shared given and family words are, and for a pair whose names agree
+/// exactly, how many *other* cases carry both words. Within a group no matcher can tell one
+/// pair from another, so the best it can do is list a group or not; listing groups by their
+/// share of true pairs traces the best recall at each precision. Counted on the very pairs it
+/// scores (each group's own share), so it flatters: what it cannot reach, no matcher on these
+/// fields can.
+fn best_any_matcher_could_do(
+    filed: &FiledBlocks,
+    truth: &[(RecordId, u64, Option<Drift>)],
+    listed: &HashSet<(RecordId, RecordId)>,
+) {
+    let person: HashMap<RecordId, u64> = truth.iter().map(|t| (t.0, t.1)).collect();
+    let ids: Vec<RecordId> = truth.iter().map(|t| t.0).collect();
+    let mut by_block: HashMap<&BlockKey, Vec<u32>> = HashMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        for key in &filed[id].0 {
+            by_block.entry(key).or_default().push(i as u32);
+        }
+    }
+    let mut pairs: HashSet<(u32, u32)> = HashSet::new();
+    for records in by_block.values().filter(|r| r.len() <= MAX_BLOCK_RECORDS) {
+        for (k, &a) in records.iter().enumerate() {
+            pairs.extend(records[k + 1..].iter().map(|&b| (a.min(b), a.max(b))));
+        }
+    }
+    let mut of_person: HashMap<u64, Vec<u32>> = HashMap::new();
+    for (i, t) in truth.iter().enumerate() {
+        of_person.entry(t.1).or_default().push(i as u32);
+    }
+    for records in of_person.values() {
+        for (k, &a) in records.iter().enumerate() {
+            pairs.extend(records[k + 1..].iter().map(|&b| (a.min(b), a.max(b))));
+        }
+    }
+    // How many cases carry a word, and a given name's word with another name's.
+    let mut words: HashMap<&str, u32> = HashMap::new();
+    let mut together: HashMap<(&str, &str), u32> = HashMap::new();
+    for (_, profile) in filed.values() {
+        let Some(p) = profile else { continue };
+        let mut given: Vec<&str> = p.given.tokens().collect();
+        let mut rest: Vec<&str> = p.family.tokens().chain(p.other.tokens()).collect();
+        given.sort_unstable();
+        given.dedup();
+        rest.sort_unstable();
+        rest.dedup();
+        let mut all: Vec<&str> = given.iter().chain(&rest).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        for w in all {
+            *words.entry(w).or_default() += 1;
+        }
+        for g in &given {
+            for r in &rest {
+                *together.entry(((*g).min(*r), (*g).max(*r))).or_default() += 1;
+            }
+        }
+    }
+    // Counts in doubling bands: 0, 1, 2, 3–4, 5–8, …
+    let band = |n: u32| (32 - n.leading_zeros()) as u8;
+    let total_true = of_person
+        .values()
+        .map(|r| r.len() * (r.len() - 1) / 2)
+        .sum::<usize>();
+    let mut groups: HashMap<(Vector, [u8; 3]), (usize, usize)> = HashMap::new();
+    // Per group, the model's own errors there (wrongly listed, missed): where it falls short
+    // of the best, and why.
+    let mut model_errors: HashMap<(Vector, [u8; 3]), (usize, usize)> = HashMap::new();
+    // Per group, its true pairs by drift (from the re-recording's side).
+    let mut by_drift: HashMap<(Vector, [u8; 3]), [usize; 7]> = HashMap::new();
+    let drifts: HashMap<RecordId, Drift> =
+        truth.iter().filter_map(|t| Some((t.0, t.2?))).collect();
+    for &(a, b) in &pairs {
+        let (Some(x), Some(y)) = (&filed[&ids[a as usize]].1, &filed[&ids[b as usize]].1) else {
+            continue;
+        };
+        let c = Comparer.compare(x, y, &|_| 0.0);
+        let same = person[&ids[a as usize]] == person[&ids[b as usize]];
+        if !c.is_plausible() {
+            continue;
+        }
+        let count = |t: &Option<String>| t.as_deref().map_or(0, |w| band(words[w]));
+        let others_with_both = match (&c.exact_tokens[GIVEN], &c.exact_tokens[FAMILY]) {
+            (Some(g), Some(f)) => {
+                let key = (g.as_str().min(f.as_str()), g.as_str().max(f.as_str()));
+                band(together.get(&key).copied().unwrap_or(2).saturating_sub(2)) + 1
+            }
+            _ => 0,
+        };
+        let key = [
+            count(&c.exact_tokens[GIVEN]),
+            count(&c.exact_tokens[FAMILY]),
+            others_with_both,
+        ];
+        let is_listed = listed.contains(&(ids[a as usize], ids[b as usize]));
+        let e = model_errors.entry((c.vector, key)).or_default();
+        match (same, is_listed) {
+            (false, true) => e.0 += 1,
+            (true, false) => e.1 += 1,
+            _ => {}
+        }
+        let g = groups.entry((c.vector, key)).or_default();
+        if same {
+            g.0 += 1;
+        } else {
+            g.1 += 1;
+        }
+        if same {
+            let drift = drifts.get(&ids[a as usize]).or(drifts.get(&ids[b as usize]));
+            if let Some(d) = drift.and_then(|d| Drift::ALL.iter().position(|x| x == d)) {
+                *by_drift.entry((c.vector, key)).or_default().get_mut(d).unwrap() += 1;
+            }
+        }
+    }
+    let mut excess: Vec<_> = groups
+        .iter()
+        .map(|(k, g)| {
+            let e = model_errors.get(k).copied().unwrap_or_default();
+            (e.0 + e.1).saturating_sub(g.0.min(g.1)) as i64
+                - (g.0.min(g.1)).saturating_sub(e.0 + e.1) as i64
+        })
+        .zip(groups.iter())
+        .filter(|(x, _)| *x > 0)
+        .collect();
+    excess.sort_by_key(|e| std::cmp::Reverse(e.0));
+    for (x, ((vector, bands), g)) in excess.iter().take(15) {
+        let e = model_errors.get(&(*vector, *bands)).copied().unwrap_or_default();
+        let features = Features::of(&fieldcase_server::reports::comparison::Comparison {
+            vector: *vector,
+            exact_tokens: [None, None],
+            swapped: false,
+        });
+        println!(
+            "  short of the best by {x}: {} one person, {} two, bands {bands:?} {vector:?}; model {} \
+             wrongly listed, {} missed; {}",
+            g.0,
+            g.1,
+            e.0,
+            e.1,
+            serde_json::to_string(&features).unwrap()
+        );
+    }
+    let mut groups: Vec<((usize, usize), [usize; 7])> = groups
+        .into_iter()
+        .map(|(k, g)| (g, by_drift.get(&k).copied().unwrap_or_default()))
+        .collect();
+    let small: usize = groups.iter().map(|(g, _)| g.0 + g.1).filter(|&n| n < 5).sum();
+    // Groups by their share of true pairs, highest first.
+    groups.sort_by(|(x, _), (y, _)| (y.0 * (x.0 + x.1)).cmp(&(x.0 * (y.0 + y.1))));
+    let (mut found, mut listed, mut found_by_drift) = (0usize, 0usize, [0usize; 7]);
+    let (mut best_f1, mut at_precision, mut at_recall) = ((0.0, 0.0, 0.0, [0; 7]), 0.0, 0.0);
+    for ((same, other), drifts) in groups {
+        found += same;
+        listed += same + other;
+        for (total, d) in found_by_drift.iter_mut().zip(drifts) {
+            *total += d;
+        }
+        let (recall, precision) = (
+            found as f64 / total_true as f64,
+            found as f64 / listed.max(1) as f64,
+        );
+        let f1 = 2.0 * recall * precision / (recall + precision);
+        if f1 > best_f1.0 {
+            best_f1 = (f1, recall, precision, found_by_drift);
+        }
+        if precision >= 0.99 {
+            at_precision = recall;
+        }
+        if recall >= 0.99 && at_recall == 0.0 {
+            at_recall = precision;
+        }
+    }
+    println!(
+        "  best any matcher could do on these fields ({} pairs, {small} in groups of under 5): \
+         F1 {:.4} at recall {:.4}, precision {:.4}; recall {at_precision:.4} at precision ≥ \
+         0.99; precision {at_recall:.4} at recall ≥ 0.99",
+        pairs.len(),
+        best_f1.0,
+        best_f1.1,
+        best_f1.2
+    );
+    let drift_totals = Drift::ALL.map(|d| truth.iter().filter(|t| t.2 == Some(d)).count());
+    let shown: Vec<String> = Drift::ALL
+        .iter()
+        .zip(best_f1.3.iter().zip(drift_totals))
+        .map(|(d, (found, total))| {
+            format!("{} {:.4}", d.as_str(), *found as f64 / total.max(1) as f64)
+        })
+        .collect();
+    println!("    its recall by drift at that F1: {}", shown.join(", "));
 }
 
 fn main() {
@@ -317,6 +512,7 @@ fn main() {
             for ((drift, pattern), n) in low_patterns.iter().take(20) {
                 println!("  too low ×{n} {drift}: {pattern}");
             }
+            best_any_matcher_could_do(filed, &truth, &listed_set);
         }
         if show_errors {
             // The features of wrongly listed pairs, by pattern: what the model mistakes.
