@@ -216,8 +216,7 @@ fn best_any_matcher_could_do(
     let mut model_errors: HashMap<(Vector, [u8; 3]), (usize, usize)> = HashMap::new();
     // Per group, its true pairs by drift (from the re-recording's side).
     let mut by_drift: HashMap<(Vector, [u8; 3]), [usize; 7]> = HashMap::new();
-    let drifts: HashMap<RecordId, Drift> =
-        truth.iter().filter_map(|t| Some((t.0, t.2?))).collect();
+    let drifts: HashMap<RecordId, Drift> = truth.iter().filter_map(|t| Some((t.0, t.2?))).collect();
     for &(a, b) in &pairs {
         let (Some(x), Some(y)) = (&filed[&ids[a as usize]].1, &filed[&ids[b as usize]].1) else {
             continue;
@@ -254,9 +253,15 @@ fn best_any_matcher_could_do(
             g.1 += 1;
         }
         if same {
-            let drift = drifts.get(&ids[a as usize]).or(drifts.get(&ids[b as usize]));
+            let drift = drifts
+                .get(&ids[a as usize])
+                .or(drifts.get(&ids[b as usize]));
             if let Some(d) = drift.and_then(|d| Drift::ALL.iter().position(|x| x == d)) {
-                *by_drift.entry((c.vector, key)).or_default().get_mut(d).unwrap() += 1;
+                *by_drift
+                    .entry((c.vector, key))
+                    .or_default()
+                    .get_mut(d)
+                    .unwrap() += 1;
             }
         }
     }
@@ -272,7 +277,10 @@ fn best_any_matcher_could_do(
         .collect();
     excess.sort_by_key(|e| std::cmp::Reverse(e.0));
     for (x, ((vector, bands), g)) in excess.iter().take(15) {
-        let e = model_errors.get(&(*vector, *bands)).copied().unwrap_or_default();
+        let e = model_errors
+            .get(&(*vector, *bands))
+            .copied()
+            .unwrap_or_default();
         let features = Features::of(&fieldcase_server::reports::comparison::Comparison {
             vector: *vector,
             exact_tokens: [None, None],
@@ -292,7 +300,11 @@ fn best_any_matcher_could_do(
         .into_iter()
         .map(|(k, g)| (g, by_drift.get(&k).copied().unwrap_or_default()))
         .collect();
-    let small: usize = groups.iter().map(|(g, _)| g.0 + g.1).filter(|&n| n < 5).sum();
+    let small: usize = groups
+        .iter()
+        .map(|(g, _)| g.0 + g.1)
+        .filter(|&n| n < 5)
+        .sum();
     // Groups by their share of true pairs, highest first.
     groups.sort_by(|(x, _), (y, _)| (y.0 * (x.0 + x.1)).cmp(&(x.0 * (y.0 + y.1))));
     let (mut found, mut listed, mut found_by_drift) = (0usize, 0usize, [0usize; 7]);

@@ -458,16 +458,22 @@ pub fn initial(folded_word: &str) -> Option<char> {
 /// doubled written once: no vowels (Arabic script writes no short vowels: `محمد` folds to
 /// `mhmd` where the Latin spelling folds to `mahamad`), and none of `h`, `w`, `v`, `y`,
 /// which script and transliteration write, drop or turn into vowels (`ح`, `و`, `ي`, the
-/// `h` of `th`/`kh`). `None` under two consonants: a skeleton of one letter says nothing.
+/// `h` of `th`/`kh`). A short name left with one consonant that way keeps its `h`s
+/// (`Hana`/`هنا`, `Maha`/`مها`, `Ihab`/`ايهاب`: one letter would say nothing, and an `h` of
+/// such a name is its own letter, not half of a digraph). `None` under two consonants
+/// still: a skeleton of one letter says nothing.
 pub fn consonant_skeleton(folded_word: &str) -> Option<String> {
-    let mut skeleton = String::new();
-    for c in folded_word.chars() {
-        if "aeiouhwvy".contains(c) || skeleton.ends_with(c) {
-            continue;
+    let skeleton_without = |dropped: &str| {
+        let mut skeleton = String::new();
+        for c in folded_word.chars() {
+            if dropped.contains(c) || skeleton.ends_with(c) {
+                continue;
+            }
+            skeleton.push(c);
         }
-        skeleton.push(c);
-    }
-    (skeleton.chars().count() >= 2).then_some(skeleton)
+        (skeleton.chars().count() >= 2).then_some(skeleton)
+    };
+    skeleton_without("aeiouhwvy").or_else(|| skeleton_without("aeiouwvy"))
 }
 
 /// A word's consonant skeleton as comparisons meet it: a hash of [`consonant_skeleton`] (in
@@ -495,9 +501,50 @@ pub fn skeletons_meet(a: u64, b: u64) -> bool {
     a != NO_SKELETON && (a | 1) == (b | 1) && (a | b) & 1 == 1
 }
 
-/// The phonetic code [`MatchProfile::blocks`] and comparisons use for one folded word.
+/// The phonetic code [`MatchProfile::blocks`] and comparisons use for one folded word: its
+/// Double Metaphone code, of the word with its `h`s voiced ([`h_voiced`]) when it was written
+/// without its vowels.
 pub fn phonetic_code(encoder: &DoubleMetaphone, folded_word: &str) -> String {
-    encoder.encode(folded_word)
+    encoder.encode(&h_voiced(folded_word))
+}
+
+/// A word with a vowel put after an `h` that starts it before a consonant (`hdija` →
+/// `hadija`), and, when the word was written without its vowels (at most one, as a name in
+/// Arabic script folds), beside each `h` standing between consonants too (`hmza` → `hamza`,
+/// `mhmd` → `mahamd`, `hsn` → `hasn`); unchanged otherwise. Double Metaphone keeps an `h`
+/// only before a vowel or between two, so `حمزة` (`hmza`) coded `MS` where its Latin
+/// spelling `Hamza` codes `HMS`, and `محمد` met no `Mohammed`; an `h` in Arabic script is a
+/// letter of its own (`ح`, `ه`), never silent. No Latin spelling starts with an `h` before a
+/// consonant, but one may hold an `h` after a vowel (`ahmad`): inside a word spelled out
+/// with its vowels, `h` is left as it is. An `h` after `s`, `c`, `z`, `t`, `d`, `g`, `k` or
+/// `p` is half of a digraph (`sh`, `gh`) and is left too.
+pub fn h_voiced(folded_word: &str) -> std::borrow::Cow<'_, str> {
+    let is_vowel = |c: char| "aeiou".contains(c);
+    let chars: Vec<char> = folded_word.chars().collect();
+    let written_without_vowels = chars.iter().filter(|&&c| is_vowel(c)).count() <= 1;
+    let starts_before_consonant =
+        chars.first() == Some(&'h') && chars.get(1).is_some_and(|&c| !is_vowel(c));
+    if !(written_without_vowels && chars.contains(&'h') || starts_before_consonant) {
+        return folded_word.into();
+    }
+    let mut out = String::with_capacity(folded_word.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        let before = i.checked_sub(1).map(|j| chars[j]);
+        let after = chars.get(i + 1).copied();
+        let digraph = before.is_some_and(|b| "sczdtgkp".contains(b));
+        if c == 'h' && !digraph && (written_without_vowels || i == 0) {
+            if before.is_some_and(|b| !is_vowel(b)) {
+                out.push('a');
+            }
+            out.push('h');
+            if after.is_some_and(|a| !is_vowel(a)) {
+                out.push('a');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 /// The encoder [`phonetic_code`] takes.
@@ -562,6 +609,47 @@ mod tests {
         assert!(share(&latin, &arabic));
         let other = blocks(json!({"given_name": "محمد", "family_name": "نصر",
             "date_of_birth": "1988"}));
+        assert!(!share(&latin, &other));
+    }
+
+    #[test]
+    fn an_h_of_a_name_written_without_vowels_is_voiced_for_its_code() {
+        assert_eq!(h_voiced("hmza"), "hamza");
+        assert_eq!(h_voiced("mhmd"), "mahamd");
+        assert_eq!(h_voiced("lhm"), "laham");
+        assert_eq!(h_voiced("hna"), "hana");
+        assert_eq!(h_voiced("shrf"), "shrf", "a digraph's h is left");
+        assert_eq!(
+            h_voiced("hamza"),
+            "hamza",
+            "written with its vowels: unchanged"
+        );
+        assert_eq!(h_voiced("ahmad"), "ahmad");
+        assert_eq!(
+            h_voiced("hdija"),
+            "hadija",
+            "an h starting a word before a consonant"
+        );
+        assert_eq!(h_voiced("ahdija"), "ahdija");
+        let encoder = phonetic_encoder();
+        let code = |w: &str| phonetic_code(&encoder, w);
+        assert_eq!(code("hmza"), code("hamza"));
+        assert_eq!(code("mhmd"), code("mahamad"), "محمد meets Mohammed");
+        assert_eq!(code("hsn"), code("hasan"));
+        assert_ne!(code("hsn"), code("sn"));
+    }
+
+    #[test]
+    fn a_name_in_arabic_script_with_an_h_shares_a_block_with_its_latin_spelling() {
+        // حمزة حلال folds to `hmza hlal`: without the h voiced, neither word's code met the
+        // Latin spelling's, and no block was shared.
+        let latin = blocks(json!({"given_name": "Hamza", "family_name": "Halal",
+            "date_of_birth": "1990"}));
+        let script = blocks(json!({"given_name": "حمزة", "family_name": "حلال",
+            "date_of_birth": "1990"}));
+        assert!(share(&latin, &script));
+        let other = blocks(json!({"given_name": "مزة", "family_name": "لال",
+            "date_of_birth": "1990"}));
         assert!(!share(&latin, &other));
     }
 
@@ -638,7 +726,14 @@ mod tests {
         assert_eq!(skeleton("mhmd"), skeleton("mahamad"));
         assert_eq!(skeleton("mnsvr"), skeleton("mansar"));
         assert_eq!(skeleton("tar"), skeleton("tahar"));
-        assert_eq!(skeleton("hadad"), None, "one consonant");
+        assert_eq!(
+            skeleton("hana"),
+            Some("hn".into()),
+            "a short name keeps its h"
+        );
+        assert_eq!(skeleton("hna"), skeleton("hanan"));
+        assert_eq!(skeleton("hadad"), skeleton("hd"));
+        assert_eq!(skeleton("ana"), None, "one consonant");
         let key = |w: &str| skeleton_key(w).unwrap();
         assert!(
             skeletons_meet(key("mhmd"), key("mahamad")),
@@ -649,6 +744,14 @@ mod tests {
             "Mahmoud and Mohammed, both written out, are two names"
         );
         assert!(!skeletons_meet(key("mnsvr"), key("mhmd")));
+        assert!(
+            skeletons_meet(key("mha"), key("maha")),
+            "Maha in both scripts"
+        );
+        assert!(
+            !skeletons_meet(key("hana"), key("hani")),
+            "two short names written out"
+        );
     }
 
     #[test]

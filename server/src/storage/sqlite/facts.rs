@@ -29,7 +29,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 /// and each name word as spelled (before folding).
 /// Version 6: an Arabic wāw written for a long vowel folds to `u` (`normalize::name_words`),
 /// which changes the folded words and block keys of names in Arabic script.
-pub const FACTS_VERSION: &str = "6";
+/// Version 7: the `h` of a name written without vowels is voiced for its phonetic code
+/// (`reports::matching::h_voiced`), which changes block keys of names in Arabic script.
+pub const FACTS_VERSION: &str = "7";
 
 /// Rewrites the facts (and match profile) of one record from its state after a merge.
 pub(super) fn refresh(
