@@ -43,7 +43,8 @@
 //!      `th` → `t`, `dh` → `d` (Othman/Otman, Ramadhan/Ramadan); `ou`,`oo` → `u`
 //!      (Youssef, Yoosuf); `ee` → `i` (Hameed); `y` → `i` (Aly, Husayn); `w` → `v` (Iwan/Ivan);
 //!      `x` → `ks` (Alexandr/Aleksandr); `c` → `s` before `e`,`i`,`y`, else `k`
-//!      (Nicolai/Nikolai);
+//!      (Nicolai/Nikolai); and first, the Russian family-name endings `-off` → `-ov` and
+//!      `-yev(a)` → `-ev(a)` after a consonant (Ivanoff/Ivanov, Golubyev/Golubev);
 //!    * doubled letters collapse (Mohammed/Mohamed, Hassan/Hasan);
 //!    * a final `h` after a vowel is dropped (Fatimah/Fatima, Abdullah/Abdulla);
 //!    * vowels fold by position, because transliterations of Arabic, Persian and Turkic names
@@ -418,10 +419,35 @@ fn is_vowel(b: u8) -> bool {
     matches!(b, b'a' | b'e' | b'i' | b'o' | b'u')
 }
 
+/// The endings `-ов` and `-ев` of Russian family names as every transliteration writes them:
+/// a final `off` is `ov` (French and German Ivanoff, Petroff for Ivanov, Petrov; `w`, as in
+/// Ivanow, already folds to `v`), and `yev`, `yeva` after a consonant are `ev`, `eva`
+/// (Golubyev, Golubyeva for Golubev, Golubeva). Only `off`: a doubled `f` after another
+/// vowel is an Arabic name's (Youseff, Sheriff) and folds as a single one. Other words are
+/// returned unchanged.
+fn with_russian_ending_folded(raw: &[u8]) -> Vec<u8> {
+    let mut word = raw.to_vec();
+    if word.len() >= 5 && word.ends_with(b"off") {
+        word.truncate(word.len() - 2);
+        word.push(b'v');
+    }
+    for ending in [&b"yev"[..], b"yeva"] {
+        let Some(stem) = word.len().checked_sub(ending.len()) else {
+            continue;
+        };
+        if stem > 0 && word.ends_with(ending) && !is_vowel(word[stem - 1]) {
+            word.remove(stem);
+            break;
+        }
+    }
+    word
+}
+
 /// Folds one lowercase ASCII word or joined word (step 4 of the module docs): a word of
 /// [`name_words`] of at least [`MIN_WORD_TOKEN_CHARS`] letters gives its [`folded_words`] key.
 pub fn fold_word(raw: &str) -> String {
-    let raw = raw.as_bytes();
+    let ending = with_russian_ending_folded(raw.as_bytes());
+    let raw = ending.as_slice();
 
     // Substitutions.
     let mut spelled = Vec::with_capacity(raw.len() * 2);
@@ -552,6 +578,10 @@ mod tests {
             &["Hamid", "Hameed", "Хамид"],
             &["Abdullah", "Abdallah", "Abdulla"],
             &["Sergei", "Sergey", "Сергей"],
+            &["Ivanov", "Ivanoff", "Ivanow", "Иванов"],
+            &["Petrova", "Петрова"],
+            &["Golubev", "Golubyev", "Голубев"],
+            &["Golubeva", "Golubyeva"],
             &["Dmitry", "Dmitri", "Dmitriy", "Дмитрий"],
             &["Nikolai", "Nicolai", "Николай"],
             &["Natalia", "Natalya", "Наталья"],
@@ -651,6 +681,10 @@ mod tests {
             ("nguyen", "ngen"),
             ("chukwu", "shakvu"),
             ("ramadhan", "ramadan"),
+            ("ivanoff", "ivanav"),
+            ("golubyev", "galabav"),
+            ("sheriff", "sharaf"),
+            ("youseff", "iesaf"),
         ];
         for (raw, folded) in cases {
             assert_eq!(fold_word(raw), folded, "{raw}");

@@ -12,7 +12,7 @@ use crate::crypto::StoreKeys;
 use rusqlite::{Connection, Transaction};
 
 /// The schema version this build writes.
-pub const LATEST_VERSION: u32 = 11;
+pub const LATEST_VERSION: u32 = 12;
 
 /// Version 1: metadata, sealed records, blind index and outbox.
 const V1: &str = "
@@ -200,6 +200,11 @@ CREATE TABLE search_index_pending (
 /// nor removed with their case.
 const V_REFOLD_NAMES: &str = "DELETE FROM search_index;";
 
+/// Second refolding step (version 12 here), as [`V_REFOLD_NAMES`]: the Russian family-name
+/// endings `-off` and `-yev` now fold as `-ov` and `-ev` (`normalize::fold_word`). The comment
+/// keeps the step's SQL its own.
+const V_REFOLD_RUSSIAN_ENDINGS: &str = "DELETE FROM search_index; -- endings -off, -yev";
+
 /// One v→v+1 step: its schema change and whether it must then rebuild what search reads.
 struct Step {
     sql: &'static str,
@@ -234,6 +239,10 @@ const STEPS: [Step; LATEST_VERSION as usize] = [
     schema_only(V_PENDING_INDEX),
     Step {
         sql: V_REFOLD_NAMES,
+        rebuild_search: true,
+    },
+    Step {
+        sql: V_REFOLD_RUSSIAN_ENDINGS,
         rebuild_search: true,
     },
 ];
@@ -364,6 +373,26 @@ mod tests {
             1,
             "the other tokens are rebuilt too"
         );
+        assert_eq!(version(&conn).unwrap(), LATEST_VERSION);
+    }
+
+    #[test]
+    fn the_second_refolding_step_replaces_the_tokens_of_russian_endings() {
+        let (keys, mut conn, ivanoff) = case_before(V_REFOLD_RUSSIAN_ENDINGS, "Ivanoff");
+        // The token the folding before this step made of `Ivanoff`.
+        let stale = keys.index.token(IndexKind::Name, "ivanaf");
+        conn.execute(
+            "INSERT INTO search_index (token, record_id) VALUES (?1, ?2)",
+            rusqlite::params![&stale[..], &ivanoff.as_bytes()[..]],
+        )
+        .unwrap();
+        assert_eq!(indexed(&conn, &stale, &ivanoff), 1);
+        migrate(&mut conn, &keys).unwrap();
+        assert_eq!(indexed(&conn, &stale, &ivanoff), 0);
+        let current = crate::normalize::name_tokens("Ivanoff");
+        assert_eq!(current, crate::normalize::name_tokens("Ivanov"));
+        let token = keys.index.token(IndexKind::Name, &current[0]);
+        assert_eq!(indexed(&conn, &token, &ivanoff), 1);
         assert_eq!(version(&conn).unwrap(), LATEST_VERSION);
     }
 

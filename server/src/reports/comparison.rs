@@ -649,6 +649,11 @@ mod tests {
         );
         assert!(c.swapped);
         assert_eq!(c.vector[GIVEN], NAME_EXACT, "folding makes them one");
+        assert_eq!(c.vector[FAMILY], NAME_EXACT, "Ivanoff folds as Ivanov");
+        let c = compare(
+            json!({"given_name": "Mohammed", "family_name": "Ivanov"}),
+            json!({"given_name": "Muhammad", "family_name": "Ivanova"}),
+        );
         assert_eq!(c.vector[FAMILY], NAME_PHONETIC);
         assert_eq!(c.exact_tokens[GIVEN].as_deref(), Some("mahamad"));
 

@@ -19,7 +19,7 @@ use fieldcase_core::{RecordId, RecordKind};
 
 /// Version of the derivation of facts and match profiles; the same as SQLite's
 /// (`sqlite::facts::FACTS_VERSION`): bump both together.
-pub const FACTS_VERSION: &str = "7";
+pub const FACTS_VERSION: &str = "8";
 
 /// Rewrites the facts (and match profile) of one record from its state after a merge.
 pub(super) fn refresh(

@@ -31,7 +31,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 /// which changes the folded words and block keys of names in Arabic script.
 /// Version 7: the `h` of a name written without vowels is voiced for its phonetic code
 /// (`reports::matching::h_voiced`), which changes block keys of names in Arabic script.
-pub const FACTS_VERSION: &str = "7";
+/// Version 8: the Russian endings `-off` and `-yev` fold as `-ov` and `-ev`
+/// (`normalize::fold_word`), which changes folded words and block keys.
+pub const FACTS_VERSION: &str = "8";
 
 /// Rewrites the facts (and match profile) of one record from its state after a merge.
 pub(super) fn refresh(
