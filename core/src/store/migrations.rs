@@ -351,12 +351,7 @@ mod tests {
     fn the_refolding_step_replaces_every_token_of_the_old_folding() {
         let (keys, mut conn, mansour) = case_before(V_REFOLD_NAMES, "منصور");
         // The token the folding before this step made of `منصور` (its wāw a `w`, folded `v`).
-        let stale = keys.index.token(IndexKind::Name, "mnsvr");
-        conn.execute(
-            "INSERT INTO search_index (token, record_id) VALUES (?1, ?2)",
-            rusqlite::params![&stale[..], &mansour.as_bytes()[..]],
-        )
-        .unwrap();
+        let stale = stale_token(&conn, &keys, "mnsvr", &mansour);
         let indexed = |conn: &Connection, token: &[u8]| indexed(conn, token, &mansour);
         assert_eq!(indexed(&conn, &stale), 1);
         migrate(&mut conn, &keys).unwrap();
@@ -380,12 +375,7 @@ mod tests {
     fn the_second_refolding_step_replaces_the_tokens_of_russian_endings() {
         let (keys, mut conn, ivanoff) = case_before(V_REFOLD_RUSSIAN_ENDINGS, "Ivanoff");
         // The token the folding before this step made of `Ivanoff`.
-        let stale = keys.index.token(IndexKind::Name, "ivanaf");
-        conn.execute(
-            "INSERT INTO search_index (token, record_id) VALUES (?1, ?2)",
-            rusqlite::params![&stale[..], &ivanoff.as_bytes()[..]],
-        )
-        .unwrap();
+        let stale = stale_token(&conn, &keys, "ivanaf", &ivanoff);
         assert_eq!(indexed(&conn, &stale, &ivanoff), 1);
         migrate(&mut conn, &keys).unwrap();
         assert_eq!(indexed(&conn, &stale, &ivanoff), 0);
@@ -394,6 +384,17 @@ mod tests {
         let token = keys.index.token(IndexKind::Name, &current[0]);
         assert_eq!(indexed(&conn, &token, &ivanoff), 1);
         assert_eq!(version(&conn).unwrap(), LATEST_VERSION);
+    }
+
+    /// Indexes `id` under the name token of `folded`, as an older folding did; the token.
+    fn stale_token(conn: &Connection, keys: &StoreKeys, folded: &str, id: &RecordId) -> Vec<u8> {
+        let stale = keys.index.token(IndexKind::Name, folded);
+        conn.execute(
+            "INSERT INTO search_index (token, record_id) VALUES (?1, ?2)",
+            rusqlite::params![&stale[..], &id.as_bytes()[..]],
+        )
+        .unwrap();
+        stale.to_vec()
     }
 
     /// A store at the version before `step`, holding one case (`given` Nakato) written the

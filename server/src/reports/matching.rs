@@ -604,17 +604,21 @@ mod tests {
         assert!(!share(&base, &stranger));
     }
 
+    /// A Latin-script record shares a block with `script` (its name in Arabic script) and
+    /// none with `other` (another name in that script); all known born in 1988 only.
+    fn meets_its_script_spelling_only(latin: [&str; 2], script: [&str; 2], other: [&str; 2]) {
+        let of = |[given, family]: [&str; 2]| {
+            blocks(json!({"given_name": given, "family_name": family, "date_of_birth": "1988"}))
+        };
+        let latin_blocks = of(latin);
+        assert!(share(&latin_blocks, &of(script)), "{script:?}");
+        assert!(!share(&latin_blocks, &of(other)), "{other:?}");
+    }
+
     #[test]
     fn a_name_in_arabic_script_with_long_vowels_meets_its_latin_spelling() {
         // `محمود منصور` writes no short vowel; its wāws are the long `ū`s of Mahmoud Mansour.
-        let latin = blocks(json!({"given_name": "Mahmoud", "family_name": "Mansour",
-            "date_of_birth": "1988-03-02"}));
-        let arabic = blocks(json!({"given_name": "محمود", "family_name": "منصور",
-            "date_of_birth": "1988"}));
-        assert!(share(&latin, &arabic));
-        let other = blocks(json!({"given_name": "محمد", "family_name": "نصر",
-            "date_of_birth": "1988"}));
-        assert!(!share(&latin, &other));
+        meets_its_script_spelling_only(["Mahmoud", "Mansour"], ["محمود", "منصور"], ["محمد", "نصر"]);
     }
 
     #[test]
@@ -648,14 +652,7 @@ mod tests {
     fn a_name_in_arabic_script_with_an_h_shares_a_block_with_its_latin_spelling() {
         // حمزة حلال folds to `hmza hlal`: without the h voiced, neither word's code met the
         // Latin spelling's, and no block was shared.
-        let latin = blocks(json!({"given_name": "Hamza", "family_name": "Halal",
-            "date_of_birth": "1990"}));
-        let script = blocks(json!({"given_name": "حمزة", "family_name": "حلال",
-            "date_of_birth": "1990"}));
-        assert!(share(&latin, &script));
-        let other = blocks(json!({"given_name": "مزة", "family_name": "لال",
-            "date_of_birth": "1990"}));
-        assert!(!share(&latin, &other));
+        meets_its_script_spelling_only(["Hamza", "Halal"], ["حمزة", "حلال"], ["مزة", "لال"]);
     }
 
     #[test]
