@@ -23,8 +23,8 @@ use fieldcase_core::model::Case;
 use fieldcase_core::population::{score_pairs, Drift, Population};
 use fieldcase_core::{AgencyCode, RecordId};
 use fieldcase_server::reports::comparison::{
-    Comparer, Features, Vector, DATE_OF_BIRTH, DOB_EXACT, DOB_SAME_MONTH, DOB_SAME_YEAR, DOCUMENT,
-    FAMILY, GIVEN, MISSING, NAME_EXACT, NATIONALITY, PHONE, SEX,
+    Comparer, Comparison, Features, Vector, DATE_OF_BIRTH, DOB_EXACT, DOB_SAME_MONTH,
+    DOB_SAME_YEAR, DOCUMENT, FAMILY, GIVEN, MISSING, NAME_EXACT, NATIONALITY, PHONE, SEX,
 };
 use fieldcase_server::reports::duplicates::{CandidateCache, Status};
 use fieldcase_server::reports::matching::{BlockKey, MatchProfile, MAX_BLOCK_RECORDS};
@@ -144,175 +144,200 @@ fn indistinguishable(v: &Vector) -> bool {
         && top_or_missing(SEX, &[1])
 }
 
+/// What a matcher working from the compared fields knows of a pair: its comparison vector,
+/// and the [`NameCounts::bands`] of its shared name words.
+type GroupKey = (Vector, [u8; 3]);
+
+/// The pairs of one [`GroupKey`]: how many are one person and how many two, the model's
+/// errors among them, and the true pairs by drift (in [`Drift::ALL`] order).
+#[derive(Default)]
+struct Group {
+    one_person: usize,
+    two_people: usize,
+    wrongly_listed: usize,
+    missed: usize,
+    by_drift: [usize; 7],
+}
+
+impl Group {
+    /// The model's errors here beyond what listing the whole group or none of it costs.
+    fn model_excess(&self) -> i64 {
+        (self.wrongly_listed + self.missed) as i64 - self.one_person.min(self.two_people) as i64
+    }
+}
+
+/// How many cases carry a name word, and a given name's word together with another name's.
+struct NameCounts<'a> {
+    words: HashMap<&'a str, u32>,
+    together: HashMap<(&'a str, &'a str), u32>,
+}
+
+impl<'a> NameCounts<'a> {
+    fn of(filed: &'a FiledBlocks) -> NameCounts<'a> {
+        let mut counts = NameCounts {
+            words: HashMap::new(),
+            together: HashMap::new(),
+        };
+        let distinct = |mut words: Vec<&'a str>| {
+            words.sort_unstable();
+            words.dedup();
+            words
+        };
+        for p in filed.values().filter_map(|(_, profile)| profile.as_ref()) {
+            let given = distinct(p.given.tokens().collect());
+            let rest = distinct(p.family.tokens().chain(p.other.tokens()).collect());
+            for w in distinct(given.iter().chain(&rest).copied().collect()) {
+                *counts.words.entry(w).or_default() += 1;
+            }
+            for g in &given {
+                for r in &rest {
+                    *counts
+                        .together
+                        .entry(((*g).min(*r), (*g).max(*r)))
+                        .or_default() += 1;
+                }
+            }
+        }
+        counts
+    }
+
+    /// In doubling bands (0, 1, 2, 3–4, 5–8, …): how many cases carry the shared given word,
+    /// the shared family word, and — names both exact — both words besides the two compared
+    /// (shifted by one, so 0 says "names not both exact").
+    fn bands(&self, c: &Comparison) -> [u8; 3] {
+        let band = |n: u32| (32 - n.leading_zeros()) as u8;
+        let count = |t: &Option<String>| t.as_deref().map_or(0, |w| band(self.words[w]));
+        let others_with_both = match (&c.exact_tokens[GIVEN], &c.exact_tokens[FAMILY]) {
+            (Some(g), Some(f)) => {
+                let key = (g.as_str().min(f.as_str()), g.as_str().max(f.as_str()));
+                let both = self.together.get(&key).copied().unwrap_or(2);
+                band(both.saturating_sub(2)) + 1
+            }
+            _ => 0,
+        };
+        [
+            count(&c.exact_tokens[GIVEN]),
+            count(&c.exact_tokens[FAMILY]),
+            others_with_both,
+        ]
+    }
+}
+
+/// The pairs (by position in `truth`) sharing a block of at most [`MAX_BLOCK_RECORDS`]
+/// cases, and every planted pair wherever it was filed.
+fn pairs_to_group(
+    filed: &FiledBlocks,
+    truth: &[(RecordId, u64, Option<Drift>)],
+) -> HashSet<(u32, u32)> {
+    let mut pairs: HashSet<(u32, u32)> = HashSet::new();
+    let mut add_all = |records: &[u32]| {
+        for (k, &a) in records.iter().enumerate() {
+            pairs.extend(records[k + 1..].iter().map(|&b| (a.min(b), a.max(b))));
+        }
+    };
+    let mut by_block: HashMap<&BlockKey, Vec<u32>> = HashMap::new();
+    let mut of_person: HashMap<u64, Vec<u32>> = HashMap::new();
+    for (i, (id, person, _)) in truth.iter().enumerate() {
+        for key in &filed[id].0 {
+            by_block.entry(key).or_default().push(i as u32);
+        }
+        of_person.entry(*person).or_default().push(i as u32);
+    }
+    for records in by_block.values().filter(|r| r.len() <= MAX_BLOCK_RECORDS) {
+        add_all(records);
+    }
+    for records in of_person.values() {
+        add_all(records);
+    }
+    pairs
+}
+
 /// The best list any matcher could make from these records' fields, with this blocking: the
-/// pairs sharing a block of at most [`MAX_BLOCK_RECORDS`] cases, and every planted pair
-/// wherever it was filed, grouped by all a matcher can know of a pair — its comparison vector,
-/// how common the shared given and family words are, and for a pair whose names agree
-/// exactly, how many *other* cases carry both words. Within a group no matcher can tell one
-/// pair from another, so the best it can do is list a group or not; listing groups by their
-/// share of true pairs traces the best recall at each precision. Counted on the very pairs it
-/// scores (each group's own share), so it flatters: what it cannot reach, no matcher on these
-/// fields can.
+/// pairs of [`pairs_to_group`], grouped by all a matcher can know of a pair ([`GroupKey`]).
+/// Within a group no matcher can tell one pair from another, so the best it can do is list a
+/// group or not; listing groups by their share of true pairs traces the best recall at each
+/// precision. Counted on the very pairs it scores (each group's own share), so it flatters:
+/// what it cannot reach, no matcher on these fields can. Also prints the groups where the
+/// model (its `listed` pairs) falls furthest short of it.
 fn best_any_matcher_could_do(
     filed: &FiledBlocks,
     truth: &[(RecordId, u64, Option<Drift>)],
     listed: &HashSet<(RecordId, RecordId)>,
 ) {
-    let person: HashMap<RecordId, u64> = truth.iter().map(|t| (t.0, t.1)).collect();
-    let ids: Vec<RecordId> = truth.iter().map(|t| t.0).collect();
-    let mut by_block: HashMap<&BlockKey, Vec<u32>> = HashMap::new();
-    for (i, id) in ids.iter().enumerate() {
-        for key in &filed[id].0 {
-            by_block.entry(key).or_default().push(i as u32);
-        }
-    }
-    let mut pairs: HashSet<(u32, u32)> = HashSet::new();
-    for records in by_block.values().filter(|r| r.len() <= MAX_BLOCK_RECORDS) {
-        for (k, &a) in records.iter().enumerate() {
-            pairs.extend(records[k + 1..].iter().map(|&b| (a.min(b), a.max(b))));
-        }
-    }
-    let mut of_person: HashMap<u64, Vec<u32>> = HashMap::new();
-    for (i, t) in truth.iter().enumerate() {
-        of_person.entry(t.1).or_default().push(i as u32);
-    }
-    for records in of_person.values() {
-        for (k, &a) in records.iter().enumerate() {
-            pairs.extend(records[k + 1..].iter().map(|&b| (a.min(b), a.max(b))));
-        }
-    }
-    // How many cases carry a word, and a given name's word with another name's.
-    let mut words: HashMap<&str, u32> = HashMap::new();
-    let mut together: HashMap<(&str, &str), u32> = HashMap::new();
-    for (_, profile) in filed.values() {
-        let Some(p) = profile else { continue };
-        let mut given: Vec<&str> = p.given.tokens().collect();
-        let mut rest: Vec<&str> = p.family.tokens().chain(p.other.tokens()).collect();
-        given.sort_unstable();
-        given.dedup();
-        rest.sort_unstable();
-        rest.dedup();
-        let mut all: Vec<&str> = given.iter().chain(&rest).copied().collect();
-        all.sort_unstable();
-        all.dedup();
-        for w in all {
-            *words.entry(w).or_default() += 1;
-        }
-        for g in &given {
-            for r in &rest {
-                *together.entry(((*g).min(*r), (*g).max(*r))).or_default() += 1;
-            }
-        }
-    }
-    // Counts in doubling bands: 0, 1, 2, 3–4, 5–8, …
-    let band = |n: u32| (32 - n.leading_zeros()) as u8;
-    let total_true = of_person
-        .values()
-        .map(|r| r.len() * (r.len() - 1) / 2)
-        .sum::<usize>();
-    let mut groups: HashMap<(Vector, [u8; 3]), (usize, usize)> = HashMap::new();
-    // Per group, the model's own errors there (wrongly listed, missed): where it falls short
-    // of the best, and why.
-    let mut model_errors: HashMap<(Vector, [u8; 3]), (usize, usize)> = HashMap::new();
-    // Per group, its true pairs by drift (from the re-recording's side).
-    let mut by_drift: HashMap<(Vector, [u8; 3]), [usize; 7]> = HashMap::new();
-    let drifts: HashMap<RecordId, Drift> = truth.iter().filter_map(|t| Some((t.0, t.2?))).collect();
+    let pairs = pairs_to_group(filed, truth);
+    let counts = NameCounts::of(filed);
+    let drifts: HashMap<RecordId, usize> = truth
+        .iter()
+        .filter_map(|t| Some((t.0, Drift::ALL.iter().position(|d| Some(*d) == t.2)?)))
+        .collect();
+    let mut groups: HashMap<GroupKey, Group> = HashMap::new();
     for &(a, b) in &pairs {
-        let (Some(x), Some(y)) = (&filed[&ids[a as usize]].1, &filed[&ids[b as usize]].1) else {
+        let ((id_a, person_a, _), (id_b, person_b, _)) = (&truth[a as usize], &truth[b as usize]);
+        let (Some(x), Some(y)) = (&filed[id_a].1, &filed[id_b].1) else {
             continue;
         };
         let c = Comparer.compare(x, y, &|_| 0.0);
-        let same = person[&ids[a as usize]] == person[&ids[b as usize]];
         if !c.is_plausible() {
             continue;
         }
-        let count = |t: &Option<String>| t.as_deref().map_or(0, |w| band(words[w]));
-        let others_with_both = match (&c.exact_tokens[GIVEN], &c.exact_tokens[FAMILY]) {
-            (Some(g), Some(f)) => {
-                let key = (g.as_str().min(f.as_str()), g.as_str().max(f.as_str()));
-                band(together.get(&key).copied().unwrap_or(2).saturating_sub(2)) + 1
+        let group = groups.entry((c.vector, counts.bands(&c))).or_default();
+        let is_listed = listed.contains(&(*id_a, *id_b));
+        if person_a == person_b {
+            group.one_person += 1;
+            group.missed += usize::from(!is_listed);
+            if let Some(&d) = drifts.get(id_a).or(drifts.get(id_b)) {
+                group.by_drift[d] += 1;
             }
-            _ => 0,
-        };
-        let key = [
-            count(&c.exact_tokens[GIVEN]),
-            count(&c.exact_tokens[FAMILY]),
-            others_with_both,
-        ];
-        let is_listed = listed.contains(&(ids[a as usize], ids[b as usize]));
-        let e = model_errors.entry((c.vector, key)).or_default();
-        match (same, is_listed) {
-            (false, true) => e.0 += 1,
-            (true, false) => e.1 += 1,
-            _ => {}
-        }
-        let g = groups.entry((c.vector, key)).or_default();
-        if same {
-            g.0 += 1;
         } else {
-            g.1 += 1;
-        }
-        if same {
-            let drift = drifts
-                .get(&ids[a as usize])
-                .or(drifts.get(&ids[b as usize]));
-            if let Some(d) = drift.and_then(|d| Drift::ALL.iter().position(|x| x == d)) {
-                *by_drift
-                    .entry((c.vector, key))
-                    .or_default()
-                    .get_mut(d)
-                    .unwrap() += 1;
-            }
+            group.two_people += 1;
+            group.wrongly_listed += usize::from(is_listed);
         }
     }
-    let mut excess: Vec<_> = groups
+    let mut short: Vec<(&GroupKey, &Group)> = groups
         .iter()
-        .map(|(k, g)| {
-            let e = model_errors.get(k).copied().unwrap_or_default();
-            (e.0 + e.1).saturating_sub(g.0.min(g.1)) as i64
-                - (g.0.min(g.1)).saturating_sub(e.0 + e.1) as i64
-        })
-        .zip(groups.iter())
-        .filter(|(x, _)| *x > 0)
+        .filter(|(_, g)| g.model_excess() > 0)
         .collect();
-    excess.sort_by_key(|e| std::cmp::Reverse(e.0));
-    for (x, ((vector, bands), g)) in excess.iter().take(15) {
-        let e = model_errors
-            .get(&(*vector, *bands))
-            .copied()
-            .unwrap_or_default();
-        let features = Features::of(&fieldcase_server::reports::comparison::Comparison {
+    short.sort_by_key(|(_, g)| std::cmp::Reverse(g.model_excess()));
+    for ((vector, bands), g) in short.into_iter().take(15) {
+        let features = Features::of(&Comparison {
             vector: *vector,
             exact_tokens: [None, None],
             swapped: false,
         });
         println!(
-            "  short of the best by {x}: {} one person, {} two, bands {bands:?} {vector:?}; model {} \
-             wrongly listed, {} missed; {}",
-            g.0,
-            g.1,
-            e.0,
-            e.1,
+            "  short of the best by {}: {} one person, {} two, bands {bands:?} {vector:?}; \
+             model {} wrongly listed, {} missed; {}",
+            g.model_excess(),
+            g.one_person,
+            g.two_people,
+            g.wrongly_listed,
+            g.missed,
             serde_json::to_string(&features).unwrap()
         );
     }
-    let mut groups: Vec<((usize, usize), [usize; 7])> = groups
-        .into_iter()
-        .map(|(k, g)| (g, by_drift.get(&k).copied().unwrap_or_default()))
-        .collect();
+    // Every pair of one person's records, compared or not: a pair no group holds is missed.
+    let mut records_of: HashMap<u64, usize> = HashMap::new();
+    for (_, person, _) in truth {
+        *records_of.entry(*person).or_default() += 1;
+    }
+    let total_true: usize = records_of.values().map(|n| n * (n - 1) / 2).sum();
     let small: usize = groups
-        .iter()
-        .map(|(g, _)| g.0 + g.1)
+        .values()
+        .map(|g| g.one_person + g.two_people)
         .filter(|&n| n < 5)
         .sum();
-    // Groups by their share of true pairs, highest first.
-    groups.sort_by(|(x, _), (y, _)| (y.0 * (x.0 + x.1)).cmp(&(x.0 * (y.0 + y.1))));
+    let mut groups: Vec<Group> = groups.into_values().collect();
+    // By share of true pairs, highest first: x before y when x.one/x.all > y.one/y.all.
+    groups.sort_by(|x, y| {
+        (y.one_person * (x.one_person + x.two_people))
+            .cmp(&(x.one_person * (y.one_person + y.two_people)))
+    });
     let (mut found, mut listed, mut found_by_drift) = (0usize, 0usize, [0usize; 7]);
     let (mut best_f1, mut at_precision, mut at_recall) = ((0.0, 0.0, 0.0, [0; 7]), 0.0, 0.0);
-    for ((same, other), drifts) in groups {
-        found += same;
-        listed += same + other;
-        for (total, d) in found_by_drift.iter_mut().zip(drifts) {
+    for g in groups {
+        found += g.one_person;
+        listed += g.one_person + g.two_people;
+        for (total, d) in found_by_drift.iter_mut().zip(g.by_drift) {
             *total += d;
         }
         let (recall, precision) = (
@@ -339,12 +364,12 @@ fn best_any_matcher_could_do(
         best_f1.1,
         best_f1.2
     );
-    let drift_totals = Drift::ALL.map(|d| truth.iter().filter(|t| t.2 == Some(d)).count());
     let shown: Vec<String> = Drift::ALL
         .iter()
-        .zip(best_f1.3.iter().zip(drift_totals))
-        .map(|(d, (found, total))| {
-            format!("{} {:.4}", d.as_str(), *found as f64 / total.max(1) as f64)
+        .zip(best_f1.3)
+        .map(|(d, found)| {
+            let total = truth.iter().filter(|t| t.2 == Some(*d)).count();
+            format!("{} {:.4}", d.as_str(), found as f64 / total.max(1) as f64)
         })
         .collect();
     println!("    its recall by drift at that F1: {}", shown.join(", "));
