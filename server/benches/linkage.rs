@@ -20,7 +20,7 @@
 //! the best any matcher could do on the same fields ([`best_any_matcher_could_do`]).
 
 use fieldcase_core::model::Case;
-use fieldcase_core::population::{score_pairs, Drift, Population};
+use fieldcase_core::population::{ceiling, score_pairs, Drift, Indistinct, Population, TARGET};
 use fieldcase_core::{AgencyCode, RecordId};
 use fieldcase_server::reports::comparison::{
     Comparer, Comparison, Features, Vector, DATE_OF_BIRTH, DOB_EXACT, DOB_SAME_MONTH,
@@ -253,12 +253,9 @@ fn pairs_to_group(
 }
 
 /// The best list any matcher could make from these records' fields, with this blocking: the
-/// pairs of [`pairs_to_group`], grouped by all a matcher can know of a pair ([`GroupKey`]).
-/// Within a group no matcher can tell one pair from another, so the best it can do is list a
-/// group or not; listing groups by their share of true pairs traces the best recall at each
-/// precision. Counted on the very pairs it scores (each group's own share), so it flatters:
-/// what it cannot reach, no matcher on these fields can. Also prints the groups where the
-/// model (its `listed` pairs) falls furthest short of it.
+/// [`ceiling`] over the pairs of [`pairs_to_group`], grouped by all a matcher can know of a
+/// pair ([`GroupKey`]). Also prints the groups where the model (its `listed` pairs) falls
+/// furthest short of it.
 fn best_any_matcher_could_do(
     filed: &FiledBlocks,
     truth: &[(RecordId, u64, Option<Drift>)],
@@ -327,46 +324,34 @@ fn best_any_matcher_could_do(
         .filter(|&n| n < 5)
         .sum();
     let mut groups: Vec<Group> = groups.into_values().collect();
-    // By share of true pairs, highest first: x before y when x.one/x.all > y.one/y.all.
-    groups.sort_by(|x, y| {
-        (y.one_person * (x.one_person + x.two_people))
-            .cmp(&(x.one_person * (y.one_person + y.two_people)))
-    });
-    let (mut found, mut listed, mut found_by_drift) = (0usize, 0usize, [0usize; 7]);
-    let (mut best_f1, mut at_precision, mut at_recall) = ((0.0, 0.0, 0.0, [0; 7]), 0.0, 0.0);
-    for g in groups {
-        found += g.one_person;
-        listed += g.one_person + g.two_people;
-        for (total, d) in found_by_drift.iter_mut().zip(g.by_drift) {
-            *total += d;
-        }
-        let (recall, precision) = (
-            found as f64 / total_true as f64,
-            found as f64 / listed.max(1) as f64,
-        );
-        let f1 = 2.0 * recall * precision / (recall + precision);
-        if f1 > best_f1.0 {
-            best_f1 = (f1, recall, precision, found_by_drift);
-        }
-        if precision >= 0.99 {
-            at_precision = recall;
-        }
-        if recall >= 0.99 && at_recall == 0.0 {
-            at_recall = precision;
-        }
-    }
+    let best = ceiling(
+        &mut groups,
+        |g| Indistinct {
+            one_person: g.one_person,
+            two_people: g.two_people,
+        },
+        total_true,
+    );
     println!(
         "  best any matcher could do on these fields ({} pairs, {small} in groups of under 5): \
-         F1 {:.4} at recall {:.4}, precision {:.4}; recall {at_precision:.4} at precision ≥ \
-         0.99; precision {at_recall:.4} at recall ≥ 0.99",
+         F1 {:.4} at recall {:.4}, precision {:.4}; recall {:.4} at precision ≥ {TARGET}; \
+         precision {:.4} at recall ≥ {TARGET}",
         pairs.len(),
-        best_f1.0,
-        best_f1.1,
-        best_f1.2
+        best.f1,
+        best.recall,
+        best.precision,
+        best.recall_at_target_precision,
+        best.precision_at_target_recall,
     );
+    let mut found_by_drift = [0usize; 7];
+    for g in &groups[..best.groups_listed] {
+        for (found, d) in found_by_drift.iter_mut().zip(g.by_drift) {
+            *found += d;
+        }
+    }
     let shown: Vec<String> = Drift::ALL
         .iter()
-        .zip(best_f1.3)
+        .zip(found_by_drift)
         .map(|(d, found)| {
             let total = truth.iter().filter(|t| t.2 == Some(*d)).count();
             format!("{} {:.4}", d.as_str(), found as f64 / total.max(1) as f64)

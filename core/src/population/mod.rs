@@ -81,12 +81,14 @@ pub struct PlantedRecord {
     pub drift: Option<Drift>,
 }
 
+mod ceiling;
 mod extra_names;
 mod names;
 mod pools;
 mod scorecard;
 mod scripts;
 
+pub use ceiling::{ceiling, Ceiling, Indistinct, TARGET};
 pub use scorecard::{score_pairs, DriftScore, Scorecard};
 use scripts::{accents, to_arabic, to_cyrillic};
 
