@@ -83,6 +83,7 @@
 //! (Cyrillic letters transliterate by sound, so a series typed as Cyrillic `В` becomes `V`,
 //! not the `B` it looks like.)
 
+use std::borrow::Cow;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
@@ -425,29 +426,27 @@ fn is_vowel(b: u8) -> bool {
 /// (Golubyev, Golubyeva for Golubev, Golubeva). Only `off`: a doubled `f` after another
 /// vowel is an Arabic name's (Youseff, Sheriff) and folds as a single one. Other words are
 /// returned unchanged.
-fn with_russian_ending_folded(raw: &[u8]) -> Vec<u8> {
-    let mut word = raw.to_vec();
-    if word.len() >= 5 && word.ends_with(b"off") {
-        word.truncate(word.len() - 2);
-        word.push(b'v');
-    }
-    for ending in [&b"yev"[..], b"yeva"] {
-        let Some(stem) = word.len().checked_sub(ending.len()) else {
-            continue;
-        };
-        if stem > 0 && word.ends_with(ending) && !is_vowel(word[stem - 1]) {
-            word.remove(stem);
-            break;
+fn with_russian_ending_folded(raw: &[u8]) -> Cow<'_, [u8]> {
+    if raw.len() >= 5 {
+        if let Some(stem) = raw.strip_suffix(b"off") {
+            return [stem, b"ov"].concat().into();
         }
     }
-    word
+    for (ending, folded) in [(&b"yev"[..], &b"ev"[..]), (b"yeva", b"eva")] {
+        if let Some(stem) = raw.strip_suffix(ending) {
+            if stem.last().is_some_and(|&c| !is_vowel(c)) {
+                return [stem, folded].concat().into();
+            }
+        }
+    }
+    raw.into()
 }
 
 /// Folds one lowercase ASCII word or joined word (step 4 of the module docs): a word of
 /// [`name_words`] of at least [`MIN_WORD_TOKEN_CHARS`] letters gives its [`folded_words`] key.
 pub fn fold_word(raw: &str) -> String {
     let ending = with_russian_ending_folded(raw.as_bytes());
-    let raw = ending.as_slice();
+    let raw = &ending[..];
 
     // Substitutions.
     let mut spelled = Vec::with_capacity(raw.len() * 2);

@@ -13,7 +13,7 @@ pub struct Indistinct {
 }
 
 /// The best lists of [`ceiling`].
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Ceiling {
     /// The list of the best F1: its F1, recall and precision, and how many groups it lists
     /// (the first of the sorted groups).
@@ -40,14 +40,7 @@ pub fn ceiling<G>(groups: &mut [G], of: impl Fn(&G) -> Indistinct, true_pairs: u
         (y.one_person * (x.one_person + x.two_people))
             .cmp(&(x.one_person * (y.one_person + y.two_people)))
     });
-    let mut best = Ceiling {
-        f1: 0.0,
-        recall: 0.0,
-        precision: 0.0,
-        groups_listed: 0,
-        recall_at_target_precision: 0.0,
-        precision_at_target_recall: 0.0,
-    };
+    let mut best = Ceiling::default();
     let (mut found, mut listed) = (0usize, 0usize);
     for (k, group) in groups.iter().enumerate() {
         let g = of(group);

@@ -477,19 +477,27 @@ pub fn consonant_skeleton(folded_word: &str) -> Option<String> {
     skeleton_without("aeiouhwvy").or_else(|| skeleton_without("aeiouwvy"))
 }
 
+/// Whether a folded word was written without its vowels: at most one, as a name in Arabic
+/// script folds (`mhmd`, `mnsvr`, `hmza`).
+fn written_without_vowels(folded_word: &str) -> bool {
+    folded_word.chars().filter(|&c| is_vowel(c)).count() <= 1
+}
+
+fn is_vowel(c: char) -> bool {
+    "aeiou".contains(c)
+}
+
 /// A word's consonant skeleton as comparisons meet it: a hash of [`consonant_skeleton`] (in
 /// memory only, within one process, so any fixed hash does) whose lowest bit says whether the
-/// word was written without its vowels — at most one, as a name in Arabic script folds
-/// (`mhmd`, `mnsvr`) — and whose second bit is set, so no key is [`NO_SKELETON`]. `None`
-/// without a skeleton.
+/// word was [`written_without_vowels`], and whose second bit is set, so no key is
+/// [`NO_SKELETON`]. `None` without a skeleton.
 pub fn skeleton_key(folded_word: &str) -> Option<u64> {
     let skeleton = consonant_skeleton(folded_word)?;
     let hash = std::hash::BuildHasher::hash_one(
         &std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default(),
         skeleton,
     );
-    let vowels = folded_word.chars().filter(|c| "aeiou".contains(*c)).count();
-    Some((hash & !1) | 2 | u64::from(vowels <= 1))
+    Some((hash & !1) | 2 | u64::from(written_without_vowels(folded_word)))
 }
 
 /// The skeleton key of a word without a skeleton: meets none.
@@ -510,8 +518,7 @@ pub fn phonetic_code(encoder: &DoubleMetaphone, folded_word: &str) -> String {
 }
 
 /// A word with a vowel put after an `h` that starts it before a consonant (`hdija` →
-/// `hadija`), and, when the word was written without its vowels (at most one, as a name in
-/// Arabic script folds), beside each `h` standing between consonants too (`hmza` → `hamza`,
+/// `hadija`), and, when the word was [`written_without_vowels`], beside each `h` standing between consonants too (`hmza` → `hamza`,
 /// `mhmd` → `mahamd`, `hsn` → `hasn`); unchanged otherwise. Double Metaphone keeps an `h`
 /// only before a vowel or between two, so `حمزة` (`hmza`) coded `MS` where its Latin
 /// spelling `Hamza` codes `HMS`, and `محمد` met no `Mohammed`; an `h` in Arabic script is a
@@ -524,9 +531,8 @@ pub fn h_voiced(folded_word: &str) -> std::borrow::Cow<'_, str> {
     if !folded_word.contains('h') {
         return folded_word.into();
     }
-    let is_vowel = |c: char| "aeiou".contains(c);
     let chars: Vec<char> = folded_word.chars().collect();
-    let written_without_vowels = chars.iter().filter(|&&c| is_vowel(c)).count() <= 1;
+    let written_without_vowels = written_without_vowels(folded_word);
     let starts_before_consonant =
         chars.first() == Some(&'h') && chars.get(1).is_some_and(|&c| !is_vowel(c));
     if !(written_without_vowels || starts_before_consonant) {
